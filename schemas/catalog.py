@@ -1,0 +1,91 @@
+"""The catalog: every event type, its payload model, its topic and its CloudEvent model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from schemas import topics
+from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
+from schemas.events.push import PushCompleted, PushRequested
+from schemas.events.record_results import RecordApplied
+from schemas.events.settings import TenantSettings
+from schemas.events.source_changes import SourceChange
+from schemas.events.sync_runs import RunFinished, RunStarted
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type: the CloudEvents `type`, its payload model and the topic it travels on."""
+
+    name: str
+    payload: type[BaseModel]
+    topic: topics.TopicSpec
+
+    @property
+    def envelope(self) -> type[CloudEvent[BaseModel]]:
+        """The concrete CloudEvent model of this type (validates `data` against the payload)."""
+        return CloudEvent[self.payload]  # type: ignore[name-defined]
+
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    EventType("psync.source.changed", SourceChange, topics.SOURCE_CHANGES),
+    EventType("psync.settings.updated", TenantSettings, topics.SETTINGS),
+    EventType("psync.run.started", RunStarted, topics.SYNC_RUNS),
+    EventType("psync.run.finished", RunFinished, topics.SYNC_RUNS),
+    EventType("abm.company.revealed", CompanyRevealed, topics.COMPANY_REVEALED),
+    EventType("abm.contact.enriched", ContactEnriched, topics.CONTACT_ENRICHED),
+    EventType("abm.score.changed", ScoreChanged, topics.SCORE_CHANGED),
+    EventType("psync.push.requested", PushRequested, topics.PUSH_REQUESTS),
+    EventType("psync.push.completed", PushCompleted, topics.PUSH_RESULTS),
+    EventType("psync.record.applied", RecordApplied, topics.RECORD_RESULTS),
+)
+
+_BY_NAME = {t.name: t for t in EVENT_TYPES}
+
+
+def event_type(name: str) -> EventType:
+    """Look an event type up by its CloudEvents `type`; KeyError when unknown."""
+    return _BY_NAME[name]
+
+
+def event_type_of(payload: BaseModel) -> EventType:
+    """The event type whose payload model is the payload's class."""
+    for candidate in EVENT_TYPES:
+        if type(payload) is candidate.payload:
+            return candidate
+    raise KeyError(f"no event type carries {type(payload).__name__}")
+
+
+def event_types_on(topic_name: str) -> tuple[EventType, ...]:
+    """The event types allowed on one topic."""
+    return tuple(t for t in EVENT_TYPES if t.topic.name == topic_name)
+
+
+def build_event(
+    payload: BaseModel,
+    *,
+    tenant: str,
+    subject: str,
+    source: str,
+    id_parts: tuple[object, ...],
+    time: datetime,
+    correlationid: str | None = None,
+    causationid: str | None = None,
+) -> CloudEvent[BaseModel]:
+    """Wrap a payload in its CloudEvent, with an id derived from `id_parts` (stable across replays)."""
+    kind = event_type_of(payload)
+    return kind.envelope(
+        id=deterministic_event_id(kind.name, tenant, *id_parts),
+        source=source,
+        type=kind.name,
+        time=time,
+        subject=subject,
+        tenantid=tenant,
+        correlationid=correlationid,
+        causationid=causationid,
+        data=payload,
+    )

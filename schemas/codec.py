@@ -1,0 +1,47 @@
+"""Encoding and decoding of events on the wire, with errors that name what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from schemas.catalog import event_types_on
+from schemas.envelope import CloudEvent
+
+
+class InvalidEvent(Exception):
+    """A message that cannot be decoded or violates its topic's contract."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"invalid event on {topic}: {reason}")
+        self.topic = topic
+        self.reason = reason
+
+
+def encode_event(event: CloudEvent[Any]) -> bytes:
+    """Serialize an event to structured-mode CloudEvents JSON."""
+    return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
+
+
+def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
+    """Parse and validate a message of `topic` against the contract of its `type`."""
+    if raw is None:
+        raise InvalidEvent(topic, "empty message (tombstone or null value)")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(topic, f"not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidEvent(topic, "not a JSON object")
+    allowed = {t.name: t for t in event_types_on(topic)}
+    kind = document.get("type")
+    if kind not in allowed:
+        raise InvalidEvent(topic, f"event type {kind!r} is not allowed on this topic")
+    try:
+        return allowed[kind].envelope.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidEvent(topic, f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc

@@ -1,0 +1,56 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) every event of the system travels in.
+
+Besides the required CloudEvents attributes we carry three extension attributes, lowercase as the
+CloudEvents spec requires: `tenantid`, `correlationid` (the sync run or import the event belongs to) and
+`causationid` (the id of the input event that caused it, absent for events with no input event).
+
+Event ids are deterministic: `deterministic_event_id` derives them from the inputs, so a replay re-emits
+the same ids and consumers can drop what they already applied.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_EVENT_ID_NAMESPACE = uuid.UUID("6f1c1d2e-4b7a-5b8e-9a51-2f0d3c6e7a10")
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+def deterministic_event_id(*parts: object) -> str:
+    """A stable event id derived from the inputs that produce the event (UUIDv5 over the parts)."""
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, timezone-aware (the only clock read of the contracts package)."""
+    return datetime.now(UTC)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """A CloudEvents 1.0 event in structured JSON mode with our extension attributes."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200, description="Deterministic id derived from the inputs.")
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /psync/connector.")
+    type: str = Field(min_length=1, description="Event type, e.g. psync.source.changed.")
+    time: datetime = Field(description="When the fact happened (RFC 3339, UTC).")
+    subject: str = Field(min_length=1, description="The record the event is about: the Kafka key.")
+    datacontenttype: Literal["application/json"] = "application/json"
+    tenantid: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    correlationid: str | None = Field(default=None, description="The sync run or import this belongs to.")
+    causationid: str | None = Field(default=None, description="The id of the input event, if any.")
+    data: DataT
+
+    @field_validator("time")
+    @classmethod
+    def _time_is_aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a timezone (RFC 3339)")
+        return value.astimezone(UTC)

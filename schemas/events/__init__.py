@@ -1,0 +1,1 @@
+"""Payload models of every event type, one module per topic family."""

@@ -1,0 +1,92 @@
+"""`psync.settings.v1` (compacted): the sync settings of one tenant. Never carries secrets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events.common import SyncObject
+
+
+class FieldMode(StrEnum):
+    """How one mapped field is written in one direction."""
+
+    DONT_SYNC = "dont_sync"
+    FILL = "fill"  # write only where the target is empty
+    OVERWRITE = "overwrite"  # write whenever the source differs
+
+
+class Frequency(StrEnum):
+    """How often the scheduler reads Pipedrive for a tenant."""
+
+    MANUAL = "manual"
+    EVERY_24H = "24h"
+    EVERY_6H = "6h"
+    EVERY_1H = "1h"
+
+
+class DirectionSwitches(BaseModel):
+    """The four switches of one object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    create_in_pipedrive: bool = False
+    update_in_pipedrive: bool = False
+    create_in_abm: bool = True
+    update_in_abm: bool = True
+
+
+class FieldMapping(BaseModel):
+    """One mapped field: the ABM field, the Pipedrive field (native key or custom field label)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    abm_field: str = Field(min_length=1)
+    pipedrive_field: str = Field(min_length=1, description="v2 key, or the label of a custom field.")
+    custom: bool = False
+    to_pipedrive: FieldMode = FieldMode.DONT_SYNC
+    to_abm: FieldMode = FieldMode.FILL
+
+
+class ObjectSettings(BaseModel):
+    """Settings of one object kind."""
+
+    model_config = ConfigDict(frozen=True)
+
+    directions: DirectionSwitches = DirectionSwitches()
+    fields: tuple[FieldMapping, ...] = ()
+
+
+class AutoPush(BaseModel):
+    """Automatic pushes of ABM signals into Pipedrive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    score_threshold: int = Field(default=10, ge=1, le=100)
+
+
+class OrganizationDomainField(BaseModel):
+    """Where an organization's domain lives in Pipedrive: the native `website` or a custom field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    custom_field_label: str | None = Field(
+        default=None, description="Label of a text custom field; None means the native `website` field."
+    )
+    keep_subdomains: bool = False
+
+
+class TenantSettings(BaseModel):
+    """The whole, versioned settings of one tenant as published by the connector."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(ge=1, description="Increases with every saved change; consumers keep the highest.")
+    objects: dict[SyncObject, ObjectSettings]
+    frequency: Frequency = Frequency.MANUAL
+    webhooks_enabled: bool = False
+    auto_push: AutoPush = AutoPush()
+    organization_domain: OrganizationDomainField = OrganizationDomainField()
+    connected: bool = Field(default=False, description="Whether Pipedrive is connected.")

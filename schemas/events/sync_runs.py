@@ -1,0 +1,71 @@
+"""`psync.sync-runs.v1`: the start and the end of every run (sync, import, push batch, auto-push window)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events.common import Direction, SyncObject
+
+
+class RunKind(StrEnum):
+    """What kind of work a run is."""
+
+    SYNC = "sync"
+    IMPORT = "import"
+    PUSH = "push"
+    AUTO_PUSH = "auto_push"
+    APPLY = "apply"
+
+
+class RunStatus(StrEnum):
+    """The activity log's three outcomes."""
+
+    SUCCESS = "Success"  # no errors
+    WARNING = "Warning"  # some records skipped or failed
+    ERROR = "Error"  # the run failed
+
+
+class RunCounts(BaseModel):
+    """Per-record outcome counts of a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    created: int = Field(default=0, ge=0)
+    updated: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+
+
+class RunStarted(BaseModel):
+    """A run began."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    kind: RunKind
+    direction: Direction
+    objects: tuple[SyncObject, ...]
+    started_at: datetime
+    trigger: str = Field(default="schedule", description="schedule, manual, webhook, auto_push, ...")
+
+
+class RunFinished(BaseModel):
+    """A run ended, with its counts, the tokens it spent and its status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    kind: RunKind
+    direction: Direction
+    objects: tuple[SyncObject, ...]
+    started_at: datetime
+    finished_at: datetime
+    counts: RunCounts
+    tokens_spent: int = Field(default=0, ge=0)
+    status: RunStatus
+    message: str | None = Field(default=None, description="For Error runs: the standard message.")
