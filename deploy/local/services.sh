@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Run the project's services locally as background processes of the virtualenv's python.
+#
+#   deploy/local/services.sh start    start each service not yet running, wait for its /readyz
+#   deploy/local/services.sh stop     SIGTERM each service we started, SIGKILL after a grace period
+#   deploy/local/services.sh status   one line per service; exit 0 when all are running and ready
+#
+# Each service runs as `.venv/bin/python -m <name>` with KAFKA_BOOTSTRAP, DATABASE_URL and
+# <NAME>_HTTP_PORT in its environment; pidfile .state/run/svc-<name>.pid, log .state/logs/<name>.log.
+# SERVICES (space-separated) overrides the list, e.g. SERVICES="connector mapper" services.sh start.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Start order matters only for readability of the logs: each service waits for Kafka/PostgreSQL itself.
+# The console joins this list once it exists (its port is already reserved below).
+DEFAULT_SERVICES="connector mapper pusher auditlog"
+SERVICES="${SERVICES:-$DEFAULT_SERVICES}"
+
+# Fixed local ports; an environment variable <NAME>_HTTP_PORT wins (also how a service not listed here
+# gets a port).
+declare -A DEFAULT_PORTS=([console]=8080 [connector]=8081 [mapper]=8082 [pusher]=8083 [auditlog]=8084)
+
+export KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:19092}"
+export DATABASE_URL="${DATABASE_URL:-postgresql://psync:psync@127.0.0.1:55432/psync}"
+READY_DEADLINE="${SERVICES_READY_DEADLINE:-60}"
+STOP_GRACE="${SERVICES_STOP_GRACE:-20}"
+
+port_var() { echo "${1^^}_HTTP_PORT"; }
+
+port_of() {
+    local var
+    var="$(port_var "$1")"
+    if [[ -n "${!var:-}" ]]; then
+        echo "${!var}"
+    elif [[ -n "${DEFAULT_PORTS[$1]:-}" ]]; then
+        echo "${DEFAULT_PORTS[$1]}"
+    else
+        die "no HTTP port for service '$1': set $var"
+    fi
+}
+
+pidfile_of() { echo "$RUN/svc-$1.pid"; }
+logfile_of() { echo "$LOGS/$1.log"; }
+# The command line we start a service with; matching it is how we recognise our own process.
+# (lib.sh's pid_of sees the arguments space-joined with a trailing space, hence the final space.)
+running_pid() { pid_of "$(pidfile_of "$1")" "$PYTHON -m $1 "; }
+
+# HTTP 200 from /readyz. curl when present, else the venv's python (a fresh machine may lack curl).
+is_ready() {
+    local url="http://127.0.0.1:$1/readyz"
+    if command -v curl >/dev/null; then
+        [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null)" == 200 ]]
+    else
+        "$PYTHON" -c 'import sys, urllib.request
+try:
+    sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+except Exception:
+    sys.exit(1)' "$url"
+    fi
+}
+
+start_one() {
+    local name="$1" port pid log
+    port="$(port_of "$name")"
+    log="$(logfile_of "$name")"
+    if pid="$(running_pid "$name")"; then
+        log "$name already running (pid $pid)"
+        return 0
+    fi
+    if port_open "$port"; then
+        die "$name: 127.0.0.1:$port is already taken by a process this script did not start"
+    fi
+    # The service's own port variable, next to the shared ones; everything else is inherited.
+    printf '\n==== %s starting %s on port %s ====\n' "$(date -u +%FT%TZ)" "$name" "$port" >>"$log"
+    # setsid: own session, so a Ctrl-C in the terminal does not reach it; stopped only by `stop`.
+    # Run from the repo root so that relative paths in a service behave as under `make`.
+    (cd "$ROOT" && exec env "$(port_var "$name")=$port" setsid "$PYTHON" -m "$name") \
+        >>"$log" 2>&1 </dev/null &
+    echo $! >"$(pidfile_of "$name")"
+    log "$name started (pid $!, port $port, log $log)"
+}
+
+# Wait for every listed service's /readyz; on the first failure show that service's log tail.
+wait_ready() {
+    local started=$SECONDS name pid port pending
+    pending=("$@")
+    while ((${#pending[@]})); do
+        local still=()
+        for name in "${pending[@]}"; do
+            port="$(port_of "$name")"
+            if ! pid="$(running_pid "$name")"; then
+                log "$name exited during startup"
+                tail_log "$(logfile_of "$name")" 60
+                return 1
+            fi
+            if is_ready "$port"; then
+                log "$name ready: http://127.0.0.1:$port/ (pid $pid)"
+            else
+                still+=("$name")
+            fi
+        done
+        pending=("${still[@]+"${still[@]}"}")
+        ((${#pending[@]})) || break
+        if ((SECONDS - started >= READY_DEADLINE)); then
+            for name in "${pending[@]}"; do
+                log "$name not ready after ${READY_DEADLINE}s (http://127.0.0.1:$(port_of "$name")/readyz)"
+                tail_log "$(logfile_of "$name")" 60
+            done
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+start() {
+    [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first"
+    mkdir -p "$LOGS" "$RUN"
+    local name
+    for name in $SERVICES; do
+        start_one "$name"
+    done
+    # shellcheck disable=SC2086 # word splitting of the service list is intended
+    wait_ready $SERVICES
+}
+
+stop() {
+    local name pid names
+    # Every service with a pidfile, not only the current list: `make down` must also stop a service
+    # that was started with a different SERVICES list. Reverse order: the console (last) uses the others.
+    names="$( (
+        for name in $SERVICES; do echo "$name"; done
+        for f in "$RUN"/svc-*.pid; do
+            if [[ -e "$f" ]]; then basename "$f" .pid | sed 's/^svc-//'; fi
+        done
+    ) | awk '!seen[$0]++' | tac)"
+    for name in $names; do
+        if pid="$(running_pid "$name")"; then
+            log "stopping $name (pid $pid)"
+            stop_pid "$pid" "$name" "$STOP_GRACE"
+        fi
+        rm -f "$(pidfile_of "$name")"
+    done
+}
+
+status() {
+    local name pid port rc=0
+    for name in $SERVICES; do
+        port="$(port_of "$name")"
+        if ! pid="$(running_pid "$name")"; then
+            echo "$name: not running"
+            rc=3
+        elif is_ready "$port"; then
+            echo "$name: running (pid $pid), ready at http://127.0.0.1:$port/"
+        else
+            echo "$name: running (pid $pid), NOT ready at http://127.0.0.1:$port/readyz"
+            rc=1
+        fi
+    done
+    return "$rc"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+esac
