@@ -1,0 +1,123 @@
+"""Website domains: from whatever admins type into a website field to one canonical match key.
+
+Canonical form is the IDNA A-label (punycode, ASCII). Reasons: it is what DNS, the HTTP ``Host`` header
+and Pipedrive search compare byte for byte, it sorts and indexes the same in Postgres under any
+collation, and Kafka keys built from it are plain ASCII. ``bücher.de`` and ``xn--bcher-kva.de`` both
+become ``xn--bcher-kva.de``; use :func:`display_domain` to show the Unicode form.
+
+The registrable domain comes from the Public Suffix List snapshot bundled with tldextract; the list is
+never fetched (``suffix_list_urls=()``, no cache directory). Private PSL sections are honoured, so
+``acme.myshopify.com`` stays its own company instead of collapsing every shop into ``myshopify.com``.
+"""
+
+import ipaddress
+import re
+from functools import cache
+from urllib.parse import urlsplit
+
+import idna
+import tldextract
+
+from sync_rules.errors import SyncRuleError
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_ASCII_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_FORBIDDEN_HOST_CHARACTERS = re.compile(r"[\s/\\<>\"'`{}|^%]")
+# Dots that IDNA (UTS 46) treats as label separators, as typed on CJK keyboards.
+_IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+_EXAMPLE = "enter the company's website, for example example.com"
+
+
+class InvalidDomainError(SyncRuleError):
+    """The value cannot be turned into a website domain; ``value`` is what was given."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(f"{value!r} is not a usable website domain: {reason}; {_EXAMPLE}")
+        self.value = value
+        self.reason = reason
+
+
+@cache
+def _public_suffix_extractor() -> tldextract.TLDExtract:
+    # No URLs and no cache directory: tldextract falls back to the snapshot shipped in the wheel.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def normalize_domain(value: str, *, keep_subdomains: bool = False) -> str:
+    """Return the canonical registrable domain of a website, URL or host name.
+
+    ``https://www.Example.co.uk/about`` gives ``example.co.uk``. Scheme, credentials, port, path, query,
+    fragment, a trailing dot and a leading ``www.`` are dropped; internationalized names come back as
+    A-labels. With ``keep_subdomains`` the subdomains (other than a leading ``www``) are kept.
+    Raises :class:`InvalidDomainError` for IP addresses, single labels, public suffixes and garbage.
+    """
+    host = _host_of(value)
+    labels = host.split(".")
+    parts = _public_suffix_extractor().extract_str(host)
+    if not parts.suffix:
+        raise InvalidDomainError(value, f"{host!r} does not end in a known public suffix such as .com")
+    if not parts.domain:
+        raise InvalidDomainError(value, f"{host!r} is a public suffix, not a company's domain")
+    registrable_size = len(parts.domain.split(".")) + len(parts.suffix.split("."))
+    kept = labels if keep_subdomains else labels[-registrable_size:]
+    if kept[0] == "www" and len(kept) > registrable_size:
+        kept = kept[1:]
+    return ".".join(_to_a_label(value, label) for label in kept)
+
+
+def try_normalize_domain(value: str | None, *, keep_subdomains: bool = False) -> str | None:
+    """Return :func:`normalize_domain` of ``value``, or None when it is empty or not a usable domain."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return normalize_domain(value, keep_subdomains=keep_subdomains)
+    except InvalidDomainError:
+        return None
+
+
+def display_domain(domain: str) -> str:
+    """Return the Unicode form of a canonical (A-label) domain, for showing to people."""
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return domain
+
+
+def _host_of(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidDomainError(value, "it is empty")
+    netloc = urlsplit(text if _SCHEME.match(text) else f"//{text}").netloc
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        raise InvalidDomainError(value, "it is an IP address")
+    host = host.rpartition(":")[0] if re.search(r":\d*$", host) else host
+    host = host.translate(_IDEOGRAPHIC_DOTS).rstrip(".").lower()
+    if not host:
+        raise InvalidDomainError(value, "it has no host name")
+    if _FORBIDDEN_HOST_CHARACTERS.search(host) or ":" in host or ".." in host:
+        raise InvalidDomainError(value, f"{host!r} contains characters a host name cannot have")
+    if _is_ip_address(host):
+        raise InvalidDomainError(value, "it is an IP address")
+    if "." not in host:
+        raise InvalidDomainError(value, f"{host!r} is a single label, not a domain")
+    return host
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _to_a_label(value: str, label: str) -> str:
+    if label.isascii() and not label.startswith("xn--"):
+        if not _ASCII_LABEL.match(label):
+            raise InvalidDomainError(value, f"the label {label!r} is not a valid host name part")
+        return label
+    try:
+        return idna.encode(label, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise InvalidDomainError(value, f"the label {label!r} is not a valid international name") from error

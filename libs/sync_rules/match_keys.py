@@ -1,0 +1,115 @@
+"""Match keys (organization: website domain, person: email, deal: Pipedrive deal id) and record keys.
+
+A record key ``tenant:object:match_key`` is the Kafka key of everything that can lead to a write of one
+Pipedrive record, and is part of the external contract.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sync_rules.domains import try_normalize_domain
+from sync_rules.emails import try_normalize_email
+from sync_rules.errors import SyncRuleError
+from sync_rules.objects import SyncObject
+
+
+class InvalidRecordKeyError(SyncRuleError):
+    """A record key or one of its parts is malformed."""
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """The parts of a ``tenant:object:match_key`` record key."""
+
+    tenant: str
+    object: SyncObject
+    match_key: str
+
+    def __str__(self) -> str:
+        return f"{self.tenant}:{self.object.value}:{self.match_key}"
+
+
+def website_match_key(website: str | None, *, keep_subdomains: bool = False) -> str | None:
+    """Return the organization match key (canonical domain) of a website, or None when unusable."""
+    return try_normalize_domain(website, keep_subdomains=keep_subdomains)
+
+
+def email_match_key(email: str | None) -> str | None:
+    """Return the person match key (canonical address) of an email, or None when unusable.
+
+    Personal (freemail) addresses are still keys: a person is the same person at gmail.com.
+    """
+    normalized = try_normalize_email(email)
+    return normalized.address if normalized else None
+
+
+def deal_match_key(deal_id: object) -> str | None:
+    """Return the deal match key (the Pipedrive deal id as decimal text), or None without a valid id."""
+    if isinstance(deal_id, bool):
+        return None
+    if isinstance(deal_id, int):
+        return str(deal_id) if deal_id > 0 else None
+    if isinstance(deal_id, str) and deal_id.strip().isdigit() and int(deal_id) > 0:
+        return str(int(deal_id))
+    return None
+
+
+def organization_website(record: Mapping[str, Any], domain_field_code: str | None = None) -> str | None:
+    """Return the website of a v2 organization: the native ``website``, or the configured custom field."""
+    if domain_field_code is None:
+        value = record.get("website")
+    else:
+        value = (record.get("custom_fields") or {}).get(domain_field_code)
+    return value if isinstance(value, str) else None
+
+
+def person_emails(record: Mapping[str, Any]) -> list[str]:
+    """Return a v2 person's email values, the primary one first."""
+    entries = [entry for entry in record.get("emails") or [] if isinstance(entry, Mapping)]
+    ordered = sorted(entries, key=lambda entry: not entry.get("primary"))
+    return [entry["value"] for entry in ordered if isinstance(entry.get("value"), str)]
+
+
+def pipedrive_match_key(
+    sync_object: SyncObject,
+    record: Mapping[str, Any],
+    *,
+    domain_field_code: str | None = None,
+    keep_subdomains: bool = False,
+) -> str | None:
+    """Return the match key of a Pipedrive v2 record, or None when it has no usable key.
+
+    Persons use their primary email, else the first usable one.
+    """
+    if sync_object is SyncObject.ORGANIZATION:
+        website = organization_website(record, domain_field_code)
+        return website_match_key(website, keep_subdomains=keep_subdomains)
+    if sync_object is SyncObject.PERSON:
+        keys = (email_match_key(email) for email in person_emails(record))
+        return next((key for key in keys if key), None)
+    return deal_match_key(record.get("id"))
+
+
+def record_key(tenant: str, sync_object: SyncObject, match_key: str) -> str:
+    """Return the Kafka key ``tenant:object:match_key``.
+
+    Raises :class:`InvalidRecordKeyError` for an empty part or a tenant containing ``:``.
+    """
+    if not tenant or ":" in tenant:
+        raise InvalidRecordKeyError(f"tenant {tenant!r} must be non-empty and must not contain ':'")
+    if not match_key:
+        raise InvalidRecordKeyError("a record key needs a match key")
+    return str(RecordKey(tenant, sync_object, match_key))
+
+
+def parse_record_key(key: str) -> RecordKey:
+    """Split a ``tenant:object:match_key`` key into its parts (the match key may itself hold ``:``)."""
+    parts = key.split(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise InvalidRecordKeyError(f"{key!r} is not a record key of the form tenant:object:match_key")
+    try:
+        sync_object = SyncObject(parts[1])
+    except ValueError as error:
+        raise InvalidRecordKeyError(f"{key!r} names an unknown object {parts[1]!r}") from error
+    return RecordKey(parts[0], sync_object, parts[2])

@@ -1,0 +1,98 @@
+"""The matching order as one pure decision: stored link, then match key, then create when allowed."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sync_rules.duplicates import DUPLICATE_FOUND, DuplicateAction, DuplicateHandling, decide_duplicate_action
+from sync_rules.objects import SyncObject
+
+TargetId = int | str
+
+_KEY_NAMES = {
+    SyncObject.ORGANIZATION: "a website domain",
+    SyncObject.PERSON: "an email address",
+    SyncObject.DEAL: "a Pipedrive deal id",
+}
+
+
+class MatchedBy(StrEnum):
+    """How an existing target record was found."""
+
+    LINK = "link"
+    MATCH_KEY = "match_key"
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    """What is known about one source record before deciding.
+
+    ``linked_id`` is the target id of a stored link; ``key_match_id`` the target record found by the match
+    key (None when the key found nothing or there is no key). ``duplicate_handling`` is set for imports.
+    """
+
+    sync_object: SyncObject
+    match_key: str | None
+    linked_id: TargetId | None = None
+    key_match_id: TargetId | None = None
+    may_create: bool = True
+    may_update: bool = True
+    duplicate_handling: DuplicateHandling | None = None
+
+
+@dataclass(frozen=True)
+class MatchDecision:
+    """What to do with the record: create, update ``target_id``, or skip with ``message`` (a Warning)."""
+
+    action: DuplicateAction
+    target_id: TargetId | None = None
+    matched_by: MatchedBy | None = None
+    message: str | None = None
+
+
+def decide_match(given: MatchInput) -> MatchDecision:
+    """Decide create / update / skip for one record, following DESIGN.md section 5.
+
+    A stored link wins over the match key. A record without a usable key is never matched: it is created
+    only under "create duplicates", otherwise skipped. A linked record is never created again, even under
+    "create duplicates", so re-running an import does not copy what it already imported.
+    """
+    if given.linked_id is not None:
+        handling = given.duplicate_handling or DuplicateHandling.UPDATE_EXISTING
+        if handling is DuplicateHandling.CREATE_DUPLICATES:
+            handling = DuplicateHandling.UPDATE_EXISTING
+        return _existing(given, handling, given.linked_id, MatchedBy.LINK)
+    if given.match_key is None:
+        if given.duplicate_handling is DuplicateHandling.CREATE_DUPLICATES:
+            return _create(given)
+        return _skip(
+            f"No usable match key: the {given.sync_object.value} needs {_KEY_NAMES[given.sync_object]}"
+        )
+    if given.key_match_id is not None:
+        handling = given.duplicate_handling or DuplicateHandling.UPDATE_EXISTING
+        return _existing(given, handling, given.key_match_id, MatchedBy.MATCH_KEY)
+    return _create(given)
+
+
+def _existing(
+    given: MatchInput, handling: DuplicateHandling, target: TargetId, by: MatchedBy
+) -> MatchDecision:
+    action = decide_duplicate_action(handling, match_exists=True)
+    if action is DuplicateAction.SKIP:
+        return MatchDecision(DuplicateAction.SKIP, target, by, DUPLICATE_FOUND)
+    if action is DuplicateAction.CREATE:
+        return _create(given)
+    if not given.may_update:
+        return MatchDecision(
+            DuplicateAction.SKIP, target, by, f"Updating {given.sync_object.value}s is turned off"
+        )
+    return MatchDecision(DuplicateAction.UPDATE, target, by)
+
+
+def _create(given: MatchInput) -> MatchDecision:
+    if not given.may_create:
+        return _skip(f"Creating {given.sync_object.value}s is turned off")
+    return MatchDecision(DuplicateAction.CREATE)
+
+
+def _skip(message: str) -> MatchDecision:
+    return MatchDecision(DuplicateAction.SKIP, message=message)

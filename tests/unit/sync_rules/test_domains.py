@@ -1,0 +1,149 @@
+import socket
+
+import pytest
+import tldextract
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sync_rules.domains import InvalidDomainError, display_domain, normalize_domain, try_normalize_domain
+
+
+def test_design_example_reduces_to_registrable_domain() -> None:
+    assert normalize_domain("https://www.Example.co.uk/about") == "example.co.uk"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "example.com",
+        "EXAMPLE.COM",
+        "www.example.com",
+        "http://example.com",
+        "https://www.example.com/",
+        "https://user:secret@www.example.com:8443/path?q=1#top",
+        "example.com.",
+        "  example.com  ",
+        "example.com:80",
+        "blog.shop.example.com",
+        "HTTPS://WWW.EXAMPLE.COM./About",
+    ],
+)
+def test_url_forms_of_one_site_give_one_domain(value: str) -> None:
+    assert normalize_domain(value) == "example.com"
+
+
+def test_keep_subdomains_keeps_them_but_drops_www() -> None:
+    assert normalize_domain("https://www.shop.Example.com/x", keep_subdomains=True) == "shop.example.com"
+
+
+def test_keep_subdomains_strips_only_a_leading_www() -> None:
+    assert normalize_domain("a.www.example.com", keep_subdomains=True) == "a.www.example.com"
+
+
+def test_www_that_is_the_registrable_label_is_kept() -> None:
+    assert normalize_domain("www.com") == "www.com"
+
+
+def test_unicode_and_punycode_forms_give_the_same_a_label() -> None:
+    assert normalize_domain("https://www.Bücher.de/") == normalize_domain("xn--bcher-kva.de")
+    assert normalize_domain("bücher.de") == "xn--bcher-kva.de"
+
+
+def test_unicode_public_suffix_is_recognised() -> None:
+    assert normalize_domain("пример.рф") == "xn--e1afmkfd.xn--p1ai"
+
+
+def test_ideographic_full_stop_separates_labels() -> None:
+    assert normalize_domain("example\u3002com") == "example.com"
+
+
+def test_display_domain_shows_unicode() -> None:
+    assert display_domain("xn--bcher-kva.de") == "bücher.de"
+
+
+def test_private_suffix_keeps_each_shop_apart() -> None:
+    assert normalize_domain("https://acme.myshopify.com") == "acme.myshopify.com"
+
+
+def test_junk_subdomain_is_ignored_when_subdomains_are_dropped() -> None:
+    assert normalize_domain("my_site.example.com") == "example.com"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason_part"),
+    [
+        ("http://192.168.1.10/", "IP address"),
+        ("10.0.0.1:8080", "IP address"),
+        ("[2001:db8::1]", "IP address"),
+        ("https://[::1]:443/", "IP address"),
+        ("localhost", "single label"),
+        ("intranet", "single label"),
+        ("co.uk", "public suffix"),
+        ("server.internal-zone", "public suffix such as .com"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("https://", "no host"),
+        ("foo bar.com", "characters"),
+        ("a..b.com", "characters"),
+        ("-bad-.com", "not a valid host name part"),
+    ],
+)
+def test_unusable_values_raise_an_actionable_error(value: str, reason_part: str) -> None:
+    with pytest.raises(InvalidDomainError) as caught:
+        normalize_domain(value)
+
+    assert reason_part in caught.value.reason
+    assert "example.com" in str(caught.value)
+    assert caught.value.value == value
+
+
+def test_try_normalize_returns_none_for_unusable_values() -> None:
+    assert try_normalize_domain(None) is None
+    assert try_normalize_domain("127.0.0.1") is None
+    assert try_normalize_domain("www.Acme.io") == "acme.io"
+
+
+def test_bundled_suffix_list_is_used_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Public Suffix List must not be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+    assert extractor.extract_str("www.example.co.uk").suffix == "co.uk"
+    assert normalize_domain("www.example.co.uk") == "example.co.uk"
+
+
+_labels = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
+_suffixes = st.sampled_from(["com", "co.uk", "de", "io", "com.au", "org"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(label=_labels, suffix=_suffixes, sub=st.lists(_labels, max_size=2))
+def test_normalizing_twice_changes_nothing(label: str, suffix: str, sub: list[str]) -> None:
+    host = ".".join([*sub, label, suffix])
+    once = normalize_domain(host, keep_subdomains=True)
+
+    assert normalize_domain(once, keep_subdomains=True) == once
+    assert normalize_domain(normalize_domain(host)) == normalize_domain(host)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    label=_labels,
+    suffix=_suffixes,
+    scheme=st.sampled_from(["", "http://", "https://", "HTTPS://"]),
+    www=st.sampled_from(["", "www.", "WWW."]),
+    port=st.sampled_from(["", ":80", ":8443"]),
+    trailing_dot=st.booleans(),
+    path=st.sampled_from(["", "/", "/about", "/a/b?x=1#y"]),
+    upper=st.booleans(),
+)
+def test_every_url_form_of_one_site_yields_one_key(
+    label: str, suffix: str, scheme: str, www: str, port: str, trailing_dot: bool, path: str, upper: bool
+) -> None:
+    host = f"{label}.{suffix}"
+    typed_host = host.upper() if upper else host
+    url = f"{scheme}{www}{typed_host}{'.' if trailing_dot else ''}{port}{path}"
+
+    assert normalize_domain(url) == host

@@ -1,0 +1,19 @@
+import pytest
+from sync_rules.duplicates import DuplicateAction, DuplicateHandling, decide_duplicate_action
+
+
+@pytest.mark.parametrize("handling", list(DuplicateHandling))
+def test_without_a_match_every_choice_creates(handling: DuplicateHandling) -> None:
+    assert decide_duplicate_action(handling, match_exists=False) is DuplicateAction.CREATE
+
+
+@pytest.mark.parametrize(
+    ("handling", "action"),
+    [
+        (DuplicateHandling.SKIP_DUPLICATES, DuplicateAction.SKIP),
+        (DuplicateHandling.UPDATE_EXISTING, DuplicateAction.UPDATE),
+        (DuplicateHandling.CREATE_DUPLICATES, DuplicateAction.CREATE),
+    ],
+)
+def test_with_a_match_the_choice_decides(handling: DuplicateHandling, action: DuplicateAction) -> None:
+    assert decide_duplicate_action(handling, match_exists=True) is action

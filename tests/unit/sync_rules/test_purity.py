@@ -1,0 +1,43 @@
+import ast
+from pathlib import Path
+
+import sync_rules
+
+FORBIDDEN = {
+    "asyncio",
+    "aiohttp",
+    "asyncpg",
+    "aiokafka",
+    "faust",
+    "socket",
+    "requests",
+    "os",
+    "time",
+    "random",
+}
+PACKAGE = Path(sync_rules.__file__).parent
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_no_rule_module_imports_io_or_clocks() -> None:
+    modules = sorted(PACKAGE.rglob("*.py"))
+
+    offenders = {str(m.relative_to(PACKAGE)): _imported_roots(m) & FORBIDDEN for m in modules}
+
+    assert len(modules) > 10
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_no_rule_module_reads_the_clock() -> None:
+    sources = {m.name: m.read_text() for m in PACKAGE.rglob("*.py")}
+
+    assert [name for name, text in sources.items() if ".now(" in text or ".today(" in text] == []
