@@ -1,0 +1,158 @@
+# Local development and CI entry points (DESIGN.md section 10). No Docker: Kafka runs from Maven Central
+# jars with the machine's JDK 17, PostgreSQL from Debian's server binaries, all state under .state/.
+#
+#   make up          venv, Kafka + PostgreSQL + topics, all services; prints the URLs
+#   make down        stops everything `make up` started
+#   make test        venv, infrastructure, lint, type check, the whole test suite (what CI runs)
+#   make help        all targets
+#
+# `make test` and `make bench` use KAFKA_BOOTSTRAP / DATABASE_URL when the caller sets them (environment
+# or make command line) and then start no local Kafka / PostgreSQL; otherwise they start the local ones.
+# They never stop infrastructure: it stays up for the next run (`make down` stops it). In CI the machine
+# is discarded afterwards, so nothing is left behind there either.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp records that `pip install` ran against the current pyproject.toml (and lock, if any).
+VENV_STAMP := $(VENV)/.psync-installed
+LOCK := $(wildcard requirements.lock)
+
+# The local infrastructure's addresses (fixed ports, see deploy/local/*.sh).
+LOCAL_KAFKA_BOOTSTRAP := 127.0.0.1:19092
+LOCAL_DATABASE_URL := postgresql://psync:psync@127.0.0.1:55432/psync
+LOCAL_ENV := KAFKA_BOOTSTRAP=$(LOCAL_KAFKA_BOOTSTRAP) DATABASE_URL=$(LOCAL_DATABASE_URL)
+# For test/bench: the caller's value when set, else the local one (evaluated by the recipe's shell).
+TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
+	DATABASE_URL="$${DATABASE_URL:-$(LOCAL_DATABASE_URL)}"
+
+TYPED_DIRS := libs services schemas tests
+PYTEST_ARGS ?=
+
+.PHONY: help venv infra-up infra-down up down status test test-infra lint format schemas sandbox bench \
+	clean-state
+
+help:
+	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone)"
+	@echo "make down         stop everything make up started"
+	@echo "make status       what is running"
+	@echo "make test         infra (unless KAFKA_BOOTSTRAP/DATABASE_URL are set), lint, mypy, pytest"
+	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make format       ruff format and ruff check --fix"
+	@echo "make infra-up     Kafka + PostgreSQL + topics only;  make infra-down  stops them"
+	@echo "make schemas      export the event JSON Schemas"
+	@echo "make sandbox      run the Pipedrive sandbox in the foreground"
+	@echo "make bench        run bench/bench_*.py, JSON reports into bench-results/"
+	@echo "make venv         create/update .venv"
+	@echo "make clean-state  stop everything and delete .state/ (Kafka and PostgreSQL data, logs)"
+
+# ---- virtualenv -------------------------------------------------------------------------------------
+
+venv: $(VENV_STAMP)
+
+# Re-runs whenever pyproject.toml (or requirements.lock) is newer than the stamp. Debian's python3
+# lacks ensurepip until python3-venv is installed; as root we install it rather than fail.
+$(VENV_STAMP): pyproject.toml $(LOCK)
+	@if [ ! -x $(PY) ]; then \
+		echo "creating $(VENV)"; \
+		if ! python3 -m venv $(VENV); then \
+			rm -rf $(VENV); \
+			if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+				DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; \
+				python3 -m venv $(VENV); \
+			else \
+				echo "python3 -m venv failed: install python3-venv" >&2; exit 1; \
+			fi; \
+		fi; \
+	fi
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' $(if $(LOCK),-c $(LOCK))
+	@touch $@
+
+# ---- infrastructure ---------------------------------------------------------------------------------
+
+# Always the local infrastructure, whatever KAFKA_BOOTSTRAP / DATABASE_URL say.
+infra-up: venv
+	deploy/local/postgres.sh start
+	deploy/local/kafka.sh start
+	$(LOCAL_ENV) $(PY) deploy/local/create_topics.py
+
+infra-down:
+	deploy/local/kafka.sh stop
+	deploy/local/postgres.sh stop
+
+# Infrastructure for test/bench: start locally only what the caller did not point us at. Topics are
+# created on whichever Kafka is used (idempotent), since the services and tests expect them.
+test-infra: venv
+	@if [ -z "$${DATABASE_URL:-}" ]; then deploy/local/postgres.sh start; \
+	else echo "using the caller's DATABASE_URL; not starting local PostgreSQL"; fi
+	@if [ -z "$${KAFKA_BOOTSTRAP:-}" ]; then deploy/local/kafka.sh start; \
+	else echo "using the caller's KAFKA_BOOTSTRAP=$$KAFKA_BOOTSTRAP; not starting local Kafka"; fi
+	$(TEST_ENV) $(PY) deploy/local/create_topics.py
+
+# ---- the running system -----------------------------------------------------------------------------
+
+# The sandbox and the console join here once they exist (services.sh already reserves port 8080).
+up: infra-up
+	$(LOCAL_ENV) deploy/local/services.sh start
+	@echo
+	@echo "Kafka:      $(LOCAL_KAFKA_BOOTSTRAP)"
+	@echo "PostgreSQL: $(LOCAL_DATABASE_URL)"
+	@$(LOCAL_ENV) deploy/local/services.sh status
+	@echo "Logs:       .state/logs/    stop with: make down"
+
+# Stops services first (they hold Kafka and PostgreSQL connections), then the infrastructure.
+down:
+	deploy/local/services.sh stop
+	deploy/local/kafka.sh stop
+	deploy/local/postgres.sh stop
+
+status:
+	-@deploy/local/postgres.sh status
+	-@deploy/local/kafka.sh status
+	-@deploy/local/services.sh status
+
+# ---- checks -----------------------------------------------------------------------------------------
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(TYPED_DIRS)
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The CI entry point (.ci/run). Leaves the local infrastructure running (see the top of this file).
+test: venv test-infra
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(TYPED_DIRS)
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# ---- other entry points -----------------------------------------------------------------------------
+
+schemas: venv
+	$(PY) -m schemas.export
+
+sandbox: venv
+	$(PY) -m pipedrive_sandbox
+
+# Every benchmark runs even when one fails; the target fails at the end if any did.
+bench: venv test-infra
+	@mkdir -p bench-results
+	@shopt -s nullglob; files=(bench/bench_*.py); failed=(); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no bench/bench_*.py found"; exit 1; fi; \
+	for f in "$${files[@]}"; do \
+		echo "== $$f"; \
+		$(TEST_ENV) $(PY) "$$f" || failed+=("$$f"); \
+	done; \
+	if [ $${#failed[@]} -gt 0 ]; then echo "failed: $${failed[*]}" >&2; exit 1; fi; \
+	echo "results in bench-results/"
+
+clean-state: down
+	rm -rf .state
