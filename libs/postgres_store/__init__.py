@@ -1,1 +1,1 @@
-"""postgres_store."""
+"""PostgreSQL plumbing shared by the services: the pool, ordered migrations per schema, the inbox."""

@@ -1,1 +1,1 @@
-"""service_runtime."""
+"""What every service process needs around its work: logging, health/metrics HTTP, signal handling."""

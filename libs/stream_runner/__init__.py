@@ -1,1 +1,1 @@
-"""stream_runner."""
+"""The stream runner: consume, decode, dispatch, produce, commit after effects, dead-letter."""

@@ -1,1 +1,1 @@
-"""auditlog."""
+"""The activity log: every run and every per-record outcome, from every event topic."""

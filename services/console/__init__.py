@@ -1,1 +1,1 @@
-"""console."""
+"""The web console: pages for tenant admins, built only on the other services' HTTP APIs."""

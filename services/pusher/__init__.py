@@ -1,1 +1,1 @@
-"""pusher."""
+"""The pusher: the only writer to Pipedrive (auto-push and manual push)."""

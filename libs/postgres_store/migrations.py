@@ -1,0 +1,83 @@
+"""Ordered SQL migrations per service schema.
+
+Each service keeps its migrations as `NNNN_description.sql` files in a folder of its own and applies them
+to its own schema at start-up. Applied versions are recorded in `<schema>.schema_migrations`; an advisory
+lock keyed by the schema serializes replicas that start at the same moment.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+_log = structlog.get_logger(__name__)
+_FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class MigrationError(Exception):
+    """A migration folder or file that cannot be applied as it stands."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One SQL file, identified by its version number."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations(folder: Path) -> list[Migration]:
+    """Read the folder's migrations in version order; rejects stray files and duplicate versions."""
+    migrations: list[Migration] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix != ".sql":
+            continue
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        migrations.append(Migration(int(match["version"]), match["name"], path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{folder}: two migrations share a version number")
+    return migrations
+
+
+async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> list[int]:
+    """Apply the folder's pending migrations to `schema`, each in its own transaction; returns them."""
+    if not _SCHEMA_NAME.match(schema):
+        raise MigrationError(f"invalid schema name {schema!r}")
+    migrations = load_migrations(folder)
+    applied_now: list[int] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", zlib.crc32(schema.encode()))
+        try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}
+            for migration in migrations:
+                if migration.version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL search_path TO {schema}")
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        f"INSERT INTO {schema}.schema_migrations (version, name) VALUES ($1, $2)",
+                        migration.version,
+                        migration.name,
+                    )
+                applied_now.append(migration.version)
+                _log.info("migration_applied", schema=schema, version=migration.version, name=migration.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", zlib.crc32(schema.encode()))
+    return applied_now

@@ -1,0 +1,27 @@
+"""The settings every service shares; each service subclasses it with its own env prefix.
+
+Kafka and PostgreSQL addresses are read from the unprefixed `KAFKA_BOOTSTRAP` and `DATABASE_URL`, so one
+environment points every service (and the tests) at the same infrastructure. Everything else is read
+with the service's prefix, e.g. `AUDITLOG_HTTP_PORT`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure addresses and the HTTP listener of one service process."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP")
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    commit_interval_s: float = Field(default=1.0, gt=0)

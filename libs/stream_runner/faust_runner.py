@@ -1,0 +1,86 @@
+"""The faust-streaming transport of the runner, for the services built as faust apps.
+
+The app is built in a factory (never at import time). Its one agent reads raw bytes from the service's
+topics and hands each message to the shared `MessageProcessor`; faust acknowledges an event only when the
+agent moves past it, and commits acknowledged offsets every `commit_interval_s`, so offsets are committed
+after the effects. Redeliveries after a crash are dropped by the handlers' inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import faust
+import structlog
+
+from stream_runner.messages import IncomingMessage
+from stream_runner.processor import MessageProcessor, StopRequested
+
+_log = structlog.get_logger(__name__)
+
+
+def incoming_from_faust(message: Any) -> IncomingMessage:
+    """The transport-neutral form of a faust `Message`."""
+    headers = message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    return IncomingMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple((k, bytes(v)) for k, v in items),
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def create_faust_app(
+    *,
+    app_id: str,
+    bootstrap: str,
+    topics: Sequence[str],
+    processor: MessageProcessor,
+    stop: asyncio.Event,
+    commit_interval_s: float,
+) -> faust.App:
+    """A faust app with one agent applying every message of `topics` through `processor`."""
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        web_enabled=False,
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=commit_interval_s,
+        producer_acks=-1,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        stream_wait_empty=True,
+    )
+    channel = app.topic(*topics, key_type=bytes, value_type=bytes, allow_empty=True)
+
+    async def apply_messages(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            try:
+                await processor.process(incoming_from_faust(event.message), stop)
+            except StopRequested:
+                # Leave the event unacknowledged: it is redelivered after the restart.
+                _log.info("stopping_with_message_unapplied")
+                return
+            yield None
+
+    app.agent(channel, name=f"{app_id}.apply")(apply_messages)
+    return app
+
+
+async def run_faust_app(app: faust.App, stop: asyncio.Event) -> None:
+    """Run the app inside the current event loop until `stop` is set; then stop it cleanly."""
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+        _log.info("consumer_stopped")

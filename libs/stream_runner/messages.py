@@ -1,0 +1,46 @@
+"""The messages the runner moves: what came in from Kafka and what a handler wants sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codec import encode_event
+from schemas.envelope import CloudEvent
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One consumed Kafka record, transport-neutral (aiokafka and faust both produce these)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One record to produce: topic, string key, encoded value and headers."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    @classmethod
+    def of_event(cls, topic: str, event: CloudEvent[Any]) -> OutgoingMessage:
+        """An event on `topic`, keyed by its subject (the contract's key)."""
+        return cls(topic=topic, key=event.subject, value=encode_event(event))
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a handler did with one event: the messages to send, and whether it was already applied."""
+
+    outputs: Sequence[OutgoingMessage] = field(default_factory=tuple)
+    duplicate: bool = False

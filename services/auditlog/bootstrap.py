@@ -1,0 +1,59 @@
+"""The auditlog's composition root: builds every dependency and runs the service until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from auditlog.activity_log import ActivityLog
+from auditlog.handlers import build_handlers
+from auditlog.settings import AuditlogSettings
+from postgres_store.migrations import apply_migrations
+from postgres_store.pool import check_database, create_pool
+from schemas.topics import topics_consumed_by
+from service_runtime.health import add_operational_routes
+from service_runtime.logs import configure_logging
+from service_runtime.process import install_stop_signals, serve_until_stopped
+from stream_runner.faust_runner import create_faust_app, run_faust_app
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.processor import MessageProcessor
+from stream_runner.producer import EventProducer
+
+SERVICE = "auditlog"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def run_service(settings: AuditlogSettings) -> None:
+    """Run the auditlog until SIGTERM or SIGINT, then stop consuming, commit and close."""
+    configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    pool = await create_pool(settings.database_url.get_secret_value())
+    producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
+    try:
+        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await producer.start()
+        registry = CollectorRegistry()
+        processor = MessageProcessor(
+            SERVICE, build_handlers(ActivityLog(pool, settings.db_schema)), producer, RunnerMetrics(registry)
+        )
+        faust_app = create_faust_app(
+            app_id=settings.group_id,
+            bootstrap=settings.kafka_bootstrap,
+            topics=[t.name for t in topics_consumed_by(SERVICE)],
+            processor=processor,
+            stop=stop,
+            commit_interval_s=settings.commit_interval_s,
+        )
+        http = web.Application()
+        checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
+        add_operational_routes(http, checks, registry)
+        await serve_until_stopped(
+            http, settings.http_host, settings.http_port, [lambda s: run_faust_app(faust_app, s)], stop
+        )
+    finally:
+        await producer.stop()
+        await pool.close()

@@ -1,0 +1,69 @@
+"""One handler per event type the activity log records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from auditlog.activity_log import ActivityLog, RecordEntry
+from schemas.envelope import CloudEvent
+from schemas.events.common import Direction
+from schemas.events.push import PushCompleted
+from schemas.events.record_results import RecordApplied
+from schemas.events.sync_runs import RunFinished, RunStarted
+from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.processor import Handler
+
+
+def build_handlers(log: ActivityLog) -> Mapping[str, Handler]:
+    """The auditlog's handlers by event type."""
+
+    async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        run: RunStarted = event.data
+        return Handled(
+            duplicate=not await log.record_run_started(event.tenantid, event.id, message.topic, run)
+        )
+
+    async def run_finished(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        run: RunFinished = event.data
+        fresh = await log.record_run_finished(event.tenantid, event.id, message.topic, run)
+        return Handled(duplicate=not fresh)
+
+    async def record_applied(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        result: RecordApplied = event.data
+        entry = RecordEntry(
+            run_id=result.run_id or event.correlationid,
+            object=result.object.value,
+            direction=Direction.TO_ABM.value,
+            match_key=result.match_key,
+            pipedrive_id=result.pipedrive_id,
+            abm_id=result.abm_id,
+            outcome=result.outcome.value,
+            message=result.message,
+            tokens_spent=0,
+            occurred_at=event.time,
+        )
+        return Handled(duplicate=not await log.record_entry(event.tenantid, event.id, message.topic, entry))
+
+    async def push_completed(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        result: PushCompleted = event.data
+        entry = RecordEntry(
+            run_id=result.run_id,
+            object=result.object.value,
+            direction=Direction.TO_PIPEDRIVE.value,
+            match_key=result.match_key,
+            pipedrive_id=result.pipedrive_id,
+            abm_id=result.abm_id,
+            outcome=result.outcome.value,
+            message=result.message,
+            tokens_spent=result.tokens_spent,
+            occurred_at=event.time,
+        )
+        return Handled(duplicate=not await log.record_entry(event.tenantid, event.id, message.topic, entry))
+
+    return {
+        "psync.run.started": run_started,
+        "psync.run.finished": run_finished,
+        "psync.record.applied": record_applied,
+        "psync.push.completed": push_completed,
+    }

@@ -1,0 +1,17 @@
+"""`python -m connector`: run the connector service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from connector.bootstrap import run_service
+from connector.settings import ConnectorSettings
+
+
+def main() -> None:
+    """Entrypoint: settings from the environment, then run until stopped."""
+    asyncio.run(run_service(ConnectorSettings()))
+
+
+if __name__ == "__main__":
+    main()

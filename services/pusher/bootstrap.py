@@ -1,0 +1,55 @@
+"""The pusher's composition root: builds every dependency and runs the service until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from postgres_store.migrations import apply_migrations
+from postgres_store.pool import check_database, create_pool
+from pusher.handlers import build_handlers
+from pusher.settings import PusherSettings
+from schemas.topics import topics_consumed_by
+from service_runtime.health import add_operational_routes
+from service_runtime.logs import configure_logging
+from service_runtime.process import install_stop_signals, serve_until_stopped
+from settings_replica.replica import SettingsReplica
+from stream_runner.kafka_runner import KafkaStreamRunner
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.processor import MessageProcessor
+from stream_runner.producer import EventProducer
+
+SERVICE = "pusher"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def run_service(settings: PusherSettings) -> None:
+    """Run the pusher until SIGTERM or SIGINT, then stop consuming, commit and close."""
+    configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    pool = await create_pool(settings.database_url.get_secret_value())
+    producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
+    try:
+        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await producer.start()
+        registry = CollectorRegistry()
+        handlers = build_handlers(SettingsReplica(pool, settings.db_schema))
+        runner = KafkaStreamRunner(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.group_id,
+            topics=[t.name for t in topics_consumed_by(SERVICE)],
+            processor=MessageProcessor(SERVICE, handlers, producer, RunnerMetrics(registry)),
+            client_id=SERVICE,
+            commit_interval_s=settings.commit_interval_s,
+        )
+        http = web.Application()
+        checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
+        add_operational_routes(http, checks, registry)
+        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
+    finally:
+        await producer.stop()
+        await pool.close()
