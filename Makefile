@@ -96,7 +96,7 @@ test-infra: venv
 
 # ---- the running system -----------------------------------------------------------------------------
 
-# The sandbox and the console join here once they exist (services.sh already reserves port 8080).
+# The sandbox and the demo event stream join here once they exist.
 up: infra-up
 	$(LOCAL_ENV) deploy/local/services.sh start
 	@echo
@@ -104,6 +104,8 @@ up: infra-up
 	@echo "PostgreSQL: $(LOCAL_DATABASE_URL)"
 	@$(LOCAL_ENV) deploy/local/services.sh status
 	@echo "Logs:       .state/logs/    stop with: make down"
+	@echo
+	@echo "Console:    http://127.0.0.1:8080/"
 
 # Stops services first (they hold Kafka and PostgreSQL connections), then the infrastructure.
 down:
@@ -111,10 +113,11 @@ down:
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop
 
+# Informational: always succeeds (each script's own exit status says "not running").
 status:
-	-@deploy/local/postgres.sh status
-	-@deploy/local/kafka.sh status
-	-@deploy/local/services.sh status
+	@deploy/local/postgres.sh status || true
+	@deploy/local/kafka.sh status || true
+	@deploy/local/services.sh status || true
 
 # ---- checks -----------------------------------------------------------------------------------------
 

@@ -43,8 +43,12 @@ fetch_jars() {
     tmp="$HOME_DIR/libs.tmp"
     rm -rf "$tmp"
     mkdir -p "$tmp"
-    mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DoutputDirectory="$tmp" -DincludeScope=runtime >&2
+    # Maven's output goes to a log (it is noise when all goes well) and is shown when it fails.
+    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+        -DoutputDirectory="$tmp" -DincludeScope=runtime >"$LOGS/kafka-fetch.log" 2>&1; then
+        tail_log "$LOGS/kafka-fetch.log" 40
+        die "could not fetch the Kafka jars (network? Maven Central reachable?)"
+    fi
     echo "$want" >"$tmp/.pom.sha256"
     rm -rf "$LIBS"
     mv "$tmp" "$LIBS"
@@ -188,9 +192,12 @@ start() {
     fi
     command -v java >/dev/null || die "java (JDK 17) not found: apt-get install -y openjdk-17-jdk-headless"
     [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first (the readiness probe uses aiokafka)"
-    if port_open "$PORT"; then
-        die "127.0.0.1:$PORT is already taken by a process this script did not start"
-    fi
+    local p
+    for p in "$PORT" "$CONTROLLER_PORT"; do
+        if port_open "$p"; then
+            die "127.0.0.1:$p is already taken by a process this script did not start"
+        fi
+    done
     mkdir -p "$HOME_DIR" "$LOGS" "$RUN"
     fetch_jars
     write_config
@@ -253,7 +260,7 @@ tool() {
         ConsumerGroupCommand | ShareGroupCommand) class="org.apache.kafka.tools.consumer.group.$class" ;;
         *) class="org.apache.kafka.tools.$class" ;;
     esac
-    mkdir -p "$HOME_DIR" "$CONFIG_DIR"
+    mkdir -p "$HOME_DIR" "$CONFIG_DIR" "$LOGS"
     fetch_jars
     cat >"$CONFIG_DIR/tools-log4j2.properties" <<EOF
 status = warn

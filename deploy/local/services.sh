@@ -12,8 +12,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Start order matters only for readability of the logs: each service waits for Kafka/PostgreSQL itself.
-# The console joins this list once it exists (its port is already reserved below).
-DEFAULT_SERVICES="connector mapper pusher auditlog"
+# The console last: it reads from the others.
+DEFAULT_SERVICES="connector mapper pusher auditlog console"
 SERVICES="${SERVICES:-$DEFAULT_SERVICES}"
 
 # Fixed local ports; an environment variable <NAME>_HTTP_PORT wins (also how a service not listed here
