@@ -43,11 +43,13 @@ class CustomFieldMapping:
 
 @dataclass(frozen=True)
 class FieldDefinition:
-    """A Pipedrive field definition, as the fields API returns it (``field_code``, ``field_name``)."""
+    """A Pipedrive field definition, as the v2 fields API returns it (``field_code``, ``field_name``,
+    ``is_custom_field``, ``field_type``)."""
 
     code: str
     label: str
     is_custom: bool = True
+    field_type: str = "varchar"
 
 
 _FILL_IN, _OVERWRITE_IN = FieldMode.FILL, FieldMode.OVERWRITE
@@ -88,7 +90,12 @@ def default_mappings(sync_object: SyncObject) -> tuple[FieldMapping, ...]:
 def parse_field_definitions(data: Iterable[Mapping[str, Any]]) -> list[FieldDefinition]:
     """Return field definitions from the v2 fields API's ``data`` items."""
     return [
-        FieldDefinition(str(item["field_code"]), str(item["field_name"]), bool(item.get("is_custom_field")))
+        FieldDefinition(
+            code=str(item["field_code"]),
+            label=str(item["field_name"]),
+            is_custom=bool(item.get("is_custom_field")),
+            field_type=str(item.get("field_type", "varchar")),
+        )
         for item in data
     ]
 

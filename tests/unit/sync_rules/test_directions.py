@@ -1,4 +1,5 @@
 import pytest
+
 from sync_rules.directions import (
     Direction,
     DirectionSwitches,

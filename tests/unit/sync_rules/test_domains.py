@@ -4,6 +4,7 @@ import pytest
 import tldextract
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sync_rules.domains import InvalidDomainError, display_domain, normalize_domain, try_normalize_domain
 
 

@@ -1,4 +1,5 @@
 import pytest
+
 from sync_rules.duplicates import DuplicateAction, DuplicateHandling, decide_duplicate_action
 
 

@@ -1,6 +1,7 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sync_rules.emails import InvalidEmailError, is_personal_email, normalize_email, try_normalize_email
 from sync_rules.freemail_domains import FREEMAIL_DOMAINS
 

@@ -1,4 +1,5 @@
 import pytest
+
 from sync_rules.directions import Direction
 from sync_rules.field_modes import FieldMode, FieldModes, parse_field_mode
 

@@ -1,4 +1,5 @@
 import pytest
+
 from sync_rules.field_modes import FieldMode, FieldModes
 from sync_rules.mappings import (
     CustomFieldMapping,

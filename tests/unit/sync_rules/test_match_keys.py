@@ -1,4 +1,5 @@
 import pytest
+
 from sync_rules.match_keys import (
     InvalidRecordKeyError,
     RecordKey,

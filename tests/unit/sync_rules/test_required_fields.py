@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+
 from sync_rules.objects import SyncObject
 from sync_rules.required_fields import check_required_fields
 
