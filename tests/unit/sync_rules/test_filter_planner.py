@@ -1,6 +1,16 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sync_rules.filters import compile_filter, plan_filter, print_filter, standard_filter_fields
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync_rules.filters import (
+    compile_filter,
+    evaluate_filter,
+    plan_filter,
+    print_filter,
+    standard_filter_fields,
+)
 from sync_rules.objects import SyncObject
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
@@ -65,3 +75,61 @@ def test_a_parameter_is_pushed_once_and_a_repeat_stays_local() -> None:
 
 def test_not_equal_is_never_pushed() -> None:
     assert _plan("Stage != 3") == ({}, "Stage != 3")
+
+
+_CONJUNCTS = [
+    "Owner = current user",
+    "Owner = 8",
+    'Stage = "Proposal"',
+    "Stage = 4",
+    'Pipeline = "Sales"',
+    'Status = "won"',
+    'Status = "open"',
+    "Update Time >= last 3 days",
+    "Update Time > last 5 days",
+    "Update Time < last 1 days",
+    "Update Time <= today",
+    "Value > 100",
+    "NOT Owner = 7",
+    'Stage = "Proposal" OR Value < 50',
+]
+_deals = st.fixed_dictionaries(
+    {
+        "owner_id": st.sampled_from([7, 8]),
+        "stage_id": st.sampled_from([3, 4]),
+        "pipeline_id": st.sampled_from([1, 2]),
+        "status": st.sampled_from(["open", "won", "lost"]),
+        "value": st.integers(0, 200),
+        "update_time": st.integers(0, 8 * 24).map(
+            lambda hours: (NOW - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ),
+    }
+)
+
+
+def _server_keeps(params: dict[str, str | int], deal: dict[str, Any]) -> bool:
+    for name in ("owner_id", "stage_id", "pipeline_id", "status"):
+        if name in params and deal[name] != params[name]:
+            return False
+    updated = deal["update_time"]
+    since, until = params.get("updated_since"), params.get("updated_until")
+    return (since is None or updated >= str(since)) and (until is None or updated < str(until))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    picked=st.lists(st.sampled_from(_CONJUNCTS), min_size=1, max_size=4), deals=st.lists(_deals, max_size=8)
+)
+def test_server_params_and_residual_select_exactly_what_the_filter_selects(
+    picked: list[str], deals: list[dict[str, Any]]
+) -> None:
+    expression = compile_filter(" AND ".join(picked), DEALS)
+
+    plan = plan_filter(expression, SyncObject.DEAL, now=NOW, current_user_id=7)
+
+    for deal in deals:
+        expected = evaluate_filter(expression, deal, now=NOW, current_user_id=7)
+        residual_ok = plan.residual is None or evaluate_filter(
+            plan.residual, deal, now=NOW, current_user_id=7
+        )
+        assert (_server_keeps(plan.params, deal) and residual_ok) is expected
