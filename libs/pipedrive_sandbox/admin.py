@@ -1,0 +1,170 @@
+"""The admin API under `/_sandbox/` (a prefix Pipedrive never uses): ledger, faults, changes, seed, clock."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from aiohttp import web
+
+from pipedrive_sandbox.app_keys import state_of
+from pipedrive_sandbox.changes import generate_changes
+from pipedrive_sandbox.errors import InvalidRequest
+from pipedrive_sandbox.query_params import json_body, query_int
+from pipedrive_sandbox.responses import json_response
+from pipedrive_sandbox.store import Entity
+
+PREFIX = "/_sandbox"
+
+
+async def show_state(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/state: company, plan, budget, record counts, users with their API tokens, clock."""
+    state = state_of(request)
+    config = state.config
+    return json_response(
+        {
+            "company_id": config.company_id,
+            "plan": config.plan.value,
+            "seats": config.seats,
+            "daily_budget": state.limiter.budget,
+            "daily_budget_remaining": state.limiter.remaining_budget(),
+            "now": state.clock.now(),
+            "records": {e.plural: len(state.tables[e].records) for e in Entity},
+            "users": [
+                {"id": u.id, "name": u.name, "api_token": u.api_token} for u in state.account.users.values()
+            ],
+            "oauth_client_id": config.oauth_client_id,
+            "custom_fields": {
+                e.value: {d.field_name: d.field_code for d in state.account.custom_fields(e).values()}
+                for e in Entity
+            },
+        }
+    )
+
+
+async def show_ledger(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/ledger?limit=N: totals and the last N entries (all when no limit)."""
+    ledger = state_of(request).ledger
+    return json_response(
+        {"summary": ledger.summary(), "entries": ledger.as_json(query_int(request, "limit"))}
+    )
+
+
+async def reset_ledger(request: web.Request) -> web.StreamResponse:
+    """DELETE /_sandbox/ledger."""
+    state_of(request).ledger.reset()
+    return json_response({"ok": True})
+
+
+async def set_faults(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/faults: storm_seconds, storm_requests, error_share, error_status, latency_ms,
+    webhooks_unreachable (each optional; given values replace the current ones)."""
+    state = state_of(request)
+    body = await json_body(request)
+    faults = state.faults
+    if "storm_seconds" in body:
+        faults.storm_until = state.clock.now() + float(body["storm_seconds"])
+    if "storm_requests" in body:
+        faults.storm_requests_left = int(body["storm_requests"])
+    if "error_share" in body:
+        faults.error_share = float(body["error_share"])
+    if "error_status" in body:
+        faults.error_status = int(body["error_status"])
+    if "latency_ms" in body:
+        faults.latency_seconds = float(body["latency_ms"]) / 1000
+    if "webhooks_unreachable" in body:
+        faults.webhooks_unreachable = bool(body["webhooks_unreachable"])
+    return await show_faults(request)
+
+
+async def show_faults(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/faults."""
+    faults = state_of(request).faults
+    return json_response({k: v for k, v in asdict(faults).items() if k != "rng"})
+
+
+async def clear_faults(request: web.Request) -> web.StreamResponse:
+    """DELETE /_sandbox/faults: every fault off."""
+    state_of(request).faults.clear()
+    return await show_faults(request)
+
+
+async def revoke_token(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/tokens/revoke {"token": ...}: an API token, OAuth access token or refresh token."""
+    state = state_of(request)
+    token = str((await json_body(request)).get("token", ""))
+    if not token:
+        raise InvalidRequest("token is required")
+    if not state.oauth.revoke_token(token):
+        state.revoked_api_tokens.add(token)
+    return json_response({"ok": True})
+
+
+async def make_changes(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/changes {"entity": "organization", "edits": N, "deletes": N, "merges": N}."""
+    state = state_of(request)
+    body = await json_body(request)
+    try:
+        entity = Entity(body.get("entity", "organization"))
+    except ValueError as failure:
+        raise InvalidRequest("entity must be organization, person or deal") from failure
+    counts = [int(body.get(k, 0)) for k in ("edits", "deletes", "merges")]
+    done = generate_changes(state.entities, state.change_rng, entity, *counts)
+    return json_response({"changes": done})
+
+
+async def reseed(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/seed {seed?, organizations?, persons_per_organization?, deals_per_organization?}:
+    replace all data, and reset the ledger and the limits."""
+    state = state_of(request)
+    body = await json_body(request)
+    allowed = {"seed", "organizations", "persons_per_organization", "deals_per_organization"}
+    config = state.config.model_copy(update={k: v for k, v in body.items() if k in allowed})
+    state.reseed(config)
+    state.ledger.reset()
+    return await show_state(request)
+
+
+async def advance_clock(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/clock/advance {"seconds": N}."""
+    state = state_of(request)
+    seconds = float((await json_body(request)).get("seconds", 0))
+    if seconds < 0:
+        raise InvalidRequest("seconds must not be negative")
+    return json_response({"now": state.clock.advance(seconds)})
+
+
+async def reset_limits(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/limits/reset: clear burst windows, blocks and today's spending."""
+    state_of(request).limiter.reset()
+    return json_response({"ok": True})
+
+
+async def show_deliveries(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/webhooks/deliveries: every attempt, events dropped during bans, webhooks removed."""
+    webhooks = state_of(request).webhooks
+    return json_response(
+        {
+            "attempts": [asdict(a) for a in webhooks.attempts],
+            "dropped": webhooks.dropped,
+            "removed": webhooks.removed,
+            "pending": webhooks.pending(),
+            "banned": {str(w.id): w.banned_until for w in webhooks.webhooks.values() if w.banned_until},
+        }
+    )
+
+
+def add_admin_routes(app: web.Application) -> None:
+    """Register the admin API."""
+    router = app.router
+    router.add_get(f"{PREFIX}/state", show_state)
+    router.add_get(f"{PREFIX}/ledger", show_ledger)
+    router.add_delete(f"{PREFIX}/ledger", reset_ledger)
+    router.add_get(f"{PREFIX}/faults", show_faults)
+    router.add_post(f"{PREFIX}/faults", set_faults)
+    router.add_delete(f"{PREFIX}/faults", clear_faults)
+    router.add_post(f"{PREFIX}/tokens/revoke", revoke_token)
+    router.add_post(f"{PREFIX}/changes", make_changes)
+    router.add_post(f"{PREFIX}/seed", reseed)
+    router.add_post(f"{PREFIX}/clock/advance", advance_clock)
+    router.add_post(f"{PREFIX}/limits/reset", reset_limits)
+    router.add_get(f"{PREFIX}/webhooks/deliveries", show_deliveries)
