@@ -62,8 +62,11 @@ class MessageProcessor:
         sender: MessageSender,
         metrics: RunnerMetrics,
         retry: RetryPolicy = RetryPolicy(),
+        topic_contracts: Mapping[str, str] | None = None,
     ) -> None:
         self._service = service
+        # Physical topic -> the registry topic whose contract it carries (identity unless told).
+        self._topic_contracts = dict(topic_contracts or {})
         self._handlers = dict(handlers)
         self._sender = sender
         self._metrics = metrics
@@ -87,7 +90,8 @@ class MessageProcessor:
 
     async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> str:
         try:
-            event = decode_event(message.topic, message.value)
+            contract = self._topic_contracts.get(message.topic, message.topic)
+            event = decode_event(contract, message.value)
         except InvalidEvent as exc:
             await self._dead_letter(message, exc, stop)
             return "dead_lettered"

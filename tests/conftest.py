@@ -1,0 +1,99 @@
+"""Where the integration tests find real Kafka and PostgreSQL.
+
+1. `KAFKA_BOOTSTRAP` / `DATABASE_URL` set (what `make test` and CI do): those are used.
+2. Otherwise, when a Docker engine answers: testcontainers starts both for the session.
+3. Otherwise the integration tests are skipped with the reason; but under CI (`CI=true`) a missing or
+   unreachable service is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.topics import ALL_TOPICS
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_REACH_DEADLINE_S = 60.0
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI needs real Kafka and PostgreSQL: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]  # shipped with testcontainers
+
+        docker.from_env().ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[tuple[str, str]]:
+    """(kafka bootstrap, database url) of real servers, by the order of the module docstring."""
+    bootstrap, dsn = os.environ.get("KAFKA_BOOTSTRAP"), os.environ.get("DATABASE_URL")
+    if bootstrap and dsn:
+        yield bootstrap, dsn
+        return
+    if not _docker_available():
+        _unavailable(
+            "no KAFKA_BOOTSTRAP/DATABASE_URL and no Docker engine for testcontainers: run `make test`"
+        )
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer().with_kraft() as kafka, PostgresContainer("postgres:15") as postgres:
+        url = postgres.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
+        yield kafka.get_bootstrap_server(), url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infrastructure: tuple[str, str]) -> str:
+    """The bootstrap address of the real Kafka the tests use."""
+    return infrastructure[0]
+
+
+@pytest.fixture(scope="session")
+def database_url(infrastructure: tuple[str, str]) -> str:
+    """The URL of the real PostgreSQL database the tests use."""
+    return infrastructure[1]
+
+
+@pytest.fixture(scope="session")
+async def kafka_admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client of the real cluster, once it answers (and the registry's topics exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        await asyncio.wait_for(admin.start(), _REACH_DEADLINE_S)
+        existing = set(await admin.list_topics())
+    except Exception as exc:
+        await admin.close()
+        _unavailable(f"Kafka at {kafka_bootstrap} does not answer: {exc!r}")
+    missing = {t.name for t in ALL_TOPICS} - existing
+    if missing:
+        await admin.close()
+        _unavailable(f"topics missing on {kafka_bootstrap} (run deploy/local/create_topics.py): {missing}")
+    yield admin
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the real PostgreSQL, once it answers."""
+    try:
+        pool = await asyncio.wait_for(asyncpg.create_pool(database_url, min_size=1, max_size=4), 30)
+    except Exception as exc:
+        _unavailable(f"PostgreSQL at {database_url.rsplit('@', 1)[-1]} does not answer: {exc!r}")
+    assert pool is not None
+    yield pool
+    await pool.close()

@@ -1,0 +1,81 @@
+"""A service started as its own process (`python -m <service>`), as an operator would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.integration.conditions import eventually
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    """Starts, probes, stops (SIGTERM) or kills (SIGKILL) one service process; logs go to a file."""
+
+    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+        self.service = service
+        self.port = free_port()
+        self.env = {**os.environ, **env, f"{service.upper()}_HTTP_PORT": str(self.port)}
+        self.env.setdefault(f"{service.upper()}_LOG_JSON", "true")
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Start the process (logs appended to `log_path`)."""
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", self.service, env=self.env, stdout=log, stderr=log
+        )
+        log.close()
+
+    async def get(self, path: str) -> int:
+        """The HTTP status of GET `path`, or 0 when nothing answers."""
+        try:
+            async with aiohttp.ClientSession() as session, session.get(self.url + path) as response:
+                return response.status
+        except aiohttp.ClientError:
+            return 0
+
+    async def wait_ready(self, within_s: float = 60) -> None:
+        """Wait until /readyz answers 200; fails with the log tail if the process died."""
+
+        async def probe() -> int:
+            if self.process is not None and self.process.returncode is not None:
+                raise AssertionError(f"{self.service} exited {self.process.returncode}:\n{self.log_tail()}")
+            return await self.get("/readyz")
+
+        await eventually(probe, lambda s: s == 200, within_s=within_s, what=f"{self.service} ready")
+
+    async def terminate(self, within_s: float = 30) -> int:
+        """SIGTERM and wait for the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), within_s)
+
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up, no commit."""
+        assert self.process is not None
+        self.process.kill()
+        await self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])

@@ -1,0 +1,95 @@
+"""A consumer killed between its Postgres commit and its offset commit applies nothing twice.
+
+The auditlog (a faust app) runs as a real process with an offset-commit interval of an hour, so after it
+applied an event the offset is certainly not committed; SIGKILL leaves it so. The restarted process is
+redelivered the event, recognizes it in its inbox, and the activity log holds it once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.record_results import RecordApplied
+from schemas.keys import record_key
+from schemas.topics import RECORD_RESULTS
+from tests.integration.conditions import eventually
+from tests.integration.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def auditlog_env(
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+) -> AsyncIterator[dict[str, str]]:
+    uid = uuid.uuid4().hex[:8]
+    schema = f"itest_auditlog_{uid}"
+    yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def record_result(tenant: str, match_key: str) -> bytes:
+    payload = RecordApplied(
+        object=SyncObject.ORGANIZATION, match_key=match_key, pipedrive_id=7, outcome=RecordOutcome.CREATED
+    )
+    event = build_event(
+        payload,
+        tenant=tenant,
+        subject=record_key(tenant, SyncObject.ORGANIZATION, match_key),
+        source="/itest",
+        id_parts=(match_key,),
+        time=datetime.now(UTC),
+    )
+    return encode_event(event)
+
+
+async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_nothing_twice(
+    auditlog_env: dict[str, str], kafka_bootstrap: str, pg_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    tenant = f"crash{uuid.uuid4().hex[:8]}"
+    schema = auditlog_env["AUDITLOG_DB_SCHEMA"]
+    key = record_key(tenant, SyncObject.ORGANIZATION, "example.com").encode()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+
+    async def entries(match_key: str) -> int:
+        query = f"SELECT count(*) FROM {schema}.entries WHERE tenant_id = $1 AND match_key = $2"
+        return int(await pg_pool.fetchval(query, tenant, match_key) or 0)
+
+    try:
+        first = ServiceProcess(
+            "auditlog", {**auditlog_env, "AUDITLOG_COMMIT_INTERVAL_S": "3600"}, tmp_path / "first.log"
+        )
+        await first.start()
+        await first.wait_ready()
+        await producer.send_and_wait(RECORD_RESULTS.name, record_result(tenant, "example.com"), key=key)
+        await eventually(lambda: entries("example.com"), lambda n: n == 1, within_s=90,
+                         what="the event applied by the first process")  # fmt: skip
+        await first.kill()
+
+        second = ServiceProcess("auditlog", auditlog_env, tmp_path / "second.log")
+        await second.start()
+        await second.wait_ready()
+        # A marker behind the event on the same partition: once it is applied, the redelivery was seen.
+        await producer.send_and_wait(RECORD_RESULTS.name, record_result(tenant, "marker.example"), key=key)
+        await eventually(lambda: entries("marker.example"), lambda n: n == 1, within_s=90,
+                         what="the marker applied by the restarted process")  # fmt: skip
+        assert await second.terminate() == 0
+    finally:
+        await producer.stop()
+
+    assert await entries("example.com") == 1
+    assert '"outcome": "duplicate"' in second.log_text(), (
+        "the restarted process was not redelivered the event"
+    )

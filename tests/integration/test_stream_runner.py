@@ -1,0 +1,235 @@
+"""The stream runner against real Kafka and PostgreSQL: effects once, dead letters, commits after effects."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import CollectorRegistry
+
+from postgres_store.inbox import claim_event
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.envelope import CloudEvent
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunKind, RunStarted
+from schemas.keys import run_key
+from schemas.topics import SYNC_RUNS, dlq_topic_name
+from stream_runner.kafka_runner import KafkaStreamRunner
+from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.processor import MessageProcessor
+from stream_runner.producer import EventProducer
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class Scratch:
+    """A throwaway topic pair, database schema and consumer group for one test."""
+
+    def __init__(self) -> None:
+        self.uid = uuid.uuid4().hex[:10]
+        self.service = f"itest-{self.uid}"
+        self.topic = f"itest.{self.uid}.sync-runs"
+        self.dlq = dlq_topic_name(self.service)
+        self.schema = f"itest_{self.uid}"
+        self.tenant = f"t{self.uid}"
+
+
+@pytest.fixture
+async def scratch(kafka_admin: AIOKafkaAdminClient, pg_pool: asyncpg.Pool) -> AsyncIterator[Scratch]:
+    s = Scratch()
+    await kafka_admin.create_topics(
+        [NewTopic(s.topic, num_partitions=12, replication_factor=1), NewTopic(s.dlq, 1, 1)]
+    )
+    await pg_pool.execute(
+        f"CREATE SCHEMA {s.schema};"
+        f" CREATE TABLE {s.schema}.inbox (tenant_id text, event_id text, topic text,"
+        "  applied_at timestamptz DEFAULT now(), PRIMARY KEY (tenant_id, event_id));"
+        f" CREATE TABLE {s.schema}.applied (tenant_id text, run_id text, event_id text)"
+    )
+    yield s
+    await pg_pool.execute(f"DROP SCHEMA {s.schema} CASCADE")
+    await kafka_admin.delete_topics([s.topic, s.dlq])
+
+
+def run_started(tenant: str, run_id: str) -> CloudEvent[Any]:
+    payload = RunStarted(
+        run_id=run_id,
+        service="itest",
+        kind=RunKind.SYNC,
+        direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,),
+        started_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    return build_event(
+        payload,
+        tenant=tenant,
+        subject=run_key(tenant, run_id),
+        source="/itest",
+        id_parts=(run_id,),
+        time=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
+def recording_handler(pool: asyncpg.Pool, schema: str) -> Any:
+    async def handle(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        async with pool.acquire() as conn, conn.transaction():
+            if not await claim_event(conn, schema, event.tenantid, event.id, message.topic):
+                return Handled(duplicate=True)
+            await conn.execute(
+                f"INSERT INTO {schema}.applied VALUES ($1, $2, $3)",
+                event.tenantid,
+                event.data.run_id,
+                event.id,
+            )
+        return Handled()
+
+    return handle
+
+
+class RunningRunner:
+    def __init__(self, runner: KafkaStreamRunner, registry: CollectorRegistry, topic: str) -> None:
+        self.runner, self.registry, self.topic = runner, registry, topic
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(runner.run(self.stop))
+
+    def outcomes(self, outcome: str) -> float:
+        value = self.registry.get_sample_value(
+            "psync_messages_total", {"topic": self.topic, "outcome": outcome}
+        )
+        return value or 0.0
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def runner(
+    scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[RunningRunner]:
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service)
+    await producer.start()
+    registry = CollectorRegistry()
+    processor = MessageProcessor(
+        scratch.service,
+        {"psync.run.started": recording_handler(pg_pool, scratch.schema)},
+        producer,
+        RunnerMetrics(registry),
+        topic_contracts={scratch.topic: SYNC_RUNS.name},
+    )
+    running = RunningRunner(
+        KafkaStreamRunner(
+            bootstrap=kafka_bootstrap,
+            group_id=f"group-{scratch.uid}",
+            topics=[scratch.topic],
+            processor=processor,
+            client_id=scratch.service,
+            commit_interval_s=0.2,
+        ),
+        registry,
+        scratch.topic,
+    )
+    yield running
+    if not running.task.done():
+        await running.shutdown()
+    await producer.stop()
+
+
+@pytest.fixture
+async def raw_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def count_applied(pool: asyncpg.Pool, scratch: Scratch) -> int:
+    return int(await pool.fetchval(f"SELECT count(*) FROM {scratch.schema}.applied"))
+
+
+async def test_an_event_delivered_twice_is_applied_once(
+    scratch: Scratch, runner: RunningRunner, raw_producer: AIOKafkaProducer, pg_pool: asyncpg.Pool
+) -> None:
+    event = run_started(scratch.tenant, "run-1")
+    for _ in range(2):
+        await raw_producer.send_and_wait(scratch.topic, encode_event(event), key=event.subject.encode())
+
+    await eventually(lambda: asyncio.sleep(0, runner.outcomes("duplicate")), lambda n: n == 1, within_s=60,
+                     what="the second delivery seen as a duplicate")  # fmt: skip
+
+    assert await count_applied(pg_pool, scratch) == 1
+    assert runner.outcomes("applied") == 1
+
+
+async def test_a_malformed_event_is_dead_lettered_and_the_partition_keeps_flowing(
+    scratch: Scratch,
+    runner: RunningRunner,
+    raw_producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+) -> None:
+    good = run_started(scratch.tenant, "run-after-poison")
+    key = good.subject.encode()
+    poison = await raw_producer.send_and_wait(scratch.topic, b'{"type": "psync.run.started"', key=key)
+    await raw_producer.send_and_wait(scratch.topic, encode_event(good), key=key)
+
+    await eventually(lambda: count_applied(pg_pool, scratch), lambda n: n == 1, within_s=60,
+                     what="the event behind the poison message applied")  # fmt: skip
+
+    consumer = AIOKafkaConsumer(scratch.dlq, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        letter = await asyncio.wait_for(consumer.getone(), 30)
+    finally:
+        await consumer.stop()
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert letter.key == key
+    assert letter.value == b'{"type": "psync.run.started"'
+    assert headers["dlq.origin.topic"] == scratch.topic
+    assert headers["dlq.origin.partition"] == str(poison.partition)
+    assert headers["dlq.origin.offset"] == str(poison.offset)
+    assert headers["dlq.error.class"] == "InvalidEvent"
+    assert "not JSON" in headers["dlq.error.message"]
+
+
+async def test_offsets_are_committed_after_the_effects_and_on_shutdown(
+    scratch: Scratch,
+    runner: RunningRunner,
+    raw_producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_admin: AIOKafkaAdminClient,
+) -> None:
+    sent = [run_started(scratch.tenant, f"run-{i}") for i in range(20)]
+    for event in sent:
+        await raw_producer.send_and_wait(scratch.topic, encode_event(event), key=event.subject.encode())
+    await eventually(lambda: count_applied(pg_pool, scratch), lambda n: n == 20, within_s=60,
+                     what="all 20 events applied")  # fmt: skip
+
+    await runner.shutdown()
+
+    committed = await kafka_admin.list_consumer_group_offsets(f"group-{scratch.uid}")
+    end_offsets = await _end_offsets(raw_producer, scratch.topic)
+    assert {tp.partition: meta.offset for tp, meta in committed.items() if meta.offset >= 0} == {
+        tp.partition: end for tp, end in end_offsets.items() if end > 0
+    }
+
+
+async def _end_offsets(producer: AIOKafkaProducer, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=producer.client._bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(12)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
