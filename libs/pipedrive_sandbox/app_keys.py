@@ -11,7 +11,7 @@ from pipedrive_sandbox.state import SandboxState
 
 STATE = web.AppKey("sandbox_state", SandboxState)
 DISPATCHER_TASK = web.AppKey("webhook_dispatcher_task", asyncio.Task)
-CREDENTIAL = "sandbox_credential"
+CREDENTIAL = web.RequestKey("sandbox_credential", Credential)
 
 
 def state_of(request: web.Request) -> SandboxState:
@@ -21,6 +21,4 @@ def state_of(request: web.Request) -> SandboxState:
 
 def credential_of(request: web.Request) -> Credential:
     """The credential the gateway authenticated for this request."""
-    credential = request[CREDENTIAL]
-    assert isinstance(credential, Credential)
-    return credential
+    return request[CREDENTIAL]

@@ -86,7 +86,7 @@ async def recents(request: web.Request) -> web.StreamResponse:
         live, _ = state.tables[entity].page(query)
         deleted = [r for r in state.tables[entity].records.values() if r.deleted_ts and r.update_ts >= since]
         for record in sorted([*live, *deleted], key=lambda r: (r.update_ts, r.id)):
-            shaped = v1_record(entity, record, state.tables, state.account, state.config.company_id, False)
+            shaped = v1_record(entity, record, state.tables, state.account, state.config.company_id)
             items.append({"item": entity.value, "id": record.id, "data": shaped})
     page = items[start : start + limit]
     more = start + limit < len(items)

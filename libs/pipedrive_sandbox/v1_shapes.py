@@ -55,11 +55,12 @@ def v1_record(
     }
     owner_value: Any = data["owner_id"]
     if expand_links and owner is not None:
+        # The v1 specs type `has_pic` as a boolean on deals and an integer elsewhere; follow each.
         owner_value = {
             "id": owner.id,
             "name": owner.name,
             "email": owner.email,
-            "has_pic": 0,
+            "has_pic": False if entity is Entity.DEAL else 0,
             "pic_hash": None,
             "active_flag": True,
             "value": owner.id,
