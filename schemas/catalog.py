@@ -79,6 +79,7 @@ def build_event(
     """Wrap a payload in its CloudEvent, with an id derived from `id_parts` (stable across replays)."""
     kind = event_type_of(payload)
     return kind.envelope(
+        specversion="1.0",
         id=deterministic_event_id(kind.name, tenant, *id_parts),
         source=source,
         type=kind.name,

@@ -36,7 +36,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"]
     id: str = Field(min_length=1, max_length=200, description="Deterministic id derived from the inputs.")
     source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /psync/connector.")
     type: str = Field(min_length=1, description="Event type, e.g. psync.source.changed.")

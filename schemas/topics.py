@@ -38,7 +38,7 @@ class TopicSpec:
 
     def kafka_config(self) -> dict[str, str]:
         """Topic-level configuration as Kafka expects it at creation time."""
-        config = {"cleanup.policy": self.cleanup_policy, "min.insync.replicas": "1"}
+        config: dict[str, str] = {"cleanup.policy": self.cleanup_policy}
         if self.cleanup_policy == "delete":
             config["retention.ms"] = str(self.retention_ms)
         config.update(self.extra_config)
@@ -139,7 +139,8 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     RECORD_RESULTS,
 )
 
-CONSUMER_SERVICES: tuple[str, ...] = ("connector", "mapper", "pusher", "auditlog")
+CONSUMER_SERVICES: tuple[str, ...] = ("mapper", "pusher", "auditlog")
+"""The services that consume topics, each with its own dead-letter topic (the connector only produces)."""
 
 
 def dlq_topic_name(service: str) -> str:

@@ -17,6 +17,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS
+from tests.docker_engine import docker_engine_available
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _REACH_DEADLINE_S = 60.0
@@ -28,16 +29,6 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _docker_available() -> bool:
-    try:
-        import docker  # type: ignore[import-untyped]  # shipped with testcontainers
-
-        docker.from_env().ping()
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[tuple[str, str]]:
     """(kafka bootstrap, database url) of real servers, by the order of the module docstring."""
@@ -45,7 +36,7 @@ def infrastructure() -> Iterator[tuple[str, str]]:
     if bootstrap and dsn:
         yield bootstrap, dsn
         return
-    if not _docker_available():
+    if not docker_engine_available():
         _unavailable(
             "no KAFKA_BOOTSTRAP/DATABASE_URL and no Docker engine for testcontainers: run `make test`"
         )

@@ -15,7 +15,8 @@ service = os.environ["PSYNC_SERVICE"]
 if service == "pipedrive_sandbox":
     port, path = os.environ.get("SANDBOX_PORT") or 8765, "/_sandbox/faults"
 else:
-    port, path = os.environ.get(f"{service.upper()}_HTTP_PORT") or DEFAULT_PORTS.get(service, 8080), "/healthz"
+    port = os.environ.get(f"{service.upper()}_HTTP_PORT") or DEFAULT_PORTS.get(service, 8080)
+    path = "/healthz"
 try:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=4) as response:
         sys.exit(0 if response.status == 200 else 1)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+import time
 
 import asyncpg
+import structlog
+
+_log = structlog.get_logger(__name__)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -12,11 +18,27 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool to `dsn` with jsonb decoding; the caller closes it."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
-    assert pool is not None  # asyncpg types the result as optional
-    return pool
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, connect_deadline_s: float = 60.0
+) -> asyncpg.Pool:
+    """Open a pool to `dsn` with jsonb decoding, waiting up to `connect_deadline_s` for the server.
+
+    A service that starts while PostgreSQL is still starting (or restarting) waits rather than exits.
+    """
+    deadline = time.monotonic() + connect_deadline_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            _log.warning("postgres_not_reachable_yet", attempt=attempt, error=str(exc))
+            await asyncio.sleep(random.uniform(0.2, min(5.0, 0.5 * 2**attempt)))
+            continue
+        assert pool is not None  # asyncpg types the result as optional
+        return pool
 
 
 async def check_database(pool: asyncpg.Pool) -> None:

@@ -25,3 +25,4 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     commit_interval_s: float = Field(default=1.0, gt=0)
+    data_dir: str = Field(default=".state/data", description="Local scratch state (faust's data folder).")

@@ -4,6 +4,11 @@ The app is built in a factory (never at import time). Its one agent reads raw by
 topics and hands each message to the shared `MessageProcessor`; faust acknowledges an event only when the
 agent moves past it, and commits acknowledged offsets every `commit_interval_s`, so offsets are committed
 after the effects. Redeliveries after a crash are dropped by the handlers' inbox.
+
+Two differences from the aiokafka runner, both deliberate: faust consumes with `read_uncommitted` unless
+it runs Kafka transactions itself, which is equivalent here because no producer of ours is transactional;
+and it assigns partitions with its own assignor, which co-partitions topics of equal partition counts
+(all of ours have 12), so partition i of every topic lands on the same worker as range assignment would.
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ def create_faust_app(
     processor: MessageProcessor,
     stop: asyncio.Event,
     commit_interval_s: float,
+    data_dir: str,
 ) -> faust.App:
     """A faust app with one agent applying every message of `topics` through `processor`."""
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap}",
         web_enabled=False,
+        datadir=data_dir,
         autodiscover=False,
         key_serializer="raw",
         value_serializer="raw",

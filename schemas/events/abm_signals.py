@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class VisitedPage(BaseModel):
@@ -14,7 +12,7 @@ class VisitedPage(BaseModel):
 
     url: str = Field(min_length=1, max_length=2048)
     title: str | None = Field(default=None, max_length=500)
-    visited_at: datetime
+    visited_at: AwareDatetime
 
 
 class CompanyRevealed(BaseModel):
@@ -24,7 +22,7 @@ class CompanyRevealed(BaseModel):
 
     domain: str = Field(min_length=1, max_length=253, description="The company's website domain.")
     name: str = Field(min_length=1, max_length=255)
-    revealed_at: datetime
+    revealed_at: AwareDatetime
     industry: str | None = Field(default=None, max_length=255)
     employee_count: int | None = Field(default=None, ge=0)
     annual_revenue: float | None = Field(default=None, ge=0)
@@ -45,7 +43,7 @@ class ContactEnriched(BaseModel):
     job_title: str | None = Field(default=None, max_length=255)
     phone: str | None = Field(default=None, max_length=100)
     company_domain: str | None = Field(default=None, max_length=253)
-    enriched_at: datetime
+    enriched_at: AwareDatetime
 
 
 class ScoreChanged(BaseModel):
@@ -56,4 +54,4 @@ class ScoreChanged(BaseModel):
     domain: str = Field(min_length=1, max_length=253)
     score: int = Field(ge=0, le=100)
     previous_score: int | None = Field(default=None, ge=0, le=100)
-    changed_at: datetime
+    changed_at: AwareDatetime

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events.common import SyncObject
 
@@ -53,7 +52,7 @@ class SourceChange(BaseModel):
     object: SyncObject
     pipedrive_id: int = Field(gt=0)
     action: ChangeAction
-    update_time: datetime = Field(description="Pipedrive's update_time of this version (second precision).")
+    update_time: AwareDatetime = Field(description="Pipedrive's update_time of this version (seconds).")
     record: dict[str, Any] | None = Field(
         default=None, description="The record in Pipedrive's API v2 shape; absent for deletes and merges."
     )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events.common import Direction, SyncObject
 
@@ -49,7 +48,7 @@ class RunStarted(BaseModel):
     kind: RunKind
     direction: Direction
     objects: tuple[SyncObject, ...]
-    started_at: datetime
+    started_at: AwareDatetime
     trigger: str = Field(default="schedule", description="schedule, manual, webhook, auto_push, ...")
 
 
@@ -63,8 +62,8 @@ class RunFinished(BaseModel):
     kind: RunKind
     direction: Direction
     objects: tuple[SyncObject, ...]
-    started_at: datetime
-    finished_at: datetime
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
     counts: RunCounts
     tokens_spent: int = Field(default=0, ge=0)
     status: RunStatus

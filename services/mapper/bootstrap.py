@@ -46,6 +46,7 @@ async def run_service(settings: MapperSettings) -> None:
             processor=processor,
             stop=stop,
             commit_interval_s=settings.commit_interval_s,
+            data_dir=f"{settings.data_dir}/{settings.group_id}",
         )
         http = web.Application()
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}

@@ -29,6 +29,7 @@ class ServiceProcess:
         self.port = free_port()
         self.env = {**os.environ, **env, f"{service.upper()}_HTTP_PORT": str(self.port)}
         self.env.setdefault(f"{service.upper()}_LOG_JSON", "true")
+        self.env.setdefault(f"{service.upper()}_DATA_DIR", str(log_path.parent / "data"))
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
 

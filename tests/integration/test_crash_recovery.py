@@ -1,8 +1,9 @@
 """A consumer killed between its Postgres commit and its offset commit applies nothing twice.
 
-The auditlog (a faust app) runs as a real process with an offset-commit interval of an hour, so after it
-applied an event the offset is certainly not committed; SIGKILL leaves it so. The restarted process is
-redelivered the event, recognizes it in its inbox, and the activity log holds it once.
+Both transports are covered: the faust app (auditlog, inbox) and the aiokafka runner (the pusher's
+settings replica, version guard). Each runs as a real process with an offset-commit interval of an hour,
+so after it applied an event the offset is certainly not committed; SIGKILL leaves it so. The restarted
+process is redelivered the event, recognizes it as applied, and the effect stays single.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
-from schemas.keys import record_key
-from schemas.topics import RECORD_RESULTS
+from schemas.events.settings import Frequency, TenantSettings
+from schemas.keys import record_key, settings_key
+from schemas.topics import RECORD_RESULTS, SETTINGS
 from tests.integration.conditions import eventually
 from tests.integration.service_process import ServiceProcess
 
@@ -93,3 +95,60 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
     assert '"outcome": "duplicate"' in second.log_text(), (
         "the restarted process was not redelivered the event"
     )
+
+
+@pytest.fixture
+async def pusher_env(
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+) -> AsyncIterator[dict[str, str]]:
+    uid = uuid.uuid4().hex[:8]
+    schema = f"itest_pusher_{uid}"
+    yield {"PUSHER_GROUP_ID": f"itest-pusher-{uid}", "PUSHER_DB_SCHEMA": schema}
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def settings_event(tenant: str, version: int) -> bytes:
+    payload = TenantSettings(version=version, objects={}, frequency=Frequency.EVERY_6H)
+    event = build_event(
+        payload,
+        tenant=tenant,
+        subject=settings_key(tenant),
+        source="/itest",
+        id_parts=(version,),
+        time=datetime.now(UTC),
+    )
+    return encode_event(event)
+
+
+async def test_sigkill_of_the_aiokafka_runner_before_its_commit_loses_and_regresses_nothing(
+    pusher_env: dict[str, str], kafka_bootstrap: str, pg_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    tenant = f"crash{uuid.uuid4().hex[:8]}"
+    schema = pusher_env["PUSHER_DB_SCHEMA"]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+
+    async def stored_version() -> int:
+        query = f"SELECT version FROM {schema}.tenant_settings WHERE tenant_id = $1"
+        return int(await pg_pool.fetchval(query, tenant) or 0)
+
+    try:
+        no_commit_env = {**pusher_env, "PUSHER_COMMIT_INTERVAL_S": "3600"}
+        first = ServiceProcess("pusher", no_commit_env, tmp_path / "1.log")
+        await first.start()
+        await first.wait_ready()
+        await producer.send_and_wait(SETTINGS.name, settings_event(tenant, 1), key=tenant.encode())
+        await eventually(stored_version, lambda v: v == 1, within_s=90, what="settings v1 applied")
+        await first.kill()
+
+        second = ServiceProcess("pusher", pusher_env, tmp_path / "2.log")
+        await second.start()
+        await second.wait_ready()
+        await producer.send_and_wait(SETTINGS.name, settings_event(tenant, 2), key=tenant.encode())
+        await eventually(stored_version, lambda v: v == 2, within_s=90, what="settings v2 applied")
+        assert await second.terminate() == 0
+    finally:
+        await producer.stop()
+
+    assert '"outcome": "duplicate"' in second.log_text(), "the restarted pusher was not redelivered v1"
+    assert await stored_version() == 2
