@@ -167,6 +167,10 @@ class Account:
         """The custom field definitions of an entity, by field code."""
         return {f.field_code: f for f in self.fields.get(entity, []) if f.is_custom_field}
 
+    def custom_fields_by_type(self, entity: str) -> list[tuple[str, FieldDefinition]]:
+        """The custom fields of an entity (given by name) as (field code, definition) pairs."""
+        return list(self.custom_fields(Entity(entity)).items())
+
     def user_by_token(self, api_token: str) -> User | None:
         """The user owning this API token, if any."""
         for user in self.users.values():

@@ -183,6 +183,10 @@ class WebhookDispatcher:
                 continue
             heapq.heappush(self._queue, _Delivery(now, next(self._sequence), webhook.id, payload, 1))
 
+    def next_due(self) -> float | None:
+        """When the next queued delivery attempt is due (sandbox time), or None when none is queued."""
+        return self._queue[0].due if self._queue else None
+
     def pending(self) -> int:
         """Deliveries waiting (including scheduled retries) or in flight."""
         return len(self._queue) + len(self._in_flight)
@@ -249,13 +253,14 @@ class WebhookDispatcher:
     ) -> tuple[int | None, str | None]:
         if self.faults.webhooks_unreachable:
             return None, "target unreachable (fault injected)"
-        auth = None
+        headers = {}
         if webhook.http_auth_user is not None:
-            auth = aiohttp.BasicAuth(webhook.http_auth_user, webhook.http_auth_password or "")
+            credentials = aiohttp.BasicAuth(webhook.http_auth_user, webhook.http_auth_password or "")
+            headers["Authorization"] = credentials.encode()
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout)
             async with session.post(
-                webhook.subscription_url, json=payload, auth=auth, timeout=timeout
+                webhook.subscription_url, json=payload, headers=headers, timeout=timeout
             ) as response:
                 await response.read()
                 return response.status, None

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+import yarl
 
 from pipedrive_sandbox import Plan, SandboxConfig, SandboxHandle, run_sandbox
 from tests.sandbox.spec_check import Specs
@@ -149,3 +150,41 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
                 await asyncio.sleep(0.005)
     except TimeoutError as failure:
         raise AssertionError("condition not reached before the deadline") from failure
+
+
+def basic_auth(client_id: str = "demo-client", secret: str = "demo-secret") -> dict[str, str]:
+    """An Authorization header with the HTTP Basic credentials of the demo OAuth client."""
+    return {"Authorization": aiohttp.BasicAuth(client_id, secret).encode()}
+
+
+async def authorize(client: SandboxClient, approve: bool = True, state: str = "xyz") -> dict[str, str]:
+    """Walk the consent page: load it, approve or deny, and return the redirect's query parameters."""
+    base = client.handle.base_url
+    query = {"client_id": "demo-client", "redirect_uri": "https://app.example/callback", "state": state}
+    async with client.session.get(f"{base}/oauth/authorize", params=query) as page:
+        assert page.status == 200 and "Allow" in await page.text()
+    form = {**query, "decision": "approve" if approve else "deny"}
+    async with client.session.post(f"{base}/oauth/authorize", data=form, allow_redirects=False) as decision:
+        assert decision.status == 302
+        location = yarl.URL(decision.headers["Location"])
+    assert str(location.with_query(None)) == "https://app.example/callback"
+    return dict(location.query)
+
+
+async def token_request(
+    client: SandboxClient, form: dict[str, str], auth: dict[str, str] | None = None
+) -> Reply:
+    """POST /oauth/token, form-encoded with Basic client credentials."""
+    url = f"{client.handle.base_url}/oauth/token"
+    async with client.session.post(url, data=form, headers=auth or basic_auth()) as response:
+        return Reply(response.status, await response.json(), dict(response.headers))
+
+
+async def oauth_tokens(client: SandboxClient) -> dict[str, Any]:
+    """Run the whole authorization-code flow and return the token response."""
+    code = (await authorize(client))["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "https://app.example/callback"}
+    reply = await token_request(client, form)
+    assert reply.status == 200
+    tokens: dict[str, Any] = reply.body
+    return tokens
