@@ -13,6 +13,11 @@ from aiohttp import web
 
 _log = structlog.get_logger(__name__)
 
+
+class WorkerFailed(Exception):
+    """A worker of the service died; the process must exit non-zero so its supervisor restarts it."""
+
+
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running task that returns once the stop event is set (after finishing in-flight work)."""
 
@@ -27,7 +32,10 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 async def serve_until_stopped(
     app: web.Application, host: str, port: int, workers: Sequence[Worker], stop: asyncio.Event
 ) -> None:
-    """Serve `app` and run `workers` until `stop` is set or a worker dies; then shut down in order."""
+    """Serve `app` and run `workers` until `stop` is set or a worker dies; then shut down in order.
+
+    Raises WorkerFailed after the shutdown when a worker died, so the process exits non-zero.
+    """
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -35,11 +43,13 @@ async def serve_until_stopped(
     _log.info("service_started", host=host, port=port)
     tasks = [asyncio.create_task(w(stop), name=getattr(w, "__name__", "worker")) for w in workers]
     stop_waiter = asyncio.create_task(stop.wait())
+    failed: list[str] = []
     try:
         done, _ = await asyncio.wait([stop_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stop_waiter and task.exception() is not None:
                 _log.error("worker_failed", worker=task.get_name(), exc_info=task.exception())
+                failed.append(task.get_name())
         stop.set()
         # Workers finish in-flight work and commit once they see the stop event.
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -48,4 +58,6 @@ async def serve_until_stopped(
         with contextlib.suppress(asyncio.CancelledError):
             await stop_waiter
         await runner.cleanup()
-        _log.info("service_stopped")
+        _log.info("service_stopped", failed_workers=failed)
+    if failed:
+        raise WorkerFailed(f"worker(s) failed: {', '.join(failed)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -52,6 +53,7 @@ def create_faust_app(
     data_dir: str,
 ) -> faust.App:
     """A faust app with one agent applying every message of `topics` through `processor`."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap}",
