@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sync_rules.field_modes import FieldMode, FieldModes
+from schemas.events.settings import FieldMode
+from sync_rules.field_modes import FieldModes
 
 
 class Side(StrEnum):

@@ -1,14 +1,9 @@
 """Directions: per object, the four create/update switches and the label the console shows for them."""
 
-from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Direction(StrEnum):
-    """Which way a change flows."""
-
-    TO_PIPEDRIVE = "to_pipedrive"
-    TO_ABM = "to_abm"
+from schemas.events.common import Direction
+from schemas.events.settings import DirectionSwitches
 
 
 class Operation(StrEnum):
@@ -16,16 +11,6 @@ class Operation(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
-
-
-@dataclass(frozen=True)
-class DirectionSwitches:
-    """The four switches of one object: create and update toward Pipedrive and toward the ABM platform."""
-
-    create_in_pipedrive: bool = False
-    update_in_pipedrive: bool = False
-    create_in_abm: bool = False
-    update_in_abm: bool = False
 
 
 SYNC_BOTH_WAYS = "Sync both ways"

@@ -2,15 +2,9 @@
 
 from enum import StrEnum
 
+from schemas.events.source_changes import DuplicateHandling
+
 DUPLICATE_FOUND = "Duplicate found"
-
-
-class DuplicateHandling(StrEnum):
-    """The admin's choice when starting an import."""
-
-    SKIP_DUPLICATES = "skip_duplicates"
-    UPDATE_EXISTING = "update_existing"
-    CREATE_DUPLICATES = "create_duplicates"
 
 
 class DuplicateAction(StrEnum):

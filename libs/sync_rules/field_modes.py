@@ -1,25 +1,9 @@
 """Field modes: per mapped field and per direction, Don't sync, Fill or Overwrite."""
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from sync_rules.directions import Direction
-
-
-class FieldMode(StrEnum):
-    """How a source value is written to a target field."""
-
-    DONT_SYNC = "dont_sync"
-    FILL = "fill"
-    OVERWRITE = "overwrite"
-
-    @property
-    def label(self) -> str:
-        """The console's name of the mode."""
-        return _LABELS[self]
-
-
-_LABELS = {FieldMode.DONT_SYNC: "Don't sync", FieldMode.FILL: "Fill", FieldMode.OVERWRITE: "Overwrite"}
+from schemas.events.common import Direction
+from schemas.events.settings import FieldMode
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.events.settings import FieldMode
 from sync_rules.errors import SyncRuleError
-from sync_rules.field_modes import FieldMode, FieldModes
+from sync_rules.field_modes import FieldModes
 from sync_rules.objects import SyncObject
 
 _CUSTOM_FIELD_CODE = re.compile(r"^[0-9a-f]{40}$")

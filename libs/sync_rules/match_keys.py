@@ -1,33 +1,14 @@
-"""Match keys (organization: website domain, person: email, deal: Pipedrive deal id) and record keys.
+"""Match keys: organization by website domain, person by email, deal by Pipedrive deal id.
 
-A record key ``tenant:object:match_key`` is the Kafka key of everything that can lead to a write of one
-Pipedrive record, and is part of the external contract.
+The Kafka record key built from them (`tenant:object:match_key`) is part of the contract: `schemas.keys`.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sync_rules.domains import try_normalize_domain
 from sync_rules.emails import try_normalize_email
-from sync_rules.errors import SyncRuleError
 from sync_rules.objects import SyncObject
-
-
-class InvalidRecordKeyError(SyncRuleError):
-    """A record key or one of its parts is malformed."""
-
-
-@dataclass(frozen=True)
-class RecordKey:
-    """The parts of a ``tenant:object:match_key`` record key."""
-
-    tenant: str
-    object: SyncObject
-    match_key: str
-
-    def __str__(self) -> str:
-        return f"{self.tenant}:{self.object.value}:{self.match_key}"
 
 
 def website_match_key(website: str | None, *, keep_subdomains: bool = False) -> str | None:
@@ -89,27 +70,3 @@ def pipedrive_match_key(
         keys = (email_match_key(email) for email in person_emails(record))
         return next((key for key in keys if key), None)
     return deal_match_key(record.get("id"))
-
-
-def record_key(tenant: str, sync_object: SyncObject, match_key: str) -> str:
-    """Return the Kafka key ``tenant:object:match_key``.
-
-    Raises :class:`InvalidRecordKeyError` for an empty part or a tenant containing ``:``.
-    """
-    if not tenant or ":" in tenant:
-        raise InvalidRecordKeyError(f"tenant {tenant!r} must be non-empty and must not contain ':'")
-    if not match_key:
-        raise InvalidRecordKeyError("a record key needs a match key")
-    return str(RecordKey(tenant, sync_object, match_key))
-
-
-def parse_record_key(key: str) -> RecordKey:
-    """Split a ``tenant:object:match_key`` key into its parts (the match key may itself hold ``:``)."""
-    parts = key.split(":", 2)
-    if len(parts) != 3 or not parts[0] or not parts[2]:
-        raise InvalidRecordKeyError(f"{key!r} is not a record key of the form tenant:object:match_key")
-    try:
-        sync_object = SyncObject(parts[1])
-    except ValueError as error:
-        raise InvalidRecordKeyError(f"{key!r} names an unknown object {parts[1]!r}") from error
-    return RecordKey(parts[0], sync_object, parts[2])

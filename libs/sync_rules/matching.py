@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sync_rules.duplicates import DUPLICATE_FOUND, DuplicateAction, DuplicateHandling, decide_duplicate_action
+from schemas.events.source_changes import DuplicateHandling
+from sync_rules.duplicates import DUPLICATE_FOUND, DuplicateAction, decide_duplicate_action
 from sync_rules.objects import SyncObject
 
 TargetId = int | str

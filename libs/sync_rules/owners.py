@@ -6,8 +6,8 @@ An existing Pipedrive owner is only replaced when the tenant maps owner with Ove
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from schemas.events.settings import FieldMode
 from sync_rules.diffs import field_change
-from sync_rules.field_modes import FieldMode
 
 
 def index_users_by_email(users: Iterable[Mapping[str, Any]]) -> dict[str, int]:

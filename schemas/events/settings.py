@@ -16,6 +16,11 @@ class FieldMode(StrEnum):
     FILL = "fill"  # write only where the target is empty
     OVERWRITE = "overwrite"  # write whenever the source differs
 
+    @property
+    def label(self) -> str:
+        """The console's name of the mode."""
+        return {"dont_sync": "Don't sync", "fill": "Fill", "overwrite": "Overwrite"}[self.value]
+
 
 class Frequency(StrEnum):
     """How often the scheduler reads Pipedrive for a tenant."""
@@ -27,14 +32,18 @@ class Frequency(StrEnum):
 
 
 class DirectionSwitches(BaseModel):
-    """The four switches of one object."""
+    """The four switches of one object (all off unless set; see `ObjectSettings` for the defaults)."""
 
     model_config = ConfigDict(frozen=True)
 
     create_in_pipedrive: bool = False
     update_in_pipedrive: bool = False
-    create_in_abm: bool = True
-    update_in_abm: bool = True
+    create_in_abm: bool = False
+    update_in_abm: bool = False
+
+
+INTO_ABM = DirectionSwitches(create_in_abm=True, update_in_abm=True)
+"""A new tenant's default: Pipedrive records flow into the ABM platform; nothing is written to Pipedrive."""
 
 
 class FieldMapping(BaseModel):
@@ -54,7 +63,7 @@ class ObjectSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    directions: DirectionSwitches = DirectionSwitches()
+    directions: DirectionSwitches = INTO_ABM
     fields: tuple[FieldMapping, ...] = ()
 
 

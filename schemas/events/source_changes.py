@@ -30,7 +30,7 @@ class ChangeOrigin(StrEnum):
 class DuplicateHandling(StrEnum):
     """What an import does when the ABM side already has a record with the same match key."""
 
-    SKIP = "skip"
+    SKIP_DUPLICATES = "skip_duplicates"
     UPDATE_EXISTING = "update_existing"
     CREATE_DUPLICATES = "create_duplicates"
 

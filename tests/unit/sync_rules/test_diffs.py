@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.events.settings import FieldMode
 from sync_rules.diffs import (
     Side,
     apply_changes,
@@ -13,7 +14,7 @@ from sync_rules.diffs import (
     conflict_winner,
     is_empty,
 )
-from sync_rules.field_modes import FieldMode, FieldModes
+from sync_rules.field_modes import FieldModes
 
 FILL, OVERWRITE, DONT = FieldMode.FILL, FieldMode.OVERWRITE, FieldMode.DONT_SYNC
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -1,19 +1,19 @@
 import pytest
 
-from sync_rules.directions import (
-    Direction,
-    DirectionSwitches,
-    Operation,
-    direction_label,
-    is_allowed,
-    switches_for_label,
-)
+from schemas.events.common import Direction
+from schemas.events.settings import DirectionSwitches
+from sync_rules.directions import Operation, direction_label, is_allowed, switches_for_label
 
 
 @pytest.mark.parametrize(
     ("switches", "label"),
     [
-        (DirectionSwitches(True, True, True, True), "Sync both ways"),
+        (
+            DirectionSwitches(
+                create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
+            ),
+            "Sync both ways",
+        ),
         (DirectionSwitches(create_in_pipedrive=True, update_in_abm=True), "Sync both ways"),
         (DirectionSwitches(create_in_pipedrive=True, update_in_pipedrive=True), "Sync into Pipedrive"),
         (DirectionSwitches(update_in_pipedrive=True), "Sync into Pipedrive"),

@@ -1,6 +1,7 @@
 import pytest
 
-from sync_rules.duplicates import DuplicateAction, DuplicateHandling, decide_duplicate_action
+from schemas.events.source_changes import DuplicateHandling
+from sync_rules.duplicates import DuplicateAction, decide_duplicate_action
 
 
 @pytest.mark.parametrize("handling", list(DuplicateHandling))

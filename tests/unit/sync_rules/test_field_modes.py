@@ -1,7 +1,8 @@
 import pytest
 
-from sync_rules.directions import Direction
-from sync_rules.field_modes import FieldMode, FieldModes, parse_field_mode
+from schemas.events.common import Direction
+from schemas.events.settings import FieldMode
+from sync_rules.field_modes import FieldModes, parse_field_mode
 
 
 @pytest.mark.parametrize(

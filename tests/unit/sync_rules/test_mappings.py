@@ -1,6 +1,7 @@
 import pytest
 
-from sync_rules.field_modes import FieldMode, FieldModes
+from schemas.events.settings import FieldMode
+from sync_rules.field_modes import FieldModes
 from sync_rules.mappings import (
     CustomFieldMapping,
     CustomFieldResolutionError,

@@ -1,13 +1,7 @@
-import pytest
-
 from sync_rules.match_keys import (
-    InvalidRecordKeyError,
-    RecordKey,
     deal_match_key,
     email_match_key,
-    parse_record_key,
     pipedrive_match_key,
-    record_key,
     website_match_key,
 )
 from sync_rules.objects import SyncObject
@@ -71,24 +65,3 @@ def test_single_value_keys() -> None:
     assert website_match_key("WWW.acme.com") == "acme.com"
     assert email_match_key("A@acme.com") == "a@acme.com"
     assert email_match_key("") is None
-
-
-def test_record_key_has_the_contract_format() -> None:
-    assert record_key("t1", SyncObject.PERSON, "jane@acme.com") == "t1:person:jane@acme.com"
-
-
-def test_record_key_parses_back_into_its_parts() -> None:
-    assert parse_record_key("t1:organization:acme.com") == RecordKey(
-        "t1", SyncObject.ORGANIZATION, "acme.com"
-    )
-
-
-@pytest.mark.parametrize("key", ["t1:organization", ":person:a@b.io", "t1:account:acme.com", "t1:deal:"])
-def test_malformed_record_key_is_rejected(key: str) -> None:
-    with pytest.raises(InvalidRecordKeyError):
-        parse_record_key(key)
-
-
-def test_tenant_with_a_colon_is_rejected() -> None:
-    with pytest.raises(InvalidRecordKeyError, match="must not contain"):
-        record_key("a:b", SyncObject.DEAL, "1")

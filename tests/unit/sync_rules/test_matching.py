@@ -1,4 +1,5 @@
-from sync_rules.duplicates import DuplicateAction, DuplicateHandling
+from schemas.events.source_changes import DuplicateHandling
+from sync_rules.duplicates import DuplicateAction
 from sync_rules.matching import MatchDecision, MatchedBy, MatchInput, decide_match
 from sync_rules.objects import SyncObject
 

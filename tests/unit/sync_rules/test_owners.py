@@ -1,4 +1,4 @@
-from sync_rules.field_modes import FieldMode
+from schemas.events.settings import FieldMode
 from sync_rules.owners import find_owner_id, index_users_by_email, owner_change_to_pipedrive
 
 USERS = index_users_by_email(
