@@ -54,3 +54,5 @@ class SandboxConfig(BaseModel):
     # A frozen clock moves only when advanced (tests); otherwise it follows real time plus advances.
     frozen_clock: bool = False
     webhook_timeout_seconds: float = 10.0
+    # Benchmarks switch the burst window off to measure serving speed; calls are still charged and ledgered.
+    enforce_burst_limit: bool = True

@@ -62,5 +62,6 @@ class Ledger:
 
     def as_json(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The entries (the last `limit` when given) as JSON-ready dicts."""
-        entries = self.entries if limit is None else self.entries[-limit:]
-        return [asdict(entry) for entry in entries]
+        if limit is None:
+            return [asdict(entry) for entry in self.entries]
+        return [asdict(entry) for entry in self.entries[len(self.entries) - limit :]] if limit > 0 else []

@@ -67,13 +67,20 @@ class RateLimiter:
     """Admits or rejects requests per token (burst) and per company (daily budget)."""
 
     def __init__(
-        self, plan: Plan, seats: int, clock: SandboxClock, calls_before_block: int, block_seconds: int
+        self,
+        plan: Plan,
+        seats: int,
+        clock: SandboxClock,
+        calls_before_block: int,
+        block_seconds: int,
+        enforce_burst: bool = True,
     ):
         self.plan = plan
         self.clock = clock
         self.budget = daily_budget(plan, seats)
         self.calls_before_block = calls_before_block
         self.block_seconds = block_seconds
+        self.enforce_burst = enforce_burst
         self.spent_today = 0
         self._day = self._day_of(clock.now())
         self._tokens: dict[str, _TokenState] = {}
@@ -88,7 +95,10 @@ class RateLimiter:
         if now < state.blocked_until:
             return Decision(Verdict.BLOCKED, limit, 0, math.ceil(state.blocked_until - now))
         general_limit = burst_limit(self.plan, is_oauth, False)
-        if len(window) >= limit or (is_search and len(self._window(state, False, now)) >= general_limit):
+        over_burst = len(window) >= limit or (
+            is_search and len(self._window(state, False, now)) >= general_limit
+        )
+        if over_burst and self.enforce_burst:
             return self._reject(state, Verdict.BURST_LIMITED, limit, self._reset(window, now), None)
         if self.spent_today + cost > self.budget:
             until_reset = math.ceil((self._day + 1) * SECONDS_PER_DAY - now)

@@ -65,7 +65,12 @@ def build_state(config: SandboxConfig, clock: SandboxClock | None = None) -> San
     listeners: list[EventListener] = [webhooks.publish]
     entities = EntityService(seeded.tables, seeded.account, clock, listeners)
     limiter = RateLimiter(
-        config.plan, config.seats, clock, config.calls_through_429_before_block, config.block_seconds
+        config.plan,
+        config.seats,
+        clock,
+        config.calls_through_429_before_block,
+        config.block_seconds,
+        config.enforce_burst_limit,
     )
     oauth = OAuthServer(config, clock, next(iter(seeded.account.users)))
     return SandboxState(

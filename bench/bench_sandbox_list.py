@@ -1,0 +1,124 @@
+"""Benchmark: list 100,000 seeded organizations from the sandbox in pages of 500 over real HTTP.
+
+The sandbox runs in its own process on 127.0.0.1 (as in the demo), the client in this one. The burst window
+is switched off so the figure is the sandbox's serving speed, not Pipedrive's rate limit; every call is still
+charged and recorded in the ledger. Writes `bench-results/sandbox-list.json`. Goal: >= 20,000 records/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from pipedrive_sandbox import Plan, SandboxConfig, create_app
+
+ORGANIZATIONS = 100_000
+PAGE_SIZE = 500
+GOAL_RECORDS_PER_SECOND = 20_000
+RESULT = Path(__file__).resolve().parents[1] / "bench-results" / "sandbox-list.json"
+API_TOKEN = "b" * 40
+
+
+def _serve(port: int) -> None:
+    config = SandboxConfig(
+        plan=Plan.LITE, organizations=ORGANIZATIONS, api_token=API_TOKEN, enforce_burst_limit=False, seed=42
+    )
+    web.run_app(create_app(config), host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _wait_until_serving(
+    session: aiohttp.ClientSession, base: str, server: multiprocessing.Process, deadline_s: float = 120
+) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline_s and server.is_alive():
+        try:
+            async with session.get(f"{base}/_sandbox/state") as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("sandbox did not start in time")
+
+
+async def _list_everything(session: aiohttp.ClientSession, base: str) -> tuple[int, int, float]:
+    records = pages = 0
+    cursor: str | None = None
+    started = time.perf_counter()
+    while True:
+        params = {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
+        async with session.get(f"{base}/api/v2/organizations", params=params) as response:
+            assert response.status == 200, await response.text()
+            body = orjson.loads(await response.read())
+        records += len(body["data"])
+        pages += 1
+        cursor = body["additional_data"]["next_cursor"]
+        if cursor is None:
+            return records, pages, time.perf_counter() - started
+
+
+async def run() -> dict[str, Any]:
+    """Start the sandbox process, list all organizations, and return the figures."""
+    port = _free_port()
+    server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession(headers={"x-api-token": API_TOKEN}) as session:
+            startup_s = await _wait_until_serving(session, base, server)
+            records, pages, elapsed = await _list_everything(session, base)
+            async with session.get(f"{base}/_sandbox/ledger", params={"limit": "0"}) as response:
+                ledger = (await response.json())["summary"]
+    finally:
+        server.terminate()
+        server.join(10)
+    return {
+        "benchmark": "sandbox-list",
+        "organizations_seeded": ORGANIZATIONS,
+        "page_size": PAGE_SIZE,
+        "records": records,
+        "pages": pages,
+        "seconds": round(elapsed, 3),
+        "records_per_second": round(records / elapsed),
+        "goal_records_per_second": GOAL_RECORDS_PER_SECOND,
+        "goal_met": records / elapsed >= GOAL_RECORDS_PER_SECOND,
+        "tokens_charged": ledger["tokens"],
+        "calls_in_ledger": ledger["calls"],
+        "sandbox_startup_and_seed_seconds": round(startup_s, 2),
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write its JSON result."""
+    figures = asyncio.run(run())
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
