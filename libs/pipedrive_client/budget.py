@@ -1,0 +1,188 @@
+"""The Pipedrive budget per tenant, shared by every replica through one Postgres row per tenant.
+
+Before each call `Budget.spend` (under the row lock): waits while a window is closed (after a 429 or an
+`x-ratelimit-remaining: 0`), waits while the rolling burst window is full, and raises `BudgetExhausted`
+when the call would overspend this integration's share of the daily budget. After each answer the HTTP
+layer reports what Pipedrive said (`close`, `refund`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from pipedrive_client.clock import Clock, SystemClock
+from pipedrive_client.database import DEFAULT_SCHEMA, checked_schema
+from pipedrive_client.errors import BudgetExhausted
+from pipedrive_client.plans import SEARCH_BURST_LIMIT, Plan, burst_limit, daily_budget
+
+SECONDS_PER_DAY = 86_400
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass(frozen=True)
+class BudgetPolicy:
+    """How much of the company's budget this integration may use, and how carefully it spaces calls."""
+
+    daily_share: float = 0.5
+    window_seconds: float = 2.0
+    # Our clock stamps a request before it travels; the margin keeps it out of Pipedrive's window edge.
+    window_margin_seconds: float = 0.25
+
+    def allowance(self, plan: Plan, seats: int) -> int:
+        """Tokens this integration may spend per day."""
+        return math.floor(daily_budget(plan, seats) * self.daily_share)
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    """No request may be sent before `until`; `for_day` when the daily budget is spent."""
+
+    until: float
+    for_day: bool
+
+
+def closed_window_from(
+    status: int, headers: Mapping[str, str], now: float, daily: bool, window_seconds: float = 2.0
+) -> ClosedWindow | None:
+    """What an answer's `retry-after` / `x-ratelimit-*` headers say about when to send again."""
+    retry_after = _seconds(headers.get("retry-after"))
+    reset = _seconds(headers.get("x-ratelimit-reset"))
+    if status == 429:
+        wait = retry_after if retry_after is not None else reset if reset is not None else window_seconds
+        return ClosedWindow(now + max(wait, 0.0), daily)
+    if _seconds(headers.get("x-ratelimit-remaining")) == 0 and reset:
+        return ClosedWindow(now + reset, False)
+    return None
+
+
+def _seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+class Budget:
+    """Burst limiter and daily accounting per tenant, in the `budget` table of the client's schema."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str = DEFAULT_SCHEMA,
+        policy: BudgetPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._pool = pool
+        self._table = f"{checked_schema(schema)}.budget"
+        self._policy = policy or BudgetPolicy()
+        self._clock = clock or SystemClock()
+
+    async def set_plan(self, tenant_id: str, plan: Plan, seats: int) -> None:
+        """Record the tenant's plan and seats (Lite with one seat until told otherwise)."""
+        await self._pool.execute(
+            f"INSERT INTO {self._table} (tenant_id, plan, seats) VALUES ($1, $2, $3)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET plan = EXCLUDED.plan, seats = EXCLUDED.seats",
+            tenant_id,
+            plan.value,
+            seats,
+        )
+
+    async def spend(self, tenant_id: str, cost: int, *, is_oauth: bool, is_search: bool) -> None:
+        """Wait until a call may be sent, then charge `cost`.
+
+        Raises `BudgetExhausted` when the call would overspend today's share.
+        """
+        while True:
+            wait = await self._try_spend(tenant_id, cost, is_oauth, is_search)
+            if wait is None:
+                return
+            await self._clock.sleep(wait)
+
+    async def refund(self, tenant_id: str, cost: int) -> None:
+        """Give back a charge Pipedrive did not make (the call was refused with 401, 403 or 429)."""
+        await self._pool.execute(
+            f"UPDATE {self._table} SET spent_today = greatest(spent_today - $2, 0) WHERE tenant_id = $1",
+            tenant_id,
+            cost,
+        )
+
+    async def close(self, tenant_id: str, window: ClosedWindow) -> None:
+        """Send nothing for this tenant before `window.until` (from any replica)."""
+        await self._pool.execute(
+            f"INSERT INTO {self._table} AS b (tenant_id, closed_until, closed_for_day) VALUES ($1, $2, $3)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET"
+            " closed_for_day = CASE WHEN EXCLUDED.closed_until >= b.closed_until"
+            " THEN EXCLUDED.closed_for_day ELSE b.closed_for_day END,"
+            " closed_until = greatest(b.closed_until, EXCLUDED.closed_until)",
+            tenant_id,
+            window.until,
+            window.for_day,
+        )
+
+    async def spent_today(self, tenant_id: str) -> int:
+        """Tokens charged today (UTC day) for the tenant."""
+        row = await self._pool.fetchrow(
+            f"SELECT day, spent_today FROM {self._table} WHERE tenant_id = $1", tenant_id
+        )
+        if row is None or row["day"] != self._day(self._clock.now()):
+            return 0
+        spent: int = row["spent_today"]
+        return spent
+
+    async def _try_spend(self, tenant_id: str, cost: int, is_oauth: bool, is_search: bool) -> float | None:
+        """Charge and return None, or return how long to wait before trying again."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {self._table} (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+            )
+            row = await conn.fetchrow(
+                f"SELECT * FROM {self._table} WHERE tenant_id = $1 FOR UPDATE", tenant_id
+            )
+            assert row is not None
+            now = self._clock.now()
+            if now < row["closed_until"]:
+                if row["closed_for_day"]:
+                    raise BudgetExhausted(row["closed_until"])
+                return float(row["closed_until"] - now)
+            day = self._day(now)
+            spent = row["spent_today"] if row["day"] == day else 0
+            if spent + cost > self._policy.allowance(Plan(row["plan"]), row["seats"]):
+                raise BudgetExhausted((day + 1) * SECONDS_PER_DAY)
+            horizon = now - self._policy.window_seconds - self._policy.window_margin_seconds
+            window = sorted(t for t in row["window_times"] if t > horizon)
+            searches = sorted(t for t in row["search_times"] if t > horizon)
+            wait = self._burst_wait(window, burst_limit(Plan(row["plan"]), is_oauth), horizon)
+            if is_search:
+                search_wait = self._burst_wait(searches, SEARCH_BURST_LIMIT, horizon)
+                wait = max(wait or 0.0, search_wait or 0.0) or None
+            if wait is not None:
+                return wait
+            await conn.execute(
+                f"UPDATE {self._table} SET window_times = $2, search_times = $3, day = $4, spent_today = $5,"
+                " closed_for_day = false WHERE tenant_id = $1",
+                tenant_id,
+                [*window, now],
+                [*searches, now] if is_search else searches,
+                day,
+                spent + cost,
+            )
+        return None
+
+    @staticmethod
+    def _burst_wait(window: list[float], limit: int, horizon: float) -> float | None:
+        if len(window) < limit:
+            return None
+        # The oldest request that must leave the window before one more fits.
+        return max(window[len(window) - limit] - horizon, 0.001)
+
+    @staticmethod
+    def _day(now: float) -> int:
+        return int(now // SECONDS_PER_DAY)

@@ -1,0 +1,78 @@
+"""`PipedriveClient`: every resource of one tenant, and `PipedriveClientFactory`, which builds clients
+from the shared pieces a service's bootstrap creates once (session, pool, cipher, OAuth app, budget)."""
+
+from __future__ import annotations
+
+import aiohttp
+import asyncpg
+from pydantic import SecretBytes, SecretStr
+
+from pipedrive_client.account import FieldsResource, PipelinesResource, StagesResource, UsersResource
+from pipedrive_client.api_domains import ApiDomainPolicy
+from pipedrive_client.authorization import CredentialAuthorizer
+from pipedrive_client.budget import Budget, BudgetPolicy
+from pipedrive_client.clock import Clock, SystemClock
+from pipedrive_client.credentials import CredentialStore
+from pipedrive_client.crypto import CredentialCipher
+from pipedrive_client.database import DEFAULT_SCHEMA
+from pipedrive_client.http import PipedriveHttp, RetryPolicy
+from pipedrive_client.models import Deal, Organization, Person
+from pipedrive_client.oauth import OAuthApp, OAuthRefresher, OAuthTokenClient
+from pipedrive_client.resources import EntityResource
+from pipedrive_client.webhooks import WebhooksResource
+
+
+class PipedriveClient:
+    """The Pipedrive API of one tenant: typed resources over one `PipedriveHttp`."""
+
+    def __init__(self, http: PipedriveHttp) -> None:
+        self.http = http
+        self.organizations = EntityResource(http, "organizations", Organization)
+        self.persons = EntityResource(http, "persons", Person)
+        self.deals = EntityResource(http, "deals", Deal)
+        self.fields = FieldsResource(http)
+        self.users = UsersResource(http)
+        self.pipelines = PipelinesResource(http)
+        self.stages = StagesResource(http)
+        self.webhooks = WebhooksResource(http)
+
+
+class PipedriveClientFactory:
+    """Builds per-tenant clients; holds the credential store, the budget and the OAuth machinery."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        pool: asyncpg.Pool,
+        credentials_key: bytes | SecretBytes | SecretStr,
+        *,
+        oauth_app: OAuthApp | None = None,
+        policy: ApiDomainPolicy | None = None,
+        budget_policy: BudgetPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        schema: str = DEFAULT_SCHEMA,
+        clock: Clock | None = None,
+        refresh_margin_seconds: float = 300,
+    ) -> None:
+        self._session = session
+        self._retry = retry
+        self._clock = clock or SystemClock()
+        self.policy = policy or ApiDomainPolicy()
+        self.credentials = CredentialStore(pool, CredentialCipher(credentials_key), schema)
+        self.budget = Budget(pool, schema, budget_policy, self._clock)
+        self.oauth_tokens = (
+            OAuthTokenClient(session, oauth_app, self.policy, self._clock) if oauth_app else None
+        )
+        refresher = (
+            OAuthRefresher(self.credentials, self.oauth_tokens, self._clock, refresh_margin_seconds)
+            if self.oauth_tokens
+            else None
+        )
+        self._authorizer = CredentialAuthorizer(self.credentials, self.policy, refresher)
+
+    def for_tenant(self, tenant_id: str) -> PipedriveClient:
+        """A client that calls Pipedrive with the tenant's stored credentials and budget."""
+        http = PipedriveHttp(
+            self._session, tenant_id, self._authorizer, self.budget, retry=self._retry, clock=self._clock
+        )
+        return PipedriveClient(http)

@@ -1,0 +1,233 @@
+"""`PipedriveHttp`: one tenant's calls to Pipedrive through the budget, with retries and typed errors.
+
+Every call: authorize (refreshing OAuth tokens when due), spend its token cost from the shared budget
+(waiting out burst windows), send over the caller's `aiohttp.ClientSession`, honour `retry-after` and
+`x-ratelimit-*`, retry 5xx and network failures with backoff and jitter a bounded number of times, and
+turn everything else into the error types of `pipedrive_client.errors`. Logs name the operation, never
+the URL or a token.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+from multidict import CIMultiDictProxy
+from pydantic import SecretStr
+
+from pipedrive_client.authorization import Authorization, CredentialAuthorizer
+from pipedrive_client.budget import Budget, closed_window_from
+from pipedrive_client.clock import Clock, SystemClock
+from pipedrive_client.endpoints import Endpoint
+from pipedrive_client.errors import (
+    BudgetExhausted,
+    InvalidApiKey,
+    NotFound,
+    PipedriveUnavailable,
+    RateLimitExceeded,
+    RequestRejected,
+    UnexpectedResponse,
+)
+from pipedrive_client.token_costs import TokenCosts, load_token_costs
+
+_log = structlog.get_logger(__name__)
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
+QueryValue = str | int | bool
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: `max_attempts` tries for 5xx/network, as many 429 waits; full-jitter backoff."""
+
+    max_attempts: int = 4
+    base_delay_seconds: float = 0.2
+    max_delay_seconds: float = 5.0
+    timeout_seconds: float = 30.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        return self.rng.uniform(0, min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """A successful answer: `data` and `additional_data` of Pipedrive's envelope."""
+
+    data: Any
+    additional_data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+class PipedriveHttp:
+    """Calls Pipedrive for one tenant."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        tenant_id: str,
+        authorizer: CredentialAuthorizer,
+        budget: Budget,
+        *,
+        costs: TokenCosts | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._session = session
+        self.tenant_id = tenant_id
+        self._authorizer = authorizer
+        self._budget = budget
+        self._costs = costs or load_token_costs()
+        self._retry = retry or RetryPolicy()
+        self._clock = clock or SystemClock()
+
+    async def call(
+        self,
+        endpoint: Endpoint,
+        path_params: Mapping[str, int | str] | None = None,
+        query: Mapping[str, QueryValue | None] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> ApiAnswer:
+        """Send one operation and return its envelope; raises the client's error types."""
+        cost = self._costs.cost_of(endpoint)
+        path = endpoint.url_path(path_params)
+        params = _query_params(query)
+        rejected: SecretStr | None = None
+        failures = limited = 0
+        while True:
+            auth = await self._authorizer.authorize(self.tenant_id, rejected)
+            await self._budget.spend(
+                self.tenant_id, cost, is_oauth=auth.is_oauth, is_search=endpoint.is_search
+            )
+            try:
+                reply = await self._send(endpoint, auth, path, params, body, cost)
+            except _NETWORK_ERRORS as failure:
+                failures += 1
+                if not endpoint.retry_safe or failures >= self._retry.max_attempts:
+                    raise PipedriveUnavailable() from failure
+                await self._clock.sleep(self._retry.delay(failures))
+                continue
+            await self._settle(reply, cost)
+            if reply.status == 401:
+                if not auth.is_oauth or rejected is not None:
+                    raise InvalidApiKey()
+                rejected = auth.token
+                continue
+            if reply.status == 429:
+                limited += 1
+                if limited >= self._retry.max_attempts:
+                    raise RateLimitExceeded()
+                continue  # `spend` waits until the window the answer closed has passed
+            if reply.status >= 500:
+                failures += 1
+                if not endpoint.retry_safe or failures >= self._retry.max_attempts:
+                    raise PipedriveUnavailable()
+                await self._clock.sleep(self._retry.delay(failures))
+                continue
+            return _answer(reply)
+
+    async def _send(
+        self,
+        endpoint: Endpoint,
+        auth: Authorization,
+        path: str,
+        params: dict[str, str],
+        body: Mapping[str, Any] | None,
+        cost: int,
+    ) -> _Reply:
+        headers = {**auth.headers(), "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = orjson.dumps(body)
+        started = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=self._retry.timeout_seconds)
+        async with self._session.request(
+            endpoint.method,
+            auth.api_domain + path,
+            params=params,
+            data=data,
+            headers=headers,
+            timeout=timeout,
+        ) as response:
+            reply = _Reply(response.status, response.headers, await response.read())
+        _log.info(
+            "pipedrive_call",
+            tenant=self.tenant_id,
+            operation=endpoint.name,
+            status=reply.status,
+            tokens=cost,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        return reply
+
+    async def _settle(self, reply: _Reply, cost: int) -> None:
+        """Record what the answer says about the budget: refunds, closed windows, an exhausted day."""
+        if reply.status in (401, 403, 429):
+            await self._budget.refund(self.tenant_id, cost)
+        daily = reply.status == 429 and "daily" in _error_text(reply.body).lower()
+        window = closed_window_from(reply.status, reply.headers, self._clock.now(), daily)
+        if window is not None:
+            await self._budget.close(self.tenant_id, window)
+            if window.for_day:
+                raise BudgetExhausted(window.until)
+
+
+def _query_params(query: Mapping[str, QueryValue | None] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in (query or {}).items():
+        if value is None:
+            continue
+        params[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return params
+
+
+def _answer(reply: _Reply) -> ApiAnswer:
+    if reply.status == 404:
+        raise NotFound()
+    if reply.status == 403 and "too many requests" in _error_text(reply.body).lower():
+        raise RateLimitExceeded()
+    if reply.status >= 400:
+        reason = _error_text(reply.body)[:200]
+        raise RequestRejected(f"Pipedrive rejected the request: {reason}" if reason else None)
+    try:
+        envelope = orjson.loads(reply.body)
+    except orjson.JSONDecodeError as failure:
+        raise UnexpectedResponse("Unexpected response from Pipedrive: the body is not JSON") from failure
+    # Some v1 answers (a deleted webhook) carry only `success`; answers that must carry data are
+    # checked by the resource that reads them.
+    if not isinstance(envelope, dict) or envelope.get("success") is False:
+        raise UnexpectedResponse("Unexpected response from Pipedrive: not a successful envelope")
+    if "data" not in envelope and envelope.get("success") is not True:
+        raise UnexpectedResponse("Unexpected response from Pipedrive: no data in the answer")
+    extra = envelope.get("additional_data")
+    return ApiAnswer(envelope.get("data"), extra if isinstance(extra, dict) else {})
+
+
+def _error_text(body: bytes) -> str:
+    """Pipedrive's `error` message of a failed answer ('' when there is none)."""
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(envelope, dict):
+        return ""
+    error = envelope.get("error")
+    if isinstance(error, str):
+        return error
+    errors = envelope.get("errors")
+    if isinstance(errors, dict) and isinstance(errors.get("message"), str):
+        return str(errors["message"])
+    return ""

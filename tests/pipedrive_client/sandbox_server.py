@@ -1,0 +1,106 @@
+"""The sandbox served in-process with every request it receives recorded, so tests can validate what the
+client sent against the OpenAPI specs (the sandbox's own ledger knows costs, not bodies)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from openapi_core.testing import MockRequest
+
+from pipedrive_sandbox import SandboxConfig, SandboxHandle, create_app
+from pipedrive_sandbox.app_keys import STATE
+from tests.sandbox.spec_check import SPEC_HOSTS, Specs
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the sandbox received it."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+    content_type: str
+
+    @property
+    def spec_name(self) -> str | None:
+        """Which spec describes the path (`v2`, `v1`), None for OAuth and admin paths."""
+        if self.path.startswith("/api/v2/"):
+            return "v2"
+        if self.path.startswith("/v1/"):
+            return "v1"
+        return None
+
+
+@dataclass
+class RecordingSandbox:
+    """A running sandbox plus the requests it received."""
+
+    handle: SandboxHandle
+    received: list[ReceivedRequest] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """Where the sandbox listens."""
+        return self.handle.base_url
+
+    def api_requests(self) -> list[ReceivedRequest]:
+        """The received requests that a spec describes."""
+        return [r for r in self.received if r.spec_name is not None]
+
+
+def validate_against_spec(specs: Specs, request: ReceivedRequest) -> None:
+    """Raise when the request is not what the published spec accepts."""
+    name = request.spec_name
+    assert name is not None
+    host, _ = SPEC_HOSTS[name]
+    mock = MockRequest(
+        host,
+        request.method.lower(),
+        request.path,
+        args=dict(parse_qsl(request.query_string)),
+        headers=request.headers,
+        data=request.body or None,
+        content_type=request.content_type if request.body else "application/json",
+    )
+    specs.validators[name].validate_request(mock)
+
+
+@contextlib.asynccontextmanager
+async def recording_sandbox(config: SandboxConfig) -> AsyncIterator[RecordingSandbox]:
+    """Serve a fresh sandbox on a free port, recording every request, for the duration of the block."""
+    app = create_app(config)
+    sandbox = RecordingSandbox(SandboxHandle("", app[STATE]))
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = await request.read()
+        sandbox.received.append(
+            ReceivedRequest(
+                request.method,
+                request.path,
+                request.query_string,
+                dict(request.headers),
+                body,
+                request.content_type,
+            )
+        )
+        return await handler(request)
+
+    app.middlewares.insert(0, record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sandbox.handle.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield sandbox
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,103 @@
+"""The budget shared by replicas: burst windows, daily share, closed windows (a fake clock, real Postgres)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from pipedrive_client import Budget, BudgetExhausted, BudgetPolicy, Plan
+from pipedrive_client.budget import ClosedWindow, closed_window_from
+from tests.pipedrive_client.fake_clock import FakeClock
+
+
+def _replicas(pool: asyncpg.Pool, schema: str, clock: FakeClock, share: float = 0.5) -> tuple[Budget, Budget]:
+    policy = BudgetPolicy(daily_share=share)
+    return Budget(pool, schema, policy, clock), Budget(pool, schema, policy, clock)
+
+
+async def test_the_burst_window_is_shared_by_replicas_and_the_21st_call_waits(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = FakeClock()
+    first, second = _replicas(pg_pool, schema, clock)
+
+    for replica in (first, second) * 10:
+        await replica.spend(tenant, 1, is_oauth=False, is_search=False)
+    assert clock.slept == []
+    await second.spend(tenant, 1, is_oauth=False, is_search=False)
+
+    assert sum(clock.slept) == pytest.approx(2.25)
+
+
+async def test_oauth_tokens_and_higher_plans_get_wider_bursts_and_search_its_own_limit(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = FakeClock()
+    budget, _ = _replicas(pg_pool, schema, clock)
+    await budget.set_plan(tenant, Plan.GROWTH, seats=2)
+
+    for _ in range(160):
+        await budget.spend(tenant, 1, is_oauth=True, is_search=False)
+    assert clock.slept == []
+    for _ in range(11):
+        await budget.spend(tenant, 20, is_oauth=True, is_search=True)
+    assert len(clock.slept) >= 1
+
+
+async def test_a_call_that_would_overspend_the_daily_share_raises_budget_exhausted(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = FakeClock(start=86_400 * 20_000 + 3_600)
+    budget, other = _replicas(pg_pool, schema, clock, share=0.001)  # 30 tokens on Lite with one seat
+
+    await budget.spend(tenant, 10, is_oauth=False, is_search=False)
+    await other.spend(tenant, 20, is_oauth=False, is_search=False)
+    with pytest.raises(BudgetExhausted) as exhausted:
+        await budget.spend(tenant, 1, is_oauth=False, is_search=False)
+
+    assert exhausted.value.resume_at == 86_400 * 20_001
+    assert await budget.spent_today(tenant) == 30
+    clock.time = exhausted.value.resume_at
+    await budget.spend(tenant, 10, is_oauth=False, is_search=False)
+    assert await budget.spent_today(tenant) == 10
+
+
+async def test_refunds_give_back_uncharged_calls(pg_pool: asyncpg.Pool, schema: str, tenant: str) -> None:
+    budget, _ = _replicas(pg_pool, schema, FakeClock())
+    await budget.spend(tenant, 10, is_oauth=False, is_search=False)
+
+    await budget.refund(tenant, 10)
+
+    assert await budget.spent_today(tenant) == 0
+
+
+async def test_no_replica_sends_inside_a_closed_window(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = FakeClock()
+    first, second = _replicas(pg_pool, schema, clock)
+
+    await first.close(tenant, ClosedWindow(clock.now() + 7, for_day=False))
+    await second.spend(tenant, 1, is_oauth=False, is_search=False)
+    assert clock.slept == [pytest.approx(7)]
+
+    await first.close(tenant, ClosedWindow(clock.now() + 3_600, for_day=True))
+    with pytest.raises(BudgetExhausted) as exhausted:
+        await second.spend(tenant, 1, is_oauth=False, is_search=False)
+    assert exhausted.value.resume_at == pytest.approx(clock.now() + 3_600)
+
+
+def test_answers_close_windows_by_retry_after_then_ratelimit_reset() -> None:
+    now = 1000.0
+    assert closed_window_from(429, {"retry-after": "30"}, now, daily=True) == ClosedWindow(1030.0, True)
+    assert closed_window_from(429, {"x-ratelimit-reset": "2"}, now, daily=False) == ClosedWindow(
+        1002.0, False
+    )
+    assert closed_window_from(429, {}, now, daily=False) == ClosedWindow(1002.0, False)
+    assert closed_window_from(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"}, now, False) == (
+        ClosedWindow(1001.0, False)
+    )
+    assert (
+        closed_window_from(200, {"x-ratelimit-remaining": "5", "x-ratelimit-reset": "1"}, now, False) is None
+    )
+    assert closed_window_from(429, {"retry-after": "soon"}, now, daily=False) == ClosedWindow(1002.0, False)
