@@ -72,13 +72,17 @@ def create_faust_app(
     channel = app.topic(*topics, key_type=bytes, value_type=bytes, allow_empty=True)
 
     async def apply_messages(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
+        # noack: faust would acknowledge an event even when the agent leaves it unprocessed (its
+        # iterator acks in a `finally`); here an event is acknowledged only once it is applied.
+        unacked = stream.noack()  # type: ignore[attr-defined]  # StreamT omits it; Stream has it
+        async for event in unacked.events():
             try:
                 await processor.process(incoming_from_faust(event.message), stop)
             except StopRequested:
                 # Leave the event unacknowledged: it is redelivered after the restart.
                 _log.info("stopping_with_message_unapplied")
                 return
+            await unacked.ack(event)
             yield None
 
     app.agent(channel, name=f"{app_id}.apply")(apply_messages)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.catalog import build_event
@@ -57,7 +57,11 @@ def record_result(tenant: str, match_key: str) -> bytes:
 
 
 async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_nothing_twice(
-    auditlog_env: dict[str, str], kafka_bootstrap: str, pg_pool: asyncpg.Pool, tmp_path: Path
+    auditlog_env: dict[str, str],
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    pg_pool: asyncpg.Pool,
+    tmp_path: Path,
 ) -> None:
     tenant = f"crash{uuid.uuid4().hex[:8]}"
     schema = auditlog_env["AUDITLOG_DB_SCHEMA"]
@@ -84,7 +88,9 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
         await second.start()
         await second.wait_ready()
         # A marker behind the event on the same partition: once it is applied, the redelivery was seen.
-        await producer.send_and_wait(RECORD_RESULTS.name, record_result(tenant, "marker.example"), key=key)
+        marker = await producer.send_and_wait(
+            RECORD_RESULTS.name, record_result(tenant, "marker.example"), key=key
+        )
         await eventually(lambda: entries("marker.example"), lambda n: n == 1, within_s=90,
                          what="the marker applied by the restarted process")  # fmt: skip
         assert await second.terminate() == 0
@@ -92,6 +98,9 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
         await producer.stop()
 
     assert await entries("example.com") == 1
+    committed = await kafka_admin.list_consumer_group_offsets(auditlog_env["AUDITLOG_GROUP_ID"])
+    marker_partition = TopicPartition(RECORD_RESULTS.name, marker.partition)
+    assert committed[marker_partition].offset == marker.offset + 1, "the clean stop committed the marker"
     assert '"outcome": "duplicate"' in second.log_text(), (
         "the restarted process was not redelivered the event"
     )
