@@ -4,6 +4,7 @@ exchange, and refreshes that are single-flight per tenant across every replica (
 
 from __future__ import annotations
 
+import base64
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -136,9 +137,10 @@ class OAuthTokenClient:
         return self._credentials(answer, fallback_domain=current.api_domain)
 
     async def _post(self, form: dict[str, str], refused: type[OAuthFailed | InvalidApiKey]) -> TokenAnswer:
-        auth = aiohttp.BasicAuth(self._app.client_id, self._app.client_secret.get_secret_value())
+        pair = f"{self._app.client_id}:{self._app.client_secret.get_secret_value()}"
+        headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
         try:
-            async with self._session.post(self._app.token_url, data=form, auth=auth) as response:
+            async with self._session.post(self._app.token_url, data=form, headers=headers) as response:
                 status, body = response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as failure:
             raise PipedriveUnavailable() from failure
