@@ -96,7 +96,8 @@ test-infra: venv
 
 # ---- the running system -----------------------------------------------------------------------------
 
-# The sandbox and the demo event stream join here once they exist.
+# The Pipedrive sandbox (demo data) starts with the services; the demo reveal-event stream joins with the
+# pusher issue.
 up: infra-up
 	$(LOCAL_ENV) deploy/local/services.sh start
 	@echo
@@ -106,6 +107,7 @@ up: infra-up
 	@echo "Logs:       .state/logs/    stop with: make down"
 	@echo
 	@echo "Console:    http://127.0.0.1:8080/"
+	@echo "Sandbox:    http://127.0.0.1:8765/  (API token and OAuth client: .state/logs/pipedrive_sandbox.log)"
 
 # Stops services first (they hold Kafka and PostgreSQL connections), then the infrastructure.
 down:

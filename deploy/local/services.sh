@@ -13,12 +13,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Start order matters only for readability of the logs: each service waits for Kafka/PostgreSQL itself.
 # The console last: it reads from the others.
-DEFAULT_SERVICES="connector mapper pusher auditlog console"
+DEFAULT_SERVICES="pipedrive_sandbox connector mapper pusher auditlog console"
 SERVICES="${SERVICES:-$DEFAULT_SERVICES}"
 
 # Fixed local ports; an environment variable <NAME>_HTTP_PORT wins (also how a service not listed here
 # gets a port).
-declare -A DEFAULT_PORTS=([console]=8080 [connector]=8081 [mapper]=8082 [pusher]=8083 [auditlog]=8084)
+declare -A DEFAULT_PORTS=([console]=8080 [connector]=8081 [mapper]=8082 [pusher]=8083 [auditlog]=8084
+    [pipedrive_sandbox]=8765)
 
 export KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:19092}"
 export DATABASE_URL="${DATABASE_URL:-postgresql://psync:psync@127.0.0.1:55432/psync}"
@@ -74,7 +75,9 @@ start_one() {
     printf '\n==== %s starting %s on port %s ====\n' "$(date -u +%FT%TZ)" "$name" "$port" >>"$log"
     # setsid: own session, so a Ctrl-C in the terminal does not reach it; stopped only by `stop`.
     # Run from the repo root so that relative paths in a service behave as under `make`.
-    (cd "$ROOT" && exec env "$(port_var "$name")=$port" setsid "$PYTHON" -m "$name") \
+    # The sandbox reads SANDBOX_PORT (its variables follow the issue that specified it), the services
+    # <NAME>_HTTP_PORT; both are set so either finds its port.
+    (cd "$ROOT" && exec env "$(port_var "$name")=$port" SANDBOX_PORT="$port" setsid "$PYTHON" -m "$name") \
         >>"$log" 2>&1 </dev/null &
     echo $! >"$(pidfile_of "$name")"
     log "$name started (pid $!, port $port, log $log)"

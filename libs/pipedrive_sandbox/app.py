@@ -52,8 +52,15 @@ def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.
         app.router.add_route(operation.method, path, handlers[operation.key], name=operation.key)
     add_oauth_routes(app)
     add_admin_routes(app)
+    # Operational probes for `make up` and container health checks (paths Pipedrive does not use).
+    app.router.add_get("/healthz", _alive)
+    app.router.add_get("/readyz", _alive)
     app.cleanup_ctx.append(_webhook_dispatcher)
     return app
+
+
+async def _alive(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
 
 
 async def _webhook_dispatcher(app: web.Application) -> AsyncIterator[None]:

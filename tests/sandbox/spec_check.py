@@ -75,7 +75,7 @@ def _load_patched(name: str) -> dict[str, Any]:
     if cached.exists():
         loaded: dict[str, Any] = pickle.loads(cached.read_bytes())
         return loaded
-    spec = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    spec: dict[str, Any] = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     _mark_nullable(spec, set(KNOWN_SPEC_GAPS[name]))
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(pickle.dumps(spec))
@@ -146,7 +146,6 @@ class Specs:
             args=dict(parse_qsl(parts.query)),
             headers=request_headers,
             data=request_body,
-            content_type="application/json" if request_body else None,
         )
         validator = self.validators[name]
         if check_request:

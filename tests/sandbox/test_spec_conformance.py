@@ -73,12 +73,12 @@ async def _exercise(client: SandboxClient, operation: Operation) -> Any:
         )
         return await client.call("DELETE", path.replace("{id}", str(created.body["data"]["id"])))
     if operation.method == "POST":
-        body = {
+        bodies: dict[str, dict[str, Any]] = {
             "/api/v2/organizations": org,
             "/api/v2/persons": {"name": "Spec Person", "org_id": 1},
             "/api/v2/deals": {"title": "Spec deal", "org_id": 1, "value": 100},
-        }[path]
-        return await client.call("POST", path, json=body)
+        }
+        return await client.call("POST", path, json=bodies[path])
     if operation.method == "PATCH":
         body = {"title": "Renamed"} if "deals" in path else {"name": "Renamed"}
         return await client.call("PATCH", path.replace("{id}", "3"), json=body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -131,7 +132,7 @@ async def test_failed_deliveries_are_retried_after_3_30_and_150_seconds(
         assert due is not None
         delays.append(due - state.clock.now())
         state.clock.advance(due - state.clock.now())
-        await eventually(lambda n=attempts_so_far: len(state.webhooks.attempts) == n)
+        await eventually(partial(_attempts_are, state, attempts_so_far))
 
     assert delays == [3, 30, 150]
     assert [d["meta"]["attempt"] for d in receiver.received] == [1, 2, 3, 4]
@@ -147,9 +148,7 @@ async def test_ten_failed_first_attempts_ban_the_webhook_for_30_minutes(
     state = sandbox.handle.state
     for number in range(10):
         await sandbox.call("PATCH", "/api/v2/organizations/3", json={"name": f"Attempt {number}"})
-        await eventually(
-            lambda n=number: len([d for d in receiver.received if d["meta"]["attempt"] == 1]) == n + 1
-        )
+        await eventually(partial(_first_attempts_are, receiver, number + 1))
     receiver.status = 200
     first_attempts = len(receiver.received)
 
@@ -188,3 +187,11 @@ async def test_webhooks_can_be_listed_and_deleted(sandbox: SandboxClient, receiv
     assert [w["id"] for w in listed.body["data"]] == [webhook_id]
     assert deleted.status == 200
     assert after.body["data"] == []
+
+
+def _attempts_are(state: Any, count: int) -> bool:
+    return len(state.webhooks.attempts) == count
+
+
+def _first_attempts_are(receiver: Receiver, count: int) -> bool:
+    return len([d for d in receiver.received if d["meta"]["attempt"] == 1]) == count
