@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from postgres_store.pool import create_pool
 from schemas.topics import ALL_TOPICS
 from tests.docker_engine import docker_engine_available
 
@@ -80,9 +81,9 @@ async def kafka_admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient
 
 @pytest.fixture(scope="session")
 async def pg_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the real PostgreSQL, once it answers."""
+    """A pool on the real PostgreSQL, once it answers (configured as the services configure theirs)."""
     try:
-        pool = await asyncio.wait_for(asyncpg.create_pool(database_url, min_size=1, max_size=4), 30)
+        pool = await create_pool(database_url, min_size=1, max_size=4, connect_deadline_s=30)
     except Exception as exc:
         _unavailable(f"PostgreSQL at {database_url.rsplit('@', 1)[-1]} does not answer: {exc!r}")
     assert pool is not None

@@ -8,6 +8,8 @@ the event was applied before (a redelivery or a replay) and the handler does not
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
@@ -27,3 +29,27 @@ async def claim_event(conn: Connection, schema: str, tenant: str, event_id: str,
         topic,
     )
     return bool(inserted)
+
+
+async def save_outputs(
+    conn: Connection, schema: str, tenant: str, event_id: str, outputs: list[dict[str, Any]]
+) -> None:
+    """Keep the messages an applied event produced, with its inbox row, so a redelivery can re-send them.
+
+    Needs the `outputs jsonb` column on the inbox (a consumer that emits results adds it). Without it, a
+    crash between the commit and the produce would lose the results: the redelivery is a duplicate.
+    """
+    await conn.execute(
+        f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
+        tenant,
+        event_id,
+        outputs,
+    )
+
+
+async def saved_outputs(conn: Connection, schema: str, tenant: str, event_id: str) -> list[dict[str, Any]]:
+    """The messages an already-applied event produced (empty when it produced none)."""
+    outputs = await conn.fetchval(
+        f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
+    )
+    return list(outputs or [])

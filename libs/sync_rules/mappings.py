@@ -79,6 +79,9 @@ DEFAULT_MAPPINGS: Mapping[SyncObject, tuple[FieldMapping, ...]] = {
         FieldMapping("stage", "stage_id", _INTO_ABM),
         FieldMapping("expected_close_date", "expected_close_date", _INTO_ABM),
         FieldMapping("status", "status", _INTO_ABM),
+        # Associations: the opportunity's account and contact, by Pipedrive id (resolved through links).
+        FieldMapping("organization", "org_id", _INTO_ABM),
+        FieldMapping("person", "person_id", _INTO_ABM),
     ),
 }
 

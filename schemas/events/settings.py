@@ -54,6 +54,11 @@ class FieldMapping(BaseModel):
     abm_field: str = Field(min_length=1)
     pipedrive_field: str = Field(min_length=1, description="v2 key, or the label of a custom field.")
     custom: bool = False
+    field_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{40}$",
+        description="For custom fields: the account's 40-hex field code, resolved by the connector.",
+    )
     to_pipedrive: FieldMode = FieldMode.DONT_SYNC
     to_abm: FieldMode = FieldMode.FILL
 
@@ -83,6 +88,9 @@ class OrganizationDomainField(BaseModel):
 
     custom_field_label: str | None = Field(
         default=None, description="Label of a text custom field; None means the native `website` field."
+    )
+    custom_field_code: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{40}$", description="The label's field code (set by the connector)."
     )
     keep_subdomains: bool = False
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from mapper.handlers import build_handlers
+from mapper.handlers import MapperHandlers
 from mapper.settings import MapperSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
@@ -37,7 +37,8 @@ async def run_service(settings: MapperSettings) -> None:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
         await producer.start()
         registry = CollectorRegistry()
-        handlers = build_handlers(SettingsReplica(pool, settings.db_schema))
+        replica = SettingsReplica(pool, settings.db_schema)
+        handlers = MapperHandlers(pool, settings.db_schema, replica).by_event_type()
         processor = MessageProcessor(SERVICE, handlers, producer, RunnerMetrics(registry))
         faust_app = create_faust_app(
             app_id=settings.group_id,

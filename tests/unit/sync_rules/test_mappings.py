@@ -33,7 +33,19 @@ DEFINITIONS = parse_field_definitions(
     [
         (SyncObject.ORGANIZATION, ["name", "website", "address", "owner_id", "add_time"]),
         (SyncObject.PERSON, ["name", "emails", "phones", "org_id", "owner_id"]),
-        (SyncObject.DEAL, ["title", "value", "currency", "stage_id", "expected_close_date", "status"]),
+        (
+            SyncObject.DEAL,
+            [
+                "title",
+                "value",
+                "currency",
+                "stage_id",
+                "expected_close_date",
+                "status",
+                "org_id",
+                "person_id",
+            ],
+        ),
     ],
 )
 def test_default_mappings_follow_the_seed_tables(sync_object: SyncObject, keys: list[str]) -> None:

@@ -1,0 +1,148 @@
+"""The ABM store's Postgres adapter: records, links and the situation a change is planned against.
+
+Every method takes the connection of the caller's transaction, so a change's effects, its inbox claim and
+its result are committed together. Table names come from `TABLES`, never from input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from mapper.planning import StoredLink, StoredRecord
+from postgres_store.inbox import Connection
+from schemas.events.common import SyncObject
+
+TABLES: Mapping[SyncObject, str] = {
+    SyncObject.ORGANIZATION: "accounts",
+    SyncObject.PERSON: "contacts",
+    SyncObject.DEAL: "opportunities",
+}
+
+
+class AbmStore:
+    """SQL of the ABM store in one service schema."""
+
+    def __init__(self, schema: str) -> None:
+        self._schema = schema
+
+    @property
+    def schema(self) -> str:
+        """The service schema the store lives in."""
+        return self._schema
+
+    def _table(self, obj: SyncObject) -> str:
+        return f"{self._schema}.{TABLES[obj]}"
+
+    async def link_of(
+        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
+    ) -> StoredLink | None:
+        """The link of a Pipedrive record, locked for the rest of the transaction."""
+        row = await conn.fetchrow(
+            f"SELECT abm_id, source_update_time, deleted_in_crm FROM {self._schema}.links"
+            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3 FOR UPDATE",
+            tenant, obj.value, pipedrive_id,
+        )  # fmt: skip
+        return (
+            None
+            if row is None
+            else StoredLink(row["abm_id"], row["source_update_time"], row["deleted_in_crm"])
+        )
+
+    async def record(
+        self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str
+    ) -> StoredRecord | None:
+        """One ABM record by id, locked."""
+        row = await conn.fetchrow(
+            f"SELECT abm_id, fields, deleted_in_crm FROM {self._table(obj)}"
+            " WHERE tenant_id = $1 AND abm_id = $2 FOR UPDATE",
+            tenant, abm_id,
+        )  # fmt: skip
+        return None if row is None else StoredRecord(row["abm_id"], row["fields"], row["deleted_in_crm"])
+
+    async def record_by_key(
+        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
+    ) -> StoredRecord | None:
+        """The (non-duplicate) ABM record holding a match key, locked."""
+        row = await conn.fetchrow(
+            f"SELECT abm_id, fields, deleted_in_crm FROM {self._table(obj)}"
+            " WHERE tenant_id = $1 AND match_key = $2 AND NOT is_duplicate FOR UPDATE",
+            tenant, match_key,
+        )  # fmt: skip
+        return None if row is None else StoredRecord(row["abm_id"], row["fields"], row["deleted_in_crm"])
+
+    async def create_record(
+        self,
+        conn: Connection,
+        tenant: str,
+        obj: SyncObject,
+        abm_id: str,
+        match_key: str | None,
+        fields: Mapping[str, Any],
+        *,
+        is_duplicate: bool = False,
+    ) -> None:
+        """Insert a new ABM record."""
+        await conn.execute(
+            f"INSERT INTO {self._table(obj)} (tenant_id, abm_id, match_key, is_duplicate, fields)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            tenant, abm_id, match_key, is_duplicate, dict(fields),
+        )  # fmt: skip
+
+    async def update_record(
+        self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str, changes: Mapping[str, Any]
+    ) -> None:
+        """Write changed fields over a record and clear its CRM deletion mark (it exists in CRM again)."""
+        await conn.execute(
+            f"UPDATE {self._table(obj)} SET fields = fields || $3, deleted_in_crm = false, updated_at = now()"
+            " WHERE tenant_id = $1 AND abm_id = $2",
+            tenant, abm_id, dict(changes),
+        )  # fmt: skip
+
+    async def mark_deleted_in_crm(self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str) -> None:
+        """Flag an ABM record as deleted in the CRM; its data stays."""
+        await conn.execute(
+            f"UPDATE {self._table(obj)} SET deleted_in_crm = true, updated_at = now()"
+            " WHERE tenant_id = $1 AND abm_id = $2",
+            tenant, abm_id,
+        )  # fmt: skip
+
+    async def save_link(
+        self,
+        conn: Connection,
+        tenant: str,
+        obj: SyncObject,
+        pipedrive_id: int,
+        abm_id: str,
+        version: datetime,
+        *,
+        deleted_in_crm: bool = False,
+        merged_into_id: int | None = None,
+    ) -> None:
+        """Create or move a link and record the Pipedrive version it applied."""
+        await conn.execute(
+            f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
+            " source_update_time, deleted_in_crm, merged_into_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
+            " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
+            " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
+            tenant, obj.value, pipedrive_id, abm_id, version, deleted_in_crm, merged_into_id,
+        )  # fmt: skip
+
+    async def link_if_unlinked(
+        self,
+        conn: Connection,
+        tenant: str,
+        obj: SyncObject,
+        pipedrive_id: int,
+        abm_id: str,
+        version: datetime,
+    ) -> bool:
+        """Link a Pipedrive id that has no link yet (a merge survivor, a record the pusher created)."""
+        inserted = await conn.fetchval(
+            f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id, source_update_time)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+            tenant, obj.value, pipedrive_id, abm_id, version,
+        )  # fmt: skip
+        return bool(inserted)

@@ -1,0 +1,195 @@
+"""What one Pipedrive change means for the ABM store: a pure plan, made from values only.
+
+The handler loads the situation (the stored link, the linked ABM record, the record the match key finds),
+asks `plan_change` what to do, and applies the plan in the same transaction as the inbox claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import INTO_ABM, DirectionSwitches, TenantSettings
+from schemas.events.settings import FieldMapping as ConfiguredMapping
+from schemas.events.source_changes import ChangeAction, SourceChange
+from sync_rules.diffs import compute_changes, is_empty
+from sync_rules.duplicates import DuplicateAction
+from sync_rules.field_modes import FieldModes
+from sync_rules.mappings import FieldMapping, default_mappings, read_pipedrive_value
+from sync_rules.match_keys import pipedrive_match_key
+from sync_rules.matching import MatchInput, decide_match
+
+DELETED_IN_CRM = "Deleted in CRM"
+STALE_VERSION = "Older than the applied version"
+UNCHANGED = "No changes"
+
+
+class PlanKind(StrEnum):
+    """What the store does."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+    MARK_DELETED = "mark_deleted"
+    MERGE = "merge"
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """An ABM record as stored: its id, its mapped fields by ABM name, its CRM deletion mark."""
+
+    abm_id: str
+    fields: Mapping[str, Any]
+    deleted_in_crm: bool = False
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """A link Pipedrive id -> ABM id, with the version it last applied."""
+
+    abm_id: str
+    source_update_time: datetime
+    deleted_in_crm: bool = False
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the store knows about the changed record."""
+
+    link: StoredLink | None = None
+    linked_record: StoredRecord | None = None
+    key_match: StoredRecord | None = None
+    survivor_link: StoredLink | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The writes for one change and the activity-log outcome it reports."""
+
+    kind: PlanKind
+    outcome: RecordOutcome
+    match_key: str | None = None
+    abm_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    duplicate: bool = False
+
+
+def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
+    """The tenant's switches for an object (a tenant without settings imports into ABM)."""
+    if settings is None or obj not in settings.objects:
+        return INTO_ABM
+    return settings.objects[obj].directions
+
+
+def effective_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
+    """The object's mapped fields: the tenant's, or the seed defaults when it configured none."""
+    configured = () if settings is None or obj not in settings.objects else settings.objects[obj].fields
+    if not configured:
+        return default_mappings(obj)
+    return tuple(_resolved(m) for m in configured if not m.custom or m.field_code is not None)
+
+
+def _resolved(mapping: ConfiguredMapping) -> FieldMapping:
+    key = mapping.field_code if mapping.custom and mapping.field_code else mapping.pipedrive_field
+    return FieldMapping(
+        mapping.abm_field, key, FieldModes(mapping.to_pipedrive, mapping.to_abm), custom=mapping.custom
+    )
+
+
+def abm_value(pipedrive_key: str, raw: object) -> object:
+    """A Pipedrive v2 value in the ABM store's form: primary email/phone, address text, plain values."""
+    if pipedrive_key in {"emails", "phones"} and isinstance(raw, list):
+        entries = [e for e in raw if isinstance(e, Mapping) and not is_empty(e.get("value"))]
+        primary = sorted(entries, key=lambda e: not e.get("primary"))
+        return primary[0]["value"] if primary else None
+    if pipedrive_key == "address" and isinstance(raw, Mapping):
+        return raw.get("value") or raw.get("formatted_address")
+    return raw
+
+
+def source_fields(record: Mapping[str, Any], mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:
+    """The record's mapped values by ABM field name, in the store's form."""
+    return {m.abm_field: abm_value(m.pipedrive_key, read_pipedrive_value(record, m)) for m in mappings}
+
+
+def match_key_of(change: SourceChange, settings: TenantSettings | None) -> str | None:
+    """The change's match key under the tenant's domain settings (None when it has none)."""
+    if change.record is None:
+        return None
+    domain = settings.organization_domain if settings is not None else None
+    return pipedrive_match_key(
+        change.object,
+        change.record,
+        domain_field_code=domain.custom_field_code if domain is not None else None,
+        keep_subdomains=domain.keep_subdomains if domain is not None else False,
+    )
+
+
+def plan_change(
+    change: SourceChange, settings: TenantSettings | None, situation: Situation, new_abm_id: str
+) -> Plan:
+    """Decide what one source change does to the ABM store (DESIGN.md section 5)."""
+    if situation.link is not None and change.update_time < situation.link.source_update_time:
+        return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message=STALE_VERSION, abm_id=situation.link.abm_id)
+    if change.action is ChangeAction.DELETED:
+        return _plan_delete(situation)
+    if change.action is ChangeAction.MERGED:
+        return _plan_merge(situation)
+    return _plan_upsert(change, settings, situation, new_abm_id)
+
+
+def _plan_delete(situation: Situation) -> Plan:
+    if situation.link is None:
+        return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message="Not linked to an ABM record")
+    return Plan(
+        PlanKind.MARK_DELETED, RecordOutcome.UPDATED, abm_id=situation.link.abm_id, message=DELETED_IN_CRM
+    )
+
+
+def _plan_merge(situation: Situation) -> Plan:
+    if situation.link is None:
+        return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message="Merged record was not linked")
+    return Plan(PlanKind.MERGE, RecordOutcome.UPDATED, abm_id=situation.link.abm_id, message="Merged in CRM")
+
+
+def _plan_upsert(
+    change: SourceChange, settings: TenantSettings | None, situation: Situation, new_abm_id: str
+) -> Plan:
+    assert change.record is not None
+    mappings = effective_mappings(settings, change.object)
+    switches = object_switches(settings, change.object)
+    match_key = match_key_of(change, settings)
+    linked = situation.linked_record if situation.link is not None else None
+    decision = decide_match(
+        MatchInput(
+            sync_object=change.object,
+            match_key=match_key,
+            linked_id=linked.abm_id if linked is not None else None,
+            key_match_id=situation.key_match.abm_id if situation.key_match is not None else None,
+            may_create=switches.create_in_abm,
+            may_update=switches.update_in_abm,
+            duplicate_handling=change.import_context.duplicate_handling if change.import_context else None,
+        )
+    )
+    values = source_fields(change.record, mappings)
+    modes = {m.abm_field: m.modes.to_abm for m in mappings}
+    if decision.action is DuplicateAction.SKIP:
+        target_id = str(decision.target_id) if decision.target_id is not None else None
+        return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, match_key, target_id, message=decision.message)
+    if decision.action is DuplicateAction.CREATE:
+        fields = compute_changes(values, {}, modes)
+        duplicate = situation.key_match is not None
+        return Plan(
+            PlanKind.CREATE, RecordOutcome.CREATED, match_key, new_abm_id, fields, duplicate=duplicate
+        )
+    target = linked if linked is not None else situation.key_match
+    assert target is not None
+    changes = compute_changes(values, target.fields, modes)
+    if not changes and situation.link is not None and not target.deleted_in_crm:
+        return Plan(PlanKind.UPDATE, RecordOutcome.SKIPPED, match_key, target.abm_id, {}, UNCHANGED)
+    return Plan(PlanKind.UPDATE, RecordOutcome.UPDATED, match_key, target.abm_id, changes)
