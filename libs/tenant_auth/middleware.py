@@ -1,0 +1,46 @@
+"""The aiohttp middleware that authenticates every API call and scopes it to one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from tenant_auth.registry import TenantRegistry
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+TENANT = "tenant"
+"""The request key holding the authenticated tenant id."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def tenant_auth_middleware(registry: TenantRegistry) -> Middleware:
+    """Require `Authorization: Bearer <api key>` on every path but the operational ones."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, presented = header.partition(" ")
+        tenant = await registry.tenant_of(presented) if scheme.lower() == "bearer" else None
+        if tenant is None:
+            return web.json_response(
+                {
+                    "error": "unauthorized",
+                    "message": "Send a valid API key as `Authorization: Bearer <key>`.",
+                },
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        request[TENANT] = tenant
+        return await handler(request)
+
+    return authenticate
+
+
+def tenant_of(request: web.Request) -> str:
+    """The authenticated tenant of a request (set by the middleware)."""
+    return str(request[TENANT])

@@ -1,0 +1,82 @@
+"""The tenant registry in its own schema (`tenant_auth`), shared by every service's HTTP API.
+
+Like the Pipedrive client's credentials, this schema is a deliberate exception to "services never read
+each other's tables": every API must authenticate the same keys, and only the admin command writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import asyncpg
+
+from postgres_store.migrations import apply_migrations
+from tenant_auth.keys import NewApiKey, mint_api_key, secret_matches, split_api_key
+
+SCHEMA = "tenant_auth"
+MIGRATIONS = Path(__file__).parent / "migrations"
+_CACHE_SECONDS = 30.0
+
+
+class TenantRegistry:
+    """Creates tenants and keys, and resolves a presented key to its tenant."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._verified: dict[str, tuple[str, float]] = {}
+
+    async def install(self) -> None:
+        """Create or upgrade the schema."""
+        await apply_migrations(self._pool, SCHEMA, MIGRATIONS)
+
+    async def create_tenant(self, tenant_id: str, name: str) -> None:
+        """Register a tenant (idempotent)."""
+        await self._pool.execute(
+            f"INSERT INTO {SCHEMA}.tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            tenant_id,
+            name,
+        )
+
+    async def issue_key(self, tenant_id: str, label: str | None = None) -> NewApiKey:
+        """A new key for the tenant; the caller shows `full_key` once."""
+        key = mint_api_key()
+        await self._pool.execute(
+            f"INSERT INTO {SCHEMA}.api_keys (tenant_id, key_id, secret_sha256, label)"
+            " VALUES ($1, $2, $3, $4)",
+            tenant_id,
+            key.key_id,
+            key.secret_sha256,
+            label,
+        )
+        return key
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> bool:
+        """Revoke one key of the tenant; True when it existed. Replicas forget it within 30 s."""
+        done = await self._pool.fetchval(
+            f"UPDATE {SCHEMA}.api_keys SET revoked_at = now()"
+            " WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL RETURNING true",
+            tenant_id,
+            key_id,
+        )
+        self._verified.clear()
+        return bool(done)
+
+    async def tenant_of(self, presented: str) -> str | None:
+        """The tenant a presented key belongs to, or None (malformed, unknown, revoked, wrong secret)."""
+        cached = self._verified.get(presented)
+        if cached is not None and time.monotonic() - cached[1] < _CACHE_SECONDS:
+            return cached[0]
+        try:
+            key_id, secret = split_api_key(presented)
+        except ValueError:
+            return None
+        row = await self._pool.fetchrow(
+            f"SELECT tenant_id, secret_sha256 FROM {SCHEMA}.api_keys"
+            " WHERE key_id = $1 AND revoked_at IS NULL",
+            key_id,
+        )
+        if row is None or not secret_matches(secret, row["secret_sha256"]):
+            return None
+        self._verified[presented] = (row["tenant_id"], time.monotonic())
+        return str(row["tenant_id"])
