@@ -1,0 +1,184 @@
+"""The mapper as a process on real Kafka: replays from offset zero change nothing; poison goes to the DLQ."""
+
+from __future__ import annotations
+
+import uuid
+from asyncio import timeout as asyncio_timeout
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.keys import source_change_key
+from schemas.topics import SOURCE_CHANGES, dlq_topic_name
+from tests.integration.conditions import eventually
+from tests.integration.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def mapper_env(
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+) -> AsyncIterator[dict[str, str]]:
+    uid = uuid.uuid4().hex[:8]
+    schema = f"itest_mapper_{uid}"
+    yield {
+        "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
+        "MAPPER_DB_SCHEMA": schema,
+        "MAPPER_COMMIT_INTERVAL_S": "0.2",
+    }
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def change_event(
+    tenant: str, pipedrive_id: int, minutes: int, record: dict[str, Any] | None
+) -> tuple[bytes, bytes]:
+    at = T0 + timedelta(minutes=minutes)
+    change = SourceChange(
+        object=SyncObject.ORGANIZATION,
+        pipedrive_id=pipedrive_id,
+        action=ChangeAction.UPSERTED if record is not None else ChangeAction.DELETED,
+        update_time=at,
+        record=None if record is None else {"id": pipedrive_id, **record},
+        origin=ChangeOrigin.POLL,
+    )
+    key = source_change_key(tenant, SyncObject.ORGANIZATION, pipedrive_id)
+    event = build_event(change, tenant=tenant, subject=key, source="/itest", id_parts=(key, at), time=at)
+    return key.encode(), encode_event(event)
+
+
+async def snapshot(pool: asyncpg.Pool, schema: str, tenant: str) -> dict[str, list[dict[str, Any]]]:
+    tables = {}
+    for table in ("accounts", "contacts", "opportunities", "links"):
+        rows = await pool.fetch(f"SELECT * FROM {schema}.{table} WHERE tenant_id = $1 ORDER BY 2, 3", tenant)
+        tables[table] = [dict(r) for r in rows]
+    return tables
+
+
+async def test_a_replay_from_offset_zero_leaves_the_store_exactly_as_it_was(
+    mapper_env: dict[str, str],
+    producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    tenant = f"replay{uuid.uuid4().hex[:8]}"
+    schema = mapper_env["MAPPER_DB_SCHEMA"]
+    sent = [
+        change_event(tenant, pid, minutes, record)
+        for pid, minutes, record in [
+            (1, 0, {"name": "Acme", "website": "acme.io"}),
+            (2, 1, {"name": "Globex", "website": "https://www.globex.io/"}),
+            (1, 5, {"name": "Acme Renamed", "website": "acme.io"}),
+            (3, 2, {"name": "Acme twin", "website": "ACME.io."}),
+            (2, 9, None),
+        ]
+    ]
+    for key, value in sent:
+        await producer.send_and_wait(SOURCE_CHANGES.name, value, key=key)
+
+    async def links() -> int:
+        return int(
+            await pg_pool.fetchval(f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant) or 0
+        )
+
+    first = ServiceProcess("mapper", mapper_env, tmp_path / "first.log")
+    await first.start()
+    await first.wait_ready()
+    await eventually(links, lambda n: n == 3, within_s=90, what="three links in the store")
+    deleted = f"SELECT deleted_in_crm FROM {schema}.links WHERE tenant_id = $1 AND pipedrive_id = 2"
+    await eventually(lambda: pg_pool.fetchval(deleted, tenant), lambda d: d is True, within_s=30,
+                     what="the delete applied")  # fmt: skip
+    before = await snapshot(pg_pool, schema, tenant)
+    assert await first.terminate() == 0
+
+    await _rewind_to_earliest(kafka_bootstrap, mapper_env["MAPPER_GROUP_ID"], SOURCE_CHANGES.name)
+    second = ServiceProcess("mapper", mapper_env, tmp_path / "second.log")
+    await second.start()
+    await second.wait_ready()
+    marker_key, marker = change_event(tenant, 99, 30, {"name": "Marker", "website": "marker.io"})
+    await producer.send_and_wait(SOURCE_CHANGES.name, marker, key=marker_key)
+    await eventually(links, lambda n: n == 4, within_s=90, what="the marker applied after the replay")
+    assert await second.terminate() == 0
+
+    after = await snapshot(pg_pool, schema, tenant)
+    after["links"] = [row for row in after["links"] if row["pipedrive_id"] != 99]
+    after["accounts"] = [row for row in after["accounts"] if row["match_key"] != "marker.io"]
+    assert after == before
+    assert second.log_text().count('"outcome": "duplicate"') >= len(sent)
+
+
+async def _rewind_to_earliest(bootstrap: str, group_id: str, topic: str) -> None:
+    """As `ConsumerGroupCommand --reset-offsets --to-earliest --execute`, for a group without members."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(SOURCE_CHANGES.partitions)]
+        earliest = await consumer.beginning_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(earliest)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_poison_message_goes_to_the_mapper_dlq_and_the_partition_keeps_flowing(
+    mapper_env: dict[str, str],
+    producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    tenant = f"poison{uuid.uuid4().hex[:8]}"
+    schema = mapper_env["MAPPER_DB_SCHEMA"]
+    key, good = change_event(tenant, 7, 0, {"name": "After poison", "website": "after.io"})
+    poison = await producer.send_and_wait(
+        SOURCE_CHANGES.name, b'{"type": "psync.source.changed", "data": 1}', key=key
+    )
+    await producer.send_and_wait(SOURCE_CHANGES.name, good, key=key)
+
+    process = ServiceProcess("mapper", mapper_env, tmp_path / "mapper.log")
+    await process.start()
+    await process.wait_ready()
+    await eventually(
+        lambda: pg_pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", tenant),
+        lambda n: n == 1, within_s=90, what="the change behind the poison applied",
+    )  # fmt: skip
+    assert await process.terminate() == 0
+
+    consumer = AIOKafkaConsumer(
+        dlq_topic_name("mapper"), bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        letters: list[Any] = []
+        async with asyncio_timeout(30):
+            while not any(dict(r.headers).get("dlq.origin.offset") == str(poison.offset).encode()
+                          and r.key == key for r in letters):  # fmt: skip
+                letters += [r for batch in (await consumer.getmany(timeout_ms=1000)).values() for r in batch]
+    finally:
+        await consumer.stop()
+    letter = next(r for r in letters if r.key == key)
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert headers["dlq.origin.topic"] == SOURCE_CHANGES.name
+    assert headers["dlq.origin.partition"] == str(poison.partition)
+    assert headers["dlq.error.class"] == "InvalidEvent"
