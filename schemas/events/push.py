@@ -20,6 +20,9 @@ class PushRequested(BaseModel):
     record: dict[str, Any] = Field(description="The ABM record's fields by ABM field name.")
     batch_id: str = Field(min_length=1)
     requested_by: str | None = None
+    batch_size: int | None = Field(
+        default=None, ge=1, description="How many records the batch holds (its run ends after the last)."
+    )
 
 
 class PushCompleted(BaseModel):
