@@ -137,6 +137,16 @@ class Budget:
         spent: int = row["spent_today"]
         return spent
 
+    async def closed_for_day_until(self, tenant_id: str) -> float | None:
+        """When today's exhausted budget reopens (epoch seconds), or None when it is not closed."""
+        row = await self._pool.fetchrow(
+            f"SELECT closed_until, closed_for_day FROM {self._table} WHERE tenant_id = $1", tenant_id
+        )
+        if row is None or not row["closed_for_day"] or row["closed_until"] <= self._clock.now():
+            return None
+        until: float = row["closed_until"]
+        return until
+
     async def _try_spend(self, tenant_id: str, cost: int, is_oauth: bool, is_search: bool) -> float | None:
         """Charge and return None, or return how long to wait before trying again."""
         async with self._pool.acquire() as conn, conn.transaction():

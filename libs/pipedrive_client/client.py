@@ -36,6 +36,11 @@ class PipedriveClient:
         self.stages = StagesResource(http)
         self.webhooks = WebhooksResource(http)
 
+    @property
+    def tokens_spent(self) -> int:
+        """Tokens charged for this client's calls so far (what a run reports as spent)."""
+        return self.http.tokens_spent
+
 
 class PipedriveClientFactory:
     """Builds per-tenant clients; holds the credential store, the budget and the OAuth machinery."""

@@ -92,6 +92,8 @@ class PipedriveHttp:
         self._costs = costs or load_token_costs()
         self._retry = retry or RetryPolicy()
         self._clock = clock or SystemClock()
+        self.tokens_spent = 0
+        """Tokens this client's calls were charged (refused calls are refunded and not counted)."""
 
     async def call(
         self,
@@ -177,6 +179,8 @@ class PipedriveHttp:
         """Record what the answer says about the budget: refunds, closed windows, an exhausted day."""
         if reply.status in (401, 403, 429):
             await self._budget.refund(self.tenant_id, cost)
+        else:
+            self.tokens_spent += cost
         daily = reply.status == 429 and "daily" in _error_text(reply.body).lower()
         window = closed_window_from(reply.status, reply.headers, self._clock.now(), daily)
         if window is not None:

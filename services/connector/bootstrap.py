@@ -1,24 +1,136 @@
 """The connector's composition root: builds every dependency and runs the service until SIGTERM.
 
-The connector reads Pipedrive and writes events; it consumes no topic. The Pipedrive client, the connect
-flow, the scheduler, imports and the webhook receiver join it with the connector issue.
+The connector reads Pipedrive and writes events; it consumes no topic. Its workers: the scheduler (due
+syncs, queued runs and imports, paused runs after a budget reset) and the webhook hint reader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from connector.api_support import ConnectorDeps
+from connector.cursors import CursorStore
+from connector.http_app import create_app
+from connector.imports import run_import
+from connector.incremental import run_sync
+from connector.runs import RunKindName, RunStore
+from connector.scheduler import Scheduler
 from connector.settings import ConnectorSettings
+from connector.sync_runs import ReadOptions, RunExecutor
+from connector.tenant_settings import SettingsStore
+from connector.webhook_receiver import HintReader
+from pipedrive_client import (
+    ApiDomainPolicy,
+    BudgetPolicy,
+    Clock,
+    OAuthApp,
+    OAuthStateStore,
+    PipedriveClientFactory,
+    RetryPolicy,
+    SystemClock,
+    install_schema,
+)
+from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from stream_runner.producer import EventProducer
+from tenant_auth.registry import TenantRegistry
 
 SERVICE = "connector"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Connector:
+    """The assembled service: its dependencies, HTTP app and workers."""
+
+    deps: ConnectorDeps
+    app: web.Application
+    scheduler: Scheduler
+    hints: HintReader
+    executor: RunExecutor
+
+
+def oauth_app_of(settings: ConnectorSettings) -> OAuthApp | None:
+    """The marketplace app, when its client id and secret are configured."""
+    if not settings.oauth_client_id or not settings.oauth_client_secret.get_secret_value():
+        return None
+    return OAuthApp(
+        settings.oauth_client_id,
+        settings.oauth_client_secret,
+        settings.oauth_redirect_uri,
+        settings.oauth_base_url,
+    )
+
+
+@contextlib.asynccontextmanager
+async def assemble(
+    settings: ConnectorSettings,
+    pool: asyncpg.Pool,
+    producer: EventProducer,
+    *,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[Connector]:
+    """Install the schemas and build the service on an open pool and a started producer."""
+    clock = clock or SystemClock()
+    await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+    await install_schema(pool, settings.pipedrive_client_schema)
+    registry = TenantRegistry(pool)
+    await registry.install()
+    async with aiohttp.ClientSession() as session:
+        oauth_app = oauth_app_of(settings)
+        factory = PipedriveClientFactory(
+            session,
+            pool,
+            settings.credentials_key,
+            oauth_app=oauth_app,
+            policy=ApiDomainPolicy(settings.sandbox_base_urls),
+            budget_policy=BudgetPolicy(daily_share=settings.budget_share),
+            retry=retry,
+            schema=settings.pipedrive_client_schema,
+            clock=clock,
+        )
+        runs, cursors = RunStore(pool, settings.db_schema), CursorStore(pool, settings.db_schema)
+        deps = ConnectorDeps(
+            settings=settings,
+            pool=pool,
+            schema=settings.db_schema,
+            producer=producer,
+            factory=factory,
+            oauth_app=oauth_app,
+            oauth_states=OAuthStateStore(pool, settings.pipedrive_client_schema, clock=clock),
+            tenant_settings=SettingsStore(pool, settings.db_schema, producer),
+            runs=runs,
+            cursors=cursors,
+            clock=clock,
+            work_available=asyncio.Event(),
+            hints_available=asyncio.Event(),
+        )
+        options = ReadOptions(settings.page_size, settings.overlap_seconds, settings.reconcile_every_s)
+        executor = RunExecutor(
+            factory,
+            producer,
+            runs,
+            cursors,
+            clock,
+            options,
+            {RunKindName.SYNC: run_sync, RunKindName.IMPORT: run_import},
+        )
+        yield Connector(
+            deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor
+        )
 
 
 async def run_service(settings: ConnectorSettings) -> None:
@@ -30,10 +142,11 @@ async def run_service(settings: ConnectorSettings) -> None:
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
     try:
         await producer.start()
-        http = web.Application()
-        checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
-        add_operational_routes(http, checks, CollectorRegistry())
-        await serve_until_stopped(http, settings.http_host, settings.http_port, [], stop)
+        async with assemble(settings, pool, producer) as connector:
+            checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
+            add_operational_routes(connector.app, checks, CollectorRegistry())
+            workers = [connector.scheduler.run, connector.hints.run]
+            await serve_until_stopped(connector.app, settings.http_host, settings.http_port, workers, stop)
     finally:
         await producer.stop()
         await pool.close()

@@ -1,0 +1,81 @@
+"""What every handler of the connector's API shares: the dependencies on the app, JSON errors, and
+pydantic-validated bodies that become 400s naming the problem."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from connector.cursors import CursorStore
+from connector.runs import RunStore
+from connector.settings import ConnectorSettings
+from connector.tenant_settings import SettingsStore
+from pipedrive_client import Clock, OAuthApp, OAuthStateStore, PipedriveClientFactory
+from stream_runner.producer import EventProducer
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class ConnectorDeps:
+    """Everything the API handlers and workers use, built once by the bootstrap."""
+
+    settings: ConnectorSettings
+    pool: asyncpg.Pool
+    schema: str
+    producer: EventProducer
+    factory: PipedriveClientFactory
+    oauth_app: OAuthApp | None
+    oauth_states: OAuthStateStore
+    tenant_settings: SettingsStore
+    runs: RunStore
+    cursors: CursorStore
+    clock: Clock
+    work_available: asyncio.Event
+    hints_available: asyncio.Event
+
+
+DEPS = web.AppKey("connector_deps", ConnectorDeps)
+
+
+def deps_of(request: web.Request) -> ConnectorDeps:
+    """The service's dependencies."""
+    return request.app[DEPS]
+
+
+def json_error(status: int, error: str, message: str, **extra: Any) -> web.HTTPException:
+    """An HTTP error with a JSON body `{error, message, ...}` (raise it)."""
+    body = orjson.dumps({"error": error, "message": message, **extra}).decode()
+    kinds: dict[int, type[web.HTTPException]] = {
+        400: web.HTTPBadRequest,
+        401: web.HTTPUnauthorized,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        502: web.HTTPBadGateway,
+        503: web.HTTPServiceUnavailable,
+    }
+    return kinds[status](text=body, content_type="application/json")
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """`field.path: what is wrong` for each problem pydantic found."""
+    return [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()]
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body validated as `model`; a 400 naming every problem otherwise."""
+    try:
+        raw = orjson.loads(await request.read() or b"null")
+    except orjson.JSONDecodeError as failure:
+        raise json_error(400, "bad_request", "The body is not valid JSON.") from failure
+    try:
+        return model.model_validate(raw)
+    except ValidationError as failure:
+        problems = validation_problems(failure)
+        raise json_error(400, "bad_request", "; ".join(problems), problems=problems) from failure

@@ -1,0 +1,44 @@
+"""The connector's HTTP application: tenant-authenticated API, the webhook receiver (Basic auth of its
+own) and the OpenAPI description (public)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from connector.api_support import DEPS, ConnectorDeps
+from connector.connections_api import add_connection_routes
+from connector.openapi import serve_openapi
+from connector.runs_api import add_run_routes
+from connector.settings_api import add_settings_routes
+from connector.webhook_receiver import add_webhook_routes
+from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.registry import TenantRegistry
+
+PUBLIC_PREFIXES = ("/webhooks/pipedrive/",)
+PUBLIC_PATHS = frozenset({"/openapi.json"})
+
+
+def connector_auth_middleware(registry: TenantRegistry) -> Middleware:
+    """Tenant API keys everywhere but the webhook receiver (Basic auth per tenant) and /openapi.json."""
+    tenant_auth = tenant_auth_middleware(registry)
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
+            return await handler(request)
+        return await tenant_auth(request, handler)
+
+    return authenticate
+
+
+def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application:
+    """The application with every route of the connector's API."""
+    app = web.Application(middlewares=[connector_auth_middleware(registry)], client_max_size=1024**2)
+    app[DEPS] = deps
+    add_connection_routes(app)
+    add_settings_routes(app)
+    add_run_routes(app)
+    add_webhook_routes(app)
+    app.router.add_get("/openapi.json", serve_openapi)
+    return app

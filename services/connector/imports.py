@@ -1,0 +1,258 @@
+"""Imports: all organizations, filtered organizations, or deals at chosen stages with their organizations
+and persons. A filter is compiled against the account's field labels (errors name the column), what v2
+lists can filter is pushed down, the rest is evaluated on the pages read. The same reading serves the
+preview (counts only, nothing emitted) and the import run (emits with the duplicate handling)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connector.incremental import emit_versions
+from connector.sync_runs import RunContext
+from pipedrive_client import ListFilters, PipedriveClient
+from pipedrive_client.models import Deal, Organization, Person, Record
+from pipedrive_client.pagination import MAX_PAGE_SIZE
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeOrigin, DuplicateHandling, ImportContext
+from sync_rules.filters import (
+    FilterPlan,
+    compile_filter,
+    evaluate_filter,
+    plan_filter,
+    standard_filter_fields,
+)
+from sync_rules.filters.fields import custom_filter_fields
+from sync_rules.filters.syntax import Expr
+from sync_rules.mappings import FieldDefinition
+
+IDS_PER_CALL = 100
+
+
+class ImportSource(StrEnum):
+    """What an import reads."""
+
+    ALL_ORGANIZATIONS = "all_organizations"
+    FILTERED_ORGANIZATIONS = "filtered_organizations"
+    DEALS_AT_STAGES = "deals_at_stages"
+
+
+class ImportRequest(BaseModel):
+    """The body of `POST /v1/imports` and `POST /v1/imports/preview`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: ImportSource
+    filter: str | None = Field(default=None, min_length=1, max_length=2000)
+    stage_ids: tuple[int, ...] = Field(default=(), max_length=100)
+    duplicate_handling: DuplicateHandling = DuplicateHandling.SKIP_DUPLICATES
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> ImportRequest:
+        if self.source is ImportSource.FILTERED_ORGANIZATIONS and not self.filter:
+            raise ValueError("filtered_organizations needs a filter expression")
+        if self.source is not ImportSource.FILTERED_ORGANIZATIONS and self.filter:
+            raise ValueError("a filter applies only to filtered_organizations")
+        if self.source is ImportSource.DEALS_AT_STAGES and not self.stage_ids:
+            raise ValueError("deals_at_stages needs at least one stage id in stage_ids")
+        if self.source is not ImportSource.DEALS_AT_STAGES and self.stage_ids:
+            raise ValueError("stage_ids apply only to deals_at_stages")
+        return self
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    """A filter bound to the account: the plan (pushdown + residual) and what evaluation needs."""
+
+    plan: FilterPlan
+    now: datetime
+    current_user_id: int | None
+
+    def matches(self, record: Record) -> bool:
+        """Whether a record read with the pushed-down params also passes the residual."""
+        if self.plan.residual is None:
+            return True
+        return evaluate_filter(
+            self.plan.residual,
+            record.model_dump(mode="json"),
+            now=self.now,
+            current_user_id=self.current_user_id,
+        )
+
+    def list_filters(self) -> ListFilters:
+        """The pushed-down parameters as list filters."""
+        params = self.plan.params
+        return ListFilters(
+            owner_id=_int_or_none(params.get("owner_id")),
+            updated_since=_time_or_none(params.get("updated_since")),
+            updated_until=_time_or_none(params.get("updated_until")),
+        )
+
+
+async def compile_organization_filter(client: PipedriveClient, source: str, now: datetime) -> CompiledFilter:
+    """Bind a filter to the account's organization fields and users; `FilterError` names the column."""
+    users = await client.users.list()
+    me = await client.users.me()
+    user_ids: dict[str, int] = {}
+    for user in users:
+        user_ids[user.name] = user.id
+        if user.email:
+            user_ids[user.email] = user.id
+    definitions = [
+        FieldDefinition(d.field_code, d.field_name, d.is_custom_field, d.field_type)
+        for d in await client.fields.list("organization")
+    ]
+    fields = standard_filter_fields(SyncObject.ORGANIZATION, users=user_ids) | custom_filter_fields(
+        definitions
+    )
+    expression: Expr = compile_filter(source, fields)
+    plan = plan_filter(expression, SyncObject.ORGANIZATION, now=now, current_user_id=me.id)
+    return CompiledFilter(plan, now, me.id)
+
+
+@dataclass
+class ImportTally:
+    """What an import read and selected, per object."""
+
+    read: int = 0
+    selected: dict[str, int] = field(default_factory=dict)
+
+    def add(self, obj: SyncObject, count: int) -> None:
+        """Count selected records of an object."""
+        self.selected[obj.value] = self.selected.get(obj.value, 0) + count
+
+
+Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
+
+
+async def read_import(
+    client: PipedriveClient,
+    request: ImportRequest,
+    sink: Sink,
+    tally: ImportTally,
+    now: datetime,
+    *,
+    page_size: int = MAX_PAGE_SIZE,
+    start_cursor: str | None = None,
+    on_page: Callable[[str | None], Awaitable[None]] | None = None,
+) -> None:
+    """Read what the import selects page by page, handing each page's selected records to `sink`.
+
+    `on_page(next_cursor)` runs after each page (checkpoints); organizations resume from `start_cursor`.
+    """
+    if request.source is ImportSource.DEALS_AT_STAGES:
+        await _read_deals(client, request.stage_ids, sink, tally, page_size, on_page)
+        return
+    compiled = (
+        await compile_organization_filter(client, request.filter, now) if request.filter is not None else None
+    )
+    filters = compiled.list_filters() if compiled else None
+    cursor = start_cursor
+    while True:
+        page = await client.organizations.list_page(filters, cursor, page_size)
+        tally.read += len(page.items)
+        chosen: list[Organization] = [o for o in page.items if compiled is None or compiled.matches(o)]
+        tally.add(SyncObject.ORGANIZATION, len(chosen))
+        await sink(SyncObject.ORGANIZATION, chosen)
+        if on_page is not None:
+            await on_page(page.next_cursor)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def _read_deals(
+    client: PipedriveClient,
+    stage_ids: Sequence[int],
+    sink: Sink,
+    tally: ImportTally,
+    page_size: int,
+    on_page: Callable[[str | None], Awaitable[None]] | None,
+) -> None:
+    seen_orgs: set[int] = set()
+    seen_persons: set[int] = set()
+    for stage_id in stage_ids:
+        cursor: str | None = None
+        while True:
+            page = await client.deals.list_page(ListFilters(stage_id=stage_id), cursor, page_size)
+            deals: list[Deal] = page.items
+            tally.read += len(deals)
+            org_ids = sorted({d.org_id for d in deals if d.org_id} - seen_orgs)
+            person_ids = sorted({d.person_id for d in deals if d.person_id} - seen_persons)
+            orgs: list[Organization] = await _by_ids(client.organizations.list_page, org_ids)
+            persons: list[Person] = await _by_ids(client.persons.list_page, person_ids)
+            seen_orgs.update(org_ids)
+            seen_persons.update(person_ids)
+            for obj, records in (
+                (SyncObject.ORGANIZATION, orgs),
+                (SyncObject.PERSON, persons),
+                (SyncObject.DEAL, deals),
+            ):
+                tally.add(obj, len(records))
+                await sink(obj, records)
+            if on_page is not None:
+                await on_page(page.next_cursor)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+
+
+async def _by_ids(list_page: Callable[..., Awaitable[Any]], ids: Sequence[int]) -> list[Any]:
+    found: list[Any] = []
+    for start in range(0, len(ids), IDS_PER_CALL):
+        chunk = ids[start : start + IDS_PER_CALL]
+        page = await list_page(ListFilters(ids=chunk), None, IDS_PER_CALL)
+        found.extend(page.items)
+    return found
+
+
+async def run_import(context: RunContext) -> None:
+    """The work of an import run: emit what the import selects, carrying its duplicate handling."""
+    request = ImportRequest.model_validate(context.run.spec)
+    import_context = ImportContext(
+        import_id=context.run.run_id, duplicate_handling=request.duplicate_handling
+    )
+    tally = ImportTally()
+    progress = context.run.progress
+
+    async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
+        await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context, advance_cursor=False)
+
+    async def on_page(next_cursor: str | None) -> None:
+        progress.update({"read": progress.get("read", 0) + 0, "page_cursor": next_cursor})
+        progress["read"] = tally.read + progress.get("read_before", 0)
+        progress["selected"] = tally.selected
+        await context.checkpoint()
+
+    progress["read_before"] = progress.get("read", 0)
+    start = progress.get("page_cursor") if request.source is not ImportSource.DEALS_AT_STAGES else None
+    await read_import(
+        context.client,
+        request,
+        sink,
+        tally,
+        context.now(),
+        page_size=context.options.page_size,
+        start_cursor=start,
+        on_page=on_page,
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,101 @@
+"""The OpenAPI 3.1 description of the connector's API, built from the request models, served at
+`/openapi.json`. A test checks that it names exactly the routes the app serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from connector.connections_api import ApiTokenConnection
+from connector.imports import ImportRequest
+from connector.settings_api import SettingsInput, WebhooksInput
+from schemas.events.settings import TenantSettings
+
+_ERROR = {"description": "Error: `{error, message}` (400 names every problem; a bad filter its column)"}
+
+
+def _op(summary: str, body: type[BaseModel] | None = None, ok: str = "200", **extra: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "responses": {ok: {"description": "OK"}, "400": _ERROR, "401": _ERROR},
+        **extra,
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
+        }
+    return operation
+
+
+def _run_id() -> list[dict[str, Any]]:
+    return [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+PATHS: dict[str, dict[str, dict[str, Any]]] = {
+    "/v1/connection": {
+        "get": _op("Connection status (never the token)"),
+        "delete": _op("Disconnect: remove webhooks, forget credentials"),
+    },
+    "/v1/connection/api-token": {
+        "post": _op("Connect with an API token (checked with /v1/users/me)", ApiTokenConnection)
+    },
+    "/v1/connection/oauth/authorize": {"get": _op("Redirect to Pipedrive's consent page", ok="302")},
+    "/v1/connection/oauth/callback": {
+        "get": _op(
+            "Finish OAuth: the state must have been issued to this tenant and API key",
+            parameters=[
+                {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "state", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+        )
+    },
+    "/v1/settings": {
+        "get": _op("The tenant's sync settings"),
+        "put": _op("Replace the sync settings (next version, published)", SettingsInput),
+    },
+    "/v1/webhooks": {"put": _op("Turn Pipedrive webhooks on or off", WebhooksInput)},
+    "/v1/sync": {"post": _op("Sync now (queues a run)", ok="202")},
+    "/v1/runs": {"get": _op("Latest runs")},
+    "/v1/runs/{run_id}": {"get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id())},
+    "/v1/runs/{run_id}/cancel": {"post": _op("Cancel a run", ok="202", parameters=_run_id())},
+    "/v1/imports": {"post": _op("Start an import (a run)", ImportRequest, ok="202")},
+    "/v1/imports/preview": {"post": _op("Count what an import would read; emits nothing", ImportRequest)},
+    "/webhooks/pipedrive/{tenant}": {
+        "post": _op(
+            "Pipedrive webhook deliveries (Basic auth per tenant)",
+            security=[{"webhookBasic": []}],
+            parameters=[{"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}],
+        )
+    },
+    "/openapi.json": {"get": _op("This description", security=[])},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    schemas: dict[str, Any] = {}
+    for model in (ApiTokenConnection, SettingsInput, WebhooksInput, ImportRequest, TenantSettings):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "psync connector", "version": "1.0.0"},
+        "security": [{"tenantKey": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key"},
+                "webhookBasic": {"type": "http", "scheme": "basic"},
+            },
+        },
+    }
+
+
+async def serve_openapi(_request: web.Request) -> web.Response:
+    """GET /openapi.json."""
+    return web.json_response(openapi_document())

@@ -1,0 +1,271 @@
+"""Runs (syncs and imports) in the connector's schema: queued, running, paused until a budget reset,
+finished or cancelled, with their progress, counts and tokens. The scheduler picks them up."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+
+class RunKindName(StrEnum):
+    """What a connector run does."""
+
+    SYNC = "sync"
+    IMPORT = "import"
+
+
+class RunState(StrEnum):
+    """Where a run is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value, RunState.PAUSED.value)
+
+
+@dataclass
+class Counts:
+    """Per-record outcomes of a run, as the activity log counts them."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        """The counts as stored and published."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+@dataclass
+class Run:
+    """One run as stored."""
+
+    tenant_id: str
+    run_id: str
+    kind: RunKindName
+    trigger: str
+    state: RunState
+    spec: dict[str, Any]
+    progress: dict[str, Any]
+    counts: Counts
+    tokens_spent: int
+    status: str | None = None
+    message: str | None = None
+    cancel_requested: bool = False
+    resume_at: datetime | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The run as the API shows it."""
+
+        def stamp(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind.value,
+            "trigger": self.trigger,
+            "state": self.state.value,
+            "spec": self.spec,
+            "progress": self.progress,
+            "counts": self.counts.as_json(),
+            "tokens_spent": self.tokens_spent,
+            "status": self.status,
+            "message": self.message,
+            "cancel_requested": self.cancel_requested,
+            "resume_at": stamp(self.resume_at),
+            "queued_at": stamp(self.queued_at),
+            "started_at": stamp(self.started_at),
+            "finished_at": stamp(self.finished_at),
+        }
+
+
+def _run(row: asyncpg.Record) -> Run:
+    return Run(
+        tenant_id=row["tenant_id"],
+        run_id=row["run_id"],
+        kind=RunKindName(row["kind"]),
+        trigger=row["trigger"],
+        state=RunState(row["state"]),
+        spec=row["spec"],
+        progress=row["progress"],
+        counts=Counts(**row["counts"]),
+        tokens_spent=row["tokens_spent"],
+        status=row["status"],
+        message=row["message"],
+        cancel_requested=row["cancel_requested"],
+        resume_at=row["resume_at"],
+        queued_at=row["queued_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+class RunStore:
+    """The runs table."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self._pool = pool
+        self._table = f"{schema}.runs"
+
+    async def enqueue(
+        self, tenant: str, kind: RunKindName, trigger: str, spec: dict[str, Any] | None = None
+    ) -> Run:
+        """Queue a new run; a queued sync of the tenant is reused instead of queueing a second one."""
+        if kind is RunKindName.SYNC:
+            queued = await self._pool.fetchrow(
+                f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync' AND state = 'queued'"
+                " ORDER BY queued_at LIMIT 1",
+                tenant,
+            )
+            if queued is not None:
+                return _run(queued)
+        row = await self._pool.fetchrow(
+            f"INSERT INTO {self._table} (tenant_id, run_id, kind, trigger, state, spec)"
+            " VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING *",
+            tenant,
+            f"{kind.value}-{uuid.uuid4().hex[:16]}",
+            kind.value,
+            trigger,
+            spec or {},
+        )
+        assert row is not None
+        return _run(row)
+
+    async def get(self, tenant: str, run_id: str) -> Run | None:
+        """One run of the tenant."""
+        row = await self._pool.fetchrow(
+            f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND run_id = $2", tenant, run_id
+        )
+        return _run(row) if row else None
+
+    async def recent(self, tenant: str, limit: int = 50) -> list[Run]:
+        """The tenant's latest runs, newest first."""
+        rows = await self._pool.fetch(
+            f"SELECT * FROM {self._table} WHERE tenant_id = $1 ORDER BY queued_at DESC LIMIT $2",
+            tenant,
+            limit,
+        )
+        return [_run(r) for r in rows]
+
+    async def next_open(self, tenant: str, now: datetime) -> Run | None:
+        """The tenant's run to work on now: an interrupted one first, then a paused one whose reset has
+        come, then the oldest queued one."""
+        row = await self._pool.fetchrow(
+            f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND (state IN ('queued', 'running')"
+            " OR (state = 'paused' AND resume_at <= $2))"
+            " ORDER BY CASE state WHEN 'running' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, queued_at LIMIT 1",
+            tenant,
+            now,
+        )
+        return _run(row) if row else None
+
+    async def tenants_with_work(self, now: datetime) -> list[str]:
+        """Tenants with a run to work on now."""
+        rows = await self._pool.fetch(
+            f"SELECT DISTINCT tenant_id FROM {self._table} WHERE state IN ('queued', 'running')"
+            " OR (state = 'paused' AND resume_at <= $1)",
+            now,
+        )
+        return [r["tenant_id"] for r in rows]
+
+    async def has_open(self, tenant: str, kind: RunKindName) -> bool:
+        """Whether the tenant has a queued, running or paused run of this kind."""
+        found = await self._pool.fetchval(
+            f"SELECT true FROM {self._table} WHERE tenant_id = $1 AND kind = $2"
+            " AND state IN ('queued', 'running', 'paused') LIMIT 1",
+            tenant,
+            kind.value,
+        )
+        return bool(found)
+
+    async def last_sync_finished(self, tenant: str) -> datetime | None:
+        """When the tenant's last sync ended."""
+        value: datetime | None = await self._pool.fetchval(
+            f"SELECT max(finished_at) FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync'", tenant
+        )
+        return value
+
+    async def start(self, run: Run, now: datetime) -> bool:
+        """Mark the run running; True when it starts for the first time (not a resume)."""
+        first = run.started_at is None
+        await self._pool.execute(
+            f"UPDATE {self._table} SET state = 'running', resume_at = NULL,"
+            " started_at = coalesce(started_at, $3) WHERE tenant_id = $1 AND run_id = $2",
+            run.tenant_id,
+            run.run_id,
+            now,
+        )
+        if first:
+            run.started_at = now
+        run.state = RunState.RUNNING
+        return first
+
+    async def save_progress(self, run: Run) -> bool:
+        """Store the run's progress, counts and tokens; returns whether a cancel was requested."""
+        cancel = await self._pool.fetchval(
+            f"UPDATE {self._table} SET progress = $3, counts = $4, tokens_spent = $5"
+            " WHERE tenant_id = $1 AND run_id = $2 RETURNING cancel_requested",
+            run.tenant_id,
+            run.run_id,
+            run.progress,
+            run.counts.as_json(),
+            run.tokens_spent,
+        )
+        return bool(cancel)
+
+    async def pause(self, run: Run, resume_at: datetime) -> None:
+        """Park the run until the budget resets."""
+        run.state, run.resume_at = RunState.PAUSED, resume_at
+        await self.save_progress(run)
+        await self._pool.execute(
+            f"UPDATE {self._table} SET state = 'paused', resume_at = $3 WHERE tenant_id = $1 AND run_id = $2",
+            run.tenant_id,
+            run.run_id,
+            resume_at,
+        )
+
+    async def finish(
+        self, run: Run, state: RunState, status: str, message: str | None, now: datetime
+    ) -> None:
+        """Close the run with its outcome."""
+        run.state, run.status, run.message, run.finished_at = state, status, message, now
+        await self.save_progress(run)
+        await self._pool.execute(
+            f"UPDATE {self._table} SET state = $3, status = $4, message = $5, finished_at = $6"
+            " WHERE tenant_id = $1 AND run_id = $2",
+            run.tenant_id,
+            run.run_id,
+            state.value,
+            status,
+            message,
+            now,
+        )
+
+    async def request_cancel(self, tenant: str, run_id: str) -> Run | None:
+        """Ask an open run to stop (a queued or paused one is cancelled at once by the worker)."""
+        row = await self._pool.fetchrow(
+            f"UPDATE {self._table} SET cancel_requested = true"
+            " WHERE tenant_id = $1 AND run_id = $2 RETURNING *",
+            tenant,
+            run_id,
+        )
+        return _run(row) if row else None

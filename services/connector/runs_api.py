@@ -1,0 +1,119 @@
+"""Runs over HTTP: "sync now", imports (with a preview that reads and counts but emits nothing), progress
+and cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from connector.api_support import deps_of, json_error, read_body
+from connector.imports import ImportRequest, ImportTally, compile_organization_filter, read_import
+from connector.runs import RunKindName
+from pipedrive_client import PipedriveError
+from pipedrive_client.models import Record
+from schemas.events.common import SyncObject
+from sync_rules.filters import FilterError
+from tenant_auth.middleware import tenant_of
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    """Queue a sync of the tenant (a sync already queued is reused)."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    run = await deps.runs.enqueue(tenant, RunKindName.SYNC, "manual")
+    deps.work_available.set()
+    return web.json_response(run.as_json(), status=202)
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    """The tenant's latest runs."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    return web.json_response({"data": [r.as_json() for r in await deps.runs.recent(tenant)]})
+
+
+async def get_run(request: web.Request) -> web.Response:
+    """One run's progress, counts, tokens and outcome."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    run = await deps.runs.get(tenant, request.match_info["run_id"])
+    if run is None:
+        raise json_error(404, "not_found", "No such run for this tenant.")
+    return web.json_response(run.as_json())
+
+
+async def cancel_run(request: web.Request) -> web.Response:
+    """Ask a run to stop after the page in flight."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    run = await deps.runs.request_cancel(tenant, request.match_info["run_id"])
+    if run is None:
+        raise json_error(404, "not_found", "No such run for this tenant.")
+    deps.work_available.set()
+    return web.json_response(run.as_json(), status=202)
+
+
+async def _checked_import(request: web.Request) -> ImportRequest:
+    """The import body, with its filter compiled against the account (400 naming the column)."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    wanted = await read_body(request, ImportRequest)
+    if wanted.filter is not None:
+        try:
+            await compile_organization_filter(deps.factory.for_tenant(tenant), wanted.filter, _now(request))
+        except FilterError as failure:
+            raise json_error(
+                400, "bad_filter", str(failure), column=failure.column, problem=failure.problem
+            ) from failure
+        except PipedriveError as failure:
+            raise json_error(
+                409, "not_connected", f"The filter needs Pipedrive's fields: {failure}"
+            ) from failure
+    return wanted
+
+
+async def start_import(request: web.Request) -> web.Response:
+    """Queue an import run."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    wanted = await _checked_import(request)
+    run = await deps.runs.enqueue(tenant, RunKindName.IMPORT, "manual", wanted.model_dump(mode="json"))
+    deps.work_available.set()
+    return web.json_response(run.as_json(), status=202)
+
+
+async def preview_import(request: web.Request) -> web.Response:
+    """Read what the import would select and count it; nothing is emitted."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    wanted = await _checked_import(request)
+    client = deps.factory.for_tenant(tenant)
+    tally = ImportTally()
+    known: dict[str, int] = {}
+
+    async def count(obj: SyncObject, records: Sequence[Record]) -> None:
+        emitted = await deps.cursors.emitted(tenant, obj, [r.id for r in records])
+        known[obj.value] = known.get(obj.value, 0) + len(emitted)
+
+    try:
+        await read_import(client, wanted, count, tally, _now(request), page_size=deps.settings.page_size)
+    except PipedriveError as failure:
+        raise json_error(502, "pipedrive_failed", str(failure)) from failure
+    return web.json_response(
+        {
+            "read": tally.read,
+            "selected": tally.selected,
+            "already_known": known,
+            "new": {k: v - known.get(k, 0) for k, v in tally.selected.items()},
+            "tokens_spent": client.tokens_spent,
+        }
+    )
+
+
+def _now(request: web.Request) -> datetime:
+    return datetime.fromtimestamp(deps_of(request).clock.now(), UTC)
+
+
+def add_run_routes(app: web.Application) -> None:
+    """Mount the runs and imports API."""
+    app.router.add_post("/v1/sync", sync_now)
+    app.router.add_get("/v1/runs", list_runs)
+    app.router.add_get("/v1/runs/{run_id}", get_run)
+    app.router.add_post("/v1/runs/{run_id}/cancel", cancel_run)
+    app.router.add_post("/v1/imports", start_import)
+    app.router.add_post("/v1/imports/preview", preview_import)

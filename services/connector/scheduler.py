@@ -1,0 +1,125 @@
+"""The scheduler: queues syncs that are due by each tenant's frequency (jittered per tenant), and works
+every tenant's open runs one at a time under a PostgreSQL advisory lock, so two replicas never run one
+tenant at once. A run paused by an exhausted budget waits for its reset; a tenant whose daily budget is
+closed gets no new scheduled run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from connector.api_support import ConnectorDeps
+from connector.runs import RunKindName, RunState
+from connector.sync_runs import RunExecutor
+from schemas.events.settings import Frequency
+
+_log = structlog.get_logger(__name__)
+INTERVALS = {
+    Frequency.EVERY_24H: timedelta(hours=24),
+    Frequency.EVERY_6H: timedelta(hours=6),
+    Frequency.EVERY_1H: timedelta(hours=1),
+}
+_LOCK_SPACE = zlib.crc32(b"connector-runs") - 2**31
+
+
+def jitter_of(tenant: str, spread_seconds: float) -> timedelta:
+    """A stable per-tenant offset in [0, spread): tenants on one frequency do not all start together."""
+    return timedelta(seconds=spread_seconds * (zlib.crc32(tenant.encode()) / 2**32))
+
+
+def is_due(last_finished: datetime | None, frequency: Frequency, jitter: timedelta, now: datetime) -> bool:
+    """Whether a scheduled sync is due (never for manual; at once for a tenant never synced)."""
+    interval = INTERVALS.get(frequency)
+    if interval is None:
+        return False
+    return last_finished is None or last_finished + interval + jitter <= now
+
+
+def tenant_lock_key(tenant: str) -> int:
+    """The advisory lock (second half of a two-int key) that serializes a tenant's runs."""
+    return zlib.crc32(tenant.encode()) - 2**31
+
+
+class Scheduler:
+    """Queues due syncs and works open runs."""
+
+    def __init__(self, deps: ConnectorDeps, executor: RunExecutor) -> None:
+        self._deps = deps
+        self._executor = executor
+        self._active: dict[str, asyncio.Task[int]] = {}
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._deps.clock.now(), UTC)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Worker: tick every few seconds (or when work is announced) until `stop`; then let runs end."""
+        while not stop.is_set():
+            self._deps.work_available.clear()
+            try:
+                await self._deps.tenant_settings.publish_pending()
+                await self.queue_due_syncs()
+                self.start_open_runs()
+            except Exception:  # a tick that fails (database restart) is retried at the next one
+                _log.exception("scheduler_tick_failed")
+            waiter = asyncio.ensure_future(self._deps.work_available.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                [waiter, stopper],
+                timeout=self._deps.settings.scheduler_interval_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            waiter.cancel()
+            stopper.cancel()
+        if self._active:
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+    async def queue_due_syncs(self) -> int:
+        """Queue a scheduled sync for every tenant that is due; returns how many were queued."""
+        deps, now, queued = self._deps, self._now(), 0
+        for tenant, settings in await deps.tenant_settings.tenants_by_frequency():
+            if await deps.runs.has_open(tenant, RunKindName.SYNC):
+                continue
+            if await deps.factory.budget.closed_for_day_until(tenant) is not None:
+                continue
+            jitter = jitter_of(tenant, deps.settings.schedule_jitter_s)
+            if is_due(await deps.runs.last_sync_finished(tenant), settings.frequency, jitter, now):
+                await deps.runs.enqueue(tenant, RunKindName.SYNC, "schedule")
+                queued += 1
+        return queued
+
+    def start_open_runs(self) -> None:
+        """Start a task per tenant with open work (none for a tenant this replica already works)."""
+        self._active = {t: task for t, task in self._active.items() if not task.done()}
+        task = asyncio.ensure_future(self._start_tenants())
+        task.add_done_callback(lambda _: None)
+
+    async def _start_tenants(self) -> None:
+        for tenant in await self._deps.runs.tenants_with_work(self._now()):
+            if tenant not in self._active:
+                self._active[tenant] = asyncio.create_task(self.work_tenant(tenant), name=f"runs-{tenant}")
+
+    async def work_tenant(self, tenant: str) -> int:
+        """Run the tenant's open runs in order while holding its lock; returns how many were worked
+        (0 when another replica holds the lock)."""
+        worked = 0
+        async with self._deps.pool.acquire() as conn:
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, tenant_lock_key(tenant)
+            ):
+                return 0
+            try:
+                while (run := await self._deps.runs.next_open(tenant, self._now())) is not None:
+                    done = await self._executor.execute(run)
+                    worked += 1
+                    if done.state is RunState.PAUSED:
+                        break
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock($1, $2)", _LOCK_SPACE, tenant_lock_key(tenant)
+                    )
+        return worked

@@ -1,0 +1,90 @@
+"""Source changes as events: what the connector emits for one Pipedrive record version (pure).
+
+Event ids derive from (tenant, object, id, update_time, action) and, for imports, the import id: a
+re-read of the same version emits the same id, so consumers drop what they already applied.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.catalog import build_event
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
+from schemas.keys import source_change_key
+from schemas.topics import SOURCE_CHANGES
+from stream_runner.messages import OutgoingMessage
+
+SOURCE = "/connector"
+
+
+def version_stamp(update_time: datetime) -> str:
+    """The second-precision UTC stamp of a record version (Pipedrive's timestamps have seconds)."""
+    return update_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def source_change_message(
+    tenant: str,
+    change: SourceChange,
+    *,
+    run_id: str,
+    now: datetime,
+) -> OutgoingMessage:
+    """The keyed `psync.source.changed` message of one change, correlated with its run."""
+    id_parts: tuple[object, ...] = (
+        change.object.value,
+        change.pipedrive_id,
+        version_stamp(change.update_time),
+        change.action.value,
+    )
+    if change.import_context is not None:
+        id_parts = (*id_parts, change.import_context.import_id)
+    event = build_event(
+        change,
+        tenant=tenant,
+        subject=source_change_key(tenant, change.object, change.pipedrive_id),
+        source=SOURCE,
+        id_parts=id_parts,
+        time=now,
+        correlationid=run_id,
+    )
+    return OutgoingMessage.of_event(SOURCE_CHANGES.name, event)
+
+
+def upserted(
+    obj: SyncObject,
+    record: dict[str, Any],
+    update_time: datetime,
+    origin: ChangeOrigin,
+    import_context: ImportContext | None = None,
+) -> SourceChange:
+    """A created or changed record, carried whole."""
+    return SourceChange(
+        object=obj,
+        pipedrive_id=int(record["id"]),
+        action=ChangeAction.UPSERTED,
+        update_time=update_time,
+        record=record,
+        origin=origin,
+        import_context=import_context,
+    )
+
+
+def deleted(obj: SyncObject, pipedrive_id: int, at: datetime, origin: ChangeOrigin) -> SourceChange:
+    """A record deleted in Pipedrive."""
+    return SourceChange(
+        object=obj, pipedrive_id=pipedrive_id, action=ChangeAction.DELETED, update_time=at, origin=origin
+    )
+
+
+def merged(obj: SyncObject, pipedrive_id: int, into: int, at: datetime, origin: ChangeOrigin) -> SourceChange:
+    """A record merged into `into` (and gone)."""
+    return SourceChange(
+        object=obj,
+        pipedrive_id=pipedrive_id,
+        action=ChangeAction.MERGED,
+        update_time=at,
+        merged_into_id=into,
+        origin=origin,
+    )

@@ -1,0 +1,192 @@
+"""Executing one run (sync or import): started/finished events on `psync.sync-runs.v1`, progress and
+tokens checkpointed after every acknowledged page, a budget exhaustion parks the run until the reset,
+a Pipedrive error ends it in Error with the activity log's message."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from connector.cursors import CursorStore
+from connector.runs import Run, RunKindName, RunState, RunStore
+from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
+from schemas.catalog import build_event
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.keys import run_key
+from schemas.topics import SYNC_RUNS
+from stream_runner.messages import OutgoingMessage
+from stream_runner.producer import EventProducer
+
+SERVICE = "connector"
+ALL_OBJECTS = (SyncObject.ORGANIZATION, SyncObject.PERSON, SyncObject.DEAL)
+_log = structlog.get_logger(__name__)
+
+
+class RunCancelled(Exception):
+    """The admin cancelled the run; it stops after the page in flight."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How runs read Pipedrive."""
+
+    page_size: int = 500
+    overlap_seconds: int = 120
+    reconcile_every_s: float = 86_400.0
+
+
+@dataclass
+class RunContext:
+    """What a run's work needs: the run, the tenant's client, the stores, and a way to emit and checkpoint."""
+
+    run: Run
+    client: PipedriveClient
+    producer: EventProducer
+    cursors: CursorStore
+    runs: RunStore
+    clock: Clock
+    options: ReadOptions
+    tokens_before: int
+
+    @property
+    def tenant(self) -> str:
+        """The run's tenant."""
+        return self.run.tenant_id
+
+    def now(self) -> datetime:
+        """The current time (of the injected clock)."""
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    async def emit(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send and wait until Kafka acknowledged every message."""
+        if messages:
+            await self.producer.send_all(messages)
+
+    async def checkpoint(self) -> None:
+        """Store progress, counts and tokens; raise RunCancelled when the admin asked to stop."""
+        self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
+        if await self.runs.save_progress(self.run):
+            raise RunCancelled()
+
+
+Work = Callable[[RunContext], Awaitable[None]]
+
+
+def _objects(run: Run) -> tuple[SyncObject, ...]:
+    names = run.spec.get("objects")
+    return tuple(SyncObject(n) for n in names) if names else ALL_OBJECTS
+
+
+class RunExecutor:
+    """Runs one run to its end (or to a pause) and reports it."""
+
+    def __init__(
+        self,
+        factory: PipedriveClientFactory,
+        producer: EventProducer,
+        runs: RunStore,
+        cursors: CursorStore,
+        clock: Clock,
+        options: ReadOptions,
+        work: dict[RunKindName, Work],
+    ) -> None:
+        self._factory = factory
+        self._producer = producer
+        self._runs = runs
+        self._cursors = cursors
+        self._clock = clock
+        self._options = options
+        self._work = work
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    async def execute(self, run: Run) -> Run:
+        """Carry the run as far as it goes now: to its end, or to a pause until the budget resets."""
+        if run.cancel_requested:
+            return await self._end(run, RunState.CANCELLED, RunStatus.WARNING, "Cancelled by the admin")
+        if await self._runs.start(run, self._now()):
+            await self._report_started(run)
+        context = RunContext(
+            run,
+            self._factory.for_tenant(run.tenant_id),
+            self._producer,
+            self._cursors,
+            self._runs,
+            self._clock,
+            self._options,
+            run.tokens_spent,
+        )
+        try:
+            await self._work[run.kind](context)
+            await context.checkpoint()
+        except BudgetExhausted as exhausted:
+            context.run.tokens_spent = context.tokens_before + context.client.tokens_spent
+            await self._runs.pause(run, datetime.fromtimestamp(exhausted.resume_at, UTC))
+            _log.info("run_paused", tenant=run.tenant_id, run_id=run.run_id, resume_at=exhausted.resume_at)
+            return run
+        except RunCancelled:
+            return await self._end(run, RunState.CANCELLED, RunStatus.WARNING, "Cancelled by the admin")
+        except PipedriveError as failure:
+            run.tokens_spent = context.tokens_before + context.client.tokens_spent
+            return await self._end(run, RunState.FINISHED, RunStatus.ERROR, str(failure))
+        status = RunStatus.WARNING if run.counts.failed else RunStatus.SUCCESS
+        return await self._end(run, RunState.FINISHED, status, None)
+
+    async def _end(self, run: Run, state: RunState, status: RunStatus, message: str | None) -> Run:
+        now = self._now()
+        await self._runs.finish(run, state, status.value, message, now)
+        started = run.started_at or now
+        finished = RunFinished(
+            run_id=run.run_id,
+            service=SERVICE,
+            kind=_run_kind(run),
+            direction=Direction.TO_ABM,
+            objects=_objects(run),
+            started_at=started,
+            finished_at=now,
+            counts=RunCounts(**run.counts.as_json()),
+            tokens_spent=run.tokens_spent,
+            status=status,
+            message=message,
+        )
+        await self._send_run_event(run, finished, "finished", now)
+        _log.info(
+            "run_finished", tenant=run.tenant_id, run_id=run.run_id, status=status.value, message=message
+        )
+        return run
+
+    async def _report_started(self, run: Run) -> None:
+        assert run.started_at is not None
+        started = RunStarted(
+            run_id=run.run_id,
+            service=SERVICE,
+            kind=_run_kind(run),
+            direction=Direction.TO_ABM,
+            objects=_objects(run),
+            started_at=run.started_at,
+            trigger=run.trigger,
+        )
+        await self._send_run_event(run, started, "started", run.started_at)
+
+    async def _send_run_event(
+        self, run: Run, payload: RunStarted | RunFinished, phase: str, at: datetime
+    ) -> None:
+        event = build_event(
+            payload,
+            tenant=run.tenant_id,
+            subject=run_key(run.tenant_id, run.run_id),
+            source="/connector",
+            id_parts=(run.run_id, phase),
+            time=at,
+            correlationid=run.run_id,
+        )
+        await self._producer.send_all([OutgoingMessage.of_event(SYNC_RUNS.name, event)])
+
+
+def _run_kind(run: Run) -> RunKind:
+    return RunKind.IMPORT if run.kind is RunKindName.IMPORT else RunKind.SYNC

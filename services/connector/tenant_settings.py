@@ -1,0 +1,122 @@
+"""Tenant sync settings: versioned in the connector's schema and published on `psync.settings.v1`.
+
+A change is saved (version + 1) and then published with an event id derived from (tenant, version); a
+publication that failed is retried by `publish_pending`, so the topic always ends at the stored version.
+Settings never hold secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from schemas.catalog import build_event
+from schemas.events.common import SyncObject
+from schemas.events.settings import ObjectSettings, TenantSettings
+from schemas.keys import settings_key
+from schemas.topics import SETTINGS
+from stream_runner.messages import OutgoingMessage
+from stream_runner.producer import EventProducer
+
+_log = structlog.get_logger(__name__)
+
+
+def default_settings() -> TenantSettings:
+    """A new tenant's settings (version 1 once saved): Pipedrive into ABM for every object, manual."""
+    return TenantSettings(version=1, objects={obj: ObjectSettings() for obj in SyncObject})
+
+
+def settings_message(tenant: str, settings: TenantSettings) -> OutgoingMessage:
+    """The compacted settings record of a tenant, with an id derived from (tenant, version)."""
+    event = build_event(
+        settings,
+        tenant=tenant,
+        subject=settings_key(tenant),
+        source="/connector",
+        id_parts=(settings.version,),
+        time=datetime.now(UTC),
+    )
+    return OutgoingMessage.of_event(SETTINGS.name, event)
+
+
+Change = Callable[[TenantSettings], TenantSettings]
+
+
+class SettingsStore:
+    """Saves, versions and publishes tenant settings."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, producer: EventProducer) -> None:
+        self._pool = pool
+        self._table = f"{schema}.tenant_settings"
+        self._producer = producer
+
+    async def current(self, tenant: str) -> TenantSettings | None:
+        """The tenant's saved settings (None before the first save)."""
+        raw = await self._pool.fetchval(f"SELECT settings FROM {self._table} WHERE tenant_id = $1", tenant)
+        return TenantSettings.model_validate(raw) if raw is not None else None
+
+    async def current_or_default(self, tenant: str) -> TenantSettings:
+        """The saved settings, or the defaults a first save would start from."""
+        return await self.current(tenant) or default_settings().model_copy(update={"version": 0})
+
+    async def change(self, tenant: str, change: Change) -> TenantSettings:
+        """Apply `change` to the current settings, save it as the next version, then publish it."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {self._table} (tenant_id, version, settings) VALUES ($1, 0, $2)"
+                " ON CONFLICT (tenant_id) DO NOTHING",
+                tenant,
+                _as_json(default_settings()),
+            )
+            row = await conn.fetchrow(
+                f"SELECT version, settings FROM {self._table} WHERE tenant_id = $1 FOR UPDATE", tenant
+            )
+            assert row is not None
+            current = TenantSettings.model_validate({**row["settings"], "version": max(row["version"], 1)})
+            saved = change(current).model_copy(update={"version": row["version"] + 1})
+            saved = TenantSettings.model_validate(_as_json(saved))
+            await conn.execute(
+                f"UPDATE {self._table} SET version = $2, settings = $3, updated_at = now()"
+                " WHERE tenant_id = $1",
+                tenant,
+                saved.version,
+                _as_json(saved),
+            )
+        await self.publish(tenant, saved)
+        return saved
+
+    async def publish(self, tenant: str, settings: TenantSettings) -> None:
+        """Publish a saved version and remember that it was."""
+        await self._producer.send_all([settings_message(tenant, settings)])
+        await self._pool.execute(
+            f"UPDATE {self._table} SET published_version = greatest(published_version, $2)"
+            " WHERE tenant_id = $1",
+            tenant,
+            settings.version,
+        )
+
+    async def publish_pending(self) -> int:
+        """Publish every saved version whose publication failed; returns how many were published."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id, settings FROM {self._table} WHERE version > published_version AND version > 0"
+        )
+        for row in rows:
+            await self.publish(row["tenant_id"], TenantSettings.model_validate(row["settings"]))
+            _log.info("settings_republished", tenant=row["tenant_id"])
+        return len(rows)
+
+    async def tenants_by_frequency(self) -> list[tuple[str, TenantSettings]]:
+        """Every tenant with scheduled syncs (frequency other than manual) and connected."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id, settings FROM {self._table}"
+            " WHERE settings ->> 'frequency' <> 'manual' AND (settings ->> 'connected')::boolean"
+        )
+        return [(r["tenant_id"], TenantSettings.model_validate(r["settings"])) for r in rows]
+
+
+def _as_json(settings: TenantSettings) -> dict[str, Any]:
+    return settings.model_dump(mode="json")

@@ -1,0 +1,218 @@
+"""The connector assembled on the real PostgreSQL (fresh schemas) and Kafka, against an in-process sandbox
+whose received requests are validated against Pipedrive's OpenAPI specs; its API served on a test server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import SecretStr
+
+from connector.bootstrap import Connector, assemble
+from connector.settings import ConnectorSettings
+from pipedrive_client import RetryPolicy
+from pipedrive_sandbox import SandboxConfig
+from pipedrive_sandbox.clock import SandboxClock
+from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
+from stream_runner.producer import EventProducer
+from tenant_auth.registry import TenantRegistry
+from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
+from tests.sandbox.spec_check import Specs
+
+ApiClient = TestClient[web.Request, web.Application]
+
+
+class SandboxTime:
+    """The connector's clock read from the sandbox's, so advancing the sandbox moves both."""
+
+    def __init__(self, clock: SandboxClock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        """The sandbox's time."""
+        return self._clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Real waiting (the sandbox clock follows real time plus what tests advanced)."""
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+
+class TopicReader:
+    """Reads back what was produced to topics after a mark, for one tenant (one consumer, no group)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        )
+
+    async def start(self) -> None:
+        """Connect."""
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._consumer.stop()
+
+    async def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
+        """The current end of every partition."""
+        cluster = await self._consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or set()]
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
+        return ends
+
+    async def events_since(
+        self, topic: str, marks: dict[TopicPartition, int], tenant: str
+    ) -> list[dict[str, Any]]:
+        """Every event of `tenant` on `topic` between the marks and the current end, in offset order."""
+        ends = await self.end_offsets(topic)
+        wanted = [tp for tp, end in ends.items() if end > marks.get(tp, 0)]
+        self._consumer.assign(wanted)
+        for tp in wanted:
+            self._consumer.seek(tp, marks.get(tp, 0))
+        events: list[dict[str, Any]] = []
+        remaining = set(wanted)
+        while remaining:
+            batch = await self._consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset >= ends[tp]:
+                        continue
+                    event = orjson.loads(message.value) if message.value else {}
+                    if event.get("tenantid") == tenant:
+                        events.append({**event, "_key": (message.key or b"").decode()})
+                    if message.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        return events
+
+
+@dataclass
+class ConnectorHarness:
+    """One assembled connector, its API client, a tenant with a key, the sandbox and a topic reader."""
+
+    connector: Connector
+    api: ApiClient
+    registry: TenantRegistry
+    sandbox: RecordingSandbox
+    reader: TopicReader
+    tenant: str
+    headers: dict[str, str]
+    marks: dict[str, dict[TopicPartition, int]]
+
+    async def connect_by_token(self) -> None:
+        """Connect the tenant with the sandbox's API token."""
+        response = await self.api.post(
+            "/v1/connection/api-token",
+            json={"api_token": self.sandbox.handle.api_token},
+            headers=self.headers,
+        )
+        assert response.status == 200, await response.text()
+
+    async def events(self, topic: str = SOURCE_CHANGES.name) -> list[dict[str, Any]]:
+        """The tenant's events on `topic` since the test began."""
+        return await self.reader.events_since(topic, self.marks[topic], self.tenant)
+
+    async def new_tenant_headers(self, tenant: str) -> dict[str, str]:
+        """A second tenant with its own key."""
+        await self.registry.create_tenant(tenant, tenant)
+        key = await self.registry.issue_key(tenant)
+        return {"Authorization": f"Bearer {key.full_key}"}
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """A small Lite company; tests override it for more data."""
+    return SandboxConfig(organizations=30)
+
+
+@pytest.fixture(scope="session")
+def specs() -> Specs:
+    """Pipedrive's published OpenAPI specs."""
+    return Specs.load()
+
+
+@pytest.fixture
+async def sandbox(sandbox_config: SandboxConfig, specs: Specs) -> AsyncIterator[RecordingSandbox]:
+    """A fresh sandbox; every request the connector sent it is checked against the spec at the end."""
+    async with recording_sandbox(sandbox_config) as running:
+        yield running
+    for request in running.api_requests():
+        validate_against_spec(specs, request)
+
+
+@pytest.fixture(scope="session")
+async def connector_producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
+    """The idempotent producer the connector writes with."""
+    producer = EventProducer(kafka_bootstrap, client_id="connector-itest")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture(scope="session")
+async def connector_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
+    """Fresh schemas of the connector and of the client for this session."""
+    suffix = secrets.token_hex(4)
+    names = (f"itest_connector_{suffix}", f"itest_pdc_{suffix}")
+    yield names
+    for name in names:
+        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+async def harness(
+    pg_pool: asyncpg.Pool,
+    connector_producer: EventProducer,
+    connector_schemas: tuple[str, str],
+    sandbox: RecordingSandbox,
+    kafka_bootstrap: str,
+) -> AsyncIterator[ConnectorHarness]:
+    """The connector wired to the sandbox, with a fresh tenant and its API key."""
+    port = _free_port()
+    settings = ConnectorSettings(
+        db_schema=connector_schemas[0],
+        pipedrive_client_schema=connector_schemas[1],
+        sandbox_base_urls=(sandbox.base_url,),
+        default_api_base_url=sandbox.base_url,
+        oauth_base_url=sandbox.base_url,
+        oauth_client_id=sandbox.handle.state.config.oauth_client_id,
+        oauth_client_secret=SecretStr(sandbox.handle.state.config.oauth_client_secret),
+        public_base_url=f"http://127.0.0.1:{port}",
+        page_size=100,
+        overlap_seconds=60,
+    )
+    retry = RetryPolicy(base_delay_seconds=0.01, max_delay_seconds=0.05, max_attempts=6)
+    clock = SandboxTime(sandbox.handle.state.clock)
+    reader = TopicReader(kafka_bootstrap)
+    await reader.start()
+    marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
+    async with assemble(settings, pg_pool, connector_producer, clock=clock, retry=retry) as connector:
+        api: ApiClient = TestClient(TestServer(connector.app, port=port))
+        await api.start_server()
+        registry = TenantRegistry(pg_pool)
+        tenant = f"t{secrets.token_hex(5)}"
+        await registry.create_tenant(tenant, tenant)
+        key = await registry.issue_key(tenant)
+        headers = {"Authorization": f"Bearer {key.full_key}"}
+        yield ConnectorHarness(connector, api, registry, sandbox, reader, tenant, headers, marks)
+        await api.close()
+    await reader.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -1,0 +1,193 @@
+"""Incremental sync runs against the sandbox, with real Kafka and PostgreSQL: every version exactly once,
+cursor after acks, overlap dedupe, faults (429 storms, 5xx, revoked token, exhausted budget)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from connector.runs import Run, RunKindName, RunState
+from pipedrive_sandbox import SandboxConfig
+from schemas.events.common import SyncObject
+from schemas.topics import SYNC_RUNS
+from tests.integration.connector.conftest import ConnectorHarness
+
+pytestmark = pytest.mark.integration
+
+
+async def _sync(harness: ConnectorHarness) -> Run:
+    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    worked = await harness.connector.scheduler.work_tenant(harness.tenant)
+    assert worked >= 1
+    done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    assert done is not None
+    return done
+
+
+def _versions(events: list[dict[str, Any]]) -> Counter[tuple[str, int, str, str]]:
+    return Counter(
+        (e["data"]["object"], e["data"]["pipedrive_id"], e["data"]["update_time"], e["data"]["action"])
+        for e in events
+    )
+
+
+def _upserts(events: list[dict[str, Any]]) -> int:
+    return sum(1 for e in events if e["data"]["action"] == "upserted")
+
+
+def _live_counts(harness: ConnectorHarness) -> dict[str, int]:
+    tables = harness.sandbox.handle.state.tables
+    return {e.value: sum(1 for _ in tables[e].live()) for e in tables}
+
+
+async def test_a_sync_emits_every_record_once_and_a_second_sync_only_what_changed(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+
+    first = await _sync(harness)
+    events = await harness.events()
+
+    live = _live_counts(harness)
+    assert first.status == "Success", first.message
+    by_object = Counter(e["data"]["object"] for e in events if e["data"]["action"] == "upserted")
+    assert by_object == Counter({k: v for k, v in live.items() if v})
+    assert max(_versions(events).values()) == 1
+    assert all(e["correlationid"] == first.run_id for e in events)
+    assert all(
+        e["_key"] == f"{harness.tenant}:{e['data']['object']}:{e['data']['pipedrive_id']}" for e in events
+    )
+    assert first.counts.created == sum(by_object.values())
+    cursor = await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION)
+    assert cursor is not None
+
+    harness.sandbox.handle.state.clock.advance(5)
+    changes = harness.sandbox.handle.state
+    from pipedrive_sandbox.changes import generate_changes
+    from pipedrive_sandbox.store import Entity
+
+    done = generate_changes(changes.entities, changes.change_rng, Entity.ORGANIZATION, 4, 0, 0)
+    second = await _sync(harness)
+    after = await harness.events()
+
+    first_ids = {e["id"] for e in events}
+    new = [e for e in after if e["id"] not in first_ids]
+    assert second.status == "Success"
+    edited = {c["id"] for c in done}
+    assert {e["data"]["pipedrive_id"] for e in new} == edited  # the overlap re-read emitted nothing else
+    assert max(_versions(after).values()) == 1
+    assert second.counts.updated == len(edited)
+    assert second.counts.skipped > 0  # the overlap window re-read versions already emitted
+
+
+async def test_run_events_report_counts_and_the_tokens_of_the_ledger(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    harness.sandbox.handle.state.ledger.reset()
+
+    run = await _sync(harness)
+
+    runs = [e for e in await harness.events(SYNC_RUNS.name) if e["data"]["run_id"] == run.run_id]
+    assert [e["type"] for e in runs] == ["psync.run.started", "psync.run.finished"]
+    finished = runs[1]["data"]
+    ledger_tokens = sum(e.tokens for e in harness.sandbox.handle.state.ledger.entries)
+    assert finished["tokens_spent"] == ledger_tokens == run.tokens_spent > 0
+    assert finished["status"] == "Success"
+    assert finished["counts"]["created"] == run.counts.created
+
+
+async def test_the_cursor_does_not_move_when_kafka_does_not_acknowledge(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    producer = harness.connector.deps.producer
+
+    async def refuse(messages: object) -> None:
+        raise ConnectionError("broker unavailable")
+
+    original = producer.send_all
+    producer.send_all = refuse  # type: ignore[method-assign]
+    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        producer.send_all = original  # type: ignore[method-assign]
+
+    assert await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION) is None
+    resumed = await harness.connector.scheduler.work_tenant(harness.tenant)
+    assert resumed == 1
+    assert _upserts(await harness.events()) == sum(_live_counts(harness).values())
+
+
+async def test_a_429_storm_and_server_errors_are_survived_with_nothing_lost(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    faults = harness.sandbox.handle.state.faults
+    faults.storm_requests_left = 2
+    faults.error_share = 0.3
+
+    run = await _sync(harness)
+
+    assert run.status == "Success", run.message
+    statuses = Counter(e.status for e in harness.sandbox.handle.state.ledger.entries)
+    assert statuses[429] >= 2 and statuses[503] >= 1
+    assert _upserts(await harness.events()) == sum(_live_counts(harness).values())
+
+
+async def test_a_revoked_token_ends_the_run_in_error_with_invalid_api_key(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    harness.sandbox.handle.state.revoked_api_tokens.add(harness.sandbox.handle.api_token)
+
+    run = await _sync(harness)
+
+    assert (run.state, run.status, run.message) == (RunState.FINISHED, "Error", "Invalid API key")
+    finished = [e for e in await harness.events(SYNC_RUNS.name) if e["type"] == "psync.run.finished"]
+    assert finished[-1]["data"]["message"] == "Invalid API key"
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=300)])
+async def test_an_exhausted_budget_pauses_the_run_which_completes_after_the_reset(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    state = harness.sandbox.handle.state
+    state.limiter.spent_today = state.limiter.budget - 25  # two pages of 100, then the day is spent
+
+    paused = await _sync(harness)
+
+    assert paused.state is RunState.PAUSED and paused.resume_at is not None
+    emitted_before = _upserts(await harness.events())
+    assert 0 < emitted_before < sum(_live_counts(harness).values())
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 0  # nothing before the reset
+
+    state.clock.advance(paused.resume_at.timestamp() - state.clock.now() + 1)
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await harness.connector.deps.runs.get(harness.tenant, paused.run_id)
+
+    assert done is not None and done.status == "Success", done and done.message
+    events = await harness.events()
+    assert _upserts(events) == sum(_live_counts(harness).values())
+    assert max(_versions(events).values()) == 1
+
+
+async def test_deleted_deals_and_reconciled_deletes_are_emitted(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
+    from pipedrive_sandbox.events import ChangeSource
+    from pipedrive_sandbox.store import Entity
+
+    deal = next(state.tables[Entity.DEAL].live())
+    org = next(state.tables[Entity.ORGANIZATION].live())
+    state.clock.advance(5)
+    state.entities.delete(Entity.DEAL, deal.id, 1, ChangeSource.APP)
+    state.entities.delete(Entity.ORGANIZATION, org.id, 1, ChangeSource.APP)
+    state.clock.advance(2 * 86_400)  # the daily reconciliation is due
+
+    await _sync(harness)
+
+    deletes = {(e["data"]["object"], e["data"]["pipedrive_id"], e["data"]["origin"])
+               for e in await harness.events() if e["data"]["action"] == "deleted"}  # fmt: skip
+    assert ("deal", deal.id, "poll") in deletes
+    assert ("organization", org.id, "reconcile") in deletes
