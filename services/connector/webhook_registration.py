@@ -78,6 +78,6 @@ async def unregister_webhooks(deps: ConnectorDeps, tenant: str) -> None:
                 await client.webhooks.delete(webhook.id)
     await deps.pool.execute(
         f"UPDATE {deps.schema}.tenant_settings SET webhook_user = NULL, webhook_secret_hash = NULL,"
-        " webhook_ids = '{{}}' WHERE tenant_id = $1",
+        " webhook_ids = '{}' WHERE tenant_id = $1",
         tenant,
     )
