@@ -1,0 +1,178 @@
+"""Benchmark: the connector imports 100,000 organizations from the sandbox into `psync.source-changes.v1`.
+
+The sandbox runs as its own process (`python -m pipedrive_sandbox`, Ultimate plan, burst limit on), the
+connector in this one on the real Kafka and PostgreSQL (KAFKA_BOOTSTRAP / DATABASE_URL, as `make bench`
+sets them). An "all organizations" import run is queued and worked by the scheduler exactly as in the
+service. Reports records per second and the tokens spent, checked against the sandbox's ledger: exactly
+10 per page of 500 (2,000) plus the run's fixed costs. Writes `bench-results/connector-import.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+
+from connector.bootstrap import assemble
+from connector.runs import RunKindName
+from connector.settings import ConnectorSettings
+from pipedrive_client import ApiTokenCredentials, Plan
+from postgres_store.pool import create_pool
+from stream_runner.producer import EventProducer
+
+ORGANIZATIONS = 100_000
+PAGE_SIZE = 500
+TOKENS_PER_PAGE = 10
+RESULT = Path(__file__).resolve().parents[1] / "bench-results" / "connector-import.json"
+API_TOKEN = "c" * 40
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start_sandbox(port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SANDBOX_PLAN": "ultimate",
+        "SANDBOX_ORGANIZATIONS": str(ORGANIZATIONS),
+        "SANDBOX_API_TOKEN": API_TOKEN,
+        "SANDBOX_SEED": "42",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipedrive_sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _wait_until_serving(base: str, server: subprocess.Popen[bytes], deadline_s: float = 180) -> float:
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        while time.perf_counter() - started < deadline_s and server.poll() is None:
+            try:
+                async with session.get(f"{base}/_sandbox/state") as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+    raise RuntimeError("sandbox did not start in time")
+
+
+async def _ledger(base: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/_sandbox/ledger") as response:
+            ledger: dict[str, Any] = await response.json()
+            return ledger
+
+
+async def _import(base: str) -> dict[str, Any]:
+    suffix = secrets.token_hex(4)
+    settings = ConnectorSettings(
+        db_schema=f"bench_connector_{suffix}",
+        pipedrive_client_schema=f"bench_pdc_{suffix}",
+        sandbox_base_urls=(base,),
+        default_api_base_url=base,
+        page_size=PAGE_SIZE,
+    )
+    pool = await create_pool(settings.database_url.get_secret_value())
+    producer = EventProducer(settings.kafka_bootstrap, client_id="connector-bench")
+    await producer.start()
+    tenant = f"bench{suffix}"
+    try:
+        async with assemble(settings, pool, producer) as connector:
+            deps = connector.deps
+            await deps.factory.credentials.save(tenant, ApiTokenCredentials(SecretStr(API_TOKEN), base))
+            await deps.factory.budget.set_plan(tenant, Plan.ULTIMATE, 1)
+            run = await deps.runs.enqueue(
+                tenant, RunKindName.IMPORT, "bench", {"source": "all_organizations"}
+            )
+            started = time.perf_counter()
+            await connector.scheduler.work_tenant(tenant)
+            elapsed = time.perf_counter() - started
+            done = await deps.runs.get(tenant, run.run_id)
+            assert done is not None
+            return {"run": done.as_json(), "seconds": elapsed}
+    finally:
+        await producer.stop()
+        for schema in (settings.db_schema, settings.pipedrive_client_schema):
+            await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+
+
+async def run() -> dict[str, Any]:
+    """Start the sandbox process, import every organization, and return the figures."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start_sandbox(port)
+    try:
+        startup_s = await _wait_until_serving(base, server)
+        async with aiohttp.ClientSession() as session:
+            await session.delete(f"{base}/_sandbox/ledger")
+        outcome = await _import(base)
+        ledger = await _ledger(base)
+    finally:
+        server.terminate()
+        server.wait(10)
+    run_json = outcome["run"]
+    records = run_json["progress"]["read"]
+    entries = ledger["entries"]
+    list_pages = sum(1 for e in entries if e["path"] == "/api/v2/organizations" and e["status"] == 200)
+    ledger_tokens = sum(int(e["tokens"]) for e in entries)
+    fixed = ledger_tokens - TOKENS_PER_PAGE * list_pages
+    return {
+        "benchmark": "connector-import",
+        "organizations_seeded": ORGANIZATIONS,
+        "page_size": PAGE_SIZE,
+        "records_emitted": run_json["counts"]["created"] + run_json["counts"]["updated"],
+        "records_read": records,
+        "run_status": run_json["status"],
+        "seconds": round(outcome["seconds"], 3),
+        "records_per_second": round(records / outcome["seconds"]),
+        "list_pages": list_pages,
+        "tokens_spent_by_run": run_json["tokens_spent"],
+        "tokens_in_sandbox_ledger": ledger_tokens,
+        "tokens_for_pages": TOKENS_PER_PAGE * list_pages,
+        "fixed_tokens_of_run": fixed,
+        "tokens_as_expected": ledger_tokens == run_json["tokens_spent"] == 2_000 + fixed
+        and list_pages == 200,
+        "calls_in_ledger": len(entries),
+        "sandbox": "python -m pipedrive_sandbox (own process), plan ultimate, burst limit enforced",
+        "sandbox_startup_and_seed_seconds": round(startup_s, 2),
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write its JSON result."""
+    figures = asyncio.run(run())
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    if not figures["tokens_as_expected"] or figures["run_status"] != "Success":
+        raise SystemExit("tokens or status not as expected")
+
+
+if __name__ == "__main__":
+    main()
