@@ -75,10 +75,9 @@ async def _wait_until_serving(base: str, server: subprocess.Popen[bytes], deadli
 
 
 async def _ledger(base: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{base}/_sandbox/ledger") as response:
-            ledger: dict[str, Any] = await response.json()
-            return ledger
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/_sandbox/ledger") as response:
+        ledger: dict[str, Any] = await response.json()
+        return ledger
 
 
 async def _import(base: str) -> dict[str, Any]:
