@@ -14,6 +14,8 @@ and it assigns partitions with its own assignor, which co-partitions topics of e
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import structlog
 
 from stream_runner.messages import IncomingMessage
 from stream_runner.processor import MessageProcessor, StopRequested
+from stream_runner.producer import Delivery
 
 _log = structlog.get_logger(__name__)
 
@@ -42,58 +45,103 @@ def incoming_from_faust(message: Any) -> IncomingMessage:
     )
 
 
-def create_faust_app(
-    *,
-    app_id: str,
-    bootstrap: str,
-    topics: Sequence[str],
-    processor: MessageProcessor,
-    stop: asyncio.Event,
-    commit_interval_s: float,
-    data_dir: str,
-) -> faust.App:
-    """A faust app with one agent applying every message of `topics` through `processor`."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
-    app = faust.App(
-        app_id,
-        broker=f"kafka://{bootstrap}",
-        web_enabled=False,
-        datadir=data_dir,
-        autodiscover=False,
-        key_serializer="raw",
-        value_serializer="raw",
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=commit_interval_s,
-        producer_acks=-1,
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        stream_wait_empty=True,
-    )
-    channel = app.topic(*topics, key_type=bytes, value_type=bytes, allow_empty=True)
+_MAX_UNACKED = 2000
 
-    async def apply_messages(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+
+class _AckQueue:
+    """Applied events waiting for their outputs' deliveries; acknowledged to faust once delivered."""
+
+    def __init__(self) -> None:
+        self._entries: deque[tuple[Any, Any, tuple[Delivery, ...]]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, stream: Any, event: Any, deliveries: tuple[Delivery, ...]) -> None:
+        self._entries.append((stream, event, deliveries))
+
+    async def ack_delivered(self) -> None:
+        """Acknowledge the leading events whose deliveries are all done (raises for a failed one)."""
+        while self._entries and all(d.done() for d in self._entries[0][2]):
+            stream, event, deliveries = self._entries.popleft()
+            for delivery in deliveries:
+                delivery.result()
+            await stream.ack(event)
+
+    async def drain(self) -> None:
+        """Wait for every pending delivery, then acknowledge its event."""
+        while self._entries:
+            stream, event, deliveries = self._entries.popleft()
+            await asyncio.gather(*deliveries)
+            await stream.ack(event)
+
+
+class FaustStreamRunner:
+    """A faust app with one agent applying every message of `topics` through `processor`."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        bootstrap: str,
+        topics: Sequence[str],
+        processor: MessageProcessor,
+        commit_interval_s: float,
+        data_dir: str,
+    ) -> None:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+        self._processor = processor
+        self._commit_interval_s = commit_interval_s
+        self._pending = _AckQueue()
+        self._stop = asyncio.Event()
+        self.app = faust.App(
+            app_id,
+            broker=f"kafka://{bootstrap}",
+            web_enabled=False,
+            datadir=data_dir,
+            autodiscover=False,
+            key_serializer="raw",
+            value_serializer="raw",
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=commit_interval_s,
+            producer_acks=-1,
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            stream_wait_empty=True,
+        )
+        channel = self.app.topic(*topics, key_type=bytes, value_type=bytes, allow_empty=True)
+        self.app.agent(channel, name=f"{app_id}.apply")(self._apply_messages)
+
+    async def _apply_messages(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         # noack: faust would acknowledge an event even when the agent leaves it unprocessed (its
-        # iterator acks in a `finally`); here an event is acknowledged only once it is applied.
+        # iterator acks in a `finally`); here an event is acknowledged only once it is applied and
+        # what it produced is delivered.
         unacked = stream.noack()  # type: ignore[attr-defined]  # StreamT omits it; Stream has it
         async for event in unacked.events():
             try:
-                await processor.process(incoming_from_faust(event.message), stop)
+                processed = await self._processor.process(incoming_from_faust(event.message), self._stop)
             except StopRequested:
                 # Leave the event unacknowledged: it is redelivered after the restart.
                 _log.info("stopping_with_message_unapplied")
                 return
-            await unacked.ack(event)
+            self._pending.add(unacked, event, processed.deliveries)
+            await self._pending.ack_delivered()
+            if len(self._pending) >= _MAX_UNACKED:
+                await self._pending.drain()
             yield None
 
-    app.agent(channel, name=f"{app_id}.apply")(apply_messages)
-    return app
-
-
-async def run_faust_app(app: faust.App, stop: asyncio.Event) -> None:
-    """Run the app inside the current event loop until `stop` is set; then stop it cleanly."""
-    await app.start()
-    try:
-        await stop.wait()
-    finally:
-        await app.stop()
-        _log.info("consumer_stopped")
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the app in the current event loop until `stop` is set; then acknowledge, commit, stop."""
+        await self.app.start()
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._commit_interval_s)
+                await self._pending.drain()
+        finally:
+            self._stop.set()
+            try:
+                await self._pending.drain()
+            finally:
+                await self.app.stop()
+                _log.info("consumer_stopped")

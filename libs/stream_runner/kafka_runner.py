@@ -14,8 +14,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from stream_runner.messages import IncomingMessage
 from stream_runner.processor import MessageProcessor, StopRequested
+from stream_runner.producer import Delivery
 
 _log = structlog.get_logger(__name__)
+_MAX_PENDING_DELIVERIES = 2000
 
 
 def incoming_from(record: ConsumerRecord[bytes, bytes]) -> IncomingMessage:
@@ -59,6 +61,7 @@ class KafkaStreamRunner:
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
+        self._deliveries: list[Delivery] = []
         self._last_commit = time.monotonic()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -72,9 +75,15 @@ class KafkaStreamRunner:
         )
 
     async def commit_processed(self) -> None:
-        """Commit the next offset of every partition whose messages were fully processed."""
+        """Commit the next offset of every partition whose messages were fully processed.
+
+        First waits for the broker to acknowledge everything those messages produced; a delivery that
+        failed raises, so nothing is committed and the worker stops (the restart re-processes them).
+        """
         if not self._processed:
             return
+        deliveries, self._deliveries = self._deliveries, []
+        await asyncio.gather(*deliveries)
         offsets, self._processed = self._processed, {}
         try:
             await self._consumer.commit(offsets)
@@ -92,12 +101,15 @@ class KafkaStreamRunner:
                 batches = await self._consumer.getmany(timeout_ms=300)
                 with contextlib.suppress(StopRequested):
                     await self._process_batches(batches, stop)
-                if time.monotonic() - self._last_commit >= self._commit_interval_s:
+                due = time.monotonic() - self._last_commit >= self._commit_interval_s
+                if due or len(self._deliveries) >= _MAX_PENDING_DELIVERIES:
                     await self.commit_processed()
         finally:
-            await self.commit_processed()
-            await self._consumer.stop()
-            _log.info("consumer_stopped")
+            try:
+                await self.commit_processed()
+            finally:
+                await self._consumer.stop()
+                _log.info("consumer_stopped")
 
     async def _process_batches(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
@@ -106,7 +118,8 @@ class KafkaStreamRunner:
             for record in records:
                 if stop.is_set():
                     return
-                await self._processor.process(incoming_from(record), stop)
+                processed = await self._processor.process(incoming_from(record), stop)
+                self._deliveries.extend(processed.deliveries)
                 self._processed[partition] = record.offset + 1
 
     async def check_cluster(self) -> None:

@@ -1,8 +1,9 @@
 """Processing of one message, shared by the aiokafka runner and the faust agents.
 
 decode against the contract -> dispatch by event type -> the handler applies its effect (recording the
-event in its inbox in the same transaction) -> produce the handler's output events and wait for their
-acknowledgement. Only after `process` returns may the transport commit the message's offset.
+event in its inbox in the same transaction) -> hand the handler's output events to the producer. The
+transport commits the message's offset only after `process` returned and its deliveries resolved, so
+outputs of many messages share broker round trips without ever being committed unsent.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -22,17 +23,30 @@ from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.metrics import RunnerMetrics
+from stream_runner.producer import Delivery
 
 Handler = Callable[[CloudEvent[Any], IncomingMessage], Awaitable[Handled]]
 """Applies one event; raises PermanentError for data it can never apply."""
 
 _log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class MessageSender(Protocol):
     """Where outputs and dead letters go (the EventProducer, or a fake in unit tests)."""
 
-    async def send_all(self, messages: list[OutgoingMessage]) -> None: ...
+    async def enqueue(self, messages: list[OutgoingMessage]) -> list[Delivery]: ...
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The outcome of one message and the deliveries of what it produced.
+
+    The transport may commit the message's offset only once every delivery has resolved.
+    """
+
+    outcome: str
+    deliveries: tuple[Delivery, ...] = ()
 
 
 class StopRequested(Exception):
@@ -72,58 +86,59 @@ class MessageProcessor:
         self._metrics = metrics
         self._retry = retry
 
-    async def process(self, message: IncomingMessage, stop: asyncio.Event) -> str:
-        """Process one message to completion; returns its outcome. Raises StopRequested if stopped first."""
+    async def process(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
+        """Apply one message and hand its outputs to the producer. Raises StopRequested if stopped first."""
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(
             topic=message.topic, partition=message.partition, offset=message.offset
         )
         try:
-            outcome = await self._decode_and_apply(message, stop)
+            processed = await self._decode_and_apply(message, stop)
         finally:
             elapsed = time.perf_counter() - started
             self._metrics.seconds.labels(message.topic).observe(elapsed)
-        self._metrics.messages.labels(message.topic, outcome).inc()
-        _log.info("message_processed", outcome=outcome, duration_ms=round(elapsed * 1000, 2))
+        self._metrics.messages.labels(message.topic, processed.outcome).inc()
+        _log.info("message_processed", outcome=processed.outcome, duration_ms=round(elapsed * 1000, 2))
         structlog.contextvars.unbind_contextvars("tenant", "event_id", "event_type")
-        return outcome
+        return processed
 
-    async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> str:
+    async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
         try:
             contract = self._topic_contracts.get(message.topic, message.topic)
             event = decode_event(contract, message.value)
         except InvalidEvent as exc:
-            await self._dead_letter(message, exc, stop)
-            return "dead_lettered"
+            return Processed("dead_lettered", await self._dead_letter(message, exc, stop))
         structlog.contextvars.bind_contextvars(
             tenant=event.tenantid, event_id=event.id, event_type=event.type
         )
         handler = self._handlers.get(event.type)
         if handler is None:
-            return "ignored"
+            return Processed("ignored")
         try:
             handled = await self._with_retries(lambda: handler(event, message), message.topic, stop)
         except StopRequested:
             raise
         except Exception as exc:
-            await self._dead_letter(message, exc, stop)
-            return "dead_lettered"
-        if handled.outputs:
-            await self._with_retries(lambda: self._send(handled.outputs), message.topic, stop)
-        return "duplicate" if handled.duplicate else "applied"
+            return Processed("dead_lettered", await self._dead_letter(message, exc, stop))
+        deliveries = (
+            await self._enqueue(list(handled.outputs), message.topic, stop) if handled.outputs else ()
+        )
+        return Processed("duplicate" if handled.duplicate else "applied", deliveries)
 
-    async def _send(self, outputs: Any) -> Handled:
-        await self._sender.send_all(list(outputs))
-        return Handled()
+    async def _enqueue(
+        self, outputs: list[OutgoingMessage], topic: str, stop: asyncio.Event
+    ) -> tuple[Delivery, ...]:
+        return tuple(await self._with_retries(lambda: self._sender.enqueue(outputs), topic, stop))
 
-    async def _dead_letter(self, message: IncomingMessage, error: BaseException, stop: asyncio.Event) -> None:
+    async def _dead_letter(
+        self, message: IncomingMessage, error: BaseException, stop: asyncio.Event
+    ) -> tuple[Delivery, ...]:
         _log.warning("message_dead_lettered", error_class=type(error).__name__, error=str(error)[:500])
-        letter = dead_letter_for(message, self._service, error)
-        await self._with_retries(lambda: self._send([letter]), message.topic, stop)
+        return await self._enqueue([dead_letter_for(message, self._service, error)], message.topic, stop)
 
     async def _with_retries(
-        self, attempt_once: Callable[[], Awaitable[Handled]], topic: str, stop: asyncio.Event
-    ) -> Handled:
+        self, attempt_once: Callable[[], Awaitable[T]], topic: str, stop: asyncio.Event
+    ) -> T:
         attempt = 0
         while True:
             attempt += 1

@@ -9,6 +9,9 @@ from aiokafka import AIOKafkaProducer
 
 from stream_runner.messages import OutgoingMessage
 
+Delivery = asyncio.Future[object]
+"""Resolves when the broker acknowledged one produced message (raises if it never will)."""
+
 
 class EventProducer:
     """Sends messages and waits for the broker's acknowledgement of each."""
@@ -31,15 +34,22 @@ class EventProducer:
         """Flush what is pending and disconnect."""
         await self._producer.stop()
 
-    async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Send the messages (in order per partition) and return once every one is acknowledged."""
-        futures = [
+    async def enqueue(self, messages: Sequence[OutgoingMessage]) -> list[Delivery]:
+        """Hand the messages to the producer (in order per partition); one delivery future each.
+
+        Returns once they are buffered, not acknowledged: callers await the deliveries before they commit
+        the offsets that produced them, so many messages share one round trip to the broker.
+        """
+        return [
             await self._producer.send(
                 m.topic, key=m.key.encode(), value=m.value, headers=list(m.headers) or None
             )
             for m in messages
         ]
-        await asyncio.gather(*futures)
+
+    async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send the messages and return once every one is acknowledged."""
+        await asyncio.gather(*await self.enqueue(messages))
 
     async def check_cluster(self) -> None:
         """Readiness check: raises when no broker answers a metadata request."""

@@ -17,7 +17,7 @@ from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
-from stream_runner.faust_runner import create_faust_app, run_faust_app
+from stream_runner.faust_runner import FaustStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
@@ -40,21 +40,18 @@ async def run_service(settings: AuditlogSettings) -> None:
         processor = MessageProcessor(
             SERVICE, build_handlers(ActivityLog(pool, settings.db_schema)), producer, RunnerMetrics(registry)
         )
-        faust_app = create_faust_app(
+        runner = FaustStreamRunner(
             app_id=settings.group_id,
             bootstrap=settings.kafka_bootstrap,
             topics=[t.name for t in topics_consumed_by(SERVICE)],
             processor=processor,
-            stop=stop,
             commit_interval_s=settings.commit_interval_s,
             data_dir=f"{settings.data_dir}/{settings.group_id}",
         )
         http = web.Application()
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
-        await serve_until_stopped(
-            http, settings.http_host, settings.http_port, [lambda s: run_faust_app(faust_app, s)], stop
-        )
+        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
     finally:
         await producer.stop()
         await pool.close()

@@ -18,7 +18,7 @@ from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
-from stream_runner.faust_runner import create_faust_app, run_faust_app
+from stream_runner.faust_runner import FaustStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
@@ -43,12 +43,11 @@ async def run_service(settings: MapperSettings) -> None:
         replica = SettingsReplica(pool, settings.db_schema)
         handlers = MapperHandlers(pool, settings.db_schema, replica).by_event_type()
         processor = MessageProcessor(SERVICE, handlers, producer, RunnerMetrics(registry))
-        faust_app = create_faust_app(
+        runner = FaustStreamRunner(
             app_id=settings.group_id,
             bootstrap=settings.kafka_bootstrap,
             topics=[t.name for t in topics_consumed_by(SERVICE)],
             processor=processor,
-            stop=stop,
             commit_interval_s=settings.commit_interval_s,
             data_dir=f"{settings.data_dir}/{settings.group_id}",
         )
@@ -58,9 +57,7 @@ async def run_service(settings: MapperSettings) -> None:
         add_audience_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
-        await serve_until_stopped(
-            http, settings.http_host, settings.http_port, [lambda s: run_faust_app(faust_app, s)], stop
-        )
+        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
     finally:
         await producer.stop()
         await pool.close()

@@ -24,6 +24,16 @@ def free_port() -> int:
 class ServiceProcess:
     """Starts, probes, stops (SIGTERM) or kills (SIGKILL) one service process; logs go to a file."""
 
+    _started: list[ServiceProcess] = []
+
+    @classmethod
+    async def kill_all_running(cls) -> None:
+        """SIGKILL every process a test started and left running (a failed test's, say)."""
+        for service in cls._started:
+            if service.process is not None and service.process.returncode is None:
+                await service.kill()
+        cls._started.clear()
+
     def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
         self.service = service
         self.port = free_port()
@@ -44,6 +54,7 @@ class ServiceProcess:
             sys.executable, "-m", self.service, env=self.env, stdout=log, stderr=log
         )
         log.close()
+        ServiceProcess._started.append(self)
 
     async def get(self, path: str) -> int:
         """The HTTP status of GET `path`, or 0 when nothing answers."""

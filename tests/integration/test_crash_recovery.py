@@ -24,8 +24,9 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.events.settings import Frequency, TenantSettings
 from schemas.keys import record_key, settings_key
-from schemas.topics import RECORD_RESULTS, SETTINGS
+from schemas.topics import RECORD_RESULTS, SETTINGS, topics_consumed_by
 from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -33,10 +34,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def auditlog_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_auditlog_{uid}"
+    await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
     yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
     await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
@@ -108,10 +110,11 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
 
 @pytest.fixture
 async def pusher_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_pusher_{uid}"
+    await position_group_at_end(kafka_bootstrap, f"itest-pusher-{uid}", topics_consumed_by("pusher"))
     yield {"PUSHER_GROUP_ID": f"itest-pusher-{uid}", "PUSHER_DB_SCHEMA": schema}
     await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 

@@ -1,4 +1,4 @@
-"""The mapper as a process on real Kafka: replays from offset zero change nothing; poison goes to the DLQ."""
+"""The mapper as a process on real Kafka: a replay changes nothing; poison goes to the DLQ."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from schemas.codec import encode_event
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES, dlq_topic_name
+from schemas.topics import SOURCE_CHANGES, dlq_topic_name, topics_consumed_by
 from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end, rewind_group
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -30,10 +31,11 @@ T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 @pytest.fixture
 async def mapper_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_mapper_{uid}"
+    await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
     yield {
         "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
         "MAPPER_DB_SCHEMA": schema,
@@ -75,7 +77,7 @@ async def snapshot(pool: asyncpg.Pool, schema: str, tenant: str) -> dict[str, li
     return tables
 
 
-async def test_a_replay_from_offset_zero_leaves_the_store_exactly_as_it_was(
+async def test_a_replay_leaves_the_store_exactly_as_it_was(
     mapper_env: dict[str, str],
     producer: AIOKafkaProducer,
     pg_pool: asyncpg.Pool,
@@ -94,8 +96,10 @@ async def test_a_replay_from_offset_zero_leaves_the_store_exactly_as_it_was(
             (2, 9, None),
         ]
     ]
+    first_offsets: dict[TopicPartition, int] = {}
     for key, value in sent:
-        await producer.send_and_wait(SOURCE_CHANGES.name, value, key=key)
+        meta = await producer.send_and_wait(SOURCE_CHANGES.name, value, key=key)
+        first_offsets.setdefault(TopicPartition(meta.topic, meta.partition), meta.offset)
 
     async def links() -> int:
         return int(
@@ -112,7 +116,8 @@ async def test_a_replay_from_offset_zero_leaves_the_store_exactly_as_it_was(
     before = await snapshot(pg_pool, schema, tenant)
     assert await first.terminate() == 0
 
-    await _rewind_to_earliest(kafka_bootstrap, mapper_env["MAPPER_GROUP_ID"], SOURCE_CHANGES.name)
+    # Replay from this test's first message on (on a fresh cluster that is offset zero).
+    await rewind_group(kafka_bootstrap, mapper_env["MAPPER_GROUP_ID"], first_offsets)
     second = ServiceProcess("mapper", mapper_env, tmp_path / "second.log")
     await second.start()
     await second.wait_ready()
@@ -126,19 +131,6 @@ async def test_a_replay_from_offset_zero_leaves_the_store_exactly_as_it_was(
     after["accounts"] = [row for row in after["accounts"] if row["match_key"] != "marker.io"]
     assert after == before
     assert second.log_text().count('"outcome": "duplicate"') >= len(sent)
-
-
-async def _rewind_to_earliest(bootstrap: str, group_id: str, topic: str) -> None:
-    """As `ConsumerGroupCommand --reset-offsets --to-earliest --execute`, for a group without members."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(SOURCE_CHANGES.partitions)]
-        earliest = await consumer.beginning_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(earliest)
-    finally:
-        await consumer.stop()
 
 
 async def test_a_poison_message_goes_to_the_mapper_dlq_and_the_partition_keeps_flowing(

@@ -1,0 +1,139 @@
+"""Benchmark: 100,000 source changes applied to the ABM store by the mapper, in records per second.
+
+The mapper runs as its own process (as deployed) on the local Kafka and PostgreSQL, with a fresh consumer
+group positioned at the end of `psync.source-changes.v1` and a fresh schema; the benchmark produces
+100,000 organization changes (distinct domains, messy website forms) for one tenant, then times from the
+mapper's start until every record is linked in the store. Writes `bench-results/mapper-apply.json`.
+Goal: >= 10,000 records/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import signal
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.keys import source_change_key
+from schemas.topics import SOURCE_CHANGES
+
+RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
+GOAL = 10_000
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "bench-results" / "mapper-apply.json"
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
+WEBSITES = ["https://www.{d}/about", "{d}", "HTTP://{D}/", "www.{d}.", "http://{d}:8080/x?y=1"]
+
+
+def change(tenant: str, n: int) -> tuple[bytes, bytes]:
+    domain = f"company{n}.com"
+    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=n)
+    website = WEBSITES[n % len(WEBSITES)].format(d=domain, D=domain.upper())
+    record = {"id": n + 1, "name": f"Company {n}", "website": website, "owner_id": 1 + n % 7, "update_time": at.isoformat()}
+    payload = SourceChange(
+        object=SyncObject.ORGANIZATION,
+        pipedrive_id=n + 1,
+        action=ChangeAction.UPSERTED,
+        update_time=at,
+        record=record,
+        origin=ChangeOrigin.IMPORT,
+    )
+    key = source_change_key(tenant, SyncObject.ORGANIZATION, n + 1)
+    event = build_event(payload, tenant=tenant, subject=key, source="/bench", id_parts=(key, at), time=at)
+    return key.encode(), encode_event(event)
+
+
+async def position_group_at_end(group_id: str) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(SOURCE_CHANGES.name, p) for p in range(SOURCE_CHANGES.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+
+
+async def produce(tenant: str) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = []
+        for n in range(RECORDS):
+            key, value = change(tenant, n)
+            futures.append(await producer.send(SOURCE_CHANGES.name, value, key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def run() -> dict[str, object]:
+    uid = uuid.uuid4().hex[:8]
+    tenant, schema, group = f"bench{uid}", f"bench_mapper_{uid}", f"bench-mapper-{uid}"
+    await position_group_at_end(group)
+    produce_s = await produce(tenant)
+    pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    env = {**os.environ, "MAPPER_GROUP_ID": group, "MAPPER_DB_SCHEMA": schema, "MAPPER_HTTP_PORT": "18082",
+           "MAPPER_LOG_LEVEL": "WARNING", "MAPPER_DATA_DIR": str(ROOT / ".state" / "bench")}  # fmt: skip
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
+    applied, deadline = 0, started + 1800
+    try:
+        while applied < RECORDS and time.perf_counter() < deadline:
+            await asyncio.sleep(1)
+            try:
+                applied = await pool.fetchval(f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant)
+            except asyncpg.UndefinedTableError:
+                applied = 0
+        elapsed = time.perf_counter() - started
+        accounts = await pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", tenant)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+    return {
+        "benchmark": "mapper-apply",
+        "records": RECORDS,
+        "applied": applied,
+        "accounts_created": accounts,
+        "seconds_from_mapper_start": round(elapsed, 2),
+        "records_per_second": round(applied / elapsed),
+        "goal_records_per_second": GOAL,
+        "goal_met": applied / elapsed >= GOAL,
+        "produce_seconds": round(produce_s, 2),
+        "note": "includes the mapper's start-up (migrations, group join); one PostgreSQL transaction per change",
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write its JSON result."""
+    figures = asyncio.run(run())
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
