@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from pipedrive_client import ApiDomainPolicy, PipedriveClientFactory, RetryPolicy, install_schema
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
-from pusher.handlers import build_handlers
+from pusher.engagement_field import CustomFieldCodes
+from pusher.handlers import PusherHandlers
+from pusher.manual_push_api import add_manual_push_routes
+from pusher.parking import ParkedPushes
+from pusher.record_pusher import RecordPusher
+from pusher.score_push import ScorePush
 from pusher.settings import PusherSettings
 from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
@@ -21,9 +32,30 @@ from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
+from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.registry import TenantRegistry
 
 SERVICE = "pusher"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def build_handlers(
+    pool: asyncpg.Pool,
+    schema: str,
+    clients: PipedriveClientFactory,
+    *,
+    after_create: Callable[[], None] = lambda: None,
+) -> PusherHandlers:
+    """The pusher's service layer over its schema and a Pipedrive client factory."""
+    pusher = RecordPusher(pool, schema, after_create=after_create)
+    scores = ScorePush(pool, pusher, CustomFieldCodes(pool, schema))
+    return PusherHandlers(
+        pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, ParkedPushes(pool, schema)
+    )
 
 
 async def run_service(settings: PusherSettings) -> None:
@@ -33,23 +65,40 @@ async def run_service(settings: PusherSettings) -> None:
     install_stop_signals(stop)
     pool = await create_pool(settings.database_url.get_secret_value())
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
+    session = aiohttp.ClientSession()
     try:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await install_schema(pool, settings.pipedrive_schema)
         await producer.start()
+        clients = PipedriveClientFactory(
+            session, pool, settings.credentials_key,
+            policy=ApiDomainPolicy(settings.sandbox_urls),
+            retry=RetryPolicy(max_attempts=settings.pipedrive_attempts),
+            schema=settings.pipedrive_schema,
+        )  # fmt: skip
+        after_create = _kill_self if settings.fault_kill_after_create else (lambda: None)
+        handlers = build_handlers(pool, settings.db_schema, clients, after_create=after_create)
         registry = CollectorRegistry()
-        handlers = build_handlers(SettingsReplica(pool, settings.db_schema))
         runner = KafkaStreamRunner(
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.group_id,
             topics=[t.name for t in topics_consumed_by(SERVICE)],
-            processor=MessageProcessor(SERVICE, handlers, producer, RunnerMetrics(registry)),
+            processor=MessageProcessor(SERVICE, handlers.by_event_type(), producer, RunnerMetrics(registry)),
             client_id=SERVICE,
             commit_interval_s=settings.commit_interval_s,
         )
-        http = web.Application()
+        tenants = TenantRegistry(pool)
+        await tenants.install()
+        http = web.Application(middlewares=[tenant_auth_middleware(tenants)])
+        add_manual_push_routes(http, handlers, producer.send_all)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
-        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
+
+        async def redrive(stop: asyncio.Event) -> None:
+            await handlers.parked.run(handlers.redrive, producer.send_all, stop)
+
+        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run, redrive], stop)
     finally:
+        await session.close()
         await producer.stop()
         await pool.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from service_runtime.settings import ServiceSettings
@@ -15,3 +16,21 @@ class PusherSettings(ServiceSettings):
     http_port: int = 8083
     group_id: str = "psync-pusher"
     db_schema: str = "pusher"
+    credentials_key: SecretStr = Field(
+        default=SecretStr("00" * 32), description="AES-256 key (64 hex) of the stored Pipedrive credentials."
+    )
+    pipedrive_schema: str = Field(default="pipedrive_client", description="The Pipedrive client's schema.")
+    pipedrive_sandbox_urls: str = Field(
+        default="", description="Comma-separated sandbox base URLs the client may call (empty in production)."
+    )
+    pipedrive_attempts: int = Field(
+        default=2, ge=1, description="429 / 5xx answers per call before the tenant's pushes are parked."
+    )
+    fault_kill_after_create: bool = Field(
+        default=False, description="Tests only: SIGKILL the process right after a create call returns."
+    )
+
+    @property
+    def sandbox_urls(self) -> tuple[str, ...]:
+        """The sandbox base URLs as a tuple."""
+        return tuple(u.strip() for u in self.pipedrive_sandbox_urls.split(",") if u.strip())

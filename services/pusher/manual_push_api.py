@@ -1,0 +1,173 @@
+"""The manual-push HTTP API, per tenant (the tenant middleware authenticates every call).
+
+    GET  /v1/push/mapping?object=organization   the field mapping a push uses (mode per field)
+    POST /v1/push/preview   {object, records}    the exact changes, computed by the planner, nothing written
+    POST /v1/push           {object, records}    publishes one push request per record; 202 with the run id
+
+A record is `{abm_id?, match_key?, fields}` with fields by ABM field name; without a match key it is
+taken from the website (organizations) or the email (persons).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pusher.auto_push import RecordPush
+from pusher.handlers import PusherHandlers, manual_record_push
+from pusher.planning import comparable_fields, object_switches, plan_push, push_mappings
+from pusher.record_pusher import NO_MATCH_KEY
+from pusher.results import run_started_message
+from schemas.catalog import build_event
+from schemas.events.common import SyncObject
+from schemas.events.push import PushRequested
+from schemas.events.sync_runs import RunKind
+from schemas.keys import record_key
+from schemas.topics import PUSH_REQUESTS
+from stream_runner.messages import OutgoingMessage
+from tenant_auth.middleware import tenant_of
+
+HANDLERS = web.AppKey("push_handlers", PusherHandlers)
+Send = Callable[[Sequence[OutgoingMessage]], Awaitable[None]]
+SEND: web.AppKey[Send] = web.AppKey("push_send")
+SOURCE = "/psync/pusher/manual-push"
+MAX_RECORDS = 1000
+
+
+class PushRecordIn(BaseModel):
+    """One selected account or contact, carrying its full ABM record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    abm_id: str | None = Field(default=None, min_length=1, max_length=200)
+    match_key: str | None = Field(default=None, min_length=1, max_length=320)
+    fields: dict[str, Any]
+
+
+class PushBatchIn(BaseModel):
+    """A selection to preview or push."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: SyncObject
+    records: list[PushRecordIn] = Field(min_length=1, max_length=MAX_RECORDS)
+    requested_by: str | None = Field(default=None, max_length=320)
+
+
+def _bad_request(problems: list[str]) -> web.HTTPBadRequest:
+    body = web.json_response({"error": "bad_request", "problems": problems}).text
+    return web.HTTPBadRequest(text=body, content_type="application/json")
+
+
+async def _batch(request: web.Request) -> PushBatchIn:
+    try:
+        return PushBatchIn.model_validate(await request.json())
+    except ValidationError as error:
+        raise _bad_request(
+            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        ) from error
+    except ValueError as error:
+        raise _bad_request(["the body must be a JSON object"]) from error
+
+
+def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:
+    natural = record.fields.get("website" if obj is SyncObject.ORGANIZATION else "email")
+    raw_key = record.match_key or (natural if isinstance(natural, str) else None)
+    request = PushRequested(
+        object=obj, match_key=raw_key or "-", abm_id=record.abm_id, record=record.fields, batch_id="preview"
+    )
+    job = manual_record_push(request)
+    return job if raw_key else RecordPush(obj, None, record.fields, record.abm_id)
+
+
+async def show_mapping(request: web.Request) -> web.Response:
+    """The fields a push of one object writes, with their modes and the object's switches."""
+    try:
+        obj = SyncObject(request.query.get("object", "organization"))
+    except ValueError as error:
+        raise _bad_request(["object: must be organization, person or deal"]) from error
+    settings = await request.app[HANDLERS].settings_of(tenant_of(request))
+    switches = object_switches(settings, obj)
+    fields = [
+        {
+            "abm_field": m.abm_field,
+            "pipedrive_field": m.pipedrive_key,
+            "custom": m.custom,
+            "mode": m.modes.to_pipedrive.label,
+        }
+        for m in push_mappings(settings, obj)
+    ]
+    return web.json_response({"object": obj.value, "directions": switches.model_dump(), "fields": fields})
+
+
+async def preview(request: web.Request) -> web.Response:
+    """What a push of the selection would do, record by record (no call to Pipedrive, no write)."""
+    batch = await _batch(request)
+    tenant = tenant_of(request)
+    handlers = request.app[HANDLERS]
+    settings = await handlers.settings_of(tenant)
+    items, counts = [], {"create": 0, "update": 0, "skip": 0, "fail": 0}
+    for record in batch.records:
+        job = _record_push(batch.object, record)
+        item: dict[str, Any] = {"abm_id": record.abm_id, "match_key": job.match_key}
+        if job.match_key is None:
+            item.update(action="skip", message=NO_MATCH_KEY)
+        else:
+            given, _ = await handlers.pusher.plan(tenant, job, settings, None, manual=True)
+            plan = plan_push(given)
+            target = given.linked or given.key_match
+            before = comparable_fields(target.record, push_mappings(settings, batch.object)) if target else {}
+            changes = {f: {"from": before.get(f), "to": job.fields.get(f)} for f in plan.fields_written}
+            item.update(
+                action=plan.action.value,
+                pipedrive_id=plan.pipedrive_id,
+                changes=changes,
+                message=plan.message,
+            )
+        counts[item["action"]] += 1
+        items.append(item)
+    return web.json_response({"object": batch.object.value, "summary": counts, "records": items})
+
+
+async def push(request: web.Request) -> web.Response:
+    """Publish the confirmed selection as push requests (one per record) and the run's start."""
+    batch = await _batch(request)
+    tenant = tenant_of(request)
+    jobs = [_record_push(batch.object, r) for r in batch.records]
+    keyless = [str(i) for i, job in enumerate(jobs) if job.match_key is None]
+    if keyless:
+        raise _bad_request([f"records.{i}: {NO_MATCH_KEY} (a website or an email)" for i in keyless])
+    run_id = f"push-{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    messages = [run_started_message(tenant, run_id, (batch.object,), now, RunKind.PUSH)]
+    for index, job in enumerate(jobs):
+        assert job.match_key is not None
+        command = PushRequested(
+            object=batch.object, match_key=job.match_key, abm_id=job.abm_id, record=dict(job.fields),
+            batch_id=run_id, requested_by=batch.requested_by, batch_size=len(jobs),
+        )  # fmt: skip
+        event = build_event(
+            command, tenant=tenant, subject=record_key(tenant, batch.object, job.match_key), source=SOURCE,
+            id_parts=(run_id, index), time=now, correlationid=run_id,
+        )  # fmt: skip
+        messages.append(OutgoingMessage.of_event(PUSH_REQUESTS.name, event))
+    await request.app[SEND](messages)
+    return web.json_response({"run_id": run_id, "records": len(jobs)}, status=202)
+
+
+def add_manual_push_routes(
+    app: web.Application,
+    handlers: PusherHandlers,
+    send: Callable[[Sequence[OutgoingMessage]], Awaitable[None]],
+) -> None:
+    """Mount the API on the service's application."""
+    app[HANDLERS] = handlers
+    app[SEND] = send
+    app.router.add_get("/v1/push/mapping", show_mapping)
+    app.router.add_post("/v1/push/preview", preview)
+    app.router.add_post("/v1/push", push)

@@ -1,0 +1,128 @@
+"""The pusher's mirror of the tenant's Pipedrive records, so matching needs no search call.
+
+Fed by source changes (version-guarded by Pipedrive's `update_time`; deletes and merges are marked) and by
+the records Pipedrive answers to the pusher's own writes, so the mirror is current before the echo comes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from postgres_store.inbox import Connection
+from pusher.planning import PipedriveRecord
+from schemas.events.common import SyncObject
+from schemas.events.settings import TenantSettings
+from schemas.events.source_changes import ChangeAction, SourceChange
+from sync_rules.match_keys import pipedrive_match_key
+
+
+def record_match_key(
+    obj: SyncObject, record: Mapping[str, Any], settings: TenantSettings | None
+) -> str | None:
+    """The match key of a v2 record under the tenant's domain settings (None for deals: they have none)."""
+    if obj is SyncObject.DEAL:
+        return None
+    domain = settings.organization_domain if settings else None
+    return pipedrive_match_key(
+        obj,
+        record,
+        domain_field_code=domain.custom_field_code if domain else None,
+        keep_subdomains=domain.keep_subdomains if domain else False,
+    )
+
+
+class Mirror:
+    """Reads and writes the `mirror` table of one schema."""
+
+    def __init__(self, schema: str) -> None:
+        self._table = f"{schema}.mirror"
+
+    async def apply_change(
+        self, conn: Connection, tenant: str, change: SourceChange, match_key: str | None, echo: bool
+    ) -> bool:
+        """Keep the change unless a newer version is mirrored; True when it was kept."""
+        if change.action is ChangeAction.UPSERTED and change.record is not None:
+            return await self.upsert(
+                conn, tenant, change.object, change.pipedrive_id, change.record, change.update_time,
+                match_key, echo=echo,
+            )  # fmt: skip
+        kept = await conn.fetchval(
+            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, update_time, deleted,"
+            " merged_into_id) VALUES ($1, $2, $3, $4, true, $5)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET deleted = true,"
+            " merged_into_id = EXCLUDED.merged_into_id, update_time = greatest(m.update_time,"
+            " EXCLUDED.update_time) RETURNING true",
+            tenant, change.object.value, change.pipedrive_id, change.update_time, change.merged_into_id,
+        )  # fmt: skip
+        return bool(kept)
+
+    async def upsert(
+        self,
+        conn: Connection,
+        tenant: str,
+        obj: SyncObject,
+        pipedrive_id: int,
+        record: Mapping[str, Any],
+        update_time: datetime,
+        match_key: str | None,
+        *,
+        echo: bool = False,
+    ) -> bool:
+        """Mirror one record version (older versions than the mirrored one are ignored)."""
+        org_id = record.get("org_id") if isinstance(record.get("org_id"), int) else None
+        kept = await conn.fetchval(
+            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key, record,"
+            " update_time, deleted, org_id, last_change_was_echo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET match_key = EXCLUDED.match_key,"
+            " record = EXCLUDED.record, update_time = EXCLUDED.update_time, deleted = EXCLUDED.deleted,"
+            " org_id = EXCLUDED.org_id, last_change_was_echo = EXCLUDED.last_change_was_echo"
+            " WHERE m.update_time <= EXCLUDED.update_time"
+            " AND NOT (m.deleted AND m.merged_into_id IS NOT NULL)"
+            " RETURNING true",
+            tenant, obj.value, pipedrive_id, match_key, dict(record), update_time,
+            bool(record.get("is_deleted")), org_id, echo,
+        )  # fmt: skip
+        return bool(kept)
+
+    async def by_id(
+        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
+    ) -> PipedriveRecord | None:
+        """The mirrored record with this id (deleted ones included), or None."""
+        row = await conn.fetchrow(
+            f"SELECT pipedrive_id, coalesce(record, '{{}}'::jsonb) AS record, deleted, merged_into_id"
+            f" FROM {self._table} WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3",
+            tenant, obj.value, pipedrive_id,
+        )  # fmt: skip
+        return _record(row)
+
+    async def by_match_key(
+        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
+    ) -> PipedriveRecord | None:
+        """The live mirrored record with this match key (the oldest, when Pipedrive holds several)."""
+        row = await conn.fetchrow(
+            f"SELECT pipedrive_id, record, deleted, merged_into_id FROM {self._table}"
+            " WHERE tenant_id = $1 AND object = $2"
+            " AND match_key = $3 AND NOT deleted ORDER BY pipedrive_id LIMIT 1",
+            tenant, obj.value, match_key,
+        )  # fmt: skip
+        return _record(row)
+
+    async def open_deals_of(self, conn: Connection, tenant: str, org_id: int) -> list[PipedriveRecord]:
+        """The organization's live open deals."""
+        rows = await conn.fetch(
+            f"SELECT pipedrive_id, record, deleted, merged_into_id FROM {self._table}"
+            " WHERE tenant_id = $1 AND object = $2"
+            " AND org_id = $3 AND NOT deleted AND record ->> 'status' = 'open' ORDER BY pipedrive_id",
+            tenant, SyncObject.DEAL.value, org_id,
+        )  # fmt: skip
+        return [r for r in (_record(row) for row in rows) if r is not None]
+
+
+def _record(row: Any) -> PipedriveRecord | None:
+    if row is None or row["record"] is None:
+        return None
+    return PipedriveRecord(
+        int(row["pipedrive_id"]), row["record"], bool(row["deleted"]), row["merged_into_id"]
+    )

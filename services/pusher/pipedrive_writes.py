@@ -1,0 +1,128 @@
+"""The pusher's adapter over the shared Pipedrive client: records as v2 dicts, and the tokens each push
+spends (from the client's own cost table, so the results and runs can report them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipedrive_client import NotFound, PipedriveClient
+from pipedrive_client.endpoints import Endpoint
+from pipedrive_client.models import FieldDefinition, Record
+from pipedrive_client.resources import EntityResource
+from pipedrive_client.token_costs import load_token_costs
+from schemas.events.common import SyncObject
+from sync_rules.match_keys import pipedrive_match_key
+
+_PLURAL = {SyncObject.ORGANIZATION: "organizations", SyncObject.PERSON: "persons", SyncObject.DEAL: "deals"}
+# Pipedrive stamps add_time in whole seconds on its own clock: a twin added this long before our intent
+# is still taken for the record our interrupted create made.
+CLOCK_SLACK = timedelta(seconds=5)
+
+
+def _cost(method: str, template: str, api: str = "v2") -> int:
+    return load_token_costs().cost_of(Endpoint(api, method, template))  # type: ignore[arg-type]
+
+
+class PipedriveWrites:
+    """One push's calls to one tenant's Pipedrive, counting the tokens they cost."""
+
+    def __init__(self, client: PipedriveClient) -> None:
+        self._client = client
+        self.tokens = 0
+
+    def _resource(self, obj: SyncObject) -> EntityResource[Any]:
+        if obj is SyncObject.ORGANIZATION:
+            return self._client.organizations
+        if obj is SyncObject.PERSON:
+            return self._client.persons
+        return self._client.deals
+
+    def _charge(self, method: str, template: str, api: str = "v2") -> None:
+        self.tokens += _cost(method, template, api)
+
+    async def create(self, obj: SyncObject, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a record; returns it as Pipedrive answered."""
+        self._charge("POST", f"/{_PLURAL[obj]}")
+        return as_dict(await self._resource(obj).create(body))
+
+    async def update(self, obj: SyncObject, pipedrive_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH a record (idempotent: the same body twice leaves the same record)."""
+        self._charge("PATCH", f"/{_PLURAL[obj]}/{{id}}")
+        return as_dict(await self._resource(obj).update(pipedrive_id, body))
+
+    async def get(self, obj: SyncObject, pipedrive_id: int) -> dict[str, Any] | None:
+        """One record, None when Pipedrive does not know it."""
+        self._charge("GET", f"/{_PLURAL[obj]}/{{id}}")
+        try:
+            return as_dict(await self._resource(obj).get(pipedrive_id))
+        except NotFound:
+            return None
+
+    async def find_by_match_key(
+        self,
+        obj: SyncObject,
+        match_key: str,
+        planned_body: Mapping[str, Any],
+        domain_field_code: str | None,
+    ) -> list[dict[str, Any]]:
+        """Live records whose match key is `match_key` (search, then read each hit).
+
+        Persons are searched by email (exact); organizations by the domain custom field when configured,
+        else by the planned name, since v2 search does not look into `website`.
+        """
+        if obj is SyncObject.PERSON:
+            term, fields = match_key, ["email"]
+        elif domain_field_code is not None:
+            term, fields = match_key, ["custom_fields"]
+        else:
+            term, fields = str(planned_body.get("name") or match_key), ["name"]
+        self._charge("GET", f"/{_PLURAL[obj]}/search")
+        hits = await self._resource(obj).search(term, fields, exact_match=True)
+        found = []
+        for hit in hits:
+            record = await self.get(obj, hit.id)
+            if record is None or record.get("is_deleted"):
+                continue
+            if pipedrive_match_key(obj, record, domain_field_code=domain_field_code) == match_key:
+                found.append(record)
+        return found
+
+    async def field_definitions(self, obj: SyncObject) -> list[FieldDefinition]:
+        """Every field definition of the object (custom ones carry their 40-hex code)."""
+        self._charge("GET", f"/{obj.value}Fields")
+        return await self._client.fields.list(obj.value)
+
+    async def create_field(self, obj: SyncObject, label: str, field_type: str) -> FieldDefinition:
+        """Create a custom field."""
+        self._charge("POST", f"/{obj.value}Fields")
+        return await self._client.fields.create(obj.value, label, field_type)
+
+    async def users_by_email(self) -> dict[str, int]:
+        """Active users' ids by lowercased email (owners are matched by user email)."""
+        self._charge("GET", "/users", api="v1")
+        users = await self._client.users.list()
+        return {u.email.strip().lower(): u.id for u in users if u.email and u.active_flag}
+
+
+def as_dict(record: Record) -> dict[str, Any]:
+    """A client record as the v2 JSON shape (what source changes carry)."""
+    return record.model_dump(mode="json")
+
+
+def added_since(record: Mapping[str, Any], moment: datetime) -> bool:
+    """Whether the record was added at or after `moment` (less the clock slack)."""
+    raw = record.get("add_time")
+    if not isinstance(raw, str):
+        return False
+    added = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return added >= moment - CLOCK_SLACK
+
+
+def update_time_of(record: Mapping[str, Any], fallback: datetime) -> datetime:
+    """The record's `update_time`, or `fallback` when Pipedrive sent none."""
+    raw = record.get("update_time")
+    if not isinstance(raw, str):
+        return fallback
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -1,0 +1,252 @@
+"""What one push means for Pipedrive: a pure plan, made from values only.
+
+The service loads what it knows (tenant settings, the record linked in the push ledger, the mirror's record
+with the same match key), asks `plan_push` for the fewest writes that make Pipedrive right, and carries
+the plan out. The manual-push preview calls the same function, so a preview shows exactly what a push does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import INTO_ABM, DirectionSwitches, FieldMode, TenantSettings
+from sync_rules.diffs import compute_changes, is_empty
+from sync_rules.duplicates import DuplicateAction
+from sync_rules.field_modes import FieldModes
+from sync_rules.mappings import FieldMapping, default_mappings, read_pipedrive_value
+from sync_rules.match_keys import website_match_key
+from sync_rules.matching import MatchInput, decide_match
+from sync_rules.owners import owner_change_to_pipedrive
+from sync_rules.required_fields import check_required_fields
+
+UNCHANGED = "No changes"
+DELETED_IN_CRM = "Deleted in CRM: auto-push does not re-create it"
+OWNER_FIELD = "owner"
+
+
+class PushAction(StrEnum):
+    """What the pusher does in Pipedrive."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class PipedriveRecord:
+    """A Pipedrive record as the pusher knows it (mirror or ledger): id, v2 record, deletion mark."""
+
+    pipedrive_id: int
+    record: Mapping[str, Any]
+    deleted: bool = False
+    merged_into_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PushInput:
+    """Everything one push is decided from.
+
+    `fields` is the ABM record by ABM field name; `linked` the record the push ledger links to the match
+    key; `key_match` the mirror's live record with the match key. `extra_mappings` add fields only this
+    push writes (the engagement score). Auto-push never re-creates a record deleted in Pipedrive.
+    """
+
+    object: SyncObject
+    match_key: str | None
+    fields: Mapping[str, Any]
+    settings: TenantSettings | None
+    linked: PipedriveRecord | None = None
+    key_match: PipedriveRecord | None = None
+    manual: bool = False
+    users_by_email: Mapping[str, int] = field(default_factory=dict)
+    extra_mappings: tuple[FieldMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """The call to make (`body` for a create or a PATCH of `pipedrive_id`) or why none is made."""
+
+    action: PushAction
+    pipedrive_id: int | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    fields_written: tuple[str, ...] = ()
+    message: str | None = None
+
+    @property
+    def outcome(self) -> RecordOutcome:
+        """The activity log's outcome when the plan is carried out as planned."""
+        return {
+            PushAction.CREATE: RecordOutcome.CREATED,
+            PushAction.UPDATE: RecordOutcome.UPDATED,
+            PushAction.SKIP: RecordOutcome.SKIPPED,
+            PushAction.FAIL: RecordOutcome.FAILED,
+        }[self.action]
+
+
+def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
+    """The tenant's switches for an object (without settings nothing is written to Pipedrive)."""
+    if settings is None or obj not in settings.objects:
+        return INTO_ABM
+    return settings.objects[obj].directions
+
+
+def push_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
+    """The object's mapped fields: the tenant's (custom fields once resolved), or the seed defaults.
+
+    An organization's website goes to the tenant's configured domain custom field when there is one.
+    """
+    configured = () if settings is None or obj not in settings.objects else settings.objects[obj].fields
+    mappings = (
+        tuple(
+            FieldMapping(
+                m.abm_field,
+                m.field_code if m.custom and m.field_code else m.pipedrive_field,
+                FieldModes(m.to_pipedrive, m.to_abm),
+                custom=m.custom,
+            )
+            for m in configured
+            if not m.custom or m.field_code is not None
+        )
+        if configured
+        else default_mappings(obj)
+    )
+    domain_code = settings.organization_domain.custom_field_code if settings else None
+    if obj is SyncObject.ORGANIZATION and domain_code:
+        mappings = tuple(
+            FieldMapping(m.abm_field, domain_code, m.modes, custom=True)
+            if m.pipedrive_key == "website"
+            else m
+            for m in mappings
+        )
+    return mappings
+
+
+def plan_push(given: PushInput) -> PushPlan:
+    """Decide create / update / skip / fail for one ABM record, following DESIGN.md section 5."""
+    switches = object_switches(given.settings, given.object)
+    linked = given.linked
+    if linked is not None and linked.deleted:
+        if not given.manual:
+            return PushPlan(PushAction.SKIP, linked.pipedrive_id, message=DELETED_IN_CRM)
+        linked = None
+    key_match = given.key_match if given.key_match is not None and not given.key_match.deleted else None
+    decision = decide_match(
+        MatchInput(
+            given.object,
+            given.match_key,
+            linked_id=linked.pipedrive_id if linked else None,
+            key_match_id=key_match.pipedrive_id if key_match else None,
+            may_create=switches.create_in_pipedrive,
+            may_update=switches.update_in_pipedrive,
+        )
+    )
+    mappings = push_mappings(given.settings, given.object) + given.extra_mappings
+    if decision.action is DuplicateAction.CREATE:
+        return _plan_create(given, mappings)
+    target = linked if linked is not None else key_match
+    if decision.action is DuplicateAction.SKIP or target is None:
+        return PushPlan(PushAction.SKIP, _int_or_none(decision.target_id), message=decision.message)
+    return _plan_update(given, mappings, target)
+
+
+def _plan_create(given: PushInput, mappings: tuple[FieldMapping, ...]) -> PushPlan:
+    changes = _changes(given, mappings, {})
+    changes.update(_owner_changes(given, mappings, None))
+    body = pipedrive_body(changes, mappings)
+    check = check_required_fields(given.object, body)
+    if not check.ok:
+        return PushPlan(PushAction.FAIL, message=check.message)
+    return PushPlan(PushAction.CREATE, body=body, fields_written=tuple(sorted(changes)))
+
+
+def _plan_update(given: PushInput, mappings: tuple[FieldMapping, ...], target: PipedriveRecord) -> PushPlan:
+    current = comparable_fields(target.record, mappings)
+    _align_domains(given, current)
+    changes = _changes(given, mappings, current)
+    changes.update(_owner_changes(given, mappings, target.record.get("owner_id")))
+    if not changes:
+        return PushPlan(PushAction.SKIP, target.pipedrive_id, message=UNCHANGED)
+    body = pipedrive_body(changes, mappings)
+    return PushPlan(PushAction.UPDATE, target.pipedrive_id, body, tuple(sorted(changes)))
+
+
+def _changes(
+    given: PushInput, mappings: tuple[FieldMapping, ...], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    modes = {m.abm_field: m.modes.to_pipedrive for m in mappings if m.abm_field != OWNER_FIELD}
+    return compute_changes(given.fields, current, modes)
+
+
+def _owner_changes(
+    given: PushInput, mappings: tuple[FieldMapping, ...], current_owner: object
+) -> dict[str, Any]:
+    owner = next((m for m in mappings if m.abm_field == OWNER_FIELD), None)
+    email = given.fields.get(OWNER_FIELD)
+    if owner is None or not isinstance(email, str):
+        return {}
+    owner_id = current_owner if isinstance(current_owner, int) else None
+    change = owner_change_to_pipedrive(email, owner_id, owner.modes.to_pipedrive, given.users_by_email)
+    return {OWNER_FIELD: change["owner_id"]} if change else {}
+
+
+def _align_domains(given: PushInput, current: dict[str, Any]) -> None:
+    """A website normalizing to the same domain is the same value (`https://www.acme.com/` = `acme.com`)."""
+    ours, theirs = given.fields.get("website"), current.get("website")
+    if not isinstance(ours, str) or not isinstance(theirs, str):
+        return
+    key = website_match_key(ours)
+    if key is not None and key == website_match_key(theirs):
+        current["website"] = ours
+
+
+def comparable_fields(record: Mapping[str, Any], mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:
+    """A Pipedrive v2 record's mapped values in ABM form: primary email/phone, address text, plain values."""
+    return {m.abm_field: abm_value(m.pipedrive_key, read_pipedrive_value(record, m)) for m in mappings}
+
+
+def abm_value(pipedrive_key: str, raw: object) -> object:
+    """One Pipedrive v2 value in ABM form."""
+    if pipedrive_key in {"emails", "phones"} and isinstance(raw, list):
+        entries = [e for e in raw if isinstance(e, Mapping) and not is_empty(e.get("value"))]
+        primary = sorted(entries, key=lambda e: not e.get("primary"))
+        return primary[0]["value"] if primary else None
+    if pipedrive_key == "address" and isinstance(raw, Mapping):
+        return raw.get("value") or raw.get("formatted_address")
+    return raw
+
+
+def pipedrive_value(pipedrive_key: str, value: object) -> object:
+    """One ABM value in Pipedrive v2 write form (the inverse of `abm_value`)."""
+    if pipedrive_key in {"emails", "phones"} and isinstance(value, str):
+        return [{"value": value, "primary": True, "label": "work"}]
+    if pipedrive_key == "address" and isinstance(value, str):
+        return {"value": value}
+    return value
+
+
+def pipedrive_body(changes: Mapping[str, Any], mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:
+    """Changes keyed by ABM field name as a Pipedrive v2 write body (custom fields by field code)."""
+    body: dict[str, Any] = {}
+    for m in mappings:
+        if m.abm_field not in changes:
+            continue
+        value = pipedrive_value(m.pipedrive_key, changes[m.abm_field])
+        if m.custom:
+            body.setdefault("custom_fields", {})[m.pipedrive_key] = value
+        else:
+            body[m.pipedrive_key] = value
+    return body
+
+
+def overwrite_mapping(abm_field: str, field_code: str) -> FieldMapping:
+    """A custom field the pusher always keeps current (the engagement score)."""
+    return FieldMapping(abm_field, field_code, FieldModes(to_pipedrive=FieldMode.OVERWRITE), custom=True)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None

@@ -1,0 +1,232 @@
+"""Pushing one record into Pipedrive: match, plan, and write at most once.
+
+A create is guarded by the push ledger: the intent is committed before the POST. When an intent has no
+result (a crash or an ambiguous failure came between the POST and the record of its result), the mirror
+and, if it cannot answer, Pipedrive are asked for the record by match key before anything is created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from pipedrive_client import BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected
+from postgres_store.inbox import Connection
+from pusher.auto_push import RecordPush
+from pusher.mirror import Mirror, record_match_key
+from pusher.pipedrive_writes import PipedriveWrites, added_since, update_time_of
+from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push, push_mappings
+from pusher.push_ledger import LedgerEntry, PushLedger
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import FieldMode, TenantSettings
+from sync_rules.duplicates import DUPLICATE_FOUND
+from sync_rules.mappings import FieldMapping
+
+NO_MATCH_KEY = "No usable match key"
+_REFUSED_BEFORE_CREATING = (BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected)
+_MAX_MERGE_HOPS = 5
+
+
+@dataclass(frozen=True)
+class PushDone:
+    """One record's outcome, with what to remember: the record as Pipedrive answered, the body written."""
+
+    object: SyncObject
+    match_key: str | None
+    outcome: RecordOutcome
+    pipedrive_id: int | None = None
+    fields_written: tuple[str, ...] = ()
+    message: str | None = None
+    record: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RecordPusher:
+    """Carries out pushes of single records for the handlers and the manual-push preview."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        *,
+        after_create: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._pool = pool
+        self._schema = schema
+        self.mirror = Mirror(schema)
+        self.ledger = PushLedger(pool, schema)
+        self._after_create = after_create
+
+    @contextlib.asynccontextmanager
+    async def record_lock(self, tenant: str, obj: SyncObject, match_key: str) -> AsyncIterator[None]:
+        """Serialize pushes of one record across replicas and the re-driver (released on a crash too)."""
+        name = f"{self._schema}:push:{tenant}:{obj.value}:{match_key}"
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+
+    async def plan(
+        self,
+        tenant: str,
+        job: RecordPush,
+        settings: TenantSettings | None,
+        writes: PipedriveWrites | None,
+        *,
+        manual: bool,
+        extra_mappings: tuple[FieldMapping, ...] = (),
+    ) -> tuple[PushInput, LedgerEntry | None]:
+        """What the push is decided from: ledger, mirror, and users only when an owner is mapped."""
+        assert job.match_key is not None
+        async with self._pool.acquire() as conn:
+            entry = await self.ledger.entry(conn, tenant, job.object, job.match_key)
+            linked = None
+            if entry is not None and entry.pipedrive_id is not None:
+                linked = await self._follow_merges(conn, tenant, job.object, entry.pipedrive_id)
+            key_match = await self.mirror.by_match_key(conn, tenant, job.object, job.match_key)
+        if linked is None and entry is not None and entry.pipedrive_id is not None and writes is not None:
+            record = await writes.get(job.object, entry.pipedrive_id)
+            linked = PipedriveRecord(entry.pipedrive_id, record or {}, deleted=record is None)
+        users = await writes.users_by_email() if writes and _owner_mapped(job, settings) else {}
+        given = PushInput(
+            job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings
+        )
+        return given, entry
+
+    async def push(
+        self,
+        tenant: str,
+        job: RecordPush,
+        settings: TenantSettings | None,
+        writes: PipedriveWrites,
+        *,
+        manual: bool,
+        extra_mappings: tuple[FieldMapping, ...] = (),
+    ) -> PushDone:
+        """Push one record (call under `record_lock`); raises the client's errors for the caller to
+        pause on (429, exhausted budget, Pipedrive down) or report (revoked token)."""
+        if job.match_key is None:
+            return PushDone(job.object, None, RecordOutcome.SKIPPED, message=NO_MATCH_KEY)
+        async with self._pool.acquire() as conn:
+            entry = await self.ledger.entry(conn, tenant, job.object, job.match_key)
+        if entry is not None and entry.unresolved_intent:
+            resolved = await self._resolve_intent(tenant, job, entry, settings, writes)
+            if resolved is not None:
+                return resolved
+        given, _ = await self.plan(
+            tenant, job, settings, writes, manual=manual, extra_mappings=extra_mappings
+        )
+        plan = plan_push(given)
+        done = PushDone(
+            job.object, job.match_key, plan.outcome, plan.pipedrive_id, plan.fields_written, plan.message
+        )
+        if plan.action is PushAction.CREATE:
+            await self.ledger.record_intent(tenant, job.object, job.match_key, plan.body)
+            try:
+                record = await writes.create(job.object, plan.body)
+            except _REFUSED_BEFORE_CREATING:
+                await self.ledger.drop_intent(tenant, job.object, job.match_key)
+                raise
+            self._after_create()
+            return _written(done, record, plan.body)
+        if plan.action is PushAction.UPDATE and plan.pipedrive_id is not None:
+            record = await writes.update(job.object, plan.pipedrive_id, plan.body)
+            return _written(done, record, plan.body)
+        return done
+
+    async def remember(
+        self, conn: Connection, tenant: str, done: PushDone, settings: TenantSettings | None, now: datetime
+    ) -> None:
+        """Record a push's result in the ledger and the answered record in the mirror (in the caller's
+        transaction, the one that claims the event)."""
+        if done.pipedrive_id is None or done.match_key is None or done.outcome is RecordOutcome.FAILED:
+            return
+        written = done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED)
+        if written or done.object is not SyncObject.DEAL:
+            await self.ledger.record_write(
+                conn, tenant, done.object, done.match_key, done.pipedrive_id, done.body if written else {}
+            )
+        if done.record:
+            match_key = record_match_key(done.object, done.record, settings)
+            update_time = update_time_of(done.record, now)
+            await self.mirror.upsert(
+                conn, tenant, done.object, done.pipedrive_id, done.record, update_time, match_key
+            )
+
+    async def _resolve_intent(
+        self,
+        tenant: str,
+        job: RecordPush,
+        entry: LedgerEntry,
+        settings: TenantSettings | None,
+        writes: PipedriveWrites,
+    ) -> PushDone | None:
+        """The record an interrupted create made (adopted as created), a `Duplicate found` failure, or
+        None when nothing was created and planning may go on."""
+        assert job.match_key is not None and entry.intent_at is not None
+        async with self._pool.acquire() as conn:
+            mirrored = await self.mirror.by_match_key(conn, tenant, job.object, job.match_key)
+        if mirrored is not None:
+            return (
+                _adopted(job, entry, mirrored.pipedrive_id, mirrored.record)
+                if added_since(mirrored.record, entry.intent_at)
+                else None
+            )
+        domain_code = settings.organization_domain.custom_field_code if settings else None
+        found = await writes.find_by_match_key(
+            job.object, job.match_key, entry.planned_body or {}, domain_code
+        )
+        ours = [r for r in found if added_since(r, entry.intent_at)]
+        if len(ours) == 1 and len(found) == 1:
+            return _adopted(job, entry, int(ours[0]["id"]), ours[0])
+        if found:
+            await self.ledger.drop_intent(tenant, job.object, job.match_key)
+            twin = int(found[0]["id"])
+            return PushDone(job.object, job.match_key, RecordOutcome.FAILED, twin, message=DUPLICATE_FOUND)
+        return None
+
+    async def _follow_merges(
+        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
+    ) -> PipedriveRecord | None:
+        """The mirrored record, or the survivor it was merged into (a merge is never re-created)."""
+        record = await self.mirror.by_id(conn, tenant, obj, pipedrive_id)
+        for _ in range(_MAX_MERGE_HOPS):
+            if record is None or record.merged_into_id is None:
+                break
+            record = await self.mirror.by_id(conn, tenant, obj, record.merged_into_id)
+        return record
+
+
+def _owner_mapped(job: RecordPush, settings: TenantSettings | None) -> bool:
+    if not job.fields.get("owner"):
+        return False
+    owner = [m for m in push_mappings(settings, job.object) if m.abm_field == "owner"]
+    return bool(owner) and owner[0].modes.to_pipedrive is not FieldMode.DONT_SYNC
+
+
+def _written(done: PushDone, record: Mapping[str, Any], body: Mapping[str, Any]) -> PushDone:
+    return PushDone(
+        done.object, done.match_key, done.outcome, int(record["id"]), done.fields_written, done.message,
+        record, body,
+    )  # fmt: skip
+
+
+def _adopted(job: RecordPush, entry: LedgerEntry, pipedrive_id: int, record: Mapping[str, Any]) -> PushDone:
+    body = dict(entry.planned_body or {})
+    return PushDone(
+        job.object,
+        job.match_key,
+        RecordOutcome.CREATED,
+        pipedrive_id,
+        tuple(sorted(body)),
+        None,
+        record,
+        body,
+    )

@@ -1,0 +1,87 @@
+"""The pusher's output events: one `psync.push-results.v1` per record, and the runs of manual batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from schemas.catalog import build_event
+from schemas.envelope import CloudEvent
+from schemas.events.common import Direction, RecordOutcome, SyncObject
+from schemas.events.push import PushCompleted
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.keys import record_key, run_key
+from schemas.topics import PUSH_RESULTS, SYNC_RUNS
+from stream_runner.messages import OutgoingMessage
+
+SOURCE = "/psync/pusher"
+SERVICE = "pusher"
+NO_KEY = "-"
+
+
+def result_message(
+    cause: CloudEvent[Any],
+    result: PushCompleted,
+    *,
+    time: datetime,
+    pipedrive_object: SyncObject | None = None,
+) -> OutgoingMessage:
+    """The result of one record, keyed `tenant:object:match_key`, with an id derived from its cause."""
+    event = build_event(
+        result,
+        tenant=cause.tenantid,
+        subject=record_key(cause.tenantid, result.object, result.match_key),
+        source=SOURCE,
+        id_parts=(cause.id, result.object.value, result.match_key, "pushed"),
+        time=time,
+        correlationid=result.run_id,
+        causationid=cause.id,
+    )
+    return OutgoingMessage.of_event(PUSH_RESULTS.name, event)
+
+
+def run_status(counts: RunCounts) -> RunStatus:
+    """Success without failures or skips, Warning otherwise."""
+    return RunStatus.WARNING if counts.failed or counts.skipped else RunStatus.SUCCESS
+
+
+def run_started_message(
+    tenant: str, run_id: str, objects: tuple[SyncObject, ...], started_at: datetime, kind: RunKind
+) -> OutgoingMessage:
+    """The start of a manual push batch (or an auto-push window)."""
+    started = RunStarted(
+        run_id=run_id, service=SERVICE, kind=kind, direction=Direction.TO_PIPEDRIVE, objects=objects,
+        started_at=started_at, trigger="manual" if kind is RunKind.PUSH else "auto_push",
+    )  # fmt: skip
+    event = build_event(
+        started, tenant=tenant, subject=run_key(tenant, run_id), source=SOURCE,
+        id_parts=(run_id, "started"), time=started_at, correlationid=run_id,
+    )  # fmt: skip
+    return OutgoingMessage.of_event(SYNC_RUNS.name, event)
+
+
+def run_finished_message(
+    tenant: str,
+    run_id: str,
+    objects: tuple[SyncObject, ...],
+    started_at: datetime,
+    finished_at: datetime,
+    counts: RunCounts,
+    tokens: int,
+) -> OutgoingMessage:
+    """The end of a manual push batch, with its counts and the tokens it spent."""
+    finished = RunFinished(
+        run_id=run_id, service=SERVICE, kind=RunKind.PUSH, direction=Direction.TO_PIPEDRIVE,
+        objects=objects, started_at=started_at, finished_at=finished_at, counts=counts,
+        tokens_spent=tokens, status=run_status(counts),
+    )  # fmt: skip
+    event = build_event(
+        finished, tenant=tenant, subject=run_key(tenant, run_id), source=SOURCE,
+        id_parts=(run_id, "finished"), time=finished_at, correlationid=run_id,
+    )  # fmt: skip
+    return OutgoingMessage.of_event(SYNC_RUNS.name, event)
+
+
+def count_of(outcome: RecordOutcome) -> str:
+    """The run counter an outcome adds to."""
+    return outcome.value

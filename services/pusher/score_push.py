@@ -1,0 +1,107 @@
+"""Engagement scores into Pipedrive: the organization's and its open deals' engagement-score field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from pusher.auto_push import ENGAGEMENT_SCORE_FIELD, RecordPush, score_moved_enough
+from pusher.engagement_field import ENGAGEMENT_SCORE_LABEL, ENGAGEMENT_SCORE_TYPE, CustomFieldCodes
+from pusher.pipedrive_writes import PipedriveWrites
+from pusher.planning import PipedriveRecord, object_switches, overwrite_mapping
+from pusher.record_pusher import PushDone, RecordPusher
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import TenantSettings
+
+NO_ORGANIZATION = "No organization in Pipedrive for this domain"
+BELOW_THRESHOLD = "Score moved less than the threshold"
+UPDATES_OFF = "Updating organizations is turned off"
+
+
+class ScorePush:
+    """Pushes a score change: the organization (found by link or mirror) and its open deals."""
+
+    def __init__(self, pool: asyncpg.Pool, pusher: RecordPusher, codes: CustomFieldCodes) -> None:
+        self._pool = pool
+        self._pusher = pusher
+        self._codes = codes
+
+    async def push(
+        self,
+        tenant: str,
+        key: str | None,
+        score: int,
+        settings: TenantSettings | None,
+        writes: PipedriveWrites,
+    ) -> list[PushDone]:
+        """The results of one score change (the organization first, then each deal written)."""
+        org_obj = SyncObject.ORGANIZATION
+        organization = await self._organization(tenant, key)
+        if key is None or organization is None:
+            return [PushDone(org_obj, key, RecordOutcome.SKIPPED, message=NO_ORGANIZATION)]
+        if not object_switches(settings, org_obj).update_in_pipedrive:
+            return [
+                PushDone(org_obj, key, RecordOutcome.SKIPPED, organization.pipedrive_id, message=UPDATES_OFF)
+            ]
+        code = await self._codes.code_of(
+            tenant, org_obj, ENGAGEMENT_SCORE_LABEL, writes, ENGAGEMENT_SCORE_TYPE
+        )
+        threshold = settings.auto_push.score_threshold if settings else 10
+        if not score_moved_enough(score, _number(organization.record, code), threshold):
+            return [
+                PushDone(
+                    org_obj, key, RecordOutcome.SKIPPED, organization.pipedrive_id, message=BELOW_THRESHOLD
+                )
+            ]
+        job = RecordPush(org_obj, key, {ENGAGEMENT_SCORE_FIELD: score})
+        mapping = overwrite_mapping(ENGAGEMENT_SCORE_FIELD, code)
+        done = await self._pusher.push(tenant, job, settings, writes, manual=False, extra_mappings=(mapping,))
+        return [done, *await self._deals(tenant, organization.pipedrive_id, score, writes)]
+
+    async def _organization(self, tenant: str, key: str | None) -> PipedriveRecord | None:
+        if key is None:
+            return None
+        async with self._pool.acquire() as conn:
+            entry = await self._pusher.ledger.entry(conn, tenant, SyncObject.ORGANIZATION, key)
+            if entry is not None and entry.pipedrive_id is not None:
+                linked = await self._pusher.mirror.by_id(
+                    conn, tenant, SyncObject.ORGANIZATION, entry.pipedrive_id
+                )
+                if linked is not None and not linked.deleted:
+                    return linked
+            return await self._pusher.mirror.by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
+
+    async def _deals(self, tenant: str, org_id: int, score: int, writes: PipedriveWrites) -> list[PushDone]:
+        async with self._pool.acquire() as conn:
+            deals = await self._pusher.mirror.open_deals_of(conn, tenant, org_id)
+        if not deals:
+            return []
+        code = await self._codes.code_of(
+            tenant, SyncObject.DEAL, ENGAGEMENT_SCORE_LABEL, writes, ENGAGEMENT_SCORE_TYPE
+        )
+        results = []
+        for deal in deals:
+            if _number(deal.record, code) == score:
+                continue
+            body = {"custom_fields": {code: score}}
+            record = await writes.update(SyncObject.DEAL, deal.pipedrive_id, body)
+            results.append(
+                PushDone(
+                    SyncObject.DEAL,
+                    str(deal.pipedrive_id),
+                    RecordOutcome.UPDATED,
+                    deal.pipedrive_id,
+                    (ENGAGEMENT_SCORE_FIELD,),
+                    None,
+                    record,
+                    body,
+                )
+            )
+        return results
+
+
+def _number(record: Mapping[str, Any], code: str) -> float | None:
+    value = (record.get("custom_fields") or {}).get(code)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
