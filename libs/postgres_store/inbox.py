@@ -53,3 +53,29 @@ async def saved_outputs(conn: Connection, schema: str, tenant: str, event_id: st
         f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
     )
     return list(outputs or [])
+
+
+async def claim_events(
+    conn: Connection, schema: str, events: list[tuple[str, str, str]]
+) -> set[tuple[str, str]]:
+    """Record many (tenant, event id, topic) as applied at once; returns those not applied before."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("claim_events must run inside the transaction of the effect")
+    rows = await conn.fetch(
+        f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING"
+        " RETURNING tenant_id, event_id",
+        [e[0] for e in events],
+        [e[1] for e in events],
+        [e[2] for e in events],
+    )
+    return {(r["tenant_id"], r["event_id"]) for r in rows}
+
+
+async def save_outputs_many(
+    conn: Connection, schema: str, outputs: list[tuple[str, str, list[dict[str, Any]]]]
+) -> None:
+    """`save_outputs` for many (tenant, event id, outputs) at once."""
+    await conn.executemany(
+        f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2", outputs
+    )

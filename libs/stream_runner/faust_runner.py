@@ -46,6 +46,13 @@ def incoming_from_faust(message: Any) -> IncomingMessage:
 
 
 _MAX_UNACKED = 2000
+_MAX_BATCH = 500
+
+
+def _nothing_queued(stream: Any) -> bool:
+    """Whether no further event waits in the stream's channel (True when that cannot be told)."""
+    queue = getattr(stream.channel, "queue", None)
+    return queue is None or bool(queue.empty())
 
 
 class _AckQueue:
@@ -117,14 +124,24 @@ class FaustStreamRunner:
         # iterator acks in a `finally`); here an event is acknowledged only once it is applied and
         # what it produced is delivered.
         unacked = stream.noack()  # type: ignore[attr-defined]  # StreamT omits it; Stream has it
+        buffered: list[Any] = []
         async for event in unacked.events():
+            buffered.append(event)
+            # Apply together what has already arrived (faust's own "queue empty" test), so a burst is
+            # one transaction per batch while a lone event is applied at once.
+            if len(buffered) < _MAX_BATCH and not _nothing_queued(unacked):
+                continue
+            batch, buffered = buffered, []
             try:
-                processed = await self._processor.process(incoming_from_faust(event.message), self._stop)
+                results = await self._processor.process_batch(
+                    [incoming_from_faust(e.message) for e in batch], self._stop
+                )
             except StopRequested:
-                # Leave the event unacknowledged: it is redelivered after the restart.
-                _log.info("stopping_with_message_unapplied")
+                # Leave the events unacknowledged: they are redelivered after the restart.
+                _log.info("stopping_with_messages_unapplied", count=len(batch))
                 return
-            self._pending.add(unacked, event, processed.deliveries)
+            for applied, processed in zip(batch, results, strict=True):
+                self._pending.add(unacked, applied, processed.deliveries)
             await self._pending.ack_delivered()
             if len(self._pending) >= _MAX_UNACKED:
                 await self._pending.drain()

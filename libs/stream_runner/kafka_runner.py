@@ -115,12 +115,12 @@ class KafkaStreamRunner:
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
     ) -> None:
         for partition, records in batches.items():
-            for record in records:
-                if stop.is_set():
-                    return
-                processed = await self._processor.process(incoming_from(record), stop)
+            if stop.is_set() or not records:
+                return
+            results = await self._processor.process_batch([incoming_from(r) for r in records], stop)
+            for processed in results:
                 self._deliveries.extend(processed.deliveries)
-                self._processed[partition] = record.offset + 1
+            self._processed[partition] = records[-1].offset + 1
 
     async def check_cluster(self) -> None:
         """Readiness: the consumer's client reaches the cluster."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +27,9 @@ from stream_runner.producer import Delivery
 
 Handler = Callable[[CloudEvent[Any], IncomingMessage], Awaitable[Handled]]
 """Applies one event; raises PermanentError for data it can never apply."""
+
+BatchHandler = Callable[[Sequence[tuple[CloudEvent[Any], IncomingMessage]]], Awaitable[Sequence[Handled]]]
+"""Applies consecutive events of one type together (one transaction); one Handled per event, in order."""
 
 _log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -77,8 +80,10 @@ class MessageProcessor:
         metrics: RunnerMetrics,
         retry: RetryPolicy = RetryPolicy(),
         topic_contracts: Mapping[str, str] | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self._service = service
+        self._batch_handlers = dict(batch_handlers or {})
         # Physical topic -> the registry topic whose contract it carries (identity unless told).
         self._topic_contracts = dict(topic_contracts or {})
         self._handlers = dict(handlers)
@@ -102,12 +107,87 @@ class MessageProcessor:
         structlog.contextvars.unbind_contextvars("tenant", "event_id", "event_type")
         return processed
 
-    async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
+    async def process_batch(
+        self, messages: Sequence[IncomingMessage], stop: asyncio.Event
+    ) -> list[Processed]:
+        """Process messages in order; runs of one event type with a batch handler are applied together.
+
+        A batch that fails for good is split and retried one event at a time, so only the event that
+        cannot be applied goes to the dead-letter topic. Raises StopRequested if stopped first.
+        """
+        decoded = [self._decode(m) for m in messages]
+        results: list[Processed] = []
+        start = 0
+        while start < len(messages):
+            end = self._run_end(decoded, start)
+            if end == start + 1 and not self._batchable(decoded[start]):
+                results.append(await self.process(messages[start], stop))
+            else:
+                results += await self._process_run(messages[start:end], decoded[start:end], stop)
+            start = end
+        return results
+
+    def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
         try:
-            contract = self._topic_contracts.get(message.topic, message.topic)
-            event = decode_event(contract, message.value)
+            return decode_event(self._topic_contracts.get(message.topic, message.topic), message.value)
         except InvalidEvent as exc:
-            return Processed("dead_lettered", await self._dead_letter(message, exc, stop))
+            return exc
+
+    def _batchable(self, decoded: CloudEvent[Any] | InvalidEvent) -> bool:
+        return isinstance(decoded, CloudEvent) and decoded.type in self._batch_handlers
+
+    def _run_end(self, decoded: Sequence[CloudEvent[Any] | InvalidEvent], start: int) -> int:
+        first = decoded[start]
+        if not self._batchable(first):
+            return start + 1
+        assert isinstance(first, CloudEvent)
+        end = start + 1
+        while end < len(decoded) and getattr(decoded[end], "type", None) == first.type:
+            end += 1
+        return end
+
+    async def _process_run(
+        self, messages: Sequence[IncomingMessage], decoded: Sequence[Any], stop: asyncio.Event
+    ) -> list[Processed]:
+        started = time.perf_counter()
+        batch = self._batch_handlers[decoded[0].type]
+        items = list(zip(decoded, messages, strict=True))
+        topic = messages[0].topic
+        try:
+            handled = list(await self._with_retries(lambda: batch(items), topic, stop))
+        except StopRequested:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                return [Processed("dead_lettered", await self._dead_letter(messages[0], exc, stop))]
+            _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
+            return [p for item in items for p in await self._process_run([item[1]], [item[0]], stop)]
+        results = []
+        for (event, message), one in zip(items, handled, strict=True):
+            deliveries = await self._enqueue(list(one.outputs), topic, stop) if one.outputs else ()
+            outcome = "duplicate" if one.duplicate else "applied"
+            results.append(Processed(outcome, deliveries))
+            self._metrics.messages.labels(topic, outcome).inc()
+            _log.info(
+                "message_processed",
+                outcome=outcome,
+                topic=topic,
+                partition=message.partition,
+                offset=message.offset,
+                tenant=event.tenantid,
+                event_id=event.id,
+                event_type=event.type,
+                batch_size=len(items),
+            )
+        elapsed = time.perf_counter() - started
+        self._metrics.seconds.labels(topic).observe(elapsed / len(items))
+        return results
+
+    async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
+        decoded = self._decode(message)
+        if isinstance(decoded, InvalidEvent):
+            return Processed("dead_lettered", await self._dead_letter(message, decoded, stop))
+        event = decoded
         structlog.contextvars.bind_contextvars(
             tenant=event.tenantid, event_id=event.id, event_type=event.type
         )

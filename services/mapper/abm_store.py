@@ -146,3 +146,79 @@ class AbmStore:
             tenant, obj.value, pipedrive_id, abm_id, version,
         )  # fmt: skip
         return bool(inserted)
+
+
+class BulkAbmStore:
+    """Set-based reads and writes of the ABM store for a batch of changes (one round trip per kind)."""
+
+    def __init__(self, schema: str) -> None:
+        self._schema = schema
+
+    async def links(
+        self, conn: Connection, keys: list[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], dict[str, Any]]:
+        """Links by (tenant, object, pipedrive id), locked."""
+        rows = await conn.fetch(
+            f"SELECT l.* FROM {self._schema}.links l"
+            " JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
+            " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p FOR UPDATE OF l",
+            *_columns(keys, 3),
+        )
+        return {(r["tenant_id"], r["object"], r["pipedrive_id"]): dict(r) for r in rows}
+
+    async def records_by_id(
+        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Records of one object by (tenant, ABM id), locked."""
+        rows = await conn.fetch(
+            f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
+            f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, a)"
+            " ON r.tenant_id = k.t AND r.abm_id = k.a FOR UPDATE OF r",
+            *_columns(keys, 2),
+        )
+        return [dict(r) for r in rows]
+
+    async def records_by_key(
+        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Non-duplicate records of one object by (tenant, match key), locked."""
+        rows = await conn.fetch(
+            f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
+            f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, m)"
+            " ON r.tenant_id = k.t AND r.match_key = k.m AND NOT r.is_duplicate FOR UPDATE OF r",
+            *_columns(keys, 2),
+        )
+        return [dict(r) for r in rows]
+
+    async def insert_records(self, conn: Connection, obj: SyncObject, rows: list[tuple[Any, ...]]) -> None:
+        """New records: (tenant, abm id, match key, is duplicate, fields, deleted in CRM)."""
+        await conn.executemany(
+            f"INSERT INTO {self._schema}.{TABLES[obj]}"
+            " (tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            rows,
+        )
+
+    async def update_records(self, conn: Connection, obj: SyncObject, rows: list[tuple[Any, ...]]) -> None:
+        """Changed records: (tenant, abm id, fields, deleted in CRM) — fields as a whole, read under lock."""
+        await conn.executemany(
+            f"UPDATE {self._schema}.{TABLES[obj]} SET fields = $3, deleted_in_crm = $4, updated_at = now()"
+            " WHERE tenant_id = $1 AND abm_id = $2",
+            rows,
+        )
+
+    async def save_links(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Links as they end the batch: (tenant, object, pipedrive id, abm id, version, deleted, merged)."""
+        await conn.executemany(
+            f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
+            " source_update_time, deleted_in_crm, merged_into_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
+            " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
+            " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
+            rows,
+        )
+
+
+def _columns(keys: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Tuples as parallel arrays, for `unnest`."""
+    return [[k[i] for k in keys] for i in range(width)] if keys else [[] for _ in range(width)]

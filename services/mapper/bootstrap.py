@@ -41,8 +41,14 @@ async def run_service(settings: MapperSettings) -> None:
         await producer.start()
         registry = CollectorRegistry()
         replica = SettingsReplica(pool, settings.db_schema)
-        handlers = MapperHandlers(pool, settings.db_schema, replica).by_event_type()
-        processor = MessageProcessor(SERVICE, handlers, producer, RunnerMetrics(registry))
+        handlers = MapperHandlers(pool, settings.db_schema, replica)
+        processor = MessageProcessor(
+            SERVICE,
+            handlers.by_event_type(),
+            producer,
+            RunnerMetrics(registry),
+            batch_handlers=handlers.batch_handlers(),
+        )
         runner = FaustStreamRunner(
             app_id=settings.group_id,
             bootstrap=settings.kafka_bootstrap,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 from pydantic import BaseModel
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
-from mapper.abm_store import AbmStore
-from mapper.planning import Plan, PlanKind, Situation, match_key_of, plan_change
-from postgres_store.inbox import Connection, claim_event, save_outputs, saved_outputs
+from mapper.abm_store import AbmStore, BulkAbmStore
+from mapper.planning import Plan
+from mapper.source_changes_apply import Applied, Item, apply_source_changes
+from postgres_store.inbox import Connection, claim_event, save_outputs, save_outputs_many, saved_outputs
 from schemas.catalog import build_event
-from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
@@ -22,7 +23,7 @@ from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
-from stream_runner.processor import Handler
+from stream_runner.processor import BatchHandler, Handler
 
 SOURCE = "/psync/mapper"
 NO_KEY = "-"
@@ -38,6 +39,11 @@ class MapperHandlers:
         self._schema = schema
         self._settings = settings
         self._store = AbmStore(schema)
+        self._bulk = BulkAbmStore(schema)
+
+    def batch_handlers(self) -> Mapping[str, BatchHandler]:
+        """The event types applied in batches."""
+        return {"psync.source.changed": self.source_changed_batch}
 
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type."""
@@ -65,52 +71,28 @@ class MapperHandlers:
 
     async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         """Apply one Pipedrive record version to the ABM store and report its outcome."""
-        change: SourceChange = event.data
-        tenant = event.tenantid
-        settings = await self._settings.get(tenant)
-        match_key = match_key_of(change, settings)
+        return (await self.source_changed_batch([(event, message)]))[0]
 
-        async def effect(conn: Connection) -> list[OutgoingMessage]:
-            situation = await self._situation(conn, tenant, change, match_key)
-            new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
-            plan = plan_change(change, settings, situation, new_id)
-            await self._apply(conn, tenant, change, plan)
-            return [self._result(event, change, plan)]
+    async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
+        """Apply consecutive source changes in one transaction; one result per change."""
+        tenants = {event.tenantid for event, _ in items}
+        settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
+        async with self._pool.acquire() as conn, conn.transaction():
+            applied = await apply_source_changes(conn, self._schema, self._bulk, items, settings)
+            handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
+            pairs = zip(items, handled, strict=True)
+            saved = [
+                (e.tenantid, e.id, [_to_saved(m) for m in h.outputs])
+                for (e, _), h in pairs
+                if not h.duplicate
+            ]
+            await save_outputs_many(conn, self._schema, saved)
+        return handled
 
-        return await self._once(event, message, effect)
-
-    async def _situation(
-        self, conn: Connection, tenant: str, change: SourceChange, match_key: str | None
-    ) -> Situation:
-        link = await self._store.link_of(conn, tenant, change.object, change.pipedrive_id)
-        linked = await self._store.record(conn, tenant, change.object, link.abm_id) if link else None
-        key_match = None
-        if match_key is not None and (linked is None or change.import_context is not None):
-            key_match = await self._store.record_by_key(conn, tenant, change.object, match_key)
-        return Situation(link=link, linked_record=linked, key_match=key_match)
-
-    async def _apply(self, conn: Connection, tenant: str, change: SourceChange, plan: Plan) -> None:
-        store, obj, version = self._store, change.object, change.update_time
-        if plan.kind is PlanKind.CREATE and plan.abm_id is not None:
-            await store.create_record(
-                conn, tenant, obj, plan.abm_id, plan.match_key, plan.fields, is_duplicate=plan.duplicate
-            )
-            await store.save_link(conn, tenant, obj, change.pipedrive_id, plan.abm_id, version)
-        elif plan.kind is PlanKind.UPDATE and plan.abm_id is not None:
-            if plan.fields:
-                await store.update_record(conn, tenant, obj, plan.abm_id, plan.fields)
-            await store.save_link(conn, tenant, obj, change.pipedrive_id, plan.abm_id, version)
-        elif plan.kind is PlanKind.MARK_DELETED and plan.abm_id is not None:
-            await store.mark_deleted_in_crm(conn, tenant, obj, plan.abm_id)
-            await store.save_link(
-                conn, tenant, obj, change.pipedrive_id, plan.abm_id, version, deleted_in_crm=True
-            )
-        elif plan.kind is PlanKind.MERGE and plan.abm_id is not None and change.merged_into_id is not None:
-            await store.save_link(
-                conn, tenant, obj, change.pipedrive_id, plan.abm_id, version,
-                deleted_in_crm=True, merged_into_id=change.merged_into_id,
-            )  # fmt: skip
-            await store.link_if_unlinked(conn, tenant, obj, change.merged_into_id, plan.abm_id, version)
+    def _handled(self, event: CloudEvent[Any], applied: Applied) -> Handled:
+        if applied.plan is None:
+            return Handled(outputs=[_from_saved(m) for m in applied.saved], duplicate=True)
+        return Handled(outputs=[self._result(event, event.data, applied.plan)])
 
     def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
         match_key = plan.match_key or NO_KEY

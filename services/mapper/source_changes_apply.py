@@ -1,0 +1,213 @@
+"""Source changes applied in batches: one transaction, set-based reads and writes, plans made in order.
+
+Changes of one batch are planned one after the other against an in-memory view of the rows they touch
+(loaded and locked up front), so a later change sees what an earlier one did, exactly as if they had been
+applied one by one; the view is then written back once. Used for a batch of one as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mapper.abm_store import BulkAbmStore
+from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
+from postgres_store.inbox import Connection, claim_events, saved_outputs
+from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.events.common import SyncObject
+from schemas.events.settings import TenantSettings
+from schemas.events.source_changes import SourceChange
+from stream_runner.messages import IncomingMessage
+
+Item = tuple[CloudEvent[Any], IncomingMessage]
+RecordKey = tuple[str, SyncObject, str]
+
+
+@dataclass
+class _Record:
+    tenant: str
+    obj: SyncObject
+    abm_id: str
+    match_key: str | None
+    is_duplicate: bool
+    fields: dict[str, Any]
+    deleted_in_crm: bool
+    new: bool = False
+    dirty: bool = False
+
+    def stored(self) -> StoredRecord:
+        return StoredRecord(self.abm_id, self.fields, self.deleted_in_crm)
+
+
+@dataclass
+class _Link:
+    abm_id: str
+    version: datetime
+    deleted_in_crm: bool = False
+    merged_into_id: int | None = None
+    dirty: bool = False
+
+    def stored(self) -> StoredLink:
+        return StoredLink(self.abm_id, self.version, self.deleted_in_crm)
+
+
+class BatchView:
+    """The rows a batch touches, as they stand after each planned change."""
+
+    def __init__(self) -> None:
+        self.records: dict[RecordKey, _Record] = {}
+        self.by_key: dict[RecordKey, str] = {}
+        self.links: dict[tuple[str, SyncObject, int], _Link] = {}
+
+    def add_record(self, row: dict[str, Any], obj: SyncObject) -> None:
+        record = _Record(
+            row["tenant_id"], obj, row["abm_id"], row["match_key"], row["is_duplicate"],
+            dict(row["fields"]), row["deleted_in_crm"],
+        )  # fmt: skip
+        self.records[(record.tenant, obj, record.abm_id)] = record
+        if record.match_key is not None and not record.is_duplicate:
+            self.by_key[(record.tenant, obj, record.match_key)] = record.abm_id
+
+    def situation(self, tenant: str, change: SourceChange, match_key: str | None) -> Situation:
+        link = self.links.get((tenant, change.object, change.pipedrive_id))
+        linked = self.records.get((tenant, change.object, link.abm_id)) if link else None
+        key_match = None
+        if match_key is not None and (linked is None or change.import_context is not None):
+            found = self.by_key.get((tenant, change.object, match_key))
+            key_match = self.records.get((tenant, change.object, found)) if found else None
+        return Situation(
+            link=link.stored() if link else None,
+            linked_record=linked.stored() if linked else None,
+            key_match=key_match.stored() if key_match else None,
+        )
+
+    def apply(self, tenant: str, change: SourceChange, plan: Plan) -> None:
+        obj, version = change.object, change.update_time
+        if plan.abm_id is None:
+            return
+        if plan.kind is PlanKind.CREATE:
+            record = _Record(
+                tenant, obj, plan.abm_id, plan.match_key, plan.duplicate, dict(plan.fields), False, True
+            )
+            self.records[(tenant, obj, plan.abm_id)] = record
+            if plan.match_key is not None and not plan.duplicate:
+                self.by_key[(tenant, obj, plan.match_key)] = plan.abm_id
+            self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version)
+        elif plan.kind is PlanKind.UPDATE:
+            self._update(tenant, obj, plan.abm_id, plan.fields, deleted=False)
+            self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version)
+        elif plan.kind is PlanKind.MARK_DELETED:
+            self._update(tenant, obj, plan.abm_id, {}, deleted=True)
+            self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version, deleted=True)
+        elif plan.kind is PlanKind.MERGE and change.merged_into_id is not None:
+            self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version, deleted=True,
+                       merged_into=change.merged_into_id)  # fmt: skip
+            if (tenant, obj, change.merged_into_id) not in self.links:
+                self._link(tenant, obj, change.merged_into_id, plan.abm_id, version)
+
+    def _update(
+        self, tenant: str, obj: SyncObject, abm_id: str, changes: dict[str, Any], *, deleted: bool
+    ) -> None:
+        record = self.records[(tenant, obj, abm_id)]
+        if changes or record.deleted_in_crm != deleted:
+            record.fields = {**record.fields, **changes}
+            record.deleted_in_crm = deleted
+            record.dirty = True
+
+    def _link(
+        self, tenant: str, obj: SyncObject, pipedrive_id: int, abm_id: str, version: datetime,
+        *, deleted: bool = False, merged_into: int | None = None,
+    ) -> None:  # fmt: skip
+        current = self.links.get((tenant, obj, pipedrive_id))
+        newest = max(version, current.version) if current else version
+        self.links[(tenant, obj, pipedrive_id)] = _Link(abm_id, newest, deleted, merged_into, dirty=True)
+
+
+async def load_view(
+    conn: Connection, store: BulkAbmStore, fresh: Sequence[tuple[str, SourceChange, str | None]]
+) -> BatchView:
+    """Load and lock every row the fresh changes may touch."""
+    view = BatchView()
+    link_rows = await store.links(conn, [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh])
+    for (tenant, obj, pid), row in link_rows.items():
+        view.links[(tenant, SyncObject(obj), pid)] = _Link(
+            row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"]
+        )
+    for obj in SyncObject:
+        ids = [(t, link.abm_id) for (t, o, _), link in view.links.items() if o is obj]
+        keys = [(t, k) for t, c, k in fresh if c.object is obj and k is not None]
+        for row in (await store.records_by_id(conn, obj, ids)) + (
+            await store.records_by_key(conn, obj, keys)
+        ):
+            view.add_record(row, obj)
+    return view
+
+
+async def write_view(conn: Connection, store: BulkAbmStore, view: BatchView) -> None:
+    """Write back what the batch created or changed."""
+    for obj in SyncObject:
+        records = [r for r in view.records.values() if r.obj is obj]
+        new = [
+            (r.tenant, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm)
+            for r in records
+            if r.new
+        ]
+        changed = [(r.tenant, r.abm_id, r.fields, r.deleted_in_crm) for r in records if r.dirty and not r.new]
+        if new:
+            await store.insert_records(conn, obj, new)
+        if changed:
+            await store.update_records(conn, obj, changed)
+    links = [
+        (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
+        for (t, o, pid), link in view.links.items()
+        if link.dirty
+    ]
+    if links:
+        await store.save_links(conn, links)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one change of a batch did: its plan (None for an already-applied event) or saved results."""
+
+    plan: Plan | None
+    saved: list[dict[str, Any]]
+
+
+async def apply_source_changes(
+    conn: Connection,
+    schema: str,
+    store: BulkAbmStore,
+    items: Sequence[Item],
+    settings: dict[str, TenantSettings | None],
+) -> list[Applied]:
+    """Claim, plan and apply a batch of source changes inside the caller's transaction."""
+    claimed = await claim_events(conn, schema, [(e.tenantid, e.id, m.topic) for e, m in items])
+    firsts: set[tuple[str, str]] = set()
+    fresh_flags = []
+    for event, _ in items:
+        ident = (event.tenantid, event.id)
+        fresh_flags.append(ident in claimed and ident not in firsts)
+        firsts.add(ident)
+    fresh = [
+        (e.tenantid, e.data, match_key_of(e.data, settings[e.tenantid]))
+        for (e, _), is_fresh in zip(items, fresh_flags, strict=True)
+        if is_fresh
+    ]
+    view = await load_view(conn, store, fresh)
+    applied: list[Applied] = []
+    for (event, _), is_fresh in zip(items, fresh_flags, strict=True):
+        if not is_fresh:
+            applied.append(Applied(None, await saved_outputs(conn, schema, event.tenantid, event.id)))
+            continue
+        change: SourceChange = event.data
+        tenant = event.tenantid
+        match_key = match_key_of(change, settings[tenant])
+        new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
+        plan = plan_change(change, settings[tenant], view.situation(tenant, change, match_key), new_id)
+        view.apply(tenant, change, plan)
+        applied.append(Applied(plan, []))
+    await write_view(conn, store, view)
+    return applied
