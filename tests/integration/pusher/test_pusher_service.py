@@ -1,0 +1,161 @@
+"""The pusher as a process on real Kafka: SIGKILLed right after create calls, again and again, it never
+creates a record twice; a replay of its input from offset zero writes nothing to Pipedrive."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
+
+from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialStore
+from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
+from pipedrive_sandbox.store import Entity
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed
+from schemas.events.common import SyncObject
+from schemas.keys import record_key, settings_key
+from schemas.topics import COMPANY_REVEALED, SETTINGS
+from tests.integration.conditions import eventually
+from tests.integration.pusher.conftest import push_settings
+from tests.integration.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
+DOMAINS = [f"killed{n}.io" for n in range(4)]
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxHandle]:
+    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, group: str) -> dict[str, str]:
+    return {
+        "PUSHER_GROUP_ID": group,
+        "PUSHER_DB_SCHEMA": schema,
+        "PUSHER_COMMIT_INTERVAL_S": "0.2",
+        "PUSHER_CREDENTIALS_KEY": key.hex(),
+        "PUSHER_PIPEDRIVE_SCHEMA": client_schema,
+        "PUSHER_PIPEDRIVE_SANDBOX_URLS": sandbox.base_url,
+    }
+
+
+async def _caught_up(kafka_bootstrap: str, admin: AIOKafkaAdminClient, group: str) -> bool:
+    committed = await admin.list_consumer_group_offsets(group)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(COMPANY_REVEALED.name, p) for p in range(COMPANY_REVEALED.partitions)]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return all(end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items())
+
+
+async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_nothing(
+    pg_pool: asyncpg.Pool,
+    kafka_admin: AIOKafkaAdminClient,
+    kafka_bootstrap: str,
+    producer: AIOKafkaProducer,
+    sandbox: SandboxHandle,
+    client_schema: str,
+    credentials_key: bytes,
+    tmp_path: Path,
+) -> None:
+    uid = uuid.uuid4().hex[:8]
+    tenant, schema = f"tk{uid}", f"itest_pusher_proc_{uid}"
+    store = CredentialStore(pg_pool, CredentialCipher(credentials_key), client_schema)
+    await store.save(tenant, ApiTokenCredentials(SecretStr(sandbox.api_token), sandbox.base_url))
+    settings = build_event(
+        push_settings(),
+        tenant=tenant,
+        subject=settings_key(tenant),
+        source="/itest",
+        id_parts=(uid,),
+        time=NOW,
+    )
+    await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
+    for domain in DOMAINS:
+        key = record_key(tenant, SyncObject.ORGANIZATION, domain)
+        event = build_event(
+            CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
+            tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
+        )  # fmt: skip
+        await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+
+    env = _env(schema, client_schema, credentials_key, sandbox, f"itest-pusher-{uid}")
+    kills = 0
+    try:
+        while True:
+            process = ServiceProcess(
+                "pusher", {**env, "PUSHER_FAULT_KILL_AFTER_CREATE": "true"}, tmp_path / "p.log"
+            )
+            await process.start()
+            assert process.process is not None
+            done = await eventually(
+                lambda: _finished_or_killed(pg_pool, schema, tenant, process),
+                lambda state: state != "running",
+                within_s=90,
+                what="a create (and its SIGKILL) or all records done",
+            )
+            if done == "killed":
+                kills += 1
+                continue
+            await process.terminate()
+            break
+
+        assert kills >= len(DOMAINS)
+        for domain in DOMAINS:
+            assert len(_organizations(sandbox, domain)) == 1, domain
+
+        sandbox.state.ledger.reset()
+        replay = ServiceProcess(
+            "pusher", {**env, "PUSHER_GROUP_ID": f"itest-replay-{uid}"}, tmp_path / "r.log"
+        )
+        await replay.start()
+        await replay.wait_ready()
+        await eventually(
+            lambda: _caught_up(kafka_bootstrap, kafka_admin, f"itest-replay-{uid}"),
+            bool,
+            within_s=90,
+            what="the replay consumed the whole topic",
+        )
+        assert await replay.terminate() == 0
+        assert [e for e in sandbox.state.ledger.entries if e.method != "GET"] == []
+    finally:
+        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def _finished_or_killed(pool: asyncpg.Pool, schema: str, tenant: str, process: ServiceProcess) -> str:
+    assert process.process is not None
+    if process.process.returncode is not None:
+        return "killed"
+    try:
+        done = await pool.fetchval(
+            f"SELECT count(*) FROM {schema}.push_ledger WHERE tenant_id = $1 AND state = 'done'", tenant
+        )
+    except asyncpg.UndefinedTableError:
+        return "running"
+    return "finished" if done == len(DOMAINS) else "running"
+
+
+def _organizations(sandbox: SandboxHandle, website: str) -> list[int]:
+    table = sandbox.state.tables[Entity.ORGANIZATION]
+    return [r.id for r in table.live() if r.data.get("website") == website]
