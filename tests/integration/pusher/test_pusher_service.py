@@ -110,7 +110,7 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
             await process.start()
             assert process.process is not None
             done = await eventually(
-                lambda: _finished_or_killed(pg_pool, schema, tenant, process),
+                lambda p=process: _finished_or_killed(pg_pool, schema, tenant, p),  # type: ignore[misc]
                 lambda state: state != "running",
                 within_s=90,
                 what="a create (and its SIGKILL) or all records done",
