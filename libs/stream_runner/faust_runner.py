@@ -114,7 +114,9 @@ class FaustStreamRunner:
             producer_acks=-1,
             topic_allow_declare=False,
             topic_disable_leader=True,
-            stream_wait_empty=True,
+            # Our own acknowledgement queue decides what is done; events left unapplied at a stop are
+            # redelivered, so faust must not wait for them.
+            stream_wait_empty=False,
         )
         channel = self.app.topic(*topics, key_type=bytes, value_type=bytes, allow_empty=True)
         self.app.agent(channel, name=f"{app_id}.apply")(self._apply_messages)
