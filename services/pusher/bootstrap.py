@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from pipedrive_client import ApiDomainPolicy, PipedriveClientFactory, RetryPolicy, install_schema
+from pipedrive_client import ApiDomainPolicy, OAuthApp, PipedriveClientFactory, RetryPolicy, install_schema
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from pusher.engagement_field import CustomFieldCodes
@@ -70,8 +70,14 @@ async def run_service(settings: PusherSettings) -> None:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
         await install_schema(pool, settings.pipedrive_schema)
         await producer.start()
+        oauth_app = None
+        if settings.oauth_client_id and settings.oauth_client_secret:
+            oauth_app = OAuthApp(
+                settings.oauth_client_id, settings.oauth_client_secret, settings.oauth_redirect_uri,
+                settings.oauth_base_url,
+            )  # fmt: skip
         clients = PipedriveClientFactory(
-            session, pool, settings.credentials_key,
+            session, pool, settings.credentials_key, oauth_app=oauth_app,
             policy=ApiDomainPolicy(settings.sandbox_urls),
             retry=RetryPolicy(max_attempts=settings.pipedrive_attempts),
             schema=settings.pipedrive_schema,

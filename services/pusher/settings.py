@@ -26,6 +26,10 @@ class PusherSettings(ServiceSettings):
     pipedrive_attempts: int = Field(
         default=2, ge=1, description="429 / 5xx answers per call before the tenant's pushes are parked."
     )
+    oauth_client_id: str | None = Field(default=None, description="The marketplace app (OAuth refresh).")
+    oauth_client_secret: SecretStr | None = None
+    oauth_redirect_uri: str = ""
+    oauth_base_url: str = "https://oauth.pipedrive.com"
     fault_kill_after_create: bool = Field(
         default=False, description="Tests only: SIGKILL the process right after a create call returns."
     )
