@@ -1,0 +1,119 @@
+"""The manual-push API: mapping, a preview computed by the planner (no calls), confirmation publishing one
+push request per record, and the batch's run ending after its last record."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from pusher.manual_push_api import add_manual_push_routes
+from schemas.codec import decode_event
+from schemas.events.common import SyncObject
+from stream_runner.messages import OutgoingMessage
+from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.registry import TenantRegistry
+from tests.integration.pusher.conftest import PusherHarness, results_of
+
+pytestmark = pytest.mark.integration
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def api(pusher: PusherHarness) -> AsyncIterator[tuple[Client, dict[str, str], list[OutgoingMessage]]]:
+    registry = TenantRegistry(pusher.pool)
+    await registry.install()
+    await registry.create_tenant(pusher.tenant, pusher.tenant)
+    key = await registry.issue_key(pusher.tenant)
+    published: list[OutgoingMessage] = []
+
+    async def send(messages: Sequence[OutgoingMessage]) -> None:
+        published.extend(messages)
+
+    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+    add_manual_push_routes(app, pusher.handlers, send)
+    client: Client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client, {"Authorization": f"Bearer {key.full_key}"}, published
+    await client.close()
+
+
+SELECTION: dict[str, Any] = {
+    "object": "organization",
+    "records": [
+        {"abm_id": "a1", "fields": {"name": "New Co", "website": "https://newco.io"}},
+        {"abm_id": "a2", "fields": {"name": "Known Co", "website": "known.io"}},
+        {"abm_id": "a3", "fields": {"website": "nameless.io"}},
+        {"abm_id": "a4", "fields": {"name": "No Site"}},
+    ],
+}
+
+
+async def test_preview_shows_exact_changes_without_calling_pipedrive(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]], pusher: PusherHarness
+) -> None:
+    client, headers, _ = api
+    await pusher.mirror(SyncObject.ORGANIZATION, {"id": 7, "name": "", "website": "known.io"})
+
+    response = await client.post("/v1/push/preview", json=SELECTION, headers=headers)
+
+    assert response.status == 200
+    body = await response.json()
+    actions = [(r["action"], r.get("message")) for r in body["records"]]
+    assert actions == [
+        ("create", None),
+        ("update", None),
+        ("fail", "Required field missing: name"),
+        ("skip", "No usable match key"),
+    ]
+    assert body["records"][1]["changes"] == {"name": {"from": "", "to": "Known Co"}}
+    assert body["summary"] == {"create": 1, "update": 1, "skip": 1, "fail": 1}
+    assert pusher.calls() == 0
+
+
+async def test_mapping_and_bad_input_get_clear_answers(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]],
+) -> None:
+    client, headers, _ = api
+    mapping = await (await client.get("/v1/push/mapping?object=organization", headers=headers)).json()
+    assert {"abm_field": "name", "pipedrive_field": "name", "custom": False, "mode": "Fill"} in mapping[
+        "fields"
+    ]
+    bad = await client.post("/v1/push/preview", json={"object": "planet", "records": []}, headers=headers)
+    assert bad.status == 400 and "problems" in await bad.json()
+    unauthenticated = await client.post("/v1/push/preview", json=SELECTION)
+    assert unauthenticated.status == 401
+
+
+async def test_a_confirmed_push_publishes_requests_and_the_run_ends_after_the_last_record(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]], pusher: PusherHarness
+) -> None:
+    client, headers, published = api
+    selection = {**SELECTION, "records": SELECTION["records"][:3]}
+
+    response = await client.post("/v1/push", json=selection, headers=headers)
+
+    assert response.status == 202
+    run_id = (await response.json())["run_id"]
+    topics = [m.topic for m in published]
+    assert topics == ["psync.sync-runs.v1"] + ["psync.push-requests.v1"] * 3
+    outputs: list[OutgoingMessage] = []
+    for message in published[1:]:
+        event = decode_event(message.topic, message.value)
+        handled = await pusher.deliver(event)
+        outputs.extend(handled.outputs)
+    finished = [orjson.loads(m.value)["data"] for m in outputs if m.topic == "psync.sync-runs.v1"]
+    assert len(finished) == 1 and finished[0]["run_id"] == run_id
+    assert finished[0]["counts"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert finished[0]["status"] == "Warning" and finished[0]["tokens_spent"] == 10
+    assert len(pusher.organizations("https://newco.io")) == 1
+
+
+def test_results_helper_reads_only_push_results() -> None:
+    from stream_runner.messages import Handled
+
+    assert results_of(Handled()) == []
