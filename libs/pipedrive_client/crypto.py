@@ -17,6 +17,13 @@ from pipedrive_client.errors import CredentialsUnreadable
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
+CREDENTIALS_KEY_ENV = "PSYNC_CREDENTIALS_KEY"
+"""The one environment variable every service that reads stored credentials takes its key from."""
+
+LOCAL_DEV_CREDENTIALS_KEY = "6c6f63616c2d6465762d6f6e6c792d6e6f742d612d7365637265742d6b657921"
+"""FOR LOCAL DEVELOPMENT ONLY: a fixed, public key so `make up` works without set-up. Every deployed
+environment sets PSYNC_CREDENTIALS_KEY to its own 32 random bytes (64 hex characters)."""
+
 
 class CredentialCipher:
     """Encrypts and decrypts credential blobs with one 256-bit key."""

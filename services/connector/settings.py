@@ -5,12 +5,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from pipedrive_client.crypto import CREDENTIALS_KEY_ENV, LOCAL_DEV_CREDENTIALS_KEY
 from service_runtime.settings import ServiceSettings
 
 SANDBOX_URL = "http://127.0.0.1:8765"
-# FOR LOCAL DEVELOPMENT ONLY: a fixed, public key so `make up` works without set-up. Every deployed
-# environment sets CONNECTOR_CREDENTIALS_KEY to its own 32 random bytes (64 hex characters).
-LOCAL_DEV_CREDENTIALS_KEY = "6c6f63616c2d6465762d6f6e6c792d6e6f742d612d7365637265742d6b657921"
 
 
 class ConnectorSettings(ServiceSettings):
@@ -23,6 +21,7 @@ class ConnectorSettings(ServiceSettings):
     pipedrive_client_schema: str = "pipedrive_client"
     credentials_key: SecretStr = Field(
         default=SecretStr(LOCAL_DEV_CREDENTIALS_KEY),
+        validation_alias=CREDENTIALS_KEY_ENV,
         description="AES-256 key (64 hex characters) for stored Pipedrive credentials.",
     )
     oauth_client_id: str = ""
@@ -53,7 +52,7 @@ class ConnectorSettings(ServiceSettings):
         try:
             key = bytes.fromhex(raw)
         except ValueError as failure:
-            raise ValueError("CONNECTOR_CREDENTIALS_KEY must be 64 hex characters") from failure
+            raise ValueError("PSYNC_CREDENTIALS_KEY must be 64 hex characters") from failure
         if len(key) != 32:
-            raise ValueError("CONNECTOR_CREDENTIALS_KEY must be 32 bytes (64 hex characters)")
+            raise ValueError("PSYNC_CREDENTIALS_KEY must be 32 bytes (64 hex characters)")
         return value
