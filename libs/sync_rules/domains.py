@@ -12,7 +12,7 @@ never fetched (``suffix_list_urls=()``, no cache directory). Private PSL section
 
 import ipaddress
 import re
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import idna
@@ -43,6 +43,7 @@ def _public_suffix_extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
+@lru_cache(maxsize=65536)  # pure and hot: an import normalizes the same websites again and again
 def normalize_domain(value: str, *, keep_subdomains: bool = False) -> str:
     """Return the canonical registrable domain of a website, URL or host name.
 

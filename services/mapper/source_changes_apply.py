@@ -191,20 +191,23 @@ async def apply_source_changes(
         ident = (event.tenantid, event.id)
         fresh_flags.append(ident in claimed and ident not in firsts)
         firsts.add(ident)
+    keys = [
+        match_key_of(e.data, settings[e.tenantid]) if fresh else None
+        for (e, _), fresh in zip(items, fresh_flags, strict=True)
+    ]
     fresh = [
-        (e.tenantid, e.data, match_key_of(e.data, settings[e.tenantid]))
-        for (e, _), is_fresh in zip(items, fresh_flags, strict=True)
+        (e.tenantid, e.data, key)
+        for (e, _), is_fresh, key in zip(items, fresh_flags, keys, strict=True)
         if is_fresh
     ]
     view = await load_view(conn, store, fresh)
     applied: list[Applied] = []
-    for (event, _), is_fresh in zip(items, fresh_flags, strict=True):
+    for (event, _), is_fresh, match_key in zip(items, fresh_flags, keys, strict=True):
         if not is_fresh:
             applied.append(Applied(None, await saved_outputs(conn, schema, event.tenantid, event.id)))
             continue
         change: SourceChange = event.data
         tenant = event.tenantid
-        match_key = match_key_of(change, settings[tenant])
         new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
         plan = plan_change(change, settings[tenant], view.situation(tenant, change, match_key), new_id)
         view.apply(tenant, change, plan)
