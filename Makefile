@@ -96,10 +96,12 @@ test-infra: venv
 
 # ---- the running system -----------------------------------------------------------------------------
 
-# The Pipedrive sandbox (demo data) starts with the services; the demo reveal-event stream joins with the
-# pusher issue.
+# The Pipedrive sandbox (demo data) starts with the services; then the demo tenant is connected to it and
+# a stream of demo reveal events starts (deploy/local/demo.py).
 up: infra-up
 	$(LOCAL_ENV) deploy/local/services.sh start
+	$(LOCAL_ENV) $(PY) deploy/local/demo.py setup
+	$(LOCAL_ENV) deploy/local/demo-reveals.sh start
 	@echo
 	@echo "Kafka:      $(LOCAL_KAFKA_BOOTSTRAP)"
 	@echo "PostgreSQL: $(LOCAL_DATABASE_URL)"
@@ -108,9 +110,11 @@ up: infra-up
 	@echo
 	@echo "Console:    http://127.0.0.1:8080/"
 	@echo "Sandbox:    http://127.0.0.1:8765/  (API token and OAuth client: .state/logs/pipedrive_sandbox.log)"
+	@echo "Demo:       tenant demo, API key in .state/demo-api-key; reveals stream into abm.* every 3 s"
 
 # Stops services first (they hold Kafka and PostgreSQL connections), then the infrastructure.
 down:
+	deploy/local/demo-reveals.sh stop
 	deploy/local/services.sh stop
 	deploy/local/kafka.sh stop
 	deploy/local/postgres.sh stop
