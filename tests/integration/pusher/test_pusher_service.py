@@ -1,5 +1,5 @@
 """The pusher as a process on real Kafka: SIGKILLed right after create calls, again and again, it never
-creates a record twice; a replay of its input from offset zero writes nothing to Pipedrive."""
+creates a record twice; a replay of its input writes nothing to Pipedrive."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
 from schemas.keys import record_key, settings_key
-from schemas.topics import COMPANY_REVEALED, SETTINGS
+from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
 from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end, rewind_group
 from tests.integration.pusher.conftest import push_settings
 from tests.integration.service_process import ServiceProcess
 
@@ -81,6 +82,10 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
 ) -> None:
     uid = uuid.uuid4().hex[:8]
     tenant, schema = f"tk{uid}", f"itest_pusher_proc_{uid}"
+    # Fresh groups read only what this test produces (the topics hold every earlier test's messages).
+    for group in (f"itest-pusher-{uid}", f"itest-replay-{uid}"):
+        await position_group_at_end(kafka_bootstrap, group, topics_consumed_by("pusher"))
+    first_offsets: dict[TopicPartition, int] = {}
     store = CredentialStore(pg_pool, CredentialCipher(credentials_key), client_schema)
     await store.save(tenant, ApiTokenCredentials(SecretStr(sandbox.api_token), sandbox.base_url))
     settings = build_event(
@@ -91,16 +96,27 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
         id_parts=(uid,),
         time=NOW,
     )
-    await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
+    sent = await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
+    first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
+    # Topics are not ordered with each other: let the pusher hold the settings before any reveal arrives.
+    env = _env(schema, client_schema, credentials_key, sandbox, f"itest-pusher-{uid}")
+    first = ServiceProcess("pusher", env, tmp_path / "settings.log")
+    await first.start()
+    await first.wait_ready()
+    query = f"SELECT count(*) FROM {schema}.tenant_settings WHERE tenant_id = $1"
+    await eventually(
+        lambda: pg_pool.fetchval(query, tenant), lambda n: n == 1, within_s=60, what="settings held"
+    )
+    assert await first.terminate() == 0
     for domain in DOMAINS:
         key = record_key(tenant, SyncObject.ORGANIZATION, domain)
         event = build_event(
             CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
             tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
         )  # fmt: skip
-        await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+        sent = await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+        first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
 
-    env = _env(schema, client_schema, credentials_key, sandbox, f"itest-pusher-{uid}")
     kills = 0
     try:
         while True:
@@ -126,6 +142,8 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
             assert len(_organizations(sandbox, domain)) == 1, domain
 
         sandbox.state.ledger.reset()
+        # Replay this test's input from its first message on (on a fresh cluster: from offset zero).
+        await rewind_group(kafka_bootstrap, f"itest-replay-{uid}", first_offsets)
         replay = ServiceProcess(
             "pusher", {**env, "PUSHER_GROUP_ID": f"itest-replay-{uid}"}, tmp_path / "r.log"
         )
