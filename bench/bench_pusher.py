@@ -240,7 +240,7 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
         "PUSHER_GROUP_ID": f"bench-pusher-{uid}",
         "PUSHER_DB_SCHEMA": schema,
         "PUSHER_HTTP_PORT": str(_free_port()),
-        "PUSHER_CREDENTIALS_KEY": key.hex(),
+        "PSYNC_CREDENTIALS_KEY": key.hex(),
         "PUSHER_PIPEDRIVE_SCHEMA": client_schema,
         "PUSHER_PIPEDRIVE_SANDBOX_URLS": base_url,
         "PUSHER_LOG_LEVEL": "WARNING",

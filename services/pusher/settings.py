@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from pipedrive_client.crypto import CREDENTIALS_KEY_ENV, LOCAL_DEV_CREDENTIALS_KEY
 from service_runtime.settings import ServiceSettings
 
 
@@ -17,11 +18,14 @@ class PusherSettings(ServiceSettings):
     group_id: str = "psync-pusher"
     db_schema: str = "pusher"
     credentials_key: SecretStr = Field(
-        default=SecretStr("00" * 32), description="AES-256 key (64 hex) of the stored Pipedrive credentials."
+        default=SecretStr(LOCAL_DEV_CREDENTIALS_KEY),
+        validation_alias=CREDENTIALS_KEY_ENV,
+        description="AES-256 key (64 hex) of the stored Pipedrive credentials, shared with the connector.",
     )
     pipedrive_schema: str = Field(default="pipedrive_client", description="The Pipedrive client's schema.")
     pipedrive_sandbox_urls: str = Field(
-        default="", description="Comma-separated sandbox base URLs the client may call (empty in production)."
+        default="http://127.0.0.1:8765",
+        description="Comma-separated sandbox base URLs the client may call (set empty in production).",
     )
     pipedrive_attempts: int = Field(
         default=2, ge=1, description="429 / 5xx answers per call before the tenant's pushes are parked."

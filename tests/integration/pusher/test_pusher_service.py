@@ -52,7 +52,7 @@ def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, gr
         "PUSHER_GROUP_ID": group,
         "PUSHER_DB_SCHEMA": schema,
         "PUSHER_COMMIT_INTERVAL_S": "0.2",
-        "PUSHER_CREDENTIALS_KEY": key.hex(),
+        "PSYNC_CREDENTIALS_KEY": key.hex(),
         "PUSHER_PIPEDRIVE_SCHEMA": client_schema,
         "PUSHER_PIPEDRIVE_SANDBOX_URLS": sandbox.base_url,
     }
