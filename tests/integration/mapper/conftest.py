@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from mapper.bootstrap import MIGRATIONS
 from mapper.handlers import MapperHandlers
@@ -26,8 +27,10 @@ from schemas.events.source_changes import (
     SourceChange,
 )
 from schemas.keys import settings_key, source_change_key
+from schemas.topics import topics_consumed_by
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage
+from tests.integration.kafka_offsets import position_group_at_end
 
 
 class MapperHarness:
@@ -122,3 +125,19 @@ async def mapper_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 def mapper(pg_pool: asyncpg.Pool, mapper_schema: str) -> MapperHarness:
     """A harness for a fresh tenant (tenants never see each other's rows)."""
     return MapperHarness(pg_pool, mapper_schema)
+
+
+@pytest.fixture
+async def mapper_env(
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
+) -> AsyncIterator[dict[str, str]]:
+    """Environment of a mapper process with its own group (at the topics' end) and its own schema."""
+    uid = uuid.uuid4().hex[:8]
+    schema = f"itest_mapper_{uid}"
+    await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
+    yield {
+        "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
+        "MAPPER_DB_SCHEMA": schema,
+        "MAPPER_COMMIT_INTERVAL_S": "0.2",
+    }
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -23,30 +21,14 @@ from schemas.events.source_changes import (
     SourceChange,
 )
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES, topics_consumed_by
+from schemas.topics import SOURCE_CHANGES
 from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 RECORDS = 3000
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def mapper_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
-) -> AsyncIterator[dict[str, str]]:
-    uid = uuid.uuid4().hex[:8]
-    schema = f"itest_mapper_{uid}"
-    await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
-    yield {
-        "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
-        "MAPPER_DB_SCHEMA": schema,
-        "MAPPER_COMMIT_INTERVAL_S": "2",
-    }
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def import_change(tenant: str, n: int) -> tuple[bytes, bytes]:
@@ -91,7 +73,7 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
             await pg_pool.fetchval(f"SELECT count(*) FROM {schema}.{table} WHERE tenant_id = $1", tenant) or 0
         )
 
-    first = ServiceProcess("mapper", mapper_env, tmp_path / "first.log")
+    first = ServiceProcess("mapper", {**mapper_env, "MAPPER_COMMIT_INTERVAL_S": "2"}, tmp_path / "first.log")
     await first.start()
     await first.wait_ready()
     await eventually(
@@ -100,7 +82,9 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
     await first.kill()
     killed_at = await count("links")
 
-    second = ServiceProcess("mapper", mapper_env, tmp_path / "second.log")
+    second = ServiceProcess(
+        "mapper", {**mapper_env, "MAPPER_COMMIT_INTERVAL_S": "2"}, tmp_path / "second.log"
+    )
     await second.start()
     await second.wait_ready()
     await eventually(

@@ -12,36 +12,20 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES, dlq_topic_name, topics_consumed_by
+from schemas.topics import SOURCE_CHANGES, dlq_topic_name
 from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end, rewind_group
+from tests.integration.kafka_offsets import rewind_group
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-async def mapper_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
-) -> AsyncIterator[dict[str, str]]:
-    uid = uuid.uuid4().hex[:8]
-    schema = f"itest_mapper_{uid}"
-    await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
-    yield {
-        "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
-        "MAPPER_DB_SCHEMA": schema,
-        "MAPPER_COMMIT_INTERVAL_S": "0.2",
-    }
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture
