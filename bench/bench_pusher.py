@@ -250,6 +250,7 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
         "PUSHER_OAUTH_BASE_URL": base_url,
         "PUSHER_LOG_JSON": "true",
     }
+    await _skip_history(bootstrap, f"bench-pusher-{uid}")
     log = (ROOT / ".state" / f"bench-pusher-{uid}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pusher", env=env, stdout=log, stderr=log
