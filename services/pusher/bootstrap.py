@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from pipedrive_client import ApiDomainPolicy, OAuthApp, PipedriveClientFactory, RetryPolicy, install_schema
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
@@ -103,7 +104,11 @@ async def run_service(settings: PusherSettings) -> None:
         async def redrive(stop: asyncio.Event) -> None:
             await handlers.parked.run(handlers.redrive, producer.send_all, stop)
 
-        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run, redrive], stop)
+        async def close_windows(stop: asyncio.Event) -> None:
+            await close_windows_until_stopped(pool, settings.db_schema, producer.send_all, stop)
+
+        workers = [runner.run, redrive, close_windows]
+        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await session.close()
         await producer.stop()

@@ -25,6 +25,7 @@ from pipedrive_client import (
 )
 from postgres_store.inbox import Connection, claim_event, save_outputs, saved_outputs
 from pusher.auto_push import RecordPush, auto_push_enabled, company_push, contact_push, organization_key
+from pusher.auto_push_windows import count_in_window
 from pusher.mirror import record_match_key
 from pusher.parking import ParkedPushes, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
@@ -252,6 +253,8 @@ class PusherHandlers:
                 outputs.append(result_message(event, result, time=event.time))
             if scope.manual and scope.batch_size:
                 outputs.extend(await self._count_run(conn, event, scope, dones, tokens))
+            elif not scope.manual:
+                outputs.extend(await count_in_window(conn, self._schema, event, scope.run_id, dones, tokens))
             await save_outputs(conn, self._schema, tenant, event.id, [_to_saved(m) for m in outputs])
         return Handled(outputs=outputs)
 

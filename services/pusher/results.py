@@ -68,10 +68,11 @@ def run_finished_message(
     finished_at: datetime,
     counts: RunCounts,
     tokens: int,
+    kind: RunKind = RunKind.PUSH,
 ) -> OutgoingMessage:
-    """The end of a manual push batch, with its counts and the tokens it spent."""
+    """The end of a manual push batch (or an auto-push window), with its counts and tokens spent."""
     finished = RunFinished(
-        run_id=run_id, service=SERVICE, kind=RunKind.PUSH, direction=Direction.TO_PIPEDRIVE,
+        run_id=run_id, service=SERVICE, kind=kind, direction=Direction.TO_PIPEDRIVE,
         objects=objects, started_at=started_at, finished_at=finished_at, counts=counts,
         tokens_spent=tokens, status=run_status(counts),
     )  # fmt: skip
