@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched
@@ -23,6 +24,7 @@ class RecordPush:
     match_key: str | None
     fields: Mapping[str, Any] = field(default_factory=dict)
     abm_id: str | None = None
+    changed_at: datetime | None = None  # when the ABM side changed (None: a person pushes it now)
 
 
 def auto_push_enabled(settings: TenantSettings | None) -> bool:
@@ -48,7 +50,7 @@ def company_push(revealed: CompanyRevealed, settings: TenantSettings | None) -> 
         "linkedin": revealed.linkedin,
         "country": revealed.country,
     }
-    return RecordPush(SyncObject.ORGANIZATION, key, fields)
+    return RecordPush(SyncObject.ORGANIZATION, key, fields, changed_at=revealed.revealed_at)
 
 
 def contact_name(enriched: ContactEnriched) -> str | None:
@@ -69,7 +71,7 @@ def contact_push(enriched: ContactEnriched, organization_id: int | None) -> Reco
         "job_title": enriched.job_title,
         "organization": organization_id,
     }
-    return RecordPush(SyncObject.PERSON, key, fields)
+    return RecordPush(SyncObject.PERSON, key, fields, changed_at=enriched.enriched_at)
 
 
 def score_moved_enough(score: int, baseline: int | float | None, threshold: int) -> bool:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import INTO_ABM, DirectionSwitches, FieldMode, TenantSettings
-from sync_rules.diffs import compute_changes, is_empty
+from sync_rules.diffs import Side, compute_changes, conflict_winner, is_empty
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.field_modes import FieldModes
 from sync_rules.mappings import FieldMapping, default_mappings, read_pipedrive_value
@@ -65,6 +66,7 @@ class PushInput:
     manual: bool = False
     users_by_email: Mapping[str, int] = field(default_factory=dict)
     extra_mappings: tuple[FieldMapping, ...] = ()
+    abm_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,8 @@ def _plan_update(given: PushInput, mappings: tuple[FieldMapping, ...], target: P
     current = comparable_fields(target.record, mappings)
     _align_domains(given, current)
     changes = _changes(given, mappings, current)
+    for name in _lost_conflicts(given, mappings, current, target, changes):
+        del changes[name]
     changes.update(_owner_changes(given, mappings, target.record.get("owner_id")))
     if not changes:
         return PushPlan(PushAction.SKIP, target.pipedrive_id, message=UNCHANGED)
@@ -180,6 +184,39 @@ def _changes(
 ) -> dict[str, Any]:
     modes = {m.abm_field: m.modes.to_pipedrive for m in mappings if m.abm_field != OWNER_FIELD}
     return compute_changes(given.fields, current, modes)
+
+
+def _lost_conflicts(
+    given: PushInput,
+    mappings: tuple[FieldMapping, ...],
+    current: Mapping[str, Any],
+    target: PipedriveRecord,
+    changes: Mapping[str, Any],
+) -> list[str]:
+    """Fields both directions overwrite where Pipedrive changed last (ties go to Pipedrive, DESIGN §5).
+
+    Only for pushes that carry the ABM side's change time; a person's manual push is a change made now.
+    """
+    if given.abm_changed_at is None:
+        return []
+    pipedrive_at = _parse_time(target.record.get("update_time"))
+    if conflict_winner(pipedrive_at, given.abm_changed_at) is not Side.PIPEDRIVE:
+        return []
+    two_way = {
+        m.abm_field
+        for m in mappings
+        if m.modes.to_pipedrive is FieldMode.OVERWRITE and m.modes.to_abm is FieldMode.OVERWRITE
+    }
+    return [name for name in changes if name in two_way and not is_empty(current.get(name))]
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _owner_changes(

@@ -96,8 +96,9 @@ class RecordPusher:
             linked = PipedriveRecord(entry.pipedrive_id, record or {}, deleted=record is None)
         users = await writes.users_by_email() if writes and _owner_mapped(job, settings) else {}
         given = PushInput(
-            job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings
-        )
+            job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings,
+            abm_changed_at=job.changed_at,
+        )  # fmt: skip
         return given, entry
 
     async def push(
