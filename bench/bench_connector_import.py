@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import secrets
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 from pydantic import SecretStr
+from report import machine_facts, measured_at, write_report
 
 from connector.bootstrap import assemble
 from connector.runs import RunKindName
@@ -34,7 +32,7 @@ from stream_runner.producer import EventProducer
 ORGANIZATIONS = 100_000
 PAGE_SIZE = 500
 TOKENS_PER_PAGE = 10
-RESULT = Path(__file__).resolve().parents[1] / "bench-results" / "connector-import.json"
+RESULT_NAME = "connector-import"
 API_TOKEN = "c" * 40
 
 
@@ -153,22 +151,15 @@ async def run() -> dict[str, Any]:
         "calls_in_ledger": len(entries),
         "sandbox": "python -m pipedrive_sandbox (own process), plan ultimate, burst limit enforced",
         "sandbox_startup_and_seed_seconds": round(startup_s, 2),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
     }
 
 
 def main() -> None:
     """Run the benchmark and write its JSON result."""
     figures = asyncio.run(run())
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    write_report(RESULT_NAME, figures)
     if not figures["tokens_as_expected"] or figures["run_status"] != "Success":
         raise SystemExit("tokens or status not as expected")
 

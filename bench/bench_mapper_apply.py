@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import signal
 import socket
 import sys
@@ -21,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from report import machine_facts, measured_at, write_report
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -34,7 +33,7 @@ from schemas.topics import SOURCE_CHANGES
 RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
 GOAL = 10_000
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench-results" / "mapper-apply.json"
+RESULT_NAME = "mapper-apply"
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 WEBSITES = ["https://www.{d}/about", "{d}", "HTTP://{D}/", "www.{d}.", "http://{d}:8080/x?y=1"]
@@ -145,21 +144,15 @@ async def run() -> dict[str, object]:
         "goal_met": applied / elapsed >= GOAL,
         "produce_seconds": round(produce_s, 2),
         "note": "includes the mapper's start-up; batches of up to 500 changes per PostgreSQL transaction",
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
     }
 
 
 def main() -> None:
     """Run the benchmark and write its JSON result."""
     figures = asyncio.run(run())
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    write_report(RESULT_NAME, figures)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import socket
 import statistics
 import sys
@@ -33,6 +32,7 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
+from report import machine_facts, measured_at, write_report
 
 from pipedrive_client import (
     ApiDomainPolicy,
@@ -65,7 +65,7 @@ from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
 from stream_runner.messages import IncomingMessage
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench-results" / "pusher.json"
+RESULT_NAME = "pusher"
 COMPANIES = int(os.environ.get("BENCH_COMPANIES", "2000"))
 REVEALS_PER_COMPANY, WORKERS = 5, 4
 RATE, SECONDS = 20, 20
@@ -340,14 +340,10 @@ async def main() -> None:
             "goal_met": tokens_met,
         },
         "latency": {**latency, "goal_p99_ms": 1000, "goal_met": latency_met},
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
     }
-    RESULT.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-    print(f"written {RESULT}")
+    write_report(RESULT_NAME, report)
 
 
 if __name__ == "__main__":

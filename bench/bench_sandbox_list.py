@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
-import platform
 import socket
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
+from report import machine_facts, measured_at, write_report
 
 from pipedrive_sandbox import Plan, SandboxConfig, create_app
 
 ORGANIZATIONS = 100_000
 PAGE_SIZE = 500
 GOAL_RECORDS_PER_SECOND = 20_000
-RESULT = Path(__file__).resolve().parents[1] / "bench-results" / "sandbox-list.json"
+RESULT_NAME = "sandbox-list"
 API_TOKEN = "b" * 40
 
 
@@ -104,22 +101,15 @@ async def run() -> dict[str, Any]:
         "tokens_charged": ledger["tokens"],
         "calls_in_ledger": ledger["calls"],
         "sandbox_startup_and_seed_seconds": round(startup_s, 2),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
     }
 
 
 def main() -> None:
     """Run the benchmark and write its JSON result."""
     figures = asyncio.run(run())
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode() + "\n")
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    write_report(RESULT_NAME, figures)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,3 @@ class KafkaStreamRunner:
             for processed in results:
                 self._deliveries.extend(processed.deliveries)
             self._processed[partition] = records[-1].offset + 1
-
-    async def check_cluster(self) -> None:
-        """Readiness: the consumer's client reaches the cluster."""
-        await self._consumer._client.fetch_all_metadata()

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mapper.planning import StoredLink, StoredRecord
+from mapper.planning import StoredRecord
 from postgres_store.inbox import Connection
 from schemas.events.common import SyncObject
 
@@ -34,32 +34,6 @@ class AbmStore:
 
     def _table(self, obj: SyncObject) -> str:
         return f"{self._schema}.{TABLES[obj]}"
-
-    async def link_of(
-        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> StoredLink | None:
-        """The link of a Pipedrive record, locked for the rest of the transaction."""
-        row = await conn.fetchrow(
-            f"SELECT abm_id, source_update_time, deleted_in_crm FROM {self._schema}.links"
-            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3 FOR UPDATE",
-            tenant, obj.value, pipedrive_id,
-        )  # fmt: skip
-        return (
-            None
-            if row is None
-            else StoredLink(row["abm_id"], row["source_update_time"], row["deleted_in_crm"])
-        )
-
-    async def record(
-        self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str
-    ) -> StoredRecord | None:
-        """One ABM record by id, locked."""
-        row = await conn.fetchrow(
-            f"SELECT abm_id, fields, deleted_in_crm FROM {self._table(obj)}"
-            " WHERE tenant_id = $1 AND abm_id = $2 FOR UPDATE",
-            tenant, abm_id,
-        )  # fmt: skip
-        return None if row is None else StoredRecord(row["abm_id"], row["fields"], row["deleted_in_crm"])
 
     async def record_by_key(
         self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
@@ -98,36 +72,6 @@ class AbmStore:
             f"UPDATE {self._table(obj)} SET fields = fields || $3, deleted_in_crm = false, updated_at = now()"
             " WHERE tenant_id = $1 AND abm_id = $2",
             tenant, abm_id, dict(changes),
-        )  # fmt: skip
-
-    async def mark_deleted_in_crm(self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str) -> None:
-        """Flag an ABM record as deleted in the CRM; its data stays."""
-        await conn.execute(
-            f"UPDATE {self._table(obj)} SET deleted_in_crm = true, updated_at = now()"
-            " WHERE tenant_id = $1 AND abm_id = $2",
-            tenant, abm_id,
-        )  # fmt: skip
-
-    async def save_link(
-        self,
-        conn: Connection,
-        tenant: str,
-        obj: SyncObject,
-        pipedrive_id: int,
-        abm_id: str,
-        version: datetime,
-        *,
-        deleted_in_crm: bool = False,
-        merged_into_id: int | None = None,
-    ) -> None:
-        """Create or move a link and record the Pipedrive version it applied."""
-        await conn.execute(
-            f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
-            " source_update_time, deleted_in_crm, merged_into_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
-            " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
-            " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
-            tenant, obj.value, pipedrive_id, abm_id, version, deleted_in_crm, merged_into_id,
         )  # fmt: skip
 
     async def link_if_unlinked(

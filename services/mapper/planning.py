@@ -63,7 +63,6 @@ class Situation:
     link: StoredLink | None = None
     linked_record: StoredRecord | None = None
     key_match: StoredRecord | None = None
-    survivor_link: StoredLink | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,11 @@ def match_key_of(change: SourceChange, settings: TenantSettings | None) -> str |
 
 
 def plan_change(
-    change: SourceChange, settings: TenantSettings | None, situation: Situation, new_abm_id: str
+    change: SourceChange,
+    settings: TenantSettings | None,
+    situation: Situation,
+    new_abm_id: str,
+    match_key: str | None,
 ) -> Plan:
     """Decide what one source change does to the ABM store (DESIGN.md section 5)."""
     if situation.link is not None and change.update_time < situation.link.source_update_time:
@@ -140,7 +143,7 @@ def plan_change(
         return _plan_delete(situation)
     if change.action is ChangeAction.MERGED:
         return _plan_merge(situation)
-    return _plan_upsert(change, settings, situation, new_abm_id)
+    return _plan_upsert(change, settings, situation, new_abm_id, match_key)
 
 
 def _plan_delete(situation: Situation) -> Plan:
@@ -158,12 +161,15 @@ def _plan_merge(situation: Situation) -> Plan:
 
 
 def _plan_upsert(
-    change: SourceChange, settings: TenantSettings | None, situation: Situation, new_abm_id: str
+    change: SourceChange,
+    settings: TenantSettings | None,
+    situation: Situation,
+    new_abm_id: str,
+    match_key: str | None,
 ) -> Plan:
     assert change.record is not None
     mappings = effective_mappings(settings, change.object)
     switches = object_switches(settings, change.object)
-    match_key = match_key_of(change, settings)
     linked = situation.linked_record if situation.link is not None else None
     decision = decide_match(
         MatchInput(

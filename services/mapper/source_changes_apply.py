@@ -209,7 +209,9 @@ async def apply_source_changes(
         change: SourceChange = event.data
         tenant = event.tenantid
         new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
-        plan = plan_change(change, settings[tenant], view.situation(tenant, change, match_key), new_id)
+        plan = plan_change(
+            change, settings[tenant], view.situation(tenant, change, match_key), new_id, match_key
+        )
         view.apply(tenant, change, plan)
         applied.append(Applied(plan, []))
     await write_view(conn, store, view)
