@@ -20,7 +20,7 @@ from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
-from pusher.parking import ParkedPushes
+from pusher.parking import ParkedPushes, ParkingLimits
 from pusher.record_pusher import RecordPusher
 from pusher.score_push import ScorePush
 from pusher.settings import PusherSettings
@@ -50,13 +50,13 @@ def build_handlers(
     clients: PipedriveClientFactory,
     *,
     after_create: Callable[[], None] = lambda: None,
+    parking: ParkingLimits | None = None,
 ) -> PusherHandlers:
     """The pusher's service layer over its schema and a Pipedrive client factory."""
     pusher = RecordPusher(pool, schema, after_create=after_create)
     scores = ScorePush(pool, pusher, CustomFieldCodes(pool, schema))
-    return PusherHandlers(
-        pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, ParkedPushes(pool, schema)
-    )
+    parked = ParkedPushes(pool, schema, parking)
+    return PusherHandlers(pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, parked)
 
 
 async def run_service(settings: PusherSettings) -> None:
@@ -84,7 +84,9 @@ async def run_service(settings: PusherSettings) -> None:
             schema=settings.pipedrive_schema,
         )  # fmt: skip
         after_create = _kill_self if settings.fault_kill_after_create else (lambda: None)
-        handlers = build_handlers(pool, settings.db_schema, clients, after_create=after_create)
+        handlers = build_handlers(
+            pool, settings.db_schema, clients, after_create=after_create, parking=settings.parking_limits
+        )
         registry = CollectorRegistry()
         runner = KafkaStreamRunner(
             bootstrap=settings.kafka_bootstrap,
@@ -102,7 +104,7 @@ async def run_service(settings: PusherSettings) -> None:
         add_operational_routes(http, checks, registry)
 
         async def redrive(stop: asyncio.Event) -> None:
-            await handlers.parked.run(handlers.redrive, producer.send_all, stop)
+            await handlers.parked.run(handlers.redrive, handlers.give_up, producer.send_all, stop)
 
         async def close_windows(stop: asyncio.Event) -> None:
             await close_windows_until_stopped(pool, settings.db_schema, producer.send_all, stop)

@@ -27,7 +27,7 @@ from postgres_store.inbox import Connection, claim_event, save_outputs, saved_ou
 from pusher.auto_push import RecordPush, auto_push_enabled, company_push, contact_push, organization_key
 from pusher.auto_push_windows import count_in_window
 from pusher.mirror import record_match_key
-from pusher.parking import ParkedPushes, PushPaused, pause_for
+from pusher.parking import Origin, ParkedPushes, PauseKind, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
 from pusher.push_ledger import is_echo
 from pusher.record_pusher import NO_MATCH_KEY, PushDone, RecordPusher
@@ -111,7 +111,7 @@ class PusherHandlers:
             try:
                 return await self._push_handlers[event_type](event, message.topic, False)
             except PushPaused as pause:
-                await self.parked.park(event, message.topic, pause)
+                await self.parked.park(event, Origin.of(message), pause)
                 return Handled()
 
         return handle
@@ -144,7 +144,7 @@ class PusherHandlers:
         if not auto_push_enabled(settings):
             return Handled()
         job = company_push(revealed, settings)
-        scope = PushScope(job.object, job.match_key, auto_push_run_id(event))
+        scope = push_scope(event, settings)
 
         async def work(settings: TenantSettings | None, writes: PipedriveWrites) -> list[PushDone]:
             return [await self.pusher.push(event.tenantid, job, settings, writes, manual=False)]
@@ -158,7 +158,7 @@ class PusherHandlers:
         settings = await self._settings.get(tenant)
         if not auto_push_enabled(settings):
             return Handled()
-        scope = PushScope(SyncObject.PERSON, email_match_key(enriched.email), auto_push_run_id(event))
+        scope = push_scope(event, settings)
 
         async def work(settings: TenantSettings | None, writes: PipedriveWrites) -> list[PushDone]:
             org_id = await self._organization_id(tenant, enriched.company_domain, settings)
@@ -173,22 +173,17 @@ class PusherHandlers:
         settings = await self._settings.get(event.tenantid)
         if not auto_push_enabled(settings):
             return Handled()
-        key = organization_key(changed.domain, settings)
-        scope = PushScope(SyncObject.ORGANIZATION, key, auto_push_run_id(event))
+        scope = push_scope(event, settings)
 
         async def work(settings: TenantSettings | None, writes: PipedriveWrites) -> list[PushDone]:
-            return await self._scores.push(event.tenantid, key, changed.score, settings, writes)
+            return await self._scores.push(event.tenantid, scope.match_key, changed.score, settings, writes)
 
         return await self._push(event, topic, scope, work, redriving)
 
     async def push_requested(self, event: CloudEvent[Any], topic: str, redriving: bool) -> Handled:
         """A confirmed manual push of one record (a record deleted in Pipedrive may be created again)."""
-        request: PushRequested = event.data
-        job = manual_record_push(request)
-        scope = PushScope(
-            job.object, job.match_key, request.batch_id, manual=True, abm_id=request.abm_id,
-            batch_size=request.batch_size,
-        )  # fmt: skip
+        job = manual_record_push(event.data)
+        scope = push_scope(event, None)
 
         async def work(settings: TenantSettings | None, writes: PipedriveWrites) -> list[PushDone]:
             return [await self.pusher.push(event.tenantid, job, settings, writes, manual=True)]
@@ -217,7 +212,7 @@ class PusherHandlers:
                 saved = await saved_outputs(conn, self._schema, tenant, event.id)
                 return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
         if not redriving and await self.parked.tenant_paused(tenant):
-            raise PushPaused(datetime.now(UTC), "Waiting behind the tenant's paused pushes")
+            raise PushPaused(datetime.now(UTC), "Waiting behind the tenant's paused pushes", PauseKind.QUEUED)
         if scope.match_key is None:
             done = PushDone(scope.object, None, RecordOutcome.SKIPPED, message=NO_MATCH_KEY)
             return await self._commit(event, topic, scope, None, [done], 0)
@@ -241,22 +236,43 @@ class PusherHandlers:
             if not await claim_event(conn, self._schema, tenant, event.id, topic):
                 saved = await saved_outputs(conn, self._schema, tenant, event.id)
                 return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
-            outputs: list[OutgoingMessage] = []
-            for done, spent in zip(dones, split_tokens(dones, tokens), strict=True):
+            for done in dones:
                 await self.pusher.remember(conn, tenant, done, settings, now)
-                result = PushCompleted(
-                    object=done.object, match_key=done.match_key or NO_KEY,
-                    abm_id=scope.abm_id if done.object is scope.object else None, outcome=done.outcome,
-                    pipedrive_id=done.pipedrive_id, fields_written=done.fields_written, tokens_spent=spent,
-                    message=done.message, run_id=scope.run_id,
-                )  # fmt: skip
-                outputs.append(result_message(event, result, time=event.time))
-            if scope.manual and scope.batch_size:
-                outputs.extend(await self._count_run(conn, event, scope, dones, tokens))
-            elif not scope.manual:
-                outputs.extend(await count_in_window(conn, self._schema, event, scope.run_id, dones, tokens))
+            outputs = await self._results(conn, event, scope, dones, tokens)
             await save_outputs(conn, self._schema, tenant, event.id, [_to_saved(m) for m in outputs])
         return Handled(outputs=outputs)
+
+    async def give_up(self, conn: Connection, event: CloudEvent[Any], reason: str) -> list[OutgoingMessage]:
+        """The failed result of a parked push that gave up, counted in its run. The event is not claimed:
+        re-driving its dead letter applies it."""
+        scope = push_scope(event, await self._settings.get(event.tenantid))
+        done = PushDone(scope.object, scope.match_key, RecordOutcome.FAILED, message=reason)
+        return await self._results(conn, event, scope, [done], 0, step="gave-up")
+
+    async def _results(
+        self,
+        conn: Connection,
+        event: CloudEvent[Any],
+        scope: PushScope,
+        dones: list[PushDone],
+        tokens: int,
+        step: str = "pushed",
+    ) -> list[OutgoingMessage]:
+        """One result per record, and the counts of the run (manual batch or auto-push window)."""
+        outputs: list[OutgoingMessage] = []
+        for done, spent in zip(dones, split_tokens(dones, tokens), strict=True):
+            result = PushCompleted(
+                object=done.object, match_key=done.match_key or NO_KEY,
+                abm_id=scope.abm_id if done.object is scope.object else None, outcome=done.outcome,
+                pipedrive_id=done.pipedrive_id, fields_written=done.fields_written, tokens_spent=spent,
+                message=done.message, run_id=scope.run_id,
+            )  # fmt: skip
+            outputs.append(result_message(event, result, time=event.time, step=step))
+        if scope.manual and scope.batch_size:
+            outputs.extend(await self._count_run(conn, event, scope, dones, tokens))
+        elif not scope.manual:
+            outputs.extend(await count_in_window(conn, self._schema, event, scope.run_id, dones, tokens))
+        return outputs
 
     async def _count_run(
         self, conn: Connection, event: CloudEvent[Any], scope: PushScope, dones: list[PushDone], tokens: int
@@ -306,7 +322,7 @@ async def _paused_or_failed(
     except BudgetExhausted as error:
         raise PushPaused(datetime.fromtimestamp(error.resume_at, UTC), str(error)) from error
     except PipedriveUnavailable as error:
-        raise pause_for(5, str(error)) from error
+        raise pause_for(5, str(error), PauseKind.UNAVAILABLE) from error
     except (InvalidApiKey, RequestRejected, CustomFieldResolutionError) as error:
         return [PushDone(scope.object, scope.match_key, RecordOutcome.FAILED, message=str(error))]
 
@@ -320,6 +336,22 @@ def split_tokens(dones: list[PushDone], tokens: int) -> list[int]:
     shares = [per_write if w else 0 for w in written]
     shares[0] += max(tokens - sum(shares), 0)
     return shares
+
+
+def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushScope:
+    """The record an input event pushes (by its match key) and the run it belongs to."""
+    data = event.data
+    if isinstance(data, CompanyRevealed | ScoreChanged):
+        key = organization_key(data.domain, settings)
+        return PushScope(SyncObject.ORGANIZATION, key, auto_push_run_id(event))
+    if isinstance(data, ContactEnriched):
+        return PushScope(SyncObject.PERSON, email_match_key(data.email), auto_push_run_id(event))
+    request: PushRequested = data
+    job = manual_record_push(request)
+    return PushScope(
+        job.object, job.match_key, request.batch_id, manual=True, abm_id=request.abm_id,
+        batch_size=request.batch_size,
+    )  # fmt: skip
 
 
 def manual_record_push(request: PushRequested) -> RecordPush:

@@ -25,14 +25,16 @@ def result_message(
     *,
     time: datetime,
     pipedrive_object: SyncObject | None = None,
+    step: str = "pushed",
 ) -> OutgoingMessage:
-    """The result of one record, keyed `tenant:object:match_key`, with an id derived from its cause."""
+    """The result of one record, keyed `tenant:object:match_key`, with an id derived from its cause and
+    the step that ended it (a push that gave up and is re-driven later reports again, under a new id)."""
     event = build_event(
         result,
         tenant=cause.tenantid,
         subject=record_key(cause.tenantid, result.object, result.match_key),
         source=SOURCE,
-        id_parts=(cause.id, result.object.value, result.match_key, "pushed"),
+        id_parts=(cause.id, result.object.value, result.match_key, step),
         time=time,
         correlationid=result.run_id,
         causationid=cause.id,

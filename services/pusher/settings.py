@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from pipedrive_client.crypto import CREDENTIALS_KEY_ENV, LOCAL_DEV_CREDENTIALS_KEY
+from pusher.parking import ParkingLimits
 from service_runtime.settings import ServiceSettings
 
 
@@ -34,9 +37,33 @@ class PusherSettings(ServiceSettings):
     oauth_client_secret: SecretStr | None = None
     oauth_redirect_uri: str = ""
     oauth_base_url: str = "https://oauth.pipedrive.com"
+    parked_retry_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds before a parked push that failed (not for the budget) retries.",
+    )
+    parked_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed re-drives (budget pauses not counted) before a parked push gives up.",
+    )
+    parked_max_age_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds a parked push may keep failing (budget pauses excepted) before it gives up.",
+    )
     fault_kill_after_create: bool = Field(
         default=False, description="Tests only: SIGKILL the process right after a create call returns."
     )
+
+    @property
+    def parking_limits(self) -> ParkingLimits:
+        """When parked pushes retry and give up."""
+        return ParkingLimits(
+            timedelta(seconds=self.parked_retry_s),
+            self.parked_max_failures,
+            timedelta(seconds=self.parked_max_age_s),
+        )
 
     @property
     def sandbox_urls(self) -> tuple[str, ...]:

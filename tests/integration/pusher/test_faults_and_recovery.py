@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from pusher.bootstrap import build_handlers
 from pusher.handlers import PusherHandlers
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
+from stream_runner.messages import OutgoingMessage
 from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, push_settings, results_of
 
@@ -42,20 +44,22 @@ async def test_a_429_storm_parks_the_tenants_pushes_and_they_resume_without_loss
 
     pusher.sandbox.state.faults.clear()
     await pusher.pool.execute(f"UPDATE {pusher.schema}.parked_pushes SET resume_at = now() - interval '1s'")
-    sent: list[object] = []
+    sent: list[OutgoingMessage] = []
 
-    async def send(messages: list[object]) -> None:
+    async def send(messages: Sequence[OutgoingMessage]) -> None:
         sent.extend(messages)
 
     stop = asyncio.Event()
-    worker = asyncio.create_task(pusher.handlers.parked.run(pusher.handlers.redrive, send, stop))
+    worker = asyncio.create_task(
+        pusher.handlers.parked.run(pusher.handlers.redrive, pusher.handlers.give_up, send, stop)
+    )
     await eventually(
         lambda: pusher.handlers.parked.count(pusher.tenant), lambda n: n == 0, within_s=15, what="re-driven"
     )
     stop.set()
     await worker
 
-    assert len([m for m in sent if getattr(m, "topic", None) == "psync.push-results.v1"]) == 2
+    assert len([m for m in sent if m.topic == "psync.push-results.v1"]) == 2
     assert len(pusher.organizations("storm1.io")) == 1 and len(pusher.organizations("storm2.io")) == 1
     replay = await pusher.send(reveal("storm1.io", "Storm One"), event_id="s1")
     assert replay.duplicate
