@@ -8,6 +8,7 @@ import asyncpg
 from pydantic import SecretBytes, SecretStr
 
 from pipedrive_client.account import FieldsResource, PipelinesResource, StagesResource, UsersResource
+from pipedrive_client.activities import ActivitiesResource
 from pipedrive_client.api_domains import ApiDomainPolicy
 from pipedrive_client.authorization import CredentialAuthorizer
 from pipedrive_client.budget import Budget, BudgetPolicy
@@ -35,6 +36,7 @@ class PipedriveClient:
         self.pipelines = PipelinesResource(http)
         self.stages = StagesResource(http)
         self.webhooks = WebhooksResource(http)
+        self.activities = ActivitiesResource(http)
 
     @property
     def tokens_spent(self) -> int:

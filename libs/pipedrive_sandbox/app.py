@@ -19,6 +19,7 @@ from pipedrive_sandbox.gateway import gateway
 from pipedrive_sandbox.operations import OPERATIONS
 from pipedrive_sandbox.responses import error as error_response
 from pipedrive_sandbox.routes_account import account_handlers
+from pipedrive_sandbox.routes_activities import activity_handlers
 from pipedrive_sandbox.routes_entities import entity_handlers
 from pipedrive_sandbox.routes_oauth import add_oauth_routes
 from pipedrive_sandbox.routes_search import search_handlers
@@ -46,6 +47,7 @@ def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.
         **search_handlers(),
         **account_handlers(),
         **v1_handlers(),
+        **activity_handlers(),
     }
     for operation in OPERATIONS:
         path = operation.url_path.replace("{id}", r"{id:\d+}")

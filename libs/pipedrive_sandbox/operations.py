@@ -70,6 +70,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op(V2, "GET", "/deals/{id}", "getDeal", 1),
     _op(V2, "PATCH", "/deals/{id}", "updateDeal", 5),
     _op(V2, "DELETE", "/deals/{id}", "deleteDeal", 3),
+    _op(V2, "GET", "/activities", "getActivities", 10),
+    _op(V2, "POST", "/activities", "addActivity", 5),
     _op(V2, "GET", "/organizationFields", "getOrganizationFields", 10),
     _op(V2, "POST", "/organizationFields", "addOrganizationField", 5),
     _op(V2, "GET", "/personFields", "getPersonFields", 10),

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 
 from pipedrive_sandbox.account import Account, User
+from pipedrive_sandbox.activities import ActivityBook
 from pipedrive_sandbox.clock import SandboxClock
 from pipedrive_sandbox.config import SandboxConfig
 from pipedrive_sandbox.entities import EntityService
@@ -35,6 +36,7 @@ class SandboxState:
     webhooks: WebhookDispatcher
     revoked_api_tokens: set[str]
     change_rng: random.Random
+    activities: ActivityBook
 
     @property
     def admin_user(self) -> User:
@@ -50,6 +52,7 @@ class SandboxState:
         self.account.stages, self.account.fields = seeded.account.stages, seeded.account.fields
         self.tables.clear()
         self.tables.update(seeded.tables)
+        self.activities = ActivityBook()
         self.limiter.reset()
         self.change_rng.seed(self.config.seed)
 
@@ -86,4 +89,5 @@ def build_state(config: SandboxConfig, clock: SandboxClock | None = None) -> San
         webhooks,
         set(),
         random.Random(config.seed),
+        ActivityBook(),
     )

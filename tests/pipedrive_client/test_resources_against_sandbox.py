@@ -137,3 +137,21 @@ async def test_tokens_travel_in_headers_never_in_urls(
     (request,) = sandbox.api_requests()
     assert request.headers["x-api-token"] == sandbox.handle.api_token
     assert "api_token" not in request.query_string
+
+
+async def test_an_activity_is_added_to_an_organization_and_listed_with_its_cost(
+    factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
+) -> None:
+    client = factory.for_tenant(api_token_tenant)
+    org = await client.organizations.create({"name": "Visited Org"})
+    spent_before = client.tokens_spent
+
+    added = await client.activities.add(
+        {"subject": "Website visit: 2 pages", "org_id": org.id, "done": True, "note": "<p>/pricing</p>"}
+    )
+    pages = [page async for page in client.activities.of_organization(org.id)]
+
+    assert added.done and added.org_id == org.id and added.subject == "Website visit: 2 pages"
+    assert [a.id for p in pages for a in p.items] == [added.id]
+    assert client.tokens_spent - spent_before == 5 + 10
+    assert [r.path for r in sandbox.api_requests()][-2:] == ["/api/v2/activities", "/api/v2/activities"]

@@ -40,7 +40,9 @@ SPEC_HOSTS = {
 # - organization address (object in v2 entities, string in search items): null when no address was entered;
 # - search item organization (persons): null for persons without an organization;
 # - v1 deals: close_time/won_time/lost_time are null until the deal is closed, won or lost, and
-#   next_activity_date/next_activity_time are null without a planned activity.
+#   next_activity_date/next_activity_time are null without a planned activity;
+# - v2 activities: the links (deal, lead, project), due_time, duration, location, public_description,
+#   priority and note are null when not given, marked_as_done_time until the activity is done.
 V1_GAPS = (
     "close_time",
     "won_time",
@@ -62,6 +64,16 @@ KNOWN_SPEC_GAPS = {
         "expected_close_date",
         "address",
         "organization",
+        "deal_id",
+        "lead_id",
+        "project_id",
+        "due_time",
+        "duration",
+        "location",
+        "marked_as_done_time",
+        "public_description",
+        "priority",
+        "note",
     ),
     "v1": V1_GAPS,
     "legacy": V1_GAPS,

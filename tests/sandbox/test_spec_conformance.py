@@ -12,6 +12,14 @@ from tests.sandbox.conftest import SandboxClient
 from tests.sandbox.spec_check import SPEC_DIR, Specs
 
 SPEC_OF_API = {Api.V2: "v2", Api.V1: "v1", Api.V1_LEGACY: "legacy"}
+VISIT = {
+    "subject": "Website visit: 1 page",
+    "type": "task",
+    "org_id": 1,
+    "done": True,
+    "due_date": "2026-08-20",
+    "note": "<p>Pages visited</p>",
+}
 
 
 def test_operation_costs_match_the_published_token_costs() -> None:
@@ -37,6 +45,9 @@ async def _exercise(client: SandboxClient, operation: Operation) -> Any:
     org = {"name": "Spec Org", "website": "https://spec.example", "address": {"value": "1 Spec Street"}}
     key = operation.key
     path = operation.url_path
+    if key == "v2.getActivities":
+        await client.call("POST", path, json=VISIT)
+        return await client.call("GET", path, params={"org_id": 1, "done": "true", "limit": 2})
     if operation.method == "GET" and "{id}" not in path:
         params: dict[str, Any] = {"limit": 2}
         if path.endswith("/search"):
@@ -77,6 +88,7 @@ async def _exercise(client: SandboxClient, operation: Operation) -> Any:
             "/api/v2/organizations": org,
             "/api/v2/persons": {"name": "Spec Person", "org_id": 1},
             "/api/v2/deals": {"title": "Spec deal", "org_id": 1, "value": 100},
+            "/api/v2/activities": VISIT,
         }
         return await client.call("POST", path, json=bodies[path])
     if operation.method == "PATCH":
