@@ -105,6 +105,7 @@ def _payloads() -> list[tuple[BaseModel, str, tuple[object, ...]]]:
                 counts=counts,
                 tokens_spent=40,
                 status=RunStatus.WARNING,
+                emitted=counts.created + counts.updated,
             ),
             run_key(_TENANT, _RUN),
             (_RUN, "finished"),

@@ -69,9 +69,10 @@ SYNC_RUNS = TopicSpec(
     event_types=("psync.run.started", "psync.run.finished"),
     key="tenant:run_id",
     producers=("connector", "mapper", "pusher"),
-    consumers=("auditlog",),
+    consumers=("mapper", "auditlog"),
     retention_ms=30 * DAY_MS,
-    description="Start and end of every sync run, import and push batch, with counts and tokens spent.",
+    description="Start and end of every sync run, import and push batch, with counts and tokens spent"
+    " (the mapper reads the connector's ends to report its own apply runs).",
 )
 COMPANY_REVEALED = TopicSpec(
     name="abm.company-revealed.v1",

@@ -68,3 +68,9 @@ class RunFinished(BaseModel):
     tokens_spent: int = Field(default=0, ge=0)
     status: RunStatus
     message: str | None = Field(default=None, description="For Error runs: the standard message.")
+    emitted: int | None = Field(
+        default=None,
+        ge=0,
+        description="For runs that emit source changes (the connector's): how many it emitted, so that"
+        " the mapper knows when it has applied the whole run.",
+    )

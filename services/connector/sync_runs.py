@@ -153,6 +153,8 @@ class RunExecutor:
             tokens_spent=run.tokens_spent,
             status=status,
             message=message,
+            # Every emitted source change is counted created (first version) or updated (a later one).
+            emitted=run.counts.created + run.counts.updated,
         )
         await self._send_run_event(run, finished, "finished", now)
         _log.info(

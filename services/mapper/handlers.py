@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
 from mapper.abm_store import AbmStore, BulkAbmStore
+from mapper.apply_run_store import ApplyRunStore
+from mapper.apply_runs import CompletedRun, RunRef, run_messages, tally_outcomes
 from mapper.planning import Plan
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from postgres_store.inbox import Connection, claim_event, save_outputs, save_outputs_many, saved_outputs
@@ -19,6 +21,7 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
+from schemas.events.sync_runs import RunFinished
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 from settings_replica.replica import SettingsReplica
@@ -40,6 +43,7 @@ class MapperHandlers:
         self._settings = settings
         self._store = AbmStore(schema)
         self._bulk = BulkAbmStore(schema)
+        self._runs = ApplyRunStore(schema)
 
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
         """The event types applied in batches."""
@@ -51,6 +55,7 @@ class MapperHandlers:
             "psync.settings.updated": self._settings.handler(),
             "psync.source.changed": self.source_changed,
             "psync.push.completed": self.push_completed,
+            "psync.run.finished": self.run_finished,
             "abm.company.revealed": self._signal(apply_company_revealed),
             "abm.contact.enriched": self._signal(apply_contact_enriched),
             "abm.score.changed": self._signal(apply_score_changed),
@@ -80,6 +85,8 @@ class MapperHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             applied = await apply_source_changes(conn, self._schema, self._bulk, items, settings)
             handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
+            completed = await self._runs.add_applied(conn, tally_outcomes(_run_outcomes(items, applied)))
+            _attach_run_reports(items, applied, handled, completed)
             pairs = zip(items, handled, strict=True)
             saved = [
                 (e.tenantid, e.id, [_to_saved(m) for m in h.outputs])
@@ -129,6 +136,18 @@ class MapperHandlers:
 
         return await self._once(event, message, effect)
 
+    async def run_finished(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        """Learn how many changes a connector run emitted; report the apply run if all are applied."""
+        finished: RunFinished = event.data
+        if finished.service != "connector" or finished.emitted is None:
+            return Handled()
+
+        async def effect(conn: Connection) -> list[OutgoingMessage]:
+            completed = await self._runs.add_emitted(conn, event.tenantid, finished)
+            return [m for run in completed for m in run_messages(run)]
+
+        return await self._once(event, message, effect)
+
     def _signal(self, apply: Callable[[AbmStore, Connection, str, Any, str], Awaitable[None]]) -> Handler:
         async def handle(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
             async def effect(conn: Connection) -> list[OutgoingMessage]:
@@ -154,6 +173,29 @@ def _result_message(
         causationid=event.id,
     )
     return OutgoingMessage.of_event(RECORD_RESULTS.name, outgoing)
+
+
+def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tuple[RunRef, RecordOutcome]]:
+    """The outcome of each change applied now (not a redelivery) that belongs to a connector run."""
+    return [
+        ((event.tenantid, event.correlationid), one.plan.outcome)
+        for (event, _), one in zip(items, applied, strict=True)
+        if one.plan is not None and event.correlationid is not None
+    ]
+
+
+def _attach_run_reports(
+    items: Sequence[Item], applied: Sequence[Applied], handled: list[Handled], completed: list[CompletedRun]
+) -> None:
+    """Add each completed run's report to the outputs of its last change in the batch (saved with it)."""
+    for run in completed:
+        ref = (run.tenant, run.source_run_id)
+        last = max(
+            i
+            for i, ((event, _), one) in enumerate(zip(items, applied, strict=True))
+            if one.plan is not None and (event.tenantid, event.correlationid) == ref
+        )
+        handled[last] = Handled(outputs=[*handled[last].outputs, *run_messages(run)])
 
 
 def _to_saved(message: OutgoingMessage) -> dict[str, Any]:

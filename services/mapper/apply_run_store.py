@@ -1,0 +1,85 @@
+"""The apply runs' Postgres adapter: tallies per connector run, updated in the caller's transaction.
+
+Both writers lock the run's row (an upsert), so replicas that apply parts of one run, and the RunFinished
+that may arrive on yet another replica, serialize on it: exactly one of them sees the run complete and
+marks it reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mapper.apply_runs import CompletedRun, RunRef, is_complete
+from postgres_store.inbox import Connection
+from schemas.events.common import SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished
+
+_COUNTS = ("created", "updated", "skipped", "failed")
+
+
+class ApplyRunStore:
+    """SQL of the `apply_runs` table in one service schema."""
+
+    def __init__(self, schema: str) -> None:
+        self._table = f"{schema}.apply_runs"
+
+    async def add_applied(self, conn: Connection, tallies: Mapping[RunRef, RunCounts]) -> list[CompletedRun]:
+        """Add a batch's outcomes to their runs; returns the runs this completed (now marked reported)."""
+        if not tallies:
+            return []
+        refs = list(tallies)
+        rows = await conn.fetch(
+            f"INSERT INTO {self._table} AS r (tenant_id, source_run_id, created, updated, skipped, failed,"
+            " first_applied_at, last_applied_at)"
+            " SELECT t, run, c, u, s, f, now(), now() FROM unnest($1::text[], $2::text[], $3::int[],"
+            " $4::int[], $5::int[], $6::int[]) AS x(t, run, c, u, s, f)"
+            " ON CONFLICT (tenant_id, source_run_id) DO UPDATE SET created = r.created + EXCLUDED.created,"
+            " updated = r.updated + EXCLUDED.updated, skipped = r.skipped + EXCLUDED.skipped,"
+            " failed = r.failed + EXCLUDED.failed, last_applied_at = now(),"
+            " first_applied_at = COALESCE(r.first_applied_at, now())"
+            " RETURNING *",
+            [t for t, _ in refs], [run for _, run in refs],
+            *([getattr(tallies[ref], name) for ref in refs] for name in _COUNTS),
+        )  # fmt: skip
+        return await self._report(conn, rows)
+
+    async def add_emitted(self, conn: Connection, tenant: str, finished: RunFinished) -> list[CompletedRun]:
+        """Record how many changes a connector run emitted; returns the run if that completed it."""
+        rows = await conn.fetch(
+            f"INSERT INTO {self._table} AS r (tenant_id, source_run_id, emitted, source_kind, objects)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, source_run_id) DO UPDATE"
+            " SET emitted = EXCLUDED.emitted, source_kind = EXCLUDED.source_kind, objects = EXCLUDED.objects"
+            " RETURNING *",
+            tenant, finished.run_id, finished.emitted, finished.kind.value,
+            [o.value for o in finished.objects],
+        )  # fmt: skip
+        return await self._report(conn, rows)
+
+    async def _report(self, conn: Connection, rows: Sequence[Any]) -> list[CompletedRun]:
+        due = [r for r in rows if r["reported_at"] is None and is_complete(_counts(r), r["emitted"])]
+        if not due:
+            return []
+        reported = await conn.fetch(
+            f"UPDATE {self._table} AS r SET reported_at = now()"
+            " FROM unnest($1::text[], $2::text[]) AS k(t, run)"
+            " WHERE r.tenant_id = k.t AND r.source_run_id = k.run AND r.reported_at IS NULL"
+            " RETURNING r.*",
+            [r["tenant_id"] for r in due], [r["source_run_id"] for r in due],
+        )  # fmt: skip
+        return [_completed(r) for r in sorted(reported, key=lambda r: (r["tenant_id"], r["source_run_id"]))]
+
+
+def _counts(row: Any) -> RunCounts:
+    return RunCounts(**{name: row[name] for name in _COUNTS})
+
+
+def _completed(row: Any) -> CompletedRun:
+    return CompletedRun(
+        tenant=row["tenant_id"],
+        source_run_id=row["source_run_id"],
+        counts=_counts(row),
+        objects=tuple(SyncObject(o) for o in row["objects"]),
+        started_at=row["first_applied_at"] or row["reported_at"],
+        finished_at=row["reported_at"],
+    )

@@ -1,0 +1,116 @@
+"""The mapper's apply runs, as values: one per connector run, reported once all of that run is applied.
+
+Source changes carry their connector run's id as correlation id. Each batch adds its records' outcomes to
+the run's tally in the batch's own transaction (`ApplyRunStore`), so a redelivery, which the inbox drops,
+never counts twice. The connector's RunFinished says how many changes it emitted; whichever comes last,
+the change that makes the applied count reach that number or the RunFinished, completes the run, and the
+mapper emits one RunStarted/RunFinished pair of kind APPLY. Run id and event ids derive from the
+connector's run id, so a replay re-emits the same events (and the auditlog drops them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.catalog import build_event
+from schemas.events.common import Direction, RecordOutcome, SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.keys import run_key
+from schemas.topics import SYNC_RUNS
+from stream_runner.messages import OutgoingMessage
+
+SERVICE = "mapper"
+SOURCE = "/psync/mapper"
+TRIGGER = "connector_run"
+NOTHING_APPLIED = "No record could be applied"
+
+RunRef = tuple[str, str]
+"""(tenant, connector run id)."""
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    """An apply run whose every emitted change is applied: what the activity log shows of it."""
+
+    tenant: str
+    source_run_id: str
+    counts: RunCounts
+    objects: tuple[SyncObject, ...]
+    started_at: datetime
+    finished_at: datetime
+
+
+def apply_run_id(source_run_id: str) -> str:
+    """The apply run's id, derived from the connector run it applies."""
+    return f"apply-{source_run_id}"
+
+
+def tally_outcomes(outcomes: Iterable[tuple[RunRef, RecordOutcome]]) -> dict[RunRef, RunCounts]:
+    """Per-run counts of record outcomes, runs in a fixed order (rows are locked in that order)."""
+    counted: dict[RunRef, dict[str, int]] = {}
+    for ref, outcome in outcomes:
+        counts = counted.setdefault(ref, {o.value: 0 for o in RecordOutcome})
+        counts[outcome.value] += 1
+    return {ref: RunCounts(**counted[ref]) for ref in sorted(counted)}
+
+
+def is_complete(counts: RunCounts, emitted: int | None) -> bool:
+    """Whether a run is applied whole: the connector said how many it emitted, and that many are applied.
+
+    A run that emitted nothing is not an apply run. More applied than emitted happens when the connector
+    re-emits after a crash what its last checkpoint had not counted; the run is complete then too.
+    """
+    applied = counts.created + counts.updated + counts.skipped + counts.failed
+    return emitted is not None and emitted > 0 and applied >= emitted
+
+
+def apply_status(counts: RunCounts) -> tuple[RunStatus, str | None]:
+    """Success when nothing was skipped or failed, Error when every record failed, Warning otherwise."""
+    if counts.failed and not (counts.created or counts.updated or counts.skipped):
+        return RunStatus.ERROR, NOTHING_APPLIED
+    if counts.failed or counts.skipped:
+        return RunStatus.WARNING, None
+    return RunStatus.SUCCESS, None
+
+
+def run_messages(run: CompletedRun) -> list[OutgoingMessage]:
+    """The RunStarted and RunFinished of a completed apply run, with deterministic ids."""
+    run_id = apply_run_id(run.source_run_id)
+    started = RunStarted(
+        run_id=run_id,
+        service=SERVICE,
+        kind=RunKind.APPLY,
+        direction=Direction.TO_ABM,
+        objects=run.objects,
+        started_at=run.started_at,
+        trigger=TRIGGER,
+    )
+    status, message = apply_status(run.counts)
+    finished = RunFinished(
+        **started.model_dump(exclude={"trigger"}),
+        finished_at=run.finished_at,
+        counts=run.counts,
+        status=status,
+        message=message,
+    )
+    return [
+        _run_message(run, run_id, started, "started", run.started_at),
+        _run_message(run, run_id, finished, "finished", run.finished_at),
+    ]
+
+
+def _run_message(
+    run: CompletedRun, run_id: str, payload: RunStarted | RunFinished, phase: str, at: datetime
+) -> OutgoingMessage:
+    event = build_event(
+        payload,
+        tenant=run.tenant,
+        subject=run_key(run.tenant, run_id),
+        source=SOURCE,
+        id_parts=(run_id, phase),
+        time=at,
+        correlationid=run.source_run_id,
+    )
+    return OutgoingMessage.of_event(SYNC_RUNS.name, event)

@@ -1,0 +1,185 @@
+"""The mapper as a process reports each connector run it applied as one APPLY run, on real Kafka.
+
+A connector-like run (source changes correlated with its run id, then its RunFinished) goes to Kafka; the
+mapper emits one RunStarted/RunFinished pair of kind APPLY, the auditlog shows it in the activity log,
+and a redelivery of everything (the group rewound) neither counts twice nor reports another run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import Direction, SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
+from schemas.keys import run_key, source_change_key
+from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
+from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end, rewind_group
+from tests.integration.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+RECORDS = 40
+
+
+@pytest.fixture
+async def auditlog_env(pg_pool: asyncpg.Pool, kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
+    uid = uuid.uuid4().hex[:8]
+    schema = f"itest_auditlog_{uid}"
+    await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
+    yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def connector_run(tenant: str, run_id: str) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) of a run: RECORDS changes (the last one a re-read, so skipped), then its end."""
+    sent = []
+    for n in range(RECORDS):
+        pid = n + 1 if n < RECORDS - 1 else 1
+        at = T0 + timedelta(minutes=pid)
+        change = SourceChange(
+            object=SyncObject.ORGANIZATION, pipedrive_id=pid, action=ChangeAction.UPSERTED, update_time=at,
+            record={"id": pid, "name": f"Org {pid}", "website": f"org{pid}.io"}, origin=ChangeOrigin.POLL,
+        )  # fmt: skip
+        key = source_change_key(tenant, SyncObject.ORGANIZATION, pid)
+        event = build_event(
+            change, tenant=tenant, subject=key, source="/itest", id_parts=(key, n), time=at,
+            correlationid=run_id,
+        )  # fmt: skip
+        sent.append((SOURCE_CHANGES.name, key.encode(), encode_event(event)))
+    finished = RunFinished(
+        run_id=run_id, service="connector", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=T0, finished_at=T0 + timedelta(minutes=1),
+        counts=RunCounts(created=RECORDS - 1, updated=1), status=RunStatus.SUCCESS, emitted=RECORDS,
+    )  # fmt: skip
+    key = run_key(tenant, run_id)
+    event = build_event(
+        finished, tenant=tenant, subject=key, source="/connector", id_parts=(run_id, "finished"), time=T0,
+        correlationid=run_id,
+    )  # fmt: skip
+    sent.append((SYNC_RUNS.name, key.encode(), encode_event(event)))
+    return sent
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(SYNC_RUNS.partitions)]
+        return dict(await probe.end_offsets(partitions))
+    finally:
+        await probe.stop()
+
+
+async def mapper_run_events(bootstrap: str, since: dict[TopicPartition, int], tenant: str) -> list[bytes]:
+    """The mapper's sync-runs events of `tenant` written after `since`, as sent."""
+    ends = await end_offsets(bootstrap, SYNC_RUNS.name)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        remaining = {p for p, offset in since.items() if ends[p] > offset}
+        consumer.assign(list(remaining))
+        for partition in remaining:
+            consumer.seek(partition, since[partition])
+        while remaining:
+            for partition, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
+                for record in records:
+                    if record.offset >= ends[partition]:
+                        continue
+                    event = orjson.loads(record.value or b"{}")
+                    if event.get("tenantid") == tenant and event.get("source") == "/psync/mapper":
+                        found.append(record.value or b"")
+                    if record.offset + 1 >= ends[partition]:
+                        remaining.discard(partition)
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop of a group-less consumer
+            await consumer.stop()
+    return found
+
+
+async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
+    mapper_env: dict[str, str],
+    auditlog_env: dict[str, str],
+    kafka_bootstrap: str,
+    pg_pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    tenant, run_id = f"runs{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:6]}"
+    runs_before = await end_offsets(kafka_bootstrap, SYNC_RUNS.name)
+    first_offsets: dict[TopicPartition, int] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for topic, key, value in connector_run(tenant, run_id):
+            meta = await producer.send_and_wait(topic, value, key=key)
+            first_offsets.setdefault(TopicPartition(meta.topic, meta.partition), meta.offset)
+    finally:
+        await producer.stop()
+    mapper_schema, audit_schema = mapper_env["MAPPER_DB_SCHEMA"], auditlog_env["AUDITLOG_DB_SCHEMA"]
+    logged = f"SELECT * FROM {audit_schema}.runs WHERE tenant_id = $1 AND run_id = $2"
+    tally = (
+        f"SELECT created, updated, skipped, failed, emitted FROM {mapper_schema}.apply_runs"
+        " WHERE tenant_id = $1 AND source_run_id = $2"
+    )
+
+    async def logged_run() -> dict[str, Any] | None:
+        try:
+            row = await pg_pool.fetchrow(logged, tenant, f"apply-{run_id}")
+        except asyncpg.UndefinedTableError:
+            return None
+        return dict(row) if row is not None else None
+
+    mapper = ServiceProcess("mapper", mapper_env, tmp_path / "mapper.log")
+    auditlog = ServiceProcess("auditlog", auditlog_env, tmp_path / "auditlog.log")
+    await mapper.start()
+    await auditlog.start()
+    await mapper.wait_ready()
+    await auditlog.wait_ready()
+    run = await eventually(
+        logged_run, lambda r: r is not None and r["finished_at"] is not None, within_s=90,
+        what="the apply run in the activity log",
+    )  # fmt: skip
+    assert run is not None
+    assert (run["service"], run["kind"], run["direction"], run["status"]) == (
+        "mapper", "apply", "to_abm", "Warning",
+    )  # fmt: skip
+    assert (run["created"], run["updated"], run["skipped"], run["failed"]) == (RECORDS - 1, 0, 1, 0)
+    reported = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
+    assert len(reported) == 2
+    assert await mapper.terminate() == 0
+
+    # Redeliver everything the mapper read of this run: the group rewound to this test's first messages.
+    await rewind_group(kafka_bootstrap, mapper_env["MAPPER_GROUP_ID"], first_offsets)
+    again = ServiceProcess("mapper", mapper_env, tmp_path / "again.log")
+    await again.start()
+    await again.wait_ready()
+
+    async def duplicates() -> int:
+        return again.log_text().count('"outcome": "duplicate"')
+
+    await eventually(duplicates, lambda n: n >= RECORDS + 1, within_s=60, what="every event seen again")
+    assert await again.terminate() == 0
+    assert await auditlog.terminate() == 0
+
+    counted = await pg_pool.fetchrow(tally, tenant, run_id)
+    assert counted is not None and tuple(counted) == (RECORDS - 1, 0, 1, 0, RECORDS)
+    # The redelivery re-sent the same two events (same ids, same bytes), which the auditlog dropped.
+    resent = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
+    assert set(resent) == set(reported) and len({orjson.loads(v)["id"] for v in resent}) == 2
+    assert await logged_run() == run
