@@ -79,6 +79,11 @@ class AutoPush(BaseModel):
 
     enabled: bool = False
     score_threshold: int = Field(default=10, ge=1, le=100)
+    visited_pages_as_activity: bool = Field(
+        default=False,
+        description="Add a revealed company's visited pages as one done activity on its organization "
+        "(one more write, 5 tokens, per reveal that lists pages).",
+    )
 
 
 class OrganizationDomainField(BaseModel):

@@ -24,6 +24,7 @@ from pusher.parking import ParkedPushes, ParkingLimits
 from pusher.record_pusher import RecordPusher
 from pusher.score_push import ScorePush
 from pusher.settings import PusherSettings
+from pusher.visit_activity import VisitActivities
 from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
@@ -56,7 +57,10 @@ def build_handlers(
     pusher = RecordPusher(pool, schema, after_create=after_create)
     scores = ScorePush(pool, pusher, CustomFieldCodes(pool, schema))
     parked = ParkedPushes(pool, schema, parking)
-    return PusherHandlers(pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, parked)
+    visits = VisitActivities(pool, schema)
+    return PusherHandlers(
+        pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, parked, visits
+    )
 
 
 async def run_service(settings: PusherSettings) -> None:

@@ -9,7 +9,7 @@ allow now is parked and re-driven later (`parking`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from pusher.push_ledger import is_echo
 from pusher.record_pusher import NO_MATCH_KEY, PushDone, RecordPusher
 from pusher.results import NO_KEY, result_message, run_finished_message
 from pusher.score_push import ScorePush
+from pusher.visit_activity import VISITED_PAGES, VisitActivities, visit_activity_body, visit_activity_wanted
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import RecordOutcome, SyncObject
@@ -73,6 +74,7 @@ class PusherHandlers:
         pusher: RecordPusher,
         scores: ScorePush,
         parked: ParkedPushes,
+        visits: VisitActivities,
     ) -> None:
         self._pool = pool
         self._schema = schema
@@ -81,6 +83,7 @@ class PusherHandlers:
         self.pusher = pusher
         self._scores = scores
         self.parked = parked
+        self._visits = visits
         self._push_handlers: Mapping[str, Callable[[CloudEvent[Any], str, bool], Awaitable[Handled]]] = {
             "abm.company.revealed": self.company_revealed,
             "abm.contact.enriched": self.contact_enriched,
@@ -147,7 +150,12 @@ class PusherHandlers:
         scope = push_scope(event, settings)
 
         async def work(settings: TenantSettings | None, writes: PipedriveWrites) -> list[PushDone]:
-            return [await self.pusher.push(event.tenantid, job, settings, writes, manual=False)]
+            done = await self.pusher.push(event.tenantid, job, settings, writes, manual=False)
+            if visit_activity_wanted(settings, revealed, done) and done.pipedrive_id is not None:
+                body = visit_activity_body(revealed, done.pipedrive_id)
+                if await self._visits.add_once(event.tenantid, event.id, body, writes):
+                    done = replace(done, fields_written=(*done.fields_written, VISITED_PAGES))
+            return [done]
 
         return await self._push(event, topic, scope, work, redriving)
 

@@ -99,6 +99,19 @@ class PipedriveWrites:
         self._charge("POST", f"/{obj.value}Fields")
         return await self._client.fields.create(obj.value, label, field_type)
 
+    async def add_activity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Add an activity (a creating call: the caller guards it against repeats)."""
+        self._charge("POST", "/activities")
+        return (await self._client.activities.add(body)).model_dump(mode="json")
+
+    async def activities_of_organization(self, org_id: int) -> list[dict[str, Any]]:
+        """Every activity of one organization (10 tokens a page)."""
+        found: list[dict[str, Any]] = []
+        async for page in self._client.activities.of_organization(org_id):
+            self._charge("GET", "/activities")
+            found.extend(a.model_dump(mode="json") for a in page.items)
+        return found
+
     async def users_by_email(self) -> dict[str, int]:
         """Active users' ids by lowercased email (owners are matched by user email)."""
         self._charge("GET", "/users", api="v1")
