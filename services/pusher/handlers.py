@@ -29,7 +29,7 @@ from pusher.auto_push_windows import count_in_window
 from pusher.mirror import record_match_key
 from pusher.parking import Origin, ParkedPushes, PauseKind, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
-from pusher.push_ledger import is_echo
+from pusher.push_ledger import is_echo_of, still_held
 from pusher.record_pusher import NO_MATCH_KEY, PushDone, RecordPusher
 from pusher.results import NO_KEY, result_message, run_finished_message
 from pusher.score_push import ScorePush
@@ -128,17 +128,25 @@ class PusherHandlers:
         if change.action is ChangeAction.UPSERTED and change.record is not None:
             match_key = record_match_key(change.object, change.record, settings)
         async with self._pool.acquire() as conn, conn.transaction():
-            echo = await self._is_echo(conn, tenant, change)
+            echo = await self._recognize_echo(conn, tenant, change)
             kept = await self.pusher.mirror.apply_change(conn, tenant, change, match_key, echo)
         return Handled(duplicate=not kept)
 
-    async def _is_echo(self, conn: Connection, tenant: str, change: SourceChange) -> bool:
+    async def _recognize_echo(self, conn: Connection, tenant: str, change: SourceChange) -> bool:
+        """Whether the change is the echo of the pusher's last write; if it is a newer change by someone
+        else, the written values it replaced are forgotten."""
         if change.record is None:
             return False
-        entry = await self.pusher.ledger.entry_by_pipedrive_id(
-            conn, tenant, change.object, change.pipedrive_id
-        )
-        return entry is not None and is_echo(entry.written, change.record)
+        ledger = self.pusher.ledger
+        entry = await ledger.entry_by_pipedrive_id(conn, tenant, change.object, change.pipedrive_id)
+        if entry is None:
+            return False
+        if is_echo_of(entry, change.record, change.update_time):
+            return True
+        held = still_held(entry, change.record, change.update_time)
+        if held is not None:
+            await ledger.keep_held(conn, tenant, change.object, entry.match_key, held)
+        return False
 
     async def company_revealed(self, event: CloudEvent[Any], topic: str, redriving: bool) -> Handled:
         """Auto-push: a revealed company creates or updates its organization."""

@@ -23,14 +23,17 @@ DONE = "done"
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One record's row: the state of its last create, its Pipedrive id, the values last written."""
+    """One record's row: the state of its last create, its Pipedrive id, the values written that Pipedrive
+    still holds, and the version (`update_time`) the last write produced."""
 
+    match_key: str
     state: str
     pipedrive_id: int | None
     planned_body: Mapping[str, Any] | None
     intent_at: datetime | None
     written: Mapping[str, Any]
     written_at: datetime | None
+    written_version: datetime | None = None
 
     @property
     def unresolved_intent(self) -> bool:
@@ -94,19 +97,31 @@ class PushLedger:
         match_key: str,
         pipedrive_id: int,
         body: Mapping[str, Any],
+        version: datetime | None = None,
     ) -> None:
-        """Record a create's result or an update: the Pipedrive id and the values written (merged in)."""
+        """Record a create's result or an update: the Pipedrive id, the values written (merged in) and the
+        version the write produced (an empty body wrote nothing: the last write's version is kept)."""
         before = await self.entry(conn, tenant, obj, match_key)
         written = dict(body)
         if before is not None and before.pipedrive_id == pipedrive_id:
             written = merge_written(before.written, body)
+            version = version if body else before.written_version
         await conn.execute(
             f"INSERT INTO {self._table} (tenant_id, object, match_key, state, pipedrive_id, written,"
-            " written_at) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())"
+            " written_at, written_version) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7)"
             " ON CONFLICT (tenant_id, object, match_key) DO UPDATE SET state = EXCLUDED.state,"
             " pipedrive_id = EXCLUDED.pipedrive_id, written_at = EXCLUDED.written_at,"
-            " written = EXCLUDED.written",
-            tenant, obj.value, match_key, DONE, pipedrive_id, written,
+            " written = EXCLUDED.written, written_version = EXCLUDED.written_version",
+            tenant, obj.value, match_key, DONE, pipedrive_id, written, version,
+        )  # fmt: skip
+
+    async def keep_held(
+        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str, written: Mapping[str, Any]
+    ) -> None:
+        """Forget written values Pipedrive no longer holds (a person changed them since)."""
+        await conn.execute(
+            f"UPDATE {self._table} SET written = $4 WHERE tenant_id = $1 AND object = $2 AND match_key = $3",
+            tenant, obj.value, match_key, dict(written),
         )  # fmt: skip
 
 
@@ -116,6 +131,31 @@ def merge_written(before: Mapping[str, Any], body: Mapping[str, Any]) -> dict[st
     if isinstance(before.get("custom_fields"), Mapping) and isinstance(body.get("custom_fields"), Mapping):
         merged["custom_fields"] = {**before["custom_fields"], **body["custom_fields"]}
     return merged
+
+
+def is_echo_of(entry: LedgerEntry, record: Mapping[str, Any], version: datetime) -> bool:
+    """Whether a record version read back from Pipedrive is the one the pusher's last write produced."""
+    if entry.written_version is not None and version != entry.written_version:
+        return False
+    return is_echo(entry.written, record)
+
+
+def still_held(entry: LedgerEntry, record: Mapping[str, Any], version: datetime) -> Mapping[str, Any] | None:
+    """The written values a newer version that is not an echo still holds, or None when nothing is to be
+    forgotten (an older version, or every value still held). Without this, one edit in Pipedrive of a field
+    the pusher once wrote would keep every later echo of the record from being recognized."""
+    if entry.written_version is not None and version < entry.written_version:
+        return None
+    held: dict[str, Any] = {}
+    for key, value in entry.written.items():
+        if key == "custom_fields" and isinstance(value, Mapping):
+            theirs = record.get("custom_fields") or {}
+            codes = {code: v for code, v in value.items() if theirs.get(code) == v}
+            if codes:
+                held[key] = codes
+        elif record.get(key) == value:
+            held[key] = value
+    return None if held == dict(entry.written) else held
 
 
 def is_echo(written: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
@@ -136,10 +176,12 @@ def _entry(row: Any) -> LedgerEntry | None:
     if row is None:
         return None
     return LedgerEntry(
+        match_key=row["match_key"],
         state=row["state"],
         pipedrive_id=row["pipedrive_id"],
         planned_body=row["planned_body"],
         intent_at=row["intent_at"],
         written=row["written"] or {},
         written_at=row["written_at"],
+        written_version=row["written_version"],
     )

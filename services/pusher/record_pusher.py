@@ -151,9 +151,11 @@ class RecordPusher:
             return
         written = done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED)
         if written or done.object is not SyncObject.DEAL:
+            version = update_time_of(done.record, now) if written and done.record else None
             await self.ledger.record_write(
-                conn, tenant, done.object, done.match_key, done.pipedrive_id, done.body if written else {}
-            )
+                conn, tenant, done.object, done.match_key, done.pipedrive_id, done.body if written else {},
+                version,
+            )  # fmt: skip
         if done.record:
             match_key = record_match_key(done.object, done.record, settings)
             update_time = update_time_of(done.record, now)
