@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from schemas.catalog import event_types_on
+from schemas.catalog import EventType, event_types_on
 from schemas.envelope import CloudEvent
 
 
@@ -25,6 +26,11 @@ def encode_event(event: CloudEvent[Any]) -> bytes:
     return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
 
 
+@cache  # per message otherwise
+def _types_on(topic: str) -> dict[str, EventType]:
+    return {t.name: t for t in event_types_on(topic)}
+
+
 def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
     """Parse and validate a message of `topic` against the contract of its `type`."""
     if raw is None:
@@ -35,7 +41,7 @@ def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
         raise InvalidEvent(topic, f"not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise InvalidEvent(topic, "not a JSON object")
-    allowed = {t.name: t for t in event_types_on(topic)}
+    allowed = _types_on(topic)
     kind = document.get("type")
     if kind not in allowed:
         raise InvalidEvent(topic, f"event type {kind!r} is not allowed on this topic")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -75,7 +76,30 @@ async def claim_events(
 async def save_outputs_many(
     conn: Connection, schema: str, outputs: list[tuple[str, str, list[dict[str, Any]]]]
 ) -> None:
-    """`save_outputs` for many (tenant, event id, outputs) at once."""
-    await conn.executemany(
-        f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2", outputs
+    """`save_outputs` for many (tenant, event id, outputs) at once, in one statement."""
+    if not outputs:
+        return
+    await conn.execute(
+        f"UPDATE {schema}.inbox AS i SET outputs = u.o::jsonb"
+        " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, e, o)"
+        " WHERE i.tenant_id = u.t AND i.event_id = u.e",
+        [o[0] for o in outputs],
+        [o[1] for o in outputs],
+        [orjson.dumps(o[2]).decode() for o in outputs],
     )
+
+
+async def saved_outputs_many(
+    conn: Connection, schema: str, events: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """`saved_outputs` for many (tenant, event id) at once: one list per event (empty when none)."""
+    if not events:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT i.tenant_id, i.event_id, i.outputs FROM {schema}.inbox AS i"
+        " JOIN unnest($1::text[], $2::text[]) AS k(t, e) ON i.tenant_id = k.t AND i.event_id = k.e",
+        [e[0] for e in events],
+        [e[1] for e in events],
+    )
+    found = {(r["tenant_id"], r["event_id"]): list(r["outputs"] or []) for r in rows}
+    return {event: found.get(event, []) for event in events}

@@ -45,8 +45,8 @@ def incoming_from_faust(message: Any) -> IncomingMessage:
     )
 
 
-_MAX_UNACKED = 2000
-_MAX_BATCH = 500
+_MAX_UNACKED = 8000
+_MAX_BATCH = 2000
 
 
 def _nothing_queued(stream: Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -162,12 +163,17 @@ class MessageProcessor:
                 return [Processed("dead_lettered", await self._dead_letter(messages[0], exc, stop))]
             _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
             return [p for item in items for p in await self._process_run([item[1]], [item[0]], stop)]
-        results = []
+        # One hand-over to the producer for the whole run's outputs, then split back per message.
+        outputs = [m for one in handled for m in one.outputs]
+        delivered = await self._enqueue(outputs, topic, stop) if outputs else ()
+        results, taken = [], 0
+        outcomes = Counter[str]()
         for (event, message), one in zip(items, handled, strict=True):
-            deliveries = await self._enqueue(list(one.outputs), topic, stop) if one.outputs else ()
+            deliveries = delivered[taken : taken + len(one.outputs)]
+            taken += len(one.outputs)
             outcome = "duplicate" if one.duplicate else "applied"
             results.append(Processed(outcome, deliveries))
-            self._metrics.messages.labels(topic, outcome).inc()
+            outcomes[outcome] += 1
             _log.info(
                 "message_processed",
                 outcome=outcome,
@@ -179,6 +185,8 @@ class MessageProcessor:
                 event_type=event.type,
                 batch_size=len(items),
             )
+        for outcome, count in outcomes.items():
+            self._metrics.messages.labels(topic, outcome).inc(count)
         elapsed = time.perf_counter() - started
         self._metrics.seconds.labels(topic).observe(elapsed / len(items))
         return results

@@ -106,6 +106,10 @@ def _host_of(value: str) -> str:
 
 
 def _is_ip_address(host: str) -> bool:
+    # Hosts with ':' are rejected before this, so only dotted IPv4 can remain; most hosts have letters,
+    # and the parse (which fails by raising) is the slow part of normalizing a website.
+    if not host.replace(".", "").isdigit():
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -103,7 +103,8 @@ class MapperHandlers:
 
     def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
         match_key = plan.match_key or NO_KEY
-        result = RecordApplied(
+        # Every value comes from the validated change and the plan: construct without re-validating.
+        result = RecordApplied.model_construct(
             object=change.object,
             match_key=match_key,
             pipedrive_id=change.pipedrive_id,
@@ -171,6 +172,7 @@ def _result_message(
         time=event.time,
         correlationid=event.correlationid,
         causationid=event.id,
+        validate=False,
     )
     return OutgoingMessage.of_event(RECORD_RESULTS.name, outgoing)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mapper.abm_store import BulkAbmStore
 from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
-from postgres_store.inbox import Connection, claim_events, saved_outputs
+from postgres_store.inbox import Connection, claim_events, saved_outputs_many
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
@@ -138,9 +138,9 @@ async def load_view(
     for obj in SyncObject:
         ids = [(t, link.abm_id) for (t, o, _), link in view.links.items() if o is obj]
         keys = [(t, k) for t, c, k in fresh if c.object is obj and k is not None]
-        for row in (await store.records_by_id(conn, obj, ids)) + (
-            await store.records_by_key(conn, obj, keys)
-        ):
+        rows = (await store.records_by_id(conn, obj, ids)) if ids else []
+        rows += (await store.records_by_key(conn, obj, keys)) if keys else []
+        for row in rows:
             view.add_record(row, obj)
     return view
 
@@ -200,11 +200,13 @@ async def apply_source_changes(
         for (e, _), is_fresh, key in zip(items, fresh_flags, keys, strict=True)
         if is_fresh
     ]
-    view = await load_view(conn, store, fresh)
+    view = await load_view(conn, store, fresh) if fresh else BatchView()
+    repeats = [(e.tenantid, e.id) for (e, _), new in zip(items, fresh_flags, strict=True) if not new]
+    saved = await saved_outputs_many(conn, schema, repeats)
     applied: list[Applied] = []
     for (event, _), is_fresh, match_key in zip(items, fresh_flags, keys, strict=True):
         if not is_fresh:
-            applied.append(Applied(None, await saved_outputs(conn, schema, event.tenantid, event.id)))
+            applied.append(Applied(None, saved[(event.tenantid, event.id)]))
             continue
         change: SourceChange = event.data
         tenant = event.tenantid
