@@ -28,7 +28,10 @@ async def show_state(request: web.Request) -> web.StreamResponse:
             "daily_budget": state.limiter.budget,
             "daily_budget_remaining": state.limiter.remaining_budget(),
             "now": state.clock.now(),
-            "records": {e.plural: len(state.tables[e].records) for e in Entity},
+            "records": {
+                **{e.plural: len(state.tables[e].records) for e in Entity},
+                "activities": len(state.activities.records),
+            },
             "users": [
                 {"id": u.id, "name": u.name, "api_token": u.api_token} for u in state.account.users.values()
             ],

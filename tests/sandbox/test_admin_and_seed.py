@@ -166,3 +166,13 @@ def test_seeded_deals_span_pipelines_currencies_and_statuses() -> None:
     assert {d["pipeline_id"] for d in deals} == {1, 2}
     assert {d["status"] for d in deals} == {"open", "won", "lost"}
     assert len({d["currency"] for d in deals}) >= 3
+
+
+async def test_activities_are_counted_in_the_state_and_cleared_by_a_reseed(sandbox: SandboxClient) -> None:
+    await sandbox.call("POST", "/api/v2/activities", json={"subject": "Visit", "org_id": 1, "done": True})
+
+    before = await _admin(sandbox, "GET", "/state")
+    after = await _admin(sandbox, "POST", "/seed", {"organizations": 5})
+
+    assert before["records"]["activities"] == 1
+    assert after["records"]["activities"] == 0
