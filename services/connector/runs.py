@@ -4,12 +4,15 @@ finished or cancelled, with their progress, counts and tokens. The scheduler pic
 from __future__ import annotations
 
 import uuid
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 
 class RunKindName(StrEnum):
@@ -29,6 +32,8 @@ class RunState(StrEnum):
     CANCELLED = "cancelled"
 
 
+Connection = asyncpg.Connection | PoolConnectionProxy
+_QUEUE_LOCK_SPACE = zlib.crc32(b"connector-queue") - 2**31
 OPEN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value, RunState.PAUSED.value)
 
 
@@ -98,6 +103,14 @@ class Run:
         }
 
 
+async def _lock_queue(conn: Connection, tenant: str) -> None:
+    """Serialize decisions to queue a tenant's syncs until the transaction ends (crc32 collisions between
+    tenants only make them wait for each other)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)", _QUEUE_LOCK_SPACE, zlib.crc32(tenant.encode()) - 2**31
+    )
+
+
 def _run(row: asyncpg.Record) -> Run:
     return Run(
         tenant_id=row["tenant_id"],
@@ -130,22 +143,48 @@ class RunStore:
         self, tenant: str, kind: RunKindName, trigger: str, spec: dict[str, Any] | None = None
     ) -> Run:
         """Queue a new run; a queued sync of the tenant is reused instead of queueing a second one."""
-        if kind is RunKindName.SYNC:
-            queued = await self._pool.fetchrow(
-                f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync' AND state = 'queued'"
-                " ORDER BY queued_at LIMIT 1",
+        async with self._pool.acquire() as conn, conn.transaction():
+            if kind is RunKindName.SYNC:
+                await _lock_queue(conn, tenant)
+                queued = await conn.fetchrow(
+                    f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync' AND state = 'queued'"
+                    " ORDER BY queued_at LIMIT 1",
+                    tenant,
+                )
+                if queued is not None:
+                    return _run(queued)
+            return await self._insert(conn, tenant, kind, trigger, spec or {})
+
+    async def enqueue_sync_if_due(
+        self, tenant: str, trigger: str, due: Callable[[datetime | None], bool]
+    ) -> Run | None:
+        """Queue a sync when the tenant has no open one and `due(when its last sync ended)` holds.
+
+        Decided under a per-tenant transaction lock: replicas ticking at once queue one sync, not two.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _lock_queue(conn, tenant)
+            row = await conn.fetchrow(
+                f"SELECT bool_or(state IN ('queued', 'running', 'paused')) AS open, max(finished_at) AS last"
+                f" FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync'",
                 tenant,
             )
-            if queued is not None:
-                return _run(queued)
-        row = await self._pool.fetchrow(
+            assert row is not None
+            if row["open"] or not due(row["last"]):
+                return None
+            return await self._insert(conn, tenant, RunKindName.SYNC, trigger, {})
+
+    async def _insert(
+        self, conn: Connection, tenant: str, kind: RunKindName, trigger: str, spec: dict[str, Any]
+    ) -> Run:
+        row = await conn.fetchrow(
             f"INSERT INTO {self._table} (tenant_id, run_id, kind, trigger, state, spec)"
             " VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING *",
             tenant,
             f"{kind.value}-{uuid.uuid4().hex[:16]}",
             kind.value,
             trigger,
-            spec or {},
+            spec,
         )
         assert row is not None
         return _run(row)
@@ -186,23 +225,6 @@ class RunStore:
             now,
         )
         return [r["tenant_id"] for r in rows]
-
-    async def has_open(self, tenant: str, kind: RunKindName) -> bool:
-        """Whether the tenant has a queued, running or paused run of this kind."""
-        found = await self._pool.fetchval(
-            f"SELECT true FROM {self._table} WHERE tenant_id = $1 AND kind = $2"
-            " AND state IN ('queued', 'running', 'paused') LIMIT 1",
-            tenant,
-            kind.value,
-        )
-        return bool(found)
-
-    async def last_sync_finished(self, tenant: str) -> datetime | None:
-        """When the tenant's last sync ended."""
-        value: datetime | None = await self._pool.fetchval(
-            f"SELECT max(finished_at) FROM {self._table} WHERE tenant_id = $1 AND kind = 'sync'", tenant
-        )
-        return value
 
     async def start(self, run: Run, now: datetime) -> bool:
         """Mark the run running; True when it starts for the first time (not a resume)."""

@@ -1,19 +1,20 @@
-"""The scheduler: queues syncs that are due by each tenant's frequency (jittered per tenant), and works
-every tenant's open runs one at a time under a PostgreSQL advisory lock, so two replicas never run one
-tenant at once. A run paused by an exhausted budget waits for its reset; a tenant whose daily budget is
+"""The scheduler: queues syncs that are due by each tenant's frequency (jittered per tenant; decided under a
+per-tenant transaction lock, so replicas ticking together queue one), and works every tenant's open runs
+one at a time under a PostgreSQL advisory lock, so two replicas never run one tenant at once. A run paused by an exhausted budget waits for its reset; a tenant whose daily budget is
 closed gets no new scheduled run."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import zlib
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from connector.api_support import ConnectorDeps
-from connector.runs import RunKindName, RunState
+from connector.runs import RunState
 from connector.sync_runs import RunExecutor
 from schemas.events.settings import Frequency
 
@@ -81,13 +82,11 @@ class Scheduler:
         """Queue a scheduled sync for every tenant that is due; returns how many were queued."""
         deps, now, queued = self._deps, self._now(), 0
         for tenant, settings in await deps.tenant_settings.tenants_by_frequency():
-            if await deps.runs.has_open(tenant, RunKindName.SYNC):
-                continue
             if await deps.factory.budget.closed_for_day_until(tenant) is not None:
                 continue
             jitter = jitter_of(tenant, deps.settings.schedule_jitter_s)
-            if is_due(await deps.runs.last_sync_finished(tenant), settings.frequency, jitter, now):
-                await deps.runs.enqueue(tenant, RunKindName.SYNC, "schedule")
+            due = functools.partial(is_due, frequency=settings.frequency, jitter=jitter, now=now)
+            if await deps.runs.enqueue_sync_if_due(tenant, "schedule", due) is not None:
                 queued += 1
         return queued
 
