@@ -1,7 +1,8 @@
 """The scheduler: queues syncs that are due by each tenant's frequency (jittered per tenant; decided under a
 per-tenant transaction lock, so replicas ticking together queue one), and works every tenant's open runs
-one at a time under a PostgreSQL advisory lock, so two replicas never run one tenant at once. A run paused by an exhausted budget waits for its reset; a tenant whose daily budget is
-closed gets no new scheduled run."""
+one at a time under a PostgreSQL advisory lock, so two replicas never run one tenant at once. A run paused
+by an exhausted budget waits for its reset; a tenant whose daily budget is closed gets no new scheduled
+run."""
 
 from __future__ import annotations
 
