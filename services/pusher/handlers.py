@@ -9,7 +9,7 @@ allow now is parked and re-driven later (`parking`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +24,13 @@ from pipedrive_client import (
     RequestRejected,
 )
 from postgres_store.inbox import Connection, claim_event, save_outputs, saved_outputs
-from pusher.auto_push import RecordPush, auto_push_enabled, company_push, contact_push, organization_key
+from pusher.auto_push import auto_push_enabled, company_push, contact_push, organization_key
 from pusher.auto_push_windows import count_in_window
 from pusher.mirror import record_match_key
 from pusher.parking import Origin, ParkedPushes, PauseKind, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
 from pusher.push_ledger import is_echo_of, still_held
+from pusher.push_scopes import PushScope, manual_record_push, push_scope
 from pusher.record_pusher import NO_MATCH_KEY, PushDone, RecordPusher
 from pusher.results import NO_KEY, result_message, run_finished_message
 from pusher.score_push import ScorePush
@@ -37,7 +38,7 @@ from pusher.visit_activity import VISITED_PAGES, VisitActivities, visit_activity
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.push import PushCompleted, PushRequested
+from schemas.events.push import PushCompleted
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
 from schemas.events.sync_runs import RunCounts
@@ -45,21 +46,8 @@ from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import Handler
 from sync_rules.mappings import CustomFieldResolutionError
-from sync_rules.match_keys import email_match_key, website_match_key
 
 Work = Callable[[TenantSettings | None, PipedriveWrites], Awaitable[list[PushDone]]]
-
-
-@dataclass(frozen=True)
-class PushScope:
-    """What one event pushes: the record it is keyed by, its run, and whether a person asked for it."""
-
-    object: SyncObject
-    match_key: str | None
-    run_id: str
-    manual: bool = False
-    abm_id: str | None = None
-    batch_size: int | None = None
 
 
 class PusherHandlers:
@@ -352,38 +340,6 @@ def split_tokens(dones: list[PushDone], tokens: int) -> list[int]:
     shares = [per_write if w else 0 for w in written]
     shares[0] += max(tokens - sum(shares), 0)
     return shares
-
-
-def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushScope:
-    """The record an input event pushes (by its match key) and the run it belongs to."""
-    data = event.data
-    if isinstance(data, CompanyRevealed | ScoreChanged):
-        key = organization_key(data.domain, settings)
-        return PushScope(SyncObject.ORGANIZATION, key, auto_push_run_id(event))
-    if isinstance(data, ContactEnriched):
-        return PushScope(SyncObject.PERSON, email_match_key(data.email), auto_push_run_id(event))
-    request: PushRequested = data
-    job = manual_record_push(request)
-    return PushScope(
-        job.object, job.match_key, request.batch_id, manual=True, abm_id=request.abm_id,
-        batch_size=request.batch_size,
-    )  # fmt: skip
-
-
-def manual_record_push(request: PushRequested) -> RecordPush:
-    """A push request as a record push, its match key normalized like the mirror's."""
-    if request.object is SyncObject.ORGANIZATION:
-        key = website_match_key(request.match_key)
-    elif request.object is SyncObject.PERSON:
-        key = email_match_key(request.match_key)
-    else:
-        key = request.match_key
-    return RecordPush(request.object, key, request.record, request.abm_id)
-
-
-def auto_push_run_id(event: CloudEvent[Any]) -> str:
-    """The auto-push window (one per hour) an ABM signal belongs to, unless it names its own run."""
-    return event.correlationid or f"auto-push-{event.time.astimezone(UTC):%Y-%m-%dT%H}"
 
 
 async def _applied(conn: Connection, schema: str, tenant: str, event_id: str) -> bool:

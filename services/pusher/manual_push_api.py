@@ -19,8 +19,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pusher.auto_push import RecordPush
-from pusher.handlers import PusherHandlers, manual_record_push
+from pusher.handlers import PusherHandlers
 from pusher.planning import comparable_fields, object_switches, plan_push, push_mappings
+from pusher.push_scopes import manual_record_push
 from pusher.record_pusher import NO_MATCH_KEY
 from pusher.results import run_started_message
 from schemas.catalog import build_event
