@@ -9,6 +9,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,7 @@ from pipedrive_sandbox.clock import SandboxClock
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
 from stream_runner.producer import EventProducer
 from tenant_auth.registry import TenantRegistry
+from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
 from tests.sandbox.spec_check import Specs
 
@@ -72,6 +74,27 @@ class TopicReader:
         partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or set()]
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
         return ends
+
+    async def raw_since(self, topic: str, marks: dict[TopicPartition, int]) -> list[bytes]:
+        """Every message on `topic` between the marks and the current end (key, headers and value), of
+        every tenant: what a search for a leaked secret must look through."""
+        ends = await self.end_offsets(topic)
+        wanted = [tp for tp, end in ends.items() if end > marks.get(tp, 0)]
+        self._consumer.assign(wanted)
+        for tp in wanted:
+            self._consumer.seek(tp, marks.get(tp, 0))
+        found: list[bytes] = []
+        remaining = set(wanted)
+        while remaining:
+            batch = await self._consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        headers = b" ".join(k.encode() + b"=" + v for k, v in message.headers)
+                        found.append(b" ".join((message.key or b"", headers, message.value or b"")))
+                    if message.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        return found
 
     async def events_since(
         self, topic: str, marks: dict[TopicPartition, int], tenant: str
@@ -209,6 +232,85 @@ async def harness(
         yield ConnectorHarness(connector, api, registry, sandbox, reader, tenant, headers, marks)
         await api.close()
     await reader.stop()
+
+
+@dataclass
+class ConnectorProcesses:
+    """`python -m connector` processes on fresh schemas, pointed at the sandbox, with a tenant and its key;
+    each process logs to its own file under `log_dir`."""
+
+    env: dict[str, str]
+    pool: asyncpg.Pool
+    sandbox: RecordingSandbox
+    reader: TopicReader
+    tenant: str
+    headers: dict[str, str]
+    log_dir: Path
+    marks: dict[str, dict[TopicPartition, int]]
+
+    @property
+    def schema(self) -> str:
+        """The connector's schema."""
+        return self.env["CONNECTOR_DB_SCHEMA"]
+
+    def process(self, name: str, **env: str) -> ServiceProcess:
+        """A connector process (not started) whose webhook receiver is its own listener."""
+        process = ServiceProcess("connector", {**self.env, **env}, self.log_dir / f"{name}.log")
+        process.env["CONNECTOR_PUBLIC_BASE_URL"] = process.url
+        return process
+
+    async def run_row(self, run_id: str) -> dict[str, Any] | None:
+        """The run as stored."""
+        row = await self.pool.fetchrow(
+            f"SELECT * FROM {self.schema}.runs WHERE tenant_id = $1 AND run_id = $2", self.tenant, run_id
+        )
+        return dict(row) if row is not None else None
+
+    async def events(self, topic: str = SOURCE_CHANGES.name) -> list[dict[str, Any]]:
+        """The tenant's events on `topic` since the test began."""
+        return await self.reader.events_since(topic, self.marks[topic], self.tenant)
+
+
+@pytest.fixture
+async def connector_processes(
+    pg_pool: asyncpg.Pool, sandbox: RecordingSandbox, kafka_bootstrap: str, tmp_path: Path
+) -> AsyncIterator[ConnectorProcesses]:
+    """What connector process tests need; the schemas are dropped afterwards."""
+    suffix = secrets.token_hex(4)
+    schemas = (f"itest_connector_p{suffix}", f"itest_pdc_p{suffix}")
+    env = {
+        "CONNECTOR_DB_SCHEMA": schemas[0],
+        "CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
+        "CONNECTOR_SANDBOX_BASE_URLS": orjson.dumps([sandbox.base_url]).decode(),
+        "CONNECTOR_DEFAULT_API_BASE_URL": sandbox.base_url,
+        "CONNECTOR_OAUTH_BASE_URL": sandbox.base_url,
+        "CONNECTOR_PAGE_SIZE": "50",
+        "CONNECTOR_SCHEDULER_INTERVAL_S": "0.2",
+    }
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    tenant = f"p{secrets.token_hex(5)}"
+    await registry.create_tenant(tenant, tenant)
+    key = await registry.issue_key(tenant)
+    reader = TopicReader(kafka_bootstrap)
+    await reader.start()
+    marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
+    try:
+        yield ConnectorProcesses(
+            env,
+            pg_pool,
+            sandbox,
+            reader,
+            tenant,
+            {"Authorization": f"Bearer {key.full_key}"},
+            tmp_path,
+            marks,
+        )
+    finally:
+        await ServiceProcess.kill_all_running()
+        await reader.stop()
+        for name in schemas:
+            await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 def _free_port() -> int:

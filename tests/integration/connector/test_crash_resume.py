@@ -1,0 +1,96 @@
+"""A connector process killed (SIGKILL) in the middle of a sync or an import: the restarted process resumes
+the run from its cursor and finishes it, and `psync.source-changes.v1` holds every record version with
+one event id each; the only repeats are re-sends of the page in flight (same ids, dropped by consumers)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import aiohttp
+import pytest
+
+from pipedrive_sandbox import SandboxConfig
+from schemas.topics import SYNC_RUNS
+from tests.integration.conditions import eventually
+from tests.integration.connector.conftest import ConnectorProcesses
+
+pytestmark = pytest.mark.integration
+
+PAGE_SIZE = 50  # the processes' CONNECTOR_PAGE_SIZE
+
+
+def _live(processes: ConnectorProcesses, objects: set[str]) -> set[tuple[str, int]]:
+    tables = processes.sandbox.handle.state.tables
+    return {
+        (entity.value, r.id) for entity in tables if entity.value in objects for r in tables[entity].live()
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "objects"),
+    [("sync", {"organization", "person", "deal"}), ("import", {"organization"})],
+)
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=1500)])
+async def test_a_run_killed_midway_is_resumed_after_restart_with_nothing_lost_or_duplicated(
+    connector_processes: ConnectorProcesses, kind: str, objects: set[str]
+) -> None:
+    processes = connector_processes
+    live = _live(processes, objects)
+    first = processes.process("first")
+    await first.start()
+    await first.wait_ready()
+    async with aiohttp.ClientSession(headers=processes.headers) as http:
+        token = processes.sandbox.handle.api_token
+        async with http.post(f"{first.url}/v1/connection/api-token", json={"api_token": token}) as connected:
+            assert connected.status == 200, await connected.text()
+        if kind == "sync":
+            started = await http.post(f"{first.url}/v1/sync")
+        else:
+            started = await http.post(f"{first.url}/v1/imports", json={"source": "all_organizations"})
+        assert started.status == 202, await started.text()
+        run_id = (await started.json())["run_id"]
+
+    def midway(row: dict[str, Any] | None) -> bool:
+        return row is not None and row["counts"].get("created", 0) >= len(live) // 3
+
+    await eventually(lambda: processes.run_row(run_id), midway, within_s=60, what="a third emitted")
+    await first.kill()
+    interrupted = await processes.run_row(run_id)
+    assert interrupted is not None and interrupted["state"] == "running"
+    emitted_before_the_kill = len(await processes.events())
+    assert emitted_before_the_kill < len(live)
+
+    second = processes.process("second")
+    await second.start()
+    await second.wait_ready()
+    done = await eventually(
+        lambda: processes.run_row(run_id),
+        lambda row: row is not None and row["state"] == "finished",
+        within_s=120,
+        what="the interrupted run finished by the restarted process",
+    )
+    assert await second.terminate() == 0, second.log_tail()
+
+    assert done is not None and done["status"] == "Success", done
+    runs = await processes.pool.fetch(
+        f"SELECT run_id FROM {processes.schema}.runs WHERE tenant_id = $1", processes.tenant
+    )
+    assert [r["run_id"] for r in runs] == [run_id], "resumed, not replaced"
+    events = [e for e in await processes.events() if e["data"]["object"] in objects]
+    assert len(events) > emitted_before_the_kill, "the restarted process emitted the rest"
+    ids_by_version: dict[tuple[str, int, str, str], set[str]] = defaultdict(set)
+    for event in events:
+        data = event["data"]
+        ids_by_version[(data["object"], data["pipedrive_id"], data["update_time"], data["action"])].add(
+            event["id"]
+        )
+    assert {(o, i) for o, i, _, _ in ids_by_version} == live, "nothing lost, nothing extra"
+    assert len(ids_by_version) == len(live), "one version per record (nothing changed meanwhile)"
+    assert all(len(ids) == 1 for ids in ids_by_version.values()), "a re-sent version keeps its event id"
+    repeats = len(events) - len(ids_by_version)
+    assert repeats <= PAGE_SIZE * len(objects), f"{repeats} repeats: more than the pages in flight"
+    reported = Counter(
+        e["type"] for e in await processes.events(SYNC_RUNS.name) if e["data"]["run_id"] == run_id
+    )
+    assert reported == {"psync.run.started": 1, "psync.run.finished": 1}
