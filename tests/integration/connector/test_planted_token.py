@@ -6,17 +6,33 @@ and every Kafka message produced meanwhile are searched for the token (and for a
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
-from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed
+from schemas.events.common import SyncObject
+from schemas.keys import record_key
+from schemas.topics import (
+    COMPANY_REVEALED,
+    PUSH_RESULTS,
+    SETTINGS,
+    SOURCE_CHANGES,
+    SYNC_RUNS,
+    topics_consumed_by,
+)
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
+from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -128,3 +144,121 @@ async def test_a_planted_token_appears_in_no_log_answer_row_or_message(
 
 async def _raw(processes: ConnectorProcesses, topic: str) -> list[bytes]:
     return await processes.reader.raw_since(topic, processes.marks[topic])
+
+
+def _revealed(tenant: str, domain: str) -> tuple[bytes, bytes]:
+    """A company reveal (key, value) for the pusher's auto-push."""
+    key = record_key(tenant, SyncObject.ORGANIZATION, domain)
+    event = build_event(
+        CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=datetime.now(UTC)),
+        tenant=tenant,
+        subject=key,
+        source="/itest",
+        id_parts=(key,),
+        time=datetime.now(UTC),
+    )
+    return key.encode(), encode_event(event)
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=10, api_token=PLANTED)])
+async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_either(
+    connector_processes: ConnectorProcesses, kafka_bootstrap: str
+) -> None:
+    processes = connector_processes
+    state = processes.sandbox.handle.state
+    uid = secrets.token_hex(4)
+    pusher_schema, group = f"itest_pusher_t{uid}", f"itest-pusher-t{uid}"
+    await position_group_at_end(kafka_bootstrap, group, topics_consumed_by("pusher"))
+    marks = {PUSH_RESULTS.name: await processes.reader.end_offsets(PUSH_RESULTS.name)}
+    connector = processes.process("connector")
+    pusher = ServiceProcess(
+        "pusher",
+        {
+            "PUSHER_GROUP_ID": group,
+            "PUSHER_DB_SCHEMA": pusher_schema,
+            "PUSHER_COMMIT_INTERVAL_S": "0.2",
+            "PUSHER_PIPEDRIVE_SCHEMA": processes.env["CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA"],
+            "PUSHER_PIPEDRIVE_SANDBOX_URLS": processes.sandbox.base_url,
+            "PUSHER_LOG_LEVEL": "DEBUG",
+        },
+        processes.log_dir / "pusher.log",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for service in (connector, pusher):
+            await service.start()
+            await service.wait_ready()
+        async with aiohttp.ClientSession(headers=processes.headers) as http:
+            api = Api(http, connector)
+            await api.call("POST", "/v1/connection/api-token", {"api_token": PLANTED})
+            both_ways = {k: True for k in ("create_in_pipedrive", "update_in_pipedrive", "create_in_abm")}
+            saved, _ = await api.call(
+                "PUT",
+                "/v1/settings",
+                {"objects": {"organization": {"directions": both_ways}}, "auto_push": {"enabled": True}},
+            )
+            assert saved == 200
+            held = f"SELECT count(*) FROM {pusher_schema}.tenant_settings WHERE tenant_id = $1"
+            await eventually(
+                lambda: _count(processes, held), lambda n: n == 1, within_s=60, what="pusher holds settings"
+            )
+            key, value = _revealed(processes.tenant, "planted.io")
+            await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
+            await eventually(
+                lambda: _websites(processes),
+                lambda found: any("planted.io" in w for w in found),
+                within_s=60,
+                what="the pusher created the revealed company in Pipedrive",
+            )
+            state.revoked_api_tokens.add(PLANTED)
+            key, value = _revealed(processes.tenant, "revoked.io")
+            await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
+            await eventually(
+                lambda: _results(processes, marks),
+                lambda found: b"Invalid API key" in found,
+                within_s=60,
+                what="the pusher's push fails with Invalid API key",
+            )
+        rows = [
+            repr(dict(r))
+            for t in await processes.pool.fetch(
+                "SELECT DISTINCT table_name FROM information_schema.columns"
+                " WHERE table_schema = $1 AND column_name = 'tenant_id'",
+                pusher_schema,
+            )
+            for r in await processes.pool.fetch(
+                f"SELECT * FROM {pusher_schema}.{t['table_name']} WHERE tenant_id = $1", processes.tenant
+            )
+        ]
+        assert await pusher.terminate() == 0, pusher.log_tail()
+        assert await connector.terminate() == 0, connector.log_tail()
+    finally:
+        await producer.stop()
+        await processes.pool.execute(f"DROP SCHEMA IF EXISTS {pusher_schema} CASCADE")
+
+    assert any(
+        r.method == "POST" and r.headers.get("x-api-token") == PLANTED for r in processes.sandbox.received
+    )
+    assert '"pipedrive_call"' in pusher.log_text()
+    results = await _results(processes, marks)
+    for secret in (PLANTED, WRONG):
+        assert secret not in pusher.log_text() and secret not in connector.log_text()
+        assert secret not in "\n".join(rows)
+        assert secret.encode() not in results
+
+
+async def _count(processes: ConnectorProcesses, query: str) -> int:
+    try:
+        return int(await processes.pool.fetchval(query, processes.tenant) or 0)
+    except asyncpg.UndefinedTableError:
+        return 0
+
+
+async def _websites(processes: ConnectorProcesses) -> list[str]:
+    table = processes.sandbox.handle.state.tables[Entity.ORGANIZATION]
+    return [str(r.data.get("website") or "") for r in table.live()]
+
+
+async def _results(processes: ConnectorProcesses, marks: dict[str, Any]) -> bytes:
+    return b"\n".join(await processes.reader.raw_since(PUSH_RESULTS.name, marks[PUSH_RESULTS.name]))
