@@ -127,6 +127,18 @@ class ImportTally:
         self.selected[obj.value] = self.selected.get(obj.value, 0) + count
 
 
+def preview_outcomes(selected: int, known: int, handling: DuplicateHandling) -> dict[str, int]:
+    """What an import of `selected` records, `known` of them already sent to the ABM platform, would do
+    with the duplicate handling: known records are the duplicates (the mapper may still match a new one
+    by its key, so `created` is an upper bound)."""
+    new = selected - known
+    if handling is DuplicateHandling.SKIP_DUPLICATES:
+        return {"created": new, "updated": 0, "skipped": known}
+    if handling is DuplicateHandling.UPDATE_EXISTING:
+        return {"created": new, "updated": known, "skipped": 0}
+    return {"created": selected, "updated": 0, "skipped": 0}
+
+
 Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
 
 

@@ -62,7 +62,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/runs/{run_id}": {"get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id())},
     "/v1/runs/{run_id}/cancel": {"post": _op("Cancel a run", ok="202", parameters=_run_id())},
     "/v1/imports": {"post": _op("Start an import (a run)", ImportRequest, ok="202")},
-    "/v1/imports/preview": {"post": _op("Count what an import would read; emits nothing", ImportRequest)},
+    "/v1/imports/preview": {
+        "post": _op("Count what an import would read, create, update and skip; emits nothing", ImportRequest)
+    },
     "/webhooks/pipedrive/{tenant}": {
         "post": _op(
             "Pipedrive webhook deliveries (Basic auth per tenant)",

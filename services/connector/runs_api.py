@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from connector.api_support import deps_of, json_error, read_body
-from connector.imports import ImportRequest, ImportTally, compile_organization_filter, read_import
+from connector.imports import (
+    ImportRequest,
+    ImportTally,
+    compile_organization_filter,
+    preview_outcomes,
+    read_import,
+)
 from connector.runs import RunKindName
 from pipedrive_client import PipedriveError
 from pipedrive_client.models import Record
@@ -79,7 +85,8 @@ async def start_import(request: web.Request) -> web.Response:
 
 
 async def preview_import(request: web.Request) -> web.Response:
-    """Read what the import would select and count it; nothing is emitted."""
+    """Read what the import would select and count it (and what it would create, update and skip by the
+    records already sent); nothing is emitted."""
     deps, tenant = deps_of(request), tenant_of(request)
     wanted = await _checked_import(request)
     client = deps.factory.for_tenant(tenant)
@@ -100,6 +107,10 @@ async def preview_import(request: web.Request) -> web.Response:
             "selected": tally.selected,
             "already_known": known,
             "new": {k: v - known.get(k, 0) for k, v in tally.selected.items()},
+            "would": {
+                k: preview_outcomes(v, known.get(k, 0), wanted.duplicate_handling)
+                for k, v in tally.selected.items()
+            },
             "tokens_spent": client.tokens_spent,
         }
     )
