@@ -11,8 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from schemas.events.common import SyncObject
+
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 def read_from(cursor: datetime | None, overlap_seconds: int) -> datetime | None:
@@ -67,32 +70,39 @@ class CursorStore:
         *,
         deleted: bool = False,
         advance_to: datetime | None = None,
+        conn: Connection | None = None,
     ) -> None:
-        """Store acknowledged versions and move the cursor forward (never back) in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if versions:
-                await conn.execute(
-                    f"INSERT INTO {self._schema}.record_versions AS v"
-                    " (tenant_id, object, pipedrive_id, update_time, deleted)"
-                    " SELECT $1, $2, i, t, $5 FROM unnest($3::bigint[], $4::timestamptz[]) AS u(i, t)"
-                    " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
-                    " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
-                    " deleted = EXCLUDED.deleted",
-                    tenant,
-                    obj.value,
-                    [i for i, _ in versions],
-                    [t for _, t in versions],
-                    deleted,
+        """Store acknowledged versions and move the cursor forward (never back) in one transaction (the
+        caller's, when it passes `conn`)."""
+        if conn is None:
+            async with self._pool.acquire() as own, own.transaction():
+                await self.record_emitted(
+                    tenant, obj, versions, deleted=deleted, advance_to=advance_to, conn=own
                 )
-            if advance_to is not None:
-                await conn.execute(
-                    f"INSERT INTO {self._schema}.cursors AS c (tenant_id, object, cursor) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (tenant_id, object) DO UPDATE"
-                    " SET cursor = greatest(c.cursor, EXCLUDED.cursor)",
-                    tenant,
-                    obj.value,
-                    advance_to,
-                )
+            return
+        if versions:
+            await conn.execute(
+                f"INSERT INTO {self._schema}.record_versions AS v"
+                " (tenant_id, object, pipedrive_id, update_time, deleted)"
+                " SELECT $1, $2, i, t, $5 FROM unnest($3::bigint[], $4::timestamptz[]) AS u(i, t)"
+                " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
+                " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
+                " deleted = EXCLUDED.deleted",
+                tenant,
+                obj.value,
+                [i for i, _ in versions],
+                [t for _, t in versions],
+                deleted,
+            )
+        if advance_to is not None:
+            await conn.execute(
+                f"INSERT INTO {self._schema}.cursors AS c (tenant_id, object, cursor) VALUES ($1, $2, $3)"
+                " ON CONFLICT (tenant_id, object) DO UPDATE"
+                " SET cursor = greatest(c.cursor, EXCLUDED.cursor)",
+                tenant,
+                obj.value,
+                advance_to,
+            )
 
     async def live_ids(self, tenant: str, obj: SyncObject) -> set[int]:
         """Ids emitted as live (not deleted) for the object."""

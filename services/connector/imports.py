@@ -233,7 +233,7 @@ async def run_import(context: RunContext) -> None:
     progress = context.run.progress
 
     async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
-        await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context, advance_cursor=False)
+        await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context)
 
     async def on_page(next_cursor: str | None) -> None:
         progress.update({"read": progress.get("read", 0) + 0, "page_cursor": next_cursor})

@@ -64,11 +64,10 @@ async def emit_versions(
     records: Sequence[Record],
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
-    *,
-    advance_cursor: bool = True,
 ) -> int:
-    """Emit the records' versions not emitted before, wait for the acks, then store them and move the
-    cursor; returns how many were emitted. Imports emit every record read (their own event ids)."""
+    """Emit the records' versions not emitted before, wait for the acks, then store them, the moved cursor
+    and the run's counts at once; returns how many were emitted. Imports emit every record read (their
+    own event ids) and move no cursor."""
     dated = [r for r in records if r.update_time is not None]
     context.run.counts.failed += len(records) - len(dated)
     emitted = await context.cursors.emitted(context.tenant, obj, [r.id for r in dated])
@@ -93,9 +92,12 @@ async def emit_versions(
     counts.updated += sum(1 for r in chosen if r.id in emitted)
     counts.skipped += len(dated) - len(chosen)
     newest = max((_stamp(r) for r in dated), default=None)
-    await context.cursors.record_emitted(
-        context.tenant, obj, list(fresh.items()), advance_to=newest if advance_cursor else None
-    )
+    if import_context is None:
+        await context.record_page(obj, list(fresh.items()), advance_to=newest)
+    else:
+        # An import's counts are stored with its page cursor (after the page), so that a page emitted
+        # again after a crash is counted once.
+        await context.cursors.record_emitted(context.tenant, obj, list(fresh.items()))
     return len(messages)
 
 
@@ -149,7 +151,7 @@ async def _emit_deletes(
     ]
     await context.emit(messages)
     context.run.counts.updated += len(messages)
-    await context.cursors.record_emitted(context.tenant, obj, versions, deleted=True)
+    await context.record_page(obj, versions, deleted=True)
 
 
 def _stamp(record: Record) -> datetime:

@@ -139,6 +139,11 @@ class RunStore:
         self._pool = pool
         self._table = f"{schema}.runs"
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The pool (a page's versions, cursor and run counts are stored in one transaction through it)."""
+        return self._pool
+
     async def enqueue(
         self, tenant: str, kind: RunKindName, trigger: str, spec: dict[str, Any] | None = None
     ) -> Run:
@@ -241,9 +246,10 @@ class RunStore:
         run.state = RunState.RUNNING
         return first
 
-    async def save_progress(self, run: Run) -> bool:
-        """Store the run's progress, counts and tokens; returns whether a cancel was requested."""
-        cancel = await self._pool.fetchval(
+    async def save_progress(self, run: Run, conn: Connection | None = None) -> bool:
+        """Store the run's progress, counts and tokens (in the caller's transaction when it passes
+        `conn`); returns whether a cancel was requested."""
+        cancel = await (conn or self._pool).fetchval(
             f"UPDATE {self._table} SET progress = $3, counts = $4, tokens_spent = $5"
             " WHERE tenant_id = $1 AND run_id = $2 RETURNING cancel_requested",
             run.tenant_id,

@@ -66,6 +66,24 @@ class RunContext:
         if messages:
             await self.producer.send_all(messages)
 
+    async def record_page(
+        self,
+        obj: SyncObject,
+        versions: Sequence[tuple[int, datetime]],
+        *,
+        deleted: bool = False,
+        advance_to: datetime | None = None,
+    ) -> None:
+        """Store an acknowledged page's versions, the moved cursor and the run's counts and tokens in one
+        transaction: after a crash either all of them hold, or none and the page is emitted again (same
+        event ids) and counted once."""
+        self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
+        async with self.runs.pool.acquire() as conn, conn.transaction():
+            await self.cursors.record_emitted(
+                self.tenant, obj, versions, deleted=deleted, advance_to=advance_to, conn=conn
+            )
+            await self.runs.save_progress(self.run, conn)
+
     async def checkpoint(self) -> None:
         """Store progress, counts and tokens; raise RunCancelled when the admin asked to stop."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent

@@ -88,6 +88,8 @@ async def test_a_run_killed_midway_is_resumed_after_restart_with_nothing_lost_or
     assert {(o, i) for o, i, _, _ in ids_by_version} == live, "nothing lost, nothing extra"
     assert len(ids_by_version) == len(live), "one version per record (nothing changed meanwhile)"
     assert all(len(ids) == 1 for ids in ids_by_version.values()), "a re-sent version keeps its event id"
+    counts = done["counts"]
+    assert counts["created"] + counts["updated"] == len(ids_by_version), "each version counted once"
     repeats = len(events) - len(ids_by_version)
     assert repeats <= PAGE_SIZE * len(objects), f"{repeats} repeats: more than the pages in flight"
     reported = Counter(

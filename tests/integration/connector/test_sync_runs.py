@@ -119,6 +119,36 @@ async def test_the_cursor_does_not_move_when_kafka_does_not_acknowledge(harness:
     assert _upserts(await harness.events()) == sum(_live_counts(harness).values())
 
 
+async def test_a_crash_while_storing_a_page_leaves_it_to_be_emitted_again_and_counted_once(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    runs = harness.connector.deps.runs
+    original, calls = runs.save_progress, 0
+
+    async def dies_on_the_second_page(run: Run, conn: Any = None) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the process died here")
+        return await original(run, conn)
+
+    run = await runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    runs.save_progress = dies_on_the_second_page  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+
+    done = await runs.get(harness.tenant, run.run_id)
+    events = await harness.events()
+    assert done is not None and done.status == "Success"
+    assert sum(1 for v in _versions(events) if v[3] == "upserted") == sum(_live_counts(harness).values())
+    assert done.counts.created + done.counts.updated == len(_versions(events))
+
+
 async def test_a_429_storm_and_server_errors_are_survived_with_nothing_lost(
     harness: ConnectorHarness,
 ) -> None:
