@@ -90,9 +90,15 @@ async def oauth_authorize(request: web.Request) -> web.Response:
 
 
 async def oauth_callback(request: web.Request) -> web.Response:
-    """Trade the code for tokens when the state was issued to this tenant and session."""
+    """Trade the code for tokens when the state was issued to this tenant and session (a denial at
+    Pipedrive arrives as `error` with the state, which is then spent)."""
     deps, tenant = deps_of(request), tenant_of(request)
     code, state = request.query.get("code", ""), request.query.get("state", "")
+    if request.query.get("error") and state:
+        # The admin said no at Pipedrive: the state is spent, nothing else changes.
+        with contextlib.suppress(PipedriveError):
+            await deps.oauth_states.consume(state, session_of(request))
+        raise json_error(400, "oauth_denied", "Pipedrive authorization was denied by the admin.")
     if not code or not state:
         raise json_error(400, "bad_request", "code and state are required query parameters.")
     if deps.oauth_app is None:

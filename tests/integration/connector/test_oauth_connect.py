@@ -211,3 +211,27 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
         assert secret not in str(logs)
         assert secret not in str(kafka)
         assert secret not in stored_rows  # only inside the AES-GCM ciphertext
+
+
+async def test_a_denied_consent_spends_the_state_and_connects_nothing(harness: ConnectorHarness) -> None:
+    answers = Answers()
+    app = harness.connector.deps.oauth_app
+    assert app is not None
+    state = await _authorize(harness, harness.headers, answers)
+    form = {"client_id": app.client_id, "redirect_uri": app.redirect_uri, "state": state, "decision": "deny"}
+    async with (
+        aiohttp.ClientSession() as browser,
+        browser.post(f"{app.oauth_base_url}/oauth/authorize", data=form, allow_redirects=False) as page,
+    ):
+        denied = {k: v[0] for k, v in parse_qs(urlsplit(page.headers["Location"]).query).items()}
+
+    answer = await _callback(harness, harness.headers, denied, answers)
+
+    assert denied == {"error": "user_denied", "state": state}
+    assert answer.status == 400 and (await answer.json())["error"] == "oauth_denied"
+    assert await _status(harness, harness.headers) == {"connected": False}
+    deps = harness.connector.deps
+    left = await deps.pool.fetchval(
+        f"SELECT count(*) FROM {deps.settings.pipedrive_client_schema}.oauth_states WHERE state = $1", state
+    )
+    assert left == 0
