@@ -142,6 +142,12 @@ def preview_outcomes(selected: int, known: int, handling: DuplicateHandling) -> 
 Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
 
 
+Position = dict[str, Any]
+"""Where an import stands after a page (stored in the run's progress under `position`): the page cursor,
+and for deals the stage index and the organizations and persons already emitted."""
+OnPage = Callable[[Position], Awaitable[None]]
+
+
 async def read_import(
     client: PipedriveClient,
     request: ImportRequest,
@@ -150,21 +156,21 @@ async def read_import(
     now: datetime,
     *,
     page_size: int = MAX_PAGE_SIZE,
-    start_cursor: str | None = None,
-    on_page: Callable[[str | None], Awaitable[None]] | None = None,
+    start: Position | None = None,
+    on_page: OnPage | None = None,
 ) -> None:
     """Read what the import selects page by page, handing each page's selected records to `sink`.
 
-    `on_page(next_cursor)` runs after each page (checkpoints); organizations resume from `start_cursor`.
+    `on_page(position)` runs after each page (checkpoints); a run resumes from the `start` position.
     """
     if request.source is ImportSource.DEALS_AT_STAGES:
-        await _read_deals(client, request.stage_ids, sink, tally, page_size, on_page)
+        await _read_deals(client, request.stage_ids, sink, tally, page_size, start or {}, on_page)
         return
     compiled = (
         await compile_organization_filter(client, request.filter, now) if request.filter is not None else None
     )
     filters = compiled.list_filters() if compiled else None
-    cursor = start_cursor
+    cursor = (start or {}).get("page_cursor")
     while True:
         page = await client.organizations.list_page(filters, cursor, page_size)
         tally.read += len(page.items)
@@ -172,7 +178,7 @@ async def read_import(
         tally.add(SyncObject.ORGANIZATION, len(chosen))
         await sink(SyncObject.ORGANIZATION, chosen)
         if on_page is not None:
-            await on_page(page.next_cursor)
+            await on_page({"page_cursor": page.next_cursor})
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
@@ -184,14 +190,15 @@ async def _read_deals(
     sink: Sink,
     tally: ImportTally,
     page_size: int,
-    on_page: Callable[[str | None], Awaitable[None]] | None,
+    start: Position,
+    on_page: OnPage | None,
 ) -> None:
-    seen_orgs: set[int] = set()
-    seen_persons: set[int] = set()
-    for stage_id in stage_ids:
-        cursor: str | None = None
+    seen_orgs: set[int] = set(start.get("seen_organizations", ()))
+    seen_persons: set[int] = set(start.get("seen_persons", ()))
+    cursor: str | None = start.get("page_cursor")
+    for index in range(int(start.get("stage_index", 0)), len(stage_ids)):
         while True:
-            page = await client.deals.list_page(ListFilters(stage_id=stage_id), cursor, page_size)
+            page = await client.deals.list_page(ListFilters(stage_id=stage_ids[index]), cursor, page_size)
             deals: list[Deal] = page.items
             tally.read += len(deals)
             org_ids = sorted({d.org_id for d in deals if d.org_id} - seen_orgs)
@@ -207,11 +214,18 @@ async def _read_deals(
             ):
                 tally.add(obj, len(records))
                 await sink(obj, records)
-            if on_page is not None:
-                await on_page(page.next_cursor)
-            if page.next_cursor is None:
-                break
             cursor = page.next_cursor
+            if on_page is not None:
+                await on_page(
+                    {
+                        "stage_index": index if cursor else index + 1,
+                        "page_cursor": cursor,
+                        "seen_organizations": sorted(seen_orgs),
+                        "seen_persons": sorted(seen_persons),
+                    }
+                )
+            if cursor is None:
+                break
 
 
 async def _by_ids(list_page: Callable[..., Awaitable[Any]], ids: Sequence[int]) -> list[Any]:
@@ -224,25 +238,28 @@ async def _by_ids(list_page: Callable[..., Awaitable[Any]], ids: Sequence[int]) 
 
 
 async def run_import(context: RunContext) -> None:
-    """The work of an import run: emit what the import selects, carrying its duplicate handling."""
+    """The work of an import run: emit what the import selects, carrying its duplicate handling; after a
+    crash it resumes from the position of its last stored page (that page's counts stored with it)."""
     request = ImportRequest.model_validate(context.run.spec)
     import_context = ImportContext(
         import_id=context.run.run_id, duplicate_handling=request.duplicate_handling
     )
     tally = ImportTally()
     progress = context.run.progress
+    read_before, selected_before = progress.get("read", 0), dict(progress.get("selected", {}))
 
     async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
         await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context)
 
-    async def on_page(next_cursor: str | None) -> None:
-        progress.update({"read": progress.get("read", 0) + 0, "page_cursor": next_cursor})
-        progress["read"] = tally.read + progress.get("read_before", 0)
-        progress["selected"] = tally.selected
+    async def on_page(position: Position) -> None:
+        progress["position"] = position
+        progress["read"] = read_before + tally.read
+        progress["selected"] = {
+            obj: selected_before.get(obj, 0) + tally.selected.get(obj, 0)
+            for obj in sorted(selected_before.keys() | tally.selected.keys())
+        }
         await context.checkpoint()
 
-    progress["read_before"] = progress.get("read", 0)
-    start = progress.get("page_cursor") if request.source is not ImportSource.DEALS_AT_STAGES else None
     await read_import(
         context.client,
         request,
@@ -250,7 +267,7 @@ async def run_import(context: RunContext) -> None:
         tally,
         context.now(),
         page_size=context.options.page_size,
-        start_cursor=start,
+        start=progress.get("position"),
         on_page=on_page,
     )
 

@@ -3,12 +3,12 @@ each, the duplicate handling carried on every event, and the run counted."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
 
-from connector.runs import RunKindName
+from connector.runs import Run, RunKindName
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
@@ -132,3 +132,47 @@ async def test_the_preview_says_what_each_duplicate_handling_would_create_update
     assert await would("skip_duplicates") == {"created": 0, "updated": 0, "skipped": 40}
     assert await would("update_existing") == {"created": 0, "updated": 40, "skipped": 0}
     assert await would("create_duplicates") == {"created": 40, "updated": 0, "skipped": 0}
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
+async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_each_record_once(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    stages, expected = _chosen_stages(harness)
+    wanted = {("deal", d["id"]) for d in expected}
+    wanted |= {("organization", d["org_id"]) for d in expected if d.get("org_id")}
+    wanted |= {("person", d["person_id"]) for d in expected if d.get("person_id")}
+    runs = harness.connector.deps.runs
+    spec = {"source": "deals_at_stages", "stage_ids": stages}
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
+    original, calls = runs.save_progress, 0
+
+    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the process died here")
+        return await original(run, conn)
+
+    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+
+    done = await runs.get(harness.tenant, run.run_id)
+    events = await harness.events(SOURCE_CHANGES.name)
+    ids: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for e in events:
+        ids[(e["data"]["object"], e["data"]["pipedrive_id"])].add(e["id"])
+    assert done is not None and done.status == "Success", done and done.message
+    assert set(ids) == wanted
+    assert all(len(v) == 1 for v in ids.values()), "a record emitted again keeps its event id"
+    assert done.counts.created + done.counts.updated == len(wanted)
+    assert done.progress["read"] == len(expected)
+    assert sum(done.progress["selected"].values()) == len(wanted)
