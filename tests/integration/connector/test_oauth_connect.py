@@ -99,7 +99,7 @@ async def _raw_rows(harness: ConnectorHarness) -> str:
             f"SELECT * FROM {deps.schema}.tenant_settings WHERE tenant_id = $1", harness.tenant
         ),
     ]
-    return " ".join(f"{dict(r)!r} {bytes(r['ciphertext']) if 'ciphertext' in r else ''!r}" for r in rows)
+    return " ".join(repr(dict(r)) for r in rows)  # bytes (the ciphertext) as their repr
 
 
 def _secrets_of(credentials: Iterable[OAuthCredentials]) -> list[str]:
