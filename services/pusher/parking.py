@@ -6,7 +6,8 @@ spent daily budget pauses that tenant only: the consumer goes on with everyone e
 A budget pause (429, spent day) never gives up: the budget only needs to reset. A re-drive that fails for
 any other reason is retried after `ParkingLimits.retry_after`; after `max_failures` such failures, or once
 the push has been parked for `max_age` without the budget being the reason it waits, it gives up: one failed
-push result, and the original event to the pusher's dead-letter topic (`give_up_reason`).
+push result, and the original event to the pusher's dead-letter topic (`give_up_reason`). Transient failures
+(Pipedrive down, network, database, broker) count toward the age only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from postgres_store.inbox import Connection
 from schemas.codec import decode_event, encode_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
+from stream_runner.errors import is_transient
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 
 _log = structlog.get_logger(__name__)
@@ -191,7 +193,9 @@ class ParkedPushes:
         if paused is not None and paused.kind is not PauseKind.UNAVAILABLE:
             await self._reschedule(conn, row, paused.resume_at, paused.reason, row["failures"])
             return False
-        failures = row["failures"] + (0 if paused else 1)
+        # Pipedrive down, or the network, database or broker failing: retried until the age limit only.
+        counted = paused is None and not is_transient(failure)
+        failures = row["failures"] + (1 if counted else 0)
         last_error = paused.reason if paused else f"{type(failure).__name__}: {failure}"[:500]
         reason = give_up_reason(self.limits, row["parked_at"], failures, datetime.now(UTC), last_error)
         if reason is None:

@@ -21,6 +21,7 @@ from schemas.codec import decode_event
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.topics import COMPANY_REVEALED, PUSH_RESULTS, dlq_topic_name
+from stream_runner.messages import Handled
 from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, results_of
@@ -124,6 +125,42 @@ async def test_a_push_waiting_for_the_budget_never_gives_up_and_resumes(
         await worker
 
     assert len(pusher.organizations("waits.io")) == 1
+    assert await dead.since_mark(pusher.tenant) == []
+
+
+async def test_a_transient_failure_is_retried_without_counting_toward_giving_up(
+    pusher: PusherHarness, producer: EventProducer, kafka_bootstrap: str
+) -> None:
+    await _park_in_a_storm(pusher, "flaky.io")
+    await _make_due(pusher)
+    dead = await TopicTail(kafka_bootstrap, dlq_topic_name("pusher")).mark()
+    one_failure = ParkingLimits(retry_after=timedelta(0), max_failures=1, max_age=timedelta(hours=1))
+    handlers = build_handlers(pusher.pool, pusher.schema, pusher.handlers._clients, parking=one_failure)
+    outages = 3
+
+    async def redrive_after_outages(event: CloudEvent[Any], topic: str) -> Handled:
+        nonlocal outages
+        if outages:
+            outages -= 1
+            raise ConnectionError("database connection lost")
+        return await handlers.redrive(event, topic)
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        handlers.parked.run(redrive_after_outages, handlers.give_up, producer.send_all, stop)
+    )
+    try:
+        await eventually(
+            lambda: pusher.handlers.parked.count(pusher.tenant),
+            lambda n: n == 0,
+            within_s=30,
+            what="re-driven",
+        )
+    finally:
+        stop.set()
+        await worker
+
+    assert outages == 0 and len(pusher.organizations("flaky.io")) == 1
     assert await dead.since_mark(pusher.tenant) == []
 
 
