@@ -47,6 +47,7 @@ def incoming_from_faust(message: Any) -> IncomingMessage:
 
 _MAX_UNACKED = 8000
 _MAX_BATCH = 2000
+_IN_FLIGHT_GRACE_S = 30.0
 
 
 def _nothing_queued(stream: Any) -> bool:
@@ -101,6 +102,10 @@ class FaustStreamRunner:
         self._commit_interval_s = commit_interval_s
         self._pending = _AckQueue()
         self._stop = asyncio.Event()
+        # Clear while the agent applies a batch and hands it to the acknowledgement queue: a stop waits
+        # for it, so what was applied before SIGTERM is committed at the stop, not redelivered.
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.app = faust.App(
             app_id,
             broker=f"kafka://{bootstrap}",
@@ -134,16 +139,19 @@ class FaustStreamRunner:
             if len(buffered) < _MAX_BATCH and not _nothing_queued(unacked):
                 continue
             batch, buffered = buffered, []
+            self._idle.clear()
             try:
                 results = await self._processor.process_batch(
                     [incoming_from_faust(e.message) for e in batch], self._stop
                 )
+                for applied, processed in zip(batch, results, strict=True):
+                    self._pending.add(unacked, applied, processed.deliveries)
             except StopRequested:
                 # Leave the events unacknowledged: they are redelivered after the restart.
                 _log.info("stopping_with_messages_unapplied", count=len(batch))
                 return
-            for applied, processed in zip(batch, results, strict=True):
-                self._pending.add(unacked, applied, processed.deliveries)
+            finally:
+                self._idle.set()
             await self._pending.ack_delivered()
             if len(self._pending) >= _MAX_UNACKED:
                 await self._pending.drain()
@@ -160,6 +168,8 @@ class FaustStreamRunner:
         finally:
             self._stop.set()
             try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), _IN_FLIGHT_GRACE_S)
                 await self._pending.drain()
             finally:
                 await self.app.stop()

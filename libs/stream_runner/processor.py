@@ -32,6 +32,11 @@ Handler = Callable[[CloudEvent[Any], IncomingMessage], Awaitable[Handled]]
 BatchHandler = Callable[[Sequence[tuple[CloudEvent[Any], IncomingMessage]]], Awaitable[Sequence[Handled]]]
 """Applies consecutive events of one type together (one transaction); one Handled per event, in order."""
 
+DeadLetterHandler = Callable[[CloudEvent[Any], IncomingMessage, BaseException], Awaitable[Handled]]
+"""Records in the consumer's store that a decoded event will not be applied, as it goes to the DLQ (a
+failed result, a failure counted in its run); its outputs are sent with the dead letter. Must be
+idempotent: a redelivered event fails and is dead-lettered again."""
+
 _log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -82,9 +87,11 @@ class MessageProcessor:
         retry: RetryPolicy = RetryPolicy(),
         topic_contracts: Mapping[str, str] | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
+        dead_letter_handlers: Mapping[str, DeadLetterHandler] | None = None,
     ) -> None:
         self._service = service
         self._batch_handlers = dict(batch_handlers or {})
+        self._dead_letter_handlers = dict(dead_letter_handlers or {})
         # Physical topic -> the registry topic whose contract it carries (identity unless told).
         self._topic_contracts = dict(topic_contracts or {})
         self._handlers = dict(handlers)
@@ -160,7 +167,8 @@ class MessageProcessor:
             raise
         except Exception as exc:
             if len(items) == 1:
-                return [Processed("dead_lettered", await self._dead_letter(messages[0], exc, stop))]
+                letter = await self._dead_letter(messages[0], exc, stop, decoded[0])
+                return [Processed("dead_lettered", letter)]
             _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
             return [p for item in items for p in await self._process_run([item[1]], [item[0]], stop)]
         # One hand-over to the producer for the whole run's outputs, then split back per message.
@@ -207,7 +215,7 @@ class MessageProcessor:
         except StopRequested:
             raise
         except Exception as exc:
-            return Processed("dead_lettered", await self._dead_letter(message, exc, stop))
+            return Processed("dead_lettered", await self._dead_letter(message, exc, stop, event))
         deliveries = (
             await self._enqueue(list(handled.outputs), message.topic, stop) if handled.outputs else ()
         )
@@ -219,10 +227,31 @@ class MessageProcessor:
         return tuple(await self._with_retries(lambda: self._sender.enqueue(outputs), topic, stop))
 
     async def _dead_letter(
-        self, message: IncomingMessage, error: BaseException, stop: asyncio.Event
+        self,
+        message: IncomingMessage,
+        error: BaseException,
+        stop: asyncio.Event,
+        event: CloudEvent[Any] | None = None,
     ) -> tuple[Delivery, ...]:
         _log.warning("message_dead_lettered", error_class=type(error).__name__, error=str(error)[:500])
-        return await self._enqueue([dead_letter_for(message, self._service, error)], message.topic, stop)
+        outputs = await self._record_dead_letter(event, message, error, stop) if event is not None else []
+        letter = dead_letter_for(message, self._service, error)
+        return await self._enqueue([*outputs, letter], message.topic, stop)
+
+    async def _record_dead_letter(
+        self, event: CloudEvent[Any], message: IncomingMessage, error: BaseException, stop: asyncio.Event
+    ) -> list[OutgoingMessage]:
+        record = self._dead_letter_handlers.get(event.type)
+        if record is None:
+            return []
+        try:
+            handled = await self._with_retries(lambda: record(event, message, error), message.topic, stop)
+        except StopRequested:
+            raise
+        except Exception as exc:  # the dead letter itself must still go out
+            _log.error("dead_letter_not_recorded", error_class=type(exc).__name__, error=str(exc)[:500])
+            return []
+        return list(handled.outputs)
 
     async def _with_retries(
         self, attempt_once: Callable[[], Awaitable[T]], topic: str, stop: asyncio.Event

@@ -19,10 +19,11 @@ _COUNTS = ("created", "updated", "skipped", "failed")
 
 
 class ApplyRunStore:
-    """SQL of the `apply_runs` table in one service schema."""
+    """SQL of the `apply_runs` table (and of `dead_lettered_changes`, failures counted in runs)."""
 
     def __init__(self, schema: str) -> None:
         self._table = f"{schema}.apply_runs"
+        self._dead_lettered = f"{schema}.dead_lettered_changes"
 
     async def add_applied(self, conn: Connection, tallies: Mapping[RunRef, RunCounts]) -> list[CompletedRun]:
         """Add a batch's outcomes to their runs; returns the runs this completed (now marked reported)."""
@@ -55,6 +56,31 @@ class ApplyRunStore:
             [o.value for o in finished.objects],
         )  # fmt: skip
         return await self._report(conn, rows)
+
+    async def claim_dead_letter(self, conn: Connection, tenant: str, event_id: str) -> list[Any] | None:
+        """Record a source change as dead-lettered; None the first time, else the outputs saved then."""
+        claimed = await conn.fetchval(
+            f"INSERT INTO {self._dead_lettered} (tenant_id, event_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            tenant, event_id,
+        )  # fmt: skip
+        if claimed:
+            return None
+        saved = await conn.fetchval(
+            f"SELECT outputs FROM {self._dead_lettered} WHERE tenant_id = $1 AND event_id = $2",
+            tenant,
+            event_id,
+        )
+        return list(saved or [])
+
+    async def save_dead_letter_outputs(
+        self, conn: Connection, tenant: str, event_id: str, outputs: list[dict[str, Any]]
+    ) -> None:
+        """Keep what a dead-lettered change produced, for when it fails again."""
+        await conn.execute(
+            f"UPDATE {self._dead_lettered} SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
+            tenant, event_id, outputs,
+        )  # fmt: skip
 
     async def _report(self, conn: Connection, rows: Sequence[Any]) -> list[CompletedRun]:
         due = [r for r in rows if r["reported_at"] is None and is_complete(_counts(r), r["emitted"])]

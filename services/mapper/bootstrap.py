@@ -48,6 +48,7 @@ async def run_service(settings: MapperSettings) -> None:
             producer,
             RunnerMetrics(registry),
             batch_handlers=handlers.batch_handlers(),
+            dead_letter_handlers=handlers.dead_letter_handlers(),
         )
         runner = FaustStreamRunner(
             app_id=settings.group_id,

@@ -12,7 +12,7 @@ from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, a
 from mapper.abm_store import AbmStore, BulkAbmStore
 from mapper.apply_run_store import ApplyRunStore
 from mapper.apply_runs import CompletedRun, RunRef, run_messages, tally_outcomes
-from mapper.planning import Plan
+from mapper.planning import Plan, PlanKind
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from postgres_store.inbox import Connection, claim_event, save_outputs, save_outputs_many, saved_outputs
 from schemas.catalog import build_event
@@ -26,7 +26,7 @@ from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
-from stream_runner.processor import BatchHandler, Handler
+from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler
 
 SOURCE = "/psync/mapper"
 NO_KEY = "-"
@@ -48,6 +48,10 @@ class MapperHandlers:
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
         """The event types applied in batches."""
         return {"psync.source.changed": self.source_changed_batch}
+
+    def dead_letter_handlers(self) -> Mapping[str, DeadLetterHandler]:
+        """What the mapper records of an event it dead-letters."""
+        return {"psync.source.changed": self.source_change_dead_lettered}
 
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type."""
@@ -136,6 +140,26 @@ class MapperHandlers:
             return []
 
         return await self._once(event, message, effect)
+
+    async def source_change_dead_lettered(
+        self, event: CloudEvent[Any], message: IncomingMessage, error: BaseException
+    ) -> Handled:
+        """A change that will not be applied: a failed result, and one failure counted in its run."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            saved = await self._runs.claim_dead_letter(conn, event.tenantid, event.id)
+            if saved is not None:
+                return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
+            failed = Plan(
+                PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
+            )
+            outputs = [self._result(event, event.data, failed)]
+            if event.correlationid is not None:
+                tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
+                outputs += [m for run in await self._runs.add_applied(conn, tally) for m in run_messages(run)]
+            await self._runs.save_dead_letter_outputs(
+                conn, event.tenantid, event.id, [_to_saved(m) for m in outputs]
+            )
+        return Handled(outputs=outputs)
 
     async def run_finished(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         """Learn how many changes a connector run emitted; report the apply run if all are applied."""

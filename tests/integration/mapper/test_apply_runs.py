@@ -17,7 +17,7 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage
 
@@ -174,3 +174,26 @@ async def test_runs_of_other_services_and_runs_that_emitted_nothing_are_not_repo
         f"SELECT source_run_id FROM {mapper_schema}.apply_runs WHERE tenant_id = $1", run.tenant
     )
     assert [r["source_run_id"] for r in rows] == ["run-empty"]
+
+
+async def test_a_dead_lettered_change_counts_once_as_failed_and_can_complete_its_run(
+    handlers: MapperHandlers, run: ConnectorRun
+) -> None:
+    changes = [run.change(1, 0, "acme.io"), run.change(2, 0, "globex.io"), run.change(3, 0, "initech.io")]
+    await apply(handlers, changes[:2])
+    await finish(handlers, run.finished(emitted=3))
+    poison = changes[2]
+
+    letter = await handlers.source_change_dead_lettered(
+        poison, message(poison, SOURCE_CHANGES.name), ValueError("broken")
+    )
+    again = await handlers.source_change_dead_lettered(
+        poison, message(poison, SOURCE_CHANGES.name), ValueError("broken")
+    )
+
+    [result] = [orjson.loads(m.value)["data"] for m in letter.outputs if m.topic == RECORD_RESULTS.name]
+    assert (result["outcome"], result["message"]) == ("failed", "Could not be applied: ValueError")
+    _, finished = run_events([letter])
+    assert finished["data"]["counts"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert finished["data"]["status"] == "Warning"
+    assert again.duplicate and [m.value for m in again.outputs] == [m.value for m in letter.outputs]

@@ -1,0 +1,80 @@
+"""The processor lets a consumer record an event it dead-letters, and sends what that produced with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.envelope import CloudEvent
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunKind, RunStarted
+from schemas.topics import SYNC_RUNS, dlq_topic_name
+from stream_runner.errors import PermanentError
+from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.processor import MessageProcessor
+from stream_runner.producer import Delivery
+
+Item = tuple[CloudEvent[Any], IncomingMessage]
+
+
+class SentMessages:
+    """A sender that keeps what it was given (every delivery already done)."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    async def enqueue(self, messages: list[OutgoingMessage]) -> list[Delivery]:
+        self.sent += messages
+        done: list[Delivery] = []
+        for _ in messages:
+            future: Delivery = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            done.append(future)
+        return done
+
+
+def message(run_id: str, offset: int) -> IncomingMessage:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    payload = RunStarted(
+        run_id=run_id, service="itest", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=at,
+    )  # fmt: skip
+    event = build_event(
+        payload, tenant="acme", subject=f"acme:{run_id}", source="/t", id_parts=(run_id,), time=at
+    )
+    return IncomingMessage(SYNC_RUNS.name, 0, offset, b"k", encode_event(event))
+
+
+async def test_a_dead_lettered_event_is_recorded_once_and_its_outputs_go_out_with_the_letter() -> None:
+    recorded: list[tuple[str, str]] = []
+
+    async def apply(items: Sequence[Item]) -> list[Handled]:
+        if any(event.data.run_id == "poison" for event, _ in items):
+            raise PermanentError("cannot apply")
+        return [Handled() for _ in items]
+
+    async def record(event: CloudEvent[Any], _: IncomingMessage, error: BaseException) -> Handled:
+        recorded.append((event.data.run_id, type(error).__name__))
+        return Handled(outputs=[OutgoingMessage("results", "acme:poison", b"failed")])
+
+    sender = SentMessages()
+    processor = MessageProcessor(
+        "itest", {}, sender, RunnerMetrics(CollectorRegistry()),
+        batch_handlers={"psync.run.started": apply}, dead_letter_handlers={"psync.run.started": record},
+    )  # fmt: skip
+
+    processed = await processor.process_batch(
+        [message("good-1", 1), message("poison", 2), message("good-2", 3)], asyncio.Event()
+    )
+
+    assert [p.outcome for p in processed] == ["applied", "dead_lettered", "applied"]
+    assert recorded == [("poison", "PermanentError")]
+    assert (sender.sent[0].topic, sender.sent[0].value) == ("results", b"failed")
+    assert [m.topic for m in sender.sent] == ["results", dlq_topic_name("itest")]
