@@ -127,7 +127,10 @@ class RunExecutor:
         """Carry the run as far as it goes now: to its end, or to a pause until the budget resets."""
         if run.cancel_requested:
             return await self._end(run, RunState.CANCELLED, RunStatus.WARNING, "Cancelled by the admin")
-        if await self._runs.start(run, self._now()):
+        interrupted = run.state is RunState.RUNNING
+        # A run interrupted by a crash may have died before its start was reported: report it again
+        # (same event id, consumers drop the repeat).
+        if await self._runs.start(run, self._now()) or interrupted:
             await self._report_started(run)
         context = RunContext(
             run,
