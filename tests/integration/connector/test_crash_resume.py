@@ -4,6 +4,7 @@ one event id each; the only repeats are re-sends of the page in flight (same ids
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.integration.connector.conftest import ConnectorProcesses
 pytestmark = pytest.mark.integration
 
 PAGE_SIZE = 50  # the processes' CONNECTOR_PAGE_SIZE
+BURST_LIMIT = 20  # requests in any 2 seconds for an API token on the sandbox's plan (Lite)
 
 
 def _live(processes: ConnectorProcesses, objects: set[str]) -> set[tuple[str, int]]:
@@ -92,6 +94,10 @@ async def test_a_run_killed_midway_is_resumed_after_restart_with_nothing_lost_or
     assert counts["created"] + counts["updated"] == len(ids_by_version), "each version counted once"
     repeats = len(events) - len(ids_by_version)
     assert repeats <= PAGE_SIZE * len(objects), f"{repeats} repeats: more than the pages in flight"
+    ledger = processes.sandbox.handle.state.ledger.entries
+    assert [e.status for e in ledger if e.status == 429] == [], "the burst window held across the restart"
+    times = sorted(e.time for e in ledger)
+    assert max(bisect.bisect_right(times, t + 2.0) - i for i, t in enumerate(times)) <= BURST_LIMIT
     run_events = await processes.events(SYNC_RUNS.name)
     reported = {(e["type"], e["id"]) for e in run_events if e["data"]["run_id"] == run_id}
     # Reported once each; a start reported again after the crash carries the same event id.
