@@ -96,6 +96,7 @@ class FaustStreamRunner:
         processor: MessageProcessor,
         commit_interval_s: float,
         data_dir: str,
+        session_timeout_s: float = 60.0,
     ) -> None:
         Path(data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
         self._processor = processor
@@ -116,6 +117,8 @@ class FaustStreamRunner:
             value_serializer="raw",
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=commit_interval_s,
+            # How long a crashed member keeps its partitions before the group takes them back.
+            broker_session_timeout=session_timeout_s,
             producer_acks=-1,
             topic_allow_declare=False,
             topic_disable_leader=True,

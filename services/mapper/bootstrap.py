@@ -57,6 +57,7 @@ async def run_service(settings: MapperSettings) -> None:
             processor=processor,
             commit_interval_s=settings.commit_interval_s,
             data_dir=f"{settings.data_dir}/{settings.group_id}",
+            session_timeout_s=settings.session_timeout_s,
         )
         tenants = TenantRegistry(pool)
         await tenants.install()

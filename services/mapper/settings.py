@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from service_runtime.settings import ServiceSettings
@@ -15,3 +16,8 @@ class MapperSettings(ServiceSettings):
     http_port: int = 8082
     group_id: str = "psync-mapper"
     db_schema: str = "mapper"
+    session_timeout_s: float = Field(
+        default=60.0,
+        ge=6.0,
+        description="Kafka group session: how long a crashed replica keeps its partitions.",
+    )

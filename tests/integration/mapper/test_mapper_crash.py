@@ -194,7 +194,13 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
             return 0
 
     # A line per message would be most of the mapper's work at this size; this test reads no logs.
-    env = {**mapper_env, "MAPPER_COMMIT_INTERVAL_S": "2", "MAPPER_LOG_LEVEL": "WARNING"}
+    # A short group session: the restarted mapper gets the killed one's partitions after 10 s, not 60.
+    env = {
+        **mapper_env,
+        "MAPPER_COMMIT_INTERVAL_S": "2",
+        "MAPPER_LOG_LEVEL": "WARNING",
+        "MAPPER_SESSION_TIMEOUT_S": "10",
+    }
     first = ServiceProcess("mapper", env, tmp_path / "first.log")
     await first.start()
     await first.wait_ready()
