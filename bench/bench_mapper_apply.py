@@ -121,6 +121,7 @@ async def run() -> dict[str, object]:
     await position_group_at_end(group)
     produce_s = await produce(tenant)
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    load_before = os.getloadavg()
     started = time.perf_counter()
     processes = [await start_mapper(group, schema, n) for n in range(REPLICAS)]
     applied, deadline, first_applied = 0, started + 1800, None
@@ -161,6 +162,8 @@ async def run() -> dict[str, object]:
         "seconds_from_first_applied": round(steady_s, 2),
         "records_per_second_once_applying": round((applied - first_applied[1]) / steady_s),
         "produce_seconds": round(produce_s, 2),
+        # The machine is shared (other test runs): its 1-minute load before and after the timed part.
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "note": "records_per_second includes the mapper's start-up (faust app start, group join);"
         " records_per_second_once_applying counts from the first record seen in the store."
         " mapper_processes in one group, logs at WARNING,"
