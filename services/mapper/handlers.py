@@ -20,7 +20,7 @@ from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
-from schemas.events.source_changes import SourceChange
+from schemas.events.source_changes import ChangeOrigin, SourceChange
 from schemas.events.sync_runs import RunFinished
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
@@ -153,7 +153,7 @@ class MapperHandlers:
                 PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
             )
             outputs = [self._result(event, event.data, failed)]
-            if event.correlationid is not None:
+            if belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
                 outputs += [m for run in await self._runs.add_applied(conn, tally) for m in run_messages(run)]
             await self._runs.save_dead_letter_outputs(
@@ -201,12 +201,20 @@ def _result_message(
     return OutgoingMessage.of_event(RECORD_RESULTS.name, outgoing)
 
 
+def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:
+    """Whether a source change counts toward an apply run: it carries its connector run, and that run
+    ends with a RunFinished (a webhook delivery's changes are correlated with the delivery, which never
+    finishes as a run, so counting them would leave tallies nobody reports)."""
+    change = event.data
+    return event.correlationid is not None and getattr(change, "origin", None) is not ChangeOrigin.WEBHOOK
+
+
 def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tuple[RunRef, RecordOutcome]]:
     """The outcome of each change applied now (not a redelivery) that belongs to a connector run."""
     return [
         ((event.tenantid, event.correlationid), one.plan.outcome)
         for (event, _), one in zip(items, applied, strict=True)
-        if one.plan is not None and event.correlationid is not None
+        if one.plan is not None and belongs_to_reported_run(event)
     ]
 
 

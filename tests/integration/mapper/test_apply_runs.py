@@ -33,7 +33,9 @@ class ConnectorRun:
     def __init__(self, tenant: str, run_id: str = RUN) -> None:
         self.tenant, self.run_id = tenant, run_id
 
-    def change(self, pipedrive_id: int, minutes: int, website: str) -> CloudEvent[Any]:
+    def change(
+        self, pipedrive_id: int, minutes: int, website: str, origin: ChangeOrigin = ChangeOrigin.POLL
+    ) -> CloudEvent[Any]:
         at = T0 + timedelta(minutes=minutes)
         change = SourceChange(
             object=SyncObject.ORGANIZATION,
@@ -41,7 +43,7 @@ class ConnectorRun:
             action=ChangeAction.UPSERTED,
             update_time=at,
             record={"id": pipedrive_id, "name": f"Org {pipedrive_id}", "website": website},
-            origin=ChangeOrigin.POLL,
+            origin=origin,
         )
         key = source_change_key(self.tenant, SyncObject.ORGANIZATION, pipedrive_id)
         return build_event(
@@ -197,3 +199,25 @@ async def test_a_dead_lettered_change_counts_once_as_failed_and_can_complete_its
     assert finished["data"]["counts"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 1}
     assert finished["data"]["status"] == "Warning"
     assert again.duplicate and [m.value for m in again.outputs] == [m.value for m in letter.outputs]
+
+
+async def test_webhook_changes_are_applied_but_leave_no_run_tally(
+    handlers: MapperHandlers, pg_pool: asyncpg.Pool, mapper_schema: str
+) -> None:
+    # A webhook delivery's changes are correlated with the delivery, which never ends as a run: counting
+    # them would leave one tally per delivery that nothing ever reports.
+    delivery = ConnectorRun(f"t{uuid.uuid4().hex[:8]}", "webhook-d1")
+    hooked = delivery.change(1, 0, "acme.io", origin=ChangeOrigin.WEBHOOK)
+
+    applied = await apply(handlers, [hooked])
+    poison = delivery.change(2, 0, "globex.io", origin=ChangeOrigin.WEBHOOK)
+    await handlers.source_change_dead_lettered(poison, message(poison, SOURCE_CHANGES.name), ValueError("x"))
+
+    results = [
+        orjson.loads(m.value)["data"] for h in applied for m in h.outputs if m.topic == RECORD_RESULTS.name
+    ]
+    assert [r["outcome"] for r in results] == ["created"]
+    rows = await pg_pool.fetch(
+        f"SELECT source_run_id FROM {mapper_schema}.apply_runs WHERE tenant_id = $1", delivery.tenant
+    )
+    assert rows == []
