@@ -153,7 +153,7 @@ class MapperHandlers:
                 PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
             )
             outputs = [self._result(event, event.data, failed)]
-            if belongs_to_reported_run(event):
+            if event.correlationid is not None and belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
                 outputs += [m for run in await self._runs.add_applied(conn, tally) for m in run_messages(run)]
             await self._runs.save_dead_letter_outputs(
@@ -214,7 +214,7 @@ def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tup
     return [
         ((event.tenantid, event.correlationid), one.plan.outcome)
         for (event, _), one in zip(items, applied, strict=True)
-        if one.plan is not None and belongs_to_reported_run(event)
+        if one.plan is not None and event.correlationid is not None and belongs_to_reported_run(event)
     ]
 
 
