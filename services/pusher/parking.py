@@ -27,11 +27,13 @@ from postgres_store.inbox import Connection
 from schemas.codec import decode_event, encode_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
-from stream_runner.errors import is_transient
+from stream_runner.errors import TRANSIENT_ERRORS, is_transient
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 
 _log = structlog.get_logger(__name__)
 IDLE_POLL_S = 0.2
+REDRIVE_WORKER_SURVIVES: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, asyncpg.PostgresError)
+"""Failures of a re-drive's own bookkeeping (database, broker) that leave the row parked for a retry."""
 SERVICE = "pusher"
 
 
@@ -151,8 +153,10 @@ class ParkedPushes:
         while not stop.is_set():
             try:
                 worked = await self._redrive_one(redrive, give_up, send)
-            except (OSError, asyncpg.PostgresError) as failure:
-                _log.warning("redrive_failed", error=str(failure))
+            except REDRIVE_WORKER_SURVIVES as failure:
+                # The row stays parked (its transaction rolled back), so the push is tried again; what it
+                # did already in Pipedrive is found by the ledger, so nothing is written twice.
+                _log.warning("redrive_failed", error=f"{type(failure).__name__}: {failure}")
                 worked = False
             if not worked:
                 with contextlib.suppress(TimeoutError):

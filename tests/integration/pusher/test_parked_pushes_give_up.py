@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from pipedrive_client import ApiDomainPolicy, PipedriveClientFactory, RetryPolicy
 from pusher.bootstrap import build_handlers
@@ -21,7 +22,7 @@ from schemas.codec import decode_event
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.topics import COMPANY_REVEALED, PUSH_RESULTS, dlq_topic_name
-from stream_runner.messages import Handled
+from stream_runner.messages import Handled, OutgoingMessage
 from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, results_of
@@ -162,6 +163,42 @@ async def test_a_transient_failure_is_retried_without_counting_toward_giving_up(
 
     assert outages == 0 and len(pusher.organizations("flaky.io")) == 1
     assert await dead.since_mark(pusher.tenant) == []
+
+
+async def test_a_broker_failure_while_sending_the_results_keeps_the_push_parked_and_the_worker_alive(
+    pusher: PusherHarness, producer: EventProducer, kafka_bootstrap: str
+) -> None:
+    await _park_in_a_storm(pusher, "broker-down.io")
+    await _make_due(pusher)
+    results = await TopicTail(kafka_bootstrap, PUSH_RESULTS.name).mark()
+    broker_down = 2
+
+    async def send_while_the_broker_recovers(messages: Sequence[OutgoingMessage]) -> None:
+        nonlocal broker_down
+        if broker_down:
+            broker_down -= 1
+            raise KafkaConnectionError("broker unreachable")
+        await producer.send_all(messages)
+
+    handlers = pusher.handlers
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        handlers.parked.run(handlers.redrive, handlers.give_up, send_while_the_broker_recovers, stop)
+    )
+    try:
+        await eventually(
+            lambda: handlers.parked.count(pusher.tenant), lambda n: n == 0, within_s=60, what="re-driven"
+        )
+        assert not worker.done()
+    finally:
+        stop.set()
+        await worker
+
+    assert broker_down == 0
+    # Created once in Pipedrive although the push ran three times; its result reached the topic.
+    assert len(pusher.organizations("broker-down.io")) == 1
+    outcomes = {p.event["data"]["outcome"] for p in await results.since_mark(pusher.tenant)}
+    assert outcomes == {"created"}
 
 
 def _limited(pusher: PusherHarness) -> int:
