@@ -11,6 +11,7 @@ import contextlib
 import functools
 import zlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -41,6 +42,12 @@ def is_due(last_finished: datetime | None, frequency: Frequency, jitter: timedel
     return last_finished is None or last_finished + interval + jitter <= now
 
 
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    """Log a worker task that died: its run stays open and is taken up again at the next tick."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("runs_worker_failed", worker=task.get_name(), exc_info=task.exception())
+
+
 def tenant_lock_key(tenant: str) -> int:
     """The advisory lock (second half of a two-int key) that serializes a tenant's runs."""
     return zlib.crc32(tenant.encode()) - 2**31
@@ -53,6 +60,7 @@ class Scheduler:
         self._deps = deps
         self._executor = executor
         self._active: dict[str, asyncio.Task[int]] = {}
+        self._starter: asyncio.Task[None] | None = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._deps.clock.now(), UTC)
@@ -94,13 +102,17 @@ class Scheduler:
     def start_open_runs(self) -> None:
         """Start a task per tenant with open work (none for a tenant this replica already works)."""
         self._active = {t: task for t, task in self._active.items() if not task.done()}
-        task = asyncio.ensure_future(self._start_tenants())
-        task.add_done_callback(lambda _: None)
+        if self._starter is None or self._starter.done():
+            # Kept referenced: the event loop holds tasks only weakly.
+            self._starter = asyncio.create_task(self._start_tenants(), name="runs-starter")
+            self._starter.add_done_callback(_log_failure)
 
     async def _start_tenants(self) -> None:
         for tenant in await self._deps.runs.tenants_with_work(self._now()):
             if tenant not in self._active:
-                self._active[tenant] = asyncio.create_task(self.work_tenant(tenant), name=f"runs-{tenant}")
+                task = asyncio.create_task(self.work_tenant(tenant), name=f"runs-{tenant}")
+                task.add_done_callback(_log_failure)
+                self._active[tenant] = task
 
     async def work_tenant(self, tenant: str) -> int:
         """Run the tenant's open runs in order while holding its lock; returns how many were worked

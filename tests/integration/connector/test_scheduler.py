@@ -10,12 +10,14 @@ import contextlib
 import itertools
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from connector.bootstrap import Connector, assemble
 from connector.runs import Run, RunKindName, RunState
@@ -245,3 +247,46 @@ async def test_two_replicas_working_the_same_tenant_never_run_two_of_its_runs_at
     assert _overlapping(runs) == []
     reported = Counter((e["data"]["run_id"], e["type"]) for e in await harness.events(SYNC_RUNS.name))
     assert sorted(reported.values()) == [1] * 8, "each run started and finished exactly once"
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=5)])
+async def test_a_run_whose_worker_dies_is_logged_stays_open_and_is_taken_up_at_the_next_tick(
+    harness: ConnectorHarness, database_url: str, kafka_bootstrap: str
+) -> None:
+    tenant = harness.tenant
+
+    async def refuse(messages: object) -> None:
+        raise ConnectionError("broker unavailable")
+
+    async with _two_replicas(harness, database_url, kafka_bootstrap, Frequency.MANUAL) as (replica, _):
+        run = await replica.deps.runs.enqueue(tenant, RunKindName.SYNC, "manual")
+        producer = replica.deps.producer
+        original = producer.send_all
+        producer.send_all = refuse  # type: ignore[method-assign]
+        try:
+            with capture_logs() as logs:
+                replica.scheduler.start_open_runs()
+                await eventually(
+                    lambda: _failed_workers(logs),
+                    lambda found: f"runs-{tenant}" in found,
+                    within_s=10,
+                    what="the dead worker logged",
+                )
+        finally:
+            producer.send_all = original  # type: ignore[method-assign]
+        interrupted = await replica.deps.runs.get(tenant, run.run_id)
+
+        replica.scheduler.start_open_runs()
+        done = await eventually(
+            lambda: replica.deps.runs.get(tenant, run.run_id),
+            lambda found: found is not None and found.state is RunState.FINISHED,
+            within_s=30,
+            what="the run taken up again and finished",
+        )
+
+    assert interrupted is not None and interrupted.state is RunState.RUNNING
+    assert done is not None and done.status == "Success"
+
+
+async def _failed_workers(logs: list[MutableMapping[str, Any]]) -> list[str]:
+    return [str(e.get("worker")) for e in logs if e["event"] == "runs_worker_failed"]
