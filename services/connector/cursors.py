@@ -1,8 +1,11 @@
 """Incremental read positions and emitted versions, in the connector's schema.
 
 The overlap rule (pure): a page read from `cursor - overlap` holds versions already emitted; only a
-version newer than the last one emitted for its record is emitted again. After Kafka acknowledges the
-page's events, `record_emitted` stores those versions and moves the cursor in one transaction.
+version newer than the last one emitted for its record is emitted again. A version is the record's
+second-precision update_time and a digest of its content: Pipedrive stamps whole seconds, so two edits of
+one record within a second share an update_time and only their content tells them apart. After Kafka
+acknowledges the page's events, `record_emitted` stores those versions and moves the cursor in one
+transaction.
 """
 
 from __future__ import annotations
@@ -23,15 +26,30 @@ def read_from(cursor: datetime | None, overlap_seconds: int) -> datetime | None:
     return None if cursor is None else cursor - timedelta(seconds=overlap_seconds)
 
 
+Version = tuple[datetime, str | None]
+"""A record version: its update_time (whole seconds) and the digest of its content (None for a deletion,
+and for versions stored before digests were kept)."""
+
+
+def is_newer(version: Version, last: Version | None) -> bool:
+    """Whether `version` comes after `last`: a later update_time, or the same second with other content."""
+    if last is None:
+        return True
+    (at, digest), (last_at, last_digest) = version, last
+    if at != last_at:
+        return at > last_at
+    return digest is not None and last_digest is not None and digest != last_digest
+
+
 def new_versions(
-    versions: Iterable[tuple[int, datetime]], emitted: Mapping[int, datetime]
-) -> list[tuple[int, datetime]]:
-    """The (id, update_time) pairs newer than the version last emitted for that id, first seen first."""
-    fresh: dict[int, datetime] = {}
-    for record_id, update_time in versions:
+    versions: Iterable[tuple[int, Version]], emitted: Mapping[int, Version]
+) -> list[tuple[int, Version]]:
+    """The (id, version) pairs newer than the version last emitted for that id, first seen first."""
+    fresh: dict[int, Version] = {}
+    for record_id, version in versions:
         last = fresh.get(record_id) or emitted.get(record_id)
-        if last is None or update_time > last:
-            fresh[record_id] = update_time
+        if is_newer(version, last):
+            fresh[record_id] = version
     return list(fresh.items())
 
 
@@ -51,22 +69,22 @@ class CursorStore:
         )
         return value
 
-    async def emitted(self, tenant: str, obj: SyncObject, ids: Sequence[int]) -> dict[int, datetime]:
-        """The last emitted update_time of each of `ids` that has one."""
+    async def emitted(self, tenant: str, obj: SyncObject, ids: Sequence[int]) -> dict[int, Version]:
+        """The last emitted version of each of `ids` that has one."""
         rows = await self._pool.fetch(
-            f"SELECT pipedrive_id, update_time FROM {self._schema}.record_versions"
+            f"SELECT pipedrive_id, update_time, digest FROM {self._schema}.record_versions"
             " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = ANY($3::bigint[])",
             tenant,
             obj.value,
             list(ids),
         )
-        return {r["pipedrive_id"]: r["update_time"] for r in rows}
+        return {r["pipedrive_id"]: (r["update_time"], r["digest"]) for r in rows}
 
     async def record_emitted(
         self,
         tenant: str,
         obj: SyncObject,
-        versions: Sequence[tuple[int, datetime]],
+        versions: Sequence[tuple[int, Version]],
         *,
         deleted: bool = False,
         advance_to: datetime | None = None,
@@ -83,15 +101,19 @@ class CursorStore:
         if versions:
             await conn.execute(
                 f"INSERT INTO {self._schema}.record_versions AS v"
-                " (tenant_id, object, pipedrive_id, update_time, deleted)"
-                " SELECT $1, $2, i, t, $5 FROM unnest($3::bigint[], $4::timestamptz[]) AS u(i, t)"
+                " (tenant_id, object, pipedrive_id, update_time, digest, deleted)"
+                " SELECT $1, $2, i, t, d, $6"
+                " FROM unnest($3::bigint[], $4::timestamptz[], $5::text[]) AS u(i, t, d)"
                 " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
                 " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
+                " digest = CASE WHEN EXCLUDED.update_time >= v.update_time THEN EXCLUDED.digest"
+                " ELSE v.digest END,"
                 " deleted = EXCLUDED.deleted",
                 tenant,
                 obj.value,
                 [i for i, _ in versions],
-                [t for _, t in versions],
+                [at for _, (at, _) in versions],
+                [digest for _, (_, digest) in versions],
                 deleted,
             )
         if advance_to is not None:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.cursors import new_versions, read_from
-from connector.source_events import deleted, source_change_message, upserted
+from connector.cursors import Version, new_versions, read_from
+from connector.source_events import deleted, record_digest, source_change_message, upserted
 from connector.sync_runs import ALL_OBJECTS, RunContext
 from pipedrive_client import ListFilters
 from pipedrive_client.models import Record
@@ -71,25 +71,29 @@ async def emit_versions(
     dated = [r for r in records if r.update_time is not None]
     context.run.counts.failed += len(records) - len(dated)
     emitted = await context.cursors.emitted(context.tenant, obj, [r.id for r in dated])
-    if import_context is None:
-        fresh = dict(new_versions(((r.id, _stamp(r)) for r in dated), emitted))
-    else:
-        fresh = {r.id: _stamp(r) for r in dated}
-    chosen = [r for r in dated if fresh.get(r.id) == _stamp(r)]
+    read = [(r, r.model_dump(mode="json")) for r in dated]
+    versions = [(r.id, (_stamp(r), record_digest(body))) for r, body in read]
+    fresh = dict(new_versions(versions, emitted) if import_context is None else versions)
+    chosen = [
+        (r, body, version)
+        for (r, body), (_, version) in zip(read, versions, strict=True)
+        if fresh.get(r.id) == version
+    ]
     now = context.now()
     messages = [
         source_change_message(
             context.tenant,
-            upserted(obj, r.model_dump(mode="json"), _stamp(r), origin, import_context),
+            upserted(obj, body, at, origin, import_context),
             run_id=context.run.run_id,
             now=now,
+            digest=digest,
         )
-        for r in chosen
+        for _, body, (at, digest) in chosen
     ]
     await context.emit(messages)
     counts = context.run.counts
-    counts.created += sum(1 for r in chosen if r.id not in emitted)
-    counts.updated += sum(1 for r in chosen if r.id in emitted)
+    counts.created += sum(1 for r, _, _ in chosen if r.id not in emitted)
+    counts.updated += sum(1 for r, _, _ in chosen if r.id in emitted)
     counts.skipped += len(dated) - len(chosen)
     newest = max((_stamp(r) for r in dated), default=None)
     if import_context is None:
@@ -108,7 +112,9 @@ async def sync_deleted_deals(context: RunContext) -> None:
     page_cursor: str | None = None
     while True:
         page = await context.client.deals.list_page(filters, page_cursor, context.options.page_size)
-        dated = [(d.id, _stamp(d)) for d in page.items if d.update_time is not None]
+        dated: list[tuple[int, Version]] = [
+            (d.id, (_stamp(d), None)) for d in page.items if d.update_time is not None
+        ]
         emitted = await context.cursors.emitted(context.tenant, SyncObject.DEAL, [i for i, _ in dated])
         fresh = new_versions(dated, emitted)
         await _emit_deletes(context, SyncObject.DEAL, fresh, ChangeOrigin.POLL)
@@ -136,18 +142,18 @@ async def reconcile_if_due(context: RunContext, obj: SyncObject) -> None:
             break
         page_cursor = page.next_cursor
     gone = sorted(known - listed)
-    await _emit_deletes(context, obj, [(i, now) for i in gone], ChangeOrigin.RECONCILE)
+    await _emit_deletes(context, obj, [(i, (now, None)) for i in gone], ChangeOrigin.RECONCILE)
     await context.cursors.mark_reconciled(context.tenant, obj, now)
     await context.checkpoint()
 
 
 async def _emit_deletes(
-    context: RunContext, obj: SyncObject, versions: Sequence[tuple[int, datetime]], origin: ChangeOrigin
+    context: RunContext, obj: SyncObject, versions: Sequence[tuple[int, Version]], origin: ChangeOrigin
 ) -> None:
     now = context.now()
     messages = [
         source_change_message(context.tenant, deleted(obj, i, at, origin), run_id=context.run.run_id, now=now)
-        for i, at in versions
+        for i, (at, _) in versions
     ]
     await context.emit(messages)
     context.run.counts.updated += len(messages)

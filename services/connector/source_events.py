@@ -1,13 +1,18 @@
 """Source changes as events: what the connector emits for one Pipedrive record version (pure).
 
-Event ids derive from (tenant, object, id, update_time, action) and, for imports, the import id: a
-re-read of the same version emits the same id, so consumers drop what they already applied.
+Event ids derive from (tenant, object, id, update_time, action), the digest of the record's content (two
+edits within one second share an update_time) and, for imports, the import id: a re-read of the same
+version emits the same id, so consumers drop what they already applied.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
@@ -24,20 +29,30 @@ def version_stamp(update_time: datetime) -> str:
     return update_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def record_digest(record: Mapping[str, Any]) -> str:
+    """A digest of a record's content, independent of key order."""
+    encoded = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
 def source_change_message(
     tenant: str,
     change: SourceChange,
     *,
     run_id: str,
     now: datetime,
+    digest: str | None = None,
 ) -> OutgoingMessage:
-    """The keyed `psync.source.changed` message of one change, correlated with its run."""
+    """The keyed `psync.source.changed` message of one change, correlated with its run (`digest`: the
+    record's, when the caller computed it already)."""
     id_parts: tuple[object, ...] = (
         change.object.value,
         change.pipedrive_id,
         version_stamp(change.update_time),
         change.action.value,
     )
+    if change.record is not None:
+        id_parts = (*id_parts, digest or record_digest(change.record))
     if change.import_context is not None:
         id_parts = (*id_parts, change.import_context.import_id)
     event = build_event(

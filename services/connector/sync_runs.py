@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from connector.cursors import CursorStore
+from connector.cursors import CursorStore, Version
 from connector.runs import Run, RunKindName, RunState, RunStore
 from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
 from schemas.catalog import build_event
@@ -69,7 +69,7 @@ class RunContext:
     async def record_page(
         self,
         obj: SyncObject,
-        versions: Sequence[tuple[int, datetime]],
+        versions: Sequence[tuple[int, Version]],
         *,
         deleted: bool = False,
         advance_to: datetime | None = None,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.api_support import ConnectorDeps, deps_of, json_error
 from connector.cursors import new_versions
-from connector.source_events import deleted, merged, source_change_message, upserted
+from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
 from connector.webhook_registration import credentials_match
 from pipedrive_client import (
     BudgetExhausted,
@@ -166,6 +166,7 @@ class HintReader:
         except NotFound:
             record = None
         change: SourceChange | None
+        digest: str | None = None  # of an upserted record's content
         if record is None or record.is_deleted:
             at = record.update_time.replace(microsecond=0) if record and record.update_time else now
             if hint["merged_to_id"]:
@@ -177,17 +178,21 @@ class HintReader:
         else:
             assert record.update_time is not None
             stamp = record.update_time.replace(microsecond=0)
+            body = record.model_dump(mode="json")
+            digest = record_digest(body)
             emitted = await deps.cursors.emitted(tenant, obj, [record_id])
-            fresh = new_versions([(record_id, stamp)], emitted)
-            change = (
-                upserted(obj, record.model_dump(mode="json"), stamp, ChangeOrigin.WEBHOOK) if fresh else None
-            )
+            fresh = new_versions([(record_id, (stamp, digest))], emitted)
+            change = upserted(obj, body, stamp, ChangeOrigin.WEBHOOK) if fresh else None
         if change is None:
             return
         run_id = f"webhook-{hint['delivery_id']}"
-        await deps.producer.send_all([source_change_message(tenant, change, run_id=run_id, now=now)])
+        await deps.producer.send_all(
+            [source_change_message(tenant, change, run_id=run_id, now=now, digest=digest)]
+        )
         gone = change.action.value != "upserted"
-        await deps.cursors.record_emitted(tenant, obj, [(record_id, change.update_time)], deleted=gone)
+        await deps.cursors.record_emitted(
+            tenant, obj, [(record_id, (change.update_time, digest))], deleted=gone
+        )
         _log.info("webhook_change_emitted", tenant=tenant, object=obj.value, action=change.action.value)
 
 

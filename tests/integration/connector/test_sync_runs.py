@@ -201,6 +201,32 @@ async def test_an_exhausted_budget_pauses_the_run_which_completes_after_the_rese
     assert max(_versions(events).values()) == 1
 
 
+async def test_two_edits_within_one_second_are_both_emitted_and_the_overlap_re_read_neither_again(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
+    from pipedrive_sandbox.events import ChangeSource
+    from pipedrive_sandbox.store import Entity
+
+    org = next(state.tables[Entity.ORGANIZATION].live())
+    state.clock.advance(5)  # from here on, the sandbox's clock stands still: both edits share one second
+    state.entities.update(Entity.ORGANIZATION, org.id, {"name": "Renamed once"}, 1, ChangeSource.APP)
+    await _sync(harness)
+    state.entities.update(Entity.ORGANIZATION, org.id, {"name": "Renamed twice"}, 1, ChangeSource.APP)
+    await _sync(harness)
+    await _sync(harness)  # the overlap window re-reads the second edit
+
+    edits = [
+        e for e in await harness.events()
+        if e["data"]["object"] == "organization" and e["data"]["pipedrive_id"] == org.id
+    ][1:]  # fmt: skip
+    assert [e["data"]["record"]["name"] for e in edits] == ["Renamed once", "Renamed twice"]
+    assert edits[0]["data"]["update_time"] == edits[1]["data"]["update_time"]
+    assert edits[0]["id"] != edits[1]["id"]
+
+
 async def test_deleted_deals_and_reconciled_deletes_are_emitted(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
     await _sync(harness)
