@@ -210,11 +210,14 @@ async def test_two_edits_within_one_second_are_both_emitted_and_the_overlap_re_r
     from pipedrive_sandbox.events import ChangeSource
     from pipedrive_sandbox.store import Entity
 
-    org = next(state.tables[Entity.ORGANIZATION].live())
-    state.clock.advance(5)  # from here on, the sandbox's clock stands still: both edits share one second
+    organizations = state.tables[Entity.ORGANIZATION]
+    org = next(organizations.live())
+    state.clock.advance(5)
     state.entities.update(Entity.ORGANIZATION, org.id, {"name": "Renamed once"}, 1, ChangeSource.APP)
+    first_second = org.update_ts
     await _sync(harness)
     state.entities.update(Entity.ORGANIZATION, org.id, {"name": "Renamed twice"}, 1, ChangeSource.APP)
+    organizations.touch(org, first_second)  # Pipedrive stamped the second edit within the same second
     await _sync(harness)
     await _sync(harness)  # the overlap window re-reads the second edit
 
