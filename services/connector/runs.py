@@ -271,6 +271,16 @@ class RunStore:
             resume_at,
         )
 
+    async def count_failure(self, run: Run) -> int:
+        """Count one more unexpected failure of the run; returns the failures so far."""
+        failures: int = await self._pool.fetchval(
+            f"UPDATE {self._table} SET failures = failures + 1"
+            " WHERE tenant_id = $1 AND run_id = $2 RETURNING failures",
+            run.tenant_id,
+            run.run_id,
+        )
+        return failures
+
     async def finish(
         self, run: Run, state: RunState, status: str, message: str | None, now: datetime
     ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -18,6 +18,7 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
 from schemas.keys import run_key
 from schemas.topics import SYNC_RUNS
+from stream_runner.errors import is_transient
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 
@@ -93,6 +94,14 @@ class RunContext:
 
 Work = Callable[[RunContext], Awaitable[None]]
 
+MAX_RUN_FAILURES = 5
+"""Unexpected failures after which a run ends in Error."""
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long a run waits after its n-th unexpected failure: 30 s, doubling, at most an hour."""
+    return timedelta(seconds=min(30 * 2 ** (failures - 1), 3600))
+
 
 def _objects(run: Run) -> tuple[SyncObject, ...]:
     names = run.spec.get("objects")
@@ -155,8 +164,26 @@ class RunExecutor:
         except PipedriveError as failure:
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
             return await self._end(run, RunState.FINISHED, RunStatus.ERROR, str(failure))
+        except Exception as failure:
+            if is_transient(failure):
+                raise  # the world around the run (database, broker): the next tick takes it up again
+            run.tokens_spent = context.tokens_before + context.client.tokens_spent
+            return await self._failed(run, failure)
         status = RunStatus.WARNING if run.counts.failed else RunStatus.SUCCESS
         return await self._end(run, RunState.FINISHED, status, None)
+
+    async def _failed(self, run: Run, failure: Exception) -> Run:
+        """A run that failed unexpectedly is retried later, from where it stopped, with a growing delay;
+        after `MAX_RUN_FAILURES` such failures it ends in Error, so it never loops unseen."""
+        reason = f"{type(failure).__name__}: {failure}"[:300]
+        failures = await self._runs.count_failure(run)
+        _log.error("run_failed", tenant=run.tenant_id, run_id=run.run_id, failures=failures, exc_info=failure)
+        if failures >= MAX_RUN_FAILURES:
+            return await self._end(
+                run, RunState.FINISHED, RunStatus.ERROR, f"Failed {failures} times: {reason}"
+            )
+        await self._runs.pause(run, self._now() + retry_delay(failures))
+        return run
 
     async def _end(self, run: Run, state: RunState, status: RunStatus, message: str | None) -> Run:
         now = self._now()

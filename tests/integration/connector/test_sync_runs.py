@@ -4,6 +4,7 @@ cursor after acks, overlap dedupe, faults (429 storms, 5xx, revoked token, exhau
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -228,6 +229,44 @@ async def test_two_edits_within_one_second_are_both_emitted_and_the_overlap_re_r
     assert [e["data"]["record"]["name"] for e in edits] == ["Renamed once", "Renamed twice"]
     assert edits[0]["data"]["update_time"] == edits[1]["data"]["update_time"]
     assert edits[0]["id"] != edits[1]["id"]
+
+
+async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_error(
+    harness: ConnectorHarness,
+) -> None:
+    from connector.sync_runs import MAX_RUN_FAILURES, RunContext
+
+    await harness.connect_by_token()
+    attempts = 0
+
+    async def broken(context: RunContext) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ValueError("a record no rule expected")
+
+    harness.connector.executor._work[RunKindName.SYNC] = broken
+    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    clock = harness.sandbox.handle.state.clock
+    waits = []
+    for attempt in range(1, MAX_RUN_FAILURES + 1):
+        assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+        assert attempts == attempt
+        assert await harness.connector.scheduler.work_tenant(harness.tenant) == 0  # not before its time
+        seen = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+        assert seen is not None
+        if seen.state is RunState.FINISHED:
+            break
+        assert seen.state is RunState.PAUSED and seen.resume_at is not None
+        waits.append(seen.resume_at.timestamp() - clock.now())
+        clock.advance(3600)
+
+    ended = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    assert ended is not None and attempts == MAX_RUN_FAILURES
+    assert (ended.state, ended.status) == (RunState.FINISHED, "Error")
+    assert ended.message == f"Failed {MAX_RUN_FAILURES} times: ValueError: a record no rule expected"
+    assert all(later > earlier for earlier, later in pairwise(waits)) and len(waits) == 4
+    [finished] = [e for e in await harness.events(SYNC_RUNS.name) if e["type"] == "psync.run.finished"]
+    assert finished["data"]["status"] == "Error" and finished["data"]["message"] == ended.message
 
 
 async def test_deleted_deals_and_reconciled_deletes_are_emitted(harness: ConnectorHarness) -> None:
