@@ -160,6 +160,14 @@ class RunStore:
                     return _run(queued)
             return await self._insert(conn, tenant, kind, trigger, spec or {})
 
+    async def sync_states(self) -> dict[str, tuple[bool, datetime | None]]:
+        """Per tenant with syncs: whether one is open, and when the last one ended (one query a tick)."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id, bool_or(state IN ('queued', 'running', 'paused')) AS open,"
+            f" max(finished_at) AS last FROM {self._table} WHERE kind = 'sync' GROUP BY tenant_id"
+        )
+        return {r["tenant_id"]: (bool(r["open"]), r["last"]) for r in rows}
+
     async def enqueue_sync_if_due(
         self, tenant: str, trigger: str, due: Callable[[datetime | None], bool]
     ) -> Run | None:

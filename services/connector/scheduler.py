@@ -90,11 +90,17 @@ class Scheduler:
     async def queue_due_syncs(self) -> int:
         """Queue a scheduled sync for every tenant that is due; returns how many were queued."""
         deps, now, queued = self._deps, self._now(), 0
+        states = await deps.runs.sync_states()
         for tenant, settings in await deps.tenant_settings.tenants_by_frequency():
-            if await deps.factory.budget.closed_for_day_until(tenant) is not None:
-                continue
             jitter = jitter_of(tenant, deps.settings.schedule_jitter_s)
             due = functools.partial(is_due, frequency=settings.frequency, jitter=jitter, now=now)
+            has_open, last = states.get(tenant, (False, None))
+            # Most tenants are not due at a given tick: only the due ones cost more than this loop.
+            if has_open or not due(last):
+                continue
+            if await deps.factory.budget.closed_for_day_until(tenant) is not None:
+                continue
+            # Decided again under the tenant's lock: another replica may have queued it meanwhile.
             if await deps.runs.enqueue_sync_if_due(tenant, "schedule", due) is not None:
                 queued += 1
         return queued
