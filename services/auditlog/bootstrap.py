@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
 from auditlog.handlers import build_handlers
 from auditlog.settings import AuditlogSettings
@@ -21,6 +22,8 @@ from stream_runner.faust_runner import FaustStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
+from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.registry import TenantRegistry
 
 SERVICE = "auditlog"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,7 +51,10 @@ async def run_service(settings: AuditlogSettings) -> None:
             commit_interval_s=settings.commit_interval_s,
             data_dir=f"{settings.data_dir}/{settings.group_id}",
         )
-        http = web.Application()
+        tenants = TenantRegistry(pool)
+        await tenants.install()
+        http = web.Application(middlewares=[tenant_auth_middleware(tenants)])
+        add_activity_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
         await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
