@@ -24,7 +24,6 @@ def result_message(
     result: PushCompleted,
     *,
     time: datetime,
-    pipedrive_object: SyncObject | None = None,
     step: str = "pushed",
 ) -> OutgoingMessage:
     """The result of one record, keyed `tenant:object:match_key`, with an id derived from its cause and
