@@ -6,6 +6,8 @@ messages; positioning it at their end first makes the test read only what it pro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -42,3 +44,37 @@ async def position_group_at_end(bootstrap: str, group_id: str, topics: Iterable[
 async def rewind_group(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
     """Move a group with no members back to the given offsets (a replay from there on)."""
     await _commit(bootstrap, group_id, offsets)
+
+
+async def end_offsets(bootstrap: str, topic: TopicSpec) -> dict[TopicPartition, int]:
+    """The current end offset of every partition of `topic` (a mark to read from later)."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        return dict(await probe.end_offsets(_partitions([topic])))
+    finally:
+        await probe.stop()
+
+
+async def values_since(bootstrap: str, topic: TopicSpec, since: dict[TopicPartition, int]) -> list[bytes]:
+    """Every message value written to `topic` after the `since` mark and before its current end."""
+    ends = await end_offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+    )
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        remaining = {p for p, offset in since.items() if ends[p] > offset}
+        consumer.assign(list(remaining))
+        for partition in remaining:
+            consumer.seek(partition, since[partition])
+        while remaining:
+            for partition, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
+                found += [r.value or b"" for r in records if r.offset < ends[partition]]
+                if records and records[-1].offset + 1 >= ends[partition]:
+                    remaining.discard(partition)
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop of a group-less consumer
+            await consumer.stop()
+    return found

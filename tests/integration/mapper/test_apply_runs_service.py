@@ -7,8 +7,6 @@ and a redelivery of everything (the group rewound) neither counts twice nor repo
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -28,7 +26,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end, rewind_group
+from tests.integration.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -76,41 +74,14 @@ def connector_run(tenant: str, run_id: str) -> list[tuple[str, bytes, bytes]]:
     return sent
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await probe.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(SYNC_RUNS.partitions)]
-        return dict(await probe.end_offsets(partitions))
-    finally:
-        await probe.stop()
-
-
 async def mapper_run_events(bootstrap: str, since: dict[TopicPartition, int], tenant: str) -> list[bytes]:
     """The mapper's sync-runs events of `tenant` written after `since`, as sent."""
-    ends = await end_offsets(bootstrap, SYNC_RUNS.name)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    found: list[bytes] = []
-    try:
-        remaining = {p for p, offset in since.items() if ends[p] > offset}
-        consumer.assign(list(remaining))
-        for partition in remaining:
-            consumer.seek(partition, since[partition])
-        while remaining:
-            for partition, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
-                for record in records:
-                    if record.offset >= ends[partition]:
-                        continue
-                    event = orjson.loads(record.value or b"{}")
-                    if event.get("tenantid") == tenant and event.get("source") == "/psync/mapper":
-                        found.append(record.value or b"")
-                    if record.offset + 1 >= ends[partition]:
-                        remaining.discard(partition)
-    finally:
-        with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop of a group-less consumer
-            await consumer.stop()
-    return found
+    return [
+        value
+        for value in await values_since(bootstrap, SYNC_RUNS, since)
+        if (event := orjson.loads(value or b"{}")).get("tenantid") == tenant
+        and event.get("source") == "/psync/mapper"
+    ]
 
 
 async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
@@ -121,7 +92,7 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
     tmp_path: Path,
 ) -> None:
     tenant, run_id = f"runs{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:6]}"
-    runs_before = await end_offsets(kafka_bootstrap, SYNC_RUNS.name)
+    runs_before = await end_offsets(kafka_bootstrap, SYNC_RUNS)
     first_offsets: dict[TopicPartition, int] = {}
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()

@@ -8,8 +8,6 @@ result reached `psync.record-results.v1`; and the import's apply run counts each
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from mapper.bootstrap import MIGRATIONS
 from mapper.handlers import MapperHandlers
@@ -40,6 +38,7 @@ from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import IncomingMessage
 from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import end_offsets, values_since
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -109,41 +108,10 @@ async def produce(
         await producer.stop()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await probe.start()
-    try:
-        return dict(await probe.end_offsets([TopicPartition(topic, p) for p in range(12)]))
-    finally:
-        await probe.stop()
-
-
 async def result_ids(bootstrap: str, since: dict[TopicPartition, int], tenant: str) -> set[str]:
     """Ids of the record results of `tenant` written after `since`."""
-    ends = await end_offsets(bootstrap, RECORD_RESULTS.name)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
-    )
-    await consumer.start()
-    ids: set[str] = set()
-    try:
-        remaining = {p for p, offset in since.items() if ends[p] > offset}
-        consumer.assign(list(remaining))
-        for partition in remaining:
-            consumer.seek(partition, since[partition])
-        while remaining:
-            for partition, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
-                for record in records:
-                    if record.offset < ends[partition]:
-                        event = orjson.loads(record.value or b"{}")
-                        if event.get("tenantid") == tenant:
-                            ids.add(event["id"])
-                    if record.offset + 1 >= ends[partition]:
-                        remaining.discard(partition)
-    finally:
-        with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop of a group-less consumer
-            await consumer.stop()
-    return ids
+    events = (orjson.loads(value or b"{}") for value in await values_since(bootstrap, RECORD_RESULTS, since))
+    return {event["id"] for event in events if event.get("tenantid") == tenant}
 
 
 @pytest.fixture
@@ -183,7 +151,7 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
     tenant = f"kill{uuid.uuid4().hex[:8]}"
     schema = mapper_env["MAPPER_DB_SCHEMA"]
     changes = [import_change(tenant, n) for n in range(RECORDS)]
-    results_before = await end_offsets(kafka_bootstrap, RECORD_RESULTS.name)
+    results_before = await end_offsets(kafka_bootstrap, RECORD_RESULTS)
     await produce(kafka_bootstrap, SOURCE_CHANGES.name, changes)
 
     async def count(table: str) -> int:

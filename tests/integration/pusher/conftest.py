@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from pipedrive_client import (
@@ -154,6 +155,15 @@ def credentials_key() -> bytes:
 async def sandbox() -> AsyncIterator[SandboxHandle]:
     async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as handle:
         yield handle
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain idempotent producer, for tests that write to the pusher's input topics as others would."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ creates a record twice; a replay of its input writes nothing to Pipedrive."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialStore
-from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
+from pipedrive_sandbox import SandboxHandle
 from pipedrive_sandbox.store import Entity
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -31,20 +30,6 @@ from tests.integration.service_process import ServiceProcess
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 DOMAINS = [f"killed{n}.io" for n in range(4)]
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxHandle]:
-    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as handle:
-        yield handle
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, group: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ write after the input stopped, and no field a person edited in Pipedrive was set
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
+from pipedrive_sandbox import SandboxHandle
 from pipedrive_sandbox.events import ChangeEvent, ChangeSource
 from pipedrive_sandbox.store import Entity
 from schemas.catalog import build_event, event_type_of
@@ -111,20 +110,6 @@ class History:
             for key, values in seen.items()
             if any(values[i] == values[i + 2] for i in range(len(values) - 2))
         ]
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxHandle]:
-    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as handle:
-        yield handle
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 class TwoWayRun:
