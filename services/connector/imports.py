@@ -1,7 +1,11 @@
 """Imports: all organizations, filtered organizations, or deals at chosen stages with their organizations
 and persons. A filter is compiled against the account's field labels (errors name the column), what v2
 lists can filter is pushed down, the rest is evaluated on the pages read. The same reading serves the
-preview (counts only, nothing emitted) and the import run (emits with the duplicate handling)."""
+preview (counts only, nothing emitted) and the import run (emits with the duplicate handling).
+
+A deal import emits each organization and person once: which ones it already emitted is kept in the
+connector's `import_emitted` table (written with each page's position, read for the page's ids only), so
+the run's progress stays the same size however many it emitted."""
 
 from __future__ import annotations
 
@@ -144,8 +148,51 @@ Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
 
 Position = dict[str, Any]
 """Where an import stands after a page (stored in the run's progress under `position`): the page cursor,
-and for deals the stage index and the organizations and persons already emitted."""
-OnPage = Callable[[Position], Awaitable[None]]
+and for deals the stage index."""
+
+IdsByObject = dict[SyncObject, list[int]]
+
+AlreadyEmitted = Callable[[SyncObject, Sequence[int]], Awaitable[set[int]]]
+"""Those of these ids of the object that the import has already emitted."""
+
+OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
+"""Runs after each page with its position and the organizations and persons it emitted for the first time
+in the import."""
+
+LEGACY_EMITTED_KEYS = {"seen_organizations": SyncObject.ORGANIZATION, "seen_persons": SyncObject.PERSON}
+"""Where a deal import's position kept the ids it emitted before they moved to `import_emitted`."""
+
+
+def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
+    """The organizations and persons the deals link to, each once, in id order."""
+    return {
+        SyncObject.ORGANIZATION: sorted({d.org_id for d in deals if d.org_id}),
+        SyncObject.PERSON: sorted({d.person_id for d in deals if d.person_id}),
+    }
+
+
+def split_legacy_position(position: Position) -> tuple[Position, IdsByObject]:
+    """A position stored before the emitted ids moved to their table: the position without the id lists,
+    and the ids they held (nothing for a position of today)."""
+    kept = {key: value for key, value in position.items() if key not in LEGACY_EMITTED_KEYS}
+    emitted = {obj: sorted(position[key]) for key, obj in LEGACY_EMITTED_KEYS.items() if key in position}
+    return kept, emitted
+
+
+class EmittedInMemory:
+    """What a read without a run (the preview) has emitted so far, held in memory: nothing is stored."""
+
+    def __init__(self) -> None:
+        self._ids: dict[SyncObject, set[int]] = {}
+
+    async def among(self, obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        """Those of `ids` already emitted."""
+        return self._ids.get(obj, set()).intersection(ids)
+
+    def add(self, emitted: IdsByObject) -> None:
+        """Note ids emitted."""
+        for obj, ids in emitted.items():
+            self._ids.setdefault(obj, set()).update(ids)
 
 
 async def read_import(
@@ -158,13 +205,21 @@ async def read_import(
     page_size: int = MAX_PAGE_SIZE,
     start: Position | None = None,
     on_page: OnPage | None = None,
+    already_emitted: AlreadyEmitted | None = None,
 ) -> None:
     """Read what the import selects page by page, handing each page's selected records to `sink`.
 
-    `on_page(position)` runs after each page (checkpoints); a run resumes from the `start` position.
+    `on_page(position, first_emitted)` runs after each page (checkpoints); a run resumes from the `start`
+    position. A deal import asks `already_emitted` which of a page's organizations and persons it emitted
+    before (without it, it keeps them in memory: a read that no run resumes).
     """
     if request.source is ImportSource.DEALS_AT_STAGES:
-        await _read_deals(client, request.stage_ids, sink, tally, page_size, start or {}, on_page)
+        if already_emitted is None:
+            memory = EmittedInMemory()
+            already_emitted, on_page = memory.among, _noting(memory, on_page)
+        await _read_deals(
+            client, request.stage_ids, sink, tally, page_size, start or {}, on_page, already_emitted
+        )
         return
     compiled = (
         await compile_organization_filter(client, request.filter, now) if request.filter is not None else None
@@ -178,7 +233,7 @@ async def read_import(
         tally.add(SyncObject.ORGANIZATION, len(chosen))
         await sink(SyncObject.ORGANIZATION, chosen)
         if on_page is not None:
-            await on_page({"page_cursor": page.next_cursor})
+            await on_page({"page_cursor": page.next_cursor}, {})
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
@@ -192,21 +247,22 @@ async def _read_deals(
     page_size: int,
     start: Position,
     on_page: OnPage | None,
+    already_emitted: AlreadyEmitted,
 ) -> None:
-    seen_orgs: set[int] = set(start.get("seen_organizations", ()))
-    seen_persons: set[int] = set(start.get("seen_persons", ()))
     cursor: str | None = start.get("page_cursor")
     for index in range(int(start.get("stage_index", 0)), len(stage_ids)):
         while True:
             page = await client.deals.list_page(ListFilters(stage_id=stage_ids[index]), cursor, page_size)
             deals: list[Deal] = page.items
             tally.read += len(deals)
-            org_ids = sorted({d.org_id for d in deals if d.org_id} - seen_orgs)
-            person_ids = sorted({d.person_id for d in deals if d.person_id} - seen_persons)
-            orgs: list[Organization] = await _by_ids(client.organizations.list_page, org_ids)
-            persons: list[Person] = await _by_ids(client.persons.list_page, person_ids)
-            seen_orgs.update(org_ids)
-            seen_persons.update(person_ids)
+            first_emitted: IdsByObject = {}
+            for linked, ids in linked_ids(deals).items():
+                before = await already_emitted(linked, ids)
+                first_emitted[linked] = [i for i in ids if i not in before]
+            orgs: list[Organization] = await _by_ids(
+                client.organizations.list_page, first_emitted[SyncObject.ORGANIZATION]
+            )
+            persons: list[Person] = await _by_ids(client.persons.list_page, first_emitted[SyncObject.PERSON])
             for obj, records in (
                 (SyncObject.ORGANIZATION, orgs),
                 (SyncObject.PERSON, persons),
@@ -216,16 +272,19 @@ async def _read_deals(
                 await sink(obj, records)
             cursor = page.next_cursor
             if on_page is not None:
-                await on_page(
-                    {
-                        "stage_index": index if cursor else index + 1,
-                        "page_cursor": cursor,
-                        "seen_organizations": sorted(seen_orgs),
-                        "seen_persons": sorted(seen_persons),
-                    }
-                )
+                position = {"stage_index": index if cursor else index + 1, "page_cursor": cursor}
+                await on_page(position, first_emitted)
             if cursor is None:
                 break
+
+
+def _noting(memory: EmittedInMemory, on_page: OnPage | None) -> OnPage:
+    async def noted(position: Position, first_emitted: IdsByObject) -> None:
+        memory.add(first_emitted)
+        if on_page is not None:
+            await on_page(position, first_emitted)
+
+    return noted
 
 
 async def _by_ids(list_page: Callable[..., Awaitable[Any]], ids: Sequence[int]) -> list[Any]:
@@ -239,7 +298,8 @@ async def _by_ids(list_page: Callable[..., Awaitable[Any]], ids: Sequence[int]) 
 
 async def run_import(context: RunContext) -> None:
     """The work of an import run: emit what the import selects, carrying its duplicate handling; after a
-    crash it resumes from the position of its last stored page (that page's counts stored with it)."""
+    crash it resumes from the position of its last stored page (that page's counts, and the organizations
+    and persons it emitted first, stored with it)."""
     request = ImportRequest.model_validate(context.run.spec)
     import_context = ImportContext(
         import_id=context.run.run_id, duplicate_handling=request.duplicate_handling
@@ -251,15 +311,23 @@ async def run_import(context: RunContext) -> None:
     async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
         await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context)
 
-    async def on_page(position: Position) -> None:
+    async def on_page(position: Position, first_emitted: IdsByObject) -> None:
         progress["position"] = position
         progress["read"] = read_before + tally.read
         progress["selected"] = {
             obj: selected_before.get(obj, 0) + tally.selected.get(obj, 0)
             for obj in sorted(selected_before.keys() | tally.selected.keys())
         }
-        await context.checkpoint()
+        await context.checkpoint(first_emitted)
 
+    async def already_emitted(obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        return await context.runs.emitted_by_run(context.run, obj, ids)
+
+    start, legacy_emitted = split_legacy_position(progress.get("position") or {})
+    if legacy_emitted:
+        # A run interrupted before its emitted ids had a table of their own: move them there first.
+        progress["position"] = start
+        await context.checkpoint(legacy_emitted)
     await read_import(
         context.client,
         request,
@@ -267,8 +335,9 @@ async def run_import(context: RunContext) -> None:
         tally,
         context.now(),
         page_size=context.options.page_size,
-        start=progress.get("position"),
+        start=start,
         on_page=on_page,
+        already_emitted=already_emitted,
     )
 
 

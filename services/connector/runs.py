@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from schemas.events.common import SyncObject
 
 
 class RunKindName(StrEnum):
@@ -133,11 +135,12 @@ def _run(row: asyncpg.Record) -> Run:
 
 
 class RunStore:
-    """The runs table."""
+    """The runs table, and the records an import has emitted once and must not emit again."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
         self._table = f"{schema}.runs"
+        self._emitted = f"{schema}.import_emitted"
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -268,6 +271,33 @@ class RunStore:
         )
         return bool(cancel)
 
+    async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        """Those of `ids` the run has already emitted (an import's organizations and persons)."""
+        rows = await self._pool.fetch(
+            f"SELECT pipedrive_id FROM {self._emitted}"
+            " WHERE tenant_id = $1 AND run_id = $2 AND object = $3 AND pipedrive_id = ANY($4::bigint[])",
+            run.tenant_id,
+            run.run_id,
+            obj.value,
+            list(ids),
+        )
+        return {r["pipedrive_id"] for r in rows}
+
+    async def record_emitted_by_run(
+        self, run: Run, ids_by_object: Mapping[SyncObject, Sequence[int]], conn: Connection
+    ) -> None:
+        """Store ids the run emitted, in the caller's transaction (an id stored before stays as it is)."""
+        for obj, ids in ids_by_object.items():
+            if ids:
+                await conn.execute(
+                    f"INSERT INTO {self._emitted} (tenant_id, run_id, object, pipedrive_id)"
+                    " SELECT $1, $2, $3, unnest($4::bigint[]) ON CONFLICT DO NOTHING",
+                    run.tenant_id,
+                    run.run_id,
+                    obj.value,
+                    list(ids),
+                )
+
     async def pause(self, run: Run, resume_at: datetime) -> None:
         """Park the run until the budget resets."""
         run.state, run.resume_at = RunState.PAUSED, resume_at
@@ -294,17 +324,22 @@ class RunStore:
     ) -> None:
         """Close the run with its outcome."""
         run.state, run.status, run.message, run.finished_at = state, status, message, now
-        await self.save_progress(run)
-        await self._pool.execute(
-            f"UPDATE {self._table} SET state = $3, status = $4, message = $5, finished_at = $6"
-            " WHERE tenant_id = $1 AND run_id = $2",
-            run.tenant_id,
-            run.run_id,
-            state.value,
-            status,
-            message,
-            now,
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self.save_progress(run, conn)
+            await conn.execute(
+                f"UPDATE {self._table} SET state = $3, status = $4, message = $5, finished_at = $6"
+                " WHERE tenant_id = $1 AND run_id = $2",
+                run.tenant_id,
+                run.run_id,
+                state.value,
+                status,
+                message,
+                now,
+            )
+            # A closed run never resumes: what it emitted once is no longer needed.
+            await conn.execute(
+                f"DELETE FROM {self._emitted} WHERE tenant_id = $1 AND run_id = $2", run.tenant_id, run.run_id
+            )
 
     async def request_cancel(self, tenant: str, run_id: str) -> Run | None:
         """Ask an open run to stop (a queued or paused one is cancelled at once by the worker)."""

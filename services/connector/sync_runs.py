@@ -4,7 +4,7 @@ a Pipedrive error ends it in Error with the activity log's message."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -85,10 +85,18 @@ class RunContext:
             )
             await self.runs.save_progress(self.run, conn)
 
-    async def checkpoint(self) -> None:
-        """Store progress, counts and tokens; raise RunCancelled when the admin asked to stop."""
+    async def checkpoint(self, first_emitted: Mapping[SyncObject, Sequence[int]] | None = None) -> None:
+        """Store progress, counts and tokens, and with them, in one transaction, `first_emitted`: the ids
+        the run emitted for the first time and must not emit again (an import's organizations and
+        persons). Raise RunCancelled when the admin asked to stop."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
-        if await self.runs.save_progress(self.run):
+        if first_emitted is None:
+            cancel = await self.runs.save_progress(self.run)
+        else:
+            async with self.runs.pool.acquire() as conn, conn.transaction():
+                await self.runs.record_emitted_by_run(self.run, first_emitted, conn)
+                cancel = await self.runs.save_progress(self.run, conn)
+        if cancel:
             raise RunCancelled()
 
 

@@ -1,11 +1,13 @@
 """Imports of deals at chosen pipeline stages: exactly those deals, their organizations and persons once
-each, the duplicate handling carried on every event, and the run counted."""
+each (also when deals on different pages, or on both sides of a crash, share them), the duplicate handling
+carried on every event, and the run counted; the run's progress does not grow with what it emitted."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from typing import Any
 
+import orjson
 import pytest
 
 from connector.runs import Run, RunKindName
@@ -23,6 +25,30 @@ def _chosen_stages(harness: ConnectorHarness) -> tuple[list[int], list[dict[str,
     by_stage = Counter(d["stage_id"] for d in deals)
     stages = sorted(s for s, _ in by_stage.most_common(2))
     return stages, [d for d in deals if d["stage_id"] in stages]
+
+
+def _share_across_pages(harness: ConnectorHarness, stages: list[int]) -> tuple[int, int]:
+    """Link the last deal of the second stage to the organization and person of a deal of the first stage
+    (its first page): two deals on different pages then share both; returns (organization, person)."""
+    deals = harness.sandbox.handle.state.tables[Entity.DEAL]
+    first = next(
+        r.data
+        for r in deals.live()
+        if r.data["stage_id"] == stages[0] and r.data.get("org_id") and r.data.get("person_id")
+    )
+    last = max((r for r in deals.live() if r.data["stage_id"] == stages[1]), key=lambda r: r.id)
+    last.data["org_id"], last.data["person_id"] = first["org_id"], first["person_id"]
+    return first["org_id"], first["person_id"]
+
+
+async def _emitted_rows(harness: ConnectorHarness, run_id: str) -> int:
+    deps = harness.connector.deps
+    count: int = await deps.pool.fetchval(
+        f"SELECT count(*) FROM {deps.schema}.import_emitted WHERE tenant_id = $1 AND run_id = $2",
+        harness.tenant,
+        run_id,
+    )
+    return count
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
@@ -176,3 +202,149 @@ async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_e
     assert done.counts.created + done.counts.updated == len(wanted)
     assert done.progress["read"] == len(expected)
     assert sum(done.progress["selected"].values()) == len(wanted)
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
+async def test_an_organization_and_a_person_shared_by_deals_on_two_pages_are_emitted_once(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    stages, expected = _chosen_stages(harness)
+    shared_org, shared_person = _share_across_pages(harness, stages)
+    runs = harness.connector.deps.runs
+    spec = {"source": "deals_at_stages", "stage_ids": stages}
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.status == "Success", done and done.message
+    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    assert emitted[("organization", shared_org)] == 1
+    assert emitted[("person", shared_person)] == 1
+    assert max(emitted.values()) == 1
+    organizations = {d["org_id"] for d in expected if d.get("org_id")}
+    assert {i for o, i in emitted if o == "organization"} == organizations
+    assert await _emitted_rows(harness, run.run_id) == 0, "a finished run's emitted ids are deleted"
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=300, deals_per_organization=3)])
+async def test_the_progress_of_a_deal_import_does_not_grow_with_the_ids_it_emitted(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    deals = [r.data for r in harness.sandbox.handle.state.tables[Entity.DEAL].live()]
+    stages = sorted({d["stage_id"] for d in deals})
+    runs = harness.connector.deps.runs
+    run = await runs.enqueue(
+        harness.tenant, RunKindName.IMPORT, "manual", {"source": "deals_at_stages", "stage_ids": stages}
+    )
+    original = runs.save_progress
+    stored: list[tuple[int, int]] = []  # per page: the progress's size, the ids in the table then
+
+    async def measured(run: Run, conn: Any = None) -> bool:
+        if conn is not None:  # a page's checkpoint (or the run's end): its transaction's ids are visible
+            deps = harness.connector.deps
+            ids = await conn.fetchval(
+                f"SELECT count(*) FROM {deps.schema}.import_emitted WHERE run_id = $1", run.run_id
+            )
+            stored.append((len(orjson.dumps(run.progress)), ids))
+        return await original(run, conn)
+
+    runs.save_progress = measured  # type: ignore[method-assign]
+    try:
+        assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.status == "Success", done and done.message
+    organizations = {d["org_id"] for d in deals if d.get("org_id")}
+    assert done.progress["selected"]["organization"] == len(organizations) > 200
+    assert set(done.progress["position"]) == {"stage_index", "page_cursor"}
+    pages = [ids for _, ids in stored]
+    assert len(pages) >= 9 and pages == sorted(pages) and pages[-1] > 400, "the ids went to the table"
+    sizes = [size for size, _ in stored]
+    assert max(sizes) < 300, f"the progress grew to {max(sizes)} bytes"
+    assert await _emitted_rows(harness, run.run_id) == 0
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
+async def test_a_deal_import_resumed_after_a_crash_does_not_emit_again_what_earlier_pages_emitted(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    stages, expected = _chosen_stages(harness)
+    shared_org, shared_person = _share_across_pages(harness, stages)
+    runs = harness.connector.deps.runs
+    spec = {"source": "deals_at_stages", "stage_ids": stages}
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
+    original, calls = runs.save_progress, 0
+
+    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the process died here")
+        return await original(run, conn)
+
+    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
+    first_page = [d for d in expected if d["stage_id"] == stages[0]]
+    first_page_links = {("organization", d["org_id"]) for d in first_page if d.get("org_id")} | {
+        ("person", d["person_id"]) for d in first_page if d.get("person_id")
+    }
+    assert await _emitted_rows(harness, run.run_id) == len(first_page_links), "the first page's only"
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.status == "Success", done and done.message
+    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    assert emitted[("organization", shared_org)] == 1, "emitted before the crash, not again after it"
+    assert emitted[("person", shared_person)] == 1
+    first_page_orgs = {d["org_id"] for d in first_page if d.get("org_id")}
+    assert all(emitted[("organization", o)] == 1 for o in first_page_orgs)
+    assert await _emitted_rows(harness, run.run_id) == 0
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=60, deals_per_organization=2)])
+async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_resumes_without_them(
+    harness: ConnectorHarness,
+) -> None:
+    # A run interrupted before migration 0004 kept its emitted organizations and persons in its progress.
+    await harness.connect_by_token()
+    stages, expected = _chosen_stages(harness)
+    runs = harness.connector.deps.runs
+    run = await runs.enqueue(
+        harness.tenant, RunKindName.IMPORT, "manual", {"source": "deals_at_stages", "stage_ids": stages}
+    )
+    done_org = next(d["org_id"] for d in expected if d.get("org_id"))
+    done_person = next(d["person_id"] for d in expected if d.get("person_id"))
+    run.progress = {
+        "position": {
+            "stage_index": 0,
+            "page_cursor": None,
+            "seen_organizations": [done_org],
+            "seen_persons": [done_person],
+        }
+    }
+    await runs.save_progress(run)
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.status == "Success", done and done.message
+    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    assert ("organization", done_org) not in emitted and ("person", done_person) not in emitted
+    orgs = {d["org_id"] for d in expected if d.get("org_id")} - {done_org}
+    assert {i for o, i in emitted if o == "organization"} == orgs
+    assert max(emitted.values()) == 1
+    assert set(done.progress["position"]) == {"stage_index", "page_cursor"}
+    assert await _emitted_rows(harness, run.run_id) == 0
