@@ -46,7 +46,6 @@ def incoming_from_faust(message: Any) -> IncomingMessage:
 
 
 _MAX_UNACKED = 8000
-_MAX_BATCH = 2000
 _IN_FLIGHT_GRACE_S = 30.0
 
 
@@ -97,9 +96,11 @@ class FaustStreamRunner:
         commit_interval_s: float,
         data_dir: str,
         session_timeout_s: float = 60.0,
+        max_batch: int = 2000,
     ) -> None:
         Path(data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
         self._processor = processor
+        self._max_batch = max_batch
         self._commit_interval_s = commit_interval_s
         self._pending = _AckQueue()
         self._stop = asyncio.Event()
@@ -139,7 +140,7 @@ class FaustStreamRunner:
             buffered.append(event)
             # Apply together what has already arrived (faust's own "queue empty" test), so a burst is
             # one transaction per batch while a lone event is applied at once.
-            if len(buffered) < _MAX_BATCH and not _nothing_queued(unacked):
+            if len(buffered) < self._max_batch and not _nothing_queued(unacked):
                 continue
             batch, buffered = buffered, []
             self._idle.clear()

@@ -56,11 +56,15 @@ class KafkaStreamRunner:
         processor: MessageProcessor,
         client_id: str,
         commit_interval_s: float = 1.0,
+        max_poll_records: int = 200,
+        session_timeout_s: float = 10.0,
     ) -> None:
         self._topics = list(topics)
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
+        # Commit (and wait for the outputs' acknowledgements) at the latest after a few polls' worth.
+        self._max_pending_deliveries = max(_MAX_PENDING_DELIVERIES, 4 * max_poll_records)
         self._deliveries: list[Delivery] = []
         self._last_commit = time.monotonic()
         self._consumer = AIOKafkaConsumer(
@@ -71,7 +75,10 @@ class KafkaStreamRunner:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             partition_assignment_strategy=(RangePartitionAssignor,),
-            max_poll_records=200,
+            max_poll_records=max_poll_records,
+            # How long a crashed member keeps its partitions before the group takes them back.
+            session_timeout_ms=int(session_timeout_s * 1000),
+            heartbeat_interval_ms=int(min(3.0, session_timeout_s / 3) * 1000),
         )
 
     async def commit_processed(self) -> None:
@@ -102,7 +109,7 @@ class KafkaStreamRunner:
                 with contextlib.suppress(StopRequested):
                     await self._process_batches(batches, stop)
                 due = time.monotonic() - self._last_commit >= self._commit_interval_s
-                if due or len(self._deliveries) >= _MAX_PENDING_DELIVERIES:
+                if due or len(self._deliveries) >= self._max_pending_deliveries:
                     await self.commit_processed()
         finally:
             try:
@@ -114,10 +121,15 @@ class KafkaStreamRunner:
     async def _process_batches(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
     ) -> None:
-        for partition, records in batches.items():
-            if stop.is_set() or not records:
-                return
-            results = await self._processor.process_batch([incoming_from(r) for r in records], stop)
-            for processed in results:
-                self._deliveries.extend(processed.deliveries)
-            self._processed[partition] = records[-1].offset + 1
+        """Process one poll's records of every partition as one batch (each partition's in order), so
+        a batch handler gets up to `max_poll_records` changes per transaction, not one partition's share.
+        """
+        records = [r for partition_records in batches.values() for r in partition_records]
+        if stop.is_set() or not records:
+            return
+        results = await self._processor.process_batch([incoming_from(r) for r in records], stop)
+        for processed in results:
+            self._deliveries.extend(processed.deliveries)
+        for partition, partition_records in batches.items():
+            if partition_records:
+                self._processed[partition] = partition_records[-1].offset + 1

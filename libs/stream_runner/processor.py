@@ -176,23 +176,25 @@ class MessageProcessor:
         delivered = await self._enqueue(outputs, topic, stop) if outputs else ()
         results, taken = [], 0
         outcomes = Counter[str]()
-        for (event, message), one in zip(items, handled, strict=True):
+        for _item, one in zip(items, handled, strict=True):
             deliveries = delivered[taken : taken + len(one.outputs)]
             taken += len(one.outputs)
             outcome = "duplicate" if one.duplicate else "applied"
             results.append(Processed(outcome, deliveries))
             outcomes[outcome] += 1
-            _log.info(
-                "message_processed",
-                outcome=outcome,
-                topic=topic,
-                partition=message.partition,
-                offset=message.offset,
-                tenant=event.tenantid,
-                event_id=event.id,
-                event_type=event.type,
-                batch_size=len(items),
-            )
+        # One line per batch (a line per message would cost more than applying it); the events' ids are
+        # in the inbox and in their results.
+        _log.info(
+            "batch_processed",
+            topic=topic,
+            event_type=decoded[0].type,
+            batch_size=len(items),
+            first=f"{messages[0].partition}:{messages[0].offset}",
+            last=f"{messages[-1].partition}:{messages[-1].offset}",
+            tenants=sorted({event.tenantid for event, _ in items})[:10],
+            **{f"outcome_{name}": count for name, count in outcomes.items()},
+            **({"event_id": decoded[0].id} if len(items) == 1 else {}),
+        )
         for outcome, count in outcomes.items():
             self._metrics.messages.labels(topic, outcome).inc(count)
         elapsed = time.perf_counter() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -20,4 +22,12 @@ class MapperSettings(ServiceSettings):
         default=60.0,
         ge=6.0,
         description="Kafka group session: how long a crashed replica keeps its partitions.",
+    )
+    transport: Literal["faust", "aiokafka"] = Field(
+        default="faust",
+        description="How the mapper consumes: a faust-streaming app (default), or the aiokafka runner, which"
+        " costs far less per message (see README, Operations: mapper throughput).",
+    )
+    max_batch: int = Field(
+        default=2000, ge=1, le=10_000, description="At most this many changes applied per transaction."
     )
