@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from service_runtime.http_errors import json_error
 from tenant_auth.registry import TenantRegistry
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -27,12 +28,10 @@ def tenant_auth_middleware(registry: TenantRegistry) -> Middleware:
         scheme, _, presented = header.partition(" ")
         tenant = await registry.tenant_of(presented) if scheme.lower() == "bearer" else None
         if tenant is None:
-            return web.json_response(
-                {
-                    "error": "unauthorized",
-                    "message": "Send a valid API key as `Authorization: Bearer <key>`.",
-                },
-                status=401,
+            raise json_error(
+                401,
+                "unauthorized",
+                "Send a valid API key as `Authorization: Bearer <key>`.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         request[TENANT] = tenant

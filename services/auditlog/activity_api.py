@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of
 
 Query = TypeVar("Query", bound=BaseModel)
@@ -72,21 +73,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("cursor: not a cursor this API returned") from failure
 
 
-def _error(kind: type[web.HTTPException], error: str, problems: list[str] | None = None) -> web.HTTPException:
-    body: dict[str, Any] = {"error": error, **({"problems": problems} if problems else {})}
-    return kind(text=orjson.dumps(body).decode(), content_type="application/json")
-
-
 def _query(model: type[Query], request: web.Request) -> tuple[Query, tuple[datetime, str] | None]:
     try:
         query = model.model_validate(dict(request.query))
         cursor: str | None = getattr(query, "cursor", None)
         return query, decode_cursor(cursor) if cursor else None
     except ValidationError as failure:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in failure.errors()]
-        raise _error(web.HTTPBadRequest, "bad_request", problems) from failure
+        raise bad_request(validation_problems(failure)) from failure
     except ValueError as failure:
-        raise _error(web.HTTPBadRequest, "bad_request", [str(failure)]) from failure
+        raise bad_request([str(failure)]) from failure
 
 
 def _row(record: asyncpg.Record) -> dict[str, Any]:
@@ -119,7 +114,7 @@ async def get_run(request: web.Request) -> web.Response:
         request.match_info["run_id"],
     )
     if row is None:
-        raise _error(web.HTTPNotFound, "not_found")
+        raise json_error(404, "not_found", "No such run for this tenant.")
     return web.json_response({"data": _row(row)})
 
 

@@ -1,11 +1,12 @@
-"""What every handler of the connector's API shares: the dependencies on the app, JSON errors, and
-pydantic-validated bodies that become 400s naming the problem."""
+"""What every handler of the connector's API shares: the dependencies on the app, JSON errors (the shared
+shape of service_runtime.http_errors, re-exported), and pydantic-validated bodies that become 400s naming
+the problem."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import orjson
@@ -17,7 +18,10 @@ from connector.runs import RunStore
 from connector.settings import ConnectorSettings
 from connector.tenant_settings import SettingsStore
 from pipedrive_client import Clock, OAuthApp, OAuthStateStore, PipedriveClientFactory
+from service_runtime.http_errors import bad_request, json_error, validation_problems
 from stream_runner.producer import EventProducer
+
+__all__ = ["DEPS", "ConnectorDeps", "deps_of", "json_error", "read_body", "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,25 +53,6 @@ def deps_of(request: web.Request) -> ConnectorDeps:
     return request.app[DEPS]
 
 
-def json_error(status: int, error: str, message: str, **extra: Any) -> web.HTTPException:
-    """An HTTP error with a JSON body `{error, message, ...}` (raise it)."""
-    body = orjson.dumps({"error": error, "message": message, **extra}).decode()
-    kinds: dict[int, type[web.HTTPException]] = {
-        400: web.HTTPBadRequest,
-        401: web.HTTPUnauthorized,
-        404: web.HTTPNotFound,
-        409: web.HTTPConflict,
-        502: web.HTTPBadGateway,
-        503: web.HTTPServiceUnavailable,
-    }
-    return kinds[status](text=body, content_type="application/json")
-
-
-def validation_problems(error: ValidationError) -> list[str]:
-    """`field.path: what is wrong` for each problem pydantic found."""
-    return [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()]
-
-
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The request's JSON body validated as `model`; a 400 naming every problem otherwise."""
     try:
@@ -77,5 +62,4 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as failure:
-        problems = validation_problems(failure)
-        raise json_error(400, "bad_request", "; ".join(problems), problems=problems) from failure
+        raise bad_request(validation_problems(failure)) from failure

@@ -13,7 +13,7 @@ from connector.imports import ImportRequest
 from connector.settings_api import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings
 
-_ERROR = {"description": "Error: `{error, message}` (400 names every problem; a bad filter its column)"}
+_ERROR = {"description": "Error: `{error, message}`; bad input adds `problems`, a bad filter its `column`"}
 
 
 def _op(summary: str, body: type[BaseModel] | None = None, ok: str = "200", **extra: Any) -> dict[str, Any]:

@@ -34,7 +34,6 @@ from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, SourceChange
 
 _log = structlog.get_logger(__name__)
-_UNAUTHORIZED = {"error": "unauthorized", "message": "Bad webhook credentials."}
 
 
 class DeliveryMeta(BaseModel):
@@ -79,7 +78,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
     user, password = _basic_auth(request)
     stored = (row["webhook_user"], row["webhook_secret_hash"]) if row else (None, None)
     if not credentials_match(user, password, *stored):
-        return web.json_response(_UNAUTHORIZED, status=401, headers={"WWW-Authenticate": "Basic"})
+        raise json_error(
+            401, "unauthorized", "Bad webhook credentials.", headers={"WWW-Authenticate": "Basic"}
+        )
     try:
         delivery = Delivery.model_validate(orjson.loads(await request.read()))
     except (orjson.JSONDecodeError, ValidationError) as failure:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mapper.abm_store import TABLES
 from schemas.events.common import SyncObject
+from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
@@ -39,18 +40,10 @@ class ListQuery(BaseModel):
     deleted_in_crm: bool | None = None
 
 
-def _bad_request(error: ValidationError) -> web.HTTPBadRequest:
-    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
-    return web.HTTPBadRequest(
-        text=web.json_response({"error": "bad_request", "problems": problems}).text,
-        content_type="application/json",
-    )
-
-
 def _collection(request: web.Request) -> tuple[str, SyncObject]:
     name = request.match_info["collection"]
     if name not in COLLECTIONS:
-        raise web.HTTPNotFound(text='{"error": "not_found"}', content_type="application/json")
+        raise json_error(404, "not_found", f"No collection {name}: use accounts, contacts or opportunities.")
     return name, COLLECTIONS[name]
 
 
@@ -68,7 +61,7 @@ async def list_records(request: web.Request) -> web.Response:
     try:
         query = ListQuery.model_validate(dict(request.query))
     except ValidationError as exc:
-        raise _bad_request(exc) from exc
+        raise bad_request(validation_problems(exc)) from exc
     schema = request.app[SCHEMA]
     rows = await request.app[POOL].fetch(
         f"SELECT {_columns(obj)} FROM {schema}.{table} WHERE tenant_id = $1"
@@ -93,7 +86,7 @@ async def get_record(request: web.Request) -> web.Response:
         request.match_info["abm_id"],
     )
     if row is None:
-        raise web.HTTPNotFound(text='{"error": "not_found"}', content_type="application/json")
+        raise json_error(404, "not_found", f"No such {obj.value} for this tenant.")
     return web.json_response({"data": _row(row)})
 
 

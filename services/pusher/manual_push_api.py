@@ -30,6 +30,7 @@ from schemas.events.push import PushRequested
 from schemas.events.sync_runs import RunKind
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
+from service_runtime.http_errors import bad_request, validation_problems
 from stream_runner.messages import OutgoingMessage
 from tenant_auth.middleware import tenant_of
 
@@ -60,20 +61,13 @@ class PushBatchIn(BaseModel):
     requested_by: str | None = Field(default=None, max_length=320)
 
 
-def _bad_request(problems: list[str]) -> web.HTTPBadRequest:
-    body = web.json_response({"error": "bad_request", "problems": problems}).text
-    return web.HTTPBadRequest(text=body, content_type="application/json")
-
-
 async def _batch(request: web.Request) -> PushBatchIn:
     try:
         return PushBatchIn.model_validate(await request.json())
     except ValidationError as error:
-        raise _bad_request(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
-        ) from error
+        raise bad_request(validation_problems(error)) from error
     except ValueError as error:
-        raise _bad_request(["the body must be a JSON object"]) from error
+        raise bad_request(["the body must be a JSON object"]) from error
 
 
 def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:
@@ -91,7 +85,7 @@ async def show_mapping(request: web.Request) -> web.Response:
     try:
         obj = SyncObject(request.query.get("object", "organization"))
     except ValueError as error:
-        raise _bad_request(["object: must be organization, person or deal"]) from error
+        raise bad_request(["object: must be organization, person or deal"]) from error
     settings = await request.app[HANDLERS].settings_of(tenant_of(request))
     switches = object_switches(settings, obj)
     fields = [
@@ -142,7 +136,7 @@ async def push(request: web.Request) -> web.Response:
     jobs = [_record_push(batch.object, r) for r in batch.records]
     keyless = [str(i) for i, job in enumerate(jobs) if job.match_key is None]
     if keyless:
-        raise _bad_request([f"records.{i}: {NO_MATCH_KEY} (a website or an email)" for i in keyless])
+        raise bad_request([f"records.{i}: {NO_MATCH_KEY} (a website or an email)" for i in keyless])
     run_id = f"push-{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     messages = [run_started_message(tenant, run_id, (batch.object,), now, RunKind.PUSH)]

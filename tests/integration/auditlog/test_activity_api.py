@@ -143,10 +143,13 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
     await _runs(ActivityLog(pg_pool, auditlog_schema), owner, [RunStatus.SUCCESS])
 
     assert (await (await client.get("/v1/runs", headers=stranger)).json())["data"] == []
-    assert (await client.get("/v1/runs/run-0", headers=stranger)).status == 404
+    missing = await client.get("/v1/runs/run-0", headers=stranger)
+    assert missing.status == 404
+    assert await missing.json() == {"error": "not_found", "message": "No such run for this tenant."}
     assert (await client.get("/v1/runs")).status == 401
     for params in ({"limit": "0"}, {"status": "Fine"}, {"cursor": "not-ours"}, {"sort": "x"}):
         response = await client.get("/v1/runs", params=params, headers=stranger)
         body = await response.json()
         assert response.status == 400 and body["error"] == "bad_request", params
         assert any(next(iter(params)) in problem for problem in body["problems"]), body
+        assert body["message"] == "; ".join(body["problems"]), body

@@ -90,10 +90,13 @@ async def test_settings_are_validated_with_clear_400s_and_change_nothing(harness
     not_json = await harness.api.put("/v1/settings", data=b"{", headers=harness.headers)
 
     assert bad_frequency.status == 400
-    assert "frequency" in (await bad_frequency.json())["message"]
+    frequency_body = await bad_frequency.json()
+    assert frequency_body["error"] == "bad_request" and "frequency" in frequency_body["message"]
+    assert any(p.startswith("frequency") for p in frequency_body["problems"]), frequency_body
     assert unknown_label.status == 400
     assert "No Such Field" in (await unknown_label.json())["message"]
     assert not_json.status == 400
+    assert (await not_json.json())["message"] == "The body is not valid JSON."
     after = await (await harness.api.get("/v1/settings", headers=harness.headers)).json()
     assert after == before
 

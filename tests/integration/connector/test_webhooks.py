@@ -94,6 +94,8 @@ async def test_deliveries_with_bad_credentials_are_refused_and_repeats_are_dropp
     other_tenant = await harness.api.post(f"{path}x", json=body, headers={"Authorization": f"Basic {wrong}"})
 
     assert refused.status == 401 and other_tenant.status == 401
+    assert refused.headers["WWW-Authenticate"] == "Basic"
+    assert await refused.json() == {"error": "unauthorized", "message": "Bad webhook credentials."}
     assert await harness.connector.hints.process_one() is False
 
 

@@ -99,8 +99,9 @@ async def test_calls_without_a_valid_key_are_refused(
 
     response = await client.get("/v1/accounts", headers=headers)
 
-    assert response.status == 401
-    assert "API key" in (await response.json())["message"]
+    assert response.status == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    body = await response.json()
+    assert body["error"] == "unauthorized" and "API key" in body["message"]
 
 
 async def test_a_revoked_key_is_refused(
@@ -130,7 +131,9 @@ async def test_a_bad_query_gets_a_clear_400(
     response = await client.get("/v1/accounts", params=query, headers=headers)
 
     assert response.status == 400
-    assert (await response.json())["problems"]
+    body = await response.json()
+    assert body["error"] == "bad_request" and body["problems"], body
+    assert body["message"] == "; ".join(body["problems"])
 
 
 async def test_an_unknown_collection_is_404(
@@ -139,4 +142,8 @@ async def test_an_unknown_collection_is_404(
     client, registry = api
     headers = await _key_for(registry, mapper.tenant)
 
-    assert (await client.get("/v1/leads", headers=headers)).status == 404
+    response = await client.get("/v1/leads", headers=headers)
+
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"] == "not_found" and "leads" in body["message"]

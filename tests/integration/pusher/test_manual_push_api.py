@@ -84,7 +84,10 @@ async def test_mapping_and_bad_input_get_clear_answers(
         "fields"
     ]
     bad = await client.post("/v1/push/preview", json={"object": "planet", "records": []}, headers=headers)
-    assert bad.status == 400 and "problems" in await bad.json()
+    assert bad.status == 400
+    body = await bad.json()
+    assert body["error"] == "bad_request" and any(p.startswith("object") for p in body["problems"]), body
+    assert body["message"] == "; ".join(body["problems"])
     unauthenticated = await client.post("/v1/push/preview", json=SELECTION)
     assert unauthenticated.status == 401
 
