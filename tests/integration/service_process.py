@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conditions import eventually
 
@@ -63,6 +64,26 @@ class ServiceProcess:
                 return response.status
         except aiohttp.ClientError:
             return 0
+
+    async def messages_processed(self, outcome: str, topic: str | None = None) -> int:
+        """How many messages the running process counted with `outcome` (its `psync_messages_total`
+        metric, of one topic or all), or 0 when nothing answers."""
+        try:
+            async with aiohttp.ClientSession() as session, session.get(self.url + "/metrics") as response:
+                text = await response.text()
+        except aiohttp.ClientError:
+            return 0
+        return int(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                if family.name == "psync_messages"
+                for sample in family.samples
+                if sample.name == "psync_messages_total"
+                and sample.labels.get("outcome") == outcome
+                and (topic is None or sample.labels.get("topic") == topic)
+            )
+        )
 
     async def wait_ready(self, within_s: float = 60) -> None:
         """Wait until /readyz answers 200; fails with the log tail if the process died."""

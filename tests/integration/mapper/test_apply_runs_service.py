@@ -142,7 +142,7 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
     await again.wait_ready()
 
     async def duplicates() -> int:
-        return again.log_text().count('"outcome": "duplicate"')
+        return await again.messages_processed("duplicate")
 
     await eventually(duplicates, lambda n: n >= RECORDS + 1, within_s=60, what="every event seen again")
     assert await again.terminate() == 0

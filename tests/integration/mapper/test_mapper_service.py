@@ -110,7 +110,7 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     await eventually(links, lambda n: n == 4, within_s=90, what="the marker applied after the replay")
 
     async def replayed() -> int:
-        return second.log_text().count('"outcome": "duplicate"')
+        return await second.messages_processed("duplicate")
 
     await eventually(replayed, lambda n: n >= len(sent), within_s=60, what="every replayed event seen again")
     assert await second.terminate() == 0
