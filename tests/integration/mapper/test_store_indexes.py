@@ -1,0 +1,77 @@
+"""A batch's lookups by primary key have no other index to be planned through.
+
+Seen on a new tenant's first import (one tenant, tens of thousands of links, no statistics yet): the
+planner looked the batch's links up through `links_by_abm_id`, then (tenant_id, object, abm_id), whose
+estimate tied with the primary key's, and filtered every link of the tenant for each key of the batch:
+30 s for one batch of 2,000 against 40,000 links, growing with the import; with the primary key, 5 ms.
+Whether the tie breaks the wrong way depends on the tables' history, so this checks the cause: no other
+index of a table starts with all but the last column of its primary key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from mapper.bootstrap import MIGRATIONS
+from postgres_store.migrations import apply_migrations
+
+pytestmark = pytest.mark.integration
+
+INDEX_COLUMNS = """
+SELECT t.relname AS table_name, i.relname AS index_name, x.indisprimary AS is_primary,
+       array_agg(a.attname ORDER BY k.ord) AS columns
+  FROM pg_index x
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord)
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+ WHERE n.nspname = $1
+ GROUP BY t.relname, i.relname, x.indisprimary
+"""
+
+
+@pytest.fixture
+async def fresh_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    schema = f"itest_indexes_{uuid.uuid4().hex[:8]}"
+    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    yield schema
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def shadowing_indexes(indexes: list[tuple[str, str, bool, list[str]]]) -> list[str]:
+    """Indexes that share all but the last primary-key column with their table's primary key."""
+    primary = {table: columns for table, _, is_primary, columns in indexes if is_primary}
+    found = []
+    for table, name, is_primary, columns in indexes:
+        key = primary.get(table, [])
+        prefix = key[:-1]
+        if not is_primary and len(key) > 2 and columns[: len(prefix)] == prefix and columns != key:
+            found.append(f"{table}.{name} {columns} shadows its primary key {key}")
+    return found
+
+
+def test_the_check_finds_the_index_that_shadowed_the_links_key() -> None:
+    before = [
+        ("links", "links_pkey", True, ["tenant_id", "object", "pipedrive_id"]),
+        ("links", "links_by_abm_id", False, ["tenant_id", "object", "abm_id"]),
+    ]
+    after = [before[0], ("links", "links_by_abm_id", False, ["abm_id", "tenant_id", "object"])]
+    assert shadowing_indexes(before) == [
+        "links.links_by_abm_id ['tenant_id', 'object', 'abm_id'] shadows its primary key"
+        " ['tenant_id', 'object', 'pipedrive_id']"
+    ]
+    assert shadowing_indexes(after) == []
+
+
+async def test_no_index_of_the_abm_store_shadows_a_primary_key(
+    pg_pool: asyncpg.Pool, fresh_schema: str
+) -> None:
+    rows = await pg_pool.fetch(INDEX_COLUMNS, fresh_schema)
+    indexes = [(r["table_name"], r["index_name"], r["is_primary"], list(r["columns"])) for r in rows]
+    assert any(name == "links_by_abm_id" for _, name, _, _ in indexes)
+    assert shadowing_indexes(indexes) == []
