@@ -233,3 +233,53 @@ async def _end_offsets(producer: AIOKafkaProducer, topic: str) -> dict[TopicPart
         return ends
     finally:
         await consumer.stop()
+
+
+async def test_one_poll_of_many_partitions_is_applied_as_one_batch_in_partition_order(
+    scratch: Scratch, kafka_bootstrap: str, raw_producer: AIOKafkaProducer
+) -> None:
+    events = [run_started(scratch.tenant, f"run-{n}") for n in range(240)]
+    for event in events:  # all written before the runner starts: its first polls span many partitions
+        await raw_producer.send(scratch.topic, encode_event(event), key=event.subject.encode())
+    await raw_producer.flush()
+    batches: list[list[tuple[int, int]]] = []
+
+    async def record_batch(items: Any) -> list[Handled]:
+        batches.append([(message.partition, message.offset) for _, message in items])
+        return [Handled() for _ in items]
+
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service)
+    await producer.start()
+    processor = MessageProcessor(
+        scratch.service,
+        {},
+        producer,
+        RunnerMetrics(CollectorRegistry()),
+        batch_handlers={"psync.run.started": record_batch},
+        topic_contracts={scratch.topic: SYNC_RUNS.name},
+    )
+    kafka_runner = KafkaStreamRunner(
+        bootstrap=kafka_bootstrap,
+        group_id=f"group-{scratch.uid}",
+        topics=[scratch.topic],
+        processor=processor,
+        client_id=scratch.service,
+        max_poll_records=500,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(kafka_runner.run(stop))
+    try:
+        await eventually(lambda: asyncio.sleep(0, sum(map(len, batches))), lambda n: n >= len(events),
+                         within_s=60, what="every event handed to the batch handler")  # fmt: skip
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+
+    seen = [position for batch in batches for position in batch]
+    assert len(seen) == len(set(seen)) == len(events)
+    assert max(len({partition for partition, _ in batch}) for batch in batches) > 1, batches
+    for batch in batches:
+        for partition in {p for p, _ in batch}:
+            offsets = [offset for p, offset in batch if p == partition]
+            assert offsets == sorted(offsets)
