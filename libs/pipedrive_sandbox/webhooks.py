@@ -255,8 +255,9 @@ class WebhookDispatcher:
             return None, "target unreachable (fault injected)"
         headers = {}
         if webhook.http_auth_user is not None:
-            credentials = aiohttp.BasicAuth(webhook.http_auth_user, webhook.http_auth_password or "")
-            headers["Authorization"] = credentials.encode()
+            headers["Authorization"] = aiohttp.encode_basic_auth(
+                webhook.http_auth_user, webhook.http_auth_password or ""
+            )
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout)
             async with session.post(

@@ -11,7 +11,7 @@ from service_runtime.http_errors import json_error
 from tenant_auth.registry import TenantRegistry
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-TENANT = "tenant"
+TENANT = web.RequestKey("tenant", str)
 """The request key holding the authenticated tenant id."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,4 +42,4 @@ def tenant_auth_middleware(registry: TenantRegistry) -> Middleware:
 
 def tenant_of(request: web.Request) -> str:
     """The authenticated tenant of a request (set by the middleware)."""
-    return str(request[TENANT])
+    return request[TENANT]

@@ -154,7 +154,7 @@ async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None
 
 def basic_auth(client_id: str = "demo-client", secret: str = "demo-secret") -> dict[str, str]:
     """An Authorization header with the HTTP Basic credentials of the demo OAuth client."""
-    return {"Authorization": aiohttp.BasicAuth(client_id, secret).encode()}
+    return {"Authorization": aiohttp.encode_basic_auth(client_id, secret)}
 
 
 async def authorize(client: SandboxClient, approve: bool = True, state: str = "xyz") -> dict[str, str]:
