@@ -4,7 +4,8 @@
 
 `error` is the stable code clients branch on, `message` is always there, `problems` only when the input
 failed validation (one line per problem), and a few errors add their own fields (e.g. a bad filter's
-`column`).
+`column`). `json_routing_errors` gives the router's own 404 and 405 (no route for the path, or not for the
+method) the same shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 _KINDS: dict[int, type[web.HTTPException]] = {
@@ -25,6 +27,7 @@ _KINDS: dict[int, type[web.HTTPException]] = {
     502: web.HTTPBadGateway,
     503: web.HTTPServiceUnavailable,
 }
+JSON = "application/json"
 
 
 def json_error(
@@ -37,11 +40,15 @@ def json_error(
     **extra: Any,
 ) -> web.HTTPException:
     """An HTTP error with the JSON body `{error, message, problems?, **extra}`; `problems` only if any."""
+    return _KINDS[status](text=_body(error, message, problems, extra), content_type=JSON, headers=headers)
+
+
+def _body(error: str, message: str, problems: Sequence[str], extra: Mapping[str, Any]) -> str:
     body: dict[str, Any] = {"error": error, "message": message}
     if problems:
         body["problems"] = list(problems)
     body.update(extra)
-    return _KINDS[status](text=orjson.dumps(body).decode(), content_type="application/json", headers=headers)
+    return orjson.dumps(body).decode()
 
 
 def validation_problems(error: ValidationError) -> list[str]:
@@ -52,3 +59,32 @@ def validation_problems(error: ValidationError) -> list[str]:
 def bad_request(problems: Sequence[str]) -> web.HTTPException:
     """The 400 `bad_request` naming every problem, in `problems` and joined into the `message`."""
     return json_error(400, "bad_request", "; ".join(problems), problems=problems)
+
+
+@web.middleware
+async def json_routing_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The router's own plain-text 404 (no route serves the path) and 405 (the route does not allow the
+    method, `Allow` kept) as JSON `not_found` and `method_not_allowed`; every other answer, JSON errors the
+    handlers raise included, passes through as it is.
+
+    The router raises its 404 and 405 from the innermost handler, after every middleware has run, so the
+    tenant authentication answers first: a call without a valid key gets its 401 for an unknown path or
+    method too, and only authenticated callers learn which paths and methods exist (the public paths,
+    /healthz and the like, answer their 405 to anyone). That holds in either order; the services list this
+    middleware first, outermost, so it sees every answer the others let through.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed as refused:
+        if refused.content_type == JSON:
+            raise
+        allowed = ", ".join(sorted(refused.allowed_methods))
+        message = f"{request.method} is not allowed on {request.path} (allowed: {allowed})."
+        text = _body("method_not_allowed", message, (), {})
+        raise web.HTTPMethodNotAllowed(
+            request.method, refused.allowed_methods, text=text, content_type=JSON
+        ) from refused
+    except web.HTTPNotFound as missing:
+        if missing.content_type == JSON:
+            raise
+        raise json_error(404, "not_found", f"No route serves {request.method} {request.path}.") from missing

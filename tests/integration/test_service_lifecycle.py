@@ -1,20 +1,34 @@
-"""Every service starts as `python -m <service>`, becomes ready, serves metrics and stops on SIGTERM."""
+"""Every service starts as `python -m <service>`, becomes ready, serves metrics and stops on SIGTERM; its
+API answers a path or method no route serves with the JSON error shape (after the 401 when the key is
+missing)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from tenant_auth.registry import TenantRegistry
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ["connector", "mapper", "pusher", "auditlog"]
+UNROUTED = "/no/such/path/here"
+# A route of each service's API called with a method it does not allow: (method, path, its Allow).
+WRONG_METHOD = {
+    "connector": ("PATCH", "/v1/settings", {"GET", "HEAD", "PUT"}),
+    "mapper": ("DELETE", "/v1/accounts", {"GET", "HEAD"}),
+    "pusher": ("GET", "/v1/push", {"POST"}),
+    "auditlog": ("DELETE", "/v1/runs", {"GET", "HEAD"}),
+    "console": ("POST", "/", {"GET", "HEAD"}),
+}
 
 
 @pytest.fixture
@@ -34,7 +48,7 @@ async def isolated_env(
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
-    service: str, isolated_env: dict[str, str], tmp_path: Path
+    service: str, isolated_env: dict[str, str], tmp_path: Path, pg_pool: asyncpg.Pool
 ) -> None:
     process = ServiceProcess(service, isolated_env, tmp_path / f"{service}.log")
     await process.start()
@@ -42,6 +56,7 @@ async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
 
     assert await process.get("/healthz") == 200
     assert await process.get("/metrics") == 200
+    await _unrouted_calls_answer_json(process, await _api_key(pg_pool))
     exit_code = await process.terminate()
 
     assert exit_code == 0, process.log_tail()
@@ -54,4 +69,46 @@ async def test_console_serves_its_page_and_exits_cleanly(tmp_path: Path) -> None
     await process.wait_ready()
 
     assert await process.get("/") == 200
+    await _unrouted_calls_answer_json(process, None)
     assert await process.terminate() == 0, process.log_tail()
+
+
+async def _api_key(pg_pool: asyncpg.Pool) -> str:
+    """A key of a fresh tenant (the registry every service reads)."""
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    await registry.create_tenant(tenant, tenant)
+    return (await registry.issue_key(tenant, "lifecycle test")).full_key
+
+
+async def _unrouted_calls_answer_json(process: ServiceProcess, key: str | None) -> None:
+    """A path no route serves: JSON 404; a method the route does not allow: JSON 405 with `Allow`; both
+    only after the key is checked (401 without one) where the service has tenant keys (`key` given)."""
+    method, path, allowed = WRONG_METHOD[process.service]
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    status, body, _ = await _call(process, "GET", UNROUTED, headers)
+    assert (status, body) == (404, {"error": "not_found", "message": f"No route serves GET {UNROUTED}."})
+
+    status, body, allow = await _call(process, method, path, headers)
+    assert status == 405 and body["error"] == "method_not_allowed", (status, body)
+    assert f"{method} is not allowed on {path}" in body["message"]
+    assert set(allow.split(",")) == allowed
+
+    if key is not None:
+        for keyless in [("GET", UNROUTED), (method, path)]:
+            status, body, _ = await _call(process, *keyless, {})
+            assert (status, body["error"]) == (401, "unauthorized"), (keyless, body)
+
+
+async def _call(
+    process: ServiceProcess, method: str, path: str, headers: dict[str, str]
+) -> tuple[int, Any, str]:
+    """Status, JSON body (the content type must be JSON) and `Allow` header of one call."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, process.url + path, headers=headers) as response,
+    ):
+        assert response.content_type == "application/json", (method, path, await response.text())
+        return response.status, await response.json(), response.headers.get("Allow", "")
