@@ -1,0 +1,215 @@
+"""Benchmark: 100,000 `psync.record.applied` results turned into activity-log entries by the auditlog.
+
+The auditlog runs as its own process (as deployed) on the local Kafka and PostgreSQL, with a fresh
+consumer group positioned at the end of every topic it reads and a fresh schema; the benchmark produces
+100,000 record results (what the mapper emits, one per record applied) for one tenant and one run, then
+times from the auditlog's start until every entry is in its `entries` table (and, apart, from the first
+entry written), with the CPU seconds the auditlog process used (so a figure taken on a busy machine can
+still be compared per CPU second). `BENCH_AUDITLOG_TRANSPORTS` picks the transports measured one after
+the other, each on a fresh group and schema (`AUDITLOG_TRANSPORT`; default `faust`).
+Writes `bench-results/auditlog-entries.json`. The mapper emits up to ~11,000 results/s: the goal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from report import machine_facts, measured_at, write_report
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.record_results import RecordApplied
+from schemas.keys import record_key
+from schemas.topics import RECORD_RESULTS, topics_consumed_by
+
+RECORDS = int(os.environ.get("BENCH_AUDITLOG_RECORDS", "100000"))
+TRANSPORTS = os.environ.get("BENCH_AUDITLOG_TRANSPORTS", "faust").split(",")
+DEFAULT_TRANSPORT = "faust"
+GOAL = 11_000
+ROOT = Path(__file__).resolve().parents[1]
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
+OUTCOMES = [RecordOutcome.CREATED, RecordOutcome.UPDATED, RecordOutcome.SKIPPED, RecordOutcome.FAILED]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def record_result(tenant: str, run_id: str, n: int) -> tuple[bytes, bytes]:
+    """The mapper's result for the n-th organization of the run, as it emits it."""
+    match_key = f"company{n}.com"
+    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=n)
+    outcome = OUTCOMES[n % len(OUTCOMES)]
+    result = RecordApplied(
+        object=SyncObject.ORGANIZATION,
+        match_key=match_key,
+        pipedrive_id=n + 1,
+        abm_id=None if outcome is RecordOutcome.FAILED else f"acc-{n}",
+        outcome=outcome,
+        message="Required field missing: name" if outcome is RecordOutcome.FAILED else None,
+        run_id=run_id,
+    )
+    key = record_key(tenant, SyncObject.ORGANIZATION, match_key)
+    event = build_event(
+        result,
+        tenant=tenant,
+        subject=key,
+        source="/bench",
+        id_parts=(key, n, "applied"),
+        time=at,
+        correlationid=run_id,
+    )
+    return key.encode(), encode_event(event)
+
+
+async def position_group_at_end(group_id: str) -> None:
+    """Every topic the auditlog reads, not only record results: it would apply their history first."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t.name, p) for t in topics_consumed_by("auditlog") for p in range(t.partitions)
+        ]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+
+
+async def produce(tenant: str, run_id: str) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = []
+        for n in range(RECORDS):
+            key, value = record_result(tenant, run_id, n)
+            futures.append(await producer.send(RECORD_RESULTS.name, value, key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def start_auditlog(group: str, schema: str, transport: str) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "AUDITLOG_TRANSPORT": transport,
+        "AUDITLOG_GROUP_ID": group,
+        "AUDITLOG_DB_SCHEMA": schema,
+        "AUDITLOG_HTTP_PORT": str(free_port()),
+        "AUDITLOG_LOG_LEVEL": "WARNING",
+        "AUDITLOG_DATA_DIR": str(ROOT / ".state" / "bench" / "auditlog"),
+    }
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "auditlog", env=env)
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of the child processes waited for so far (the auditlog processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def count_entries(pool: asyncpg.Pool, schema: str, tenant: str) -> int:
+    try:
+        return int(await pool.fetchval(f"SELECT count(*) FROM {schema}.entries WHERE tenant_id = $1", tenant))
+    except asyncpg.UndefinedTableError:
+        return 0
+
+
+async def run(transport: str) -> dict[str, object]:
+    uid = uuid.uuid4().hex[:8]
+    tenant, schema, group = f"bench{uid}", f"bench_auditlog_{uid}", f"bench-auditlog-{uid}"
+    run_id = f"run-{uid}"
+    await position_group_at_end(group)
+    produce_s = await produce(tenant, run_id)
+    pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    load_before = os.getloadavg()
+    cpu_before = children_cpu_seconds()
+    started = time.perf_counter()
+    process = await start_auditlog(group, schema, transport)
+    entries, deadline, first_entry = 0, started + 1800, None
+    try:
+        while entries < RECORDS and time.perf_counter() < deadline:
+            await asyncio.sleep(0.2)
+            if process.returncode is not None:
+                raise RuntimeError("the auditlog process exited")
+            entries = await count_entries(pool, schema, tenant)
+            if entries and first_entry is None:
+                first_entry = (time.perf_counter(), entries)
+        elapsed = time.perf_counter() - started
+        assert first_entry is not None
+        steady_s = time.perf_counter() - first_entry[0]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+    cpu_seconds = children_cpu_seconds() - cpu_before
+    return {
+        "transport": transport,
+        "records": RECORDS,
+        "entries": entries,
+        "seconds_from_auditlog_start": round(elapsed, 2),
+        "records_per_second": round(entries / elapsed),
+        "goal_records_per_second": GOAL,
+        "goal_met": entries / elapsed >= GOAL,
+        "seconds_from_first_entry": round(steady_s, 2),
+        "records_per_second_once_writing": round((entries - first_entry[1]) / steady_s),
+        "produce_seconds": round(produce_s, 2),
+        "auditlog_cpu_seconds": round(cpu_seconds, 2),
+        "records_per_auditlog_cpu_second": round(entries / cpu_seconds) if cpu_seconds else None,
+        # The machine is shared (other test runs): its 1-minute load before and after the timed part.
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+async def run_all() -> dict[str, object]:
+    runs = [await run(transport) for transport in TRANSPORTS]
+    default = next((r for r in runs if r["transport"] == DEFAULT_TRANSPORT), runs[0])
+    return {
+        "benchmark": "auditlog-entries",
+        "records": RECORDS,
+        "default_deployment": f"{DEFAULT_TRANSPORT}, 1 process",
+        "records_per_second": default["records_per_second"],
+        "goal_records_per_second": GOAL,
+        "goal_met_by_default_deployment": default["goal_met"],
+        "goal_met_by": [r["transport"] for r in runs if r["goal_met"]],
+        "runs": runs,
+        "note": "records_per_second (top level) is the default deployment's: one auditlog process on"
+        " faust. Per run: records_per_second counts from the auditlog process's start (app start, group"
+        " join included); records_per_second_once_writing from the first entry seen in the table;"
+        " auditlog_cpu_seconds is the user+system CPU of the auditlog process, start-up included. One"
+        " tenant, one run, 12 partitions; logs at WARNING. The goal is the mapper's peak output."
+        " Kafka, PostgreSQL and the auditlog share this machine's CPUs."
+        " bench-results/faust-consumer-ceiling.json gives what faust alone costs per message here.",
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write its JSON result."""
+    figures = asyncio.run(run_all())
+    write_report("auditlog-entries", figures)
+
+
+if __name__ == "__main__":
+    main()
