@@ -6,7 +6,7 @@ consumer group positioned at the end of every topic it reads and a fresh schema;
 times from the auditlog's start until every entry is in its `entries` table (and, apart, from the first
 entry written), with the CPU seconds the auditlog process used (so a figure taken on a busy machine can
 still be compared per CPU second). `BENCH_AUDITLOG_TRANSPORTS` picks the transports measured one after
-the other, each on a fresh group and schema (`AUDITLOG_TRANSPORT`; default `faust`).
+the other, each on a fresh group and schema (`AUDITLOG_TRANSPORT`; default `faust,aiokafka`).
 Writes `bench-results/auditlog-entries.json`. The mapper emits up to ~11,000 results/s: the goal."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS, topics_consumed_by
 
 RECORDS = int(os.environ.get("BENCH_AUDITLOG_RECORDS", "100000"))
-TRANSPORTS = os.environ.get("BENCH_AUDITLOG_TRANSPORTS", "faust").split(",")
+TRANSPORTS = os.environ.get("BENCH_AUDITLOG_TRANSPORTS", "faust,aiokafka").split(",")
 DEFAULT_TRANSPORT = "faust"
 GOAL = 11_000
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +197,8 @@ async def run_all() -> dict[str, object]:
         " faust. Per run: records_per_second counts from the auditlog process's start (app start, group"
         " join included); records_per_second_once_writing from the first entry seen in the table;"
         " auditlog_cpu_seconds is the user+system CPU of the auditlog process, start-up included. One"
-        " tenant, one run, 12 partitions; logs at WARNING. The goal is the mapper's peak output."
+        " tenant, one run, 12 partitions; logs at WARNING; batches of up to 2,000 results per PostgreSQL"
+        " transaction (AUDITLOG_MAX_BATCH). The goal is the mapper's peak output."
         " Kafka, PostgreSQL and the auditlog share this machine's CPUs."
         " bench-results/faust-consumer-ceiling.json gives what faust alone costs per message here.",
         "machine": machine_facts(),

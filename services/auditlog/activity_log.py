@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from postgres_store.inbox import claim_event
+from postgres_store.inbox import claim_event, claim_events
 from schemas.events.sync_runs import RunFinished, RunStarted
+
+_ENTRY_COLUMNS = (
+    "tenant_id, event_id, run_id, source_topic, object, direction, match_key, pipedrive_id, abm_id, outcome,"
+    " message, tokens_spent, occurred_at"
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,30 @@ class RecordEntry:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class EntryEvent:
+    """An event that adds one entry: who sent it, its id, the topic it came from, and the entry."""
+
+    tenant: str
+    event_id: str
+    topic: str
+    entry: RecordEntry
+
+
+def first_claims(events: Sequence[EntryEvent], claimed: set[tuple[str, str]]) -> list[bool]:
+    """Which events are applied now: the first of each (tenant, event id) claimed in this batch; a later
+    repeat in the same batch is a duplicate, as it would be one event at a time."""
+    seen: set[tuple[str, str]] = set()
+    fresh = []
+    for event in events:
+        key = (event.tenant, event.event_id)
+        fresh.append(key in claimed and key not in seen)
+        seen.add(key)
+    return fresh
+
+
 class ActivityLog:
-    """Writes runs and entries; each write is one transaction that also claims the event in the inbox."""
+    """Writes runs and entries; each write is one transaction that also claims its events in the inbox."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
@@ -74,11 +102,48 @@ class ActivityLog:
             if not await claim_event(conn, self._schema, tenant, event_id, topic):
                 return False
             await conn.execute(
-                f"INSERT INTO {self._schema}.entries (tenant_id, event_id, run_id, source_topic, object,"
-                " direction, match_key, pipedrive_id, abm_id, outcome, message, tokens_spent, occurred_at)"
+                f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 tenant, event_id, entry.run_id, topic, entry.object, entry.direction, entry.match_key,
                 entry.pipedrive_id, entry.abm_id, entry.outcome, entry.message, entry.tokens_spent,
                 entry.occurred_at,
             )  # fmt: skip
             return True
+
+    async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
+        """Add the entries of many events in one transaction, as `record_entry` one by one would: one
+        flag per event, False for a repeat (already applied, or earlier in `events`)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await claim_events(
+                conn, self._schema, [(e.tenant, e.event_id, e.topic) for e in events]
+            )
+            fresh = first_claims(events, claimed)
+            added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
+            if added:
+                await conn.execute(
+                    f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                    " $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],"
+                    " $12::integer[], $13::timestamptz[])",
+                    *entry_columns(added),
+                )
+            return fresh
+
+
+def entry_columns(events: Sequence[EntryEvent]) -> list[list[object]]:
+    """The `entries` columns of `events`, one list per column, in the table's insert order."""
+    return [
+        [e.tenant for e in events],
+        [e.event_id for e in events],
+        [e.entry.run_id for e in events],
+        [e.topic for e in events],
+        [e.entry.object for e in events],
+        [e.entry.direction for e in events],
+        [e.entry.match_key for e in events],
+        [e.entry.pipedrive_id for e in events],
+        [e.entry.abm_id for e in events],
+        [e.entry.outcome for e in events],
+        [e.entry.message for e in events],
+        [e.entry.tokens_spent for e in events],
+        [e.entry.occurred_at for e in events],
+    ]

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
-from auditlog.handlers import build_handlers
+from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.settings import AuditlogSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
@@ -20,6 +20,7 @@ from service_runtime.http_errors import json_routing_errors
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from stream_runner.faust_runner import FaustStreamRunner
+from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
@@ -28,6 +29,36 @@ from tenant_auth.registry import TenantRegistry
 
 SERVICE = "auditlog"
 MIGRATIONS = Path(__file__).parent / "migrations"
+SESSION_TIMEOUT_S = 60.0
+"""Kafka group session: how long a crashed auditlog keeps its partitions (on both transports)."""
+
+
+def build_runner(
+    settings: AuditlogSettings, processor: MessageProcessor
+) -> FaustStreamRunner | KafkaStreamRunner:
+    """The consumer the settings ask for; both apply the same processor, commit after the effects."""
+    topics = [t.name for t in topics_consumed_by(SERVICE)]
+    if settings.transport == "aiokafka":
+        return KafkaStreamRunner(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.group_id,
+            topics=topics,
+            processor=processor,
+            client_id=SERVICE,
+            commit_interval_s=settings.commit_interval_s,
+            max_poll_records=settings.max_batch,
+            session_timeout_s=SESSION_TIMEOUT_S,
+        )
+    return FaustStreamRunner(
+        app_id=settings.group_id,
+        bootstrap=settings.kafka_bootstrap,
+        topics=topics,
+        processor=processor,
+        commit_interval_s=settings.commit_interval_s,
+        data_dir=f"{settings.data_dir}/{settings.group_id}",
+        session_timeout_s=SESSION_TIMEOUT_S,
+        max_batch=settings.max_batch,
+    )
 
 
 async def run_service(settings: AuditlogSettings) -> None:
@@ -41,17 +72,15 @@ async def run_service(settings: AuditlogSettings) -> None:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
         await producer.start()
         registry = CollectorRegistry()
+        log = ActivityLog(pool, settings.db_schema)
         processor = MessageProcessor(
-            SERVICE, build_handlers(ActivityLog(pool, settings.db_schema)), producer, RunnerMetrics(registry)
+            SERVICE,
+            build_handlers(log),
+            producer,
+            RunnerMetrics(registry),
+            batch_handlers=build_batch_handlers(log),
         )
-        runner = FaustStreamRunner(
-            app_id=settings.group_id,
-            bootstrap=settings.kafka_bootstrap,
-            topics=[t.name for t in topics_consumed_by(SERVICE)],
-            processor=processor,
-            commit_interval_s=settings.commit_interval_s,
-            data_dir=f"{settings.data_dir}/{settings.group_id}",
-        )
+        runner = build_runner(settings, processor)
         tenants = TenantRegistry(pool)
         await tenants.install()
         http = web.Application(middlewares=[json_routing_errors, tenant_auth_middleware(tenants)])

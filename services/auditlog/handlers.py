@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditlog.activity_log import ActivityLog, RecordEntry
+from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
 from schemas.envelope import CloudEvent
 from schemas.events.common import Direction
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
 from schemas.events.sync_runs import RunFinished, RunStarted
 from stream_runner.messages import Handled, IncomingMessage
-from stream_runner.processor import Handler
+from stream_runner.processor import BatchHandler, Handler
+
+
+def build_batch_handlers(log: ActivityLog) -> Mapping[str, BatchHandler]:
+    """The event types the auditlog applies in batches (consecutive events of one type together)."""
+    return {"psync.record.applied": record_applied_batch(log)}
+
+
+def record_applied_batch(log: ActivityLog) -> BatchHandler:
+    """Adds the entries of consecutive record results in one transaction; one Handled per event."""
+
+    async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
+        events = [EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e)) for e, m in items]
+        return [Handled(duplicate=not fresh) for fresh in await log.record_entries(events)]
+
+    return handle
+
+
+def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
+    """The activity-log entry of a record the mapper applied (or not) to the ABM store."""
+    result: RecordApplied = event.data
+    return RecordEntry(
+        run_id=result.run_id or event.correlationid,
+        object=result.object.value,
+        direction=Direction.TO_ABM.value,
+        match_key=result.match_key,
+        pipedrive_id=result.pipedrive_id,
+        abm_id=result.abm_id,
+        outcome=result.outcome.value,
+        message=result.message,
+        tokens_spent=0,
+        occurred_at=event.time,
+    )
 
 
 def build_handlers(log: ActivityLog) -> Mapping[str, Handler]:
     """The auditlog's handlers by event type."""
+    record_applied_together = record_applied_batch(log)
 
     async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         run: RunStarted = event.data
@@ -30,20 +63,8 @@ def build_handlers(log: ActivityLog) -> Mapping[str, Handler]:
         return Handled(duplicate=not fresh)
 
     async def record_applied(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        result: RecordApplied = event.data
-        entry = RecordEntry(
-            run_id=result.run_id or event.correlationid,
-            object=result.object.value,
-            direction=Direction.TO_ABM.value,
-            match_key=result.match_key,
-            pipedrive_id=result.pipedrive_id,
-            abm_id=result.abm_id,
-            outcome=result.outcome.value,
-            message=result.message,
-            tokens_spent=0,
-            occurred_at=event.time,
-        )
-        return Handled(duplicate=not await log.record_entry(event.tenantid, event.id, message.topic, entry))
+        """One record result: a batch of one."""
+        return (await record_applied_together([(event, message)]))[0]
 
     async def push_completed(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         result: PushCompleted = event.data

@@ -1,0 +1,132 @@
+"""A batch of record results leaves the activity log exactly as applying them one event at a time: the
+same entries and inbox rows, the same events reported as duplicates (repeats inside a batch and
+redeliveries of events applied before), for two tenants and two runs each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from auditlog.activity_log import ActivityLog
+from auditlog.bootstrap import MIGRATIONS
+from auditlog.handlers import build_batch_handlers, build_handlers, record_applied_entry
+from postgres_store.migrations import apply_migrations
+from schemas.catalog import build_event
+from schemas.envelope import CloudEvent
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.record_results import RecordApplied
+from schemas.keys import record_key
+from schemas.topics import RECORD_RESULTS
+from stream_runner.messages import IncomingMessage
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+TENANTS = ("tenant-a", "tenant-b")
+RUNS = ("run-1", "run-2")
+Item = tuple[CloudEvent[Any], IncomingMessage]
+
+
+@pytest.fixture
+async def two_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
+    """One activity log written one event at a time, one written in batches."""
+    uid = uuid.uuid4().hex[:8]
+    schemas = (f"itest_auditlog_single_{uid}", f"itest_auditlog_batch_{uid}")
+    for schema in schemas:
+        await apply_migrations(pg_pool, schema, MIGRATIONS)
+    yield schemas
+    for schema in schemas:
+        await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def record_results() -> list[Item]:
+    """Results of both tenants' two runs, interleaved; each outcome, with and without ids and messages."""
+    items: list[Item] = []
+    for n in range(16):
+        tenant, run_id = TENANTS[n % 2], RUNS[n // 2 % 2]
+        outcome = list(RecordOutcome)[n % len(RecordOutcome)]
+        match_key = f"org{n // 4}.io"
+        result = RecordApplied(
+            object=SyncObject.ORGANIZATION,
+            match_key=match_key,
+            pipedrive_id=n + 1 if n % 3 else None,
+            abm_id=f"acc-{n}" if outcome is not RecordOutcome.FAILED else None,
+            outcome=outcome,
+            message="Required field missing: name" if outcome is RecordOutcome.FAILED else None,
+            run_id=run_id if n % 5 else None,  # None: the run is the event's correlation id
+        )
+        key = record_key(tenant, SyncObject.ORGANIZATION, match_key)
+        event = build_event(
+            result,
+            tenant=tenant,
+            subject=key,
+            source="/itest",
+            id_parts=(key, n, "applied"),
+            time=T0 + timedelta(seconds=n),
+            correlationid=run_id,
+        )
+        items.append((event, IncomingMessage(RECORD_RESULTS.name, n % 3, n, key.encode(), b"")))
+    return items
+
+
+def deliveries() -> list[list[Item]]:
+    """Two batches as the consumer could see them: the first repeats events inside itself; the second
+    redelivers part of the first (a restart before the commit) and then brings new events, one repeated."""
+    results = record_results()
+    first = [*results[:6], results[2], *results[6:10], results[0]]
+    second = [*results[4:10], *results[10:], results[12]]
+    return [first, second]
+
+
+async def rows(pool: asyncpg.Pool, schema: str, table: str) -> list[dict[str, Any]]:
+    records = await pool.fetch(f"SELECT * FROM {schema}.{table} ORDER BY tenant_id, event_id")
+    return [{k: v for k, v in r.items() if k != "applied_at"} for r in records]
+
+
+async def test_a_batch_writes_the_same_rows_and_duplicates_as_one_event_at_a_time(
+    pg_pool: asyncpg.Pool, two_schemas: tuple[str, str]
+) -> None:
+    single_schema, batch_schema = two_schemas
+    one_by_one = build_handlers(ActivityLog(pg_pool, single_schema))["psync.record.applied"]
+    batched = build_batch_handlers(ActivityLog(pg_pool, batch_schema))["psync.record.applied"]
+
+    single_duplicates = [
+        (await one_by_one(event, message)).duplicate for batch in deliveries() for event, message in batch
+    ]
+    batch_duplicates = [handled.duplicate for batch in deliveries() for handled in await batched(batch)]
+
+    assert batch_duplicates == single_duplicates
+    assert single_duplicates.count(False) == len(record_results())  # each event applied exactly once
+    for table in ("entries", "inbox"):
+        single_rows, batch_rows = (
+            await rows(pg_pool, single_schema, table),
+            await rows(pg_pool, batch_schema, table),
+        )
+        assert len(batch_rows) == len(record_results())
+        for single_row, batch_row in zip(single_rows, batch_rows, strict=True):
+            assert batch_row == single_row
+
+
+async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
+    pg_pool: asyncpg.Pool, two_schemas: tuple[str, str]
+) -> None:
+    """The reference is the activity log's one-event write, each in its own transaction."""
+    single_schema, batch_schema = two_schemas
+    single_log = ActivityLog(pg_pool, single_schema)
+    batched = build_batch_handlers(ActivityLog(pg_pool, batch_schema))["psync.record.applied"]
+
+    fresh = [
+        await single_log.record_entry(event.tenantid, event.id, message.topic, record_applied_entry(event))
+        for batch in deliveries()
+        for event, message in batch
+    ]
+    handled = [one for batch in deliveries() for one in await batched(batch)]
+
+    assert [not one.duplicate for one in handled] == fresh
+    assert await rows(pg_pool, batch_schema, "entries") == await rows(pg_pool, single_schema, "entries")
+    runs = {(r["tenant_id"], r["run_id"]) for r in await rows(pg_pool, batch_schema, "entries")}
+    assert runs == {(t, r) for t in TENANTS for r in RUNS}
