@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from service_runtime.settings import ServiceSettings
+from service_runtime.settings import StreamServiceSettings
 
 
-class AuditlogSettings(ServiceSettings):
+class AuditlogSettings(StreamServiceSettings):
     """Settings of the auditlog service."""
 
     model_config = SettingsConfigDict(env_prefix="AUDITLOG_", extra="ignore", frozen=True)
@@ -18,14 +15,3 @@ class AuditlogSettings(ServiceSettings):
     http_port: int = 8084
     group_id: str = "psync-auditlog"
     db_schema: str = "auditlog"
-    transport: Literal["faust", "aiokafka"] = Field(
-        default="faust",
-        description="How the auditlog consumes: a faust-streaming app (default), or the aiokafka runner,"
-        " which costs far less per message.",
-    )
-    max_batch: int = Field(
-        default=2000,
-        ge=1,
-        le=10_000,
-        description="At most this many consecutive record results written per transaction.",
-    )

@@ -19,44 +19,15 @@ from service_runtime.http_errors import json_routing_errors
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
-from stream_runner.faust_runner import FaustStreamRunner
-from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
+from stream_runner.transports import build_stream_runner
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 
 SERVICE = "mapper"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def build_runner(
-    settings: MapperSettings, processor: MessageProcessor
-) -> FaustStreamRunner | KafkaStreamRunner:
-    """The consumer the settings ask for; both apply the same processor, commit after the effects."""
-    topics = [t.name for t in topics_consumed_by(SERVICE)]
-    if settings.transport == "aiokafka":
-        return KafkaStreamRunner(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=settings.group_id,
-            topics=topics,
-            processor=processor,
-            client_id=SERVICE,
-            commit_interval_s=settings.commit_interval_s,
-            max_poll_records=settings.max_batch,
-            session_timeout_s=settings.session_timeout_s,
-        )
-    return FaustStreamRunner(
-        app_id=settings.group_id,
-        bootstrap=settings.kafka_bootstrap,
-        topics=topics,
-        processor=processor,
-        commit_interval_s=settings.commit_interval_s,
-        data_dir=f"{settings.data_dir}/{settings.group_id}",
-        session_timeout_s=settings.session_timeout_s,
-        max_batch=settings.max_batch,
-    )
 
 
 async def run_service(settings: MapperSettings) -> None:
@@ -80,7 +51,18 @@ async def run_service(settings: MapperSettings) -> None:
             batch_handlers=handlers.batch_handlers(),
             dead_letter_handlers=handlers.dead_letter_handlers(),
         )
-        runner = build_runner(settings, processor)
+        runner = build_stream_runner(
+            settings.transport,
+            service=SERVICE,
+            group_id=settings.group_id,
+            bootstrap=settings.kafka_bootstrap,
+            topics=[t.name for t in topics_consumed_by(SERVICE)],
+            processor=processor,
+            commit_interval_s=settings.commit_interval_s,
+            session_timeout_s=settings.session_timeout_s,
+            max_batch=settings.max_batch,
+            data_dir=settings.data_dir,
+        )
         tenants = TenantRegistry(pool)
         await tenants.install()
         http = web.Application(middlewares=[json_routing_errors, tenant_auth_middleware(tenants)])
