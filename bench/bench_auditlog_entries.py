@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -23,15 +21,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
+from service_process import children_cpu_seconds, free_port, position_group_at_end
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.keys import record_key
-from schemas.topics import RECORD_RESULTS, topics_consumed_by
+from schemas.topics import RECORD_RESULTS
 
 RECORDS = int(os.environ.get("BENCH_AUDITLOG_RECORDS", "100000"))
 TRANSPORTS = os.environ.get("BENCH_AUDITLOG_TRANSPORTS", "faust,aiokafka").split(",")
@@ -41,12 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 OUTCOMES = [RecordOutcome.CREATED, RecordOutcome.UPDATED, RecordOutcome.SKIPPED, RecordOutcome.FAILED]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def record_result(tenant: str, run_id: str, n: int) -> tuple[bytes, bytes]:
@@ -74,21 +67,6 @@ def record_result(tenant: str, run_id: str, n: int) -> tuple[bytes, bytes]:
         correlationid=run_id,
     )
     return key.encode(), encode_event(event)
-
-
-async def position_group_at_end(group_id: str) -> None:
-    """Every topic the auditlog reads, not only record results: it would apply their history first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group_id, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t.name, p) for t in topics_consumed_by("auditlog") for p in range(t.partitions)
-        ]
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(ends)
-    finally:
-        await consumer.stop()
 
 
 async def produce(tenant: str, run_id: str) -> float:
@@ -121,12 +99,6 @@ async def start_auditlog(group: str, schema: str, transport: str) -> asyncio.sub
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "auditlog", env=env)
 
 
-def children_cpu_seconds() -> float:
-    """User + system CPU of the child processes waited for so far (the auditlog processes)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def count_entries(pool: asyncpg.Pool, schema: str, tenant: str) -> int:
     try:
         return int(await pool.fetchval(f"SELECT count(*) FROM {schema}.entries WHERE tenant_id = $1", tenant))
@@ -138,7 +110,7 @@ async def run(transport: str) -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_auditlog_{uid}", f"bench-auditlog-{uid}"
     run_id = f"run-{uid}"
-    await position_group_at_end(group)
+    await position_group_at_end(BOOTSTRAP, group, "auditlog")
     produce_s = await produce(tenant, run_id)
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
     load_before = os.getloadavg()

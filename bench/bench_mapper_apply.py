@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -25,15 +23,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
+from service_process import children_cpu_seconds, free_port, position_group_at_end
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES, topics_consumed_by
+from schemas.topics import SOURCE_CHANGES
 
 RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
 CONFIGS = [
@@ -49,12 +48,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 WEBSITES = ["https://www.{d}/about", "{d}", "HTTP://{D}/", "www.{d}.", "http://{d}:8080/x?y=1"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def change(tenant: str, n: int) -> tuple[bytes, bytes]:
@@ -79,21 +72,6 @@ def change(tenant: str, n: int) -> tuple[bytes, bytes]:
     key = source_change_key(tenant, SyncObject.ORGANIZATION, n + 1)
     event = build_event(payload, tenant=tenant, subject=key, source="/bench", id_parts=(key, at), time=at)
     return key.encode(), encode_event(event)
-
-
-async def position_group_at_end(group_id: str) -> None:
-    """Every topic the mapper reads, not only source changes: it would apply their history first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group_id, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t.name, p) for t in topics_consumed_by("mapper") for p in range(t.partitions)
-        ]
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(ends)
-    finally:
-        await consumer.stop()
 
 
 async def produce(tenant: str) -> float:
@@ -126,16 +104,10 @@ async def start_mapper(group: str, schema: str, replica: int, transport: str) ->
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
 
 
-def children_cpu_seconds() -> float:
-    """User + system CPU of the child processes waited for so far (the mapper processes)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def run(transport: str, replicas: int) -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_mapper_{uid}", f"bench-mapper-{uid}"
-    await position_group_at_end(group)
+    await position_group_at_end(BOOTSTRAP, group, "mapper")
     produce_s = await produce(tenant)
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
     load_before = os.getloadavg()

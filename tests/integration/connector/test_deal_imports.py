@@ -51,6 +51,31 @@ async def _emitted_rows(harness: ConnectorHarness, run_id: str) -> int:
     return count
 
 
+async def _import_interrupted_at_the_second_page(harness: ConnectorHarness, stages: list[int]) -> Run:
+    """A deal import whose process died while storing its second page: left `running` after page one."""
+    runs = harness.connector.deps.runs
+    spec = {"source": "deals_at_stages", "stage_ids": stages}
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
+    original, calls = runs.save_progress, 0
+
+    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("the process died here")
+        return await original(run, conn)
+
+    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
+    return run
+
+
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
 async def test_an_import_of_deals_at_stages_emits_those_deals_with_their_organizations_and_persons_once(
     harness: ConnectorHarness,
@@ -170,25 +195,7 @@ async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_e
     wanted |= {("organization", d["org_id"]) for d in expected if d.get("org_id")}
     wanted |= {("person", d["person_id"]) for d in expected if d.get("person_id")}
     runs = harness.connector.deps.runs
-    spec = {"source": "deals_at_stages", "stage_ids": stages}
-    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
-    original, calls = runs.save_progress, 0
-
-    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise ConnectionError("the process died here")
-        return await original(run, conn)
-
-    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
-    finally:
-        runs.save_progress = original  # type: ignore[method-assign]
-    interrupted = await runs.get(harness.tenant, run.run_id)
-    assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
+    run = await _import_interrupted_at_the_second_page(harness, stages)
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
 
     done = await runs.get(harness.tenant, run.run_id)
@@ -277,25 +284,7 @@ async def test_a_deal_import_resumed_after_a_crash_does_not_emit_again_what_earl
     stages, expected = _chosen_stages(harness)
     shared_org, shared_person = _share_across_pages(harness, stages)
     runs = harness.connector.deps.runs
-    spec = {"source": "deals_at_stages", "stage_ids": stages}
-    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
-    original, calls = runs.save_progress, 0
-
-    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise ConnectionError("the process died here")
-        return await original(run, conn)
-
-    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
-    finally:
-        runs.save_progress = original  # type: ignore[method-assign]
-    interrupted = await runs.get(harness.tenant, run.run_id)
-    assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
+    run = await _import_interrupted_at_the_second_page(harness, stages)
     first_page = [d for d in expected if d["stage_id"] == stages[0]]
     first_page_links = {("organization", d["org_id"]) for d in first_page if d.get("org_id")} | {
         ("person", d["person_id"]) for d in first_page if d.get("person_id")
