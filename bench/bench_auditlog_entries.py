@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 import uuid
@@ -23,7 +22,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import children_cpu_seconds, free_port, position_group_at_end
+from service_process import children_cpu_seconds, free_port, position_group_at_end, watch_until
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -117,37 +116,25 @@ async def run(transport: str) -> dict[str, object]:
     cpu_before = children_cpu_seconds()
     started = time.perf_counter()
     process = await start_auditlog(group, schema, transport)
-    entries, deadline, first_entry = 0, started + 1800, None
     try:
-        while entries < RECORDS and time.perf_counter() < deadline:
-            await asyncio.sleep(0.2)
-            if process.returncode is not None:
-                raise RuntimeError("the auditlog process exited")
-            entries = await count_entries(pool, schema, tenant)
-            if entries and first_entry is None:
-                first_entry = (time.perf_counter(), entries)
-        elapsed = time.perf_counter() - started
-        assert first_entry is not None
-        steady_s = time.perf_counter() - first_entry[0]
+        progress = await watch_until(lambda: count_entries(pool, schema, tenant), RECORDS, [process], started)
     finally:
-        process.send_signal(signal.SIGTERM)
-        await process.wait()
         await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()
     cpu_seconds = children_cpu_seconds() - cpu_before
     return {
         "transport": transport,
         "records": RECORDS,
-        "entries": entries,
-        "seconds_from_auditlog_start": round(elapsed, 2),
-        "records_per_second": round(entries / elapsed),
+        "entries": progress.reached,
+        "seconds_from_auditlog_start": round(progress.seconds, 2),
+        "records_per_second": round(progress.per_second),
         "goal_records_per_second": GOAL,
-        "goal_met": entries / elapsed >= GOAL,
-        "seconds_from_first_entry": round(steady_s, 2),
-        "records_per_second_once_writing": round((entries - first_entry[1]) / steady_s),
+        "goal_met": progress.per_second >= GOAL,
+        "seconds_from_first_entry": round(progress.seconds_from_first, 2),
+        "records_per_second_once_writing": progress.per_second_from_first,
         "produce_seconds": round(produce_s, 2),
         "auditlog_cpu_seconds": round(cpu_seconds, 2),
-        "records_per_auditlog_cpu_second": round(entries / cpu_seconds) if cpu_seconds else None,
+        "records_per_auditlog_cpu_second": round(progress.reached / cpu_seconds) if cpu_seconds else None,
         # The machine is shared (other test runs): its 1-minute load before and after the timed part.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import children_cpu_seconds, free_port, position_group_at_end
+from service_process import children_cpu_seconds, free_port, position_group_at_end, watch_until
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -114,29 +113,19 @@ async def run(transport: str, replicas: int) -> dict[str, object]:
     cpu_before = children_cpu_seconds()
     started = time.perf_counter()
     processes = [await start_mapper(group, schema, n, transport) for n in range(replicas)]
-    applied, deadline, first_applied = 0, started + 1800, None
+
+    async def applied() -> int:
+        try:
+            return int(
+                await pool.fetchval(f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant)
+            )
+        except asyncpg.UndefinedTableError:
+            return 0
+
     try:
-        while applied < RECORDS and time.perf_counter() < deadline:
-            await asyncio.sleep(0.2)
-            if any(p.returncode is not None for p in processes):
-                raise RuntimeError("a mapper process exited")
-            try:
-                applied = await pool.fetchval(
-                    f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant
-                )
-            except asyncpg.UndefinedTableError:
-                applied = 0
-            if applied and first_applied is None:
-                first_applied = (time.perf_counter(), applied)
-        elapsed = time.perf_counter() - started
-        assert first_applied is not None
-        steady_s = time.perf_counter() - first_applied[0]
+        progress = await watch_until(applied, RECORDS, processes, started)
         accounts = await pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", tenant)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            await process.wait()
         await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()
     cpu_seconds = children_cpu_seconds() - cpu_before
@@ -144,17 +133,17 @@ async def run(transport: str, replicas: int) -> dict[str, object]:
         "transport": transport,
         "mapper_processes": replicas,
         "records": RECORDS,
-        "applied": applied,
+        "applied": progress.reached,
         "accounts_created": accounts,
-        "seconds_from_mapper_start": round(elapsed, 2),
-        "records_per_second": round(applied / elapsed),
+        "seconds_from_mapper_start": round(progress.seconds, 2),
+        "records_per_second": round(progress.per_second),
         "goal_records_per_second": GOAL,
-        "goal_met": applied / elapsed >= GOAL,
-        "seconds_from_first_applied": round(steady_s, 2),
-        "records_per_second_once_applying": round((applied - first_applied[1]) / steady_s),
+        "goal_met": progress.per_second >= GOAL,
+        "seconds_from_first_applied": round(progress.seconds_from_first, 2),
+        "records_per_second_once_applying": progress.per_second_from_first,
         "produce_seconds": round(produce_s, 2),
         "mapper_cpu_seconds": round(cpu_seconds, 2),
-        "records_per_mapper_cpu_second": round(applied / cpu_seconds) if cpu_seconds else None,
+        "records_per_mapper_cpu_second": round(progress.reached / cpu_seconds) if cpu_seconds else None,
         # The machine is shared (other test runs): its 1-minute load before and after the timed part.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }

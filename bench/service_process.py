@@ -1,10 +1,16 @@
 """What the benchmarks that run a service as its own process share: a free port, a fresh consumer group
-positioned at the end of the service's topics, and the CPU its processes used."""
+positioned at the end of the service's topics, watching a count until it reaches its target, and the CPU
+its processes used."""
 
 from __future__ import annotations
 
+import asyncio
 import resource
+import signal
 import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -38,3 +44,49 @@ def children_cpu_seconds() -> float:
     """User + system CPU of the child processes waited for so far (the service processes)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How long the processes took to reach their count: from their start, and from the first unit."""
+
+    reached: int
+    seconds: float
+    seconds_from_first: float
+    first_count: int
+
+    @property
+    def per_second(self) -> float:
+        return self.reached / self.seconds
+
+    @property
+    def per_second_from_first(self) -> int:
+        return round((self.reached - self.first_count) / self.seconds_from_first)
+
+
+async def watch_until(
+    count: Callable[[], Awaitable[int]],
+    target: int,
+    processes: Sequence[asyncio.subprocess.Process],
+    started: float,
+    timeout_s: float = 1800,
+) -> Progress:
+    """Poll `count` until it reaches `target` (or the timeout); raises if a process exited. Then stop the
+    processes with SIGTERM and wait for them, so their CPU is counted in `children_cpu_seconds`."""
+    reached, first = 0, None
+    try:
+        while reached < target and time.perf_counter() < started + timeout_s:
+            await asyncio.sleep(0.2)
+            if any(p.returncode is not None for p in processes):
+                raise RuntimeError("a service process exited")
+            reached = await count()
+            if reached and first is None:
+                first = (time.perf_counter(), reached)
+        now = time.perf_counter()
+        assert first is not None, "nothing was counted"
+        return Progress(reached, now - started, now - first[0], first[1])
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await process.wait()

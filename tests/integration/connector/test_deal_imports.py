@@ -51,6 +51,26 @@ async def _emitted_rows(harness: ConnectorHarness, run_id: str) -> int:
     return count
 
 
+def _linked(deals: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """The organizations and persons the deals link to, as (object, Pipedrive id)."""
+    return {("organization", d["org_id"]) for d in deals if d.get("org_id")} | {
+        ("person", d["person_id"]) for d in deals if d.get("person_id")
+    }
+
+
+async def _worked_to_success(harness: ConnectorHarness, run: Run) -> Run:
+    """Let the tenant's worker take its one queued run and check that it ends in Success."""
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.status == "Success", done and done.message
+    return done
+
+
+async def _emitted(harness: ConnectorHarness) -> Counter[tuple[str, int]]:
+    """How often each (object, Pipedrive id) reached the source-changes topic."""
+    return Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+
+
 async def _import_interrupted_at_the_second_page(harness: ConnectorHarness, stages: list[int]) -> Run:
     """A deal import whose process died while storing its second page: left `running` after page one."""
     runs = harness.connector.deps.runs
@@ -191,19 +211,13 @@ async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_e
 ) -> None:
     await harness.connect_by_token()
     stages, expected = _chosen_stages(harness)
-    wanted = {("deal", d["id"]) for d in expected}
-    wanted |= {("organization", d["org_id"]) for d in expected if d.get("org_id")}
-    wanted |= {("person", d["person_id"]) for d in expected if d.get("person_id")}
-    runs = harness.connector.deps.runs
+    wanted = {("deal", d["id"]) for d in expected} | _linked(expected)
     run = await _import_interrupted_at_the_second_page(harness, stages)
-    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await _worked_to_success(harness, run)
 
-    done = await runs.get(harness.tenant, run.run_id)
-    events = await harness.events(SOURCE_CHANGES.name)
     ids: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for e in events:
+    for e in await harness.events(SOURCE_CHANGES.name):
         ids[(e["data"]["object"], e["data"]["pipedrive_id"])].add(e["id"])
-    assert done is not None and done.status == "Success", done and done.message
     assert set(ids) == wanted
     assert all(len(v) == 1 for v in ids.values()), "a record emitted again keeps its event id"
     assert done.counts.created + done.counts.updated == len(wanted)
@@ -221,12 +235,9 @@ async def test_an_organization_and_a_person_shared_by_deals_on_two_pages_are_emi
     runs = harness.connector.deps.runs
     spec = {"source": "deals_at_stages", "stage_ids": stages}
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
+    await _worked_to_success(harness, run)
 
-    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-
-    done = await runs.get(harness.tenant, run.run_id)
-    assert done is not None and done.status == "Success", done and done.message
-    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    emitted = await _emitted(harness)
     assert emitted[("organization", shared_org)] == 1
     assert emitted[("person", shared_person)] == 1
     assert max(emitted.values()) == 1
@@ -283,19 +294,12 @@ async def test_a_deal_import_resumed_after_a_crash_does_not_emit_again_what_earl
     await harness.connect_by_token()
     stages, expected = _chosen_stages(harness)
     shared_org, shared_person = _share_across_pages(harness, stages)
-    runs = harness.connector.deps.runs
     run = await _import_interrupted_at_the_second_page(harness, stages)
     first_page = [d for d in expected if d["stage_id"] == stages[0]]
-    first_page_links = {("organization", d["org_id"]) for d in first_page if d.get("org_id")} | {
-        ("person", d["person_id"]) for d in first_page if d.get("person_id")
-    }
-    assert await _emitted_rows(harness, run.run_id) == len(first_page_links), "the first page's only"
+    assert await _emitted_rows(harness, run.run_id) == len(_linked(first_page)), "the first page's only"
 
-    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-
-    done = await runs.get(harness.tenant, run.run_id)
-    assert done is not None and done.status == "Success", done and done.message
-    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    await _worked_to_success(harness, run)
+    emitted = await _emitted(harness)
     assert emitted[("organization", shared_org)] == 1, "emitted before the crash, not again after it"
     assert emitted[("person", shared_person)] == 1
     first_page_orgs = {d["org_id"] for d in first_page if d.get("org_id")}
@@ -326,11 +330,8 @@ async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_re
     }
     await runs.save_progress(run)
 
-    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-
-    done = await runs.get(harness.tenant, run.run_id)
-    assert done is not None and done.status == "Success", done and done.message
-    emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in await harness.events())
+    done = await _worked_to_success(harness, run)
+    emitted = await _emitted(harness)
     assert ("organization", done_org) not in emitted and ("person", done_person) not in emitted
     orgs = {d["org_id"] for d in expected if d.get("org_id")} - {done_org}
     assert {i for o, i in emitted if o == "organization"} == orgs
