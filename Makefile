@@ -18,9 +18,12 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-# The stamp records that `pip install` ran against the current pyproject.toml (and lock, if any).
+# The stamp records that `pip install` ran against the current pyproject.toml and requirements.lock.
 VENV_STAMP := $(VENV)/.psync-installed
-LOCK := $(wildcard requirements.lock)
+# Every dependency, transitive ones included, pinned; generated from pyproject.toml by `make lock`.
+LOCK := requirements.lock
+# The lock's generator (a tool of `make lock` only, so not a dependency of the project).
+UV_VERSION := 0.13.8
 
 # The local infrastructure's addresses (fixed ports, see deploy/local/*.sh).
 LOCAL_KAFKA_BOOTSTRAP := 127.0.0.1:19092
@@ -33,7 +36,7 @@ TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 
-.PHONY: help venv infra-up infra-down up down status test test-infra lint format schemas sandbox bench \
+.PHONY: help venv lock infra-up infra-down up down status test test-infra lint format schemas sandbox bench \
 	clean-state
 
 help:
@@ -47,7 +50,8 @@ help:
 	@echo "make schemas      export the event JSON Schemas"
 	@echo "make sandbox      run the Pipedrive sandbox in the foreground"
 	@echo "make bench        run bench/bench_*.py, JSON reports into bench-results/"
-	@echo "make venv         create/update .venv"
+	@echo "make venv         create/update .venv (pinned by requirements.lock)"
+	@echo "make lock         regenerate requirements.lock from pyproject.toml (after changing a dependency)"
 	@echo "make clean-state  stop everything and delete .state/ (Kafka and PostgreSQL data, logs)"
 
 # ---- virtualenv -------------------------------------------------------------------------------------
@@ -70,8 +74,19 @@ $(VENV_STAMP): pyproject.toml $(LOCK)
 			fi; \
 		fi; \
 	fi
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' $(if $(LOCK),-c $(LOCK))
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' -c $(LOCK)
 	@touch $@
+
+# requirements.lock: pyproject.toml's dependencies (runtime and the dev extra) with every transitive one
+# pinned, resolved for Python 3.11 and later on any platform (--universal), so the Dockerfile's image and
+# the venv install the same versions. Needs only python3 and PyPI: uv is installed into .venv on demand.
+# It does not depend on `venv`: that would install against the old lock first.
+lock:
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -x $(VENV)/bin/uv && [ "$$($(VENV)/bin/uv --version)" = "uv $(UV_VERSION)" ] \
+		|| $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--custom-compile-command 'make lock' --quiet -o $(LOCK)
 
 # ---- infrastructure ---------------------------------------------------------------------------------
 
