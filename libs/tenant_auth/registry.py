@@ -2,11 +2,13 @@
 
 Like the Pipedrive client's credentials, this schema is a deliberate exception to "services never read
 each other's tables": every API must authenticate the same keys, and only the admin command writes them.
+
+Every request reads its key's row (one primary-key lookup): a revoked key is refused at once by every
+replica of every service, with no cache to invalidate and no window in which it still works.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +18,6 @@ from tenant_auth.keys import NewApiKey, mint_api_key, secret_matches, split_api_
 
 SCHEMA = "tenant_auth"
 MIGRATIONS = Path(__file__).parent / "migrations"
-_CACHE_SECONDS = 30.0
 
 
 class TenantRegistry:
@@ -24,7 +25,6 @@ class TenantRegistry:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._verified: dict[str, tuple[str, float]] = {}
 
     async def install(self) -> None:
         """Create or upgrade the schema."""
@@ -52,21 +52,17 @@ class TenantRegistry:
         return key
 
     async def revoke_key(self, tenant_id: str, key_id: str) -> bool:
-        """Revoke one key of the tenant; True when it existed. Replicas forget it within 30 s."""
+        """Revoke one key of the tenant; True when it existed. Every replica refuses it from now on."""
         done = await self._pool.fetchval(
             f"UPDATE {SCHEMA}.api_keys SET revoked_at = now()"
             " WHERE tenant_id = $1 AND key_id = $2 AND revoked_at IS NULL RETURNING true",
             tenant_id,
             key_id,
         )
-        self._verified.clear()
         return bool(done)
 
     async def tenant_of(self, presented: str) -> str | None:
         """The tenant a presented key belongs to, or None (malformed, unknown, revoked, wrong secret)."""
-        cached = self._verified.get(presented)
-        if cached is not None and time.monotonic() - cached[1] < _CACHE_SECONDS:
-            return cached[0]
         try:
             key_id, secret = split_api_key(presented)
         except ValueError:
@@ -78,5 +74,4 @@ class TenantRegistry:
         )
         if row is None or not secret_matches(secret, row["secret_sha256"]):
             return None
-        self._verified[presented] = (row["tenant_id"], time.monotonic())
         return str(row["tenant_id"])
