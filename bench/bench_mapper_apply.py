@@ -4,11 +4,10 @@ The mapper runs as its own process (as deployed) on the local Kafka and PostgreS
 group positioned at the end of every topic it reads and a fresh schema; the benchmark produces 100,000
 organization changes (distinct domains, messy website forms) for one tenant, then times from the
 mapper's start until every record is linked in the store (and, apart, from the first record applied).
-It measures several deployments one after the other, each on a fresh group and schema: each transport the
-mapper can consume with (`MAPPER_TRANSPORT`: faust, the default, and the aiokafka runner), with one
-process and with two in one group (scale-out across partitions), and the CPU seconds the mapper
+It measures the default deployment (one mapper process) and, apart, two processes in one group
+(scale-out across partitions), each on a fresh group and schema, with the CPU seconds the mapper
 processes used (so a figure taken on a busy machine can still be compared per CPU second).
-`BENCH_MAPPER_CONFIGS` picks them (default `faust:1,aiokafka:1,faust:2,aiokafka:2`, transport:processes).
+`BENCH_MAPPER_PROCESSES` picks the deployments (default `1,2`: processes per run).
 Writes `bench-results/mapper-apply.json`. Goal: >= 10,000 records/s."""
 
 from __future__ import annotations
@@ -34,14 +33,8 @@ from schemas.keys import source_change_key
 from schemas.topics import SOURCE_CHANGES
 
 RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
-CONFIGS = [
-    (transport, int(processes))
-    for transport, processes in (
-        c.split(":")
-        for c in os.environ.get("BENCH_MAPPER_CONFIGS", "faust:1,aiokafka:1,faust:2,aiokafka:2").split(",")
-    )
-]
-DEFAULT_CONFIG = ("faust", 1)
+PROCESSES = [int(n) for n in os.environ.get("BENCH_MAPPER_PROCESSES", "1,2").split(",")]
+DEFAULT_PROCESSES = 1
 GOAL = 10_000
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -90,10 +83,9 @@ async def produce(tenant: str) -> float:
     return time.perf_counter() - started
 
 
-async def start_mapper(group: str, schema: str, replica: int, transport: str) -> asyncio.subprocess.Process:
+async def start_mapper(group: str, schema: str, replica: int) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
-        "MAPPER_TRANSPORT": transport,
         "MAPPER_GROUP_ID": group,
         "MAPPER_DB_SCHEMA": schema,
         "MAPPER_HTTP_PORT": str(free_port()),
@@ -103,7 +95,7 @@ async def start_mapper(group: str, schema: str, replica: int, transport: str) ->
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
 
 
-async def run(transport: str, replicas: int) -> dict[str, object]:
+async def run(replicas: int) -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_mapper_{uid}", f"bench-mapper-{uid}"
     await position_group_at_end(BOOTSTRAP, group, "mapper")
@@ -112,7 +104,7 @@ async def run(transport: str, replicas: int) -> dict[str, object]:
     load_before = os.getloadavg()
     cpu_before = children_cpu_seconds()
     started = time.perf_counter()
-    processes = [await start_mapper(group, schema, n, transport) for n in range(replicas)]
+    processes = [await start_mapper(group, schema, n) for n in range(replicas)]
 
     async def applied() -> int:
         try:
@@ -130,7 +122,6 @@ async def run(transport: str, replicas: int) -> dict[str, object]:
         await pool.close()
     cpu_seconds = children_cpu_seconds() - cpu_before
     return {
-        "transport": transport,
         "mapper_processes": replicas,
         "records": RECORDS,
         "applied": progress.reached,
@@ -150,26 +141,25 @@ async def run(transport: str, replicas: int) -> dict[str, object]:
 
 
 async def run_all() -> dict[str, object]:
-    runs = [await run(transport, replicas) for transport, replicas in CONFIGS]
-    default = next((r for r in runs if (r["transport"], r["mapper_processes"]) == DEFAULT_CONFIG), runs[0])
-    met = [f"{r['transport']}, {r['mapper_processes']} process(es)" for r in runs if r["goal_met"]]
+    runs = [await run(replicas) for replicas in PROCESSES]
+    default = next((r for r in runs if r["mapper_processes"] == DEFAULT_PROCESSES), runs[0])
+    met = [f"{r['mapper_processes']} process(es)" for r in runs if r["goal_met"]]
     return {
         "benchmark": "mapper-apply",
         "records": RECORDS,
-        "default_deployment": f"{DEFAULT_CONFIG[0]}, {DEFAULT_CONFIG[1]} process",
+        "default_deployment": f"{DEFAULT_PROCESSES} process",
         "records_per_second": default["records_per_second"],
         "goal_records_per_second": GOAL,
         "goal_met_by_default_deployment": default["goal_met"],
         "goal_met_by": met,
         "best_records_per_second": max(int(str(r["records_per_second"])) for r in runs),
         "runs": runs,
-        "note": "records_per_second (top level) is the default deployment's: one mapper process on faust."
+        "note": "records_per_second (top level) is the default deployment's: one mapper process."
         " Per run: records_per_second counts from the mapper processes' start (app start, group join"
         " included); records_per_second_once_applying from the first record seen in the store;"
         " mapper_cpu_seconds is the user+system CPU of the mapper processes, start-up included."
         " Processes of a run share one group; logs at WARNING; batches of up to 2,000 changes per"
-        " PostgreSQL transaction. Kafka, PostgreSQL and the mapper share this machine's CPUs."
-        " bench-results/faust-consumer-ceiling.json gives what faust alone costs per message here.",
+        " PostgreSQL transaction. Kafka, PostgreSQL and the mapper share this machine's CPUs.",
         "machine": machine_facts(),
         "measured_at": measured_at(),
     }

@@ -7,8 +7,6 @@ with the service's prefix, e.g. `AUDITLOG_HTTP_PORT`.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,17 +25,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     commit_interval_s: float = Field(default=1.0, gt=0)
-    data_dir: str = Field(default=".state/data", description="Local scratch state (faust's data folder).")
+    data_dir: str = Field(
+        default=".state/data", description="Local scratch state (the data folder of faust tables)."
+    )
 
 
 class StreamServiceSettings(ServiceSettings):
     """A service that consumes Kafka with the stream runner (the mapper, the auditlog)."""
 
-    transport: Literal["faust", "aiokafka"] = Field(
-        default="faust",
-        description="How the service consumes: a faust-streaming app (default), or the aiokafka runner,"
-        " which costs far less per message (README, Operations).",
-    )
     max_batch: int = Field(
         default=2000,
         ge=1,

@@ -1,4 +1,9 @@
-"""The aiokafka transport of the runner: manual, throttled commits of processed offsets only."""
+"""The consumer loop of every consuming service (aiokafka): manual, throttled commits of processed offsets.
+
+One loop for the mapper, the pusher and the auditlog. faust-streaming's consumer costs about 75 µs per
+message here before any work against about 3 µs for aiokafka (bench-results/faust-consumer-ceiling.json);
+faust is kept for stateful stream processing with windowed tables, not as a transport.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ _MAX_PENDING_DELIVERIES = 2000
 
 
 def incoming_from(record: ConsumerRecord[bytes, bytes]) -> IncomingMessage:
-    """The transport-neutral form of an aiokafka record."""
+    """The runner's form of an aiokafka record."""
     return IncomingMessage(
         topic=record.topic,
         partition=record.partition,

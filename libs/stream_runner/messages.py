@@ -12,7 +12,7 @@ from schemas.envelope import CloudEvent
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """One consumed Kafka record, transport-neutral (aiokafka and faust both produce these)."""
+    """One consumed Kafka record, as the processor and the handlers see it."""
 
     topic: str
     partition: int

@@ -1,8 +1,8 @@
-"""Processing of one message, shared by the aiokafka runner and the faust agents.
+"""Processing of one message, for the consumer loop (`kafka_runner`) of every consuming service.
 
 decode against the contract -> dispatch by event type -> the handler applies its effect (recording the
 event in its inbox in the same transaction) -> hand the handler's output events to the producer. The
-transport commits the message's offset only after `process` returned and its deliveries resolved, so
+runner commits the message's offset only after `process` returned and its deliveries resolved, so
 outputs of many messages share broker round trips without ever being committed unsent.
 """
 
@@ -51,7 +51,7 @@ class MessageSender(Protocol):
 class Processed:
     """The outcome of one message and the deliveries of what it produced.
 
-    The transport may commit the message's offset only once every delivery has resolved.
+    The runner may commit the message's offset only once every delivery has resolved.
     """
 
     outcome: str

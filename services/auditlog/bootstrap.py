@@ -19,16 +19,15 @@ from service_runtime.health import add_operational_routes
 from service_runtime.http_errors import json_routing_errors
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
-from stream_runner.transports import build_stream_runner
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 
 SERVICE = "auditlog"
 MIGRATIONS = Path(__file__).parent / "migrations"
-"""Kafka group session: how long a crashed auditlog keeps its partitions (on both transports)."""
 
 
 async def run_service(settings: AuditlogSettings) -> None:
@@ -50,17 +49,15 @@ async def run_service(settings: AuditlogSettings) -> None:
             RunnerMetrics(registry),
             batch_handlers=build_batch_handlers(log),
         )
-        runner = build_stream_runner(
-            settings.transport,
-            service=SERVICE,
-            group_id=settings.group_id,
+        runner = KafkaStreamRunner(
             bootstrap=settings.kafka_bootstrap,
+            group_id=settings.group_id,
             topics=[t.name for t in topics_consumed_by(SERVICE)],
             processor=processor,
+            client_id=SERVICE,
             commit_interval_s=settings.commit_interval_s,
+            max_poll_records=settings.max_batch,
             session_timeout_s=settings.session_timeout_s,
-            max_batch=settings.max_batch,
-            data_dir=settings.data_dir,
         )
         tenants = TenantRegistry(pool)
         await tenants.install()

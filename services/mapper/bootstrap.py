@@ -19,10 +19,10 @@ from service_runtime.http_errors import json_routing_errors
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
+from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
-from stream_runner.transports import build_stream_runner
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 
@@ -51,17 +51,15 @@ async def run_service(settings: MapperSettings) -> None:
             batch_handlers=handlers.batch_handlers(),
             dead_letter_handlers=handlers.dead_letter_handlers(),
         )
-        runner = build_stream_runner(
-            settings.transport,
-            service=SERVICE,
-            group_id=settings.group_id,
+        runner = KafkaStreamRunner(
             bootstrap=settings.kafka_bootstrap,
+            group_id=settings.group_id,
             topics=[t.name for t in topics_consumed_by(SERVICE)],
             processor=processor,
+            client_id=SERVICE,
             commit_interval_s=settings.commit_interval_s,
+            max_poll_records=settings.max_batch,
             session_timeout_s=settings.session_timeout_s,
-            max_batch=settings.max_batch,
-            data_dir=settings.data_dir,
         )
         tenants = TenantRegistry(pool)
         await tenants.install()

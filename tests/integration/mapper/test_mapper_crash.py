@@ -145,9 +145,7 @@ async def store_rows(pool: asyncpg.Pool, schema: str, tenant: str) -> dict[str, 
     }
 
 
-@pytest.mark.parametrize("transport", ["faust", "aiokafka"])
 async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
-    transport: str,
     mapper_env: dict[str, str],
     kafka_bootstrap: str,
     pg_pool: asyncpg.Pool,
@@ -174,7 +172,6 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
         "MAPPER_COMMIT_INTERVAL_S": "2",
         "MAPPER_LOG_LEVEL": "WARNING",
         "MAPPER_SESSION_TIMEOUT_S": "10",
-        "MAPPER_TRANSPORT": transport,
     }
     first = ServiceProcess("mapper", env, tmp_path / "first.log")
     await first.start()
