@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import asyncpg
@@ -65,11 +65,15 @@ def encode_cursor(at: datetime, key: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (time, key) a cursor stands for; ValueError when it is not one of ours."""
+    """The (time, key) a cursor stands for; ValueError when it is not one of ours (a tampered one may
+    hold any JSON: a time out of PostgreSQL's range or without its zone, a key with NUL characters)."""
     try:
         at, key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), str(key)
-    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as failure:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(key, str) or "\x00" in key:
+            raise ValueError("not a cursor")
+        return when.astimezone(UTC), key
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError, OverflowError) as failure:
         raise ValueError("cursor: not a cursor this API returned") from failure
 
 

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
-import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connector.cursors import CursorStore
 from connector.runs import RunStore
 from connector.settings import ConnectorSettings
 from connector.tenant_settings import SettingsStore
 from pipedrive_client import Clock, OAuthApp, OAuthStateStore, PipedriveClientFactory
-from service_runtime.http_errors import bad_request, json_error, validation_problems
+from service_runtime.http_errors import json_error, validation_problems
+from service_runtime.http_inputs import read_json
 from stream_runner.producer import EventProducer
 
 __all__ = ["DEPS", "ConnectorDeps", "deps_of", "json_error", "read_body", "validation_problems"]
@@ -54,12 +54,6 @@ def deps_of(request: web.Request) -> ConnectorDeps:
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body validated as `model`; a 400 naming every problem otherwise."""
-    try:
-        raw = orjson.loads(await request.read() or b"null")
-    except orjson.JSONDecodeError as failure:
-        raise json_error(400, "bad_request", "The body is not valid JSON.") from failure
-    try:
-        return model.model_validate(raw)
-    except ValidationError as failure:
-        raise bad_request(validation_problems(failure)) from failure
+    """The request's JSON body validated as `model`; a 400 naming every problem otherwise (NUL
+    characters in strings included)."""
+    return await read_json(request, model)

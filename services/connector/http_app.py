@@ -12,7 +12,7 @@ from connector.openapi import serve_openapi
 from connector.runs_api import add_run_routes
 from connector.settings_api import add_settings_routes
 from connector.webhook_receiver import add_webhook_routes
-from service_runtime.http_errors import json_routing_errors
+from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 
@@ -36,7 +36,7 @@ def connector_auth_middleware(registry: TenantRegistry) -> Middleware:
 def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application:
     """The application with every route of the connector's API."""
     app = web.Application(
-        middlewares=[json_routing_errors, connector_auth_middleware(registry)], client_max_size=1024**2
+        middlewares=api_middlewares(connector_auth_middleware(registry)), client_max_size=1024**2
     )
     app[DEPS] = deps
     add_connection_routes(app)

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from connector.api_support import ConnectorDeps, deps_of, json_error
 from connector.cursors import new_versions
@@ -32,6 +31,7 @@ from pipedrive_client.models import Record
 from pipedrive_client.resources import EntityResource
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, SourceChange
+from service_runtime.http_inputs import PositiveId, read_json
 
 _log = structlog.get_logger(__name__)
 
@@ -42,11 +42,11 @@ class DeliveryMeta(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
-    action: str
-    entity: str
-    entity_id: int = Field(gt=0)
+    action: str = Field(max_length=50)
+    entity: str = Field(max_length=50)
+    entity_id: PositiveId
     timestamp: datetime | None = None
-    merged_to_id: int | None = Field(default=None, gt=0)
+    merged_to_id: PositiveId | None = None
 
 
 class Delivery(BaseModel):
@@ -81,10 +81,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         raise json_error(
             401, "unauthorized", "Bad webhook credentials.", headers={"WWW-Authenticate": "Basic"}
         )
-    try:
-        delivery = Delivery.model_validate(orjson.loads(await request.read()))
-    except (orjson.JSONDecodeError, ValidationError) as failure:
-        raise json_error(400, "bad_request", "Not a Pipedrive v2 webhook delivery.") from failure
+    delivery = await read_json(request, Delivery)
     meta = delivery.meta
     if meta.entity not in {o.value for o in SyncObject}:
         return web.json_response({"accepted": False, "reason": "entity not synced"})

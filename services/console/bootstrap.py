@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from console.settings import ConsoleSettings
 from console.status_page import HTTP_SESSION, SERVICE_URLS, status_page
 from service_runtime.health import add_operational_routes
-from service_runtime.http_errors import json_routing_errors
+from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 
@@ -21,7 +21,7 @@ SERVICE = "console"
 
 def create_app(settings: ConsoleSettings) -> web.Application:
     """The console's aiohttp application (its HTTP session opened and closed with the app)."""
-    app = web.Application(middlewares=[json_routing_errors])
+    app = web.Application(middlewares=api_middlewares())
     app[SERVICE_URLS] = settings.service_urls()
 
     async def http_session(app: web.Application) -> AsyncIterator[None]:

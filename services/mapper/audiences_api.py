@@ -13,11 +13,12 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mapper.abm_store import TABLES
 from schemas.events.common import SyncObject
-from service_runtime.http_errors import bad_request, json_error, validation_problems
+from service_runtime.http_errors import json_error
+from service_runtime.http_inputs import read_query
 from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
@@ -58,10 +59,7 @@ def _row(record: asyncpg.Record) -> dict[str, Any]:
 async def list_records(request: web.Request) -> web.Response:
     """One page of a collection, filtered."""
     table, obj = _collection(request)
-    try:
-        query = ListQuery.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise bad_request(validation_problems(exc)) from exc
+    query = read_query(request, ListQuery)
     schema = request.app[SCHEMA]
     rows = await request.app[POOL].fetch(
         f"SELECT {_columns(obj)} FROM {schema}.{table} WHERE tenant_id = $1"

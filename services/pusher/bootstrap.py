@@ -27,7 +27,7 @@ from pusher.settings import PusherSettings
 from pusher.visit_activity import VisitActivities
 from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
-from service_runtime.http_errors import json_routing_errors
+from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
@@ -103,7 +103,7 @@ async def run_service(settings: PusherSettings) -> None:
         )
         tenants = TenantRegistry(pool)
         await tenants.install()
-        http = web.Application(middlewares=[json_routing_errors, tenant_auth_middleware(tenants)])
+        http = web.Application(middlewares=api_middlewares(tenant_auth_middleware(tenants)))
         add_manual_push_routes(http, handlers, producer.send_all)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
@@ -30,7 +30,8 @@ from schemas.events.push import PushRequested
 from schemas.events.sync_runs import RunKind
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
-from service_runtime.http_errors import bad_request, validation_problems
+from service_runtime.http_errors import bad_request
+from service_runtime.http_inputs import read_json
 from stream_runner.messages import OutgoingMessage
 from tenant_auth.middleware import tenant_of
 
@@ -62,12 +63,7 @@ class PushBatchIn(BaseModel):
 
 
 async def _batch(request: web.Request) -> PushBatchIn:
-    try:
-        return PushBatchIn.model_validate(await request.json())
-    except ValidationError as error:
-        raise bad_request(validation_problems(error)) from error
-    except ValueError as error:
-        raise bad_request(["the body must be a JSON object"]) from error
+    return await read_json(request, PushBatchIn)
 
 
 def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:

@@ -1,9 +1,11 @@
 """Every service starts as `python -m <service>`, becomes ready, serves metrics and stops on SIGTERM; its
 API answers a path or method no route serves with the JSON error shape (after the 401 when the key is
-missing)."""
+missing), and bad input (NUL characters, tampered cursors, oversized bodies) with a JSON 400 naming the
+field or a JSON 413, never a 500."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -28,6 +31,50 @@ WRONG_METHOD = {
     "pusher": ("GET", "/v1/push", {"POST"}),
     "auditlog": ("DELETE", "/v1/runs", {"GET", "HEAD"}),
     "console": ("POST", "/", {"GET", "HEAD"}),
+}
+
+OVERSIZED = b'{"padding": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+
+
+def _cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(parts))).decode()
+
+
+# Bad input per service: (method, path, JSON body or raw bytes, status, the start of the first problem).
+BAD_INPUT: dict[str, list[tuple[str, str, Any, int, str]]] = {
+    "connector": [
+        ("GET", "/v1/runs/r%00n", None, 400, "path: must not contain NUL"),
+        ("GET", "/v1/runs?limit=%00", None, 400, "limit: must not contain NUL"),
+        (
+            "POST",
+            "/v1/imports/preview",
+            {"source": "filtered_organizations", "filter": 'Name = "a\u0000"'},
+            400,
+            "filter: must not contain NUL",
+        ),
+        ("POST", "/v1/imports", OVERSIZED, 413, ""),
+    ],
+    "mapper": [
+        ("GET", "/v1/accounts?cursor=a%00b", None, 400, "cursor: must not contain NUL"),
+        ("GET", "/v1/contacts/a%00b", None, 400, "path: must not contain NUL"),
+    ],
+    "pusher": [
+        (
+            "POST",
+            "/v1/push/preview",
+            {"object": "organization", "records": [{"match_key": "a\u0000.com", "fields": {}}]},
+            400,
+            "records.0.match_key: must not contain NUL",
+        ),
+        ("POST", "/v1/push", OVERSIZED, 413, ""),
+    ],
+    "auditlog": [
+        ("GET", f"/v1/runs?cursor={_cursor('0001-01-01T00:00:00+01:00', 'r')}", None, 400, "cursor: not"),
+        ("GET", "/v1/runs?cursor=" + _cursor("2026-01-01T00:00:00+00:00", "r\u0000"), None, 400, "cursor"),
+        ("GET", f"/v1/runs/r/entries?cursor={_cursor('2026-01-01T00:00:00', 'e')}", None, 400, "cursor"),
+        ("GET", "/v1/runs/r%00n/entries", None, 400, "path: must not contain NUL"),
+    ],
+    "console": [("GET", "/?x=%00", None, 400, "x: must not contain NUL")],
 }
 
 
@@ -56,7 +103,9 @@ async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
 
     assert await process.get("/healthz") == 200
     assert await process.get("/metrics") == 200
-    await _unrouted_calls_answer_json(process, await _api_key(pg_pool))
+    key = await _api_key(pg_pool)
+    await _unrouted_calls_answer_json(process, key)
+    await _bad_input_answers_json(process, key)
     exit_code = await process.terminate()
 
     assert exit_code == 0, process.log_tail()
@@ -70,6 +119,7 @@ async def test_console_serves_its_page_and_exits_cleanly(tmp_path: Path) -> None
 
     assert await process.get("/") == 200
     await _unrouted_calls_answer_json(process, None)
+    await _bad_input_answers_json(process, None)
     assert await process.terminate() == 0, process.log_tail()
 
 
@@ -102,13 +152,31 @@ async def _unrouted_calls_answer_json(process: ServiceProcess, key: str | None) 
             assert (status, body["error"]) == (401, "unauthorized"), (keyless, body)
 
 
+async def _bad_input_answers_json(process: ServiceProcess, key: str | None) -> None:
+    """Each probe of BAD_INPUT answers its status with the JSON error shape naming the problem."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    for method, path, body, expected, problem in BAD_INPUT[process.service]:
+        status, answer, _ = await _call(process, method, path, headers, body)
+        assert status == expected, (method, path, answer)
+        if expected == 413:
+            assert answer["error"] == "payload_too_large" and answer["limit_bytes"] > 0, answer
+        else:
+            assert answer["error"] == "bad_request", answer
+            assert answer["problems"][0].startswith(problem), (path, answer)
+
+
 async def _call(
-    process: ServiceProcess, method: str, path: str, headers: dict[str, str]
+    process: ServiceProcess,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
 ) -> tuple[int, Any, str]:
     """Status, JSON body (the content type must be JSON) and `Allow` header of one call."""
+    data = body if isinstance(body, bytes) else None if body is None else orjson.dumps(body)
     async with (
         aiohttp.ClientSession() as session,
-        session.request(method, process.url + path, headers=headers) as response,
+        session.request(method, process.url + path, headers=headers, data=data) as response,
     ):
         assert response.content_type == "application/json", (method, path, await response.text())
         return response.status, await response.json(), response.headers.get("Allow", "")

@@ -125,3 +125,37 @@ async def test_the_receiver_answers_fast_and_dedupes_by_delivery_id(harness: Con
     assert second == {"accepted": True, "duplicate": True}
     assert await harness.connector.hints.process_one() is True
     assert await harness.connector.hints.process_one() is False
+
+
+async def _webhook_headers(harness: ConnectorHarness) -> dict[str, str]:
+    """The Basic auth Pipedrive sends (read back from the sandbox's registration)."""
+    hook = next(iter(harness.sandbox.handle.state.webhooks.webhooks.values()))
+    credentials = base64.b64encode(f"{hook.http_auth_user}:{hook.http_auth_password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+@pytest.mark.parametrize(
+    ("meta", "problem"),
+    [
+        ({"entity_id": "99999999999999999999"}, "meta.entity_id: Input should be less than or equal to"),
+        ({"entity_id": 2**63}, "meta.entity_id: Input should be less than or equal to"),
+        ({"action": "delete", "merged_to_id": 2**64 - 1}, "meta.merged_to_id: Input should be less than"),
+        ({"action": "delete", "merged_to_id": 10**30}, "meta.merged_to_id: "),
+        ({"id": "d\u0000-1"}, "meta.id: must not contain NUL characters"),
+        ({"entity_id": "x"}, "meta.entity_id: Input should be a valid integer"),
+    ],
+)
+async def test_a_delivery_with_an_id_beyond_bigint_or_a_nul_is_a_400_naming_the_field_and_queues_nothing(
+    harness: ConnectorHarness, meta: dict[str, Any], problem: str
+) -> None:
+    await _enable(harness)
+    body = {"meta": {"id": "big-1", "action": "change", "entity": "organization", "entity_id": "1", **meta}}
+
+    answer = await harness.api.post(
+        f"/webhooks/pipedrive/{harness.tenant}", json=body, headers=await _webhook_headers(harness)
+    )
+
+    assert (answer.status, answer.content_type) == (400, "application/json"), await answer.text()
+    found = await answer.json()
+    assert found["error"] == "bad_request" and found["problems"][0].startswith(problem), found
+    assert await harness.connector.hints.process_one() is False

@@ -1,0 +1,69 @@
+"""Reading a request's JSON body and query string into pydantic models, with the 400s every API answers:
+not JSON, a NUL character in a string (PostgreSQL text and jsonb cannot hold one), or whatever the model
+refuses, each problem named by its field path (`records.0.fields.name: ...`).
+
+`BIGINT` bounds an integer that lands in a PostgreSQL `bigint` column (ids from Pipedrive, counts): a
+larger one is refused by the model, never by the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from service_runtime.http_errors import bad_request, json_error, validation_problems
+
+M = TypeVar("M", bound=BaseModel)
+
+BIGINT_MAX = 2**63 - 1
+BigInt = Annotated[int, Field(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+"""An integer that fits PostgreSQL's bigint."""
+PositiveId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
+"""A record id: positive, fits PostgreSQL's bigint."""
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body validated as `model`; a 400 naming every problem otherwise (an empty body
+    is `null`, which the model refuses unless it accepts nothing)."""
+    try:
+        document = orjson.loads(await request.read() or b"null")
+    except orjson.JSONDecodeError as failure:
+        raise json_error(400, "bad_request", "The body is not valid JSON.") from failure
+    return validated(model, document)
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string validated as `model` (one value per name, the last one); a 400 otherwise."""
+    return validated(model, dict(request.query))
+
+
+def validated(model: type[M], document: Any) -> M:
+    """`document` as `model`, refusing NUL characters first; a 400 naming every problem otherwise."""
+    nul = [f"{where or 'body'}: must not contain NUL characters" for where in nul_locations(document)]
+    if nul:
+        raise bad_request(nul)
+    try:
+        return model.model_validate(document)
+    except ValidationError as failure:
+        raise bad_request(validation_problems(failure)) from failure
+
+
+def nul_locations(document: Any, where: str = "") -> Iterator[str]:
+    """The dotted paths of the strings (keys included) in a JSON document that hold a NUL character."""
+    if isinstance(document, str):
+        if "\x00" in document:
+            yield where
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            path = f"{where}.{key}" if where else str(key)
+            if "\x00" in key:
+                yield path.replace("\x00", "\\u0000")
+            else:
+                yield from nul_locations(value, path)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from nul_locations(value, f"{where}.{index}" if where else str(index))
