@@ -36,14 +36,15 @@ TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 
-.PHONY: help venv lock infra-up infra-down up down status test test-infra lint format schemas sandbox bench \
-	clean-state
+.PHONY: help venv lock infra-up infra-down up down status test test-infra nightly lint format schemas \
+	sandbox bench clean-state
 
 help:
 	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone)"
 	@echo "make down         stop everything make up started"
 	@echo "make status       what is running"
 	@echo "make test         infra (unless KAFKA_BOOTSTRAP/DATABASE_URL are set), lint, mypy, pytest"
+	@echo "make nightly      the long test runs make test leaves out (crash runs of 100,000 records)"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make format       ruff format and ruff check --fix"
 	@echo "make infra-up     Kafka + PostgreSQL + topics only;  make infra-down  stops them"
@@ -157,6 +158,12 @@ test: venv test-infra
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(TYPED_DIRS)
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The long runs `make test` keeps short: the mapper's SIGKILL-in-an-import test at 100,000 records (CI
+# runs it at 10,000).
+nightly: venv test-infra
+	$(TEST_ENV) PSYNC_CRASH_RECORDS=100000 $(VENV)/bin/pytest $(PYTEST_ARGS) \
+		tests/integration/mapper/test_mapper_crash.py
 
 # ---- other entry points -----------------------------------------------------------------------------
 
