@@ -25,7 +25,7 @@ from report import machine_facts, measured_at, write_report
 from connector.bootstrap import assemble
 from connector.runs import RunKindName
 from connector.settings import ConnectorSettings
-from pipedrive_client import ApiTokenCredentials, Plan
+from pipedrive_client import ApiTokenCredentials, PipedriveClientSettings, Plan
 from postgres_store.pool import create_pool
 from stream_runner.producer import EventProducer
 
@@ -82,8 +82,7 @@ async def _import(base: str) -> dict[str, Any]:
     suffix = secrets.token_hex(4)
     settings = ConnectorSettings(
         db_schema=f"bench_connector_{suffix}",
-        pipedrive_client_schema=f"bench_pdc_{suffix}",
-        sandbox_base_urls=(base,),
+        pipedrive=PipedriveClientSettings(client_schema=f"bench_pdc_{suffix}", allowed_test_urls=(base,)),
         default_api_base_url=base,
         page_size=PAGE_SIZE,
     )
@@ -107,7 +106,7 @@ async def _import(base: str) -> dict[str, Any]:
             return {"run": done.as_json(), "seconds": elapsed}
     finally:
         await producer.stop()
-        for schema in (settings.db_schema, settings.pipedrive_client_schema):
+        for schema in (settings.db_schema, settings.pipedrive.client_schema):
             await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()
 

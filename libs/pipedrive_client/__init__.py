@@ -31,6 +31,7 @@ from pipedrive_client.http import RetryPolicy
 from pipedrive_client.oauth import OAuthApp, OAuthStateStore, authorize_url, new_state
 from pipedrive_client.pagination import Page
 from pipedrive_client.plans import Plan
+from pipedrive_client.settings import PipedriveClientSettings
 from pipedrive_client.webhooks import WebhookSubscription
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Page",
     "PipedriveClient",
     "PipedriveClientFactory",
+    "PipedriveClientSettings",
     "PipedriveError",
     "PipedriveUnavailable",
     "Plan",

@@ -20,6 +20,7 @@ from pipedrive_client.http import PipedriveHttp, RetryPolicy
 from pipedrive_client.models import Deal, Organization, Person
 from pipedrive_client.oauth import OAuthApp, OAuthRefresher, OAuthTokenClient
 from pipedrive_client.resources import EntityResource
+from pipedrive_client.settings import PipedriveClientSettings
 from pipedrive_client.webhooks import WebhooksResource
 
 
@@ -77,9 +78,44 @@ class PipedriveClientFactory:
         )
         self._authorizer = CredentialAuthorizer(self.credentials, self.policy, refresher)
 
+    @classmethod
+    def from_settings(
+        cls,
+        session: aiohttp.ClientSession,
+        pool: asyncpg.Pool,
+        settings: PipedriveClientSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> PipedriveClientFactory:
+        """The factory a service's bootstrap builds from the shared `PIPEDRIVE_*` settings."""
+        return cls(
+            session,
+            pool,
+            settings.credentials_key,
+            oauth_app=oauth_app_of(settings),
+            policy=settings.api_domains,
+            budget_policy=settings.budget_policy,
+            retry=retry,
+            schema=settings.client_schema,
+            clock=clock,
+        )
+
     def for_tenant(self, tenant_id: str) -> PipedriveClient:
         """A client that calls Pipedrive with the tenant's stored credentials and budget."""
         http = PipedriveHttp(
             self._session, tenant_id, self._authorizer, self.budget, retry=self._retry, clock=self._clock
         )
         return PipedriveClient(http)
+
+
+def oauth_app_of(settings: PipedriveClientSettings) -> OAuthApp | None:
+    """The marketplace app, when its client id and secret are configured."""
+    if not settings.oauth_configured:
+        return None
+    return OAuthApp(
+        settings.oauth_client_id,
+        settings.oauth_client_secret,
+        settings.oauth_redirect_uri,
+        settings.oauth_base_url,
+    )

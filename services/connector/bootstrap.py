@@ -29,16 +29,14 @@ from connector.sync_runs import ReadOptions, RunExecutor
 from connector.tenant_settings import SettingsStore
 from connector.webhook_receiver import HintReader
 from pipedrive_client import (
-    ApiDomainPolicy,
-    BudgetPolicy,
     Clock,
-    OAuthApp,
     OAuthStateStore,
     PipedriveClientFactory,
     RetryPolicy,
     SystemClock,
     install_schema,
 )
+from pipedrive_client.client import oauth_app_of
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from service_runtime.health import add_operational_routes
@@ -62,18 +60,6 @@ class Connector:
     executor: RunExecutor
 
 
-def oauth_app_of(settings: ConnectorSettings) -> OAuthApp | None:
-    """The marketplace app, when its client id and secret are configured."""
-    if not settings.oauth_client_id or not settings.oauth_client_secret.get_secret_value():
-        return None
-    return OAuthApp(
-        settings.oauth_client_id,
-        settings.oauth_client_secret,
-        settings.oauth_redirect_uri,
-        settings.oauth_base_url,
-    )
-
-
 @contextlib.asynccontextmanager
 async def assemble(
     settings: ConnectorSettings,
@@ -86,21 +72,13 @@ async def assemble(
     """Install the schemas and build the service on an open pool and a started producer."""
     clock = clock or SystemClock()
     await apply_migrations(pool, settings.db_schema, MIGRATIONS)
-    await install_schema(pool, settings.pipedrive_client_schema)
+    await install_schema(pool, settings.pipedrive.client_schema)
     registry = TenantRegistry(pool)
     await registry.install()
     async with aiohttp.ClientSession() as session:
-        oauth_app = oauth_app_of(settings)
-        factory = PipedriveClientFactory(
-            session,
-            pool,
-            settings.credentials_key,
-            oauth_app=oauth_app,
-            policy=ApiDomainPolicy(settings.sandbox_base_urls),
-            budget_policy=BudgetPolicy(daily_share=settings.budget_share),
-            retry=retry,
-            schema=settings.pipedrive_client_schema,
-            clock=clock,
+        oauth_app = oauth_app_of(settings.pipedrive)
+        factory = PipedriveClientFactory.from_settings(
+            session, pool, settings.pipedrive, retry=retry, clock=clock
         )
         runs, cursors = RunStore(pool, settings.db_schema), CursorStore(pool, settings.db_schema)
         deps = ConnectorDeps(
@@ -110,7 +88,7 @@ async def assemble(
             producer=producer,
             factory=factory,
             oauth_app=oauth_app,
-            oauth_states=OAuthStateStore(pool, settings.pipedrive_client_schema, clock=clock),
+            oauth_states=OAuthStateStore(pool, settings.pipedrive.client_schema, clock=clock),
             tenant_settings=SettingsStore(pool, settings.db_schema, producer),
             runs=runs,
             cursors=cursors,

@@ -83,7 +83,7 @@ async def oauth_authorize(request: web.Request) -> web.Response:
     """Redirect the admin to Pipedrive's consent page with a fresh state bound to their session."""
     deps, tenant = deps_of(request), tenant_of(request)
     if deps.oauth_app is None:
-        raise json_error(409, "oauth_not_configured", "Set CONNECTOR_OAUTH_CLIENT_ID and _SECRET first.")
+        raise json_error(409, "oauth_not_configured", "Set PIPEDRIVE_OAUTH_CLIENT_ID and _SECRET first.")
     state = await deps.oauth_states.issue(tenant, session_of(request))
     url = authorize_url(deps.oauth_app, state)
     return web.json_response({"authorize_url": url}, status=302, headers={"Location": url})
@@ -102,7 +102,7 @@ async def oauth_callback(request: web.Request) -> web.Response:
     if not code or not state:
         raise json_error(400, "bad_request", "code and state are required query parameters.")
     if deps.oauth_app is None:
-        raise json_error(409, "oauth_not_configured", "Set CONNECTOR_OAUTH_CLIENT_ID and _SECRET first.")
+        raise json_error(409, "oauth_not_configured", "Set PIPEDRIVE_OAUTH_CLIENT_ID and _SECRET first.")
     try:
         issued_to = await deps.oauth_states.consume(state, session_of(request))
         if issued_to != tenant:

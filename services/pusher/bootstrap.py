@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from pipedrive_client import ApiDomainPolicy, OAuthApp, PipedriveClientFactory, RetryPolicy, install_schema
+from pipedrive_client import PipedriveClientFactory, RetryPolicy, install_schema
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from pusher.auto_push_windows import close_windows_until_stopped
@@ -74,20 +74,11 @@ async def run_service(settings: PusherSettings) -> None:
     session = aiohttp.ClientSession()
     try:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
-        await install_schema(pool, settings.pipedrive_schema)
+        await install_schema(pool, settings.pipedrive.client_schema)
         await producer.start()
-        oauth_app = None
-        if settings.oauth_client_id and settings.oauth_client_secret:
-            oauth_app = OAuthApp(
-                settings.oauth_client_id, settings.oauth_client_secret, settings.oauth_redirect_uri,
-                settings.oauth_base_url,
-            )  # fmt: skip
-        clients = PipedriveClientFactory(
-            session, pool, settings.credentials_key, oauth_app=oauth_app,
-            policy=ApiDomainPolicy(settings.sandbox_urls),
-            retry=RetryPolicy(max_attempts=settings.pipedrive_attempts),
-            schema=settings.pipedrive_schema,
-        )  # fmt: skip
+        clients = PipedriveClientFactory.from_settings(
+            session, pool, settings.pipedrive, retry=RetryPolicy(max_attempts=settings.pipedrive_attempts)
+        )
         after_create = _kill_self if settings.fault_kill_after_create else (lambda: None)
         handlers = build_handlers(
             pool, settings.db_schema, clients, after_create=after_create, parking=settings.parking_limits

@@ -6,7 +6,7 @@ import pytest
 
 from pipedrive_client import ApiDomainPolicy, ApiDomainRejected
 
-POLICY = ApiDomainPolicy(sandbox_base_urls=("http://127.0.0.1:8765",))
+POLICY = ApiDomainPolicy(allowed_test_urls=("http://127.0.0.1:8765",))
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Connector, assemble
 from connector.settings import ConnectorSettings
-from pipedrive_client import RetryPolicy
+from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.clock import SandboxClock
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
@@ -206,12 +206,14 @@ async def harness(
     port = _free_port()
     settings = ConnectorSettings(
         db_schema=connector_schemas[0],
-        pipedrive_client_schema=connector_schemas[1],
-        sandbox_base_urls=(sandbox.base_url,),
+        pipedrive=PipedriveClientSettings(
+            client_schema=connector_schemas[1],
+            allowed_test_urls=(sandbox.base_url,),
+            oauth_base_url=sandbox.base_url,
+            oauth_client_id=sandbox.handle.state.config.oauth_client_id,
+            oauth_client_secret=SecretStr(sandbox.handle.state.config.oauth_client_secret),
+        ),
         default_api_base_url=sandbox.base_url,
-        oauth_base_url=sandbox.base_url,
-        oauth_client_id=sandbox.handle.state.config.oauth_client_id,
-        oauth_client_secret=SecretStr(sandbox.handle.state.config.oauth_client_secret),
         public_base_url=f"http://127.0.0.1:{port}",
         page_size=100,
         overlap_seconds=60,
@@ -280,10 +282,10 @@ async def connector_processes(
     schemas = (f"itest_connector_p{suffix}", f"itest_pdc_p{suffix}")
     env = {
         "CONNECTOR_DB_SCHEMA": schemas[0],
-        "CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
-        "CONNECTOR_SANDBOX_BASE_URLS": orjson.dumps([sandbox.base_url]).decode(),
+        "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
+        "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
         "CONNECTOR_DEFAULT_API_BASE_URL": sandbox.base_url,
-        "CONNECTOR_OAUTH_BASE_URL": sandbox.base_url,
+        "PIPEDRIVE_OAUTH_BASE_URL": sandbox.base_url,
         "CONNECTOR_PAGE_SIZE": "50",
         "CONNECTOR_SCHEDULER_INTERVAL_S": "0.2",
     }

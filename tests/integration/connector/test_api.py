@@ -57,7 +57,13 @@ async def test_an_api_base_url_off_the_allow_list_is_refused(harness: ConnectorH
         json={"api_token": harness.sandbox.handle.api_token, "api_base_url": "https://evil.example"},
         headers=harness.headers,
     )
+
     assert response.status == 400
+    message = (await response.json())["message"]
+    assert "https://<company>.pipedrive.com" in message
+    assert f"PIPEDRIVE_ALLOWED_TEST_URLS ({harness.sandbox.base_url})" in message
+    status = await (await harness.api.get("/v1/connection", headers=harness.headers)).json()
+    assert status == {"connected": False}
 
 
 async def test_connecting_by_token_publishes_settings_without_the_token(harness: ConnectorHarness) -> None:

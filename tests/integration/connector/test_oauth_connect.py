@@ -86,7 +86,7 @@ async def _stored(harness: ConnectorHarness) -> OAuthCredentials:
 async def _raw_rows(harness: ConnectorHarness) -> str:
     """Everything stored about the tenant in the client's and the connector's tables, as text."""
     deps = harness.connector.deps
-    client_schema = deps.settings.pipedrive_client_schema
+    client_schema = deps.settings.pipedrive.client_schema
     rows = [
         *await deps.pool.fetch(
             f"SELECT * FROM {client_schema}.credentials WHERE tenant_id = $1", harness.tenant
@@ -116,7 +116,7 @@ async def test_each_authorize_redirect_carries_a_fresh_unguessable_state_bound_t
     assert first != second and min(len(first), len(second)) >= 43
     deps = harness.connector.deps
     bound = await deps.pool.fetch(
-        f"SELECT tenant_id, session_id FROM {deps.settings.pipedrive_client_schema}.oauth_states"
+        f"SELECT tenant_id, session_id FROM {deps.settings.pipedrive.client_schema}.oauth_states"
         " WHERE state = ANY($1::text[])",
         [first, second],
     )
@@ -232,6 +232,6 @@ async def test_a_denied_consent_spends_the_state_and_connects_nothing(harness: C
     assert await _status(harness, harness.headers) == {"connected": False}
     deps = harness.connector.deps
     left = await deps.pool.fetchval(
-        f"SELECT count(*) FROM {deps.settings.pipedrive_client_schema}.oauth_states WHERE state = $1", state
+        f"SELECT count(*) FROM {deps.settings.pipedrive.client_schema}.oauth_states WHERE state = $1", state
     )
     assert left == 0

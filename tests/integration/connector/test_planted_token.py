@@ -70,7 +70,7 @@ async def _finished(processes: ConnectorProcesses, run_id: str) -> dict[str, Any
 
 async def _stored_rows(processes: ConnectorProcesses) -> str:
     """Every row of the tenant in the connector's and the client's schemas, as text (bytes included)."""
-    schemas = (processes.schema, processes.env["CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA"])
+    schemas = (processes.schema, processes.env["PIPEDRIVE_CLIENT_SCHEMA"])
     tables = await processes.pool.fetch(
         "SELECT table_schema, table_name FROM information_schema.columns"
         " WHERE table_schema = ANY($1::text[]) AND column_name = 'tenant_id'",
@@ -177,8 +177,8 @@ async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_ei
             "PUSHER_GROUP_ID": group,
             "PUSHER_DB_SCHEMA": pusher_schema,
             "PUSHER_COMMIT_INTERVAL_S": "0.2",
-            "PUSHER_PIPEDRIVE_SCHEMA": processes.env["CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA"],
-            "PUSHER_PIPEDRIVE_SANDBOX_URLS": processes.sandbox.base_url,
+            "PIPEDRIVE_CLIENT_SCHEMA": processes.env["PIPEDRIVE_CLIENT_SCHEMA"],
+            "PIPEDRIVE_ALLOWED_TEST_URLS": processes.sandbox.base_url,
             "PUSHER_LOG_LEVEL": "DEBUG",
         },
         processes.log_dir / "pusher.log",

@@ -126,7 +126,7 @@ async def test_a_scheduled_sync_of_a_tenant_whose_share_is_spent_pauses_without_
     deps = harness.connector.deps
     today = int(harness.sandbox.handle.state.clock.now() // 86_400)
     await deps.pool.execute(
-        f"UPDATE {deps.settings.pipedrive_client_schema}.budget SET day = $2, spent_today = 1000000000"
+        f"UPDATE {deps.settings.pipedrive.client_schema}.budget SET day = $2, spent_today = 1000000000"
         " WHERE tenant_id = $1",
         tenant,
         today,
@@ -152,8 +152,13 @@ async def _two_replicas(
     database (no other test's tenants), with the harness's tenant connected to the sandbox there."""
     suffix = secrets.token_hex(4)
     schemas = (f"itest_connector_r{suffix}", f"itest_pdc_r{suffix}")
-    settings = harness.connector.deps.settings.model_copy(
-        update={"db_schema": schemas[0], "pipedrive_client_schema": schemas[1], "scheduler_interval_s": 0.05}
+    current = harness.connector.deps.settings
+    settings = current.model_copy(
+        update={
+            "db_schema": schemas[0],
+            "pipedrive": current.pipedrive.model_copy(update={"client_schema": schemas[1]}),
+            "scheduler_interval_s": 0.05,
+        }
     )
     retry = RetryPolicy(base_delay_seconds=0.01, max_delay_seconds=0.05, max_attempts=6)
     async with contextlib.AsyncExitStack() as stack:

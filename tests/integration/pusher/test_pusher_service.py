@@ -38,8 +38,8 @@ def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, gr
         "PUSHER_DB_SCHEMA": schema,
         "PUSHER_COMMIT_INTERVAL_S": "0.2",
         "PSYNC_CREDENTIALS_KEY": key.hex(),
-        "PUSHER_PIPEDRIVE_SCHEMA": client_schema,
-        "PUSHER_PIPEDRIVE_SANDBOX_URLS": sandbox.base_url,
+        "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
+        "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
     }
 
 

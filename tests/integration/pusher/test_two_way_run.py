@@ -328,9 +328,9 @@ async def _start(run: TwoWayRun, tmp_path: Path, kafka_bootstrap: str, schemas: 
         "connector",
         {
             "CONNECTOR_DB_SCHEMA": connector_schema,
-            "CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA": client_schema,
+            "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
             "PSYNC_CREDENTIALS_KEY": key,
-            "CONNECTOR_SANDBOX_BASE_URLS": f'["{run.sandbox.base_url}"]',
+            "PIPEDRIVE_ALLOWED_TEST_URLS": run.sandbox.base_url,
             "CONNECTOR_DEFAULT_API_BASE_URL": run.sandbox.base_url,
             "CONNECTOR_OVERLAP_SECONDS": "60",
         },
@@ -358,8 +358,8 @@ async def _start(run: TwoWayRun, tmp_path: Path, kafka_bootstrap: str, schemas: 
             "PUSHER_DB_SCHEMA": pusher_schema,
             "PUSHER_COMMIT_INTERVAL_S": "0.2",
             "PSYNC_CREDENTIALS_KEY": key,
-            "PUSHER_PIPEDRIVE_SCHEMA": client_schema,
-            "PUSHER_PIPEDRIVE_SANDBOX_URLS": run.sandbox.base_url,
+            "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
+            "PIPEDRIVE_ALLOWED_TEST_URLS": run.sandbox.base_url,
         },
         tmp_path / "pusher.log",
     )
