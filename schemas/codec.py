@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.catalog import EventType, event_types_on
 from schemas.envelope import CloudEvent
+from schemas.keys import tenant_of_key
 
 
 class InvalidEvent(Exception):
@@ -19,6 +20,22 @@ class InvalidEvent(Exception):
         super().__init__(f"invalid event on {topic}: {reason}")
         self.topic = topic
         self.reason = reason
+
+
+class TenantMismatch(InvalidEvent):
+    """An event whose `tenantid` is not the tenant of its Kafka key (or that has no key): it claims
+    another tenant's data, so no consumer applies it."""
+
+
+def check_key_tenant(topic: str, key: bytes | None, event: CloudEvent[Any]) -> None:
+    """Raise TenantMismatch unless the message's key belongs to the event's tenant."""
+    if key is None:
+        raise TenantMismatch(topic, f"no key: tenantid {event.tenantid!r} cannot be checked against one")
+    claimed = tenant_of_key(key.decode("utf-8", errors="replace"))
+    if claimed != event.tenantid:
+        raise TenantMismatch(
+            topic, f"tenantid {event.tenantid!r} disagrees with the tenant of the key, {claimed!r}"
+        )
 
 
 def encode_event(event: CloudEvent[Any]) -> bytes:

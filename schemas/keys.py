@@ -51,6 +51,12 @@ def parse_record_key(key: str) -> RecordKey:
     return RecordKey(parts[0], sync_object, parts[2])
 
 
+def tenant_of_key(key: str) -> str:
+    """The tenant a Kafka key belongs to: every key of every topic starts with it (`tenant`,
+    `tenant:run_id`, `tenant:object:...`), and a tenant never contains `:`."""
+    return key.partition(":")[0]
+
+
 def source_change_key(tenant: str, obj: SyncObject, pipedrive_id: int) -> str:
     """Key of a source change: `tenant:object:pipedrive_id`."""
     return f"{tenant}:{obj.value}:{pipedrive_id}"

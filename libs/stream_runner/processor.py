@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from schemas.codec import InvalidEvent, decode_event
+from schemas.codec import InvalidEvent, check_key_tenant, decode_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
@@ -136,8 +136,13 @@ class MessageProcessor:
         return results
 
     def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
+        """The event, or why it cannot be applied: it breaks its contract or claims a tenant its key
+        does not belong to (both go to the DLQ)."""
         try:
-            return decode_event(self._topic_contracts.get(message.topic, message.topic), message.value)
+            topic = self._topic_contracts.get(message.topic, message.topic)
+            event = decode_event(topic, message.value)
+            check_key_tenant(message.topic, message.key, event)
+            return event
         except InvalidEvent as exc:
             return exc
 

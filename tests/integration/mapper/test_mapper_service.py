@@ -1,4 +1,5 @@
-"""The mapper as a process on real Kafka: a replay changes nothing; poison goes to the DLQ."""
+"""The mapper as a process on real Kafka: a replay changes nothing; poison, and an event claiming a tenant
+its key does not belong to, go to the DLQ."""
 
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     assert after == before
 
 
-async def test_a_poison_message_goes_to_the_mapper_dlq_and_the_partition_keeps_flowing(
+async def test_poison_and_an_event_claiming_another_tenant_go_to_the_dlq_and_the_partition_keeps_flowing(
     mapper_env: dict[str, str],
     producer: AIOKafkaProducer,
     pg_pool: asyncpg.Pool,
@@ -130,10 +131,13 @@ async def test_a_poison_message_goes_to_the_mapper_dlq_and_the_partition_keeps_f
 ) -> None:
     tenant = f"poison{uuid.uuid4().hex[:8]}"
     schema = mapper_env["MAPPER_DB_SCHEMA"]
+    victim = f"victim{uuid.uuid4().hex[:8]}"
     key, good = change_event(tenant, 7, 0, {"name": "After poison", "website": "after.io"})
+    _, claiming = change_event(victim, 7, 0, {"name": "Planted", "website": "planted.io"})
     poison = await producer.send_and_wait(
         SOURCE_CHANGES.name, b'{"type": "psync.source.changed", "data": 1}', key=key
     )
+    mismatch = await producer.send_and_wait(SOURCE_CHANGES.name, claiming, key=key)  # victim's, our key
     await producer.send_and_wait(SOURCE_CHANGES.name, good, key=key)
 
     process = ServiceProcess("mapper", mapper_env, tmp_path / "mapper.log")
@@ -151,14 +155,26 @@ async def test_a_poison_message_goes_to_the_mapper_dlq_and_the_partition_keeps_f
     await consumer.start()
     try:
         letters: list[Any] = []
+        wanted = {str(poison.offset).encode(), str(mismatch.offset).encode()}
         async with asyncio_timeout(30):
-            while not any(dict(r.headers).get("dlq.origin.offset") == str(poison.offset).encode()
-                          and r.key == key for r in letters):  # fmt: skip
+            while not wanted <= {dict(r.headers).get("dlq.origin.offset") for r in letters if r.key == key}:
                 letters += [r for batch in (await consumer.getmany(timeout_ms=1000)).values() for r in batch]
     finally:
         await consumer.stop()
-    letter = next(r for r in letters if r.key == key)
-    headers = {k: v.decode() for k, v in letter.headers}
+    by_offset = {
+        int(dict(r.headers)["dlq.origin.offset"]): {k: v.decode() for k, v in r.headers}
+        for r in letters
+        if r.key == key
+    }
+    headers = by_offset[poison.offset]
     assert headers["dlq.origin.topic"] == SOURCE_CHANGES.name
     assert headers["dlq.origin.partition"] == str(poison.partition)
     assert headers["dlq.error.class"] == "InvalidEvent"
+    claimed = by_offset[mismatch.offset]
+    assert claimed["dlq.error.class"] == "TenantMismatch"
+    assert (
+        f"tenantid '{victim}' disagrees with the tenant of the key, '{tenant}'"
+        in claimed["dlq.error.message"]
+    )
+    planted = f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = ANY($1::text[]) AND match_key = $2"
+    assert await pg_pool.fetchval(planted, [tenant, victim], "planted.io") == 0

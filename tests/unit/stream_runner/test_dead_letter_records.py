@@ -49,7 +49,7 @@ def message(run_id: str, offset: int) -> IncomingMessage:
     event = build_event(
         payload, tenant="acme", subject=f"acme:{run_id}", source="/t", id_parts=(run_id,), time=at
     )
-    return IncomingMessage(SYNC_RUNS.name, 0, offset, b"k", encode_event(event))
+    return IncomingMessage(SYNC_RUNS.name, 0, offset, f"acme:{run_id}".encode(), encode_event(event))
 
 
 async def test_a_dead_lettered_event_is_recorded_once_and_its_outputs_go_out_with_the_letter() -> None:
@@ -78,3 +78,30 @@ async def test_a_dead_lettered_event_is_recorded_once_and_its_outputs_go_out_wit
     assert recorded == [("poison", "PermanentError")]
     assert (sender.sent[0].topic, sender.sent[0].value) == ("results", b"failed")
     assert [m.topic for m in sender.sent] == ["results", dlq_topic_name("itest")]
+
+
+async def test_an_event_whose_tenant_is_not_its_keys_is_dead_lettered_unapplied() -> None:
+    applied: list[str] = []
+
+    async def apply(event: CloudEvent[Any], _: IncomingMessage) -> Handled:
+        applied.append(event.data.run_id)
+        return Handled()
+
+    sender = SentMessages()
+    processor = MessageProcessor(
+        "itest", {"psync.run.started": apply}, sender, RunnerMetrics(CollectorRegistry())
+    )
+    good = message("good", 1)
+    foreign = IncomingMessage(SYNC_RUNS.name, 0, 2, b"globex:claimed", message("claimed", 2).value)
+    keyless = IncomingMessage(SYNC_RUNS.name, 0, 3, None, message("keyless", 3).value)
+
+    processed = [await processor.process(m, asyncio.Event()) for m in (good, foreign, keyless)]
+
+    assert [p.outcome for p in processed] == ["applied", "dead_lettered", "dead_lettered"]
+    assert applied == ["good"]
+    reasons = [dict(letter.headers) for letter in sender.sent]
+    assert [r["dlq.error.class"] for r in reasons] == [b"TenantMismatch", b"TenantMismatch"]
+    assert (
+        b"tenantid 'acme' disagrees with the tenant of the key, 'globex'" in reasons[0]["dlq.error.message"]
+    )
+    assert b"no key" in reasons[1]["dlq.error.message"]
