@@ -187,7 +187,7 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
             await asyncio.gather(*(worker(i) for i in range(WORKERS)))
             elapsed = time.perf_counter() - started
         changed = [r for r in results if r["outcome"] in ("created", "updated")]
-        unchanged = [r for r in results if r["outcome"] == "skipped"]
+        unchanged = [r for r in results if r["outcome"] == "unchanged"]
         ledger = state.ledger.summary()
         failures = sorted({str(r["message"]) for r in results if r["outcome"] == "failed"})
         return {

@@ -18,7 +18,8 @@ class RecordOutcome(StrEnum):
 
     CREATED = "created"
     UPDATED = "updated"
-    SKIPPED = "skipped"
+    UNCHANGED = "unchanged"  # already up to date: nothing to write
+    SKIPPED = "skipped"  # the product could not or would not apply it (the reason says why)
     FAILED = "failed"
 
 

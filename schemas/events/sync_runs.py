@@ -20,11 +20,11 @@ class RunKind(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """The activity log's three outcomes."""
+    """The activity log's three outcomes (decided by `sync_rules.run_status`, nowhere else)."""
 
-    SUCCESS = "Success"  # no errors
-    WARNING = "Warning"  # some records skipped or failed
-    ERROR = "Error"  # the run failed
+    SUCCESS = "Success"  # every record applied or unchanged
+    WARNING = "Warning"  # some records skipped or failed, or the run was cancelled
+    ERROR = "Error"  # the run failed, or every record failed
 
 
 class RunCounts(BaseModel):
@@ -34,8 +34,23 @@ class RunCounts(BaseModel):
 
     created: int = Field(default=0, ge=0)
     updated: int = Field(default=0, ge=0)
-    skipped: int = Field(default=0, ge=0)
+    unchanged: int = Field(default=0, ge=0, description="Already up to date: nothing was written.")
+    skipped: int = Field(default=0, ge=0, description="Not applied, for a reason the entry gives.")
     failed: int = Field(default=0, ge=0)
+
+    @property
+    def total(self) -> int:
+        """How many records have an outcome."""
+        return self.created + self.updated + self.unchanged + self.skipped + self.failed
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(
+            created=self.created + other.created,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            skipped=self.skipped + other.skipped,
+            failed=self.failed + other.failed,
+        )
 
 
 class RunStarted(BaseModel):

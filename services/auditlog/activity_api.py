@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.events.common import RecordOutcome
 from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of
 
@@ -29,7 +30,7 @@ POOL = web.AppKey("activity_pool", asyncpg.Pool)
 SCHEMA = web.AppKey("activity_schema", str)
 _RUN_COLUMNS = (
     "run_id, service, kind, direction, objects, trigger, started_at, finished_at, created, updated,"
-    " skipped, failed, tokens_spent, status, message"
+    " unchanged, skipped, failed, tokens_spent, status, message"
 )
 _ENTRY_COLUMNS = (
     "event_id, run_id, source_topic, object, direction, match_key, pipedrive_id, abm_id, outcome, message,"
@@ -56,7 +57,7 @@ class EntriesQuery(BaseModel):
 
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, min_length=1, max_length=400)
-    outcome: Literal["created", "updated", "skipped", "failed"] | None = None
+    outcome: RecordOutcome | None = None
 
 
 def encode_cursor(at: datetime, key: str) -> str:
@@ -131,7 +132,8 @@ async def list_entries(request: web.Request) -> web.Response:
         " AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4))"
         " AND ($5::text IS NULL OR outcome = $5)"
         " ORDER BY occurred_at, event_id LIMIT $6",
-        tenant_of(request), request.match_info["run_id"], at, key, query.outcome, query.limit + 1,
+        tenant_of(request), request.match_info["run_id"], at, key,
+        query.outcome.value if query.outcome else None, query.limit + 1,
     )  # fmt: skip
     page = rows[: query.limit]
     more = len(rows) > query.limit

@@ -82,17 +82,18 @@ class ActivityLog:
             if not await claim_event(conn, self._schema, tenant, event_id, topic):
                 return False
             await conn.execute(
-                f"INSERT INTO {self._schema}.runs AS r (tenant_id, run_id, service, kind, direction, objects,"
-                " started_at, finished_at, created, updated, skipped, failed, tokens_spent, status, message)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                f"INSERT INTO {self._schema}.runs AS r (tenant_id, run_id, service, kind, direction,"
+                " objects, started_at, finished_at, created, updated, unchanged, skipped, failed,"
+                " tokens_spent, status, message)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 " ON CONFLICT (tenant_id, run_id) DO UPDATE SET finished_at = EXCLUDED.finished_at,"
-                " created = EXCLUDED.created, updated = EXCLUDED.updated, skipped = EXCLUDED.skipped,"
-                " failed = EXCLUDED.failed, tokens_spent = EXCLUDED.tokens_spent,"
+                " created = EXCLUDED.created, updated = EXCLUDED.updated, unchanged = EXCLUDED.unchanged,"
+                " skipped = EXCLUDED.skipped, failed = EXCLUDED.failed, tokens_spent = EXCLUDED.tokens_spent,"
                 " status = EXCLUDED.status, message = EXCLUDED.message",
                 tenant, run.run_id, run.service, run.kind.value, run.direction.value,
                 [o.value for o in run.objects], run.started_at, run.finished_at, run.counts.created,
-                run.counts.updated, run.counts.skipped, run.counts.failed, run.tokens_spent,
-                run.status.value, run.message,
+                run.counts.updated, run.counts.unchanged, run.counts.skipped, run.counts.failed,
+                run.tokens_spent, run.status.value, run.message,
             )  # fmt: skip
             return True
 

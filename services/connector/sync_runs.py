@@ -15,14 +15,16 @@ from connector.runs import Run, RunKindName, RunState, RunStore
 from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
 from schemas.catalog import build_event
 from schemas.events.common import Direction, SyncObject
-from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from schemas.keys import run_key
 from schemas.topics import SYNC_RUNS
 from stream_runner.errors import is_transient
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
+from sync_rules.run_status import RunEnd, run_status
 
 SERVICE = "connector"
+CANCELLED = "Cancelled by the admin"
 ALL_OBJECTS = (SyncObject.ORGANIZATION, SyncObject.PERSON, SyncObject.DEAL)
 _log = structlog.get_logger(__name__)
 
@@ -143,7 +145,7 @@ class RunExecutor:
     async def execute(self, run: Run) -> Run:
         """Carry the run as far as it goes now: to its end, or to a pause until the budget resets."""
         if run.cancel_requested:
-            return await self._end(run, RunState.CANCELLED, RunStatus.WARNING, "Cancelled by the admin")
+            return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)
         interrupted = run.state is RunState.RUNNING
         # A run interrupted by a crash may have died before its start was reported: report it again
         # (same event id, consumers drop the repeat).
@@ -168,17 +170,16 @@ class RunExecutor:
             _log.info("run_paused", tenant=run.tenant_id, run_id=run.run_id, resume_at=exhausted.resume_at)
             return run
         except RunCancelled:
-            return await self._end(run, RunState.CANCELLED, RunStatus.WARNING, "Cancelled by the admin")
+            return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)
         except PipedriveError as failure:
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
-            return await self._end(run, RunState.FINISHED, RunStatus.ERROR, str(failure))
+            return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(failure))
         except Exception as failure:
             if is_transient(failure):
                 raise  # the world around the run (database, broker): the next tick takes it up again
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
             return await self._failed(run, failure)
-        status = RunStatus.WARNING if run.counts.failed else RunStatus.SUCCESS
-        return await self._end(run, RunState.FINISHED, status, None)
+        return await self._end(run, RunState.FINISHED, RunEnd.COMPLETED, None)
 
     async def _failed(self, run: Run, failure: Exception) -> Run:
         """A run that failed unexpectedly is retried later, from where it stopped, with a growing delay;
@@ -188,13 +189,15 @@ class RunExecutor:
         _log.error("run_failed", tenant=run.tenant_id, run_id=run.run_id, failures=failures, exc_info=failure)
         if failures >= MAX_RUN_FAILURES:
             return await self._end(
-                run, RunState.FINISHED, RunStatus.ERROR, f"Failed {failures} times: {reason}"
+                run, RunState.FINISHED, RunEnd.FAILED, f"Failed {failures} times: {reason}"
             )
         await self._runs.pause(run, self._now() + retry_delay(failures))
         return run
 
-    async def _end(self, run: Run, state: RunState, status: RunStatus, message: str | None) -> Run:
+    async def _end(self, run: Run, state: RunState, end: RunEnd, message: str | None) -> Run:
         now = self._now()
+        counts = published_counts(run)
+        status = run_status(counts, end)
         await self._runs.finish(run, state, status.value, message, now)
         started = run.started_at or now
         finished = RunFinished(
@@ -205,12 +208,11 @@ class RunExecutor:
             objects=_objects(run),
             started_at=started,
             finished_at=now,
-            counts=RunCounts(**run.counts.as_json()),
+            counts=counts,
             tokens_spent=run.tokens_spent,
             status=status,
             message=message,
-            # Every emitted source change is counted created (first version) or updated (a later one).
-            emitted=run.counts.created + run.counts.updated,
+            emitted=emitted_by(run),
         )
         await self._send_run_event(run, finished, "finished", now)
         _log.info(
@@ -244,6 +246,19 @@ class RunExecutor:
             correlationid=run.run_id,
         )
         await self._producer.send_all([OutgoingMessage.of_event(SYNC_RUNS.name, event)])
+
+
+def emitted_by(run: Run) -> int:
+    """How many source changes the run emitted: each is counted created (a record's first version) or
+    updated (a later one) in the run's own reading counts."""
+    return run.counts.created + run.counts.updated
+
+
+def published_counts(run: Run) -> RunCounts:
+    """The outcomes the connector itself decides: records it read but could not emit (failed). What
+    became of the records it emitted is the apply run's to say (the mapper's), so the activity log shows
+    one truth: its reading counts (first or later versions, overlap re-reads) are progress, not outcomes."""
+    return RunCounts(failed=run.counts.failed)
 
 
 def _run_kind(run: Run) -> RunKind:

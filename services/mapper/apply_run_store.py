@@ -15,7 +15,7 @@ from postgres_store.inbox import Connection
 from schemas.events.common import SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished
 
-_COUNTS = ("created", "updated", "skipped", "failed")
+_COUNTS = ("created", "updated", "unchanged", "skipped", "failed")
 
 
 class ApplyRunStore:
@@ -31,13 +31,14 @@ class ApplyRunStore:
             return []
         refs = list(tallies)
         rows = await conn.fetch(
-            f"INSERT INTO {self._table} AS r (tenant_id, source_run_id, created, updated, skipped, failed,"
-            " first_applied_at, last_applied_at)"
-            " SELECT t, run, c, u, s, f, now(), now() FROM unnest($1::text[], $2::text[], $3::int[],"
-            " $4::int[], $5::int[], $6::int[]) AS x(t, run, c, u, s, f)"
+            f"INSERT INTO {self._table} AS r (tenant_id, source_run_id, created, updated, unchanged, skipped,"
+            " failed, first_applied_at, last_applied_at)"
+            " SELECT t, run, c, u, n, s, f, now(), now() FROM unnest($1::text[], $2::text[], $3::int[],"
+            " $4::int[], $5::int[], $6::int[], $7::int[]) AS x(t, run, c, u, n, s, f)"
             " ON CONFLICT (tenant_id, source_run_id) DO UPDATE SET created = r.created + EXCLUDED.created,"
-            " updated = r.updated + EXCLUDED.updated, skipped = r.skipped + EXCLUDED.skipped,"
-            " failed = r.failed + EXCLUDED.failed, last_applied_at = now(),"
+            " updated = r.updated + EXCLUDED.updated, unchanged = r.unchanged + EXCLUDED.unchanged,"
+            " skipped = r.skipped + EXCLUDED.skipped, failed = r.failed + EXCLUDED.failed,"
+            " last_applied_at = now(),"
             " first_applied_at = COALESCE(r.first_applied_at, now())"
             " RETURNING *",
             [t for t, _ in refs], [run for _, run in refs],

@@ -20,6 +20,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from schemas.keys import run_key
 from schemas.topics import SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
+from sync_rules.run_status import run_status
 
 SERVICE = "mapper"
 SOURCE = "/psync/mapper"
@@ -62,17 +63,13 @@ def is_complete(counts: RunCounts, emitted: int | None) -> bool:
     A run that emitted nothing is not an apply run. More applied than emitted happens when the connector
     re-emits after a crash what its last checkpoint had not counted; the run is complete then too.
     """
-    applied = counts.created + counts.updated + counts.skipped + counts.failed
-    return emitted is not None and emitted > 0 and applied >= emitted
+    return emitted is not None and emitted > 0 and counts.total >= emitted
 
 
 def apply_status(counts: RunCounts) -> tuple[RunStatus, str | None]:
-    """Success when nothing was skipped or failed, Error when every record failed, Warning otherwise."""
-    if counts.failed and not (counts.created or counts.updated or counts.skipped):
-        return RunStatus.ERROR, NOTHING_APPLIED
-    if counts.failed or counts.skipped:
-        return RunStatus.WARNING, None
-    return RunStatus.SUCCESS, None
+    """The run's status (`sync_rules.run_status`), and for an Error, that nothing could be applied."""
+    status = run_status(counts)
+    return status, NOTHING_APPLIED if status is RunStatus.ERROR else None
 
 
 def run_messages(run: CompletedRun) -> list[OutgoingMessage]:

@@ -138,7 +138,10 @@ def plan_change(
 ) -> Plan:
     """Decide what one source change does to the ABM store (DESIGN.md section 5)."""
     if situation.link is not None and change.update_time < situation.link.source_update_time:
-        return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message=STALE_VERSION, abm_id=situation.link.abm_id)
+        # A newer version is applied already: the record is up to date.
+        return Plan(
+            PlanKind.SKIP, RecordOutcome.UNCHANGED, message=STALE_VERSION, abm_id=situation.link.abm_id
+        )
     if change.action is ChangeAction.DELETED:
         return _plan_delete(situation)
     if change.action is ChangeAction.MERGED:
@@ -197,5 +200,5 @@ def _plan_upsert(
     assert target is not None
     changes = compute_changes(values, target.fields, modes)
     if not changes and situation.link is not None and not target.deleted_in_crm:
-        return Plan(PlanKind.UPDATE, RecordOutcome.SKIPPED, match_key, target.abm_id, {}, UNCHANGED)
+        return Plan(PlanKind.UPDATE, RecordOutcome.UNCHANGED, match_key, target.abm_id, {}, UNCHANGED)
     return Plan(PlanKind.UPDATE, RecordOutcome.UPDATED, match_key, target.abm_id, changes)

@@ -41,18 +41,34 @@ async def count_in_window(
         " VALUES ($1, $2, 'auto_push', $3) ON CONFLICT DO NOTHING RETURNING true",
         event.tenantid, run_id, event.time,
     )  # fmt: skip
-    counts = {o: sum(1 for d in dones if d.outcome is o) for o in RecordOutcome}
-    await conn.execute(
-        f"UPDATE {schema}.push_runs SET created = created + $3, updated = updated + $4,"
-        " skipped = skipped + $5, failed = failed + $6, tokens = tokens + $7"
-        " WHERE tenant_id = $1 AND run_id = $2",
-        event.tenantid, run_id, counts[RecordOutcome.CREATED], counts[RecordOutcome.UPDATED],
-        counts[RecordOutcome.SKIPPED], counts[RecordOutcome.FAILED], tokens,
-    )  # fmt: skip
+    await add_to_run(conn, schema, event.tenantid, run_id, outcome_counts(dones), tokens)
     if not opened:
         return []
     objects = tuple(dict.fromkeys(d.object for d in dones))
     return [run_started_message(event.tenantid, run_id, objects, event.time, RunKind.AUTO_PUSH)]
+
+
+def outcome_counts(dones: Sequence[PushDone]) -> RunCounts:
+    """The run counts of some pushes' outcomes."""
+    return RunCounts(**{o.value: sum(1 for d in dones if d.outcome is o) for o in RecordOutcome})
+
+
+def counts_of(row: Any) -> RunCounts:
+    """The counts of a `push_runs` row."""
+    return RunCounts(**{o.value: row[o.value] for o in RecordOutcome})
+
+
+async def add_to_run(
+    conn: Connection, schema: str, tenant: str, run_id: str, counts: RunCounts, tokens: int
+) -> Any:
+    """Add outcomes and tokens to a push run (manual batch or auto-push window); returns its row."""
+    return await conn.fetchrow(
+        f"UPDATE {schema}.push_runs SET created = created + $3, updated = updated + $4,"
+        " unchanged = unchanged + $5, skipped = skipped + $6, failed = failed + $7, tokens = tokens + $8"
+        " WHERE tenant_id = $1 AND run_id = $2 RETURNING *",
+        tenant, run_id, counts.created, counts.updated, counts.unchanged, counts.skipped, counts.failed,
+        tokens,
+    )  # fmt: skip
 
 
 def window_end(started_at: datetime) -> datetime:
@@ -68,9 +84,7 @@ async def close_ended_windows(pool: asyncpg.Pool, schema: str, send: Send, now: 
         now,
     )
     for row in rows:
-        counts = RunCounts(
-            created=row["created"], updated=row["updated"], skipped=row["skipped"], failed=row["failed"]
-        )
+        counts = counts_of(row)
         end = window_end(row["started_at"])
         # Sent before it is marked: a crash in between re-sends the same event id, which is dropped.
         await send([run_finished_message(row["tenant_id"], row["run_id"], (), row["started_at"], end, counts,

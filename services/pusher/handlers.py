@@ -25,7 +25,7 @@ from pipedrive_client import (
 )
 from postgres_store.inbox import Connection, claim_event, save_outputs, saved_outputs
 from pusher.auto_push import auto_push_enabled, company_push, contact_push, organization_key
-from pusher.auto_push_windows import count_in_window
+from pusher.auto_push_windows import add_to_run, count_in_window, counts_of, outcome_counts
 from pusher.mirror import record_match_key
 from pusher.parking import Origin, ParkedPushes, PauseKind, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
@@ -41,7 +41,6 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
-from schemas.events.sync_runs import RunCounts
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import Handler
@@ -288,24 +287,17 @@ class PusherHandlers:
             " ON CONFLICT DO NOTHING",
             event.tenantid, scope.run_id, scope.batch_size, event.time,
         )  # fmt: skip
-        counts = {o.value: sum(1 for d in dones if d.outcome is o) for o in RecordOutcome}
-        row = await conn.fetchrow(
-            f"UPDATE {table} SET created = created + $3, updated = updated + $4, skipped = skipped + $5,"
-            " failed = failed + $6, tokens = tokens + $7 WHERE tenant_id = $1 AND run_id = $2 RETURNING *",
-            event.tenantid, scope.run_id, counts["created"], counts["updated"], counts["skipped"],
-            counts["failed"], tokens,
-        )  # fmt: skip
+        row = await add_to_run(
+            conn, self._schema, event.tenantid, scope.run_id, outcome_counts(dones), tokens
+        )
         assert row is not None
-        total = row["created"] + row["updated"] + row["skipped"] + row["failed"]
-        if row["finished"] or row["expected"] is None or total < row["expected"]:
+        run_counts = counts_of(row)
+        if row["finished"] or row["expected"] is None or run_counts.total < row["expected"]:
             return []
         await conn.execute(
             f"UPDATE {table} SET finished = true WHERE tenant_id = $1 AND run_id = $2",
             event.tenantid,
             scope.run_id,
-        )
-        run_counts = RunCounts(
-            created=row["created"], updated=row["updated"], skipped=row["skipped"], failed=row["failed"]
         )
         return [
             run_finished_message(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
-from pusher.planning import comparable_fields, object_switches, plan_push, push_mappings
+from pusher.planning import PushAction, comparable_fields, object_switches, plan_push, push_mappings
 from pusher.push_scopes import manual_record_push
 from pusher.record_pusher import NO_MATCH_KEY
 from pusher.results import run_started_message
@@ -102,7 +102,7 @@ async def preview(request: web.Request) -> web.Response:
     tenant = tenant_of(request)
     handlers = request.app[HANDLERS]
     settings = await handlers.settings_of(tenant)
-    items, counts = [], {"create": 0, "update": 0, "skip": 0, "fail": 0}
+    items, counts = [], {action.value: 0 for action in PushAction}
     for record in batch.records:
         job = _record_push(batch.object, record)
         item: dict[str, Any] = {"abm_id": record.abm_id, "match_key": job.match_key}

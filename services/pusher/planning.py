@@ -34,6 +34,7 @@ class PushAction(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    UNCHANGED = "unchanged"
     SKIP = "skip"
     FAIL = "fail"
 
@@ -85,6 +86,7 @@ class PushPlan:
         return {
             PushAction.CREATE: RecordOutcome.CREATED,
             PushAction.UPDATE: RecordOutcome.UPDATED,
+            PushAction.UNCHANGED: RecordOutcome.UNCHANGED,
             PushAction.SKIP: RecordOutcome.SKIPPED,
             PushAction.FAIL: RecordOutcome.FAILED,
         }[self.action]
@@ -174,7 +176,7 @@ def _plan_update(given: PushInput, mappings: tuple[FieldMapping, ...], target: P
         del changes[name]
     changes.update(_owner_changes(given, mappings, target.record.get("owner_id")))
     if not changes:
-        return PushPlan(PushAction.SKIP, target.pipedrive_id, message=UNCHANGED)
+        return PushPlan(PushAction.UNCHANGED, target.pipedrive_id, message=UNCHANGED)
     body = pipedrive_body(changes, mappings)
     return PushPlan(PushAction.UPDATE, target.pipedrive_id, body, tuple(sorted(changes)))
 

@@ -9,10 +9,11 @@ from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
-from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from schemas.keys import record_key, run_key
 from schemas.topics import PUSH_RESULTS, SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
+from sync_rules.run_status import run_status
 
 SOURCE = "/psync/pusher"
 SERVICE = "pusher"
@@ -39,11 +40,6 @@ def result_message(
         causationid=cause.id,
     )
     return OutgoingMessage.of_event(PUSH_RESULTS.name, event)
-
-
-def run_status(counts: RunCounts) -> RunStatus:
-    """Success without failures or skips, Warning otherwise."""
-    return RunStatus.WARNING if counts.failed or counts.skipped else RunStatus.SUCCESS
 
 
 def run_started_message(

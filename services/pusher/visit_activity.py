@@ -17,7 +17,6 @@ import asyncpg
 
 from pipedrive_client import BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected
 from pusher.pipedrive_writes import PipedriveWrites, added_since
-from pusher.planning import UNCHANGED
 from pusher.record_pusher import PushDone
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import RecordOutcome
@@ -36,9 +35,7 @@ def visit_activity_wanted(settings: TenantSettings | None, revealed: CompanyReve
         return False
     if done.pipedrive_id is None:
         return False
-    if done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED):
-        return True
-    return done.outcome is RecordOutcome.SKIPPED and done.message == UNCHANGED
+    return done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED, RecordOutcome.UNCHANGED)
 
 
 def visit_activity_body(revealed: CompanyRevealed, org_id: int) -> dict[str, Any]:

@@ -140,7 +140,7 @@ async def test_an_import_of_deals_at_stages_emits_those_deals_with_their_organiz
         for e in await harness.events(SYNC_RUNS.name)
         if e["type"] == "psync.run.finished" and e["data"]["run_id"] == run_id
     ]
-    assert [f["counts"]["created"] for f in finished] == [len(events)]
+    assert [f["emitted"] for f in finished] == [len(events)]
     assert [f["kind"] for f in finished] == ["import"]
 
 

@@ -111,7 +111,13 @@ async def test_the_run_is_reported_when_its_end_arrives_after_every_change(
     assert started["data"]["run_id"] == finished["data"]["run_id"] == f"apply-{RUN}"
     assert finished["data"]["kind"] == "apply" and finished["data"]["service"] == "mapper"
     # The third change found acme.io by its key: an update of the first one's account.
-    assert finished["data"]["counts"] == {"created": 2, "updated": 1, "skipped": 0, "failed": 0}
+    assert finished["data"]["counts"] == {
+        "created": 2,
+        "updated": 1,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     assert finished["data"]["status"] == "Success"
     assert finished["data"]["objects"] == ["organization"]
     assert finished["subject"] == f"{run.tenant}:apply-{RUN}"
@@ -126,7 +132,7 @@ async def test_the_run_is_reported_with_its_last_change_when_its_end_came_first(
     ended = await finish(handlers, run.finished(emitted=2))
     assert run_events([ended]) == []
 
-    # The same version again under a new event id (a re-read): nothing changes, the record is skipped.
+    # The same version again under a new event id (a re-read): nothing changes, the record is unchanged.
     again = build_event(
         first.data, tenant=run.tenant, subject=first.subject, source="/itest", id_parts=("re-read",),
         time=first.time, correlationid=RUN,
@@ -134,8 +140,10 @@ async def test_the_run_is_reported_with_its_last_change_when_its_end_came_first(
     applied = await apply(handlers, [again])
 
     _, finished = run_events(applied)
-    assert finished["data"]["counts"] == {"created": 1, "updated": 0, "skipped": 1, "failed": 0}
-    assert finished["data"]["status"] == "Warning"
+    assert finished["data"]["counts"] == {
+        "created": 1, "updated": 0, "unchanged": 1, "skipped": 0, "failed": 0,
+    }  # fmt: skip
+    assert finished["data"]["status"] == "Success"
 
 
 async def test_redeliveries_neither_count_twice_nor_report_twice(
@@ -151,7 +159,13 @@ async def test_redeliveries_neither_count_twice_nor_report_twice(
     redelivered = await apply(handlers, changes)
     ended_again = await finish(handlers, run.finished(emitted=4))
 
-    assert reported[1]["data"]["counts"] == {"created": 4, "updated": 0, "skipped": 0, "failed": 0}
+    assert reported[1]["data"]["counts"] == {
+        "created": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     # A redelivery of the completing change re-sends the very same report; nothing else reports again.
     assert run_events(redelivered) == reported
     assert ended_again.duplicate and run_events([ended_again]) == []
@@ -196,7 +210,13 @@ async def test_a_dead_lettered_change_counts_once_as_failed_and_can_complete_its
     [result] = [orjson.loads(m.value)["data"] for m in letter.outputs if m.topic == RECORD_RESULTS.name]
     assert (result["outcome"], result["message"]) == ("failed", "Could not be applied: ValueError")
     _, finished = run_events([letter])
-    assert finished["data"]["counts"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert finished["data"]["counts"] == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 1,
+    }
     assert finished["data"]["status"] == "Warning"
     assert again.duplicate and [m.value for m in again.outputs] == [m.value for m in letter.outputs]
 

@@ -45,7 +45,7 @@ async def auditlog_env(pg_pool: asyncpg.Pool, kafka_bootstrap: str) -> AsyncIter
 
 
 def connector_run(tenant: str, run_id: str) -> list[tuple[str, bytes, bytes]]:
-    """(topic, key, value) of a run: RECORDS changes (the last one a re-read, so skipped), then its end."""
+    """(topic, key, value) of a run: RECORDS changes (the last one a re-read, so unchanged), then its end."""
     sent = []
     for n in range(RECORDS):
         pid = n + 1 if n < RECORDS - 1 else 1
@@ -105,7 +105,7 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
     mapper_schema, audit_schema = mapper_env["MAPPER_DB_SCHEMA"], auditlog_env["AUDITLOG_DB_SCHEMA"]
     logged = f"SELECT * FROM {audit_schema}.runs WHERE tenant_id = $1 AND run_id = $2"
     tally = (
-        f"SELECT created, updated, skipped, failed, emitted FROM {mapper_schema}.apply_runs"
+        f"SELECT created, updated, unchanged, skipped, failed, emitted FROM {mapper_schema}.apply_runs"
         " WHERE tenant_id = $1 AND source_run_id = $2"
     )
 
@@ -127,10 +127,12 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
         what="the apply run in the activity log",
     )  # fmt: skip
     assert run is not None
-    assert (run["service"], run["kind"], run["direction"], run["status"]) == (
-        "mapper", "apply", "to_abm", "Warning",
+    assert (run["service"], run["kind"], run["direction"], run["status"], run["skipped"]) == (
+        "mapper", "apply", "to_abm", "Success", 0,
     )  # fmt: skip
-    assert (run["created"], run["updated"], run["skipped"], run["failed"]) == (RECORDS - 1, 0, 1, 0)
+    assert (run["created"], run["updated"], run["unchanged"], run["skipped"], run["failed"]) == (
+        RECORDS - 1, 0, 1, 0, 0,
+    )  # fmt: skip
     reported = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
     assert len(reported) == 2
     assert await mapper.terminate() == 0
@@ -149,7 +151,7 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
     assert await auditlog.terminate() == 0
 
     counted = await pg_pool.fetchrow(tally, tenant, run_id)
-    assert counted is not None and tuple(counted) == (RECORDS - 1, 0, 1, 0, RECORDS)
+    assert counted is not None and tuple(counted) == (RECORDS - 1, 0, 1, 0, 0, RECORDS)
     # The redelivery re-sent the same two events (same ids, same bytes), which the auditlog dropped.
     resent = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
     assert set(resent) == set(reported) and len({orjson.loads(v)["id"] for v in resent}) == 2

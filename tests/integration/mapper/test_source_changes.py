@@ -74,7 +74,7 @@ async def test_an_older_version_never_regresses_the_record(mapper: MapperHarness
     )
 
     assert (await mapper.account("order.io"))["fields"]["name"] == "New name"
-    assert result_of(stale)["outcome"] == "skipped"
+    assert result_of(stale)["outcome"] == "unchanged"
 
 
 def _org_settings(name_mode: FieldMode, *, version: int = 1) -> TenantSettings:

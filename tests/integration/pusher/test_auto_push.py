@@ -31,7 +31,7 @@ async def test_a_revealed_company_creates_its_organization_once(pusher: PusherHa
     [created], [unchanged] = results_of(first), results_of(again)
     assert created["outcome"] == "created" and created["tokens_spent"] == 5
     assert created["match_key"] == "acme.io"
-    assert unchanged["outcome"] == "skipped" and unchanged["message"] == "No changes"
+    assert unchanged["outcome"] == "unchanged" and unchanged["message"] == "No changes"
     assert unchanged["tokens_spent"] == 0
     assert replayed.duplicate and results_of(replayed) == [created]
     assert pusher.writes() == [("POST", "/api/v2/organizations")]
@@ -150,7 +150,7 @@ async def test_the_echo_of_a_write_is_recognized_and_pushes_nothing_again(pusher
         created["pipedrive_id"],
     )
     assert is_echo is True
-    assert results_of(again)[0]["outcome"] == "skipped" and pusher.calls() == 0
+    assert results_of(again)[0]["outcome"] == "unchanged" and pusher.calls() == 0
 
 
 async def test_a_record_deleted_in_pipedrive_is_not_recreated_by_auto_push(pusher: PusherHarness) -> None:

@@ -71,7 +71,7 @@ async def test_preview_shows_exact_changes_without_calling_pipedrive(
         ("skip", "No usable match key"),
     ]
     assert body["records"][1]["changes"] == {"name": {"from": "", "to": "Known Co"}}
-    assert body["summary"] == {"create": 1, "update": 1, "skip": 1, "fail": 1}
+    assert body["summary"] == {"create": 1, "update": 1, "unchanged": 0, "skip": 1, "fail": 1}
     assert pusher.calls() == 0
 
 
@@ -111,7 +111,7 @@ async def test_a_confirmed_push_publishes_requests_and_the_run_ends_after_the_la
         outputs.extend(handled.outputs)
     finished = [orjson.loads(m.value)["data"] for m in outputs if m.topic == "psync.sync-runs.v1"]
     assert len(finished) == 1 and finished[0]["run_id"] == run_id
-    assert finished[0]["counts"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert finished[0]["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 1}
     assert finished[0]["status"] == "Warning" and finished[0]["tokens_spent"] == 10
     assert len(pusher.organizations("https://newco.io")) == 1
 

@@ -61,7 +61,7 @@ async def test_a_redelivered_reveal_adds_nothing_and_a_new_visit_adds_its_own_ac
     [next_visit] = results_of(await pusher.send(visit("again.io", "/careers"), event_id="a2"))
 
     assert redelivered.duplicate
-    assert next_visit["outcome"] == "skipped" and next_visit["message"] == "No changes"
+    assert next_visit["outcome"] == "unchanged" and next_visit["message"] == "No changes"
     assert next_visit["fields_written"] == ["visited_pages"] and next_visit["tokens_spent"] == 5
     assert pusher.writes() == [ORGS, ACTIVITIES, ACTIVITIES]
     assert [a["subject"] for a in activities(pusher)] == ["Website visit: 1 page"] * 2

@@ -71,5 +71,5 @@ def test_a_completed_run_emits_one_valid_pair_with_ids_derived_from_the_connecto
     assert {m.key for m in messages} == {"acme:apply-run-1"}
     finished = orjson.loads(messages[1].value)["data"]
     assert finished["kind"] == "apply" and finished["status"] == "Warning"
-    assert finished["counts"] == {"created": 3, "updated": 0, "skipped": 1, "failed": 0}
+    assert finished["counts"] == {"created": 3, "updated": 0, "unchanged": 0, "skipped": 1, "failed": 0}
     assert events[0].id != events[1].id

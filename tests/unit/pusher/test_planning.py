@@ -38,7 +38,7 @@ def push(given_settings: TenantSettings, name: str, *, changed_at: datetime | No
 def test_fill_never_writes_over_a_pipedrive_value() -> None:
     plan = plan_push(push(settings(FieldMode.FILL, FieldMode.FILL), "Acme ABM"))
 
-    assert plan.action is PushAction.SKIP
+    assert plan.action is PushAction.UNCHANGED
 
 
 def test_overwrite_writes_a_differing_value_as_one_patch() -> None:
@@ -50,7 +50,7 @@ def test_overwrite_writes_a_differing_value_as_one_patch() -> None:
 def test_an_empty_abm_value_never_clears_pipedrive() -> None:
     plan = plan_push(push(settings(FieldMode.OVERWRITE, FieldMode.FILL), ""))
 
-    assert plan.action is PushAction.SKIP
+    assert plan.action is PushAction.UNCHANGED
 
 
 def test_in_a_two_way_overwrite_conflict_a_later_pipedrive_change_wins() -> None:
@@ -60,7 +60,7 @@ def test_in_a_two_way_overwrite_conflict_a_later_pipedrive_change_wins() -> None
         push(settings(FieldMode.OVERWRITE, FieldMode.OVERWRITE), "Acme ABM", changed_at=older_abm_change)
     )
 
-    assert plan.action is PushAction.SKIP
+    assert plan.action is PushAction.UNCHANGED
 
 
 def test_in_a_two_way_overwrite_conflict_a_later_abm_change_wins() -> None:
@@ -78,7 +78,7 @@ def test_a_tie_goes_to_pipedrive() -> None:
         push(settings(FieldMode.OVERWRITE, FieldMode.OVERWRITE), "Acme ABM", changed_at=PIPEDRIVE_CHANGED)
     )
 
-    assert plan.action is PushAction.SKIP
+    assert plan.action is PushAction.UNCHANGED
 
 
 def test_a_manual_push_is_a_change_made_now() -> None:

@@ -26,7 +26,7 @@ def reveal(pages: int) -> CompanyRevealed:
 
 def test_an_activity_is_wanted_for_a_live_organization_of_a_reveal_with_pages_when_turned_on() -> None:
     created = PushDone(ORG, "acme.io", RecordOutcome.CREATED, 7)
-    unchanged = PushDone(ORG, "acme.io", RecordOutcome.SKIPPED, 7, message=UNCHANGED)
+    unchanged = PushDone(ORG, "acme.io", RecordOutcome.UNCHANGED, 7, message=UNCHANGED)
     deleted = PushDone(ORG, "acme.io", RecordOutcome.SKIPPED, 7, message="Deleted in CRM")
     failed = PushDone(ORG, "acme.io", RecordOutcome.FAILED, message="Required field missing: name")
     off = ON.model_copy(update={"auto_push": AutoPush(enabled=True)})
