@@ -154,3 +154,45 @@ class CursorStore:
             obj.value,
             at,
         )
+
+    async def rewind(
+        self, tenant: str, objects: Sequence[SyncObject], since: datetime, *, dry_run: bool = False
+    ) -> dict[SyncObject, tuple[datetime | None, int]]:
+        """Make the next sync read the objects again from `since`: each cursor moves back to it (never
+        forward) and the live versions updated at or after it are forgotten, so they are emitted again,
+        with the event ids they had (consumers that applied them drop them by id). Deleted versions are
+        kept: a deletion is not re-read. Per object: the cursor before, and how many versions were
+        forgotten. With `dry_run` the same statements run and are rolled back.
+        """
+        report: dict[SyncObject, tuple[datetime | None, int]] = {}
+        async with self._pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                for obj in objects:
+                    before: datetime | None = await conn.fetchval(
+                        f"SELECT cursor FROM {self._schema}.cursors"
+                        " WHERE tenant_id = $1 AND object = $2 FOR UPDATE",
+                        tenant,
+                        obj.value,
+                    )
+                    await conn.execute(
+                        f"UPDATE {self._schema}.cursors SET cursor = least(cursor, $3)"
+                        " WHERE tenant_id = $1 AND object = $2",
+                        tenant,
+                        obj.value,
+                        since,
+                    )
+                    forgotten = await conn.execute(
+                        f"DELETE FROM {self._schema}.record_versions"
+                        " WHERE tenant_id = $1 AND object = $2 AND update_time >= $3 AND NOT deleted",
+                        tenant,
+                        obj.value,
+                        since,
+                    )
+                    report[obj] = (before, int(forgotten.rsplit(" ", 1)[-1]))
+            except BaseException:
+                await transaction.rollback()
+                raise
+            await (transaction.rollback() if dry_run else transaction.commit())
+        return report

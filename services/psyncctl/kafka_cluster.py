@@ -1,0 +1,186 @@
+"""Kafka as psyncctl sees it: groups, their members and committed offsets, end offsets, offsets at a time,
+reading a range of a partition, committing a group's offsets and producing. The one Kafka adapter here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+_TIMEOUT_MS = 15_000
+_EMPTY_GROUP_STATES = frozenset({"Empty", "Dead"})
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group's state as the coordinator reports it, and how many members it has."""
+
+    group: str
+    state: str
+    members: int
+
+    @property
+    def is_empty(self) -> bool:
+        """No member consumes: its offsets may be moved."""
+        return self.members == 0 and self.state in _EMPTY_GROUP_STATES
+
+
+@dataclass(frozen=True)
+class Message:
+    """One record read from a partition (headers as Kafka gives them)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class KafkaCluster:
+    """One admin client, one group-less consumer and one producer, opened on demand."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def close(self) -> None:
+        """Close whatever was opened."""
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._consumer is not None:
+            with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop of a group-less consumer
+                await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def _admin_client(self) -> AIOKafkaAdminClient:
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, request_timeout_ms=_TIMEOUT_MS
+            )
+            await self._admin.start()
+        return self._admin
+
+    async def _reader(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                request_timeout_ms=_TIMEOUT_MS,
+                fetch_max_wait_ms=50,  # a range ends where data ends: do not wait for more
+                max_partition_fetch_bytes=8 << 20,
+            )
+            await self._consumer.start()
+        return self._consumer
+
+    async def groups(self) -> list[str]:
+        """Every consumer group the cluster knows."""
+        return sorted(str(g[0]) for g in await (await self._admin_client()).list_consumer_groups())
+
+    async def group_state(self, group: str) -> GroupState:
+        """The group's state and member count (a group never seen is `Dead` with no members)."""
+        responses = await (await self._admin_client()).describe_consumer_groups([group])
+        for response in responses:
+            for described in response.groups:
+                error_code, group_id, state, _protocol_type, _protocol, members = described[:6]
+                if group_id == group and not error_code:
+                    return GroupState(group, str(state), len(members))
+        return GroupState(group, "Dead", 0)
+
+    async def committed(self, group: str) -> dict[TopicPartition, int]:
+        """The group's committed offset of every partition it has one for."""
+        offsets = await (await self._admin_client()).list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    async def partitions(self, topic: str) -> list[TopicPartition]:
+        """The topic's partitions (none for a topic the cluster does not have)."""
+        described = await (await self._admin_client()).describe_topics([topic])
+        found = [
+            p["partition"]
+            for t in described
+            if t.get("topic") == topic and not t.get("error_code")
+            for p in t["partitions"]
+        ]
+        return [TopicPartition(topic, p) for p in sorted(found)]
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next message of each partition will get."""
+        if not partitions:
+            return {}
+        return dict(await (await self._reader()).end_offsets(list(partitions)))
+
+    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The oldest offset still retained in each partition."""
+        if not partitions:
+            return {}
+        return dict(await (await self._reader()).beginning_offsets(list(partitions)))
+
+    async def offsets_at(self, partitions: Sequence[TopicPartition], at_ms: int) -> dict[TopicPartition, int]:
+        """The first offset at or after `at_ms` in each partition (its end when none is that recent)."""
+        found = await (await self._reader()).offsets_for_times({tp: at_ms for tp in partitions})
+        ends = await self.end_offsets([tp for tp, hit in found.items() if hit is None])
+        return {tp: hit.offset if hit is not None else ends[tp] for tp, hit in found.items()}
+
+    async def read(self, ranges: Mapping[TopicPartition, tuple[int, int]]) -> AsyncIterator[Message]:
+        """Every message of each partition in [start, end): in offset order within a partition, the
+        partitions read together."""
+        consumer = await self._reader()
+        ends = {tp: end for tp, (start, end) in ranges.items() if start < end}
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, ranges[tp][0])
+        while ends:
+            batches = await consumer.getmany(*ends, timeout_ms=500, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield _message(record)
+            for tp in list(ends):
+                # The position passes offsets that hold no message (transaction markers, compaction).
+                if await consumer.position(tp) >= ends[tp]:
+                    del ends[tp]
+
+    async def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Set a group's committed offsets (the group must have no members: Kafka refuses otherwise)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(offsets))
+            await consumer.commit(dict(offsets))
+        finally:
+            await consumer.stop()
+
+    async def produce(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]
+    ) -> tuple[int, int]:
+        """Produce one message (idempotent, acks=all) and return its (partition, offset) once acknowledged."""
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all"
+            )
+            await self._producer.start()
+        sent = await self._producer.send_and_wait(topic, key=key, value=value, headers=list(headers) or None)
+        return sent.partition, sent.offset
+
+
+def _message(record: ConsumerRecord[bytes, bytes]) -> Message:
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value,
+        headers=tuple((name, value or b"") for name, value in record.headers),
+    )

@@ -1,0 +1,191 @@
+"""`psyncctl replay` and `psyncctl restore-offsets`.
+
+A group replay moves the group's committed offsets back: it needs the group to have no members (Kafka
+refuses to move a live group's offsets, and psyncctl checks first and stops nothing itself), saves every
+offset the group had to a file before it moves any, and prints the command that puts them back.
+
+A tenant replay (`--tenant`) moves no offsets: it reads the range from the origin topic and produces that
+tenant's messages to the same topic again, unchanged (same key, so the same partition and order; same
+value, so the same event id), with a `psyncctl.replayed-from` header. Every group reading the topic
+receives the copies: those that applied the originals drop them by id (the inbox, counted as
+`duplicate`), the one that lost them applies them; other tenants are not touched. A separate replay topic
+would need every service to read one more topic; the origin needs nothing new, and the inbox, which
+already makes any redelivery safe, makes this safe too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import TopicPartition
+
+from psyncctl.context import Context, Refused, Report
+from psyncctl.lag import group_partitions
+from psyncctl.positions import (
+    PartitionMove,
+    StartAt,
+    clamp,
+    offsets_from_document,
+    saved_offsets_document,
+    tenant_of_key,
+)
+
+REPLAYED_FROM_HEADER = "psyncctl.replayed-from"
+
+
+async def _targets(
+    context: Context, partitions: list[TopicPartition], start: StartAt
+) -> dict[TopicPartition, int]:
+    earliest = await context.kafka.beginning_offsets(partitions)
+    ends = await context.kafka.end_offsets(partitions)
+    if start.time is not None:
+        at = await context.kafka.offsets_at(partitions, int(start.time.timestamp() * 1000))
+        return {tp: clamp(at[tp], earliest[tp], ends[tp]) for tp in partitions}
+    assert start.offset is not None
+    return {tp: clamp(start.offset, earliest[tp], ends[tp]) for tp in partitions}
+
+
+async def _partitions(context: Context, topic: str, partition: int | None) -> list[TopicPartition]:
+    found = await context.kafka.partitions(topic)
+    if not found:
+        raise Refused(f"topic {topic} does not exist")
+    if partition is None:
+        return found
+    if TopicPartition(topic, partition) not in found:
+        raise Refused(f"{topic} has no partition {partition} (it has {len(found)})")
+    return [TopicPartition(topic, partition)]
+
+
+def _stop_hint(context: Context, group: str) -> str:
+    service = context.service_of_group(group) or "<service>"
+    return (
+        f'stop every member of {group} first: locally kill -TERM "$(cat .state/run/svc-{service}.pid)",'
+        f" compose: docker compose -f deploy/compose.yaml stop {service},"
+        f" Kubernetes: kubectl -n psync scale deploy/{service} --replicas=0"
+    )
+
+
+async def replay_group(
+    context: Context,
+    group: str,
+    topic: str,
+    partition: int | None,
+    start: StartAt,
+    save_dir: Path,
+    dry_run: bool,
+) -> Report:
+    """Move the group's offsets of the topic (or one partition) back to `start`, after saving them all."""
+    partitions = await _partitions(context, topic, partition)
+    state = await context.kafka.group_state(group)
+    committed, _ = await group_partitions(context, group)
+    targets = await _targets(context, partitions, start)
+    ends = await context.kafka.end_offsets(partitions)
+    moves = [
+        PartitionMove(tp.topic, tp.partition, committed.get(tp), targets[tp], ends[tp]) for tp in partitions
+    ]
+    rows = [
+        {
+            "topic": m.topic,
+            "partition": m.partition,
+            "current": m.current,
+            "new": m.target,
+            "replays": m.messages,
+        }
+        for m in moves
+    ]
+    report = Report(data={"group": group, "from": start.describe(), "partitions": rows}, rows=rows)
+    if not state.is_empty:
+        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
+    if dry_run:
+        report.notes.append(
+            f"dry run: {sum(m.messages for m in moves)} message(s) would be read again by {group}"
+        )
+        return report
+    saved = save_dir / f"{group}-offsets-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.write_text(json.dumps(saved_offsets_document(group, committed, datetime.now(UTC)), indent=2))
+    await context.kafka.commit(group, targets)
+    report.data["saved"] = str(saved)
+    report.notes += [
+        f"moved {group}: {sum(m.messages for m in moves)} message(s) to read again; old offsets in {saved}",
+        f"undo (before starting the service): psyncctl restore-offsets {saved}",
+        'then start the service; watch psync_messages_total{outcome="duplicate"} and `psyncctl lag`',
+    ]
+    return report
+
+
+async def replay_tenant(
+    context: Context,
+    group: str,
+    topic: str,
+    partition: int | None,
+    start: StartAt,
+    tenant: str,
+    dry_run: bool,
+) -> Report:
+    """Produce the tenant's messages of the range [start, end now) to the topic again (see the module)."""
+    partitions = await _partitions(context, topic, partition)
+    targets = await _targets(context, partitions, start)
+    ends = await context.kafka.end_offsets(partitions)
+    counts: dict[int, int] = {}
+    async for message in context.kafka.read({tp: (targets[tp], ends[tp]) for tp in partitions}):
+        if tenant_of_key(message.key) != tenant:
+            continue
+        counts[message.partition] = counts.get(message.partition, 0) + 1
+        if not dry_run:
+            origin = f"{message.topic}:{message.partition}:{message.offset}".encode()
+            headers = [(k, v) for k, v in message.headers if k != REPLAYED_FROM_HEADER]
+            await context.kafka.produce(
+                topic, message.key, message.value, [*headers, (REPLAYED_FROM_HEADER, origin)]
+            )
+    rows = [
+        {
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "from": targets[tp],
+            "to": ends[tp],
+            "tenant_messages": counts.get(tp.partition, 0),
+        }
+        for tp in partitions
+    ]
+    total = sum(counts.values())
+    verb = "would re-produce" if dry_run else "re-produced"
+    notes = [
+        f"{verb} {total} message(s) of tenant {tenant} to {topic};"
+        f" every group reading it receives them, and groups that applied them drop them by id"
+        f" ({group} applies what it lacks)"
+    ]
+    return Report(
+        data={
+            "group": group,
+            "tenant": tenant,
+            "topic": topic,
+            "dry_run": dry_run,
+            "produced": 0 if dry_run else total,
+            "partitions": rows,
+        },
+        rows=rows,
+        notes=notes,
+    )
+
+
+async def restore_offsets(context: Context, saved: Path, dry_run: bool) -> Report:
+    """Put a group's offsets back from a file `replay` saved (the group must have no members)."""
+    group, offsets = offsets_from_document(json.loads(await asyncio.to_thread(saved.read_text)))
+    current = await context.kafka.committed(group)
+    rows = [
+        {"topic": tp.topic, "partition": tp.partition, "current": current.get(tp), "restored": offset}
+        for tp, offset in sorted(offsets.items(), key=lambda i: (i[0].topic, i[0].partition))
+    ]
+    report = Report(data={"group": group, "partitions": rows}, rows=rows)
+    state = await context.kafka.group_state(group)
+    if not state.is_empty:
+        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
+    if dry_run:
+        report.notes.append(f"dry run: {len(rows)} offset(s) of {group} would be restored")
+        return report
+    await context.kafka.commit(group, offsets)
+    report.notes.append(f"restored {len(rows)} offset(s) of {group} from {saved}")
+    return report

@@ -1,0 +1,31 @@
+"""Where psyncctl finds Kafka, PostgreSQL and the services: the services' own variables, unprefixed for
+the shared infrastructure (`KAFKA_BOOTSTRAP`, `DATABASE_URL`) and `PSYNCCTL_*` for the rest."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CtlSettings(BaseSettings):
+    """Infrastructure addresses, the services' schemas and consumer groups, and the auditlog's URL."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PSYNCCTL_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP")
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
+    )
+    db_schema: str = Field(default="psyncctl", description="psyncctl's own schema (what it re-drove).")
+    connector_schema: str = "connector"
+    pusher_schema: str = "pusher"
+    auditlog_schema: str = "auditlog"
+    pipedrive_client_schema: str = "pipedrive_client"
+    tenant_auth_schema: str = "tenant_auth"
+    groups: dict[str, str] = Field(
+        default={"mapper": "psync-mapper", "pusher": "psync-pusher", "auditlog": "psync-auditlog"},
+        description="The consumer group of each consuming service (JSON), as their *_GROUP_ID say.",
+    )
+    auditlog_url: str = Field(default="http://127.0.0.1:8084", description="The auditlog's HTTP API.")

@@ -1,0 +1,106 @@
+"""`psyncctl resync`: the connector reads a tenant's records again from a time and emits them with the
+event ids they had; other objects are not read again."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from pydantic import SecretStr
+
+from connector.runs import RunKindName, RunState
+from psyncctl.cli import execute
+from psyncctl.settings import CtlSettings
+from schemas.events.common import SyncObject
+from schemas.topics import SOURCE_CHANGES
+from tests.integration.connector.conftest import ConnectorHarness
+
+
+async def _psyncctl(
+    harness: ConnectorHarness, kafka_bootstrap: str, database_url: str, *args: str
+) -> tuple[int, str]:
+    settings = CtlSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=SecretStr(database_url),
+        connector_schema=harness.connector.deps.settings.db_schema,
+    )
+    out, err = io.StringIO(), io.StringIO()
+    status = await execute(list(args), settings, out, err)
+    return status, out.getvalue() + err.getvalue()
+
+
+async def _sync_queued(harness: ConnectorHarness) -> None:
+    await harness.connector.scheduler.work_tenant(harness.tenant)
+
+
+async def test_resync_re_emits_the_objects_records_with_their_event_ids(
+    harness: ConnectorHarness, kafka_bootstrap: str, database_url: str
+) -> None:
+    await harness.connect_by_token()
+    await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    await _sync_queued(harness)
+    first = await harness.events()
+    organizations = {e["id"] for e in first if e["data"]["object"] == "organization"}
+    assert organizations
+    since = (datetime.now(UTC) - timedelta(days=3650)).isoformat()
+
+    status, output = await _psyncctl(
+        harness,
+        kafka_bootstrap,
+        database_url,
+        "resync",
+        harness.tenant,
+        "--since",
+        since,
+        "--objects",
+        "organization",
+        "--dry-run",
+    )
+    assert status == 0, output
+    assert f"{len(organizations)}" in output and "no sync queued" in output
+    assert [
+        r for r in await harness.connector.deps.runs.recent(harness.tenant) if r.state is RunState.QUEUED
+    ] == []
+
+    status, output = await _psyncctl(
+        harness,
+        kafka_bootstrap,
+        database_url,
+        "resync",
+        harness.tenant,
+        "--since",
+        since,
+        "--objects",
+        "organization",
+        "--json",
+    )
+    assert status == 0, output
+    [queued] = [
+        r for r in await harness.connector.deps.runs.recent(harness.tenant) if r.state is RunState.QUEUED
+    ]
+    assert queued.trigger == "resync"
+    mark = await harness.reader.end_offsets(SOURCE_CHANGES.name)
+    await _sync_queued(harness)
+
+    again = await harness.reader.events_since(SOURCE_CHANGES.name, mark, harness.tenant)
+    source_changes = [e for e in again if e["type"] == "psync.source.changed"]
+    assert Counter(e["data"]["object"] for e in source_changes) == Counter(
+        {"organization": len(organizations)}
+    )
+    assert {e["id"] for e in source_changes} == organizations
+
+
+async def test_resync_refuses_while_a_run_of_the_tenant_is_running(
+    harness: ConnectorHarness, kafka_bootstrap: str, database_url: str
+) -> None:
+    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    assert await harness.connector.deps.runs.start(run, datetime.now(UTC))
+    cursor_before = await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.PERSON)
+
+    status, output = await _psyncctl(
+        harness, kafka_bootstrap, database_url, "resync", harness.tenant, "--since", "2d"
+    )
+
+    assert status == 3 and run.run_id in output
+    assert await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.PERSON) == cursor_before

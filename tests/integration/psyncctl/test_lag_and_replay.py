@@ -1,0 +1,278 @@
+"""`psyncctl lag`, `replay` and `restore-offsets` on a scratch topic and a fresh group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import io
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.integration.conditions import eventually
+from tests.integration.psyncctl.conftest import (
+    Psyncctl,
+    commit,
+    committed,
+    produce,
+    read_all,
+    run_psyncctl_process,
+)
+
+
+async def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _assignment(consumer: AIOKafkaConsumer) -> Callable[[], Awaitable[set[TopicPartition]]]:
+    async def probe() -> set[TopicPartition]:
+        return set(consumer.assignment())
+
+    return probe
+
+
+async def _ten_messages(producer: AIOKafkaProducer, topic: str) -> None:
+    await produce(producer, topic, [(f"acme:organization:{i}", b"{}") for i in range(6)], partition=0)
+    await produce(producer, topic, [(f"acme:organization:{i}", b"{}") for i in range(4)], partition=1)
+
+
+async def test_lag_reports_each_partition_of_a_group(
+    psyncctl: Psyncctl, scratch_topic: str, raw_producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await _ten_messages(raw_producer, scratch_topic)
+    await commit(
+        kafka_bootstrap,
+        group,
+        {
+            TopicPartition(scratch_topic, 0): 2,
+            TopicPartition(scratch_topic, 1): 4,
+            TopicPartition(scratch_topic, 2): 0,
+        },
+    )
+
+    result = await psyncctl("lag", group, "--json")
+
+    assert result.status == 0, result.stderr
+    rows = {
+        r["partition"]: (r["committed"], r["end"], r["lag"])
+        for r in result.json()
+        if r["topic"] == scratch_topic
+    }
+    assert rows == {0: (2, 6, 4), 1: (4, 4, 0), 2: (0, 0, 0)}
+    text = await psyncctl("lag", group, "--nonzero")
+    assert f"{group}: Empty, 0 member(s), lag 4" in text.stdout
+    assert [line.split()[2] for line in text.stdout.splitlines() if scratch_topic in line] == ["0"]
+
+
+async def test_replay_moves_an_empty_group_back_saves_its_offsets_and_restores_them(
+    psyncctl: Psyncctl,
+    scratch_topic: str,
+    raw_producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await _ten_messages(raw_producer, scratch_topic)
+    at_end = {TopicPartition(scratch_topic, 0): 6, TopicPartition(scratch_topic, 1): 4}
+    await commit(kafka_bootstrap, group, at_end)
+
+    dry = await psyncctl("replay", group, "--topic", scratch_topic, "--from", "1", "--dry-run", "--json")
+    assert dry.status == 0, dry.stderr
+    assert {p["partition"]: p["replays"] for p in dry.json()["partitions"]} == {0: 5, 1: 3, 2: 0}
+    assert await committed(kafka_admin, group) == {(scratch_topic, 0): 6, (scratch_topic, 1): 4}
+
+    done = await psyncctl(
+        "replay", group, "--topic", scratch_topic, "--from", "1", "--save-dir", str(tmp_path)
+    )
+    assert done.status == 0, done.stderr
+    assert await committed(kafka_admin, group) == {
+        (scratch_topic, 0): 1,
+        (scratch_topic, 1): 1,
+        (scratch_topic, 2): 0,
+    }
+    [saved_name] = glob.glob(f"{tmp_path}/{group}-offsets-*.json")
+    saved = Path(saved_name)
+    assert f"psyncctl restore-offsets {saved}" in done.stdout
+    assert {
+        (o["topic"], o["partition"]): o["offset"]
+        for o in json.loads(await asyncio.to_thread(saved.read_text))["offsets"]
+    } == {
+        (scratch_topic, 0): 6,
+        (scratch_topic, 1): 4,
+    }
+
+    restored = await psyncctl("restore-offsets", str(saved))
+    assert restored.status == 0, restored.stderr
+    assert (await committed(kafka_admin, group))[(scratch_topic, 0)] == 6
+    assert (await committed(kafka_admin, group))[(scratch_topic, 1)] == 4
+
+
+async def test_replay_from_a_time_starts_at_the_first_message_of_that_time(
+    psyncctl: Psyncctl,
+    scratch_topic: str,
+    raw_producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await produce(raw_producer, scratch_topic, [("acme:organization:1", b"old")] * 3, partition=0)
+    # Messages are stamped in whole milliseconds when produced: the old ones at or before `cut`, the new
+    # ones at least 2 ms after it, and the replay starts 1 ms after it.
+    cut = datetime.now(UTC)
+    await eventually(_now, lambda now: now >= cut + timedelta(milliseconds=2), within_s=5, what="2 ms passed")
+    await produce(raw_producer, scratch_topic, [("acme:organization:1", b"new")] * 2, partition=0)
+    await commit(kafka_bootstrap, group, {TopicPartition(scratch_topic, 0): 5})
+
+    done = await psyncctl(
+        "replay",
+        group,
+        "--topic",
+        scratch_topic,
+        "--partition",
+        "0",
+        "--from",
+        (cut + timedelta(milliseconds=1)).isoformat(),
+        "--save-dir",
+        str(tmp_path),
+    )
+
+    assert done.status == 0, done.stderr
+    assert (await committed(kafka_admin, group))[(scratch_topic, 0)] == 3
+
+
+async def test_replay_refuses_a_group_with_members_and_moves_nothing(
+    psyncctl: Psyncctl,
+    scratch_topic: str,
+    raw_producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await _ten_messages(raw_producer, scratch_topic)
+    member = AIOKafkaConsumer(
+        scratch_topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+    )
+    await member.start()
+    try:
+        await eventually(_assignment(member), bool, within_s=30, what="the member got its partitions")
+        await member.commit({TopicPartition(scratch_topic, 0): 6})
+
+        refused = await psyncctl(
+            "replay", group, "--topic", scratch_topic, "--from", "0", "--save-dir", str(tmp_path)
+        )
+
+        assert refused.status == 3
+        assert "1 member(s)" in refused.stderr and "--replicas=0" in refused.stderr
+        assert (await committed(kafka_admin, group))[(scratch_topic, 0)] == 6
+        assert glob.glob(f"{tmp_path}/*") == []
+    finally:
+        await member.stop()
+
+
+async def test_a_tenant_replay_re_produces_only_that_tenants_messages_unchanged(
+    psyncctl: Psyncctl, scratch_topic: str, raw_producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    await produce(
+        raw_producer,
+        scratch_topic,
+        [
+            ("acme:organization:1", b'{"id": "a1"}'),
+            ("other:organization:1", b'{"id": "o1"}'),
+            ("acme:person:x@acme.com", b'{"id": "a2"}'),
+        ],
+    )
+    before = await read_all(kafka_bootstrap, scratch_topic)
+
+    dry = await psyncctl(
+        "replay",
+        "psync-mapper",
+        "--topic",
+        scratch_topic,
+        "--from",
+        "0",
+        "--tenant",
+        "acme",
+        "--dry-run",
+        "--json",
+    )
+    assert dry.status == 0, dry.stderr
+    assert sum(p["tenant_messages"] for p in dry.json()["partitions"]) == 2
+    assert await read_all(kafka_bootstrap, scratch_topic) == before
+
+    done = await psyncctl(
+        "replay", "psync-mapper", "--topic", scratch_topic, "--from", "0", "--tenant", "acme", "--json"
+    )
+
+    assert done.status == 0, done.stderr
+    assert done.json()["produced"] == 2
+    after = await read_all(kafka_bootstrap, scratch_topic)
+    copies = [m for m in after if m not in before]
+    assert sorted((m[2], m[3]) for m in copies) == [
+        (b"acme:organization:1", b'{"id": "a1"}'),
+        (b"acme:person:x@acme.com", b'{"id": "a2"}'),
+    ]
+    originals = {(m[2], m[3]): m[0] for m in before}
+    for partition, _, key, value, headers in copies:
+        assert partition == originals[(key, value)]  # same key, same partition
+        assert dict(headers)["psyncctl.replayed-from"].decode().startswith(f"{scratch_topic}:{partition}:")
+
+
+async def test_bad_arguments_exit_2_with_a_message(psyncctl: Psyncctl, scratch_topic: str) -> None:
+    result = await psyncctl("replay", "g", "--topic", scratch_topic, "--from", "yesterday-ish", "--dry-run")
+
+    assert result.status == 2
+    assert "neither an ISO 8601 time" in result.stderr
+
+
+async def test_every_verb_has_help_and_every_write_a_dry_run(psyncctl: Psyncctl) -> None:
+    verbs = [
+        ["tenants"],
+        ["tenants", "show"],
+        ["lag"],
+        ["replay"],
+        ["restore-offsets"],
+        ["dlq", "list"],
+        ["dlq", "show"],
+        ["dlq", "redrive"],
+        ["resync"],
+    ]
+    writes = [["replay"], ["restore-offsets"], ["dlq", "redrive"], ["resync"]]
+    for verb in verbs:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            result = await psyncctl(*verb, "--help")
+        assert result.status == 0 and "usage: psyncctl " + " ".join(verb) in out.getvalue(), verb
+        assert ("--dry-run" in out.getvalue()) == (verb in writes), verb
+
+
+async def test_the_console_script_runs_as_its_own_process(
+    scratch_topic: str, raw_producer: AIOKafkaProducer, kafka_bootstrap: str, database_url: str
+) -> None:
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await _ten_messages(raw_producer, scratch_topic)
+    await commit(kafka_bootstrap, group, {TopicPartition(scratch_topic, 0): 1})
+
+    result = await run_psyncctl_process(
+        "lag", group, "--json", env={"KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": database_url}
+    )
+
+    assert result.status == 0, result.stderr
+    # Partitions the group never committed count every message as lag.
+    assert [(r["partition"], r["committed"], r["lag"]) for r in result.json()] == [
+        (0, 1, 5),
+        (1, None, 4),
+        (2, None, 0),
+    ]

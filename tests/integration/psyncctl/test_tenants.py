@@ -1,0 +1,103 @@
+"""`psyncctl tenants` and `tenants show`: what the services' tables and Kafka say about a tenant."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from connector.runs import RunKindName, RunStore
+from pipedrive_client.budget import Budget
+from pipedrive_client.database import install_schema
+from postgres_store.migrations import apply_migrations
+from schemas.topics import SCORE_CHANGED
+from tenant_auth.registry import TenantRegistry
+from tests.integration.kafka_offsets import position_group_at_end
+from tests.integration.psyncctl.conftest import Psyncctl, produce
+
+SERVICES = Path(__file__).resolve().parents[3] / "services"
+
+
+@pytest.fixture
+async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
+    """Fresh connector, pusher, auditlog and client schemas, migrated as the services migrate theirs."""
+    suffix = secrets.token_hex(4)
+    names = {
+        f"{s}_schema": f"itest_ctl_{s}_{suffix}"
+        for s in ("connector", "pusher", "auditlog", "pipedrive_client")
+    }
+    for service in ("connector", "pusher", "auditlog"):
+        await apply_migrations(pg_pool, names[f"{service}_schema"], SERVICES / service / "migrations")
+    await install_schema(pg_pool, names["pipedrive_client_schema"])
+    yield names
+    for name in names.values():
+        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_messages(
+    psyncctl: Psyncctl,
+    schemas: dict[str, str],
+    pg_pool: asyncpg.Pool,
+    raw_producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+) -> None:
+    tenant = f"ctl{secrets.token_hex(4)}"
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    await registry.create_tenant(tenant, "Acme Inc.")
+    await Budget(pg_pool, schemas["pipedrive_client_schema"]).spend(
+        tenant, 20, is_oauth=False, is_search=False
+    )
+    open_run = await RunStore(pg_pool, schemas["connector_schema"]).enqueue(
+        tenant, RunKindName.SYNC, "schedule"
+    )
+    await pg_pool.execute(
+        f"INSERT INTO {schemas['auditlog_schema']}.runs (tenant_id, run_id, service, kind, direction,"
+        " objects, started_at, finished_at, created, failed, status)"
+        " VALUES ($1, 'import-1', 'connector', 'import', 'to_abm', '{organization}',"
+        " $2, $2, 5, 1, 'Warning')",
+        tenant,
+        datetime.now(UTC),
+    )
+    await pg_pool.execute(
+        f"INSERT INTO {schemas['pusher_schema']}.parked_pushes"
+        " (tenant_id, event_id, topic, event, resume_at, reason)"
+        " VALUES ($1, 'e1', $2, '{}', now(), 'budget closed')",
+        tenant,
+        SCORE_CHANGED.name,
+    )
+    group = f"itest-ctl-{secrets.token_hex(4)}"
+    await position_group_at_end(kafka_bootstrap, group, [SCORE_CHANGED])
+    await produce(
+        raw_producer,
+        SCORE_CHANGED.name,
+        [
+            (f"{tenant}:organization:acme.com", b"{}"),
+            (f"{tenant}:organization:b.com", b"{}"),
+            ("someone-else:organization:c.com", b"{}"),
+        ],
+    )
+
+    listed = await psyncctl("tenants", "--json", **schemas)
+    assert listed.status == 0, listed.stderr
+    [mine] = [t for t in listed.json() if t["tenant"] == tenant]
+    assert mine["name"] == "Acme Inc." and mine["connection"] is None
+    assert mine["budget"]["spent_today"] == 20 and mine["budget"]["allowance"] > 20
+    assert mine["open_connector_runs"] == 1 and mine["parked_pushes"] == 1
+    assert (mine["last_run"]["run_id"], mine["last_run"]["status"]) == ("import-1", "Warning")
+    text = await psyncctl("tenants", **schemas)
+    assert any(line.startswith(tenant) and "not connected" in line for line in text.stdout.splitlines())
+
+    shown = await psyncctl("tenants", "show", tenant, "--json", groups={"mapper": group}, **schemas)
+    assert shown.status == 0, shown.stderr
+    status = shown.json()
+    assert [r["run_id"] for r in status["open_connector_runs"]] == [open_run.run_id]
+    assert [r["run_id"] for r in status["last_runs"]] == ["import-1"]
+    assert status["pending_messages"] == [
+        {"service": "mapper", "group": group, "topic": SCORE_CHANGED.name, "pending": 2, "at_least": False}
+    ]
