@@ -37,7 +37,7 @@ TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down up down status test test-infra nightly lint format schemas \
-	sandbox bench clean-state
+	sandbox bench clean-state chromium screenshots
 
 help:
 	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone)"
@@ -52,6 +52,8 @@ help:
 	@echo "make sandbox      run the Pipedrive sandbox in the foreground"
 	@echo "make bench        run bench/bench_*.py, JSON reports into bench-results/"
 	@echo "make venv         create/update .venv (pinned by requirements.lock)"
+	@echo "make chromium     install Debian's chromium for the browser tests (as root, when missing)"
+	@echo "make screenshots  run the browser tests and write the console's screenshots to docs/screenshots/"
 	@echo "make lock         regenerate requirements.lock from pyproject.toml (after changing a dependency)"
 	@echo "make clean-state  stop everything and delete .state/ (Kafka and PostgreSQL data, logs)"
 
@@ -89,6 +91,22 @@ lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--custom-compile-command 'make lock' --quiet -o $(LOCK)
 
+# ---- the browser of the console's tests -------------------------------------------------------------
+
+# Debian's chromium, driven by Playwright for Python with executable_path (never `playwright install`,
+# which downloads a browser build of its own).
+CHROMIUM := /usr/bin/chromium
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "$(CHROMIUM) missing: install Debian's chromium package (apt-get install chromium)" >&2; exit 1; \
+		fi; \
+	fi
+
 # ---- infrastructure ---------------------------------------------------------------------------------
 
 # Always the local infrastructure, whatever KAFKA_BOOTSTRAP / DATABASE_URL say.
@@ -124,7 +142,7 @@ up: infra-up
 	@$(LOCAL_ENV) deploy/local/services.sh status
 	@echo "Logs:       .state/logs/    stop with: make down"
 	@echo
-	@echo "Console:    http://127.0.0.1:8080/"
+	@echo "Console:    http://127.0.0.1:8080/  sign in as $$(cut -d' ' -f1 .state/console-login), password: $$(cut -d' ' -f2 .state/console-login)  (kept in .state/console-login)"
 	@echo "Sandbox:    http://127.0.0.1:8765/  (API token and OAuth client: .state/logs/pipedrive_sandbox.log)"
 	@echo "Demo:       tenant demo, API key in .state/demo-api-key; reveals stream into abm.* every 3 s"
 
@@ -153,7 +171,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 # The CI entry point (.ci/run). Leaves the local infrastructure running (see the top of this file).
-test: venv test-infra
+test: venv chromium test-infra
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(TYPED_DIRS)
@@ -164,6 +182,10 @@ test: venv test-infra
 nightly: venv test-infra
 	$(TEST_ENV) PSYNC_CRASH_RECORDS=100000 $(VENV)/bin/pytest $(PYTEST_ARGS) \
 		tests/integration/mapper/test_mapper_crash.py
+
+# The browser tests write each page at 1280 and 390 px wide when PSYNC_SCREENSHOTS_DIR is set.
+screenshots: venv chromium test-infra
+	$(TEST_ENV) PSYNC_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/browser -q
 
 # ---- other entry points -----------------------------------------------------------------------------
 

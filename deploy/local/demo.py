@@ -1,6 +1,7 @@
 """The demo `make up` runs: a demo tenant connected to the sandbox, a first sync, and a stream of reveals.
 
-    demo.py setup     create tenant `demo` (API key into .state/demo-api-key), connect the connector to the
+    demo.py setup     create tenant `demo` (API key into .state/demo-api-key) and its console admin
+                      admin@demo.example (password into .state/console-login), connect the connector to the
                       sandbox with the sandbox's API token, save settings (both ways, auto-push on), sync now
     demo.py reveals   publish a website-visitor reveal (and now and then a score change) every few seconds
                       on the external `abm.*` topics, as the visitor-identification platform would; stops
@@ -32,11 +33,15 @@ from schemas.events.abm_signals import CompanyRevealed, ScoreChanged, VisitedPag
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED, SCORE_CHANGED
+from tenant_auth.passwords import new_password
 from tenant_auth.registry import TenantRegistry
+from tenant_auth.users import ConsoleUsers, Role
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_FILE = ROOT / ".state" / "demo-api-key"
+LOGIN_FILE = ROOT / ".state" / "console-login"
 TENANT = "demo"
+DEMO_ADMIN = "admin@demo.example"
 CONNECTOR = f"http://127.0.0.1:{os.environ.get('CONNECTOR_HTTP_PORT', '8081')}"
 SANDBOX = f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '8765')}"
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -69,6 +74,22 @@ async def demo_key() -> str:
     return key.full_key
 
 
+async def demo_admin() -> None:
+    """The demo tenant's console admin (password kept in .state/console-login, made up once)."""
+    password = LOGIN_FILE.read_text().split()[-1] if LOGIN_FILE.exists() else new_password()
+    pool = await create_pool(DSN, max_size=2)
+    try:
+        users = ConsoleUsers(pool)
+        if await users.get(DEMO_ADMIN) is None:
+            await users.add(TENANT, DEMO_ADMIN, Role.ADMIN, password)
+        elif not LOGIN_FILE.exists():
+            await users.reset_password(TENANT, DEMO_ADMIN, password)
+    finally:
+        await pool.close()
+    LOGIN_FILE.write_text(f"{DEMO_ADMIN} {password}\n")
+    LOGIN_FILE.chmod(0o600)
+
+
 async def _call(
     session: aiohttp.ClientSession, method: str, url: str, key: str, body: object = None
 ) -> object:
@@ -84,6 +105,7 @@ async def _call(
 async def setup() -> None:
     """Connect the demo tenant to the sandbox and start a first sync."""
     key = await demo_key()
+    await demo_admin()
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{SANDBOX}/_sandbox/state") as response:
             state = await response.json()

@@ -4,35 +4,89 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
+import aiohttp_jinja2
+import asyncpg
+import jinja2
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from console.deps import DEPS, ConsoleDeps
+from console.guards import change_guard, error_pages, refuse_nul_input, security_headers, session_guard
+from console.oauth_starts import OAuthStarts
+from console.pages import add_page_routes
+from console.service_api import ServiceApi
+from console.service_keys import KeySealer, ServiceKeys
+from console.sessions import SessionStore
 from console.settings import ConsoleSettings
-from console.status_page import HTTP_SESSION, SERVICE_URLS, status_page
+from console.sign_in_limits import FailedSignIns, SignInLimits
+from console.template_filters import FILTERS
+from postgres_store.migrations import apply_migrations
+from postgres_store.pool import check_database, create_pool
 from service_runtime.health import add_operational_routes
-from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from tenant_auth.registry import TenantRegistry
+from tenant_auth.users import ConsoleUsers
 
 SERVICE = "console"
+HERE = Path(__file__).parent
+MIGRATIONS = HERE / "migrations"
 
 
-def create_app(settings: ConsoleSettings) -> web.Application:
-    """The console's aiohttp application (its HTTP session opened and closed with the app)."""
-    app = web.Application(middlewares=api_middlewares())
-    app[SERVICE_URLS] = settings.service_urls()
+def build_deps(settings: ConsoleSettings, pool: asyncpg.Pool, http: aiohttp.ClientSession) -> ConsoleDeps:
+    """The console's stores and clients over one pool and one HTTP session."""
+    schema = settings.db_schema
+    users = ConsoleUsers(pool)
+    keys = ServiceKeys(
+        pool,
+        schema,
+        TenantRegistry(pool),
+        KeySealer(bytes.fromhex(settings.service_keys_key.get_secret_value())),
+    )
+    limits = SignInLimits(
+        settings.failed_sign_ins_per_account,
+        settings.failed_sign_ins_per_address,
+        timedelta(minutes=settings.failed_sign_in_window_minutes),
+    )
+    return ConsoleDeps(
+        settings=settings,
+        users=users,
+        sessions=SessionStore(
+            pool,
+            schema,
+            users,
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            max_age=timedelta(hours=settings.session_max_hours),
+        ),
+        failed_sign_ins=FailedSignIns(pool, schema, limits),
+        services=ServiceApi(http, settings.service_urls(), keys, settings.service_timeout_s),
+        oauth_starts=OAuthStarts(pool, schema),
+    )
+
+
+def create_app(settings: ConsoleSettings, pool: asyncpg.Pool) -> web.Application:
+    """The console's application (its HTTP client session opened and closed with the app)."""
+    app = web.Application(
+        middlewares=[error_pages, security_headers, refuse_nul_input, session_guard, change_guard]
+    )
+    environment = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
+    )
+    environment.filters.update(FILTERS)
 
     async def http_session(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
-            app[HTTP_SESSION] = session
+            app[DEPS] = build_deps(settings, pool, session)
             yield
 
     app.cleanup_ctx.append(http_session)
-    app.router.add_get("/", status_page)
-    # Stateless: ready as soon as it serves; the page itself shows the state of the services.
-    add_operational_routes(app, {}, CollectorRegistry())
+    add_page_routes(app)
+    app.router.add_static("/static/", HERE / "static", append_version=False)
+    add_operational_routes(app, {"postgres": lambda: check_database(pool)}, CollectorRegistry())
     return app
 
 
@@ -41,4 +95,12 @@ async def run_service(settings: ConsoleSettings) -> None:
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
     stop = asyncio.Event()
     install_stop_signals(stop)
-    await serve_until_stopped(create_app(settings), settings.http_host, settings.http_port, [], stop)
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=8)
+    try:
+        await TenantRegistry(pool).install()
+        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await serve_until_stopped(
+            create_app(settings, pool), settings.http_host, settings.http_port, [], stop
+        )
+    finally:
+        await pool.close()

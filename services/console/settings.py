@@ -1,24 +1,55 @@
-"""The console's settings, from `CONSOLE_*`. The console has no state and no database."""
+"""The console's settings, from `CONSOLE_*` (and the shared `DATABASE_URL`)."""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from service_runtime.settings import ServiceSettings
+
+LOCAL_DEV_SERVICE_KEYS_KEY = "636f6e736f6c652d6c6f63616c2d6465762d6f6e6c792d6e6f742d7365637265"
+"""FOR LOCAL DEVELOPMENT ONLY: a fixed, public key so `make up` works without set-up. Every deployed
+console sets CONSOLE_SERVICE_KEYS_KEY to its own 32 random bytes (64 hex characters)."""
 
 
-class ConsoleSettings(BaseSettings):
-    """Where the console listens and where the services it shows are."""
+class ConsoleSettings(ServiceSettings):
+    """Where the console listens, where the services are, and how it keeps sessions."""
 
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", frozen=True)
 
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=1, le=65535)
-    log_level: str = "INFO"
-    log_json: bool | None = None
+    http_port: int = 8080
+    db_schema: str = "console"
     connector_url: str = "http://127.0.0.1:8081"
     mapper_url: str = "http://127.0.0.1:8082"
     pusher_url: str = "http://127.0.0.1:8083"
     auditlog_url: str = "http://127.0.0.1:8084"
+    service_timeout_s: float = Field(default=15.0, gt=0, description="How long a call to a service may take.")
+    service_keys_key: SecretStr = Field(
+        default=SecretStr(LOCAL_DEV_SERVICE_KEYS_KEY),
+        description="AES-256 key (64 hex) of the tenants' console API keys stored in the console's schema.",
+    )
+    session_idle_minutes: float = Field(default=30.0, gt=0, description="A session unused this long ends.")
+    session_max_hours: float = Field(
+        default=12.0, gt=0, description="A session ends this long after sign-in."
+    )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Mark the session cookie Secure (browsers still keep it for http://127.0.0.1).",
+    )
+    failed_sign_ins_per_account: int = Field(default=5, ge=1)
+    failed_sign_ins_per_address: int = Field(default=20, ge=1)
+    failed_sign_in_window_minutes: float = Field(default=15.0, gt=0)
+
+    @field_validator("service_keys_key")
+    @classmethod
+    def _is_32_hex_bytes(cls, value: SecretStr) -> SecretStr:
+        try:
+            key = bytes.fromhex(value.get_secret_value())
+        except ValueError as failure:
+            raise ValueError("CONSOLE_SERVICE_KEYS_KEY must be 64 hex characters") from failure
+        if len(key) != 32:
+            raise ValueError("CONSOLE_SERVICE_KEYS_KEY must be 32 bytes (64 hex characters)")
+        return value
 
     def service_urls(self) -> dict[str, str]:
         """The base URL of every service the console talks to, by name."""

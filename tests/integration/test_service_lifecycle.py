@@ -30,7 +30,6 @@ WRONG_METHOD = {
     "mapper": ("DELETE", "/v1/accounts", {"GET", "HEAD"}),
     "pusher": ("GET", "/v1/push", {"POST"}),
     "auditlog": ("DELETE", "/v1/runs", {"GET", "HEAD"}),
-    "console": ("POST", "/", {"GET", "HEAD"}),
 }
 
 OVERSIZED = b'{"padding": "' + b"x" * (2 * 1024 * 1024) + b'"}'
@@ -74,7 +73,6 @@ BAD_INPUT: dict[str, list[tuple[str, str, Any, int, str]]] = {
         ("GET", f"/v1/runs/r/entries?cursor={_cursor('2026-01-01T00:00:00', 'e')}", None, 400, "cursor"),
         ("GET", "/v1/runs/r%00n/entries", None, 400, "path: must not contain NUL"),
     ],
-    "console": [("GET", "/?x=%00", None, 400, "x: must not contain NUL")],
 }
 
 
@@ -112,15 +110,38 @@ async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
     assert '"service_stopped"' in process.log_text()
 
 
-async def test_console_serves_its_page_and_exits_cleanly(tmp_path: Path) -> None:
-    process = ServiceProcess("console", {}, tmp_path / "console.log")
-    await process.start()
-    await process.wait_ready()
+async def test_console_sends_every_page_to_sign_in_refuses_nul_input_and_exits_cleanly(
+    tmp_path: Path, pg_pool: asyncpg.Pool
+) -> None:
+    schema = f"itest_console_{uuid.uuid4().hex[:8]}"
+    process = ServiceProcess("console", {"CONSOLE_DB_SCHEMA": schema}, tmp_path / "console.log")
+    try:
+        await process.start()
+        await process.wait_ready()
 
-    assert await process.get("/") == 200
-    await _unrouted_calls_answer_json(process, None)
-    await _bad_input_answers_json(process, None)
-    assert await process.terminate() == 0, process.log_tail()
+        assert await process.get("/healthz") == 200
+        for path in ["/", UNROUTED]:
+            status, headers, _ = await _page(process, "GET", path)
+            assert status == 303 and headers["Location"].startswith("/login?next="), (path, status)
+        assert (await _page(process, "GET", "/login"))[0] == 200
+        for method, path, form in [("GET", "/login?next=%00", None), ("POST", "/login", {"email": "a\x00"})]:
+            status, _, text = await _page(process, method, path, form)
+            assert status == 400 and "NUL" in text, (path, status, text)
+        assert await process.terminate() == 0, process.log_tail()
+    finally:
+        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def _page(
+    process: ServiceProcess, method: str, path: str, form: dict[str, str] | None = None
+) -> tuple[int, Any, str]:
+    """Status, headers and HTML of one console request (redirects not followed)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, process.url + path, data=form, allow_redirects=False) as response,
+    ):
+        assert response.content_type == "text/html" or response.status == 303, await response.text()
+        return response.status, response.headers, await response.text()
 
 
 async def _api_key(pg_pool: asyncpg.Pool) -> str:

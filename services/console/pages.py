@@ -1,0 +1,20 @@
+"""Every page of the console, mounted in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from console.pipedrive_card import CARD, add_pipedrive_card_routes
+from console.sign_in_pages import add_sign_in_routes
+
+
+async def home(_request: web.Request) -> web.Response:
+    """The console opens on the Pipedrive card, the entry point of the integration."""
+    raise web.HTTPSeeOther(CARD)
+
+
+def add_page_routes(app: web.Application) -> None:
+    """Mount every page."""
+    app.router.add_get("/", home)
+    add_sign_in_routes(app)
+    add_pipedrive_card_routes(app)

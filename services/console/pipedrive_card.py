@@ -1,0 +1,150 @@
+"""Integrations > Pipedrive: the card (connected or not, as whom, plan and budget, webhooks), connect by
+API token or by OAuth (completing in the browser), disconnect with confirmation, webhooks on and off."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+
+from console.deps import api_of, deps_of, session_of
+from console.rendering import PageRefused, redirect_with_notice, render
+from console.service_api import ServiceFailed, TenantApi
+
+CARD = "/integrations/pipedrive"
+
+
+async def _card_context(api: TenantApi) -> dict[str, Any]:
+    connection, settings = await asyncio.gather(
+        api.get_ok("connector", "/v1/connection"), api.get_ok("connector", "/v1/settings")
+    )
+    return {"connection": connection, "settings": settings, "title": "Pipedrive", "section": "integrations"}
+
+
+async def show_card(request: web.Request) -> web.Response:
+    """The Pipedrive card."""
+    return await render(request, "pipedrive_card.html", await _card_context(api_of(request)))
+
+
+async def connect_with_token(request: web.Request) -> web.Response:
+    """Connect with an API token; a refused token is shown next to its field."""
+    api = api_of(request)
+    token = str((await request.post()).get("api_token", "")).strip()
+    if not token:
+        return await _card_with_error(request, api, "Paste the API token from Pipedrive first.")
+    answer = await api.send("connector", "POST", "/v1/connection/api-token", {"api_token": token})
+    if answer.status in (400, 502):
+        return await _card_with_error(request, api, _token_problem(answer.message))
+    if not answer.ok:
+        raise ServiceFailed("connector", answer)
+    company = answer.body.get("company_name") or "your company"
+    return await redirect_with_notice(request, CARD, f"Connected to Pipedrive ({company}) with an API token.")
+
+
+_WHERE_TOKENS_ARE = "Settings > Personal preferences > API"
+
+
+def _token_problem(message: str) -> str:
+    if "api_token" in message and ("at least" in message or "at most" in message):
+        return f"That does not look like a Pipedrive API token (40 characters, from {_WHERE_TOKENS_ARE})."
+    if "Invalid API key" in message or "401" in message:
+        return f"Pipedrive did not accept this API token. Copy it again from {_WHERE_TOKENS_ARE}."
+    return f"Pipedrive refused the connection: {message}"
+
+
+async def _card_with_error(request: web.Request, api: TenantApi, error: str) -> web.Response:
+    context = await _card_context(api)
+    return await render(request, "pipedrive_card.html", {**context, "token_error": error}, status=400)
+
+
+async def start_oauth(request: web.Request) -> web.Response:
+    """Ask the connector for Pipedrive's consent page, bind its state to this session, and go there."""
+    answer = await api_of(request).send("connector", "GET", "/v1/connection/oauth/authorize")
+    if answer.status == 409:
+        raise PageRefused(
+            409,
+            "OAuth is not set up",
+            "This installation has no Pipedrive app configured for OAuth. Connect with an API token instead,"
+            " or ask your operator to set CONNECTOR_OAUTH_CLIENT_ID and CONNECTOR_OAUTH_CLIENT_SECRET.",
+        )
+    location = answer.location or (answer.body or {}).get("authorize_url")
+    state = parse_qs(urlsplit(location or "").query).get("state", [""])[0]
+    if not location or not state:
+        raise ServiceFailed("connector", answer)
+    await deps_of(request).oauth_starts.remember(state, session_of(request))
+    raise web.HTTPSeeOther(location)
+
+
+async def oauth_callback(request: web.Request) -> web.Response:
+    """Pipedrive sends the browser back here: the state must be one this session started."""
+    query = request.query
+    state = query.get("state", "")
+    if not state or not await deps_of(request).oauth_starts.redeem(state, session_of(request)):
+        raise PageRefused(
+            400,
+            "This connect link is not yours",
+            "The answer from Pipedrive does not belong to a connect started in this browser session, or it"
+            " is older than ten minutes. Start again from Integrations > Pipedrive.",
+        )
+    path = "/v1/connection/oauth/callback?" + request.query_string
+    answer = await api_of(request).send("connector", "GET", path)
+    if query.get("error"):
+        return await redirect_with_notice(
+            request, CARD, "Pipedrive was not connected: you cancelled at Pipedrive."
+        )
+    if not answer.ok:
+        return await redirect_with_notice(request, CARD, f"Pipedrive was not connected: {answer.message}")
+    return await redirect_with_notice(request, CARD, "Connected to Pipedrive with OAuth.")
+
+
+async def confirm_disconnect(request: web.Request) -> web.Response:
+    """Are you sure? What disconnecting does."""
+    return await render(
+        request, "pipedrive_disconnect.html", {"title": "Disconnect Pipedrive", "section": "integrations"}
+    )
+
+
+async def disconnect(request: web.Request) -> web.Response:
+    """Disconnect: credentials forgotten, webhooks removed, syncing stops."""
+    answer = await api_of(request).send("connector", "DELETE", "/v1/connection")
+    if not answer.ok:
+        raise ServiceFailed("connector", answer)
+    return await redirect_with_notice(
+        request, CARD, "Pipedrive is disconnected. Nothing syncs until you connect again."
+    )
+
+
+async def set_webhooks(request: web.Request) -> web.Response:
+    """Turn near-real-time webhooks on or off."""
+    enabled = str((await request.post()).get("enabled", "")) == "on"
+    answer = await api_of(request).send("connector", "PUT", "/v1/webhooks", {"enabled": enabled})
+    if not answer.ok:
+        return await redirect_with_notice(request, CARD, f"Webhooks were not changed: {answer.message}")
+    state = (
+        "on: changes in Pipedrive arrive within seconds"
+        if enabled
+        else "off: changes arrive with the schedule"
+    )
+    return await redirect_with_notice(request, CARD, f"Webhooks are {state}.")
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    """Start a sync of everything the settings allow, now."""
+    answer = await api_of(request).send("connector", "POST", "/v1/sync")
+    if not answer.ok:
+        return await redirect_with_notice(request, CARD, f"The sync did not start: {answer.message}")
+    return await redirect_with_notice(request, CARD, "A sync started. Follow it in the Activity log.")
+
+
+def add_pipedrive_card_routes(app: web.Application) -> None:
+    """Mount the card and its actions."""
+    app.router.add_get(CARD, show_card)
+    app.router.add_post(f"{CARD}/api-token", connect_with_token)
+    app.router.add_post(f"{CARD}/oauth", start_oauth)
+    app.router.add_get("/pipedrive/callback", oauth_callback)
+    app.router.add_get(f"{CARD}/disconnect", confirm_disconnect)
+    app.router.add_post(f"{CARD}/disconnect", disconnect)
+    app.router.add_post(f"{CARD}/webhooks", set_webhooks)
+    app.router.add_post(f"{CARD}/sync", sync_now)

@@ -1,0 +1,147 @@
+"""The whole product for browser tests: the sandbox (in-process, on a free port) and every service as its
+own process on free ports, with fresh schemas and consumer groups positioned at the end of their topics,
+so the tests see only what they cause. One stack serves every browser test; each test has its own tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from pipedrive_sandbox import SandboxHandle
+from schemas.topics import topics_consumed_by
+from tenant_auth.passwords import new_password
+from tenant_auth.registry import TenantRegistry
+from tenant_auth.users import ConsoleUsers, Role
+from tests.integration.kafka_offsets import position_group_at_end
+from tests.integration.service_process import ServiceProcess
+
+CONSUMERS = ("mapper", "pusher", "auditlog")
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """Someone who signs in: email and password."""
+
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant of the stack with an admin and a viewer, and an API key for arranging things."""
+
+    tenant_id: str
+    admin: ConsoleUser
+    viewer: ConsoleUser
+    api_key: str
+
+
+class Stack:
+    """The processes, their schemas, and helpers to arrange tenants."""
+
+    def __init__(self, pool: asyncpg.Pool, bootstrap: str, sandbox: SandboxHandle, logs: Path) -> None:
+        self.pool, self.bootstrap, self.sandbox, self.logs = pool, bootstrap, sandbox, logs
+        self.uid = uuid.uuid4().hex[:8]
+        self.schemas = [f"itest_{name}_b{self.uid}" for name in (*CONSUMERS, "connector", "pdc", "console")]
+        self.console = ServiceProcess("console", {}, logs / "console.log")
+        self.connector = ServiceProcess("connector", {}, logs / "connector.log")
+        self.consumers = {name: ServiceProcess(name, {}, logs / f"{name}.log") for name in CONSUMERS}
+
+    @property
+    def processes(self) -> list[ServiceProcess]:
+        """Every service process of the stack."""
+        return [self.connector, *self.consumers.values(), self.console]
+
+    def _configure(self) -> None:
+        sandbox, uid, config = self.sandbox.base_url, self.uid, self.sandbox.state.config
+        credentials_key = uuid.uuid4().hex * 2
+        self.connector.env.update(
+            CONNECTOR_DB_SCHEMA=f"itest_connector_b{uid}",
+            CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA=f"itest_pdc_b{uid}",
+            PSYNC_CREDENTIALS_KEY=credentials_key,
+            CONNECTOR_SANDBOX_BASE_URLS=f'["{sandbox}"]',
+            CONNECTOR_DEFAULT_API_BASE_URL=sandbox,
+            CONNECTOR_OAUTH_BASE_URL=sandbox,
+            CONNECTOR_OAUTH_CLIENT_ID=config.oauth_client_id,
+            CONNECTOR_OAUTH_CLIENT_SECRET=config.oauth_client_secret,
+            CONNECTOR_OAUTH_REDIRECT_URI=f"{self.console.url}/pipedrive/callback",
+            CONNECTOR_PUBLIC_BASE_URL=self.connector.url,
+            CONNECTOR_SCHEDULER_INTERVAL_S="0.5",
+        )
+        for name, process in self.consumers.items():
+            prefix = name.upper()
+            process.env.update(
+                {
+                    f"{prefix}_GROUP_ID": f"itest-{name}-b{uid}",
+                    f"{prefix}_DB_SCHEMA": f"itest_{name}_b{uid}",
+                    f"{prefix}_COMMIT_INTERVAL_S": "0.2",
+                    f"{prefix}_TRANSPORT": "aiokafka",
+                }
+            )
+        self.consumers["pusher"].env.update(
+            PSYNC_CREDENTIALS_KEY=credentials_key,
+            PUSHER_PIPEDRIVE_SCHEMA=f"itest_pdc_b{uid}",
+            PUSHER_PIPEDRIVE_SANDBOX_URLS=sandbox,
+            PUSHER_OAUTH_CLIENT_ID=config.oauth_client_id,
+            PUSHER_OAUTH_CLIENT_SECRET=config.oauth_client_secret,
+            PUSHER_OAUTH_BASE_URL=sandbox,
+        )
+        self.console.env.update(
+            CONSOLE_DB_SCHEMA=f"itest_console_b{uid}",
+            CONSOLE_CONNECTOR_URL=self.connector.url,
+            CONSOLE_MAPPER_URL=self.consumers["mapper"].url,
+            CONSOLE_PUSHER_URL=self.consumers["pusher"].url,
+            CONSOLE_AUDITLOG_URL=self.consumers["auditlog"].url,
+        )
+
+    async def start(self) -> None:
+        """Position the consumer groups, then start every process and wait until each is ready."""
+        self._configure()
+        await asyncio.gather(
+            *(
+                position_group_at_end(self.bootstrap, f"itest-{name}-b{self.uid}", topics_consumed_by(name))
+                for name in CONSUMERS
+            )
+        )
+        for process in self.processes:
+            await process.start()
+        await asyncio.gather(*(p.wait_ready(within_s=90) for p in self.processes))
+
+    async def stop(self) -> None:
+        """SIGTERM every process (SIGKILL what does not stop), then drop the schemas."""
+        for process in self.processes:
+            if process.process is not None and process.process.returncode is None:
+                try:
+                    await process.terminate(within_s=20)
+                except TimeoutError:
+                    await process.kill()
+        for schema in self.schemas:
+            await self.pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    async def new_tenant(self) -> Tenant:
+        """A fresh tenant with an admin and a viewer (and an API key for arranging things)."""
+        tenant_id = f"b{self.uid}{uuid.uuid4().hex[:6]}"
+        registry, users = TenantRegistry(self.pool), ConsoleUsers(self.pool)
+        await registry.create_tenant(tenant_id, f"Browser test {tenant_id}")
+        key = await registry.issue_key(tenant_id, "test")
+        admin = ConsoleUser(f"admin@{tenant_id}.example", new_password())
+        viewer = ConsoleUser(f"viewer@{tenant_id}.example", new_password())
+        await users.add(tenant_id, admin.email, Role.ADMIN, admin.password)
+        await users.add(tenant_id, viewer.email, Role.VIEWER, viewer.password)
+        return Tenant(tenant_id, admin, viewer, key.full_key)
+
+    async def api(self, tenant: Tenant, service: str, method: str, path: str, body: object = None) -> object:
+        """Arrange or observe through a service's public API with the tenant's own key."""
+        process = self.connector if service == "connector" else self.consumers[service]
+        headers = {"Authorization": f"Bearer {tenant.api_key}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, process.url + path, json=body, headers=headers) as response,
+        ):
+            assert response.status < 300, f"{method} {path}: {response.status} {await response.text()}"
+            return await response.json()

@@ -1,0 +1,91 @@
+"""Signing in and out, wrong passwords and their limit, sessions, CSRF, and viewers who change nothing."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tenant_auth.users import ConsoleUsers
+from tests.browser.actions import at_path, sign_in
+from tests.browser.screens import capture
+from tests.browser.stack import Stack, Tenant
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_admin_signs_in_lands_on_the_pipedrive_card_and_signs_out(
+    page: Page, tenant: Tenant
+) -> None:
+    await page.goto("/activity")
+    await expect(page).to_have_url(at_path("/login"))
+    await capture(page, "sign-in")
+
+    await page.get_by_label("Email").fill(tenant.admin.email.upper())
+    await page.get_by_label("Password").fill(tenant.admin.password)
+    await page.get_by_role("button", name="Sign in").click()
+
+    await expect(page).to_have_url(at_path("/activity"))
+    await page.goto("/")
+    await expect(page).to_have_url(at_path("/integrations/pipedrive"))
+    await expect(page.get_by_role("heading", name="Pipedrive integration")).to_be_visible()
+    await expect(page.get_by_text("Not connected")).to_be_visible()
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "psync_session")
+    assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Lax")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(at_path("/login"))
+    await page.goto("/integrations/pipedrive")
+    await expect(page).to_have_url(at_path("/login"))
+
+
+async def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_account(
+    page: Page, tenant: Tenant
+) -> None:
+    for _ in range(5):
+        await page.goto("/login")
+        await page.get_by_label("Email").fill(tenant.admin.email)
+        await page.get_by_label("Password").fill("not the password at all")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+
+    await page.get_by_label("Password").fill(tenant.admin.password)
+    await page.get_by_role("button", name="Sign in").click()
+
+    await expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins. Try again in")
+    await expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+async def test_a_viewer_sees_the_card_but_a_change_gets_the_403_page(page: Page, tenant: Tenant) -> None:
+    await sign_in(page, tenant.viewer)
+    await expect(page.get_by_text("You are a viewer")).to_be_visible()
+    connect = page.get_by_role("button", name="Connect with API token")
+    await expect(connect).to_be_disabled()
+
+    # The server refuses even when the browser is made to send the form.
+    await page.get_by_label("API token").evaluate("e => { e.disabled = false; e.value = 'x'.repeat(40); }")
+    await connect.evaluate("e => e.disabled = false")
+    await connect.click()
+
+    await expect(page.get_by_role("heading", name="Viewers can't change anything")).to_be_visible()
+    await capture(page, "viewer-refused")
+
+
+async def test_a_form_without_the_session_csrf_token_is_refused(page: Page, tenant: Tenant) -> None:
+    await sign_in(page, tenant.admin)
+    await page.locator("form[action='/integrations/pipedrive/api-token'] input[name=csrf_token]").evaluate(
+        "e => e.value = 'forged'"
+    )
+    await page.get_by_label("API token").fill("0" * 40)
+    await page.get_by_role("button", name="Connect with API token").click()
+
+    await expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
+
+
+async def test_a_removed_user_is_signed_out_at_their_next_page(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await sign_in(page, tenant.viewer)
+    await ConsoleUsers(stack.pool).remove(tenant.tenant_id, tenant.viewer.email)
+    await page.reload()
+
+    await expect(page).to_have_url(at_path("/login"))

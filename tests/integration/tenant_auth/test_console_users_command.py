@@ -1,0 +1,95 @@
+"""`python -m tenant_auth` manages console users: add (password printed once, or read from stdin),
+list, reset the password, remove; hashes only in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import uuid
+
+import asyncpg
+import pytest
+
+from tenant_auth.registry import TenantRegistry
+from tenant_auth.users import ConsoleUsers
+
+pytestmark = pytest.mark.integration
+
+
+async def _command(*args: str, stdin: str = "") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tenant_auth", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate(stdin.encode())
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def tenant(pg_pool: asyncpg.Pool) -> str:
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    tenant_id = f"u{uuid.uuid4().hex[:8]}"
+    await registry.create_tenant(tenant_id, tenant_id)
+    return tenant_id
+
+
+async def test_users_are_added_listed_reset_and_removed(tenant: str, pg_pool: asyncpg.Pool) -> None:
+    users = ConsoleUsers(pg_pool)
+    code, out, _ = await _command("add-user", tenant, "Ann@Example.COM", "--role", "admin")
+    assert code == 0, out
+    printed = re.search(r"password \(shown once\): (\S+)", out)
+    assert printed is not None
+    assert await users.authenticate("ann@example.com", printed[1]) is not None
+    code, _, _ = await _command(
+        "add-user", tenant, "vic@example.com", "--role", "viewer", "--password-stdin",
+        stdin="a chosen password\n",
+    )  # fmt: skip
+    assert code == 0
+
+    code, out, _ = await _command("list-users", tenant)
+    assert [line.split("\t")[:2] for line in out.splitlines()] == [
+        ["ann@example.com", "admin"],
+        ["vic@example.com", "viewer"],
+    ]
+
+    code, out, _ = await _command("reset-password", tenant, "ann@example.com")
+    new = re.search(r"password \(shown once\): (\S+)", out)
+    assert code == 0 and new is not None
+    assert await users.authenticate("ann@example.com", printed[1]) is None
+    assert await users.authenticate("ann@example.com", new[1]) is not None
+
+    code, _, _ = await _command("remove-user", tenant, "vic@example.com")
+    assert code == 0
+    assert [u.email for u in await users.list(tenant)] == ["ann@example.com"]
+    stored = await pg_pool.fetchval(
+        "SELECT password_hash FROM tenant_auth.console_users WHERE email = 'ann@example.com'"
+    )
+    assert stored.startswith("$argon2id$") and new[1] not in stored
+
+
+async def test_bad_requests_fail_with_a_sentence_and_change_nothing(tenant: str) -> None:
+    assert await _command("add-user", "no-such-tenant", "x@example.com", "--role", "admin") == (
+        1, "", "no tenant no-such-tenant\n",
+    )  # fmt: skip
+    code, _, err = await _command(
+        "add-user", tenant, "x@example.com", "--role", "admin", "--password-stdin", stdin="short\n"
+    )
+    assert (code, err) == (1, "a password needs at least 12 characters\n")
+    code, _, err = await _command("remove-user", tenant, "x@example.com")
+    assert (code, err) == (1, f"no console user x@example.com in tenant {tenant}\n")
+    code, _, err = await _command("reset-password", tenant, "x@example.com")
+    assert (code, err) == (1, f"no console user x@example.com in tenant {tenant}\n")
+
+
+async def test_an_email_signs_in_to_one_tenant_only(tenant: str, pg_pool: asyncpg.Pool) -> None:
+    other = f"u{uuid.uuid4().hex[:8]}"
+    await TenantRegistry(pg_pool).create_tenant(other, other)
+    email = f"{uuid.uuid4().hex[:6]}@example.com"
+    assert (await _command("add-user", tenant, email, "--role", "admin"))[0] == 0
+
+    code, _, err = await _command("add-user", other, email, "--role", "viewer")
+
+    assert (code, err) == (1, f"{email} is already a console user\n")
