@@ -38,34 +38,34 @@ async def tenant(pg_pool: asyncpg.Pool) -> str:
 
 async def test_users_are_added_listed_reset_and_removed(tenant: str, pg_pool: asyncpg.Pool) -> None:
     users = ConsoleUsers(pg_pool)
-    code, out, _ = await _command("add-user", tenant, "Ann@Example.COM", "--role", "admin")
-    assert code == 0, out
+    code, out, err = await _command("add-user", tenant, f"Ann@{tenant}.Example", "--role", "admin")
+    assert code == 0, err
     printed = re.search(r"password \(shown once\): (\S+)", out)
     assert printed is not None
-    assert await users.authenticate("ann@example.com", printed[1]) is not None
+    assert await users.authenticate(f"ann@{tenant}.example", printed[1]) is not None
     code, _, _ = await _command(
-        "add-user", tenant, "vic@example.com", "--role", "viewer", "--password-stdin",
+        "add-user", tenant, f"vic@{tenant}.example", "--role", "viewer", "--password-stdin",
         stdin="a chosen password\n",
     )  # fmt: skip
     assert code == 0
 
     code, out, _ = await _command("list-users", tenant)
     assert [line.split("\t")[:2] for line in out.splitlines()] == [
-        ["ann@example.com", "admin"],
-        ["vic@example.com", "viewer"],
+        [f"ann@{tenant}.example", "admin"],
+        [f"vic@{tenant}.example", "viewer"],
     ]
 
-    code, out, _ = await _command("reset-password", tenant, "ann@example.com")
+    code, out, _ = await _command("reset-password", tenant, f"ann@{tenant}.example")
     new = re.search(r"password \(shown once\): (\S+)", out)
     assert code == 0 and new is not None
-    assert await users.authenticate("ann@example.com", printed[1]) is None
-    assert await users.authenticate("ann@example.com", new[1]) is not None
+    assert await users.authenticate(f"ann@{tenant}.example", printed[1]) is None
+    assert await users.authenticate(f"ann@{tenant}.example", new[1]) is not None
 
-    code, _, _ = await _command("remove-user", tenant, "vic@example.com")
+    code, _, _ = await _command("remove-user", tenant, f"vic@{tenant}.example")
     assert code == 0
-    assert [u.email for u in await users.list(tenant)] == ["ann@example.com"]
+    assert [u.email for u in await users.list(tenant)] == [f"ann@{tenant}.example"]
     stored = await pg_pool.fetchval(
-        "SELECT password_hash FROM tenant_auth.console_users WHERE email = 'ann@example.com'"
+        "SELECT password_hash FROM tenant_auth.console_users WHERE email = $1", f"ann@{tenant}.example"
     )
     assert stored.startswith("$argon2id$") and new[1] not in stored
 
