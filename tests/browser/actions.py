@@ -18,6 +18,6 @@ async def sign_in(page: Page, user: ConsoleUser) -> None:
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def at_path(path: str) -> re.Pattern[str]:
-    """A URL pattern matching the console path exactly (any query)."""
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
+def at_path(path: str, origin: str = r"https?://[^/]+") -> re.Pattern[str]:
+    """A URL pattern matching the path exactly (any query), on the console or the given origin."""
+    return re.compile(rf"^{origin}{re.escape(path)}(\?.*)?$")

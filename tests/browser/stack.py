@@ -59,17 +59,19 @@ class Stack:
 
     def _configure(self) -> None:
         sandbox, uid, config = self.sandbox.base_url, self.uid, self.sandbox.state.config
-        credentials_key = uuid.uuid4().hex * 2
+        shared = {  # the Pipedrive client of the connector and the pusher
+            "PSYNC_CREDENTIALS_KEY": uuid.uuid4().hex * 2,
+            "PIPEDRIVE_CLIENT_SCHEMA": f"itest_pdc_b{uid}",
+            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox,
+            "PIPEDRIVE_OAUTH_BASE_URL": sandbox,
+            "PIPEDRIVE_OAUTH_CLIENT_ID": config.oauth_client_id,
+            "PIPEDRIVE_OAUTH_CLIENT_SECRET": config.oauth_client_secret,
+            "PIPEDRIVE_OAUTH_REDIRECT_URI": f"{self.console.url}/pipedrive/callback",
+        }
         self.connector.env.update(
+            shared,
             CONNECTOR_DB_SCHEMA=f"itest_connector_b{uid}",
-            CONNECTOR_PIPEDRIVE_CLIENT_SCHEMA=f"itest_pdc_b{uid}",
-            PSYNC_CREDENTIALS_KEY=credentials_key,
-            CONNECTOR_SANDBOX_BASE_URLS=f'["{sandbox}"]',
             CONNECTOR_DEFAULT_API_BASE_URL=sandbox,
-            CONNECTOR_OAUTH_BASE_URL=sandbox,
-            CONNECTOR_OAUTH_CLIENT_ID=config.oauth_client_id,
-            CONNECTOR_OAUTH_CLIENT_SECRET=config.oauth_client_secret,
-            CONNECTOR_OAUTH_REDIRECT_URI=f"{self.console.url}/pipedrive/callback",
             CONNECTOR_PUBLIC_BASE_URL=self.connector.url,
             CONNECTOR_SCHEDULER_INTERVAL_S="0.5",
         )
@@ -80,17 +82,9 @@ class Stack:
                     f"{prefix}_GROUP_ID": f"itest-{name}-b{uid}",
                     f"{prefix}_DB_SCHEMA": f"itest_{name}_b{uid}",
                     f"{prefix}_COMMIT_INTERVAL_S": "0.2",
-                    f"{prefix}_TRANSPORT": "aiokafka",
                 }
             )
-        self.consumers["pusher"].env.update(
-            PSYNC_CREDENTIALS_KEY=credentials_key,
-            PUSHER_PIPEDRIVE_SCHEMA=f"itest_pdc_b{uid}",
-            PUSHER_PIPEDRIVE_SANDBOX_URLS=sandbox,
-            PUSHER_OAUTH_CLIENT_ID=config.oauth_client_id,
-            PUSHER_OAUTH_CLIENT_SECRET=config.oauth_client_secret,
-            PUSHER_OAUTH_BASE_URL=sandbox,
-        )
+        self.consumers["pusher"].env.update(shared)
         self.console.env.update(
             CONSOLE_DB_SCHEMA=f"itest_console_b{uid}",
             CONSOLE_CONNECTOR_URL=self.connector.url,

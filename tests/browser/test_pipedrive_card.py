@@ -1,0 +1,98 @@
+"""Integrations > Pipedrive: connect by API token (a wrong one shown next to its field), by OAuth through
+the sandbox's consent page, disconnect with confirmation, webhooks on and off."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.actions import at_path, sign_in
+from tests.browser.screens import capture
+from tests.browser.stack import Stack, Tenant
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_admin_connects_with_an_api_token_then_disconnects(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await sign_in(page, tenant.admin)
+    await capture(page, "pipedrive-not-connected")
+    await page.get_by_label("API token").fill("f" * 40)
+    await page.get_by_role("button", name="Connect with API token").click()
+    await expect(page.get_by_text("Pipedrive did not accept this API token")).to_be_visible()
+    await expect(page.get_by_label("API token")).to_have_attribute("aria-invalid", "true")
+
+    await page.get_by_label("API token").fill(stack.sandbox.api_token)
+    await page.get_by_role("button", name="Connect with API token").click()
+
+    await expect(page.get_by_role("status")).to_contain_text("Connected to Pipedrive")
+    await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
+    await expect(page.get_by_text("an API token", exact=True)).to_be_visible()
+    connection = await stack.api(tenant, "connector", "GET", "/v1/connection")
+    assert connection == {**connection, "connected": True, "kind": "api_token"}
+    await capture(page, "pipedrive-connected")
+    assert stack.sandbox.api_token not in await page.content()
+
+    await page.get_by_role("link", name="Disconnect").click()
+    await expect(page.get_by_role("heading", name="Disconnect Pipedrive?")).to_be_visible()
+    await capture(page, "pipedrive-disconnect")
+    await page.get_by_role("button", name="Yes, disconnect").click()
+
+    await expect(page).to_have_url(at_path("/integrations/pipedrive"))
+    await expect(page.get_by_text("Not connected")).to_be_visible()
+    assert (await stack.api(tenant, "connector", "GET", "/v1/connection"))["connected"] is False
+
+
+async def test_an_admin_connects_with_oauth_on_the_sandbox_consent_page(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await sign_in(page, tenant.admin)
+
+    await page.get_by_role("button", name="Connect with Pipedrive (OAuth)").click()
+    await expect(page).to_have_url(at_path("/oauth/authorize", re.escape(stack.sandbox.base_url)))
+    await page.get_by_role("button", name="Allow and install").click()
+
+    await expect(page).to_have_url(at_path("/integrations/pipedrive"))
+    await expect(page.get_by_role("status")).to_have_text("Connected to Pipedrive with OAuth.")
+    await expect(page.get_by_text("OAuth", exact=True)).to_be_visible()
+    connection = await stack.api(tenant, "connector", "GET", "/v1/connection")
+    assert (connection["connected"], connection["kind"]) == (True, "oauth")
+
+
+async def test_an_oauth_answer_from_another_session_is_refused(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("button", name="Connect with Pipedrive (OAuth)").click()
+    await page.get_by_role("button", name="Allow and install").wait_for()
+    consent_url = page.url
+    # Someone else's browser (another session of the same tenant) opens the same consent and approves.
+    other = await page.context.browser.new_context(base_url=stack.console.url)  # type: ignore[union-attr]
+    try:
+        intruder = await other.new_page()
+        await sign_in(intruder, tenant.admin)
+        await intruder.goto(consent_url)
+        await intruder.get_by_role("button", name="Allow and install").click()
+
+        await expect(intruder.get_by_role("heading", name="This connect link is not yours")).to_be_visible()
+    finally:
+        await other.close()
+    assert (await stack.api(tenant, "connector", "GET", "/v1/connection"))["connected"] is False
+
+
+async def test_webhooks_are_turned_on_and_off_from_the_card(page: Page, tenant: Tenant, stack: Stack) -> None:
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    await sign_in(page, tenant.admin)
+
+    await page.get_by_role("button", name="Turn webhooks on").click()
+    await expect(page.get_by_text("On: changes arrive within seconds", exact=True)).to_be_visible()
+    assert (await stack.api(tenant, "connector", "GET", "/v1/settings"))["webhooks_enabled"] is True
+
+    await page.get_by_role("button", name="Turn webhooks off").click()
+    await expect(page.get_by_text("Off: changes arrive with the schedule", exact=True)).to_be_visible()
+    assert (await stack.api(tenant, "connector", "GET", "/v1/settings"))["webhooks_enabled"] is False
