@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -129,7 +130,7 @@ class Stack:
         await users.add(tenant_id, viewer.email, Role.VIEWER, viewer.password)
         return Tenant(tenant_id, admin, viewer, key.full_key)
 
-    async def api(self, tenant: Tenant, service: str, method: str, path: str, body: object = None) -> object:
+    async def api(self, tenant: Tenant, service: str, method: str, path: str, body: object = None) -> Any:
         """Arrange or observe through a service's public API with the tenant's own key."""
         process = self.connector if service == "connector" else self.consumers[service]
         headers = {"Authorization": f"Bearer {tenant.api_key}"}
