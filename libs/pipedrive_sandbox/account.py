@@ -95,6 +95,10 @@ class Stage:
         }
 
 
+V1_FIELD_TYPES = {"int": "double", "stage": "enum", "status": "enum"}
+"""v2 field types the v1 fields API's published enum does not have, as v1 names them."""
+
+
 @dataclass
 class FieldDefinition:
     """A field of an entity: native (`field_code` is the attribute name) or custom (40-hex code)."""
@@ -133,7 +137,7 @@ class FieldDefinition:
             "key": self.field_code,
             "name": self.field_name,
             "order_nr": self.order_nr,
-            "field_type": self.field_type,
+            "field_type": V1_FIELD_TYPES.get(self.field_type, self.field_type),
             "add_time": format_time(self.add_ts),
             "update_time": format_time(self.add_ts),
             "last_updated_by_user_id": None,

@@ -168,30 +168,73 @@ def _seed_account(config: SandboxConfig, rng: FastRandom, now: int) -> Account:
     return account
 
 
+NativeField = tuple[str, str, str]
+_COMMON_NATIVES: tuple[NativeField, ...] = (
+    ("id", "ID", "int"),
+    ("owner_id", "Owner", "user"),
+    ("update_time", "Update time", "date"),
+    ("label_ids", "Labels", "set"),
+    ("visible_to", "Visible to", "visible_to"),
+)
+NATIVE_FIELDS: dict[Entity, tuple[NativeField, ...]] = {
+    Entity.ORGANIZATION: (
+        ("name", "Name", "varchar"),
+        *_COMMON_NATIVES,
+        ("add_time", "Organization created", "date"),
+        ("website", "Website", "varchar"),
+        ("address", "Address", "address"),
+        ("linkedin", "LinkedIn profile", "varchar"),
+        ("industry", "Industry", "enum"),
+        ("annual_revenue", "Annual revenue", "monetary"),
+        ("employee_count", "Number of employees", "int"),
+    ),
+    Entity.PERSON: (
+        ("name", "Name", "varchar"),
+        *_COMMON_NATIVES,
+        ("add_time", "Person created", "date"),
+        ("org_id", "Organization", "org"),
+        ("emails", "Email", "varchar"),
+        ("phones", "Phone", "phone"),
+        ("job_title", "Job title", "varchar"),
+        ("birthday", "Birthday", "date"),
+        ("notes", "Notes", "text"),
+        ("postal_address", "Postal address", "address"),
+    ),
+    Entity.DEAL: (
+        ("title", "Title", "varchar"),
+        *_COMMON_NATIVES,
+        ("add_time", "Deal created", "date"),
+        ("value", "Value", "monetary"),
+        ("currency", "Currency", "varchar"),
+        ("pipeline_id", "Pipeline", "int"),
+        ("stage_id", "Stage", "stage"),
+        ("status", "Status", "status"),
+        ("expected_close_date", "Expected close date", "date"),
+        ("org_id", "Organization", "org"),
+        ("person_id", "Contact person", "people"),
+        ("probability", "Probability", "int"),
+        ("won_time", "Won time", "date"),
+        ("lost_time", "Lost time", "date"),
+        ("close_time", "Deal closed on", "date"),
+        ("lost_reason", "Lost reason", "varchar"),
+        ("stage_change_time", "Last stage change", "date"),
+    ),
+}
+"""The built-in fields Pipedrive lists for each entity (field code = the v2 record's attribute)."""
+NATIVE_OPTIONS: dict[str, list[dict[str, Any]]] = {
+    "status": [{"id": s, "label": s.capitalize()} for s in ("open", "won", "lost", "deleted")],
+    "visible_to": [
+        {"id": "1", "label": "Owner & followers"},
+        {"id": "3", "label": "Entire company"},
+    ],
+}
+
+
 def _seed_fields(rng: FastRandom, created: int) -> dict[Entity, list[FieldDefinition]]:
     def options(*labels: str) -> list[dict[str, Any]]:
         return [{"id": rng.between(10, 9999), "label": label} for label in labels]
 
-    natives = {
-        Entity.ORGANIZATION: (
-            ("name", "Name", "varchar"),
-            ("owner_id", "Owner", "user"),
-            ("website", "Website", "varchar"),
-            ("address", "Address", "address"),
-        ),
-        Entity.PERSON: (
-            ("name", "Name", "varchar"),
-            ("owner_id", "Owner", "user"),
-            ("org_id", "Organization", "org"),
-            ("emails", "Email", "varchar"),
-        ),
-        Entity.DEAL: (
-            ("title", "Title", "varchar"),
-            ("owner_id", "Owner", "user"),
-            ("value", "Value", "monetary"),
-            ("stage_id", "Stage", "stage"),
-        ),
-    }
+    natives = NATIVE_FIELDS
     customs = {
         Entity.ORGANIZATION: (
             ("Domain", "varchar", None),
@@ -210,7 +253,10 @@ def _seed_fields(rng: FastRandom, created: int) -> dict[Entity, list[FieldDefini
     for entity in Entity:
         found: list[FieldDefinition] = []
         for code, name, kind in natives[entity]:
-            found.append(FieldDefinition(next_id, entity, code, name, kind, False, created, order_nr=next_id))
+            native_options = NATIVE_OPTIONS.get(code) if kind in ("status", "visible_to") else None
+            found.append(
+                FieldDefinition(next_id, entity, code, name, kind, False, created, native_options, next_id)
+            )
             next_id += 1
         for name, kind, option_list in customs[entity]:
             code = field_code(rng)

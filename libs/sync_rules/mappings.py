@@ -45,12 +45,15 @@ class CustomFieldMapping:
 @dataclass(frozen=True)
 class FieldDefinition:
     """A Pipedrive field definition, as the v2 fields API returns it (``field_code``, ``field_name``,
-    ``is_custom_field``, ``field_type``)."""
+    ``is_custom_field``, ``field_type``, ``options`` as (id, label) pairs), and whether an update can
+    write it."""
 
     code: str
     label: str
     is_custom: bool = True
     field_type: str = "varchar"
+    writable: bool = True
+    options: tuple[tuple[int | str, str], ...] = ()
 
 
 _FILL_IN, _OVERWRITE_IN = FieldMode.FILL, FieldMode.OVERWRITE

@@ -12,16 +12,36 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
+from connector.catalog import Catalogs
 from connector.cursors import CursorStore
 from connector.runs import RunStore
 from connector.settings import ConnectorSettings
 from connector.tenant_settings import SettingsStore
-from pipedrive_client import Clock, OAuthApp, OAuthStateStore, PipedriveClientFactory
+from pipedrive_client import (
+    BudgetExhausted,
+    Clock,
+    InvalidApiKey,
+    OAuthApp,
+    OAuthStateStore,
+    PipedriveClientFactory,
+    PipedriveError,
+    RateLimitExceeded,
+)
+from pipedrive_client.errors import CredentialsUnreadable
 from service_runtime.http_errors import json_error, validation_problems
 from service_runtime.http_inputs import read_json
 from stream_runner.producer import EventProducer
 
-__all__ = ["DEPS", "ConnectorDeps", "deps_of", "json_error", "read_body", "validation_problems"]
+__all__ = [
+    "DEPS",
+    "ConnectorDeps",
+    "deps_of",
+    "json_error",
+    "pipedrive_failure",
+    "read_body",
+    "require_connected",
+    "validation_problems",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,6 +60,7 @@ class ConnectorDeps:
     tenant_settings: SettingsStore
     runs: RunStore
     cursors: CursorStore
+    catalogs: Catalogs
     clock: Clock
     work_available: asyncio.Event
     hints_available: asyncio.Event
@@ -57,3 +78,26 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     """The request's JSON body validated as `model`; a 400 naming every problem otherwise (NUL
     characters in strings included)."""
     return await read_json(request, model)
+
+
+NOT_CONNECTED = (
+    "Pipedrive is not connected for this tenant: connect it first (POST /v1/connection/api-token or OAuth)."
+)
+
+
+async def require_connected(deps: ConnectorDeps, tenant: str) -> None:
+    """A 409 `not_connected` unless the tenant has readable Pipedrive credentials."""
+    try:
+        await deps.factory.credentials.load(tenant)
+    except PipedriveError as failure:
+        raise json_error(409, "not_connected", NOT_CONNECTED) from failure
+
+
+def pipedrive_failure(failure: PipedriveError) -> web.HTTPException:
+    """The answer to a call Pipedrive refused or could not serve: 409 when the credentials no longer work,
+    429 when the budget or the rate limit says wait, 502 otherwise."""
+    if isinstance(failure, InvalidApiKey | CredentialsUnreadable):
+        return json_error(409, "not_connected", f"{failure}: reconnect Pipedrive.")
+    if isinstance(failure, BudgetExhausted | RateLimitExceeded):
+        return json_error(429, "pipedrive_budget", str(failure))
+    return json_error(502, "pipedrive_failed", str(failure))

@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from connector.api_support import ConnectorDeps
+from connector.catalog import CatalogAges, Catalogs
+from connector.catalog_store import CatalogStore
 from connector.cursors import CursorStore
 from connector.http_app import create_app
 from connector.imports import run_import
@@ -92,6 +94,12 @@ async def assemble(
             tenant_settings=SettingsStore(pool, settings.db_schema, producer),
             runs=runs,
             cursors=cursors,
+            catalogs=Catalogs(
+                CatalogStore(pool, settings.db_schema),
+                factory,
+                clock,
+                CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
+            ),
             clock=clock,
             work_available=asyncio.Event(),
             hints_available=asyncio.Event(),

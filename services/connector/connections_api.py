@@ -41,6 +41,9 @@ def session_of(request: web.Request) -> str:
 
 
 async def _mark_connected(deps: ConnectorDeps, tenant: str, connected: bool) -> TenantSettings:
+    # The catalog described the account connected before (if any): it is read again when next needed.
+    await deps.catalogs.forget(tenant)
+
     def change(current: TenantSettings) -> TenantSettings:
         update: dict[str, object] = {"connected": connected}
         if not connected:

@@ -7,6 +7,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from connector.api_support import DEPS, ConnectorDeps
+from connector.catalog_api import add_catalog_routes
 from connector.connections_api import add_connection_routes
 from connector.openapi import serve_openapi
 from connector.runs_api import add_run_routes
@@ -41,6 +42,7 @@ def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application
     app[DEPS] = deps
     add_connection_routes(app)
     add_settings_routes(app)
+    add_catalog_routes(app)
     add_run_routes(app)
     add_webhook_routes(app)
     app.router.add_get("/openapi.json", serve_openapi)

@@ -56,6 +56,13 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "get": _op("The tenant's sync settings"),
         "put": _op("Replace the sync settings (next version, published)", SettingsInput),
     },
+    "/v1/catalog": {
+        "get": _op(
+            "The connected Pipedrive's fields per object (type, options, writable), pipelines and stages,"
+            " users, connected user and company; stored, read again when too old"
+        )
+    },
+    "/v1/catalog/refresh": {"post": _op("Read the catalog from Pipedrive now")},
     "/v1/webhooks": {"put": _op("Turn Pipedrive webhooks on or off", WebhooksInput)},
     "/v1/sync": {"post": _op("Sync now (queues a run)", ok="202")},
     "/v1/runs": {"get": _op("Latest runs")},

@@ -31,4 +31,12 @@ class ConnectorSettings(ServiceSettings):
     overlap_seconds: int = Field(default=120, ge=0, description="Incremental reads re-read this far back.")
     scheduler_interval_s: float = Field(default=5.0, gt=0)
     schedule_jitter_s: float = Field(default=300.0, ge=0, description="Spreads scheduled runs of tenants.")
+    catalog_max_age_s: float = Field(
+        default=86_400.0, gt=0, description="A stored catalog older than this is read again when used."
+    )
+    catalog_missing_refresh_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A catalog missing a field or stage asked for is read again, at most this often.",
+    )
     reconcile_every_s: float = Field(default=86_400.0, gt=0, description="How often ids are reconciled.")
