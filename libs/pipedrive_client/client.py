@@ -19,6 +19,7 @@ from pipedrive_client.database import DEFAULT_SCHEMA
 from pipedrive_client.http import PipedriveHttp, RetryPolicy
 from pipedrive_client.models import Deal, Organization, Person
 from pipedrive_client.oauth import OAuthApp, OAuthRefresher, OAuthTokenClient
+from pipedrive_client.recents import RecentsResource
 from pipedrive_client.resources import EntityResource
 from pipedrive_client.settings import PipedriveClientSettings
 from pipedrive_client.webhooks import WebhooksResource
@@ -38,6 +39,7 @@ class PipedriveClient:
         self.stages = StagesResource(http)
         self.webhooks = WebhooksResource(http)
         self.activities = ActivitiesResource(http)
+        self.recents = RecentsResource(http)
 
     @property
     def tokens_spent(self) -> int:

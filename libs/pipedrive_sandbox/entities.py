@@ -135,6 +135,7 @@ class EntityService:
         if previous_custom:
             previous["custom_fields"] = previous_custom
         survivor.data = data
+        survivor.merged_from_id = record_id
         self.tables[entity].touch(survivor, int(self.clock.now()))
         self._publish(entity, Action.CHANGE, survivor, previous, source, user_id, merged_from_id=record_id)
         return survivor

@@ -69,7 +69,8 @@ def merge_handler(entity: Entity) -> Handler:
 
 
 async def recents(request: web.Request) -> web.StreamResponse:
-    """GET /v1/recents: changes since `since_timestamp`, which is clamped to one month back."""
+    """GET /v1/recents: changes since `since_timestamp` (clamped to one month back), deleted records
+    included (`active_flag` false; deals also `deleted` true)."""
     state = state_of(request)
     since = query_time(request, "since_timestamp")
     if since is None:
@@ -87,6 +88,9 @@ async def recents(request: web.Request) -> web.StreamResponse:
         deleted = [r for r in state.tables[entity].records.values() if r.deleted_ts and r.update_ts >= since]
         for record in sorted([*live, *deleted], key=lambda r: (r.update_ts, r.id)):
             shaped = v1_record(entity, record, state.tables, state.account, state.config.company_id)
+            if entity is Entity.PERSON and record.merged_from_id is not None:
+                # Recents list persons as `mergePersonItem`: a survivor names the person merged into it.
+                shaped["merge_what_id"] = record.merged_from_id
             items.append({"item": entity.value, "id": record.id, "data": shaped})
     page = items[start : start + limit]
     more = start + limit < len(items)

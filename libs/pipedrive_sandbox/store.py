@@ -52,6 +52,7 @@ class Record:
     add_ts: int
     update_ts: int
     deleted_ts: int | None = None
+    merged_from_id: int | None = None  # the record last merged into this one (v1 `merge_what_id`)
 
     def sort_value(self, sort_by: SortField) -> int:
         """The value this record is ordered by under `sort_by`."""

@@ -23,7 +23,7 @@ from connector.catalog_store import CatalogStore
 from connector.cursors import CursorStore
 from connector.http_app import create_app
 from connector.imports import run_import
-from connector.incremental import run_sync
+from connector.incremental import IncrementalSync
 from connector.runs import RunKindName, RunStore
 from connector.scheduler import Scheduler
 from connector.settings import ConnectorSettings
@@ -104,7 +104,12 @@ async def assemble(
             work_available=asyncio.Event(),
             hints_available=asyncio.Event(),
         )
-        options = ReadOptions(settings.page_size, settings.overlap_seconds, settings.reconcile_every_s)
+        options = ReadOptions(settings.page_size, settings.overlap_seconds, settings.webhooks_scan_every_s)
+
+        async def webhooks_enabled(tenant: str) -> bool:
+            current = await deps.tenant_settings.current(tenant)
+            return current is not None and current.webhooks_enabled
+
         executor = RunExecutor(
             factory,
             producer,
@@ -112,7 +117,7 @@ async def assemble(
             cursors,
             clock,
             options,
-            {RunKindName.SYNC: run_sync, RunKindName.IMPORT: run_import},
+            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: run_import},
         )
         yield Connector(
             deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor

@@ -126,6 +126,57 @@ class CursorStore:
                 advance_to,
             )
 
+    async def record_relations(
+        self,
+        tenant: str,
+        obj: SyncObject,
+        relations: Mapping[int, tuple[int | None, int | None]],
+        conn: Connection,
+    ) -> None:
+        """Store the organization and person the emitted records point to (in the caller's transaction)."""
+        if not relations:
+            return
+        await conn.execute(
+            f"UPDATE {self._schema}.record_versions AS v SET org_id = u.o, person_id = u.p"
+            " FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS u(i, o, p)"
+            " WHERE v.tenant_id = $1 AND v.object = $2 AND v.pipedrive_id = u.i",
+            tenant,
+            obj.value,
+            list(relations),
+            [o for o, _ in relations.values()],
+            [p for _, p in relations.values()],
+        )
+
+    async def relations(
+        self, tenant: str, obj: SyncObject, ids: Sequence[int]
+    ) -> dict[int, tuple[int | None, int | None]]:
+        """The organization and person each of `ids` pointed to when last emitted."""
+        rows = await self._pool.fetch(
+            f"SELECT pipedrive_id, org_id, person_id FROM {self._schema}.record_versions"
+            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = ANY($3::bigint[])",
+            tenant,
+            obj.value,
+            list(ids),
+        )
+        return {r["pipedrive_id"]: (r["org_id"], r["person_id"]) for r in rows}
+
+    async def scanned_through(self, tenant: str) -> datetime | None:
+        """Up to when the tenant's changes were last scanned (None: never)."""
+        value: datetime | None = await self._pool.fetchval(
+            f"SELECT scanned_through FROM {self._schema}.change_scans WHERE tenant_id = $1", tenant
+        )
+        return value
+
+    async def mark_scanned(self, tenant: str, through: datetime) -> None:
+        """Record that every change up to `through` was seen (never moves back)."""
+        await self._pool.execute(
+            f"INSERT INTO {self._schema}.change_scans AS s (tenant_id, scanned_through) VALUES ($1, $2)"
+            " ON CONFLICT (tenant_id) DO UPDATE"
+            " SET scanned_through = greatest(s.scanned_through, EXCLUDED.scanned_through)",
+            tenant,
+            through,
+        )
+
     async def live_ids(self, tenant: str, obj: SyncObject) -> set[int]:
         """Ids emitted as live (not deleted) for the object."""
         rows = await self._pool.fetch(

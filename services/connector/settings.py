@@ -39,4 +39,9 @@ class ConnectorSettings(ServiceSettings):
         ge=0,
         description="A catalog missing a field or stage asked for is read again, at most this often.",
     )
-    reconcile_every_s: float = Field(default=86_400.0, gt=0, description="How often ids are reconciled.")
+    webhooks_scan_every_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="With webhooks on, how often a scheduled sync still asks /v1/recents for what a lost"
+        " delivery missed (manual syncs always do).",
+    )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from connector.change_scan import Relation
 from connector.cursors import CursorStore, Version
 from connector.runs import Run, RunKindName, RunState, RunStore
 from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
@@ -39,7 +40,7 @@ class ReadOptions:
 
     page_size: int = 500
     overlap_seconds: int = 120
-    reconcile_every_s: float = 86_400.0
+    webhooks_scan_every_s: float = 86_400.0
 
 
 @dataclass
@@ -76,15 +77,17 @@ class RunContext:
         *,
         deleted: bool = False,
         advance_to: datetime | None = None,
+        relations: Mapping[int, Relation] | None = None,
     ) -> None:
-        """Store an acknowledged page's versions, the moved cursor and the run's counts and tokens in one
-        transaction: after a crash either all of them hold, or none and the page is emitted again (same
-        event ids) and counted once."""
+        """Store an acknowledged page's versions (and what its records point to), the moved cursor and the
+        run's counts and tokens in one transaction: after a crash either all of them hold, or none and the
+        page is emitted again (same event ids) and counted once."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
         async with self.runs.pool.acquire() as conn, conn.transaction():
             await self.cursors.record_emitted(
                 self.tenant, obj, versions, deleted=deleted, advance_to=advance_to, conn=conn
             )
+            await self.cursors.record_relations(self.tenant, obj, relations or {}, conn)
             await self.runs.save_progress(self.run, conn)
 
     async def checkpoint(self, first_emitted: Mapping[SyncObject, Sequence[int]] | None = None) -> None:

@@ -155,3 +155,42 @@ async def test_an_activity_is_added_to_an_organization_and_listed_with_its_cost(
     assert [a.id for p in pages for a in p.items] == [added.id]
     assert client.tokens_spent - spent_before == 5 + 10
     assert [r.path for r in sandbox.api_requests()][-2:] == ["/api/v2/activities", "/api/v2/activities"]
+
+
+async def test_recents_list_changes_deletions_and_the_person_a_merge_absorbed(
+    factory: PipedriveClientFactory, api_token_tenant: str, sandbox: RecordingSandbox
+) -> None:
+    client = factory.for_tenant(api_token_tenant)
+    since = datetime.fromtimestamp(sandbox.handle.state.clock.now(), UTC) - timedelta(seconds=1)
+    org = await client.organizations.create({"name": "Recent Org"})
+    doomed = await client.organizations.create({"name": "Deleted Org"})
+    await client.organizations.delete(doomed.id)
+    kept = await client.persons.create({"name": "Kept", "emails": [{"value": "k@recent.test"}]})
+    gone = await client.persons.create({"name": "Gone", "emails": [{"value": "g@recent.test"}]})
+    await client.persons.merge(gone.id, kept.id)
+
+    page = await client.recents.page(since, ["organization", "person"])
+
+    seen = {(i.item, i.id): i for i in page.items}
+    assert not seen[("organization", org.id)].is_deleted
+    assert seen[("organization", doomed.id)].is_deleted
+    assert seen[("person", gone.id)].is_deleted
+    assert seen[("person", kept.id)].merge_what_id == gone.id
+    assert all(i.update_time is not None and i.update_time >= since for i in page.items)
+    assert page.next_start is None
+    assert client.tokens_spent >= 20  # a recents page costs 20 tokens
+
+
+async def test_recents_pages_continue_from_next_start(
+    factory: PipedriveClientFactory, api_token_tenant: str, sandbox: RecordingSandbox
+) -> None:
+    client = factory.for_tenant(api_token_tenant)
+    since = datetime.fromtimestamp(sandbox.handle.state.clock.now(), UTC) - timedelta(seconds=1)
+    for n in range(3):
+        await client.organizations.create({"name": f"Paged {n}"})
+
+    first = await client.recents.page(since, ["organization"], limit=2)
+    assert first.next_start == 2
+    second = await client.recents.page(since, ["organization"], start=first.next_start, limit=2)
+
+    assert len(first.items) == 2 and len(second.items) == 1 and second.next_start is None

@@ -79,16 +79,29 @@ KNOWN_SPEC_GAPS = {
     "legacy": V1_GAPS,
 }
 
+# Request parameters whose schema is narrower than the prose around it:
+# - getRecents `items`: "Multiple selection of item types", a comma-separated list of the enum's values
+#   (the schema lists the enum for a single value).
+RECENT_ITEMS = "(activity|activityType|deal|file|filter|note|person|organization|pipeline|product|stage|user)"
+KNOWN_REQUEST_GAPS = {
+    "v1": {("/recents", "items"): {"type": "string", "pattern": f"^{RECENT_ITEMS}(,{RECENT_ITEMS})*$"}},
+}
+
 
 def _load_patched(name: str) -> dict[str, Any]:
     path = SPEC_DIR / SPEC_FILES[name]
-    digest = hashlib.sha256(path.read_bytes() + repr(KNOWN_SPEC_GAPS[name]).encode()).hexdigest()[:16]
+    gaps = repr((KNOWN_SPEC_GAPS[name], KNOWN_REQUEST_GAPS.get(name))).encode()
+    digest = hashlib.sha256(path.read_bytes() + gaps).hexdigest()[:16]
     cached = CACHE_DIR / f"{name}-{digest}.pickle"
     if cached.exists():
         loaded: dict[str, Any] = pickle.loads(cached.read_bytes())
         return loaded
     spec: dict[str, Any] = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     _mark_nullable(spec, set(KNOWN_SPEC_GAPS[name]))
+    for (spec_path, parameter), schema in KNOWN_REQUEST_GAPS.get(name, {}).items():
+        for declared in spec["paths"][spec_path]["get"]["parameters"]:
+            if declared.get("name") == parameter:
+                declared["schema"] = schema
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(pickle.dumps(spec))
     return spec

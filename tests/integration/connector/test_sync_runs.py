@@ -11,6 +11,8 @@ import pytest
 
 from connector.runs import Run, RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
+from pipedrive_sandbox.events import ChangeSource
+from pipedrive_sandbox.store import Entity
 from schemas.events.common import SyncObject
 from schemas.topics import SYNC_RUNS
 from tests.integration.connector.conftest import ConnectorHarness
@@ -18,8 +20,8 @@ from tests.integration.connector.conftest import ConnectorHarness
 pytestmark = pytest.mark.integration
 
 
-async def _sync(harness: ConnectorHarness) -> Run:
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+async def _sync(harness: ConnectorHarness, trigger: str = "manual") -> Run:
+    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, trigger)
     worked = await harness.connector.scheduler.work_tenant(harness.tenant)
     assert worked >= 1
     done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
@@ -271,23 +273,98 @@ async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_er
     assert finished["data"]["status"] == "Error" and finished["data"]["message"] == ended.message
 
 
-async def test_deleted_deals_and_reconciled_deletes_are_emitted(harness: ConnectorHarness) -> None:
+async def test_a_sync_sees_deletes_of_every_object_within_the_run(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
     await _sync(harness)
     state = harness.sandbox.handle.state
-    from pipedrive_sandbox.events import ChangeSource
-    from pipedrive_sandbox.store import Entity
+    doomed = {entity: next(state.tables[entity].live()).id for entity in Entity}
+    state.clock.advance(5)
+    for entity, record_id in doomed.items():
+        state.entities.delete(entity, record_id, 1, ChangeSource.APP)
 
+    run = await _sync(harness)
+
+    deletes = {(e["data"]["object"], e["data"]["pipedrive_id"]): e for e in await harness.events()
+               if e["data"]["action"] == "deleted"}  # fmt: skip
+    assert {(e.value, i) for e, i in doomed.items()} <= set(deletes)
+    assert all(deletes[(e.value, i)]["correlationid"] == run.run_id for e, i in doomed.items())
+
+
+async def test_an_unchanged_account_costs_one_recents_call_per_sync(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    before = len(await harness.events())
+    ledger = harness.sandbox.handle.state.ledger
+    ledger.reset()
+    harness.sandbox.handle.state.clock.advance(3600)
+
+    run = await _sync(harness)
+
+    assert [(e.operation_id, e.tokens) for e in ledger.entries] == [("getRecents", 20)]
+    assert run.tokens_spent == 20 and run.status == "Success"
+    assert len(await harness.events()) == before
+
+
+async def test_merged_persons_and_organizations_are_emitted_as_merged_into_their_survivor(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
+    people = list(state.tables[Entity.PERSON].live())
+    person_gone, person_kept = people[0].id, people[1].id
+    org_gone = next(p.data["org_id"] for p in people[2:] if p.data["org_id"] is not None)
+    org_kept = next(o.id for o in state.tables[Entity.ORGANIZATION].live() if o.id != org_gone)
+    state.clock.advance(5)
+    state.entities.merge(Entity.PERSON, person_gone, person_kept, 1, ChangeSource.APP)
+    state.entities.merge(Entity.ORGANIZATION, org_gone, org_kept, 1, ChangeSource.APP)
+
+    await _sync(harness)
+
+    merged = {(e["data"]["object"], e["data"]["pipedrive_id"]): e["data"]["merged_into_id"]
+              for e in await harness.events() if e["data"]["action"] == "merged"}  # fmt: skip
+    assert merged == {("person", person_gone): person_kept, ("organization", org_gone): org_kept}
+
+
+async def test_with_webhooks_on_a_scheduled_sync_scans_recents_once_a_day_and_a_manual_one_always(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    response = await harness.api.put("/v1/webhooks", json={"enabled": True}, headers=harness.headers)
+    assert response.status == 200
+    state = harness.sandbox.handle.state
+    state.ledger.reset()
+
+    state.clock.advance(3600)
+    scheduled = await _sync(harness, trigger="schedule")
+    quiet = list(state.ledger.entries)
+    state.clock.advance(86_400)
+    due = await _sync(harness, trigger="schedule")
+    manual = await _sync(harness)
+
+    assert quiet == [] and scheduled.tokens_spent == 0
+    assert due.tokens_spent == 20 and manual.tokens_spent == 20
+    assert [e.operation_id for e in state.ledger.entries] == ["getRecents", "getRecents"]
+
+
+async def test_a_sync_after_recents_reach_lists_everything_and_reconciles_ids(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
     deal = next(state.tables[Entity.DEAL].live())
     org = next(state.tables[Entity.ORGANIZATION].live())
     state.clock.advance(5)
     state.entities.delete(Entity.DEAL, deal.id, 1, ChangeSource.APP)
     state.entities.delete(Entity.ORGANIZATION, org.id, 1, ChangeSource.APP)
-    state.clock.advance(2 * 86_400)  # the daily reconciliation is due
+    state.clock.advance(40 * 86_400)  # beyond what /v1/recents remembers
+    state.ledger.reset()
 
     await _sync(harness)
 
     deletes = {(e["data"]["object"], e["data"]["pipedrive_id"], e["data"]["origin"])
                for e in await harness.events() if e["data"]["action"] == "deleted"}  # fmt: skip
-    assert ("deal", deal.id, "poll") in deletes
-    assert ("organization", org.id, "reconcile") in deletes
+    assert {("deal", deal.id, "reconcile"), ("organization", org.id, "reconcile")} <= deletes
+    assert "getRecents" not in {e.operation_id for e in state.ledger.entries}
