@@ -25,6 +25,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     commit_interval_s: float = Field(default=1.0, gt=0)
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Most PostgreSQL connections one replica opens; N replicas open up to N times this"
+        " (docs/operations.md: sizing, PgBouncer).",
+    )
     data_dir: str = Field(
         default=".state/data", description="Local scratch state (the data folder of faust tables)."
     )

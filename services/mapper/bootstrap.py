@@ -35,7 +35,7 @@ async def run_service(settings: MapperSettings) -> None:
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
     stop = asyncio.Event()
     install_stop_signals(stop)
-    pool = await create_pool(settings.database_url.get_secret_value())
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
     try:
         await apply_migrations(pool, settings.db_schema, MIGRATIONS)
