@@ -27,6 +27,7 @@ FAKE_SECRETS = {
     "DATABASE_URL": "postgresql://psync:secret@postgres:5432/psync",
     "PSYNC_CREDENTIALS_KEY": "ab" * 32,
     "PIPEDRIVE_OAUTH_CLIENT_SECRET": "secret",
+    "CONSOLE_SERVICE_KEYS_KEY": "cd" * 32,
 }
 SANDBOX_MARKS = ("pipedrive-sandbox", "127.0.0.1", ":8765")
 
