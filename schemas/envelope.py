@@ -11,6 +11,7 @@ the same ids and consumers can drop what they already applied.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
@@ -20,6 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c1d2e-4b7a-5b8e-9a51-2f0d3c6e7a10")
 
 DataT = TypeVar("DataT", bound=BaseModel)
+
+TENANT_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+"""What a tenant id may hold: it travels in every event's `tenantid` and every Kafka key (`:` separates
+a key's parts, so it is never part of a tenant id)."""
+TENANT_ID_MAX_LENGTH = 100
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+
+def is_valid_tenant_id(tenant: str) -> bool:
+    """Whether `tenant` can be a tenant id (the envelope's `tenantid` rule)."""
+    return 0 < len(tenant) <= TENANT_ID_MAX_LENGTH and _TENANT_ID.fullmatch(tenant) is not None
 
 
 _NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
@@ -56,7 +68,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
     time: datetime = Field(description="When the fact happened (RFC 3339, UTC).")
     subject: str = Field(min_length=1, description="The record the event is about: the Kafka key.")
     datacontenttype: Literal["application/json"] = "application/json"
-    tenantid: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    tenantid: str = Field(min_length=1, max_length=TENANT_ID_MAX_LENGTH, pattern=TENANT_ID_PATTERN)
     correlationid: str | None = Field(default=None, description="The sync run or import this belongs to.")
     causationid: str | None = Field(default=None, description="The id of the input event, if any.")
     data: DataT

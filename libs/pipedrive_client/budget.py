@@ -137,6 +137,14 @@ class Budget:
         spent: int = row["spent_today"]
         return spent
 
+    async def closed_until(self, tenant_id: str) -> float | None:
+        """When the tenant's closed window reopens (after a 429 or a spent day; epoch seconds), or None
+        when a call may be tried now: a worker serving many tenants defers this one instead of waiting."""
+        until: float | None = await self._pool.fetchval(
+            f"SELECT closed_until FROM {self._table} WHERE tenant_id = $1", tenant_id
+        )
+        return until if until is not None and until > self._clock.now() else None
+
     async def closed_for_day_until(self, tenant_id: str) -> float | None:
         """When today's exhausted budget reopens (epoch seconds), or None when it is not closed."""
         row = await self._pool.fetchrow(

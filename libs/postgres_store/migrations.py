@@ -57,6 +57,8 @@ async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> lis
     applied_now: list[int] = []
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", zlib.crc32(schema.encode()))
+        # A migration that finds data it cannot fix says so with RAISE WARNING: make that visible.
+        conn.add_log_listener(_log_notice)
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
@@ -79,5 +81,12 @@ async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> lis
                 applied_now.append(migration.version)
                 _log.info("migration_applied", schema=schema, version=migration.version, name=migration.name)
         finally:
+            conn.remove_log_listener(_log_notice)
             await conn.execute("SELECT pg_advisory_unlock($1)", zlib.crc32(schema.encode()))
     return applied_now
+
+
+def _log_notice(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
+    """Log a warning the server sent while migrating (notices such as "already exists" are noise)."""
+    if message.severity == "WARNING":
+        _log.warning("migration_warning", message=message.message)

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from postgres_store.pool import create_pool
 from tenant_auth.passwords import WeakPassword, new_password
-from tenant_auth.registry import TenantRegistry
+from tenant_auth.registry import InvalidTenantId, TenantRegistry
 from tenant_auth.users import ConsoleUsers, EmailTaken, Role, UnknownTenant
 
 
@@ -51,7 +51,10 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
 
 async def _key_command(args: argparse.Namespace, registry: TenantRegistry) -> None:
     if args.command == "create-tenant":
-        await registry.create_tenant(args.tenant, args.name or args.tenant)
+        try:
+            await registry.create_tenant(args.tenant, args.name or args.tenant)
+        except InvalidTenantId as invalid:
+            raise CommandFailed(str(invalid)) from invalid
         key = await registry.issue_key(args.tenant, "initial")
         print(f"tenant {args.tenant} ready; API key (shown once): {key.full_key}")
     elif args.command == "issue-key":

@@ -14,10 +14,19 @@ from pathlib import Path
 import asyncpg
 
 from postgres_store.migrations import apply_migrations
+from schemas.envelope import TENANT_ID_MAX_LENGTH, is_valid_tenant_id
 from tenant_auth.keys import NewApiKey, mint_api_key, secret_matches, split_api_key
 
 SCHEMA = "tenant_auth"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class InvalidTenantId(ValueError):
+    """A tenant id events cannot carry (the envelope's `tenantid` rule)."""
+
+    def __init__(self, tenant_id: str) -> None:
+        rule = f"1 to {TENANT_ID_MAX_LENGTH} letters, digits, '_', '.' or '-'"
+        super().__init__(f"invalid tenant id {tenant_id!r}: use {rule}")
 
 
 class TenantRegistry:
@@ -31,7 +40,9 @@ class TenantRegistry:
         await apply_migrations(self._pool, SCHEMA, MIGRATIONS)
 
     async def create_tenant(self, tenant_id: str, name: str) -> None:
-        """Register a tenant (idempotent)."""
+        """Register a tenant (idempotent); InvalidTenantId for an id events could not carry."""
+        if not is_valid_tenant_id(tenant_id):
+            raise InvalidTenantId(tenant_id)
         await self._pool.execute(
             f"INSERT INTO {SCHEMA}.tenants (tenant_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             tenant_id,

@@ -2,12 +2,12 @@
 per-tenant transaction lock, so replicas ticking together queue one), and works every tenant's open runs
 one at a time under a PostgreSQL advisory lock, so two replicas never run one tenant at once. A run paused
 by an exhausted budget waits for its reset; a tenant whose daily budget is closed gets no new scheduled
-run."""
+run. Each tenant is decided and worked on its own: what fails for one (a row that does not parse, an id
+events cannot carry, its budget, its credentials) is logged and delays that tenant only."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -16,9 +16,11 @@ from typing import Any
 import structlog
 
 from connector.api_support import ConnectorDeps
+from connector.run_locks import TenantRunLocks
 from connector.runs import RunState
 from connector.sync_runs import RunExecutor
 from schemas.events.settings import Frequency
+from stream_runner.errors import is_transient
 
 _log = structlog.get_logger(__name__)
 INTERVALS = {
@@ -26,7 +28,6 @@ INTERVALS = {
     Frequency.EVERY_6H: timedelta(hours=6),
     Frequency.EVERY_1H: timedelta(hours=1),
 }
-_LOCK_SPACE = zlib.crc32(b"connector-runs") - 2**31
 
 
 def jitter_of(tenant: str, spread_seconds: float) -> timedelta:
@@ -48,11 +49,6 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         _log.error("runs_worker_failed", worker=task.get_name(), exc_info=task.exception())
 
 
-def tenant_lock_key(tenant: str) -> int:
-    """The advisory lock (second half of a two-int key) that serializes a tenant's runs."""
-    return zlib.crc32(tenant.encode()) - 2**31
-
-
 class Scheduler:
     """Queues due syncs and works open runs."""
 
@@ -61,6 +57,7 @@ class Scheduler:
         self._executor = executor
         self._active: dict[str, asyncio.Task[int]] = {}
         self._starter: asyncio.Task[None] | None = None
+        self._locks = TenantRunLocks(deps.pool)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._deps.clock.now(), UTC)
@@ -98,12 +95,20 @@ class Scheduler:
             # Most tenants are not due at a given tick: only the due ones cost more than this loop.
             if has_open or not due(last):
                 continue
-            if await deps.factory.budget.closed_for_day_until(tenant) is not None:
-                continue
-            # Decided again under the tenant's lock: another replica may have queued it meanwhile.
-            if await deps.runs.enqueue_sync_if_due(tenant, "schedule", due) is not None:
-                queued += 1
+            try:
+                queued += await self._queue_if_due(tenant, due)
+            except Exception as failure:
+                if is_transient(failure):
+                    raise
+                _log.error("sync_not_queued", tenant=tenant, error=f"{type(failure).__name__}: {failure}")
         return queued
+
+    async def _queue_if_due(self, tenant: str, due: functools.partial[bool]) -> int:
+        deps = self._deps
+        if await deps.factory.budget.closed_for_day_until(tenant) is not None:
+            return 0
+        # Decided again under the tenant's lock: another replica may have queued it meanwhile.
+        return int(await deps.runs.enqueue_sync_if_due(tenant, "schedule", due) is not None)
 
     def start_open_runs(self) -> None:
         """Start a task per tenant with open work (none for a tenant this replica already works)."""
@@ -124,20 +129,14 @@ class Scheduler:
         """Run the tenant's open runs in order while holding its lock; returns how many were worked
         (0 when another replica holds the lock)."""
         worked = 0
-        async with self._deps.pool.acquire() as conn:
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, tenant_lock_key(tenant)
-            ):
-                return 0
-            try:
-                while (run := await self._deps.runs.next_open(tenant, self._now())) is not None:
-                    done = await self._executor.execute(run)
-                    worked += 1
-                    if done.state is RunState.PAUSED:
-                        break
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.execute(
-                        "SELECT pg_advisory_unlock($1, $2)", _LOCK_SPACE, tenant_lock_key(tenant)
-                    )
+        if not await self._locks.try_lock(tenant):
+            return 0
+        try:
+            while (run := await self._deps.runs.next_open(tenant, self._now())) is not None:
+                done = await self._executor.execute(run)
+                worked += 1
+                if done.state is RunState.PAUSED:
+                    break
+        finally:
+            await self._locks.unlock(tenant)
         return worked

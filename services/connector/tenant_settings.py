@@ -13,12 +13,14 @@ from typing import Any
 
 import asyncpg
 import structlog
+from pydantic import ValidationError
 
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
 from schemas.events.settings import ObjectSettings, TenantSettings
 from schemas.keys import settings_key
 from schemas.topics import SETTINGS
+from stream_runner.errors import is_transient
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 
@@ -100,23 +102,45 @@ class SettingsStore:
         )
 
     async def publish_pending(self) -> int:
-        """Publish every saved version whose publication failed; returns how many were published."""
+        """Publish every saved version whose publication failed; returns how many were published.
+
+        A tenant whose settings cannot be published (a row that no longer parses, an id events cannot
+        carry) is logged and skipped: the others are published all the same."""
         rows = await self._pool.fetch(
             f"SELECT tenant_id, settings FROM {self._table} WHERE version > published_version AND version > 0"
         )
+        published = 0
         for row in rows:
-            await self.publish(row["tenant_id"], TenantSettings.model_validate(row["settings"]))
+            try:
+                await self.publish(row["tenant_id"], TenantSettings.model_validate(row["settings"]))
+            except Exception as failure:
+                if is_transient(failure):
+                    raise  # Kafka or PostgreSQL away: every tenant waits for the next tick alike
+                _log.error("settings_publish_failed", tenant=row["tenant_id"], error=_reason(failure))
+                continue
+            published += 1
             _log.info("settings_republished", tenant=row["tenant_id"])
-        return len(rows)
+        return published
 
     async def tenants_by_frequency(self) -> list[tuple[str, TenantSettings]]:
-        """Every tenant with scheduled syncs (frequency other than manual) and connected."""
+        """Every tenant with scheduled syncs (frequency other than manual) and connected; a tenant whose
+        row does not parse is logged and left out."""
         rows = await self._pool.fetch(
             f"SELECT tenant_id, settings FROM {self._table}"
             " WHERE settings ->> 'frequency' <> 'manual' AND (settings ->> 'connected')::boolean"
         )
-        return [(r["tenant_id"], TenantSettings.model_validate(r["settings"])) for r in rows]
+        scheduled = []
+        for row in rows:
+            try:
+                scheduled.append((row["tenant_id"], TenantSettings.model_validate(row["settings"])))
+            except ValidationError as failure:
+                _log.error("tenant_settings_unreadable", tenant=row["tenant_id"], error=_reason(failure))
+        return scheduled
 
 
 def _as_json(settings: TenantSettings) -> dict[str, Any]:
     return settings.model_dump(mode="json")
+
+
+def _reason(failure: Exception) -> str:
+    return f"{type(failure).__name__}: {failure}"[:500]

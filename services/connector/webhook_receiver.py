@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from datetime import UTC, datetime
+import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.api_support import ConnectorDeps, deps_of, json_error
 from connector.cursors import new_versions
 from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
+from connector.webhook_hints import Hint, HintQueue
 from connector.webhook_registration import credentials_match
 from pipedrive_client import (
     BudgetExhausted,
+    CredentialsUnreadable,
     NotFound,
     PipedriveError,
     PipedriveUnavailable,
@@ -32,8 +34,21 @@ from pipedrive_client.resources import EntityResource
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, SourceChange
 from service_runtime.http_inputs import PositiveId, read_json
+from stream_runner.errors import is_transient
 
 _log = structlog.get_logger(__name__)
+_LEASE = timedelta(seconds=120)
+"""How long a taken hint is left to its reader before another may take it (longer than any re-read)."""
+_BACKOFF = timedelta(seconds=30)
+"""How long a tenant's hints wait after Pipedrive refused (429) or failed them, or its credentials did
+not decrypt."""
+_IDLE_WAKE_S = 5.0
+
+
+def _log_drain_failure(task: asyncio.Task[None]) -> None:
+    """Log a tenant's hint drain that died (the database away): its hint is taken up again later."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.warning("webhook_hints_interrupted", worker=task.get_name(), exc_info=task.exception())
 
 
 class DeliveryMeta(BaseModel):
@@ -110,47 +125,84 @@ async def receive_webhook(request: web.Request) -> web.Response:
 
 
 class HintReader:
-    """Re-reads hinted records and emits their current state, one hint at a time, across replicas."""
+    """Re-reads hinted records and emits their current state: each tenant's hints in order, tenants side by
+    side, so one tenant's closed budget, 429s or unreadable credentials delay that tenant only; hints are
+    leased, so several replicas share the queue and a replica that dies leaves its hint to another."""
 
     def __init__(self, deps: ConnectorDeps) -> None:
         self._deps = deps
+        self._queue = HintQueue(deps.pool, deps.schema)
+        self._active: dict[str, asyncio.Task[None]] = {}
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._deps.clock.now(), UTC)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Worker: drain hints whenever some arrive (and every few seconds), until `stop`."""
+        """Worker: drain each tenant's hints whenever some arrive (and every few seconds), until `stop`."""
         while not stop.is_set():
             self._deps.hints_available.clear()
             try:
-                while await self.process_one():
-                    pass
-            except (BudgetExhausted, PipedriveUnavailable, RateLimitExceeded) as failure:
-                _log.warning("webhook_hints_waiting", reason=str(failure))
+                await self._start_tenants()
+            except Exception as failure:  # the database away: try again at the next wake-up
+                if not is_transient(failure):
+                    raise
+                _log.warning("webhook_hints_unavailable", error=f"{type(failure).__name__}: {failure}")
             waiter = asyncio.ensure_future(self._deps.hints_available.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait([waiter, stopper], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([waiter, stopper], timeout=_IDLE_WAKE_S, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopper.cancel()
+        if self._active:
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
 
-    async def process_one(self) -> bool:
-        """Handle the oldest hint nobody else holds; False when there is none."""
-        deps = self._deps
-        async with deps.pool.acquire() as conn, conn.transaction():
-            hint = await conn.fetchrow(
-                f"SELECT * FROM {deps.schema}.webhook_hints ORDER BY hint_id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
-            if hint is None:
-                return False
-            try:
-                await self._reread(hint["tenant_id"], SyncObject(hint["object"]), hint)
-            except (BudgetExhausted, PipedriveUnavailable, RateLimitExceeded):
+    async def _start_tenants(self) -> None:
+        self._active = {t: task for t, task in self._active.items() if not task.done()}
+        for tenant in await self._queue.tenants_ready(self._now()):
+            if tenant not in self._active:
+                task = asyncio.create_task(self._drain(tenant), name=f"hints-{tenant}")
+                task.add_done_callback(_log_drain_failure)
+                self._active[tenant] = task
+
+    async def _drain(self, tenant: str) -> None:
+        while await self.process_one(tenant):
+            pass
+
+    async def process_one(self, tenant: str | None = None) -> bool:
+        """Handle the oldest ready hint (of `tenant`, or of any tenant); False when there is none, or when
+        the tenant had to be deferred (its budget closed, Pipedrive refusing or away, its credentials
+        unreadable)."""
+        now = self._now()
+        hint = await self._queue.take(now, now + _LEASE, tenant)
+        if hint is None:
+            return False
+        try:
+            if (reopens := await self._deps.factory.budget.closed_until(hint.tenant_id)) is not None:
+                return await self._defer(hint, datetime.fromtimestamp(reopens, UTC), "budget closed")
+            await self._reread(hint)
+        except BudgetExhausted as exhausted:
+            return await self._defer(hint, datetime.fromtimestamp(exhausted.resume_at, UTC), str(exhausted))
+        except (RateLimitExceeded, PipedriveUnavailable, CredentialsUnreadable) as failure:
+            return await self._defer(hint, self._now() + _BACKOFF, str(failure))
+        except PipedriveError as failure:
+            _log.warning("webhook_hint_dropped", tenant=hint.tenant_id, reason=str(failure))
+        except Exception as failure:
+            if is_transient(failure):  # the database or the broker away: the hint waits for them
+                with contextlib.suppress(Exception):  # else it is taken up again after the lease
+                    await self._queue.release(hint)
                 raise
-            except PipedriveError as failure:
-                _log.warning("webhook_hint_dropped", tenant=hint["tenant_id"], reason=str(failure))
-            await conn.execute(f"DELETE FROM {deps.schema}.webhook_hints WHERE hint_id = $1", hint["hint_id"])
+            # A hint is only a hint: the next scheduled sync reads the record anyway.
+            _log.error("webhook_hint_dropped", tenant=hint.tenant_id, exc_info=failure)
+        await self._queue.finish(hint)
         return True
 
-    async def _reread(self, tenant: str, obj: SyncObject, hint: asyncpg.Record) -> None:
-        deps = self._deps
-        record_id: int = hint["pipedrive_id"]
+    async def _defer(self, hint: Hint, until: datetime, reason: str) -> bool:
+        await self._queue.defer_tenant(hint.tenant_id, until)
+        _log.warning("webhook_hints_deferred", tenant=hint.tenant_id, until=until.isoformat(), reason=reason)
+        return False
+
+    async def _reread(self, hint: Hint) -> None:
+        deps, tenant, obj = self._deps, hint.tenant_id, hint.object
+        record_id = hint.pipedrive_id
         client = deps.factory.for_tenant(tenant)
         resources: dict[SyncObject, EntityResource[Any]] = {
             SyncObject.ORGANIZATION: client.organizations,
@@ -167,9 +219,9 @@ class HintReader:
         digest: str | None = None  # of an upserted record's content
         if record is None or record.is_deleted:
             at = record.update_time.replace(microsecond=0) if record and record.update_time else now
-            if hint["merged_to_id"]:
-                change = merged(obj, record_id, hint["merged_to_id"], at, ChangeOrigin.WEBHOOK)
-            elif hint["action"] == "delete":
+            if hint.merged_to_id:
+                change = merged(obj, record_id, hint.merged_to_id, at, ChangeOrigin.WEBHOOK)
+            elif hint.action == "delete":
                 change = deleted(obj, record_id, at, ChangeOrigin.WEBHOOK)
             else:
                 change = None
@@ -183,7 +235,7 @@ class HintReader:
             change = upserted(obj, body, stamp, ChangeOrigin.WEBHOOK) if fresh else None
         if change is None:
             return
-        run_id = f"webhook-{hint['delivery_id']}"
+        run_id = f"webhook-{hint.delivery_id}"
         await deps.producer.send_all(
             [source_change_message(tenant, change, run_id=run_id, now=now, digest=digest)]
         )
