@@ -149,7 +149,7 @@ async def test_many_tenants_working_at_once_each_get_their_import_worked(harness
     tenants = {f"{harness.tenant}n{i}": await _connected(harness, f"{harness.tenant}n{i}") for i in range(6)}
     unreadable, closed, *healthy = tenants
     deps = harness.connector.deps
-    credentials = f"{deps.settings.pipedrive_client_schema}.credentials"
+    credentials = f"{deps.settings.pipedrive.client_schema}.credentials"
     await deps.pool.execute(  # a row copied from another tenant: it does not decrypt for this one
         f"UPDATE {credentials} SET ciphertext = (SELECT ciphertext FROM {credentials} WHERE tenant_id = $2)"
         " WHERE tenant_id = $1",
