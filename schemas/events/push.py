@@ -39,3 +39,8 @@ class PushCompleted(BaseModel):
     tokens_spent: int = Field(default=0, ge=0)
     message: str | None = None
     run_id: str = Field(min_length=1)
+    deleted_in_pipedrive: bool = Field(
+        default=False,
+        description="Pipedrive answered 404 for `pipedrive_id`: the record was deleted there (the ABM record"
+        " is marked deleted in CRM; nothing more is sent for it).",
+    )

@@ -69,11 +69,54 @@ class AbmStore:
     async def update_record(
         self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str, changes: Mapping[str, Any]
     ) -> None:
-        """Write changed fields over a record and clear its CRM deletion mark (it exists in CRM again)."""
+        """Write changed fields over a record. Its CRM deletion mark stays: only Pipedrive (a record synced
+        in, or one a manual push created) says the record exists there again."""
         await conn.execute(
-            f"UPDATE {self._table(obj)} SET fields = fields || $3, deleted_in_crm = false, updated_at = now()"
+            f"UPDATE {self._table(obj)} SET fields = fields || $3, updated_at = now()"
             " WHERE tenant_id = $1 AND abm_id = $2",
             tenant, abm_id, dict(changes),
+        )  # fmt: skip
+
+    async def mark_deleted_in_crm(
+        self,
+        conn: Connection,
+        tenant: str,
+        obj: SyncObject,
+        pipedrive_id: int,
+        abm_id: str | None,
+        version: datetime,
+    ) -> None:
+        """Pipedrive no longer has the record: its link is marked deleted, and the ABM record (the linked
+        one, else `abm_id`) is marked deleted in CRM unless another live link holds it."""
+        linked = await conn.fetchval(
+            f"UPDATE {self._schema}.links SET deleted_in_crm = true"
+            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3 RETURNING abm_id",
+            tenant, obj.value, pipedrive_id,
+        )  # fmt: skip
+        target = linked or abm_id
+        if target is None:
+            return
+        if linked is None:
+            await conn.execute(
+                f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
+                " source_update_time, deleted_in_crm) VALUES ($1, $2, $3, $4, $5, true)"
+                " ON CONFLICT DO NOTHING",
+                tenant, obj.value, pipedrive_id, target, version,
+            )  # fmt: skip
+        await conn.execute(
+            f"UPDATE {self._table(obj)} r SET deleted_in_crm = true, updated_at = now()"
+            " WHERE r.tenant_id = $1 AND r.abm_id = $2 AND NOT EXISTS (SELECT 1 FROM"
+            f" {self._schema}.links l WHERE l.tenant_id = $1 AND l.object = $3 AND l.abm_id = $2"
+            " AND NOT l.deleted_in_crm)",
+            tenant, target, obj.value,
+        )  # fmt: skip
+
+    async def mark_in_crm(self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str) -> None:
+        """The record exists in Pipedrive again (a manual push created it): clear its CRM deletion mark."""
+        await conn.execute(
+            f"UPDATE {self._table(obj)} SET deleted_in_crm = false, updated_at = now()"
+            " WHERE tenant_id = $1 AND abm_id = $2 AND deleted_in_crm",
+            tenant, abm_id,
         )  # fmt: skip
 
     async def link_if_unlinked(
@@ -168,6 +211,26 @@ class BulkAbmStore:
             " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
             *_columns(rows, 7),
         )
+
+    async def repoint_associations(
+        self, conn: Connection, tenant: str, obj: SyncObject, merged: int, survivor: int
+    ) -> None:
+        """Records that pointed to a Pipedrive record merged away point to its survivor (contacts and
+        opportunities follow a merged organization, opportunities a merged person)."""
+        field, tables = ASSOCIATED_BY.get(obj, ("", ()))
+        for table in tables:
+            await conn.execute(
+                f"UPDATE {self._schema}.{table} SET fields = jsonb_set(fields, ARRAY[$2::text],"
+                " to_jsonb($4::bigint)), updated_at = now() WHERE tenant_id = $1 AND fields ->> $2 = $3",
+                tenant, field, str(merged), survivor,
+            )  # fmt: skip
+
+
+ASSOCIATED_BY: Mapping[SyncObject, tuple[str, tuple[str, ...]]] = {
+    SyncObject.ORGANIZATION: ("organization", ("contacts", "opportunities")),
+    SyncObject.PERSON: ("person", ("opportunities",)),
+}
+"""The field by which records point to a Pipedrive record of an object, and the tables that have it."""
 
 
 def _json(value: Any) -> str:

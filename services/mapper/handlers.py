@@ -120,23 +120,24 @@ class MapperHandlers:
         return _result_message(event, change.object, match_key, result)
 
     async def push_completed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        """Link an ABM record to the Pipedrive record the pusher created or updated for it."""
+        """Link an ABM record to the Pipedrive record the pusher created or updated for it; a record the
+        pusher found deleted in Pipedrive (404) is marked deleted in CRM."""
         pushed: PushCompleted = event.data
 
         async def effect(conn: Connection) -> list[OutgoingMessage]:
-            if (
-                pushed.outcome not in {RecordOutcome.CREATED, RecordOutcome.UPDATED}
-                or pushed.pipedrive_id is None
-            ):
+            tenant, obj, pipedrive_id = event.tenantid, pushed.object, pushed.pipedrive_id
+            if pipedrive_id is None:
                 return []
             abm_id = pushed.abm_id
             if abm_id is None:
-                found = await self._store.record_by_key(conn, event.tenantid, pushed.object, pushed.match_key)
+                found = await self._store.record_by_key(conn, tenant, obj, pushed.match_key)
                 abm_id = found.abm_id if found is not None else None
-            if abm_id is not None:
-                await self._store.link_if_unlinked(
-                    conn, event.tenantid, pushed.object, pushed.pipedrive_id, abm_id, event.time
-                )
+            if pushed.deleted_in_pipedrive:
+                await self._store.mark_deleted_in_crm(conn, tenant, obj, pipedrive_id, abm_id, event.time)
+            elif abm_id is not None and pushed.outcome in {RecordOutcome.CREATED, RecordOutcome.UPDATED}:
+                await self._store.link_if_unlinked(conn, tenant, obj, pipedrive_id, abm_id, event.time)
+                if pushed.outcome is RecordOutcome.CREATED:
+                    await self._store.mark_in_crm(conn, tenant, obj, abm_id)
             return []
 
         return await self._once(event, message, effect)

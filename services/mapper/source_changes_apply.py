@@ -60,6 +60,7 @@ class BatchView:
         self.records: dict[RecordKey, _Record] = {}
         self.by_key: dict[RecordKey, str] = {}
         self.links: dict[tuple[str, SyncObject, int], _Link] = {}
+        self.merges: list[tuple[str, SyncObject, int, int]] = []
 
     def add_record(self, row: dict[str, Any], obj: SyncObject) -> None:
         record = _Record(
@@ -106,6 +107,7 @@ class BatchView:
                        merged_into=change.merged_into_id)  # fmt: skip
             if (tenant, obj, change.merged_into_id) not in self.links:
                 self._link(tenant, obj, change.merged_into_id, plan.abm_id, version)
+            self.merges.append((tenant, obj, change.pipedrive_id, change.merged_into_id))
 
     def _update(
         self, tenant: str, obj: SyncObject, abm_id: str, changes: dict[str, Any], *, deleted: bool
@@ -130,7 +132,10 @@ async def load_view(
 ) -> BatchView:
     """Load and lock every row the fresh changes may touch."""
     view = BatchView()
-    link_rows = await store.links(conn, [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh])
+    linked = [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh]
+    # A merge links its survivor to the merged record's ABM record only when the survivor has no link yet.
+    linked += [(t, c.object.value, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
+    link_rows = await store.links(conn, linked)
     for (tenant, obj, pid), row in link_rows.items():
         view.links[(tenant, SyncObject(obj), pid)] = _Link(
             row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"]
@@ -166,6 +171,8 @@ async def write_view(conn: Connection, store: BulkAbmStore, view: BatchView) -> 
     ]
     if links:
         await store.save_links(conn, links)
+    for tenant, obj, merged, survivor in view.merges:
+        await store.repoint_associations(conn, tenant, obj, merged, survivor)
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,7 @@ class PusherHandlers:
                 object=done.object, match_key=done.match_key or NO_KEY,
                 abm_id=scope.abm_id if done.object is scope.object else None, outcome=done.outcome,
                 pipedrive_id=done.pipedrive_id, fields_written=done.fields_written, tokens_spent=spent,
-                message=done.message, run_id=scope.run_id,
+                message=done.message, run_id=scope.run_id, deleted_in_pipedrive=done.deleted_in_pipedrive,
             )  # fmt: skip
             outputs.append(result_message(event, result, time=event.time, step=step))
         if scope.manual and scope.batch_size:

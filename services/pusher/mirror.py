@@ -109,6 +109,29 @@ class Mirror:
         )  # fmt: skip
         return _record(row)
 
+    async def gone_by_match_key(
+        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
+    ) -> PipedriveRecord | None:
+        """The record with this match key that Pipedrive deleted or merged away last, or None."""
+        row = await conn.fetchrow(
+            f"SELECT pipedrive_id, coalesce(record, '{{}}'::jsonb) AS record, deleted, merged_into_id"
+            f" FROM {self._table} WHERE tenant_id = $1 AND object = $2 AND match_key = $3 AND deleted"
+            " ORDER BY update_time DESC, pipedrive_id DESC LIMIT 1",
+            tenant, obj.value, match_key,
+        )  # fmt: skip
+        return _record(row)
+
+    async def mark_deleted(
+        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int, at: datetime
+    ) -> None:
+        """Pipedrive answered 404 for the record: it is deleted (a merge already known is kept)."""
+        await conn.execute(
+            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, update_time, deleted)"
+            " VALUES ($1, $2, $3, $4, true) ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
+            " SET deleted = true, update_time = greatest(m.update_time, EXCLUDED.update_time)",
+            tenant, obj.value, pipedrive_id, at,
+        )  # fmt: skip
+
     async def open_deals_of(self, conn: Connection, tenant: str, org_id: int) -> list[PipedriveRecord]:
         """The organization's live open deals."""
         rows = await conn.fetch(

@@ -47,6 +47,7 @@ class PipedriveRecord:
     record: Mapping[str, Any]
     deleted: bool = False
     merged_into_id: int | None = None
+    answered_404: bool = False  # Pipedrive just said it does not have the record
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from pipedrive_client import BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected
+from pipedrive_client import BudgetExhausted, InvalidApiKey, NotFound, RateLimitExceeded, RequestRejected
 from postgres_store.inbox import Connection
 from pusher.auto_push import RecordPush
 from pusher.mirror import Mirror, record_match_key
@@ -28,6 +28,7 @@ from sync_rules.duplicates import DUPLICATE_FOUND
 from sync_rules.mappings import FieldMapping
 
 NO_MATCH_KEY = "No usable match key"
+GONE_IN_PIPEDRIVE = "Deleted in CRM: Pipedrive no longer has this record (404); nothing more is sent for it"
 _REFUSED_BEFORE_CREATING = (BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected)
 _MAX_MERGE_HOPS = 5
 
@@ -44,6 +45,7 @@ class PushDone:
     message: str | None = None
     record: Mapping[str, Any] | None = None
     body: Mapping[str, Any] = field(default_factory=dict)
+    deleted_in_pipedrive: bool = False  # Pipedrive answered 404 for `pipedrive_id` in this push
 
 
 class RecordPusher:
@@ -89,11 +91,19 @@ class RecordPusher:
             entry = await self.ledger.entry(conn, tenant, job.object, job.match_key)
             linked = None
             if entry is not None and entry.pipedrive_id is not None:
-                linked = await self._follow_merges(conn, tenant, job.object, entry.pipedrive_id)
+                linked = await self.follow_merges(conn, tenant, job.object, entry.pipedrive_id)
             key_match = await self.mirror.by_match_key(conn, tenant, job.object, job.match_key)
+            if linked is None and key_match is None:
+                # Pipedrive deleted (or merged away) the record holding this key: never re-created by
+                # auto-push; a merged one's survivor is updated instead.
+                gone = await self.mirror.gone_by_match_key(conn, tenant, job.object, job.match_key)
+                if gone is not None:
+                    linked = await self.follow_merges(conn, tenant, job.object, gone.pipedrive_id)
         if linked is None and entry is not None and entry.pipedrive_id is not None and writes is not None:
             record = await writes.get(job.object, entry.pipedrive_id)
-            linked = PipedriveRecord(entry.pipedrive_id, record or {}, deleted=record is None)
+            linked = PipedriveRecord(
+                entry.pipedrive_id, record or {}, deleted=record is None, answered_404=record is None
+            )
         users = await writes.users_by_email() if writes and _owner_mapped(job, settings) else {}
         given = PushInput(
             job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings,
@@ -138,8 +148,13 @@ class RecordPusher:
             self._after_create()
             return _written(done, record, plan.body)
         if plan.action is PushAction.UPDATE and plan.pipedrive_id is not None:
-            record = await writes.update(job.object, plan.pipedrive_id, plan.body)
+            try:
+                record = await writes.update(job.object, plan.pipedrive_id, plan.body)
+            except NotFound:
+                return gone_in_pipedrive(job.object, job.match_key, plan.pipedrive_id)
             return _written(done, record, plan.body)
+        if plan.action is PushAction.SKIP and given.linked is not None and given.linked.answered_404:
+            return gone_in_pipedrive(job.object, job.match_key, given.linked.pipedrive_id)
         return done
 
     async def remember(
@@ -147,6 +162,9 @@ class RecordPusher:
     ) -> None:
         """Record a push's result in the ledger and the answered record in the mirror (in the caller's
         transaction, the one that claims the event)."""
+        if done.deleted_in_pipedrive and done.pipedrive_id is not None:
+            await self.mirror.mark_deleted(conn, tenant, done.object, done.pipedrive_id, now)
+            return
         if done.pipedrive_id is None or done.match_key is None or done.outcome is RecordOutcome.FAILED:
             return
         written = done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED)
@@ -195,7 +213,7 @@ class RecordPusher:
             return PushDone(job.object, job.match_key, RecordOutcome.FAILED, twin, message=DUPLICATE_FOUND)
         return None
 
-    async def _follow_merges(
+    async def follow_merges(
         self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
     ) -> PipedriveRecord | None:
         """The mirrored record, or the survivor it was merged into (a merge is never re-created)."""
@@ -205,6 +223,14 @@ class RecordPusher:
                 break
             record = await self.mirror.by_id(conn, tenant, obj, record.merged_into_id)
         return record
+
+
+def gone_in_pipedrive(obj: SyncObject, match_key: str | None, pipedrive_id: int) -> PushDone:
+    """The result of a push that met a 404: skipped, and the record known deleted from now on."""
+    return PushDone(
+        obj, match_key, RecordOutcome.SKIPPED, pipedrive_id, message=GONE_IN_PIPEDRIVE,
+        deleted_in_pipedrive=True,
+    )  # fmt: skip
 
 
 def _owner_mapped(job: RecordPush, settings: TenantSettings | None) -> bool:

@@ -7,11 +7,13 @@ from typing import Any
 
 import asyncpg
 
+from pipedrive_client import NotFound
+from postgres_store.inbox import Connection
 from pusher.auto_push import ENGAGEMENT_SCORE_FIELD, RecordPush, score_moved_enough
 from pusher.engagement_field import ENGAGEMENT_SCORE_LABEL, ENGAGEMENT_SCORE_TYPE, CustomFieldCodes
 from pusher.pipedrive_writes import PipedriveWrites
 from pusher.planning import PipedriveRecord, object_switches, overwrite_mapping
-from pusher.record_pusher import PushDone, RecordPusher
+from pusher.record_pusher import PushDone, RecordPusher, gone_in_pipedrive
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import TenantSettings
 
@@ -66,12 +68,20 @@ class ScorePush:
         async with self._pool.acquire() as conn:
             entry = await self._pusher.ledger.entry(conn, tenant, SyncObject.ORGANIZATION, key)
             if entry is not None and entry.pipedrive_id is not None:
-                linked = await self._pusher.mirror.by_id(
+                linked = await self._pusher.follow_merges(
                     conn, tenant, SyncObject.ORGANIZATION, entry.pipedrive_id
                 )
                 if linked is not None and not linked.deleted:
                     return linked
-            return await self._pusher.mirror.by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
+            found = await self._pusher.mirror.by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
+            if found is None and (gone := await self._gone(conn, tenant, key)) is not None:
+                found = await self._pusher.follow_merges(
+                    conn, tenant, SyncObject.ORGANIZATION, gone.pipedrive_id
+                )
+            return found if found is not None and not found.deleted else None
+
+    async def _gone(self, conn: Connection, tenant: str, key: str) -> PipedriveRecord | None:
+        return await self._pusher.mirror.gone_by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
 
     async def _deals(self, tenant: str, org_id: int, score: int, writes: PipedriveWrites) -> list[PushDone]:
         async with self._pool.acquire() as conn:
@@ -86,7 +96,11 @@ class ScorePush:
             if _number(deal.record, code) == score:
                 continue
             body = {"custom_fields": {code: score}}
-            record = await writes.update(SyncObject.DEAL, deal.pipedrive_id, body)
+            try:
+                record = await writes.update(SyncObject.DEAL, deal.pipedrive_id, body)
+            except NotFound:
+                results.append(gone_in_pipedrive(SyncObject.DEAL, str(deal.pipedrive_id), deal.pipedrive_id))
+                continue
             results.append(
                 PushDone(
                     SyncObject.DEAL,
