@@ -115,9 +115,24 @@ wait_ready() {
     done
 }
 
+# The sandbox's OAuth app, made up once and kept in .state/oauth-app, shared by the sandbox (which
+# registers it) and the services (which connect and refresh with it); variables already set win.
+use_local_oauth_app() {
+    local file="$STATE/oauth-app" id secret
+    if [[ ! -s "$file" ]]; then
+        (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_hex(8), secrets.token_hex(20))' >"$file")
+    fi
+    read -r id secret <"$file"
+    export SANDBOX_OAUTH_CLIENT_ID="${SANDBOX_OAUTH_CLIENT_ID:-$id}"
+    export SANDBOX_OAUTH_CLIENT_SECRET="${SANDBOX_OAUTH_CLIENT_SECRET:-$secret}"
+    export PIPEDRIVE_OAUTH_CLIENT_ID="${PIPEDRIVE_OAUTH_CLIENT_ID:-$SANDBOX_OAUTH_CLIENT_ID}"
+    export PIPEDRIVE_OAUTH_CLIENT_SECRET="${PIPEDRIVE_OAUTH_CLIENT_SECRET:-$SANDBOX_OAUTH_CLIENT_SECRET}"
+}
+
 start() {
     [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first"
     mkdir -p "$LOGS" "$RUN"
+    use_local_oauth_app
     local name
     for name in $SERVICES; do
         start_one "$name"

@@ -28,7 +28,7 @@ from pipedrive_client.errors import (
 )
 from pipedrive_client.filters import ListFilters
 from pipedrive_client.http import RetryPolicy
-from pipedrive_client.oauth import OAuthApp, OAuthStateStore, authorize_url, new_state
+from pipedrive_client.oauth import IssuedState, OAuthApp, OAuthStateStore, authorize_url, new_state
 from pipedrive_client.pagination import Page
 from pipedrive_client.plans import Plan
 from pipedrive_client.settings import PipedriveClientSettings
@@ -46,6 +46,7 @@ __all__ = [
     "CredentialStore",
     "CredentialsUnreadable",
     "InvalidApiKey",
+    "IssuedState",
     "ListFilters",
     "NotFound",
     "OAuthApp",

@@ -89,13 +89,15 @@ class PipedriveClientFactory:
         *,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        default_redirect_uri: str = "",
     ) -> PipedriveClientFactory:
-        """The factory a service's bootstrap builds from the shared `PIPEDRIVE_*` settings."""
+        """The factory a service's bootstrap builds from the shared `PIPEDRIVE_*` settings
+        (`default_redirect_uri`: the connector's own OAuth callback, unless one is configured)."""
         return cls(
             session,
             pool,
             settings.credentials_key,
-            oauth_app=oauth_app_of(settings),
+            oauth_app=oauth_app_of(settings, default_redirect_uri),
             policy=settings.api_domains,
             budget_policy=settings.budget_policy,
             retry=retry,
@@ -111,13 +113,14 @@ class PipedriveClientFactory:
         return PipedriveClient(http)
 
 
-def oauth_app_of(settings: PipedriveClientSettings) -> OAuthApp | None:
-    """The marketplace app, when its client id and secret are configured."""
+def oauth_app_of(settings: PipedriveClientSettings, default_redirect_uri: str = "") -> OAuthApp | None:
+    """The marketplace app, when its client id and secret are configured; its redirect URI is the one
+    configured, else `default_redirect_uri` (the connector's own callback)."""
     if not settings.oauth_configured:
         return None
     return OAuthApp(
         settings.oauth_client_id,
         settings.oauth_client_secret,
-        settings.oauth_redirect_uri,
+        settings.oauth_redirect_uri or default_redirect_uri,
         settings.oauth_base_url,
     )

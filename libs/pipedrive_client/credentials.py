@@ -51,10 +51,16 @@ Credentials = ApiTokenCredentials | OAuthCredentials
 
 @dataclass(frozen=True)
 class StoredCredentials:
-    """Credentials as read from their row, with the row's version (bumped on every write)."""
+    """Credentials as read from their row, with the row's version (bumped on every write), the Pipedrive
+    company and user they belong to (when known), and why Pipedrive refused them for good, if it did:
+    then the connection needs reconnecting."""
 
     credentials: Credentials
     version: int
+    company_id: int | None = None
+    user_id: int | None = None
+    refused_reason: str | None = None
+    refused_at: datetime | None = None
 
 
 class CredentialStore:
@@ -71,7 +77,8 @@ class CredentialStore:
         return self._pool
 
     async def save(self, tenant_id: str, credentials: Credentials, conn: Connection | None = None) -> int:
-        """Insert or replace the tenant's credentials; returns the row's new version."""
+        """Insert or replace the tenant's credentials (no longer refused, whatever the old ones were);
+        returns the row's new version. The company and user stay until `identify` says otherwise."""
         if conn is None:
             async with self._pool.acquire() as own:
                 return await self.save(tenant_id, credentials, own)
@@ -80,7 +87,7 @@ class CredentialStore:
             " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (tenant_id) DO UPDATE SET kind = EXCLUDED.kind, ciphertext = EXCLUDED.ciphertext,"
             " api_domain = EXCLUDED.api_domain, expires_at = EXCLUDED.expires_at, updated_at = now(),"
-            " version = c.version + 1 RETURNING version",
+            " refused_at = NULL, refused_reason = NULL, version = c.version + 1 RETURNING version",
             tenant_id,
             credentials.kind,
             self._cipher.encrypt(tenant_id, _secret_json(credentials)),
@@ -99,14 +106,54 @@ class CredentialStore:
                 return await self.load(tenant_id, own, for_update)
         lock = " FOR UPDATE" if for_update else ""
         row = await conn.fetchrow(
-            f"SELECT kind, ciphertext, api_domain, expires_at, version FROM {self._table}"
-            f" WHERE tenant_id = $1{lock}",
+            f"SELECT kind, ciphertext, api_domain, expires_at, version, company_id, user_id,"
+            f" refused_reason, refused_at FROM {self._table} WHERE tenant_id = $1{lock}",
             tenant_id,
         )
         if row is None:
             raise InvalidApiKey()
         secrets = orjson.loads(self._cipher.decrypt(tenant_id, row["ciphertext"]))
-        return StoredCredentials(_credentials(row, secrets), row["version"])
+        return StoredCredentials(
+            _credentials(row, secrets),
+            row["version"],
+            row["company_id"],
+            row["user_id"],
+            row["refused_reason"],
+            row["refused_at"],
+        )
+
+    async def identify(self, tenant_id: str, company_id: int, user_id: int) -> None:
+        """Record which Pipedrive company and user the tenant's credentials belong to."""
+        await self._pool.execute(
+            f"UPDATE {self._table} SET company_id = $2, user_id = $3 WHERE tenant_id = $1",
+            tenant_id,
+            company_id,
+            user_id,
+        )
+
+    async def mark_refused(
+        self, tenant_id: str, version: int, reason: str, conn: Connection | None = None
+    ) -> bool:
+        """Pipedrive refused the credentials of row `version` for good: the connection needs
+        reconnecting. A row saved since (a reconnection) is left alone; True when marked."""
+        executor = conn if conn is not None else self._pool
+        marked = await executor.fetchval(
+            f"UPDATE {self._table} SET refused_at = now(), refused_reason = $3"
+            " WHERE tenant_id = $1 AND version = $2 AND refused_at IS NULL RETURNING true",
+            tenant_id,
+            version,
+            reason,
+        )
+        return bool(marked)
+
+    async def tenants_of_company(self, company_id: int, kind: str = "oauth") -> list[str]:
+        """The tenants connected to a Pipedrive company with credentials of `kind`."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id FROM {self._table} WHERE company_id = $1 AND kind = $2 ORDER BY tenant_id",
+            company_id,
+            kind,
+        )
+        return [r["tenant_id"] for r in rows]
 
     async def delete(self, tenant_id: str) -> bool:
         """Forget the tenant's credentials (disconnect); True when there were some."""

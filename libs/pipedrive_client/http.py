@@ -123,8 +123,9 @@ class PipedriveHttp:
                 continue
             await self._settle(reply, cost)
             if reply.status == 401:
-                if not auth.is_oauth or rejected is not None:
+                if rejected is not None:
                     raise InvalidApiKey()
+                # The authorizer refreshes an OAuth token, or marks a refused API token and raises.
                 rejected = auth.token
                 continue
             if reply.status == 429:

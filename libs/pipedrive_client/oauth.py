@@ -19,12 +19,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from pipedrive_client.api_domains import ApiDomainPolicy
 from pipedrive_client.clock import Clock, SystemClock
-from pipedrive_client.credentials import CredentialStore, OAuthCredentials
+from pipedrive_client.credentials import CredentialStore, OAuthCredentials, StoredCredentials
 from pipedrive_client.database import DEFAULT_SCHEMA, checked_schema
 from pipedrive_client.errors import InvalidApiKey, OAuthFailed, PipedriveUnavailable
 
 PIPEDRIVE_OAUTH = "https://oauth.pipedrive.com"
 STATE_BYTES = 32
+REFRESH_REFUSED = "Pipedrive refused the refresh token (the app was uninstalled or its access revoked)"
 _log = structlog.get_logger(__name__)
 
 
@@ -54,6 +55,17 @@ def authorize_url(app: OAuthApp, state: str) -> str:
     return f"{app.oauth_base_url.rstrip('/')}/oauth/authorize?{query}"
 
 
+@dataclass(frozen=True)
+class IssuedState:
+    """What a `state` was issued for: the tenant, the admin session (API key id) that started the flow,
+    the person acting for it (when the console said), and where the browser goes back at the end."""
+
+    tenant_id: str
+    session_id: str
+    actor: str | None = None
+    return_to: str | None = None
+
+
 class OAuthStateStore:
     """`state` values in Postgres: issued for one tenant and admin session, used once, expiring."""
 
@@ -69,34 +81,61 @@ class OAuthStateStore:
         self._ttl = ttl_seconds
         self._clock = clock or SystemClock()
 
-    async def issue(self, tenant_id: str, session_id: str) -> str:
+    @property
+    def ttl_seconds(self) -> float:
+        """How long a state stays usable."""
+        return self._ttl
+
+    async def issue(
+        self, tenant_id: str, session_id: str, *, actor: str | None = None, return_to: str | None = None
+    ) -> str:
         """A fresh state bound to the admin's session; expired states are swept on the way."""
         state = new_state()
         now = self._clock.now()
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"DELETE FROM {self._table} WHERE expires_at < $1", _at(now))
             await conn.execute(
-                f"INSERT INTO {self._table} (state, tenant_id, session_id, expires_at)"
-                " VALUES ($1, $2, $3, $4)",
+                f"INSERT INTO {self._table} (state, tenant_id, session_id, expires_at, actor, return_to)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
                 state,
                 tenant_id,
                 session_id,
                 _at(now + self._ttl),
+                actor,
+                return_to,
             )
         return state
 
-    async def consume(self, state: str, session_id: str) -> str:
-        """The tenant the state was issued for; `OAuthFailed` when it is unknown, used, expired or was
-        issued to another session. A state is gone after this call, whatever the outcome."""
+    async def peek(self, state: str) -> IssuedState | None:
+        """What a usable state was issued for, without using it up (None: unknown, used or expired)."""
         row = await self._pool.fetchrow(
-            f"DELETE FROM {self._table} WHERE state = $1 RETURNING tenant_id, session_id, expires_at", state
+            f"SELECT tenant_id, session_id, actor, return_to, expires_at FROM {self._table} WHERE state = $1",
+            state,
         )
         if row is None or row["expires_at"].timestamp() < self._clock.now():
+            return None
+        return IssuedState(row["tenant_id"], row["session_id"], row["actor"], row["return_to"])
+
+    async def consume(self, state: str, session_id: str | None = None) -> IssuedState:
+        """Use the state up and say what it was issued for. `session_id`, when the caller presented one,
+        must be the one it was issued to: that is checked first, so a wrong caller never burns the
+        rightful admin's state. `OAuthFailed` when it is unknown, used, expired or not the caller's.
+        Without a session (a browser arriving from Pipedrive) the state itself is the proof."""
+        issued = await self.peek(state)
+        if issued is None:
             raise OAuthFailed()
-        if not hmac.compare_digest(row["session_id"].encode(), session_id.encode()):
+        if session_id is not None and not hmac.compare_digest(
+            issued.session_id.encode(), session_id.encode()
+        ):
             raise OAuthFailed()
-        tenant_id: str = row["tenant_id"]
-        return tenant_id
+        used = await self._pool.fetchval(
+            f"DELETE FROM {self._table} WHERE state = $1 AND session_id = $2 RETURNING true",
+            state,
+            issued.session_id,
+        )
+        if not used:  # another request used it between the two statements
+            raise OAuthFailed()
+        return issued
 
 
 class TokenAnswer(BaseModel):
@@ -187,21 +226,35 @@ class OAuthRefresher:
         self._clock = clock or SystemClock()
         self._margin = margin_seconds
 
-    async def fresh(self, tenant_id: str, rejected: SecretStr | None = None) -> OAuthCredentials:
-        """Usable OAuth credentials for the tenant; `rejected` is an access token Pipedrive just refused."""
-        current = (await self._store.load(tenant_id)).credentials
+    async def fresh(
+        self, tenant_id: str, rejected: SecretStr | None = None, stored: StoredCredentials | None = None
+    ) -> OAuthCredentials:
+        """Usable OAuth credentials for the tenant; `rejected` is an access token Pipedrive just refused,
+        `stored` the row the caller already read. A refresh Pipedrive refuses (the grant was revoked or
+        the refresh token expired) marks the credentials refused: the connection needs reconnecting."""
+        current = (stored or await self._store.load(tenant_id)).credentials
         if not isinstance(current, OAuthCredentials):
             raise InvalidApiKey()
         if not self._needs_refresh(current, rejected):
             return current
+        refused: InvalidApiKey | None = None
         async with self._store.pool.acquire() as conn, conn.transaction():
-            locked = (await self._store.load(tenant_id, conn, for_update=True)).credentials
-            if not isinstance(locked, OAuthCredentials):
+            row = await self._store.load(tenant_id, conn, for_update=True)
+            locked = row.credentials
+            if not isinstance(locked, OAuthCredentials) or row.refused_reason is not None:
                 raise InvalidApiKey()
             if not self._needs_refresh(locked, rejected):
                 return locked
-            renewed = await self._tokens.refresh(locked)
-            await self._store.save(tenant_id, renewed, conn)
+            try:
+                renewed = await self._tokens.refresh(locked)
+            except InvalidApiKey as failure:
+                refused = failure
+                await self._store.mark_refused(tenant_id, row.version, REFRESH_REFUSED, conn)
+            else:
+                await self._store.save(tenant_id, renewed, conn)
+        if refused is not None:
+            _log.warning("pipedrive_oauth_refresh_refused", tenant=tenant_id)
+            raise refused
         _log.info("pipedrive_oauth_refreshed", tenant=tenant_id)
         return renewed
 

@@ -39,7 +39,11 @@ class PipedriveClientSettings(BaseSettings):
     budget_share: float = Field(default=0.5, gt=0, le=1, description="Share of the daily token budget.")
     oauth_client_id: str = ""
     oauth_client_secret: SecretStr = SecretStr("")
-    oauth_redirect_uri: str = "http://127.0.0.1:8080/pipedrive/callback"
+    oauth_redirect_uri: str = Field(
+        default="",
+        description="The app's registered callback URL; empty: the connector's own callback"
+        " (CONNECTOR_PUBLIC_BASE_URL/v1/connection/oauth/callback).",
+    )
     oauth_base_url: str = Field(
         default=LOCAL_SANDBOX_URL, description="Pipedrive's OAuth server (https://oauth.pipedrive.com live)."
     )

@@ -29,6 +29,11 @@ def main() -> None:
     )
     if settings.api_token is not None:
         config = config.model_copy(update={"api_token": settings.api_token.get_secret_value()})
+    if settings.oauth_client_id and settings.oauth_client_secret is not None:
+        secret = settings.oauth_client_secret.get_secret_value()
+        config = config.model_copy(
+            update={"oauth_client_id": settings.oauth_client_id, "oauth_client_secret": secret}
+        )
     print(f"Pipedrive sandbox on {base_url} (plan {config.plan.value}, {config.seats} seat(s))", flush=True)
     if settings.api_token is None:
         print(f"  API token:           {config.api_token}", flush=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 
+import aiohttp
 from aiohttp import web
 
 from pipedrive_sandbox.app_keys import state_of
 from pipedrive_sandbox.changes import generate_changes
 from pipedrive_sandbox.errors import InvalidRequest
+from pipedrive_sandbox.oauth import OAuthError
 from pipedrive_sandbox.query_params import json_body, query_int
 from pipedrive_sandbox.responses import json_response
 from pipedrive_sandbox.store import Entity
@@ -102,6 +105,34 @@ async def revoke_token(request: web.Request) -> web.StreamResponse:
     return json_response({"ok": True})
 
 
+async def uninstall_app(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/oauth/uninstall {"client_id"?, "notify"?}: the company admin uninstalls the app (the
+    sandbox's own client unless named): its tokens are revoked and its callback URL receives Pipedrive's
+    uninstall call, whose answer (status) is returned; a callback that cannot be reached is status 0.
+    `"notify": false` skips the call, as when Pipedrive cannot reach the app (it never calls local URLs)."""
+    state = state_of(request)
+    body = await json_body(request)
+    client_id = str(body.get("client_id") or state.config.oauth_client_id)
+    try:
+        uninstalled = state.oauth.uninstall(client_id)
+    except OAuthError as failure:
+        return json_response(failure.as_body(), status=failure.status)
+    secret = state.config.oauth_client_secret if client_id == state.config.oauth_client_id else ""
+    status = 0
+    if body.get("notify", True) is False:
+        return json_response({"callback_url": uninstalled.callback_url, "status": status, **uninstalled.body})
+    async with aiohttp.ClientSession() as session:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.delete(
+                uninstalled.callback_url,
+                json=uninstalled.body,
+                headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
+                timeout=aiohttp.ClientTimeout(total=state.config.webhook_timeout_seconds),
+            ) as answer:
+                status = answer.status
+    return json_response({"callback_url": uninstalled.callback_url, "status": status, **uninstalled.body})
+
+
 async def make_changes(request: web.Request) -> web.StreamResponse:
     """POST /_sandbox/changes {"entity": "organization", "edits": N, "deletes": N, "merges": N}."""
     state = state_of(request)
@@ -166,6 +197,7 @@ def add_admin_routes(app: web.Application) -> None:
     router.add_post(f"{PREFIX}/faults", set_faults)
     router.add_delete(f"{PREFIX}/faults", clear_faults)
     router.add_post(f"{PREFIX}/tokens/revoke", revoke_token)
+    router.add_post(f"{PREFIX}/oauth/uninstall", uninstall_app)
     router.add_post(f"{PREFIX}/changes", make_changes)
     router.add_post(f"{PREFIX}/seed", reseed)
     router.add_post(f"{PREFIX}/clock/advance", advance_clock)

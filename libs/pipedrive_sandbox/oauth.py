@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,14 @@ class OAuthError(Exception):
     def as_body(self) -> dict[str, Any]:
         """The JSON error body."""
         return {"success": False, "error": self.error, "error_description": self.description}
+
+
+@dataclass(frozen=True)
+class Uninstalled:
+    """An uninstalled app: its callback URL and the body of the call Pipedrive sends there."""
+
+    callback_url: str
+    body: dict[str, Any]
 
 
 @dataclass
@@ -66,6 +75,9 @@ class OAuthServer:
         self._codes: dict[str, _Grant] = {}
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {}
+        # The callback URL of each installed app (Pipedrive's "Callback URL" of the app): where the
+        # uninstall call goes.
+        self.installed: dict[str, str] = {}
 
     def decide(self, client_id: str, redirect_uri: str, state: str, approve: bool, scope: str = "") -> str:
         """The URL the authorize page redirects to after the user approves or denies."""
@@ -74,6 +86,7 @@ class OAuthServer:
         if not approve:
             return redirect_uri + separator + urlencode({"error": "user_denied", "state": state})
         code = secrets.token_urlsafe(24)
+        self.installed[client_id] = redirect_uri.split("?", 1)[0]
         expires = self.clock.now() + CODE_TTL_SECONDS
         self._codes[code] = _Grant(
             client_id, self.default_user_id, scope or DEFAULT_SCOPE, redirect_uri, expires
@@ -118,6 +131,25 @@ class OAuthServer:
             refresh.active = False
             found = True
         return found
+
+    def uninstall(self, client_id: str) -> Uninstalled:
+        """The admin uninstalls the app: every token of the app stops working at once, and Pipedrive
+        calls the app's callback URL (`DELETE`, JSON, the app's Basic auth) with what was uninstalled."""
+        callback = self.installed.pop(client_id, None)
+        if callback is None:
+            raise OAuthError("invalid_request", "The app is not installed", status=404)
+        for token in [t for t, a in self._access.items() if a.client_id == client_id]:
+            del self._access[token]
+        for refresh in self._refresh.values():
+            if refresh.client_id == client_id:
+                refresh.active = False
+        body = {
+            "client_id": client_id,
+            "company_id": self.config.company_id,
+            "user_id": self.default_user_id,
+            "timestamp": datetime.fromtimestamp(self.clock.now(), UTC).isoformat().replace("+00:00", "Z"),
+        }
+        return Uninstalled(callback, body)
 
     def authenticate(self, access_token: str) -> AccessToken | None:
         """The access token if it is valid now."""

@@ -10,7 +10,8 @@ from pipedrive_sandbox.config import Plan
 
 class SandboxSettings(BaseSettings):
     """SANDBOX_HOST, SANDBOX_PORT, SANDBOX_PLAN, SANDBOX_SEATS, SANDBOX_SEED, SANDBOX_ORGANIZATIONS,
-    SANDBOX_API_TOKEN, SANDBOX_PUBLIC_URL."""
+    SANDBOX_API_TOKEN, SANDBOX_PUBLIC_URL, SANDBOX_OAUTH_CLIENT_ID, SANDBOX_OAUTH_CLIENT_SECRET (the
+    registered OAuth app; generated when not given)."""
 
     model_config = SettingsConfigDict(env_prefix="SANDBOX_")
 
@@ -22,3 +23,5 @@ class SandboxSettings(BaseSettings):
     organizations: int = 1000
     api_token: SecretStr | None = None
     public_url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None

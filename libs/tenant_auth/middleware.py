@@ -43,3 +43,8 @@ def tenant_auth_middleware(registry: TenantRegistry) -> Middleware:
 def tenant_of(request: web.Request) -> str:
     """The authenticated tenant of a request (set by the middleware)."""
     return request[TENANT]
+
+
+def authenticated_tenant(request: web.Request) -> str | None:
+    """The tenant of a request on a path where a key is optional: None when none was presented."""
+    return request.get(TENANT)

@@ -78,9 +78,14 @@ async def assemble(
     registry = TenantRegistry(pool)
     await registry.install()
     async with aiohttp.ClientSession() as session:
-        oauth_app = oauth_app_of(settings.pipedrive)
+        oauth_app = oauth_app_of(settings.pipedrive, settings.oauth_callback_url)
         factory = PipedriveClientFactory.from_settings(
-            session, pool, settings.pipedrive, retry=retry, clock=clock
+            session,
+            pool,
+            settings.pipedrive,
+            retry=retry,
+            clock=clock,
+            default_redirect_uri=settings.oauth_callback_url,
         )
         runs, cursors = RunStore(pool, settings.db_schema), CursorStore(pool, settings.db_schema)
         deps = ConnectorDeps(

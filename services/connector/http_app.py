@@ -1,5 +1,6 @@
 """The connector's HTTP application: tenant-authenticated API, the webhook receiver (Basic auth of its
-own) and the OpenAPI description (public)."""
+own), the OAuth callback (the browser back from Pipedrive: the state is the proof, a key optional; the
+app-uninstall call: the app's Basic auth) and the OpenAPI description (public)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from aiohttp.typedefs import Handler, Middleware
 from connector.api_support import DEPS, ConnectorDeps
 from connector.catalog_api import add_catalog_routes
 from connector.connections_api import add_connection_routes
+from connector.oauth_api import add_oauth_routes
 from connector.openapi import serve_openapi
 from connector.runs_api import add_run_routes
+from connector.settings import OAUTH_CALLBACK_PATH
 from connector.settings_api import add_settings_routes
 from connector.webhook_receiver import add_webhook_routes
 from service_runtime.http_guards import api_middlewares
@@ -19,19 +22,28 @@ from tenant_auth.registry import TenantRegistry
 
 PUBLIC_PREFIXES = ("/webhooks/pipedrive/",)
 PUBLIC_PATHS = frozenset({"/openapi.json"})
+KEY_OPTIONAL_PATHS = frozenset({OAUTH_CALLBACK_PATH})
 
 
 def connector_auth_middleware(registry: TenantRegistry) -> Middleware:
-    """Tenant API keys everywhere but the webhook receiver (Basic auth per tenant) and /openapi.json."""
+    """Tenant API keys everywhere but the webhook receiver (Basic auth per tenant), /openapi.json and the
+    OAuth callback, where a bearer key, if one is presented, must still be valid (the handler then checks
+    it is the one that started the flow)."""
     tenant_auth = tenant_auth_middleware(registry)
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
             return await handler(request)
+        if request.path in KEY_OPTIONAL_PATHS and not _bearer(request):
+            return await handler(request)
         return await tenant_auth(request, handler)
 
     return authenticate
+
+
+def _bearer(request: web.Request) -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
 def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application:
@@ -41,6 +53,7 @@ def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application
     )
     app[DEPS] = deps
     add_connection_routes(app)
+    add_oauth_routes(app, OAUTH_CALLBACK_PATH)
     add_settings_routes(app)
     add_catalog_routes(app)
     add_run_routes(app)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from connector.connections_api import ApiTokenConnection
 from connector.imports import ImportRequest
+from connector.oauth_api import AppUninstalled, OAuthStart
 from connector.settings_api import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings
 
@@ -42,15 +43,36 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/connection/api-token": {
         "post": _op("Connect with an API token (checked with /v1/users/me)", ApiTokenConnection)
     },
-    "/v1/connection/oauth/authorize": {"get": _op("Redirect to Pipedrive's consent page", ok="302")},
+    "/v1/connection/oauth/start": {
+        "post": _op(
+            "Start OAuth: the consent page's URL, the browser sent back to `return_to` at the end",
+            OAuthStart,
+            ok="201",
+        )
+    },
+    "/v1/connection/oauth/authorize": {
+        "get": _op(
+            "Redirect to Pipedrive's consent page",
+            ok="302",
+            parameters=[{"name": "return_to", "in": "query", "schema": {"type": "string"}}],
+        )
+    },
     "/v1/connection/oauth/callback": {
         "get": _op(
-            "Finish OAuth: the state must have been issued to this tenant and API key",
+            "Finish OAuth (the browser back from Pipedrive; no key: the state is the proof, a key if"
+            " presented must be the one that started the flow); 302 to `return_to` when the flow has one",
+            security=[{}, {"tenantKey": []}],
             parameters=[
-                {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "code", "in": "query", "schema": {"type": "string"}},
                 {"name": "state", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "error", "in": "query", "schema": {"type": "string"}},
             ],
-        )
+        ),
+        "delete": _op(
+            "Pipedrive's app-uninstall call: disconnect the company's tenants, wipe their tokens",
+            AppUninstalled,
+            security=[{"appBasic": []}],
+        ),
     },
     "/v1/settings": {
         "get": _op("The tenant's sync settings"),
@@ -86,7 +108,16 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     schemas: dict[str, Any] = {}
-    for model in (ApiTokenConnection, SettingsInput, WebhooksInput, ImportRequest, TenantSettings):
+    models: tuple[type[BaseModel], ...] = (
+        ApiTokenConnection,
+        OAuthStart,
+        AppUninstalled,
+        SettingsInput,
+        WebhooksInput,
+        ImportRequest,
+        TenantSettings,
+    )
+    for model in models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -100,6 +131,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key"},
                 "webhookBasic": {"type": "http", "scheme": "basic"},
+                "appBasic": {"type": "http", "scheme": "basic", "description": "The OAuth app's client"},
             },
         },
     }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from pipedrive_client.settings import LOCAL_SANDBOX_URL, PipedriveClientSettings
 from service_runtime.settings import ServiceSettings
+
+OAUTH_CALLBACK_PATH = "/v1/connection/oauth/callback"
 
 
 class ConnectorSettings(ServiceSettings):
@@ -25,7 +30,14 @@ class ConnectorSettings(ServiceSettings):
         description="Base URL for API-token connections (https://api.pipedrive.com live).",
     )
     public_base_url: str = Field(
-        default="http://127.0.0.1:8081", description="Where Pipedrive reaches our webhook receiver."
+        default="http://127.0.0.1:8081",
+        description="Where Pipedrive and browsers reach the connector: the webhook receiver and, unless"
+        " PIPEDRIVE_OAUTH_REDIRECT_URI says otherwise, the OAuth callback.",
+    )
+    oauth_return_urls: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("http://127.0.0.1:8080",),
+        description="Comma-separated origins (scheme://host:port) an OAuth flow may send the browser back"
+        " to at its end (the console's).",
     )
     page_size: int = Field(default=500, ge=1, le=500)
     overlap_seconds: int = Field(default=120, ge=0, description="Incremental reads re-read this far back.")
@@ -45,3 +57,25 @@ class ConnectorSettings(ServiceSettings):
         description="With webhooks on, how often a scheduled sync still asks /v1/recents for what a lost"
         " delivery missed (manual syncs always do).",
     )
+
+    @field_validator("oauth_return_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(url.strip().rstrip("/") for url in value.split(",") if url.strip())
+        return value
+
+    @field_validator("oauth_return_urls")
+    @classmethod
+    def _are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ValueError(f"{url!r} is not an origin such as http://127.0.0.1:8080")
+        return value
+
+    @property
+    def oauth_callback_url(self) -> str:
+        """The OAuth redirect URI the connector serves itself (and where Pipedrive sends the app's
+        uninstall call)."""
+        return f"{self.public_base_url.rstrip('/')}{OAUTH_CALLBACK_PATH}"

@@ -10,10 +10,12 @@ import time
 import aiohttp
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
 from pipedrive_client import (
     ApiDomainPolicy,
     ApiDomainRejected,
+    ApiTokenCredentials,
     InvalidApiKey,
     OAuthApp,
     OAuthCredentials,
@@ -67,7 +69,7 @@ async def test_the_connect_flow_checks_state_exchanges_the_code_and_calls_with_a
     assert f"state={state}" in authorize_url(oauth_app, state)
     callback = await approve(http_session, oauth_app, state)
 
-    connecting = await states.consume(callback["state"], "admin-session")
+    connecting = (await states.consume(callback["state"], "admin-session")).tenant_id
     assert factory.oauth_tokens is not None
     credentials = await factory.oauth_tokens.exchange_code(callback["code"])
     await factory.credentials.save(connecting, credentials)
@@ -140,7 +142,7 @@ async def test_a_401_refreshes_once_and_retries(
     assert _token_calls(sandbox, "refresh_token") == 1
 
 
-async def test_a_revoked_grant_is_an_invalid_api_key(
+async def test_a_revoked_grant_is_an_invalid_api_key_and_marks_the_credentials_refused(
     factory: PipedriveClientFactory,
     sandbox: RecordingSandbox,
     http_session: aiohttp.ClientSession,
@@ -153,6 +155,32 @@ async def test_a_revoked_grant_is_an_invalid_api_key(
 
     with pytest.raises(InvalidApiKey, match=r"^Invalid API key$"):
         await factory.for_tenant(tenant).organizations.get(1)
+    refused = await factory.credentials.load(tenant)
+    with pytest.raises(InvalidApiKey, match=r"refused the refresh token \(.*\); reconnect Pipedrive$"):
+        await factory.for_tenant(tenant).organizations.get(1)
+
+    assert refused.refused_reason is not None and "refresh token" in refused.refused_reason
+    assert _token_calls(sandbox, "refresh_token") == 1, "a refused refresh token is not tried again"
+    assert [e.status for e in sandbox.handle.state.ledger.entries] == [401]
+    renewed = await _connect(factory, http_session, oauth_app, tenant)  # the admin reconnects
+    assert (await factory.credentials.load(tenant)).refused_reason is None
+    assert (await factory.for_tenant(tenant).organizations.get(1)).id == 1
+    assert renewed.access_token != credentials.access_token
+
+
+async def test_a_revoked_api_token_marks_the_credentials_refused_and_is_not_sent_again(
+    factory: PipedriveClientFactory, sandbox: RecordingSandbox, tenant: str
+) -> None:
+    token = sandbox.handle.api_token
+    await factory.credentials.save(tenant, ApiTokenCredentials(SecretStr(token), sandbox.base_url))
+    sandbox.handle.state.revoked_api_tokens.add(token)
+
+    with pytest.raises(InvalidApiKey, match=r"^Invalid API key$"):
+        await factory.for_tenant(tenant).organizations.get(1)
+    with pytest.raises(InvalidApiKey, match="refused the API token"):
+        await factory.for_tenant(tenant).organizations.get(1)
+
+    assert [e.status for e in sandbox.handle.state.ledger.entries] == [401]
 
 
 async def test_an_api_domain_outside_the_allow_list_is_rejected_at_exchange(

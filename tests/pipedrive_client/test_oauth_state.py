@@ -1,4 +1,5 @@
-"""OAuth `state`: unguessable, bound to the admin's session, single use, expiring."""
+"""OAuth `state`: unguessable, bound to the admin's session, single use, expiring; a caller who is not its
+owner is refused before the state is used up."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from pipedrive_client import OAuthApp, OAuthFailed, OAuthStateStore, authorize_url, new_state
+from pipedrive_client import IssuedState, OAuthApp, OAuthFailed, OAuthStateStore, authorize_url, new_state
 from tests.pipedrive_client.fake_clock import FakeClock
 
 APP = OAuthApp("client-1", SecretStr("s3cret"), "https://abm.example/callback")
@@ -35,14 +36,16 @@ async def test_a_state_is_good_once_for_its_own_session(
     pg_pool: asyncpg.Pool, schema: str, tenant: str
 ) -> None:
     store = OAuthStateStore(pg_pool, schema, clock=FakeClock())
-    state = await store.issue(tenant, "session-a")
+    state = await store.issue(tenant, "session-a", actor="ann@acme.test", return_to="https://c.test/x")
 
-    assert await store.consume(state, "session-a") == tenant
+    assert await store.consume(state, "session-a") == IssuedState(
+        tenant, "session-a", "ann@acme.test", "https://c.test/x"
+    )
     with pytest.raises(OAuthFailed):
         await store.consume(state, "session-a")
 
 
-async def test_a_state_from_another_session_is_refused_and_burnt(
+async def test_a_state_presented_by_another_session_is_refused_and_stays_its_owners(
     pg_pool: asyncpg.Pool, schema: str, tenant: str
 ) -> None:
     store = OAuthStateStore(pg_pool, schema, clock=FakeClock())
@@ -50,8 +53,19 @@ async def test_a_state_from_another_session_is_refused_and_burnt(
 
     with pytest.raises(OAuthFailed):
         await store.consume(state, "session-b")
+
+    assert (await store.consume(state, "session-a")).tenant_id == tenant
+
+
+async def test_without_a_session_the_state_itself_is_the_proof_once(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    store = OAuthStateStore(pg_pool, schema, clock=FakeClock())
+    state = await store.issue(tenant, "session-a")
+
+    assert (await store.consume(state)).session_id == "session-a"
     with pytest.raises(OAuthFailed):
-        await store.consume(state, "session-a")
+        await store.consume(state)
 
 
 async def test_an_expired_state_is_refused(pg_pool: asyncpg.Pool, schema: str, tenant: str) -> None:

@@ -133,6 +133,8 @@ class ConnectorHarness:
     tenant: str
     headers: dict[str, str]
     marks: dict[str, dict[TopicPartition, int]]
+    return_origin: str
+    """An origin on the connector's OAuth return allow-list (nothing listens there until a test does)."""
 
     async def connect_by_token(self) -> None:
         """Connect the tenant with the sandbox's API token."""
@@ -203,7 +205,8 @@ async def harness(
     kafka_bootstrap: str,
 ) -> AsyncIterator[ConnectorHarness]:
     """The connector wired to the sandbox, with a fresh tenant and its API key."""
-    port = _free_port()
+    port, return_port = _free_port(), _free_port()
+    return_origin = f"http://127.0.0.1:{return_port}"
     settings = ConnectorSettings(
         db_schema=connector_schemas[0],
         pipedrive=PipedriveClientSettings(
@@ -215,6 +218,7 @@ async def harness(
         ),
         default_api_base_url=sandbox.base_url,
         public_base_url=f"http://127.0.0.1:{port}",
+        oauth_return_urls=(return_origin,),
         page_size=100,
         overlap_seconds=60,
     )
@@ -231,7 +235,9 @@ async def harness(
         await registry.create_tenant(tenant, tenant)
         key = await registry.issue_key(tenant)
         headers = {"Authorization": f"Bearer {key.full_key}"}
-        yield ConnectorHarness(connector, api, registry, sandbox, reader, tenant, headers, marks)
+        yield ConnectorHarness(
+            connector, api, registry, sandbox, reader, tenant, headers, marks, return_origin
+        )
         await api.close()
     await reader.stop()
 

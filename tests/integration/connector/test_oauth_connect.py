@@ -1,6 +1,7 @@
 """Connecting by OAuth through the connector's API, against the sandbox's OAuth server: the authorize
-redirect carries a fresh unguessable state bound to the caller's key; only the right state connects;
-tokens are stored encrypted and appear nowhere else; a sync works and the token is refreshed on expiry."""
+redirect carries a fresh unguessable state bound to the caller's key; only the right state connects, and
+a caller who is not its owner is refused without using it up; tokens are stored encrypted and appear
+nowhere else; a sync works and the token is refreshed on expiry."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ async def test_each_authorize_redirect_carries_a_fresh_unguessable_state_bound_t
     assert [(r["tenant_id"], r["session_id"]) for r in bound] == [(harness.tenant, key_id)] * 2
 
 
-async def test_a_wrong_replayed_or_foreign_state_is_refused_and_changes_nothing(
+async def test_a_wrong_replayed_or_foreign_state_is_refused_changes_nothing_and_burns_no_owners_state(
     harness: ConnectorHarness,
 ) -> None:
     answers = Answers()
@@ -160,6 +161,11 @@ async def test_a_wrong_replayed_or_foreign_state_is_refused_and_changes_nothing(
     assert replayed.status == 400
     assert (await harness.connector.deps.factory.credentials.load(harness.tenant)).version == version
     assert _token_calls(harness, "authorization_code") == 1
+    # The wrong callers above used up none of the states they presented: each still works for its owner.
+    for owner, owned in ((other, theirs), (harness.headers, stolen), (harness.headers, other_session)):
+        completed = await _callback(harness, owner, owned, answers)
+        assert completed.status == 200, await completed.text()
+    assert (await _status(harness, other))["connected"] is True
 
 
 async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_on_expiry_without_leaking(
@@ -171,7 +177,8 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
         callback = await _consent(harness, state)
         connected = await _callback(harness, harness.headers, callback, answers)
         assert connected.status == 200, await connected.text()
-        assert await connected.json() == {"connected": True, "kind": "oauth"}
+        company = harness.sandbox.handle.state.config.company_id
+        assert await connected.json() == {"connected": True, "kind": "oauth", "company_id": company}
         status = await _status(harness, harness.headers)
         answers.seen.append(repr(status))
         first_tokens = await _stored(harness)
@@ -187,7 +194,13 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
         resynced = await harness.connector.deps.runs.get(harness.tenant, again.run_id)
         refreshed = await _stored(harness)
 
-    assert status == {"connected": True, "kind": "oauth", "api_domain": harness.sandbox.base_url}
+    assert status == {
+        "connected": True,
+        "kind": "oauth",
+        "api_domain": harness.sandbox.base_url,
+        "company_id": harness.sandbox.handle.state.config.company_id,
+        "needs_reconnect": False,
+    }
     assert synced is not None and synced.status == "Success", synced and synced.message
     assert resynced is not None and resynced.status == "Success", resynced and resynced.message
     assert _token_calls(harness, "refresh_token") == 1
