@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from console.activity_pages import add_activity_routes
+from console.audiences_pages import add_audience_routes
 from console.pipedrive_card import CARD, add_pipedrive_card_routes
 from console.sign_in_pages import add_sign_in_routes
 
@@ -18,3 +20,5 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     add_sign_in_routes(app)
     add_pipedrive_card_routes(app)
+    add_activity_routes(app)
+    add_audience_routes(app)

@@ -1,0 +1,104 @@
+"""The activity log and the audiences: a sync started from the card shows as runs whose counts go live
+until Success, a run's records and CSV export, the audiences it filled; a revoked token shows as an Error
+run that says "Invalid API key" and what to do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.actions import sign_in
+from tests.browser.screens import capture
+from tests.browser.stack import Stack, Tenant
+
+pytestmark = pytest.mark.integration
+
+
+async def _connect(stack: Stack, tenant: Tenant, token: str) -> None:
+    await stack.api(tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": token})
+
+
+async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await _connect(stack, tenant, stack.sandbox.api_token)
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("button", name="Sync now").click()
+    await expect(page.get_by_role("status")).to_contain_text("A sync started")
+
+    await page.get_by_role("link", name="Activity log").click()
+    # The first page refreshes itself: the mapper's apply run appears and counts up until it ends.
+    apply_row = page.locator("tr[data-status]", has_text="Apply")
+    await expect(apply_row).to_have_attribute("data-status", re.compile("^(Success|Warning)$"))
+    await expect(page.locator("tr[data-status]", has_text="Sync")).to_have_attribute("data-status", "Success")
+    await capture(page, "activity-log")
+    [run] = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=apply"))["data"]
+    for column in ("created", "updated", "unchanged", "skipped", "failed"):
+        await expect(apply_row.locator(f"td[data-label={column.capitalize()}]")).to_have_text(
+            str(run[column])
+        )
+
+    sync_run = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=sync"))["data"][0]
+    await page.locator("tr[data-status]", has_text="Sync").get_by_role("link").click()
+    await expect(page.get_by_role("heading", name="Records")).to_be_visible()
+    entries = await _all_entries(stack, tenant, sync_run["run_id"])
+    assert entries, "the sync's records are listed"
+    await expect(page.locator("tbody tr")).to_have_count(min(len(entries), 100))
+    await capture(page, "activity-run")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Export CSV").click()
+    rows = list(csv.DictReader(io.StringIO((await (await download.value).path()).read_text())))
+    assert [(r["match_key"], r["outcome"]) for r in rows] == [(e["match_key"], e["outcome"]) for e in entries]
+
+    await page.get_by_role("link", name="Audiences").click()
+    accounts = (await stack.api(tenant, "mapper", "GET", "/v1/accounts?limit=500"))["data"]
+    await expect(page.locator("#audience-results tbody tr")).to_have_count(len(accounts))
+    domain = accounts[0]["match_key"]
+    await page.get_by_label("Search").fill(domain)  # the results follow the typing
+    found = (await stack.api(tenant, "mapper", "GET", f"/v1/accounts?q={domain}"))["data"]
+    await expect(page.locator("#audience-results tbody tr")).to_have_count(len(found))
+    await expect(page.locator("#audience-results tbody tr").first).to_contain_text(domain)
+    await capture(page, "audiences-accounts")
+    await page.get_by_role("link", name="Contacts").click()
+    await expect(page.locator("#audience-results tbody tr")).to_have_count(50)  # a page
+
+
+async def _all_entries(stack: Stack, tenant: Tenant, run_id: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = await stack.api(tenant, "auditlog", "GET", f"/v1/runs/{run_id}/entries?limit=1000{cursor}")
+        entries += page["data"]
+        if not page["next_cursor"]:
+            return entries
+        cursor = f"&cursor={page['next_cursor']}"
+
+
+async def test_a_revoked_token_shows_the_next_run_as_invalid_api_key_with_what_to_do(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    token = next(
+        u.api_token
+        for u in stack.sandbox.state.account.users.values()
+        if u.api_token != stack.sandbox.api_token
+    )
+    await _connect(stack, tenant, token)
+    stack.sandbox.state.revoked_api_tokens.add(token)
+    await sign_in(page, tenant.admin)
+
+    await page.get_by_role("button", name="Sync now").click()
+    await page.get_by_role("link", name="Activity log").click()
+    await page.get_by_label("Status").select_option("Error")
+    await page.get_by_role("button", name="Filter").click()
+
+    error_row = page.locator("tr", has_text="Sync")
+    await expect(error_row.get_by_text("Error")).to_be_visible()
+    await expect(error_row).to_contain_text("Invalid API key")
+    await error_row.get_by_role("link").click()
+    await expect(page.get_by_role("region", name="Invalid API key")).to_contain_text("Reconnect Pipedrive")
+    await capture(page, "activity-run-error")
