@@ -12,6 +12,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from service_runtime.logs import AccessLog
+
 _log = structlog.get_logger(__name__)
 
 
@@ -37,7 +39,7 @@ async def serve_until_stopped(
 
     Raises WorkerFailed after the shutdown when a worker died, so the process exits non-zero.
     """
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log_class=AccessLog)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,10 +1,12 @@
 """Every service starts as `python -m <service>`, becomes ready, serves metrics and stops on SIGTERM; its
 API answers a path or method no route serves with the JSON error shape (after the 401 when the key is
 missing), and bad input (NUL characters, tampered cursors, oversized bodies) with a JSON 400 naming the
-field or a JSON 413, never a 500."""
+field or a JSON 413, never a 500. Every line a service logs is JSON: its own, one `http_request` line per
+answer (never the query string), and aiohttp's server errors with their tracebacks."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -104,10 +106,12 @@ async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
     key = await _api_key(pg_pool)
     await _unrouted_calls_answer_json(process, key)
     await _bad_input_answers_json(process, key)
+    await _send_a_request_aiohttp_cannot_parse(process)
     exit_code = await process.terminate()
 
     assert exit_code == 0, process.log_tail()
     assert '"service_stopped"' in process.log_text()
+    _every_log_line_is_json_with_access_lines_and_tracebacks(process)
 
 
 async def test_console_sends_every_page_to_sign_in_refuses_nul_input_and_exits_cleanly(
@@ -171,6 +175,30 @@ async def _unrouted_calls_answer_json(process: ServiceProcess, key: str | None) 
         for keyless in [("GET", UNROUTED), (method, path)]:
             status, body, _ = await _call(process, *keyless, {})
             assert (status, body["error"]) == (401, "unauthorized"), (keyless, body)
+
+
+async def _send_a_request_aiohttp_cannot_parse(process: ServiceProcess) -> None:
+    """A raw NUL in the request line: aiohttp's parser refuses it (400) and logs the traceback."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", process.port)
+    writer.write(b"GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.")
+    writer.close()
+
+
+def _every_log_line_is_json_with_access_lines_and_tracebacks(process: ServiceProcess) -> None:
+    lines = [line for line in process.log_text().splitlines() if line.strip()]
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            pytest.fail(f"{process.service} logged a line that is not JSON: {line[:300]}")
+    access = [entry for entry in parsed if entry.get("event") == "http_request"]
+    assert any(e["path"] == UNROUTED and e["status"] == 404 for e in access), access[:5]
+    assert all("?" not in e["path"] for e in access)
+    served = [e for e in parsed if e.get("logger") == "aiohttp.server"]
+    assert served and "Traceback" in served[0].get("exception", ""), served
 
 
 async def _bad_input_answers_json(process: ServiceProcess, key: str | None) -> None:
