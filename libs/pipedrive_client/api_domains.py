@@ -63,3 +63,13 @@ def origin_of(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("not an http(s) origin")
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def web_app_url(api_domain: str, company_domain: str | None) -> str:
+    """The company's Pipedrive web app, where its records have their pages (`<url>/organization/<id>`):
+    its own `https://<company>.pipedrive.com` API domain, the company domain `/v1/users/me` names when
+    the API domain is the shared `api.pipedrive.com`, or a local/test URL itself (the sandbox)."""
+    origin = origin_of(api_domain)
+    if origin == DEFAULT_API_DOMAIN and company_domain:
+        return f"https://{company_domain.lower()}{PIPEDRIVE_SUFFIX}"
+    return origin

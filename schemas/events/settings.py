@@ -112,3 +112,9 @@ class TenantSettings(BaseModel):
     auto_push: AutoPush = AutoPush()
     organization_domain: OrganizationDomainField = OrganizationDomainField()
     connected: bool = Field(default=False, description="Whether Pipedrive is connected.")
+    pipedrive_web_url: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The connected company's Pipedrive web app (`https://<company>.pipedrive.com`), where a"
+        " record's page is `<url>/<organization|person|deal>/<id>`; set by the connector on connect.",
+    )

@@ -17,6 +17,7 @@ from pipedrive_client import (
     InvalidApiKey,
     PipedriveError,
 )
+from pipedrive_client.api_domains import web_app_url
 from schemas.events.settings import TenantSettings
 from tenant_auth.keys import split_api_key
 from tenant_auth.middleware import tenant_of
@@ -38,13 +39,16 @@ def session_of(request: web.Request) -> str:
     return key_id
 
 
-async def mark_connected(deps: ConnectorDeps, tenant: str, connected: bool) -> TenantSettings:
-    """Publish the tenant's settings with `connected` (and webhooks off when disconnected)."""
+async def mark_connected(
+    deps: ConnectorDeps, tenant: str, connected: bool, web_url: str | None = None
+) -> TenantSettings:
+    """Publish the tenant's settings with `connected` (and webhooks off when disconnected) and the
+    company's Pipedrive web app (`web_url`, where records have their pages)."""
     # The catalog described the account connected before (if any): it is read again when next needed.
     await deps.catalogs.forget(tenant)
 
     def change(current: TenantSettings) -> TenantSettings:
-        update: dict[str, object] = {"connected": connected}
+        update: dict[str, object] = {"connected": connected, "pipedrive_web_url": web_url}
         if not connected:
             update["webhooks_enabled"] = False
         return current.model_copy(update=update)
@@ -76,7 +80,7 @@ async def connect_api_token(request: web.Request) -> web.Response:
         status = 400 if isinstance(failure, InvalidApiKey) else 502
         raise json_error(status, "connection_failed", str(failure)) from failure
     await store.identify(tenant, me.company_id, me.id)
-    await mark_connected(deps, tenant, True)
+    await mark_connected(deps, tenant, True, web_app_url(domain, me.company_domain))
     return web.json_response(
         {"connected": True, "kind": "api_token", "company_id": me.company_id, "company_name": me.company_name}
     )

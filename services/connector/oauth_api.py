@@ -30,6 +30,7 @@ from yarl import URL
 from connector.api_support import ConnectorDeps, deps_of, json_error
 from connector.connections_api import mark_connected, session_of
 from pipedrive_client import OAuthApp, OAuthCredentials, PipedriveError, authorize_url
+from pipedrive_client.api_domains import web_app_url
 from pipedrive_client.oauth import IssuedState
 from service_runtime.http_inputs import PositiveId, read_json, validated
 from tenant_auth.middleware import authenticated_tenant, tenant_of
@@ -151,15 +152,15 @@ async def _connect(deps: ConnectorDeps, issued: IssuedState, credentials: OAuthC
     uninstall call names it), when Pipedrive says which it is."""
     tenant = issued.tenant_id
     await deps.factory.credentials.save(tenant, credentials)
-    company_id = None
+    company_id, company_domain = None, None
     try:
         me = await deps.factory.for_tenant(tenant).users.me()
     except PipedriveError as failure:
         _log.warning("oauth_company_unknown", tenant=tenant, reason=str(failure))
     else:
-        company_id = me.company_id
+        company_id, company_domain = me.company_id, me.company_domain
         await deps.factory.credentials.identify(tenant, me.company_id, me.id)
-    await mark_connected(deps, tenant, True)
+    await mark_connected(deps, tenant, True, web_app_url(credentials.api_domain, company_domain))
     _log.info("oauth_connected", tenant=tenant, actor=issued.actor, company_id=company_id)
     return company_id
 

@@ -3,6 +3,10 @@
     GET /v1/{accounts|contacts|opportunities}?limit=&cursor=&q=&deleted_in_crm=
     GET /v1/{accounts|contacts|opportunities}/{abm_id}
 
+Each record carries its Pipedrive link (`pipedrive`: the id, a URL to the record in the company's
+Pipedrive web app, whether Pipedrive deleted it, and the record a merge folded into the linked one) and,
+for accounts, the normalized `domain` next to the raw `website`.
+
 Every call is authenticated by the tenant middleware and reads only the caller's tenant. Lists use keyset
 pagination on the ABM id: `next_cursor` is null on the last page.
 """
@@ -19,13 +23,24 @@ from mapper.abm_store import TABLES
 from schemas.events.common import SyncObject
 from service_runtime.http_errors import json_error
 from service_runtime.http_inputs import read_query
+from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
 POOL = web.AppKey("pool", asyncpg.Pool)
 SCHEMA = web.AppKey("schema", str)
-_COLUMNS = "abm_id, match_key, is_duplicate, fields, deleted_in_crm, created_at, updated_at"
-_ACCOUNT_COLUMNS = ", engagement_score, score_changed_at, reveal_count, last_revealed_at, recent_pages"
+REPLICA = web.AppKey("settings_replica", SettingsReplica)
+_COLUMNS = ("abm_id", "match_key", "is_duplicate", "fields", "deleted_in_crm", "created_at", "updated_at")
+_ACCOUNT_COLUMNS = (
+    "engagement_score",
+    "score_changed_at",
+    "reveal_count",
+    "last_revealed_at",
+    "recent_pages",
+)
+_LINK_COLUMNS = (
+    "l.pipedrive_id AS link_id, l.deleted_in_crm AS link_deleted, l.merged_into_id AS link_merged_into"
+)
 
 
 class ListQuery(BaseModel):
@@ -49,11 +64,47 @@ def _collection(request: web.Request) -> tuple[str, SyncObject]:
 
 
 def _columns(obj: SyncObject) -> str:
-    return _COLUMNS + (_ACCOUNT_COLUMNS if obj is SyncObject.ORGANIZATION else "")
+    own = _COLUMNS + (_ACCOUNT_COLUMNS if obj is SyncObject.ORGANIZATION else ())
+    return ", ".join([*(f"r.{c}" for c in own), _LINK_COLUMNS])
 
 
-def _row(record: asyncpg.Record) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(record).items()}
+def _link_join(schema: str) -> str:
+    """The record's link: a live one first, else the one applied last (a record may have several)."""
+    return (
+        f" LEFT JOIN LATERAL (SELECT pipedrive_id, deleted_in_crm, merged_into_id FROM {schema}.links k"
+        " WHERE k.abm_id = r.abm_id AND k.tenant_id = r.tenant_id AND k.object = $2"
+        " ORDER BY k.deleted_in_crm, k.source_update_time DESC, k.linked_at DESC LIMIT 1) l ON true"
+    )
+
+
+def pipedrive_link(
+    obj: SyncObject, link_id: int | None, deleted: bool, merged_into: int | None, web_url: str | None
+) -> dict[str, Any] | None:
+    """A record's Pipedrive link as the API shows it: a merged-away record's link names the survivor."""
+    if link_id is None:
+        return None
+    shown = merged_into or link_id
+    url = f"{web_url.rstrip('/')}/{obj.value}/{shown}" if web_url else None
+    return {
+        "id": shown,
+        "url": url,
+        "deleted": deleted and merged_into is None,
+        "merged_from_id": link_id if merged_into else None,
+    }
+
+
+def _row(record: asyncpg.Record, obj: SyncObject, web_url: str | None) -> dict[str, Any]:
+    row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(record).items()}
+    link = (row.pop("link_id"), bool(row.pop("link_deleted")), row.pop("link_merged_into"))
+    row["pipedrive"] = pipedrive_link(obj, *link, web_url=web_url)
+    if obj is SyncObject.ORGANIZATION:
+        row["domain"], row["website"] = row["match_key"], row["fields"].get("website")
+    return row
+
+
+async def _web_url(request: web.Request) -> str | None:
+    settings = await request.app[REPLICA].get(tenant_of(request))
+    return settings.pipedrive_web_url if settings is not None else None
 
 
 async def list_records(request: web.Request) -> web.Response:
@@ -62,15 +113,16 @@ async def list_records(request: web.Request) -> web.Response:
     query = read_query(request, ListQuery)
     schema = request.app[SCHEMA]
     rows = await request.app[POOL].fetch(
-        f"SELECT {_columns(obj)} FROM {schema}.{table} WHERE tenant_id = $1"
-        " AND ($2::text IS NULL OR abm_id > $2)"
-        " AND ($3::text IS NULL OR match_key ILIKE '%' || $3 || '%'"
-        "      OR fields ->> 'name' ILIKE '%' || $3 || '%')"
-        " AND ($4::boolean IS NULL OR deleted_in_crm = $4)"
-        " ORDER BY abm_id LIMIT $5",
-        tenant_of(request), query.cursor, query.q, query.deleted_in_crm, query.limit + 1,
+        f"SELECT {_columns(obj)} FROM {schema}.{table} r{_link_join(schema)} WHERE r.tenant_id = $1"
+        " AND ($3::text IS NULL OR r.abm_id > $3)"
+        " AND ($4::text IS NULL OR r.match_key ILIKE '%' || $4 || '%'"
+        "      OR r.fields ->> 'name' ILIKE '%' || $4 || '%')"
+        " AND ($5::boolean IS NULL OR r.deleted_in_crm = $5)"
+        " ORDER BY r.abm_id LIMIT $6",
+        tenant_of(request), obj.value, query.cursor, query.q, query.deleted_in_crm, query.limit + 1,
     )  # fmt: skip
-    page = [_row(r) for r in rows[: query.limit]]
+    web_url = await _web_url(request)
+    page = [_row(r, obj, web_url) for r in rows[: query.limit]]
     next_cursor = page[-1]["abm_id"] if len(rows) > query.limit else None
     return web.json_response({"data": page, "next_cursor": next_cursor})
 
@@ -78,19 +130,21 @@ async def list_records(request: web.Request) -> web.Response:
 async def get_record(request: web.Request) -> web.Response:
     """One record of the caller's tenant, or 404."""
     table, obj = _collection(request)
+    schema = request.app[SCHEMA]
     row = await request.app[POOL].fetchrow(
-        f"SELECT {_columns(obj)} FROM {request.app[SCHEMA]}.{table} WHERE tenant_id = $1 AND abm_id = $2",
-        tenant_of(request),
-        request.match_info["abm_id"],
-    )
+        f"SELECT {_columns(obj)} FROM {schema}.{table} r{_link_join(schema)}"
+        " WHERE r.tenant_id = $1 AND r.abm_id = $3",
+        tenant_of(request), obj.value, request.match_info["abm_id"],
+    )  # fmt: skip
     if row is None:
         raise json_error(404, "not_found", f"No such {obj.value} for this tenant.")
-    return web.json_response({"data": _row(row)})
+    return web.json_response({"data": _row(row, obj, await _web_url(request))})
 
 
 def add_audience_routes(app: web.Application, pool: asyncpg.Pool, schema: str) -> None:
     """Mount the API on the service's application."""
     app[POOL] = pool
     app[SCHEMA] = schema
+    app[REPLICA] = SettingsReplica(pool, schema)
     app.router.add_get("/v1/{collection}", list_records)
     app.router.add_get("/v1/{collection}/{abm_id}", get_record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipedrive_client import ApiDomainPolicy, ApiDomainRejected
+from pipedrive_client.api_domains import web_app_url
 
 POLICY = ApiDomainPolicy(allowed_test_urls=("http://127.0.0.1:8765",))
 
@@ -45,3 +46,9 @@ def test_pipedrive_hosts_and_the_configured_sandbox_are_accepted(given: str, acc
 def test_anything_else_is_rejected_with_a_typed_error(given: str) -> None:
     with pytest.raises(ApiDomainRejected):
         POLICY.accept(given)
+
+
+def test_a_companys_web_app_is_its_api_domain_or_its_company_domain_under_the_shared_api() -> None:
+    assert web_app_url("https://acme.pipedrive.com", None) == "https://acme.pipedrive.com"
+    assert web_app_url("https://api.pipedrive.com", "Acme") == "https://acme.pipedrive.com"
+    assert web_app_url("http://127.0.0.1:8765", "sandbox-demo") == "http://127.0.0.1:8765"

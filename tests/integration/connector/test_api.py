@@ -78,6 +78,8 @@ async def test_connecting_by_token_publishes_settings_without_the_token(harness:
     assert token not in str(status)
     published = await harness.events(SETTINGS.name)
     assert published[-1]["data"]["connected"] is True
+    # Links to records point into the company's web app (the sandbox's own origin here).
+    assert published[-1]["data"]["pipedrive_web_url"] == harness.sandbox.base_url.rstrip("/")
     assert published[-1]["id"]
     assert token not in str(logs)
     assert all(token not in str(e) for e in published + await harness.events(SOURCE_CHANGES.name))

@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from mapper.audiences_api import add_audience_routes
 from schemas.events.common import SyncObject
+from schemas.events.settings import ObjectSettings, TenantSettings
+from schemas.events.source_changes import ChangeAction
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
@@ -147,3 +149,48 @@ async def test_an_unknown_collection_is_404(
     assert response.status == 404
     body = await response.json()
     assert body["error"] == "not_found" and "leads" in body["message"]
+
+
+async def test_records_show_their_pipedrive_link_and_accounts_their_normalized_domain(
+    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+) -> None:
+    client, registry = api
+    headers = await _key_for(registry, mapper.tenant)
+    objects = {
+        SyncObject.ORGANIZATION: ObjectSettings(),
+        SyncObject.PERSON: ObjectSettings(),
+        SyncObject.DEAL: ObjectSettings(),
+    }
+    web_url = "https://acme.pipedrive.com"
+    await mapper.settings(TenantSettings(version=1, objects=objects, pipedrive_web_url=web_url))
+    org = SyncObject.ORGANIZATION
+    await mapper.change(org, 400, {"name": "Linked", "website": "https://www.Linked.io/about"})
+    await mapper.change(org, 401, {"name": "Gone", "website": "gone.io"})
+    await mapper.change(org, 401, None, action=ChangeAction.DELETED, at="2026-11-01T11:00:00Z")
+    await mapper.change(org, 402, {"name": "Loser", "website": "loser.io"})
+    await mapper.change(org, 403, {"name": "Survivor", "website": "survivor.io"})
+    await mapper.change(
+        org, 402, None, action=ChangeAction.MERGED, merged_into=403, at="2026-11-01T11:00:00Z"
+    )
+    await mapper.change(SyncObject.PERSON, 500, {"name": "Pat", "emails": [{"value": "pat@linked.io"}]})
+
+    accounts = {
+        a["domain"]: a for a in (await (await client.get("/v1/accounts", headers=headers)).json())["data"]
+    }
+    contact = (await (await client.get("/v1/contacts", headers=headers)).json())["data"][0]
+    one = await (await client.get(f"/v1/accounts/{accounts['linked.io']['abm_id']}", headers=headers)).json()
+
+    linked = accounts["linked.io"]
+    assert (linked["domain"], linked["website"]) == ("linked.io", "https://www.Linked.io/about")
+    assert linked["pipedrive"] == {
+        "id": 400, "url": f"{web_url}/organization/400", "deleted": False, "merged_from_id": None,
+    }  # fmt: skip
+    assert one["data"]["pipedrive"] == linked["pipedrive"]
+    assert (accounts["gone.io"]["pipedrive"]["id"], accounts["gone.io"]["pipedrive"]["deleted"]) == (
+        401,
+        True,
+    )
+    assert accounts["loser.io"]["pipedrive"] == {
+        "id": 403, "url": f"{web_url}/organization/403", "deleted": False, "merged_from_id": 402,
+    }  # fmt: skip
+    assert contact["pipedrive"]["url"] == f"{web_url}/person/500"
