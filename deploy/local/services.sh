@@ -127,6 +127,9 @@ use_local_oauth_app() {
     export SANDBOX_OAUTH_CLIENT_SECRET="${SANDBOX_OAUTH_CLIENT_SECRET:-$secret}"
     export PIPEDRIVE_OAUTH_CLIENT_ID="${PIPEDRIVE_OAUTH_CLIENT_ID:-$SANDBOX_OAUTH_CLIENT_ID}"
     export PIPEDRIVE_OAUTH_CLIENT_SECRET="${PIPEDRIVE_OAUTH_CLIENT_SECRET:-$SANDBOX_OAUTH_CLIENT_SECRET}"
+    # Pipedrive sends the browser back to the console, which checks that the flow is its session's
+    # before the connector trades the code (the console's README section, "OAuth in the browser").
+    export PIPEDRIVE_OAUTH_REDIRECT_URI="${PIPEDRIVE_OAUTH_REDIRECT_URI:-http://127.0.0.1:$(port_of console)/pipedrive/callback}"
 }
 
 start() {

@@ -4,6 +4,7 @@ API token or by OAuth (completing in the browser), disconnect with confirmation,
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,13 +15,25 @@ from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
 
 CARD = "/integrations/pipedrive"
+FLOW_PREFIX = "flow:"
 
 
 async def _card_context(api: TenantApi) -> dict[str, Any]:
     connection, settings = await asyncio.gather(
         api.get_ok("connector", "/v1/connection"), api.get_ok("connector", "/v1/settings")
     )
-    return {"connection": connection, "settings": settings, "title": "Pipedrive", "section": "integrations"}
+    catalog = None
+    if connection.get("connected") and not connection.get("needs_reconnect"):
+        # Who and which company: the connector's catalog of the account (read once, then kept).
+        answer = await api.get("connector", "/v1/catalog")
+        catalog = answer.body if answer.ok else None
+    return {
+        "connection": connection,
+        "settings": settings,
+        "catalog": catalog,
+        "title": "Pipedrive",
+        "section": "integrations",
+    }
 
 
 async def show_card(request: web.Request) -> web.Response:
@@ -60,43 +73,77 @@ async def _card_with_error(request: web.Request, api: TenantApi, error: str) -> 
 
 
 async def start_oauth(request: web.Request) -> web.Response:
-    """Ask the connector for Pipedrive's consent page, bind its state to this session, and go there."""
-    answer = await api_of(request).send("connector", "GET", "/v1/connection/oauth/authorize")
+    """Ask the connector for Pipedrive's consent page, bind the flow to this session, and go there.
+
+    The browser comes back either to the console's callback (Pipedrive's redirect URI is the console's:
+    the state is checked against this session before the connector trades the code) or, when the
+    connector is the redirect URI, to `return_to` with the flow's nonce, checked against this session."""
+    deps, session = deps_of(request), session_of(request)
+    flow = secrets.token_urlsafe(16)
+    return_to = f"{deps.settings.public_url.rstrip('/')}{CARD}/oauth/done?flow={flow}"
+    answer = await api_of(request).send(
+        "connector", "POST", "/v1/connection/oauth/start", {"return_to": return_to}
+    )
     if answer.status == 409:
         raise PageRefused(
             409,
             "OAuth is not set up",
             "This installation has no Pipedrive app configured for OAuth. Connect with an API token instead,"
-            " or ask your operator to set CONNECTOR_OAUTH_CLIENT_ID and CONNECTOR_OAUTH_CLIENT_SECRET.",
+            " or ask your operator to set PIPEDRIVE_OAUTH_CLIENT_ID and PIPEDRIVE_OAUTH_CLIENT_SECRET.",
         )
-    location = answer.location or (answer.body or {}).get("authorize_url")
+    location = (answer.body or {}).get("authorize_url") if answer.ok else None
     state = parse_qs(urlsplit(location or "").query).get("state", [""])[0]
     if not location or not state:
         raise ServiceFailed("connector", answer)
-    await deps_of(request).oauth_starts.remember(state, session_of(request))
+    await deps.oauth_starts.remember(state, session)
+    await deps.oauth_starts.remember(FLOW_PREFIX + flow, session)
     raise web.HTTPSeeOther(location)
 
 
 async def oauth_callback(request: web.Request) -> web.Response:
-    """Pipedrive sends the browser back here: the state must be one this session started."""
-    query = request.query
-    state = query.get("state", "")
+    """Pipedrive sends the browser back here: the state must be one this session started; then the
+    connector trades the code (and answers where the flow ends)."""
+    state = request.query.get("state", "")
     if not state or not await deps_of(request).oauth_starts.redeem(state, session_of(request)):
-        raise PageRefused(
-            400,
-            "This connect link is not yours",
-            "The answer from Pipedrive does not belong to a connect started in this browser session, or it"
-            " is older than ten minutes. Start again from Integrations > Pipedrive.",
-        )
-    path = "/v1/connection/oauth/callback?" + request.query_string
-    answer = await api_of(request).send("connector", "GET", path)
-    if query.get("error"):
+        raise _not_yours()
+    answer = await api_of(request).send(
+        "connector", "GET", "/v1/connection/oauth/callback?" + request.query_string
+    )
+    if answer.location:  # the connector sends the browser to return_to, which says how it ended
+        outcome = parse_qs(urlsplit(answer.location).query)
+        return await _oauth_ended(request, outcome.get("oauth", [""])[0], outcome.get("error", [""])[0])
+    if answer.ok:
+        return await _oauth_ended(request, "connected", "")
+    return await _oauth_ended(request, "failed", answer.message)
+
+
+async def oauth_done(request: web.Request) -> web.Response:
+    """The end of a flow whose callback was the connector's: the flow must be this session's."""
+    flow = request.query.get("flow", "")
+    if not flow or not await deps_of(request).oauth_starts.redeem(FLOW_PREFIX + flow, session_of(request)):
+        raise _not_yours()
+    return await _oauth_ended(request, request.query.get("oauth", ""), request.query.get("error", ""))
+
+
+async def _oauth_ended(request: web.Request, outcome: str, error: str) -> web.Response:
+    if outcome == "connected":
+        return await redirect_with_notice(request, CARD, "Connected to Pipedrive with OAuth.")
+    if outcome == "denied":
         return await redirect_with_notice(
             request, CARD, "Pipedrive was not connected: you cancelled at Pipedrive."
         )
-    if not answer.ok:
-        return await redirect_with_notice(request, CARD, f"Pipedrive was not connected: {answer.message}")
-    return await redirect_with_notice(request, CARD, "Connected to Pipedrive with OAuth.")
+    return await redirect_with_notice(
+        request, CARD, f"Pipedrive was not connected: {error or 'the connect failed'}."
+    )
+
+
+def _not_yours() -> PageRefused:
+    return PageRefused(
+        400,
+        "This connect link is not yours",
+        "The answer from Pipedrive does not belong to a connect started in this browser session, or it"
+        " is older than ten minutes. Start again from the Pipedrive page.",
+    )
 
 
 async def confirm_disconnect(request: web.Request) -> web.Response:
@@ -144,6 +191,7 @@ def add_pipedrive_card_routes(app: web.Application) -> None:
     app.router.add_post(f"{CARD}/api-token", connect_with_token)
     app.router.add_post(f"{CARD}/oauth", start_oauth)
     app.router.add_get("/pipedrive/callback", oauth_callback)
+    app.router.add_get(f"{CARD}/oauth/done", oauth_done)
     app.router.add_get(f"{CARD}/disconnect", confirm_disconnect)
     app.router.add_post(f"{CARD}/disconnect", disconnect)
     app.router.add_post(f"{CARD}/webhooks", set_webhooks)

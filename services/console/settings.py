@@ -18,6 +18,10 @@ class ConsoleSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", frozen=True)
 
     http_port: int = 8080
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where browsers reach the console (the end of an OAuth connect comes back here).",
+    )
     db_schema: str = "console"
     connector_url: str = "http://127.0.0.1:8081"
     mapper_url: str = "http://127.0.0.1:8082"

@@ -74,6 +74,7 @@ class Stack:
             CONNECTOR_DB_SCHEMA=f"itest_connector_b{uid}",
             CONNECTOR_DEFAULT_API_BASE_URL=sandbox,
             CONNECTOR_PUBLIC_BASE_URL=self.connector.url,
+            CONNECTOR_OAUTH_RETURN_URLS=self.console.url,
             CONNECTOR_SCHEDULER_INTERVAL_S="0.5",
         )
         for name, process in self.consumers.items():
@@ -88,6 +89,7 @@ class Stack:
         self.consumers["pusher"].env.update(shared)
         self.console.env.update(
             CONSOLE_DB_SCHEMA=f"itest_console_b{uid}",
+            CONSOLE_PUBLIC_URL=self.console.url,
             CONSOLE_CONNECTOR_URL=self.connector.url,
             CONSOLE_MAPPER_URL=self.consumers["mapper"].url,
             CONSOLE_PUSHER_URL=self.consumers["pusher"].url,

@@ -31,6 +31,9 @@ async def test_an_admin_connects_with_an_api_token_then_disconnects(
     await expect(page.get_by_role("status")).to_contain_text("Connected to Pipedrive")
     await expect(page.get_by_text("Connected", exact=True)).to_be_visible()
     await expect(page.get_by_text("an API token", exact=True)).to_be_visible()
+    users = list(stack.sandbox.state.account.users.values())
+    await expect(page.get_by_text(stack.sandbox.state.config.company_name, exact=True)).to_be_visible()
+    await expect(page.get_by_text(f"{users[0].name} ({users[0].email})", exact=True)).to_be_visible()
     connection = await stack.api(tenant, "connector", "GET", "/v1/connection")
     assert connection == {**connection, "connected": True, "kind": "api_token"}
     await capture(page, "pipedrive-connected")
@@ -77,6 +80,8 @@ async def test_an_oauth_answer_from_another_session_is_refused(
         await intruder.goto(consent_url)
         await intruder.get_by_role("button", name="Allow and install").click()
 
+        await expect(intruder.get_by_role("heading", name="This connect link is not yours")).to_be_visible()
+        await intruder.goto("/integrations/pipedrive/oauth/done?flow=not-mine&oauth=connected")
         await expect(intruder.get_by_role("heading", name="This connect link is not yours")).to_be_visible()
     finally:
         await other.close()
