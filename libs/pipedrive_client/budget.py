@@ -18,6 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 from pipedrive_client.clock import Clock, SystemClock
 from pipedrive_client.database import DEFAULT_SCHEMA, checked_schema
 from pipedrive_client.errors import BudgetExhausted
+from pipedrive_client.metrics import record_budget_left
 from pipedrive_client.plans import SEARCH_BURST_LIMIT, Plan, burst_limit, daily_budget
 
 SECONDS_PER_DAY = 86_400
@@ -172,7 +173,9 @@ class Budget:
                 return float(row["closed_until"] - now)
             day = self._day(now)
             spent = row["spent_today"] if row["day"] == day else 0
-            if spent + cost > self._policy.allowance(Plan(row["plan"]), row["seats"]):
+            allowance = self._policy.allowance(Plan(row["plan"]), row["seats"])
+            record_budget_left(tenant_id, allowance - spent)
+            if spent + cost > allowance:
                 raise BudgetExhausted((day + 1) * SECONDS_PER_DAY)
             horizon = now - self._policy.window_seconds - self._policy.window_margin_seconds
             window = sorted(t for t in row["window_times"] if t > horizon)
@@ -192,6 +195,7 @@ class Budget:
                 day,
                 spent + cost,
             )
+        record_budget_left(tenant_id, allowance - spent - cost)
         return None
 
     @staticmethod

@@ -34,6 +34,7 @@ from pipedrive_client.errors import (
     RequestRejected,
     UnexpectedResponse,
 )
+from pipedrive_client.metrics import record_call, record_tokens
 from pipedrive_client.token_costs import TokenCosts, load_token_costs
 
 _log = structlog.get_logger(__name__)
@@ -116,12 +117,13 @@ class PipedriveHttp:
             try:
                 reply = await self._send(endpoint, auth, path, params, body, cost)
             except _NETWORK_ERRORS as failure:
+                record_call(self.tenant_id, endpoint.name, None, 0.0)
                 failures += 1
                 if not endpoint.retry_safe or failures >= self._retry.max_attempts:
                     raise PipedriveUnavailable() from failure
                 await self._clock.sleep(self._retry.delay(failures))
                 continue
-            await self._settle(reply, cost)
+            await self._settle(reply, cost, endpoint.name)
             if reply.status == 401:
                 if rejected is not None:
                     raise InvalidApiKey()
@@ -166,6 +168,7 @@ class PipedriveHttp:
             timeout=timeout,
         ) as response:
             reply = _Reply(response.status, response.headers, await response.read())
+        record_call(self.tenant_id, endpoint.name, reply.status, time.monotonic() - started)
         _log.info(
             "pipedrive_call",
             tenant=self.tenant_id,
@@ -176,12 +179,13 @@ class PipedriveHttp:
         )
         return reply
 
-    async def _settle(self, reply: _Reply, cost: int) -> None:
+    async def _settle(self, reply: _Reply, cost: int, endpoint_name: str) -> None:
         """Record what the answer says about the budget: refunds, closed windows, an exhausted day."""
         if reply.status in (401, 403, 429):
             await self._budget.refund(self.tenant_id, cost)
         else:
             self.tokens_spent += cost
+            record_tokens(self.tenant_id, endpoint_name, cost)
         daily = reply.status == 429 and "daily" in _error_text(reply.body).lower()
         window = closed_window_from(reply.status, reply.headers, self._clock.now(), daily)
         if window is not None:

@@ -9,6 +9,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from service_runtime.http_metrics import http_metrics_middleware, register_process_metrics
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises when the dependency it checks is not reachable."""
 
@@ -49,7 +51,10 @@ async def _metrics(request: web.Request) -> web.Response:
 def add_operational_routes(
     app: web.Application, checks: Mapping[str, ReadinessCheck], registry: CollectorRegistry
 ) -> None:
-    """Mount /healthz, /readyz (every check must pass) and /metrics on an application."""
+    """Mount /healthz, /readyz (every check must pass) and /metrics on an application, count its HTTP
+    requests (the outermost middleware, so every answer is counted) and export the process metrics."""
+    app.middlewares.insert(0, http_metrics_middleware(registry))
+    register_process_metrics(registry)
     app[READINESS_CHECKS] = dict(checks)
     app[METRICS_REGISTRY] = registry
     app.router.add_get("/healthz", _healthz)

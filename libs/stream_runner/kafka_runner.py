@@ -17,12 +17,15 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from schemas.topics import dlq_topic
 from stream_runner.messages import IncomingMessage
 from stream_runner.processor import MessageProcessor, StopRequested
 from stream_runner.producer import Delivery
 
 _log = structlog.get_logger(__name__)
 _MAX_PENDING_DELIVERIES = 2000
+_DLQ_CHECK_INTERVAL_S = 30.0
+_DLQ_CHECK_TIMEOUT_S = 10.0
 
 
 def incoming_from(record: ConsumerRecord[bytes, bytes]) -> IncomingMessage:
@@ -44,9 +47,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._runner.commit_processed()
+        self._runner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         _log.info("partitions_assigned", count=len(assigned))
+        await self._runner.start_lag(assigned)
 
 
 class KafkaStreamRunner:
@@ -72,6 +77,13 @@ class KafkaStreamRunner:
         self._max_pending_deliveries = max(_MAX_PENDING_DELIVERIES, 4 * max_poll_records)
         self._deliveries: list[Delivery] = []
         self._last_commit = time.monotonic()
+        self._group = group_id
+        self._metrics = processor.metrics
+        self._dlq = dlq_topic(processor.service)
+        # The next offset to process per owned partition, for the lag gauge.
+        self._next_offsets: dict[TopicPartition, int] = {}
+        self._last_gauges = 0.0
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -108,11 +120,13 @@ class KafkaStreamRunner:
         """Consume until `stop` is set; then commit what was processed and leave the group."""
         self._consumer.subscribe(topics=self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
+        dlq_watch = asyncio.create_task(self._watch_dlq(stop), name="dlq_depth")
         try:
             while not stop.is_set():
                 batches = await self._consumer.getmany(timeout_ms=300)
                 with contextlib.suppress(StopRequested):
                     await self._process_batches(batches, stop)
+                await self._update_gauges()
                 due = time.monotonic() - self._last_commit >= self._commit_interval_s
                 if due or len(self._deliveries) >= self._max_pending_deliveries:
                     await self.commit_processed()
@@ -120,6 +134,9 @@ class KafkaStreamRunner:
             try:
                 await self.commit_processed()
             finally:
+                dlq_watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dlq_watch
                 await self._consumer.stop()
                 _log.info("consumer_stopped")
 
@@ -138,3 +155,56 @@ class KafkaStreamRunner:
         for partition, partition_records in batches.items():
             if partition_records:
                 self._processed[partition] = partition_records[-1].offset + 1
+                self._next_offsets[partition] = partition_records[-1].offset + 1
+
+    async def start_lag(self, assigned: list[TopicPartition]) -> None:
+        """Start the lag of newly owned partitions at the group's committed offsets."""
+        for partition in assigned:
+            with contextlib.suppress(KafkaError):
+                committed = await self._consumer.committed(partition)
+                self._next_offsets[partition] = committed or 0
+
+    def forget_lag(self, revoked: list[TopicPartition]) -> None:
+        """Stop reporting partitions this replica no longer owns (their new owner reports them)."""
+        for partition in revoked:
+            self._next_offsets.pop(partition, None)
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(self._group, partition.topic, str(partition.partition))
+
+    async def _update_gauges(self) -> None:
+        """At most once a second, the lag of the owned partitions (from the high watermarks the fetches
+        bring back)."""
+        now = time.monotonic()
+        if now - self._last_gauges < 1.0:
+            return
+        self._last_gauges = now
+        for partition, next_offset in self._next_offsets.items():
+            highwater = self._consumer.highwater(partition)
+            if highwater is not None:
+                lag = max(highwater - next_offset, 0)
+                self._metrics.lag.labels(self._group, partition.topic, str(partition.partition)).set(lag)
+
+    async def _watch_dlq(self, stop: asyncio.Event) -> None:
+        """Every 30 s until `stop`, the depth of the service's dead-letter topic, read by a group-less
+        client of its own (the group member's metadata covers only the topics it consumes)."""
+        reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        partitions = [TopicPartition(self._dlq.name, p) for p in range(self._dlq.partitions)]
+        try:
+            await asyncio.wait_for(reader.start(), _DLQ_CHECK_TIMEOUT_S)
+            while not stop.is_set():
+                try:
+                    ends = await asyncio.wait_for(reader.end_offsets(partitions), _DLQ_CHECK_TIMEOUT_S)
+                    starts = await asyncio.wait_for(
+                        reader.beginning_offsets(partitions), _DLQ_CHECK_TIMEOUT_S
+                    )
+                    depth = sum(ends[p] - starts[p] for p in partitions)
+                    self._metrics.dlq_depth.labels(self._dlq.name).set(depth)
+                except (KafkaError, TimeoutError) as failure:
+                    _log.warning("dlq_depth_unavailable", topic=self._dlq.name, error=repr(failure))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _DLQ_CHECK_INTERVAL_S)
+        except (KafkaError, TimeoutError) as failure:
+            _log.warning("dlq_depth_unavailable", topic=self._dlq.name, error=repr(failure))
+        finally:
+            with contextlib.suppress(asyncio.CancelledError, KafkaError):
+                await reader.stop()

@@ -99,6 +99,16 @@ class MessageProcessor:
         self._metrics = metrics
         self._retry = retry
 
+    @property
+    def service(self) -> str:
+        """The service this processor works for (its dead-letter topic is named after it)."""
+        return self._service
+
+    @property
+    def metrics(self) -> RunnerMetrics:
+        """The metrics it records (the runner adds lag and dead-letter depth to them)."""
+        return self._metrics
+
     async def process(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
         """Apply one message and hand its outputs to the producer. Raises StopRequested if stopped first."""
         started = time.perf_counter()
@@ -203,7 +213,7 @@ class MessageProcessor:
         for outcome, count in outcomes.items():
             self._metrics.messages.labels(topic, outcome).inc(count)
         elapsed = time.perf_counter() - started
-        self._metrics.seconds.labels(topic).observe(elapsed / len(items))
+        self._metrics.observe_messages(topic, elapsed / len(items), len(items))
         return results
 
     async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:

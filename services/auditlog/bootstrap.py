@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
@@ -30,6 +30,16 @@ SERVICE = "auditlog"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def runs_finished_counter(registry: CollectorRegistry) -> Counter:
+    """`psync_runs_finished_total{service, kind, status}`: every run of every service, as it ends."""
+    return Counter(
+        "psync_runs_finished_total",
+        "Runs ended, by the service that ran them, their kind and their status (Success, Warning, Error)",
+        ["service", "kind", "status"],
+        registry=registry,
+    )
+
+
 async def run_service(settings: AuditlogSettings) -> None:
     """Run the auditlog until SIGTERM or SIGINT, then stop consuming, commit and close."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
@@ -44,7 +54,7 @@ async def run_service(settings: AuditlogSettings) -> None:
         log = ActivityLog(pool, settings.db_schema)
         processor = MessageProcessor(
             SERVICE,
-            build_handlers(log),
+            build_handlers(log, runs_finished_counter(registry)),
             producer,
             RunnerMetrics(registry),
             batch_handlers=build_batch_handlers(log),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from prometheus_client import Counter
+
 from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
 from schemas.envelope import CloudEvent
 from schemas.events.common import Direction
@@ -47,8 +49,9 @@ def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
     )
 
 
-def build_handlers(log: ActivityLog) -> Mapping[str, Handler]:
-    """The auditlog's handlers by event type."""
+def build_handlers(log: ActivityLog, runs_finished: Counter | None = None) -> Mapping[str, Handler]:
+    """The auditlog's handlers by event type; `runs_finished` counts each run's end once, by the service
+    that ran it, its kind and its status (every service's runs end here, the activity log)."""
     record_applied_together = record_applied_batch(log)
 
     async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -60,6 +63,8 @@ def build_handlers(log: ActivityLog) -> Mapping[str, Handler]:
     async def run_finished(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         run: RunFinished = event.data
         fresh = await log.record_run_finished(event.tenantid, event.id, message.topic, run)
+        if fresh and runs_finished is not None:
+            runs_finished.labels(run.service, run.kind.value, run.status.value).inc()
         return Handled(duplicate=not fresh)
 
     async def record_applied(event: CloudEvent[Any], message: IncomingMessage) -> Handled:

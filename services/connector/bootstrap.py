@@ -39,6 +39,7 @@ from pipedrive_client import (
     install_schema,
 )
 from pipedrive_client.client import oauth_app_of
+from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from service_runtime.health import add_operational_routes
@@ -140,7 +141,9 @@ async def run_service(settings: ConnectorSettings) -> None:
         await producer.start()
         async with assemble(settings, pool, producer) as connector:
             checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
-            add_operational_routes(connector.app, checks, CollectorRegistry())
+            registry = CollectorRegistry()
+            register_pipedrive_metrics(registry)
+            add_operational_routes(connector.app, checks, registry)
             workers = [connector.scheduler.run, connector.hints.run]
             await serve_until_stopped(connector.app, settings.http_host, settings.http_port, workers, stop)
     finally:

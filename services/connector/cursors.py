@@ -209,8 +209,9 @@ class CursorStore:
     async def rewind(
         self, tenant: str, objects: Sequence[SyncObject], since: datetime, *, dry_run: bool = False
     ) -> dict[SyncObject, tuple[datetime | None, int]]:
-        """Make the next sync read the objects again from `since`: each cursor moves back to it (never
-        forward) and the live versions updated at or after it are forgotten, so they are emitted again,
+        """Make the next sync read the objects again from `since`: each cursor and the tenant's change
+        scan move back to it (never forward) and the live versions updated at or after it are forgotten,
+        so they are emitted again,
         with the event ids they had (consumers that applied them drop them by id). Deleted versions are
         kept: a deletion is not re-read. Per object: the cursor before, and how many versions were
         forgotten. With `dry_run` the same statements run and are rolled back.
@@ -242,6 +243,14 @@ class CursorStore:
                         since,
                     )
                     report[obj] = (before, int(forgotten.rsplit(" ", 1)[-1]))
+                # The next sync asks /v1/recents from `since` (or reads everything when that is beyond
+                # recents' reach), so the forgotten versions are read again whatever its read mode.
+                await conn.execute(
+                    f"UPDATE {self._schema}.change_scans SET scanned_through = least(scanned_through, $2)"
+                    " WHERE tenant_id = $1",
+                    tenant,
+                    since,
+                )
             except BaseException:
                 await transaction.rollback()
                 raise

@@ -14,13 +14,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from pipedrive_client import PipedriveClientFactory, RetryPolicy, install_schema
+from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
-from pusher.parking import ParkedPushes, ParkingLimits
+from pusher.parking import ParkedPushes, ParkingLimits, parked_pushes_gauge
 from pusher.record_pusher import RecordPusher
 from pusher.score_push import ScorePush
 from pusher.settings import PusherSettings
@@ -84,6 +85,7 @@ async def run_service(settings: PusherSettings) -> None:
             pool, settings.db_schema, clients, after_create=after_create, parking=settings.parking_limits
         )
         registry = CollectorRegistry()
+        register_pipedrive_metrics(registry)
         runner = KafkaStreamRunner(
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.group_id,
@@ -105,7 +107,12 @@ async def run_service(settings: PusherSettings) -> None:
         async def close_windows(stop: asyncio.Event) -> None:
             await close_windows_until_stopped(pool, settings.db_schema, producer.send_all, stop)
 
-        workers = [runner.run, redrive, close_windows]
+        parked_pushes = parked_pushes_gauge(registry)
+
+        async def report_parked(stop: asyncio.Event) -> None:
+            await handlers.parked.report(parked_pushes, stop)
+
+        workers = [runner.run, redrive, close_windows, report_parked]
         await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await session.close()

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from prometheus_client import CollectorRegistry, Gauge
 
 from postgres_store.inbox import Connection
 from schemas.codec import decode_event, encode_event
@@ -113,6 +114,16 @@ class Origin:
         return cls(message.topic, message.partition, message.offset, message.key)
 
 
+def parked_pushes_gauge(registry: CollectorRegistry) -> Gauge:
+    """`psync_parked_pushes{tenant}`, kept by `ParkedPushes.report`."""
+    return Gauge(
+        "psync_parked_pushes",
+        "Pushes the pusher holds back per tenant (budget closed, or failing and retried)",
+        ["tenant"],
+        registry=registry,
+    )
+
+
 class ParkedPushes:
     """The `parked_pushes` table of one schema, and the worker that re-drives it."""
 
@@ -144,6 +155,28 @@ class ParkedPushes:
         return int(
             await self._pool.fetchval(f"SELECT count(*) FROM {self._table} WHERE tenant_id = $1", tenant)
         )
+
+    async def counts(self) -> dict[str, int]:
+        """How many pushes wait, per tenant that has any."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id, count(*) AS n FROM {self._table} GROUP BY tenant_id"
+        )
+        return {r["tenant_id"]: int(r["n"]) for r in rows}
+
+    async def report(self, gauge: Gauge, stop: asyncio.Event, every_s: float = 15.0) -> None:
+        """Keep `gauge{tenant}` at the number of the tenant's parked pushes until `stop` (a tenant whose
+        pushes are all re-driven reads 0, then disappears at the next report)."""
+        reported: set[str] = set()
+        while not stop.is_set():
+            with contextlib.suppress(*REDRIVE_WORKER_SURVIVES):
+                counts = await self.counts()
+                for tenant in reported - set(counts):
+                    gauge.remove(tenant)
+                for tenant, count in counts.items():
+                    gauge.labels(tenant).set(count)
+                reported = set(counts)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
 
     async def run(self, redrive: Redrive, give_up: GiveUp, send: Send, stop: asyncio.Event) -> None:
         """Re-drive due pushes, oldest first per tenant, until `stop`; one replica per row (SKIP LOCKED).
