@@ -42,6 +42,7 @@ from pipedrive_client.client import oauth_app_of
 from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
@@ -130,6 +131,15 @@ async def assemble(
         )
 
 
+def expiring_tables(settings: ConnectorSettings) -> list[Expiry]:
+    """What the connector remembers only for a while: webhook delivery ids, and OAuth states an hour
+    after they expired (issuing sweeps them too, but only when someone connects)."""
+    return [
+        Expiry(f"{settings.db_schema}.webhook_deliveries", "received_at", settings.webhook_delivery_window_s),
+        Expiry(f"{settings.pipedrive.client_schema}.oauth_states", "expires_at", 3600),
+    ]
+
+
 async def run_service(settings: ConnectorSettings) -> None:
     """Run the connector until SIGTERM or SIGINT, then close its connections."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
@@ -144,7 +154,8 @@ async def run_service(settings: ConnectorSettings) -> None:
             registry = CollectorRegistry()
             register_pipedrive_metrics(registry)
             add_operational_routes(connector.app, checks, registry)
-            workers = [connector.scheduler.run, connector.hints.run]
+            pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
+            workers = [connector.scheduler.run, connector.hints.run, pruner.run]
             await serve_until_stopped(connector.app, settings.http_host, settings.http_port, workers, stop)
     finally:
         await producer.stop()

@@ -17,6 +17,7 @@ from pipedrive_client import PipedriveClientFactory, RetryPolicy, install_schema
 from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
 from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
@@ -63,6 +64,15 @@ def build_handlers(
     return PusherHandlers(
         pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, parked, visits
     )
+
+
+def expiring_tables(settings: PusherSettings) -> list[Expiry]:
+    """What the pusher remembers only for a while: applied event ids, reveals' visit activities."""
+    schema, window = settings.db_schema, settings.dedupe_window_s
+    return [
+        Expiry(f"{schema}.inbox", "applied_at", window),
+        Expiry(f"{schema}.visit_activities", "intent_at", window),
+    ]
 
 
 async def run_service(settings: PusherSettings) -> None:
@@ -112,7 +122,8 @@ async def run_service(settings: PusherSettings) -> None:
         async def report_parked(stop: asyncio.Event) -> None:
             await handlers.parked.report(parked_pushes, stop)
 
-        workers = [runner.run, redrive, close_windows, report_parked]
+        pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
+        workers = [runner.run, redrive, close_windows, report_parked, pruner.run]
         await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await session.close()
