@@ -22,7 +22,7 @@ from connector.catalog import CatalogAges, Catalogs
 from connector.catalog_store import CatalogStore
 from connector.cursors import CursorStore
 from connector.http_app import create_app
-from connector.imports import run_import
+from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
 from connector.runs import RunKindName, RunStore
 from connector.scheduler import Scheduler
@@ -90,6 +90,12 @@ async def assemble(
             default_redirect_uri=settings.oauth_callback_url,
         )
         runs, cursors = RunStore(pool, settings.db_schema), CursorStore(pool, settings.db_schema)
+        catalogs = Catalogs(
+            CatalogStore(pool, settings.db_schema),
+            factory,
+            clock,
+            CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
+        )
         deps = ConnectorDeps(
             settings=settings,
             pool=pool,
@@ -101,12 +107,7 @@ async def assemble(
             tenant_settings=SettingsStore(pool, settings.db_schema, producer),
             runs=runs,
             cursors=cursors,
-            catalogs=Catalogs(
-                CatalogStore(pool, settings.db_schema),
-                factory,
-                clock,
-                CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
-            ),
+            catalogs=catalogs,
             clock=clock,
             work_available=asyncio.Event(),
             hints_available=asyncio.Event(),
@@ -124,7 +125,7 @@ async def assemble(
             cursors,
             clock,
             options,
-            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: run_import},
+            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: ImportRuns(catalogs)},
         )
         yield Connector(
             deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor
