@@ -18,6 +18,7 @@ from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
+from pusher.abm_records import AbmRecords
 from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
@@ -107,7 +108,7 @@ async def run_service(settings: PusherSettings) -> None:
         tenants = TenantRegistry(pool)
         await tenants.install()
         http = web.Application(middlewares=api_middlewares(tenant_auth_middleware(tenants)))
-        add_manual_push_routes(http, handlers, producer.send_all)
+        add_manual_push_routes(http, handlers, producer.send_all, AbmRecords(session, settings.mapper_url))
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
 
