@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,6 +35,36 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
             raise UnexpectedResponse("Unexpected response from Pipedrive: a page cursor repeated")
         seen.add(page.next_cursor)
         cursor = page.next_cursor
+
+
+async def read_ahead(
+    fetch: Callable[[str | None], Awaitable[Page[T]]], cursor: str | None = None
+) -> AsyncGenerator[Page[T], None]:
+    """Yield every page from `cursor` on, reading the next page while the caller works on this one.
+
+    The caller's work on a page (emitting it, storing its position) overlaps the next read, so a run of
+    pages costs the longer of the two per page, not their sum. The next read is cancelled when the
+    caller stops early (close the iterator, e.g. with `contextlib.aclosing`); it may have been sent and
+    charged by then. Fails on a cursor that repeats, as `iterate_pages`.
+    """
+    seen: set[str] = set()
+    pending = asyncio.ensure_future(fetch(cursor))
+    try:
+        while True:
+            page = await pending
+            if page.next_cursor is None:
+                yield page
+                return
+            if page.next_cursor in seen:
+                raise UnexpectedResponse("Unexpected response from Pipedrive: a page cursor repeated")
+            seen.add(page.next_cursor)
+            pending = asyncio.ensure_future(fetch(page.next_cursor))
+            yield page
+    finally:
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending
 
 
 def next_cursor_of(additional_data: dict[str, object]) -> str | None:

@@ -9,15 +9,17 @@ holds the rules and the reasons (a deliberate deviation from "never /v1/recents"
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Any
 
 from connector.change_scan import ChangeScan, ReadMode, Relation, RelationMoves, read_mode, survivors
 from connector.cursors import Version, new_versions, read_from
-from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
+from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
 from connector.sync_runs import ALL_OBJECTS, RunContext
 from pipedrive_client import ListFilters, NotFound
 from pipedrive_client.models import Record
+from pipedrive_client.pagination import Page, read_ahead
 from pipedrive_client.recents import MAX_RECENTS_PAGE
 from pipedrive_client.resources import EntityResource
 from schemas.events.common import SyncObject
@@ -127,14 +129,14 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
     since = read_from(await context.cursors.cursor(context.tenant, obj), context.options.overlap_seconds)
     filters = ListFilters(updated_since=since, sort_by="update_time", sort_direction="asc")
     resource = resource_of(context, obj)
-    page_cursor: str | None = None
-    while True:
-        page = await resource.list_page(filters, page_cursor, context.options.page_size)
-        await emit_versions(context, obj, page.items, ChangeOrigin.POLL, moves=moves)
-        await context.checkpoint()
-        if page.next_cursor is None:
-            return
-        page_cursor = page.next_cursor
+
+    async def fetch(cursor: str | None) -> Page[Record]:
+        return await resource.list_page(filters, cursor, context.options.page_size)
+
+    async with aclosing(read_ahead(fetch)) as pages:
+        async for page in pages:
+            await emit_versions(context, obj, page.items, ChangeOrigin.POLL, moves=moves)
+            await context.checkpoint()
 
 
 async def emit_versions(
@@ -160,17 +162,15 @@ async def emit_versions(
         for (r, body), (_, version) in zip(read, versions, strict=True)
         if fresh.get(r.id) == version
     ]
-    now = context.now()
-    messages = [
-        source_change_message(
-            context.tenant,
-            upserted(obj, body, at, origin, import_context),
-            run_id=context.run.run_id,
-            now=now,
-            digest=digest,
-        )
-        for _, body, (at, digest) in chosen
-    ]
+    encoder = UpsertEncoder(
+        context.tenant,
+        obj,
+        origin,
+        run_id=context.run.run_id,
+        now=context.now(),
+        import_context=import_context,
+    )
+    messages = [encoder.message(body, at, digest) for _, body, (at, digest) in chosen]
     await context.emit(messages)
     counts = context.run.counts
     counts.created += sum(1 for r, _, _ in chosen if r.id not in emitted)
@@ -183,9 +183,9 @@ async def emit_versions(
     if import_context is None:
         await context.record_page(obj, list(fresh.items()), advance_to=newest, relations=relations)
     else:
-        # An import's counts are stored with its page cursor (after the page), so that a page emitted
-        # again after a crash is counted once.
-        await context.cursors.record_emitted(context.tenant, obj, list(fresh.items()))
+        # An import's versions and counts are stored with its page cursor, in the page's one transaction
+        # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
+        context.stage_versions(obj, list(fresh.items()))
     return len(messages)
 
 

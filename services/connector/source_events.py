@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import AwareDatetime, TypeAdapter
 
-from schemas.catalog import build_event
+from schemas.catalog import build_event, event_type
+from schemas.envelope import deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
 from schemas.keys import source_change_key
@@ -22,6 +24,8 @@ from schemas.topics import SOURCE_CHANGES
 from stream_runner.messages import OutgoingMessage
 
 SOURCE = "/connector"
+_SOURCE_CHANGED = event_type("psync.source.changed").name
+_TIME = TypeAdapter(AwareDatetime)
 
 
 def version_stamp(update_time: datetime) -> str:
@@ -65,6 +69,69 @@ def source_change_message(
         correlationid=run_id,
     )
     return OutgoingMessage.of_event(SOURCE_CHANGES.name, event)
+
+
+class UpsertEncoder:
+    """The messages of upserted records of one page, built straight as JSON: the bytes
+    `source_change_message(upserted(...))` gives (a unit test compares them), at a fraction of its cost
+    (no pydantic model per record: a page of 500 is most of an import's time otherwise).
+
+    Records the contract would refuse (a pipedrive id below 1, an update_time without a zone) take the
+    validated path, which raises as before.
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        obj: SyncObject,
+        origin: ChangeOrigin,
+        *,
+        run_id: str,
+        now: datetime,
+        import_context: ImportContext | None = None,
+    ) -> None:
+        self._tenant, self._obj, self._origin = tenant, obj, origin
+        self._run_id, self._now, self._import_context = run_id, now, import_context
+        self._time = _TIME.dump_python(now.astimezone(UTC), mode="json")
+        self._context = import_context.model_dump(mode="json") if import_context is not None else None
+
+    def message(self, record: dict[str, Any], update_time: datetime, digest: str) -> OutgoingMessage:
+        """The message of one upserted record version (`record` as JSON values, `digest` its digest)."""
+        pipedrive_id = int(record["id"])
+        if pipedrive_id < 1 or update_time.tzinfo is None:
+            change = upserted(self._obj, record, update_time, self._origin, self._import_context)
+            return source_change_message(
+                self._tenant, change, run_id=self._run_id, now=self._now, digest=digest
+            )
+        id_parts: tuple[object, ...] = (
+            self._obj.value, pipedrive_id, version_stamp(update_time), ChangeAction.UPSERTED.value, digest
+        )  # fmt: skip
+        if self._import_context is not None:
+            id_parts = (*id_parts, self._import_context.import_id)
+        key = source_change_key(self._tenant, self._obj, pipedrive_id)
+        data: dict[str, Any] = {
+            "object": self._obj.value,
+            "pipedrive_id": pipedrive_id,
+            "action": ChangeAction.UPSERTED.value,
+            "update_time": _TIME.dump_python(update_time, mode="json"),
+            "record": record,
+            "origin": self._origin.value,
+        }
+        if self._context is not None:
+            data["import_context"] = self._context
+        envelope = {
+            "specversion": "1.0",
+            "id": deterministic_event_id(_SOURCE_CHANGED, self._tenant, *id_parts),
+            "source": SOURCE,
+            "type": _SOURCE_CHANGED,
+            "time": self._time,
+            "subject": key,
+            "datacontenttype": "application/json",
+            "tenantid": self._tenant,
+            "correlationid": self._run_id,
+            "data": data,
+        }
+        return OutgoingMessage(SOURCE_CHANGES.name, key, orjson.dumps(envelope))
 
 
 def upserted(

@@ -5,7 +5,7 @@ a Pipedrive error ends it in Error with the activity log's message."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -34,11 +34,6 @@ class RunCancelled(Exception):
     """The admin cancelled the run; it stops after the page in flight."""
 
 
-class RunRefused(Exception):
-    """The run cannot do what it was asked (an import's filter no longer fits the account): it ends in
-    Error with this message, without retries."""
-
-
 @dataclass(frozen=True)
 class ReadOptions:
     """How runs read Pipedrive."""
@@ -60,6 +55,8 @@ class RunContext:
     clock: Clock
     options: ReadOptions
     tokens_before: int
+    staged_versions: list[tuple[SyncObject, Sequence[tuple[int, Version]]]] = field(default_factory=list)
+    """Versions an import emitted since its last checkpoint, stored by the next one."""
 
     @property
     def tenant(self) -> str:
@@ -95,16 +92,24 @@ class RunContext:
             await self.cursors.record_relations(self.tenant, obj, relations or {}, conn)
             await self.runs.save_progress(self.run, conn)
 
+    def stage_versions(self, obj: SyncObject, versions: Sequence[tuple[int, Version]]) -> None:
+        """Keep acknowledged versions for the next checkpoint, which stores them with the position."""
+        self.staged_versions.append((obj, versions))
+
     async def checkpoint(self, first_emitted: Mapping[SyncObject, Sequence[int]] | None = None) -> None:
-        """Store progress, counts and tokens, and with them, in one transaction, `first_emitted`: the ids
-        the run emitted for the first time and must not emit again (an import's organizations and
-        persons). Raise RunCancelled when the admin asked to stop."""
+        """Store progress, counts and tokens, and with them, in one transaction, the staged versions and
+        `first_emitted`: the ids the run emitted for the first time and must not emit again (an import's
+        organizations and persons). Raise RunCancelled when the admin asked to stop."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
-        if first_emitted is None:
+        staged, self.staged_versions = self.staged_versions, []
+        if first_emitted is None and not staged:
             cancel = await self.runs.save_progress(self.run)
         else:
             async with self.runs.pool.acquire() as conn, conn.transaction():
-                await self.runs.record_emitted_by_run(self.run, first_emitted, conn)
+                for obj, versions in staged:
+                    await self.cursors.record_emitted(self.tenant, obj, versions, conn=conn)
+                if first_emitted is not None:
+                    await self.runs.record_emitted_by_run(self.run, first_emitted, conn)
                 cancel = await self.runs.save_progress(self.run, conn)
         if cancel:
             raise RunCancelled()
@@ -179,9 +184,6 @@ class RunExecutor:
             return run
         except RunCancelled:
             return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)
-        except RunRefused as refused:
-            run.tokens_spent = context.tokens_before + context.client.tokens_spent
-            return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(refused))
         except PipedriveError as failure:
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
             return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(failure))

@@ -9,10 +9,10 @@ from pydantic_settings import SettingsConfigDict
 
 from pipedrive_client.settings import PipedriveClientSettings
 from pusher.parking import ParkingLimits
-from service_runtime.settings import ServiceSettings
+from service_runtime.settings import StreamServiceSettings
 
 
-class PusherSettings(ServiceSettings):
+class PusherSettings(StreamServiceSettings):
     """Settings of the pusher service."""
 
     model_config = SettingsConfigDict(env_prefix="PUSHER_", extra="ignore", frozen=True)
@@ -20,6 +20,10 @@ class PusherSettings(ServiceSettings):
     http_port: int = 8083
     group_id: str = "psync-pusher"
     db_schema: str = "pusher"
+    # The pusher applies one event at a time (a Pipedrive call each): a poll of 200 is plenty, and a
+    # crashed replica's partitions come back after 10 s.
+    max_batch: int = Field(default=200, ge=1, le=10_000)
+    session_timeout_s: float = Field(default=10.0, ge=6.0)
     pipedrive: PipedriveClientSettings = Field(
         default_factory=PipedriveClientSettings,
         description="The shared Pipedrive client's settings (PIPEDRIVE_*, PSYNC_CREDENTIALS_KEY).",
@@ -41,10 +45,6 @@ class PusherSettings(ServiceSettings):
         default=86_400.0,
         gt=0,
         description="Seconds a parked push may keep failing (budget pauses excepted) before it gives up.",
-    )
-    mapper_url: str = Field(
-        default="http://127.0.0.1:8082",
-        description="The mapper's HTTP API (the ABM store), read when a manual push names records by ABM id.",
     )
     fault_kill_after_create: bool = Field(
         default=False, description="Tests only: SIGKILL the process right after a create call returns."

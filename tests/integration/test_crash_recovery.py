@@ -123,7 +123,11 @@ async def pusher_env(
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_pusher_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-pusher-{uid}", topics_consumed_by("pusher"))
-    yield {"PUSHER_GROUP_ID": f"itest-pusher-{uid}", "PUSHER_DB_SCHEMA": schema}
+    yield {
+        "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
+        "PUSHER_DB_SCHEMA": schema,
+        "PUSHER_SESSION_TIMEOUT_S": "6",
+    }
     await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 

@@ -65,8 +65,7 @@ class CurrentUser:
 
 
 Value = Text | Number | RelativeDate | CurrentUser
-Operand = str | int | Decimal | date | RelativeDate | CurrentUser | tuple[int | str, ...]
-"""A bound value; a tuple stands for any of its values (a stage name several pipelines have)."""
+Operand = str | int | Decimal | date | RelativeDate | CurrentUser
 
 
 @dataclass(frozen=True)

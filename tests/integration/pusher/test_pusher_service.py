@@ -37,6 +37,8 @@ def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, gr
         "PUSHER_GROUP_ID": group,
         "PUSHER_DB_SCHEMA": schema,
         "PUSHER_COMMIT_INTERVAL_S": "0.2",
+        # The shortest group session: each restart gets the killed process's partitions after 6 s.
+        "PUSHER_SESSION_TIMEOUT_S": "6",
         "PSYNC_CREDENTIALS_KEY": key.hex(),
         "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
         "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,

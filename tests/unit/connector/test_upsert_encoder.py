@@ -1,0 +1,102 @@
+"""The connector's fast encoding of upserted records gives the bytes of the validated path, record for
+record: the same event ids, the same JSON, so a page emitted again is byte-identical whichever path built
+it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from connector.source_events import UpsertEncoder, record_digest, source_change_message, upserted
+from pipedrive_client.models import Deal, Organization, Person, Record
+from pipedrive_sandbox.config import SandboxConfig
+from pipedrive_sandbox.state import build_state
+from pipedrive_sandbox.store import Entity
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeOrigin, DuplicateHandling, ImportContext
+
+NOW = datetime(2026, 11, 2, 8, 30, 15, 123456, tzinfo=UTC)
+MODELS: dict[Entity, tuple[SyncObject, type[Record]]] = {
+    Entity.ORGANIZATION: (SyncObject.ORGANIZATION, Organization),
+    Entity.PERSON: (SyncObject.PERSON, Person),
+    Entity.DEAL: (SyncObject.DEAL, Deal),
+}
+ODD_RECORDS: list[dict[str, Any]] = [
+    {"id": 1, "name": "Zürich AG ✓", "website": None, "update_time": "2026-11-01T10:00:00+02:00"},
+    {"id": 2, "name": "A", "custom_fields": {"a" * 40: None, "b" * 40: [1, 2.5, {"x": None}]},
+     "address": {"value": "1 Rue", "country": None}, "update_time": "2026-11-01T10:00:00.750Z",
+     "owner_id": 9, "unknown_attribute": {"nested": True}},
+    {"id": 3, "name": "", "update_time": "2026-11-01T23:59:59Z", "value": 1e16},
+]  # fmt: skip
+
+
+def _bodies(entity: Entity) -> list[tuple[SyncObject, dict[str, Any], datetime]]:
+    state = build_state(SandboxConfig(organizations=60, seed=7))
+    obj, model = MODELS[entity]
+    records = [model.model_validate(r.data) for r in state.tables[entity].live()]
+    return [(obj, r.model_dump(mode="json"), r.update_time) for r in records if r.update_time is not None]
+
+
+def _odd_bodies() -> list[tuple[SyncObject, dict[str, Any], datetime]]:
+    records = [Organization.model_validate(r) for r in ODD_RECORDS]
+    return [(SyncObject.ORGANIZATION, r.model_dump(mode="json"), r.update_time) for r in records]  # type: ignore[misc]
+
+
+CASES = [*(_bodies(entity) for entity in Entity if entity in MODELS), _odd_bodies()]
+CONTEXTS = [
+    (
+        ChangeOrigin.IMPORT,
+        ImportContext(import_id="import-1", duplicate_handling=DuplicateHandling.UPDATE_EXISTING),
+    ),
+    (ChangeOrigin.POLL, None),
+]
+
+
+@pytest.mark.parametrize("bodies", CASES)
+@pytest.mark.parametrize(("origin", "context"), CONTEXTS)
+def test_an_encoded_upsert_is_byte_identical_to_the_validated_event(
+    bodies: list[tuple[SyncObject, dict[str, Any], datetime]],
+    origin: ChangeOrigin,
+    context: ImportContext | None,
+) -> None:
+    assert bodies
+    for obj, body, update_time in bodies:
+        at = update_time.replace(microsecond=0)
+        digest = record_digest(body)
+        encoder = UpsertEncoder("acme", obj, origin, run_id="run-1", now=NOW, import_context=context)
+        change = upserted(obj, body, at, origin, context)
+
+        expected = source_change_message("acme", change, run_id="run-1", now=NOW, digest=digest)
+
+        assert encoder.message(body, at, digest) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "update_time"),
+    [
+        ({"id": 0, "name": "x"}, datetime(2026, 1, 1, tzinfo=UTC)),
+        ({"id": 5, "name": "x"}, datetime(2026, 1, 1)),
+    ],
+)
+def test_a_record_the_contract_refuses_is_refused_as_by_the_validated_path(
+    body: dict[str, Any], update_time: datetime
+) -> None:
+    encoder = UpsertEncoder("acme", SyncObject.ORGANIZATION, ChangeOrigin.POLL, run_id="run-1", now=NOW)
+
+    with pytest.raises(ValidationError):
+        encoder.message(body, update_time, record_digest(body))
+
+
+def test_the_envelope_time_is_utc_whatever_zone_now_carries() -> None:
+    body = {"id": 4, "name": "x"}
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    local_now = NOW.astimezone(timezone(timedelta(hours=-5)))
+    encoder = UpsertEncoder("acme", SyncObject.ORGANIZATION, ChangeOrigin.POLL, run_id="r", now=local_now)
+    change = upserted(SyncObject.ORGANIZATION, body, at, ChangeOrigin.POLL)
+
+    expected = source_change_message("acme", change, run_id="r", now=local_now, digest=record_digest(body))
+
+    assert encoder.message(body, at, record_digest(body)) == expected
