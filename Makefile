@@ -33,6 +33,12 @@ LOCAL_ENV := KAFKA_BOOTSTRAP=$(LOCAL_KAFKA_BOOTSTRAP) DATABASE_URL=$(LOCAL_DATAB
 TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
 	DATABASE_URL="$${DATABASE_URL:-$(LOCAL_DATABASE_URL)}"
 
+# Processes per consumer service for `make up` (they share one consumer group, up to 12 each):
+#   make up MAPPER_REPLICAS=3 PUSHER_REPLICAS=2
+MAPPER_REPLICAS ?= 1
+PUSHER_REPLICAS ?= 1
+export MAPPER_REPLICAS PUSHER_REPLICAS
+
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 
@@ -40,7 +46,8 @@ PYTEST_ARGS ?=
 	sandbox bench clean-state chromium screenshots
 
 help:
-	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone)"
+	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone);"
+	@echo "                  MAPPER_REPLICAS=N / PUSHER_REPLICAS=N run N processes of mapper / pusher"
 	@echo "make down         stop everything make up started"
 	@echo "make status       what is running"
 	@echo "make test         infra (unless KAFKA_BOOTSTRAP/DATABASE_URL are set), lint, mypy, pytest"

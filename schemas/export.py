@@ -1,4 +1,5 @@
-"""Writes the contract artifacts: JSON Schema per event type, examples, and the registry document.
+"""Writes the contract artifacts: JSON Schema per event type, examples, the registry document and the
+AsyncAPI document of every topic (`schemas/asyncapi.json`).
 
 `python -m schemas.export` regenerates them; `python -m schemas.export --check` exits 1 when the
 checked-in files are stale (CI runs the same comparison as a test).
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from schemas.asyncapi import asyncapi_document
 from schemas.catalog import EVENT_TYPES
 from schemas.example_events import example_events
 from schemas.topics import ALL_TOPICS
@@ -35,6 +37,7 @@ def render_artifacts() -> dict[Path, bytes]:
         files[SCHEMAS_DIR / "examples" / f"{event.type}.json"] = orjson.dumps(body, option=_DUMP)
     registry = [dataclasses.asdict(t) for t in ALL_TOPICS]
     files[SCHEMAS_DIR / "registry.json"] = orjson.dumps(registry, option=_DUMP)
+    files[SCHEMAS_DIR / "asyncapi.json"] = orjson.dumps(asyncapi_document(), option=_DUMP)
     return files
 
 

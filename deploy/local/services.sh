@@ -8,6 +8,9 @@
 # Each service runs as `.venv/bin/python -m <name>` with KAFKA_BOOTSTRAP, DATABASE_URL and
 # <NAME>_HTTP_PORT in its environment; pidfile .state/run/svc-<name>.pid, log .state/logs/<name>.log.
 # SERVICES (space-separated) overrides the list, e.g. SERVICES="connector mapper" services.sh start.
+# <NAME>_REPLICAS=N runs N processes of a service (e.g. MAPPER_REPLICAS=3, PUSHER_REPLICAS=2; they join
+# one consumer group): instances <name>, <name>-2 ... <name>-N, instance i on port <port> + 100 x (i-1),
+# pidfile svc-<instance>.pid, log <instance>.log.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -26,25 +29,43 @@ export DATABASE_URL="${DATABASE_URL:-postgresql://psync:psync@127.0.0.1:55432/ps
 READY_DEADLINE="${SERVICES_READY_DEADLINE:-60}"
 STOP_GRACE="${SERVICES_STOP_GRACE:-20}"
 
-port_var() { echo "${1^^}_HTTP_PORT"; }
+# An instance is a service's name, with "-<i>" for its i-th replica (i >= 2).
+module_of() { echo "${1%%-[0-9]*}"; }
+replica_of() { if [[ "$1" =~ -([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
+
+# Every instance of the listed services: <name>, then <name>-2 ... <name>-N for <NAME>_REPLICAS=N.
+instances() {
+    local name var count i
+    for name in $SERVICES; do
+        var="${name^^}_REPLICAS"
+        count="${!var:-1}"
+        [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive number, not '$count'"
+        echo "$name"
+        for ((i = 2; i <= count; i++)); do echo "$name-$i"; done
+    done
+}
+
+port_var() { echo "$(module_of "$1" | tr '[:lower:]' '[:upper:]')_HTTP_PORT"; }
 
 port_of() {
-    local var
+    local var module base
+    module="$(module_of "$1")"
     var="$(port_var "$1")"
     if [[ -n "${!var:-}" ]]; then
-        echo "${!var}"
-    elif [[ -n "${DEFAULT_PORTS[$1]:-}" ]]; then
-        echo "${DEFAULT_PORTS[$1]}"
+        base="${!var}"
+    elif [[ -n "${DEFAULT_PORTS[$module]:-}" ]]; then
+        base="${DEFAULT_PORTS[$module]}"
     else
-        die "no HTTP port for service '$1': set $var"
+        die "no HTTP port for service '$module': set $var"
     fi
+    echo $((base + 100 * ($(replica_of "$1") - 1)))
 }
 
 pidfile_of() { echo "$RUN/svc-$1.pid"; }
 logfile_of() { echo "$LOGS/$1.log"; }
 # The command line we start a service with; matching it is how we recognise our own process.
 # (lib.sh's pid_of sees the arguments space-joined with a trailing space, hence the final space.)
-running_pid() { pid_of "$(pidfile_of "$1")" "$PYTHON -m $1 "; }
+running_pid() { pid_of "$(pidfile_of "$1")" "$PYTHON -m $(module_of "$1") "; }
 
 # HTTP 200 from /readyz. curl when present, else the venv's python (a fresh machine may lack curl).
 is_ready() {
@@ -77,7 +98,7 @@ start_one() {
     # Run from the repo root so that relative paths in a service behave as under `make`.
     # The sandbox reads SANDBOX_PORT (its variables follow the issue that specified it), the services
     # <NAME>_HTTP_PORT; both are set so either finds its port.
-    (cd "$ROOT" && exec env "$(port_var "$name")=$port" SANDBOX_PORT="$port" setsid "$PYTHON" -m "$name") \
+    (cd "$ROOT" && exec env "$(port_var "$name")=$port" SANDBOX_PORT="$port" setsid "$PYTHON" -m "$(module_of "$name")") \
         >>"$log" 2>&1 </dev/null &
     echo $! >"$(pidfile_of "$name")"
     log "$name started (pid $!, port $port, log $log)"
@@ -136,12 +157,13 @@ start() {
     [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first"
     mkdir -p "$LOGS" "$RUN"
     use_local_oauth_app
-    local name
-    for name in $SERVICES; do
+    local name all
+    all="$(instances)"
+    for name in $all; do
         start_one "$name"
     done
-    # shellcheck disable=SC2086 # word splitting of the service list is intended
-    wait_ready $SERVICES
+    # shellcheck disable=SC2086 # word splitting of the instance list is intended
+    wait_ready $all
 }
 
 stop() {
@@ -149,7 +171,7 @@ stop() {
     # Every service with a pidfile, not only the current list: `make down` must also stop a service
     # that was started with a different SERVICES list. Reverse order: the console (last) uses the others.
     names="$( (
-        for name in $SERVICES; do echo "$name"; done
+        instances
         for f in "$RUN"/svc-*.pid; do
             if [[ -e "$f" ]]; then basename "$f" .pid | sed 's/^svc-//'; fi
         done
@@ -165,7 +187,7 @@ stop() {
 
 status() {
     local name pid port rc=0
-    for name in $SERVICES; do
+    for name in $(instances); do
         port="$(port_of "$name")"
         if ! pid="$(running_pid "$name")"; then
             echo "$name: not running"

@@ -155,6 +155,11 @@ class CredentialStore:
         )
         return [r["tenant_id"] for r in rows]
 
+    async def exists(self, tenant_id: str) -> bool:
+        """Whether the tenant has stored credentials (readable or not, refused or not): it is connected."""
+        found = await self._pool.fetchval(f"SELECT true FROM {self._table} WHERE tenant_id = $1", tenant_id)
+        return bool(found)
+
     async def delete(self, tenant_id: str) -> bool:
         """Forget the tenant's credentials (disconnect); True when there were some."""
         deleted = await self._pool.fetchval(

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from pipedrive_sandbox.account import FieldDefinition
+from pipedrive_sandbox.account import FieldDefinition, Pipeline, Stage
 from pipedrive_sandbox.app_keys import credential_of, state_of
 from pipedrive_sandbox.errors import InvalidRequest, NotFound
 from pipedrive_sandbox.query_params import json_body, path_id, query_int, query_limit
@@ -161,6 +161,38 @@ async def get_pipeline(request: web.Request) -> web.StreamResponse:
     return success(pipeline.as_v2())
 
 
+async def add_pipeline(request: web.Request) -> web.StreamResponse:
+    """POST /api/v2/pipelines: a new pipeline, last in order."""
+    body = await json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("name is required")
+    state = state_of(request)
+    pipelines = state.account.pipelines
+    pipeline_id = max(pipelines, default=0) + 1
+    pipelines[pipeline_id] = Pipeline(pipeline_id, name.strip(), len(pipelines) + 1, int(state.clock.now()))
+    return success(pipelines[pipeline_id].as_v2())
+
+
+async def add_stage(request: web.Request) -> web.StreamResponse:
+    """POST /api/v2/stages: a new stage, last in its pipeline (Pipedrive allows repeated names)."""
+    body = await json_body(request)
+    name, pipeline_id = body.get("name"), body.get("pipeline_id")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequest("name is required")
+    state = state_of(request)
+    if not isinstance(pipeline_id, int) or pipeline_id not in state.account.pipelines:
+        raise InvalidRequest("pipeline_id must be the id of a pipeline")
+    stages = state.account.stages
+    probability = body.get("deal_probability", 100)
+    if not isinstance(probability, int) or not 0 <= probability <= 100:
+        raise InvalidRequest("deal_probability must be a whole percentage")
+    stage_id = max(stages, default=0) + 1
+    order = 1 + sum(1 for s in stages.values() if s.pipeline_id == pipeline_id)
+    stages[stage_id] = Stage(stage_id, pipeline_id, name.strip(), order, probability, int(state.clock.now()))
+    return success(stages[stage_id].as_v2())
+
+
 async def list_stages(request: web.Request) -> web.StreamResponse:
     """GET /api/v2/stages, optionally of one pipeline."""
     pipeline_id = query_int(request, "pipeline_id")
@@ -186,7 +218,9 @@ def account_handlers() -> dict[str, Handler]:
         "v1.getUser": get_user,
         "v2.getPipelines": list_pipelines,
         "v2.getPipeline": get_pipeline,
+        "v2.addPipeline": add_pipeline,
         "v2.getStages": list_stages,
+        "v2.addStage": add_stage,
         "v2.getStage": get_stage,
     }
     for entity, one, many in (

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEDUPE_WINDOW_S = 35 * 86_400.0
+"""The default window of inboxes: the longest topic retention (30 days) and five days to spare."""
+
 
 class ServiceSettings(BaseSettings):
     """Infrastructure addresses and the HTTP listener of one service process."""
@@ -35,6 +38,14 @@ class ServiceSettings(BaseSettings):
     data_dir: str = Field(
         default=".state/data", description="Local scratch state (the data folder of faust tables)."
     )
+    dedupe_window_s: float = Field(
+        default=DEDUPE_WINDOW_S,
+        gt=0,
+        description="How long applied event ids are remembered (inboxes and the like): longer than the"
+        " retention of every topic (30 days at most), so a replay from the oldest offset is still"
+        " recognized.",
+    )
+    prune_every_s: float = Field(default=600.0, gt=0, description="How often expired rows are deleted.")
 
 
 class StreamServiceSettings(ServiceSettings):

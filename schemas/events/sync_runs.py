@@ -17,6 +17,7 @@ class RunKind(StrEnum):
     PUSH = "push"
     AUTO_PUSH = "auto_push"
     APPLY = "apply"
+    WEBHOOK = "webhook"  # the changes webhooks brought to a tenant in one hour
 
 
 class RunStatus(StrEnum):

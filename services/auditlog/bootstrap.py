@@ -14,6 +14,7 @@ from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.settings import AuditlogSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
 from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.http_guards import api_middlewares
@@ -38,6 +39,11 @@ def runs_finished_counter(registry: CollectorRegistry) -> Counter:
         ["service", "kind", "status"],
         registry=registry,
     )
+
+
+def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
+    """What the auditlog remembers only for a while: applied event ids."""
+    return [Expiry(f"{settings.db_schema}.inbox", "applied_at", settings.dedupe_window_s)]
 
 
 async def run_service(settings: AuditlogSettings) -> None:
@@ -75,7 +81,8 @@ async def run_service(settings: AuditlogSettings) -> None:
         add_activity_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
-        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
+        workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
+        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await producer.stop()
         await pool.close()

@@ -86,11 +86,11 @@ NOT_CONNECTED = (
 
 
 async def require_connected(deps: ConnectorDeps, tenant: str) -> None:
-    """A 409 `not_connected` unless the tenant has readable Pipedrive credentials."""
-    try:
-        await deps.factory.credentials.load(tenant)
-    except PipedriveError as failure:
-        raise json_error(409, "not_connected", NOT_CONNECTED) from failure
+    """A 409 `not_connected` unless the tenant connected Pipedrive. Stored credentials that no longer work
+    (unreadable, refused) still count as connected: the run then ends in Error saying why, where the
+    activity log and its alerts show it."""
+    if not await deps.factory.credentials.exists(tenant):
+        raise json_error(409, "not_connected", NOT_CONNECTED)
 
 
 def pipedrive_failure(failure: PipedriveError) -> web.HTTPException:

@@ -22,7 +22,7 @@ from connector.catalog import CatalogAges, Catalogs
 from connector.catalog_store import CatalogStore
 from connector.cursors import CursorStore
 from connector.http_app import create_app
-from connector.imports import run_import
+from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
 from connector.runs import RunKindName, RunStore
 from connector.scheduler import Scheduler
@@ -42,6 +42,7 @@ from pipedrive_client.client import oauth_app_of
 from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
@@ -89,6 +90,12 @@ async def assemble(
             default_redirect_uri=settings.oauth_callback_url,
         )
         runs, cursors = RunStore(pool, settings.db_schema), CursorStore(pool, settings.db_schema)
+        catalogs = Catalogs(
+            CatalogStore(pool, settings.db_schema),
+            factory,
+            clock,
+            CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
+        )
         deps = ConnectorDeps(
             settings=settings,
             pool=pool,
@@ -100,12 +107,7 @@ async def assemble(
             tenant_settings=SettingsStore(pool, settings.db_schema, producer),
             runs=runs,
             cursors=cursors,
-            catalogs=Catalogs(
-                CatalogStore(pool, settings.db_schema),
-                factory,
-                clock,
-                CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
-            ),
+            catalogs=catalogs,
             clock=clock,
             work_available=asyncio.Event(),
             hints_available=asyncio.Event(),
@@ -123,11 +125,20 @@ async def assemble(
             cursors,
             clock,
             options,
-            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: run_import},
+            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: ImportRuns(catalogs)},
         )
         yield Connector(
             deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor
         )
+
+
+def expiring_tables(settings: ConnectorSettings) -> list[Expiry]:
+    """What the connector remembers only for a while: webhook delivery ids, and OAuth states an hour
+    after they expired (issuing sweeps them too, but only when someone connects)."""
+    return [
+        Expiry(f"{settings.db_schema}.webhook_deliveries", "received_at", settings.webhook_delivery_window_s),
+        Expiry(f"{settings.pipedrive.client_schema}.oauth_states", "expires_at", 3600),
+    ]
 
 
 async def run_service(settings: ConnectorSettings) -> None:
@@ -144,7 +155,8 @@ async def run_service(settings: ConnectorSettings) -> None:
             registry = CollectorRegistry()
             register_pipedrive_metrics(registry)
             add_operational_routes(connector.app, checks, registry)
-            workers = [connector.scheduler.run, connector.hints.run]
+            pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
+            workers = [connector.scheduler.run, connector.hints.run, pruner.run]
             await serve_until_stopped(connector.app, settings.http_host, settings.http_port, workers, stop)
     finally:
         await producer.stop()

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from connector.connections_api import ApiTokenConnection
-from connector.imports import ImportRequest
+from connector.import_request import ImportRequest
 from connector.oauth_api import AppUninstalled, OAuthStart
 from connector.settings_api import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings

@@ -8,25 +8,24 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from connector.api_support import deps_of, json_error, read_body
-from connector.imports import (
-    ImportRequest,
-    ImportTally,
-    compile_organization_filter,
-    preview_outcomes,
-    read_import,
-)
+from connector.api_support import deps_of, json_error, pipedrive_failure, read_body, require_connected
+from connector.import_filters import ImportSelection, check_filter_syntax, select_for
+from connector.import_paging import ImportTally, read_import
+from connector.import_preview import preview_outcomes
+from connector.import_request import ImportRequest
 from connector.runs import RunKindName
 from pipedrive_client import PipedriveError
 from pipedrive_client.models import Record
 from schemas.events.common import SyncObject
 from sync_rules.filters import FilterError
+from sync_rules.filters.stages import StageReferenceError
 from tenant_auth.middleware import tenant_of
 
 
 async def sync_now(request: web.Request) -> web.Response:
-    """Queue a sync of the tenant (a sync already queued is reused)."""
+    """Queue a sync of the tenant (a sync already queued is reused); 409 when not connected."""
     deps, tenant = deps_of(request), tenant_of(request)
+    await require_connected(deps, tenant)
     run = await deps.runs.enqueue(tenant, RunKindName.SYNC, "manual")
     deps.work_available.set()
     return web.json_response(run.as_json(), status=202)
@@ -57,29 +56,35 @@ async def cancel_run(request: web.Request) -> web.Response:
     return web.json_response(run.as_json(), status=202)
 
 
-async def _checked_import(request: web.Request) -> ImportRequest:
-    """The import body, with its filter compiled against the account (400 naming the column)."""
+async def _checked_import(request: web.Request) -> tuple[ImportRequest, ImportSelection]:
+    """The import body and what it selects, bound to the account: the filter's syntax is checked first
+    (400 naming the column), then the connection (409), then its fields and stages (400 naming the
+    column or the stage)."""
     deps, tenant = deps_of(request), tenant_of(request)
     wanted = await read_body(request, ImportRequest)
-    if wanted.filter is not None:
-        try:
-            await compile_organization_filter(deps.factory.for_tenant(tenant), wanted.filter, _now(request))
-        except FilterError as failure:
-            raise json_error(
-                400, "bad_filter", str(failure), column=failure.column, problem=failure.problem
-            ) from failure
-        except PipedriveError as failure:
-            raise json_error(
-                409, "not_connected", f"The filter needs Pipedrive's fields: {failure}"
-            ) from failure
-    return wanted
+    try:
+        if wanted.filter is not None:
+            check_filter_syntax(wanted.filter)
+        await require_connected(deps, tenant)
+        selection = await select_for(deps.catalogs, tenant, wanted, _now(request))
+    except FilterError as failure:
+        raise json_error(
+            400, "bad_filter", str(failure), column=failure.column, problem=failure.problem
+        ) from failure
+    except StageReferenceError as failure:
+        raise json_error(400, "bad_request", str(failure), problems=[str(failure)]) from failure
+    except PipedriveError as failure:
+        raise pipedrive_failure(failure) from failure
+    return wanted, selection
 
 
 async def start_import(request: web.Request) -> web.Response:
     """Queue an import run."""
     deps, tenant = deps_of(request), tenant_of(request)
-    wanted = await _checked_import(request)
-    run = await deps.runs.enqueue(tenant, RunKindName.IMPORT, "manual", wanted.model_dump(mode="json"))
+    wanted, selection = await _checked_import(request)
+    # The stages are kept as the ids they named when the import was asked for.
+    stored = wanted.model_copy(update={"stages": (), "stage_ids": selection.stage_ids})
+    run = await deps.runs.enqueue(tenant, RunKindName.IMPORT, "manual", stored.model_dump(mode="json"))
     deps.work_available.set()
     return web.json_response(run.as_json(), status=202)
 
@@ -88,7 +93,7 @@ async def preview_import(request: web.Request) -> web.Response:
     """Read what the import would select and count it (and what it would create, update and skip by the
     records already sent); nothing is emitted."""
     deps, tenant = deps_of(request), tenant_of(request)
-    wanted = await _checked_import(request)
+    wanted, selection = await _checked_import(request)
     client = deps.factory.for_tenant(tenant)
     tally = ImportTally()
     known: dict[str, int] = {}
@@ -98,9 +103,9 @@ async def preview_import(request: web.Request) -> web.Response:
         known[obj.value] = known.get(obj.value, 0) + len(emitted)
 
     try:
-        await read_import(client, wanted, count, tally, _now(request), page_size=deps.settings.page_size)
+        await read_import(client, selection, count, tally, page_size=deps.settings.page_size)
     except PipedriveError as failure:
-        raise json_error(502, "pipedrive_failed", str(failure)) from failure
+        raise pipedrive_failure(failure) from failure
     return web.json_response(
         {
             "read": tally.read,

@@ -58,6 +58,13 @@ class ConnectorSettings(ServiceSettings):
         " delivery missed (manual syncs always do).",
     )
 
+    webhook_delivery_window_s: float = Field(
+        default=7 * 86_400.0,
+        gt=0,
+        description="How long webhook delivery ids are remembered to drop repeats (Pipedrive retries a"
+        " failed delivery within minutes).",
+    )
+
     @field_validator("oauth_return_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

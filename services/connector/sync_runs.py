@@ -34,6 +34,11 @@ class RunCancelled(Exception):
     """The admin cancelled the run; it stops after the page in flight."""
 
 
+class RunRefused(Exception):
+    """The run cannot do what it was asked (an import's filter no longer fits the account): it ends in
+    Error with this message, without retries."""
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How runs read Pipedrive."""
@@ -184,6 +189,9 @@ class RunExecutor:
             return run
         except RunCancelled:
             return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)
+        except RunRefused as refused:
+            run.tokens_spent = context.tokens_before + context.client.tokens_spent
+            return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(refused))
         except PipedriveError as failure:
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
             return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(failure))

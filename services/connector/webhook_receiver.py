@@ -21,6 +21,7 @@ from connector.cursors import new_versions
 from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
 from connector.webhook_hints import Hint, HintQueue
 from connector.webhook_registration import credentials_match
+from connector.webhook_runs import WebhookRuns
 from pipedrive_client import (
     BudgetExhausted,
     CredentialsUnreadable,
@@ -132,6 +133,7 @@ class HintReader:
     def __init__(self, deps: ConnectorDeps) -> None:
         self._deps = deps
         self._queue = HintQueue(deps.pool, deps.schema)
+        self.runs = WebhookRuns(deps.pool, deps.schema, deps.producer.send_all)
         self._active: dict[str, asyncio.Task[None]] = {}
 
     def _now(self) -> datetime:
@@ -143,6 +145,7 @@ class HintReader:
             self._deps.hints_available.clear()
             try:
                 await self._start_tenants()
+                await self.runs.close_ended(self._now(), _LEASE)
             except Exception as failure:  # the database away: try again at the next wake-up
                 if not is_transient(failure):
                     raise
@@ -211,6 +214,7 @@ class HintReader:
         }
         resource = resources[obj]
         now = datetime.fromtimestamp(deps.clock.now(), UTC).replace(microsecond=0)
+        run_id = await self.runs.open(tenant, now)
         try:
             record: Record | None = await resource.get(record_id)
         except NotFound:
@@ -234,15 +238,17 @@ class HintReader:
             fresh = new_versions([(record_id, (stamp, digest))], emitted)
             change = upserted(obj, body, stamp, ChangeOrigin.WEBHOOK) if fresh else None
         if change is None:
+            await self.runs.count(tenant, run_id, emitted=0, tokens=client.tokens_spent)
             return
-        run_id = f"webhook-{hint.delivery_id}"
         await deps.producer.send_all(
             [source_change_message(tenant, change, run_id=run_id, now=now, digest=digest)]
         )
         gone = change.action.value != "upserted"
-        await deps.cursors.record_emitted(
-            tenant, obj, [(record_id, (change.update_time, digest))], deleted=gone
-        )
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await deps.cursors.record_emitted(
+                tenant, obj, [(record_id, (change.update_time, digest))], deleted=gone, conn=conn
+            )
+            await self.runs.count(tenant, run_id, emitted=1, tokens=client.tokens_spent, conn=conn)
         _log.info("webhook_change_emitted", tenant=tenant, object=obj.value, action=change.action.value)
 
 

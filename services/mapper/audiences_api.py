@@ -1,6 +1,6 @@
 """The mapper's HTTP API: the ABM store's accounts, contacts and opportunities, per tenant.
 
-    GET /v1/{accounts|contacts|opportunities}?limit=&cursor=&q=&deleted_in_crm=
+    GET /v1/{accounts|contacts|opportunities}?limit=&cursor=&q=&deleted_in_crm=&ids=
     GET /v1/{accounts|contacts|opportunities}/{abm_id}
 
 Each record carries its Pipedrive link (`pipedrive`: the id, a URL to the record in the company's
@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mapper.abm_store import TABLES
 from schemas.events.common import SyncObject
@@ -27,6 +27,7 @@ from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
+MAX_IDS = 100
 POOL = web.AppKey("pool", asyncpg.Pool)
 SCHEMA = web.AppKey("schema", str)
 REPLICA = web.AppKey("settings_replica", SettingsReplica)
@@ -54,6 +55,24 @@ class ListQuery(BaseModel):
         default=None, min_length=1, max_length=200, description="match key or name contains"
     )
     deleted_in_crm: bool | None = None
+    ids: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_IDS * 201,
+        description=f"comma-separated ABM ids (at most {MAX_IDS}): only those records",
+    )
+
+    @field_validator("ids")
+    @classmethod
+    def _at_most_max_ids(cls, value: str | None) -> str | None:
+        if value is not None and (len(value.split(",")) > MAX_IDS or "" in value.split(",")):
+            raise ValueError(f"at most {MAX_IDS} ABM ids, comma-separated")
+        return value
+
+    @property
+    def id_list(self) -> list[str] | None:
+        """The ids asked for, or None for every record."""
+        return self.ids.split(",") if self.ids is not None else None
 
 
 def _collection(request: web.Request) -> tuple[str, SyncObject]:
@@ -118,8 +137,10 @@ async def list_records(request: web.Request) -> web.Response:
         " AND ($4::text IS NULL OR r.match_key ILIKE '%' || $4 || '%'"
         "      OR r.fields ->> 'name' ILIKE '%' || $4 || '%')"
         " AND ($5::boolean IS NULL OR r.deleted_in_crm = $5)"
+        " AND ($7::text[] IS NULL OR r.abm_id = ANY($7::text[]))"
         " ORDER BY r.abm_id LIMIT $6",
         tenant_of(request), obj.value, query.cursor, query.q, query.deleted_in_crm, query.limit + 1,
+        query.id_list,
     )  # fmt: skip
     web_url = await _web_url(request)
     page = [_row(r, obj, web_url) for r in rows[: query.limit]]

@@ -13,6 +13,7 @@ from mapper.handlers import MapperHandlers
 from mapper.settings import MapperSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
 from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.http_guards import api_middlewares
@@ -28,6 +29,15 @@ from tenant_auth.registry import TenantRegistry
 
 SERVICE = "mapper"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def expiring_tables(settings: MapperSettings) -> list[Expiry]:
+    """What the mapper remembers only for a while: applied event ids, dead-lettered changes."""
+    schema, window = settings.db_schema, settings.dedupe_window_s
+    return [
+        Expiry(f"{schema}.inbox", "applied_at", window),
+        Expiry(f"{schema}.dead_lettered_changes", "dead_lettered_at", window),
+    ]
 
 
 async def run_service(settings: MapperSettings) -> None:
@@ -67,7 +77,8 @@ async def run_service(settings: MapperSettings) -> None:
         add_audience_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
-        await serve_until_stopped(http, settings.http_host, settings.http_port, [runner.run], stop)
+        workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
+        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await producer.stop()
         await pool.close()

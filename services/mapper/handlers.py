@@ -20,7 +20,7 @@ from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
-from schemas.events.source_changes import ChangeOrigin, SourceChange
+from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
@@ -203,11 +203,9 @@ def _result_message(
 
 
 def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:
-    """Whether a source change counts toward an apply run: it carries its connector run, and that run
-    ends with a RunFinished (a webhook delivery's changes are correlated with the delivery, which never
-    finishes as a run, so counting them would leave tallies nobody reports)."""
-    change = event.data
-    return event.correlationid is not None and getattr(change, "origin", None) is not ChangeOrigin.WEBHOOK
+    """Whether a source change counts toward an apply run: it carries its connector run (a sync, an
+    import, or the hourly window of a tenant's webhook changes), which ends with a RunFinished."""
+    return event.correlationid is not None
 
 
 def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tuple[RunRef, RecordOutcome]]:

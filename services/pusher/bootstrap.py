@@ -17,6 +17,8 @@ from pipedrive_client import PipedriveClientFactory, RetryPolicy, install_schema
 from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
+from pusher.abm_records import AbmRecords
 from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
@@ -65,6 +67,15 @@ def build_handlers(
     )
 
 
+def expiring_tables(settings: PusherSettings) -> list[Expiry]:
+    """What the pusher remembers only for a while: applied event ids, reveals' visit activities."""
+    schema, window = settings.db_schema, settings.dedupe_window_s
+    return [
+        Expiry(f"{schema}.inbox", "applied_at", window),
+        Expiry(f"{schema}.visit_activities", "intent_at", window),
+    ]
+
+
 async def run_service(settings: PusherSettings) -> None:
     """Run the pusher until SIGTERM or SIGINT, then stop consuming, commit and close."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
@@ -99,7 +110,7 @@ async def run_service(settings: PusherSettings) -> None:
         tenants = TenantRegistry(pool)
         await tenants.install()
         http = web.Application(middlewares=api_middlewares(tenant_auth_middleware(tenants)))
-        add_manual_push_routes(http, handlers, producer.send_all)
+        add_manual_push_routes(http, handlers, producer.send_all, AbmRecords(session, settings.mapper_url))
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
 
@@ -114,7 +125,8 @@ async def run_service(settings: PusherSettings) -> None:
         async def report_parked(stop: asyncio.Event) -> None:
             await handlers.parked.report(parked_pushes, stop)
 
-        workers = [runner.run, redrive, close_windows, report_parked]
+        pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
+        workers = [runner.run, redrive, close_windows, report_parked, pruner.run]
         await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:
         await session.close()

@@ -4,20 +4,22 @@
     POST /v1/push/preview   {object, records}    the exact changes, computed by the planner, nothing written
     POST /v1/push           {object, records}    publishes one push request per record; 202 with the run id
 
-A record is `{abm_id?, match_key?, fields}` with fields by ABM field name; without a match key it is
-taken from the website (organizations) or the email (persons).
+A record is `{abm_id?, match_key?, fields?}` with fields by ABM field name; without a match key it is
+taken from the website (organizations) or the email (persons). A record named by `abm_id` alone is read
+from the ABM store (the mapper's API, as the caller) and pushed with the fields stored there.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
 from pusher.planning import PushAction, comparable_fields, object_switches, plan_push, push_mappings
@@ -30,7 +32,7 @@ from schemas.events.push import PushRequested
 from schemas.events.sync_runs import RunKind
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
-from service_runtime.http_errors import bad_request
+from service_runtime.http_errors import bad_request, json_error
 from service_runtime.http_inputs import read_json
 from stream_runner.messages import OutgoingMessage
 from tenant_auth.middleware import tenant_of
@@ -38,18 +40,25 @@ from tenant_auth.middleware import tenant_of
 HANDLERS = web.AppKey("push_handlers", PusherHandlers)
 Send = Callable[[Sequence[OutgoingMessage]], Awaitable[None]]
 SEND: web.AppKey[Send] = web.AppKey("push_send")
+ABM_RECORDS = web.AppKey("abm_records", AbmRecords)
 SOURCE = "/psync/pusher/manual-push"
 MAX_RECORDS = 1000
 
 
 class PushRecordIn(BaseModel):
-    """One selected account or contact, carrying its full ABM record."""
+    """One selected account or contact: its fields, or its ABM id alone to push it as the store holds it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    abm_id: str | None = Field(default=None, min_length=1, max_length=200)
+    abm_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^,\s]+$")
     match_key: str | None = Field(default=None, min_length=1, max_length=320)
-    fields: dict[str, Any]
+    fields: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _fields_or_abm_id(self) -> PushRecordIn:
+        if self.fields is None and self.abm_id is None:
+            raise ValueError("give the record's fields, or its abm_id to push it as the ABM store holds it")
+        return self
 
 
 class PushBatchIn(BaseModel):
@@ -63,17 +72,45 @@ class PushBatchIn(BaseModel):
 
 
 async def _batch(request: web.Request) -> PushBatchIn:
-    return await read_json(request, PushBatchIn)
+    """The selection, with the records named by ABM id alone read from the ABM store."""
+    batch = await read_json(request, PushBatchIn)
+    named = [r.abm_id for r in batch.records if r.fields is None and r.abm_id is not None]
+    if not named:
+        return batch
+    try:
+        stored = await request.app[ABM_RECORDS].by_ids(
+            batch.object, named, request.headers.get("Authorization", "")
+        )
+    except AbmStoreUnavailable as failure:
+        raise json_error(502, "abm_store_unavailable", str(failure)) from failure
+    missing = [
+        f"records.{i}.abm_id: no {batch.object.value} {r.abm_id} in the ABM store"
+        for i, r in enumerate(batch.records)
+        if r.fields is None and r.abm_id not in stored
+    ]
+    if missing:
+        raise bad_request(missing)
+    return batch.model_copy(update={"records": [_filled(r, stored) for r in batch.records]})
+
+
+def _filled(record: PushRecordIn, stored: Mapping[str, AbmRecord]) -> PushRecordIn:
+    if record.fields is not None or record.abm_id is None:
+        return record
+    found = stored[record.abm_id]
+    return record.model_copy(
+        update={"fields": dict(found.fields), "match_key": record.match_key or found.match_key}
+    )
 
 
 def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:
-    natural = record.fields.get("website" if obj is SyncObject.ORGANIZATION else "email")
+    fields = record.fields or {}
+    natural = fields.get("website" if obj is SyncObject.ORGANIZATION else "email")
     raw_key = record.match_key or (natural if isinstance(natural, str) else None)
     request = PushRequested(
-        object=obj, match_key=raw_key or "-", abm_id=record.abm_id, record=record.fields, batch_id="preview"
+        object=obj, match_key=raw_key or "-", abm_id=record.abm_id, record=fields, batch_id="preview"
     )
     job = manual_record_push(request)
-    return job if raw_key else RecordPush(obj, None, record.fields, record.abm_id)
+    return job if raw_key else RecordPush(obj, None, fields, record.abm_id)
 
 
 async def show_mapping(request: web.Request) -> web.Response:
@@ -155,10 +192,12 @@ def add_manual_push_routes(
     app: web.Application,
     handlers: PusherHandlers,
     send: Callable[[Sequence[OutgoingMessage]], Awaitable[None]],
+    abm_records: AbmRecords,
 ) -> None:
     """Mount the API on the service's application."""
     app[HANDLERS] = handlers
     app[SEND] = send
+    app[ABM_RECORDS] = abm_records
     app.router.add_get("/v1/push/mapping", show_mapping)
     app.router.add_post("/v1/push/preview", preview)
     app.router.add_post("/v1/push", push)

@@ -46,6 +46,10 @@ class PusherSettings(StreamServiceSettings):
         gt=0,
         description="Seconds a parked push may keep failing (budget pauses excepted) before it gives up.",
     )
+    mapper_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="The mapper's HTTP API (the ABM store), read when a manual push names records by ABM id.",
+    )
     fault_kill_after_create: bool = Field(
         default=False, description="Tests only: SIGKILL the process right after a create call returns."
     )

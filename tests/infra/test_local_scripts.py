@@ -201,3 +201,33 @@ def test_pid_of_matches_the_command_line(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_replicas_run_as_instances_on_their_own_ports_and_stop_together(env: Env) -> None:
+    port = env.add_service("dummy_alpha", DUMMY_ALPHA_REPLICAS="3")
+
+    started = env.run("start")
+
+    assert started.returncode == 0, started.stderr
+    instances = ["dummy_alpha", "dummy_alpha-2", "dummy_alpha-3"]
+    pids = [env.pid(name) for name in instances]
+    assert len(set(pids)) == 3 and all(pid_alive(pid) for pid in pids)
+    status = env.run("status")
+    for n, name in enumerate(instances):
+        assert (
+            f"{name}: running (pid {pids[n]}), ready at http://127.0.0.1:{port + 100 * n}/" in status.stdout
+        )
+    assert (env.state / "logs" / "dummy_alpha-2.log").exists()
+
+    stopped = env.run("stop", services="")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_a_replica_count_that_is_not_a_number_is_refused(env: Env) -> None:
+    env.add_service("dummy_alpha", DUMMY_ALPHA_REPLICAS="three")
+
+    started = env.run("start")
+
+    assert started.returncode != 0
+    assert "DUMMY_ALPHA_REPLICAS must be a positive number" in started.stderr

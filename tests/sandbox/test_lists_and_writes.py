@@ -186,3 +186,21 @@ async def test_search_needs_two_characters(sandbox: SandboxClient) -> None:
     reply = await sandbox.call("GET", "/api/v2/organizations/search", params={"term": "a"})
 
     assert reply.status == 400
+
+
+async def test_stages_are_added_last_in_their_pipeline_and_may_repeat_a_name(sandbox: SandboxClient) -> None:
+    pipeline = await sandbox.call("POST", "/api/v2/pipelines", json={"name": "Renewals"})
+    first = await sandbox.call(
+        "POST", "/api/v2/stages", json={"name": "Review", "pipeline_id": pipeline.body["data"]["id"]}
+    )
+    second = await sandbox.call(
+        "POST", "/api/v2/stages", json={"name": "Review", "pipeline_id": pipeline.body["data"]["id"]}
+    )
+    unknown = await sandbox.call(
+        "POST", "/api/v2/stages", json={"name": "X", "pipeline_id": 999}, check_request=False
+    )
+
+    listed = await sandbox.call("GET", "/api/v2/stages", params={"pipeline_id": pipeline.body["data"]["id"]})
+    assert [(s["name"], s["order_nr"]) for s in listed.body["data"]] == [("Review", 1), ("Review", 2)]
+    assert first.body["data"]["id"] != second.body["data"]["id"]
+    assert unknown.status == 400 and unknown.body["success"] is False

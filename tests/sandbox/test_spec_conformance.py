@@ -89,6 +89,8 @@ async def _exercise(client: SandboxClient, operation: Operation) -> Any:
             "/api/v2/persons": {"name": "Spec Person", "org_id": 1},
             "/api/v2/deals": {"title": "Spec deal", "org_id": 1, "value": 100},
             "/api/v2/activities": VISIT,
+            "/api/v2/pipelines": {"name": "Spec pipeline"},
+            "/api/v2/stages": {"name": "Spec stage", "pipeline_id": 1, "deal_probability": 40},
         }
         return await client.call("POST", path, json=bodies[path])
     if operation.method == "PATCH":

@@ -59,6 +59,8 @@ def _bind(expression: Expr, fields: Mapping[str, FilterField], known: str) -> Ex
     found = fields.get(_label_key(expression.label))
     if found is None:
         raise FilterError(expression.column, f'unknown field "{expression.label}"; expected one of: {known}')
+    if found.ambiguity is not None:
+        raise FilterError(expression.column, found.ambiguity)
     if expression.operator not in _OPERATORS_BY_KIND[found.kind]:
         allowed = " ".join(sorted(o.value for o in _OPERATORS_BY_KIND[found.kind]))
         raise FilterError(
@@ -101,9 +103,12 @@ def _option_operand(comparison: Comparison, found: FilterField) -> Operand:
     if isinstance(value, Number) and value.value == value.value.to_integral_value():
         return int(value.value)
     options = {_label_key(name): option for name, option in found.options.items()}
+    ambiguous = {_label_key(name): why for name, why in found.ambiguous_options.items()}
+    if isinstance(value, Text) and _label_key(value.value) in ambiguous:
+        raise FilterError(comparison.value_column, ambiguous[_label_key(value.value)])
     if isinstance(value, Text) and _label_key(value.value) in options:
         return options[_label_key(value.value)]
-    names = ", ".join(f'"{name}"' for name in found.options) or "an id"
+    names = ", ".join(f'"{name}"' for name in _plain_names(found.options)) or "an id"
     extra = "current user, " if found.kind is FieldKind.USER else ""
     raise _wrong_value(comparison, f"{extra}one of {names}")
 
@@ -114,3 +119,10 @@ def _wrong_value(comparison: Comparison, expected: str) -> FilterError:
 
 def _label_key(label: str) -> str:
     return " ".join(label.split()).casefold()
+
+
+def _plain_names(options: Mapping[str, object]) -> list[str]:
+    """The option names to list in an error: qualified names ("Sales / Proposal") only when no plain name
+    covers them, and at most 30."""
+    names = [name for name in options if " / " not in name] or list(options)
+    return names[:30] + (["..."] if len(names) > 30 else [])

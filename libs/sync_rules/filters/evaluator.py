@@ -55,6 +55,8 @@ def _compare(comparison: Comparison, record: Mapping[str, Any], now: datetime, u
             comparison.column, f'"{comparison.label}" is not bound to a field; bind the filter first'
         )
     values = _values(read_field(record, found), found.kind, now)
+    if found.kind is FieldKind.OPTION and comparison.operator in (Operator.EQ, Operator.NE):
+        return _option_holds(comparison.operator, values, operand)
     wanted = _wanted(operand, now, user)
     if wanted is None:
         return comparison.operator is Operator.NE
@@ -63,6 +65,14 @@ def _compare(comparison: Comparison, record: Mapping[str, Any], now: datetime, u
     if comparison.operator is Operator.NE:
         return all(value != wanted for value in values)
     return any(_holds(comparison.operator, value, wanted) for value in values)
+
+
+def _option_holds(operator: Operator, values: list[Any], operand: Operand) -> bool:
+    """Options compare by their ids as text (built-in options have text ids, records may hold numbers);
+    a tuple operand matches any of its values."""
+    wanted = {str(w).casefold() for w in (operand if isinstance(operand, tuple) else (operand,))}
+    found = {str(v).casefold() for v in values}
+    return bool(found & wanted) is (operator is Operator.EQ)
 
 
 def _values(raw: Any, kind: FieldKind, now: datetime) -> list[Any]:

@@ -35,13 +35,20 @@ class FilterPlan:
 
 
 def plan_filter(
-    expression: Expr, sync_object: SyncObject, *, now: datetime, current_user_id: int | None
+    expression: Expr,
+    sync_object: SyncObject,
+    *,
+    now: datetime,
+    current_user_id: int | None,
+    reserved: frozenset[ServerParam] = frozenset(),
 ) -> FilterPlan:
     """Split a bound expression into server-side list parameters and a residual to evaluate locally.
 
     Records matching ``params`` and then the residual are exactly the records matching ``expression``.
+    ``reserved`` parameters are set by the caller (an import by stages lists each stage): comparisons on
+    them stay in the residual.
     """
-    supported = SERVER_PARAMS[sync_object]
+    supported = SERVER_PARAMS[sync_object] - reserved
     params: dict[str, str | int] = {}
     residual: list[Expr] = []
     for item in expression.items if isinstance(expression, And) else (expression,):

@@ -65,7 +65,8 @@ class CurrentUser:
 
 
 Value = Text | Number | RelativeDate | CurrentUser
-Operand = str | int | Decimal | date | RelativeDate | CurrentUser
+Operand = str | int | Decimal | date | RelativeDate | CurrentUser | tuple[int | str, ...]
+"""A bound value; a tuple stands for any of its values (a stage name several pipelines have)."""
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,9 @@ async def test_the_preview_of_a_deal_import_counts_what_the_import_would_emit(
     assert await harness.events(SOURCE_CHANGES.name) == []
 
 
-async def test_a_deal_import_without_stages_or_with_a_filter_is_refused(harness: ConnectorHarness) -> None:
+async def test_a_deal_import_without_stages_or_with_a_field_deals_lack_is_refused(
+    harness: ConnectorHarness,
+) -> None:
     await harness.connect_by_token()
 
     no_stages = await harness.api.post(
@@ -173,12 +175,14 @@ async def test_a_deal_import_without_stages_or_with_a_filter_is_refused(harness:
     )
     with_filter = await harness.api.post(
         "/v1/imports",
-        json={"source": "deals_at_stages", "stage_ids": [1], "filter": 'Name = "x"'},
+        json={"source": "deals_at_stages", "stage_ids": [1], "filter": 'Website = "x"'},
         headers=harness.headers,
     )
 
-    assert no_stages.status == 400 and "stage_ids" in (await no_stages.json())["message"]
-    assert with_filter.status == 400 and "filter" in (await with_filter.json())["message"]
+    assert no_stages.status == 400 and "stages" in (await no_stages.json())["message"]
+    refused = await with_filter.json()
+    assert with_filter.status == 400 and refused["error"] == "bad_filter" and refused["column"] == 1
+    assert 'unknown field "Website"' in refused["message"]
     assert (await (await harness.api.get("/v1/runs", headers=harness.headers)).json())["data"] == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from connector.cursors import is_newer, new_versions, read_from
-from connector.imports import split_legacy_position
+from connector.import_paging import split_legacy_position
 from connector.scheduler import is_due, jitter_of
 from connector.source_events import record_digest
 from schemas.events.common import SyncObject

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import base64
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
-from schemas.topics import SOURCE_CHANGES
+from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
 
 pytestmark = pytest.mark.integration
+LEASE = timedelta(minutes=2)
 
 
 async def _enable(harness: ConnectorHarness) -> None:
@@ -159,3 +161,36 @@ async def test_a_delivery_with_an_id_beyond_bigint_or_a_nul_is_a_400_naming_the_
     found = await answer.json()
     assert found["error"] == "bad_request" and found["problems"][0].startswith(problem), found
     assert await harness.connector.hints.process_one() is False
+
+
+async def test_webhook_changes_of_an_hour_are_one_run_that_starts_and_ends(harness: ConnectorHarness) -> None:
+    await _enable(harness)
+    state = harness.sandbox.handle.state
+    edited, doomed = (r.id for r in list(state.tables[Entity.ORGANIZATION].live())[:2])
+    state.ledger.reset()
+    state.entities.update(Entity.ORGANIZATION, edited, {"name": "Hooked"}, 1, ChangeSource.APP)
+    state.entities.delete(Entity.ORGANIZATION, doomed, 1, ChangeSource.APP)
+
+    def both(found: list[dict[str, Any]]) -> bool:
+        return {(edited, "upserted"), (doomed, "deleted")} <= {
+            (e["data"]["pipedrive_id"], e["data"]["action"]) for e in found
+        }
+
+    changes = await eventually(lambda: _webhook_events(harness), both, within_s=15, what="the changes")
+    state.clock.advance(3600 + 300)  # the hour and the lease a hint may still be read under
+    closed = await harness.connector.hints.runs.close_ended(
+        datetime.fromtimestamp(state.clock.now(), UTC), LEASE
+    )
+    runs = [e for e in await harness.events(SYNC_RUNS.name) if e["data"]["kind"] == "webhook"]
+
+    [run_id] = {e["correlationid"] for e in changes}
+    assert run_id.startswith("webhooks-")
+    assert closed >= 1  # windows of other tests' tenants in this schema may close too
+    assert [(e["type"], e["data"]["run_id"]) for e in runs] == [
+        ("psync.run.started", run_id), ("psync.run.finished", run_id),
+    ]  # fmt: skip
+    finished = runs[1]["data"]
+    assert finished["emitted"] == len(changes)
+    gets = [e for e in state.ledger.entries if e.method == "GET"]
+    assert finished["tokens_spent"] == sum(e.tokens for e in gets) > 0
+    assert finished["status"] == "Success"

@@ -51,11 +51,13 @@ class ConnectorRun:
             correlationid=self.run_id,
         )  # fmt: skip
 
-    def finished(self, emitted: int | None, service: str = "connector") -> CloudEvent[Any]:
+    def finished(
+        self, emitted: int | None, service: str = "connector", kind: RunKind = RunKind.SYNC
+    ) -> CloudEvent[Any]:
         finished = RunFinished(
             run_id=self.run_id,
             service=service,
-            kind=RunKind.SYNC,
+            kind=kind,
             direction=Direction.TO_ABM,
             objects=(SyncObject.ORGANIZATION,),
             started_at=T0,
@@ -221,23 +223,20 @@ async def test_a_dead_lettered_change_counts_once_as_failed_and_can_complete_its
     assert again.duplicate and [m.value for m in again.outputs] == [m.value for m in letter.outputs]
 
 
-async def test_webhook_changes_are_applied_but_leave_no_run_tally(
-    handlers: MapperHandlers, pg_pool: asyncpg.Pool, mapper_schema: str
+async def test_webhook_changes_of_an_hour_are_reported_as_the_apply_run_of_their_window(
+    handlers: MapperHandlers,
 ) -> None:
-    # A webhook delivery's changes are correlated with the delivery, which never ends as a run: counting
-    # them would leave one tally per delivery that nothing ever reports.
-    delivery = ConnectorRun(f"t{uuid.uuid4().hex[:8]}", "webhook-d1")
-    hooked = delivery.change(1, 0, "acme.io", origin=ChangeOrigin.WEBHOOK)
-
-    applied = await apply(handlers, [hooked])
-    poison = delivery.change(2, 0, "globex.io", origin=ChangeOrigin.WEBHOOK)
-    await handlers.source_change_dead_lettered(poison, message(poison, SOURCE_CHANGES.name), ValueError("x"))
-
-    results = [
-        orjson.loads(m.value)["data"] for h in applied for m in h.outputs if m.topic == RECORD_RESULTS.name
+    window = ConnectorRun(f"t{uuid.uuid4().hex[:8]}", "webhooks-2026-11-01T09")
+    changes = [
+        window.change(1, 0, "acme.io", ChangeOrigin.WEBHOOK),
+        window.change(2, 5, "b.io", ChangeOrigin.WEBHOOK),
     ]
-    assert [r["outcome"] for r in results] == ["created"]
-    rows = await pg_pool.fetch(
-        f"SELECT source_run_id FROM {mapper_schema}.apply_runs WHERE tenant_id = $1", delivery.tenant
-    )
-    assert rows == []
+
+    applied = await apply(handlers, changes)
+    end = window.finished(2, kind=RunKind.WEBHOOK)
+    reported = await handlers.run_finished(end, message(end, SYNC_RUNS.name))
+
+    assert run_events(applied) == []
+    started, finished = run_events([reported])
+    assert started["data"]["run_id"] == finished["data"]["run_id"] == "apply-webhooks-2026-11-01T09"
+    assert finished["data"]["counts"]["created"] == 2 and finished["data"]["status"] == "Success"

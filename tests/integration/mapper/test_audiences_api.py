@@ -194,3 +194,19 @@ async def test_records_show_their_pipedrive_link_and_accounts_their_normalized_d
         "id": 403, "url": f"{web_url}/organization/403", "deleted": False, "merged_from_id": 402,
     }  # fmt: skip
     assert contact["pipedrive"]["url"] == f"{web_url}/person/500"
+
+
+async def test_records_can_be_asked_for_by_abm_ids_up_to_a_hundred(
+    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+) -> None:
+    client, registry = api
+    headers = await _key_for(registry, mapper.tenant)
+    for n in range(3):
+        await mapper.change(SyncObject.ORGANIZATION, 600 + n, {"name": f"Org {n}", "website": f"ids{n}.io"})
+    wanted = [(await mapper.account(f"ids{n}.io"))["abm_id"] for n in (0, 2)]
+
+    found = await client.get("/v1/accounts", params={"ids": ",".join([*wanted, "nope"])}, headers=headers)
+    too_many = await client.get("/v1/accounts", params={"ids": ",".join(["x"] * 101)}, headers=headers)
+
+    assert sorted(r["abm_id"] for r in (await found.json())["data"]) == sorted(wanted)
+    assert too_many.status == 400 and "at most 100" in (await too_many.json())["message"]

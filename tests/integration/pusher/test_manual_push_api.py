@@ -3,20 +3,27 @@ push request per record, and the batch's run ending after its last record."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from mapper.audiences_api import add_audience_routes
+from mapper.bootstrap import MIGRATIONS as MAPPER_MIGRATIONS
+from postgres_store.migrations import apply_migrations
+from pusher.abm_records import AbmRecords
 from pusher.manual_push_api import add_manual_push_routes
 from schemas.codec import decode_event
 from schemas.events.common import SyncObject
 from stream_runner.messages import OutgoingMessage
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
+from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness, results_of
 
 pytestmark = pytest.mark.integration
@@ -24,7 +31,28 @@ Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
-async def api(pusher: PusherHarness) -> AsyncIterator[tuple[Client, dict[str, str], list[OutgoingMessage]]]:
+async def abm_store(pusher: PusherHarness) -> AsyncIterator[tuple[MapperHarness, str]]:
+    """The ABM store of the pusher's tenant (the mapper's handlers and its HTTP API, on a schema of its
+    own), and the API's base URL."""
+    schema = f"itest_mapper_mp_{uuid.uuid4().hex[:8]}"
+    await apply_migrations(pusher.pool, schema, MAPPER_MIGRATIONS)
+    store = MapperHarness(pusher.pool, schema)
+    store.tenant = pusher.tenant
+    registry = TenantRegistry(pusher.pool)
+    await registry.install()
+    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+    add_audience_routes(app, pusher.pool, schema)
+    server = TestServer(app)
+    await server.start_server()
+    yield store, str(server.make_url("")).rstrip("/")
+    await server.close()
+    await pusher.pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+async def api(
+    pusher: PusherHarness, abm_store: tuple[MapperHarness, str]
+) -> AsyncIterator[tuple[Client, dict[str, str], list[OutgoingMessage]]]:
     registry = TenantRegistry(pusher.pool)
     await registry.install()
     await registry.create_tenant(pusher.tenant, pusher.tenant)
@@ -34,12 +62,13 @@ async def api(pusher: PusherHarness) -> AsyncIterator[tuple[Client, dict[str, st
     async def send(messages: Sequence[OutgoingMessage]) -> None:
         published.extend(messages)
 
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_manual_push_routes(app, pusher.handlers, send)
-    client: Client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client, {"Authorization": f"Bearer {key.full_key}"}, published
-    await client.close()
+    async with aiohttp.ClientSession() as session:
+        app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+        add_manual_push_routes(app, pusher.handlers, send, AbmRecords(session, abm_store[1]))
+        client: Client = TestClient(TestServer(app))
+        await client.start_server()
+        yield client, {"Authorization": f"Bearer {key.full_key}"}, published
+        await client.close()
 
 
 SELECTION: dict[str, Any] = {
@@ -120,3 +149,54 @@ def test_results_helper_reads_only_push_results() -> None:
     from stream_runner.messages import Handled
 
     assert results_of(Handled()) == []
+
+
+async def test_records_named_by_abm_id_are_pushed_with_the_fields_the_abm_store_holds(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]],
+    abm_store: tuple[MapperHarness, str],
+    pusher: PusherHarness,
+) -> None:
+    client, headers, published = api
+    store, _ = abm_store
+    await store.change(
+        SyncObject.ORGANIZATION, 900, {"name": "Stored Co", "website": "https://www.stored.io/"}
+    )
+    stored = await store.account("stored.io")
+    selection = {
+        "object": "organization",
+        "records": [
+            {"abm_id": stored["abm_id"]},
+            {"abm_id": "given-1", "fields": {"name": "Given Co", "website": "given.io"}},
+        ],
+    }
+
+    preview = await (await client.post("/v1/push/preview", json=selection, headers=headers)).json()
+    pushed = await client.post("/v1/push", json=selection, headers=headers)
+    unknown = await client.post(
+        "/v1/push", json={"object": "organization", "records": [{"abm_id": "nope"}]}, headers=headers
+    )
+
+    assert [(r["abm_id"], r["match_key"], r["action"]) for r in preview["records"]] == [
+        (stored["abm_id"], "stored.io", "create"), ("given-1", "given.io", "create"),
+    ]  # fmt: skip
+    assert preview["records"][0]["changes"]["name"]["to"] == "Stored Co"
+    assert pushed.status == 202
+    requests = [orjson.loads(m.value)["data"] for m in published if m.topic == "psync.push-requests.v1"]
+    assert [(r["abm_id"], r["match_key"], r["record"].get("name")) for r in requests] == [
+        (stored["abm_id"], "stored.io", "Stored Co"), ("given-1", "given.io", "Given Co"),
+    ]  # fmt: skip
+    assert unknown.status == 400
+    assert (await unknown.json())["problems"] == ["records.0.abm_id: no organization nope in the ABM store"]
+
+
+async def test_a_record_without_fields_or_abm_id_is_refused(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]],
+) -> None:
+    client, headers, _ = api
+
+    response = await client.post(
+        "/v1/push", json={"object": "organization", "records": [{"match_key": "x.io"}]}, headers=headers
+    )
+
+    assert response.status == 400
+    assert "abm_id" in (await response.json())["message"]

@@ -1,0 +1,199 @@
+"""Reading what an import selects, page by page: the pushed-down list filters, the residual evaluated on
+each page, and for deals the organizations and persons the selected deals link to (each once per import).
+
+The same reading serves the preview (nothing emitted) and the import run (emits, checkpoints after each
+page and resumes from the position of the last one stored). A deal import keeps the organizations and
+persons it emitted in the connector's `import_emitted` table (read for the page's ids only), so the run's
+progress stays the same size however many it emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.import_filters import ImportSelection
+from pipedrive_client import ListFilters, PipedriveClient
+from pipedrive_client.models import Deal, Record
+from pipedrive_client.pagination import MAX_PAGE_SIZE
+from pipedrive_client.resources import EntityResource
+from schemas.events.common import SyncObject
+
+IDS_PER_CALL = 100
+
+
+@dataclass
+class ImportTally:
+    """What an import read and selected, per object."""
+
+    read: int = 0
+    selected: dict[str, int] = field(default_factory=dict)
+
+    def add(self, obj: SyncObject, count: int) -> None:
+        """Count selected records of an object."""
+        self.selected[obj.value] = self.selected.get(obj.value, 0) + count
+
+
+Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
+
+Position = dict[str, Any]
+"""Where an import stands after a page (stored in the run's progress under `position`): the page cursor,
+and for deals the stage index."""
+
+IdsByObject = dict[SyncObject, list[int]]
+
+AlreadyEmitted = Callable[[SyncObject, Sequence[int]], Awaitable[set[int]]]
+"""Those of these ids of the object that the import has already emitted."""
+
+OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
+"""Runs after each page with its position and the organizations and persons it emitted for the first time
+in the import."""
+
+LEGACY_EMITTED_KEYS = {"seen_organizations": SyncObject.ORGANIZATION, "seen_persons": SyncObject.PERSON}
+"""Where a deal import's position kept the ids it emitted before they moved to `import_emitted`."""
+
+
+def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
+    """The organizations and persons the deals link to, each once, in id order."""
+    return {
+        SyncObject.ORGANIZATION: sorted({d.org_id for d in deals if d.org_id}),
+        SyncObject.PERSON: sorted({d.person_id for d in deals if d.person_id}),
+    }
+
+
+def split_legacy_position(position: Position) -> tuple[Position, IdsByObject]:
+    """A position stored before the emitted ids moved to their table: the position without the id lists,
+    and the ids they held (nothing for a position of today)."""
+    kept = {key: value for key, value in position.items() if key not in LEGACY_EMITTED_KEYS}
+    emitted = {obj: sorted(position[key]) for key, obj in LEGACY_EMITTED_KEYS.items() if key in position}
+    return kept, emitted
+
+
+class EmittedInMemory:
+    """What a read without a run (the preview) has emitted so far, held in memory: nothing is stored."""
+
+    def __init__(self) -> None:
+        self._ids: dict[SyncObject, set[int]] = {}
+
+    async def among(self, obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        """Those of `ids` already emitted."""
+        return self._ids.get(obj, set()).intersection(ids)
+
+    def add(self, emitted: IdsByObject) -> None:
+        """Note ids emitted."""
+        for obj, ids in emitted.items():
+            self._ids.setdefault(obj, set()).update(ids)
+
+
+def resource_for(client: PipedriveClient, obj: SyncObject) -> EntityResource[Any]:
+    """The client's resource of an object."""
+    resources: dict[SyncObject, EntityResource[Any]] = {
+        SyncObject.ORGANIZATION: client.organizations,
+        SyncObject.PERSON: client.persons,
+        SyncObject.DEAL: client.deals,
+    }
+    return resources[obj]
+
+
+async def read_import(
+    client: PipedriveClient,
+    selection: ImportSelection,
+    sink: Sink,
+    tally: ImportTally,
+    *,
+    page_size: int = MAX_PAGE_SIZE,
+    start: Position | None = None,
+    on_page: OnPage | None = None,
+    already_emitted: AlreadyEmitted | None = None,
+) -> None:
+    """Read what the import selects page by page, handing each page's selected records to `sink`.
+
+    `on_page(position, first_emitted)` runs after each page (checkpoints); a run resumes from the `start`
+    position. A deal import asks `already_emitted` which of a page's organizations and persons it emitted
+    before (without it, it keeps them in memory: a read that no run resumes).
+    """
+    if selection.object is SyncObject.DEAL:
+        if already_emitted is None:
+            memory = EmittedInMemory()
+            already_emitted, on_page = memory.among, _noting(memory, on_page)
+        await _read_deals(client, selection, sink, tally, page_size, start or {}, on_page, already_emitted)
+        return
+    resource = resource_for(client, selection.object)
+    filters = selection.filter.list_filters()
+    cursor = (start or {}).get("page_cursor")
+    while True:
+        page = await resource.list_page(filters, cursor, page_size)
+        tally.read += len(page.items)
+        chosen = [record for record in page.items if selection.filter.matches(record)]
+        tally.add(selection.object, len(chosen))
+        await sink(selection.object, chosen)
+        if on_page is not None:
+            await on_page({"page_cursor": page.next_cursor}, {})
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def _read_deals(
+    client: PipedriveClient,
+    selection: ImportSelection,
+    sink: Sink,
+    tally: ImportTally,
+    page_size: int,
+    start: Position,
+    on_page: OnPage | None,
+    already_emitted: AlreadyEmitted,
+) -> None:
+    stages: Sequence[int | None] = selection.stage_ids or (None,)
+    cursor: str | None = start.get("page_cursor")
+    for index in range(int(start.get("stage_index", 0)), len(stages)):
+        filters = selection.filter.list_filters(stage_id=stages[index])
+        while True:
+            page = await client.deals.list_page(filters, cursor, page_size)
+            tally.read += len(page.items)
+            deals: list[Deal] = [d for d in page.items if selection.filter.matches(d)]
+            first_emitted = await _first_linked(deals, already_emitted)
+            for obj, records in (
+                (
+                    SyncObject.ORGANIZATION,
+                    await _by_ids(client.organizations, first_emitted[SyncObject.ORGANIZATION]),
+                ),
+                (SyncObject.PERSON, await _by_ids(client.persons, first_emitted[SyncObject.PERSON])),
+                (SyncObject.DEAL, deals),
+            ):
+                tally.add(obj, len(records))
+                await sink(obj, records)
+            cursor = page.next_cursor
+            if on_page is not None:
+                position = {"stage_index": index if cursor else index + 1, "page_cursor": cursor}
+                await on_page(position, first_emitted)
+            if cursor is None:
+                break
+
+
+async def _first_linked(deals: Sequence[Deal], already_emitted: AlreadyEmitted) -> IdsByObject:
+    first: IdsByObject = {}
+    for linked, ids in linked_ids(deals).items():
+        before = await already_emitted(linked, ids)
+        first[linked] = [i for i in ids if i not in before]
+    return first
+
+
+def _noting(memory: EmittedInMemory, on_page: OnPage | None) -> OnPage:
+    async def noted(position: Position, first_emitted: IdsByObject) -> None:
+        memory.add(first_emitted)
+        if on_page is not None:
+            await on_page(position, first_emitted)
+
+    return noted
+
+
+async def _by_ids(resource: EntityResource[Any], ids: Sequence[int]) -> list[Any]:
+    found: list[Any] = []
+    for start in range(0, len(ids), IDS_PER_CALL):
+        page = await resource.list_page(
+            ListFilters(ids=ids[start : start + IDS_PER_CALL]), None, IDS_PER_CALL
+        )
+        found.extend(page.items)
+    return found

@@ -1,0 +1,57 @@
+"""Import from Pipedrive: a filter checked as it is typed (the error's column shown), a preview whose
+counts are the sandbox's own, the start, the progress bar until the run ends, and its activity-log run."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Page, expect
+
+from pipedrive_sandbox.store import Entity
+from tests.browser.actions import sign_in
+from tests.browser.screens import capture
+from tests.browser.stack import Stack, Tenant
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_filtered_organization_import_is_previewed_and_followed_to_its_end(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    organizations = list(stack.sandbox.state.tables[Entity.ORGANIZATION].live())
+    matching = [o for o in organizations if "labs" in str(o.data.get("name", "")).lower()]
+    assert 0 < len(matching) < len(organizations)
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("link", name="Import").click()
+
+    await page.get_by_role("radio", name=re.compile("^Organizations")).check()
+    await page.get_by_label("Only records that match a filter").check()
+    await page.get_by_label("Filter expression").fill('Name CONTAINS "Labs')
+    await expect(page.locator("#filter-check .field-error")).to_contain_text("Column 15")
+    await capture(page, "import-filter-error")
+    await page.get_by_label("Filter expression").fill('Name CONTAINS "Labs"')
+    await expect(page.locator("#filter-check")).to_contain_text("The filter reads well")
+    await page.get_by_label("Skip duplicates").check()
+    await page.get_by_role("button", name="Preview").click()
+
+    await expect(page.locator("[data-count=selected]")).to_have_text(str(len(matching)))
+    await expect(page.locator("[data-count=read]")).to_have_text(re.compile(r"^[\d,]+$"))
+    await expect(page.locator("[data-count=created]")).to_have_text(str(len(matching)))
+    await capture(page, "import-preview")
+    await page.get_by_role("button", name="Start import").click()
+
+    progress = page.locator("#import-progress")
+    await expect(page).to_have_url(re.compile(r"/import/runs/"))
+    await expect(progress).to_have_attribute("data-done", "yes")
+    bar = page.locator("#import-bar")
+    assert await bar.get_attribute("value") == await bar.get_attribute("max") == str(len(matching))
+    await expect(progress.locator("[data-count=applied]")).to_have_text(str(len(matching)))
+    await capture(page, "import-finished")
+
+    await page.get_by_role("link", name="Open this run in the activity log").click()
+    await expect(page).to_have_url(re.compile(r"/activity/runs/[^/]+$"))
+    await expect(page.locator("#run-summary")).to_contain_text("Import")
