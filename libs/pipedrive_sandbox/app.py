@@ -31,11 +31,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def sandbox_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn domain errors raised outside the gateway (admin, OAuth) into error bodies."""
+    """Turn domain errors raised outside the gateway (admin, OAuth) into error bodies, and the router's
+    own 404 and 405 (an unknown path or method) into Pipedrive's JSON error body, never plain text."""
     try:
         return await handler(request)
     except SandboxError as failure:
         return error_response(failure.status, failure.message)
+    except web.HTTPMethodNotAllowed as refused:
+        answer = error_response(405, f"Method {request.method} is not allowed on {request.path}")
+        answer.headers["Allow"] = ",".join(sorted(refused.allowed_methods))
+        return answer
+    except web.HTTPNotFound:
+        return error_response(404, f"Unknown method {request.method} {request.path}")
 
 
 def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.Application:
@@ -50,8 +57,10 @@ def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.
         **activity_handlers(),
     }
     for operation in OPERATIONS:
-        path = operation.url_path.replace("{id}", r"{id:\d+}")
-        app.router.add_route(operation.method, path, handlers[operation.key], name=operation.key)
+        # Any id segment reaches its handler, which refuses what is not a number with Pipedrive's 400.
+        app.router.add_route(
+            operation.method, operation.url_path, handlers[operation.key], name=operation.key
+        )
     add_oauth_routes(app)
     add_admin_routes(app)
     # Operational probes for `make up` and container health checks (paths Pipedrive does not use).

@@ -59,8 +59,17 @@ def query_choice(request: web.Request, name: str, choices: tuple[str, ...], defa
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    """An integer path parameter (routes only match digits)."""
-    return int(request.match_info[name])
+    """A positive integer path parameter; anything else is refused with Pipedrive's 400 body (an id
+    that is a number but names no record is the caller's 404)."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidRequest(f"{name} must be an integer")
+    return int(raw)
+
+
+def query_list(request: web.Request, name: str) -> list[str]:
+    """A comma-separated query parameter as its non-empty parts (none when absent)."""
+    return [part.strip() for part in request.query.get(name, "").split(",") if part.strip()]
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""API v2 organizations, persons and deals: list, get, create, patch, delete."""
+"""API v2 organizations, persons and deals: list, get, create, patch, delete, with every list parameter
+of the published spec served (or refused) as Pipedrive does: `sort_by`, `sort_direction`, `owner_id`,
+`org_id`, `person_id`, `deal_id`, `stage_id`, `pipeline_id`, `status` (deals: a comma-separated list of
+open, won, lost and deleted), `ids`, `updated_since`, `updated_until`, `filter_id` (the sandbox company
+has no saved filters: 404), and the record options of `pipedrive_sandbox.record_options`."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from pipedrive_sandbox.app_keys import credential_of, state_of
-from pipedrive_sandbox.errors import InvalidRequest
+from pipedrive_sandbox.errors import InvalidRequest, NotFound
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.query_params import (
     json_body,
@@ -16,8 +20,10 @@ from pipedrive_sandbox.query_params import (
     query_choice,
     query_int,
     query_limit,
+    query_list,
     query_time,
 )
+from pipedrive_sandbox.record_options import record_options, render
 from pipedrive_sandbox.responses import success
 from pipedrive_sandbox.store import (
     DELETED_RETENTION_SECONDS,
@@ -31,6 +37,7 @@ from pipedrive_sandbox.store import (
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_IDS = 100
+DEAL_STATUSES = ("open", "won", "lost")
 
 # Which integer filters each list accepts, and the record attribute each one compares.
 _FILTERS: dict[Entity, tuple[str, ...]] = {
@@ -60,14 +67,27 @@ def build_list_query(request: web.Request, entity: Entity, now: float) -> ListQu
     if entity is Entity.PERSON:
         _add_deal_filter(request, query)
     if entity is Entity.DEAL:
-        status = request.query.get("status")
-        if status == "deleted":
-            query.include_deleted_since = int(now) - DELETED_RETENTION_SECONDS
-        elif status:
-            query.predicates.append(
-                _equals("status", query_choice(request, "status", ("open", "won", "lost"), ""))
-            )
+        _add_status_filter(request, query, now)
+    if query_int(request, "filter_id") is not None:
+        raise NotFound("Filter not found")
     return query
+
+
+def _add_status_filter(request: web.Request, query: ListQuery, now: float) -> None:
+    """Deals of the listed statuses; `deleted` adds the deals deleted in the last 30 days (alone, it
+    lists only those); without `status`, every deal that is not deleted."""
+    statuses = set(query_list(request, "status"))
+    unknown = statuses - {*DEAL_STATUSES, "deleted"}
+    if unknown:
+        raise InvalidRequest("status must be open, won, lost or deleted, or a comma-separated list of them")
+    if not statuses:
+        return
+    live = statuses & set(DEAL_STATUSES)
+    query.include_live = bool(live)
+    if "deleted" in statuses:
+        query.include_deleted_since = int(now) - DELETED_RETENTION_SECONDS
+    if live and live != set(DEAL_STATUSES):
+        query.predicates.append(lambda record: record.deleted_ts is not None or record.data["status"] in live)
 
 
 def _ids(request: web.Request) -> set[int] | None:
@@ -102,9 +122,10 @@ def list_handler(entity: Entity) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = state_of(request)
         query = build_list_query(request, entity, state.clock.now())
+        options = record_options(request, entity)
         records, last_key = state.tables[entity].page(query)
         next_cursor = encode_cursor(query.sort_by, query.descending, last_key) if last_key else None
-        return success([record.data for record in records], {"next_cursor": next_cursor})
+        return success(render(state, entity, records, options), {"next_cursor": next_cursor})
 
     return handle
 
@@ -113,8 +134,9 @@ def get_handler(entity: Entity) -> Handler:
     """GET /api/v2/{entity}/{id}."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        record = state_of(request).entities.get(entity, path_id(request))
-        return success(record.data)
+        state = state_of(request)
+        record = state.entities.get(entity, path_id(request))
+        return success(render(state, entity, [record], record_options(request, entity))[0])
 
     return handle
 

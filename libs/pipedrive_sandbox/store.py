@@ -73,6 +73,7 @@ class ListQuery:
     cursor_key: tuple[int, int] | None = None
     updated_since: int | None = None
     updated_until: int | None = None
+    include_live: bool = True
     include_deleted_since: int | None = None
     predicates: list[Callable[[Record], bool]] = field(default_factory=list)
 
@@ -169,10 +170,10 @@ class EntityTable:
 
     @staticmethod
     def _matches(record: Record, query: ListQuery) -> bool:
-        if query.include_deleted_since is not None:
-            if record.deleted_ts is None or record.deleted_ts < query.include_deleted_since:
+        if record.deleted_ts is None:
+            if not query.include_live:
                 return False
-        elif record.deleted_ts is not None:
+        elif query.include_deleted_since is None or record.deleted_ts < query.include_deleted_since:
             return False
         if query.updated_since is not None and record.update_ts < query.updated_since:
             return False
