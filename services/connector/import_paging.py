@@ -10,13 +10,14 @@ progress stays the same size however many it emitted.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from connector.import_filters import ImportSelection
 from pipedrive_client import ListFilters, PipedriveClient
 from pipedrive_client.models import Deal, Record
-from pipedrive_client.pagination import MAX_PAGE_SIZE
+from pipedrive_client.pagination import MAX_PAGE_SIZE, Page, read_ahead
 from pipedrive_client.resources import EntityResource
 from schemas.events.common import SyncObject
 
@@ -121,18 +122,19 @@ async def read_import(
         return
     resource = resource_for(client, selection.object)
     filters = selection.filter.list_filters()
-    cursor = (start or {}).get("page_cursor")
-    while True:
-        page = await resource.list_page(filters, cursor, page_size)
-        tally.read += len(page.items)
-        chosen = [record for record in page.items if selection.filter.matches(record)]
-        tally.add(selection.object, len(chosen))
-        await sink(selection.object, chosen)
-        if on_page is not None:
-            await on_page({"page_cursor": page.next_cursor}, {})
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+
+    async def fetch(cursor: str | None) -> Page[Record]:
+        return await resource.list_page(filters, cursor, page_size)
+
+    # The next page is read while this one is emitted and stored.
+    async with aclosing(read_ahead(fetch, (start or {}).get("page_cursor"))) as pages:
+        async for page in pages:
+            tally.read += len(page.items)
+            chosen = [record for record in page.items if selection.filter.matches(record)]
+            tally.add(selection.object, len(chosen))
+            await sink(selection.object, chosen)
+            if on_page is not None:
+                await on_page({"page_cursor": page.next_cursor}, {})
 
 
 async def _read_deals(
