@@ -8,6 +8,7 @@ from console.activity_pages import add_activity_routes
 from console.audiences_pages import add_audience_routes
 from console.import_wizard import add_import_routes
 from console.pipedrive_card import CARD, add_pipedrive_card_routes
+from console.push_pages import add_push_routes
 from console.sign_in_pages import add_sign_in_routes
 
 
@@ -24,3 +25,4 @@ def add_page_routes(app: web.Application) -> None:
     add_activity_routes(app)
     add_audience_routes(app)
     add_import_routes(app)
+    add_push_routes(app)

@@ -7,13 +7,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxHandle
+from schemas.catalog import build_event, event_type_of
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed
+from schemas.events.common import SyncObject
+from schemas.keys import record_key
 from schemas.topics import topics_consumed_by
 from tenant_auth.passwords import new_password
 from tenant_auth.registry import TenantRegistry
@@ -52,6 +59,7 @@ class Stack:
         self.console = ServiceProcess("console", {}, logs / "console.log")
         self.connector = ServiceProcess("connector", {}, logs / "connector.log")
         self.consumers = {name: ServiceProcess(name, {}, logs / f"{name}.log") for name in CONSUMERS}
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
 
     @property
     def processes(self) -> list[ServiceProcess]:
@@ -99,6 +107,7 @@ class Stack:
     async def start(self) -> None:
         """Position the consumer groups, then start every process and wait until each is ready."""
         self._configure()
+        await self.producer.start()
         await asyncio.gather(
             *(
                 position_group_at_end(self.bootstrap, f"itest-{name}-b{self.uid}", topics_consumed_by(name))
@@ -111,6 +120,7 @@ class Stack:
 
     async def stop(self) -> None:
         """SIGTERM every process (SIGKILL what does not stop), then drop the schemas."""
+        await self.producer.stop()
         for process in self.processes:
             if process.process is not None and process.process.returncode is None:
                 try:
@@ -142,3 +152,16 @@ class Stack:
         ):
             assert response.status < 300, f"{method} {path}: {response.status} {await response.text()}"
             return await response.json()
+
+    async def reveal(self, tenant: Tenant, domain: str, name: str, **more: Any) -> None:
+        """The visitor-identification platform reveals a company (abm.company-revealed.v1)."""
+        now = datetime.now(UTC)
+        payload = CompanyRevealed(domain=domain, name=name, revealed_at=now, **more)
+        key = record_key(tenant.tenant_id, SyncObject.ORGANIZATION, domain)
+        event = build_event(
+            payload, tenant=tenant.tenant_id, subject=key, source="/itest/visitor-platform",
+            id_parts=(domain, now.isoformat()), time=now,
+        )  # fmt: skip
+        await self.producer.send_and_wait(
+            event_type_of(payload).topic.name, encode_event(event), key=key.encode()
+        )

@@ -1,0 +1,234 @@
+"""Push to Pipedrive: browse ABM accounts and contacts (search, not in Pipedrive, score at least N,
+revealed in the last 7 days), select some or all that match, preview the exact field changes per record
+(create, update which fields, or skip and why), confirm, follow the push live, and see its result."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from console.deps import api_of, session_of
+from console.rendering import PageRefused, render
+from console.service_api import ServiceFailed, TenantApi
+
+COLLECTIONS = {"accounts": ("Accounts", "organization"), "contacts": ("Contacts", "person")}
+BROWSE_LIMIT = 2000
+"""At most this many records are looked through for a selection (pages of 500 from the ABM store)."""
+PUSH_CHUNK = 1000
+"""The pusher takes at most this many records per request."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the admin is looking at and what they picked."""
+
+    collection: str
+    q: str
+    not_in_pipedrive: bool
+    min_score: int | None
+    revealed_days: int | None
+    ids: tuple[str, ...]
+    all_matching: bool
+
+    def query(self) -> dict[str, str]:
+        """The browse filters as a query string's values."""
+        values = {"collection": self.collection, "q": self.q}
+        if self.not_in_pipedrive:
+            values["not_in_pipedrive"] = "on"
+        if self.min_score is not None:
+            values["min_score"] = str(self.min_score)
+        if self.revealed_days is not None:
+            values["revealed_days"] = str(self.revealed_days)
+        return {k: v for k, v in values.items() if v}
+
+    def matches(self, row: dict[str, Any], now: datetime) -> bool:
+        """Whether a record passes the filters the ABM store cannot apply itself."""
+        if self.not_in_pipedrive and row.get("pipedrive"):
+            return False
+        score = row.get("engagement_score")
+        if self.min_score is not None and (score is None or score < self.min_score):
+            return False
+        if self.revealed_days is not None:
+            revealed = row.get("last_revealed_at")
+            if not revealed or datetime.fromisoformat(revealed) < now - timedelta(days=self.revealed_days):
+                return False
+        return True
+
+
+def _number(raw: Any) -> int | None:
+    text = str(raw or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _selection(values: MultiMapping[Any]) -> Selection:
+    collection = str(values.get("collection", "accounts"))
+    return Selection(
+        collection=collection if collection in COLLECTIONS else "accounts",
+        q=str(values.get("q", "")).strip(),
+        not_in_pipedrive=values.get("not_in_pipedrive") == "on",
+        min_score=_number(values.get("min_score")),
+        revealed_days=_number(values.get("revealed_days")),
+        ids=tuple(str(v) for v in values.getall("abm_id", [])),
+        all_matching=values.get("all_matching") == "on",
+    )
+
+
+async def _matching(api: TenantApi, selection: Selection) -> tuple[list[dict[str, Any]], bool]:
+    """The records passing the filters (up to BROWSE_LIMIT looked through), and whether there were more."""
+    params = {"limit": "500"}
+    if selection.q:
+        params["q"] = selection.q
+    found: list[dict[str, Any]] = []
+    seen, now = 0, datetime.now(UTC)
+    while seen < BROWSE_LIMIT:
+        answer = await api.get("mapper", f"/v1/{selection.collection}", params)
+        if not answer.ok:
+            raise ServiceFailed("mapper", answer)
+        page = answer.body["data"]
+        seen += len(page)
+        found += [r for r in page if not r.get("deleted_in_crm") and selection.matches(r, now)]
+        if not answer.body.get("next_cursor"):
+            return found, False
+        params["cursor"] = answer.body["next_cursor"]
+    return found, True
+
+
+async def browse(request: web.Request) -> web.Response:
+    """The records to choose from."""
+    selection = _selection(request.query)
+    records, truncated = await _matching(api_of(request), selection)
+    context = {
+        "title": "Push to Pipedrive",
+        "section": "push",
+        "selection": selection,
+        "collections": COLLECTIONS,
+        "records": records,
+        "truncated": truncated,
+        "limit": BROWSE_LIMIT,
+    }
+    return await render(request, "push.html", context)
+
+
+async def _chosen(api: TenantApi, selection: Selection) -> list[dict[str, Any]]:
+    records, _ = await _matching(api, selection)
+    if selection.all_matching:
+        return records
+    wanted = set(selection.ids)
+    return [r for r in records if r["abm_id"] in wanted]
+
+
+def _push_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"abm_id": r["abm_id"], "match_key": r["match_key"], "fields": r.get("fields") or {}} for r in records
+    ]
+
+
+async def preview(request: web.Request) -> web.Response:
+    """The exact changes a push of the chosen records would make (nothing is written)."""
+    api, selection = api_of(request), _selection(await request.post())
+    chosen = await _chosen(api, selection)
+    if not chosen:
+        raise PageRefused(400, "Nothing to push", "Select at least one record, or “all that match”.")
+    obj = COLLECTIONS[selection.collection][1]
+    previews = await asyncio.gather(
+        *(
+            api.send(
+                "pusher",
+                "POST",
+                "/v1/push/preview",
+                {"object": obj, "records": _push_records(chosen[i : i + PUSH_CHUNK])},
+            )
+            for i in range(0, len(chosen), PUSH_CHUNK)
+        )
+    )
+    summary: dict[str, int] = {}
+    items: list[dict[str, Any]] = []
+    for answer in previews:
+        if not answer.ok:
+            raise PageRefused(400 if answer.status < 500 else 502, "The preview failed", answer.message)
+        for action, n in answer.body["summary"].items():
+            summary[action] = summary.get(action, 0) + int(n)
+        items += answer.body["records"]
+    names = {r["abm_id"]: (r.get("fields") or {}).get("name") for r in chosen}
+    context = {
+        "title": "Push preview",
+        "section": "push",
+        "selection": selection,
+        "chosen": chosen,
+        "summary": summary,
+        "items": [{**item, "name": names.get(item.get("abm_id"))} for item in items],
+        "collections": COLLECTIONS,
+    }
+    return await render(request, "push_preview.html", context)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """Push the chosen records, then follow the push."""
+    api, selection = api_of(request), _selection(await request.post())
+    chosen = await _chosen(api, selection)
+    if not chosen:
+        raise PageRefused(400, "Nothing to push", "Select at least one record, or “all that match”.")
+    obj = COLLECTIONS[selection.collection][1]
+    run_ids = []
+    for i in range(0, len(chosen), PUSH_CHUNK):
+        body = {
+            "object": obj,
+            "records": _push_records(chosen[i : i + PUSH_CHUNK]),
+            "requested_by": session_of(request).email,
+        }
+        answer = await api.send("pusher", "POST", "/v1/push", body)
+        if not answer.ok:
+            raise PageRefused(400 if answer.status < 500 else 502, "The push was not started", answer.message)
+        run_ids.append(answer.body["run_id"])
+    query = urlencode({"run": run_ids, "expected": str(len(chosen))}, doseq=True)
+    raise web.HTTPSeeOther(f"/push/runs?{query}")
+
+
+async def _push_state(api: TenantApi, run_ids: list[str], expected: int) -> dict[str, Any]:
+    answers = await asyncio.gather(*(api.get("auditlog", f"/v1/runs/{quote(r, safe='')}") for r in run_ids))
+    runs = [
+        a.body["data"] if a.ok else {"run_id": r, "status": None}
+        for a, r in zip(answers, run_ids, strict=True)
+    ]
+    done_records = sum(
+        int(run.get(k) or 0) for run in runs for k in ("created", "updated", "unchanged", "skipped", "failed")
+    )
+    return {
+        "runs": runs,
+        "run_ids": run_ids,
+        "expected": expected,
+        "done_records": done_records,
+        "done": all(run.get("status") for run in runs) and done_records >= expected,
+        "query": urlencode({"run": run_ids, "expected": str(expected)}, doseq=True),
+    }
+
+
+async def follow(request: web.Request) -> web.Response:
+    """The push's page: live progress, then its result."""
+    run_ids = request.query.getall("run", [])
+    if not run_ids:
+        raise PageRefused(404, "No such push", "This page follows a push started from the Push page.")
+    state = await _push_state(api_of(request), run_ids, _number(request.query.get("expected")) or 0)
+    return await render(request, "push_run.html", {"title": "Push", "section": "push", **state})
+
+
+async def progress_fragment(request: web.Request) -> web.Response:
+    """The live part of the push's page."""
+    run_ids = request.query.getall("run", [])
+    state = await _push_state(api_of(request), run_ids, _number(request.query.get("expected")) or 0)
+    return await render(request, "fragments/push_progress.html", state)
+
+
+def add_push_routes(app: web.Application) -> None:
+    """Mount the push pages."""
+    app.router.add_get("/push", browse)
+    app.router.add_post("/push/preview", preview)
+    app.router.add_post("/push/confirm", confirm)
+    app.router.add_get("/push/runs", follow)
+    app.router.add_get("/push/runs/progress", progress_fragment)

@@ -1,0 +1,86 @@
+"""Push to Pipedrive: three revealed accounts found with "Not in Pipedrive", previewed field by field,
+confirmed, followed to the end, and found in the sandbox."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.async_api import Page, expect
+
+from pipedrive_sandbox.store import Entity
+from tests.browser.actions import sign_in
+from tests.browser.screens import capture
+from tests.browser.stack import Stack, Tenant
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+BOTH_WAYS = {
+    "create_in_pipedrive": True,
+    "update_in_pipedrive": True,
+    "create_in_abm": True,
+    "update_in_abm": True,
+}
+
+
+async def test_three_accounts_are_pushed_through_preview_and_confirm(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    await stack.api(
+        tenant, "connector", "PUT", "/v1/settings", {"objects": {"organization": {"directions": BOTH_WAYS}}}
+    )
+    tag = uuid.uuid4().hex[:6]
+    companies = {f"push{tag}-{n}.io": f"Pushed {tag} {n}" for n in range(3)}
+    for domain, name in companies.items():
+        await stack.reveal(tenant, domain, name)
+    await eventually(
+        lambda: stack.api(tenant, "pusher", "GET", "/v1/push/mapping?object=organization"),
+        lambda mapping: mapping["directions"]["create_in_pipedrive"] is True,
+        within_s=60,
+        what="the pusher has the two-way settings",
+    )
+    await eventually(
+        lambda: stack.api(tenant, "mapper", "GET", f"/v1/accounts?q=push{tag}"),
+        lambda found: len(found["data"]) == 3,
+        within_s=60,
+        what="the mapper applied the three reveals",
+    )
+    await sign_in(page, tenant.admin)
+
+    await page.get_by_role("link", name="Push").click()
+    await page.get_by_label("Search").fill(f"push{tag}")
+    await page.get_by_label("Not in Pipedrive").check()
+    await page.get_by_role("button", name="Show").click()
+    rows = page.locator("tbody tr")
+    await expect(rows).to_have_count(3)
+    for name in companies.values():
+        await page.get_by_label(f"Select {name}").check()
+    await capture(page, "push-browse")
+    await page.get_by_role("button", name="Preview changes").click()
+
+    await expect(page.locator("[data-action=create]")).to_have_text("3 to create")
+    for domain, name in companies.items():
+        row = page.locator(f"tr[data-match-key='{domain}']")
+        await expect(row).to_contain_text("Create")
+        await expect(row.locator(".changes")).to_contain_text(f"name: {name}")
+    await capture(page, "push-preview")
+    assert not [
+        o
+        for o in stack.sandbox.state.tables[Entity.ORGANIZATION].live()
+        if o.data.get("name") in companies.values()
+    ]
+    await page.get_by_role("button", name="Confirm and push").click()
+
+    progress = page.locator("#push-progress")
+    await expect(progress).to_have_attribute("data-done", "yes")
+    await expect(progress).to_contain_text("3 created")
+    await capture(page, "push-finished")
+    created = [
+        o
+        for o in stack.sandbox.state.tables[Entity.ORGANIZATION].live()
+        if o.data.get("name") in companies.values()
+    ]
+    assert sorted(o.data["name"] for o in created) == sorted(companies.values())
