@@ -55,7 +55,7 @@ help:
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make format       ruff format and ruff check --fix"
 	@echo "make infra-up     Kafka + PostgreSQL + topics only;  make infra-down  stops them"
-	@echo "make schemas      export the event JSON Schemas"
+	@echo "make schemas      export the event JSON Schemas, the AsyncAPI and the OpenAPI documents"
 	@echo "make sandbox      run the Pipedrive sandbox in the foreground"
 	@echo "make bench        run bench/bench_*.py, JSON reports into bench-results/"
 	@echo "make venv         create/update .venv (pinned by requirements.lock)"
@@ -198,6 +198,7 @@ screenshots: venv chromium test-infra
 
 schemas: venv
 	$(PY) -m schemas.export
+	$(PY) -m openapi_docs
 
 sandbox: venv
 	$(PY) -m pipedrive_sandbox

@@ -10,7 +10,7 @@ from aiohttp.typedefs import Middleware
 from service_runtime.http_errors import json_error
 from tenant_auth.registry import TenantRegistry
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 TENANT = web.RequestKey("tenant", str)
 """The request key holding the authenticated tenant id."""
 

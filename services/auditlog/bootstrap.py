@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
 from auditlog.handlers import build_batch_handlers, build_handlers
+from auditlog.openapi import auditlog_openapi
 from auditlog.settings import AuditlogSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
@@ -19,6 +20,7 @@ from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
+from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
@@ -81,6 +83,7 @@ async def run_service(settings: AuditlogSettings) -> None:
         add_activity_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
+        add_openapi_route(http, auditlog_openapi())
         workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
         await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:

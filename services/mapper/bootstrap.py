@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from mapper.audiences_api import add_audience_routes
 from mapper.handlers import MapperHandlers
+from mapper.openapi import mapper_openapi
 from mapper.settings import MapperSettings
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
@@ -18,6 +19,7 @@ from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
+from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
 from stream_runner.kafka_runner import KafkaStreamRunner
@@ -77,6 +79,7 @@ async def run_service(settings: MapperSettings) -> None:
         add_audience_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
+        add_openapi_route(http, mapper_openapi())
         workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
         await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
     finally:

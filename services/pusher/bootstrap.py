@@ -23,6 +23,7 @@ from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
 from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
+from pusher.openapi import pusher_openapi
 from pusher.parking import ParkedPushes, ParkingLimits, parked_pushes_gauge
 from pusher.record_pusher import RecordPusher
 from pusher.score_push import ScorePush
@@ -32,6 +33,7 @@ from schemas.topics import topics_consumed_by
 from service_runtime.health import add_operational_routes
 from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
+from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
 from stream_runner.kafka_runner import KafkaStreamRunner
@@ -113,6 +115,7 @@ async def run_service(settings: PusherSettings) -> None:
         add_manual_push_routes(http, handlers, producer.send_all, AbmRecords(session, settings.mapper_url))
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
+        add_openapi_route(http, pusher_openapi())
 
         async def redrive(stop: asyncio.Event) -> None:
             await handlers.parked.run(handlers.redrive, handlers.give_up, producer.send_all, stop)

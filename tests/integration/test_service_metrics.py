@@ -1,10 +1,12 @@
-"""Every service's /metrics, scraped from its own process: HTTP requests by route and status with their
+"""Every service's /metrics and /openapi.json (the checked-in docs/openapi/ copy), scraped from its own
+process. Metrics: HTTP requests by route and status with their
 latency, process metrics, and what each service adds (messages, per-message timings, consumer lag and
 dead-letter depth for consumers; Pipedrive calls and budget for the services that call Pipedrive; runs
 for the activity log; parked pushes for the pusher)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from openapi_docs import DOCS
 from schemas.topics import dlq_topic_name, topics_consumed_by
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import position_group_at_end
@@ -115,4 +118,8 @@ async def test_each_service_exports_the_metrics_that_matter(
             within_s=60,
             what="the dead-letter depth",
         )
+    async with aiohttp.ClientSession() as session, session.get(process.url + "/openapi.json") as response:
+        served = await response.json()
+    assert response.status == 200
+    assert served == json.loads((DOCS / f"{service}.json").read_text())  # what docs/openapi/ says
     assert await process.terminate() == 0

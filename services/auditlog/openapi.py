@@ -1,0 +1,26 @@
+"""The auditlog's API as OpenAPI 3.1 (served at /openapi.json; docs/openapi/auditlog.json): the activity
+log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.activity_api import EntriesQuery, RunsQuery
+from service_runtime.openapi import Operation, openapi_document
+
+PATHS = {
+    "/v1/runs": {"get": Operation("Every run of every service, newest first", query=RunsQuery)},
+    "/v1/runs/{run_id}": {
+        "get": Operation("One run: counts, tokens, status, message", errors=(400, 401, 404))
+    },
+    "/v1/runs/{run_id}/entries": {
+        "get": Operation(
+            "A run's per-record entries, oldest first", query=EntriesQuery, errors=(400, 401, 404)
+        )
+    },
+}
+
+
+def auditlog_openapi() -> dict[str, Any]:
+    """The auditlog's OpenAPI document."""
+    return openapi_document("psync auditlog", PATHS, description="The activity log of every sync.")

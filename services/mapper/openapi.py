@@ -1,0 +1,26 @@
+"""The mapper's API as OpenAPI 3.1 (served at /openapi.json; docs/openapi/mapper.json): the ABM store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mapper.audiences_api import ListQuery
+from service_runtime.openapi import Operation, openapi_document
+
+PATHS = {
+    "/v1/{collection}": {
+        "get": Operation(
+            "The tenant's accounts, contacts or opportunities (`collection`), keyset-paginated, each with its"
+            " Pipedrive link",
+            query=ListQuery,
+        )
+    },
+    "/v1/{collection}/{abm_id}": {
+        "get": Operation("One account, contact or opportunity by its ABM id", errors=(400, 401, 404))
+    },
+}
+
+
+def mapper_openapi() -> dict[str, Any]:
+    """The mapper's OpenAPI document."""
+    return openapi_document("psync mapper", PATHS, description="The ABM store the mapper keeps.")

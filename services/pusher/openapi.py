@@ -1,0 +1,35 @@
+"""The pusher's API as OpenAPI 3.1 (served at /openapi.json; docs/openapi/pusher.json): manual push."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pusher.manual_push_api import PushBatchIn
+from schemas.events.common import SyncObject
+from service_runtime.openapi import Operation, openapi_document
+
+
+class MappingQuery(BaseModel):
+    """The query string of the push mapping."""
+
+    object: SyncObject = Field(default=SyncObject.ORGANIZATION)
+
+
+PATHS = {
+    "/v1/push/mapping": {
+        "get": Operation(
+            "The fields a push of one object writes, their modes, the object's switches", query=MappingQuery
+        )
+    },
+    "/v1/push/preview": {
+        "post": Operation("The exact changes a push would make; writes nothing", body=PushBatchIn)
+    },
+    "/v1/push": {"post": Operation("Push the records (a push run)", body=PushBatchIn, ok=202)},
+}
+
+
+def pusher_openapi() -> dict[str, Any]:
+    """The pusher's OpenAPI document."""
+    return openapi_document("psync pusher", PATHS, description="Manual pushes into Pipedrive.")
