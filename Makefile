@@ -39,6 +39,11 @@ MAPPER_REPLICAS ?= 1
 PUSHER_REPLICAS ?= 1
 export MAPPER_REPLICAS PUSHER_REPLICAS
 
+# The encryption keys of benchmark processes: the caller's, else the random ones `make up` keeps in
+# .state/keys/ (services refuse the public development keys; the tests set their own in tests/conftest.py).
+KEYS_ENV := PSYNC_CREDENTIALS_KEY="$${PSYNC_CREDENTIALS_KEY:-$$(bash -c 'source deploy/local/lib.sh && secret_key credentials-key')}" \
+	CONSOLE_SERVICE_KEYS_KEY="$${CONSOLE_SERVICE_KEYS_KEY:-$$(bash -c 'source deploy/local/lib.sh && secret_key console-service-keys-key')}"
+
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 
@@ -210,7 +215,7 @@ bench: venv test-infra
 	if [ $${#files[@]} -eq 0 ]; then echo "no bench/bench_*.py found"; exit 1; fi; \
 	for f in "$${files[@]}"; do \
 		echo "== $$f"; \
-		$(TEST_ENV) $(PY) "$$f" || failed+=("$$f"); \
+		$(TEST_ENV) $(KEYS_ENV) $(PY) "$$f" || failed+=("$$f"); \
 	done; \
 	if [ $${#failed[@]} -gt 0 ]; then echo "failed: $${failed[*]}" >&2; exit 1; fi; \
 	echo "results in bench-results/"

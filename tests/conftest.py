@@ -1,4 +1,8 @@
-"""Where the integration tests find real Kafka and PostgreSQL.
+"""Where the integration tests find real Kafka and PostgreSQL, and the secret keys they run with.
+
+Keys: services refuse to start without keys of their own (or local mode). The one place the tests get
+theirs is `_TEST_KEYS` below: random keys for the session, set in the environment unless the caller set
+them, so every settings object built in a test and every service process a test starts share them.
 
 1. `KAFKA_BOOTSTRAP` / `DATABASE_URL` set (what `make test` and CI do): those are used.
 2. Otherwise, when a Docker engine answers: testcontainers starts both for the session.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -21,6 +26,9 @@ from schemas.topics import ALL_TOPICS
 from tests.docker_engine import docker_engine_available
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
+for _name in _TEST_KEYS:
+    os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
 
 

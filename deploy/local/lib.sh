@@ -71,3 +71,17 @@ tail_log() {
 port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# secret_key NAME: print the random key kept in $STATE/keys/NAME (32 random bytes as 64 hex
+# characters), generating it on first use. `make up` runs the services on these keys, never on the
+# public development keys; the folder and files are readable by their owner only. Keep .state/keys
+# as long as the data: credentials encrypted under a key cannot be read without it.
+secret_key() {
+    local dir="$STATE/keys" file="$STATE/keys/$1"
+    if [[ ! -s "$file" ]]; then
+        (umask 077 && mkdir -p "$dir" && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file.tmp" \
+            && mv "$file.tmp" "$file") || die "cannot write $file"
+        log "generated a random key into $file"
+    fi
+    cat "$file"
+}

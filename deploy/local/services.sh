@@ -5,7 +5,8 @@
 #   deploy/local/services.sh stop     SIGTERM each service we started, SIGKILL after a grace period
 #   deploy/local/services.sh status   one line per service; exit 0 when all are running and ready
 #
-# Each service runs as `.venv/bin/python -m <name>` with KAFKA_BOOTSTRAP, DATABASE_URL and
+# Each service runs as `.venv/bin/python -m <name>` with KAFKA_BOOTSTRAP, DATABASE_URL, the encryption keys
+# (the caller's PSYNC_CREDENTIALS_KEY / CONSOLE_SERVICE_KEYS_KEY, else random ones kept in .state/keys/) and
 # <NAME>_HTTP_PORT in its environment; pidfile .state/run/svc-<name>.pid, log .state/logs/<name>.log.
 # SERVICES (space-separated) overrides the list, e.g. SERVICES="connector mapper" services.sh start.
 # <NAME>_REPLICAS=N runs N processes of a service (e.g. MAPPER_REPLICAS=3, PUSHER_REPLICAS=2; they join
@@ -153,10 +154,19 @@ use_local_oauth_app() {
     export PIPEDRIVE_OAUTH_REDIRECT_URI="${PIPEDRIVE_OAUTH_REDIRECT_URI:-http://127.0.0.1:$(port_of console)/pipedrive/callback}"
 }
 
+# The encryption keys: the caller's, else random ones kept under .state/keys (the services refuse to run
+# on none or on the public development keys, unless PSYNC_LOCAL_MODE=true).
+export_keys() {
+    PSYNC_CREDENTIALS_KEY="${PSYNC_CREDENTIALS_KEY:-$(secret_key credentials-key)}"
+    CONSOLE_SERVICE_KEYS_KEY="${CONSOLE_SERVICE_KEYS_KEY:-$(secret_key console-service-keys-key)}"
+    export PSYNC_CREDENTIALS_KEY CONSOLE_SERVICE_KEYS_KEY
+}
+
 start() {
     [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first"
     mkdir -p "$LOGS" "$RUN"
     use_local_oauth_app
+    export_keys
     local name all
     all="$(instances)"
     for name in $all; do

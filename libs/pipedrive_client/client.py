@@ -3,6 +3,8 @@ from the shared pieces a service's bootstrap creates once (session, pool, cipher
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiohttp
 import asyncpg
 from pydantic import SecretBytes, SecretStr
@@ -56,6 +58,7 @@ class PipedriveClientFactory:
         pool: asyncpg.Pool,
         credentials_key: bytes | SecretBytes | SecretStr,
         *,
+        old_credentials_keys: Sequence[bytes | SecretBytes | SecretStr] = (),
         oauth_app: OAuthApp | None = None,
         policy: ApiDomainPolicy | None = None,
         budget_policy: BudgetPolicy | None = None,
@@ -68,7 +71,8 @@ class PipedriveClientFactory:
         self._retry = retry
         self._clock = clock or SystemClock()
         self.policy = policy or ApiDomainPolicy()
-        self.credentials = CredentialStore(pool, CredentialCipher(credentials_key), schema)
+        cipher = CredentialCipher(credentials_key, old_credentials_keys)
+        self.credentials = CredentialStore(pool, cipher, schema)
         self.budget = Budget(pool, schema, budget_policy, self._clock)
         self.oauth_tokens = (
             OAuthTokenClient(session, oauth_app, self.policy, self._clock) if oauth_app else None
@@ -96,7 +100,8 @@ class PipedriveClientFactory:
         return cls(
             session,
             pool,
-            settings.credentials_key,
+            settings.current_credentials_key,
+            old_credentials_keys=settings.old_credentials_keys,
             oauth_app=oauth_app_of(settings, default_redirect_uri),
             policy=settings.api_domains,
             budget_policy=settings.budget_policy,

@@ -7,7 +7,7 @@ shows `**********`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -63,6 +63,15 @@ class StoredCredentials:
     refused_at: datetime | None = None
 
 
+@dataclass
+class ReEncryption:
+    """What `re_encrypt` did: rows moved to the current key, and tenants no configured key could read."""
+
+    key_id: str
+    re_encrypted: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
 class CredentialStore:
     """Reads and writes the `credentials` table of the client's schema."""
 
@@ -83,16 +92,18 @@ class CredentialStore:
             async with self._pool.acquire() as own:
                 return await self.save(tenant_id, credentials, own)
         version: int = await conn.fetchval(
-            f"INSERT INTO {self._table} AS c (tenant_id, kind, ciphertext, api_domain, expires_at)"
-            " VALUES ($1, $2, $3, $4, $5)"
+            f"INSERT INTO {self._table} AS c (tenant_id, kind, ciphertext, api_domain, expires_at, key_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6)"
             " ON CONFLICT (tenant_id) DO UPDATE SET kind = EXCLUDED.kind, ciphertext = EXCLUDED.ciphertext,"
             " api_domain = EXCLUDED.api_domain, expires_at = EXCLUDED.expires_at, updated_at = now(),"
-            " refused_at = NULL, refused_reason = NULL, version = c.version + 1 RETURNING version",
+            " refused_at = NULL, refused_reason = NULL, key_id = EXCLUDED.key_id,"
+            " version = c.version + 1 RETURNING version",
             tenant_id,
             credentials.kind,
             self._cipher.encrypt(tenant_id, _secret_json(credentials)),
             credentials.api_domain,
             _expiry(credentials),
+            self._cipher.key_id,
         )
         return version
 
@@ -106,13 +117,13 @@ class CredentialStore:
                 return await self.load(tenant_id, own, for_update)
         lock = " FOR UPDATE" if for_update else ""
         row = await conn.fetchrow(
-            f"SELECT kind, ciphertext, api_domain, expires_at, version, company_id, user_id,"
+            f"SELECT kind, ciphertext, key_id, api_domain, expires_at, version, company_id, user_id,"
             f" refused_reason, refused_at FROM {self._table} WHERE tenant_id = $1{lock}",
             tenant_id,
         )
         if row is None:
             raise InvalidApiKey()
-        secrets = orjson.loads(self._cipher.decrypt(tenant_id, row["ciphertext"]))
+        secrets = orjson.loads(self._cipher.decrypt(tenant_id, row["ciphertext"], row["key_id"]))
         return StoredCredentials(
             _credentials(row, secrets),
             row["version"],
@@ -159,6 +170,37 @@ class CredentialStore:
         """Whether the tenant has stored credentials (readable or not, refused or not): it is connected."""
         found = await self._pool.fetchval(f"SELECT true FROM {self._table} WHERE tenant_id = $1", tenant_id)
         return bool(found)
+
+    async def re_encrypt(self) -> ReEncryption:
+        """Move every row written under another key to the current one, row by row (each locked, so a
+        refresh that writes at the same time is never overwritten with older tokens)."""
+        report = ReEncryption(self._cipher.key_id)
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id FROM {self._table} WHERE key_id IS DISTINCT FROM $1 ORDER BY tenant_id",
+            self._cipher.key_id,
+        )
+        for row in rows:
+            tenant_id: str = row["tenant_id"]
+            async with self._pool.acquire() as conn, conn.transaction():
+                locked = await conn.fetchrow(
+                    f"SELECT ciphertext, key_id FROM {self._table} WHERE tenant_id = $1 FOR UPDATE",
+                    tenant_id,
+                )
+                if locked is None or locked["key_id"] == self._cipher.key_id:
+                    continue  # disconnected, or written again under the current key meanwhile
+                try:
+                    plaintext = self._cipher.decrypt(tenant_id, locked["ciphertext"], locked["key_id"])
+                except CredentialsUnreadable:
+                    report.unreadable.append(tenant_id)
+                    continue
+                await conn.execute(
+                    f"UPDATE {self._table} SET ciphertext = $2, key_id = $3 WHERE tenant_id = $1",
+                    tenant_id,
+                    self._cipher.encrypt(tenant_id, plaintext),
+                    self._cipher.key_id,
+                )
+                report.re_encrypted += 1
+        return report
 
     async def delete(self, tenant_id: str) -> bool:
         """Forget the tenant's credentials (disconnect); True when there were some."""

@@ -7,8 +7,28 @@ with the service's prefix, e.g. `AUDITLOG_HTTP_PORT`.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import sys
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service_runtime.secret_keys import LOCAL_MODE_ENV
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def settings_from_environment(settings_class: type[S]) -> S:
+    """A service's settings read from its environment; when one cannot be used, the process says which
+    and why on standard error and exits with status 2 (it refuses to start)."""
+    try:
+        return settings_class()
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            where = ".".join(str(part) for part in error["loc"]) or invalid.title
+            print(f"{where}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
 
 DEDUPE_WINDOW_S = 35 * 86_400.0
 """The default window of inboxes: the longest topic retention (30 days) and five days to spare."""
@@ -46,6 +66,11 @@ class ServiceSettings(BaseSettings):
         " recognized.",
     )
     prune_every_s: float = Field(default=600.0, gt=0, description="How often expired rows are deleted.")
+    local_mode: bool = Field(
+        default=False,
+        validation_alias=LOCAL_MODE_ENV,
+        description="A developer's machine: public development keys are allowed (with a warning at start).",
+    )
 
 
 class StreamServiceSettings(ServiceSettings):

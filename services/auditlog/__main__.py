@@ -6,11 +6,12 @@ import asyncio
 
 from auditlog.bootstrap import run_service
 from auditlog.settings import AuditlogSettings
+from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
     """Entrypoint: settings from the environment, then run until stopped."""
-    asyncio.run(run_service(AuditlogSettings()))
+    asyncio.run(run_service(settings_from_environment(AuditlogSettings)))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ import asyncio
 
 from connector.bootstrap import run_service
 from connector.settings import ConnectorSettings
+from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
     """Entrypoint: settings from the environment, then run until stopped."""
-    asyncio.run(run_service(ConnectorSettings()))
+    asyncio.run(run_service(settings_from_environment(ConnectorSettings)))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from postgres_store.pruning import Expiry, Pruner
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from service_runtime.secret_keys import warn_of_development_keys
 from stream_runner.producer import EventProducer
 from tenant_auth.registry import TenantRegistry
 
@@ -144,6 +145,7 @@ def expiring_tables(settings: ConnectorSettings) -> list[Expiry]:
 async def run_service(settings: ConnectorSettings) -> None:
     """Run the connector until SIGTERM or SIGINT, then close its connections."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    warn_of_development_keys(settings.pipedrive.development_keys)
     stop = asyncio.Event()
     install_stop_signals(stop)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)

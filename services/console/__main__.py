@@ -6,11 +6,12 @@ import asyncio
 
 from console.bootstrap import run_service
 from console.settings import ConsoleSettings
+from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
     """Entrypoint: settings from the environment, then serve until stopped."""
-    asyncio.run(run_service(ConsoleSettings()))
+    asyncio.run(run_service(settings_from_environment(ConsoleSettings)))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from postgres_store.pool import check_database, create_pool
 from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from service_runtime.secret_keys import warn_of_development_keys
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers
 
@@ -45,7 +46,7 @@ def build_deps(settings: ConsoleSettings, pool: asyncpg.Pool, http: aiohttp.Clie
         pool,
         schema,
         TenantRegistry(pool),
-        KeySealer(bytes.fromhex(settings.service_keys_key.get_secret_value())),
+        KeySealer(bytes.fromhex(settings.current_service_keys_key.get_secret_value())),
     )
     limits = SignInLimits(
         settings.failed_sign_ins_per_account,
@@ -93,6 +94,7 @@ def create_app(settings: ConsoleSettings, pool: asyncpg.Pool) -> web.Application
 async def run_service(settings: ConsoleSettings) -> None:
     """Serve the console until SIGTERM or SIGINT."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    warn_of_development_keys(settings.development_keys)
     stop = asyncio.Event()
     install_stop_signals(stop)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=8)

@@ -6,11 +6,12 @@ import asyncio
 
 from mapper.bootstrap import run_service
 from mapper.settings import MapperSettings
+from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
     """Entrypoint: settings from the environment, then run until stopped."""
-    asyncio.run(run_service(MapperSettings()))
+    asyncio.run(run_service(settings_from_environment(MapperSettings)))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ import asyncio
 
 from pusher.bootstrap import run_service
 from pusher.settings import PusherSettings
+from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
     """Entrypoint: settings from the environment, then run until stopped."""
-    asyncio.run(run_service(PusherSettings()))
+    asyncio.run(run_service(settings_from_environment(PusherSettings)))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
 from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from service_runtime.secret_keys import warn_of_development_keys
 from settings_replica.replica import SettingsReplica
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
@@ -81,6 +82,7 @@ def expiring_tables(settings: PusherSettings) -> list[Expiry]:
 async def run_service(settings: PusherSettings) -> None:
     """Run the pusher until SIGTERM or SIGINT, then stop consuming, commit and close."""
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
+    warn_of_development_keys(settings.pipedrive.development_keys)
     stop = asyncio.Event()
     install_stop_signals(stop)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)

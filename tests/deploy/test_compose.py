@@ -5,6 +5,7 @@ settings of the process it runs: what `docker compose up` would fail on, checked
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,32 @@ def _compose() -> dict[str, Any]:
     return document
 
 
-def _python_services() -> dict[str, tuple[str, dict[str, str]]]:
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z_]+)(?P<rule>:\?|:-)(?P<text>[^}]*)\}")
+OPERATOR_ENV = {"PSYNC_CREDENTIALS_KEY": "ab" * 32, "CONSOLE_SERVICE_KEYS_KEY": "cd" * 32}
+"""What the person running `docker compose up` exports (the keys the file requires)."""
+
+
+def _interpolated(value: str, env: dict[str, str]) -> str:
+    """A value as compose interpolates it: `${NAME:?message}` is required, `${NAME:-default}` is not."""
+
+    def substitute(found: re.Match[str]) -> str:
+        if env.get(found["name"]):
+            return env[found["name"]]
+        if found["rule"] == ":?":
+            raise KeyError(f"{found['name']}: {found['text']}")
+        return found["text"]
+
+    return INTERPOLATION.sub(substitute, value)
+
+
+def _python_services(env: dict[str, str] = OPERATOR_ENV) -> dict[str, tuple[str, dict[str, str]]]:
     """Compose service name -> (the package its image runs, its environment)."""
     found = {}
     for name, service in _compose()["services"].items():
         package = (service.get("build") or {}).get("args", {}).get("SERVICE")
         if package and "entrypoint" not in service:
-            found[name] = (package, {k: str(v) for k, v in (service.get("environment") or {}).items()})
+            variables = (service.get("environment") or {}).items()
+            found[name] = (package, {k: _interpolated(str(v), env) for k, v in variables})
     return found
 
 
@@ -55,7 +75,7 @@ def test_each_service_accepts_its_compose_environment(name: str) -> None:
     assert settings
     if package in ("connector", "pusher"):
         client = next(s for s in settings if isinstance(s, PipedriveClientSettings))
-        assert client.credentials_key.get_secret_value() == env["PSYNC_CREDENTIALS_KEY"]
+        assert client.current_credentials_key.get_secret_value() == env["PSYNC_CREDENTIALS_KEY"]
 
 
 def test_dependencies_and_ports_are_consistent() -> None:
@@ -85,3 +105,9 @@ def test_a_malformed_credentials_key_is_what_the_check_catches() -> None:
     _, env = _python_services()["connector"]
     with pytest.raises(ValueError, match="PSYNC_CREDENTIALS_KEY"):
         load_settings("connector", {**env, "PSYNC_CREDENTIALS_KEY": "not-hex"})
+
+
+@pytest.mark.parametrize("key", sorted(OPERATOR_ENV))
+def test_compose_refuses_to_start_without_the_operators_own_keys(key: str) -> None:
+    with pytest.raises(KeyError, match=key):
+        _python_services({k: v for k, v in OPERATOR_ENV.items() if k != key})

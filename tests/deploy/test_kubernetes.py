@@ -26,6 +26,7 @@ KUBERNETES_VERSION = "1.32.0"
 FAKE_SECRETS = {
     "DATABASE_URL": "postgresql://psync:secret@postgres:5432/psync",
     "PSYNC_CREDENTIALS_KEY": "ab" * 32,
+    "PSYNC_CREDENTIALS_OLD_KEYS": "",
     "PIPEDRIVE_OAUTH_CLIENT_SECRET": "secret",
     "CONSOLE_SERVICE_KEYS_KEY": "cd" * 32,
 }

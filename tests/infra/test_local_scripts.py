@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,8 @@ DUMMY = textwrap.dedent(
             pass
 
     print("env", os.environ["KAFKA_BOOTSTRAP"], os.environ["DATABASE_URL"], flush=True)
+    keys = (os.environ.get("PSYNC_CREDENTIALS_KEY"), os.environ.get("CONSOLE_SERVICE_KEYS_KEY"))
+    print("keys", *keys, flush=True)
     time.sleep(0.3)
     port = int(os.environ[name.upper() + "_HTTP_PORT"])
     HTTPServer(("127.0.0.1", port), Handler).serve_forever()
@@ -137,6 +140,28 @@ def test_start_status_stop_are_idempotent(env: Env) -> None:
     assert not any(pid_alive(pid) for pid in pids.values())
     assert env.run("status").returncode == 3
     assert env.run("stop").returncode == 0
+
+
+def test_services_get_random_keys_kept_under_state_unless_the_caller_sets_them(env: Env) -> None:
+    env.add_service("dummy_keys")
+    for name in ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY", "PSYNC_LOCAL_MODE"):
+        env.env.pop(name, None)
+
+    assert env.run("start").returncode == 0
+    assert env.run("stop").returncode == 0
+    assert env.run("start").returncode == 0  # a restart keeps the keys
+    env.env["PSYNC_CREDENTIALS_KEY"] = "ab" * 32
+    assert env.run("stop").returncode == 0
+    assert env.run("start").returncode == 0
+
+    keys = env.state / "keys"
+    credentials, console = ((keys / n).read_text() for n in ("credentials-key", "console-service-keys-key"))
+    assert all(len(k) == 64 and int(k, 16) for k in (credentials, console)) and credentials != console
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    assert stat.S_IMODE((keys / "credentials-key").stat().st_mode) == 0o600
+    log = (env.state / "logs" / "dummy_keys.log").read_text()
+    assert log.count(f"keys {credentials} {console}") == 2
+    assert f"keys {'ab' * 32} {console}" in log
 
 
 def test_stop_covers_services_started_with_another_list(env: Env) -> None:

@@ -32,7 +32,7 @@ def test_connector_and_pusher_read_the_same_client_settings_from_one_set_of_vari
     assert connector.client_schema == "pdc_shared"
     assert connector.budget_share == 0.25
     assert connector.oauth_configured
-    assert connector.credentials_key.get_secret_value() == "ab" * 32
+    assert connector.current_credentials_key.get_secret_value() == "ab" * 32
 
 
 def test_the_old_per_service_names_no_longer_configure_the_allow_list(
