@@ -197,10 +197,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=[o.value for o in SyncObject],
         help="objects to read again (default: all)",
     )
+    runs_p = verbs.add_parser("runs", parents=[common], help="runs: retry the failed records of one")
+    run_verbs = runs_p.add_subparsers(dest="runs_verb", required=True, metavar="retry-failed")
+    retry = run_verbs.add_parser(
+        "retry-failed",
+        parents=[common, writes],
+        help="retry a run's failed records (the auditlog's retry API)",
+        description="Ask the auditlog to retry the failed records of RUN_ID (POST /v1/runs/{id}/retry, with a"
+        " one-call key of the run's tenant, revoked right after, and X-Psync-Actor).",
+    )
+    retry.add_argument("run_id")
+    retry.add_argument("--tenant", help="the run's tenant, when run ids of several tenants collide")
+    retry.add_argument("--actor", help="who retries, sent as X-Psync-Actor (default: the login name)")
     return parser
 
 
 # The command modules are imported when used: `--help` and the Kafka-only verbs start faster.
+
+
+async def _runs(context: Context, args: argparse.Namespace) -> Report:
+    from psyncctl import runs
+
+    return await runs.retry_failed(context, args.run_id, args.tenant, args.actor, args.dry_run)
 
 
 async def _tenants(context: Context, args: argparse.Namespace) -> Report:
@@ -270,6 +288,7 @@ COMMANDS: dict[str, Command] = {
     "restore-offsets": _restore,
     "dlq": _dlq,
     "resync": _resync,
+    "runs": _runs,
 }
 
 

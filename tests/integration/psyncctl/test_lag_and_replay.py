@@ -249,8 +249,9 @@ async def test_every_verb_has_help_and_every_write_a_dry_run(psyncctl: Psyncctl)
         ["dlq", "show"],
         ["dlq", "redrive"],
         ["resync"],
+        ["runs", "retry-failed"],
     ]
-    writes = [["replay"], ["restore-offsets"], ["dlq", "redrive"], ["resync"]]
+    writes = [["replay"], ["restore-offsets"], ["dlq", "redrive"], ["resync"], ["runs", "retry-failed"]]
     for verb in verbs:
         with contextlib.redirect_stdout(io.StringIO()) as out:
             result = await psyncctl(*verb, "--help")

@@ -1,0 +1,85 @@
+"""`psyncctl runs retry-failed RUN_ID`: retry the failed records of a run through the auditlog's API
+(`POST /v1/runs/{run_id}/retry`, the call the console's "Retry failed records" makes).
+
+The API is tenant-scoped; psyncctl holds no tenant's key. It issues the run's tenant a key of its own for
+the one call (labelled with who retried), sends `X-Psync-Actor`, and revokes the key at once: the key
+table keeps the record of the operator's action next to the activity log's retry run.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from psyncctl.context import Context, Refused, Report
+from tenant_auth.registry import TenantRegistry
+
+
+async def _tenant_of_run(context: Context, run_id: str, tenant: str | None) -> str:
+    pool = await context.pool()
+    rows = await pool.fetch(
+        f"SELECT tenant_id FROM {context.settings.auditlog_schema}.runs WHERE run_id = $1"
+        " AND ($2::text IS NULL OR tenant_id = $2)",
+        run_id,
+        tenant,
+    )
+    tenants: list[str] = sorted({str(r["tenant_id"]) for r in rows})
+    if not tenants:
+        raise Refused(f"the activity log has no run {run_id}" + (f" of tenant {tenant}" if tenant else ""))
+    if len(tenants) > 1:
+        raise Refused(
+            f"run {run_id} exists for several tenants ({', '.join(tenants)}): name one with --tenant"
+        )
+    return tenants[0]
+
+
+async def _failed_entries(context: Context, tenant: str, run_id: str) -> int:
+    pool = await context.pool()
+    count = await pool.fetchval(
+        f"SELECT count(*) FROM {context.settings.auditlog_schema}.entries"
+        " WHERE tenant_id = $1 AND run_id = $2 AND outcome = 'failed'",
+        tenant,
+        run_id,
+    )
+    return int(count or 0)
+
+
+async def _call_retry(context: Context, tenant: str, run_id: str, actor: str) -> tuple[int, Any]:
+    registry = TenantRegistry(await context.pool())
+    key = await registry.issue_key(tenant, f"psyncctl runs retry-failed {run_id} by {actor}")
+    url = f"{context.settings.auditlog_url.rstrip('/')}/v1/runs/{quote(run_id, safe='')}/retry"
+    headers = {"Authorization": f"Bearer {key.full_key}", "X-Psync-Actor": actor}
+    try:
+        async with aiohttp.ClientSession() as session, session.post(url, headers=headers) as response:
+            body: Any = await response.json(content_type=None)
+            return response.status, body
+    finally:
+        await registry.revoke_key(tenant, key.key_id)
+
+
+async def retry_failed(
+    context: Context, run_id: str, tenant: str | None, actor: str | None, dry_run: bool
+) -> Report:
+    """Ask the auditlog to retry the run's failed records (nothing but a count with `dry_run`)."""
+    owner = await _tenant_of_run(context, run_id, tenant)
+    failed = await _failed_entries(context, owner, run_id)
+    data: dict[str, Any] = {"tenant": owner, "run_id": run_id, "failed_records": failed, "dry_run": dry_run}
+    if dry_run:
+        return Report(
+            data=data,
+            notes=[f"dry run: {failed} failed record(s) of {owner}'s run {run_id} would be retried"],
+        )
+    if failed == 0:
+        raise Refused(f"run {run_id} of {owner} has no failed records")
+    who = actor or getpass.getuser()
+    status, body = await _call_retry(context, owner, run_id, who)
+    if status >= 400:
+        message = body.get("message") if isinstance(body, dict) else body
+        raise Refused(f"the auditlog answered {status}: {message}")
+    data["answer"] = body
+    retry = body.get("data", body) if isinstance(body, dict) else {}
+    notes = [f"retrying {failed} failed record(s) of {owner}'s run {run_id}: run {retry.get('run_id', '?')}"]
+    return Report(data=data, notes=notes)
