@@ -26,6 +26,11 @@ _EXPECTED_OPERATOR = "an operator (=, !=, <, <=, >, >=, CONTAINS)"
 _EXPECTED_VALUE = "a value: quoted text, a number, today, last N days, next N days or current user"
 
 
+MAX_RELATIVE_DAYS = 36_500
+"""The furthest `last N days` / `next N days` reaches: dates further out are not calendar dates we can
+compute with (and no record has one)."""
+
+
 def parse_filter(source: str) -> Expr:
     """Parse filter text into a syntax tree with unbound labels.
 
@@ -143,6 +148,10 @@ class _Parser:
         count = self.peek()
         if count.kind is not TokenKind.NUMBER or not count.text.isdigit():
             raise self.fail(f'a whole number of days after "{anchor.value}", as in {anchor.value} 30 days')
+        if int(count.text) > MAX_RELATIVE_DAYS:
+            raise FilterError(
+                count.column, f"at most {MAX_RELATIVE_DAYS} days (100 years), found {count.text}"
+            )
         self.advance()
         if not self.at_word("days", "day"):
             raise self.fail(f'"days" after "{anchor.value} {count.text}"')

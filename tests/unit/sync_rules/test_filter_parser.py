@@ -103,6 +103,8 @@ def test_columns_point_at_label_and_value() -> None:
         ("Value > 1)", 10, 'no matching "("'),
         ("Add Time > last days", 17, "whole number of days"),
         ("Add Time > last 30", 19, '"days"'),
+        ("Add Time > last 99999999999999 days", 17, "at most 36500 days"),
+        ("Update Time < next 36501 days", 20, "at most 36500 days"),
         ("Owner = current", 16, '"user" after "current"'),
         ("= 5", 1, "expected a field label"),
         ('Name = "acme', 8, "unterminated quoted text"),
