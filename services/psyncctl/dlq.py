@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import orjson
 from aiokafka import TopicPartition
@@ -20,14 +21,29 @@ from psyncctl.dead_letters import (
 from psyncctl.redrive_log import Redrive, RedriveLog
 from schemas.topics import CONSUMER_SERVICES, dlq_topic_name
 
+_CLOCK_MARGIN = timedelta(minutes=5)
+
 
 async def dead_letters(
     context: Context, services: list[str], wanted: DeadLetterFilter
 ) -> AsyncIterator[DeadLetter]:
-    """The dead letters of the services' DLQs that match, oldest first per partition."""
+    """The dead letters of the services' DLQs that match, oldest first per partition (named ones are
+    read where they are, not searched for)."""
+    if wanted.refs:
+        for ref in sorted(wanted.refs):
+            letter = await _one(context, ref)
+            if (not services or letter.service in services) and wanted.matches(letter):
+                yield letter
+        return
     for service in services or list(CONSUMER_SERVICES):
         partitions = await context.kafka.partitions(dlq_topic_name(service))
-        starts = await context.kafka.beginning_offsets(partitions)
+        if wanted.since is not None:
+            # A dead letter is produced as it fails: nothing older than `since` (less a margin for clocks
+            # apart) can match, so the read starts there instead of at the oldest retained message.
+            at_ms = int((wanted.since - _CLOCK_MARGIN).timestamp() * 1000)
+            starts = await context.kafka.offsets_at(partitions, at_ms)
+        else:
+            starts = await context.kafka.beginning_offsets(partitions)
         ends = await context.kafka.end_offsets(partitions)
         async for message in context.kafka.read({tp: (starts[tp], ends[tp]) for tp in partitions}):
             letter = read_dead_letter(service, message)

@@ -55,6 +55,7 @@ async def test_dead_letters_are_listed_filtered_shown_and_re_driven_once(
     pg_pool: asyncpg.Pool,
 ) -> None:
     tenant = f"dlq{secrets.token_hex(4)}"
+    since = ("--since", (datetime.now(UTC) - timedelta(minutes=1)).isoformat())
     first = await _dead_letter(
         raw_producer, "mapper", scratch_topic, tenant, 1, ContractViolation("score: missing")
     )
@@ -65,7 +66,7 @@ async def test_dead_letters_are_listed_filtered_shown_and_re_driven_once(
         raw_producer, "pusher", scratch_topic, tenant, 3, ContractViolation("email: bad")
     )
 
-    listed = await psyncctl("dlq", "list", "--tenant", tenant, "--json")
+    listed = await psyncctl("dlq", "list", "--tenant", tenant, *since, "--json")
     assert listed.status == 0, listed.stderr
     assert sorted((r["service"], r["event_id"], r["error_class"]) for r in listed.json()) == [
         ("mapper", first, "ContractViolation"),
@@ -81,6 +82,7 @@ async def test_dead_letters_are_listed_filtered_shown_and_re_driven_once(
         "mapper",
         "--error-class",
         "ContractViolation",
+        *since,
         "--json",
     )
     assert [r["event_id"] for r in by_class.json()] == [first]
@@ -98,7 +100,9 @@ async def test_dead_letters_are_listed_filtered_shown_and_re_driven_once(
     refused = await psyncctl("dlq", "redrive")
     assert refused.status == 3 and "--all" in refused.stderr
 
-    dry = await psyncctl("dlq", "redrive", "--tenant", tenant, "--service", "mapper", "--dry-run", "--json")
+    dry = await psyncctl(
+        "dlq", "redrive", "--tenant", tenant, "--service", "mapper", *since, "--dry-run", "--json"
+    )
     assert dry.status == 0, dry.stderr
     assert len(dry.json()["redriven"]) == 2
     assert await read_all(kafka_bootstrap, scratch_topic) == []
@@ -125,10 +129,10 @@ async def test_dead_letters_are_listed_filtered_shown_and_re_driven_once(
         (first, "sre@example.com", scratch_topic),
         (second, "sre@example.com", scratch_topic),
     ]
-    again = await psyncctl("dlq", "redrive", "--tenant", tenant, "--service", "mapper", "--json")
+    again = await psyncctl("dlq", "redrive", "--tenant", tenant, "--service", "mapper", *since, "--json")
     assert again.json()["redriven"] == [] and again.json()["skipped_redriven_before"] == 2
     assert len(await read_all(kafka_bootstrap, scratch_topic)) == 2
-    listed_after = await psyncctl("dlq", "list", "--tenant", tenant, "--service", "mapper", "--json")
+    listed_after = await psyncctl("dlq", "list", "--tenant", tenant, "--service", "mapper", *since, "--json")
     assert all(r["redriven_at"] for r in listed_after.json())
 
 
@@ -140,10 +144,11 @@ async def test_a_fixed_value_keeps_the_event_id(
     tmp_path: Path,
 ) -> None:
     tenant = f"dlq{secrets.token_hex(4)}"
+    since = ("--since", (datetime.now(UTC) - timedelta(minutes=1)).isoformat())
     event_id = await _dead_letter(
         raw_producer, "auditlog", scratch_topic, tenant, 7, ContractViolation("bad")
     )
-    [letter] = (await psyncctl("dlq", "list", "--tenant", tenant, "--json")).json()
+    [letter] = (await psyncctl("dlq", "list", "--tenant", tenant, *since, "--json")).json()
     wrong_id = tmp_path / "wrong.json"
     await asyncio.to_thread(wrong_id.write_bytes, orjson.dumps({"id": "another", "tenantid": tenant}))
     fixed = tmp_path / "fixed.json"
