@@ -19,7 +19,10 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from schemas.topics import topics_consumed_by
 from tenant_auth.registry import TenantRegistry
+from tests.integration.kafka_offsets import position_group_at_end
+from tests.integration.service_metrics import check_metrics_and_openapi
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -80,7 +83,7 @@ BAD_INPUT: dict[str, list[tuple[str, str, Any, int, str]]] = {
 
 @pytest.fixture
 async def isolated_env(
-    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient
+    pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     """Own consumer groups and database schemas, so the test never moves a real group's offsets."""
     uid = uuid.uuid4().hex[:8]
@@ -88,6 +91,10 @@ async def isolated_env(
     for service in SERVICES:
         env[f"{service.upper()}_GROUP_ID"] = f"itest-{service}-{uid}"
         env[f"{service.upper()}_DB_SCHEMA"] = f"itest_{service}_{uid}"
+        if service != "connector":  # at the end of its topics: none of other tests' history to work through
+            await position_group_at_end(
+                kafka_bootstrap, env[f"{service.upper()}_GROUP_ID"], topics_consumed_by(service)
+            )
     yield env
     for service in SERVICES:
         await pg_pool.execute(f"DROP SCHEMA IF EXISTS itest_{service}_{uid} CASCADE")
@@ -103,6 +110,8 @@ async def test_service_becomes_ready_and_exits_cleanly_on_sigterm(
 
     assert await process.get("/healthz") == 200
     assert await process.get("/metrics") == 200
+    group = isolated_env.get(f"{service.upper()}_GROUP_ID") if service != "connector" else None
+    await check_metrics_and_openapi(process, service, group)
     key = await _api_key(pg_pool)
     await _unrouted_calls_answer_json(process, key)
     await _bad_input_answers_json(process, key)
