@@ -89,6 +89,26 @@ DEFAULT_MAPPINGS: Mapping[SyncObject, tuple[FieldMapping, ...]] = {
 }
 
 
+ABM_FIELDS: Mapping[SyncObject, frozenset[str]] = {
+    SyncObject.ORGANIZATION: frozenset(
+        {
+            "name", "website", "address", "owner", "add_time", "industry", "employee_count",
+            "annual_revenue", "country", "linkedin", "engagement_score",
+        }
+    ),
+    SyncObject.PERSON: frozenset(
+        {"name", "email", "phone", "organization", "owner", "add_time", "job_title", "company_domain"}
+    ),
+    SyncObject.DEAL: frozenset(
+        {
+            "title", "value", "currency", "stage", "pipeline", "status", "expected_close_date",
+            "organization", "person", "owner", "add_time", "won_time", "lost_time", "probability",
+        }
+    ),
+}  # fmt: skip
+"""The fields the ABM platform keeps on accounts, contacts and opportunities: what a mapping may name."""
+
+
 def default_mappings(sync_object: SyncObject) -> tuple[FieldMapping, ...]:
     """Return the seed mappings of an object."""
     return DEFAULT_MAPPINGS[sync_object]

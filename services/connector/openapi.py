@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from connector.connections_api import ApiTokenConnection
 from connector.import_request import ImportRequest
 from connector.oauth_api import AppUninstalled, OAuthStart
-from connector.settings_api import SettingsInput, WebhooksInput
+from connector.settings_input import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings
 
 _ERROR = {"description": "Error: `{error, message}`; bad input adds `problems`, a bad filter its `column`"}
@@ -75,8 +75,15 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
     "/v1/settings": {
-        "get": _op("The tenant's sync settings"),
+        "get": _op("The tenant's effective sync settings (default field mappings spelled out)"),
         "put": _op("Replace the sync settings (next version, published)", SettingsInput),
+        "patch": _op(
+            "Change only what a JSON merge patch (RFC 7396) of the settings names",
+            requestBody={
+                "required": True,
+                "content": {"application/merge-patch+json": {"schema": {"type": "object"}}},
+            },
+        ),
     },
     "/v1/catalog": {
         "get": _op(

@@ -1,171 +1,138 @@
-"""The sync settings API: GET/PUT the whole settings (validated; custom field labels resolved to the
-account's field codes; versioned; published), and webhooks on/off."""
+"""The sync settings API: `GET` shows the effective settings (each object's mapped fields, the defaults
+spelled out where the tenant configured none: the same the mapper and the pusher apply), `PUT` replaces
+them, `PATCH` changes only what a JSON merge patch (RFC 7396) names. Every change is checked against the
+rule book and the connected account's catalog (400 naming each problem, nothing saved), saved as the next
+version and published; and webhooks on/off."""
 
 from __future__ import annotations
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from collections.abc import Callable
+from typing import Any
 
-from connector.api_support import ConnectorDeps, deps_of, json_error, read_body
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from connector.api_support import (
+    ConnectorDeps,
+    deps_of,
+    json_error,
+    pipedrive_failure,
+    read_body,
+    require_connected,
+    validation_problems,
+)
+from connector.catalog import Catalog
+from connector.settings_input import SettingsInput, WebhooksInput, input_of
+from connector.settings_resolution import Definitions, SettingsRefused, missing_in, needs_definitions, resolve
 from connector.webhook_registration import register_webhooks, unregister_webhooks
 from pipedrive_client import PipedriveError
-from pipedrive_client.account import FieldEntity
 from schemas.events.common import SyncObject
-from schemas.events.settings import (
-    INTO_ABM,
-    AutoPush,
-    DirectionSwitches,
-    FieldMapping,
-    FieldMode,
-    Frequency,
-    ObjectSettings,
-    OrganizationDomainField,
-    TenantSettings,
-)
-from sync_rules.mappings import (
-    CustomFieldResolutionError,
-    FieldDefinition,
-    parse_field_definitions,
-    resolve_custom_field_code,
-)
+from schemas.events.settings import TenantSettings
+from service_runtime.http_errors import bad_request
+from service_runtime.merge_patch import merge_patch
+from sync_rules.mapping_resolution import configured_fields, effective_field_settings
 from tenant_auth.middleware import tenant_of
 
-_ENTITIES: dict[SyncObject, FieldEntity] = {
-    SyncObject.ORGANIZATION: "organization",
-    SyncObject.PERSON: "person",
-    SyncObject.DEAL: "deal",
-}
+MakeInput = Callable[[TenantSettings], SettingsInput]
 
 
-class FieldMappingInput(BaseModel):
-    """One mapped field as the admin sends it: a native v2 key, or a custom field by its label."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    abm_field: str = Field(min_length=1, max_length=100)
-    pipedrive_field: str = Field(min_length=1, max_length=200)
-    custom: bool = False
-    to_pipedrive: FieldMode = FieldMode.DONT_SYNC
-    to_abm: FieldMode = FieldMode.FILL
-
-
-class ObjectSettingsInput(BaseModel):
-    """Directions and field mappings of one object."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    directions: DirectionSwitches = INTO_ABM
-    fields: list[FieldMappingInput] = Field(default_factory=list, max_length=200)
-
-    @model_validator(mode="after")
-    def _one_mapping_per_abm_field(self) -> ObjectSettingsInput:
-        names = [f.abm_field for f in self.fields]
-        doubled = sorted({n for n in names if names.count(n) > 1})
-        if doubled:
-            raise ValueError(f"ABM field(s) mapped twice: {', '.join(doubled)}")
-        return self
+def shown(settings: TenantSettings) -> dict[str, Any]:
+    """The settings as the API shows them: each object's effective mapped fields, and whether they are
+    the defaults (`default_fields`)."""
+    body = settings.model_dump(mode="json")
+    for obj in SyncObject:
+        if obj.value in body["objects"]:
+            entry = body["objects"][obj.value]
+            entry["fields"] = [m.model_dump(mode="json") for m in effective_field_settings(settings, obj)]
+            entry["default_fields"] = not configured_fields(settings, obj)
+    return body
 
 
-class DomainFieldInput(BaseModel):
-    """Where organizations keep their domain: None for the native `website`, else a custom field label."""
+async def _definitions(
+    deps: ConnectorDeps, tenant: str, wanted: SettingsInput, current: TenantSettings
+) -> Definitions | None:
+    """The account's field definitions when the settings name fields not saved before (409 without a
+    connection); the catalog is read again when it lacks one of them."""
+    if not needs_definitions(wanted, current):
+        return None
+    await require_connected(deps, tenant)
 
-    model_config = ConfigDict(extra="forbid")
+    def complete(catalog: Catalog) -> bool:
+        return not missing_in(wanted, current, {o: catalog.definitions(o) for o in SyncObject})
 
-    custom_field_label: str | None = Field(default=None, min_length=1, max_length=200)
-    keep_subdomains: bool = False
-
-
-class SettingsInput(BaseModel):
-    """The body of `PUT /v1/settings`; objects left out keep the defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    objects: dict[SyncObject, ObjectSettingsInput] = Field(default_factory=dict)
-    frequency: Frequency = Frequency.MANUAL
-    auto_push: AutoPush = AutoPush()
-    organization_domain: DomainFieldInput = DomainFieldInput()
-
-
-class WebhooksInput(BaseModel):
-    """The body of `PUT /v1/webhooks`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool
-
-
-async def resolve_settings(deps: ConnectorDeps, tenant: str, wanted: SettingsInput) -> dict[str, object]:
-    """The settings fields with every custom label resolved to its 40-hex code (400 when one is unknown)."""
-    needs_fields = wanted.organization_domain.custom_field_label is not None or any(
-        f.custom for o in wanted.objects.values() for f in o.fields
-    )
-    definitions: dict[SyncObject, list[FieldDefinition]] = {}
-    if needs_fields:
-        client = deps.factory.for_tenant(tenant)
-        try:
-            for obj in SyncObject:
-                found = await client.fields.list(_ENTITIES[obj])
-                definitions[obj] = parse_field_definitions(d.model_dump() for d in found)
-        except PipedriveError as failure:
-            raise json_error(
-                409, "not_connected", f"Custom fields need a working connection: {failure}"
-            ) from failure
     try:
-        objects = {
-            obj: ObjectSettings(
-                directions=spec.directions,
-                fields=tuple(_mapping(m, definitions.get(obj, [])) for m in spec.fields),
-            )
-            for obj, spec in wanted.objects.items()
-        }
-        label = wanted.organization_domain.custom_field_label
-        domain = OrganizationDomainField(
-            custom_field_label=label,
-            custom_field_code=resolve_custom_field_code(label, definitions[SyncObject.ORGANIZATION])
-            if label
-            else None,
-            keep_subdomains=wanted.organization_domain.keep_subdomains,
-        )
-    except CustomFieldResolutionError as failure:
-        raise json_error(400, "bad_request", str(failure)) from failure
-    return {
-        "objects": {**{o: ObjectSettings() for o in SyncObject}, **objects},
-        "frequency": wanted.frequency,
-        "auto_push": wanted.auto_push,
-        "organization_domain": domain,
-    }
+        catalog = await deps.catalogs.current(tenant, has=complete)
+    except PipedriveError as failure:
+        raise pipedrive_failure(failure) from failure
+    return {obj: catalog.definitions(obj) for obj in SyncObject}
 
 
-def _mapping(spec: FieldMappingInput, definitions: list[FieldDefinition]) -> FieldMapping:
-    code = resolve_custom_field_code(spec.pipedrive_field, definitions) if spec.custom else None
-    return FieldMapping(
-        abm_field=spec.abm_field,
-        pipedrive_field=spec.pipedrive_field,
-        custom=spec.custom,
-        field_code=code,
-        to_pipedrive=spec.to_pipedrive,
-        to_abm=spec.to_abm,
-    )
+async def _save(deps: ConnectorDeps, tenant: str, make_input: MakeInput) -> TenantSettings:
+    """Check and save the settings `make_input` gives for the current ones (made again under the row lock,
+    so a concurrent change is merged, not lost); nothing is saved when a problem is found."""
+    before = await deps.tenant_settings.current_or_default(tenant)
+    definitions = await _definitions(deps, tenant, make_input(before), before)
+
+    def change(current: TenantSettings) -> TenantSettings:
+        return current.model_copy(update=resolve(make_input(current), current, definitions))
+
+    try:
+        saved = await deps.tenant_settings.change(tenant, change)
+    except SettingsRefused as refused:
+        raise bad_request([str(p) for p in refused.problems]) from refused
+    except _Invalid as invalid:
+        raise bad_request(invalid.problems) from invalid
+    deps.work_available.set()
+    return saved
+
+
+class _Invalid(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _patched(patch: dict[str, Any]) -> MakeInput:
+    def make(current: TenantSettings) -> SettingsInput:
+        try:
+            return SettingsInput.model_validate(merge_patch(input_of(current), patch))
+        except ValidationError as failure:
+            raise _Invalid(validation_problems(failure)) from failure
+
+    return make
 
 
 async def get_settings(request: web.Request) -> web.Response:
-    """The tenant's current settings (version 0: never saved, the defaults)."""
+    """The tenant's effective settings (version 0: never saved, the defaults)."""
     settings = await deps_of(request).tenant_settings.current_or_default(tenant_of(request))
-    return web.json_response(settings.model_dump(mode="json"))
+    return web.json_response(shown(settings))
 
 
 async def put_settings(request: web.Request) -> web.Response:
-    """Replace the settings; saved as the next version and published."""
+    """Replace the settings (objects left out get the defaults); saved as the next version and published."""
     deps, tenant = deps_of(request), tenant_of(request)
     wanted = await read_body(request, SettingsInput)
-    update = await resolve_settings(deps, tenant, wanted)
+    saved = await _save(deps, tenant, lambda _current: wanted)
+    return web.json_response(shown(saved))
 
-    def change(current: TenantSettings) -> TenantSettings:
-        return current.model_copy(update=update)
 
-    saved = await deps.tenant_settings.change(tenant, change)
-    deps.work_available.set()
-    return web.json_response(saved.model_dump(mode="json"))
+async def patch_settings(request: web.Request) -> web.Response:
+    """Change only what the JSON merge patch names (a null removes a value: its default applies)."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    try:
+        patch = orjson.loads(await request.read() or b"null")
+    except orjson.JSONDecodeError as failure:
+        raise json_error(400, "bad_request", "The body is not valid JSON.") from failure
+    if not isinstance(patch, dict):
+        raise json_error(400, "bad_request", "A settings merge patch is a JSON object.")
+    make = _patched(patch)
+    try:
+        make(await deps.tenant_settings.current_or_default(tenant))
+    except _Invalid as invalid:
+        raise bad_request(invalid.problems) from invalid
+    saved = await _save(deps, tenant, make)
+    return web.json_response(shown(saved))
 
 
 async def put_webhooks(request: web.Request) -> web.Response:
@@ -187,11 +154,12 @@ async def put_webhooks(request: web.Request) -> web.Response:
         return settings.model_copy(update={"webhooks_enabled": wanted.enabled})
 
     saved = await deps.tenant_settings.change(tenant, change)
-    return web.json_response(saved.model_dump(mode="json"))
+    return web.json_response(shown(saved))
 
 
 def add_settings_routes(app: web.Application) -> None:
     """Mount the settings API."""
     app.router.add_get("/v1/settings", get_settings)
     app.router.add_put("/v1/settings", put_settings)
+    app.router.add_patch("/v1/settings", patch_settings)
     app.router.add_put("/v1/webhooks", put_webhooks)

@@ -12,14 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.settings import INTO_ABM, DirectionSwitches, TenantSettings
-from schemas.events.settings import FieldMapping as ConfiguredMapping
+from schemas.events.common import RecordOutcome
+from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
 from sync_rules.diffs import compute_changes, is_empty
 from sync_rules.duplicates import DuplicateAction
-from sync_rules.field_modes import FieldModes
-from sync_rules.mappings import FieldMapping, default_mappings, read_pipedrive_value
+from sync_rules.mapping_resolution import effective_mappings, object_switches
+from sync_rules.mappings import FieldMapping, read_pipedrive_value
 from sync_rules.match_keys import pipedrive_match_key
 from sync_rules.matching import MatchInput, decide_match
 
@@ -76,28 +75,6 @@ class Plan:
     fields: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     duplicate: bool = False
-
-
-def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
-    """The tenant's switches for an object (a tenant without settings imports into ABM)."""
-    if settings is None or obj not in settings.objects:
-        return INTO_ABM
-    return settings.objects[obj].directions
-
-
-def effective_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
-    """The object's mapped fields: the tenant's, or the seed defaults when it configured none."""
-    configured = () if settings is None or obj not in settings.objects else settings.objects[obj].fields
-    if not configured:
-        return default_mappings(obj)
-    return tuple(_resolved(m) for m in configured if not m.custom or m.field_code is not None)
-
-
-def _resolved(mapping: ConfiguredMapping) -> FieldMapping:
-    key = mapping.field_code if mapping.custom and mapping.field_code else mapping.pipedrive_field
-    return FieldMapping(
-        mapping.abm_field, key, FieldModes(mapping.to_pipedrive, mapping.to_abm), custom=mapping.custom
-    )
 
 
 def abm_value(pipedrive_key: str, raw: object) -> object:

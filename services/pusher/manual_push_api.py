@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
-from pusher.planning import PushAction, comparable_fields, object_switches, plan_push, push_mappings
+from pusher.planning import PushAction, comparable_fields, plan_push, push_mappings
 from pusher.push_scopes import manual_record_push
 from pusher.record_pusher import NO_MATCH_KEY
 from pusher.results import run_started_message
@@ -35,6 +35,7 @@ from schemas.topics import PUSH_REQUESTS
 from service_runtime.http_errors import bad_request, json_error
 from service_runtime.http_inputs import read_json
 from stream_runner.messages import OutgoingMessage
+from sync_rules.mapping_resolution import object_switches
 from tenant_auth.middleware import tenant_of
 
 HANDLERS = web.AppKey("push_handlers", PusherHandlers)

@@ -14,11 +14,12 @@ from enum import StrEnum
 from typing import Any
 
 from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.settings import INTO_ABM, DirectionSwitches, FieldMode, TenantSettings
+from schemas.events.settings import FieldMode, TenantSettings
 from sync_rules.diffs import Side, compute_changes, conflict_winner, is_empty
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.field_modes import FieldModes
-from sync_rules.mappings import FieldMapping, default_mappings, read_pipedrive_value
+from sync_rules.mapping_resolution import effective_mappings, object_switches
+from sync_rules.mappings import FieldMapping, read_pipedrive_value
 from sync_rules.match_keys import website_match_key
 from sync_rules.matching import MatchInput, decide_match
 from sync_rules.owners import owner_change_to_pipedrive
@@ -93,33 +94,12 @@ class PushPlan:
         }[self.action]
 
 
-def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
-    """The tenant's switches for an object (without settings nothing is written to Pipedrive)."""
-    if settings is None or obj not in settings.objects:
-        return INTO_ABM
-    return settings.objects[obj].directions
-
-
 def push_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
     """The object's mapped fields: the tenant's (custom fields once resolved), or the seed defaults.
 
     An organization's website goes to the tenant's configured domain custom field when there is one.
     """
-    configured = () if settings is None or obj not in settings.objects else settings.objects[obj].fields
-    mappings = (
-        tuple(
-            FieldMapping(
-                m.abm_field,
-                m.field_code if m.custom and m.field_code else m.pipedrive_field,
-                FieldModes(m.to_pipedrive, m.to_abm),
-                custom=m.custom,
-            )
-            for m in configured
-            if not m.custom or m.field_code is not None
-        )
-        if configured
-        else default_mappings(obj)
-    )
+    mappings = effective_mappings(settings, obj)
     domain_code = settings.organization_domain.custom_field_code if settings else None
     if obj is SyncObject.ORGANIZATION and domain_code:
         mappings = tuple(

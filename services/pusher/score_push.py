@@ -12,10 +12,11 @@ from postgres_store.inbox import Connection
 from pusher.auto_push import ENGAGEMENT_SCORE_FIELD, RecordPush, score_moved_enough
 from pusher.engagement_field import ENGAGEMENT_SCORE_LABEL, ENGAGEMENT_SCORE_TYPE, CustomFieldCodes
 from pusher.pipedrive_writes import PipedriveWrites
-from pusher.planning import PipedriveRecord, object_switches, overwrite_mapping
+from pusher.planning import PipedriveRecord, overwrite_mapping
 from pusher.record_pusher import PushDone, RecordPusher, gone_in_pipedrive
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import TenantSettings
+from sync_rules.mapping_resolution import object_switches
 
 NO_ORGANIZATION = "No organization in Pipedrive for this domain"
 BELOW_THRESHOLD = "Score moved less than the threshold"

@@ -31,7 +31,7 @@ SERVICES = ["connector", "mapper", "pusher", "auditlog"]
 UNROUTED = "/no/such/path/here"
 # A route of each service's API called with a method it does not allow: (method, path, its Allow).
 WRONG_METHOD = {
-    "connector": ("PATCH", "/v1/settings", {"GET", "HEAD", "PUT"}),
+    "connector": ("DELETE", "/v1/settings", {"GET", "HEAD", "PUT", "PATCH"}),
     "mapper": ("DELETE", "/v1/accounts", {"GET", "HEAD"}),
     "pusher": ("GET", "/v1/push", {"POST"}),
     "auditlog": ("DELETE", "/v1/runs", {"GET", "HEAD"}),

@@ -123,7 +123,7 @@ async def test_saved_settings_get_the_next_version_and_are_published_with_resolv
         "objects": {
             "organization": {
                 "fields": [
-                    {"abm_field": "segment", "pipedrive_field": label, "custom": True, "to_abm": "overwrite"}
+                    {"abm_field": "industry", "pipedrive_field": label, "custom": True, "to_abm": "overwrite"}
                 ]
             }
         },

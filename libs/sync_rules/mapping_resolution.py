@@ -1,0 +1,61 @@
+"""A tenant's effective mappings and switches per object: what both directions apply, from one place.
+
+A tenant that configured no fields for an object gets the seed defaults (:data:`DEFAULT_MAPPINGS`); a
+configured custom field counts once its label is resolved to the account's field code. The mapper (into
+ABM), the pusher (into Pipedrive) and the connector's settings API (which shows them) all ask here.
+"""
+
+from schemas.events.common import SyncObject
+from schemas.events.settings import INTO_ABM, DirectionSwitches, TenantSettings
+from schemas.events.settings import FieldMapping as ConfiguredMapping
+from sync_rules.field_modes import FieldModes
+from sync_rules.mappings import FieldMapping, default_mappings
+
+
+def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
+    """The tenant's switches for an object (a tenant without settings imports into ABM and writes
+    nothing to Pipedrive)."""
+    if settings is None or obj not in settings.objects:
+        return INTO_ABM
+    return settings.objects[obj].directions
+
+
+def configured_fields(settings: TenantSettings | None, obj: SyncObject) -> tuple[ConfiguredMapping, ...]:
+    """The fields the tenant configured for an object (empty: it uses the defaults)."""
+    if settings is None or obj not in settings.objects:
+        return ()
+    return settings.objects[obj].fields
+
+
+def effective_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
+    """The object's mapped fields: the tenant's (custom ones once resolved), or the seed defaults."""
+    configured = configured_fields(settings, obj)
+    if not configured:
+        return default_mappings(obj)
+    return tuple(_resolved(m) for m in configured if not m.custom or m.field_code is not None)
+
+
+def effective_field_settings(
+    settings: TenantSettings | None, obj: SyncObject
+) -> tuple[ConfiguredMapping, ...]:
+    """The object's mapped fields as settings show them: the tenant's, or the defaults spelled out."""
+    configured = configured_fields(settings, obj)
+    if configured:
+        return configured
+    return tuple(
+        ConfiguredMapping(
+            abm_field=m.abm_field,
+            pipedrive_field=m.pipedrive_key,
+            custom=m.custom,
+            to_pipedrive=m.modes.to_pipedrive,
+            to_abm=m.modes.to_abm,
+        )
+        for m in default_mappings(obj)
+    )
+
+
+def _resolved(mapping: ConfiguredMapping) -> FieldMapping:
+    key = mapping.field_code if mapping.custom and mapping.field_code else mapping.pipedrive_field
+    return FieldMapping(
+        mapping.abm_field, key, FieldModes(mapping.to_pipedrive, mapping.to_abm), custom=mapping.custom
+    )

@@ -1,0 +1,272 @@
+"""Settings through the API: the effective mappings shown (defaults spelled out, the ones the pusher
+applies), every mapping checked against the rule book and the connected account's catalog before anything
+is saved, and PATCH as a JSON merge patch that changes only what it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pusher.planning import push_mappings
+from schemas.events.common import SyncObject
+from schemas.events.settings import TenantSettings
+from schemas.topics import SETTINGS
+from tests.integration.connector.conftest import ConnectorHarness
+from tests.integration.connector.sandbox_api import SandboxApi
+
+pytestmark = pytest.mark.integration
+BOTH_WAYS = dict.fromkeys(
+    ("create_in_pipedrive", "update_in_pipedrive", "create_in_abm", "update_in_abm"), True
+)
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
+async def _settings(harness: ConnectorHarness) -> dict[str, Any]:
+    body: dict[str, Any] = await (await harness.api.get("/v1/settings", headers=harness.headers)).json()
+    return body
+
+
+async def _send(harness: ConnectorHarness, method: str, body: Any) -> tuple[int, dict[str, Any]]:
+    headers = {**harness.headers, **(MERGE_PATCH if method == "PATCH" else {})}
+    response = await harness.api.request(method, "/v1/settings", json=body, headers=headers)
+    return response.status, await response.json()
+
+
+def _pusher_view(shown: dict[str, Any], obj: SyncObject) -> list[tuple[str, str, str, str]]:
+    """What the pusher applies for these settings, as (abm field, Pipedrive key, to Pipedrive, to ABM)."""
+    settings = TenantSettings.model_validate({**shown, "version": max(shown["version"], 1)})
+    return [
+        (m.abm_field, m.pipedrive_key, m.modes.to_pipedrive.value, m.modes.to_abm.value)
+        for m in push_mappings(settings, obj)
+    ]
+
+
+def _listed(shown: dict[str, Any], obj: SyncObject) -> list[tuple[str, str, str, str]]:
+    """The mapped fields the API shows, as (abm field, Pipedrive key or code, to Pipedrive, to ABM)."""
+    return [
+        (f["abm_field"], f["field_code"] or f["pipedrive_field"], f["to_pipedrive"], f["to_abm"])
+        for f in shown["objects"][obj.value]["fields"]
+    ]
+
+
+async def test_a_new_tenant_sees_the_default_mappings_the_pusher_applies(harness: ConnectorHarness) -> None:
+    shown = await _settings(harness)
+
+    organization = shown["objects"]["organization"]
+    assert organization["default_fields"] is True
+    assert [(f["abm_field"], f["pipedrive_field"]) for f in organization["fields"]] == [
+        ("name", "name"),
+        ("website", "website"),
+        ("address", "address"),
+        ("owner", "owner_id"),
+        ("add_time", "add_time"),
+    ]
+    assert {f["to_pipedrive"] for f in organization["fields"][:4]} == {"fill"}
+    for obj in SyncObject:
+        assert _listed(shown, obj) == _pusher_view(shown, obj)
+
+
+async def test_configured_mappings_are_shown_as_saved_and_applied_by_the_pusher(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    fields = [
+        {"abm_field": "name", "pipedrive_field": "Name", "to_pipedrive": "overwrite", "to_abm": "overwrite"},
+        {
+            "abm_field": "engagement_score",
+            "pipedrive_field": "ABM score",
+            "custom": True,
+            "to_pipedrive": "overwrite",
+        },
+    ]
+
+    status, saved = await _send(
+        harness, "PUT", {"objects": {"organization": {"directions": BOTH_WAYS, "fields": fields}}}
+    )
+
+    assert status == 200, saved
+    organization = saved["objects"]["organization"]
+    assert organization["default_fields"] is False
+    assert [(f["pipedrive_field"], f["to_abm"]) for f in organization["fields"]] == [
+        ("name", "overwrite"),
+        ("ABM score", "fill"),
+    ]
+    assert organization["fields"][1]["field_code"] and len(organization["fields"][1]["field_code"]) == 40
+    assert _listed(saved, SyncObject.ORGANIZATION) == _pusher_view(saved, SyncObject.ORGANIZATION)
+    assert saved["objects"]["person"]["default_fields"] is True
+
+
+@pytest.mark.parametrize(
+    ("objects", "problems"),
+    [
+        (
+            {"organization": {"fields": [{"abm_field": "favourite_colour", "pipedrive_field": "name"}]}},
+            ['objects.organization.fields[0].abm_field: ABM accounts have no field "favourite_colour"'],
+        ),
+        (
+            {"deal": {"fields": [{"abm_field": "title", "pipedrive_field": "shoe_size"}]}},
+            [
+                "objects.deal.fields[0].pipedrive_field:"
+                ' this Pipedrive account has no built-in deal field "shoe_size"'
+            ],
+        ),
+        (
+            {
+                "person": {
+                    "fields": [{"abm_field": "job_title", "pipedrive_field": "Job at intake", "custom": True}]
+                }
+            },
+            ["objects.person.fields[0].pipedrive_field: No custom field labelled 'Job at intake'"],
+        ),
+        (
+            {
+                "organization": {
+                    "fields": [{"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"}]
+                }
+            },
+            ["objects.organization.fields[0].to_pipedrive: fill needs organizations to sync into Pipedrive"],
+        ),
+        (
+            {
+                "organization": {
+                    "directions": BOTH_WAYS,
+                    "fields": [
+                        {"abm_field": "add_time", "pipedrive_field": "add_time", "to_pipedrive": "fill"}
+                    ],
+                }
+            },
+            ['objects.organization.fields[0].to_pipedrive: "Organization created" is read-only in Pipedrive'],
+        ),
+        (
+            {
+                "person": {
+                    "directions": {
+                        "create_in_pipedrive": True,
+                        "create_in_abm": False,
+                        "update_in_abm": False,
+                    },
+                    "fields": [
+                        {"abm_field": "name", "pipedrive_field": "name", "to_abm": "overwrite"},
+                        {"abm_field": "email", "pipedrive_field": "Lead source", "to_pipedrive": "fill"},
+                    ],
+                }
+            },
+            [
+                "objects.person.fields[0].to_abm: overwrite needs persons to sync into the ABM platform",
+                "objects.person.fields[1].pipedrive_field: this Pipedrive account has no built-in person"
+                ' field "Lead source"; a custom field is labelled "Lead source": set custom to true',
+            ],
+        ),
+    ],
+)
+async def test_a_mapping_that_cannot_work_is_a_400_naming_the_field_and_nothing_is_saved(
+    harness: ConnectorHarness, objects: dict[str, Any], problems: list[str]
+) -> None:
+    await harness.connect_by_token()
+    before = await _settings(harness)
+    published = len(await harness.events(SETTINGS.name))
+
+    for method in ("PUT", "PATCH"):
+        status, refused = await _send(harness, method, {"objects": objects})
+
+        assert status == 400 and refused["error"] == "bad_request", refused
+        assert len(refused["problems"]) == len(problems), refused
+        for given, wanted in zip(refused["problems"], problems, strict=True):
+            assert given.startswith(wanted), refused
+    assert await _settings(harness) == before
+    assert len(await harness.events(SETTINGS.name)) == published
+
+
+async def test_a_custom_field_created_after_the_catalog_was_read_is_found(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    assert (await harness.api.get("/v1/catalog", headers=harness.headers)).status == 200
+    sandbox = SandboxApi(harness.sandbox)
+    await sandbox.call(
+        "POST", "/api/v2/organizationFields", json={"field_name": "Region", "field_type": "varchar"}
+    )
+    harness.sandbox.handle.state.clock.advance(61)  # the stored catalog is now older than a minute
+    mapping = {"abm_field": "country", "pipedrive_field": "Region", "custom": True}
+
+    status, saved = await _send(harness, "PATCH", {"objects": {"organization": {"fields": [mapping]}}})
+
+    assert status == 200, saved
+    assert saved["objects"]["organization"]["fields"][0]["field_code"]
+
+
+async def test_mapping_fields_needs_a_connection_but_other_settings_do_not(harness: ConnectorHarness) -> None:
+    mapping = {"abm_field": "name", "pipedrive_field": "name"}
+
+    refused, _ = await _send(harness, "PUT", {"objects": {"organization": {"fields": [mapping]}}})
+    accepted, saved = await _send(harness, "PATCH", {"frequency": "1h"})
+
+    assert refused == 409
+    assert accepted == 200 and saved["frequency"] == "1h"
+
+
+async def test_patch_changes_only_what_it_names_and_put_replaces_everything(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    mapping = {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "overwrite"}
+    status, first = await _send(
+        harness,
+        "PUT",
+        {
+            "objects": {"organization": {"directions": BOTH_WAYS, "fields": [mapping]}},
+            "frequency": "6h",
+            "auto_push": {"enabled": True, "score_threshold": 15},
+            "organization_domain": {"custom_field_label": "Domain"},
+        },
+    )
+    assert status == 200, first
+
+    status, frequency = await _send(harness, "PATCH", {"frequency": "1h"})
+    status_2, person = await _send(harness, "PATCH", {"objects": {"person": {"directions": BOTH_WAYS}}})
+    status_3, no_domain = await _send(harness, "PATCH", {"organization_domain": {"custom_field_label": None}})
+
+    assert (status, status_2, status_3) == (200, 200, 200)
+    assert frequency["frequency"] == "1h" and frequency["version"] == first["version"] + 1
+    assert {k: v for k, v in frequency.items() if k not in ("frequency", "version")} == {
+        k: v for k, v in first.items() if k not in ("frequency", "version")
+    }
+    assert person["objects"]["person"]["directions"] == BOTH_WAYS
+    assert person["objects"]["organization"] == first["objects"]["organization"]
+    assert person["auto_push"] == {**first["auto_push"]}
+    assert first["organization_domain"]["custom_field_code"]
+    assert no_domain["organization_domain"] == {
+        "custom_field_label": None,
+        "custom_field_code": None,
+        "keep_subdomains": False,
+    }
+    assert no_domain["objects"] == person["objects"] and no_domain["frequency"] == "1h"
+
+    status, replaced = await _send(harness, "PUT", {"frequency": "24h"})
+    assert status == 200
+    assert replaced["objects"]["organization"]["default_fields"] is True
+    assert replaced["auto_push"]["enabled"] is False
+
+
+async def test_a_bad_patch_is_a_400_and_saves_nothing(harness: ConnectorHarness) -> None:
+    before = await _settings(harness)
+
+    bodies: list[Any] = [{"frequency": "2h"}, {"objects": {"planet": {}}}, {"unknown": 1}, ["frequency"]]
+    for body in bodies:
+        status, refused = await _send(harness, "PATCH", body)
+        assert status == 400 and refused["error"] == "bad_request", refused
+
+    assert await _settings(harness) == before
+
+
+async def test_mappings_saved_before_stay_when_the_account_is_not_connected_anymore(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    mapping = {"abm_field": "industry", "pipedrive_field": "Domain", "custom": True, "to_abm": "overwrite"}
+    saved_status, _ = await _send(harness, "PUT", {"objects": {"organization": {"fields": [mapping]}}})
+    assert (await harness.api.delete("/v1/connection", headers=harness.headers)).status == 200
+
+    status, saved = await _send(harness, "PATCH", {"frequency": "1h"})
+
+    assert saved_status == 200 and status == 200, saved
+    assert saved["objects"]["organization"]["fields"][0]["pipedrive_field"] == "Domain"
