@@ -3,7 +3,7 @@ the shared infrastructure (`KAFKA_BOOTSTRAP`, `DATABASE_URL`) and `PSYNCCTL_*` f
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,7 +22,11 @@ class CtlSettings(BaseSettings):
     connector_schema: str = "connector"
     pusher_schema: str = "pusher"
     auditlog_schema: str = "auditlog"
-    pipedrive_client_schema: str = "pipedrive_client"
+    pipedrive_client_schema: str = Field(
+        default="pipedrive_client",
+        validation_alias=AliasChoices("PSYNCCTL_PIPEDRIVE_CLIENT_SCHEMA", "PIPEDRIVE_CLIENT_SCHEMA"),
+        description="The Pipedrive client's schema (credentials, budget), as the services name it.",
+    )
     tenant_auth_schema: str = "tenant_auth"
     groups: dict[str, str] = Field(
         default={"mapper": "psync-mapper", "pusher": "psync-pusher", "auditlog": "psync-auditlog"},

@@ -133,7 +133,8 @@ async def test_scaling_the_mapper_out_and_back_during_an_import_loses_and_double
     share_of_part_2 = [sum(1 for p in landed if p in owned) for owned in owners]
 
     # Back to one: the other two stop cleanly, the first takes every partition back; part 3.
-    assert [await r.terminate() for r in (second, third)] == [0, 0]
+    for replica in (second, third):
+        assert await replica.terminate() == 0, replica.log_tail()
     await eventually(
         lambda: owned_partitions(first),
         lambda owned: owned == set(range(KEYED_PARTITIONS)),
