@@ -112,17 +112,23 @@ class MessageProcessor:
     async def process(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:
         """Apply one message and hand its outputs to the producer. Raises StopRequested if stopped first."""
         started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(
+        # The message's context is cleared when it is done, however it ends: the lines of the next unit
+        # of work (a batch, the consumer's own) carry no stale topic, offset or tenant.
+        with structlog.contextvars.bound_contextvars(
             topic=message.topic, partition=message.partition, offset=message.offset
-        )
-        try:
-            processed = await self._decode_and_apply(message, stop)
-        finally:
-            elapsed = time.perf_counter() - started
-            self._metrics.seconds.labels(message.topic).observe(elapsed)
-        self._metrics.messages.labels(message.topic, processed.outcome).inc()
-        _log.info("message_processed", outcome=processed.outcome, duration_ms=round(elapsed * 1000, 2))
-        structlog.contextvars.unbind_contextvars("tenant", "event_id", "event_type")
+        ):
+            try:
+                try:
+                    processed = await self._decode_and_apply(message, stop)
+                finally:
+                    elapsed = time.perf_counter() - started
+                    self._metrics.seconds.labels(message.topic).observe(elapsed)
+                self._metrics.messages.labels(message.topic, processed.outcome).inc()
+                _log.info(
+                    "message_processed", outcome=processed.outcome, duration_ms=round(elapsed * 1000, 2)
+                )
+            finally:
+                structlog.contextvars.unbind_contextvars("tenant", "event_id", "event_type")
         return processed
 
     async def process_batch(
