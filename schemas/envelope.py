@@ -51,11 +51,6 @@ def deterministic_event_id(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def utc_now() -> datetime:
-    """The current time in UTC, timezone-aware (the only clock read of the contracts package)."""
-    return datetime.now(UTC)
-
-
 class CloudEvent(BaseModel, Generic[DataT]):
     """A CloudEvents 1.0 event in structured JSON mode with our extension attributes."""
 

@@ -166,14 +166,6 @@ def dlq_topic(service: str) -> TopicSpec:
 ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + tuple(dlq_topic(s) for s in CONSUMER_SERVICES)
 
 
-def topic_by_name(name: str) -> TopicSpec:
-    """Look a topic up by its name; raises KeyError for a name the registry does not know."""
-    for spec in ALL_TOPICS:
-        if spec.name == name:
-            return spec
-    raise KeyError(f"unknown topic {name!r}")
-
-
 def topics_consumed_by(service: str) -> tuple[TopicSpec, ...]:
     """The event topics one service subscribes to."""
     return tuple(t for t in EVENT_TOPICS if service in t.consumers)

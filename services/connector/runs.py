@@ -36,7 +36,6 @@ class RunState(StrEnum):
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 _QUEUE_LOCK_SPACE = zlib.crc32(b"connector-queue") - 2**31
-OPEN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value, RunState.PAUSED.value)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from schemas.events.settings import TenantSettings
 from sync_rules.match_keys import email_match_key, website_match_key
 
 ENGAGEMENT_SCORE_FIELD = "engagement_score"
-AUTO_PUSH_OFF = "Auto-push is turned off"
 
 
 @dataclass(frozen=True)

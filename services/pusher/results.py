@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
-from schemas.events.common import Direction, RecordOutcome, SyncObject
+from schemas.events.common import Direction, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from schemas.keys import record_key, run_key
@@ -78,8 +78,3 @@ def run_finished_message(
         id_parts=(run_id, "finished"), time=finished_at, correlationid=run_id,
     )  # fmt: skip
     return OutgoingMessage.of_event(SYNC_RUNS.name, event)
-
-
-def count_of(outcome: RecordOutcome) -> str:
-    """The run counter an outcome adds to."""
-    return outcome.value

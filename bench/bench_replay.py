@@ -1,0 +1,197 @@
+"""Benchmark: 100,000 source changes the mapper already applied, replayed into it, in events per second.
+
+The mapper runs as its own process (the default deployment: one) on the local Kafka and PostgreSQL, with a
+fresh consumer group and schema. The benchmark produces 100,000 organization changes for one tenant, lets
+the mapper apply them, stops it, moves the group back to the first of them (as `psyncctl replay` does) and
+starts the mapper again: the clock runs from that start until the mapper counted every replayed change as
+a duplicate (its `psync_messages_total{outcome="duplicate"}`; on a Kafka other runs write to as well, it
+may count a few of theirs). A replay must change nothing: the tenant's rows of every store table are
+compared before and after.
+The mapper calls no Pipedrive API at all; the figure reports that its process opened no connection to one
+(there is none configured). Writes `bench-results/replay.json`. Goal: >= 20,000 events/s."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from bench_mapper_apply import change
+from prometheus_client.parser import text_string_to_metric_families
+from report import machine_facts, measured_at, write_report
+from service_process import children_cpu_seconds, free_port, position_group_at_end
+
+from schemas.topics import SOURCE_CHANGES
+
+RECORDS = int(os.environ.get("BENCH_REPLAY_RECORDS", "100000"))
+GOAL = 20_000
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
+STORE_TABLES = ("accounts", "contacts", "opportunities", "links")
+DEADLINE_S = 1800.0
+
+
+async def produce(tenant: str) -> dict[TopicPartition, int]:
+    """Send the changes; returns the first offset written per partition (where the replay starts)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
+    )
+    await producer.start()
+    try:
+        futures = []
+        for n in range(RECORDS):
+            key, value = change(tenant, n)
+            futures.append(await producer.send(SOURCE_CHANGES.name, value, key=key))
+        firsts: dict[TopicPartition, int] = {}
+        for meta in await asyncio.gather(*futures):
+            partition = TopicPartition(meta.topic, meta.partition)
+            firsts[partition] = min(firsts.get(partition, meta.offset), meta.offset)
+        return firsts
+    finally:
+        await producer.stop()
+
+
+async def rewind(group: str, offsets: dict[TopicPartition, int]) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def start_mapper(group: str, schema: str, port: int) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "MAPPER_GROUP_ID": group,
+        "MAPPER_DB_SCHEMA": schema,
+        "MAPPER_HTTP_PORT": str(port),
+        "MAPPER_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
+
+
+async def duplicates(port: int) -> int:
+    """The mapper's count of source changes it recognized as already applied."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as r:
+            text = await r.text()
+    except aiohttp.ClientError:
+        return 0
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "psync_messages"
+            for sample in family.samples
+            if sample.name == "psync_messages_total"
+            and sample.labels.get("outcome") == "duplicate"
+            and sample.labels.get("topic") == SOURCE_CHANGES.name
+        )
+    )
+
+
+async def store_rows(pool: asyncpg.Pool, schema: str, tenant: str) -> list[list[str]]:
+    """Every row of the tenant in each store table, write times included."""
+    return [
+        sorted(
+            repr(tuple(r))
+            for r in await pool.fetch(f"SELECT * FROM {schema}.{table} WHERE tenant_id = $1", tenant)
+        )
+        for table in STORE_TABLES
+    ]
+
+
+async def wait_until(probe: Any, target: int, process: asyncio.subprocess.Process, started: float) -> int:
+    reached = 0
+    while reached < target and time.perf_counter() - started < DEADLINE_S:
+        await asyncio.sleep(0.1)
+        if process.returncode is not None:
+            raise RuntimeError("the mapper exited")
+        reached = await probe()
+    return reached
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
+    await process.wait()
+
+
+async def run() -> dict[str, object]:
+    uid = uuid.uuid4().hex[:8]
+    tenant, schema, group = f"bench{uid}", f"bench_replay_{uid}", f"bench-replay-{uid}"
+    await position_group_at_end(BOOTSTRAP, group, "mapper")
+    firsts = await produce(tenant)
+    pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    applied_q = f"SELECT count(*) FROM {schema}.inbox WHERE tenant_id = $1 AND topic = $2"
+
+    async def applied() -> int:
+        try:
+            return int(await pool.fetchval(applied_q, tenant, SOURCE_CHANGES.name))
+        except asyncpg.UndefinedTableError:
+            return 0
+
+    try:
+        first = await start_mapper(group, schema, free_port())
+        try:
+            await wait_until(applied, RECORDS, first, time.perf_counter())
+        finally:
+            await stop(first)
+        before = await store_rows(pool, schema, tenant)
+        await rewind(group, firsts)
+        load_before = os.getloadavg()
+        cpu_before = children_cpu_seconds()
+        port = free_port()
+        started = time.perf_counter()
+        second = await start_mapper(group, schema, port)
+        try:
+            replayed = await wait_until(lambda: duplicates(port), RECORDS, second, started)
+            elapsed = time.perf_counter() - started
+        finally:
+            await stop(second)
+        cpu_seconds = children_cpu_seconds() - cpu_before
+        after = await store_rows(pool, schema, tenant)
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+    return {
+        "benchmark": "replay",
+        "records": RECORDS,
+        "replayed_as_duplicates": replayed,
+        "seconds_from_mapper_start": round(elapsed, 2),
+        "events_per_second": round(replayed / elapsed),
+        "goal_events_per_second": GOAL,
+        "goal_met": replayed / elapsed >= GOAL,
+        "store_rows_unchanged": before == after,
+        "pipedrive_calls": 0,
+        "mapper_cpu_seconds": round(cpu_seconds, 2),
+        "events_per_mapper_cpu_second": round(replayed / cpu_seconds) if cpu_seconds else None,
+        # The machine is shared (other runs): its 1-minute load before and after the timed part.
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "note": "The default deployment: one mapper process. The replay is timed from the mapper's start"
+        " (start-up and group join included) until it counted every replayed change as a duplicate; each"
+        " duplicate re-sends the record result saved with it, byte for byte. The mapper has no Pipedrive"
+        " client: pipedrive_calls is 0 by construction. Kafka, PostgreSQL and the mapper share this"
+        " machine's CPUs.",
+        "machine": machine_facts(),
+        "measured_at": measured_at(),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write its JSON result."""
+    figures = asyncio.run(run())
+    write_report("replay", figures)
+    if not figures["store_rows_unchanged"]:
+        raise SystemExit("the replay changed the store")
+
+
+if __name__ == "__main__":
+    main()
