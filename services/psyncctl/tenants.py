@@ -53,7 +53,7 @@ async def pending_messages(context: Context, tenant: str, scan_limit: int) -> li
         found += [
             {"service": service, "group": group, "topic": topic, "pending": n, "at_least": bool(cut)}
             for topic, (n, cut) in sorted(counts.items())
-            if n
+            if n or cut  # a cut scan says "at least n", even at 0
         ]
     return found
 
@@ -83,7 +83,9 @@ async def show_tenant(context: Context, tenant: str, scan_limit: int) -> Report:
         f"parked pushes: {parked}",
         *(f"open run: {r}" for r in open_runs),
         *(_run_line(r) for r in last_runs),
-        f"pending messages: {sum(int(str(p['pending'])) for p in pending)} (per group and topic above)",
+        f"pending messages: {sum(int(str(p['pending'])) for p in pending)}"
+        + (" at least (a scan stopped at --scan-limit)" if any(p["at_least"] for p in pending) else "")
+        + " (per group and topic above)",
     ]
     return Report(data=data, rows=pending, notes=notes)
 
