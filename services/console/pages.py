@@ -9,6 +9,7 @@ from console.audiences_pages import add_audience_routes
 from console.import_wizard import add_import_routes
 from console.pipedrive_card import CARD, add_pipedrive_card_routes
 from console.push_pages import add_push_routes
+from console.settings_pages import add_settings_routes
 from console.sign_in_pages import add_sign_in_routes
 
 
@@ -26,3 +27,4 @@ def add_page_routes(app: web.Application) -> None:
     add_audience_routes(app)
     add_import_routes(app)
     add_push_routes(app)
+    add_settings_routes(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -11,8 +11,13 @@ def when(value: str | None) -> str:
     """An ISO timestamp as `2026-05-04 13:05 UTC` (empty for none)."""
     if not value:
         return ""
-    moment = datetime.fromisoformat(value)
+    moment = datetime.fromisoformat(value).astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plus_hours(value: str | None, hours: int) -> str | None:
+    """An ISO timestamp moved `hours` later (None stays None)."""
+    return (datetime.fromisoformat(value) + timedelta(hours=hours)).isoformat() if value else None
 
 
 def count(value: int | None) -> str:
@@ -20,4 +25,4 @@ def count(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
-FILTERS: dict[str, Callable[..., Any]] = {"when": when, "count": count}
+FILTERS: dict[str, Callable[..., Any]] = {"when": when, "count": count, "plus_hours": plus_hours}

@@ -39,13 +39,13 @@ async def test_three_accounts_are_pushed_through_preview_and_confirm(
     await eventually(
         lambda: stack.api(tenant, "pusher", "GET", "/v1/push/mapping?object=organization"),
         lambda mapping: mapping["directions"]["create_in_pipedrive"] is True,
-        within_s=60,
+        within_s=180,
         what="the pusher has the two-way settings",
     )
     await eventually(
         lambda: stack.api(tenant, "mapper", "GET", f"/v1/accounts?q=push{tag}"),
         lambda found: len(found["data"]) == 3,
-        within_s=60,
+        within_s=180,
         what="the mapper applied the three reveals",
     )
     await sign_in(page, tenant.admin)
