@@ -15,7 +15,7 @@ from connector.runs import RunKindName, RunStore
 from pipedrive_client.budget import Budget
 from pipedrive_client.database import install_schema
 from postgres_store.migrations import apply_migrations
-from schemas.topics import SCORE_CHANGED
+from schemas.topics import SCORE_CHANGED, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.psyncctl.conftest import Psyncctl, produce
@@ -72,7 +72,7 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
         SCORE_CHANGED.name,
     )
     group = f"itest-ctl-{secrets.token_hex(4)}"
-    await position_group_at_end(kafka_bootstrap, group, [SCORE_CHANGED])
+    await position_group_at_end(kafka_bootstrap, group, topics_consumed_by("mapper"))
     await produce(
         raw_producer,
         SCORE_CHANGED.name,
