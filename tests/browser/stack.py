@@ -94,7 +94,7 @@ class Stack:
                     f"{prefix}_COMMIT_INTERVAL_S": "0.2",
                 }
             )
-        self.consumers["pusher"].env.update(shared)
+        self.consumers["pusher"].env.update(shared, PUSHER_MAPPER_URL=self.consumers["mapper"].url)
         self.console.env.update(
             CONSOLE_DB_SCHEMA=f"itest_console_b{uid}",
             CONSOLE_PUBLIC_URL=self.console.url,

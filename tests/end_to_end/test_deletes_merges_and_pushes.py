@@ -1,0 +1,303 @@
+"""Deletes, merges, 404s, webhook runs and pushes by ABM id, seen only from outside: the sandbox's API (as
+the people using Pipedrive), the services' HTTP APIs (as the admin) and the `abm.*` topics (as the ABM
+platform). Every service runs as its own process on fresh schemas and consumer groups; each test has its
+own tenant and its own records in the sandbox's company. (Not under tests/integration, whose hygiene
+fixture stops every service process after each test: here one stack serves the module.)"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+
+from pipedrive_sandbox import SandboxConfig, run_sandbox
+from schemas.catalog import build_event, event_type_of
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed, ScoreChanged
+from schemas.events.common import SyncObject
+from schemas.keys import record_key
+from tests.browser.stack import Stack, Tenant
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+Ready = Callable[[dict[str, Any] | None], bool]
+WAIT_S = 90
+BOTH_WAYS = {
+    "create_in_pipedrive": True,
+    "update_in_pipedrive": True,
+    "create_in_abm": True,
+    "update_in_abm": True,
+}
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """An empty Pipedrive company and every service, started once for this module."""
+    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as sandbox:
+        running = Stack(pg_pool, kafka_bootstrap, sandbox, tmp_path_factory.mktemp("e2e"))
+        try:
+            await running.start()
+            yield running
+        finally:
+            await running.stop()
+
+
+@pytest.fixture(scope="module")
+async def abm_platform(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """The visitor-identification platform's producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+class Admin:
+    """A tenant's admin: connects Pipedrive and reads the store and the activity log through the APIs."""
+
+    def __init__(self, stack: Stack, tenant: Tenant) -> None:
+        self.stack, self.tenant = stack, tenant
+
+    async def call(self, service: str, method: str, path: str, body: object = None) -> Any:
+        return await self.stack.api(self.tenant, service, method, path, body)
+
+    async def connect(self, **settings: Any) -> None:
+        """Connect by API token and save `settings`; wait until the pusher applies them (its mapping API
+        shows the directions), so that no signal is pushed under the settings before."""
+        await self.call(
+            "connector", "POST", "/v1/connection/api-token", {"api_token": self.stack.sandbox.api_token}
+        )
+        if settings:
+            await self.call("connector", "PUT", "/v1/settings", settings)
+            await eventually(
+                lambda: self.call("pusher", "GET", "/v1/push/mapping?object=organization"),
+                lambda m: m["directions"]["create_in_pipedrive"],
+                within_s=WAIT_S,
+                what="the pusher has the settings",
+            )
+
+    async def pusher_target(self, domain: str, accept: Any) -> dict[str, Any]:
+        """What a push of `domain` would do, as the manual-push preview shows it, once `accept` holds (the
+        pusher learns of Pipedrive's changes through its own consumer, at its own pace)."""
+        selection = {"object": "organization", "records": [{"fields": {"website": domain, "name": domain}}]}
+        found: dict[str, Any] = await eventually(
+            lambda: self.call("pusher", "POST", "/v1/push/preview", selection),
+            lambda preview: accept(preview["records"][0]),
+            within_s=WAIT_S,
+            what=f"the pusher's view of {domain}",
+        )
+        record: dict[str, Any] = found["records"][0]
+        return record
+
+    async def sync(self) -> dict[str, Any]:
+        """Sync now, and wait for the run to finish."""
+        run = await self.call("connector", "POST", "/v1/sync")
+        return await eventually(
+            lambda: self.call("connector", "GET", f"/v1/runs/{run['run_id']}"),
+            lambda r: r["state"] == "finished",
+            within_s=WAIT_S,
+            what="the sync",
+        )
+
+    async def account(self, domain: str, ready: Ready = lambda a: a is not None) -> dict[str, Any]:
+        """The account of `domain` in the ABM store, once `ready` holds for it."""
+
+        async def find() -> dict[str, Any] | None:
+            page = await self.call("mapper", "GET", f"/v1/accounts?q={domain}")
+            found: dict[str, Any] | None = next((a for a in page["data"] if a["domain"] == domain), None)
+            return found
+
+        account = await eventually(find, ready, within_s=WAIT_S, what=f"the account {domain}")
+        assert account is not None
+        return account
+
+    async def entries(self, kind: str, pipedrive_id: int) -> list[dict[str, Any]]:
+        """The activity log's entries of `pipedrive_id` in the tenant's runs of `kind` and their apply
+        runs."""
+        runs = await self.call("auditlog", "GET", f"/v1/runs?kind={kind}")
+        run_ids = [r["run_id"] for r in runs["data"]]
+        run_ids += [f"apply-{r}" for r in run_ids]
+        found = []
+        for run_id in run_ids:
+            try:
+                page = await self.call("auditlog", "GET", f"/v1/runs/{run_id}/entries")
+            except AssertionError:  # an apply run not reported (yet)
+                continue
+            found += [e for e in page["data"] if e["pipedrive_id"] == pipedrive_id]
+        return found
+
+
+async def _pipedrive(stack: Stack, method: str, path: str, body: object = None) -> Any:
+    """A person using Pipedrive: the sandbox's own API, with the company's API token."""
+    headers = {"x-api-token": stack.sandbox.api_token}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, stack.sandbox.base_url + path, json=body, headers=headers) as response,
+    ):
+        assert response.status < 300, f"{method} {path}: {response.status} {await response.text()}"
+        return (await response.json())["data"]
+
+
+async def _signal(producer: AIOKafkaProducer, tenant: Tenant, payload: BaseModel, domain: str) -> None:
+    """The ABM platform publishes a signal about `domain`."""
+    key = record_key(tenant.tenant_id, SyncObject.ORGANIZATION, domain)
+    event = build_event(
+        payload, tenant=tenant.tenant_id, subject=key, source="/itest/abm-platform",
+        id_parts=(uuid.uuid4().hex,), time=datetime.now(UTC),
+    )  # fmt: skip
+    await producer.send_and_wait(event_type_of(payload).topic.name, encode_event(event), key=key.encode())
+
+
+async def _organizations(stack: Stack, *names: str, uid: str) -> list[int]:
+    ids = []
+    for name in names:
+        org = await _pipedrive(
+            stack, "POST", "/api/v2/organizations", {"name": name, "website": f"{name}-{uid}.io"}
+        )
+        ids.append(int(org["id"]))
+    return ids
+
+
+async def test_a_sync_marks_deletes_follows_merges_and_auto_push_recreates_neither(
+    stack: Stack, abm_platform: AIOKafkaProducer
+) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS}}, auto_push={"enabled": True})
+    doomed, loser, survivor = await _organizations(stack, "doomed", "loser", "survivor", uid=uid)
+    person = await _pipedrive(
+        stack,
+        "POST",
+        "/api/v2/persons",
+        {"name": "Pat", "emails": [{"value": f"pat@{uid}.io"}], "org_id": loser},
+    )
+    await admin.sync()
+    await admin.account(f"loser-{uid}.io")
+
+    await _pipedrive(stack, "DELETE", f"/api/v2/organizations/{doomed}")
+    await _pipedrive(stack, "PUT", f"/v1/organizations/{loser}/merge", {"merge_with_id": survivor})
+    run = await admin.sync()
+
+    deleted = await admin.account(f"doomed-{uid}.io", lambda a: a is not None and a["deleted_in_crm"])
+    merged = await admin.account(
+        f"loser-{uid}.io", lambda a: a is not None and a["pipedrive"]["id"] == survivor
+    )
+    assert run["status"] == "Success"
+    assert (deleted["pipedrive"]["id"], deleted["pipedrive"]["deleted"]) == (doomed, True)
+    assert merged["pipedrive"]["merged_from_id"] == loser
+    assert merged["pipedrive"]["url"] == f"{stack.sandbox.base_url}/organization/{survivor}"
+    assert (merged["domain"], merged["website"]) == (f"loser-{uid}.io", f"loser-{uid}.io")
+    contacts = await admin.call("mapper", "GET", f"/v1/contacts?q=pat@{uid}.io")
+    assert [c["fields"]["organization"] for c in contacts["data"]] == [survivor]
+    assert person["org_id"] == loser
+    await admin.pusher_target(f"doomed-{uid}.io", lambda r: r["pipedrive_id"] is None)
+    await admin.pusher_target(f"loser-{uid}.io", lambda r: r["pipedrive_id"] == survivor)
+
+    for name in ("doomed", "loser"):
+        await _signal(abm_platform, admin.tenant, CompanyRevealed(
+            domain=f"{name}-{uid}.io", name=name.title(), revealed_at=datetime.now(UTC)
+        ), f"{name}-{uid}.io")  # fmt: skip
+    skipped = await eventually(
+        lambda: admin.entries("auto_push", doomed), bool, within_s=WAIT_S, what="the reveal's result"
+    )
+    followed = await eventually(
+        lambda: admin.entries("auto_push", survivor), bool, within_s=WAIT_S, what="the survivor's result"
+    )
+    assert skipped[0]["outcome"] == "skipped" and skipped[0]["message"].startswith("Deleted in CRM")
+    assert followed[0]["outcome"] in ("updated", "unchanged")
+    live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
+    websites = [o["website"] for o in live]
+    assert f"doomed-{uid}.io" not in websites and f"loser-{uid}.io" not in websites
+
+
+async def test_a_write_that_meets_a_404_marks_the_record_deleted_at_once(
+    stack: Stack, abm_platform: AIOKafkaProducer
+) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS}}, auto_push={"enabled": True})
+    [gone] = await _organizations(stack, "unnoticed", uid=uid)
+    await admin.sync()
+    domain = f"unnoticed-{uid}.io"
+    await admin.account(domain)
+    await admin.pusher_target(domain, lambda r: r["pipedrive_id"] == gone)
+    await _pipedrive(stack, "DELETE", f"/api/v2/organizations/{gone}")  # no sync after this
+
+    await _signal(
+        abm_platform,
+        admin.tenant,
+        ScoreChanged(domain=domain, score=80, changed_at=datetime.now(UTC)),
+        domain,
+    )
+
+    marked = await admin.account(domain, lambda a: a is not None and a["deleted_in_crm"])
+    [entry] = await eventually(
+        lambda: admin.entries("auto_push", gone), bool, within_s=WAIT_S, what="the push's entry"
+    )
+    assert marked["pipedrive"]["deleted"] is True
+    assert entry["outcome"] == "skipped" and "404" in entry["message"]
+
+
+async def test_webhook_changes_are_a_run_with_entries_in_the_activity_log(stack: Stack) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect()
+    [org] = await _organizations(stack, "hooked", uid=uid)
+    await admin.sync()
+    await admin.call("connector", "PUT", "/v1/webhooks", {"enabled": True})
+
+    await _pipedrive(stack, "PATCH", f"/api/v2/organizations/{org}", {"name": "Hooked Renamed"})
+
+    runs = await eventually(
+        lambda: admin.call("auditlog", "GET", "/v1/runs?kind=webhook"),
+        lambda page: bool(page["data"]),
+        within_s=WAIT_S,
+        what="the webhook changes run",
+    )
+    run = runs["data"][0]
+    assert run["run_id"].startswith("webhooks-") and run["service"] == "connector"
+    entries = await eventually(
+        lambda: admin.entries("webhook", org), bool, within_s=WAIT_S, what="the change's entry"
+    )
+    assert entries[0]["outcome"] == "updated"
+    renamed = await admin.account(
+        f"hooked-{uid}.io", lambda a: a is not None and a["fields"]["name"] == "Hooked Renamed"
+    )
+    assert renamed["pipedrive"]["id"] == org
+
+
+async def test_a_manual_push_can_name_records_by_abm_id(stack: Stack, abm_platform: AIOKafkaProducer) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS}})
+    domain = f"named-{uid}.io"
+    await _signal(abm_platform, admin.tenant, CompanyRevealed(
+        domain=domain, name=f"Named {uid}", revealed_at=datetime.now(UTC)
+    ), domain)  # fmt: skip
+    account = await admin.account(domain)
+
+    pushed = await admin.call(
+        "pusher", "POST", "/v1/push", {"object": "organization", "records": [{"abm_id": account["abm_id"]}]}
+    )
+
+    async def push_run() -> dict[str, Any] | None:
+        runs = await admin.call("auditlog", "GET", "/v1/runs?kind=push")
+        return next((r for r in runs["data"] if r["run_id"] == pushed["run_id"]), None)
+
+    run = await eventually(
+        push_run,
+        lambda r: r is not None and r["finished_at"] is not None,
+        within_s=WAIT_S,
+        what="the push run",
+    )
+    assert run is not None and run["created"] == 1
+    live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
+    assert [o["name"] for o in live if o["website"] == domain] == [f"Named {uid}"]
