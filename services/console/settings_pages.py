@@ -15,7 +15,7 @@ from multidict import MultiMapping
 from console.deps import api_of
 from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
-from sync_rules.mappings import default_mappings
+from sync_rules.mappings import ABM_FIELDS
 from sync_rules.objects import SyncObject
 
 OBJECTS = {
@@ -39,20 +39,8 @@ def direction_summary(switches: dict[str, bool]) -> str:
 
 
 def _mappings(settings: dict[str, Any], obj: str) -> list[dict[str, Any]]:
-    """The object's mappings as saved, or the defaults the services use while none are saved."""
-    saved = list(settings.get("objects", {}).get(obj, {}).get("fields") or [])
-    if saved:
-        return saved
-    return [
-        {
-            "abm_field": m.abm_field,
-            "pipedrive_field": m.pipedrive_key,
-            "custom": m.custom,
-            "to_pipedrive": m.modes.to_pipedrive.value,
-            "to_abm": m.modes.to_abm.value,
-        }
-        for m in default_mappings(OBJECTS[obj][1])
-    ]
+    """The object's effective mappings (the connector spells out the defaults while none are saved)."""
+    return list(settings.get("objects", {}).get(obj, {}).get("fields") or [])
 
 
 def _rows(catalog_fields: list[dict[str, Any]], mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -95,28 +83,6 @@ def _rows(catalog_fields: list[dict[str, Any]], mappings: list[dict[str, Any]]) 
     return sorted(rows, key=lambda r: (r["mapping"] is None, r["field"]["label"].lower()))
 
 
-def settings_body(settings: dict[str, Any]) -> dict[str, Any]:
-    """The PUT body that keeps the settings as they are (the connector's input shape)."""
-    objects = {}
-    for obj in OBJECTS:
-        current = settings.get("objects", {}).get(obj, {})
-        fields = [
-            {k: m[k] for k in ("abm_field", "pipedrive_field", "custom", "to_pipedrive", "to_abm")}
-            for m in current.get("fields") or []
-        ]
-        objects[obj] = {"directions": current.get("directions", {}), "fields": fields}
-    domain = settings.get("organization_domain") or {}
-    return {
-        "objects": objects,
-        "frequency": settings.get("frequency", "manual"),
-        "auto_push": settings.get("auto_push", {}),
-        "organization_domain": {
-            "custom_field_label": domain.get("custom_field_label"),
-            "keep_subdomains": bool(domain.get("keep_subdomains")),
-        },
-    }
-
-
 async def _context(api: TenantApi, tab: str) -> dict[str, Any]:
     settings, catalog_answer, runs = await asyncio.gather(
         api.get_ok("connector", "/v1/settings"),
@@ -141,6 +107,8 @@ async def _context(api: TenantApi, tab: str) -> dict[str, Any]:
         current = settings.get("objects", {}).get(tab, {})
         context.update(
             rows=_rows(fields, _mappings(settings, tab)),
+            abm_fields=sorted(ABM_FIELDS[OBJECTS[tab][1]]),
+            default_fields=bool(current.get("default_fields")),
             directions=current.get("directions", {}),
             summary=direction_summary(current.get("directions", {})),
             text_custom_fields=[
@@ -216,32 +184,40 @@ def _field_errors(problems: list[str], row_of_index: dict[int, int]) -> dict[str
     return errors
 
 
+def settings_patch(
+    tab: str, form: MultiMapping[Any], errors: dict[str, str]
+) -> tuple[dict[str, Any], dict[int, int]]:
+    """The merge patch of one tab (only what the tab shows), and the table row of each mapping sent."""
+    if tab not in OBJECTS:
+        return _schedule_part(form, errors), {}
+    part = _object_part(form, _number(form.get("rows")))
+    row_of_index = {i: f.pop("row") for i, f in enumerate(part["fields"])}
+    patch: dict[str, Any] = {"objects": {tab: part}}
+    if tab == "organization":
+        label = str(form.get("domain_field", "")).strip()
+        patch["organization_domain"] = {
+            "custom_field_label": label or None,
+            "keep_subdomains": form.get("keep_subdomains") == "on",
+        }
+    return patch, row_of_index
+
+
+def _number(raw: Any) -> int:
+    text = str(raw or "").strip()
+    return int(text) if text.isdigit() else 0
+
+
 async def save(request: web.Request) -> web.Response:
-    """Save one tab: the whole settings with this tab's part replaced (nothing is saved when refused)."""
+    """Save one tab as a merge patch of what it shows (nothing is saved when the connector refuses)."""
     tab, api = _tab(request), api_of(request)
     form = await request.post()
-    current = await api.get_ok("connector", "/v1/settings")
-    body = settings_body(current)
     errors: dict[str, str] = {}
-    row_of_index: dict[int, int] = {}
-    if tab in OBJECTS:
-        part = _object_part(form, int(str(form.get("rows", "0")) or 0))
-        row_of_index = {i: f.pop("row") for i, f in enumerate(part["fields"])}
-        body["objects"][tab] = part
-        if tab == "organization":
-            label = str(form.get("domain_field", "")).strip()
-            body["organization_domain"] = {
-                "custom_field_label": label or None,
-                "keep_subdomains": form.get("keep_subdomains") == "on",
-            }
-    else:
-        body.update(_schedule_part(form, errors))
+    patch, row_of_index = settings_patch(tab, form, errors)
     if not errors:
-        answer = await api.send("connector", "PUT", "/v1/settings", body)
+        answer = await api.send("connector", "PATCH", "/v1/settings", patch)
         if answer.ok:
-            return await redirect_with_notice(
-                request, f"/settings/{tab}", "Settings saved. They apply to the next sync and push."
-            )
+            notice = "Settings saved. They apply to the next sync and push."
+            return await redirect_with_notice(request, f"/settings/{tab}", notice)
         if answer.status not in (400, 409):
             raise ServiceFailed("connector", answer)
         errors = _field_errors(answer.problems or [answer.message], row_of_index)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from multidict import MultiDict
 
 from console.bootstrap import HERE
 from console.error_help import COMMON_ERRORS, help_for
 from console.pipedrive_links import record_url
-from console.settings_pages import direction_summary, settings_body
+from console.settings_pages import direction_summary, settings_patch
 from console.template_filters import FILTERS, when
 
 TEMPLATES = sorted(p.relative_to(HERE / "templates").as_posix() for p in (HERE / "templates").rglob("*.html"))
@@ -45,37 +46,36 @@ def test_directions_read_as_the_product_names_them(switches: dict[str, bool], su
     assert direction_summary(switches) == summary
 
 
-def test_saving_one_tab_keeps_the_rest_of_the_settings_as_they_are() -> None:
-    saved = {
-        "version": 3,
-        "connected": True,
-        "objects": {
-            "organization": {
-                "directions": {"create_in_abm": True},
-                "fields": [{"abm_field": "name", "pipedrive_field": "name", "custom": False,
-                            "field_code": None, "to_pipedrive": "fill", "to_abm": "overwrite"}],
-            },
-        },
-        "frequency": "6h",
-        "auto_push": {"enabled": True, "score_threshold": 15, "visited_pages_as_activity": False},
-        "organization_domain": {"custom_field_label": "Domain", "custom_field_code": "a" * 40,
-                                "keep_subdomains": True},
+def test_saving_one_tab_patches_only_what_it_shows() -> None:
+    form = MultiDict(
+        [("rows", "3"), ("create_in_pipedrive", "on"), ("update_in_abm", "on"),
+         ("abm_field_0", "name"), ("code_0", "name"), ("label_0", "Name"), ("custom_0", "false"),
+         ("to_pipedrive_0", "fill"), ("to_abm_0", "overwrite"),
+         ("abm_field_1", ""), ("code_1", "industry"), ("label_1", "Industry"), ("custom_1", "false"),
+         ("abm_field_2", "engagement_score"), ("code_2", "8a9a"), ("label_2", "ABM score"),
+         ("custom_2", "true"),
+         ("to_pipedrive_2", "overwrite"), ("to_abm_2", "dont_sync"), ("domain_field", "")]
+    )  # fmt: skip
+
+    patch, rows = settings_patch("organization", form, {})
+
+    assert patch["objects"]["organization"]["directions"] == {
+        "create_in_pipedrive": True, "update_in_pipedrive": False,
+        "create_in_abm": False, "update_in_abm": True,
     }  # fmt: skip
-
-    body = settings_body(saved)
-
-    assert body["objects"]["organization"]["fields"] == [
-        {
-            "abm_field": "name",
-            "pipedrive_field": "name",
-            "custom": False,
-            "to_pipedrive": "fill",
-            "to_abm": "overwrite",
-        }
-    ]
-    assert body["objects"]["person"] == {"directions": {}, "fields": []}
-    assert (body["frequency"], body["auto_push"]["score_threshold"]) == ("6h", 15)
-    assert body["organization_domain"] == {"custom_field_label": "Domain", "keep_subdomains": True}
+    assert patch["objects"]["organization"]["fields"] == [
+        {"abm_field": "name", "pipedrive_field": "name", "custom": False, "to_pipedrive": "fill",
+         "to_abm": "overwrite"},
+        {"abm_field": "engagement_score", "pipedrive_field": "ABM score", "custom": True,
+         "to_pipedrive": "overwrite", "to_abm": "dont_sync"},
+    ]  # fmt: skip
+    assert rows == {0: 0, 1: 2}
+    assert patch["organization_domain"] == {"custom_field_label": None, "keep_subdomains": False}
+    errors: dict[str, str] = {}
+    schedule, _ = settings_patch(
+        "schedule", MultiDict([("frequency", "6h"), ("score_threshold", "x")]), errors
+    )
+    assert schedule["frequency"] == "6h" and "auto_push.score_threshold" in errors
 
 
 def test_links_and_dates_read_as_people_read_them() -> None:
