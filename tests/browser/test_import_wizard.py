@@ -55,3 +55,39 @@ async def test_a_filtered_organization_import_is_previewed_and_followed_to_its_e
     await page.get_by_role("link", name="Open this run in the activity log").click()
     await expect(page).to_have_url(re.compile(r"/activity/runs/[^/]+$"))
     await expect(page.locator("#run-summary")).to_contain_text("Import")
+
+
+async def test_a_deal_import_filtered_by_value_and_stage_runs_to_success_with_the_bar_moving(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    proposal = {s.id for s in stack.sandbox.state.account.stages.values() if s.name == "Proposal"}
+    deals = [
+        d for d in stack.sandbox.state.tables[Entity.DEAL].live()
+        if (d.data.get("value") or 0) > 10000 and d.data.get("stage_id") in proposal
+    ]  # fmt: skip
+    assert deals, "the sandbox has deals worth more than 10,000 at Proposal"
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("link", name="Import").click()
+
+    await page.get_by_role("radio", name=re.compile("^Deals")).check()
+    await page.get_by_label("Only records that match a filter").check()
+    await page.get_by_role("button", name='Value > 10000 AND Stage = "Proposal"').click()
+    await expect(page.get_by_label("Filter expression")).to_have_value('Value > 10000 AND Stage = "Proposal"')
+    await expect(page.locator("#filter-check")).to_contain_text("The filter reads well")
+    await page.get_by_role("button", name="Preview").click()
+
+    await expect(page.locator("tr[data-object=deal] td[data-label=Selected]")).to_have_text(str(len(deals)))
+    await capture(page, "import-deals-preview")
+    await page.get_by_role("button", name="Start import").click()
+
+    progress = page.locator("#import-progress")
+    await expect(progress).to_have_attribute("data-done", "no")  # the bar is live while the run works
+    await expect(progress).to_have_attribute("data-done", "yes")
+    bar = page.locator("#import-bar")
+    assert await bar.get_attribute("value") == await bar.get_attribute("max")
+    await expect(progress.get_by_text("Success").first).to_be_visible()
+    await page.get_by_role("link", name="Open this run in the activity log").click()
+    await expect(page.locator("#run-summary")).to_contain_text("Import")
