@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from connector.catalog import Catalogs
 from connector.cursors import CursorStore
+from connector.import_preview import Planner
 from connector.runs import RunStore
 from connector.settings import ConnectorSettings
 from connector.tenant_settings import SettingsStore
@@ -61,6 +62,7 @@ class ConnectorDeps:
     runs: RunStore
     cursors: CursorStore
     catalogs: Catalogs
+    import_plans: Planner
     clock: Clock
     work_available: asyncio.Event
     hints_available: asyncio.Event

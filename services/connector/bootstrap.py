@@ -22,6 +22,7 @@ from connector.catalog import CatalogAges, Catalogs
 from connector.catalog_store import CatalogStore
 from connector.cursors import CursorStore
 from connector.http_app import create_app
+from connector.import_preview import MapperImportPlans
 from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
 from connector.runs import RunKindName, RunStore
@@ -109,6 +110,7 @@ async def assemble(
             runs=runs,
             cursors=cursors,
             catalogs=catalogs,
+            import_plans=MapperImportPlans(session, settings.mapper_url),
             clock=clock,
             work_available=asyncio.Event(),
             hints_available=asyncio.Event(),

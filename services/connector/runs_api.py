@@ -3,20 +3,18 @@ and cancel."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from connector.api_support import deps_of, json_error, pipedrive_failure, read_body, require_connected
 from connector.import_filters import ImportSelection, check_filter_syntax, select_for
-from connector.import_paging import ImportTally, read_import
-from connector.import_preview import preview_outcomes
+from connector.import_preview import ImportPlansFailed
+from connector.import_preview import preview_import as import_preview
 from connector.import_request import ImportRequest
 from connector.runs import RunKindName
 from pipedrive_client import PipedriveError
-from pipedrive_client.models import Record
-from schemas.events.common import SyncObject
+from schemas.events.source_changes import DuplicateHandling
 from sync_rules.filters import FilterError
 from sync_rules.filters.stages import StageReferenceError
 from tenant_auth.middleware import tenant_of
@@ -90,32 +88,35 @@ async def start_import(request: web.Request) -> web.Response:
 
 
 async def preview_import(request: web.Request) -> web.Response:
-    """Read what the import would select and count it (and what it would create, update and skip by the
-    records already sent); nothing is emitted."""
+    """Read what the import would select and ask the mapper, by a dry run of its own planning, what it
+    would create, update, find unchanged and skip (with the reasons) under each duplicate handling;
+    nothing is emitted or written."""
     deps, tenant = deps_of(request), tenant_of(request)
     wanted, selection = await _checked_import(request)
     client = deps.factory.for_tenant(tenant)
-    tally = ImportTally()
-    known: dict[str, int] = {}
-
-    async def count(obj: SyncObject, records: Sequence[Record]) -> None:
-        emitted = await deps.cursors.emitted(tenant, obj, [r.id for r in records])
-        known[obj.value] = known.get(obj.value, 0) + len(emitted)
-
     try:
-        await read_import(client, selection, count, tally, page_size=deps.settings.page_size)
+        preview = await import_preview(
+            client,
+            selection,
+            deps.import_plans,
+            request.headers.get("Authorization", ""),
+            page_size=deps.settings.page_size,
+        )
     except PipedriveError as failure:
         raise pipedrive_failure(failure) from failure
+    except ImportPlansFailed as failure:
+        raise json_error(503, "mapper_unavailable", f"The preview needs the mapper: {failure}") from failure
+    chosen = preview.outcomes(wanted.duplicate_handling)
     return web.json_response(
         {
-            "read": tally.read,
-            "selected": tally.selected,
-            "already_known": known,
-            "new": {k: v - known.get(k, 0) for k, v in tally.selected.items()},
+            "read": preview.tally.read,
+            "selected": preview.tally.selected,
+            "duplicate_handling": wanted.duplicate_handling.value,
             "would": {
-                k: preview_outcomes(v, known.get(k, 0), wanted.duplicate_handling)
-                for k, v in tally.selected.items()
+                obj: {k: v for k, v in found.items() if k != "reasons"} for obj, found in chosen.items()
             },
+            "reasons": {obj: found["reasons"] for obj, found in chosen.items()},
+            "by_duplicate_handling": {h.value: preview.outcomes(h) for h in DuplicateHandling},
             "tokens_spent": client.tokens_spent,
         }
     )

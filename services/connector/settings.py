@@ -29,6 +29,10 @@ class ConnectorSettings(ServiceSettings):
         default=LOCAL_SANDBOX_URL,
         description="Base URL for API-token connections (https://api.pipedrive.com live).",
     )
+    mapper_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="The mapper's API: import previews ask it, by a dry run, what an import would do.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8081",
         description="Where Pipedrive and browsers reach the connector: the webhook receiver and, unless"

@@ -145,37 +145,37 @@ class BulkAbmStore:
         self._schema = schema
 
     async def links(
-        self, conn: Connection, keys: list[tuple[str, str, int]]
+        self, conn: Connection, keys: list[tuple[str, str, int]], *, lock: bool = True
     ) -> dict[tuple[str, str, int], dict[str, Any]]:
-        """Links by (tenant, object, pipedrive id), locked."""
+        """Links by (tenant, object, pipedrive id), locked unless `lock` is false (a dry run)."""
         rows = await conn.fetch(
             f"SELECT l.* FROM {self._schema}.links l"
             " JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
-            " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p FOR UPDATE OF l",
+            " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p" + _locking("l", lock),
             *_columns(keys, 3),
         )
         return {(r["tenant_id"], r["object"], r["pipedrive_id"]): dict(r) for r in rows}
 
     async def records_by_id(
-        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]]
+        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]], *, lock: bool = True
     ) -> list[dict[str, Any]]:
-        """Records of one object by (tenant, ABM id), locked."""
+        """Records of one object by (tenant, ABM id), locked unless `lock` is false (a dry run)."""
         rows = await conn.fetch(
             f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
             f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, a)"
-            " ON r.tenant_id = k.t AND r.abm_id = k.a FOR UPDATE OF r",
+            " ON r.tenant_id = k.t AND r.abm_id = k.a" + _locking("r", lock),
             *_columns(keys, 2),
         )
         return [dict(r) for r in rows]
 
     async def records_by_key(
-        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]]
+        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]], *, lock: bool = True
     ) -> list[dict[str, Any]]:
-        """Non-duplicate records of one object by (tenant, match key), locked."""
+        """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false."""
         rows = await conn.fetch(
             f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
             f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, m)"
-            " ON r.tenant_id = k.t AND r.match_key = k.m AND NOT r.is_duplicate FOR UPDATE OF r",
+            " ON r.tenant_id = k.t AND r.match_key = k.m AND NOT r.is_duplicate" + _locking("r", lock),
             *_columns(keys, 2),
         )
         return [dict(r) for r in rows]
@@ -241,3 +241,7 @@ def _json(value: Any) -> str:
 def _columns(keys: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Tuples as parallel arrays, for `unnest`."""
     return [[k[i] for k in keys] for i in range(width)] if keys else [[] for _ in range(width)]
+
+
+def _locking(alias: str, lock: bool) -> str:
+    return f" FOR UPDATE OF {alias}" if lock else ""

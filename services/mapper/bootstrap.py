@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from mapper.audiences_api import add_audience_routes
 from mapper.handlers import MapperHandlers
+from mapper.import_plans_api import add_import_plan_routes
 from mapper.openapi import mapper_openapi
 from mapper.settings import MapperSettings
 from postgres_store.migrations import apply_migrations
@@ -77,6 +78,7 @@ async def run_service(settings: MapperSettings) -> None:
         await tenants.install()
         http = web.Application(middlewares=api_middlewares(tenant_auth_middleware(tenants)))
         add_audience_routes(http, pool, settings.db_schema)
+        add_import_plan_routes(http, pool, settings.db_schema)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
         add_openapi_route(http, mapper_openapi())

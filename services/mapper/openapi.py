@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from mapper.audiences_api import ListQuery
+from mapper.import_plans_api import ImportPlanAnswer, ImportPlanRequest
 from service_runtime.openapi import Operation, openapi_document
 
 PATHS = {
+    "/v1/import-plans": {
+        "post": Operation(
+            "A dry run of an import (nothing written): newline-delimited JSON, a first line naming the"
+            " duplicate handlings, then one source change per line as the import would emit it; the answer"
+            " counts what each handling would create, update, find unchanged, skip or fail, with reasons",
+            body=ImportPlanRequest,
+            response=ImportPlanAnswer,
+        )
+    },
     "/v1/{collection}": {
         "get": Operation(
             "The tenant's accounts, contacts or opportunities (`collection`), keyset-paginated, each with its"

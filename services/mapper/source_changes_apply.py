@@ -63,6 +63,9 @@ class BatchView:
         self.merges: list[tuple[str, SyncObject, int, int]] = []
 
     def add_record(self, row: dict[str, Any], obj: SyncObject) -> None:
+        """A record row as loaded (a record the view holds already is left as the batch made it)."""
+        if (row["tenant_id"], obj, row["abm_id"]) in self.records:
+            return
         record = _Record(
             row["tenant_id"], obj, row["abm_id"], row["match_key"], row["is_duplicate"],
             dict(row["fields"]), row["deleted_in_crm"],
@@ -70,6 +73,13 @@ class BatchView:
         self.records[(record.tenant, obj, record.abm_id)] = record
         if record.match_key is not None and not record.is_duplicate:
             self.by_key[(record.tenant, obj, record.match_key)] = record.abm_id
+
+    def add_link(self, key: tuple[str, SyncObject, int], row: dict[str, Any]) -> None:
+        """A link row as loaded (a row the view holds already is left as the batch made it)."""
+        if key not in self.links:
+            self.links[key] = _Link(
+                row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"]
+            )
 
     def situation(self, tenant: str, change: SourceChange, match_key: str | None) -> Situation:
         link = self.links.get((tenant, change.object, change.pipedrive_id))
@@ -128,23 +138,30 @@ class BatchView:
 
 
 async def load_view(
-    conn: Connection, store: BulkAbmStore, fresh: Sequence[tuple[str, SourceChange, str | None]]
+    conn: Connection,
+    store: BulkAbmStore,
+    fresh: Sequence[tuple[str, SourceChange, str | None]],
+    view: BatchView | None = None,
+    *,
+    lock: bool = True,
 ) -> BatchView:
-    """Load and lock every row the fresh changes may touch."""
-    view = BatchView()
+    """Load (and lock, unless `lock` is false: a dry run) every row the fresh changes may touch, into a
+    new view or into `view`, whose rows stay as earlier changes left them."""
+    view = view if view is not None else BatchView()
     linked = [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh]
     # A merge links its survivor to the merged record's ABM record only when the survivor has no link yet.
     linked += [(t, c.object.value, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
-    link_rows = await store.links(conn, linked)
+    link_rows = await store.links(conn, linked, lock=lock)
     for (tenant, obj, pid), row in link_rows.items():
-        view.links[(tenant, SyncObject(obj), pid)] = _Link(
-            row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"]
-        )
+        view.add_link((tenant, SyncObject(obj), pid), row)
+    touched = {(t, SyncObject(o), p) for t, o, p in linked}
     for obj in SyncObject:
-        ids = [(t, link.abm_id) for (t, o, _), link in view.links.items() if o is obj]
+        ids = [
+            (t, link.abm_id) for (t, o, p), link in view.links.items() if o is obj and (t, o, p) in touched
+        ]
         keys = [(t, k) for t, c, k in fresh if c.object is obj and k is not None]
-        rows = (await store.records_by_id(conn, obj, ids)) if ids else []
-        rows += (await store.records_by_key(conn, obj, keys)) if keys else []
+        rows = (await store.records_by_id(conn, obj, ids, lock=lock)) if ids else []
+        rows += (await store.records_by_key(conn, obj, keys, lock=lock)) if keys else []
         for row in rows:
             view.add_record(row, obj)
     return view

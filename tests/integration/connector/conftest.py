@@ -22,11 +22,17 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Connector, assemble
 from connector.settings import ConnectorSettings
+from mapper.audiences_api import add_audience_routes
+from mapper.bootstrap import MIGRATIONS as MAPPER_MIGRATIONS
+from mapper.import_plans_api import add_import_plan_routes
 from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.clock import SandboxClock
+from postgres_store.migrations import apply_migrations
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
+from service_runtime.http_guards import api_middlewares
 from stream_runner.producer import EventProducer
+from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
@@ -196,6 +202,32 @@ async def connector_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, s
         await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
+@pytest.fixture(scope="session")
+async def mapper_api(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    """The mapper's HTTP API (the ABM store and its import dry runs) served in-process on a fresh schema
+    of its own: what import previews ask. Its store stays empty unless a test fills it."""
+    schema = f"itest_mapper_api_{secrets.token_hex(4)}"
+    await apply_migrations(pg_pool, schema, MAPPER_MIGRATIONS)
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
+    add_audience_routes(app, pg_pool, schema)
+    add_import_plan_routes(app, pg_pool, schema)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def mapper_url(mapper_api: str) -> str:
+    """Where the connector finds the mapper (a test module may give a mapper process instead)."""
+    return mapper_api
+
+
 @pytest.fixture
 async def harness(
     pg_pool: asyncpg.Pool,
@@ -203,6 +235,7 @@ async def harness(
     connector_schemas: tuple[str, str],
     sandbox: RecordingSandbox,
     kafka_bootstrap: str,
+    mapper_url: str,
 ) -> AsyncIterator[ConnectorHarness]:
     """The connector wired to the sandbox, with a fresh tenant and its API key."""
     port, return_port = _free_port(), _free_port()
@@ -221,6 +254,7 @@ async def harness(
         oauth_return_urls=(return_origin,),
         page_size=100,
         overlap_seconds=60,
+        mapper_url=mapper_url,
     )
     retry = RetryPolicy(base_delay_seconds=0.01, max_delay_seconds=0.05, max_attempts=6)
     clock = SandboxTime(sandbox.handle.state.clock)

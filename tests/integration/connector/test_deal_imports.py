@@ -186,29 +186,6 @@ async def test_a_deal_import_without_stages_or_with_a_field_deals_lack_is_refuse
     assert (await (await harness.api.get("/v1/runs", headers=harness.headers)).json())["data"] == []
 
 
-@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=40)])
-async def test_the_preview_says_what_each_duplicate_handling_would_create_update_and_skip(
-    harness: ConnectorHarness,
-) -> None:
-    await harness.connect_by_token()
-
-    async def would(handling: str) -> dict[str, int]:
-        body = {"source": "all_organizations", "duplicate_handling": handling}
-        response = await harness.api.post("/v1/imports/preview", json=body, headers=harness.headers)
-        assert response.status == 200, await response.text()
-        outcomes: dict[str, int] = (await response.json())["would"]["organization"]
-        return outcomes
-
-    before = await would("skip_duplicates")
-    await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
-    await harness.connector.scheduler.work_tenant(harness.tenant)  # every organization is now known
-
-    assert before == {"created": 40, "updated": 0, "skipped": 0}
-    assert await would("skip_duplicates") == {"created": 0, "updated": 0, "skipped": 40}
-    assert await would("update_existing") == {"created": 0, "updated": 40, "skipped": 0}
-    assert await would("create_duplicates") == {"created": 40, "updated": 0, "skipped": 0}
-
-
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120, deals_per_organization=2.5)])
 async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_each_record_once(
     harness: ConnectorHarness,

@@ -227,3 +227,16 @@ async def test_a_tenant_not_connected_gets_409_after_the_filter_syntax_is_checke
     assert bad_syntax.status == 400 and (await bad_syntax.json())["column"] == 14
     assert (await (await harness.api.get("/v1/runs", headers=headers)).json())["data"] == []
     assert harness.sandbox.api_requests() == []
+
+
+@pytest.mark.parametrize("mapper_url", ["http://127.0.0.1:9"])
+async def test_a_preview_without_the_mapper_is_a_503_and_emits_nothing(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+
+    response = await harness.api.post(
+        "/v1/imports/preview", json={"source": "all_organizations"}, headers=harness.headers
+    )
+
+    refused = await response.json()
+    assert response.status == 503 and refused["error"] == "mapper_unavailable", refused
+    assert await harness.events() == []
