@@ -84,6 +84,7 @@ class Stack:
             CONNECTOR_PUBLIC_BASE_URL=self.connector.url,
             CONNECTOR_OAUTH_RETURN_URLS=self.console.url,
             CONNECTOR_SCHEDULER_INTERVAL_S="0.5",
+            CONNECTOR_MAPPER_URL=self.consumers["mapper"].url,
         )
         for name, process in self.consumers.items():
             prefix = name.upper()
