@@ -71,6 +71,19 @@ def _seconds(raw: str | None) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+@dataclass(frozen=True)
+class BudgetUsage:
+    """What a tenant spent today against what it may spend: the plan and seats the budget assumes, the
+    company's daily budget, this integration's share of it (`allowance`)."""
+
+    plan: Plan
+    seats: int
+    spent_today: int
+    daily_budget: int
+    allowance: int
+    share: float
+
+
 class Budget:
     """Burst limiter and daily accounting per tenant, in the `budget` table of the client's schema."""
 
@@ -137,6 +150,22 @@ class Budget:
             return 0
         spent: int = row["spent_today"]
         return spent
+
+    async def usage(self, tenant_id: str) -> BudgetUsage:
+        """Today's spend against the allowance (Lite with one seat until a plan is recorded)."""
+        row = await self._pool.fetchrow(
+            f"SELECT plan, seats, day, spent_today FROM {self._table} WHERE tenant_id = $1", tenant_id
+        )
+        plan, seats = (Plan(row["plan"]), int(row["seats"])) if row is not None else (Plan.LITE, 1)
+        today = row is not None and row["day"] == self._day(self._clock.now())
+        return BudgetUsage(
+            plan=plan,
+            seats=seats,
+            spent_today=int(row["spent_today"]) if row is not None and today else 0,
+            daily_budget=daily_budget(plan, seats),
+            allowance=self._policy.allowance(plan, seats),
+            share=self._policy.daily_share,
+        )
 
     async def closed_until(self, tenant_id: str) -> float | None:
         """When the tenant's closed window reopens (after a 429 or a spent day; epoch seconds), or None

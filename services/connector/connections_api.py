@@ -5,6 +5,7 @@ Tokens are stored encrypted by the client and never returned, logged or emitted.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -88,8 +89,9 @@ async def connect_api_token(request: web.Request) -> web.Response:
 
 async def connection_status(request: web.Request) -> web.Response:
     """Whether the tenant is connected, how, to which API domain and company, and whether Pipedrive
-    refused the credentials for good (`needs_reconnect`, with the reason and since when); never a
-    token."""
+    refused the credentials for good (`needs_reconnect`, with the reason and since when), and the
+    budget: today's spend against this integration's share (`budget`, with the `plan` it assumes); never
+    a token."""
     deps, tenant = deps_of(request), tenant_of(request)
     try:
         stored = await deps.factory.credentials.load(tenant)
@@ -103,6 +105,9 @@ async def connection_status(request: web.Request) -> web.Response:
         "company_id": stored.company_id,
         "needs_reconnect": stored.refused_reason is not None,
     }
+    usage = await deps.factory.budget.usage(tenant)
+    status["plan"] = usage.plan.value
+    status["budget"] = {**asdict(usage), "plan": usage.plan.value}
     if stored.refused_reason is not None and stored.refused_at is not None:
         status["reconnect_reason"] = stored.refused_reason
         status["refused_at"] = stored.refused_at.isoformat()

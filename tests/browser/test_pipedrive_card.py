@@ -34,6 +34,9 @@ async def test_an_admin_connects_with_an_api_token_then_disconnects(
     users = list(stack.sandbox.state.account.users.values())
     await expect(page.get_by_text(stack.sandbox.state.config.company_name, exact=True)).to_be_visible()
     await expect(page.get_by_text(f"{users[0].name} ({users[0].email})", exact=True)).to_be_visible()
+    await expect(page.get_by_text("Lite, 1 seat", exact=True)).to_be_visible()
+    budget = re.compile(r"^[\d,]+ of 15,000 tokens\s+\(50% share of 30,000\)$")
+    await expect(page.locator("#budget-today")).to_have_text(budget)
     connection = await stack.api(tenant, "connector", "GET", "/v1/connection")
     assert connection == {**connection, "connected": True, "kind": "api_token"}
     await capture(page, "pipedrive-connected")

@@ -6,6 +6,7 @@ nowhere else; a sync works and the token is refreshed on expiry."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -194,13 +195,17 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
         resynced = await harness.connector.deps.runs.get(harness.tenant, again.run_id)
         refreshed = await _stored(harness)
 
+    budget = cast(dict[str, Any], status.pop("budget"))
     assert status == {
         "connected": True,
         "kind": "oauth",
         "api_domain": harness.sandbox.base_url,
         "company_id": harness.sandbox.handle.state.config.company_id,
         "needs_reconnect": False,
+        "plan": "lite",
     }
+    assert (budget["daily_budget"], budget["allowance"], budget["share"]) == (30_000, 15_000, 0.5)
+    assert 0 < budget["spent_today"] <= budget["allowance"]
     assert synced is not None and synced.status == "Success", synced and synced.message
     assert resynced is not None and resynced.status == "Success", resynced and resynced.message
     assert _token_calls(harness, "refresh_token") == 1
