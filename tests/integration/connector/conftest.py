@@ -315,7 +315,7 @@ class ConnectorProcesses:
 
 @pytest.fixture
 async def connector_processes(
-    pg_pool: asyncpg.Pool, sandbox: RecordingSandbox, kafka_bootstrap: str, tmp_path: Path
+    pg_pool: asyncpg.Pool, sandbox: RecordingSandbox, kafka_bootstrap: str, tmp_path: Path, mapper_api: str
 ) -> AsyncIterator[ConnectorProcesses]:
     """What connector process tests need; the schemas are dropped afterwards."""
     suffix = secrets.token_hex(4)
@@ -328,6 +328,7 @@ async def connector_processes(
         "PIPEDRIVE_OAUTH_BASE_URL": sandbox.base_url,
         "CONNECTOR_PAGE_SIZE": "50",
         "CONNECTOR_SCHEDULER_INTERVAL_S": "0.2",
+        "CONNECTOR_MAPPER_URL": mapper_api,
     }
     registry = TenantRegistry(pg_pool)
     await registry.install()
