@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,10 +46,6 @@ SERVICE = "pusher"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _kill_self() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def build_handlers(
     pool: asyncpg.Pool,
     schema: str,
@@ -79,8 +73,12 @@ def expiring_tables(settings: PusherSettings) -> list[Expiry]:
     ]
 
 
-async def run_service(settings: PusherSettings) -> None:
-    """Run the pusher until SIGTERM or SIGINT, then stop consuming, commit and close."""
+async def run_service(settings: PusherSettings, *, after_create: Callable[[], None] = lambda: None) -> None:
+    """Run the pusher until SIGTERM or SIGINT, then stop consuming, commit and close.
+
+    `after_create` runs right after every create call Pipedrive answered: a seam for tests that inject
+    a crash there (tests/integration/pusher/killed_after_create.py); production passes nothing.
+    """
     configure_logging(SERVICE, settings.log_level, json=settings.log_json)
     warn_of_development_keys(settings.pipedrive.development_keys)
     stop = asyncio.Event()
@@ -95,7 +93,6 @@ async def run_service(settings: PusherSettings) -> None:
         clients = PipedriveClientFactory.from_settings(
             session, pool, settings.pipedrive, retry=RetryPolicy(max_attempts=settings.pipedrive_attempts)
         )
-        after_create = _kill_self if settings.fault_kill_after_create else (lambda: None)
         handlers = build_handlers(
             pool, settings.db_schema, clients, after_create=after_create, parking=settings.parking_limits
         )

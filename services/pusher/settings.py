@@ -50,9 +50,6 @@ class PusherSettings(StreamServiceSettings):
         default="http://127.0.0.1:8082",
         description="The mapper's HTTP API (the ABM store), read when a manual push names records by ABM id.",
     )
-    fault_kill_after_create: bool = Field(
-        default=False, description="Tests only: SIGKILL the process right after a create call returns."
-    )
 
     @property
     def parking_limits(self) -> ParkingLimits:

@@ -35,8 +35,10 @@ class ServiceProcess:
                 await service.kill()
         cls._started.clear()
 
-    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, service: str, env: dict[str, str], log_path: Path, module: str | None = None) -> None:
         self.service = service
+        # What `python -m` runs: the service, or a test's entry point wrapping it (a fault injected).
+        self.module = module or service
         self.port = free_port()
         self.env = {**os.environ, **env, f"{service.upper()}_HTTP_PORT": str(self.port)}
         self.env.setdefault(f"{service.upper()}_LOG_JSON", "true")
@@ -52,7 +54,7 @@ class ServiceProcess:
         """Start the process (logs appended to `log_path`)."""
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.service, env=self.env, stdout=log, stderr=log
+            sys.executable, "-m", self.module, env=self.env, stdout=log, stderr=log
         )
         log.close()
         ServiceProcess._started.append(self)

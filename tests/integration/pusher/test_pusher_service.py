@@ -108,7 +108,7 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
     try:
         while True:
             process = ServiceProcess(
-                "pusher", {**env, "PUSHER_FAULT_KILL_AFTER_CREATE": "true"}, tmp_path / "p.log"
+                "pusher", env, tmp_path / "p.log", module="tests.integration.pusher.killed_after_create"
             )
             await process.start()
             assert process.process is not None
