@@ -155,6 +155,11 @@ class ConnectorHarness:
         """The tenant's events on `topic` since the test began."""
         return await self.reader.events_since(topic, self.marks[topic], self.tenant)
 
+    async def run_events(self) -> list[dict[str, Any]]:
+        """The connector's own run events of the tenant since the test began: every mapper on this Kafka
+        (`make up`'s, other tests') applies the tenant's changes too and reports apply runs on the topic."""
+        return [e for e in await self.events(SYNC_RUNS.name) if e["source"] == "/connector"]
+
     async def new_tenant_headers(self, tenant: str) -> dict[str, str]:
         """A second tenant with its own key."""
         await self.registry.create_tenant(tenant, tenant)

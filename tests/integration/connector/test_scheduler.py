@@ -27,7 +27,7 @@ from pipedrive_client.budget import ClosedWindow
 from pipedrive_sandbox import SandboxConfig
 from postgres_store.pool import create_pool
 from schemas.events.settings import Frequency
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import SOURCE_CHANGES
 from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
@@ -250,7 +250,7 @@ async def test_two_replicas_working_the_same_tenant_never_run_two_of_its_runs_at
 
     assert all(r.status == "Success" for r in runs), [r.message for r in runs]
     assert _overlapping(runs) == []
-    reported = Counter((e["data"]["run_id"], e["type"]) for e in await harness.events(SYNC_RUNS.name))
+    reported = Counter((e["data"]["run_id"], e["type"]) for e in await harness.run_events())
     assert sorted(reported.values()) == [1] * 8, "each run started and finished exactly once"
 
 

@@ -14,7 +14,6 @@ from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
 from schemas.events.common import SyncObject
-from schemas.topics import SYNC_RUNS
 from tests.integration.connector.conftest import ConnectorHarness
 
 pytestmark = pytest.mark.integration
@@ -91,7 +90,7 @@ async def test_run_events_report_counts_and_the_tokens_of_the_ledger(harness: Co
 
     run = await _sync(harness)
 
-    runs = [e for e in await harness.events(SYNC_RUNS.name) if e["data"]["run_id"] == run.run_id]
+    runs = [e for e in await harness.run_events() if e["data"]["run_id"] == run.run_id]
     assert [e["type"] for e in runs] == ["psync.run.started", "psync.run.finished"]
     finished = runs[1]["data"]
     ledger_tokens = sum(e.tokens for e in harness.sandbox.handle.state.ledger.entries)
@@ -177,7 +176,7 @@ async def test_a_revoked_token_ends_the_run_in_error_with_invalid_api_key(harnes
     run = await _sync(harness)
 
     assert (run.state, run.status, run.message) == (RunState.FINISHED, "Error", "Invalid API key")
-    finished = [e for e in await harness.events(SYNC_RUNS.name) if e["type"] == "psync.run.finished"]
+    finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
     assert finished[-1]["data"]["message"] == "Invalid API key"
 
 
@@ -269,7 +268,7 @@ async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_er
     assert (ended.state, ended.status) == (RunState.FINISHED, "Error")
     assert ended.message == f"Failed {MAX_RUN_FAILURES} times: ValueError: a record no rule expected"
     assert all(later > earlier for earlier, later in pairwise(waits)) and len(waits) == 4
-    [finished] = [e for e in await harness.events(SYNC_RUNS.name) if e["type"] == "psync.run.finished"]
+    [finished] = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
     assert finished["data"]["status"] == "Error" and finished["data"]["message"] == ended.message
 
 

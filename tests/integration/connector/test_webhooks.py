@@ -12,7 +12,7 @@ import pytest
 
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import SOURCE_CHANGES
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
 
@@ -181,7 +181,7 @@ async def test_webhook_changes_of_an_hour_are_one_run_that_starts_and_ends(harne
     closed = await harness.connector.hints.runs.close_ended(
         datetime.fromtimestamp(state.clock.now(), UTC), LEASE
     )
-    runs = [e for e in await harness.events(SYNC_RUNS.name) if e["data"]["kind"] == "webhook"]
+    runs = [e for e in await harness.run_events() if e["data"]["kind"] == "webhook"]
 
     [run_id] = {e["correlationid"] for e in changes}
     assert run_id.startswith("webhooks-")
