@@ -33,7 +33,7 @@ def _live(processes: ConnectorProcesses, objects: set[str]) -> set[tuple[str, in
     ("kind", "objects"),
     [("sync", {"organization", "person", "deal"}), ("import", {"organization"})],
 )
-@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=1500)])
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=600)])
 async def test_a_run_killed_midway_is_resumed_after_restart_with_nothing_lost_or_duplicated(
     connector_processes: ConnectorProcesses, kind: str, objects: set[str]
 ) -> None:
