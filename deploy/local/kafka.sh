@@ -4,6 +4,7 @@
 #
 #   deploy/local/kafka.sh start    fetch jars (once), format storage (once), start, wait until serving
 #   deploy/local/kafka.sh stop     SIGTERM the broker this script started and wait for it to exit
+#   deploy/local/kafka.sh kill     SIGKILL it (a crash, for fault tests)
 #   deploy/local/kafka.sh status   exit 0 when our broker runs and answers a metadata request
 #   deploy/local/kafka.sh tool CLASS [ARGS...]
 #                                  run a Kafka CLI tool from the same jars, e.g.
@@ -14,11 +15,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT=19092            # PLAINTEXT, what clients use (KAFKA_BOOTSTRAP=127.0.0.1:19092)
-CONTROLLER_PORT=19093 # KRaft controller listener, only the broker itself talks to it
+# KAFKA_PORT / KAFKA_CONTROLLER_PORT and PSYNC_STATE_DIR run a second, private broker (fault tests do,
+# so that the shared one is never stopped); KAFKA_LIBS_DIR reuses another checkout's jar cache.
+PORT="${KAFKA_PORT:-19092}"                       # PLAINTEXT, what clients use (KAFKA_BOOTSTRAP)
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}" # KRaft controller listener, only the broker uses it
 POM="$ROOT/deploy/local/kafka/pom.xml"
 HOME_DIR="$STATE/kafka"
-LIBS="$HOME_DIR/libs"
+LIBS="${KAFKA_LIBS_DIR:-$HOME_DIR/libs}"
 CONFIG_DIR="$HOME_DIR/config"
 DATA="$HOME_DIR/data"
 PIDFILE="$RUN/kafka.pid"
@@ -36,6 +39,8 @@ fetch_jars() {
     if [[ "$want" == "$have" ]] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
         return 0
     fi
+    # Another checkout's cache is only ever read.
+    [[ -z "${KAFKA_LIBS_DIR:-}" ]] || die "KAFKA_LIBS_DIR=$KAFKA_LIBS_DIR holds no jars of this pom"
     command -v mvn >/dev/null || die "maven (mvn) is needed once to fetch the Kafka jars: apt-get install -y maven"
     log "fetching Kafka jars with Maven (pom sha256 ${want:0:12})"
     # Copy into a temporary folder and swap it in, so an interrupted fetch never leaves a half cache
@@ -235,6 +240,18 @@ stop() {
     log "stopped"
 }
 
+kill_broker() {
+    local pid
+    if ! pid="$(running_pid)"; then
+        log "not running"
+        return 0
+    fi
+    log "killing broker (pid $pid)"
+    kill -KILL "$pid" 2>/dev/null || true
+    while alive "$pid"; do sleep 0.1; done
+    rm -f "$PIDFILE"
+}
+
 status() {
     local pid
     if ! pid="$(running_pid)"; then
@@ -279,7 +296,8 @@ EOF
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    kill) kill_broker ;;
     status) status ;;
     tool) shift; tool "$@" ;;
-    *) echo "usage: $0 {start|stop|status|tool CLASS [ARGS...]}" >&2; exit 2 ;;
+    *) echo "usage: $0 {start|stop|kill|status|tool CLASS [ARGS...]}" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -32,12 +33,61 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+_FIRST_RESTART_DELAY_S = 1.0
+_MAX_RESTART_DELAY_S = 30.0
+
+
+def worker_name(worker: Worker) -> str:
+    """A worker's name in logs: its qualified name (`Scheduler.run`, not every loop's `run`)."""
+    qualified = str(getattr(worker, "__qualname__", "") or "")
+    return qualified if qualified and "<locals>" not in qualified else getattr(worker, "__name__", "worker")
+
+
+async def run_restarting(
+    worker: Worker, stop: asyncio.Event, restart_when: Callable[[Exception], bool] | None
+) -> None:
+    """Run a worker until it returns; when it dies of a failure `restart_when` accepts (the database or
+    the broker away), wait, doubling from 1 s up to 30 s, and run it again, until `stop`."""
+    delay, name = _FIRST_RESTART_DELAY_S, worker_name(worker)
+    while True:
+        started = time.monotonic()
+        try:
+            await worker(stop)
+            return
+        except Exception as failure:
+            if restart_when is None or not restart_when(failure) or stop.is_set():
+                raise
+            if time.monotonic() - started > 2 * _MAX_RESTART_DELAY_S:
+                delay = _FIRST_RESTART_DELAY_S  # it had been running fine: a new outage
+            _log.warning(
+                "worker_restarting",
+                worker=name,
+                error_class=type(failure).__name__,
+                error=str(failure)[:300],
+                retry_in_s=delay,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return
+        delay = min(delay * 2, _MAX_RESTART_DELAY_S)
+
+
 async def serve_until_stopped(
-    app: web.Application, host: str, port: int, workers: Sequence[Worker], stop: asyncio.Event
+    app: web.Application,
+    host: str,
+    port: int,
+    workers: Sequence[Worker],
+    stop: asyncio.Event,
+    *,
+    restart_when: Callable[[Exception], bool] | None = None,
 ) -> None:
     """Serve `app` and run `workers` until `stop` is set or a worker dies; then shut down in order.
 
-    Raises WorkerFailed after the shutdown when a worker died, so the process exits non-zero.
+    A worker that dies of a failure `restart_when` accepts (transient: the database or the broker away)
+    is run again after a pause instead: the service rides the outage out, and /readyz says it is
+    unavailable meanwhile. Raises WorkerFailed after the shutdown when a worker died of anything else,
+    so the process exits non-zero.
     """
     runner = web.AppRunner(app, access_log_class=AccessLog)
     await runner.setup()
@@ -50,7 +100,7 @@ async def serve_until_stopped(
     # Handling a batch allocates tens of thousands of short-lived objects: collect the youngest
     # generation every 20,000 allocations rather than every 700.
     gc.set_threshold(20_000, 10, 10)
-    tasks = [asyncio.create_task(w(stop), name=getattr(w, "__name__", "worker")) for w in workers]
+    tasks = [asyncio.create_task(run_restarting(w, stop, restart_when), name=worker_name(w)) for w in workers]
     stop_waiter = asyncio.create_task(stop.wait())
     failed: list[str] = []
     try:

@@ -18,6 +18,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.topics import dlq_topic
+from stream_runner.errors import is_transient
 from stream_runner.messages import IncomingMessage
 from stream_runner.processor import MessageProcessor, StopRequested
 from stream_runner.producer import Delivery
@@ -46,7 +47,13 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._runner.commit_processed()
+        try:
+            await self._runner.commit_processed()
+        except Exception as failure:
+            # Outputs not delivered: commit nothing. Every partition is revoked (eager rebalancing), so
+            # whoever owns one next starts at its committed offset and processes the rest again.
+            _log.warning("commit_on_revoke_failed", error_class=type(failure).__name__)
+            self._runner.forget_uncommitted()
         self._runner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -73,6 +80,10 @@ class KafkaStreamRunner:
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
+        # The first offset processed since the last commit, per partition: where to resume from when
+        # the outputs of what was processed since could not be delivered.
+        self._uncommitted_from: dict[TopicPartition, int] = {}
+        self._outage_s = 0.0
         # Commit (and wait for the outputs' acknowledgements) at the latest after a few polls' worth.
         self._max_pending_deliveries = max(_MAX_PENDING_DELIVERIES, 4 * max_poll_records)
         self._deliveries: list[Delivery] = []
@@ -107,8 +118,14 @@ class KafkaStreamRunner:
         if not self._processed:
             return
         deliveries, self._deliveries = self._deliveries, []
-        await asyncio.gather(*deliveries)
-        offsets, self._processed = self._processed, {}
+        failed = [
+            r
+            for r in await asyncio.gather(*deliveries, return_exceptions=True)
+            if isinstance(r, BaseException)
+        ]
+        if failed:
+            raise failed[0]
+        offsets, self._processed, self._uncommitted_from = self._processed, {}, {}
         try:
             await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -123,22 +140,70 @@ class KafkaStreamRunner:
         dlq_watch = asyncio.create_task(self._watch_dlq(stop), name="dlq_depth")
         try:
             while not stop.is_set():
-                batches = await self._consumer.getmany(timeout_ms=300)
-                with contextlib.suppress(StopRequested):
-                    await self._process_batches(batches, stop)
-                await self._update_gauges()
-                due = time.monotonic() - self._last_commit >= self._commit_interval_s
-                if due or len(self._deliveries) >= self._max_pending_deliveries:
-                    await self.commit_processed()
+                try:
+                    await self._poll_once(stop)
+                except Exception as failure:
+                    if not is_transient(failure):
+                        raise
+                    await self._wait_out(failure, stop)
         finally:
             try:
-                await self.commit_processed()
+                await self._commit_or_leave_for_redelivery()
             finally:
                 dlq_watch.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await dlq_watch
                 await self._consumer.stop()
                 _log.info("consumer_stopped")
+
+    async def _poll_once(self, stop: asyncio.Event) -> None:
+        batches = await self._consumer.getmany(timeout_ms=300)
+        with contextlib.suppress(StopRequested):
+            await self._process_batches(batches, stop)
+        await self._update_gauges()
+        due = time.monotonic() - self._last_commit >= self._commit_interval_s
+        if due or len(self._deliveries) >= self._max_pending_deliveries:
+            await self.commit_processed()
+        self._outage_s = 0.0
+
+    async def _wait_out(self, failure: Exception, stop: asyncio.Event) -> None:
+        """The broker (or the database behind a handler) is away: what was processed since the last
+        commit is consumed again once it is back (its effects are in the inbox, which re-sends their
+        saved outputs), so nothing whose outputs were not delivered is ever committed."""
+        self._outage_s = min(max(self._outage_s * 2, 0.5), 10.0)
+        _log.warning(
+            "consumer_waiting",
+            error_class=type(failure).__name__,
+            error=str(failure)[:300],
+            retry_in_s=self._outage_s,
+            rewound_partitions=len(self._uncommitted_from),
+        )
+        self._rewind_uncommitted()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self._outage_s)
+
+    def forget_uncommitted(self) -> None:
+        """Drop what was processed but not committed (its partitions are taken up from their committed
+        offsets again)."""
+        self._uncommitted_from, self._processed, self._deliveries = {}, {}, []
+
+    def _rewind_uncommitted(self) -> None:
+        """Forget the outputs in flight and seek back to the first uncommitted offset of each partition."""
+        assigned = self._consumer.assignment()
+        for partition, offset in self._uncommitted_from.items():
+            if partition in assigned:
+                self._consumer.seek(partition, offset)
+                self._next_offsets[partition] = offset
+        self.forget_uncommitted()
+
+    async def _commit_or_leave_for_redelivery(self) -> None:
+        """On the way out: commit what was delivered; what was not is left for the next owner."""
+        try:
+            await self.commit_processed()
+        except Exception as failure:
+            if not is_transient(failure):
+                raise
+            _log.warning("final_commit_skipped", error_class=type(failure).__name__, error=str(failure)[:300])
 
     async def _process_batches(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
@@ -154,6 +219,7 @@ class KafkaStreamRunner:
             self._deliveries.extend(processed.deliveries)
         for partition, partition_records in batches.items():
             if partition_records:
+                self._uncommitted_from.setdefault(partition, partition_records[0].offset)
                 self._processed[partition] = partition_records[-1].offset + 1
                 self._next_offsets[partition] = partition_records[-1].offset + 1
 

@@ -22,6 +22,7 @@ from service_runtime.http_guards import api_middlewares
 from service_runtime.logs import configure_logging
 from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
+from stream_runner.errors import is_transient
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
@@ -85,7 +86,9 @@ async def run_service(settings: AuditlogSettings) -> None:
         add_operational_routes(http, checks, registry)
         add_openapi_route(http, auditlog_openapi())
         workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
-        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
+        await serve_until_stopped(
+            http, settings.http_host, settings.http_port, workers, stop, restart_when=is_transient
+        )
     finally:
         await producer.stop()
         await pool.close()

@@ -48,6 +48,7 @@ from service_runtime.health import add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from service_runtime.secret_keys import warn_of_development_keys
+from stream_runner.errors import is_transient
 from stream_runner.producer import EventProducer
 from tenant_auth.registry import TenantRegistry
 
@@ -163,7 +164,14 @@ async def run_service(settings: ConnectorSettings) -> None:
             add_operational_routes(connector.app, checks, registry)
             pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
             workers = [connector.scheduler.run, connector.hints.run, pruner.run]
-            await serve_until_stopped(connector.app, settings.http_host, settings.http_port, workers, stop)
+            await serve_until_stopped(
+                connector.app,
+                settings.http_host,
+                settings.http_port,
+                workers,
+                stop,
+                restart_when=is_transient,
+            )
     finally:
         await producer.stop()
         await pool.close()

@@ -23,6 +23,7 @@ from service_runtime.logs import configure_logging
 from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from settings_replica.replica import SettingsReplica
+from stream_runner.errors import is_transient
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
@@ -83,7 +84,9 @@ async def run_service(settings: MapperSettings) -> None:
         add_operational_routes(http, checks, registry)
         add_openapi_route(http, mapper_openapi())
         workers = [runner.run, Pruner(pool, expiring_tables(settings), settings.prune_every_s).run]
-        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
+        await serve_until_stopped(
+            http, settings.http_host, settings.http_port, workers, stop, restart_when=is_transient
+        )
     finally:
         await producer.stop()
         await pool.close()

@@ -35,6 +35,7 @@ from service_runtime.openapi import add_openapi_route
 from service_runtime.process import install_stop_signals, serve_until_stopped
 from service_runtime.secret_keys import warn_of_development_keys
 from settings_replica.replica import SettingsReplica
+from stream_runner.errors import is_transient
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import MessageProcessor
@@ -129,7 +130,9 @@ async def run_service(settings: PusherSettings, *, after_create: Callable[[], No
 
         pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
         workers = [runner.run, redrive, close_windows, report_parked, pruner.run]
-        await serve_until_stopped(http, settings.http_host, settings.http_port, workers, stop)
+        await serve_until_stopped(
+            http, settings.http_host, settings.http_port, workers, stop, restart_when=is_transient
+        )
     finally:
         await session.close()
         await producer.stop()

@@ -58,12 +58,19 @@ async def end_offsets(bootstrap: str, topic: TopicSpec) -> dict[TopicPartition, 
 
 async def values_since(bootstrap: str, topic: TopicSpec, since: dict[TopicPartition, int]) -> list[bytes]:
     """Every message value written to `topic` after the `since` mark and before its current end."""
+    return [value for _, value in await keyed_values_since(bootstrap, topic, since)]
+
+
+async def keyed_values_since(
+    bootstrap: str, topic: TopicSpec, since: dict[TopicPartition, int]
+) -> list[tuple[bytes, bytes]]:
+    """Every message (key, value) written to `topic` after the `since` mark and before its current end."""
     ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
     )
     await consumer.start()
-    found: list[bytes] = []
+    found: list[tuple[bytes, bytes]] = []
     try:
         remaining = {p for p, offset in since.items() if ends[p] > offset}
         consumer.assign(list(remaining))
@@ -71,7 +78,7 @@ async def values_since(bootstrap: str, topic: TopicSpec, since: dict[TopicPartit
             consumer.seek(partition, since[partition])
         while remaining:
             for partition, records in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
-                found += [r.value or b"" for r in records if r.offset < ends[partition]]
+                found += [(r.key or b"", r.value or b"") for r in records if r.offset < ends[partition]]
                 if records and records[-1].offset + 1 >= ends[partition]:
                     remaining.discard(partition)
     finally:

@@ -1,0 +1,48 @@
+"""Private PostgreSQL and Kafka servers for outage tests, removed afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.service_process import ServiceProcess
+from tests.outages.private_infra import PrivateKafka, PrivatePostgres, remove_state
+
+
+def private_state_dir(kind: str) -> Path:
+    """A state folder outside pytest's temporary root: pytest makes that root private to its owner
+    whenever a session starts, and PostgreSQL runs as another user that must reach its data."""
+    return Path(tempfile.mkdtemp(prefix=f"psync-{kind}-"))
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    """A started private PostgreSQL (durable, as `make up` runs it)."""
+    server = PrivatePostgres(private_state_dir("pg"))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await ServiceProcess.kill_all_running()
+        with contextlib.suppress(Exception):
+            await server.stop()
+        await remove_state(server.state)
+
+
+@pytest.fixture
+async def private_kafka() -> AsyncIterator[PrivateKafka]:
+    """A started private Kafka broker with every topic of the registry."""
+    server = PrivateKafka(private_state_dir("kafka"))
+    await server.start()
+    try:
+        await server.create_topics()
+        yield server
+    finally:
+        await ServiceProcess.kill_all_running()
+        with contextlib.suppress(Exception):
+            await server.stop()
+        await remove_state(server.state)

@@ -1,0 +1,113 @@
+"""Outages are ridden out, not fatal, and lose nothing: PostgreSQL crashed (`pg_ctl stop -m immediate`) or
+the Kafka broker killed in the middle of an import, for a while, then started again. Meanwhile every
+service process stays up and its /readyz says it is unavailable; afterwards every one is ready again,
+the import finishes, and every service holds each record once: nothing lost, nothing doubled.
+
+`make test` holds each outage a few seconds (OUTAGE_S); `make faults` runs the same scenarios with
+60-second outages and 100,000 records (faults/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.integration.conditions import eventually
+from tests.outages.private_infra import PrivateKafka, PrivatePostgres
+from tests.outages.stack import ImportStack, import_stack
+
+pytestmark = pytest.mark.integration
+
+RECORDS = int(os.environ.get("PSYNC_OUTAGE_RECORDS", "600"))
+OUTAGE_S = float(os.environ.get("PSYNC_OUTAGE_S", "3"))
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+"""What `make up`'s PostgreSQL must keep on, or a crash loses commits the services were told were done."""
+
+
+async def _midway(stack: ImportStack, run_id: str) -> None:
+    def started(run: dict[str, Any]) -> bool:
+        return run.get("counts", {}).get("created", 0) > 0 or run.get("state") == "finished"
+
+    await eventually(lambda: stack.run_of(run_id), started, within_s=60, what="the import under way")
+
+
+async def _all_unavailable(stack: ImportStack) -> dict[str, int]:
+    return await eventually(
+        stack.readiness,
+        lambda statuses: all(status == 503 for status in statuses.values()),
+        within_s=30,
+        what="every service saying it is unavailable",
+    )
+
+
+async def _ride_out_and_finish(stack: ImportStack, run_id: str) -> None:
+    ready = await eventually(
+        stack.readiness,
+        lambda statuses: all(status == 200 for status in statuses.values()),
+        within_s=90,
+        what="every service ready again",
+    )
+    assert set(ready) == {"connector", "mapper", "pusher", "auditlog"}
+    run = await eventually(
+        lambda: stack.run_of(run_id), lambda r: r.get("state") == "finished", within_s=180, what="the import"
+    )
+    assert run["status"] == "Success", run
+    await stack.settled(within_s=240)
+
+
+async def _assert_nothing_lost_or_doubled(stack: ImportStack) -> None:
+    tally = await stack.tally()
+    assert tally.sandbox == RECORDS
+    assert tally.lost_or_doubled == {}, tally
+    assert stack.exited() == {}
+
+
+async def test_a_postgres_crash_mid_import_is_ridden_out_and_loses_nothing(
+    private_postgres: PrivatePostgres, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    async with import_stack(private_postgres.url, kafka_bootstrap, RECORDS, tmp_path) as stack:
+        run_id = await stack.start_import()
+        await _midway(stack, run_id)
+
+        await private_postgres.crash()
+        during = await _all_unavailable(stack)
+        await asyncio.sleep(OUTAGE_S)  # the outage itself: how long the database stays away
+        assert stack.exited() == {}, "a service died while PostgreSQL was away"
+        await private_postgres.start()
+
+        await _ride_out_and_finish(stack, run_id)
+        await _assert_nothing_lost_or_doubled(stack)
+    assert set(during) == {"connector", "mapper", "pusher", "auditlog"}
+
+
+async def test_a_kafka_crash_mid_import_is_ridden_out_and_loses_nothing(
+    private_postgres: PrivatePostgres, private_kafka: PrivateKafka, tmp_path: Path
+) -> None:
+    async with import_stack(private_postgres.url, private_kafka.bootstrap, RECORDS, tmp_path) as stack:
+        run_id = await stack.start_import()
+        await _midway(stack, run_id)
+
+        await private_kafka.crash()
+        during = await _all_unavailable(stack)
+        await asyncio.sleep(OUTAGE_S)
+        assert stack.exited() == {}, "a service died while Kafka was away"
+        await private_kafka.start()
+
+        await _ride_out_and_finish(stack, run_id)
+        await _assert_nothing_lost_or_doubled(stack)
+    assert set(during) == {"connector", "mapper", "pusher", "auditlog"}
+
+
+async def test_the_local_postgres_is_durable(private_postgres: PrivatePostgres) -> None:
+    connection = await asyncpg.connect(private_postgres.url)
+    try:
+        settings = {name: await connection.fetchval(f"SHOW {name}") for name in DURABILITY}
+    finally:
+        await connection.close()
+
+    assert settings == dict.fromkeys(DURABILITY, "on")
