@@ -17,6 +17,7 @@ from console.error_help import help_for
 from console.pipedrive_links import record_url
 from console.rendering import PageRefused, is_htmx, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
+from console.template_filters import has_ended
 
 FILTERS = ("service", "kind", "status", "since", "until")
 SERVICES = ("connector", "mapper", "pusher")
@@ -75,7 +76,7 @@ async def list_runs(request: web.Request) -> web.Response:
         "statuses": STATUSES,
         "next_link": next_link,
         "live": not request.query.get("cursor"),
-        "running": any(not r.get("status") for r in runs),
+        "running": not all(has_ended(r) for r in runs),
         "query_string": request.query_string,
     }
     template = "fragments/run_rows.html" if is_htmx(request) else "activity.html"

@@ -15,6 +15,7 @@ from multidict import MultiMapping
 from console.deps import api_of
 from console.rendering import PageRefused, render
 from console.service_api import ServiceFailed, TenantApi
+from console.template_filters import has_ended
 from sync_rules.filters import FilterError, parse_filter
 
 OBJECTS = {"organization": "Organizations", "person": "Persons", "deal": "Deals"}
@@ -200,7 +201,7 @@ async def _progress(api: TenantApi, run_id: str, expected: int | None) -> dict[s
         else 0
     )
     read_done = run.get("state") == "finished"
-    apply_done = emitted == 0 or bool(apply_run and apply_run.get("status"))
+    apply_done = emitted == 0 or (apply_run is not None and has_ended(apply_run))
     logged_run = logged.body.get("data") if logged.ok else None
     return {
         "run": run,
@@ -210,7 +211,7 @@ async def _progress(api: TenantApi, run_id: str, expected: int | None) -> dict[s
         "emitted": emitted,
         "applied": applied_count,
         "target": max(expected or 0, emitted, applied_count, 1),
-        "done": read_done and apply_done and logged_run is not None,
+        "done": read_done and apply_done and logged_run is not None and has_ended(logged_run),
         "expected": expected,
     }
 

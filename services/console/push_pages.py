@@ -16,6 +16,7 @@ from multidict import MultiMapping
 from console.deps import api_of, session_of
 from console.rendering import PageRefused, render
 from console.service_api import ServiceFailed, TenantApi
+from console.template_filters import has_ended
 
 COLLECTIONS = {"accounts": ("Accounts", "organization"), "contacts": ("Contacts", "person")}
 BROWSE_LIMIT = 2000
@@ -204,7 +205,7 @@ async def _push_state(api: TenantApi, run_ids: list[str], expected: int) -> dict
         "run_ids": run_ids,
         "expected": expected,
         "done_records": done_records,
-        "done": all(run.get("status") for run in runs) and done_records >= expected,
+        "done": all(has_ended(run) for run in runs) and done_records >= expected,
         "query": urlencode({"run": run_ids, "expected": str(expected)}, doseq=True),
     }
 

@@ -25,4 +25,15 @@ def count(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
-FILTERS: dict[str, Callable[..., Any]] = {"when": when, "count": count, "plus_hours": plus_hours}
+def has_ended(run: Any) -> bool:
+    """Whether an activity-log run has ended (a running one has status `running`, or none)."""
+    status = run.get("status") if isinstance(run, dict) else None
+    return bool(status) and status != "running"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "ended": has_ended,
+    "when": when,
+    "count": count,
+    "plus_hours": plus_hours,
+}

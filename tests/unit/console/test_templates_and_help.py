@@ -12,7 +12,7 @@ from console.bootstrap import HERE
 from console.error_help import COMMON_ERRORS, help_for
 from console.pipedrive_links import record_url
 from console.settings_pages import direction_summary, settings_patch
-from console.template_filters import FILTERS, when
+from console.template_filters import FILTERS, has_ended, when
 
 TEMPLATES = sorted(p.relative_to(HERE / "templates").as_posix() for p in (HERE / "templates").rglob("*.html"))
 
@@ -92,3 +92,9 @@ def test_links_and_dates_read_as_people_read_them() -> None:
 def test_the_vendored_htmx_is_the_pinned_one() -> None:
     assert (HERE / "static" / "htmx-2.0.11.min.js").read_text().startswith("var htmx=function()")
     assert Path(HERE / "templates" / "base.html").read_text().count("htmx-2.0.11.min.js") == 1
+
+
+def test_a_run_has_ended_once_it_has_a_status_other_than_running() -> None:
+    assert [has_ended({"status": s}) for s in (None, "running", "Success", "Warning", "Error")] == [
+        False, False, True, True, True,
+    ]  # fmt: skip
