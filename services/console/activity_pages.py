@@ -83,10 +83,14 @@ async def list_runs(request: web.Request) -> web.Response:
     return await render(request, template, context)
 
 
+def _no_such_run() -> PageRefused:
+    return PageRefused(404, "No such run", "The activity log has no run with this id for your team.")
+
+
 async def _run(api: TenantApi, run_id: str) -> dict[str, Any]:
     answer = await api.get("auditlog", f"/v1/runs/{quote(run_id, safe='')}")
     if answer.status == 404:
-        raise PageRefused(404, "No such run", "The activity log has no run with this id for your team.")
+        raise _no_such_run()
     if not answer.ok:
         raise ServiceFailed("auditlog", answer)
     run: dict[str, Any] = answer.body["data"]
@@ -99,7 +103,12 @@ async def _entries(api: TenantApi, run_id: str, outcome: str | None, cursor: str
         params["outcome"] = outcome
     if cursor:
         params["cursor"] = cursor
-    body: dict[str, Any] = await api.get_ok("auditlog", f"/v1/runs/{quote(run_id, safe='')}/entries", params)
+    answer = await api.get("auditlog", f"/v1/runs/{quote(run_id, safe='')}/entries", params)
+    if answer.status == 404:
+        raise _no_such_run()
+    if not answer.ok:
+        raise ServiceFailed("auditlog", answer)
+    body: dict[str, Any] = answer.body
     return body
 
 
@@ -107,8 +116,11 @@ async def show_run(request: web.Request) -> web.Response:
     """A run's page: what happened, why, what to do, and its records."""
     api, run_id = api_of(request), request.match_info["run_id"]
     outcome = request.query.get("outcome") or None
-    run, connection = await asyncio.gather(_run(api, run_id), api.get_ok("connector", "/v1/connection"))
-    entries = await _entries(api, run_id, outcome, request.query.get("cursor"))
+    run, connection, entries = await asyncio.gather(
+        _run(api, run_id),
+        api.get_ok("connector", "/v1/connection"),
+        _entries(api, run_id, outcome, request.query.get("cursor")),
+    )
     domain = connection.get("api_domain")
     rows = [{**e, "url": record_url(domain, e.get("object"), e.get("pipedrive_id"))} for e in entries["data"]]
     messages = [run.get("message"), *(e.get("message") for e in rows)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.browser.stack import Stack
 
 async def main() -> None:
     """Start, print, wait for SIGINT or SIGTERM, stop."""
+    for name in ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY"):  # as tests/conftest.py does
+        os.environ.setdefault(name, secrets.token_hex(32))
     pool = await create_pool(os.environ["DATABASE_URL"], max_size=4)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
