@@ -50,7 +50,7 @@ SOURCE_CHANGES = TopicSpec(
     event_types=("psync.source.changed",),
     key="tenant:object:pipedrive_id",
     producers=("connector",),
-    consumers=("mapper", "pusher", "auditlog"),
+    consumers=("mapper", "pusher"),
     retention_ms=14 * DAY_MS,
     description="A Pipedrive record as read from the API (created, changed, deleted or merged).",
 )
@@ -79,7 +79,7 @@ COMPANY_REVEALED = TopicSpec(
     event_types=("abm.company.revealed",),
     key="tenant:organization:domain",
     producers=("visitor-identification platform",),
-    consumers=("mapper", "pusher", "auditlog"),
+    consumers=("mapper", "pusher"),
     external=True,
     description="A website visitor's company was identified.",
 )
@@ -88,7 +88,7 @@ CONTACT_ENRICHED = TopicSpec(
     event_types=("abm.contact.enriched",),
     key="tenant:person:email",
     producers=("visitor-identification platform",),
-    consumers=("mapper", "pusher", "auditlog"),
+    consumers=("mapper", "pusher"),
     external=True,
     description="A contact was enriched with person data.",
 )
@@ -97,7 +97,7 @@ SCORE_CHANGED = TopicSpec(
     event_types=("abm.score.changed",),
     key="tenant:organization:domain",
     producers=("visitor-identification platform",),
-    consumers=("mapper", "pusher", "auditlog"),
+    consumers=("mapper", "pusher"),
     external=True,
     description="An account's engagement score changed.",
 )
