@@ -70,8 +70,11 @@ class Scheduler:
                 await self._deps.tenant_settings.publish_pending()
                 await self.queue_due_syncs()
                 self.start_open_runs()
-            except Exception:  # a tick that fails (database restart) is retried at the next one
-                _log.exception("scheduler_tick_failed")
+            except Exception as failure:  # a tick that fails is retried at the next one
+                if is_transient(failure):  # the database or the broker away: said once a tick, briefly
+                    _log.warning("scheduler_waiting", error=f"{type(failure).__name__}: {failure}"[:300])
+                else:
+                    _log.exception("scheduler_tick_failed")
             waiter = asyncio.ensure_future(self._deps.work_available.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(

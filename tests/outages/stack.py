@@ -51,6 +51,26 @@ class Tally:
     store_equals_clean_apply: bool
 
     @property
+    def lost(self) -> int:
+        """Records missing from some service (summed over the figures that fall short)."""
+        return sum(max(wanted - found, 0) for found, wanted in self._counts().values())
+
+    @property
+    def doubled(self) -> int:
+        """Records some service holds more than once (summed over the figures that exceed)."""
+        return sum(max(found - wanted, 0) for found, wanted in self._counts().values())
+
+    def _counts(self) -> dict[str, tuple[int, int]]:
+        return {
+            "emitted_ids": (self.emitted_ids, self.sandbox),
+            "mapper_inbox": (self.mapper_inbox, self.sandbox),
+            "applied_counted": (self.applied_counted, self.sandbox),
+            "audit_entries": (self.audit_entries, self.sandbox),
+            "audit_entry_records": (self.audit_entry_records, self.sandbox),
+            "pusher_mirror": (self.pusher_mirror, self.sandbox),
+        }
+
+    @property
     def lost_or_doubled(self) -> dict[str, int | bool]:
         """Every figure that differs from what one clean pass over the sandbox gives."""
         expected: dict[str, tuple[int | bool, int | bool]] = {
@@ -274,6 +294,16 @@ class ImportStack:
         await apply_cleanly(self.pool, clean, unique)
         ours = store_projection(await store_rows(self.pool, f"mapper_{self.suffix}", self.tenant))
         return ours == store_projection(await store_rows(self.pool, clean, self.tenant))
+
+    async def kill_and_restart(self, service: str, generation: int) -> None:
+        """SIGKILL the service's process and start a new one (as a supervisor would), until ready."""
+        await self.processes[service].kill()
+        await self.process(service, generation).start()
+        await self.processes[service].wait_ready(within_s=120)
+
+    def pipedrive_writes(self) -> int:
+        """Calls to the sandbox that could change a record (an import must make none)."""
+        return sum(1 for e in self.sandbox.handle.state.ledger.entries if e.method not in ("GET", "HEAD"))
 
     async def stop(self) -> None:
         """Stop every process (SIGKILL what does not stop) and close the pool."""
