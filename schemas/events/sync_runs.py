@@ -28,6 +28,19 @@ class RunStatus(StrEnum):
     ERROR = "Error"  # the run failed, or every record failed
 
 
+APPLY_RUN_PREFIX = "apply-"
+
+
+def apply_run_id(source_run_id: str) -> str:
+    """The id of the apply run of a connector run (the mapper's report of what its records became)."""
+    return f"{APPLY_RUN_PREFIX}{source_run_id}"
+
+
+def applied_run_id(run_id: str) -> str | None:
+    """The connector run an apply run's id names, or None when it is not an apply run's id."""
+    return run_id.removeprefix(APPLY_RUN_PREFIX) if run_id.startswith(APPLY_RUN_PREFIX) else None
+
+
 class RunCounts(BaseModel):
     """Per-record outcome counts of a run."""
 
@@ -66,6 +79,12 @@ class RunStarted(BaseModel):
     objects: tuple[SyncObject, ...]
     started_at: AwareDatetime
     trigger: str = Field(default="schedule", description="schedule, manual, webhook, auto_push, ...")
+    applies_run_id: str | None = Field(
+        default=None, description="For an apply run: the connector run whose records it applies."
+    )
+    retry_of: str | None = Field(
+        default=None, description="For a retry: the run whose failed records it retries."
+    )
 
 
 class RunFinished(BaseModel):
@@ -83,10 +102,20 @@ class RunFinished(BaseModel):
     counts: RunCounts
     tokens_spent: int = Field(default=0, ge=0)
     status: RunStatus
-    message: str | None = Field(default=None, description="For Error runs: the standard message.")
+    message: str | None = Field(
+        default=None,
+        description="Why the run ended as it did, when it failed or was cancelled (for example"
+        " the standard message `Invalid API key`).",
+    )
     emitted: int | None = Field(
         default=None,
         ge=0,
         description="For runs that emit source changes (the connector's): how many it emitted, so that"
         " the mapper knows when it has applied the whole run.",
+    )
+    applies_run_id: str | None = Field(
+        default=None, description="For an apply run: the connector run whose records it applies."
+    )
+    retry_of: str | None = Field(
+        default=None, description="For a retry: the run whose failed records it retries."
     )

@@ -1,41 +1,38 @@
 """The auditlog's HTTP API: the activity log of the caller's tenant (the console's Activity pages).
 
     GET /v1/runs?limit=&cursor=&status=&service=&kind=      newest first
-    GET /v1/runs/{run_id}                                   one run with its counts, tokens and status
+    GET /v1/runs/{run_id}                                   one run with its counts, tokens, status, links
     GET /v1/runs/{run_id}/entries?limit=&cursor=&outcome=   its per-record entries, oldest first
+    GET /v1/runs/{run_id}/entries.csv?outcome=              all of them as CSV
 
 Every call is authenticated by the tenant middleware and reads only the caller's tenant. Lists use keyset
 pagination: `next_cursor` is an opaque token, null on the last page. A bad query gets a 400 naming the
-parameter.
+parameter; an unknown run a 404.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import csv
+import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-import asyncpg
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from auditlog.activity_reads import ENTRY_COLUMNS, ActivityReads, RunFilter
+from auditlog.run_views import StoredRun, present_run
 from schemas.events.common import RecordOutcome
 from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of
 
 Query = TypeVar("Query", bound=BaseModel)
-POOL = web.AppKey("activity_pool", asyncpg.Pool)
-SCHEMA = web.AppKey("activity_schema", str)
-_RUN_COLUMNS = (
-    "run_id, service, kind, direction, objects, trigger, started_at, finished_at, created, updated,"
-    " unchanged, skipped, failed, tokens_spent, status, message"
-)
-_ENTRY_COLUMNS = (
-    "event_id, run_id, source_topic, object, direction, match_key, pipedrive_id, abm_id, outcome, message,"
-    " tokens_spent, occurred_at"
-)
+READS = web.AppKey("activity_reads", ActivityReads)
+CSV_PAGE = 5000
 
 
 class RunsQuery(BaseModel):
@@ -57,6 +54,14 @@ class EntriesQuery(BaseModel):
 
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, min_length=1, max_length=400)
+    outcome: RecordOutcome | None = None
+
+
+class EntriesExportQuery(BaseModel):
+    """The query string of a run's CSV export."""
+
+    model_config = ConfigDict(extra="forbid")
+
     outcome: RecordOutcome | None = None
 
 
@@ -89,62 +94,104 @@ def _query(model: type[Query], request: web.Request) -> tuple[Query, tuple[datet
         raise bad_request([str(failure)]) from failure
 
 
-def _row(record: asyncpg.Record) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(record).items()}
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+async def _presented(reads: ActivityReads, tenant: str, runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
+    around = await reads.relations(tenant, runs)
+    return [present_run(run, around[run.run_id]) for run in runs]
 
 
 async def list_runs(request: web.Request) -> web.Response:
     """One page of the tenant's runs, newest first, filtered by status, service or kind."""
     query, after = _query(RunsQuery, request)
-    at, key = after if after else (None, None)
-    rows = await request.app[POOL].fetch(
-        f"SELECT {_RUN_COLUMNS} FROM {request.app[SCHEMA]}.runs WHERE tenant_id = $1"
-        " AND ($2::timestamptz IS NULL OR (started_at, run_id) < ($2, $3))"
-        " AND ($4::text IS NULL OR coalesce(status, 'running') = $4)"
-        " AND ($5::text IS NULL OR service = $5) AND ($6::text IS NULL OR kind = $6)"
-        " ORDER BY started_at DESC, run_id DESC LIMIT $7",
-        tenant_of(request), at, key, query.status, query.service, query.kind, query.limit + 1,
-    )  # fmt: skip
-    page = rows[: query.limit]
-    more = len(rows) > query.limit
-    next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["run_id"]) if more else None
-    return web.json_response({"data": [_row(r) for r in page], "next_cursor": next_cursor})
+    reads, tenant = request.app[READS], tenant_of(request)
+    where = RunFilter(query.status, query.service, query.kind)
+    runs = await reads.runs_page(tenant, where, after, query.limit + 1)
+    page = runs[: query.limit]
+    more = len(runs) > query.limit
+    next_cursor = encode_cursor(page[-1].started_at, page[-1].run_id) if more else None
+    return web.json_response({"data": await _presented(reads, tenant, page), "next_cursor": next_cursor})
 
 
 async def get_run(request: web.Request) -> web.Response:
     """One run of the caller's tenant, or 404."""
-    row = await request.app[POOL].fetchrow(
-        f"SELECT {_RUN_COLUMNS} FROM {request.app[SCHEMA]}.runs WHERE tenant_id = $1 AND run_id = $2",
-        tenant_of(request),
-        request.match_info["run_id"],
-    )
-    if row is None:
-        raise json_error(404, "not_found", "No such run for this tenant.")
-    return web.json_response({"data": _row(row)})
+    reads, tenant = request.app[READS], tenant_of(request)
+    run = await reads.run(tenant, request.match_info["run_id"])
+    if run is None:
+        raise _no_such_run()
+    [shown] = await _presented(reads, tenant, [run])
+    return web.json_response({"data": shown})
 
 
 async def list_entries(request: web.Request) -> web.Response:
-    """One page of a run's per-record entries, oldest first, filtered by outcome."""
+    """One page of a run's per-record entries, oldest first, filtered by outcome; 404 for an unknown run."""
     query, after = _query(EntriesQuery, request)
-    at, key = after if after else (None, None)
-    rows = await request.app[POOL].fetch(
-        f"SELECT {_ENTRY_COLUMNS} FROM {request.app[SCHEMA]}.entries WHERE tenant_id = $1 AND run_id = $2"
-        " AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4))"
-        " AND ($5::text IS NULL OR outcome = $5)"
-        " ORDER BY occurred_at, event_id LIMIT $6",
-        tenant_of(request), request.match_info["run_id"], at, key,
-        query.outcome.value if query.outcome else None, query.limit + 1,
-    )  # fmt: skip
+    reads, tenant, run_id = request.app[READS], tenant_of(request), request.match_info["run_id"]
+    outcome = query.outcome.value if query.outcome else None
+    rows = await reads.entries_page(tenant, run_id, outcome, after, query.limit + 1)
+    if not rows and after is None and not await reads.run_is_known(tenant, run_id):
+        raise _no_such_run()
     page = rows[: query.limit]
     more = len(rows) > query.limit
     next_cursor = encode_cursor(page[-1]["occurred_at"], page[-1]["event_id"]) if more else None
-    return web.json_response({"data": [_row(r) for r in page], "next_cursor": next_cursor})
+    return web.json_response({"data": [_json_row(r) for r in page], "next_cursor": next_cursor})
 
 
-def add_activity_routes(app: web.Application, pool: asyncpg.Pool, schema: str) -> None:
+async def export_entries(request: web.Request) -> web.StreamResponse:
+    """All of a run's entries as CSV (oldest first), written page by page; 404 for an unknown run."""
+    query, _ = _query(EntriesExportQuery, request)
+    reads, tenant, run_id = request.app[READS], tenant_of(request), request.match_info["run_id"]
+    outcome = query.outcome.value if query.outcome else None
+    rows = await reads.entries_page(tenant, run_id, outcome, None, CSV_PAGE)
+    if not rows and not await reads.run_is_known(tenant, run_id):
+        raise _no_such_run()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{_file_name(run_id)}-entries.csv"',
+        }
+    )
+    await response.prepare(request)
+    await response.write(csv_lines([ENTRY_COLUMNS]))
+    while rows:
+        await response.write(csv_lines([[_csv_value(r[c]) for c in ENTRY_COLUMNS] for r in rows]))
+        if len(rows) < CSV_PAGE:
+            break
+        last = rows[-1]
+        rows = await reads.entries_page(
+            tenant, run_id, outcome, (last["occurred_at"], last["event_id"]), CSV_PAGE
+        )
+    await response.write_eof()
+    return response
+
+
+def csv_lines(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows as CSV (RFC 4180: quoted where needed, CRLF line ends)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else value
+
+
+def _file_name(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)[:100]
+
+
+def _no_such_run() -> web.HTTPException:
+    return json_error(404, "not_found", "No such run for this tenant.")
+
+
+def add_activity_routes(app: web.Application, reads: ActivityReads) -> None:
     """Mount the API on the service's application."""
-    app[POOL] = pool
-    app[SCHEMA] = schema
+    app[READS] = reads
     app.router.add_get("/v1/runs", list_runs)
     app.router.add_get("/v1/runs/{run_id}", get_run)
     app.router.add_get("/v1/runs/{run_id}/entries", list_entries)
+    app.router.add_get("/v1/runs/{run_id}/entries.csv", export_entries)

@@ -8,8 +8,11 @@ from datetime import datetime
 
 import asyncpg
 
-from postgres_store.inbox import claim_event, claim_events
-from schemas.events.sync_runs import RunFinished, RunStarted
+from auditlog.run_views import shown_status
+from postgres_store.inbox import Connection, claim_event, claim_events
+from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, RunStatus, applied_run_id
+
+REASON_LENGTH = 200
 
 _ENTRY_COLUMNS = (
     "tenant_id, event_id, run_id, source_topic, object, direction, match_key, pipedrive_id, abm_id, outcome,"
@@ -69,33 +72,62 @@ class ActivityLog:
                 return False
             await conn.execute(
                 f"INSERT INTO {self._schema}.runs (tenant_id, run_id, service, kind, direction, objects,"
-                " trigger, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT (tenant_id, run_id) DO NOTHING",
+                " trigger, started_at, applies_run_id, retry_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+                " $9, $10) ON CONFLICT (tenant_id, run_id) DO UPDATE SET trigger = EXCLUDED.trigger",
                 tenant, run.run_id, run.service, run.kind.value, run.direction.value,
-                [o.value for o in run.objects], run.trigger, run.started_at,
+                [o.value for o in run.objects], run.trigger, run.started_at, applies_run_of(run),
+                run.retry_of,
             )  # fmt: skip
             return True
 
     async def record_run_finished(self, tenant: str, event_id: str, topic: str, run: RunFinished) -> bool:
-        """Close a run with its counts, tokens and status (creating it if its start was never seen)."""
+        """Close a run with its counts, tokens and status (creating it if its start was never seen), and
+        settle the status shown for it and for the connector run it applies, if it is an apply run."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await claim_event(conn, self._schema, tenant, event_id, topic):
                 return False
+            # The ends of a connector run and of its apply run may be written at once by two replicas:
+            # whichever comes second must see the first, so both take the connector run's lock.
+            applies = applies_run_of(run)
+            await _lock_run(conn, tenant, applies or run.run_id)
             await conn.execute(
                 f"INSERT INTO {self._schema}.runs AS r (tenant_id, run_id, service, kind, direction,"
                 " objects, started_at, finished_at, created, updated, unchanged, skipped, failed,"
-                " tokens_spent, status, message)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                " ON CONFLICT (tenant_id, run_id) DO UPDATE SET finished_at = EXCLUDED.finished_at,"
-                " created = EXCLUDED.created, updated = EXCLUDED.updated, unchanged = EXCLUDED.unchanged,"
-                " skipped = EXCLUDED.skipped, failed = EXCLUDED.failed, tokens_spent = EXCLUDED.tokens_spent,"
-                " status = EXCLUDED.status, message = EXCLUDED.message",
+                " tokens_spent, own_status, message, emitted, applies_run_id, retry_of)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+                " $19) ON CONFLICT (tenant_id, run_id) DO UPDATE SET finished_at = EXCLUDED.finished_at,"
+                " objects = CASE WHEN cardinality(EXCLUDED.objects) > 0 THEN EXCLUDED.objects"
+                " ELSE r.objects END, created = EXCLUDED.created, updated = EXCLUDED.updated,"
+                " unchanged = EXCLUDED.unchanged, skipped = EXCLUDED.skipped, failed = EXCLUDED.failed,"
+                " tokens_spent = EXCLUDED.tokens_spent, own_status = EXCLUDED.own_status,"
+                " message = EXCLUDED.message, emitted = EXCLUDED.emitted,"
+                " applies_run_id = coalesce(EXCLUDED.applies_run_id, r.applies_run_id),"
+                " retry_of = coalesce(EXCLUDED.retry_of, r.retry_of)",
                 tenant, run.run_id, run.service, run.kind.value, run.direction.value,
                 [o.value for o in run.objects], run.started_at, run.finished_at, run.counts.created,
                 run.counts.updated, run.counts.unchanged, run.counts.skipped, run.counts.failed,
-                run.tokens_spent, run.status.value, run.message,
+                run.tokens_spent, run.status.value, run.message, run.emitted, applies, run.retry_of,
             )  # fmt: skip
+            await self._settle_status(conn, tenant, run.run_id)
+            if applies is not None:
+                await self._settle_status(conn, tenant, applies)
             return True
+
+    async def _settle_status(self, conn: Connection, tenant: str, run_id: str) -> None:
+        """Store the status the activity log shows for a run (`shown_status`)."""
+        row = await conn.fetchrow(
+            f"SELECT r.own_status, r.emitted, a.own_status AS apply_status FROM {self._schema}.runs r"
+            f" LEFT JOIN {self._schema}.runs a ON a.tenant_id = r.tenant_id AND a.applies_run_id = r.run_id"
+            " WHERE r.tenant_id = $1 AND r.run_id = $2",
+            tenant, run_id,
+        )  # fmt: skip
+        if row is None:
+            return
+        status = shown_status(_status(row["own_status"]), row["emitted"], _status(row["apply_status"]))
+        await conn.execute(
+            f"UPDATE {self._schema}.runs SET status = $3 WHERE tenant_id = $1 AND run_id = $2",
+            tenant, run_id, status.value if status else None,
+        )  # fmt: skip
 
     async def record_entry(self, tenant: str, event_id: str, topic: str, entry: RecordEntry) -> bool:
         """Add one per-record entry; False for a repeat."""
@@ -109,6 +141,7 @@ class ActivityLog:
                 entry.pipedrive_id, entry.abm_id, entry.outcome, entry.message, entry.tokens_spent,
                 entry.occurred_at,
             )  # fmt: skip
+            await self._tally(conn, [EntryEvent(tenant, event_id, topic, entry)])
             return True
 
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
@@ -128,7 +161,60 @@ class ActivityLog:
                     " $12::integer[], $13::timestamptz[])",
                     *entry_columns(added),
                 )
+                await self._tally(conn, added)
             return fresh
+
+    async def _tally(self, conn: Connection, events: Sequence[EntryEvent]) -> None:
+        """Count entries into their runs' tallies (in the transaction that writes them)."""
+        tallies = tally_entries(events)
+        if not tallies:
+            return
+        keys = sorted(tallies)  # rows locked in one order: concurrent batches never deadlock
+        await conn.execute(
+            f"INSERT INTO {self._schema}.run_tallies AS t"
+            " (tenant_id, run_id, outcome, reason, records, tokens)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[])"
+            " ON CONFLICT (tenant_id, run_id, outcome, reason) DO UPDATE"
+            " SET records = t.records + EXCLUDED.records, tokens = t.tokens + EXCLUDED.tokens",
+            *([k[i] for k in keys] for i in range(4)),
+            [tallies[k][0] for k in keys], [tallies[k][1] for k in keys],
+        )  # fmt: skip
+
+
+def tally_entries(events: Sequence[EntryEvent]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
+    """(records, tokens) per (tenant, run, outcome, reason) of the entries that belong to a run."""
+    tallies: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+    for event in events:
+        entry = event.entry
+        if entry.run_id is None:
+            continue
+        key = (event.tenant, entry.run_id, entry.outcome, reason_of(entry.message))
+        records, tokens = tallies.get(key, (0, 0))
+        tallies[key] = (records + 1, tokens + entry.tokens_spent)
+    return tallies
+
+
+def applies_run_of(run: RunStarted | RunFinished) -> str | None:
+    """The connector run an apply run applies (a mapper from before the link was sent named it in the
+    apply run's id only)."""
+    if run.applies_run_id is not None or run.kind is not RunKind.APPLY:
+        return run.applies_run_id
+    return applied_run_id(run.run_id)
+
+
+def reason_of(message: str | None) -> str:
+    """The reason an entry is counted under: its message, cut to a length a summary can show."""
+    return (message or "")[:REASON_LENGTH]
+
+
+def _status(value: str | None) -> RunStatus | None:
+    return RunStatus(value) if value is not None else None
+
+
+async def _lock_run(conn: Connection, tenant: str, run_id: str) -> None:
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"auditlog-run:{tenant}:{run_id}"
+    )
 
 
 def entry_columns(events: Sequence[EntryEvent]) -> list[list[object]]:

@@ -12,7 +12,7 @@ from schemas.envelope import CloudEvent
 from schemas.events.common import Direction
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
-from schemas.events.sync_runs import RunFinished, RunStarted
+from schemas.events.sync_runs import RunFinished, RunStarted, applied_run_id, apply_run_id
 from stream_runner.messages import Handled, IncomingMessage
 from stream_runner.processor import BatchHandler, Handler
 
@@ -36,7 +36,7 @@ def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
     """The activity-log entry of a record the mapper applied (or not) to the ABM store."""
     result: RecordApplied = event.data
     return RecordEntry(
-        run_id=result.run_id or event.correlationid,
+        run_id=apply_run_of(result.run_id or event.correlationid),
         object=result.object.value,
         direction=Direction.TO_ABM.value,
         match_key=result.match_key,
@@ -47,6 +47,14 @@ def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
         tokens_spent=0,
         occurred_at=event.time,
     )
+
+
+def apply_run_of(run_id: str | None) -> str | None:
+    """The apply run a record result is filed under. A mapper from before apply runs had their own
+    entries sends its connector run's id instead: its entries still land under the apply run."""
+    if run_id is None or applied_run_id(run_id) is not None:
+        return run_id
+    return apply_run_id(run_id)
 
 
 def build_handlers(log: ActivityLog, runs_finished: Counter | None = None) -> Mapping[str, Handler]:

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditlog.activity_api import EntriesQuery, RunsQuery
+from auditlog.activity_api import EntriesExportQuery, EntriesQuery, RunsQuery
 from service_runtime.openapi import Operation, openapi_document
 
 PATHS = {
     "/v1/runs": {"get": Operation("Every run of every service, newest first", query=RunsQuery)},
     "/v1/runs/{run_id}": {
-        "get": Operation("One run: counts, tokens, status, message", errors=(400, 401, 404))
+        "get": Operation("One run: counts, tokens, status, message, links", errors=(400, 401, 404))
     },
     "/v1/runs/{run_id}/entries": {
         "get": Operation(
             "A run's per-record entries, oldest first", query=EntriesQuery, errors=(400, 401, 404)
+        )
+    },
+    "/v1/runs/{run_id}/entries.csv": {
+        "get": Operation(
+            "All of a run's entries as CSV (text/csv)", query=EntriesExportQuery, errors=(400, 401, 404)
         )
     },
 }

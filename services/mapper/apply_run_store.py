@@ -8,6 +8,8 @@ marks it reported.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mapper.apply_runs import CompletedRun, RunRef, is_complete
@@ -18,6 +20,14 @@ from schemas.events.sync_runs import RunCounts, RunFinished
 _COUNTS = ("created", "updated", "unchanged", "skipped", "failed")
 
 
+@dataclass(frozen=True)
+class RunsTallied:
+    """What adding a batch's outcomes did to runs: those it started (with when), those it completed."""
+
+    started: list[tuple[RunRef, datetime]]
+    completed: list[CompletedRun]
+
+
 class ApplyRunStore:
     """SQL of the `apply_runs` table (and of `dead_lettered_changes`, failures counted in runs)."""
 
@@ -25,10 +35,11 @@ class ApplyRunStore:
         self._table = f"{schema}.apply_runs"
         self._dead_lettered = f"{schema}.dead_lettered_changes"
 
-    async def add_applied(self, conn: Connection, tallies: Mapping[RunRef, RunCounts]) -> list[CompletedRun]:
-        """Add a batch's outcomes to their runs; returns the runs this completed (now marked reported)."""
+    async def add_applied(self, conn: Connection, tallies: Mapping[RunRef, RunCounts]) -> RunsTallied:
+        """Add a batch's outcomes to their runs; returns the runs this started (their first records) and
+        the runs it completed (now marked reported)."""
         if not tallies:
-            return []
+            return RunsTallied([], [])
         refs = list(tallies)
         rows = await conn.fetch(
             f"INSERT INTO {self._table} AS r (tenant_id, source_run_id, created, updated, unchanged, skipped,"
@@ -40,11 +51,15 @@ class ApplyRunStore:
             " skipped = r.skipped + EXCLUDED.skipped, failed = r.failed + EXCLUDED.failed,"
             " last_applied_at = now(),"
             " first_applied_at = COALESCE(r.first_applied_at, now())"
-            " RETURNING *",
+            " RETURNING *, first_applied_at = now() AS started_now",
             [t for t, _ in refs], [run for _, run in refs],
             *([getattr(tallies[ref], name) for ref in refs] for name in _COUNTS),
         )  # fmt: skip
-        return await self._report(conn, rows)
+        # now() is the transaction's start: only this transaction can have set first_applied_at to it.
+        started = [
+            ((r["tenant_id"], r["source_run_id"]), r["first_applied_at"]) for r in rows if r["started_now"]
+        ]
+        return RunsTallied(sorted(started), await self._report(conn, rows))
 
     async def add_emitted(self, conn: Connection, tenant: str, finished: RunFinished) -> list[CompletedRun]:
         """Record how many changes a connector run emitted; returns the run if that completed it."""

@@ -4,8 +4,10 @@ Source changes carry their connector run's id as correlation id. Each batch adds
 the run's tally in the batch's own transaction (`ApplyRunStore`), so a redelivery, which the inbox drops,
 never counts twice. The connector's RunFinished says how many changes it emitted; whichever comes last,
 the change that makes the applied count reach that number or the RunFinished, completes the run, and the
-mapper emits one RunStarted/RunFinished pair of kind APPLY. Run id and event ids derive from the
-connector's run id, so a replay re-emits the same events (and the auditlog drops them).
+mapper emits one RunStarted/RunFinished pair of kind APPLY. The batch that applies a run's first record
+emits its RunStarted already, so the activity log shows the apply run running, its entries (filed under
+the apply run's id) counted as they come. Run id and event ids derive from the connector's run id, so a
+replay re-emits the same events (and the auditlog drops them).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 
 from schemas.catalog import build_event
 from schemas.events.common import Direction, RecordOutcome, SyncObject
-from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus, apply_run_id
 from schemas.keys import run_key
 from schemas.topics import SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
@@ -43,9 +45,14 @@ class CompletedRun:
     finished_at: datetime
 
 
-def apply_run_id(source_run_id: str) -> str:
-    """The apply run's id, derived from the connector run it applies."""
-    return f"apply-{source_run_id}"
+@dataclass(frozen=True)
+class StartedRun:
+    """An apply run whose first record was applied now."""
+
+    tenant: str
+    source_run_id: str
+    objects: tuple[SyncObject, ...]
+    started_at: datetime
 
 
 def tally_outcomes(outcomes: Iterable[tuple[RunRef, RecordOutcome]]) -> dict[RunRef, RunCounts]:
@@ -72,18 +79,30 @@ def apply_status(counts: RunCounts) -> tuple[RunStatus, str | None]:
     return status, NOTHING_APPLIED if status is RunStatus.ERROR else None
 
 
-def run_messages(run: CompletedRun) -> list[OutgoingMessage]:
-    """The RunStarted and RunFinished of a completed apply run, with deterministic ids."""
-    run_id = apply_run_id(run.source_run_id)
-    started = RunStarted(
-        run_id=run_id,
+def _run_started(
+    tenant: str, source_run_id: str, objects: tuple[SyncObject, ...], at: datetime
+) -> RunStarted:
+    return RunStarted(
+        run_id=apply_run_id(source_run_id),
         service=SERVICE,
         kind=RunKind.APPLY,
         direction=Direction.TO_ABM,
-        objects=run.objects,
-        started_at=run.started_at,
+        objects=objects,
+        started_at=at,
         trigger=TRIGGER,
+        applies_run_id=source_run_id,
     )
+
+
+def started_message(run: StartedRun) -> OutgoingMessage:
+    """The RunStarted of an apply run (the same event id as the one its completion sends again)."""
+    started = _run_started(run.tenant, run.source_run_id, run.objects, run.started_at)
+    return _run_message(run.tenant, run.source_run_id, started, "started", run.started_at)
+
+
+def run_messages(run: CompletedRun) -> list[OutgoingMessage]:
+    """The RunStarted and RunFinished of a completed apply run, with deterministic ids."""
+    started = _run_started(run.tenant, run.source_run_id, run.objects, run.started_at)
     status, message = apply_status(run.counts)
     finished = RunFinished(
         **started.model_dump(exclude={"trigger"}),
@@ -93,21 +112,22 @@ def run_messages(run: CompletedRun) -> list[OutgoingMessage]:
         message=message,
     )
     return [
-        _run_message(run, run_id, started, "started", run.started_at),
-        _run_message(run, run_id, finished, "finished", run.finished_at),
+        _run_message(run.tenant, run.source_run_id, started, "started", run.started_at),
+        _run_message(run.tenant, run.source_run_id, finished, "finished", run.finished_at),
     ]
 
 
 def _run_message(
-    run: CompletedRun, run_id: str, payload: RunStarted | RunFinished, phase: str, at: datetime
+    tenant: str, source_run_id: str, payload: RunStarted | RunFinished, phase: str, at: datetime
 ) -> OutgoingMessage:
+    run_id = apply_run_id(source_run_id)
     event = build_event(
         payload,
-        tenant=run.tenant,
-        subject=run_key(run.tenant, run_id),
+        tenant=tenant,
+        subject=run_key(tenant, run_id),
         source=SOURCE,
         id_parts=(run_id, phase),
         time=at,
-        correlationid=run.source_run_id,
+        correlationid=source_run_id,
     )
     return OutgoingMessage.of_event(SYNC_RUNS.name, event)

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
 from mapper.abm_store import AbmStore, BulkAbmStore
-from mapper.apply_run_store import ApplyRunStore
-from mapper.apply_runs import CompletedRun, RunRef, run_messages, tally_outcomes
+from mapper.apply_run_store import ApplyRunStore, RunsTallied
+from mapper.apply_runs import RunRef, StartedRun, run_messages, started_message, tally_outcomes
 from mapper.planning import Plan, PlanKind
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from postgres_store.inbox import Connection, claim_event, save_outputs, save_outputs_many, saved_outputs
@@ -21,7 +21,7 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
-from schemas.events.sync_runs import RunFinished
+from schemas.events.sync_runs import RunFinished, apply_run_id
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 from settings_replica.replica import SettingsReplica
@@ -89,8 +89,8 @@ class MapperHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             applied = await apply_source_changes(conn, self._schema, self._bulk, items, settings)
             handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
-            completed = await self._runs.add_applied(conn, tally_outcomes(_run_outcomes(items, applied)))
-            _attach_run_reports(items, applied, handled, completed)
+            tallied = await self._runs.add_applied(conn, tally_outcomes(_run_outcomes(items, applied)))
+            _attach_run_reports(items, applied, handled, tallied)
             pairs = zip(items, handled, strict=True)
             saved = [
                 (e.tenantid, e.id, [_to_saved(m) for m in h.outputs])
@@ -115,7 +115,7 @@ class MapperHandlers:
             abm_id=plan.abm_id,
             outcome=plan.outcome,
             message=plan.message,
-            run_id=event.correlationid,
+            run_id=result_run_id(event),
         )
         return _result_message(event, change.object, match_key, result)
 
@@ -156,7 +156,10 @@ class MapperHandlers:
             outputs = [self._result(event, event.data, failed)]
             if event.correlationid is not None and belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
-                outputs += [m for run in await self._runs.add_applied(conn, tally) for m in run_messages(run)]
+                tallied = await self._runs.add_applied(conn, tally)
+                ref, objects = (event.tenantid, event.correlationid), (event.data.object,)
+                starts = [started_message(StartedRun(*ref, objects, at)) for _, at in tallied.started]
+                outputs = [*starts, *outputs, *(m for run in tallied.completed for m in run_messages(run))]
             await self._runs.save_dead_letter_outputs(
                 conn, event.tenantid, event.id, [_to_saved(m) for m in outputs]
             )
@@ -208,6 +211,14 @@ def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:
     return event.correlationid is not None
 
 
+def result_run_id(event: CloudEvent[Any]) -> str | None:
+    """The run a change's result is filed under in the activity log: the apply run of its connector run
+    (or its correlation id, for a change of no reported run)."""
+    if event.correlationid is not None and belongs_to_reported_run(event):
+        return apply_run_id(event.correlationid)
+    return event.correlationid
+
+
 def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tuple[RunRef, RecordOutcome]]:
     """The outcome of each change applied now (not a redelivery) that belongs to a connector run."""
     return [
@@ -218,16 +229,21 @@ def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tup
 
 
 def _attach_run_reports(
-    items: Sequence[Item], applied: Sequence[Applied], handled: list[Handled], completed: list[CompletedRun]
+    items: Sequence[Item], applied: Sequence[Applied], handled: list[Handled], tallied: RunsTallied
 ) -> None:
-    """Add each completed run's report to the outputs of its last change in the batch (saved with it)."""
-    for run in completed:
-        ref = (run.tenant, run.source_run_id)
-        last = max(
-            i
-            for i, ((event, _), one) in enumerate(zip(items, applied, strict=True))
-            if one.plan is not None and (event.tenantid, event.correlationid) == ref
-        )
+    """Put each run's start before the outputs of its first change in the batch, and each completed run's
+    report after those of its last change (saved with them, so a redelivery re-sends them)."""
+    positions: dict[RunRef, list[int]] = {}
+    for i, ((event, _), one) in enumerate(zip(items, applied, strict=True)):
+        if one.plan is not None and event.correlationid is not None:
+            positions.setdefault((event.tenantid, event.correlationid), []).append(i)
+    for ref, at in tallied.started:
+        first = positions[ref][0]
+        objects = tuple(dict.fromkeys(items[i][0].data.object for i in positions[ref]))
+        start = started_message(StartedRun(ref[0], ref[1], objects, at))
+        handled[first] = Handled(outputs=[start, *handled[first].outputs])
+    for run in tallied.completed:
+        last = positions[(run.tenant, run.source_run_id)][-1]
         handled[last] = Handled(outputs=[*handled[last].outputs, *run_messages(run)])
 
 

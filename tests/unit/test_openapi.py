@@ -32,7 +32,7 @@ def _mapper(app: web.Application) -> None:
 
 
 def _auditlog(app: web.Application) -> None:
-    add_activity_routes(app, UNUSED, "auditlog")
+    add_activity_routes(app, UNUSED)
 
 
 def _pusher(app: web.Application) -> None:

@@ -3,8 +3,11 @@ page by page, filtered, and never across tenants."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_log import ActivityLog, RecordEntry
+from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
+from auditlog.activity_reads import ActivityReads
 from auditlog.bootstrap import MIGRATIONS
 from postgres_store.migrations import apply_migrations
 from schemas.events.common import Direction, SyncObject
@@ -39,7 +43,7 @@ async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tupl
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_activity_routes(app, pg_pool, auditlog_schema)
+    add_activity_routes(app, ActivityReads(pg_pool, auditlog_schema))
     client: Client = TestClient(TestServer(app))
     await client.start_server()
     yield client, registry
@@ -153,3 +157,128 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
         assert response.status == 400 and body["error"] == "bad_request", params
         assert any(next(iter(params)) in problem for problem in body["problems"]), body
         assert body["message"] == "; ".join(body["problems"]), body
+
+
+def _entry(run_id: str, n: int, outcome: str, message: str | None = None, tokens: int = 0) -> RecordEntry:
+    return RecordEntry(
+        run_id=run_id, object="organization", direction="to_pipedrive", match_key=f"org{n}.io",
+        pipedrive_id=n + 1, abm_id=None, outcome=outcome, message=message, tokens_spent=tokens,
+        occurred_at=T0 + timedelta(seconds=n),
+    )  # fmt: skip
+
+
+async def test_a_running_run_shows_running_and_counts_its_entries_as_they_come(
+    api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
+) -> None:
+    client, registry = api
+    tenant, headers = await _tenant(registry)
+    log = ActivityLog(pg_pool, auditlog_schema)
+    window = RunStarted(
+        run_id="auto-push-1", service="pusher", kind=RunKind.AUTO_PUSH, direction=Direction.TO_PIPEDRIVE,
+        objects=(SyncObject.ORGANIZATION,), started_at=T0, trigger="auto_push",
+    )  # fmt: skip
+    await log.record_run_started(tenant, "w-start", "psync.sync-runs.v1", window)
+
+    async def shown() -> dict[str, object]:
+        body = await (await client.get("/v1/runs/auto-push-1", headers=headers)).json()
+        return dict(body["data"])
+
+    assert ((await shown())["status"], (await shown())["created"]) == ("running", 0)
+    await log.record_entries(
+        [
+            EntryEvent(tenant, "p1", "psync.push-results.v1", _entry("auto-push-1", 1, "created", tokens=5)),
+            EntryEvent(
+                tenant, "p2", "psync.push-results.v1", _entry("auto-push-1", 2, "unchanged", "No changes")
+            ),
+        ]
+    )
+    await log.record_entry(
+        tenant, "p3", "psync.push-results.v1", _entry("auto-push-1", 3, "created", tokens=5)
+    )
+    await log.record_entry(
+        tenant, "p3", "psync.push-results.v1", _entry("auto-push-1", 3, "created", tokens=5)
+    )
+
+    live = await shown()
+    assert (live["status"], live["created"], live["unchanged"], live["tokens_spent"]) == ("running", 2, 1, 10)
+    assert live["finished_at"] is None
+    listed = await (await client.get("/v1/runs", params={"status": "running"}, headers=headers)).json()
+    assert [(r["run_id"], r["created"]) for r in listed["data"]] == [("auto-push-1", 2)]
+
+
+async def test_an_unknown_runs_entries_are_a_404_like_the_run(api: tuple[Client, TenantRegistry]) -> None:
+    client, registry = api
+    _, headers = await _tenant(registry)
+
+    for path in ("/v1/runs/nope", "/v1/runs/nope/entries", "/v1/runs/nope/entries.csv"):
+        response = await client.get(path, headers=headers)
+        assert response.status == 404, path
+        assert await response.json() == {"error": "not_found", "message": "No such run for this tenant."}
+
+
+async def test_an_import_shows_its_records_outcomes_and_its_apply_run_holds_its_entries(
+    api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
+) -> None:
+    client, registry = api
+    tenant, headers = await _tenant(registry)
+    log = ActivityLog(pg_pool, auditlog_schema)
+    imported = RunStarted(
+        run_id="import-1", service="connector", kind=RunKind.IMPORT, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=T0, trigger="manual",
+    )  # fmt: skip
+    applying = imported.model_copy(
+        update={"run_id": "apply-import-1", "service": "mapper", "kind": RunKind.APPLY,
+                "applies_run_id": "import-1", "started_at": T0 + timedelta(seconds=1)}
+    )  # fmt: skip
+    await log.record_run_started(tenant, "i-start", "psync.sync-runs.v1", imported)
+    await log.record_run_finished(tenant, "i-end", "psync.sync-runs.v1", RunFinished(
+        **imported.model_dump(exclude={"trigger"}), finished_at=T0 + timedelta(seconds=2),
+        counts=RunCounts(), tokens_spent=30, status=RunStatus.SUCCESS, emitted=3,
+    ))  # fmt: skip
+    await log.record_run_started(tenant, "a-start", "psync.sync-runs.v1", applying)
+    for n in range(3):
+        entry = replace(_entry("apply-import-1", n, "skipped", "Duplicate found"), direction="to_abm")
+        await log.record_entry(tenant, f"e{n}", "psync.record-results.v1", entry)
+
+    still = (await (await client.get("/v1/runs/import-1", headers=headers)).json())["data"]
+    assert (still["status"], still["skipped"], still["emitted"]) == ("running", 3, 3)
+
+    await log.record_run_finished(tenant, "a-end", "psync.sync-runs.v1", RunFinished(
+        **applying.model_dump(exclude={"trigger"}), finished_at=T0 + timedelta(seconds=9),
+        counts=RunCounts(skipped=3), status=RunStatus.WARNING,
+    ))  # fmt: skip
+
+    done = (await (await client.get("/v1/runs/import-1", headers=headers)).json())["data"]
+    assert (done["created"], done["updated"], done["skipped"], done["tokens_spent"]) == (0, 0, 3, 30)
+    assert (done["status"], done["message"]) == ("Warning", "3 skipped: Duplicate found")
+    assert done["links"]["apply_run_id"] == "apply-import-1"
+    apply = (await (await client.get("/v1/runs/apply-import-1", headers=headers)).json())["data"]
+    assert (apply["status"], apply["skipped"], apply["links"]["applies_run_id"]) == ("Warning", 3, "import-1")
+    entries = await (await client.get("/v1/runs/apply-import-1/entries", headers=headers)).json()
+    assert [e["match_key"] for e in entries["data"]] == ["org0.io", "org1.io", "org2.io"]
+    warned = await (await client.get("/v1/runs", params={"status": "Warning"}, headers=headers)).json()
+    assert {r["run_id"] for r in warned["data"]} == {"import-1", "apply-import-1"}
+
+
+async def test_a_runs_entries_export_as_csv(
+    api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
+) -> None:
+    client, registry = api
+    tenant, headers = await _tenant(registry)
+    log = ActivityLog(pg_pool, auditlog_schema)
+    await log.record_entry(tenant, "c1", "psync.push-results.v1", _entry("push-1", 1, "created", tokens=5))
+    await log.record_entry(
+        tenant, "c2", "psync.push-results.v1", _entry("push-1", 2, "failed", 'Said "no", twice')
+    )
+
+    response = await client.get("/v1/runs/push-1/entries.csv", headers=headers)
+    failed = await client.get("/v1/runs/push-1/entries.csv", params={"outcome": "failed"}, headers=headers)
+
+    assert response.status == 200 and response.content_type == "text/csv"
+    assert "push-1-entries.csv" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][:4] == ["event_id", "run_id", "source_topic", "object"]
+    assert [(r[0], r[5], r[8], r[9], r[10]) for r in rows[1:]] == [
+        ("c1", "org1.io", "created", "", "5"), ("c2", "org2.io", "failed", 'Said "no", twice', "0"),
+    ]  # fmt: skip
+    assert [r[0] for r in csv.reader(io.StringIO(await failed.text()))][1:] == ["c2"]

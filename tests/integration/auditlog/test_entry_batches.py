@@ -129,4 +129,4 @@ async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
     assert [not one.duplicate for one in handled] == fresh
     assert await rows(pg_pool, batch_schema, "entries") == await rows(pg_pool, single_schema, "entries")
     runs = {(r["tenant_id"], r["run_id"]) for r in await rows(pg_pool, batch_schema, "entries")}
-    assert runs == {(t, r) for t in TENANTS for r in RUNS}
+    assert runs == {(t, f"apply-{r}") for t in TENANTS for r in RUNS}

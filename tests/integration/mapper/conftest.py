@@ -27,7 +27,7 @@ from schemas.events.source_changes import (
     SourceChange,
 )
 from schemas.keys import settings_key, source_change_key
-from schemas.topics import topics_consumed_by
+from schemas.topics import RECORD_RESULTS, topics_consumed_by
 from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage
 from tests.integration.kafka_offsets import position_group_at_end
@@ -107,9 +107,9 @@ class MapperHarness:
 
 
 def result_of(handled: Handled) -> dict[str, Any]:
-    """The RecordApplied payload a handler emitted."""
-    assert len(handled.outputs) == 1
-    data: dict[str, Any] = orjson.loads(handled.outputs[0].value)["data"]
+    """The RecordApplied payload a handler emitted (besides the start of its apply run, if it began it)."""
+    [result] = [m for m in handled.outputs if m.topic == RECORD_RESULTS.name]
+    data: dict[str, Any] = orjson.loads(result.value)["data"]
     return data
 
 

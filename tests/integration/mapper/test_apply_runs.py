@@ -104,12 +104,20 @@ async def test_the_run_is_reported_when_its_end_arrives_after_every_change(
 ) -> None:
     changes = [run.change(1, 0, "acme.io"), run.change(2, 0, "globex.io"), run.change(3, 1, "www.acme.io")]
     applied = await apply(handlers, changes[:2]) + await apply(handlers, changes[2:])
-    assert run_events(applied) == []
+    # The batch that applied the run's first record started the apply run; its records are filed under it.
+    [began] = run_events(applied)
+    assert (began["type"], began["data"]["run_id"]) == ("psync.run.started", f"apply-{RUN}")
+    assert began["data"]["applies_run_id"] == RUN and began["data"]["objects"] == ["organization"]
+    results = [
+        orjson.loads(m.value)["data"] for h in applied for m in h.outputs if m.topic == RECORD_RESULTS.name
+    ]
+    assert [r["run_id"] for r in results] == [f"apply-{RUN}"] * 3
 
     ended = await finish(handlers, run.finished(emitted=3))
 
     started, finished = run_events([ended])
     assert [started["type"], finished["type"]] == ["psync.run.started", "psync.run.finished"]
+    assert started["id"] == began["id"] and finished["data"]["applies_run_id"] == RUN
     assert started["data"]["run_id"] == finished["data"]["run_id"] == f"apply-{RUN}"
     assert finished["data"]["kind"] == "apply" and finished["data"]["service"] == "mapper"
     # The third change found acme.io by its key: an update of the first one's account.
@@ -152,8 +160,8 @@ async def test_redeliveries_neither_count_twice_nor_report_twice(
     handlers: MapperHandlers, run: ConnectorRun, pg_pool: asyncpg.Pool, mapper_schema: str
 ) -> None:
     changes = [run.change(n, n, f"org{n}.io") for n in range(1, 5)]
-    await apply(handlers, changes[:3])
-    await apply(handlers, changes[:3])  # a redelivered batch
+    began = run_events(await apply(handlers, changes[:3]))
+    assert run_events(await apply(handlers, changes[:3])) == began  # a redelivered batch re-sends its start
     ended = await finish(handlers, run.finished(emitted=4))
     assert run_events([ended]) == []
     reported = run_events(await apply(handlers, changes[3:]))
@@ -168,8 +176,8 @@ async def test_redeliveries_neither_count_twice_nor_report_twice(
         "skipped": 0,
         "failed": 0,
     }
-    # A redelivery of the completing change re-sends the very same report; nothing else reports again.
-    assert run_events(redelivered) == reported
+    # A redelivery re-sends the very same start and report; nothing else reports again.
+    assert run_events(redelivered) == began + reported
     assert ended_again.duplicate and run_events([ended_again]) == []
     row = await pg_pool.fetchrow(
         f"SELECT created, updated, skipped, failed, emitted FROM {mapper_schema}.apply_runs"
@@ -236,7 +244,8 @@ async def test_webhook_changes_of_an_hour_are_reported_as_the_apply_run_of_their
     end = window.finished(2, kind=RunKind.WEBHOOK)
     reported = await handlers.run_finished(end, message(end, SYNC_RUNS.name))
 
-    assert run_events(applied) == []
+    [began] = run_events(applied)
     started, finished = run_events([reported])
+    assert began["id"] == started["id"]
     assert started["data"]["run_id"] == finished["data"]["run_id"] == "apply-webhooks-2026-11-01T09"
     assert finished["data"]["counts"]["created"] == 2 and finished["data"]["status"] == "Success"

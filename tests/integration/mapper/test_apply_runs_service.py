@@ -136,7 +136,8 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
         RECORDS - 1, 0, 1, 0, 0,
     )  # fmt: skip
     reported = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
-    assert len({orjson.loads(v)["id"] for v in reported}) == 2, "one started and one finished event"
+    # The start when the first record was applied (sent again with the end, under the same id), the end.
+    assert len({(e["type"], e["id"]) for e in map(orjson.loads, reported)}) == 2
     assert await mapper.terminate() == 0
 
     # Redeliver everything the mapper read of this run: the group rewound to this test's first messages.
@@ -154,7 +155,8 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
 
     counted = await pg_pool.fetchrow(tally, tenant, run_id)
     assert counted is not None and tuple(counted) == (RECORDS - 1, 0, 1, 0, 0, RECORDS)
-    # The redelivery re-sent the same two events (same ids, same bytes), which the auditlog dropped.
+    # The redelivery re-sent the same events (same ids), which the auditlog dropped. (Bytes are not
+    # compared: on a shared Kafka, other suites' mapper processes may report this tenant's run too.)
     resent = await mapper_run_events(kafka_bootstrap, runs_before, tenant)
-    assert set(resent) == set(reported) and len({orjson.loads(v)["id"] for v in resent}) == 2
+    assert {orjson.loads(v)["id"] for v in resent} == {orjson.loads(v)["id"] for v in reported}
     assert await logged_run() == run

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from auditlog.activity_api import add_activity_routes
+from auditlog.activity_reads import ActivityReads
 from auditlog.bootstrap import MIGRATIONS
 from postgres_store.migrations import apply_migrations
 from service_runtime.http_guards import api_middlewares
@@ -29,7 +30,7 @@ async def auditlog(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    add_activity_routes(app, pg_pool, schema)
+    add_activity_routes(app, ActivityReads(pg_pool, schema))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield schema, str(server.make_url("")).rstrip("/")

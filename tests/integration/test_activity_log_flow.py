@@ -1,0 +1,238 @@
+"""The activity log tells one truth, seen from outside only.
+
+Connector, mapper, pusher and auditlog run as processes against a sandbox of the test's own; the tests
+drive the sandbox's API (organizations), the connector's API (connect, settings, imports), the
+`abm.company-revealed.v1` topic, and read the auditlog's API. An import's run counts equal its records'
+outcomes (its apply run's), records already up to date are `unchanged` and leave the run a Success, a
+"skip duplicates" import whose records are all known says why in words, each apply run holds its
+entries, and the two runs link to each other; the open auto-push window shows its counts as it goes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from pipedrive_sandbox import SandboxConfig
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed
+from schemas.events.common import SyncObject
+from schemas.keys import record_key
+from schemas.topics import COMPANY_REVEALED, topics_consumed_by
+from tenant_auth.registry import TenantRegistry
+from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end
+from tests.integration.service_process import ServiceProcess
+from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
+
+ORGANIZATIONS = 14
+# The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
+# they may have thousands of other tenants' events to get through before this test's (alone: seconds).
+WAIT_S = 240
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+@dataclass
+class Stack:
+    """The tenant and its key, the processes one calls, an HTTP session."""
+
+    tenant: str
+    connector: ServiceProcess
+    auditlog: ServiceProcess
+    sandbox: RecordingSandbox
+    headers: dict[str, str]
+    http: aiohttp.ClientSession
+    pool: asyncpg.Pool
+    pusher_schema: str
+
+    async def connect(self) -> None:
+        body = {"api_token": self.sandbox.handle.api_token}
+        await self.call(self.connector, "POST", "/v1/connection/api-token", json=body)
+
+    async def call(self, service: ServiceProcess, method: str, path: str, **kwargs: Any) -> Any:
+        async with self.http.request(method, service.url + path, headers=self.headers, **kwargs) as response:
+            assert response.status < 300, (path, response.status, await response.text())
+            return await response.json()
+
+    async def run(self, run_id: str) -> dict[str, Any]:
+        """The run as the activity log shows it, once it has ended (its apply run too)."""
+
+        async def shown() -> dict[str, Any] | None:
+            async with self.http.get(f"{self.auditlog.url}/v1/runs/{run_id}", headers=self.headers) as got:
+                return (await got.json())["data"] if got.status == 200 else None
+
+        run = await eventually(
+            shown,
+            lambda r: r is not None and r["status"] != "running",
+            within_s=WAIT_S,
+            what=f"{run_id} ended",
+        )
+        assert run is not None
+        return run
+
+    async def imported(self, duplicate_handling: str) -> dict[str, Any]:
+        body = {"source": "all_organizations", "duplicate_handling": duplicate_handling}
+        queued = await self.call(self.connector, "POST", "/v1/imports", json=body)
+        return await self.run(queued["run_id"])
+
+    async def entries(self, run_id: str) -> list[dict[str, Any]]:
+        return list((await self.call(self.auditlog, "GET", f"/v1/runs/{run_id}/entries"))["data"])
+
+
+@pytest.fixture
+async def stack(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    uid = uuid.uuid4().hex[:8]
+    schemas = [f"itest_{name}_{uid}" for name in ("connector", "pdc", "mapper", "auditlog", "pusher")]
+    for service in ("mapper", "auditlog", "pusher"):
+        await position_group_at_end(kafka_bootstrap, f"itest-{service}-{uid}", topics_consumed_by(service))
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    tenant = f"flow{secrets.token_hex(5)}"
+    await registry.create_tenant(tenant, tenant)
+    key = await registry.issue_key(tenant)
+    async with recording_sandbox(SandboxConfig(organizations=0)) as sandbox, aiohttp.ClientSession() as http:
+        connector = ServiceProcess("connector", {
+            "CONNECTOR_DB_SCHEMA": schemas[0], "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
+            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
+            "CONNECTOR_DEFAULT_API_BASE_URL": sandbox.base_url,
+            "CONNECTOR_SCHEDULER_INTERVAL_S": "0.2",
+        }, tmp_path / "connector.log")  # fmt: skip
+        mapper = ServiceProcess("mapper", {
+            "MAPPER_DB_SCHEMA": schemas[2], "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
+            "MAPPER_COMMIT_INTERVAL_S": "0.2",
+        }, tmp_path / "mapper.log")  # fmt: skip
+        auditlog = ServiceProcess("auditlog", {
+            "AUDITLOG_DB_SCHEMA": schemas[3], "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
+        }, tmp_path / "auditlog.log")  # fmt: skip
+        pusher = ServiceProcess("pusher", {
+            "PUSHER_DB_SCHEMA": schemas[4], "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
+            "PUSHER_COMMIT_INTERVAL_S": "0.2", "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
+            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
+        }, tmp_path / "pusher.log")  # fmt: skip
+        processes = (connector, mapper, auditlog, pusher)
+        for process in processes:
+            await process.start()
+        for process in processes:
+            await process.wait_ready()
+        try:
+            yield Stack(
+                tenant, connector, auditlog, sandbox, {"Authorization": f"Bearer {key.full_key}"}, http,
+                pg_pool, schemas[4],
+            )  # fmt: skip
+        finally:
+            await ServiceProcess.kill_all_running()
+            for schema in schemas:
+                await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def _seed_organizations(stack: Stack) -> None:
+    """Organizations created through the sandbox's own API, each with a website."""
+    token = {"x-api-token": stack.sandbox.handle.api_token}
+    for n in range(ORGANIZATIONS):
+        body = {"name": f"Flow Org {n}", "website": f"https://www.Flow-Org-{n}.io/about"}
+        async with stack.http.post(
+            f"{stack.sandbox.base_url}/api/v2/organizations", json=body, headers=token
+        ) as r:
+            assert r.status == 200, await r.text()
+
+
+async def test_an_imports_counts_are_its_records_outcomes_in_one_truth(stack: Stack) -> None:
+    await _seed_organizations(stack)
+    await stack.call(
+        stack.connector,
+        "POST",
+        "/v1/connection/api-token",
+        json={"api_token": stack.sandbox.handle.api_token},
+    )
+
+    first = await stack.imported("skip_duplicates")
+    assert (first["status"], first["created"], first["skipped"], first["emitted"]) == ("Success", 14, 0, 14)
+
+    # Every record is known now: skipped as duplicates, said in words; counted as skipped, not "updated".
+    known = await stack.imported("skip_duplicates")
+    assert (known["created"], known["updated"], known["unchanged"], known["skipped"]) == (0, 0, 0, 14)
+    assert (known["status"], known["message"]) == ("Warning", "14 skipped: Duplicate found")
+    apply_id = known["links"]["apply_run_id"]
+    applied = await stack.run(apply_id)
+    assert (applied["kind"], applied["skipped"], applied["links"]["applies_run_id"]) == (
+        "apply",
+        14,
+        known["run_id"],
+    )
+    entries = await stack.entries(apply_id)
+    assert [(e["outcome"], e["message"], e["run_id"]) for e in entries] == [
+        ("skipped", "Duplicate found", apply_id)
+    ] * 14
+
+    # Updating records that are already up to date changes nothing: unchanged, and a Success.
+    again = await stack.imported("update_existing")
+    assert (again["status"], again["message"], again["updated"], again["unchanged"]) == (
+        "Success",
+        None,
+        0,
+        14,
+    )
+    unchanged = await stack.entries(again["links"]["apply_run_id"])
+    assert {e["outcome"] for e in unchanged} == {"unchanged"}
+
+    async with stack.http.get(
+        f"{stack.auditlog.url}/v1/runs/no-such-run/entries", headers=stack.headers
+    ) as r:
+        assert r.status == 404
+
+
+async def test_the_open_auto_push_window_shows_its_counts_as_its_pushes_happen(
+    stack: Stack, kafka_bootstrap: str
+) -> None:
+    await stack.connect()
+    both_ways = {f"{op}_in_{side}": True for op in ("create", "update") for side in ("pipedrive", "abm")}
+    wanted = {"objects": {"organization": {"directions": both_ways}}, "auto_push": {"enabled": True}}
+    settings = await stack.call(stack.connector, "PUT", "/v1/settings", json=wanted)
+    held = f"SELECT version FROM {stack.pusher_schema}.tenant_settings WHERE tenant_id = $1"
+    await eventually(
+        lambda: stack.pool.fetchval(held, stack.tenant), lambda v: v == settings["version"], within_s=WAIT_S,
+        what="the pusher holds the settings",
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for n, domain in enumerate(["window-one.io", "window-two.io", "window-one.io"]):
+            revealed = CompanyRevealed(
+                domain=domain, name=domain.split(".")[0], revealed_at=datetime.now(UTC)
+            )
+            key = record_key(stack.tenant, SyncObject.ORGANIZATION, domain)
+            event = build_event(
+                revealed, tenant=stack.tenant, subject=key, source="/itest/abm", id_parts=(key, n),
+                time=datetime.now(UTC),
+            )  # fmt: skip
+            await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+    finally:
+        await producer.stop()
+
+    async def windows() -> list[dict[str, Any]]:
+        found = await stack.call(stack.auditlog, "GET", "/v1/runs", params={"kind": "auto_push"})
+        return list(found["data"])
+
+    def counted(shown: list[dict[str, Any]]) -> tuple[int, int, int]:
+        created, unchanged, tokens = (
+            sum(w[n] for w in shown) for n in ("created", "unchanged", "tokens_spent")
+        )
+        return created, unchanged, tokens
+
+    shown = await eventually(windows, lambda w: counted(w) == (2, 1, 10), within_s=WAIT_S, what="live counts")
+    # The window of this hour is open: running, its counts those of the pushes so far (unless the hour
+    # ended meanwhile: then the window closed with those counts).
+    this_hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    if shown[0]["started_at"].startswith(this_hour):
+        assert shown[0]["status"] == "running" and shown[0]["finished_at"] is None
