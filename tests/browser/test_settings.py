@@ -3,6 +3,7 @@ respects each in the sandbox. Invalid input is shown next to its field and nothi
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -53,15 +54,15 @@ async def test_a_field_set_to_fill_then_overwrite_is_respected_by_auto_push(
     await stack.api(
         tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
     )
-    organization = next(
-        o for o in stack.sandbox.state.tables[Entity.ORGANIZATION].live() if o.data.get("website")
-    )
-    domain, original = (
-        str(organization.data["website"]).split("//")[-1].removeprefix("www.").strip("/"),
-        organization.data["name"],
-    )
+    domain = f"fill-{uuid.uuid4().hex[:8]}.io"
     await sign_in(page, tenant.admin)
     await page.get_by_role("link", name="Sync settings").click()
+    await page.get_by_role("link", name="Schedule & auto-push").click()
+    await page.get_by_label("Push automatically", exact=False).check()
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_contain_text("Settings saved")
+    await capture(page, "settings-schedule")
+    await page.get_by_role("link", name="Organizations → Accounts").click()
     for switch in ("Create new records", "Update existing records"):
         for box in await page.get_by_label(switch).all():
             await box.check()
@@ -69,62 +70,53 @@ async def test_a_field_set_to_fill_then_overwrite_is_respected_by_auto_push(
     await page.get_by_role("button", name="Save settings").click()
     await expect(page.locator("#direction-summary")).to_have_text("Sync both ways")
     await capture(page, "settings-organizations")
-    await page.get_by_role("link", name="Schedule & auto-push").click()
-    await page.get_by_label("Push automatically", exact=False).check()
-    await page.get_by_role("button", name="Save settings").click()
-    await expect(page.get_by_role("status")).to_contain_text("Settings saved")
-    await capture(page, "settings-schedule")
-    await page.get_by_role("link", name="Pipedrive").first.click()
-    await page.get_by_role("button", name="Sync now").click()
-
-    accounts = await eventually(
-        lambda: stack.api(tenant, "mapper", "GET", "/v1/accounts?limit=500"),
-        lambda found: any(a["pipedrive"] for a in found["data"]),
-        within_s=WAIT_S,
-        what="the sync linked accounts to organizations",
-    )
-    account = next(a for a in accounts["data"] if a["pipedrive"])
-    domain, organization_id = account["match_key"], account["pipedrive"]["id"]
-    original = _name(stack, organization_id)
-
-    async def known_to_pusher() -> Any:
-        body = {"object": "organization", "records": [{"match_key": domain, "fields": {"name": "x"}}]}
-        return await stack.api(tenant, "pusher", "POST", "/v1/push/preview", body)
-
+    # The pusher has the settings saved last (and so auto-push, saved before) once it may create.
     await eventually(
-        known_to_pusher,
-        lambda p: p["records"][0].get("pipedrive_id") == organization_id,
+        lambda: stack.api(tenant, "pusher", "GET", "/v1/push/mapping?object=organization"),
+        lambda mapping: mapping["directions"]["create_in_pipedrive"] is True,
         within_s=WAIT_S,
-        what="the pusher knows the organization",
+        what="the pusher has the settings",
     )
     assert await _pusher_mode(stack, tenant) == "Fill"
 
+    await stack.reveal(tenant, domain, "Named at the first reveal")  # auto-push creates the organization
+    created = await eventually(
+        lambda: _organization(stack, domain), lambda o: o is not None, within_s=WAIT_S, what="created"
+    )
     await stack.reveal(tenant, domain, "Renamed by a reveal")
     await eventually(
         lambda: _pushed_entries(stack, tenant, domain),
-        lambda e: len(e) == 1,
+        lambda e: len(e) == 2,
         within_s=WAIT_S,
-        what="auto-push handled the reveal",
+        what="2 pushes",
     )
-    assert _name(stack, organization_id) == original
+    assert _name(stack, created.id) == "Named at the first reveal"  # Fill: the name was there
 
     await _name_into_pipedrive(page, "Overwrite")
     await eventually(
-        lambda: _pusher_mode(stack, tenant),
-        lambda m: m == "Overwrite",
-        within_s=WAIT_S,
-        what="the pusher has Overwrite",
+        lambda: _pusher_mode(stack, tenant), lambda m: m == "Overwrite", within_s=WAIT_S, what="Overwrite"
     )
     await stack.reveal(tenant, domain, "Renamed by a reveal")
 
     async def name_in_pipedrive() -> Any:
-        return _name(stack, organization_id)
+        return _name(stack, created.id)
 
     await eventually(
         name_in_pipedrive,
         lambda n: n == "Renamed by a reveal",
         within_s=WAIT_S,
         what="Overwrite wrote the name",
+    )
+
+
+async def _organization(stack: Stack, domain: str) -> Any:
+    return next(
+        (
+            o
+            for o in stack.sandbox.state.tables[Entity.ORGANIZATION].live()
+            if domain in str(o.data.get("website"))
+        ),
+        None,
     )
 
 
