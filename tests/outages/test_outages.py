@@ -1,16 +1,17 @@
-"""Outages are ridden out, not fatal, and lose nothing: PostgreSQL crashed (`pg_ctl stop -m immediate`) or
-the Kafka broker killed in the middle of an import, for a while, then started again. Meanwhile every
-service process stays up and its /readyz says it is unavailable; afterwards every one is ready again,
+"""Outages are ridden out, not fatal, and lose nothing, on a PostgreSQL as durable as `make up` runs it:
+PostgreSQL crashed (`pg_ctl stop -m immediate`), then the Kafka broker killed, in the middle of an import,
+each for a while, then started again. Meanwhile every service process stays up and its /readyz says it is unavailable; afterwards every one is ready again,
 the import finishes, and every service holds each record once: nothing lost, nothing doubled.
 
 `make test` holds each outage a few seconds (OUTAGE_S); `make faults` runs the same scenarios with
-60-second outages and 100,000 records (faults/).
+60-second outages and larger imports (tests/faults).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ async def _all_unavailable(stack: ImportStack) -> dict[str, int]:
     )
 
 
-async def _ride_out_and_finish(stack: ImportStack, run_id: str) -> None:
+async def _every_service_ready(stack: ImportStack) -> None:
     ready = await eventually(
         stack.readiness,
         lambda statuses: all(status == 200 for status in statuses.values()),
@@ -53,6 +54,10 @@ async def _ride_out_and_finish(stack: ImportStack, run_id: str) -> None:
         what="every service ready again",
     )
     assert set(ready) == {"connector", "mapper", "pusher", "auditlog"}
+
+
+async def _ride_out_and_finish(stack: ImportStack, run_id: str) -> None:
+    await _every_service_ready(stack)
     run = await eventually(
         lambda: stack.run_of(run_id), lambda r: r.get("state") == "finished", within_s=180, what="the import"
     )
@@ -67,47 +72,38 @@ async def _assert_nothing_lost_or_doubled(stack: ImportStack) -> None:
     assert stack.exited() == {}
 
 
-async def test_a_postgres_crash_mid_import_is_ridden_out_and_loses_nothing(
-    private_postgres: PrivatePostgres, kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    async with import_stack(private_postgres.url, kafka_bootstrap, RECORDS, tmp_path) as stack:
-        run_id = await stack.start_import()
-        await _midway(stack, run_id)
-
-        await private_postgres.crash()
-        during = await _all_unavailable(stack)
-        await asyncio.sleep(OUTAGE_S)  # the outage itself: how long the database stays away
-        assert stack.exited() == {}, "a service died while PostgreSQL was away"
-        await private_postgres.start()
-
-        await _ride_out_and_finish(stack, run_id)
-        await _assert_nothing_lost_or_doubled(stack)
-    assert set(during) == {"connector", "mapper", "pusher", "auditlog"}
+async def _durability(server: PrivatePostgres) -> dict[str, str]:
+    """The settings of a PostgreSQL that `deploy/local/postgres.sh` started, as `make up` does."""
+    connection = await asyncpg.connect(server.url)
+    try:
+        return {name: await connection.fetchval(f"SHOW {name}") for name in DURABILITY}
+    finally:
+        await connection.close()
 
 
-async def test_a_kafka_crash_mid_import_is_ridden_out_and_loses_nothing(
+async def _crash_for_a_while(
+    stack: ImportStack, crash: Callable[[], Awaitable[None]], start: Callable[[], Awaitable[None]]
+) -> dict[str, int]:
+    await crash()
+    during = await _all_unavailable(stack)
+    await asyncio.sleep(OUTAGE_S)  # the outage itself: how long the server stays away
+    assert stack.exited() == {}, "a service died during the outage"
+    await start()
+    return during
+
+
+async def test_postgres_and_kafka_crashes_mid_import_are_ridden_out_and_lose_nothing(
     private_postgres: PrivatePostgres, private_kafka: PrivateKafka, tmp_path: Path
 ) -> None:
+    assert await _durability(private_postgres) == dict.fromkeys(DURABILITY, "on")
     async with import_stack(private_postgres.url, private_kafka.bootstrap, RECORDS, tmp_path) as stack:
         run_id = await stack.start_import()
         await _midway(stack, run_id)
 
-        await private_kafka.crash()
-        during = await _all_unavailable(stack)
-        await asyncio.sleep(OUTAGE_S)
-        assert stack.exited() == {}, "a service died while Kafka was away"
-        await private_kafka.start()
+        without_postgres = await _crash_for_a_while(stack, private_postgres.crash, private_postgres.start)
+        await _every_service_ready(stack)
+        without_kafka = await _crash_for_a_while(stack, private_kafka.crash, private_kafka.start)
 
         await _ride_out_and_finish(stack, run_id)
         await _assert_nothing_lost_or_doubled(stack)
-    assert set(during) == {"connector", "mapper", "pusher", "auditlog"}
-
-
-async def test_the_local_postgres_is_durable(private_postgres: PrivatePostgres) -> None:
-    connection = await asyncpg.connect(private_postgres.url)
-    try:
-        settings = {name: await connection.fetchval(f"SHOW {name}") for name in DURABILITY}
-    finally:
-        await connection.close()
-
-    assert settings == dict.fromkeys(DURABILITY, "on")
+    assert set(without_postgres) == set(without_kafka) == {"connector", "mapper", "pusher", "auditlog"}
