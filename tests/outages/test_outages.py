@@ -1,7 +1,8 @@
 """Outages are ridden out, not fatal, and lose nothing, on a PostgreSQL as durable as `make up` runs it:
 PostgreSQL crashed (`pg_ctl stop -m immediate`), then the Kafka broker killed, in the middle of an import,
-each for a while, then started again. Meanwhile every service process stays up and its /readyz says it is unavailable; afterwards every one is ready again,
-the import finishes, and every service holds each record once: nothing lost, nothing doubled.
+each for a while, then started again. Meanwhile every service process stays up and its /readyz says it
+is unavailable; afterwards every one is ready again, the import finishes, and every service holds each
+record once: nothing lost, nothing doubled.
 
 `make test` holds each outage a few seconds (OUTAGE_S); `make faults` runs the same scenarios with
 60-second outages and larger imports (tests/faults).
