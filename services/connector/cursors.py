@@ -6,6 +6,13 @@ second-precision update_time and a digest of its content: Pipedrive stamps whole
 one record within a second share an update_time and only their content tells them apart. After Kafka
 acknowledges the page's events, `record_emitted` stores those versions and moves the cursor in one
 transaction.
+
+Lookups by a page's ids probe the primary key once per id (`unnest` and a `LATERAL ... LIMIT 1`) rather
+than `pipedrive_id = ANY($ids)`: before a table has statistics (a new schema, or a new tenant in an old
+one) the planner rates the key's `(tenant_id, object)` prefix as nearly unique and, for `= ANY`, scans
+every row of the tenant's object and filters them, a page costing more than the one before (a second per
+page of 500 at 100,000 rows). A probe by the whole key is one row whatever the statistics say, and a
+`LIMIT` keeps the subquery from being flattened into a join the planner could order the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import datetime, timedelta
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from connector.change_scan import Relation
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -72,8 +80,10 @@ class CursorStore:
     async def emitted(self, tenant: str, obj: SyncObject, ids: Sequence[int]) -> dict[int, Version]:
         """The last emitted version of each of `ids` that has one."""
         rows = await self._pool.fetch(
-            f"SELECT pipedrive_id, update_time, digest FROM {self._schema}.record_versions"
-            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = ANY($3::bigint[])",
+            "SELECT u.i AS pipedrive_id, v.update_time, v.digest FROM unnest($3::bigint[]) AS u(i)"
+            " CROSS JOIN LATERAL (SELECT update_time, digest"
+            f" FROM {self._schema}.record_versions"
+            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = u.i LIMIT 1) AS v",
             tenant,
             obj.value,
             list(ids),
@@ -88,33 +98,50 @@ class CursorStore:
         *,
         deleted: bool = False,
         advance_to: datetime | None = None,
+        relations: Mapping[int, Relation] | None = None,
         conn: Connection | None = None,
     ) -> None:
         """Store acknowledged versions and move the cursor forward (never back) in one transaction (the
-        caller's, when it passes `conn`)."""
+        caller's, when it passes `conn`). `relations` holds the organization and person each version's
+        record points to (absent ids point to none); without it, what a stored record pointed to stays."""
         if conn is None:
             async with self._pool.acquire() as own, own.transaction():
                 await self.record_emitted(
-                    tenant, obj, versions, deleted=deleted, advance_to=advance_to, conn=own
+                    tenant,
+                    obj,
+                    versions,
+                    deleted=deleted,
+                    advance_to=advance_to,
+                    relations=relations,
+                    conn=own,
                 )
             return
         if versions:
+            pointed = [relations.get(i, (None, None)) if relations else (None, None) for i, _ in versions]
+            # One statement: an ON CONFLICT probes the key row by row, so no plan can scan the tenant's
+            # rows for it (an UPDATE joined to the page's ids could, see the module's docstring).
             await conn.execute(
                 f"INSERT INTO {self._schema}.record_versions AS v"
-                " (tenant_id, object, pipedrive_id, update_time, digest, deleted)"
-                " SELECT $1, $2, i, t, d, $6"
-                " FROM unnest($3::bigint[], $4::timestamptz[], $5::text[]) AS u(i, t, d)"
+                " (tenant_id, object, pipedrive_id, update_time, digest, deleted, org_id, person_id)"
+                " SELECT $1, $2, i, t, d, $6, o, p"
+                " FROM unnest($3::bigint[], $4::timestamptz[], $5::text[], $8::bigint[], $9::bigint[])"
+                " AS u(i, t, d, o, p)"
                 " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
                 " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
                 " digest = CASE WHEN EXCLUDED.update_time >= v.update_time THEN EXCLUDED.digest"
                 " ELSE v.digest END,"
-                " deleted = EXCLUDED.deleted",
+                " deleted = EXCLUDED.deleted,"
+                " org_id = CASE WHEN $7 THEN EXCLUDED.org_id ELSE v.org_id END,"
+                " person_id = CASE WHEN $7 THEN EXCLUDED.person_id ELSE v.person_id END",
                 tenant,
                 obj.value,
                 [i for i, _ in versions],
                 [at for _, (at, _) in versions],
                 [digest for _, (_, digest) in versions],
                 deleted,
+                relations is not None,
+                [o for o, _ in pointed],
+                [p for _, p in pointed],
             )
         if advance_to is not None:
             await conn.execute(
@@ -126,34 +153,15 @@ class CursorStore:
                 advance_to,
             )
 
-    async def record_relations(
-        self,
-        tenant: str,
-        obj: SyncObject,
-        relations: Mapping[int, tuple[int | None, int | None]],
-        conn: Connection,
-    ) -> None:
-        """Store the organization and person the emitted records point to (in the caller's transaction)."""
-        if not relations:
-            return
-        await conn.execute(
-            f"UPDATE {self._schema}.record_versions AS v SET org_id = u.o, person_id = u.p"
-            " FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS u(i, o, p)"
-            " WHERE v.tenant_id = $1 AND v.object = $2 AND v.pipedrive_id = u.i",
-            tenant,
-            obj.value,
-            list(relations),
-            [o for o, _ in relations.values()],
-            [p for _, p in relations.values()],
-        )
-
     async def relations(
         self, tenant: str, obj: SyncObject, ids: Sequence[int]
     ) -> dict[int, tuple[int | None, int | None]]:
         """The organization and person each of `ids` pointed to when last emitted."""
         rows = await self._pool.fetch(
-            f"SELECT pipedrive_id, org_id, person_id FROM {self._schema}.record_versions"
-            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = ANY($3::bigint[])",
+            "SELECT u.i AS pipedrive_id, v.org_id, v.person_id FROM unnest($3::bigint[]) AS u(i)"
+            " CROSS JOIN LATERAL (SELECT org_id, person_id"
+            f" FROM {self._schema}.record_versions"
+            " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = u.i LIMIT 1) AS v",
             tenant,
             obj.value,
             list(ids),

@@ -272,9 +272,11 @@ class RunStore:
 
     async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:
         """Those of `ids` the run has already emitted (an import's organizations and persons)."""
+        # One probe of the key per id, whatever the table's statistics (see connector.cursors).
         rows = await self._pool.fetch(
-            f"SELECT pipedrive_id FROM {self._emitted}"
-            " WHERE tenant_id = $1 AND run_id = $2 AND object = $3 AND pipedrive_id = ANY($4::bigint[])",
+            "SELECT e.pipedrive_id FROM unnest($4::bigint[]) AS u(i) CROSS JOIN LATERAL (SELECT pipedrive_id"
+            f" FROM {self._emitted} WHERE tenant_id = $1 AND run_id = $2 AND object = $3"
+            " AND pipedrive_id = u.i LIMIT 1) AS e",
             run.tenant_id,
             run.run_id,
             obj.value,

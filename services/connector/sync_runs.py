@@ -92,9 +92,14 @@ class RunContext:
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
         async with self.runs.pool.acquire() as conn, conn.transaction():
             await self.cursors.record_emitted(
-                self.tenant, obj, versions, deleted=deleted, advance_to=advance_to, conn=conn
+                self.tenant,
+                obj,
+                versions,
+                deleted=deleted,
+                advance_to=advance_to,
+                relations=relations,
+                conn=conn,
             )
-            await self.cursors.record_relations(self.tenant, obj, relations or {}, conn)
             await self.runs.save_progress(self.run, conn)
 
     def stage_versions(self, obj: SyncObject, versions: Sequence[tuple[int, Version]]) -> None:
