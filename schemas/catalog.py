@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from schemas import topics
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
+from schemas.events.audit import AuditRecorded
 from schemas.events.push import PushCompleted, PushRequested
 from schemas.events.record_results import RecordApplied
 from schemas.events.settings import TenantSettings
@@ -48,6 +49,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("psync.push.requested", PushRequested, topics.PUSH_REQUESTS),
     EventType("psync.push.completed", PushCompleted, topics.PUSH_RESULTS),
     EventType("psync.record.applied", RecordApplied, topics.RECORD_RESULTS),
+    EventType("psync.audit.recorded", AuditRecorded, topics.AUDIT),
 )
 
 _BY_NAME = {t.name: t for t in EVENT_TYPES}

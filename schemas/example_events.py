@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged, VisitedPage
+from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
 from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted, PushRequested
 from schemas.events.record_results import RecordApplied
@@ -23,7 +24,7 @@ from schemas.events.settings import (
 )
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
-from schemas.keys import record_key, run_key, settings_key, source_change_key
+from schemas.keys import audit_key, record_key, run_key, settings_key, source_change_key
 
 _T0 = datetime(2026, 11, 2, 9, 30, 0, tzinfo=UTC)
 _TENANT = "acme"
@@ -179,6 +180,16 @@ def _payloads() -> list[tuple[BaseModel, str, tuple[object, ...]]]:
             ),
             org_key,
             (1042, "2026-11-02T09:29:41Z", "applied"),
+        ),
+        (
+            AuditRecorded(
+                action=AuditAction.SETTINGS_CHANGED,
+                actor=Actor(key_id="k_7Qd2", name="admin@acme.test"),
+                at=_T0,
+                changes=(AuditChange(path="frequency", before="manual", after="every_6h"),),
+            ),
+            audit_key(_TENANT),
+            ("audit", 17),
         ),
     ]
 

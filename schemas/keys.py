@@ -67,6 +67,11 @@ def run_key(tenant: str, run_id: str) -> str:
     return f"{tenant}:{run_id}"
 
 
+def audit_key(tenant: str) -> str:
+    """Key of an audit event: the tenant (a tenant's audit entries stay in order)."""
+    return tenant
+
+
 def settings_key(tenant: str) -> str:
     """Key of a settings event: the tenant."""
     return tenant

@@ -128,6 +128,16 @@ RECORD_RESULTS = TopicSpec(
     description="The outcome of applying one Pipedrive record to the ABM store.",
 )
 
+AUDIT = TopicSpec(
+    name="psync.audit.v1",
+    event_types=("psync.audit.recorded",),
+    key="tenant",
+    producers=("connector",),
+    consumers=("auditlog",),
+    retention_ms=30 * DAY_MS,
+    description="Who changed what of a tenant's integration (settings, connects, disconnects), and when.",
+)
+
 EVENT_TOPICS: tuple[TopicSpec, ...] = (
     SOURCE_CHANGES,
     SETTINGS,
@@ -138,6 +148,7 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     PUSH_REQUESTS,
     PUSH_RESULTS,
     RECORD_RESULTS,
+    AUDIT,
 )
 
 CONSUMER_SERVICES: tuple[str, ...] = ("mapper", "pusher", "auditlog")

@@ -1,8 +1,8 @@
 """`python -m tenant_auth`: the admin command for tenants, their API keys and their console users.
 
     python -m tenant_auth create-tenant acme "Acme Inc."
-    python -m tenant_auth issue-key acme [--label console]
-    python -m tenant_auth revoke-key acme <key id>
+    python -m tenant_auth issue-key acme [--label console] [--actor WHO]
+    python -m tenant_auth revoke-key acme <key id> [--actor WHO]
     python -m tenant_auth add-user acme ann@acme.example --role admin|viewer [--password-stdin]
     python -m tenant_auth list-users acme
     python -m tenant_auth remove-user acme ann@acme.example
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 
 import asyncpg
@@ -55,12 +56,12 @@ async def _key_command(args: argparse.Namespace, registry: TenantRegistry) -> No
             await registry.create_tenant(args.tenant, args.name or args.tenant)
         except InvalidTenantId as invalid:
             raise CommandFailed(str(invalid)) from invalid
-        key = await registry.issue_key(args.tenant, "initial")
+        key = await registry.issue_key(args.tenant, "initial", args.actor)
         print(f"tenant {args.tenant} ready; API key (shown once): {key.full_key}")
     elif args.command == "issue-key":
-        key = await registry.issue_key(args.tenant, args.label)
+        key = await registry.issue_key(args.tenant, args.label, args.actor)
         print(f"API key for {args.tenant} (shown once): {key.full_key}")
-    elif not await registry.revoke_key(args.tenant, args.key_id):
+    elif not await registry.revoke_key(args.tenant, args.key_id, args.actor):
         raise CommandFailed(f"no active key {args.key_id} for tenant {args.tenant}")
 
 
@@ -105,6 +106,10 @@ async def run(args: argparse.Namespace, settings: AdminSettings) -> int:
         await pool.close()
 
 
+def _operator() -> str:
+    return f"operator {getpass.getuser()}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tenant_auth")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke one API key")
     revoke.add_argument("tenant")
     revoke.add_argument("key_id")
+    for keyed in (create, issue, revoke):
+        keyed.add_argument(
+            "--actor", default=_operator(), help="who does it, for the audit entries (default: the OS user)"
+        )
     add = commands.add_parser("add-user", help="add a console user (prints a new password once)")
     add.add_argument("tenant")
     add.add_argument("email")

@@ -1,4 +1,5 @@
-"""The aiohttp middleware that authenticates every API call and scopes it to one tenant."""
+"""The aiohttp middleware that authenticates every API call, scopes it to one tenant and says who acted
+(`tenant_auth.actors`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from schemas.events.audit import Actor
 from service_runtime.http_errors import json_error
+from tenant_auth.actors import ACTOR, ACTOR_HEADER, acting_as, named_actor
+from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
@@ -35,9 +39,19 @@ def tenant_auth_middleware(registry: TenantRegistry) -> Middleware:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         request[TENANT] = tenant
-        return await handler(request)
+        actor = Actor(key_id=_key_id(presented), name=named_actor(request.headers.get(ACTOR_HEADER)))
+        request[ACTOR] = actor
+        with acting_as(actor):
+            return await handler(request)
 
     return authenticate
+
+
+def _key_id(presented: str) -> str | None:
+    try:
+        return split_api_key(presented)[0]
+    except ValueError:
+        return None
 
 
 def tenant_of(request: web.Request) -> str:

@@ -83,7 +83,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("cursor: not a cursor this API returned") from failure
 
 
-def _query(model: type[Query], request: web.Request) -> tuple[Query, tuple[datetime, str] | None]:
+def parse_query(model: type[Query], request: web.Request) -> tuple[Query, tuple[datetime, str] | None]:
     try:
         query = model.model_validate(dict(request.query))
         cursor: str | None = getattr(query, "cursor", None)
@@ -105,7 +105,7 @@ async def _presented(reads: ActivityReads, tenant: str, runs: Sequence[StoredRun
 
 async def list_runs(request: web.Request) -> web.Response:
     """One page of the tenant's runs, newest first, filtered by status, service or kind."""
-    query, after = _query(RunsQuery, request)
+    query, after = parse_query(RunsQuery, request)
     reads, tenant = request.app[READS], tenant_of(request)
     where = RunFilter(query.status, query.service, query.kind)
     runs = await reads.runs_page(tenant, where, after, query.limit + 1)
@@ -127,7 +127,7 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def list_entries(request: web.Request) -> web.Response:
     """One page of a run's per-record entries, oldest first, filtered by outcome; 404 for an unknown run."""
-    query, after = _query(EntriesQuery, request)
+    query, after = parse_query(EntriesQuery, request)
     reads, tenant, run_id = request.app[READS], tenant_of(request), request.match_info["run_id"]
     outcome = query.outcome.value if query.outcome else None
     rows = await reads.entries_page(tenant, run_id, outcome, after, query.limit + 1)
@@ -141,7 +141,7 @@ async def list_entries(request: web.Request) -> web.Response:
 
 async def export_entries(request: web.Request) -> web.StreamResponse:
     """All of a run's entries as CSV (oldest first), written page by page; 404 for an unknown run."""
-    query, _ = _query(EntriesExportQuery, request)
+    query, _ = parse_query(EntriesExportQuery, request)
     reads, tenant, run_id = request.app[READS], tenant_of(request), request.match_info["run_id"]
     outcome = query.outcome.value if query.outcome else None
     rows = await reads.entries_page(tenant, run_id, outcome, None, CSV_PAGE)

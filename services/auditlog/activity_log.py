@@ -10,6 +10,7 @@ import asyncpg
 
 from auditlog.run_views import shown_status
 from postgres_store.inbox import Connection, claim_event, claim_events
+from schemas.events.audit import AuditRecorded
 from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, RunStatus, applied_run_id
 
 REASON_LENGTH = 200
@@ -128,6 +129,19 @@ class ActivityLog:
             f"UPDATE {self._schema}.runs SET status = $3 WHERE tenant_id = $1 AND run_id = $2",
             tenant, run_id, status.value if status else None,
         )  # fmt: skip
+
+    async def record_audit(self, tenant: str, event_id: str, topic: str, entry: AuditRecorded) -> bool:
+        """Keep an audit entry; False for a repeat."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await claim_event(conn, self._schema, tenant, event_id, topic):
+                return False
+            await conn.execute(
+                f"INSERT INTO {self._schema}.audit_entries (tenant_id, event_id, action, actor_key_id,"
+                " actor_name, at, changes, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                tenant, event_id, entry.action.value, entry.actor.key_id, entry.actor.name, entry.at,
+                [c.model_dump(mode="json") for c in entry.changes], entry.detail,
+            )  # fmt: skip
+            return True
 
     async def record_entry(self, tenant: str, event_id: str, topic: str, entry: RecordEntry) -> bool:
         """Add one per-record entry; False for a repeat."""

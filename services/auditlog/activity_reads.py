@@ -139,6 +139,18 @@ class ActivityReads:
         )  # fmt: skip
         return [dict(r) for r in rows]
 
+    async def audit_page(self, tenant: str, before: Position | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` audit entries at or before `before`'s time, newest first (the caller drops those
+        not strictly before the position)."""
+        at = before[0] if before else None
+        rows = await self._pool.fetch(
+            f"SELECT event_id, action, actor_key_id, actor_name, at, changes, detail"
+            f" FROM {self._schema}.audit_entries WHERE tenant_id = $1"
+            " AND ($2::timestamptz IS NULL OR at <= $2) ORDER BY at DESC, event_id DESC LIMIT $3",
+            tenant, at, limit,
+        )  # fmt: skip
+        return [dict(r) for r in rows]
+
     async def run_is_known(self, tenant: str, run_id: str) -> bool:
         """Whether the run, or any entry filed under it, exists."""
         found = await self._pool.fetchval(

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
 from auditlog.activity_reads import ActivityReads
+from auditlog.audit_api import add_audit_routes
 from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.openapi import auditlog_openapi
 from auditlog.settings import AuditlogSettings
@@ -83,6 +84,7 @@ async def run_service(settings: AuditlogSettings) -> None:
         await tenants.install()
         http = web.Application(middlewares=api_middlewares(tenant_auth_middleware(tenants)))
         add_activity_routes(http, ActivityReads(pool, settings.db_schema))
+        add_audit_routes(http, tenants)
         checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
         add_operational_routes(http, checks, registry)
         add_openapi_route(http, auditlog_openapi())

@@ -9,6 +9,7 @@ from prometheus_client import Counter
 
 from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
 from schemas.envelope import CloudEvent
+from schemas.events.audit import AuditRecorded
 from schemas.events.common import Direction
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
@@ -95,7 +96,12 @@ def build_handlers(log: ActivityLog, runs_finished: Counter | None = None) -> Ma
         )
         return Handled(duplicate=not await log.record_entry(event.tenantid, event.id, message.topic, entry))
 
+    async def audit_recorded(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        entry: AuditRecorded = event.data
+        return Handled(duplicate=not await log.record_audit(event.tenantid, event.id, message.topic, entry))
+
     return {
+        "psync.audit.recorded": audit_recorded,
         "psync.run.started": run_started,
         "psync.run.finished": run_finished,
         "psync.record.applied": record_applied,

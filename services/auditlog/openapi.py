@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.activity_api import EntriesExportQuery, EntriesQuery, RunsQuery
+from auditlog.audit_api import AuditQuery
 from service_runtime.openapi import Operation, openapi_document
 
 PATHS = {
+    "/v1/audit": {
+        "get": Operation(
+            "Who changed what: settings, connects, disconnects, API keys; newest first", query=AuditQuery
+        )
+    },
     "/v1/runs": {"get": Operation("Every run of every service, newest first", query=RunsQuery)},
     "/v1/runs/{run_id}": {
         "get": Operation("One run: counts, tokens, status, message, links", errors=(400, 401, 404))

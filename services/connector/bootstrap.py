@@ -138,12 +138,15 @@ async def assemble(
 
 def expiring_tables(settings: ConnectorSettings) -> list[Expiry]:
     """What the connector remembers only for a while: webhook delivery ids and the hourly windows of
-    webhook changes (reported when their hour ended), and OAuth states an hour after they expired
+    webhook changes (reported when their hour ended), audit entries once published, and OAuth states an
+    hour after they expired
     (issuing sweeps them too, but only when someone connects)."""
     return [
         Expiry(f"{settings.db_schema}.webhook_deliveries", "received_at", settings.webhook_delivery_window_s),
         Expiry(f"{settings.db_schema}.webhook_runs", "started_at", settings.webhook_delivery_window_s),
         Expiry(f"{settings.pipedrive.client_schema}.oauth_states", "expires_at", 3600),
+        # Published within seconds; the auditlog keeps the entries.
+        Expiry(f"{settings.db_schema}.audit_outbox", "recorded_at", settings.webhook_delivery_window_s),
     ]
 
 

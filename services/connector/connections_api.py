@@ -19,6 +19,7 @@ from pipedrive_client import (
     PipedriveError,
 )
 from pipedrive_client.api_domains import web_app_url
+from schemas.events.audit import AuditAction
 from schemas.events.settings import TenantSettings
 from tenant_auth.keys import split_api_key
 from tenant_auth.middleware import tenant_of
@@ -41,10 +42,11 @@ def session_of(request: web.Request) -> str:
 
 
 async def mark_connected(
-    deps: ConnectorDeps, tenant: str, connected: bool, web_url: str | None = None
+    deps: ConnectorDeps, tenant: str, connected: bool, web_url: str | None = None, how: str | None = None
 ) -> TenantSettings:
     """Publish the tenant's settings with `connected` (and webhooks off when disconnected) and the
-    company's Pipedrive web app (`web_url`, where records have their pages)."""
+    company's Pipedrive web app (`web_url`, where records have their pages); audited as a connect or a
+    disconnect (`how`: in words, how it came about)."""
     # The catalog described the account connected before (if any): it is read again when next needed.
     await deps.catalogs.forget(tenant)
 
@@ -54,7 +56,8 @@ async def mark_connected(
             update["webhooks_enabled"] = False
         return current.model_copy(update=update)
 
-    return await deps.tenant_settings.change(tenant, change)
+    action = AuditAction.CONNECTED if connected else AuditAction.DISCONNECTED
+    return await deps.tenant_settings.change(tenant, change, action, how)
 
 
 async def connect_api_token(request: web.Request) -> web.Response:
@@ -81,7 +84,8 @@ async def connect_api_token(request: web.Request) -> web.Response:
         status = 400 if isinstance(failure, InvalidApiKey) else 502
         raise json_error(status, "connection_failed", str(failure)) from failure
     await store.identify(tenant, me.company_id, me.id)
-    await mark_connected(deps, tenant, True, web_app_url(domain, me.company_domain))
+    company = f"API token, Pipedrive company {me.company_name} ({me.company_id})"
+    await mark_connected(deps, tenant, True, web_app_url(domain, me.company_domain), company)
     return web.json_response(
         {"connected": True, "kind": "api_token", "company_id": me.company_id, "company_name": me.company_name}
     )
@@ -121,7 +125,7 @@ async def disconnect(request: web.Request) -> web.Response:
     with contextlib.suppress(PipedriveError):
         await unregister_webhooks(deps, tenant)
     existed = await deps.factory.credentials.delete(tenant)
-    await mark_connected(deps, tenant, False)
+    await mark_connected(deps, tenant, False, how="disconnected by the admin")
     return web.json_response({"connected": False, "was_connected": existed})
 
 

@@ -32,10 +32,13 @@ from connector.connections_api import mark_connected, session_of
 from pipedrive_client import OAuthApp, OAuthCredentials, PipedriveError, authorize_url
 from pipedrive_client.api_domains import web_app_url
 from pipedrive_client.oauth import IssuedState
+from schemas.events.audit import Actor
 from service_runtime.http_inputs import PositiveId, read_json, validated
+from tenant_auth.actors import acting_as
 from tenant_auth.middleware import authenticated_tenant, tenant_of
 
 ACTOR_HEADER = "X-Psync-Actor"
+PIPEDRIVE_UNINSTALL = Actor(name="Pipedrive (app uninstalled)")
 _log = structlog.get_logger(__name__)
 
 
@@ -160,7 +163,9 @@ async def _connect(deps: ConnectorDeps, issued: IssuedState, credentials: OAuthC
     else:
         company_id, company_domain = me.company_id, me.company_domain
         await deps.factory.credentials.identify(tenant, me.company_id, me.id)
-    await mark_connected(deps, tenant, True, web_app_url(credentials.api_domain, company_domain))
+    with acting_as(Actor(key_id=issued.session_id, name=issued.actor)):
+        how = f"OAuth, Pipedrive company {company_id}" if company_id else "OAuth"
+        await mark_connected(deps, tenant, True, web_app_url(credentials.api_domain, company_domain), how)
     _log.info("oauth_connected", tenant=tenant, actor=issued.actor, company_id=company_id)
     return company_id
 
@@ -196,7 +201,8 @@ async def app_uninstalled(request: web.Request) -> web.Response:
     tenants = await deps.factory.credentials.tenants_of_company(body.company_id)
     for tenant in tenants:
         await deps.factory.credentials.delete(tenant)
-        await mark_connected(deps, tenant, False)
+        with acting_as(PIPEDRIVE_UNINSTALL):
+            await mark_connected(deps, tenant, False, how="the app was uninstalled in Pipedrive")
         _log.info("pipedrive_app_uninstalled", tenant=tenant, company_id=body.company_id)
     return web.json_response({"disconnected": len(tenants)})
 

@@ -15,7 +15,9 @@ import asyncpg
 import structlog
 from pydantic import ValidationError
 
+from connector.audit_trail import AuditOutbox, audit_entry, settings_changes
 from schemas.catalog import build_event
+from schemas.events.audit import AuditAction
 from schemas.events.common import SyncObject
 from schemas.events.settings import ObjectSettings, TenantSettings
 from schemas.keys import settings_key
@@ -55,6 +57,7 @@ class SettingsStore:
         self._pool = pool
         self._table = f"{schema}.tenant_settings"
         self._producer = producer
+        self._audit = AuditOutbox(pool, schema, producer)
 
     async def current(self, tenant: str) -> TenantSettings | None:
         """The tenant's saved settings (None before the first save)."""
@@ -65,8 +68,15 @@ class SettingsStore:
         """The saved settings, or the defaults a first save would start from."""
         return await self.current(tenant) or default_settings().model_copy(update={"version": 0})
 
-    async def change(self, tenant: str, change: Change) -> TenantSettings:
-        """Apply `change` to the current settings, save it as the next version, then publish it."""
+    async def change(
+        self,
+        tenant: str,
+        change: Change,
+        action: AuditAction = AuditAction.SETTINGS_CHANGED,
+        detail: str | None = None,
+    ) -> TenantSettings:
+        """Apply `change` to the current settings, save it as the next version with its audit entry (who:
+        the current actor; what: `action` and the values that changed), then publish both."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 f"INSERT INTO {self._table} (tenant_id, version, settings) VALUES ($1, 0, $2)"
@@ -88,8 +98,21 @@ class SettingsStore:
                 saved.version,
                 _as_json(saved),
             )
+            entry = audit_entry(action, settings_changes(current, saved), detail, datetime.now(UTC))
+            if entry is not None:
+                await self._audit.record(conn, tenant, entry)
         await self.publish(tenant, saved)
+        await self._publish_audit()
         return saved
+
+    async def _publish_audit(self) -> None:
+        """Publish the audit entries; one that fails now is published with the next retries."""
+        try:
+            await self._audit.publish_pending()
+        except Exception as failure:
+            if not is_transient(failure):
+                raise
+            _log.warning("audit_publish_deferred", error=_reason(failure))
 
     async def publish(self, tenant: str, settings: TenantSettings) -> None:
         """Publish a saved version and remember that it was."""
@@ -109,6 +132,7 @@ class SettingsStore:
         rows = await self._pool.fetch(
             f"SELECT tenant_id, settings FROM {self._table} WHERE version > published_version AND version > 0"
         )
+        await self._audit.publish_pending()
         published = 0
         for row in rows:
             try:

@@ -1,0 +1,101 @@
+"""Audit entries of the connector: who changed a tenant's settings and what, who connected or
+disconnected Pipedrive. Recorded in the transaction of the change (an outbox), published to
+`psync.audit.v1` after it; what failed to publish is published again with the settings' retries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from postgres_store.inbox import Connection
+from schemas.catalog import build_event
+from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
+from schemas.events.settings import TenantSettings
+from schemas.keys import audit_key
+from schemas.topics import AUDIT
+from stream_runner.messages import OutgoingMessage
+from stream_runner.producer import EventProducer
+from tenant_auth.actors import current_actor
+
+SYSTEM = Actor()
+_UNAUDITED = frozenset({"version"})
+
+
+def settings_changes(before: TenantSettings, after: TenantSettings) -> list[AuditChange]:
+    """Every value that differs between two versions, by its path (`auto_push.enabled`); a list, such as
+    an object's field mappings, is one value."""
+    return _changes(before.model_dump(mode="json"), after.model_dump(mode="json"), "")
+
+
+def _changes(before: Any, after: Any, path: str) -> list[AuditChange]:
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        names = sorted(set(before) | set(after), key=str)
+        found: list[AuditChange] = []
+        for name in names:
+            if not path and name in _UNAUDITED:
+                continue
+            found += _changes(before.get(name), after.get(name), f"{path}.{name}" if path else str(name))
+        return found
+    return [] if before == after else [AuditChange(path=path, before=before, after=after)]
+
+
+def audit_entry(
+    action: AuditAction, changes: list[AuditChange], detail: str | None, at: datetime
+) -> AuditRecorded | None:
+    """The entry of a change made for the current actor; None for a settings change that changed
+    nothing."""
+    if action is AuditAction.SETTINGS_CHANGED and not changes:
+        return None
+    return AuditRecorded(
+        action=action, actor=current_actor() or SYSTEM, at=at, changes=tuple(changes), detail=detail
+    )
+
+
+def audit_message(tenant: str, entry_id: int, entry: AuditRecorded) -> OutgoingMessage:
+    """The entry as an event, its id derived from (tenant, outbox entry id)."""
+    event = build_event(
+        entry, tenant=tenant, subject=audit_key(tenant), source="/connector", id_parts=("audit", entry_id),
+        time=entry.at,
+    )  # fmt: skip
+    return OutgoingMessage.of_event(AUDIT.name, event)
+
+
+class AuditOutbox:
+    """The `audit_outbox` table: entries recorded with their change, then published."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, producer: EventProducer) -> None:
+        self._pool = pool
+        self._table = f"{schema}.audit_outbox"
+        self._producer = producer
+
+    async def record(self, conn: Connection, tenant: str, entry: AuditRecorded) -> None:
+        """Keep an entry, in the caller's transaction."""
+        await conn.execute(
+            f"INSERT INTO {self._table} (tenant_id, entry) VALUES ($1, $2)",
+            tenant,
+            entry.model_dump(mode="json"),
+        )
+
+    async def publish_pending(self) -> int:
+        """Publish every entry not published yet, oldest first; returns how many."""
+        rows = await self._pool.fetch(
+            f"SELECT tenant_id, entry_id, entry FROM {self._table} WHERE NOT published ORDER BY entry_id"
+            " LIMIT 1000"
+        )
+        if not rows:
+            return 0
+        messages = [
+            audit_message(r["tenant_id"], r["entry_id"], AuditRecorded.model_validate(r["entry"]))
+            for r in rows
+        ]
+        await self._producer.send_all(messages)
+        await self._pool.execute(
+            f"UPDATE {self._table} SET published = true"
+            " FROM unnest($1::text[], $2::bigint[]) AS k(t, id) WHERE tenant_id = k.t AND entry_id = k.id",
+            [r["tenant_id"] for r in rows],
+            [r["entry_id"] for r in rows],
+        )
+        return len(rows)
