@@ -1,10 +1,13 @@
 """From the admin's settings to the saved ones (pure): every mapping checked (the rule book's
 `mapping_checks`), labels resolved to the account's field keys and codes, the modes left out filled in.
 
-A mapping the current settings already hold unchanged is kept as saved (its field code with it) and only
-its modes are checked again against the directions: what was accepted is not refused later because the
-account is not connected right now. New or changed mappings, and a changed domain field, need the
-account's field definitions (`needs_definitions`).
+A mapping in effect already (one the tenant saved, or, for an object without saved fields, one of the
+defaults `GET /v1/settings` spells out) is kept as it is, its field code with it, and not checked again:
+what was accepted is not refused later because the account is not connected right now, the settings `GET`
+shows can be sent back with `PUT` as they are, and switching a direction off needs no change to the
+modes of the fields (they are dormant while their direction is off; the directions gate every write).
+New or changed mappings are checked, and they and a changed domain field need the account's field
+definitions (`needs_definitions`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sync_rules.mapping_checks import (
     mapping_problems,
     pipedrive_field_of,
 )
+from sync_rules.mapping_resolution import effective_field_settings
 from sync_rules.mappings import FieldDefinition
 
 Definitions = Mapping[SyncObject, Sequence[FieldDefinition]]
@@ -56,7 +60,8 @@ def configured(spec: FieldMappingInput, switches: DirectionSwitches) -> FieldMap
 
 
 def _kept(mapping: FieldMapping, current: TenantSettings, obj: SyncObject) -> FieldMapping | None:
-    held = current.objects[obj].fields if obj in current.objects else ()
+    """The mapping in effect that `mapping` repeats unchanged (saved, or a default), or None."""
+    held = effective_field_settings(current, obj)
     return next((m for m in held if m.model_copy(update={"field_code": None}) == mapping), None)
 
 
@@ -115,18 +120,11 @@ def _problems(
             mapping = configured(given, spec.directions)
             kept = _kept(mapping, current, obj)
             known = definitions.get(obj, ())
-            found = mapping_problems(obj, index, mapping, spec.directions, known)
-            if kept is not None:
-                # Saved before: only what the directions allow is checked again.
-                found = [
-                    p
-                    for p in found
-                    if p.path.endswith((".to_pipedrive", ".to_abm")) and "read-only" not in p.problem
-                ]
+            if kept is not None:  # in effect already: kept as it is
                 fields.append(kept)
-            else:
-                fields.append(_resolved(mapping, known))
-            problems.extend(found)
+                continue
+            problems.extend(mapping_problems(obj, index, mapping, spec.directions, known))
+            fields.append(_resolved(mapping, known))
         objects[obj] = ObjectSettings(directions=spec.directions, fields=tuple(fields))
     label = wanted.organization_domain.custom_field_label
     if label is not None and label != current.organization_domain.custom_field_label:

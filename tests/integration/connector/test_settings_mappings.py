@@ -270,3 +270,53 @@ async def test_mappings_saved_before_stay_when_the_account_is_not_connected_anym
 
     assert saved_status == 200 and status == 200, saved
     assert saved["objects"]["organization"]["fields"][0]["pipedrive_field"] == "Domain"
+
+
+def _as_input(shown: dict[str, Any]) -> dict[str, Any]:
+    """The settings GET shows, as the body of a PUT (the read-only parts left out)."""
+    mapping_keys = ("abm_field", "pipedrive_field", "custom", "to_pipedrive", "to_abm")
+    return {
+        "objects": {
+            name: {
+                "directions": spec["directions"],
+                "fields": [{k: f[k] for k in mapping_keys} for f in spec["fields"]],
+            }
+            for name, spec in shown["objects"].items()
+        },
+        "frequency": shown["frequency"],
+        "auto_push": shown["auto_push"],
+        "organization_domain": {
+            k: shown["organization_domain"][k] for k in ("custom_field_label", "keep_subdomains")
+        },
+    }
+
+
+async def test_the_settings_shown_can_be_put_back_as_they_are(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    shown = await _settings(harness)  # the defaults: Fill into Pipedrive, which the directions do not take
+
+    status, saved = await _send(harness, "PUT", _as_input(shown))
+
+    assert status == 200, saved
+    for obj in SyncObject:
+        assert _listed(saved, obj) == _listed(shown, obj)
+        assert saved["objects"][obj.value]["directions"] == shown["objects"][obj.value]["directions"]
+
+
+async def test_a_direction_switched_off_keeps_the_modes_of_its_fields(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    fields = [{"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "overwrite"}]
+    status, first = await _send(
+        harness, "PUT", {"objects": {"organization": {"directions": BOTH_WAYS, "fields": fields}}}
+    )
+    assert status == 200, first
+    into_abm_only = {"create_in_pipedrive": False, "update_in_pipedrive": False}
+
+    status, switched = await _send(
+        harness, "PATCH", {"objects": {"organization": {"directions": into_abm_only}}}
+    )
+
+    assert status == 200, switched
+    organization = switched["objects"]["organization"]
+    assert organization["directions"] == {**BOTH_WAYS, **into_abm_only}
+    assert organization["fields"] == first["objects"]["organization"]["fields"]
