@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 from console.deps import SESSION, deps_of
 from console.rendering import PageRefused, render_refusal
 from console.service_api import ServiceFailed, ServiceUnreachable
+from console.sessions import ConsoleSession
 
 COOKIE = "psync_session"
 CSRF_FIELD = "csrf_token"
@@ -22,6 +23,9 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/metrics", "/favicon.ico"})
+# Pipedrive's redirect URI: it needs a session only for connects the console started (its handler asks
+# for one), and Pipedrive's app-uninstall call (DELETE, the app's Basic auth) comes there without one.
+OAUTH_CALLBACK = "/pipedrive/callback"
 PUBLIC_PREFIXES = ("/static/",)
 ANY_ROLE_CHANGES = frozenset({"/logout"})
 _CSP = (
@@ -86,7 +90,25 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _is_public(request: web.Request) -> bool:
-    return request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
+    return (
+        request.path in PUBLIC_PATHS
+        or request.path == OAUTH_CALLBACK
+        or request.path.startswith(PUBLIC_PREFIXES)
+    )
+
+
+async def signed_in(request: web.Request) -> ConsoleSession | None:
+    """The session of the request's cookie, if it is a live one."""
+    token = request.cookies.get(COOKIE)
+    return await deps_of(request).sessions.find(token) if token else None
+
+
+def to_sign_in(request: web.Request) -> web.StreamResponse:
+    """Off to the sign-in page, and back here afterwards (a page, not a change)."""
+    if request.headers.get("HX-Request"):
+        return web.Response(status=200, headers={"HX-Redirect": "/login"})
+    target = request.path_qs if request.method in SAFE_METHODS else "/"
+    raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
 
 
 @web.middleware
@@ -94,13 +116,9 @@ async def session_guard(request: web.Request, handler: Handler) -> web.StreamRes
     """The signed-in user's session on the request, or off to the sign-in page."""
     if _is_public(request):
         return await handler(request)
-    token = request.cookies.get(COOKIE)
-    session = await deps_of(request).sessions.find(token) if token else None
+    session = await signed_in(request)
     if session is None:
-        if request.headers.get("HX-Request"):
-            return web.Response(status=200, headers={"HX-Redirect": "/login"})
-        target = request.path_qs if request.method in SAFE_METHODS else "/"
-        raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
+        return to_sign_in(request)
     request[SESSION] = session
     return await handler(request)
 

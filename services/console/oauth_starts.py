@@ -26,6 +26,12 @@ class OAuthStarts:
             session.tenant_id,
         )
 
+    async def started_here(self, state: str) -> bool:
+        """Whether a console session started the connect with `state` and has not completed it (any
+        session, however old): such a connect is completed only in the session that started it."""
+        found = await self._pool.fetchval(f"SELECT true FROM {self._table} WHERE state = $1", state)
+        return bool(found)
+
     async def redeem(self, state: str, session: ConsoleSession) -> bool:
         """Whether this session started the connect with `state` (then it is spent)."""
         done = await self._pool.fetchval(

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
-from console.deps import api_of, deps_of, session_of
+from console.deps import SESSION, api_of, deps_of, session_of
+from console.guards import OAUTH_CALLBACK, signed_in, to_sign_in
 from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
 
@@ -100,11 +101,21 @@ async def start_oauth(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(location)
 
 
-async def oauth_callback(request: web.Request) -> web.Response:
-    """Pipedrive sends the browser back here: the state must be one this session started; then the
-    connector trades the code (and answers where the flow ends)."""
+async def oauth_callback(request: web.Request) -> web.StreamResponse:
+    """Pipedrive sends the browser back here (the app's redirect URI). A connect the console started must
+    come back in the session that started it; then the connector trades the code (and answers where the
+    flow ends). A connect started through the connector's API (an admin's own client, `POST
+    /v1/connection/oauth/start`) is the connector's to complete, with its state as the proof, exactly as
+    if the connector were the redirect URI."""
+    deps = deps_of(request)
     state = request.query.get("state", "")
-    if not state or not await deps_of(request).oauth_starts.redeem(state, session_of(request)):
+    if state and not await deps.oauth_starts.started_here(state):
+        return await _connector_callback(request)
+    session = await signed_in(request)
+    if session is None:
+        return to_sign_in(request)
+    request[SESSION] = session
+    if not state or not await deps.oauth_starts.redeem(state, session):
         raise _not_yours()
     answer = await api_of(request).send(
         "connector", "GET", "/v1/connection/oauth/callback?" + request.query_string
@@ -115,6 +126,29 @@ async def oauth_callback(request: web.Request) -> web.Response:
     if answer.ok:
         return await _oauth_ended(request, "connected", "")
     return await _oauth_ended(request, "failed", answer.message)
+
+
+async def app_uninstalled(request: web.Request) -> web.StreamResponse:
+    """Pipedrive's app-uninstall call, sent to the app's callback URL (this one): the connector checks the
+    app's Basic auth, disconnects the company's OAuth tenants and wipes their tokens."""
+    return await _connector_callback(request)
+
+
+async def _connector_callback(request: web.Request) -> web.StreamResponse:
+    """Pass the request on to the connector's own callback, as it came, and its answer back."""
+    headers = {
+        name: request.headers[name] for name in ("Authorization", "Content-Type") if name in request.headers
+    }
+    answer = await deps_of(request).services.relay(
+        "connector",
+        request.method,
+        "/v1/connection/oauth/callback?" + request.query_string,
+        headers=headers,
+        data=await request.read() if request.can_read_body else None,
+    )
+    if answer.location:
+        raise web.HTTPFound(answer.location)
+    return web.json_response(answer.body, status=answer.status)
 
 
 async def oauth_done(request: web.Request) -> web.Response:
@@ -190,7 +224,8 @@ def add_pipedrive_card_routes(app: web.Application) -> None:
     app.router.add_get(CARD, show_card)
     app.router.add_post(f"{CARD}/api-token", connect_with_token)
     app.router.add_post(f"{CARD}/oauth", start_oauth)
-    app.router.add_get("/pipedrive/callback", oauth_callback)
+    app.router.add_get(OAUTH_CALLBACK, oauth_callback)
+    app.router.add_delete(OAUTH_CALLBACK, app_uninstalled)
     app.router.add_get(f"{CARD}/oauth/done", oauth_done)
     app.router.add_get(f"{CARD}/disconnect", confirm_disconnect)
     app.router.add_post(f"{CARD}/disconnect", disconnect)

@@ -102,6 +102,31 @@ class ServiceApi:
         except (aiohttp.ClientError, TimeoutError) as failure:
             raise ServiceUnreachable(service) from failure
 
+    async def relay(
+        self,
+        service: str,
+        method: str,
+        path_qs: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> ServiceAnswer:
+        """A call to one of the service's keyless endpoints, passed on as it came (no tenant key, no
+        actor): Pipedrive's OAuth redirect and app-uninstall call reaching the console's redirect URI."""
+        try:
+            async with self._session.request(
+                method,
+                self._urls[service] + path_qs,
+                data=data,
+                headers=dict(headers or {}),
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                return ServiceAnswer(response.status, _json_or_none(raw), response.headers.get("Location"))
+        except (aiohttp.ClientError, TimeoutError) as failure:
+            raise ServiceUnreachable(service) from failure
+
     async def _send(
         self,
         service: str,

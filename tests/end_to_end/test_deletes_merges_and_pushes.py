@@ -1,23 +1,20 @@
 """Deletes, merges, 404s, webhook runs and pushes by ABM id, seen only from outside: the sandbox's API (as
 the people using Pipedrive), the services' HTTP APIs (as the admin) and the `abm.*` topics (as the ABM
-platform). Every service runs as its own process on fresh schemas and consumer groups; each test has its
-own tenant and its own records in the sandbox's company. (Not under tests/integration, whose hygiene
-fixture stops every service process after each test: here one stack serves the module.)"""
+platform). Every service runs as its own process on fresh schemas and consumer groups (one stack for the
+package, `conftest.py`); each test has its own tenant and its own records in the sandbox's company."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from pipedrive_sandbox import SandboxConfig, run_sandbox
 from schemas.catalog import build_event, event_type_of
 from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed, ScoreChanged
@@ -37,29 +34,6 @@ BOTH_WAYS = {
     "create_in_abm": True,
     "update_in_abm": True,
 }
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    """An empty Pipedrive company and every service, started once for this module."""
-    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as sandbox:
-        running = Stack(pg_pool, kafka_bootstrap, sandbox, tmp_path_factory.mktemp("e2e"))
-        try:
-            await running.start()
-            yield running
-        finally:
-            await running.stop()
-
-
-@pytest.fixture(scope="module")
-async def abm_platform(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """The visitor-identification platform's producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 class Admin:
