@@ -45,9 +45,8 @@ from pipedrive_client import (
 from pipedrive_sandbox import Plan as SandboxPlan
 from pipedrive_sandbox import SandboxConfig, create_app
 from pipedrive_sandbox.app_keys import STATE
-from postgres_store.migrations import apply_migrations
 from postgres_store.pool import create_pool
-from pusher.bootstrap import MIGRATIONS, build_handlers
+from pusher.bootstrap import build_handlers, install_tables
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed
@@ -151,7 +150,7 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
     runner, base_url, state = await _start_sandbox(writes)
     schema, tenant = f"bench_pusher_{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        await apply_migrations(pool, schema, MIGRATIONS)
+        await install_tables(pool, schema)
         async with aiohttp.ClientSession() as session:
             factory = PipedriveClientFactory(
                 session, pool, key, policy=ApiDomainPolicy((base_url,)), schema=client_schema,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged, VisitedPage
@@ -201,7 +202,7 @@ def example_events() -> list[CloudEvent[BaseModel]]:
             payload,
             tenant=_TENANT,
             subject=subject,
-            source="/psync/examples",
+            source=sources.EXAMPLES,
             id_parts=id_parts,
             time=_T0,
             correlationid=_RUN,

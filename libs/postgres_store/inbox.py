@@ -1,21 +1,36 @@
 """The inbox: which events a consumer already applied, recorded in the same transaction as the effect.
 
-Every consuming service's first migration creates its `inbox` table:
-`inbox (tenant_id, event_id, topic, applied_at, PRIMARY KEY (tenant_id, event_id))`.
+A consuming service installs its `inbox` table with `install_inbox` (the migrations of this package, kept
+apart from the service's own):
+`inbox (tenant_id, event_id, topic, applied_at, outputs, PRIMARY KEY (tenant_id, event_id))`.
 A handler calls `claim_event` inside its transaction before applying the effect: when it returns False
-the event was applied before (a redelivery or a replay) and the handler does nothing.
+the event was applied before (a redelivery or a replay) and the handler does nothing but re-send the
+outputs the first application saved (`save_outputs` / `saved_outputs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-"""A plain connection or one borrowed from a pool."""
+from postgres_store.migrations import apply_migrations
+from postgres_store.pool import Connection
+from stream_runner.messages import OutgoingMessage
+
+MIGRATIONS = Path(__file__).with_name("inbox_migrations")
+LEDGER = "inbox_migrations"
+
+EventRef = tuple[str, str]
+"""(tenant, event id): an event, as the inbox knows it."""
+
+
+async def install_inbox(pool: asyncpg.Pool, schema: str) -> list[int]:
+    """Create or bring up to date the inbox table of a service schema; returns the versions applied now."""
+    return await apply_migrations(pool, schema, MIGRATIONS, ledger=LEDGER)
 
 
 async def claim_event(conn: Connection, schema: str, tenant: str, event_id: str, topic: str) -> bool:
@@ -32,34 +47,10 @@ async def claim_event(conn: Connection, schema: str, tenant: str, event_id: str,
     return bool(inserted)
 
 
-async def save_outputs(
-    conn: Connection, schema: str, tenant: str, event_id: str, outputs: list[dict[str, Any]]
-) -> None:
-    """Keep the messages an applied event produced, with its inbox row, so a redelivery can re-send them.
-
-    Needs the `outputs jsonb` column on the inbox (a consumer that emits results adds it). Without it, a
-    crash between the commit and the produce would lose the results: the redelivery is a duplicate.
-    """
-    await conn.execute(
-        f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
-        tenant,
-        event_id,
-        outputs,
-    )
-
-
-async def saved_outputs(conn: Connection, schema: str, tenant: str, event_id: str) -> list[dict[str, Any]]:
-    """The messages an already-applied event produced (empty when it produced none)."""
-    outputs = await conn.fetchval(
-        f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
-    )
-    return list(outputs or [])
-
-
-async def claim_events(
-    conn: Connection, schema: str, events: list[tuple[str, str, str]]
-) -> set[tuple[str, str]]:
-    """Record many (tenant, event id, topic) as applied at once; returns those not applied before."""
+async def claim_events(conn: Connection, schema: str, events: Sequence[tuple[str, str, str]]) -> list[bool]:
+    """Record many (tenant, event id, topic) as applied at once; one flag per event, True for those
+    applied now: the first of each event this call claimed (a later repeat in the same batch, or an event
+    applied before, is a duplicate, as it would be one event at a time)."""
     if not conn.is_in_transaction():
         raise RuntimeError("claim_events must run inside the transaction of the effect")
     rows = await conn.fetch(
@@ -70,11 +61,53 @@ async def claim_events(
         [e[1] for e in events],
         [e[2] for e in events],
     )
-    return {(r["tenant_id"], r["event_id"]) for r in rows}
+    return first_claims([(e[0], e[1]) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows})
+
+
+def first_claims(events: Sequence[EventRef], claimed: set[EventRef]) -> list[bool]:
+    """Which events of a batch are applied now: the first of each (tenant, event id) claimed."""
+    seen: set[EventRef] = set()
+    fresh = []
+    for event in events:
+        fresh.append(event in claimed and event not in seen)
+        seen.add(event)
+    return fresh
+
+
+async def was_applied(conn: Connection, schema: str, tenant: str, event_id: str) -> bool:
+    """Whether the event was applied already (a look without claiming it)."""
+    found = await conn.fetchval(
+        f"SELECT true FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
+    )
+    return bool(found)
+
+
+async def save_outputs(
+    conn: Connection, schema: str, tenant: str, event_id: str, outputs: Sequence[OutgoingMessage]
+) -> None:
+    """Keep the messages an applied event produced, with its inbox row, so a redelivery can re-send them.
+
+    Without them, a crash between the commit and the produce would lose the results: the redelivery is a
+    duplicate.
+    """
+    await conn.execute(
+        f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
+        tenant,
+        event_id,
+        [saved_form(m) for m in outputs],
+    )
+
+
+async def saved_outputs(conn: Connection, schema: str, tenant: str, event_id: str) -> list[OutgoingMessage]:
+    """The messages an already-applied event produced (empty when it produced none)."""
+    outputs = await conn.fetchval(
+        f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
+    )
+    return messages_of(outputs)
 
 
 async def save_outputs_many(
-    conn: Connection, schema: str, outputs: list[tuple[str, str, list[dict[str, Any]]]]
+    conn: Connection, schema: str, outputs: Sequence[tuple[str, str, Sequence[OutgoingMessage]]]
 ) -> None:
     """`save_outputs` for many (tenant, event id, outputs) at once, in one statement."""
     if not outputs:
@@ -85,13 +118,13 @@ async def save_outputs_many(
         " WHERE i.tenant_id = u.t AND i.event_id = u.e",
         [o[0] for o in outputs],
         [o[1] for o in outputs],
-        [orjson.dumps(o[2]).decode() for o in outputs],
+        [orjson.dumps([saved_form(m) for m in o[2]]).decode() for o in outputs],
     )
 
 
 async def saved_outputs_many(
-    conn: Connection, schema: str, events: list[tuple[str, str]]
-) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    conn: Connection, schema: str, events: Sequence[EventRef]
+) -> dict[EventRef, list[OutgoingMessage]]:
     """`saved_outputs` for many (tenant, event id) at once: one list per event (empty when none)."""
     if not events:
         return {}
@@ -101,5 +134,16 @@ async def saved_outputs_many(
         [e[0] for e in events],
         [e[1] for e in events],
     )
-    found = {(r["tenant_id"], r["event_id"]): list(r["outputs"] or []) for r in rows}
+    found = {(r["tenant_id"], r["event_id"]): messages_of(r["outputs"]) for r in rows}
     return {event: found.get(event, []) for event in events}
+
+
+def saved_form(message: OutgoingMessage) -> dict[str, Any]:
+    """A message as an inbox (or a table like it) keeps it: the value as text, since jsonb would reorder
+    its keys and a re-sent message must be byte-equal to the first."""
+    return {"topic": message.topic, "key": message.key, "value": message.value.decode()}
+
+
+def messages_of(saved: Sequence[Mapping[str, Any]] | None) -> list[OutgoingMessage]:
+    """The messages kept in their saved form (none for None)."""
+    return [OutgoingMessage(topic=s["topic"], key=s["key"], value=s["value"].encode()) for s in saved or ()]

@@ -49,10 +49,16 @@ def load_migrations(folder: Path) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> list[int]:
-    """Apply the folder's pending migrations to `schema`, each in its own transaction; returns them."""
-    if not _SCHEMA_NAME.match(schema):
-        raise MigrationError(f"invalid schema name {schema!r}")
+async def apply_migrations(
+    pool: asyncpg.Pool, schema: str, folder: Path, *, ledger: str = "schema_migrations"
+) -> list[int]:
+    """Apply the folder's pending migrations to `schema`, each in its own transaction; returns them.
+
+    Applied versions are recorded in `<schema>.<ledger>`: a package that installs tables of its own into
+    a service's schema (the inbox) keeps its versions in a ledger of its own.
+    """
+    if not _SCHEMA_NAME.match(schema) or not _SCHEMA_NAME.match(ledger):
+        raise MigrationError(f"invalid schema or ledger name {schema!r} {ledger!r}")
     migrations = load_migrations(folder)
     applied_now: list[int] = []
     async with pool.acquire() as conn:
@@ -62,11 +68,11 @@ async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> lis
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+                f"CREATE TABLE IF NOT EXISTS {schema}.{ledger} ("
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}
+            done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.{ledger}")}
             for migration in migrations:
                 if migration.version in done:
                     continue
@@ -74,7 +80,7 @@ async def apply_migrations(pool: asyncpg.Pool, schema: str, folder: Path) -> lis
                     await conn.execute(f"SET LOCAL search_path TO {schema}")
                     await conn.execute(migration.sql)
                     await conn.execute(
-                        f"INSERT INTO {schema}.schema_migrations (version, name) VALUES ($1, $2)",
+                        f"INSERT INTO {schema}.{ledger} (version, name) VALUES ($1, $2)",
                         migration.version,
                         migration.name,
                     )

@@ -9,8 +9,13 @@ import time
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 _log = structlog.get_logger(__name__)
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""A plain connection or one borrowed from a pool: what store methods take, to work in the caller's
+transaction."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

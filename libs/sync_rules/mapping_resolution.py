@@ -5,11 +5,15 @@ configured custom field counts once its label is resolved to the account's field
 ABM), the pusher (into Pipedrive) and the connector's settings API (which shows them) all ask here.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from schemas.events.common import SyncObject
 from schemas.events.settings import INTO_ABM, DirectionSwitches, TenantSettings
 from schemas.events.settings import FieldMapping as ConfiguredMapping
 from sync_rules.field_modes import FieldModes
 from sync_rules.mappings import FieldMapping, default_mappings
+from sync_rules.match_keys import pipedrive_match_key
 
 
 def object_switches(settings: TenantSettings | None, obj: SyncObject) -> DirectionSwitches:
@@ -33,6 +37,37 @@ def effective_mappings(settings: TenantSettings | None, obj: SyncObject) -> tupl
     if not configured:
         return default_mappings(obj)
     return tuple(_resolved(m) for m in configured if not m.custom or m.field_code is not None)
+
+
+def push_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
+    """The object's mapped fields: the tenant's (custom fields once resolved), or the seed defaults.
+
+    An organization's website goes to the tenant's configured domain custom field when there is one.
+    """
+    mappings = effective_mappings(settings, obj)
+    domain_code = settings.organization_domain.custom_field_code if settings else None
+    if obj is SyncObject.ORGANIZATION and domain_code:
+        mappings = tuple(
+            FieldMapping(m.abm_field, domain_code, m.modes, custom=True)
+            if m.pipedrive_key == "website"
+            else m
+            for m in mappings
+        )
+    return mappings
+
+
+def record_match_key(
+    obj: SyncObject, record: Mapping[str, Any], settings: TenantSettings | None
+) -> str | None:
+    """A Pipedrive v2 record's match key under the tenant's domain settings (its domain custom field and
+    whether subdomains count); None when it has no usable key."""
+    domain = settings.organization_domain if settings is not None else None
+    return pipedrive_match_key(
+        obj,
+        record,
+        domain_field_code=domain.custom_field_code if domain is not None else None,
+        keep_subdomains=domain.keep_subdomains if domain is not None else False,
+    )
 
 
 def effective_field_settings(

@@ -9,7 +9,8 @@ from datetime import datetime
 import asyncpg
 
 from auditlog.run_views import shown_status
-from postgres_store.inbox import Connection, claim_event, claim_events
+from postgres_store.inbox import claim_event, claim_events
+from postgres_store.pool import Connection
 from schemas.events.audit import AuditRecorded
 from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, RunStatus, applied_run_id
 
@@ -45,18 +46,6 @@ class EntryEvent:
     event_id: str
     topic: str
     entry: RecordEntry
-
-
-def first_claims(events: Sequence[EntryEvent], claimed: set[tuple[str, str]]) -> list[bool]:
-    """Which events are applied now: the first of each (tenant, event id) claimed in this batch; a later
-    repeat in the same batch is a duplicate, as it would be one event at a time."""
-    seen: set[tuple[str, str]] = set()
-    fresh = []
-    for event in events:
-        key = (event.tenant, event.event_id)
-        fresh.append(key in claimed and key not in seen)
-        seen.add(key)
-    return fresh
 
 
 class ActivityLog:
@@ -162,10 +151,7 @@ class ActivityLog:
         """Add the entries of many events in one transaction, as `record_entry` one by one would: one
         flag per event, False for a repeat (already applied, or earlier in `events`)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await claim_events(
-                conn, self._schema, [(e.tenant, e.event_id, e.topic) for e in events]
-            )
-            fresh = first_claims(events, claimed)
+            fresh = await claim_events(conn, self._schema, [(e.tenant, e.event_id, e.topic) for e in events])
             added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
             if added:
                 await conn.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
@@ -15,6 +16,7 @@ from auditlog.audit_api import add_audit_routes
 from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.openapi import auditlog_openapi
 from auditlog.settings import AuditlogSettings
+from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
@@ -34,6 +36,12 @@ from tenant_auth.registry import TenantRegistry
 
 SERVICE = "auditlog"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
+    """The auditlog's tables in `schema`: its inbox and its own."""
+    await install_inbox(pool, schema)
+    await apply_migrations(pool, schema, MIGRATIONS)
 
 
 def runs_finished_counter(registry: CollectorRegistry) -> Counter:
@@ -59,7 +67,7 @@ async def run_service(settings: AuditlogSettings) -> None:
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
     try:
-        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await install_tables(pool, settings.db_schema)
         await producer.start()
         registry = CollectorRegistry()
         log = ActivityLog(pool, settings.db_schema)

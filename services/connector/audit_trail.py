@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
 from schemas.events.settings import TenantSettings
@@ -57,8 +58,8 @@ def audit_entry(
 def audit_message(tenant: str, entry_id: int, entry: AuditRecorded) -> OutgoingMessage:
     """The entry as an event, its id derived from (tenant, outbox entry id)."""
     event = build_event(
-        entry, tenant=tenant, subject=audit_key(tenant), source="/connector", id_parts=("audit", entry_id),
-        time=entry.at,
+        entry, tenant=tenant, subject=audit_key(tenant), source=sources.CONNECTOR,
+        id_parts=("audit", entry_id), time=entry.at,
     )  # fmt: skip
     return OutgoingMessage.of_event(AUDIT.name, event)
 

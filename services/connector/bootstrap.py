@@ -56,6 +56,11 @@ SERVICE = "connector"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
+    """The connector's own tables in `schema`."""
+    await apply_migrations(pool, schema, MIGRATIONS)
+
+
 @dataclass
 class Connector:
     """The assembled service: its dependencies, HTTP app and workers."""
@@ -78,7 +83,7 @@ async def assemble(
 ) -> AsyncIterator[Connector]:
     """Install the schemas and build the service on an open pool and a started producer."""
     clock = clock or SystemClock()
-    await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+    await install_tables(pool, settings.db_schema)
     await install_schema(pool, settings.pipedrive.client_schema)
     registry = TenantRegistry(pool)
     await registry.install()

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
+from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.envelope import deterministic_event_id
 from schemas.events.common import SyncObject
@@ -23,7 +24,6 @@ from schemas.keys import source_change_key
 from schemas.topics import SOURCE_CHANGES
 from stream_runner.messages import OutgoingMessage
 
-SOURCE = "/connector"
 _SOURCE_CHANGED = event_type("psync.source.changed").name
 _TIME = TypeAdapter(AwareDatetime)
 
@@ -63,7 +63,7 @@ def source_change_message(
         change,
         tenant=tenant,
         subject=source_change_key(tenant, change.object, change.pipedrive_id),
-        source=SOURCE,
+        source=sources.CONNECTOR,
         id_parts=id_parts,
         time=now,
         correlationid=run_id,
@@ -122,7 +122,7 @@ class UpsertEncoder:
         envelope = {
             "specversion": "1.0",
             "id": deterministic_event_id(_SOURCE_CHANGED, self._tenant, *id_parts),
-            "source": SOURCE,
+            "source": sources.CONNECTOR,
             "type": _SOURCE_CHANGED,
             "time": self._time,
             "subject": key,

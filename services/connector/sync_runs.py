@@ -14,6 +14,7 @@ from connector.change_scan import Relation
 from connector.cursors import CursorStore, Version
 from connector.runs import Run, RunKindName, RunState, RunStore
 from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
@@ -266,7 +267,7 @@ class RunExecutor:
             payload,
             tenant=run.tenant_id,
             subject=run_key(run.tenant_id, run.run_id),
-            source="/connector",
+            source=sources.CONNECTOR,
             id_parts=(run.run_id, phase),
             time=at,
             correlationid=run.run_id,

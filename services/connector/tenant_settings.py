@@ -16,6 +16,7 @@ import structlog
 from pydantic import ValidationError
 
 from connector.audit_trail import AuditOutbox, audit_entry, settings_changes
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.audit import AuditAction
 from schemas.events.common import SyncObject
@@ -40,7 +41,7 @@ def settings_message(tenant: str, settings: TenantSettings) -> OutgoingMessage:
         settings,
         tenant=tenant,
         subject=settings_key(tenant),
-        source="/connector",
+        source=sources.CONNECTOR,
         id_parts=(settings.version,),
         time=datetime.now(UTC),
     )

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from connector.sync_runs import ALL_OBJECTS, SERVICE
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import Direction
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
@@ -63,7 +64,7 @@ def _message(
     tenant: str, run_id: str, payload: RunStarted | RunFinished, phase: str, at: datetime
 ) -> OutgoingMessage:
     event = build_event(
-        payload, tenant=tenant, subject=run_key(tenant, run_id), source="/connector",
+        payload, tenant=tenant, subject=run_key(tenant, run_id), source=sources.CONNECTOR,
         id_parts=(run_id, phase), time=at, correlationid=run_id,
     )  # fmt: skip
     return OutgoingMessage.of_event(SYNC_RUNS.name, event)

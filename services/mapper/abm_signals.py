@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mapper.abm_store import AbmStore
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from schemas.envelope import deterministic_event_id
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import SyncObject

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from mapper.planning import StoredRecord
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from schemas.events.common import SyncObject
 
 TABLES: Mapping[SyncObject, str] = {

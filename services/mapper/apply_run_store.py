@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from mapper.apply_runs import CompletedRun, RunRef, is_complete
-from postgres_store.inbox import Connection
+from postgres_store.inbox import messages_of, saved_form
+from postgres_store.pool import Connection
 from schemas.events.common import SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished
+from stream_runner.messages import OutgoingMessage
 
 _COUNTS = ("created", "updated", "unchanged", "skipped", "failed")
 
@@ -73,7 +75,9 @@ class ApplyRunStore:
         )  # fmt: skip
         return await self._report(conn, rows)
 
-    async def claim_dead_letter(self, conn: Connection, tenant: str, event_id: str) -> list[Any] | None:
+    async def claim_dead_letter(
+        self, conn: Connection, tenant: str, event_id: str
+    ) -> list[OutgoingMessage] | None:
         """Record a source change as dead-lettered; None the first time, else the outputs saved then."""
         claimed = await conn.fetchval(
             f"INSERT INTO {self._dead_lettered} (tenant_id, event_id) VALUES ($1, $2)"
@@ -87,15 +91,15 @@ class ApplyRunStore:
             tenant,
             event_id,
         )
-        return list(saved or [])
+        return messages_of(saved)
 
     async def save_dead_letter_outputs(
-        self, conn: Connection, tenant: str, event_id: str, outputs: list[dict[str, Any]]
+        self, conn: Connection, tenant: str, event_id: str, outputs: Sequence[OutgoingMessage]
     ) -> None:
         """Keep what a dead-lettered change produced, for when it fails again."""
         await conn.execute(
             f"UPDATE {self._dead_lettered} SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
-            tenant, event_id, outputs,
+            tenant, event_id, [saved_form(m) for m in outputs],
         )  # fmt: skip
 
     async def _report(self, conn: Connection, rows: Sequence[Any]) -> list[CompletedRun]:

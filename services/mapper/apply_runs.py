@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus, apply_run_id
@@ -25,7 +26,6 @@ from stream_runner.messages import OutgoingMessage
 from sync_rules.run_status import run_status
 
 SERVICE = "mapper"
-SOURCE = "/psync/mapper"
 TRIGGER = "connector_run"
 NOTHING_APPLIED = "No record could be applied"
 
@@ -125,7 +125,7 @@ def _run_message(
         payload,
         tenant=tenant,
         subject=run_key(tenant, run_id),
-        source=SOURCE,
+        source=sources.MAPPER,
         id_parts=(run_id, phase),
         time=at,
         correlationid=source_run_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -13,6 +14,7 @@ from mapper.handlers import MapperHandlers
 from mapper.import_plans_api import add_import_plan_routes
 from mapper.openapi import mapper_openapi
 from mapper.settings import MapperSettings
+from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
@@ -35,6 +37,12 @@ SERVICE = "mapper"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
+    """The mapper's tables in `schema`: its inbox and its own."""
+    await install_inbox(pool, schema)
+    await apply_migrations(pool, schema, MIGRATIONS)
+
+
 def expiring_tables(settings: MapperSettings) -> list[Expiry]:
     """What the mapper remembers only for a while: applied event ids, dead-lettered changes."""
     schema, window = settings.db_schema, settings.dedupe_window_s
@@ -52,7 +60,7 @@ async def run_service(settings: MapperSettings) -> None:
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
     try:
-        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await install_tables(pool, settings.db_schema)
         await producer.start()
         registry = CollectorRegistry()
         replica = SettingsReplica(pool, settings.db_schema)

@@ -14,7 +14,9 @@ from mapper.apply_run_store import ApplyRunStore, RunsTallied
 from mapper.apply_runs import RunRef, StartedRun, run_messages, started_message, tally_outcomes
 from mapper.planning import Plan, PlanKind
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
-from postgres_store.inbox import Connection, claim_event, save_outputs, save_outputs_many, saved_outputs
+from postgres_store.inbox import claim_event, save_outputs, save_outputs_many, saved_outputs
+from postgres_store.pool import Connection
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
@@ -28,7 +30,6 @@ from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler
 
-SOURCE = "/psync/mapper"
 NO_KEY = "-"
 
 Effect = Callable[[Connection], Awaitable[list[OutgoingMessage]]]
@@ -70,12 +71,10 @@ class MapperHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await claim_event(conn, self._schema, event.tenantid, event.id, message.topic):
                 saved = await saved_outputs(conn, self._schema, event.tenantid, event.id)
-                return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
+                return Handled(outputs=saved, duplicate=True)
             outputs = await effect(conn)
             if outputs:
-                await save_outputs(
-                    conn, self._schema, event.tenantid, event.id, [_to_saved(m) for m in outputs]
-                )
+                await save_outputs(conn, self._schema, event.tenantid, event.id, outputs)
         return Handled(outputs=outputs)
 
     async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -92,17 +91,13 @@ class MapperHandlers:
             tallied = await self._runs.add_applied(conn, tally_outcomes(_run_outcomes(items, applied)))
             _attach_run_reports(items, applied, handled, tallied)
             pairs = zip(items, handled, strict=True)
-            saved = [
-                (e.tenantid, e.id, [_to_saved(m) for m in h.outputs])
-                for (e, _), h in pairs
-                if not h.duplicate
-            ]
+            saved = [(e.tenantid, e.id, h.outputs) for (e, _), h in pairs if not h.duplicate]
             await save_outputs_many(conn, self._schema, saved)
         return handled
 
     def _handled(self, event: CloudEvent[Any], applied: Applied) -> Handled:
         if applied.plan is None:
-            return Handled(outputs=[_from_saved(m) for m in applied.saved], duplicate=True)
+            return Handled(outputs=applied.saved, duplicate=True)
         return Handled(outputs=[self._result(event, event.data, applied.plan)])
 
     def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
@@ -149,7 +144,7 @@ class MapperHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             saved = await self._runs.claim_dead_letter(conn, event.tenantid, event.id)
             if saved is not None:
-                return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
+                return Handled(outputs=saved, duplicate=True)
             failed = Plan(
                 PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
             )
@@ -160,9 +155,7 @@ class MapperHandlers:
                 ref, objects = (event.tenantid, event.correlationid), (event.data.object,)
                 starts = [started_message(StartedRun(*ref, objects, at)) for _, at in tallied.started]
                 outputs = [*starts, *outputs, *(m for run in tallied.completed for m in run_messages(run))]
-            await self._runs.save_dead_letter_outputs(
-                conn, event.tenantid, event.id, [_to_saved(m) for m in outputs]
-            )
+            await self._runs.save_dead_letter_outputs(conn, event.tenantid, event.id, outputs)
         return Handled(outputs=outputs)
 
     async def run_finished(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -195,7 +188,7 @@ def _result_message(
         result,
         tenant=event.tenantid,
         subject=record_key(event.tenantid, obj, match_key),
-        source=SOURCE,
+        source=sources.MAPPER,
         id_parts=(event.id, "applied"),
         time=event.time,
         correlationid=event.correlationid,
@@ -245,12 +238,3 @@ def _attach_run_reports(
     for run in tallied.completed:
         last = positions[(run.tenant, run.source_run_id)][-1]
         handled[last] = Handled(outputs=[*handled[last].outputs, *run_messages(run)])
-
-
-def _to_saved(message: OutgoingMessage) -> dict[str, Any]:
-    # The value is kept as text: jsonb would reorder its keys, and a re-sent result must be byte-equal.
-    return {"topic": message.topic, "key": message.key, "value": message.value.decode()}
-
-
-def _from_saved(saved: Mapping[str, Any]) -> OutgoingMessage:
-    return OutgoingMessage(topic=saved["topic"], key=saved["key"], value=saved["value"].encode())

@@ -17,9 +17,8 @@ from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
 from sync_rules.diffs import compute_changes, is_empty
 from sync_rules.duplicates import DuplicateAction
-from sync_rules.mapping_resolution import effective_mappings, object_switches
+from sync_rules.mapping_resolution import effective_mappings, object_switches, record_match_key
 from sync_rules.mappings import FieldMapping, read_pipedrive_value
-from sync_rules.match_keys import pipedrive_match_key
 from sync_rules.matching import MatchInput, decide_match
 
 DELETED_IN_CRM = "Deleted in CRM"
@@ -95,15 +94,7 @@ def source_fields(record: Mapping[str, Any], mappings: tuple[FieldMapping, ...])
 
 def match_key_of(change: SourceChange, settings: TenantSettings | None) -> str | None:
     """The change's match key under the tenant's domain settings (None when it has none)."""
-    if change.record is None:
-        return None
-    domain = settings.organization_domain if settings is not None else None
-    return pipedrive_match_key(
-        change.object,
-        change.record,
-        domain_field_code=domain.custom_field_code if domain is not None else None,
-        keep_subdomains=domain.keep_subdomains if domain is not None else False,
-    )
+    return None if change.record is None else record_match_key(change.object, change.record, settings)
 
 
 def plan_change(

@@ -14,12 +14,13 @@ from typing import Any
 
 from mapper.abm_store import BulkAbmStore
 from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
-from postgres_store.inbox import Connection, claim_events, saved_outputs_many
+from postgres_store.inbox import claim_events, saved_outputs_many
+from postgres_store.pool import Connection
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
-from stream_runner.messages import IncomingMessage
+from stream_runner.messages import IncomingMessage, OutgoingMessage
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
 RecordKey = tuple[str, SyncObject, str]
@@ -197,7 +198,7 @@ class Applied:
     """What one change of a batch did: its plan (None for an already-applied event) or saved results."""
 
     plan: Plan | None
-    saved: list[dict[str, Any]]
+    saved: list[OutgoingMessage]
 
 
 async def apply_source_changes(
@@ -208,13 +209,7 @@ async def apply_source_changes(
     settings: dict[str, TenantSettings | None],
 ) -> list[Applied]:
     """Claim, plan and apply a batch of source changes inside the caller's transaction."""
-    claimed = await claim_events(conn, schema, [(e.tenantid, e.id, m.topic) for e, m in items])
-    firsts: set[tuple[str, str]] = set()
-    fresh_flags = []
-    for event, _ in items:
-        ident = (event.tenantid, event.id)
-        fresh_flags.append(ident in claimed and ident not in firsts)
-        firsts.add(ident)
+    fresh_flags = await claim_events(conn, schema, [(e.tenantid, e.id, m.topic) for e, m in items])
     keys = [
         match_key_of(e.data, settings[e.tenantid]) if fresh else None
         for (e, _), fresh in zip(items, fresh_flags, strict=True)

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from pusher.record_pusher import PushDone
 from pusher.results import run_finished_message, run_started_message
 from schemas.envelope import CloudEvent

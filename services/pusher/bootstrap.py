@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from pipedrive_client import PipedriveClientFactory, RetryPolicy, install_schema
 from pipedrive_client.metrics import register_pipedrive_metrics
+from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
@@ -45,6 +46,12 @@ from tenant_auth.registry import TenantRegistry
 
 SERVICE = "pusher"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
+    """The pusher's tables in `schema`: its inbox and its own."""
+    await install_inbox(pool, schema)
+    await apply_migrations(pool, schema, MIGRATIONS)
 
 
 def build_handlers(
@@ -88,7 +95,7 @@ async def run_service(settings: PusherSettings, *, after_create: Callable[[], No
     producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
     session = aiohttp.ClientSession()
     try:
-        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
+        await install_tables(pool, settings.db_schema)
         await install_schema(pool, settings.pipedrive.client_schema)
         await producer.start()
         clients = PipedriveClientFactory.from_settings(

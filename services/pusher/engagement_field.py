@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from pusher.pipedrive_writes import PipedriveWrites
 from schemas.events.common import SyncObject
 from sync_rules.mappings import CustomFieldResolutionError

@@ -23,10 +23,11 @@ from pipedrive_client import (
     RateLimitExceeded,
     RequestRejected,
 )
-from postgres_store.inbox import Connection, claim_event, save_outputs, saved_outputs
+from postgres_store.inbox import claim_event, save_outputs, saved_outputs, was_applied
+from postgres_store.pool import Connection
 from pusher.auto_push import auto_push_enabled, company_push, contact_push, organization_key
 from pusher.auto_push_windows import add_to_run, count_in_window, counts_of, outcome_counts
-from pusher.mirror import record_match_key
+from pusher.mirror import mirror_match_key
 from pusher.parking import Origin, ParkedPushes, PauseKind, PushPaused, pause_for
 from pusher.pipedrive_writes import PipedriveWrites
 from pusher.push_ledger import is_echo_of, still_held
@@ -113,7 +114,7 @@ class PusherHandlers:
         settings = await self._settings.get(tenant)
         match_key = None
         if change.action is ChangeAction.UPSERTED and change.record is not None:
-            match_key = record_match_key(change.object, change.record, settings)
+            match_key = mirror_match_key(change.object, change.record, settings)
         async with self._pool.acquire() as conn, conn.transaction():
             echo = await self._recognize_echo(conn, tenant, change)
             kept = await self.pusher.mirror.apply_change(conn, tenant, change, match_key, echo)
@@ -211,9 +212,9 @@ class PusherHandlers:
     ) -> Handled:
         tenant = event.tenantid
         async with self._pool.acquire() as conn:
-            if await _applied(conn, self._schema, tenant, event.id):
+            if await was_applied(conn, self._schema, tenant, event.id):
                 saved = await saved_outputs(conn, self._schema, tenant, event.id)
-                return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
+                return Handled(outputs=saved, duplicate=True)
         if not redriving and await self.parked.tenant_paused(tenant):
             raise PushPaused(datetime.now(UTC), "Waiting behind the tenant's paused pushes", PauseKind.QUEUED)
         if scope.match_key is None:
@@ -238,11 +239,11 @@ class PusherHandlers:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await claim_event(conn, self._schema, tenant, event.id, topic):
                 saved = await saved_outputs(conn, self._schema, tenant, event.id)
-                return Handled(outputs=[_from_saved(m) for m in saved], duplicate=True)
+                return Handled(outputs=saved, duplicate=True)
             for done in dones:
                 await self.pusher.remember(conn, tenant, done, settings, now)
             outputs = await self._results(conn, event, scope, dones, tokens)
-            await save_outputs(conn, self._schema, tenant, event.id, [_to_saved(m) for m in outputs])
+            await save_outputs(conn, self._schema, tenant, event.id, outputs)
         return Handled(outputs=outputs)
 
     async def give_up(self, conn: Connection, event: CloudEvent[Any], reason: str) -> list[OutgoingMessage]:
@@ -332,19 +333,3 @@ def split_tokens(dones: list[PushDone], tokens: int) -> list[int]:
     shares = [per_write if w else 0 for w in written]
     shares[0] += max(tokens - sum(shares), 0)
     return shares
-
-
-async def _applied(conn: Connection, schema: str, tenant: str, event_id: str) -> bool:
-    found = await conn.fetchval(
-        f"SELECT true FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
-    )
-    return bool(found)
-
-
-def _to_saved(message: OutgoingMessage) -> dict[str, Any]:
-    # Kept as text: jsonb would reorder keys, and a re-sent result must be byte-equal.
-    return {"topic": message.topic, "key": message.key, "value": message.value.decode()}
-
-
-def _from_saved(saved: Mapping[str, Any]) -> OutgoingMessage:
-    return OutgoingMessage(topic=saved["topic"], key=saved["key"], value=saved["value"].encode())

@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
-from pusher.planning import PushAction, comparable_fields, plan_push, push_mappings
+from pusher.planning import PushAction, comparable_fields, plan_push
 from pusher.push_scopes import manual_record_push
 from pusher.record_pusher import NO_MATCH_KEY
 from pusher.results import run_started_message
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
 from schemas.events.push import PushRequested
@@ -35,14 +36,13 @@ from schemas.topics import PUSH_REQUESTS
 from service_runtime.http_errors import bad_request, json_error
 from service_runtime.http_inputs import read_json
 from stream_runner.messages import OutgoingMessage
-from sync_rules.mapping_resolution import object_switches
+from sync_rules.mapping_resolution import object_switches, push_mappings
 from tenant_auth.middleware import tenant_of
 
 HANDLERS = web.AppKey("push_handlers", PusherHandlers)
 Send = Callable[[Sequence[OutgoingMessage]], Awaitable[None]]
 SEND: web.AppKey[Send] = web.AppKey("push_send")
 ABM_RECORDS = web.AppKey("abm_records", AbmRecords)
-SOURCE = "/psync/pusher/manual-push"
 MAX_RECORDS = 1000
 
 
@@ -181,8 +181,8 @@ async def push(request: web.Request) -> web.Response:
             batch_id=run_id, requested_by=batch.requested_by, batch_size=len(jobs),
         )  # fmt: skip
         event = build_event(
-            command, tenant=tenant, subject=record_key(tenant, batch.object, job.match_key), source=SOURCE,
-            id_parts=(run_id, index), time=now, correlationid=run_id,
+            command, tenant=tenant, subject=record_key(tenant, batch.object, job.match_key),
+            source=sources.MANUAL_PUSH, id_parts=(run_id, index), time=now, correlationid=run_id,
         )  # fmt: skip
         messages.append(OutgoingMessage.of_event(PUSH_REQUESTS.name, event))
     await request.app[SEND](messages)

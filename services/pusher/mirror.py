@@ -10,27 +10,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from pusher.planning import PipedriveRecord
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
-from sync_rules.match_keys import pipedrive_match_key
+from sync_rules.mapping_resolution import record_match_key
 
 
-def record_match_key(
+def mirror_match_key(
     obj: SyncObject, record: Mapping[str, Any], settings: TenantSettings | None
 ) -> str | None:
-    """The match key of a v2 record under the tenant's domain settings (None for deals: they have none)."""
-    if obj is SyncObject.DEAL:
-        return None
-    domain = settings.organization_domain if settings else None
-    return pipedrive_match_key(
-        obj,
-        record,
-        domain_field_code=domain.custom_field_code if domain else None,
-        keep_subdomains=domain.keep_subdomains if domain else False,
-    )
+    """The key a record is mirrored under: its match key (None for deals: the mirror keys none)."""
+    return None if obj is SyncObject.DEAL else record_match_key(obj, record, settings)
 
 
 class Mirror:

@@ -24,7 +24,7 @@ import asyncpg
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from schemas.codec import decode_event, encode_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for

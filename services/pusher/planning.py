@@ -18,7 +18,7 @@ from schemas.events.settings import FieldMode, TenantSettings
 from sync_rules.diffs import Side, compute_changes, conflict_winner, is_empty
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.field_modes import FieldModes
-from sync_rules.mapping_resolution import effective_mappings, object_switches
+from sync_rules.mapping_resolution import object_switches, push_mappings
 from sync_rules.mappings import FieldMapping, read_pipedrive_value
 from sync_rules.match_keys import website_match_key
 from sync_rules.matching import MatchInput, decide_match
@@ -92,23 +92,6 @@ class PushPlan:
             PushAction.SKIP: RecordOutcome.SKIPPED,
             PushAction.FAIL: RecordOutcome.FAILED,
         }[self.action]
-
-
-def push_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[FieldMapping, ...]:
-    """The object's mapped fields: the tenant's (custom fields once resolved), or the seed defaults.
-
-    An organization's website goes to the tenant's configured domain custom field when there is one.
-    """
-    mappings = effective_mappings(settings, obj)
-    domain_code = settings.organization_domain.custom_field_code if settings else None
-    if obj is SyncObject.ORGANIZATION and domain_code:
-        mappings = tuple(
-            FieldMapping(m.abm_field, domain_code, m.modes, custom=True)
-            if m.pipedrive_key == "website"
-            else m
-            for m in mappings
-        )
-    return mappings
 
 
 def plan_push(given: PushInput) -> PushPlan:

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from schemas.events.common import SyncObject
 
 INTENT = "intent"

@@ -16,15 +16,16 @@ from typing import Any
 import asyncpg
 
 from pipedrive_client import BudgetExhausted, InvalidApiKey, NotFound, RateLimitExceeded, RequestRejected
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from pusher.auto_push import RecordPush
-from pusher.mirror import Mirror, record_match_key
+from pusher.mirror import Mirror, mirror_match_key
 from pusher.pipedrive_writes import PipedriveWrites, added_since, update_time_of
-from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push, push_mappings
+from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push
 from pusher.push_ledger import LedgerEntry, PushLedger
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import FieldMode, TenantSettings
 from sync_rules.duplicates import DUPLICATE_FOUND
+from sync_rules.mapping_resolution import push_mappings
 from sync_rules.mappings import FieldMapping
 
 NO_MATCH_KEY = "No usable match key"
@@ -175,7 +176,7 @@ class RecordPusher:
                 version,
             )  # fmt: skip
         if done.record:
-            match_key = record_match_key(done.object, done.record, settings)
+            match_key = mirror_match_key(done.object, done.record, settings)
             update_time = update_time_of(done.record, now)
             await self.mirror.upsert(
                 conn, tenant, done.object, done.pipedrive_id, done.record, update_time, match_key

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas import sources
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import Direction, SyncObject
@@ -15,7 +16,6 @@ from schemas.topics import PUSH_RESULTS, SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
 from sync_rules.run_status import run_status
 
-SOURCE = "/psync/pusher"
 SERVICE = "pusher"
 NO_KEY = "-"
 
@@ -33,7 +33,7 @@ def result_message(
         result,
         tenant=cause.tenantid,
         subject=record_key(cause.tenantid, result.object, result.match_key),
-        source=SOURCE,
+        source=sources.PUSHER,
         id_parts=(cause.id, result.object.value, result.match_key, step),
         time=time,
         correlationid=result.run_id,
@@ -51,7 +51,7 @@ def run_started_message(
         started_at=started_at, trigger="manual" if kind is RunKind.PUSH else "auto_push",
     )  # fmt: skip
     event = build_event(
-        started, tenant=tenant, subject=run_key(tenant, run_id), source=SOURCE,
+        started, tenant=tenant, subject=run_key(tenant, run_id), source=sources.PUSHER,
         id_parts=(run_id, "started"), time=started_at, correlationid=run_id,
     )  # fmt: skip
     return OutgoingMessage.of_event(SYNC_RUNS.name, event)
@@ -74,7 +74,7 @@ def run_finished_message(
         tokens_spent=tokens, status=run_status(counts),
     )  # fmt: skip
     event = build_event(
-        finished, tenant=tenant, subject=run_key(tenant, run_id), source=SOURCE,
+        finished, tenant=tenant, subject=run_key(tenant, run_id), source=sources.PUSHER,
         id_parts=(run_id, "finished"), time=finished_at, correlationid=run_id,
     )  # fmt: skip
     return OutgoingMessage.of_event(SYNC_RUNS.name, event)

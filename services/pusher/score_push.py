@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from pipedrive_client import NotFound
-from postgres_store.inbox import Connection
+from postgres_store.pool import Connection
 from pusher.auto_push import ENGAGEMENT_SCORE_FIELD, RecordPush, score_moved_enough
 from pusher.engagement_field import ENGAGEMENT_SCORE_LABEL, ENGAGEMENT_SCORE_TYPE, CustomFieldCodes
 from pusher.pipedrive_writes import PipedriveWrites

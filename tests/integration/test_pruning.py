@@ -10,7 +10,6 @@ import asyncpg
 import pytest
 
 from pipedrive_client import install_schema
-from postgres_store.migrations import apply_migrations
 from postgres_store.pruning import Expiry, Pruner
 
 pytestmark = pytest.mark.integration
@@ -79,7 +78,7 @@ async def test_each_service_prunes_tables_its_migrations_create_by_an_indexed_ti
     client_schema = f"itest_pdc_prune_{uuid.uuid4().hex[:6]}"
     settings = settings_class(db_schema=schema, pipedrive={"client_schema": client_schema})
     try:
-        await apply_migrations(pg_pool, schema, bootstrap.MIGRATIONS)
+        await bootstrap.install_tables(pg_pool, schema)
         await install_schema(pg_pool, client_schema)
         expiries = bootstrap.expiring_tables(settings)
 

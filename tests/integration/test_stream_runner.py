@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 
-from postgres_store.inbox import claim_event
+from postgres_store.inbox import claim_event, install_inbox
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.envelope import CloudEvent
@@ -50,12 +50,8 @@ async def scratch(kafka_admin: AIOKafkaAdminClient, pg_pool: asyncpg.Pool) -> As
     await kafka_admin.create_topics(
         [NewTopic(s.topic, num_partitions=12, replication_factor=1), NewTopic(s.dlq, 1, 1)]
     )
-    await pg_pool.execute(
-        f"CREATE SCHEMA {s.schema};"
-        f" CREATE TABLE {s.schema}.inbox (tenant_id text, event_id text, topic text,"
-        "  applied_at timestamptz DEFAULT now(), PRIMARY KEY (tenant_id, event_id));"
-        f" CREATE TABLE {s.schema}.applied (tenant_id text, run_id text, event_id text)"
-    )
+    await install_inbox(pg_pool, s.schema)
+    await pg_pool.execute(f"CREATE TABLE {s.schema}.applied (tenant_id text, run_id text, event_id text)")
     yield s
     await pg_pool.execute(f"DROP SCHEMA {s.schema} CASCADE")
     await kafka_admin.delete_topics([s.topic, s.dlq])

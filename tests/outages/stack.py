@@ -20,10 +20,9 @@ import aiohttp
 import asyncpg
 import orjson
 
-from mapper.bootstrap import MIGRATIONS as MAPPER_MIGRATIONS
+from mapper.bootstrap import install_tables as install_mapper_tables
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
-from postgres_store.migrations import apply_migrations
 from postgres_store.pool import create_pool
 from schemas.topics import SOURCE_CHANGES, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
@@ -289,7 +288,7 @@ class ImportStack:
         """Whether the ABM store equals, row for row, what the same events applied once each give."""
         assert self.pool is not None
         clean = f"clean_{self.suffix}"
-        await apply_migrations(self.pool, clean, MAPPER_MIGRATIONS)
+        await install_mapper_tables(self.pool, clean)
         unique = list({orjson.loads(value)["id"]: (key, value) for key, value in emitted}.values())
         await apply_cleanly(self.pool, clean, unique)
         ours = store_projection(await store_rows(self.pool, f"mapper_{self.suffix}", self.tenant))

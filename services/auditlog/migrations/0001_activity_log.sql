@@ -1,12 +1,4 @@
--- The activity log of the auditlog service. Every key starts with the tenant.
-CREATE TABLE inbox (
-    tenant_id text NOT NULL,
-    event_id text NOT NULL,
-    topic text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, event_id)
-);
-
+-- The activity log of the auditlog service (its inbox: postgres_store). Every key starts with the tenant.
 CREATE TABLE runs (
     tenant_id text NOT NULL,
     run_id text NOT NULL,

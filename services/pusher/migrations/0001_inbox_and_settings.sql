@@ -1,12 +1,4 @@
--- The pusher's inbox and its replica of tenant settings. Every key starts with the tenant.
-CREATE TABLE inbox (
-    tenant_id text NOT NULL,
-    event_id text NOT NULL,
-    topic text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, event_id)
-);
-
+-- The pusher's replica of tenant settings (its inbox: postgres_store). Every key starts with the tenant.
 CREATE TABLE tenant_settings (
     tenant_id text PRIMARY KEY,
     version integer NOT NULL,

@@ -1,6 +1,3 @@
--- The results an applied event produced, re-sent on redelivery (see postgres_store.inbox).
-ALTER TABLE inbox ADD COLUMN outputs jsonb;
-
 -- The pusher's mirror of the tenant's Pipedrive records, fed by source changes and by the answers to its
 -- own writes. `update_time` is the version guard; `match_key` is the normalized domain or email.
 CREATE TABLE mirror (

@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
 from auditlog.activity_reads import ActivityReads
-from auditlog.bootstrap import MIGRATIONS
-from postgres_store.migrations import apply_migrations
+from auditlog.bootstrap import install_tables
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
 from tenant_auth.middleware import tenant_auth_middleware
@@ -33,7 +32,7 @@ Client = TestClient[web.Request, web.Application]
 @pytest.fixture(scope="module")
 async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_auditlog_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -13,9 +13,8 @@ import asyncpg
 import pytest
 
 from auditlog.activity_log import ActivityLog
-from auditlog.bootstrap import MIGRATIONS
+from auditlog.bootstrap import install_tables
 from auditlog.handlers import build_batch_handlers, build_handlers, record_applied_entry
-from postgres_store.migrations import apply_migrations
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
@@ -37,7 +36,7 @@ async def two_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     uid = uuid.uuid4().hex[:8]
     schemas = (f"itest_auditlog_single_{uid}", f"itest_auditlog_batch_{uid}")
     for schema in schemas:
-        await apply_migrations(pg_pool, schema, MIGRATIONS)
+        await install_tables(pg_pool, schema)
     yield schemas
     for schema in schemas:
         await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -23,12 +23,11 @@ from pydantic import SecretStr
 from connector.bootstrap import Connector, assemble
 from connector.settings import ConnectorSettings
 from mapper.audiences_api import add_audience_routes
-from mapper.bootstrap import MIGRATIONS as MAPPER_MIGRATIONS
+from mapper.bootstrap import install_tables as install_mapper_tables
 from mapper.import_plans_api import add_import_plan_routes
 from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.clock import SandboxClock
-from postgres_store.migrations import apply_migrations
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
 from service_runtime.http_guards import api_middlewares
 from stream_runner.producer import EventProducer
@@ -212,7 +211,7 @@ async def mapper_api(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     """The mapper's HTTP API (the ABM store and its import dry runs) served in-process on a fresh schema
     of its own: what import previews ask. Its store stays empty unless a test fills it."""
     schema = f"itest_mapper_api_{secrets.token_hex(4)}"
-    await apply_migrations(pg_pool, schema, MAPPER_MIGRATIONS)
+    await install_mapper_tables(pg_pool, schema)
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))

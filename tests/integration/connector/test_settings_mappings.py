@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pusher.planning import push_mappings
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.topics import SETTINGS
+from sync_rules.mapping_resolution import push_mappings
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.integration.connector.sandbox_api import SandboxApi
 

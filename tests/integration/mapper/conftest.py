@@ -12,9 +12,8 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from mapper.bootstrap import MIGRATIONS
+from mapper.bootstrap import install_tables
 from mapper.handlers import MapperHandlers
-from postgres_store.migrations import apply_migrations
 from schemas.catalog import build_event, event_type_of
 from schemas.envelope import CloudEvent
 from schemas.events.common import SyncObject
@@ -116,7 +115,7 @@ def result_of(handled: Handled) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 async def mapper_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_mapper_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -23,9 +23,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from mapper.bootstrap import MIGRATIONS
+from mapper.bootstrap import install_tables
 from mapper.handlers import MapperHandlers
-from postgres_store.migrations import apply_migrations
 from schemas.catalog import build_event
 from schemas.codec import decode_event, encode_event
 from schemas.events.common import Direction, SyncObject
@@ -121,7 +120,7 @@ async def result_ids(bootstrap: str, since: dict[TopicPartition, int], tenant: s
 @pytest.fixture
 async def clean_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_mapper_clean_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -21,8 +21,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from mapper.bootstrap import MIGRATIONS
-from postgres_store.migrations import apply_migrations
+from mapper.bootstrap import install_tables
 from schemas.topics import KEYED_PARTITIONS, RECORD_RESULTS, SOURCE_CHANGES
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets
@@ -38,7 +37,7 @@ SHARE = KEYED_PARTITIONS // 3
 @pytest.fixture
 async def clean_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_mapper_clean_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -16,8 +16,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from mapper.bootstrap import MIGRATIONS
-from postgres_store.migrations import apply_migrations
+from mapper.bootstrap import install_tables
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ SELECT t.relname AS table_name, i.relname AS index_name, x.indisprimary AS is_pr
 @pytest.fixture
 async def fresh_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_indexes_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 

@@ -14,8 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_reads import ActivityReads
-from auditlog.bootstrap import MIGRATIONS
-from postgres_store.migrations import apply_migrations
+from auditlog.bootstrap import install_tables
 from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
@@ -26,7 +25,7 @@ from tests.integration.psyncctl.conftest import Psyncctl
 async def auditlog(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     """The auditlog's HTTP app on a fresh schema, as its bootstrap assembles it: (schema, its URL)."""
     schema = f"itest_ctl_auditlog_{secrets.token_hex(4)}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,13 +14,10 @@ from aiokafka import AIOKafkaProducer
 from connector.runs import RunKindName, RunStore
 from pipedrive_client.budget import Budget
 from pipedrive_client.database import install_schema
-from postgres_store.migrations import apply_migrations
 from schemas.topics import SCORE_CHANGED, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.psyncctl.conftest import Psyncctl, produce
-
-SERVICES = Path(__file__).resolve().parents[3] / "services"
 
 
 @pytest.fixture
@@ -32,7 +29,8 @@ async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
         for s in ("connector", "pusher", "auditlog", "pipedrive_client")
     }
     for service in ("connector", "pusher", "auditlog"):
-        await apply_migrations(pg_pool, names[f"{service}_schema"], SERVICES / service / "migrations")
+        bootstrap = importlib.import_module(f"{service}.bootstrap")
+        await bootstrap.install_tables(pg_pool, names[f"{service}_schema"])
     await install_schema(pg_pool, names["pipedrive_client_schema"])
     yield names
     for name in names.values():

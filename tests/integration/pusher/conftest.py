@@ -23,9 +23,8 @@ from pipedrive_client import (
 )
 from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
 from pipedrive_sandbox.store import Entity
-from postgres_store.migrations import apply_migrations
 from postgres_store.pool import create_pool
-from pusher.bootstrap import MIGRATIONS, build_handlers
+from pusher.bootstrap import build_handlers, install_tables
 from pusher.handlers import PusherHandlers
 from schemas.catalog import build_event, event_type_of
 from schemas.envelope import CloudEvent
@@ -133,7 +132,7 @@ async def pusher_pool(database_url: str, pg_pool: asyncpg.Pool) -> AsyncIterator
 @pytest.fixture(scope="session")
 async def pusher_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     schema = f"itest_pusher_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pg_pool, schema, MIGRATIONS)
+    await install_tables(pg_pool, schema)
     yield schema
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -14,8 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from mapper.audiences_api import add_audience_routes
-from mapper.bootstrap import MIGRATIONS as MAPPER_MIGRATIONS
-from postgres_store.migrations import apply_migrations
+from mapper.bootstrap import install_tables as install_mapper_tables
 from pusher.abm_records import AbmRecords
 from pusher.manual_push_api import add_manual_push_routes
 from schemas.codec import decode_event
@@ -35,7 +34,7 @@ async def abm_store(pusher: PusherHarness) -> AsyncIterator[tuple[MapperHarness,
     """The ABM store of the pusher's tenant (the mapper's handlers and its HTTP API, on a schema of its
     own), and the API's base URL."""
     schema = f"itest_mapper_mp_{uuid.uuid4().hex[:8]}"
-    await apply_migrations(pusher.pool, schema, MAPPER_MIGRATIONS)
+    await install_mapper_tables(pusher.pool, schema)
     store = MapperHarness(pusher.pool, schema)
     store.tenant = pusher.tenant
     registry = TenantRegistry(pusher.pool)

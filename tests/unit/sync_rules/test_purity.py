@@ -41,3 +41,37 @@ def test_no_rule_module_reads_the_clock() -> None:
     sources = {m.name: m.read_text() for m in PACKAGE.rglob("*.py")}
 
     assert [name for name, text in sources.items() if ".now(" in text or ".today(" in text] == []
+
+
+SERVICES = Path(__file__).resolve().parents[3] / "services"
+PLANNING_MAY_IMPORT = {
+    "__future__",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "functools",
+    "itertools",
+    "math",
+    "re",
+    "typing",
+    "schemas",
+    "sync_rules",
+}
+"""What a service's planning module may import: the standard library's pure modules, the contracts and the
+rule book. A planning module decides from values; its service loads them and carries the plan out."""
+
+
+def test_every_planning_module_decides_from_values_only() -> None:
+    modules = sorted(SERVICES.glob("*/planning.py"))
+
+    offenders = {str(m.relative_to(SERVICES)): _imported_roots(m) - PLANNING_MAY_IMPORT for m in modules}
+
+    assert len(modules) >= 2
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_no_planning_module_reads_the_clock() -> None:
+    sources = {str(m.relative_to(SERVICES)): m.read_text() for m in SERVICES.glob("*/planning.py")}
+
+    assert [name for name, text in sources.items() if ".now(" in text or ".today(" in text] == []

@@ -1,0 +1,101 @@
+"""The inbox against PostgreSQL: its table installed apart from a service's own, claims and saved outputs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from postgres_store.inbox import (
+    claim_event,
+    claim_events,
+    install_inbox,
+    save_outputs,
+    save_outputs_many,
+    saved_outputs,
+    saved_outputs_many,
+    was_applied,
+)
+from stream_runner.messages import OutgoingMessage
+
+pytestmark = pytest.mark.integration
+
+RESULT = OutgoingMessage(
+    topic="psync.record-results.v1", key="t:organization:acme.io", value=b'{"b":1,"a":2}'
+)
+
+
+@pytest.fixture
+async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    name = f"itest_inbox_{uuid.uuid4().hex[:8]}"
+    yield name
+    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+async def test_the_inbox_installs_on_a_fresh_schema_once(pg_pool: asyncpg.Pool, schema: str) -> None:
+    assert await install_inbox(pg_pool, schema) == [1]
+    assert await install_inbox(pg_pool, schema) == []
+    columns = await pg_pool.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'inbox'",
+        schema,
+    )
+    assert {c["column_name"] for c in columns} == {"tenant_id", "event_id", "topic", "applied_at", "outputs"}
+
+
+async def test_an_inbox_a_service_created_itself_is_brought_up_to_date(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    await pg_pool.execute(
+        f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.inbox (tenant_id text NOT NULL,"
+        " event_id text NOT NULL, topic text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (tenant_id, event_id))"
+    )
+    await pg_pool.execute(f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic) VALUES ('t', 'e1', 'x')")
+
+    await install_inbox(pg_pool, schema)
+
+    indexes = await pg_pool.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = $1", schema)
+    assert "inbox_by_applied_at" in {i["indexname"] for i in indexes}
+    async with pg_pool.acquire() as conn:
+        assert await was_applied(conn, schema, "t", "e1")
+        assert await saved_outputs(conn, schema, "t", "e1") == []
+
+
+async def test_a_claimed_event_keeps_its_outputs_byte_for_byte(pg_pool: asyncpg.Pool, schema: str) -> None:
+    await install_inbox(pg_pool, schema)
+    async with pg_pool.acquire() as conn, conn.transaction():
+        assert await claim_event(conn, schema, "t", "e1", "topic")
+        await save_outputs(conn, schema, "t", "e1", [RESULT])
+
+    async with pg_pool.acquire() as conn, conn.transaction():
+        assert not await claim_event(conn, schema, "t", "e1", "topic")
+        assert await saved_outputs(conn, schema, "t", "e1") == [RESULT]
+
+
+async def test_a_batch_claims_the_first_of_each_new_event_and_keeps_outputs_per_event(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    await install_inbox(pg_pool, schema)
+    async with pg_pool.acquire() as conn, conn.transaction():
+        await claim_event(conn, schema, "t", "old", "topic")
+
+    async with pg_pool.acquire() as conn, conn.transaction():
+        events = [("t", "new", "topic"), ("t", "old", "topic"), ("t", "new", "topic"), ("u", "new", "topic")]
+        fresh = await claim_events(conn, schema, events)
+        await save_outputs_many(conn, schema, [("t", "new", [RESULT]), ("u", "new", [])])
+
+    assert fresh == [True, False, False, True]
+    async with pg_pool.acquire() as conn:
+        saved = await saved_outputs_many(conn, schema, [("t", "new"), ("u", "new"), ("t", "never")])
+    assert saved == {("t", "new"): [RESULT], ("u", "new"): [], ("t", "never"): []}
+
+
+async def test_a_claim_outside_a_transaction_is_refused(pg_pool: asyncpg.Pool, schema: str) -> None:
+    await install_inbox(pg_pool, schema)
+    async with pg_pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="transaction"):
+            await claim_event(conn, schema, "t", "e1", "topic")
+        with pytest.raises(RuntimeError, match="transaction"):
+            await claim_events(conn, schema, [("t", "e1", "topic")])
