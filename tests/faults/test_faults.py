@@ -5,6 +5,8 @@
 - PostgreSQL crashed (`pg_ctl stop -m immediate`) and kept away PSYNC_FAULT_OUTAGE_S (60 s), then started;
 - the Kafka broker killed and kept away as long, then started.
 
+(test_pusher_creates.py: the pusher killed after each create call, 50 times.)
+
 Each scenario's figures go to bench-results/faults.json as soon as it ends, failed or not.
 """
 
