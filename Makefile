@@ -198,7 +198,9 @@ nightly: venv test-infra
 
 # The fault report (bench-results/faults.json, shown in README): services killed, PostgreSQL and Kafka
 # crashed during imports of 100,000 records, on private servers on loopback (the shared ones are never
-# stopped). About half an hour on 2 cores; PSYNC_FAULT_RECORDS and PSYNC_FAULT_OUTAGE_S scale it down.
+# stopped). Each scenario is bounded (2 h); with 10,000 records the whole run took 25 minutes on 2 shared
+# cores, with 100,000 the pusher's mirror alone needs about half an hour per scenario there.
+# PSYNC_FAULT_RECORDS and PSYNC_FAULT_OUTAGE_S scale it.
 faults: venv test-infra
 	$(TEST_ENV) PSYNC_FAULTS=1 $(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
 
