@@ -28,7 +28,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from report import machine_facts, measured_at, write_report
 
-from connector.bootstrap import Connector, assemble
+from connector.bootstrap import Connector, assemble, install_tables
 from connector.catalog import CATALOG_READ_TOKENS
 from connector.settings import ConnectorSettings
 from pipedrive_client import PipedriveClientSettings
@@ -143,6 +143,7 @@ async def _measure(scenario: str) -> dict[str, Any]:
         await producer.start()
         tenant = f"catalog{suffix}"
         try:
+            await install_tables(pool, settings.db_schema)
             async with assemble(
                 settings, pool, producer, clock=SandboxTime(sandbox.state.clock)
             ) as connector:

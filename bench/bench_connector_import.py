@@ -24,7 +24,7 @@ import aiohttp
 from pydantic import SecretStr
 from report import machine_facts, measured_at, write_report
 
-from connector.bootstrap import assemble
+from connector.bootstrap import assemble, install_tables
 from connector.runs import RunKindName
 from connector.settings import ConnectorSettings
 from pipedrive_client import ApiTokenCredentials, PipedriveClientSettings, Plan
@@ -105,6 +105,7 @@ async def _import(base: str) -> dict[str, Any]:
     await producer.start()
     tenant = f"bench{suffix}"
     try:
+        await install_tables(pool, settings.db_schema)
         async with assemble(settings, pool, producer) as connector:
             deps = connector.deps
             await deps.factory.credentials.save(tenant, ApiTokenCredentials(SecretStr(API_TOKEN), base))

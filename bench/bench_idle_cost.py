@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from report import machine_facts, measured_at, write_report
 
-from connector.bootstrap import Connector, assemble
+from connector.bootstrap import Connector, assemble, install_tables
 from connector.settings import ConnectorSettings
 from pipedrive_client import PipedriveClientSettings
 from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
@@ -111,6 +111,7 @@ async def _measure(webhooks: bool) -> dict[str, Any]:
         tenant = f"idle{suffix}"
         try:
             clock = SandboxTime(sandbox.state.clock)
+            await install_tables(pool, settings.db_schema)
             async with assemble(settings, pool, producer, clock=clock) as connector:
                 registry = TenantRegistry(pool)
                 await registry.create_tenant(tenant, tenant)

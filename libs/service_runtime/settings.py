@@ -43,6 +43,7 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
     )
+    db_schema: str = Field(description="The service's own PostgreSQL schema.")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
@@ -74,8 +75,9 @@ class ServiceSettings(BaseSettings):
 
 
 class StreamServiceSettings(ServiceSettings):
-    """A service that consumes Kafka with the stream runner (the mapper, the auditlog)."""
+    """A service that consumes Kafka with the stream runner (the mapper, the pusher, the auditlog)."""
 
+    group_id: str = Field(description="The consumer group of the service's replicas.")
     max_batch: int = Field(
         default=2000,
         ge=1,

@@ -10,6 +10,7 @@ from aiohttp.typedefs import Middleware
 
 from schemas.events.audit import Actor
 from service_runtime.http_errors import json_error
+from service_runtime.http_guards import api_middlewares
 from tenant_auth.actors import ACTOR, ACTOR_HEADER, acting_as, named_actor
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
@@ -62,3 +63,9 @@ def tenant_of(request: web.Request) -> str:
 def authenticated_tenant(request: web.Request) -> str | None:
     """The tenant of a request on a path where a key is optional: None when none was presented."""
     return request.get(TENANT)
+
+
+def tenant_api_app(registry: TenantRegistry) -> web.Application:
+    """An application whose every call but the operational ones needs a tenant's API key, with the
+    shared API guards (JSON errors, no 500 on bad input)."""
+    return web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))

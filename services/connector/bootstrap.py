@@ -15,7 +15,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from connector.api_support import ConnectorDeps
 from connector.catalog import CatalogAges, Catalogs
@@ -42,13 +41,8 @@ from pipedrive_client import (
 from pipedrive_client.client import oauth_app_of
 from pipedrive_client.metrics import register_pipedrive_metrics
 from postgres_store.migrations import apply_migrations
-from postgres_store.pool import check_database, create_pool
-from postgres_store.pruning import Expiry, Pruner
-from service_runtime.health import add_operational_routes
-from service_runtime.logs import configure_logging
-from service_runtime.process import install_stop_signals, serve_until_stopped
-from service_runtime.secret_keys import warn_of_development_keys
-from stream_runner.errors import is_transient
+from postgres_store.pruning import Expiry
+from service_runtime.skeleton import Infrastructure, ServiceParts, run_service_process
 from stream_runner.producer import EventProducer
 from tenant_auth.registry import TenantRegistry
 
@@ -81,9 +75,8 @@ async def assemble(
     clock: Clock | None = None,
     retry: RetryPolicy | None = None,
 ) -> AsyncIterator[Connector]:
-    """Install the schemas and build the service on an open pool and a started producer."""
+    """Build the service on an open pool (its tables installed: `install_tables`) and a started producer."""
     clock = clock or SystemClock()
-    await install_tables(pool, settings.db_schema)
     await install_schema(pool, settings.pipedrive.client_schema)
     registry = TenantRegistry(pool)
     await registry.install()
@@ -155,31 +148,24 @@ def expiring_tables(settings: ConnectorSettings) -> list[Expiry]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def assemble_parts(
+    settings: ConnectorSettings, infrastructure: Infrastructure
+) -> AsyncIterator[ServiceParts]:
+    """The connector's API and workers (the scheduler, the webhook hint reader) on the skeleton's
+    infrastructure; it consumes no topic."""
+    register_pipedrive_metrics(infrastructure.registry)
+    async with assemble(settings, infrastructure.pool, infrastructure.kafka) as connector:
+        workers = [connector.scheduler.run, connector.hints.run]
+        yield ServiceParts(connector.app, workers=workers, expiring=expiring_tables(settings))
+
+
 async def run_service(settings: ConnectorSettings) -> None:
     """Run the connector until SIGTERM or SIGINT, then close its connections."""
-    configure_logging(SERVICE, settings.log_level, json=settings.log_json)
-    warn_of_development_keys(settings.pipedrive.development_keys)
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
-    producer = EventProducer(settings.kafka_bootstrap, client_id=SERVICE)
-    try:
-        await producer.start()
-        async with assemble(settings, pool, producer) as connector:
-            checks = {"postgres": lambda: check_database(pool), "kafka": producer.check_cluster}
-            registry = CollectorRegistry()
-            register_pipedrive_metrics(registry)
-            add_operational_routes(connector.app, checks, registry)
-            pruner = Pruner(pool, expiring_tables(settings), settings.prune_every_s)
-            workers = [connector.scheduler.run, connector.hints.run, pruner.run]
-            await serve_until_stopped(
-                connector.app,
-                settings.http_host,
-                settings.http_port,
-                workers,
-                stop,
-                restart_when=is_transient,
-            )
-    finally:
-        await producer.stop()
-        await pool.close()
+    await run_service_process(
+        SERVICE,
+        settings,
+        assemble_parts,
+        install_tables,
+        development_keys=settings.pipedrive.development_keys,
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +12,6 @@ import aiohttp_jinja2
 import asyncpg
 import jinja2
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from console.deps import DEPS, ConsoleDeps
 from console.guards import change_guard, error_pages, refuse_nul_input, security_headers, session_guard
@@ -25,11 +24,7 @@ from console.settings import ConsoleSettings
 from console.sign_in_limits import FailedSignIns, SignInLimits
 from console.template_filters import FILTERS
 from postgres_store.migrations import apply_migrations
-from postgres_store.pool import check_database, create_pool
-from service_runtime.health import add_operational_routes
-from service_runtime.logs import configure_logging
-from service_runtime.process import install_stop_signals, serve_until_stopped
-from service_runtime.secret_keys import warn_of_development_keys
+from service_runtime.skeleton import Infrastructure, ServiceParts, run_service_process
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers
 
@@ -70,7 +65,8 @@ def build_deps(settings: ConsoleSettings, pool: asyncpg.Pool, http: aiohttp.Clie
 
 
 def create_app(settings: ConsoleSettings, pool: asyncpg.Pool) -> web.Application:
-    """The console's application (its HTTP client session opened and closed with the app)."""
+    """The console's application (its HTTP client session opened and closed with the app); the skeleton
+    adds the operational routes."""
     app = web.Application(
         middlewares=[error_pages, security_headers, refuse_nul_input, session_guard, change_guard]
     )
@@ -87,22 +83,28 @@ def create_app(settings: ConsoleSettings, pool: asyncpg.Pool) -> web.Application
     app.cleanup_ctx.append(http_session)
     add_page_routes(app)
     app.router.add_static("/static/", HERE / "static", append_version=False)
-    add_operational_routes(app, {"postgres": lambda: check_database(pool)}, CollectorRegistry())
     return app
+
+
+async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
+    """The console's tables in `schema` (the accounts it signs in are tenant_auth's)."""
+    await TenantRegistry(pool).install()
+    await apply_migrations(pool, schema, MIGRATIONS)
+
+
+@asynccontextmanager
+async def assemble(settings: ConsoleSettings, infrastructure: Infrastructure) -> AsyncIterator[ServiceParts]:
+    """The console's pages; it uses no Kafka and runs no worker."""
+    yield ServiceParts(create_app(settings, infrastructure.pool))
 
 
 async def run_service(settings: ConsoleSettings) -> None:
     """Serve the console until SIGTERM or SIGINT."""
-    configure_logging(SERVICE, settings.log_level, json=settings.log_json)
-    warn_of_development_keys(settings.development_keys)
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=8)
-    try:
-        await TenantRegistry(pool).install()
-        await apply_migrations(pool, settings.db_schema, MIGRATIONS)
-        await serve_until_stopped(
-            create_app(settings, pool), settings.http_host, settings.http_port, [], stop
-        )
-    finally:
-        await pool.close()
+    await run_service_process(
+        SERVICE,
+        settings,
+        assemble,
+        install_tables,
+        kafka=False,
+        development_keys=settings.development_keys,
+    )

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
-from connector.bootstrap import Connector, assemble
+from connector.bootstrap import Connector, assemble, install_tables
 from connector.settings import ConnectorSettings
 from mapper.audiences_api import add_audience_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
@@ -265,6 +265,7 @@ async def harness(
     reader = TopicReader(kafka_bootstrap)
     await reader.start()
     marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
+    await install_tables(pg_pool, settings.db_schema)
     async with assemble(settings, pg_pool, connector_producer, clock=clock, retry=retry) as connector:
         api: ApiClient = TestClient(TestServer(connector.app, port=port))
         await api.start_server()

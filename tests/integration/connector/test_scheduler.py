@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from connector.bootstrap import Connector, assemble
+from connector.bootstrap import Connector, assemble, install_tables
 from connector.runs import Run, RunKindName, RunState
 from connector.scheduler import INTERVALS, jitter_of
 from pipedrive_client import ApiTokenCredentials, RetryPolicy
@@ -170,6 +170,7 @@ async def _two_replicas(
             await producer.start()
             stack.push_async_callback(producer.stop)
             clock = harness.connector.deps.clock
+            await install_tables(pool, settings.db_schema)
             replicas.append(
                 await stack.enter_async_context(assemble(settings, pool, producer, clock=clock, retry=retry))
             )

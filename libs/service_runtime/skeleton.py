@@ -1,0 +1,166 @@
+"""The skeleton every service process runs on: one way to start, serve, consume and stop.
+
+The skeleton opens what every service needs (logging, stop signals, the PostgreSQL pool, the service's
+tables, the Kafka producer, a metrics registry), asks the service to assemble its own parts on them (an
+HTTP application, the handlers of what it consumes, its workers, the tables it prunes), adds what every
+service serves and runs (/healthz, /readyz, /metrics; the consumer loop; the pruning worker), serves until
+SIGTERM or SIGINT and closes everything in order. A service's `bootstrap.py` keeps only what is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from postgres_store.pool import check_database, create_pool
+from postgres_store.pruning import Expiry, Pruner
+from schemas.topics import topics_consumed_by
+from service_runtime.health import ReadinessCheck, add_operational_routes
+from service_runtime.logs import configure_logging
+from service_runtime.process import Worker, install_stop_signals, serve_until_stopped
+from service_runtime.secret_keys import warn_of_development_keys
+from service_runtime.settings import ServiceSettings, StreamServiceSettings
+from stream_runner.errors import is_transient
+from stream_runner.kafka_runner import KafkaStreamRunner
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, MessageProcessor
+from stream_runner.producer import EventProducer
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """What the skeleton opened for a service: its pool, its started producer (None for a service that
+    uses no Kafka) and the registry its metrics go to."""
+
+    pool: asyncpg.Pool
+    producer: EventProducer | None
+    registry: CollectorRegistry
+
+    @property
+    def kafka(self) -> EventProducer:
+        """The producer of a service that uses Kafka."""
+        if self.producer is None:
+            raise RuntimeError("this service was started without Kafka")
+        return self.producer
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """What a service consumes: its handlers by event type, those applied in batches, and what it records
+    of an event it dead-letters. The skeleton runs them in the one consumer loop, on the topics the
+    registry says the service reads."""
+
+    handlers: Mapping[str, Handler]
+    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
+    dead_letter_handlers: Mapping[str, DeadLetterHandler] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """What a service assembles on its infrastructure: its HTTP application, what it consumes, its own
+    workers and the tables it remembers things in only for a while."""
+
+    app: web.Application
+    consumer: Consumer | None = None
+    workers: Sequence[Worker] = ()
+    expiring: Sequence[Expiry] = ()
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+Assemble = Callable[[S, Infrastructure], AbstractAsyncContextManager[ServiceParts]]
+"""Builds a service's parts on its infrastructure; what it opens it closes when the context ends."""
+
+InstallTables = Callable[[asyncpg.Pool, str], Awaitable[object]]
+"""Creates or migrates the tables a service keeps in its schema, before it assembles its parts."""
+
+
+async def run_service_process(
+    name: str,
+    settings: S,
+    assemble: Assemble[S],
+    install_tables: InstallTables,
+    *,
+    kafka: bool = True,
+    development_keys: Sequence[str] = (),
+) -> None:
+    """Run one service process until SIGTERM or SIGINT: stop consuming, finish the work in flight,
+    commit, close. A worker dying of a transient failure (the database or the broker away) is run again
+    after a pause; one dying of anything else stops the process with WorkerFailed."""
+    configure_logging(name, settings.log_level, json=settings.log_json)
+    warn_of_development_keys(list(development_keys))
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
+    producer = EventProducer(settings.kafka_bootstrap, client_id=name) if kafka else None
+    try:
+        await install_tables(pool, settings.db_schema)
+        if producer is not None:
+            await producer.start()
+        infrastructure = Infrastructure(pool, producer, CollectorRegistry())
+        async with assemble(settings, infrastructure) as parts:
+            add_operational_routes(parts.app, readiness_checks(infrastructure), infrastructure.registry)
+            workers = service_workers(name, settings, infrastructure, parts)
+            await serve_until_stopped(
+                parts.app, settings.http_host, settings.http_port, workers, stop, restart_when=is_transient
+            )
+    finally:
+        if producer is not None:
+            await producer.stop()
+        await pool.close()
+
+
+def readiness_checks(infrastructure: Infrastructure) -> dict[str, ReadinessCheck]:
+    """What /readyz checks: PostgreSQL, and Kafka for a service that uses it."""
+    pool = infrastructure.pool
+    checks: dict[str, ReadinessCheck] = {"postgres": lambda: check_database(pool)}
+    if infrastructure.producer is not None:
+        checks["kafka"] = infrastructure.producer.check_cluster
+    return checks
+
+
+def service_workers(
+    name: str, settings: ServiceSettings, infrastructure: Infrastructure, parts: ServiceParts
+) -> list[Worker]:
+    """The consumer loop (for a service that consumes), the service's own workers, and the pruning worker
+    (for a service that keeps rows for a while)."""
+    workers: list[Worker] = []
+    if parts.consumer is not None:
+        if not isinstance(settings, StreamServiceSettings):
+            raise TypeError(f"{name} consumes: its settings must be StreamServiceSettings")
+        workers.append(consumer_loop(name, settings, infrastructure, parts.consumer).run)
+    workers.extend(parts.workers)
+    if parts.expiring:
+        workers.append(Pruner(infrastructure.pool, parts.expiring, settings.prune_every_s).run)
+    return workers
+
+
+def consumer_loop(
+    name: str, settings: StreamServiceSettings, infrastructure: Infrastructure, consumer: Consumer
+) -> KafkaStreamRunner:
+    """The one consumer loop of a service, in its group, on the topics the registry says it reads."""
+    processor = MessageProcessor(
+        name,
+        consumer.handlers,
+        infrastructure.kafka,
+        RunnerMetrics(infrastructure.registry),
+        batch_handlers=consumer.batch_handlers,
+        dead_letter_handlers=consumer.dead_letter_handlers,
+    )
+    return KafkaStreamRunner(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=settings.group_id,
+        topics=[t.name for t in topics_consumed_by(name)],
+        processor=processor,
+        client_id=name,
+        commit_interval_s=settings.commit_interval_s,
+        max_poll_records=settings.max_batch,
+        session_timeout_s=settings.session_timeout_s,
+    )
