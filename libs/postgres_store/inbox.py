@@ -147,3 +147,39 @@ def saved_form(message: OutgoingMessage) -> dict[str, Any]:
 def messages_of(saved: Sequence[Mapping[str, Any]] | None) -> list[OutgoingMessage]:
     """The messages kept in their saved form (none for None)."""
     return [OutgoingMessage(topic=s["topic"], key=s["key"], value=s["value"].encode()) for s in saved or ()]
+
+
+class PostgresInbox:
+    """The inbox of one schema, on the connection of a unit of work (its transaction)."""
+
+    def __init__(self, conn: Connection, schema: str) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    async def claim(self, tenant: str, event_id: str, topic: str) -> bool:
+        """`claim_event` in this unit of work."""
+        return await claim_event(self._conn, self._schema, tenant, event_id, topic)
+
+    async def claim_batch(self, events: Sequence[tuple[str, str, str]]) -> list[bool]:
+        """`claim_events` in this unit of work."""
+        return await claim_events(self._conn, self._schema, events)
+
+    async def was_applied(self, tenant: str, event_id: str) -> bool:
+        """`was_applied` in this unit of work."""
+        return await was_applied(self._conn, self._schema, tenant, event_id)
+
+    async def saved_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage]:
+        """`saved_outputs` in this unit of work."""
+        return await saved_outputs(self._conn, self._schema, tenant, event_id)
+
+    async def saved_outputs_of(self, events: Sequence[EventRef]) -> dict[EventRef, list[OutgoingMessage]]:
+        """`saved_outputs_many` in this unit of work."""
+        return await saved_outputs_many(self._conn, self._schema, events)
+
+    async def save_outputs(self, tenant: str, event_id: str, outputs: Sequence[OutgoingMessage]) -> None:
+        """`save_outputs` in this unit of work."""
+        await save_outputs(self._conn, self._schema, tenant, event_id, outputs)
+
+    async def save_outputs_of(self, outputs: Sequence[tuple[str, str, Sequence[OutgoingMessage]]]) -> None:
+        """`save_outputs_many` in this unit of work."""
+        await save_outputs_many(self._conn, self._schema, outputs)

@@ -7,7 +7,7 @@ whatever the order, so the replica needs no inbox. The service's migrations crea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -45,10 +45,19 @@ class SettingsReplica:
         )
         return None if row is None else TenantSettings.model_validate(row)
 
-    def handler(self) -> Handler:
-        """The `psync.settings.updated` handler that feeds this replica."""
 
-        async def settings_updated(event: CloudEvent[Any], _message: IncomingMessage) -> Handled:
-            return Handled(duplicate=not await self.store(event.tenantid, event.id, event.data))
+class SettingsKeeper(Protocol):
+    """A replica of tenant settings: the Postgres one, or a service test's fake."""
 
-        return settings_updated
+    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
+        """Keep newer settings; False when as new or newer ones are kept."""
+        ...
+
+
+def settings_updated(replica: SettingsKeeper) -> Handler:
+    """The `psync.settings.updated` handler that feeds a replica (a version already kept is a duplicate)."""
+
+    async def handle(event: CloudEvent[Any], _message: IncomingMessage) -> Handled:
+        return Handled(duplicate=not await replica.store(event.tenantid, event.id, event.data))
+
+    return handle

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapper.abm_store import AbmStore
-from postgres_store.pool import Connection
+from mapper.ports import AbmRecords
 from schemas.envelope import deterministic_event_id
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import SyncObject
@@ -31,25 +30,21 @@ def _domain(value: str) -> str:
         raise PermanentError(str(exc)) from exc
 
 
-async def _fill(
-    store: AbmStore, conn: Connection, tenant: str, obj: SyncObject, key: str, values: dict[str, Any]
-) -> str:
+async def _fill(store: AbmRecords, tenant: str, obj: SyncObject, key: str, values: dict[str, Any]) -> str:
     """Create the record holding `key`, or fill its empty fields from `values`; returns its ABM id."""
-    existing = await store.record_by_key(conn, tenant, obj, key)
+    existing = await store.record_by_key(tenant, obj, key)
     fill_all = dict.fromkeys(values, FieldMode.FILL)
     if existing is None:
         abm_id = deterministic_event_id("abm-record", tenant, obj.value, "key", key)
-        await store.create_record(conn, tenant, obj, abm_id, key, compute_changes(values, {}, fill_all))
+        await store.create_record(tenant, obj, abm_id, key, compute_changes(values, {}, fill_all))
         return abm_id
     changes = compute_changes(values, existing.fields, fill_all)
     if changes:
-        await store.update_record(conn, tenant, obj, existing.abm_id, changes)
+        await store.update_record(tenant, obj, existing.abm_id, changes)
     return existing.abm_id
 
 
-async def apply_company_revealed(
-    store: AbmStore, conn: Connection, tenant: str, reveal: CompanyRevealed, _event_id: str
-) -> None:
+async def apply_company_revealed(store: AbmRecords, tenant: str, reveal: CompanyRevealed) -> None:
     """An account for the revealed company (created or filled), with its reveal activity."""
     domain = _domain(reveal.domain)
     values = {
@@ -61,21 +56,11 @@ async def apply_company_revealed(
         "country": reveal.country,
         "linkedin": reveal.linkedin,
     }
-    abm_id = await _fill(store, conn, tenant, SyncObject.ORGANIZATION, domain, values)
-    pages = [p.model_dump(mode="json") for p in reveal.pages]
-    await conn.execute(
-        f"UPDATE {store.schema}.accounts SET reveal_count = reveal_count + 1,"
-        " last_revealed_at = GREATEST(last_revealed_at, $3),"
-        " recent_pages = (SELECT coalesce(jsonb_agg(p), '[]') FROM"
-        "   (SELECT p FROM jsonb_array_elements($4::jsonb || recent_pages) AS p LIMIT $5) AS kept)"
-        " WHERE tenant_id = $1 AND abm_id = $2",
-        tenant, abm_id, reveal.revealed_at, pages, RECENT_PAGES_KEPT,
-    )  # fmt: skip
+    abm_id = await _fill(store, tenant, SyncObject.ORGANIZATION, domain, values)
+    await store.count_reveal(tenant, abm_id, reveal.revealed_at, reveal.pages, RECENT_PAGES_KEPT)
 
 
-async def apply_contact_enriched(
-    store: AbmStore, conn: Connection, tenant: str, enriched: ContactEnriched, _event_id: str
-) -> None:
+async def apply_contact_enriched(store: AbmRecords, tenant: str, enriched: ContactEnriched) -> None:
     """A contact for the enriched person (created or filled), associated with its company's domain."""
     try:
         email = normalize_email(enriched.email)
@@ -90,17 +75,11 @@ async def apply_contact_enriched(
         "company_domain": _domain(enriched.company_domain) if enriched.company_domain else None,
         "personal_email": email.is_personal,
     }
-    await _fill(store, conn, tenant, SyncObject.PERSON, email.address, values)
+    await _fill(store, tenant, SyncObject.PERSON, email.address, values)
 
 
-async def apply_score_changed(
-    store: AbmStore, conn: Connection, tenant: str, score: ScoreChanged, _event_id: str
-) -> None:
+async def apply_score_changed(store: AbmRecords, tenant: str, score: ScoreChanged) -> None:
     """The account's engagement score, unless a later score was applied already."""
     domain = _domain(score.domain)
-    abm_id = await _fill(store, conn, tenant, SyncObject.ORGANIZATION, domain, {"website": domain})
-    await conn.execute(
-        f"UPDATE {store.schema}.accounts SET engagement_score = $3, score_changed_at = $4"
-        " WHERE tenant_id = $1 AND abm_id = $2 AND (score_changed_at IS NULL OR score_changed_at <= $4)",
-        tenant, abm_id, score.score, score.changed_at,
-    )  # fmt: skip
+    abm_id = await _fill(store, tenant, SyncObject.ORGANIZATION, domain, {"website": domain})
+    await store.set_score(tenant, abm_id, score.score, score.changed_at)

@@ -1,19 +1,22 @@
-"""The ABM store's Postgres adapter: records, links and the situation a change is planned against.
+"""The ABM store's Postgres adapter (`mapper.ports.AbmRecords`): records and their Pipedrive links.
 
-Every method takes the connection of the caller's transaction, so a change's effects, its inbox claim and
-its result are committed together. Table names come from `TABLES`, never from input.
+A store is bound to the connection of a unit of work, so a change's effects, its inbox claim and its
+result are committed together. Reads and writes of a batch are set-based (one statement per kind, arrays
+passed whole through `unnest`). Table names come from `TABLES`, never from input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from mapper.planning import StoredRecord
+from mapper.ports import LinkKey, LinkRow, RecordRow
 from postgres_store.pool import Connection
+from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 
 TABLES: Mapping[SyncObject, str] = {
@@ -24,24 +27,18 @@ TABLES: Mapping[SyncObject, str] = {
 
 
 class AbmStore:
-    """SQL of the ABM store in one service schema."""
+    """SQL of the ABM store in one service schema, on one connection."""
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, conn: Connection, schema: str) -> None:
+        self._conn = conn
         self._schema = schema
-
-    @property
-    def schema(self) -> str:
-        """The service schema the store lives in."""
-        return self._schema
 
     def _table(self, obj: SyncObject) -> str:
         return f"{self._schema}.{TABLES[obj]}"
 
-    async def record_by_key(
-        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
-    ) -> StoredRecord | None:
+    async def record_by_key(self, tenant: str, obj: SyncObject, match_key: str) -> StoredRecord | None:
         """The (non-duplicate) ABM record holding a match key, locked."""
-        row = await conn.fetchrow(
+        row = await self._conn.fetchrow(
             f"SELECT abm_id, fields, deleted_in_crm FROM {self._table(obj)}"
             " WHERE tenant_id = $1 AND match_key = $2 AND NOT is_duplicate FOR UPDATE",
             tenant, match_key,
@@ -50,28 +47,46 @@ class AbmStore:
 
     async def create_record(
         self,
-        conn: Connection,
         tenant: str,
         obj: SyncObject,
         abm_id: str,
         match_key: str | None,
         fields: Mapping[str, Any],
-        *,
-        is_duplicate: bool = False,
     ) -> None:
         """Insert a new ABM record."""
-        await conn.execute(
+        await self._conn.execute(
             f"INSERT INTO {self._table(obj)} (tenant_id, abm_id, match_key, is_duplicate, fields)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            tenant, abm_id, match_key, is_duplicate, dict(fields),
+            " VALUES ($1, $2, $3, false, $4)",
+            tenant, abm_id, match_key, dict(fields),
+        )  # fmt: skip
+
+    async def count_reveal(
+        self, tenant: str, abm_id: str, revealed_at: datetime, pages: Sequence[VisitedPage], keep: int
+    ) -> None:
+        """One more reveal of an account: its count, its latest time, its `keep` most recent pages."""
+        await self._conn.execute(
+            f"UPDATE {self._schema}.accounts SET reveal_count = reveal_count + 1,"
+            " last_revealed_at = GREATEST(last_revealed_at, $3),"
+            " recent_pages = (SELECT coalesce(jsonb_agg(p), '[]') FROM"
+            "   (SELECT p FROM jsonb_array_elements($4::jsonb || recent_pages) AS p LIMIT $5) AS kept)"
+            " WHERE tenant_id = $1 AND abm_id = $2",
+            tenant, abm_id, revealed_at, [p.model_dump(mode="json") for p in pages], keep,
+        )  # fmt: skip
+
+    async def set_score(self, tenant: str, abm_id: str, score: float, changed_at: datetime) -> None:
+        """An account's engagement score, unless a later one was set."""
+        await self._conn.execute(
+            f"UPDATE {self._schema}.accounts SET engagement_score = $3, score_changed_at = $4"
+            " WHERE tenant_id = $1 AND abm_id = $2 AND (score_changed_at IS NULL OR score_changed_at <= $4)",
+            tenant, abm_id, score, changed_at,
         )  # fmt: skip
 
     async def update_record(
-        self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str, changes: Mapping[str, Any]
+        self, tenant: str, obj: SyncObject, abm_id: str, changes: Mapping[str, Any]
     ) -> None:
         """Write changed fields over a record. Its CRM deletion mark stays: only Pipedrive (a record synced
         in, or one a manual push created) says the record exists there again."""
-        await conn.execute(
+        await self._conn.execute(
             f"UPDATE {self._table(obj)} SET fields = fields || $3, updated_at = now()"
             " WHERE tenant_id = $1 AND abm_id = $2",
             tenant, abm_id, dict(changes),
@@ -79,7 +94,6 @@ class AbmStore:
 
     async def mark_deleted_in_crm(
         self,
-        conn: Connection,
         tenant: str,
         obj: SyncObject,
         pipedrive_id: int,
@@ -88,7 +102,7 @@ class AbmStore:
     ) -> None:
         """Pipedrive no longer has the record: its link is marked deleted, and the ABM record (the linked
         one, else `abm_id`) is marked deleted in CRM unless another live link holds it."""
-        linked = await conn.fetchval(
+        linked = await self._conn.fetchval(
             f"UPDATE {self._schema}.links SET deleted_in_crm = true"
             " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3 RETURNING abm_id",
             tenant, obj.value, pipedrive_id,
@@ -97,13 +111,13 @@ class AbmStore:
         if target is None:
             return
         if linked is None:
-            await conn.execute(
+            await self._conn.execute(
                 f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
                 " source_update_time, deleted_in_crm) VALUES ($1, $2, $3, $4, $5, true)"
                 " ON CONFLICT DO NOTHING",
                 tenant, obj.value, pipedrive_id, target, version,
             )  # fmt: skip
-        await conn.execute(
+        await self._conn.execute(
             f"UPDATE {self._table(obj)} r SET deleted_in_crm = true, updated_at = now()"
             " WHERE r.tenant_id = $1 AND r.abm_id = $2 AND NOT EXISTS (SELECT 1 FROM"
             f" {self._schema}.links l WHERE l.tenant_id = $1 AND l.object = $3 AND l.abm_id = $2"
@@ -111,9 +125,9 @@ class AbmStore:
             tenant, target, obj.value,
         )  # fmt: skip
 
-    async def mark_in_crm(self, conn: Connection, tenant: str, obj: SyncObject, abm_id: str) -> None:
+    async def mark_in_crm(self, tenant: str, obj: SyncObject, abm_id: str) -> None:
         """The record exists in Pipedrive again (a manual push created it): clear its CRM deletion mark."""
-        await conn.execute(
+        await self._conn.execute(
             f"UPDATE {self._table(obj)} SET deleted_in_crm = false, updated_at = now()"
             " WHERE tenant_id = $1 AND abm_id = $2 AND deleted_in_crm",
             tenant, abm_id,
@@ -121,7 +135,6 @@ class AbmStore:
 
     async def link_if_unlinked(
         self,
-        conn: Connection,
         tenant: str,
         obj: SyncObject,
         pipedrive_id: int,
@@ -129,26 +142,16 @@ class AbmStore:
         version: datetime,
     ) -> bool:
         """Link a Pipedrive id that has no link yet (a merge survivor, a record the pusher created)."""
-        inserted = await conn.fetchval(
+        inserted = await self._conn.fetchval(
             f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id, source_update_time)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
             tenant, obj.value, pipedrive_id, abm_id, version,
         )  # fmt: skip
         return bool(inserted)
 
-
-class BulkAbmStore:
-    """Set-based reads and writes of the ABM store for a batch of changes (one statement per kind, arrays
-    passed whole through `unnest`)."""
-
-    def __init__(self, schema: str) -> None:
-        self._schema = schema
-
-    async def links(
-        self, conn: Connection, keys: list[tuple[str, str, int]], *, lock: bool = True
-    ) -> dict[tuple[str, str, int], dict[str, Any]]:
+    async def links(self, keys: Sequence[LinkKey], *, lock: bool = True) -> dict[LinkKey, LinkRow]:
         """Links by (tenant, object, pipedrive id), locked unless `lock` is false (a dry run)."""
-        rows = await conn.fetch(
+        rows = await self._conn.fetch(
             f"SELECT l.* FROM {self._schema}.links l"
             " JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
             " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p" + _locking("l", lock),
@@ -157,10 +160,10 @@ class BulkAbmStore:
         return {(r["tenant_id"], r["object"], r["pipedrive_id"]): dict(r) for r in rows}
 
     async def records_by_id(
-        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]], *, lock: bool = True
-    ) -> list[dict[str, Any]]:
+        self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
+    ) -> list[RecordRow]:
         """Records of one object by (tenant, ABM id), locked unless `lock` is false (a dry run)."""
-        rows = await conn.fetch(
+        rows = await self._conn.fetch(
             f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
             f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, a)"
             " ON r.tenant_id = k.t AND r.abm_id = k.a" + _locking("r", lock),
@@ -169,10 +172,10 @@ class BulkAbmStore:
         return [dict(r) for r in rows]
 
     async def records_by_key(
-        self, conn: Connection, obj: SyncObject, keys: list[tuple[str, str]], *, lock: bool = True
-    ) -> list[dict[str, Any]]:
+        self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
+    ) -> list[RecordRow]:
         """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false."""
-        rows = await conn.fetch(
+        rows = await self._conn.fetch(
             f"SELECT r.tenant_id, r.abm_id, r.match_key, r.is_duplicate, r.fields, r.deleted_in_crm"
             f" FROM {self._schema}.{TABLES[obj]} r JOIN unnest($1::text[], $2::text[]) AS k(t, m)"
             " ON r.tenant_id = k.t AND r.match_key = k.m AND NOT r.is_duplicate" + _locking("r", lock),
@@ -180,9 +183,9 @@ class BulkAbmStore:
         )
         return [dict(r) for r in rows]
 
-    async def insert_records(self, conn: Connection, obj: SyncObject, rows: list[tuple[Any, ...]]) -> None:
+    async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         """New records: (tenant, abm id, match key, is duplicate, fields, deleted in CRM)."""
-        await conn.execute(
+        await self._conn.execute(
             f"INSERT INTO {self._schema}.{TABLES[obj]}"
             " (tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm)"
             " SELECT t, a, m, d, f::jsonb, x FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[],"
@@ -190,18 +193,18 @@ class BulkAbmStore:
             *_columns([(*r[:4], _json(r[4]), r[5]) for r in rows], 6),
         )
 
-    async def update_records(self, conn: Connection, obj: SyncObject, rows: list[tuple[Any, ...]]) -> None:
+    async def update_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         """Changed records: (tenant, abm id, fields, deleted in CRM) — fields as a whole, read under lock."""
-        await conn.execute(
+        await self._conn.execute(
             f"UPDATE {self._schema}.{TABLES[obj]} AS r SET fields = u.f::jsonb, deleted_in_crm = u.x,"
             " updated_at = now() FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) AS u(t, a, f, x)"
             " WHERE r.tenant_id = u.t AND r.abm_id = u.a",
             *_columns([(r[0], r[1], _json(r[2]), r[3]) for r in rows], 4),
         )
 
-    async def save_links(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    async def save_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Links as they end the batch: (tenant, object, pipedrive id, abm id, version, deleted, merged)."""
-        await conn.execute(
+        await self._conn.execute(
             f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
             " source_update_time, deleted_in_crm, merged_into_id)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],"
@@ -212,14 +215,12 @@ class BulkAbmStore:
             *_columns(rows, 7),
         )
 
-    async def repoint_associations(
-        self, conn: Connection, tenant: str, obj: SyncObject, merged: int, survivor: int
-    ) -> None:
+    async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
         """Records that pointed to a Pipedrive record merged away point to its survivor (contacts and
         opportunities follow a merged organization, opportunities a merged person)."""
         field, tables = ASSOCIATED_BY.get(obj, ("", ()))
         for table in tables:
-            await conn.execute(
+            await self._conn.execute(
                 f"UPDATE {self._schema}.{table} SET fields = jsonb_set(fields, ARRAY[$2::text],"
                 " to_jsonb($4::bigint)), updated_at = now() WHERE tenant_id = $1 AND fields ->> $2 = $3",
                 tenant, field, str(merged), survivor,
@@ -238,7 +239,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _columns(keys: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+def _columns(keys: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Tuples as parallel arrays, for `unnest`."""
     return [[k[i] for k in keys] for i in range(width)] if keys else [[] for _ in range(width)]
 

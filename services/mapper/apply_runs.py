@@ -46,6 +46,14 @@ class CompletedRun:
 
 
 @dataclass(frozen=True)
+class RunsTallied:
+    """What adding a batch's outcomes did to runs: those it started (with when), those it completed."""
+
+    started: list[tuple[RunRef, datetime]]
+    completed: list[CompletedRun]
+
+
+@dataclass(frozen=True)
 class StartedRun:
     """An apply run whose first record was applied now."""
 

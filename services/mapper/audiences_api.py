@@ -15,33 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mapper.abm_store import TABLES
+from mapper.audience_store import AudienceStore, RecordFilter
+from mapper.ports import TenantSettingsSource
 from schemas.events.common import SyncObject
 from service_runtime.http_errors import json_error
 from service_runtime.http_inputs import read_query
-from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
 MAX_IDS = 100
-POOL = web.AppKey("pool", asyncpg.Pool)
-SCHEMA = web.AppKey("schema", str)
-REPLICA = web.AppKey("settings_replica", SettingsReplica)
-_COLUMNS = ("abm_id", "match_key", "is_duplicate", "fields", "deleted_in_crm", "created_at", "updated_at")
-_ACCOUNT_COLUMNS = (
-    "engagement_score",
-    "score_changed_at",
-    "reveal_count",
-    "last_revealed_at",
-    "recent_pages",
-)
-_LINK_COLUMNS = (
-    "l.pipedrive_id AS link_id, l.deleted_in_crm AS link_deleted, l.merged_into_id AS link_merged_into"
-)
+STORE = web.AppKey("audience_store", AudienceStore)
+REPLICA = web.AppKey("settings_replica", TenantSettingsSource)
 
 
 class ListQuery(BaseModel):
@@ -82,20 +70,6 @@ def _collection(request: web.Request) -> tuple[str, SyncObject]:
     return name, COLLECTIONS[name]
 
 
-def _columns(obj: SyncObject) -> str:
-    own = _COLUMNS + (_ACCOUNT_COLUMNS if obj is SyncObject.ORGANIZATION else ())
-    return ", ".join([*(f"r.{c}" for c in own), _LINK_COLUMNS])
-
-
-def _link_join(schema: str) -> str:
-    """The record's link: a live one first, else the one applied last (a record may have several)."""
-    return (
-        f" LEFT JOIN LATERAL (SELECT pipedrive_id, deleted_in_crm, merged_into_id FROM {schema}.links k"
-        " WHERE k.abm_id = r.abm_id AND k.tenant_id = r.tenant_id AND k.object = $2"
-        " ORDER BY k.deleted_in_crm, k.source_update_time DESC, k.linked_at DESC LIMIT 1) l ON true"
-    )
-
-
 def pipedrive_link(
     obj: SyncObject, link_id: int | None, deleted: bool, merged_into: int | None, web_url: str | None
 ) -> dict[str, Any] | None:
@@ -112,8 +86,8 @@ def pipedrive_link(
     }
 
 
-def _row(record: asyncpg.Record, obj: SyncObject, web_url: str | None) -> dict[str, Any]:
-    row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(record).items()}
+def _row(record: dict[str, Any], obj: SyncObject, web_url: str | None) -> dict[str, Any]:
+    row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}
     link = (row.pop("link_id"), bool(row.pop("link_deleted")), row.pop("link_merged_into"))
     row["pipedrive"] = pipedrive_link(obj, *link, web_url=web_url)
     if obj is SyncObject.ORGANIZATION:
@@ -128,20 +102,10 @@ async def _web_url(request: web.Request) -> str | None:
 
 async def list_records(request: web.Request) -> web.Response:
     """One page of a collection, filtered."""
-    table, obj = _collection(request)
+    _, obj = _collection(request)
     query = read_query(request, ListQuery)
-    schema = request.app[SCHEMA]
-    rows = await request.app[POOL].fetch(
-        f"SELECT {_columns(obj)} FROM {schema}.{table} r{_link_join(schema)} WHERE r.tenant_id = $1"
-        " AND ($3::text IS NULL OR r.abm_id > $3)"
-        " AND ($4::text IS NULL OR r.match_key ILIKE '%' || $4 || '%'"
-        "      OR r.fields ->> 'name' ILIKE '%' || $4 || '%')"
-        " AND ($5::boolean IS NULL OR r.deleted_in_crm = $5)"
-        " AND ($7::text[] IS NULL OR r.abm_id = ANY($7::text[]))"
-        " ORDER BY r.abm_id LIMIT $6",
-        tenant_of(request), obj.value, query.cursor, query.q, query.deleted_in_crm, query.limit + 1,
-        query.id_list,
-    )  # fmt: skip
+    wanted = RecordFilter(query.limit + 1, query.cursor, query.q, query.deleted_in_crm, query.id_list)
+    rows = await request.app[STORE].records(tenant_of(request), obj, wanted)
     web_url = await _web_url(request)
     page = [_row(r, obj, web_url) for r in rows[: query.limit]]
     next_cursor = page[-1]["abm_id"] if len(rows) > query.limit else None
@@ -150,22 +114,16 @@ async def list_records(request: web.Request) -> web.Response:
 
 async def get_record(request: web.Request) -> web.Response:
     """One record of the caller's tenant, or 404."""
-    table, obj = _collection(request)
-    schema = request.app[SCHEMA]
-    row = await request.app[POOL].fetchrow(
-        f"SELECT {_columns(obj)} FROM {schema}.{table} r{_link_join(schema)}"
-        " WHERE r.tenant_id = $1 AND r.abm_id = $3",
-        tenant_of(request), obj.value, request.match_info["abm_id"],
-    )  # fmt: skip
+    _, obj = _collection(request)
+    row = await request.app[STORE].record(tenant_of(request), obj, request.match_info["abm_id"])
     if row is None:
         raise json_error(404, "not_found", f"No such {obj.value} for this tenant.")
     return web.json_response({"data": _row(row, obj, await _web_url(request))})
 
 
-def add_audience_routes(app: web.Application, pool: asyncpg.Pool, schema: str) -> None:
+def add_audience_routes(app: web.Application, store: AudienceStore, settings: TenantSettingsSource) -> None:
     """Mount the API on the service's application."""
-    app[POOL] = pool
-    app[SCHEMA] = schema
-    app[REPLICA] = SettingsReplica(pool, schema)
+    app[STORE] = store
+    app[REPLICA] = settings
     app.router.add_get("/v1/{collection}", list_records)
     app.router.add_get("/v1/{collection}/{abm_id}", get_record)

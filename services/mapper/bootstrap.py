@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from aiohttp import web
 
+from mapper.audience_store import AudienceStore
 from mapper.audiences_api import add_audience_routes
 from mapper.handlers import MapperHandlers
 from mapper.import_plans_api import add_import_plan_routes
 from mapper.openapi import mapper_openapi
 from mapper.settings import MapperSettings
+from mapper.store import PostgresMapperStore
 from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pruning import Expiry
@@ -41,16 +44,27 @@ def expiring_tables(settings: MapperSettings) -> list[Expiry]:
     ]
 
 
+def build_handlers(pool: asyncpg.Pool, schema: str) -> MapperHandlers:
+    """The mapper's service layer on its tables in `schema`."""
+    return MapperHandlers(PostgresMapperStore(pool, schema), SettingsReplica(pool, schema))
+
+
+def add_api_routes(app: web.Application, pool: asyncpg.Pool, schema: str) -> None:
+    """The mapper's API (audiences, import plans) over its tables in `schema`."""
+    settings = SettingsReplica(pool, schema)
+    add_audience_routes(app, AudienceStore(pool, schema), settings)
+    add_import_plan_routes(app, PostgresMapperStore(pool, schema), settings)
+
+
 @asynccontextmanager
 async def assemble(settings: MapperSettings, infrastructure: Infrastructure) -> AsyncIterator[ServiceParts]:
     """The mapper's handlers and its API (audiences, import plans) on the skeleton's infrastructure."""
     pool, schema = infrastructure.pool, settings.db_schema
-    handlers = MapperHandlers(pool, schema, SettingsReplica(pool, schema))
+    handlers = build_handlers(pool, schema)
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)
-    add_audience_routes(app, pool, schema)
-    add_import_plan_routes(app, pool, schema)
+    add_api_routes(app, pool, schema)
     add_openapi_route(app, mapper_openapi())
     consumer = Consumer(handlers.by_event_type(), handlers.batch_handlers(), handlers.dead_letter_handlers())
     yield ServiceParts(app, consumer, expiring=expiring_tables(settings))

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import asyncpg
 from pydantic import BaseModel
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
-from mapper.abm_store import AbmStore, BulkAbmStore
-from mapper.apply_run_store import ApplyRunStore, RunsTallied
-from mapper.apply_runs import RunRef, StartedRun, run_messages, started_message, tally_outcomes
+from mapper.apply_runs import RunRef, RunsTallied, StartedRun, run_messages, started_message, tally_outcomes
 from mapper.planning import Plan, PlanKind
+from mapper.ports import AbmRecords, MapperStore, MapperUnit, TenantSettingsSource
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
-from postgres_store.inbox import claim_event, save_outputs, save_outputs_many, saved_outputs
-from postgres_store.pool import Connection
 from schemas import sources
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
@@ -26,25 +22,21 @@ from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
-from settings_replica.replica import SettingsReplica
+from settings_replica.replica import settings_updated
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler
 
 NO_KEY = "-"
 
-Effect = Callable[[Connection], Awaitable[list[OutgoingMessage]]]
+Effect = Callable[[MapperUnit], Awaitable[list[OutgoingMessage]]]
 
 
 class MapperHandlers:
     """The mapper's service layer: each handler claims the event, applies its effect, returns results."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, settings: SettingsReplica) -> None:
-        self._pool = pool
-        self._schema = schema
+    def __init__(self, store: MapperStore, settings: TenantSettingsSource) -> None:
+        self._store = store
         self._settings = settings
-        self._store = AbmStore(schema)
-        self._bulk = BulkAbmStore(schema)
-        self._runs = ApplyRunStore(schema)
 
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
         """The event types applied in batches."""
@@ -57,7 +49,7 @@ class MapperHandlers:
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type."""
         return {
-            "psync.settings.updated": self._settings.handler(),
+            "psync.settings.updated": settings_updated(self._settings),
             "psync.source.changed": self.source_changed,
             "psync.push.completed": self.push_completed,
             "psync.run.finished": self.run_finished,
@@ -68,13 +60,14 @@ class MapperHandlers:
 
     async def _once(self, event: CloudEvent[Any], message: IncomingMessage, effect: Effect) -> Handled:
         """Run `effect` once per event id; a redelivery re-sends the results it produced the first time."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await claim_event(conn, self._schema, event.tenantid, event.id, message.topic):
-                saved = await saved_outputs(conn, self._schema, event.tenantid, event.id)
-                return Handled(outputs=saved, duplicate=True)
-            outputs = await effect(conn)
+        async with self._store.unit() as unit:
+            if not await unit.inbox.claim(event.tenantid, event.id, message.topic):
+                return Handled(
+                    outputs=await unit.inbox.saved_outputs(event.tenantid, event.id), duplicate=True
+                )
+            outputs = await effect(unit)
             if outputs:
-                await save_outputs(conn, self._schema, event.tenantid, event.id, outputs)
+                await unit.inbox.save_outputs(event.tenantid, event.id, outputs)
         return Handled(outputs=outputs)
 
     async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -85,14 +78,14 @@ class MapperHandlers:
         """Apply consecutive source changes in one transaction; one result per change."""
         tenants = {event.tenantid for event, _ in items}
         settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
-        async with self._pool.acquire() as conn, conn.transaction():
-            applied = await apply_source_changes(conn, self._schema, self._bulk, items, settings)
+        async with self._store.unit() as unit:
+            applied = await apply_source_changes(unit, items, settings)
             handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
-            tallied = await self._runs.add_applied(conn, tally_outcomes(_run_outcomes(items, applied)))
+            tallied = await unit.runs.add_applied(tally_outcomes(_run_outcomes(items, applied)))
             _attach_run_reports(items, applied, handled, tallied)
             pairs = zip(items, handled, strict=True)
             saved = [(e.tenantid, e.id, h.outputs) for (e, _), h in pairs if not h.duplicate]
-            await save_outputs_many(conn, self._schema, saved)
+            await unit.inbox.save_outputs_of(saved)
         return handled
 
     def _handled(self, event: CloudEvent[Any], applied: Applied) -> Handled:
@@ -119,20 +112,25 @@ class MapperHandlers:
         pusher found deleted in Pipedrive (404) is marked deleted in CRM."""
         pushed: PushCompleted = event.data
 
-        async def effect(conn: Connection) -> list[OutgoingMessage]:
-            tenant, obj, pipedrive_id = event.tenantid, pushed.object, pushed.pipedrive_id
+        async def effect(unit: MapperUnit) -> list[OutgoingMessage]:
+            tenant, obj, pipedrive_id, records = (
+                event.tenantid,
+                pushed.object,
+                pushed.pipedrive_id,
+                unit.records,
+            )
             if pipedrive_id is None:
                 return []
             abm_id = pushed.abm_id
             if abm_id is None:
-                found = await self._store.record_by_key(conn, tenant, obj, pushed.match_key)
+                found = await records.record_by_key(tenant, obj, pushed.match_key)
                 abm_id = found.abm_id if found is not None else None
             if pushed.deleted_in_pipedrive:
-                await self._store.mark_deleted_in_crm(conn, tenant, obj, pipedrive_id, abm_id, event.time)
+                await records.mark_deleted_in_crm(tenant, obj, pipedrive_id, abm_id, event.time)
             elif abm_id is not None and pushed.outcome in {RecordOutcome.CREATED, RecordOutcome.UPDATED}:
-                await self._store.link_if_unlinked(conn, tenant, obj, pipedrive_id, abm_id, event.time)
+                await records.link_if_unlinked(tenant, obj, pipedrive_id, abm_id, event.time)
                 if pushed.outcome is RecordOutcome.CREATED:
-                    await self._store.mark_in_crm(conn, tenant, obj, abm_id)
+                    await records.mark_in_crm(tenant, obj, abm_id)
             return []
 
         return await self._once(event, message, effect)
@@ -141,8 +139,8 @@ class MapperHandlers:
         self, event: CloudEvent[Any], message: IncomingMessage, error: BaseException
     ) -> Handled:
         """A change that will not be applied: a failed result, and one failure counted in its run."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            saved = await self._runs.claim_dead_letter(conn, event.tenantid, event.id)
+        async with self._store.unit() as unit:
+            saved = await unit.runs.claim_dead_letter(event.tenantid, event.id)
             if saved is not None:
                 return Handled(outputs=saved, duplicate=True)
             failed = Plan(
@@ -151,11 +149,11 @@ class MapperHandlers:
             outputs = [self._result(event, event.data, failed)]
             if event.correlationid is not None and belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
-                tallied = await self._runs.add_applied(conn, tally)
+                tallied = await unit.runs.add_applied(tally)
                 ref, objects = (event.tenantid, event.correlationid), (event.data.object,)
                 starts = [started_message(StartedRun(*ref, objects, at)) for _, at in tallied.started]
                 outputs = [*starts, *outputs, *(m for run in tallied.completed for m in run_messages(run))]
-            await self._runs.save_dead_letter_outputs(conn, event.tenantid, event.id, outputs)
+            await unit.runs.save_dead_letter_outputs(event.tenantid, event.id, outputs)
         return Handled(outputs=outputs)
 
     async def run_finished(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -164,16 +162,16 @@ class MapperHandlers:
         if finished.service != "connector" or finished.emitted is None:
             return Handled()
 
-        async def effect(conn: Connection) -> list[OutgoingMessage]:
-            completed = await self._runs.add_emitted(conn, event.tenantid, finished)
+        async def effect(unit: MapperUnit) -> list[OutgoingMessage]:
+            completed = await unit.runs.add_emitted(event.tenantid, finished)
             return [m for run in completed for m in run_messages(run)]
 
         return await self._once(event, message, effect)
 
-    def _signal(self, apply: Callable[[AbmStore, Connection, str, Any, str], Awaitable[None]]) -> Handler:
+    def _signal(self, apply: Callable[[AbmRecords, str, Any], Awaitable[None]]) -> Handler:
         async def handle(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-            async def effect(conn: Connection) -> list[OutgoingMessage]:
-                await apply(self._store, conn, event.tenantid, event.data, event.id)
+            async def effect(unit: MapperUnit) -> list[OutgoingMessage]:
+                await apply(unit.records, event.tenantid, event.data)
                 return []
 
             return await self._once(event, message, effect)

@@ -13,10 +13,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
-
-from mapper.abm_store import BulkAbmStore
 from mapper.planning import match_key_of, plan_change
+from mapper.ports import MapperStore
 from mapper.source_changes_apply import BatchView, load_view
 from schemas.envelope import deterministic_event_id
 from schemas.events.common import RecordOutcome, SyncObject
@@ -66,8 +64,7 @@ class _Plan:
 
 
 async def plan_import(
-    pool: asyncpg.Pool,
-    store: BulkAbmStore,
+    store: MapperStore,
     tenant: str,
     settings: TenantSettings | None,
     handlings: Sequence[DuplicateHandling],
@@ -79,8 +76,8 @@ async def plan_import(
         for plan in plans:
             changes = [plan.as_handled(c) for c in batch]
             keyed = [(tenant, c, match_key_of(c, settings)) for c in changes]
-            async with pool.acquire() as conn:
-                await load_view(conn, store, keyed, plan.view, lock=False)
+            async with store.dry_run() as records:
+                await load_view(records, keyed, plan.view, lock=False)
             for _, change, key in keyed:
                 new_id = deterministic_event_id(
                     "abm-record", tenant, change.object.value, change.pipedrive_id

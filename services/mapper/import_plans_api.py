@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-import asyncpg
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mapper.abm_store import BulkAbmStore
 from mapper.import_plans import plan_import
+from mapper.ports import MapperStore, TenantSettingsSource
 from schemas.events.source_changes import DuplicateHandling, SourceChange
 from service_runtime.http_errors import bad_request, json_error, validation_problems
-from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_of
 
-PLANS_POOL = web.AppKey("import_plans_pool", asyncpg.Pool)
-PLANS_SCHEMA = web.AppKey("import_plans_schema", str)
+PLANS_STORE = web.AppKey("import_plans_store", MapperStore)
+PLANS_SETTINGS = web.AppKey("import_plans_settings", TenantSettingsSource)
 BATCH = 500
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_CHANGES = 1_000_000
@@ -98,11 +96,10 @@ async def plan_import_changes(request: web.Request) -> web.Response:
             wanted = ImportPlanRequest.model_validate_json(first)
         except ValidationError as failure:
             raise bad_request([f"line 1: {p}" for p in validation_problems(failure)]) from failure
-        pool, schema = request.app[PLANS_POOL], request.app[PLANS_SCHEMA]
-        settings = await SettingsReplica(pool, schema).get(tenant)
+        settings = await request.app[PLANS_SETTINGS].get(tenant)
         counted = [0]
         outcomes = await plan_import(
-            pool, BulkAbmStore(schema), tenant, settings, wanted.duplicate_handlings, _batches(lines, counted)
+            request.app[PLANS_STORE], tenant, settings, wanted.duplicate_handlings, _batches(lines, counted)
         )
     except _BadLine as bad:
         raise bad_request([bad.problem]) from bad
@@ -115,8 +112,8 @@ async def plan_import_changes(request: web.Request) -> web.Response:
     return web.json_response(answer.model_dump(mode="json"))
 
 
-def add_import_plan_routes(app: web.Application, pool: asyncpg.Pool, schema: str) -> None:
+def add_import_plan_routes(app: web.Application, store: MapperStore, settings: TenantSettingsSource) -> None:
     """Mount the dry-run API."""
-    app[PLANS_POOL] = pool
-    app[PLANS_SCHEMA] = schema
+    app[PLANS_STORE] = store
+    app[PLANS_SETTINGS] = settings
     app.router.add_post("/v1/import-plans", plan_import_changes)

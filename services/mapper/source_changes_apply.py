@@ -7,15 +7,13 @@ applied one by one; the view is then written back once. Used for a batch of one 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mapper.abm_store import BulkAbmStore
 from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
-from postgres_store.inbox import claim_events, saved_outputs_many
-from postgres_store.pool import Connection
+from mapper.ports import AbmRecords, MapperUnit
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
@@ -139,8 +137,7 @@ class BatchView:
 
 
 async def load_view(
-    conn: Connection,
-    store: BulkAbmStore,
+    store: AbmRecords,
     fresh: Sequence[tuple[str, SourceChange, str | None]],
     view: BatchView | None = None,
     *,
@@ -152,7 +149,7 @@ async def load_view(
     linked = [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh]
     # A merge links its survivor to the merged record's ABM record only when the survivor has no link yet.
     linked += [(t, c.object.value, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
-    link_rows = await store.links(conn, linked, lock=lock)
+    link_rows = await store.links(linked, lock=lock)
     for (tenant, obj, pid), row in link_rows.items():
         view.add_link((tenant, SyncObject(obj), pid), row)
     touched = {(t, SyncObject(o), p) for t, o, p in linked}
@@ -161,14 +158,14 @@ async def load_view(
             (t, link.abm_id) for (t, o, p), link in view.links.items() if o is obj and (t, o, p) in touched
         ]
         keys = [(t, k) for t, c, k in fresh if c.object is obj and k is not None]
-        rows = (await store.records_by_id(conn, obj, ids, lock=lock)) if ids else []
-        rows += (await store.records_by_key(conn, obj, keys, lock=lock)) if keys else []
+        rows = (await store.records_by_id(obj, ids, lock=lock)) if ids else []
+        rows += (await store.records_by_key(obj, keys, lock=lock)) if keys else []
         for row in rows:
             view.add_record(row, obj)
     return view
 
 
-async def write_view(conn: Connection, store: BulkAbmStore, view: BatchView) -> None:
+async def write_view(store: AbmRecords, view: BatchView) -> None:
     """Write back what the batch created or changed."""
     for obj in SyncObject:
         records = [r for r in view.records.values() if r.obj is obj]
@@ -179,18 +176,18 @@ async def write_view(conn: Connection, store: BulkAbmStore, view: BatchView) -> 
         ]
         changed = [(r.tenant, r.abm_id, r.fields, r.deleted_in_crm) for r in records if r.dirty and not r.new]
         if new:
-            await store.insert_records(conn, obj, new)
+            await store.insert_records(obj, new)
         if changed:
-            await store.update_records(conn, obj, changed)
+            await store.update_records(obj, changed)
     links = [
         (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
         for (t, o, pid), link in view.links.items()
         if link.dirty
     ]
     if links:
-        await store.save_links(conn, links)
+        await store.save_links(links)
     for tenant, obj, merged, survivor in view.merges:
-        await store.repoint_associations(conn, tenant, obj, merged, survivor)
+        await store.repoint_associations(tenant, obj, merged, survivor)
 
 
 @dataclass(frozen=True)
@@ -202,14 +199,10 @@ class Applied:
 
 
 async def apply_source_changes(
-    conn: Connection,
-    schema: str,
-    store: BulkAbmStore,
-    items: Sequence[Item],
-    settings: dict[str, TenantSettings | None],
+    unit: MapperUnit, items: Sequence[Item], settings: Mapping[str, TenantSettings | None]
 ) -> list[Applied]:
-    """Claim, plan and apply a batch of source changes inside the caller's transaction."""
-    fresh_flags = await claim_events(conn, schema, [(e.tenantid, e.id, m.topic) for e, m in items])
+    """Claim, plan and apply a batch of source changes in the unit of work."""
+    fresh_flags = await unit.inbox.claim_batch([(e.tenantid, e.id, m.topic) for e, m in items])
     keys = [
         match_key_of(e.data, settings[e.tenantid]) if fresh else None
         for (e, _), fresh in zip(items, fresh_flags, strict=True)
@@ -219,9 +212,9 @@ async def apply_source_changes(
         for (e, _), is_fresh, key in zip(items, fresh_flags, keys, strict=True)
         if is_fresh
     ]
-    view = await load_view(conn, store, fresh) if fresh else BatchView()
+    view = await load_view(unit.records, fresh) if fresh else BatchView()
     repeats = [(e.tenantid, e.id) for (e, _), new in zip(items, fresh_flags, strict=True) if not new]
-    saved = await saved_outputs_many(conn, schema, repeats)
+    saved = await unit.inbox.saved_outputs_of(repeats)
     applied: list[Applied] = []
     for (event, _), is_fresh, match_key in zip(items, fresh_flags, keys, strict=True):
         if not is_fresh:
@@ -235,5 +228,5 @@ async def apply_source_changes(
         )
         view.apply(tenant, change, plan)
         applied.append(Applied(plan, []))
-    await write_view(conn, store, view)
+    await write_view(unit.records, view)
     return applied

@@ -42,7 +42,7 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import PushCompleted
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
-from settings_replica.replica import SettingsReplica
+from settings_replica.replica import SettingsReplica, settings_updated
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import Handler
 from sync_rules.mappings import CustomFieldResolutionError
@@ -86,7 +86,7 @@ class PusherHandlers:
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type (pushes park themselves while the tenant's budget is closed)."""
         handlers: dict[str, Handler] = {
-            "psync.settings.updated": self._settings.handler(),
+            "psync.settings.updated": settings_updated(self._settings),
             "psync.source.changed": self.source_changed,
         }
         for event_type in self._push_handlers:

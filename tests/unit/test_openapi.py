@@ -15,8 +15,7 @@ from prometheus_client import CollectorRegistry
 from auditlog.activity_api import add_activity_routes
 from auditlog.audit_api import add_audit_routes
 from auditlog.openapi import auditlog_openapi
-from mapper.audiences_api import add_audience_routes
-from mapper.import_plans_api import add_import_plan_routes
+from mapper.bootstrap import add_api_routes
 from mapper.openapi import mapper_openapi
 from openapi_docs import GENERATORS, stale
 from pusher.manual_push_api import add_manual_push_routes
@@ -28,8 +27,7 @@ UNUSED: Any = None  # the routes' dependencies: registering routes uses none of 
 
 
 def _mapper(app: web.Application) -> None:
-    add_audience_routes(app, UNUSED, "mapper")
-    add_import_plan_routes(app, UNUSED, "mapper")
+    add_api_routes(app, UNUSED, "mapper")
 
 
 def _auditlog(app: web.Application) -> None:

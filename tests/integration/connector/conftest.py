@@ -22,9 +22,8 @@ from pydantic import SecretStr
 
 from connector.bootstrap import Connector, assemble, install_tables
 from connector.settings import ConnectorSettings
-from mapper.audiences_api import add_audience_routes
+from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
-from mapper.import_plans_api import add_import_plan_routes
 from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.clock import SandboxClock
@@ -215,8 +214,7 @@ async def mapper_api(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    add_audience_routes(app, pg_pool, schema)
-    add_import_plan_routes(app, pg_pool, schema)
+    add_mapper_api_routes(app, pg_pool, schema)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -12,8 +12,7 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from mapper.bootstrap import install_tables
-from mapper.handlers import MapperHandlers
+from mapper.bootstrap import build_handlers, install_tables
 from schemas.catalog import build_event, event_type_of
 from schemas.envelope import CloudEvent
 from schemas.events.common import SyncObject
@@ -27,7 +26,6 @@ from schemas.events.source_changes import (
 )
 from schemas.keys import settings_key, source_change_key
 from schemas.topics import RECORD_RESULTS, topics_consumed_by
-from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage
 from tests.integration.kafka_offsets import position_group_at_end
 
@@ -38,7 +36,7 @@ class MapperHarness:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool, self.schema = pool, schema
         self.tenant = f"t{uuid.uuid4().hex[:8]}"
-        self.handlers = MapperHandlers(pool, schema, SettingsReplica(pool, schema)).by_event_type()
+        self.handlers = build_handlers(pool, schema).by_event_type()
         self.offset = 0
 
     async def send(self, payload: Any, *, subject: str | None = None, event_id: str | None = None) -> Handled:

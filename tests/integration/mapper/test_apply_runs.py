@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 import pytest
 
+from mapper.bootstrap import build_handlers
 from mapper.handlers import MapperHandlers
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
@@ -18,7 +19,6 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
-from settings_replica.replica import SettingsReplica
 from stream_runner.messages import Handled, IncomingMessage
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def run_events(handled: list[Handled]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def handlers(pg_pool: asyncpg.Pool, mapper_schema: str) -> MapperHandlers:
-    return MapperHandlers(pg_pool, mapper_schema, SettingsReplica(pg_pool, mapper_schema))
+    return build_handlers(pg_pool, mapper_schema)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mapper.audiences_api import add_audience_routes
+from mapper.bootstrap import add_api_routes
 from schemas.events.common import SyncObject
 from schemas.events.settings import ObjectSettings, TenantSettings
 from schemas.events.source_changes import ChangeAction
@@ -27,7 +27,7 @@ async def api(
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_audience_routes(app, pg_pool, mapper_schema)
+    add_api_routes(app, pg_pool, mapper_schema)
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
     await client.start_server()
     yield client, registry

@@ -9,14 +9,13 @@ import asyncpg
 import orjson
 import pytest
 
-from mapper.handlers import MapperHandlers
+from mapper.bootstrap import build_handlers
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
 from schemas.topics import SOURCE_CHANGES
-from settings_replica.replica import SettingsReplica
 from stream_runner.messages import IncomingMessage
 from tests.integration.mapper.conftest import MapperHarness
 
@@ -70,7 +69,7 @@ def outcomes(outputs: list[Any]) -> list[tuple[str, str | None]]:
 
 async def test_a_batch_equals_the_same_changes_one_by_one(pg_pool: asyncpg.Pool, mapper_schema: str) -> None:
     one_by_one, batched = MapperHarness(pg_pool, mapper_schema), MapperHarness(pg_pool, mapper_schema)
-    handlers = MapperHandlers(pg_pool, mapper_schema, SettingsReplica(pg_pool, mapper_schema))
+    handlers = build_handlers(pg_pool, mapper_schema)
 
     single_outputs: list[Any] = []
     for event, message in events(one_by_one.tenant):
@@ -87,7 +86,7 @@ async def test_a_redelivered_batch_applies_nothing_and_resends_the_same_results(
     pg_pool: asyncpg.Pool, mapper_schema: str
 ) -> None:
     harness = MapperHarness(pg_pool, mapper_schema)
-    handlers = MapperHandlers(pg_pool, mapper_schema, SettingsReplica(pg_pool, mapper_schema))
+    handlers = build_handlers(pg_pool, mapper_schema)
     items = events(harness.tenant)
 
     first = await handlers.source_changed_batch(items)

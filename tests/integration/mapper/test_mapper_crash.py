@@ -23,8 +23,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from mapper.bootstrap import install_tables
-from mapper.handlers import MapperHandlers
+from mapper.bootstrap import build_handlers, install_tables
 from schemas.catalog import build_event
 from schemas.codec import decode_event, encode_event
 from schemas.events.common import Direction, SyncObject
@@ -38,7 +37,6 @@ from schemas.events.source_changes import (
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
-from settings_replica.replica import SettingsReplica
 from stream_runner.messages import IncomingMessage
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets, values_since
@@ -127,7 +125,7 @@ async def clean_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 
 async def apply_cleanly(pool: asyncpg.Pool, schema: str, changes: list[tuple[bytes, bytes]]) -> None:
     """The same events applied in-process, once each, in batches (no Kafka, no kill)."""
-    handlers = MapperHandlers(pool, schema, SettingsReplica(pool, schema))
+    handlers = build_handlers(pool, schema)
     items = [
         (decode_event(SOURCE_CHANGES.name, value), IncomingMessage(SOURCE_CHANGES.name, 0, n, key, value))
         for n, (key, value) in enumerate(changes)

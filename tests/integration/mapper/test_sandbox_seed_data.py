@@ -9,14 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mapper.handlers import MapperHandlers
+from mapper.bootstrap import build_handlers
 from pipedrive_sandbox import Plan, SandboxConfig, run_sandbox
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
 from schemas.topics import SOURCE_CHANGES
-from settings_replica.replica import SettingsReplica
 from stream_runner.messages import IncomingMessage
 from sync_rules.match_keys import pipedrive_match_key
 from tests.integration.mapper.conftest import MapperHarness
@@ -65,7 +64,7 @@ async def test_seeded_records_land_on_one_record_per_match_key(
     config = SandboxConfig(plan=Plan.ULTIMATE, organizations=400, seed=11)
     async with run_sandbox(config) as sandbox, aiohttp.ClientSession() as session:
         records = await _list_all(session, sandbox.base_url, sandbox.state.config.api_token, entity)
-    handlers = MapperHandlers(mapper.pool, mapper.schema, SettingsReplica(mapper.pool, mapper.schema))
+    handlers = build_handlers(mapper.pool, mapper.schema)
     expected: dict[str, set[int]] = defaultdict(set)
     for record in records:
         key = pipedrive_match_key(obj, record)

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mapper.audiences_api import add_audience_routes
+from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
 from pusher.abm_records import AbmRecords
 from pusher.manual_push_api import add_manual_push_routes
@@ -40,7 +40,7 @@ async def abm_store(pusher: PusherHarness) -> AsyncIterator[tuple[MapperHarness,
     registry = TenantRegistry(pusher.pool)
     await registry.install()
     app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_audience_routes(app, pusher.pool, schema)
+    add_mapper_api_routes(app, pusher.pool, schema)
     server = TestServer(app)
     await server.start_server()
     yield store, str(server.make_url("")).rstrip("/")
