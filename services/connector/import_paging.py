@@ -51,9 +51,6 @@ OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
 """Runs after each page with its position and the organizations and persons it emitted for the first time
 in the import."""
 
-LEGACY_EMITTED_KEYS = {"seen_organizations": SyncObject.ORGANIZATION, "seen_persons": SyncObject.PERSON}
-"""Where a deal import's position kept the ids it emitted before they moved to `import_emitted`."""
-
 
 def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
     """The organizations and persons the deals link to, each once, in id order."""
@@ -61,14 +58,6 @@ def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
         SyncObject.ORGANIZATION: sorted({d.org_id for d in deals if d.org_id}),
         SyncObject.PERSON: sorted({d.person_id for d in deals if d.person_id}),
     }
-
-
-def split_legacy_position(position: Position) -> tuple[Position, IdsByObject]:
-    """A position stored before the emitted ids moved to their table: the position without the id lists,
-    and the ids they held (nothing for a position of today)."""
-    kept = {key: value for key, value in position.items() if key not in LEGACY_EMITTED_KEYS}
-    emitted = {obj: sorted(position[key]) for key, obj in LEGACY_EMITTED_KEYS.items() if key in position}
-    return kept, emitted
 
 
 class EmittedInMemory:

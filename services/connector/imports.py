@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from connector.catalog import Catalogs
 from connector.import_filters import select_for
-from connector.import_paging import IdsByObject, ImportTally, Position, read_import, split_legacy_position
+from connector.import_paging import IdsByObject, ImportTally, Position, read_import
 from connector.import_request import ImportRequest
 from connector.incremental import emit_versions
 from connector.sync_runs import RunContext, RunRefused
@@ -55,18 +55,13 @@ class ImportRuns:
         async def already_emitted(obj: SyncObject, ids: Sequence[int]) -> set[int]:
             return await context.runs.emitted_by_run(context.run, obj, ids)
 
-        start, legacy_emitted = split_legacy_position(progress.get("position") or {})
-        if legacy_emitted:
-            # A run interrupted before its emitted ids had a table of their own: move them there first.
-            progress["position"] = start
-            await context.checkpoint(legacy_emitted)
         await read_import(
             context.client,
             selection,
             sink,
             tally,
             page_size=context.options.page_size,
-            start=start,
+            start=progress.get("position") or {},
             on_page=on_page,
             already_emitted=already_emitted,
         )

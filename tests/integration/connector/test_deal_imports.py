@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from connector.bootstrap import MIGRATIONS
 from connector.runs import Run, RunKindName
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
@@ -292,7 +293,8 @@ async def test_a_deal_import_resumed_after_a_crash_does_not_emit_again_what_earl
 async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_resumes_without_them(
     harness: ConnectorHarness,
 ) -> None:
-    # A run interrupted before migration 0004 kept its emitted organizations and persons in its progress.
+    # A run interrupted before migration 0004 kept its emitted organizations and persons in its progress;
+    # migration 0013 moves them to import_emitted when the connector is upgraded.
     await harness.connect_by_token()
     stages, expected = _chosen_stages(harness)
     runs = harness.connector.deps.runs
@@ -310,6 +312,7 @@ async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_re
         }
     }
     await runs.save_progress(run)
+    await _migrate_again(harness, "0013_import_positions_without_emitted_ids.sql")
 
     done = await _worked_to_success(harness, run)
     emitted = await _emitted(harness)
@@ -319,3 +322,11 @@ async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_re
     assert max(emitted.values()) == 1
     assert set(done.progress["position"]) == {"stage_index", "page_cursor"}
     assert await _emitted_rows(harness, run.run_id) == 0
+
+
+async def _migrate_again(harness: ConnectorHarness, migration: str) -> None:
+    """Run one of the connector's migrations again on the harness's schema, as an upgrade would run it."""
+    deps = harness.connector.deps
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL search_path TO {deps.schema}")
+        await conn.execute((MIGRATIONS / migration).read_text())

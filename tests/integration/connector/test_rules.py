@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from connector.cursors import is_newer, new_versions, read_from
-from connector.import_paging import split_legacy_position
 from connector.scheduler import is_due, jitter_of
 from connector.source_events import record_digest
-from schemas.events.common import SyncObject
 from schemas.events.settings import Frequency
 
 T0 = datetime(2026, 11, 1, 10, 0, 0, tzinfo=UTC)
@@ -53,14 +51,3 @@ def test_schedules_are_due_by_frequency_plus_the_tenants_jitter() -> None:
     assert not is_due(T0, Frequency.EVERY_1H, jitter, T0 + timedelta(minutes=59))
     assert is_due(T0, Frequency.EVERY_1H, jitter, T0 + timedelta(hours=1) + jitter)
     assert not is_due(None, Frequency.MANUAL, jitter, T0)
-
-
-def test_a_deal_import_position_with_its_emitted_ids_is_split_into_the_position_and_the_ids() -> None:
-    legacy = {"stage_index": 1, "page_cursor": "c", "seen_organizations": [3, 1], "seen_persons": [2]}
-    today = {"stage_index": 1, "page_cursor": "c"}
-
-    assert split_legacy_position(legacy) == (
-        today,
-        {SyncObject.ORGANIZATION: [1, 3], SyncObject.PERSON: [2]},
-    )
-    assert split_legacy_position(today) == (today, {})
