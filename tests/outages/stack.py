@@ -110,6 +110,7 @@ class ImportStack:
     headers: dict[str, str] = field(default_factory=dict)
     pool: asyncpg.Pool | None = None
     marks: dict[str, Any] = field(default_factory=dict)
+    log_level: str = "WARNING"
 
     def env(self, service: str) -> dict[str, str]:
         """The environment of one service process."""
@@ -119,7 +120,7 @@ class ImportStack:
             "PIPEDRIVE_ALLOWED_TEST_URLS": self.sandbox.base_url,
             "PIPEDRIVE_CLIENT_SCHEMA": f"pdc_{self.suffix}",
             f"{service.upper()}_DB_SCHEMA": f"{service}_{self.suffix}",
-            f"{service.upper()}_LOG_LEVEL": "WARNING",
+            f"{service.upper()}_LOG_LEVEL": self.log_level,
         }
         own = {
             "connector": {
@@ -138,6 +139,8 @@ class ImportStack:
     def process(self, service: str, generation: int = 1) -> ServiceProcess:
         """A (new, not started) process of the service; `generation` numbers its restarts' logs."""
         process = ServiceProcess(service, self.env(service), self.log_dir / f"{service}-{generation}.log")
+        if service == "connector":  # the sandbox delivers webhooks to the connector's own listener
+            process.env["CONNECTOR_PUBLIC_BASE_URL"] = process.url
         self.processes[service] = process
         return process
 
@@ -318,12 +321,21 @@ class ImportStack:
 
 @contextlib.asynccontextmanager
 async def import_stack(
-    database_url: str, bootstrap: str, organizations: int, log_dir: Path
+    database_url: str,
+    bootstrap: str,
+    organizations: int,
+    log_dir: Path,
+    *,
+    log_level: str = "WARNING",
+    **sandbox: Any,
 ) -> AsyncIterator[ImportStack]:
-    """A started stack with a sandbox of `organizations` (and no persons or deals); stopped afterwards."""
-    config = SandboxConfig(organizations=organizations, persons_per_organization=0, deals_per_organization=0)
-    async with recording_sandbox(config) as sandbox:
-        stack = ImportStack(database_url, bootstrap, sandbox, log_dir)
+    """A started stack with a sandbox of `organizations` (and no persons or deals; other `sandbox`
+    settings, such as its `api_token`, as given); stopped afterwards."""
+    config = SandboxConfig(
+        organizations=organizations, persons_per_organization=0, deals_per_organization=0, **sandbox
+    )
+    async with recording_sandbox(config) as recording:
+        stack = ImportStack(database_url, bootstrap, recording, log_dir, log_level=log_level)
         try:
             await stack.start()
             yield stack
