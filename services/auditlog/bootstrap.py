@@ -12,6 +12,9 @@ from prometheus_client import CollectorRegistry, Counter
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log import ActivityLog
 from auditlog.activity_reads import ActivityReads
+from auditlog.alert_api import add_alert_routes
+from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
+from auditlog.alert_store import AlertStore
 from auditlog.audit_api import add_audit_routes
 from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.openapi import auditlog_openapi
@@ -44,6 +47,16 @@ def runs_finished_counter(registry: CollectorRegistry) -> Counter:
     )
 
 
+def delivery_policy(settings: AuditlogSettings) -> DeliveryPolicy:
+    """How the alert delivery worker delivers, from the settings."""
+    return DeliveryPolicy(
+        poll_every_s=settings.alert_poll_every_s,
+        first_retry_s=settings.alert_first_retry_s,
+        most_retry_s=settings.alert_most_retry_s,
+        give_up_after_s=settings.alert_give_up_after_s,
+    )
+
+
 def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
     """What the auditlog remembers only for a while: applied event ids."""
     return [Expiry(f"{settings.db_schema}.inbox", "applied_at", settings.dedupe_window_s)]
@@ -51,20 +64,24 @@ def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
 
 @asynccontextmanager
 async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -> AsyncIterator[ServiceParts]:
-    """The auditlog's handlers and its API (activity log, audit entries) on the skeleton's infrastructure."""
+    """The auditlog's handlers, its API (activity log, audit entries, alerts) and the alert delivery worker
+    on the skeleton's infrastructure."""
     pool, schema = infrastructure.pool, settings.db_schema
     log = ActivityLog(pool, schema)
+    alerts = AlertStore(pool, schema)
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)
     add_activity_routes(app, ActivityReads(pool, schema))
     add_audit_routes(app, tenants)
+    add_alert_routes(app, alerts, settings.webhook_http_hosts)
     add_openapi_route(app, auditlog_openapi())
     consumer = Consumer(
-        build_handlers(log, runs_finished_counter(infrastructure.registry)),
+        build_handlers(log, runs_finished_counter(infrastructure.registry), alerts),
         batch_handlers=build_batch_handlers(log),
     )
-    yield ServiceParts(app, consumer, expiring=expiring_tables(settings))
+    delivery = AlertDelivery(alerts, delivery_policy(settings))
+    yield ServiceParts(app, consumer, workers=[delivery.run], expiring=expiring_tables(settings))
 
 
 async def run_service(settings: AuditlogSettings) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
 
 from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
+from auditlog.alert_triggers import AlertRaising, alert_on_run_finished
 from schemas.envelope import CloudEvent
 from schemas.events.audit import AuditRecorded
 from schemas.events.common import Direction
@@ -58,9 +60,12 @@ def apply_run_of(run_id: str | None) -> str | None:
     return apply_run_id(run_id)
 
 
-def build_handlers(log: ActivityLog, runs_finished: Counter | None = None) -> Mapping[str, Handler]:
+def build_handlers(
+    log: ActivityLog, runs_finished: Counter | None = None, alerts: AlertRaising | None = None
+) -> Mapping[str, Handler]:
     """The auditlog's handlers by event type; `runs_finished` counts each run's end once, by the service
-    that ran it, its kind and its status (every service's runs end here, the activity log)."""
+    that ran it, its kind and its status (every service's runs end here, the activity log); `alerts`
+    raises the alerts of runs' ends."""
     record_applied_together = record_applied_batch(log)
 
     async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
@@ -74,6 +79,8 @@ def build_handlers(log: ActivityLog, runs_finished: Counter | None = None) -> Ma
         fresh = await log.record_run_finished(event.tenantid, event.id, message.topic, run)
         if fresh and runs_finished is not None:
             runs_finished.labels(run.service, run.kind.value, run.status.value).inc()
+        if alerts is not None:
+            await alert_on_run_finished(alerts, event.tenantid, run, datetime.now(UTC))
         return Handled(duplicate=not fresh)
 
     async def record_applied(event: CloudEvent[Any], message: IncomingMessage) -> Handled:

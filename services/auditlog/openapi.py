@@ -1,15 +1,35 @@
 """The auditlog's API as OpenAPI 3.1 (served at /openapi.json; docs/openapi/auditlog.json): the activity
-log."""
+log and the alerts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from auditlog.activity_api import EntriesExportQuery, EntriesQuery, RunsQuery
+from auditlog.alert_api import AlertsQuery
+from auditlog.alert_rules import AlertSettings
 from auditlog.audit_api import AuditQuery
 from service_runtime.openapi import Operation, openapi_document
 
 PATHS = {
+    "/v1/alerts": {
+        "get": Operation(
+            "Active alerts (not acknowledged), newest first: the console's banner", query=AlertsQuery
+        )
+    },
+    "/v1/alerts/settings": {
+        "get": Operation(
+            "The alert settings: notification webhook, failure threshold and window", errors=(401,)
+        ),
+        "put": Operation(
+            "Replace the alert settings (a webhook gets Slack-compatible JSON)",
+            body=AlertSettings,
+            response=AlertSettings,
+        ),
+    },
+    "/v1/alerts/{alert_id}/acknowledge": {
+        "post": Operation("Take an alert off the banner", errors=(400, 401, 404))
+    },
     "/v1/audit": {
         "get": Operation(
             "Who changed what: settings, connects, disconnects, API keys; newest first", query=AuditQuery

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from service_runtime.settings import StreamServiceSettings
@@ -15,3 +16,17 @@ class AuditlogSettings(StreamServiceSettings):
     http_port: int = 8084
     group_id: str = "psync-auditlog"
     db_schema: str = "auditlog"
+    alert_webhook_http_hosts: str = Field(
+        default="127.0.0.1,localhost",
+        description="Comma-separated hosts a tenant's alert webhook may use over plain http (a local"
+        " receiver); every other webhook must be https. Set it empty in production.",
+    )
+    alert_poll_every_s: float = Field(default=1.0, gt=0, description="How often due alerts are looked for.")
+    alert_first_retry_s: float = Field(default=2.0, gt=0, description="First retry of a failed delivery.")
+    alert_most_retry_s: float = Field(default=600.0, gt=0, description="Longest wait between retries.")
+    alert_give_up_after_s: float = Field(default=86_400.0, gt=0, description="A delivery is abandoned after.")
+
+    @property
+    def webhook_http_hosts(self) -> frozenset[str]:
+        """The hosts a webhook may use over plain http."""
+        return frozenset(h.strip() for h in self.alert_webhook_http_hosts.split(",") if h.strip())

@@ -13,6 +13,7 @@ from openapi_spec_validator import validate
 from prometheus_client import CollectorRegistry
 
 from auditlog.activity_api import add_activity_routes
+from auditlog.alert_api import add_alert_routes
 from auditlog.audit_api import add_audit_routes
 from auditlog.openapi import auditlog_openapi
 from mapper.bootstrap import add_api_routes
@@ -33,6 +34,7 @@ def _mapper(app: web.Application) -> None:
 def _auditlog(app: web.Application) -> None:
     add_activity_routes(app, UNUSED)
     add_audit_routes(app, UNUSED)
+    add_alert_routes(app, UNUSED, frozenset())
 
 
 def _pusher(app: web.Application) -> None:

@@ -1,0 +1,156 @@
+"""The alert rules, as pure functions: what raises an alert, how a tenant's settings are checked, what the
+webhook receives (Slack-compatible JSON) and how long a failed delivery waits before the next attempt."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.events.sync_runs import RunFinished, RunStatus
+
+CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
+"""Run messages that mean the tenant's Pipedrive credentials were refused or cannot be read."""
+
+MAX_WINDOW_MINUTES = 1440
+FIRST_RETRY_S = 2.0
+MAX_RETRY_S = 600.0
+
+
+class AlertCause(StrEnum):
+    """Why an alert was raised; one alert per cause per window."""
+
+    RUN_ERROR = "run_error"
+    CREDENTIALS = "credentials"
+    BUDGET = "budget"
+    DEAD_LETTERS = "dead_letters"
+    FAILURES = "failures"
+
+
+class AlertSettings(BaseModel):
+    """A tenant's alert settings: where notifications go (none: the console's banner only) and how many
+    failed records within how many minutes raise an alert. The window debounces every cause."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    failure_threshold: int = Field(default=10, ge=1, le=1_000_000)
+    window_minutes: int = Field(default=15, ge=1, le=MAX_WINDOW_MINUTES)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _absolute_url(cls, url: str | None) -> str | None:
+        if url is None or url == "":
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an absolute http(s) URL, such as https://hooks.slack.com/services/...")
+        return url
+
+    @property
+    def window(self) -> timedelta:
+        """The window as a duration."""
+        return timedelta(minutes=self.window_minutes)
+
+
+def webhook_refusal(url: str | None, http_hosts: frozenset[str]) -> str | None:
+    """Why a notification URL may not be used (None: it may): plain http only to the allowed hosts (a
+    local receiver in development and tests), https to anyone."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "http" and (parts.hostname or "") not in http_hosts:
+        return "webhook_url: must be https"
+    return None
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """An alert to raise: the tenant, its cause, a title and a sentence for people."""
+
+    tenant: str
+    cause: AlertCause
+    title: str
+    detail: str
+
+
+def alert_of_finished_run(tenant: str, run: RunFinished) -> RaisedAlert | None:
+    """The alert a run's end raises: refused or unreadable credentials, or an Error; None otherwise."""
+    if run.status is not RunStatus.ERROR:
+        return None
+    message = run.message or "no reason given"
+    what = f"{run.service} {run.kind.value} run {run.run_id}"
+    if message.startswith(CREDENTIAL_MESSAGES):
+        return RaisedAlert(
+            tenant, AlertCause.CREDENTIALS, "Pipedrive credentials refused",
+            f"{what} failed: {message}. Reconnect Pipedrive in the console.",
+        )  # fmt: skip
+    return RaisedAlert(tenant, AlertCause.RUN_ERROR, "A sync run failed", f"{what} ended in Error: {message}")
+
+
+def failures_alert(tenant: str, failures: int, settings: AlertSettings) -> RaisedAlert:
+    """The alert of failed records over the tenant's threshold within its window."""
+    return RaisedAlert(
+        tenant, AlertCause.FAILURES, "Records are failing",
+        f"{failures} records failed within {settings.window_minutes} minutes"
+        f" (threshold {settings.failure_threshold}). See the activity log.",
+    )  # fmt: skip
+
+
+def dead_letter_alert(tenant: str, topic: str) -> RaisedAlert:
+    """The alert of a message of the tenant's that a service dead-lettered."""
+    service = topic.removeprefix("psync.").removesuffix(".dlq")
+    return RaisedAlert(
+        tenant, AlertCause.DEAD_LETTERS, "Messages were dead-lettered",
+        f"The {service} could not apply a message of this tenant ({topic}); an operator can re-drive it.",
+    )  # fmt: skip
+
+
+def budget_alert(tenant: str, until: datetime) -> RaisedAlert:
+    """The alert of the tenant's daily Pipedrive budget spent (syncs and pushes wait for its reset)."""
+    return RaisedAlert(
+        tenant, AlertCause.BUDGET, "Daily Pipedrive budget exhausted",
+        f"This integration's share of today's Pipedrive budget is spent; syncs and pushes resume at"
+        f" {until.isoformat(timespec='minutes')}.",
+    )  # fmt: skip
+
+
+def is_recent(at: datetime, now: datetime, window: timedelta) -> bool:
+    """Whether something that happened `at` may still raise an alert: a replay of old events may not."""
+    return at >= now - window
+
+
+def alert_id_of(alert: RaisedAlert, raised_at: datetime) -> str:
+    """A stable id for the alert raised at a time."""
+    seed = f"{alert.tenant}|{alert.cause.value}|{raised_at.isoformat()}"
+    return f"{alert.cause.value}-{hashlib.sha256(seed.encode()).hexdigest()[:16]}"
+
+
+def slack_message(alert: RaisedAlert, raised_at: datetime) -> dict[str, object]:
+    """The webhook's body: Slack-compatible JSON, `text` for any receiver and `blocks` for Slack."""
+    text = f"[{alert.tenant}] {alert.title}: {alert.detail}"
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": alert.title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": alert.detail}},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"tenant `{alert.tenant}` · {alert.cause.value} · {raised_at.isoformat()}",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def retry_delay_s(attempts: int, first_s: float = FIRST_RETRY_S, most_s: float = MAX_RETRY_S) -> float:
+    """How long a delivery that failed `attempts` times waits: doubling from `first_s`, at most `most_s`."""
+    return float(min(most_s, first_s * 2 ** max(0, attempts - 1)))

@@ -1,0 +1,29 @@
+"""What raises an alert from what the auditlog consumes: a run's end (an Error, refused credentials)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from auditlog.alert_rules import AlertSettings, RaisedAlert, alert_of_finished_run, is_recent
+from schemas.events.sync_runs import RunFinished
+
+
+class AlertRaising(Protocol):
+    """Where alerts are raised (`AlertStore`)."""
+
+    async def settings(self, tenant: str) -> AlertSettings: ...
+
+    async def raise_alert(self, alert: RaisedAlert, now: datetime) -> str | None: ...
+
+
+async def alert_on_run_finished(alerts: AlertRaising, tenant: str, run: RunFinished, now: datetime) -> None:
+    """Raise the alert of a run's end, if it has one and ended within the tenant's window (a replay of old
+    runs raises nothing). Called for a redelivered end too: a crash between the activity log's write and
+    the alert's loses nothing, and the debounce keeps it at one."""
+    alert = alert_of_finished_run(tenant, run)
+    if alert is None:
+        return
+    settings = await alerts.settings(tenant)
+    if is_recent(run.finished_at, now, settings.window):
+        await alerts.raise_alert(alert, now)

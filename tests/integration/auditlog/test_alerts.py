@@ -1,0 +1,217 @@
+"""Alerts on the real PostgreSQL, delivered to a local webhook receiver (aiohttp): an Error run raises one
+alert, delivered once; repeated causes within the window are debounced into it; a receiver that fails and
+recovers gets the alert after retries; the settings and the banner's alerts through the auditlog's API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from auditlog.activity_log import ActivityLog
+from auditlog.alert_api import add_alert_routes
+from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
+from auditlog.alert_store import AlertStore
+from auditlog.bootstrap import install_tables
+from auditlog.handlers import build_handlers
+from schemas.catalog import build_event
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
+from stream_runner.messages import IncomingMessage
+from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.registry import TenantRegistry
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+Client = TestClient[web.Request, web.Application]
+FAST = DeliveryPolicy(poll_every_s=0.05, first_retry_s=0.05, most_retry_s=0.2, attempt_timeout_s=2.0)
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver: answers `failures` 503s first, then 200s, and keeps what it accepted."""
+
+    failures: int = 0
+    received: list[dict[str, Any]] = field(default_factory=list)
+    refused: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if self.refused < self.failures:
+            self.refused += 1
+            return web.Response(status=503)
+        self.received.append(body)
+        return web.json_response({"ok": True})
+
+    def of(self, tenant: str) -> list[dict[str, Any]]:
+        return [b for b in self.received if f"[{tenant}]" in b["text"]]
+
+
+@pytest.fixture(scope="module")
+async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    schema = f"itest_alerts_{uuid.uuid4().hex[:8]}"
+    await install_tables(pg_pool, schema)
+    yield schema
+    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield found, str(server.make_url("/hook"))
+    await server.close()
+
+
+@pytest.fixture
+async def delivering(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(AlertDelivery(AlertStore(pg_pool, auditlog_schema), FAST).run(stop))
+    yield
+    stop.set()
+    await worker
+
+
+@pytest.fixture
+async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tuple[Client, TenantRegistry]]:
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+    add_alert_routes(app, AlertStore(pg_pool, auditlog_schema), frozenset({"127.0.0.1"}))
+    client: Client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client, registry
+    await client.close()
+
+
+async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    await registry.create_tenant(tenant, tenant)
+    key = await registry.issue_key(tenant)
+    return tenant, {"Authorization": f"Bearer {key.full_key}"}
+
+
+async def _run_ends(pg_pool: asyncpg.Pool, schema: str, tenant: str, run_id: str, message: str) -> None:
+    """The auditlog's handler receives the end of a run that failed, as the consumer loop would give it."""
+    now = datetime.now(UTC)
+    run = RunFinished(
+        run_id=run_id, service="connector", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=now - timedelta(seconds=5), finished_at=now,
+        counts=RunCounts(), status=RunStatus.ERROR, message=message,
+    )  # fmt: skip
+    event = build_event(
+        run,
+        tenant=tenant,
+        subject=f"{tenant}:{run_id}",
+        source="/psync/connector",
+        id_parts=(run_id,),
+        time=now,
+    )
+    handle = build_handlers(ActivityLog(pg_pool, schema), alerts=AlertStore(pg_pool, schema))[
+        "psync.run.finished"
+    ]
+    await handle(event, IncomingMessage("psync.sync-runs.v1", 0, 0, None, b""))
+
+
+async def _use_webhook(client: Client, headers: dict[str, str], url: str) -> None:
+    body = {"webhook_url": url, "failure_threshold": 3, "window_minutes": 5}
+    response = await client.put("/v1/alerts/settings", json=body, headers=headers)
+    assert response.status == 200, await response.text()
+
+
+async def test_an_error_run_is_delivered_once_and_repeats_in_the_window_are_debounced(
+    api: tuple[Client, TenantRegistry],
+    receiver: tuple[Receiver, str],
+    delivering: None,
+    pg_pool: asyncpg.Pool,
+    auditlog_schema: str,
+) -> None:
+    client, registry = api
+    hook, url = receiver
+    tenant, headers = await _tenant(registry)
+    await _use_webhook(client, headers, url)
+
+    for n in range(3):
+        await _run_ends(pg_pool, auditlog_schema, tenant, f"run-{n}", "Pipedrive answered 500")
+    await _run_ends(pg_pool, auditlog_schema, tenant, "run-0", "Pipedrive answered 500")  # redelivered
+
+    [delivered] = await eventually(
+        lambda: asyncio.sleep(0, hook.of(tenant)), lambda got: len(got) >= 1, within_s=10, what="delivery"
+    )
+    assert "A sync run failed" in delivered["text"] and "run-0" in delivered["text"]
+    assert delivered["blocks"][0]["type"] == "header"
+    store = AlertStore(pg_pool, auditlog_schema)
+    await eventually(
+        lambda: store.deliveries(tenant), lambda d: d[0]["delivered_at"] is not None, within_s=10, what="done"
+    )
+    assert len(hook.of(tenant)) == 1
+
+    body = await (await client.get("/v1/alerts", headers=headers)).json()
+    [alert] = body["data"]
+    assert (alert["cause"], alert["occurrences"], alert["delivery"]["state"]) == ("run_error", 4, "delivered")
+    acknowledged = await client.post(f"/v1/alerts/{alert['alert_id']}/acknowledge", headers=headers)
+    assert acknowledged.status == 200
+    assert (await (await client.get("/v1/alerts", headers=headers)).json())["data"] == []
+
+
+async def test_a_receiver_failing_then_recovering_gets_the_alert_after_retries(
+    api: tuple[Client, TenantRegistry],
+    receiver: tuple[Receiver, str],
+    delivering: None,
+    pg_pool: asyncpg.Pool,
+    auditlog_schema: str,
+) -> None:
+    client, registry = api
+    hook, url = receiver
+    hook.failures = 2
+    tenant, headers = await _tenant(registry)
+    await _use_webhook(client, headers, url)
+
+    await _run_ends(pg_pool, auditlog_schema, tenant, "run-1", "Invalid API key: token revoked; reconnect")
+
+    [delivered] = await eventually(
+        lambda: asyncio.sleep(0, hook.of(tenant)), lambda got: len(got) >= 1, within_s=10, what="delivery"
+    )
+    assert "Pipedrive credentials refused" in delivered["text"]
+    store = AlertStore(pg_pool, auditlog_schema)
+    [row] = await eventually(
+        lambda: store.deliveries(tenant), lambda d: d[0]["delivered_at"] is not None, within_s=10, what="done"
+    )
+    assert (hook.refused, row["attempts"]) == (2, 3)
+
+
+async def test_bad_settings_get_a_400_and_change_nothing(api: tuple[Client, TenantRegistry]) -> None:
+    client, registry = api
+    _, headers = await _tenant(registry)
+    defaults = await (await client.get("/v1/alerts/settings", headers=headers)).json()
+    assert defaults == {"webhook_url": None, "failure_threshold": 10, "window_minutes": 15}
+
+    bad_bodies: list[object] = [
+        {"webhook_url": "ftp://example.com/x"},
+        {"webhook_url": "http://example.com/hook"},
+        {"failure_threshold": 0},
+        {"window_minutes": 100000},
+        {"unknown": 1},
+        [],
+    ]
+    for bad in bad_bodies:
+        response = await client.put("/v1/alerts/settings", json=bad, headers=headers)
+        assert response.status == 400, bad
+        assert (await response.json())["error"] == "bad_request"
+    not_json = await client.put("/v1/alerts/settings", data=b"{", headers=headers)
+    assert not_json.status == 400
+    assert await (await client.get("/v1/alerts/settings", headers=headers)).json() == defaults
+    unknown = await client.post("/v1/alerts/nope/acknowledge", headers=headers)
+    assert unknown.status == 404
+    assert (await client.get("/v1/alerts/settings")).status == 401

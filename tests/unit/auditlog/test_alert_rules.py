@@ -1,0 +1,69 @@
+"""The alert rules as values: which run ends raise what, the settings' checks, the webhook's body and the
+retry delays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from auditlog.alert_rules import (
+    AlertCause,
+    AlertSettings,
+    alert_of_finished_run,
+    is_recent,
+    retry_delay_s,
+    slack_message,
+    webhook_refusal,
+)
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
+
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+
+def _run(status: RunStatus, message: str | None) -> RunFinished:
+    return RunFinished(
+        run_id="r1", service="connector", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=T0, finished_at=T0, counts=RunCounts(),
+        status=status, message=message,
+    )  # fmt: skip
+
+
+def test_only_error_runs_raise_and_refused_credentials_are_their_own_cause() -> None:
+    assert alert_of_finished_run("t", _run(RunStatus.WARNING, "3 failed")) is None
+    assert alert_of_finished_run("t", _run(RunStatus.SUCCESS, None)) is None
+    error = alert_of_finished_run("t", _run(RunStatus.ERROR, "Pipedrive answered 500"))
+    assert error is not None and error.cause is AlertCause.RUN_ERROR
+    refused = alert_of_finished_run("t", _run(RunStatus.ERROR, "Invalid API key: revoked; reconnect"))
+    assert refused is not None and refused.cause is AlertCause.CREDENTIALS
+    unreadable = alert_of_finished_run(
+        "t", _run(RunStatus.ERROR, "Stored Pipedrive credentials cannot be decrypted")
+    )
+    assert unreadable is not None and unreadable.cause is AlertCause.CREDENTIALS
+
+
+def test_settings_are_checked_and_plain_http_goes_only_to_allowed_hosts() -> None:
+    assert AlertSettings(webhook_url="").webhook_url is None
+    for bad in ({"webhook_url": "hooks.slack.com/x"}, {"failure_threshold": 0}, {"window_minutes": 0}):
+        with pytest.raises(ValidationError):
+            AlertSettings.model_validate(bad)
+    hosts = frozenset({"127.0.0.1"})
+    assert webhook_refusal("https://hooks.slack.com/services/x", hosts) is None
+    assert webhook_refusal("http://127.0.0.1:9000/hook", hosts) is None
+    assert webhook_refusal("http://example.com/hook", hosts) == "webhook_url: must be https"
+
+
+def test_the_webhook_body_is_slack_compatible_and_names_the_tenant() -> None:
+    alert = alert_of_finished_run("acme", _run(RunStatus.ERROR, "boom"))
+    assert alert is not None
+    body = slack_message(alert, T0)
+    assert set(body) == {"text", "blocks"}
+    assert str(body["text"]).startswith("[acme] A sync run failed:")
+
+
+def test_retries_double_up_to_a_ceiling_and_old_events_raise_nothing() -> None:
+    assert [retry_delay_s(n, 2.0, 10.0) for n in (1, 2, 3, 4, 5)] == [2.0, 4.0, 8.0, 10.0, 10.0]
+    assert is_recent(T0, T0 + timedelta(minutes=14), timedelta(minutes=15))
+    assert not is_recent(T0, T0 + timedelta(minutes=16), timedelta(minutes=15))
