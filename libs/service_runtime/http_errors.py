@@ -24,6 +24,7 @@ _KINDS: dict[int, type[web.HTTPException]] = {
     403: web.HTTPForbidden,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
+    422: web.HTTPUnprocessableEntity,
     502: web.HTTPBadGateway,
     503: web.HTTPServiceUnavailable,
 }

@@ -41,6 +41,15 @@ def applied_run_id(run_id: str) -> str | None:
     return run_id.removeprefix(APPLY_RUN_PREFIX) if run_id.startswith(APPLY_RUN_PREFIX) else None
 
 
+RETRY_RUN_PREFIX = "retry"
+
+
+def retry_run_id(first_run_id: str, attempt: int) -> str:
+    """The id of the `attempt`-th retry of a run's failed records: the same for the same attempt, so a
+    retry asked for twice (a double click) is one run wherever it is worked."""
+    return f"{RETRY_RUN_PREFIX}{attempt}-{first_run_id}"
+
+
 class RunCounts(BaseModel):
     """Per-record outcome counts of a run."""
 

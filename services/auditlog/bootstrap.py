@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
@@ -18,6 +19,9 @@ from auditlog.alert_store import AlertStore
 from auditlog.audit_api import add_audit_routes
 from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.openapi import auditlog_openapi
+from auditlog.retry_api import add_retry_routes
+from auditlog.retry_requests import RetryRequests
+from auditlog.retry_store import ActivityRetries
 from auditlog.settings import AuditlogSettings
 from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
@@ -64,15 +68,16 @@ def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
 
 @asynccontextmanager
 async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -> AsyncIterator[ServiceParts]:
-    """The auditlog's handlers, its API (activity log, audit entries, alerts) and the alert delivery worker
-    on the skeleton's infrastructure."""
+    """The auditlog's handlers, its API (activity log, retries, audit entries, alerts) and the alert
+    delivery worker on the skeleton's infrastructure."""
     pool, schema = infrastructure.pool, settings.db_schema
     log = ActivityLog(pool, schema)
     alerts = AlertStore(pool, schema)
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)
-    add_activity_routes(app, ActivityReads(pool, schema))
+    reads = ActivityReads(pool, schema)
+    add_activity_routes(app, reads)
     add_audit_routes(app, tenants)
     add_alert_routes(app, alerts, settings.webhook_http_hosts)
     add_openapi_route(app, auditlog_openapi())
@@ -81,7 +86,10 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
         batch_handlers=build_batch_handlers(log),
     )
     delivery = AlertDelivery(alerts, delivery_policy(settings))
-    yield ServiceParts(app, consumer, workers=[delivery.run], expiring=expiring_tables(settings))
+    async with aiohttp.ClientSession() as session:
+        urls = {"connector": settings.connector_url, "pusher": settings.pusher_url}
+        add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))
+        yield ServiceParts(app, consumer, workers=[delivery.run], expiring=expiring_tables(settings))
 
 
 async def run_service(settings: AuditlogSettings) -> None:

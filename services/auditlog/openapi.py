@@ -1,5 +1,5 @@
 """The auditlog's API as OpenAPI 3.1 (served at /openapi.json; docs/openapi/auditlog.json): the activity
-log and the alerts."""
+log, its retries and the alerts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from auditlog.activity_api import EntriesExportQuery, EntriesQuery, RunsQuery
 from auditlog.alert_api import AlertsQuery
 from auditlog.alert_rules import AlertSettings
 from auditlog.audit_api import AuditQuery
+from auditlog.retry_api import RetryAnswer
 from service_runtime.openapi import Operation, openapi_document
 
 PATHS = {
@@ -38,6 +39,15 @@ PATHS = {
     "/v1/runs": {"get": Operation("Every run of every service, newest first", query=RunsQuery)},
     "/v1/runs/{run_id}": {
         "get": Operation("One run: counts, tokens, status, message, links", errors=(400, 401, 404))
+    },
+    "/v1/runs/{run_id}/retry": {
+        "post": Operation(
+            "Retry the run's failed records as a new run linked to it (the connector re-reads them, the"
+            " pusher pushes them again); a retry still running is answered, not started twice",
+            response=RetryAnswer,
+            ok=202,
+            errors=(401, 404, 409, 422, 502),
+        )
     },
     "/v1/runs/{run_id}/entries": {
         "get": Operation(

@@ -16,6 +16,14 @@ class AuditlogSettings(StreamServiceSettings):
     http_port: int = 8084
     group_id: str = "psync-auditlog"
     db_schema: str = "auditlog"
+    connector_url: str = Field(
+        default="http://127.0.0.1:8081",
+        description="The connector's HTTP API: a retry of an inbound run's failed records reads them again.",
+    )
+    pusher_url: str = Field(
+        default="http://127.0.0.1:8083",
+        description="The pusher's HTTP API: a retry of an outbound run's failed records pushes them there.",
+    )
     alert_webhook_http_hosts: str = Field(
         default="127.0.0.1,localhost",
         description="Comma-separated hosts a tenant's alert webhook may use over plain http (a local"

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import aiohttp
 
 from psyncctl.context import Context, Refused, Report
+from schemas.events.sync_runs import apply_run_id
 from tenant_auth.registry import TenantRegistry
 
 
@@ -37,12 +38,13 @@ async def _tenant_of_run(context: Context, run_id: str, tenant: str | None) -> s
 
 
 async def _failed_entries(context: Context, tenant: str, run_id: str) -> int:
+    """The run's failed entries (a connector run's are filed under its apply run)."""
     pool = await context.pool()
     count = await pool.fetchval(
         f"SELECT count(*) FROM {context.settings.auditlog_schema}.entries"
-        " WHERE tenant_id = $1 AND run_id = $2 AND outcome = 'failed'",
+        " WHERE tenant_id = $1 AND run_id = ANY($2::text[]) AND outcome = 'failed'",
         tenant,
-        run_id,
+        [run_id, apply_run_id(run_id)],
     )
     return int(count or 0)
 

@@ -4,6 +4,11 @@
     POST /v1/push/preview   {object, records}    the exact changes, computed by the planner, nothing written
     POST /v1/push           {object, records}    publishes one push request per record; 202 with the run id
 
+A push with `retry: {of, attempt}` is the activity log's retry of a run's failed records (the auditlog's
+`POST /v1/runs/{id}/retry` sends it): its run id is `schemas.events.sync_runs.retry_run_id(of, attempt)`
+and its start names the run it retries. Its push requests' event ids derive from that run id, so the same
+retry sent twice pushes each record once.
+
 A record is `{abm_id?, match_key?, fields?}` with fields by ABM field name; without a match key it is
 taken from the website (organizations) or the email (persons). A record named by `abm_id` alone is read
 from the ABM store (the mapper's API, as the caller) and pushed with the fields stored there.
@@ -30,7 +35,7 @@ from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
 from schemas.events.push import PushRequested
-from schemas.events.sync_runs import RunKind
+from schemas.events.sync_runs import RunKind, retry_run_id
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
 from service_runtime.http_errors import bad_request, json_error
@@ -62,6 +67,15 @@ class PushRecordIn(BaseModel):
         return self
 
 
+class RetryOf(BaseModel):
+    """The run whose failed records this push retries, and which retry of it this is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    of: str = Field(min_length=1, max_length=300, pattern=r"^[^\s/]+$")
+    attempt: int = Field(ge=1, le=10_000)
+
+
 class PushBatchIn(BaseModel):
     """A selection to preview or push."""
 
@@ -70,6 +84,7 @@ class PushBatchIn(BaseModel):
     object: SyncObject
     records: list[PushRecordIn] = Field(min_length=1, max_length=MAX_RECORDS)
     requested_by: str | None = Field(default=None, max_length=320)
+    retry: RetryOf | None = None
 
 
 async def _batch(request: web.Request) -> PushBatchIn:
@@ -171,9 +186,10 @@ async def push(request: web.Request) -> web.Response:
     keyless = [str(i) for i, job in enumerate(jobs) if job.match_key is None]
     if keyless:
         raise bad_request([f"records.{i}: {NO_MATCH_KEY} (a website or an email)" for i in keyless])
-    run_id = f"push-{uuid.uuid4().hex}"
+    retry_of = batch.retry.of if batch.retry else None
+    run_id = retry_run_id(batch.retry.of, batch.retry.attempt) if batch.retry else f"push-{uuid.uuid4().hex}"
     now = datetime.now(UTC)
-    messages = [run_started_message(tenant, run_id, (batch.object,), now, RunKind.PUSH)]
+    messages = [run_started_message(tenant, run_id, (batch.object,), now, RunKind.PUSH, retry_of)]
     for index, job in enumerate(jobs):
         assert job.match_key is not None
         command = PushRequested(

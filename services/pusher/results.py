@@ -43,12 +43,18 @@ def result_message(
 
 
 def run_started_message(
-    tenant: str, run_id: str, objects: tuple[SyncObject, ...], started_at: datetime, kind: RunKind
+    tenant: str,
+    run_id: str,
+    objects: tuple[SyncObject, ...],
+    started_at: datetime,
+    kind: RunKind,
+    retry_of: str | None = None,
 ) -> OutgoingMessage:
-    """The start of a manual push batch (or an auto-push window)."""
+    """The start of a manual push batch (or an auto-push window; `retry_of`: the run it retries)."""
+    trigger = "retry" if retry_of else "manual" if kind is RunKind.PUSH else "auto_push"
     started = RunStarted(
         run_id=run_id, service=SERVICE, kind=kind, direction=Direction.TO_PIPEDRIVE, objects=objects,
-        started_at=started_at, trigger="manual" if kind is RunKind.PUSH else "auto_push",
+        started_at=started_at, trigger=trigger, retry_of=retry_of,
     )  # fmt: skip
     event = build_event(
         started, tenant=tenant, subject=run_key(tenant, run_id), source=sources.PUSHER,

@@ -16,6 +16,7 @@ from auditlog.activity_api import add_activity_routes
 from auditlog.alert_api import add_alert_routes
 from auditlog.audit_api import add_audit_routes
 from auditlog.openapi import auditlog_openapi
+from auditlog.retry_api import add_retry_routes
 from mapper.bootstrap import add_api_routes
 from mapper.openapi import mapper_openapi
 from openapi_docs import GENERATORS, stale
@@ -33,6 +34,7 @@ def _mapper(app: web.Application) -> None:
 
 def _auditlog(app: web.Application) -> None:
     add_activity_routes(app, UNUSED)
+    add_retry_routes(app, UNUSED, UNUSED, UNUSED)
     add_audit_routes(app, UNUSED)
     add_alert_routes(app, UNUSED, frozenset())
 

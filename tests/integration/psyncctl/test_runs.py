@@ -1,12 +1,15 @@
 """`psyncctl runs retry-failed`: finds the run's tenant and failed records in the activity log, and calls
-the auditlog's retry API (served here by the auditlog's own app) with a one-call key it revokes after."""
+the auditlog's retry API (served here by the auditlog's own app, whose retry reaches a stand-in of the
+pusher's `POST /v1/push` that records what it was asked) with a one-call key it revokes after."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -15,6 +18,9 @@ from aiohttp.test_utils import TestServer
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_reads import ActivityReads
 from auditlog.bootstrap import install_tables
+from auditlog.retry_api import add_retry_routes
+from auditlog.retry_requests import RetryRequests
+from auditlog.retry_store import ActivityRetries
 from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
@@ -22,18 +28,41 @@ from tests.integration.psyncctl.conftest import Psyncctl
 
 
 @pytest.fixture
-async def auditlog(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
+async def pushes() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A stand-in of the pusher's push API: its URL, and the pushes asked of it (body and actor)."""
+    asked: list[dict[str, Any]] = []
+
+    async def push(request: web.Request) -> web.Response:
+        asked.append({"body": await request.json(), "actor": request.headers.get("X-Psync-Actor")})
+        return web.json_response({"run_id": "whatever", "records": 2}, status=202)
+
+    app = web.Application()
+    app.router.add_post("/v1/push", push)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/"), asked
+    await server.close()
+
+
+@pytest.fixture
+async def auditlog(
+    pg_pool: asyncpg.Pool, pushes: tuple[str, list[dict[str, Any]]]
+) -> AsyncIterator[tuple[str, str]]:
     """The auditlog's HTTP app on a fresh schema, as its bootstrap assembles it: (schema, its URL)."""
     schema = f"itest_ctl_auditlog_{secrets.token_hex(4)}"
     await install_tables(pg_pool, schema)
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    add_activity_routes(app, ActivityReads(pg_pool, schema))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield schema, str(server.make_url("")).rstrip("/")
-    await server.close()
+    reads = ActivityReads(pg_pool, schema)
+    add_activity_routes(app, reads)
+    async with aiohttp.ClientSession() as session:
+        requests = RetryRequests(session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"})
+        add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        yield schema, str(server.make_url("")).rstrip("/")
+        await server.close()
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
@@ -49,9 +78,9 @@ async def _run_with_failures(pool: asyncpg.Pool, schema: str, tenant: str, run_i
     for n in range(failed):
         await pool.execute(
             f"INSERT INTO {schema}.entries (tenant_id, event_id, run_id, source_topic, object, direction,"
-            " match_key, outcome, message, occurred_at) VALUES ($1, $2, $3, 'psync.push-results.v1',"
-            " 'organization', 'to_pipedrive', $4, 'failed', 'Required field missing: name', $5)",
-            tenant, f"e{n}", run_id, f"acme{n}.com", now,
+            " match_key, abm_id, outcome, message, occurred_at) VALUES ($1, $2, $3, 'psync.push-results.v1',"
+            " 'organization', 'to_pipedrive', $4, $5, 'failed', 'Required field missing: name', $6)",
+            tenant, f"e{n}", run_id, f"acme{n}.com", f"acc-{n}", now,
         )  # fmt: skip
 
 
@@ -62,7 +91,10 @@ async def _keys(pool: asyncpg.Pool, tenant: str) -> list[asyncpg.Record]:
 
 
 async def test_retry_failed_counts_then_calls_the_auditlog_with_a_key_it_revokes(
-    psyncctl: Psyncctl, auditlog: tuple[str, str], pg_pool: asyncpg.Pool
+    psyncctl: Psyncctl,
+    auditlog: tuple[str, str],
+    pushes: tuple[str, list[dict[str, Any]]],
+    pg_pool: asyncpg.Pool,
 ) -> None:
     schema, url = auditlog
     tenant, run_id = f"ctl{secrets.token_hex(4)}", f"push-{secrets.token_hex(4)}"
@@ -82,8 +114,31 @@ async def test_retry_failed_counts_then_calls_the_auditlog_with_a_key_it_revokes
         "runs", "retry-failed", run_id, "--actor", "sre@example.com", auditlog_schema=schema, auditlog_url=url
     )
 
-    # The auditlog answered: with its retry run once it serves the retry API, with a JSON 404 before.
-    assert done.status == 0 or "the auditlog answered 404" in done.stderr, (done.status, done.stderr)
+    # The auditlog started the retry: the pusher was asked to push exactly the failed records again, as
+    # the operator, and the activity log holds the new run, linked to the first.
+    assert done.status == 0, done.stderr
+    retry_id = f"retry1-{run_id}"
+    assert f"run {retry_id}" in done.stdout
+    assert pushes[1] == [
+        {
+            "body": {
+                "object": "organization",
+                "records": [{"abm_id": "acc-0"}, {"abm_id": "acc-1"}],
+                "retry": {"of": run_id, "attempt": 1},
+            },
+            "actor": "sre@example.com",
+        }
+    ]
+    retry = await pg_pool.fetchrow(
+        f"SELECT retry_of, status, trigger FROM {schema}.runs WHERE tenant_id = $1 AND run_id = $2",
+        tenant, retry_id,
+    )  # fmt: skip
+    assert retry is not None and dict(retry) == {"retry_of": run_id, "status": None, "trigger": "retry"}
     [key] = await _keys(pg_pool, tenant)
     assert key["label"] == f"psyncctl runs retry-failed {run_id} by sre@example.com"
     assert key["revoked_at"] is not None
+
+    # Asked again while that retry runs: the same retry is answered and nothing is pushed twice.
+    again = await psyncctl("runs", "retry-failed", run_id, auditlog_schema=schema, auditlog_url=url)
+    assert again.status == 0 and f"run {retry_id}" in again.stdout, again.stderr
+    assert len(pushes[1]) == 1
