@@ -24,6 +24,7 @@ from connector.http_app import create_app
 from connector.import_preview import MapperImportPlans
 from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
+from connector.record_rereads import reread_records
 from connector.runs import RunKindName, RunStore
 from connector.scheduler import Scheduler
 from connector.settings import ConnectorSettings
@@ -127,7 +128,11 @@ async def assemble(
             cursors,
             clock,
             options,
-            {RunKindName.SYNC: IncrementalSync(webhooks_enabled), RunKindName.IMPORT: ImportRuns(catalogs)},
+            {
+                RunKindName.SYNC: IncrementalSync(webhooks_enabled),
+                RunKindName.IMPORT: ImportRuns(catalogs),
+                RunKindName.RETRY: reread_records,
+            },
         )
         yield Connector(
             deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor

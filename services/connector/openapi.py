@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from connector.connections_api import ApiTokenConnection
 from connector.import_request import ImportRequest
 from connector.oauth_api import AppUninstalled, OAuthStart
+from connector.record_rereads import RetryRequest
 from connector.settings_input import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings
 
@@ -98,6 +99,13 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/runs/{run_id}": {"get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id())},
     "/v1/runs/{run_id}/cancel": {"post": _op("Cancel a run", ok="202", parameters=_run_id())},
     "/v1/imports": {"post": _op("Start an import (a run)", ImportRequest, ok="202")},
+    "/v1/retries": {
+        "post": _op(
+            "Read an earlier run's failed records again by id, as a run linked to it (the auditlog's retry)",
+            RetryRequest,
+            ok="202",
+        )
+    },
     "/v1/imports/preview": {
         "post": _op("Count what an import would read, create, update and skip; emits nothing", ImportRequest)
     },
@@ -122,6 +130,7 @@ def openapi_document() -> dict[str, Any]:
         SettingsInput,
         WebhooksInput,
         ImportRequest,
+        RetryRequest,
         TenantSettings,
     )
     for model in models:

@@ -22,6 +22,7 @@ class RunKindName(StrEnum):
 
     SYNC = "sync"
     IMPORT = "import"
+    RETRY = "retry"  # the failed records of an earlier run, read again by id (connector.record_rereads)
 
 
 class RunState(StrEnum):
@@ -161,6 +162,23 @@ class RunStore:
                 if queued is not None:
                     return _run(queued)
             return await self._insert(conn, tenant, kind, trigger, spec or {})
+
+    async def enqueue_as(
+        self, tenant: str, run_id: str, kind: RunKindName, trigger: str, spec: dict[str, Any]
+    ) -> Run:
+        """Queue a run under an id the caller derived (a retry's): a run of that id already queued or
+        done is answered instead of a second one."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {self._table} (tenant_id, run_id, kind, trigger, state, spec)"
+                " VALUES ($1, $2, $3, $4, 'queued', $5) ON CONFLICT (tenant_id, run_id) DO NOTHING",
+                tenant, run_id, kind.value, trigger, spec,
+            )  # fmt: skip
+            row = await conn.fetchrow(
+                f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND run_id = $2", tenant, run_id
+            )
+            assert row is not None
+            return _run(row)
 
     async def sync_states(self) -> dict[str, tuple[bool, datetime | None]]:
         """Per tenant with syncs: whether one is open, and when the last one ended (one query a tick)."""

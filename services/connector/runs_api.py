@@ -12,9 +12,11 @@ from connector.import_filters import ImportSelection, check_filter_syntax, selec
 from connector.import_preview import ImportPlansFailed
 from connector.import_preview import preview_import as import_preview
 from connector.import_request import ImportRequest
+from connector.record_rereads import RetryRequest, retry_spec
 from connector.runs import RunKindName
 from pipedrive_client import PipedriveError
 from schemas.events.source_changes import DuplicateHandling
+from schemas.events.sync_runs import retry_run_id
 from sync_rules.filters import FilterError
 from sync_rules.filters.stages import StageReferenceError
 from tenant_auth.middleware import tenant_of
@@ -122,6 +124,19 @@ async def preview_import(request: web.Request) -> web.Response:
     )
 
 
+async def start_retry(request: web.Request) -> web.Response:
+    """Queue the reading again of an earlier run's failed records by id, as a run linked to it (the
+    auditlog's retry); the same retry asked again answers the run already queued; 409 when not connected."""
+    deps, tenant = deps_of(request), tenant_of(request)
+    wanted = await read_body(request, RetryRequest)
+    await require_connected(deps, tenant)
+    first = await deps.runs.get(tenant, wanted.retry.of)
+    run_id = retry_run_id(wanted.retry.of, wanted.retry.attempt)
+    run = await deps.runs.enqueue_as(tenant, run_id, RunKindName.RETRY, "retry", retry_spec(wanted, first))
+    deps.work_available.set()
+    return web.json_response(run.as_json(), status=202)
+
+
 def _now(request: web.Request) -> datetime:
     return datetime.fromtimestamp(deps_of(request).clock.now(), UTC)
 
@@ -134,3 +149,4 @@ def add_run_routes(app: web.Application) -> None:
     app.router.add_post("/v1/runs/{run_id}/cancel", cancel_run)
     app.router.add_post("/v1/imports", start_import)
     app.router.add_post("/v1/imports/preview", preview_import)
+    app.router.add_post("/v1/retries", start_retry)

@@ -240,6 +240,7 @@ class RunExecutor:
             status=status,
             message=message,
             emitted=emitted_by(run),
+            retry_of=run.spec.get("retry_of"),
         )
         await self._send_run_event(run, finished, "finished", now)
         _log.info(
@@ -257,6 +258,7 @@ class RunExecutor:
             objects=_objects(run),
             started_at=run.started_at,
             trigger=run.trigger,
+            retry_of=run.spec.get("retry_of"),
         )
         await self._send_run_event(run, started, "started", run.started_at)
 
@@ -289,4 +291,7 @@ def published_counts(run: Run) -> RunCounts:
 
 
 def _run_kind(run: Run) -> RunKind:
+    """The kind the activity log shows: a retry is of the kind of the run it retries."""
+    if run.kind is RunKindName.RETRY:
+        return RunKind(run.spec.get("as_kind", RunKind.SYNC.value))
     return RunKind.IMPORT if run.kind is RunKindName.IMPORT else RunKind.SYNC
