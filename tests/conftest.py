@@ -25,6 +25,8 @@ from postgres_store.pool import create_pool
 from schemas.topics import ALL_TOPICS
 from tests.docker_engine import docker_engine_available
 
+pytest_plugins = ["tests.hang_report"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
