@@ -16,6 +16,7 @@ from auditlog.activity_reads import ActivityReads
 from auditlog.alert_api import add_alert_routes
 from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
 from auditlog.alert_store import AlertStore
+from auditlog.alert_windows import AlertWindows, WindowsConfig
 from auditlog.audit_api import add_audit_routes
 from auditlog.handlers import build_batch_handlers, build_handlers
 from auditlog.openapi import auditlog_openapi
@@ -61,6 +62,11 @@ def delivery_policy(settings: AuditlogSettings) -> DeliveryPolicy:
     )
 
 
+def windows_config(settings: AuditlogSettings) -> WindowsConfig:
+    """The alert windows' faust app: its own consumer group (and topic prefix) next to the auditlog's."""
+    return WindowsConfig(f"{settings.group_id}-alerts", settings.kafka_bootstrap, settings.data_dir)
+
+
 def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
     """What the auditlog remembers only for a while: applied event ids."""
     return [Expiry(f"{settings.db_schema}.inbox", "applied_at", settings.dedupe_window_s)]
@@ -86,10 +92,12 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
         batch_handlers=build_batch_handlers(log),
     )
     delivery = AlertDelivery(alerts, delivery_policy(settings))
+    windows = AlertWindows(windows_config(settings), alerts)
+    workers = [delivery.run, windows.run]
     async with aiohttp.ClientSession() as session:
         urls = {"connector": settings.connector_url, "pusher": settings.pusher_url}
         add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))
-        yield ServiceParts(app, consumer, workers=[delivery.run], expiring=expiring_tables(settings))
+        yield ServiceParts(app, consumer, workers=workers, expiring=expiring_tables(settings))
 
 
 async def run_service(settings: AuditlogSettings) -> None:

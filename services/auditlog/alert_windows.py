@@ -1,0 +1,179 @@
+"""The alert windows: a faust-streaming app that counts each tenant's failed records in a windowed table
+and raises an alert when a tenant's count within its window reaches its threshold; and dead letters.
+
+faust is here for its windowed table only (DESIGN.md: never as a transport). Two agents:
+- `observe` reads the record and push results and the dead-letter topics, keeps what concerns alerts (a
+  failed record, a dead letter) and passes each failure on, keyed by tenant, to its own topic, so that
+  one tenant's failures meet in one partition of the table whichever record keys they came with;
+- `count` adds each failure to the tenant's tumbling one-minute window and sums the windows the tenant's
+  setting spans (at most a day: the table's expiry).
+A dead letter raises its alert at once. Alerts go to the same store the run ends raise theirs in, which
+debounces them (one per cause per window) and queues their webhook deliveries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import faust
+import orjson
+import structlog
+
+from auditlog.alert_rules import (
+    MAX_WINDOW_MINUTES,
+    AlertSettings,
+    RaisedAlert,
+    dead_letter_alert,
+    failures_alert,
+)
+from schemas.envelope import is_valid_tenant_id
+from schemas.topics import CONSUMER_SERVICES, PUSH_RESULTS, RECORD_RESULTS, dlq_topic_name
+
+_log = structlog.get_logger(__name__)
+BUCKET_S = 60
+SETTINGS_MAX_AGE_S = 30.0
+
+
+class WindowAlerts(Protocol):
+    """Where the alert windows read tenants' settings and raise alerts (`AlertStore`)."""
+
+    async def settings(self, tenant: str) -> AlertSettings: ...
+
+    async def raise_alert(self, alert: RaisedAlert, now: datetime) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class WindowsConfig:
+    """The faust app's id (its consumer group and the prefix of its topics), the broker, and its data
+    folder."""
+
+    app_id: str
+    kafka_bootstrap: str
+    data_dir: str
+    offset_reset: str = "latest"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an alert cares about in a consumed message: a failed record or a dead letter of a tenant."""
+
+    tenant: str
+    dead_letter: bool
+
+
+def results_topics() -> list[str]:
+    """The topics of per-record outcomes."""
+    return [RECORD_RESULTS.name, PUSH_RESULTS.name]
+
+
+def dead_letter_topics() -> list[str]:
+    """Every consuming service's dead-letter topic."""
+    return [dlq_topic_name(s) for s in CONSUMER_SERVICES]
+
+
+def observation_of(topic: str, key: bytes | None, value: bytes | None) -> Observation | None:
+    """A failed record of a result topic, or any message of a dead-letter topic (its key is the original
+    key, which starts with the tenant); None for everything else, a message that does not parse included."""
+    if topic.endswith(".dlq"):
+        tenant = (key or b"").decode("utf-8", "replace").split(":", 1)[0]
+        return Observation(tenant, True) if is_valid_tenant_id(tenant) else None
+    try:
+        document = orjson.loads(value or b"null")
+        data = document["data"]
+        tenant = document["tenantid"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("outcome") != "failed" or not isinstance(tenant, str):
+        return None
+    return Observation(tenant, False) if is_valid_tenant_id(tenant) else None
+
+
+def failures_within(counts: Sequence[int]) -> int:
+    """The failures of the one-minute windows a tenant's window spans."""
+    return sum(counts)
+
+
+class AlertWindows:
+    """The faust app of the alert windows (built here, never at import time) and its worker."""
+
+    def __init__(self, config: WindowsConfig, alerts: WindowAlerts) -> None:
+        self._alerts = alerts
+        self._settings: dict[str, tuple[float, AlertSettings]] = {}
+        self._raised: dict[str, float] = {}
+        self.app = faust.App(
+            config.app_id,
+            broker=f"kafka://{config.kafka_bootstrap}",
+            store="memory://",
+            datadir=config.data_dir,
+            autodiscover=False,
+            web_enabled=False,
+            topic_partitions=12,
+            consumer_auto_offset_reset=config.offset_reset,
+        )
+        self.failures = self.app.Table("tenant_failures", default=int).tumbling(
+            BUCKET_S, expires=timedelta(minutes=MAX_WINDOW_MINUTES + 1)
+        )
+        sources = self.app.topic(
+            *results_topics(), *dead_letter_topics(), key_serializer="raw", value_serializer="raw"
+        )
+        self.failed = self.app.topic(
+            f"{config.app_id}-failures", key_type=str, value_type=str, internal=True, partitions=12
+        )
+        self.observe = self.app.agent(sources, name="observe")(self._observe)
+        self.count = self.app.agent(self.failed, name="count")(self._count)
+
+    async def run(self, stop: Any) -> None:
+        """Worker: run the app until `stop`, then stop it. Its own topics (the failures by tenant, the
+        table's changelog) are created first: the consumer subscribes to what exists when it joins."""
+        await self.app.maybe_start_producer()
+        await self.failed.maybe_declare()
+        await self.failures.table.changelog_topic.maybe_declare()
+        await self.app.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.app.stop()
+
+    async def _observe(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            seen = observation_of(event.message.topic, event.key, event.value)
+            if seen is None:
+                continue
+            if seen.dead_letter:
+                await self._alerts.raise_alert(dead_letter_alert(seen.tenant, event.message.topic), _now())
+            else:
+                await self.failed.send(key=seen.tenant, value=seen.tenant)
+            yield None
+
+    async def _count(self, stream: faust.StreamT[str]) -> AsyncIterator[None]:
+        async for tenant in stream:
+            self.failures[tenant] += 1
+            settings = await self._settings_of(tenant)
+            windows = self.failures[tenant]
+            counted = failures_within([windows.delta(BUCKET_S * i) for i in range(settings.window_minutes)])
+            if counted >= settings.failure_threshold and not self._raised_lately(tenant, settings):
+                await self._alerts.raise_alert(failures_alert(tenant, counted, settings), _now())
+                self._raised[tenant] = time.monotonic()
+            yield None
+
+    def _raised_lately(self, tenant: str, settings: AlertSettings) -> bool:
+        """Whether this replica raised the tenant's failures alert within its window (the store debounces
+        across replicas; this spares it a transaction per failure while a tenant stays over)."""
+        raised = self._raised.get(tenant)
+        return raised is not None and time.monotonic() - raised < settings.window.total_seconds()
+
+    async def _settings_of(self, tenant: str) -> AlertSettings:
+        cached = self._settings.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < SETTINGS_MAX_AGE_S:
+            return cached[1]
+        settings = await self._alerts.settings(tenant)
+        self._settings[tenant] = (time.monotonic(), settings)
+        return settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,150 @@
+"""The alert windows' faust app on the real Kafka and PostgreSQL: failed record results of a tenant over its
+threshold raise one `failures` alert, delivered to a local webhook receiver; a dead letter of a tenant
+raises a `dead_letters` alert. The app runs under its own id (consumer group and topics), deleted after."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from auditlog.alert_delivery import AlertDelivery
+from auditlog.alert_rules import AlertSettings
+from auditlog.alert_store import AlertStore
+from auditlog.alert_windows import AlertWindows, WindowsConfig
+from auditlog.bootstrap import install_tables
+from schemas.catalog import build_event
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.record_results import RecordApplied
+from schemas.topics import RECORD_RESULTS, dlq_topic_name
+from stream_runner.messages import OutgoingMessage
+from stream_runner.producer import EventProducer
+from tests.integration.auditlog.test_alerts import FAST, Receiver
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    schema = f"itest_alert_windows_{uuid.uuid4().hex[:8]}"
+    await install_tables(pg_pool, schema)
+    yield schema
+    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
+    started = EventProducer(kafka_bootstrap, client_id="itest-alert-windows")
+    await started.start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture(scope="module")
+async def windows(
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+    pg_pool: asyncpg.Pool,
+    auditlog_schema: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[AlertStore]:
+    """The alert windows and the delivery worker running, as the auditlog runs them."""
+    store, stop = AlertStore(pg_pool, auditlog_schema), asyncio.Event()
+    app_id = f"itest-alert-windows-{uuid.uuid4().hex[:8]}"
+    running = AlertWindows(
+        WindowsConfig(app_id, kafka_bootstrap, str(tmp_path_factory.mktemp("windows"))), store
+    )
+    workers = [
+        asyncio.create_task(running.run(stop)),
+        asyncio.create_task(AlertDelivery(store, FAST).run(stop)),
+    ]
+    yield store
+    stop.set()
+    await asyncio.gather(*workers)
+    own = [t for t in await kafka_admin.list_topics() if t.startswith(app_id)]
+    if own:
+        await kafka_admin.delete_topics(own)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield found, str(server.make_url("/hook"))
+    await server.close()
+
+
+class Throttled:
+    """Sends at most one message every half second, however often it is asked (the app reads from the
+    latest offsets once it has its partitions: what was sent before it may be missed, so a test keeps
+    sending until the alert comes, without flooding shared topics)."""
+
+    def __init__(self, producer: EventProducer) -> None:
+        self._producer = producer
+        self._last = 0.0
+
+    async def send(self, message: OutgoingMessage) -> None:
+        if time.monotonic() - self._last >= 0.5:
+            await self._producer.send_all([message])
+            self._last = time.monotonic()
+
+
+def _failed(tenant: str, n: int) -> OutgoingMessage:
+    result = RecordApplied(
+        object=SyncObject.ORGANIZATION, match_key=f"org{n}.io", outcome=RecordOutcome.FAILED,
+        message="Required field missing: name", run_id="apply-run-1",
+    )  # fmt: skip
+    key = f"{tenant}:organization:org{n}.io"
+    event = build_event(
+        result, tenant=tenant, subject=key, source="/psync/mapper", id_parts=(n,), time=datetime.now(UTC)
+    )
+    return OutgoingMessage.of_event(RECORD_RESULTS.name, event)
+
+
+async def test_failures_over_the_threshold_raise_one_alert_delivered_to_the_webhook(
+    windows: AlertStore, producer: EventProducer, receiver: tuple[Receiver, str]
+) -> None:
+    hook, url = receiver
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    await windows.save_settings(tenant, AlertSettings(webhook_url=url, failure_threshold=3, window_minutes=5))
+    numbers, throttled = itertools.count(), Throttled(producer)
+
+    async def fail_once_more() -> list[dict[str, object]]:
+        await throttled.send(_failed(tenant, next(numbers)))
+        return [a for a in await windows.active_alerts(tenant, 10) if a["cause"] == "failures"]
+
+    await eventually(fail_once_more, lambda found: len(found) == 1, within_s=60, what="failures alert")
+    [delivered] = await eventually(
+        lambda: asyncio.sleep(0, hook.of(tenant)), lambda got: len(got) >= 1, within_s=10, what="delivery"
+    )
+    assert "Records are failing" in delivered["text"] and "threshold 3" in delivered["text"]
+    await producer.send_all([_failed(tenant, next(numbers)) for _ in range(3)])
+    [alert] = await windows.active_alerts(tenant, 10)
+    assert alert["cause"] == "failures"
+
+
+async def test_a_dead_letter_raises_an_alert(windows: AlertStore, producer: EventProducer) -> None:
+    tenant, throttled = f"t{uuid.uuid4().hex[:8]}", Throttled(producer)
+    dead = OutgoingMessage(dlq_topic_name("mapper"), f"{tenant}:organization:x.io", b"{")
+
+    async def dead_letter_once_more() -> list[dict[str, object]]:
+        await throttled.send(dead)
+        return await windows.active_alerts(tenant, 10)
+
+    [alert] = await eventually(
+        dead_letter_once_more, lambda found: len(found) >= 1, within_s=60, what="alert"
+    )
+    assert alert["cause"] == "dead_letters" and "mapper" in str(alert["detail"])
