@@ -56,6 +56,8 @@ class Stack:
     http: aiohttp.ClientSession
     pool: asyncpg.Pool
     pusher_schema: str
+    mapper: ServiceProcess
+    pusher: ServiceProcess
 
     async def connect(self) -> None:
         body = {"api_token": self.sandbox.handle.api_token}
@@ -121,6 +123,9 @@ async def stack(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path) -> 
             "PUSHER_COMMIT_INTERVAL_S": "0.2", "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
             "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
         }, tmp_path / "pusher.log")  # fmt: skip
+        # Where the pusher reads the ABM store, and where the auditlog sends retries: this stack's own.
+        pusher.env["PUSHER_MAPPER_URL"] = mapper.url
+        auditlog.env.update(AUDITLOG_PUSHER_URL=pusher.url, AUDITLOG_CONNECTOR_URL=connector.url)
         processes = (connector, mapper, auditlog, pusher)
         for process in processes:
             await process.start()
@@ -129,7 +134,7 @@ async def stack(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path) -> 
         try:
             yield Stack(
                 tenant, connector, auditlog, sandbox, {"Authorization": f"Bearer {key.full_key}"}, http,
-                pg_pool, schemas[4],
+                pg_pool, schemas[4], mapper, pusher,
             )  # fmt: skip
         finally:
             await ServiceProcess.kill_all_running()
@@ -236,6 +241,71 @@ async def test_the_open_auto_push_window_shows_its_counts_as_its_pushes_happen(
     this_hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
     if shown[0]["started_at"].startswith(this_hour):
         assert shown[0]["status"] == "running" and shown[0]["finished_at"] is None
+
+
+async def _reveal(stack: Stack, kafka_bootstrap: str, domains: list[str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for domain in domains:
+            revealed = CompanyRevealed(
+                domain=domain, name=domain.split(".")[0], revealed_at=datetime.now(UTC)
+            )
+            key = record_key(stack.tenant, SyncObject.ORGANIZATION, domain)
+            event = build_event(
+                revealed, tenant=stack.tenant, subject=key, source="/itest/abm", id_parts=(key, "retry"),
+                time=datetime.now(UTC),
+            )  # fmt: skip
+            await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_a_pushs_failed_records_are_pushed_again_by_a_retry_run_linked_to_it(
+    stack: Stack, kafka_bootstrap: str
+) -> None:
+    await stack.connect()
+    both_ways = {f"{op}_in_{side}": True for op in ("create", "update") for side in ("pipedrive", "abm")}
+    settings = await stack.call(
+        stack.connector, "PUT", "/v1/settings", json={"objects": {"organization": {"directions": both_ways}}}
+    )
+    held = f"SELECT version FROM {stack.pusher_schema}.tenant_settings WHERE tenant_id = $1"
+    await eventually(
+        lambda: stack.pool.fetchval(held, stack.tenant), lambda v: v == settings["version"], within_s=WAIT_S,
+        what="the pusher holds the settings",
+    )  # fmt: skip
+    await _reveal(stack, kafka_bootstrap, ["retry-one.io", "retry-two.io"])
+
+    async def accounts() -> list[dict[str, Any]]:
+        return list((await stack.call(stack.mapper, "GET", "/v1/accounts"))["data"])
+
+    stored = await eventually(accounts, lambda a: len(a) == 2, within_s=WAIT_S, what="the ABM accounts")
+    records = [{"abm_id": a["abm_id"]} for a in stored]
+    # Pipedrive refuses every call (a 400): both pushes fail.
+    faults = f"{stack.sandbox.base_url}/_sandbox/faults"
+    async with stack.http.post(faults, json={"error_share": 1.0, "error_status": 400}) as r:
+        assert r.status == 200
+    pushed = await stack.call(
+        stack.pusher, "POST", "/v1/push", json={"object": "organization", "records": records}
+    )
+    first = await stack.run(pushed["run_id"])
+    assert (first["status"], first["failed"]) == ("Error", 2)
+    async with stack.http.delete(faults) as r:
+        assert r.status == 200
+
+    retried = await stack.call(stack.auditlog, "POST", f"/v1/runs/{first['run_id']}/retry")
+
+    retry = await stack.run(retried["data"]["run_id"])
+    assert (retry["status"], retry["created"], retry["failed"]) == ("Success", 2, 0), (
+        retry, await stack.entries(first["run_id"]), await stack.entries(retry["run_id"])
+    )
+    assert retry["links"]["retry_of"] == first["run_id"]
+    linked = await stack.call(stack.auditlog, "GET", f"/v1/runs/{first['run_id']}")
+    assert linked["data"]["links"]["retried_by"] == [retry["run_id"]]
+    entries = await stack.entries(retry["run_id"])
+    assert sorted((e["abm_id"], e["outcome"]) for e in entries) == sorted(
+        (a["abm_id"], "created") for a in stored
+    )
 
 
 async def test_settings_changes_connects_disconnects_and_key_changes_are_audited_with_who(
