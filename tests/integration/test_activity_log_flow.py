@@ -297,7 +297,9 @@ async def test_a_pushs_failed_records_are_pushed_again_by_a_retry_run_linked_to_
 
     retry = await stack.run(retried["data"]["run_id"])
     assert (retry["status"], retry["created"], retry["failed"]) == ("Success", 2, 0), (
-        retry, await stack.entries(first["run_id"]), await stack.entries(retry["run_id"])
+        retry,
+        await stack.entries(first["run_id"]),
+        await stack.entries(retry["run_id"]),
     )
     assert retry["links"]["retry_of"] == first["run_id"]
     linked = await stack.call(stack.auditlog, "GET", f"/v1/runs/{first['run_id']}")
