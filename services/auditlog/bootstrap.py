@@ -92,8 +92,9 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
         batch_handlers=build_batch_handlers(log),
     )
     delivery = AlertDelivery(alerts, delivery_policy(settings))
-    windows = AlertWindows(windows_config(settings), alerts)
-    workers = [delivery.run, windows.run]
+    workers = [delivery.run]
+    if settings.alert_windows:
+        workers.append(AlertWindows(windows_config(settings), alerts).run)
     async with aiohttp.ClientSession() as session:
         urls = {"connector": settings.connector_url, "pusher": settings.pusher_url}
         add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))

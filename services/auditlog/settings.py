@@ -29,6 +29,10 @@ class AuditlogSettings(StreamServiceSettings):
         description="Comma-separated hosts a tenant's alert webhook may use over plain http (a local"
         " receiver); every other webhook must be https. Set it empty in production.",
     )
+    alert_windows: bool = Field(
+        default=True,
+        description="Run the alert windows (the faust app counting failures and dead letters per tenant).",
+    )
     alert_poll_every_s: float = Field(default=1.0, gt=0, description="How often due alerts are looked for.")
     alert_first_retry_s: float = Field(default=2.0, gt=0, description="First retry of a failed delivery.")
     alert_most_retry_s: float = Field(default=600.0, gt=0, description="Longest wait between retries.")

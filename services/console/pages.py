@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from console.activity_pages import add_activity_routes
+from console.alert_pages import add_alert_routes
 from console.audiences_pages import add_audience_routes
 from console.import_wizard import add_import_routes
 from console.pipedrive_card import CARD, add_pipedrive_card_routes
@@ -24,6 +25,7 @@ def add_page_routes(app: web.Application) -> None:
     add_sign_in_routes(app)
     add_pipedrive_card_routes(app)
     add_activity_routes(app)
+    add_alert_routes(app)
     add_audience_routes(app)
     add_import_routes(app)
     add_push_routes(app)

@@ -1,5 +1,6 @@
-"""Rendering pages: every template gets the signed-in user, the CSRF token, the current section and the
-notice left for the session; refusals become an error page (or fragment, for htmx)."""
+"""Rendering pages: every template gets the signed-in user, the CSRF token, the current section, the
+notice left for the session and the tenant's active alerts (the banner); refusals become an error page
+(or fragment, for htmx)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from console.deps import SESSION, deps_of
+from console.alert_banner import banner_alerts
+from console.deps import SESSION, api_of, deps_of
 
 
 class PageRefused(Exception):
@@ -34,6 +36,7 @@ async def render(
         page.update(session=session, csrf_token=session.csrf_token)
         if not is_htmx(request):
             page["notice"] = await deps_of(request).sessions.take_notice(session)
+            page["alerts"] = await banner_alerts(api_of(request))
     page.update(context or {})
     return aiohttp_jinja2.render_template(template, request, page, status=status)
 

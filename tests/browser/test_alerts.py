@@ -1,0 +1,89 @@
+"""Alerts in the console: an admin saves the alert settings (a refused value is shown and nothing saved),
+a run of the tenant ends in Error, the banner shows it on every page and the webhook receives it once;
+dismissed, it leaves the banner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, expect
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import Direction, SyncObject
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
+from schemas.topics import SYNC_RUNS
+from tests.browser.actions import sign_in
+from tests.browser.stack import Stack, Tenant
+from tests.integration.auditlog.test_alerts import Receiver
+from tests.integration.conditions import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield found, str(server.make_url("/hook"))
+    await server.close()
+
+
+async def _run_fails(stack: Stack, tenant: Tenant) -> None:
+    now = datetime.now(UTC)
+    run = RunFinished(
+        run_id="run-alert-1", service="connector", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+        objects=(SyncObject.ORGANIZATION,), started_at=now - timedelta(seconds=3), finished_at=now,
+        counts=RunCounts(), status=RunStatus.ERROR, message="Pipedrive answered 500",
+    )  # fmt: skip
+    key = f"{tenant.tenant_id}:{run.run_id}"
+    event = build_event(
+        run, tenant=tenant.tenant_id, subject=key, source="/psync/connector", id_parts=(run.run_id,), time=now
+    )
+    await stack.producer.send_and_wait(SYNC_RUNS.name, encode_event(event), key=key.encode())
+
+
+async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismissed(
+    page: Page, tenant: Tenant, stack: Stack, receiver: tuple[Receiver, str]
+) -> None:
+    hook, url = receiver
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("link", name="Alerts", exact=True).click()
+    await page.get_by_label("Alert when this many records fail").fill("0")
+    await page.get_by_role("button", name="Save alert settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved.")
+    await page.get_by_label("Webhook URL").fill(url)
+    await page.get_by_label("Alert when this many records fail").fill("5")
+    await page.get_by_label("within this many minutes").fill("10")
+    await page.get_by_role("button", name="Save alert settings").click()
+    await expect(page.get_by_role("status")).to_have_text("Alert settings saved.")
+
+    await _run_fails(stack, tenant)
+    banner = page.get_by_role("region", name="Alerts")
+
+    async def banner_shown() -> int:
+        await page.goto("/activity")
+        return await banner.count()
+
+    await eventually(banner_shown, lambda shown: shown == 1, within_s=60, what="the alert banner")
+    await expect(banner).to_contain_text("A sync run failed")
+    [delivered] = await eventually(
+        lambda: asyncio.sleep(0, hook.of(tenant.tenant_id)),
+        lambda got: len(got) == 1,
+        within_s=30,
+        what="hook",
+    )
+    assert "run-alert-1" in delivered["text"]
+
+    await banner.get_by_role("button", name="Dismiss").click()
+    await expect(page.get_by_role("status")).to_have_text("Alert dismissed.")
+    await expect(page).to_have_url(f"{stack.console.url}/activity")
+    await expect(banner).to_have_count(0)
