@@ -6,10 +6,12 @@ WAL and log)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -85,3 +87,29 @@ async def every_message(bootstrap: str) -> tuple[int, bytes]:
         return count, b"\n".join(chunks)
     finally:
         await consumer.stop()
+
+
+async def event_ids_by_topic(bootstrap: str) -> dict[str, Counter[str]]:
+    """How many times each event id occurs on each topic (values that are not JSON events as `?`)."""
+    partitions = await every_partition(bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, Counter[str]] = {tp.topic: Counter() for tp in partitions}
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=2000)
+                found[tp.topic].update(_event_id(m.value) for m in batch.get(tp, []))
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _event_id(value: bytes | None) -> str:
+    try:
+        return str(orjson.loads(value or b"").get("id", "?"))
+    except (orjson.JSONDecodeError, AttributeError):
+        return "?"
