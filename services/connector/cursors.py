@@ -40,13 +40,19 @@ and for versions stored before digests were kept)."""
 
 
 def is_newer(version: Version, last: Version | None) -> bool:
-    """Whether `version` comes after `last`: a later update_time, or the same second with other content."""
+    """Whether `version` comes after `last`: a later update_time, or the same second with other content.
+    Within one second a deletion comes after a live version with content: Pipedrive stamps whole seconds,
+    so a record created (or changed) and deleted within one second has one update_time for both, and the
+    deletion is the record's last word. Nothing comes after a stored version without a digest within its
+    second (a deletion emitted, or a version stored before digests were kept)."""
     if last is None:
         return True
     (at, digest), (last_at, last_digest) = version, last
     if at != last_at:
         return at > last_at
-    return digest is not None and last_digest is not None and digest != last_digest
+    if last_digest is None:
+        return False
+    return digest is None or digest != last_digest
 
 
 def new_versions(

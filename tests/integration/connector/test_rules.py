@@ -25,9 +25,16 @@ def test_a_second_edit_within_the_same_second_is_a_new_version() -> None:
     assert is_newer((T0, "second edit"), (T0, "first edit"))
     assert not is_newer((T0, "first edit"), (T0, "first edit"))
     assert not is_newer((T0 - timedelta(seconds=1), "other"), (T0, "first edit"))
-    # Deletions, and versions stored before digests were kept, compare by time alone.
-    assert not is_newer((T0, None), (T0, "first edit")) and not is_newer((T0, "x"), (T0, None))
+    # After a deletion, or a version stored before digests were kept, nothing within its second is new.
+    assert not is_newer((T0, "x"), (T0, None)) and not is_newer((T0, None), (T0, None))
     assert new_versions([(1, (T0, "b"))], {1: (T0, "a")}) == [(1, (T0, "b"))]
+
+
+def test_a_deletion_within_the_second_of_the_last_emitted_version_is_new() -> None:
+    # Created and deleted within one second: both carry that second; the deletion is the last word.
+    assert is_newer((T0, None), (T0, "created"))
+    assert new_versions([(1, (T0, None)), (1, (T0, None))], {1: (T0, "created")}) == [(1, (T0, None))]
+    assert not is_newer((T0 - timedelta(seconds=1), None), (T0, "created"))
 
 
 def test_a_records_digest_ignores_key_order_and_sees_every_value() -> None:

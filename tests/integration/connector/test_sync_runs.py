@@ -289,6 +289,33 @@ async def test_a_sync_sees_deletes_of_every_object_within_the_run(harness: Conne
     assert all(deletes[(e.value, i)]["correlationid"] == run.run_id for e, i in doomed.items())
 
 
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=30, frozen_clock=True)])
+async def test_records_created_then_deleted_or_merged_within_one_second_are_emitted_as_such(
+    harness: ConnectorHarness,
+) -> None:
+    # Pipedrive stamps whole seconds: a record synced and then deleted (or merged away) within the
+    # second it was created in has one update_time for its live version and its deletion.
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
+    doomed, loser, survivor = (
+        state.entities.create(Entity.ORGANIZATION, {"name": name}, 1, ChangeSource.APP).id
+        for name in ("Doomed", "Loser", "Survivor")
+    )
+    # Without webhooks a merged organization is told from a deleted one by the persons it moved.
+    state.entities.create(Entity.PERSON, {"name": "Pat", "org_id": loser}, 1, ChangeSource.APP)
+    await _sync(harness)
+    state.entities.delete(Entity.ORGANIZATION, doomed, 1, ChangeSource.APP)
+    state.entities.merge(Entity.ORGANIZATION, loser, survivor, 1, ChangeSource.APP)
+
+    await _sync(harness)
+
+    ends = {e["data"]["pipedrive_id"]: (e["data"]["action"], e["data"].get("merged_into_id"))
+            for e in await harness.events() if e["data"]["object"] == "organization"
+            and e["data"]["action"] in ("deleted", "merged")}  # fmt: skip
+    assert ends == {doomed: ("deleted", None), loser: ("merged", survivor)}
+
+
 async def test_an_unchanged_account_costs_one_recents_call_per_sync(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
     await _sync(harness)
