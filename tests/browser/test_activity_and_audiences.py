@@ -1,6 +1,6 @@
 """The activity log and the audiences: a sync started from the card shows as runs whose counts go live
-until Success, a run's records and CSV export, the audiences it filled; a revoked token shows as an Error
-run that says "Invalid API key" and what to do."""
+until Success, the records of its apply run (linked from the sync's page) and their CSV export, the
+audiences it filled; a revoked token shows as an Error run that says "Invalid API key" and what to do."""
 
 from __future__ import annotations
 
@@ -44,10 +44,11 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
             str(run[column])
         )
 
-    sync_run = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=sync"))["data"][0]
-    await page.locator("tr[data-status]", has_text="Sync").get_by_role("link").click()
+    # A sync and its apply run are one piece of work: the sync's page links to the run holding its records.
+    await sync_row.get_by_role("link").click()
+    await page.get_by_role("link", name=run["run_id"]).click()
     await expect(page.get_by_role("heading", name="Records")).to_be_visible()
-    entries = await _all_entries(stack, tenant, sync_run["run_id"])
+    entries = await _all_entries(stack, tenant, run["run_id"])
     assert entries, "the sync's records are listed"
     await expect(page.locator("tbody tr")).to_have_count(min(len(entries), 100))
     await capture(page, "activity-run")
