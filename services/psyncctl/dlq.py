@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import timedelta
 
 import orjson
@@ -83,8 +84,9 @@ async def _one(context: Context, ref: str) -> DeadLetter:
             f"{topic} is not a dead-letter topic ({', '.join(dlq_topic_name(s) for s in CONSUMER_SERVICES)})"
         )
     tp = TopicPartition(topic, partition)
-    async for message in context.kafka.read({tp: (offset, offset + 1)}):
-        return read_dead_letter(service, message)
+    async with aclosing(context.kafka.read({tp: (offset, offset + 1)})) as messages:
+        async for message in messages:
+            return read_dead_letter(service, message)
     raise Refused(f"no message at {ref}")
 
 

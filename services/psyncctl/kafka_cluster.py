@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -69,16 +69,20 @@ class KafkaCluster:
             await self._admin.start()
         return self._admin
 
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            request_timeout_ms=_TIMEOUT_MS,
+            fetch_max_wait_ms=50,  # a range ends where data ends: do not wait for more
+            max_partition_fetch_bytes=8 << 20,
+        )
+
     async def _reader(self) -> AIOKafkaConsumer:
+        """The consumer offset queries use (it is never assigned partitions)."""
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-                request_timeout_ms=_TIMEOUT_MS,
-                fetch_max_wait_ms=50,  # a range ends where data ends: do not wait for more
-                max_partition_fetch_bytes=8 << 20,
-            )
+            self._consumer = self._new_consumer()
             await self._consumer.start()
         return self._consumer
 
@@ -130,24 +134,34 @@ class KafkaCluster:
         ends = await self.end_offsets([tp for tp, hit in found.items() if hit is None])
         return {tp: hit.offset if hit is not None else ends[tp] for tp, hit in found.items()}
 
-    async def read(self, ranges: Mapping[TopicPartition, tuple[int, int]]) -> AsyncIterator[Message]:
+    async def read(self, ranges: Mapping[TopicPartition, tuple[int, int]]) -> AsyncGenerator[Message, None]:
         """Every message of each partition in [start, end): in offset order within a partition, the
-        partitions read together."""
-        consumer = await self._reader()
+        partitions read together.
+
+        Each read has a consumer of its own, assigned once and stopped at the end: aiokafka's fetcher,
+        stopped while it cleans up after a re-assignment, swallows its cancellation and its `stop()`
+        never returns (seen as a psyncctl command hanging at exit after reading a second topic)."""
         ends = {tp: end for tp, (start, end) in ranges.items() if start < end}
-        consumer.assign(list(ends))
-        for tp in ends:
-            consumer.seek(tp, ranges[tp][0])
-        while ends:
-            batches = await consumer.getmany(*ends, timeout_ms=500, max_records=2000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        yield _message(record)
-            for tp in list(ends):
-                # The position passes offsets that hold no message (transaction markers, compaction).
-                if await consumer.position(tp) >= ends[tp]:
-                    del ends[tp]
+        if not ends:
+            return
+        consumer = self._new_consumer()
+        await consumer.start()
+        try:
+            consumer.assign(list(ends))
+            for tp in ends:
+                consumer.seek(tp, ranges[tp][0])
+            while ends:
+                batches = await consumer.getmany(*ends, timeout_ms=500, max_records=2000)
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            yield _message(record)
+                for tp in list(ends):
+                    # The position passes offsets that hold no message (transaction markers, compaction).
+                    if await consumer.position(tp) >= ends[tp]:
+                        del ends[tp]
+        finally:
+            await consumer.stop()
 
     async def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
         """Set a group's committed offsets (the group must have no members: Kafka refuses otherwise)."""
