@@ -41,12 +41,14 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Operation:
-    """One method on one path: what it does, its body, query and answer models, its success status and
-    the error statuses it can answer."""
+    """One method on one path: what it does, its body, query and answer models, the model of its path
+    parameters (when they take less than any string), its success status and the error statuses it can
+    answer."""
 
     summary: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    path: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     ok: int = 200
     errors: tuple[int, ...] = (400, 401)
@@ -69,7 +71,7 @@ def _models(paths: Mapping[str, Mapping[str, Operation]]) -> list[type[BaseModel
     found: dict[str, type[BaseModel]] = {}
     for operations in paths.values():
         for op in operations.values():
-            for model in (op.body, op.query, op.response):
+            for model in (op.body, op.query, op.path, op.response):
                 if model is not None:
                     found[model.__name__] = model
     return [found[name] for name in sorted(found)]
@@ -85,8 +87,9 @@ def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[di
 
 
 def _operation(path: str, op: Operation, schemas: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    described_path = schemas[op.path.__name__].get("properties", {}) if op.path is not None else {}
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": described_path.get(name, {"type": "string"})}
         for name in _PATH_PARAMETER.findall(path)
     ]
     if op.query is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from service_runtime.http_server import ApiRunner
 from service_runtime.logs import AccessLog
 
 _log = structlog.get_logger(__name__)
@@ -89,7 +90,7 @@ async def serve_until_stopped(
     unavailable meanwhile. Raises WorkerFailed after the shutdown when a worker died of anything else,
     so the process exits non-zero.
     """
-    runner = web.AppRunner(app, access_log_class=AccessLog)
+    runner = ApiRunner(app, access_log_class=AccessLog)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

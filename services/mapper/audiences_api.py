@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from mapper.abm_store import TABLES
 from mapper.audience_store import AudienceStore, RecordFilter
@@ -28,6 +28,14 @@ from tenant_auth.middleware import tenant_of
 
 COLLECTIONS = {table: obj for obj, table in TABLES.items()}
 MAX_IDS = 100
+
+
+class CollectionPath(BaseModel):
+    """The path parameter naming a collection (any other name is a 404)."""
+
+    collection: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(COLLECTIONS))})
+
+
 STORE = web.AppKey("audience_store", AudienceStore)
 REPLICA = web.AppKey("settings_replica", TenantSettingsSource)
 

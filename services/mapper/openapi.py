@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapper.audiences_api import ListQuery
+from mapper.audiences_api import CollectionPath, ListQuery
 from mapper.import_plans_api import ImportPlanAnswer, ImportPlanRequest
 from service_runtime.openapi import Operation, openapi_document
 
@@ -23,10 +23,14 @@ PATHS = {
             "The tenant's accounts, contacts or opportunities (`collection`), keyset-paginated, each with its"
             " Pipedrive link",
             query=ListQuery,
+            path=CollectionPath,
+            errors=(400, 401, 404),
         )
     },
     "/v1/{collection}/{abm_id}": {
-        "get": Operation("One account, contact or opportunity by its ABM id", errors=(400, 401, 404))
+        "get": Operation(
+            "One account, contact or opportunity by its ABM id", path=CollectionPath, errors=(400, 401, 404)
+        )
     },
 }
 
