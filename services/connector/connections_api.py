@@ -5,10 +5,11 @@ Tokens are stored encrypted by the client and never returned, logged or emitted.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import asdict
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connector.api_support import ConnectorDeps, deps_of, json_error, read_body
 from connector.webhook_registration import unregister_webhooks
@@ -24,14 +25,26 @@ from schemas.events.settings import TenantSettings
 from tenant_auth.keys import split_api_key
 from tenant_auth.middleware import tenant_of
 
+API_TOKEN_PATTERN = "^[!-~]+$"
+
 
 class ApiTokenConnection(BaseModel):
     """The body of `POST /v1/connection/api-token`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    api_token: SecretStr = Field(min_length=8, max_length=200)
+    # Sent as a header to Pipedrive: visible ASCII only (a control character could not be sent at all).
+    api_token: SecretStr = Field(
+        min_length=8, max_length=200, json_schema_extra={"pattern": API_TOKEN_PATTERN}
+    )
     api_base_url: str | None = Field(default=None, max_length=300)
+
+    @field_validator("api_token")
+    @classmethod
+    def _printable(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(API_TOKEN_PATTERN, value.get_secret_value()):
+            raise ValueError("an API token is made of visible ASCII characters only")
+        return value
 
 
 def session_of(request: web.Request) -> str:
@@ -76,11 +89,13 @@ async def connect_api_token(request: web.Request) -> web.Response:
     await store.save(tenant, ApiTokenCredentials(body.api_token, domain))
     try:
         me = await deps.factory.for_tenant(tenant).users.me()
-    except PipedriveError as failure:
+    except Exception as failure:  # whatever failed, the previous connection stays
         if previous is not None:
             await store.save(tenant, previous)
         else:
             await store.delete(tenant)
+        if not isinstance(failure, PipedriveError):
+            raise
         status = 400 if isinstance(failure, InvalidApiKey) else 502
         raise json_error(status, "connection_failed", str(failure)) from failure
     await store.identify(tenant, me.company_id, me.id)

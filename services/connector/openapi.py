@@ -18,12 +18,21 @@ from schemas.events.settings import TenantSettings
 _ERROR = {"description": "Error: `{error, message}`; bad input adds `problems`, a bad filter its `column`"}
 
 
-def _op(summary: str, body: type[BaseModel] | None = None, ok: str = "200", **extra: Any) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "responses": {ok: {"description": "OK"}, "400": _ERROR, "401": _ERROR},
-        **extra,
-    }
+# The answers of a call that needs Pipedrive (api_support.require_connected, pipedrive_failure): 409 not
+# connected (or the credentials no longer work), 429 the budget or rate limit says wait, 502 Pipedrive failed.
+_PIPEDRIVE = ("409", "429", "502")
+
+
+def _op(
+    summary: str,
+    body: type[BaseModel] | None = None,
+    ok: str = "200",
+    errors: tuple[str, ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """One operation; `errors`: what it may answer besides 400 and 401."""
+    responses = {ok: {"description": "OK"}, **{status: _ERROR for status in ("400", "401", *errors)}}
+    operation: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
     if body is not None:
         operation["requestBody"] = {
             "required": True,
@@ -42,13 +51,16 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "delete": _op("Disconnect: remove webhooks, forget credentials"),
     },
     "/v1/connection/api-token": {
-        "post": _op("Connect with an API token (checked with /v1/users/me)", ApiTokenConnection)
+        "post": _op(
+            "Connect with an API token (checked with /v1/users/me)", ApiTokenConnection, errors=("502",)
+        )
     },
     "/v1/connection/oauth/start": {
         "post": _op(
             "Start OAuth: the consent page's URL, the browser sent back to `return_to` at the end",
             OAuthStart,
             ok="201",
+            errors=("409",),
         )
     },
     "/v1/connection/oauth/authorize": {
@@ -77,9 +89,10 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/settings": {
         "get": _op("The tenant's effective sync settings (default field mappings spelled out)"),
-        "put": _op("Replace the sync settings (next version, published)", SettingsInput),
+        "put": _op("Replace the sync settings (next version, published)", SettingsInput, errors=_PIPEDRIVE),
         "patch": _op(
             "Change only what a JSON merge patch (RFC 7396) of the settings names",
+            errors=_PIPEDRIVE,
             requestBody={
                 "required": True,
                 "content": {"application/merge-patch+json": {"schema": {"type": "object"}}},
@@ -89,25 +102,36 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/catalog": {
         "get": _op(
             "The connected Pipedrive's fields per object (type, options, writable), pipelines and stages,"
-            " users, connected user and company; stored, read again when too old"
+            " users, connected user and company; stored, read again when too old",
+            errors=_PIPEDRIVE,
         )
     },
-    "/v1/catalog/refresh": {"post": _op("Read the catalog from Pipedrive now")},
-    "/v1/webhooks": {"put": _op("Turn Pipedrive webhooks on or off", WebhooksInput)},
-    "/v1/sync": {"post": _op("Sync now (queues a run)", ok="202")},
+    "/v1/catalog/refresh": {"post": _op("Read the catalog from Pipedrive now", errors=_PIPEDRIVE)},
+    "/v1/webhooks": {"put": _op("Turn Pipedrive webhooks on or off", WebhooksInput, errors=("409", "502"))},
+    "/v1/sync": {"post": _op("Sync now (queues a run)", ok="202", errors=("409",))},
     "/v1/runs": {"get": _op("Latest runs")},
-    "/v1/runs/{run_id}": {"get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id())},
-    "/v1/runs/{run_id}/cancel": {"post": _op("Cancel a run", ok="202", parameters=_run_id())},
-    "/v1/imports": {"post": _op("Start an import (a run)", ImportRequest, ok="202")},
+    "/v1/runs/{run_id}": {
+        "get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id(), errors=("404",))
+    },
+    "/v1/runs/{run_id}/cancel": {
+        "post": _op("Cancel a run", ok="202", parameters=_run_id(), errors=("404",))
+    },
+    "/v1/imports": {"post": _op("Start an import (a run)", ImportRequest, ok="202", errors=_PIPEDRIVE)},
     "/v1/retries": {
         "post": _op(
             "Read an earlier run's failed records again by id, as a run linked to it (the auditlog's retry)",
             RetryRequest,
             ok="202",
+            errors=("409",),
         )
     },
     "/v1/imports/preview": {
-        "post": _op("Count what an import would read, create, update and skip; emits nothing", ImportRequest)
+        "post": _op(
+            "Count what an import would read, create, update and skip; emits nothing (503: the mapper,"
+            " which it asks, is unavailable)",
+            ImportRequest,
+            errors=(*_PIPEDRIVE, "503"),
+        )
     },
     "/webhooks/pipedrive/{tenant}": {
         "post": _op(

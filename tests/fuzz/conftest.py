@@ -13,10 +13,13 @@ import asyncpg
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from mapper.bootstrap import assemble as assemble_mapper
 from mapper.bootstrap import install_tables as install_mapper_tables
 from mapper.settings import MapperSettings
+from pipedrive_client import PipedriveClientSettings
+from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
 from postgres_store.pool import create_pool
 from service_runtime.health import add_operational_routes
 from service_runtime.http_server import ApiRunner
@@ -72,7 +75,8 @@ async def fresh_schema(pool: asyncpg.Pool, prefix: str) -> AsyncIterator[str]:
 
 
 async def tenant_headers(pool: asyncpg.Pool) -> dict[str, str]:
-    """A new tenant's API key, as the header every call carries."""
+    """A new tenant's API key, as the header every call carries (its own tenant: what the fuzzer creates,
+    changes or pushes belongs to no other test)."""
     registry = TenantRegistry(pool)
     await registry.install()
     tenant = f"fz{secrets.token_hex(5)}"
@@ -89,3 +93,21 @@ async def mapper_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
         await install_mapper_tables(infrastructure.pool, schema)
         async with served(assemble_mapper, MapperSettings(db_schema=schema), infrastructure) as url:
             yield url
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[SandboxHandle]:
+    """The Pipedrive the connector and the pusher call: the local sandbox, never Pipedrive."""
+    async with run_sandbox(SandboxConfig(organizations=5, persons_per_organization=1)) as handle:
+        yield handle
+
+
+def sandbox_client_settings(sandbox: SandboxHandle, client_schema: str) -> PipedriveClientSettings:
+    """The shared Pipedrive client's settings, allowed to call only the sandbox."""
+    return PipedriveClientSettings(
+        client_schema=client_schema,
+        allowed_test_urls=(sandbox.base_url,),
+        oauth_base_url=sandbox.base_url,
+        oauth_client_id=sandbox.state.config.oauth_client_id,
+        oauth_client_secret=SecretStr(sandbox.state.config.oauth_client_secret),
+    )
