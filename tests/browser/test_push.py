@@ -25,8 +25,11 @@ BOTH_WAYS = {
 
 @pytest.mark.xfail(
     strict=False,
-    reason="intermittent (2 of 5 runs): the pusher creates the three organizations (POST 200 in its log and"
-    " in the sandbox) yet reports each push as failed with 'Invalid API key'; reported to the lead",
+    reason="only while another stack runs on the same Kafka (helpers' suites sharing one broker; CI runs one"
+    " stack at a time and passes): that stack's pusher, in its own consumer group, also takes this tenant's"
+    " push requests, has no credentials for it and publishes 'failed: Invalid API key' under the same"
+    " result ids as this stack's pusher's 'created'; the auditlog keeps whichever arrives first. Reproduced"
+    " 2 of 2 with one extra pusher process running. Goes with per-stack topics (see the qa report)",
 )
 async def test_three_accounts_are_pushed_through_preview_and_confirm(
     page: Page, tenant: Tenant, stack: Stack
