@@ -26,7 +26,7 @@ CHECKS = (
 )
 # Stateful testing needs links between operations, which the documents do not declare.
 PHASES = ["examples", "coverage", "fuzzing"]
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 5
 REQUEST_TIMEOUT_S = 10.0
 
 
