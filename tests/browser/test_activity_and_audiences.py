@@ -46,7 +46,10 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
 
     # A sync and its apply run are one piece of work: the sync's page links to the run holding its records.
     await sync_row.get_by_role("link").click()
-    await page.get_by_role("link", name=run["run_id"]).click()
+    await expect(page.locator("#run-summary").get_by_role("link", name=run["run_id"])).to_be_visible()
+    # The sync's own list is empty (it read every record): it says where its records are.
+    no_records = page.locator("p.card", has_text="listed where they were applied")
+    await no_records.get_by_role("link", name=run["run_id"]).click()
     await expect(page.get_by_role("heading", name="Records")).to_be_visible()
     entries = await _all_entries(stack, tenant, run["run_id"])
     assert entries, "the sync's records are listed"
