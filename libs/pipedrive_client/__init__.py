@@ -7,10 +7,16 @@ A service's bootstrap installs the schema (`install_schema`) and builds one `Pip
 """
 
 from pipedrive_client.api_domains import ApiDomainPolicy
-from pipedrive_client.budget import Budget, BudgetPolicy
+from pipedrive_client.budget import Budget, BudgetPolicy, ExhaustedBudget
 from pipedrive_client.client import PipedriveClient, PipedriveClientFactory
 from pipedrive_client.clock import Clock, SystemClock
-from pipedrive_client.credentials import ApiTokenCredentials, CredentialStore, OAuthCredentials
+from pipedrive_client.credentials import (
+    ApiTokenCredentials,
+    CredentialStore,
+    OAuthCredentials,
+    RefusedConnection,
+    refused_connections,
+)
 from pipedrive_client.crypto import CredentialCipher
 from pipedrive_client.database import install_schema
 from pipedrive_client.errors import (
@@ -45,6 +51,7 @@ __all__ = [
     "CredentialCipher",
     "CredentialStore",
     "CredentialsUnreadable",
+    "ExhaustedBudget",
     "InvalidApiKey",
     "IssuedState",
     "ListFilters",
@@ -61,6 +68,7 @@ __all__ = [
     "PipedriveUnavailable",
     "Plan",
     "RateLimitExceeded",
+    "RefusedConnection",
     "RequestRejected",
     "RetryPolicy",
     "SystemClock",
@@ -69,4 +77,5 @@ __all__ = [
     "authorize_url",
     "install_schema",
     "new_state",
+    "refused_connections",
 ]

@@ -84,6 +84,16 @@ class BudgetUsage:
     share: float
 
 
+@dataclass(frozen=True)
+class ExhaustedBudget:
+    """A tenant whose daily budget is spent, for now: Pipedrive refused a call for the day
+    (`by_pipedrive`) or this integration spent its share; no call is sent before `until` (epoch seconds)."""
+
+    tenant_id: str
+    until: float
+    by_pipedrive: bool
+
+
 class Budget:
     """Burst limiter and daily accounting per tenant, in the `budget` table of the client's schema."""
 
@@ -184,6 +194,32 @@ class Budget:
             return None
         until: float = row["closed_until"]
         return until
+
+    async def exhausted_for_day(self) -> list[ExhaustedBudget]:
+        """Every tenant whose daily budget is spent now (closed for the day by Pipedrive, or this
+        integration's share of today spent), by tenant id: what monitoring reads (no credentials needed).
+        None before the schema is installed."""
+        now = self._clock.now()
+        today = self._day(now)
+        try:
+            rows = await self._pool.fetch(
+                f"SELECT tenant_id, plan, seats, day, spent_today, closed_until, closed_for_day"
+                f" FROM {self._table} WHERE (closed_for_day AND closed_until > $1)"
+                " OR (day = $2 AND spent_today > 0) ORDER BY tenant_id",
+                now,
+                today,
+            )
+        except asyncpg.UndefinedTableError:
+            return []
+        exhausted = []
+        for row in rows:
+            if row["closed_for_day"] and row["closed_until"] > now:
+                exhausted.append(ExhaustedBudget(row["tenant_id"], float(row["closed_until"]), True))
+            elif row["spent_today"] >= self._policy.allowance(Plan(row["plan"]), row["seats"]):
+                exhausted.append(
+                    ExhaustedBudget(row["tenant_id"], float((today + 1) * SECONDS_PER_DAY), False)
+                )
+        return exhausted
 
     async def _try_spend(self, tenant_id: str, cost: int, is_oauth: bool, is_search: bool) -> float | None:
         """Charge and return None, or return how long to wait before trying again."""

@@ -72,6 +72,31 @@ class ReEncryption:
     unreadable: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RefusedConnection:
+    """A tenant whose stored credentials Pipedrive refused for good (a revoked API token or grant, a
+    refresh token refused): no call is sent with them until the tenant reconnects."""
+
+    tenant_id: str
+    reason: str
+    refused_at: datetime
+
+
+async def refused_connections(pool: asyncpg.Pool, schema: str = DEFAULT_SCHEMA) -> list[RefusedConnection]:
+    """Every connection that needs reconnecting, by tenant id. Reads no secret, so it needs no key: what
+    monitoring reads. None before the schema is installed."""
+    try:
+        rows = await pool.fetch(
+            f"SELECT tenant_id, refused_reason, refused_at FROM {checked_schema(schema)}.credentials"
+            " WHERE refused_at IS NOT NULL ORDER BY tenant_id"
+        )
+    except asyncpg.UndefinedTableError:
+        return []
+    return [
+        RefusedConnection(r["tenant_id"], r["refused_reason"] or "refused", r["refused_at"]) for r in rows
+    ]
+
+
 class CredentialStore:
     """Reads and writes the `credentials` table of the client's schema."""
 

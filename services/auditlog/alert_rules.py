@@ -4,13 +4,15 @@ webhook receives (Slack-compatible JSON) and how long a failed delivery waits be
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipedrive_client import ExhaustedBudget, RefusedConnection
 from schemas.events.sync_runs import RunFinished, RunStatus
 
 CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
@@ -70,12 +72,15 @@ def webhook_refusal(url: str | None, http_hosts: frozenset[str]) -> str | None:
 
 @dataclass(frozen=True)
 class RaisedAlert:
-    """An alert to raise: the tenant, its cause, a title and a sentence for people."""
+    """An alert to raise: the tenant, its cause, a title and a sentence for people, and for a standing
+    condition found by polling (a spent budget, a refused connection) the episode it belongs to: one alert
+    per episode, however long the condition lasts and however often it is seen."""
 
     tenant: str
     cause: AlertCause
     title: str
     detail: str
+    episode: str | None = None
 
 
 def alert_of_finished_run(tenant: str, run: RunFinished) -> RaisedAlert | None:
@@ -110,13 +115,41 @@ def dead_letter_alert(tenant: str, topic: str) -> RaisedAlert:
     )  # fmt: skip
 
 
-def budget_alert(tenant: str, until: datetime) -> RaisedAlert:
-    """The alert of the tenant's daily Pipedrive budget spent (syncs and pushes wait for its reset)."""
+def budget_alert(tenant: str, until: datetime, by_pipedrive: bool = False) -> RaisedAlert:
+    """The alert of the tenant's daily Pipedrive budget spent (syncs and pushes wait for its reset): one
+    per day it reopens on (`until`, UTC), so a budget spent again the next day alerts again."""
+    spent = (
+        "Pipedrive refused further calls today (daily budget exhausted)"
+        if by_pipedrive
+        else "This integration's share of today's Pipedrive budget is spent"
+    )
     return RaisedAlert(
         tenant, AlertCause.BUDGET, "Daily Pipedrive budget exhausted",
-        f"This integration's share of today's Pipedrive budget is spent; syncs and pushes resume at"
-        f" {until.isoformat(timespec='minutes')}.",
+        f"{spent}; syncs and pushes resume at {until.isoformat(timespec='minutes')}.",
+        episode=f"budget until {until.date().isoformat()}",
     )  # fmt: skip
+
+
+def refused_connection_alert(tenant: str, reason: str, refused_at: datetime) -> RaisedAlert:
+    """The alert of credentials Pipedrive refused for good (found outside a run too): one per refusal, so
+    a connection refused again after a reconnection alerts again."""
+    return RaisedAlert(
+        tenant, AlertCause.CREDENTIALS, "Pipedrive credentials refused",
+        f"{reason} (at {refused_at.isoformat(timespec='minutes')}). Nothing is synced or pushed until an"
+        " admin reconnects Pipedrive in the console.",
+        episode=f"refused {refused_at.isoformat()}",
+    )  # fmt: skip
+
+
+def standing_alerts(
+    exhausted: Iterable[ExhaustedBudget], refused: Iterable[RefusedConnection]
+) -> list[RaisedAlert]:
+    """The alerts of what the Pipedrive client's schema says now: each spent daily budget, each connection
+    that needs reconnecting (their episodes keep a condition seen at every poll to one alert)."""
+    budgets = [
+        budget_alert(b.tenant_id, datetime.fromtimestamp(b.until, UTC), b.by_pipedrive) for b in exhausted
+    ]
+    return budgets + [refused_connection_alert(r.tenant_id, r.reason, r.refused_at) for r in refused]
 
 
 def is_recent(at: datetime, now: datetime, window: timedelta) -> bool:

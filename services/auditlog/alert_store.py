@@ -54,13 +54,21 @@ class AlertStore:
 
     async def raise_alert(self, alert: RaisedAlert, now: datetime) -> str | None:
         """Raise an alert, or count it into the alert of its cause raised within the tenant's window
-        (debounced). A new alert is queued for the tenant's webhook in the same transaction. Its id, or
+        (debounced). An alert of an episode already alerted (a standing condition seen again) raises
+        nothing and counts nothing; one debounced into an alert of the window makes that alert its
+        episode's. A new alert is queued for the tenant's webhook in the same transaction. Its id, or
         None when it was debounced."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"auditlog-alert:{alert.tenant}:{alert.cause.value}",
             )
+            if alert.episode is not None and await conn.fetchval(
+                f"UPDATE {self._schema}.alerts SET last_seen_at = greatest(last_seen_at, $4)"
+                " WHERE tenant_id = $1 AND cause = $2 AND episode = $3 RETURNING true",
+                alert.tenant, alert.cause.value, alert.episode, now,
+            ):  # fmt: skip
+                return None
             row = await conn.fetchrow(
                 f"SELECT webhook_url, failure_threshold, window_minutes FROM {self._schema}.alert_settings"
                 " WHERE tenant_id = $1",
@@ -68,19 +76,20 @@ class AlertStore:
             )
             settings = AlertSettings(**dict(row)) if row is not None else AlertSettings()
             debounced = await conn.fetchval(
-                f"UPDATE {self._schema}.alerts SET occurrences = occurrences + 1, last_seen_at = $3"
+                f"UPDATE {self._schema}.alerts SET occurrences = occurrences + 1, last_seen_at = $3,"
+                " episode = coalesce(episode, $5)"
                 f" WHERE (tenant_id, alert_id) = (SELECT tenant_id, alert_id FROM {self._schema}.alerts"
                 "  WHERE tenant_id = $1 AND cause = $2 AND raised_at > $3::timestamptz - $4::interval"
                 "  ORDER BY raised_at DESC LIMIT 1) RETURNING alert_id",
-                alert.tenant, alert.cause.value, now, settings.window,
+                alert.tenant, alert.cause.value, now, settings.window, alert.episode,
             )  # fmt: skip
             if debounced is not None:
                 return None
             alert_id = alert_id_of(alert, now)
             await conn.execute(
                 f"INSERT INTO {self._schema}.alerts (tenant_id, alert_id, cause, title, detail, raised_at,"
-                " last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                alert.tenant, alert_id, alert.cause.value, alert.title, alert.detail, now,
+                " last_seen_at, episode) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                alert.tenant, alert_id, alert.cause.value, alert.title, alert.detail, now, alert.episode,
             )  # fmt: skip
             if settings.webhook_url is not None:
                 await conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from auditlog.retry_api import add_retry_routes
 from auditlog.retry_requests import RetryRequests
 from auditlog.retry_store import ActivityRetries
 from auditlog.settings import AuditlogSettings
+from auditlog.standing_alerts import StandingAlerts
+from pipedrive_client import Budget, BudgetPolicy, refused_connections
 from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pruning import Expiry
@@ -67,6 +70,21 @@ def windows_config(settings: AuditlogSettings) -> WindowsConfig:
     return WindowsConfig(f"{settings.group_id}-alerts", settings.kafka_bootstrap, settings.data_dir)
 
 
+def standing_alerts_poll(
+    settings: AuditlogSettings, pool: asyncpg.Pool, alerts: AlertStore
+) -> StandingAlerts:
+    """The poll of the Pipedrive client's schema (spent budgets, refused connections), read through its
+    library: no credentials key, only rows the auditlog may read."""
+    schema = settings.pipedrive_client_schema
+    budget = Budget(pool, schema, BudgetPolicy(daily_share=settings.pipedrive_budget_share))
+    return StandingAlerts(
+        budget.exhausted_for_day,
+        functools.partial(refused_connections, pool, schema),
+        alerts,
+        settings.alert_pipedrive_poll_s,
+    )
+
+
 def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
     """What the auditlog remembers only for a while: applied event ids."""
     return [Expiry(f"{settings.db_schema}.inbox", "applied_at", settings.dedupe_window_s)]
@@ -92,7 +110,7 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
         batch_handlers=build_batch_handlers(log),
     )
     delivery = AlertDelivery(alerts, delivery_policy(settings))
-    workers = [delivery.run]
+    workers = [delivery.run, standing_alerts_poll(settings, pool, alerts).run]
     if settings.alert_windows:
         workers.append(AlertWindows(windows_config(settings), alerts).run)
     async with aiohttp.ClientSession() as session:

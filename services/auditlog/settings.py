@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from service_runtime.settings import StreamServiceSettings
@@ -37,6 +37,25 @@ class AuditlogSettings(StreamServiceSettings):
     alert_first_retry_s: float = Field(default=2.0, gt=0, description="First retry of a failed delivery.")
     alert_most_retry_s: float = Field(default=600.0, gt=0, description="Longest wait between retries.")
     alert_give_up_after_s: float = Field(default=86_400.0, gt=0, description="A delivery is abandoned after.")
+
+    alert_pipedrive_poll_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the Pipedrive client's schema is read for spent daily budgets and refused"
+        " connections (the `budget` and `credentials` alerts no event carries).",
+    )
+    pipedrive_client_schema: str = Field(
+        default="pipedrive_client",
+        validation_alias=AliasChoices("AUDITLOG_PIPEDRIVE_CLIENT_SCHEMA", "PIPEDRIVE_CLIENT_SCHEMA"),
+        description="The Pipedrive client's schema (credentials, budget), as connector and pusher name it.",
+    )
+    pipedrive_budget_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        validation_alias=AliasChoices("AUDITLOG_PIPEDRIVE_BUDGET_SHARE", "PIPEDRIVE_BUDGET_SHARE"),
+        description="This integration's share of the daily budget, as the connector and pusher spend it.",
+    )
 
     @property
     def webhook_http_hosts(self) -> frozenset[str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 import asyncpg
 import pytest
 
 from pipedrive_client import Budget, BudgetExhausted, BudgetPolicy, Plan
-from pipedrive_client.budget import ClosedWindow, closed_window_from
+from pipedrive_client.budget import ClosedWindow, ExhaustedBudget, closed_window_from
 from tests.pipedrive_client.fake_clock import FakeClock
 
 
@@ -101,3 +103,27 @@ def test_answers_close_windows_by_retry_after_then_ratelimit_reset() -> None:
         closed_window_from(200, {"x-ratelimit-remaining": "5", "x-ratelimit-reset": "1"}, now, False) is None
     )
     assert closed_window_from(429, {"retry-after": "soon"}, now, daily=False) == ClosedWindow(1002.0, False)
+
+
+async def test_tenants_whose_daily_budget_is_spent_are_listed_until_it_reopens(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    clock = FakeClock(start=86_400 * 20_000 + 3_600)
+    budget, _ = _replicas(pg_pool, schema, clock, share=0.001)  # 30 tokens on Lite with one seat
+    refused, spent, half, paused = (f"tenant-{secrets.token_hex(6)}" for _ in range(4))
+    await budget.close(refused, ClosedWindow(clock.now() + 7_200, for_day=True))
+    await budget.spend(spent, 30, is_oauth=False, is_search=False)
+    await budget.spend(half, 15, is_oauth=False, is_search=False)
+    await budget.close(paused, ClosedWindow(clock.now() + 7, for_day=False))
+
+    listed = {b.tenant_id: b for b in await budget.exhausted_for_day()}
+
+    assert listed[refused] == ExhaustedBudget(refused, clock.now() + 7_200, by_pipedrive=True)
+    assert listed[spent] == ExhaustedBudget(spent, 86_400 * 20_001, by_pipedrive=False)
+    assert half not in listed and paused not in listed
+    clock.time = 86_400 * 20_001
+    assert {refused, spent} & {b.tenant_id for b in await budget.exhausted_for_day()} == set()
+
+
+async def test_no_tenant_is_exhausted_before_the_schema_is_installed(pg_pool: asyncpg.Pool) -> None:
+    assert await Budget(pg_pool, f"pdc_absent_{secrets.token_hex(4)}").exhausted_for_day() == []

@@ -15,6 +15,7 @@ from pipedrive_client import (
     CredentialsUnreadable,
     InvalidApiKey,
     OAuthCredentials,
+    refused_connections,
 )
 
 
@@ -97,3 +98,20 @@ async def test_a_tenant_without_credentials_has_an_invalid_api_key(
     assert await store.delete(tenant)
     with pytest.raises(InvalidApiKey):
         await store.load(tenant)
+
+
+async def test_connections_refused_for_good_are_listed_without_the_key_until_reconnected(
+    pg_pool: asyncpg.Pool, schema: str, credentials_key: bytes, tenant: str
+) -> None:
+    store = CredentialStore(pg_pool, CredentialCipher(credentials_key), schema)
+    token = ApiTokenCredentials(SecretStr("tok"), "https://api.pipedrive.com")
+    version = await store.save(tenant, token)
+    assert tenant not in {r.tenant_id for r in await refused_connections(pg_pool, schema)}
+
+    await store.mark_refused(tenant, version, "Pipedrive refused the API token (revoked or changed)")
+
+    [refused] = [r for r in await refused_connections(pg_pool, schema) if r.tenant_id == tenant]
+    assert refused.reason == "Pipedrive refused the API token (revoked or changed)"
+    await store.save(tenant, token)
+    assert tenant not in {r.tenant_id for r in await refused_connections(pg_pool, schema)}
+    assert await refused_connections(pg_pool, f"pdc_absent_{os.urandom(4).hex()}") == []

@@ -15,8 +15,10 @@ from auditlog.alert_rules import (
     is_recent,
     retry_delay_s,
     slack_message,
+    standing_alerts,
     webhook_refusal,
 )
+from pipedrive_client import ExhaustedBudget, RefusedConnection
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 
@@ -67,3 +69,25 @@ def test_retries_double_up_to_a_ceiling_and_old_events_raise_nothing() -> None:
     assert [retry_delay_s(n, 2.0, 10.0) for n in (1, 2, 3, 4, 5)] == [2.0, 4.0, 8.0, 10.0, 10.0]
     assert is_recent(T0, T0 + timedelta(minutes=14), timedelta(minutes=15))
     assert not is_recent(T0, T0 + timedelta(minutes=16), timedelta(minutes=15))
+
+
+def test_standing_conditions_raise_one_alert_per_episode() -> None:
+    until = T0.timestamp() + 3_600
+    refused_at = T0 - timedelta(minutes=5)
+    exhausted = [
+        ExhaustedBudget("a", until, by_pipedrive=True),
+        ExhaustedBudget("b", until, by_pipedrive=False),
+    ]
+    refused = [RefusedConnection("c", "Pipedrive refused the API token (revoked or changed)", refused_at)]
+
+    by_pipedrive, share_spent, reconnect = standing_alerts(exhausted, refused)
+
+    assert (by_pipedrive.cause, reconnect.cause) == (AlertCause.BUDGET, AlertCause.CREDENTIALS)
+    assert "Pipedrive refused further calls" in by_pipedrive.detail and "10:00" in by_pipedrive.detail
+    assert "share of today's Pipedrive budget is spent" in share_spent.detail
+    assert "revoked or changed" in reconnect.detail and "reconnects Pipedrive" in reconnect.detail
+    later_same_day = standing_alerts([ExhaustedBudget("a", until + 3_600, by_pipedrive=True)], [])[0]
+    next_day = standing_alerts([ExhaustedBudget("a", until + 86_400, by_pipedrive=True)], [])[0]
+    assert by_pipedrive.episode == later_same_day.episode != next_day.episode
+    refused_again = RefusedConnection("c", "x", refused_at + timedelta(days=1))
+    assert standing_alerts([], [refused_again])[0].episode != reconnect.episode
