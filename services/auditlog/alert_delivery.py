@@ -1,5 +1,9 @@
 """The delivery worker: POSTs queued alerts to each tenant's webhook, at least once, with retries.
 
+A webhook reaches only public addresses (`alert_rules.address_refusal`): its host is resolved at each
+delivery and connected to only at the addresses that passed the check (a DNS answer cannot change between
+the check and the connection), unless the host is in `DeliveryPolicy.private_hosts` (a local receiver).
+
 It reads the outbox the alerts are written to (`AlertStore`), apart from the consumer loop: a slow or dead
 receiver delays only its own deliveries, never the activity log. Each attempt is leased, so a replica
 that dies mid-attempt leaves the delivery due again; a receiver that accepted a delivery whose success
@@ -11,14 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import random
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
-from auditlog.alert_rules import retry_delay_s
+from auditlog.alert_rules import address_refusal, retry_delay_s
 from auditlog.alert_store import AlertStore, Delivery
 
 _log = structlog.get_logger(__name__)
@@ -27,7 +37,8 @@ _log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How the worker delivers: how often it looks for due deliveries, how many at once, how long one
-    attempt may take, the first retry's delay (doubling up to `most_retry_s`) and when it gives up."""
+    attempt may take, the first retry's delay (doubling up to `most_retry_s`), when it gives up, and the
+    hosts a webhook may reach at a private, loopback or link-local address (none by default)."""
 
     poll_every_s: float = 1.0
     batch: int = 50
@@ -35,6 +46,7 @@ class DeliveryPolicy:
     first_retry_s: float = 2.0
     most_retry_s: float = 600.0
     give_up_after_s: float = 86_400.0
+    private_hosts: frozenset[str] = field(default_factory=frozenset)
 
 
 class AlertDelivery:
@@ -47,14 +59,19 @@ class AlertDelivery:
     async def run(self, stop: asyncio.Event) -> None:
         """Worker: deliver what is due, then wait a poll interval, until `stop`."""
         timeout = aiohttp.ClientTimeout(total=self._policy.attempt_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while not stop.is_set():
-                due = await self._store.claim_due_deliveries(self._policy.batch, self._lease_s())
-                if due:
-                    await asyncio.gather(*(self._deliver(session, d) for d in due))
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._policy.poll_every_s)
+        resolver = PublicAddressResolver(self._policy.private_hosts)
+        connector = aiohttp.TCPConnector(resolver=resolver)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+                while not stop.is_set():
+                    due = await self._store.claim_due_deliveries(self._policy.batch, self._lease_s())
+                    if due:
+                        await asyncio.gather(*(self._deliver(session, d) for d in due))
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self._policy.poll_every_s)
+        finally:
+            await resolver.close()  # a resolver given to a connector is not the connector's to close
 
     def _lease_s(self) -> float:
         return self._policy.attempt_timeout_s + 5.0
@@ -63,7 +80,9 @@ class AlertDelivery:
         if delivery.webhook_url is None:
             await self._store.retry_later(delivery, "no webhook configured any more", None)
             return
-        error = await post_alert(session, delivery.webhook_url, delivery.payload)
+        error = literal_address_refusal(delivery.webhook_url, self._policy.private_hosts) or await post_alert(
+            session, delivery.webhook_url, delivery.payload
+        )
         if error is None:
             await self._store.delivered(delivery)
             _log.info("alert_delivered", tenant=delivery.tenant, alert_id=delivery.alert_id)
@@ -91,3 +110,42 @@ async def post_alert(session: aiohttp.ClientSession, url: str, payload: object) 
             return f"HTTP {response.status}"
     except (aiohttp.ClientError, TimeoutError, ValueError) as failure:
         return f"{type(failure).__name__}: {failure}"[:300]
+
+
+def literal_address_refusal(url: str, private_hosts: frozenset[str]) -> str | None:
+    """Why a webhook whose host is an address may not be reached (None: it may, or its host is a name,
+    checked when resolved): the HTTP client connects to an address without resolving it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return address_refusal(host, host, private_hosts)
+
+
+class PublicAddressResolver(AbstractResolver):
+    """Resolves a webhook's host to those of its addresses it may reach (all of them for a private host,
+    else the public ones), and fails, naming no address, when none is left."""
+
+    def __init__(self, private_hosts: frozenset[str], resolver: AbstractResolver | None = None) -> None:
+        self._private_hosts = private_hosts
+        self._resolver = resolver
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The host's addresses it may reach; OSError (a failed connection to aiohttp) when none."""
+        if self._resolver is None:
+            self._resolver = DefaultResolver()  # built on the running loop, as aiohttp builds its own
+        found = await self._resolver.resolve(host, port, family)
+        allowed = [r for r in found if address_refusal(host, r["host"], self._private_hosts) is None]
+        if not allowed:
+            reason = address_refusal(host, found[0]["host"], self._private_hosts) if found else None
+            # errno and strerror: aiohttp's connection error shows only the strerror
+            raise OSError(errno.EHOSTUNREACH, reason or f"{host} has no address")
+        return allowed
+
+    async def close(self) -> None:
+        """Release the underlying resolver."""
+        if self._resolver is not None:
+            await self._resolver.close()

@@ -4,6 +4,7 @@ webhook receives (Slack-compatible JSON) and how long a failed delivery waits be
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,13 +62,42 @@ class AlertSettings(BaseModel):
 
 def webhook_refusal(url: str | None, http_hosts: frozenset[str]) -> str | None:
     """Why a notification URL may not be used (None: it may): plain http only to the allowed hosts (a
-    local receiver in development and tests), https to anyone."""
+    local receiver in development and tests), https to anyone; an address in the URL must be public
+    unless the host is allowed (a name is checked when it is resolved, at each delivery)."""
     if url is None:
         return None
     parts = urlsplit(url)
-    if parts.scheme == "http" and (parts.hostname or "") not in http_hosts:
+    host = parts.hostname or ""
+    if parts.scheme == "http" and host not in http_hosts:
         return "webhook_url: must be https"
+    if _is_address(host) and address_refusal(host, host, http_hosts) is not None:
+        return "webhook_url: must not be a private, loopback or link-local address"
     return None
+
+
+def address_refusal(host: str, address: str, allowed_hosts: frozenset[str]) -> str | None:
+    """Why a webhook's `host` may not be reached at `address`, one it resolved to (None: it may). Only
+    public addresses, unless the host is one of the allowed (a local receiver): a tenant's webhook must not
+    reach the platform's own network (cloud metadata at 169.254.169.254, databases, internal services)."""
+    if host in allowed_hosts:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (fe80::1%eth0) is no part
+    except ValueError:
+        return f"{host} resolved to something that is not an address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
+    if ip.is_global and not ip.is_multicast:
+        return None
+    return f"{host} resolves to a private, loopback, link-local or reserved address; refused"
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

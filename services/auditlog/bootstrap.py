@@ -62,6 +62,7 @@ def delivery_policy(settings: AuditlogSettings) -> DeliveryPolicy:
         first_retry_s=settings.alert_first_retry_s,
         most_retry_s=settings.alert_most_retry_s,
         give_up_after_s=settings.alert_give_up_after_s,
+        private_hosts=settings.webhook_http_hosts,
     )
 
 

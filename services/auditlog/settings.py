@@ -26,8 +26,9 @@ class AuditlogSettings(StreamServiceSettings):
     )
     alert_webhook_http_hosts: str = Field(
         default="127.0.0.1,localhost",
-        description="Comma-separated hosts a tenant's alert webhook may use over plain http (a local"
-        " receiver); every other webhook must be https. Set it empty in production.",
+        description="Comma-separated hosts a tenant's alert webhook may use over plain http and at a private,"
+        " loopback or link-local address (a local receiver); every other webhook must be https to a public"
+        " address. Set it empty in production.",
     )
     alert_windows: bool = Field(
         default=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from auditlog.activity_log import ActivityLog
 from auditlog.alert_api import add_alert_routes
 from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
+from auditlog.alert_rules import AlertSettings
 from auditlog.alert_store import AlertStore
 from auditlog.bootstrap import install_tables
 from auditlog.handlers import build_handlers
@@ -32,7 +33,13 @@ from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
-FAST = DeliveryPolicy(poll_every_s=0.05, first_retry_s=0.05, most_retry_s=0.2, attempt_timeout_s=2.0)
+FAST = DeliveryPolicy(
+    poll_every_s=0.05,
+    first_retry_s=0.05,
+    most_retry_s=0.2,
+    attempt_timeout_s=2.0,
+    private_hosts=frozenset({"127.0.0.1"}),  # the local receiver
+)
 
 
 @dataclass
@@ -215,3 +222,31 @@ async def test_bad_settings_get_a_400_and_change_nothing(api: tuple[Client, Tena
     unknown = await client.post("/v1/alerts/nope/acknowledge", headers=headers)
     assert unknown.status == 404
     assert (await client.get("/v1/alerts/settings")).status == 401
+
+
+async def test_a_webhook_resolving_to_a_loopback_address_is_not_delivered_to(
+    receiver: tuple[Receiver, str], pg_pool: asyncpg.Pool, auditlog_schema: str
+) -> None:
+    hook, url = receiver
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    store = AlertStore(pg_pool, auditlog_schema)
+    # Saved as an operator could have before the check (the API refuses plain http to localhost).
+    by_name = url.replace("127.0.0.1", "localhost")
+    await store.save_settings(tenant, AlertSettings(webhook_url=by_name))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(AlertDelivery(store, replace(FAST, private_hosts=frozenset())).run(stop))
+    try:
+        await _run_ends(pg_pool, auditlog_schema, tenant, "run-1", "Pipedrive answered 500")
+
+        [row] = await eventually(
+            lambda: store.deliveries(tenant),
+            lambda d: bool(d and d[0]["last_error"]),
+            within_s=10,
+            what="attempt",
+        )
+    finally:
+        stop.set()
+        await worker
+
+    assert "private, loopback, link-local or reserved address" in row["last_error"]
+    assert row["delivered_at"] is None and hook.of(tenant) == []
