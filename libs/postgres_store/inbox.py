@@ -82,6 +82,16 @@ async def was_applied(conn: Connection, schema: str, tenant: str, event_id: str)
     return bool(found)
 
 
+async def applied_outputs(
+    conn: Connection, schema: str, tenant: str, event_id: str
+) -> list[OutgoingMessage] | None:
+    """The messages an applied event produced, or None when it was not applied (one look for both)."""
+    row = await conn.fetchrow(
+        f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
+    )
+    return None if row is None else messages_of(row["outputs"])
+
+
 async def save_outputs(
     conn: Connection, schema: str, tenant: str, event_id: str, outputs: Sequence[OutgoingMessage]
 ) -> None:
@@ -167,6 +177,10 @@ class PostgresInbox:
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         """`was_applied` in this unit of work."""
         return await was_applied(self._conn, self._schema, tenant, event_id)
+
+    async def applied_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage] | None:
+        """`applied_outputs` in this unit of work."""
+        return await applied_outputs(self._conn, self._schema, tenant, event_id)
 
     async def saved_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage]:
         """`saved_outputs` in this unit of work."""

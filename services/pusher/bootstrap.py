@@ -18,15 +18,20 @@ from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pruning import Expiry
 from pusher.abm_records import AbmRecords
+from pusher.abm_signal_pushes import AbmSignalPushes
 from pusher.auto_push_windows import close_windows_until_stopped
 from pusher.engagement_field import CustomFieldCodes
+from pusher.event_pushes import EventPushes
 from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
 from pusher.openapi import pusher_openapi
 from pusher.parking import ParkedPushes, ParkingLimits, parked_pushes_gauge
+from pusher.pipedrive_writes import PipedriveWrites
+from pusher.ports import PusherStore, TenantSettingsSource, WritesFor
 from pusher.record_pusher import RecordPusher
 from pusher.score_push import ScorePush
 from pusher.settings import PusherSettings
+from pusher.store import PostgresPusherStore
 from pusher.visit_activity import VisitActivities
 from service_runtime.openapi import add_openapi_route
 from service_runtime.skeleton import Consumer, Infrastructure, ServiceParts, run_service_process
@@ -52,14 +57,33 @@ def build_handlers(
     after_create: Callable[[], None] = lambda: None,
     parking: ParkingLimits | None = None,
 ) -> PusherHandlers:
-    """The pusher's service layer over its schema and a Pipedrive client factory."""
-    pusher = RecordPusher(pool, schema, after_create=after_create)
-    scores = ScorePush(pool, pusher, CustomFieldCodes(pool, schema))
-    parked = ParkedPushes(pool, schema, parking)
-    visits = VisitActivities(pool, schema)
-    return PusherHandlers(
-        pool, schema, SettingsReplica(pool, schema), clients, pusher, scores, parked, visits
-    )
+    """The pusher's service layer over its tables in `schema` and a Pipedrive client factory."""
+    return handlers_on(
+        PostgresPusherStore(pool, schema), SettingsReplica(pool, schema), writes_with(clients),
+        after_create=after_create, parking=parking,
+    )  # fmt: skip
+
+
+def handlers_on(
+    store: PusherStore,
+    settings: TenantSettingsSource,
+    writes_for: WritesFor,
+    *,
+    after_create: Callable[[], None] = lambda: None,
+    parking: ParkingLimits | None = None,
+) -> PusherHandlers:
+    """The pusher's service layer over its ports (PostgreSQL and Pipedrive, or the service tests' fakes)."""
+    pusher = RecordPusher(store, after_create=after_create)
+    pushes = EventPushes(store, writes_for)
+    scores = ScorePush(store, pusher, CustomFieldCodes(store.field_codes))
+    signals = AbmSignalPushes(store, settings, pushes, pusher, scores, VisitActivities(store.visits))
+    parked = ParkedPushes(store.parked, parking)
+    return PusherHandlers(store, settings, pushes, pusher, signals, parked)
+
+
+def writes_with(clients: PipedriveClientFactory) -> WritesFor:
+    """One push's writes to a tenant's Pipedrive through the shared client."""
+    return lambda tenant: PipedriveWrites(clients.for_tenant(tenant))
 
 
 def expiring_tables(settings: PusherSettings) -> list[Expiry]:
@@ -100,7 +124,7 @@ async def assemble(
             await handlers.parked.run(handlers.redrive, handlers.give_up, producer.send_all, stop)
 
         async def close_windows(stop: asyncio.Event) -> None:
-            await close_windows_until_stopped(pool, schema, producer.send_all, stop)
+            await close_windows_until_stopped(handlers.store, producer.send_all, stop)
 
         parked_pushes = parked_pushes_gauge(infrastructure.registry)
 

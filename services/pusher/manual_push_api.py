@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
-from pusher.planning import PushAction, comparable_fields, plan_push
+from pusher.push_preview import preview_pushes
 from pusher.push_scopes import manual_record_push
 from pusher.record_pusher import NO_MATCH_KEY
 from pusher.results import run_started_message
@@ -154,28 +154,9 @@ async def preview(request: web.Request) -> web.Response:
     batch = await _batch(request)
     tenant = tenant_of(request)
     handlers = request.app[HANDLERS]
+    jobs = [_record_push(batch.object, record) for record in batch.records]
     settings = await handlers.settings_of(tenant)
-    items, counts = [], {action.value: 0 for action in PushAction}
-    for record in batch.records:
-        job = _record_push(batch.object, record)
-        item: dict[str, Any] = {"abm_id": record.abm_id, "match_key": job.match_key}
-        if job.match_key is None:
-            item.update(action="skip", message=NO_MATCH_KEY)
-        else:
-            given, _ = await handlers.pusher.plan(tenant, job, settings, None, manual=True)
-            plan = plan_push(given)
-            target = given.linked or given.key_match
-            before = comparable_fields(target.record, push_mappings(settings, batch.object)) if target else {}
-            changes = {f: {"from": before.get(f), "to": job.fields.get(f)} for f in plan.fields_written}
-            item.update(
-                action=plan.action.value,
-                pipedrive_id=plan.pipedrive_id,
-                changes=changes,
-                message=plan.message,
-            )
-        counts[item["action"]] += 1
-        items.append(item)
-    return web.json_response({"object": batch.object.value, "summary": counts, "records": items})
+    return web.json_response(await preview_pushes(handlers.pusher, tenant, batch.object, jobs, settings))
 
 
 async def push(request: web.Request) -> web.Response:

@@ -24,7 +24,7 @@ import asyncpg
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from postgres_store.pool import Connection
+from pusher.ports import DueParked, ParkedRow, ParkedStore, PushRuns
 from schemas.codec import decode_event, encode_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
@@ -95,7 +95,7 @@ def _hours(age: timedelta) -> str:
 
 
 Redrive = Callable[[CloudEvent[Any], str], Awaitable[Handled]]
-GiveUp = Callable[[Connection, CloudEvent[Any], str], Awaitable[list[OutgoingMessage]]]
+GiveUp = Callable[[PushRuns, CloudEvent[Any], str], Awaitable[list[OutgoingMessage]]]
 Send = Callable[[Sequence[OutgoingMessage]], Awaitable[None]]
 
 
@@ -125,43 +125,27 @@ def parked_pushes_gauge(registry: CollectorRegistry) -> Gauge:
 
 
 class ParkedPushes:
-    """The `parked_pushes` table of one schema, and the worker that re-drives it."""
+    """Parked pushes (`pusher.ports.ParkedStore`), and the worker that re-drives them."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, limits: ParkingLimits | None = None) -> None:
-        self._pool = pool
-        self._table = f"{schema}.parked_pushes"
+    def __init__(self, store: ParkedStore, limits: ParkingLimits | None = None) -> None:
+        self._store = store
         self.limits = limits or ParkingLimits()
 
     async def park(self, event: CloudEvent[Any], origin: Origin, pause: PushPaused) -> None:
         """Keep the event until `pause.resume_at` (a redelivered event is parked once)."""
         key = origin.key.decode("utf-8", errors="replace") if origin.key is not None else None
-        await self._pool.execute(
-            f"INSERT INTO {self._table} (tenant_id, event_id, topic, event, resume_at, reason,"
-            " origin_partition, origin_offset, origin_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (tenant_id, event_id) DO NOTHING",
+        await self._store.park(
             event.tenantid, event.id, origin.topic, encode_event(event).decode(), pause.resume_at,
-            pause.reason, origin.partition, origin.offset, key,
+            pause.reason, (origin.partition, origin.offset, key),
         )  # fmt: skip
 
     async def tenant_paused(self, tenant: str) -> bool:
         """Whether the tenant has pushes waiting (new ones queue behind them)."""
-        found = await self._pool.fetchval(
-            f"SELECT true FROM {self._table} WHERE tenant_id = $1 LIMIT 1", tenant
-        )
-        return bool(found)
+        return await self._store.tenant_paused(tenant)
 
     async def count(self, tenant: str) -> int:
         """How many of the tenant's pushes wait."""
-        return int(
-            await self._pool.fetchval(f"SELECT count(*) FROM {self._table} WHERE tenant_id = $1", tenant)
-        )
-
-    async def counts(self) -> dict[str, int]:
-        """How many pushes wait, per tenant that has any."""
-        rows = await self._pool.fetch(
-            f"SELECT tenant_id, count(*) AS n FROM {self._table} GROUP BY tenant_id"
-        )
-        return {r["tenant_id"]: int(r["n"]) for r in rows}
+        return await self._store.count(tenant)
 
     async def report(self, gauge: Gauge, stop: asyncio.Event, every_s: float = 15.0) -> None:
         """Keep `gauge{tenant}` at the number of the tenant's parked pushes until `stop` (a tenant whose
@@ -169,7 +153,7 @@ class ParkedPushes:
         reported: set[str] = set()
         while not stop.is_set():
             with contextlib.suppress(*REDRIVE_WORKER_SURVIVES):
-                counts = await self.counts()
+                counts = await self._store.counts()
                 for tenant in reported - set(counts):
                     gauge.remove(tenant)
                 for tenant, count in counts.items():
@@ -179,13 +163,13 @@ class ParkedPushes:
                 await asyncio.wait_for(stop.wait(), every_s)
 
     async def run(self, redrive: Redrive, give_up: GiveUp, send: Send, stop: asyncio.Event) -> None:
-        """Re-drive due pushes, oldest first per tenant, until `stop`; one replica per row (SKIP LOCKED).
+        """Re-drive due pushes, oldest first per tenant, until `stop`; one replica per row.
 
         `give_up` turns a push that gives up into its failed results (in the transaction that removes it).
         """
         while not stop.is_set():
             try:
-                worked = await self._redrive_one(redrive, give_up, send)
+                worked = await self.redrive_one(redrive, give_up, send)
             except REDRIVE_WORKER_SURVIVES as failure:
                 # The row stays parked (its transaction rolled back), so the push is tried again; what it
                 # did already in Pipedrive is found by the ledger, so nothing is written twice.
@@ -195,82 +179,57 @@ class ParkedPushes:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
 
-    async def _redrive_one(self, redrive: Redrive, give_up: GiveUp, send: Send) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                f"SELECT * FROM {self._table} p WHERE resume_at <= now() AND NOT EXISTS ("
-                f" SELECT 1 FROM {self._table} q"
-                " WHERE q.tenant_id = p.tenant_id AND q.parked_at < p.parked_at)"
-                " ORDER BY resume_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-            )
-            if row is None:
+    async def redrive_one(self, redrive: Redrive, give_up: GiveUp, send: Send) -> bool:
+        """Re-drive the next due push, if any; True when one was re-driven or given up."""
+        async with self._store.next_due() as due:
+            if due is None:
                 return False
-            event = decode_event(row["topic"], row["event"].encode())
+            row = due.row
+            event = decode_event(row.topic, row.event.encode())
             try:
-                handled = await redrive(event, row["topic"])
+                handled = await redrive(event, row.topic)
             except Exception as failure:  # a push failing here waits and is tried again, or gives up
-                return await self._failed(conn, row, event, failure, give_up, send)
+                return await self._failed(due, event, failure, give_up, send)
             if handled.outputs:
                 await send(list(handled.outputs))
-            await self._remove(conn, row)
-            _log.info("push_redriven", tenant=row["tenant_id"], event_id=row["event_id"])
+            await due.remove()
+            _log.info("push_redriven", tenant=row.tenant, event_id=row.event_id)
             return True
 
     async def _failed(
-        self,
-        conn: Connection,
-        row: asyncpg.Record,
-        event: CloudEvent[Any],
-        failure: Exception,
-        give_up: GiveUp,
-        send: Send,
+        self, due: DueParked, event: CloudEvent[Any], failure: Exception, give_up: GiveUp, send: Send
     ) -> bool:
         """Reschedule a failed re-drive, or give it up: failed results and the dead letter, then gone."""
+        row = due.row
         paused = failure if isinstance(failure, PushPaused) else None
         if paused is not None and paused.kind is not PauseKind.UNAVAILABLE:
-            await self._reschedule(conn, row, paused.resume_at, paused.reason, row["failures"])
+            await due.reschedule(paused.resume_at, paused.reason, row.failures)
             return False
         # Pipedrive down, or the network, database or broker failing: retried until the age limit only.
         counted = paused is None and not is_transient(failure)
-        failures = row["failures"] + (1 if counted else 0)
+        failures = row.failures + (1 if counted else 0)
         last_error = paused.reason if paused else f"{type(failure).__name__}: {failure}"[:500]
-        reason = give_up_reason(self.limits, row["parked_at"], failures, datetime.now(UTC), last_error)
+        reason = give_up_reason(self.limits, row.parked_at, failures, datetime.now(UTC), last_error)
         if reason is None:
             resume_at = paused.resume_at if paused else datetime.now(UTC) + self.limits.retry_after
-            await self._reschedule(conn, row, resume_at, last_error, failures)
+            await due.reschedule(resume_at, last_error, failures)
             return False
-        results = await give_up(conn, event, reason)
+        results = await give_up(due.runs, event, reason)
         await send([*results, _dead_letter(row, event, PushGaveUp(reason))])
-        await self._remove(conn, row)
-        _log.warning("parked_push_gave_up", tenant=row["tenant_id"], event_id=row["event_id"], reason=reason)
+        await due.remove()
+        _log.warning("parked_push_gave_up", tenant=row.tenant, event_id=row.event_id, reason=reason)
         return True
 
-    async def _reschedule(
-        self, conn: Connection, row: asyncpg.Record, resume_at: datetime, reason: str, failures: int
-    ) -> None:
-        await conn.execute(
-            f"UPDATE {self._table} SET resume_at = $3, reason = $4, failures = $5"
-            " WHERE tenant_id = $1 AND event_id = $2",
-            row["tenant_id"], row["event_id"], resume_at, reason, failures,
-        )  # fmt: skip
 
-    async def _remove(self, conn: Connection, row: asyncpg.Record) -> None:
-        await conn.execute(
-            f"DELETE FROM {self._table} WHERE tenant_id = $1 AND event_id = $2",
-            row["tenant_id"],
-            row["event_id"],
-        )
-
-
-def _dead_letter(row: asyncpg.Record, event: CloudEvent[Any], error: PushGaveUp) -> OutgoingMessage:
+def _dead_letter(row: ParkedRow, event: CloudEvent[Any], error: PushGaveUp) -> OutgoingMessage:
     """The parked event as the stream runner dead-letters a message (origin and error headers); rows
     parked before their origin was kept are keyed by the event's subject, which is the contract's key."""
-    key = row["origin_key"] if row["origin_key"] is not None else event.subject
+    key = row.origin_key if row.origin_key is not None else event.subject
     origin = IncomingMessage(
-        topic=row["topic"],
-        partition=row["origin_partition"] if row["origin_partition"] is not None else -1,
-        offset=row["origin_offset"] if row["origin_offset"] is not None else -1,
+        topic=row.topic,
+        partition=row.origin_partition if row.origin_partition is not None else -1,
+        offset=row.origin_offset if row.origin_offset is not None else -1,
         key=key.encode(),
-        value=row["event"].encode(),
+        value=row.event.encode(),
     )
     return dead_letter_for(origin, SERVICE, error)

@@ -12,11 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from postgres_store.pool import Connection
-from schemas.events.common import SyncObject
-
 INTENT = "intent"
 DONE = "done"
 
@@ -39,90 +34,6 @@ class LedgerEntry:
     def unresolved_intent(self) -> bool:
         """A create may have reached Pipedrive without its result being recorded."""
         return self.state == INTENT
-
-
-class PushLedger:
-    """Reads and writes the `push_ledger` table of one schema."""
-
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
-        self._pool = pool
-        self._table = f"{schema}.push_ledger"
-
-    async def entry(
-        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str
-    ) -> LedgerEntry | None:
-        """The record's row, or None when the pusher never wrote it."""
-        row = await conn.fetchrow(
-            f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND object = $2 AND match_key = $3",
-            tenant, obj.value, match_key,
-        )  # fmt: skip
-        return _entry(row)
-
-    async def entry_by_pipedrive_id(
-        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> LedgerEntry | None:
-        """The row of the record the pusher created or wrote under this Pipedrive id."""
-        row = await conn.fetchrow(
-            f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3"
-            " ORDER BY written_at DESC NULLS LAST LIMIT 1",
-            tenant, obj.value, pipedrive_id,
-        )  # fmt: skip
-        return _entry(row)
-
-    async def record_intent(
-        self, tenant: str, obj: SyncObject, match_key: str, body: Mapping[str, Any]
-    ) -> None:
-        """Commit the intent to create (its own transaction, before the POST is sent)."""
-        await self._pool.execute(
-            f"INSERT INTO {self._table} AS l (tenant_id, object, match_key, state, planned_body, intent_at)"
-            " VALUES ($1, $2, $3, $4, $5, clock_timestamp()) ON CONFLICT (tenant_id, object, match_key)"
-            " DO UPDATE SET state = EXCLUDED.state, planned_body = EXCLUDED.planned_body,"
-            " intent_at = EXCLUDED.intent_at",
-            tenant, obj.value, match_key, INTENT, dict(body),
-        )  # fmt: skip
-
-    async def drop_intent(self, tenant: str, obj: SyncObject, match_key: str) -> None:
-        """Forget an intent whose POST Pipedrive refused outright (nothing can have been created)."""
-        await self._pool.execute(
-            f"UPDATE {self._table} SET state = $4 WHERE tenant_id = $1 AND object = $2 AND match_key = $3"
-            " AND state = $5",
-            tenant, obj.value, match_key, DONE, INTENT,
-        )  # fmt: skip
-
-    async def record_write(
-        self,
-        conn: Connection,
-        tenant: str,
-        obj: SyncObject,
-        match_key: str,
-        pipedrive_id: int,
-        body: Mapping[str, Any],
-        version: datetime | None = None,
-    ) -> None:
-        """Record a create's result or an update: the Pipedrive id, the values written (merged in) and the
-        version the write produced (an empty body wrote nothing: the last write's version is kept)."""
-        before = await self.entry(conn, tenant, obj, match_key)
-        written = dict(body)
-        if before is not None and before.pipedrive_id == pipedrive_id:
-            written = merge_written(before.written, body)
-            version = version if body else before.written_version
-        await conn.execute(
-            f"INSERT INTO {self._table} (tenant_id, object, match_key, state, pipedrive_id, written,"
-            " written_at, written_version) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7)"
-            " ON CONFLICT (tenant_id, object, match_key) DO UPDATE SET state = EXCLUDED.state,"
-            " pipedrive_id = EXCLUDED.pipedrive_id, written_at = EXCLUDED.written_at,"
-            " written = EXCLUDED.written, written_version = EXCLUDED.written_version",
-            tenant, obj.value, match_key, DONE, pipedrive_id, written, version,
-        )  # fmt: skip
-
-    async def keep_held(
-        self, conn: Connection, tenant: str, obj: SyncObject, match_key: str, written: Mapping[str, Any]
-    ) -> None:
-        """Forget written values Pipedrive no longer holds (a person changed them since)."""
-        await conn.execute(
-            f"UPDATE {self._table} SET written = $4 WHERE tenant_id = $1 AND object = $2 AND match_key = $3",
-            tenant, obj.value, match_key, dict(written),
-        )  # fmt: skip
 
 
 def merge_written(before: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +83,8 @@ def is_echo(written: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     return True
 
 
-def _entry(row: Any) -> LedgerEntry | None:
+def entry_of(row: Any) -> LedgerEntry | None:
+    """A ledger row as an entry (None for no row)."""
     if row is None:
         return None
     return LedgerEntry(

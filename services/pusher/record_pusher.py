@@ -7,21 +7,18 @@ and, if it cannot answer, Pipedrive are asked for the record by match key before
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from pipedrive_client import BudgetExhausted, InvalidApiKey, NotFound, RateLimitExceeded, RequestRejected
-from postgres_store.pool import Connection
 from pusher.auto_push import RecordPush
-from pusher.mirror import Mirror, mirror_match_key
-from pusher.pipedrive_writes import PipedriveWrites, added_since, update_time_of
+from pusher.mirror import follow_merges, mirror_match_key
+from pusher.pipedrive_writes import added_since, update_time_of
 from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push
-from pusher.push_ledger import LedgerEntry, PushLedger
+from pusher.ports import PipedriveWriter, PusherStore, PusherUnit
+from pusher.push_ledger import LedgerEntry
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import FieldMode, TenantSettings
 from sync_rules.duplicates import DUPLICATE_FOUND
@@ -31,7 +28,6 @@ from sync_rules.mappings import FieldMapping
 NO_MATCH_KEY = "No usable match key"
 GONE_IN_PIPEDRIVE = "Deleted in CRM: Pipedrive no longer has this record (404); nothing more is sent for it"
 _REFUSED_BEFORE_CREATING = (BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected)
-_MAX_MERGE_HOPS = 5
 
 
 @dataclass(frozen=True)
@@ -52,102 +48,95 @@ class PushDone:
 class RecordPusher:
     """Carries out pushes of single records for the handlers and the manual-push preview."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        schema: str,
-        *,
-        after_create: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._pool = pool
-        self._schema = schema
-        self.mirror = Mirror(schema)
-        self.ledger = PushLedger(pool, schema)
+    def __init__(self, store: PusherStore, *, after_create: Callable[[], None] = lambda: None) -> None:
+        self._store = store
         self._after_create = after_create
 
-    @contextlib.asynccontextmanager
-    async def record_lock(self, tenant: str, obj: SyncObject, match_key: str) -> AsyncIterator[None]:
-        """Serialize pushes of one record across replicas and the re-driver (released on a crash too)."""
-        name = f"{self._schema}:push:{tenant}:{obj.value}:{match_key}"
-        async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
-            try:
-                yield
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+    async def entry(self, tenant: str, obj: SyncObject, match_key: str) -> LedgerEntry | None:
+        """The record's ledger entry (read once per push: `push_with_entry` and `plan` take it)."""
+        async with self._store.view() as view:
+            return await view.ledger.entry(tenant, obj, match_key)
 
     async def plan(
         self,
         tenant: str,
         job: RecordPush,
+        entry: LedgerEntry | None,
         settings: TenantSettings | None,
-        writes: PipedriveWrites | None,
+        writes: PipedriveWriter | None,
         *,
         manual: bool,
         extra_mappings: tuple[FieldMapping, ...] = (),
-    ) -> tuple[PushInput, LedgerEntry | None]:
+    ) -> PushInput:
         """What the push is decided from: ledger, mirror, and users only when an owner is mapped."""
         assert job.match_key is not None
-        async with self._pool.acquire() as conn:
-            entry = await self.ledger.entry(conn, tenant, job.object, job.match_key)
+        async with self._store.view() as view:
             linked = None
             if entry is not None and entry.pipedrive_id is not None:
-                linked = await self.follow_merges(conn, tenant, job.object, entry.pipedrive_id)
-            key_match = await self.mirror.by_match_key(conn, tenant, job.object, job.match_key)
+                linked = await follow_merges(view.mirror, tenant, job.object, entry.pipedrive_id)
+            key_match = await view.mirror.by_match_key(tenant, job.object, job.match_key)
             if linked is None and key_match is None:
                 # Pipedrive deleted (or merged away) the record holding this key: never re-created by
                 # auto-push; a merged one's survivor is updated instead.
-                gone = await self.mirror.gone_by_match_key(conn, tenant, job.object, job.match_key)
+                gone = await view.mirror.gone_by_match_key(tenant, job.object, job.match_key)
                 if gone is not None:
-                    linked = await self.follow_merges(conn, tenant, job.object, gone.pipedrive_id)
+                    linked = await follow_merges(view.mirror, tenant, job.object, gone.pipedrive_id)
         if linked is None and entry is not None and entry.pipedrive_id is not None and writes is not None:
             record = await writes.get(job.object, entry.pipedrive_id)
             linked = PipedriveRecord(
                 entry.pipedrive_id, record or {}, deleted=record is None, answered_404=record is None
             )
         users = await writes.users_by_email() if writes and _owner_mapped(job, settings) else {}
-        given = PushInput(
+        return PushInput(
             job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings,
             abm_changed_at=job.changed_at,
         )  # fmt: skip
-        return given, entry
 
     async def push(
         self,
         tenant: str,
         job: RecordPush,
         settings: TenantSettings | None,
-        writes: PipedriveWrites,
+        writes: PipedriveWriter,
         *,
         manual: bool,
         extra_mappings: tuple[FieldMapping, ...] = (),
     ) -> PushDone:
-        """Push one record (call under `record_lock`); raises the client's errors for the caller to
-        pause on (429, exhausted budget, Pipedrive down) or report (revoked token)."""
+        """Push one record (call under the store's `record_lock`); raises the client's errors for the
+        caller to pause on (429, exhausted budget, Pipedrive down) or report (revoked token)."""
         if job.match_key is None:
             return PushDone(job.object, None, RecordOutcome.SKIPPED, message=NO_MATCH_KEY)
-        async with self._pool.acquire() as conn:
-            entry = await self.ledger.entry(conn, tenant, job.object, job.match_key)
+        entry = await self.entry(tenant, job.object, job.match_key)
+        return await self.push_with_entry(
+            tenant, job, entry, settings, writes, manual=manual, extra_mappings=extra_mappings
+        )
+
+    async def push_with_entry(
+        self,
+        tenant: str,
+        job: RecordPush,
+        entry: LedgerEntry | None,
+        settings: TenantSettings | None,
+        writes: PipedriveWriter,
+        *,
+        manual: bool,
+        extra_mappings: tuple[FieldMapping, ...] = (),
+    ) -> PushDone:
+        """`push`, with the record's ledger entry read already (under the same record lock)."""
+        assert job.match_key is not None
         if entry is not None and entry.unresolved_intent:
             resolved = await self._resolve_intent(tenant, job, entry, settings, writes)
             if resolved is not None:
                 return resolved
-        given, _ = await self.plan(
-            tenant, job, settings, writes, manual=manual, extra_mappings=extra_mappings
+        given = await self.plan(
+            tenant, job, entry, settings, writes, manual=manual, extra_mappings=extra_mappings
         )
         plan = plan_push(given)
         done = PushDone(
             job.object, job.match_key, plan.outcome, plan.pipedrive_id, plan.fields_written, plan.message
         )
         if plan.action is PushAction.CREATE:
-            await self.ledger.record_intent(tenant, job.object, job.match_key, plan.body)
-            try:
-                record = await writes.create(job.object, plan.body)
-            except _REFUSED_BEFORE_CREATING:
-                await self.ledger.drop_intent(tenant, job.object, job.match_key)
-                raise
-            self._after_create()
-            return _written(done, record, plan.body)
+            return await self._create(tenant, job, done, plan.body, writes)
         if plan.action is PushAction.UPDATE and plan.pipedrive_id is not None:
             try:
                 record = await writes.update(job.object, plan.pipedrive_id, plan.body)
@@ -158,29 +147,21 @@ class RecordPusher:
             return gone_in_pipedrive(job.object, job.match_key, given.linked.pipedrive_id)
         return done
 
-    async def remember(
-        self, conn: Connection, tenant: str, done: PushDone, settings: TenantSettings | None, now: datetime
-    ) -> None:
-        """Record a push's result in the ledger and the answered record in the mirror (in the caller's
-        transaction, the one that claims the event)."""
-        if done.deleted_in_pipedrive and done.pipedrive_id is not None:
-            await self.mirror.mark_deleted(conn, tenant, done.object, done.pipedrive_id, now)
-            return
-        if done.pipedrive_id is None or done.match_key is None or done.outcome is RecordOutcome.FAILED:
-            return
-        written = done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED)
-        if written or done.object is not SyncObject.DEAL:
-            version = update_time_of(done.record, now) if written and done.record else None
-            await self.ledger.record_write(
-                conn, tenant, done.object, done.match_key, done.pipedrive_id, done.body if written else {},
-                version,
-            )  # fmt: skip
-        if done.record:
-            match_key = mirror_match_key(done.object, done.record, settings)
-            update_time = update_time_of(done.record, now)
-            await self.mirror.upsert(
-                conn, tenant, done.object, done.pipedrive_id, done.record, update_time, match_key
-            )
+    async def _create(
+        self, tenant: str, job: RecordPush, done: PushDone, body: Mapping[str, Any], writes: PipedriveWriter
+    ) -> PushDone:
+        """The guarded create: its intent committed before the POST, dropped when Pipedrive refused it."""
+        assert job.match_key is not None
+        async with self._store.view() as view:
+            await view.ledger.record_intent(tenant, job.object, job.match_key, body)
+        try:
+            record = await writes.create(job.object, body)
+        except _REFUSED_BEFORE_CREATING:
+            async with self._store.view() as view:
+                await view.ledger.drop_intent(tenant, job.object, job.match_key)
+            raise
+        self._after_create()
+        return _written(done, record, body)
 
     async def _resolve_intent(
         self,
@@ -188,13 +169,13 @@ class RecordPusher:
         job: RecordPush,
         entry: LedgerEntry,
         settings: TenantSettings | None,
-        writes: PipedriveWrites,
+        writes: PipedriveWriter,
     ) -> PushDone | None:
         """The record an interrupted create made (adopted as created), a `Duplicate found` failure, or
         None when nothing was created and planning may go on."""
         assert job.match_key is not None and entry.intent_at is not None
-        async with self._pool.acquire() as conn:
-            mirrored = await self.mirror.by_match_key(conn, tenant, job.object, job.match_key)
+        async with self._store.view() as view:
+            mirrored = await view.mirror.by_match_key(tenant, job.object, job.match_key)
         if mirrored is not None:
             return (
                 _adopted(job, entry, mirrored.pipedrive_id, mirrored.record)
@@ -209,21 +190,33 @@ class RecordPusher:
         if len(ours) == 1 and len(found) == 1:
             return _adopted(job, entry, int(ours[0]["id"]), ours[0])
         if found:
-            await self.ledger.drop_intent(tenant, job.object, job.match_key)
+            async with self._store.view() as view:
+                await view.ledger.drop_intent(tenant, job.object, job.match_key)
             twin = int(found[0]["id"])
             return PushDone(job.object, job.match_key, RecordOutcome.FAILED, twin, message=DUPLICATE_FOUND)
         return None
 
-    async def follow_merges(
-        self, conn: Connection, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> PipedriveRecord | None:
-        """The mirrored record, or the survivor it was merged into (a merge is never re-created)."""
-        record = await self.mirror.by_id(conn, tenant, obj, pipedrive_id)
-        for _ in range(_MAX_MERGE_HOPS):
-            if record is None or record.merged_into_id is None:
-                break
-            record = await self.mirror.by_id(conn, tenant, obj, record.merged_into_id)
-        return record
+
+async def remember(
+    unit: PusherUnit, tenant: str, done: PushDone, settings: TenantSettings | None, now: datetime
+) -> None:
+    """Record a push's result in the ledger and the answered record in the mirror (in the unit of work
+    that claims the event)."""
+    if done.deleted_in_pipedrive and done.pipedrive_id is not None:
+        await unit.mirror.mark_deleted(tenant, done.object, done.pipedrive_id, now)
+        return
+    if done.pipedrive_id is None or done.match_key is None or done.outcome is RecordOutcome.FAILED:
+        return
+    written = done.outcome in (RecordOutcome.CREATED, RecordOutcome.UPDATED)
+    if written or done.object is not SyncObject.DEAL:
+        version = update_time_of(done.record, now) if written and done.record else None
+        await unit.ledger.record_write(
+            tenant, done.object, done.match_key, done.pipedrive_id, done.body if written else {}, version
+        )
+    if done.record:
+        match_key = mirror_match_key(done.object, done.record, settings)
+        update_time = update_time_of(done.record, now)
+        await unit.mirror.upsert(tenant, done.object, done.pipedrive_id, done.record, update_time, match_key)
 
 
 def gone_in_pipedrive(obj: SyncObject, match_key: str | None, pipedrive_id: int) -> PushDone:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
-
 from pipedrive_client import NotFound
-from postgres_store.pool import Connection
 from pusher.auto_push import ENGAGEMENT_SCORE_FIELD, RecordPush, score_moved_enough
 from pusher.engagement_field import ENGAGEMENT_SCORE_LABEL, ENGAGEMENT_SCORE_TYPE, CustomFieldCodes
-from pusher.pipedrive_writes import PipedriveWrites
+from pusher.mirror import follow_merges
 from pusher.planning import PipedriveRecord, overwrite_mapping
+from pusher.ports import PipedriveWriter, PusherStore
+from pusher.push_ledger import LedgerEntry
 from pusher.record_pusher import PushDone, RecordPusher, gone_in_pipedrive
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import TenantSettings
@@ -26,8 +25,8 @@ UPDATES_OFF = "Updating organizations is turned off"
 class ScorePush:
     """Pushes a score change: the organization (found by link or mirror) and its open deals."""
 
-    def __init__(self, pool: asyncpg.Pool, pusher: RecordPusher, codes: CustomFieldCodes) -> None:
-        self._pool = pool
+    def __init__(self, store: PusherStore, pusher: RecordPusher, codes: CustomFieldCodes) -> None:
+        self._store = store
         self._pusher = pusher
         self._codes = codes
 
@@ -37,11 +36,12 @@ class ScorePush:
         key: str | None,
         score: int,
         settings: TenantSettings | None,
-        writes: PipedriveWrites,
+        writes: PipedriveWriter,
     ) -> list[PushDone]:
         """The results of one score change (the organization first, then each deal written)."""
         org_obj = SyncObject.ORGANIZATION
-        organization = await self._organization(tenant, key)
+        entry = await self._pusher.entry(tenant, org_obj, key) if key is not None else None
+        organization = await self._organization(tenant, key, entry)
         if key is None or organization is None:
             return [PushDone(org_obj, key, RecordOutcome.SKIPPED, message=NO_ORGANIZATION)]
         if not object_switches(settings, org_obj).update_in_pipedrive:
@@ -60,33 +60,31 @@ class ScorePush:
             ]
         job = RecordPush(org_obj, key, {ENGAGEMENT_SCORE_FIELD: score})
         mapping = overwrite_mapping(ENGAGEMENT_SCORE_FIELD, code)
-        done = await self._pusher.push(tenant, job, settings, writes, manual=False, extra_mappings=(mapping,))
+        done = await self._pusher.push_with_entry(
+            tenant, job, entry, settings, writes, manual=False, extra_mappings=(mapping,)
+        )
         return [done, *await self._deals(tenant, organization.pipedrive_id, score, writes)]
 
-    async def _organization(self, tenant: str, key: str | None) -> PipedriveRecord | None:
+    async def _organization(
+        self, tenant: str, key: str | None, entry: LedgerEntry | None
+    ) -> PipedriveRecord | None:
         if key is None:
             return None
-        async with self._pool.acquire() as conn:
-            entry = await self._pusher.ledger.entry(conn, tenant, SyncObject.ORGANIZATION, key)
+        org_obj = SyncObject.ORGANIZATION
+        async with self._store.view() as view:
             if entry is not None and entry.pipedrive_id is not None:
-                linked = await self._pusher.follow_merges(
-                    conn, tenant, SyncObject.ORGANIZATION, entry.pipedrive_id
-                )
+                linked = await follow_merges(view.mirror, tenant, org_obj, entry.pipedrive_id)
                 if linked is not None and not linked.deleted:
                     return linked
-            found = await self._pusher.mirror.by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
-            if found is None and (gone := await self._gone(conn, tenant, key)) is not None:
-                found = await self._pusher.follow_merges(
-                    conn, tenant, SyncObject.ORGANIZATION, gone.pipedrive_id
-                )
+            found = await view.mirror.by_match_key(tenant, org_obj, key)
+            gone = None if found is not None else await view.mirror.gone_by_match_key(tenant, org_obj, key)
+            if gone is not None:
+                found = await follow_merges(view.mirror, tenant, org_obj, gone.pipedrive_id)
             return found if found is not None and not found.deleted else None
 
-    async def _gone(self, conn: Connection, tenant: str, key: str) -> PipedriveRecord | None:
-        return await self._pusher.mirror.gone_by_match_key(conn, tenant, SyncObject.ORGANIZATION, key)
-
-    async def _deals(self, tenant: str, org_id: int, score: int, writes: PipedriveWrites) -> list[PushDone]:
-        async with self._pool.acquire() as conn:
-            deals = await self._pusher.mirror.open_deals_of(conn, tenant, org_id)
+    async def _deals(self, tenant: str, org_id: int, score: int, writes: PipedriveWriter) -> list[PushDone]:
+        async with self._store.view() as view:
+            deals = await view.mirror.open_deals_of(tenant, org_id)
         if not deals:
             return []
         code = await self._codes.code_of(

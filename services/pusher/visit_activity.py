@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
 from pipedrive_client import BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected
-from pusher.pipedrive_writes import PipedriveWrites, added_since
+from pusher.pipedrive_writes import added_since
+from pusher.ports import PipedriveWriter, VisitLog
 from pusher.record_pusher import PushDone
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import RecordOutcome
@@ -63,35 +62,27 @@ def _when(moment: datetime) -> str:
 
 
 class VisitActivities:
-    """The `visit_activities` table of one schema: which reveal events added their activity."""
+    """Adds a reveal's activity once (`pusher.ports.VisitLog` records which reveal events added theirs)."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
-        self._pool = pool
-        self._table = f"{schema}.visit_activities"
+    def __init__(self, log: VisitLog) -> None:
+        self._log = log
 
     async def add_once(
-        self, tenant: str, event_id: str, body: Mapping[str, Any], writes: PipedriveWrites
+        self, tenant: str, event_id: str, body: Mapping[str, Any], writes: PipedriveWriter
     ) -> bool:
         """Add the reveal's activity unless it was added already; True when this call added it."""
-        row = await self._pool.fetchrow(
-            f"SELECT state, intent_at FROM {self._table} WHERE tenant_id = $1 AND event_id = $2",
-            tenant, event_id,
-        )  # fmt: skip
-        if row is not None and row["state"] == DONE:
+        known = await self._log.state(tenant, event_id)
+        if known is not None and known.state == DONE:
             return False
-        if row is not None and await self._made_before(tenant, event_id, body, row["intent_at"], writes):
+        if known is not None and await self._made_before(tenant, event_id, body, known.intent_at, writes):
             return False
-        await self._pool.execute(
-            f"INSERT INTO {self._table} (tenant_id, event_id, org_id, state) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (tenant_id, event_id) DO UPDATE SET state = $4, intent_at = clock_timestamp()",
-            tenant, event_id, body["org_id"], INTENT,
-        )  # fmt: skip
+        await self._log.record_intent(tenant, event_id, body["org_id"])
         try:
             activity = await writes.add_activity(body)
         except _REFUSED_BEFORE_CREATING:
-            await self._forget(tenant, event_id)
+            await self._log.forget_intent(tenant, event_id)
             raise
-        await self._done(tenant, event_id, int(activity["id"]))
+        await self._log.record_done(tenant, event_id, int(activity["id"]))
         return True
 
     async def _made_before(
@@ -100,24 +91,12 @@ class VisitActivities:
         event_id: str,
         body: Mapping[str, Any],
         intent_at: datetime,
-        writes: PipedriveWrites,
+        writes: PipedriveWriter,
     ) -> bool:
         """After an interrupted add: the activity it made, if Pipedrive has it (then recorded as done)."""
         for activity in await writes.activities_of_organization(int(body["org_id"])):
             same = all(activity.get(key) == body[key] for key in ("subject", "note", "done"))
             if same and added_since(activity, intent_at):
-                await self._done(tenant, event_id, int(activity["id"]))
+                await self._log.record_done(tenant, event_id, int(activity["id"]))
                 return True
         return False
-
-    async def _done(self, tenant: str, event_id: str, activity_id: int) -> None:
-        await self._pool.execute(
-            f"UPDATE {self._table} SET state = $3, activity_id = $4 WHERE tenant_id = $1 AND event_id = $2",
-            tenant, event_id, DONE, activity_id,
-        )  # fmt: skip
-
-    async def _forget(self, tenant: str, event_id: str) -> None:
-        await self._pool.execute(
-            f"DELETE FROM {self._table} WHERE tenant_id = $1 AND event_id = $2 AND state = $3",
-            tenant, event_id, INTENT,
-        )  # fmt: skip

@@ -39,6 +39,10 @@ class InMemoryInbox:
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         return (tenant, event_id) in self.rows
 
+    async def applied_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage] | None:
+        row = self.rows.get((tenant, event_id))
+        return None if row is None else list(row.outputs or [])
+
     async def saved_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage]:
         row = self.rows.get((tenant, event_id))
         return list(row.outputs or []) if row is not None else []

@@ -60,9 +60,15 @@ class PusherHarness:
     """Feeds events to the pusher's handlers and reads the sandbox back."""
 
     def __init__(
-        self, pool: asyncpg.Pool, schema: str, handlers: PusherHandlers, sandbox: SandboxHandle
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        handlers: PusherHandlers,
+        sandbox: SandboxHandle,
+        clients: PipedriveClientFactory,
     ) -> None:
         self.pool, self.schema, self.handlers, self.sandbox = pool, schema, handlers, sandbox
+        self.clients = clients
         self.by_type = handlers.by_event_type()
         self.tenant = f"t{uuid.uuid4().hex[:8]}"
         self.offset = 0
@@ -186,7 +192,7 @@ async def pusher(
 ) -> PusherHarness:
     """A harness for a fresh tenant connected to the sandbox with its API token, auto-push on."""
     handlers = build_handlers(pusher_pool, pusher_schema, clients)
-    harness = PusherHarness(pusher_pool, pusher_schema, handlers, sandbox)
+    harness = PusherHarness(pusher_pool, pusher_schema, handlers, sandbox, clients)
     await clients.credentials.save(
         harness.tenant, ApiTokenCredentials(SecretStr(sandbox.api_token), sandbox.base_url)
     )

@@ -63,7 +63,7 @@ async def test_an_enriched_contact_creates_a_person_linked_to_its_organization(p
 async def test_fill_writes_only_empty_fields_and_overwrite_replaces_differing_values(
     pusher: PusherHarness,
 ) -> None:
-    client = pusher.handlers._clients.for_tenant(pusher.tenant)
+    client = pusher.clients.for_tenant(pusher.tenant)
     existing = await client.organizations.create({"name": "Old Name", "website": "gamma.io"})
     await pusher.mirror(SyncObject.ORGANIZATION, existing.model_dump(mode="json"))
     pusher.sandbox.state.ledger.reset()
@@ -101,7 +101,7 @@ async def test_a_record_missing_a_required_field_fails_without_a_call(pusher: Pu
 async def test_a_score_move_updates_the_organization_and_its_open_deals_creating_the_field_once(
     pusher: PusherHarness,
 ) -> None:
-    client = pusher.handlers._clients.for_tenant(pusher.tenant)
+    client = pusher.clients.for_tenant(pusher.tenant)
     orgs = [await client.organizations.create({"name": f"S{n}", "website": f"s{n}.io"}) for n in range(3)]
     for org in orgs:
         await pusher.mirror(SyncObject.ORGANIZATION, org.model_dump(mode="json"))

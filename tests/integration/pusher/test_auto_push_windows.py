@@ -38,12 +38,12 @@ async def test_an_hour_of_auto_pushes_is_one_run_closed_with_its_counts(pusher: 
     async def send(messages: Any) -> None:
         sent.extend(messages)
 
-    assert await close_ended_windows(pusher.pool, pusher.schema, send, now) == 0
+    assert await close_ended_windows(pusher.handlers.store, send, now) == 0
     after = window_end(now) + timedelta(minutes=1)
-    assert await close_ended_windows(pusher.pool, pusher.schema, send, after) >= 1
+    assert await close_ended_windows(pusher.handlers.store, send, after) >= 1
     finished = [r for r in _runs(sent) if (r["tenantid"], r["data"]["run_id"]) == (pusher.tenant, run_id)]
     assert len(finished) == 1
     data = finished[0]["data"]
     assert (data["kind"], data["counts"]["created"], data["tokens_spent"]) == ("auto_push", 2, 10)
     assert data["status"] == "Success"
-    assert await close_ended_windows(pusher.pool, pusher.schema, send, after) == 0
+    assert await close_ended_windows(pusher.handlers.store, send, after) == 0

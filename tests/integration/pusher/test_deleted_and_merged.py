@@ -28,7 +28,7 @@ def reveal(domain: str, name: str) -> CompanyRevealed:
 
 async def _known(pusher: PusherHarness, name: str, website: str) -> int:
     """An organization created in Pipedrive by a person, mirrored by the pusher from a sync."""
-    client = pusher.handlers._clients.for_tenant(pusher.tenant)
+    client = pusher.clients.for_tenant(pusher.tenant)
     org = await client.organizations.create({"name": name, "website": website})
     await pusher.mirror(SyncObject.ORGANIZATION, org.model_dump(mode="json"))
     return org.id

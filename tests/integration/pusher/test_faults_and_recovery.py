@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -75,8 +76,8 @@ async def test_a_revoked_token_fails_the_record_with_invalid_api_key(pusher: Pus
 
 
 async def test_another_tenant_goes_on_while_one_is_paused(pusher: PusherHarness) -> None:
-    other = PusherHarness(pusher.pool, pusher.schema, pusher.handlers, pusher.sandbox)
-    await pusher.handlers._clients.credentials.save(
+    other = PusherHarness(pusher.pool, pusher.schema, pusher.handlers, pusher.sandbox, pusher.clients)
+    await pusher.clients.credentials.save(
         other.tenant, ApiTokenCredentials(SecretStr(pusher.sandbox.api_token), pusher.sandbox.base_url)
     )
     await other.settings(push_settings())
@@ -94,7 +95,7 @@ async def test_a_create_interrupted_before_its_result_is_adopted_not_repeated(pu
     def crash() -> None:
         raise CrashAfterCreate()
 
-    crashing = build_handlers(pusher.pool, pusher.schema, pusher.handlers._clients, after_create=crash)
+    crashing = build_handlers(pusher.pool, pusher.schema, pusher.clients, after_create=crash)
     event_id = "crash-1"
     with pytest.raises(CrashAfterCreate):
         await _as(pusher, crashing).send(reveal("crash.io", "Crash"), event_id=event_id)
@@ -108,9 +109,7 @@ async def test_a_create_interrupted_before_its_result_is_adopted_not_repeated(pu
 
 
 async def test_an_intent_whose_call_never_left_creates_the_record(pusher: PusherHarness) -> None:
-    await pusher.handlers.pusher.ledger.record_intent(
-        pusher.tenant, SyncObject.ORGANIZATION, "never.io", {"name": "Never", "website": "never.io"}
-    )
+    await record_intent(pusher, "never.io", {"name": "Never", "website": "never.io"})
 
     [created] = results_of(await pusher.send(reveal("never.io", "Never")))
 
@@ -120,12 +119,10 @@ async def test_an_intent_whose_call_never_left_creates_the_record(pusher: Pusher
 async def test_twins_found_after_an_interrupted_create_fail_with_duplicate_found(
     pusher: PusherHarness,
 ) -> None:
-    client = pusher.handlers._clients.for_tenant(pusher.tenant)
+    client = pusher.clients.for_tenant(pusher.tenant)
     for _ in range(2):
         await client.organizations.create({"name": "Twin", "website": "twin.io"})
-    await pusher.handlers.pusher.ledger.record_intent(
-        pusher.tenant, SyncObject.ORGANIZATION, "twin.io", {"name": "Twin", "website": "twin.io"}
-    )
+    await record_intent(pusher, "twin.io", {"name": "Twin", "website": "twin.io"})
 
     [failed] = results_of(await pusher.send(reveal("twin.io", "Twin")))
 
@@ -135,6 +132,12 @@ async def test_twins_found_after_an_interrupted_create_fail_with_duplicate_found
 
 def _as(pusher: PusherHarness, handlers: PusherHandlers) -> PusherHarness:
     """The same tenant, served by other handlers (another process of the same service)."""
-    twin = PusherHarness(pusher.pool, pusher.schema, handlers, pusher.sandbox)
+    twin = PusherHarness(pusher.pool, pusher.schema, handlers, pusher.sandbox, pusher.clients)
     twin.tenant = pusher.tenant
     return twin
+
+
+async def record_intent(pusher: PusherHarness, website: str, body: dict[str, Any]) -> None:
+    """An organization's create intent committed, as a create interrupted before its POST leaves it."""
+    async with pusher.handlers.store.view() as view:
+        await view.ledger.record_intent(pusher.tenant, SyncObject.ORGANIZATION, website, body)

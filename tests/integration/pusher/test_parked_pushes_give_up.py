@@ -98,7 +98,7 @@ async def test_a_push_waiting_for_the_budget_never_gives_up_and_resumes(
     dead = await TopicTail(kafka_bootstrap, dlq_topic_name("pusher")).mark()
     # Limits that would give up on the first failure of any other kind, and on age right away.
     strict = ParkingLimits(retry_after=timedelta(0), max_failures=1, max_age=timedelta(0))
-    patient = build_handlers(pusher.pool, pusher.schema, pusher.handlers._clients, parking=strict)
+    patient = build_handlers(pusher.pool, pusher.schema, pusher.clients, parking=strict)
     state = pusher.sandbox.state
     state.faults.storm_until = state.clock.now() + 3600
     limited_before = _limited(pusher)
@@ -136,7 +136,7 @@ async def test_a_transient_failure_is_retried_without_counting_toward_giving_up(
     await _make_due(pusher)
     dead = await TopicTail(kafka_bootstrap, dlq_topic_name("pusher")).mark()
     one_failure = ParkingLimits(retry_after=timedelta(0), max_failures=1, max_age=timedelta(hours=1))
-    handlers = build_handlers(pusher.pool, pusher.schema, pusher.handlers._clients, parking=one_failure)
+    handlers = build_handlers(pusher.pool, pusher.schema, pusher.clients, parking=one_failure)
     outages = 3
 
     async def redrive_after_outages(event: CloudEvent[Any], topic: str) -> Handled:

@@ -1,0 +1,53 @@
+"""The manual-push preview: what a push of a selection would do, record by record, decided by the same
+planner a push runs (no call to Pipedrive, no write)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pusher.auto_push import RecordPush
+from pusher.planning import PushAction, comparable_fields, plan_push
+from pusher.record_pusher import NO_MATCH_KEY, RecordPusher
+from schemas.events.common import SyncObject
+from schemas.events.settings import TenantSettings
+from sync_rules.mapping_resolution import push_mappings
+
+
+async def preview_pushes(
+    pusher: RecordPusher,
+    tenant: str,
+    obj: SyncObject,
+    jobs: Sequence[RecordPush],
+    settings: TenantSettings | None,
+) -> dict[str, Any]:
+    """Each record's action, Pipedrive id, changes (from, to) and message, and how many of each action."""
+    items, counts = [], {action.value: 0 for action in PushAction}
+    for job in jobs:
+        item = {
+            "abm_id": job.abm_id,
+            "match_key": job.match_key,
+            **await _preview(pusher, tenant, job, settings),
+        }
+        counts[item["action"]] += 1
+        items.append(item)
+    return {"object": obj.value, "summary": counts, "records": items}
+
+
+async def _preview(
+    pusher: RecordPusher, tenant: str, job: RecordPush, settings: TenantSettings | None
+) -> dict[str, Any]:
+    if job.match_key is None:
+        return {"action": "skip", "message": NO_MATCH_KEY}
+    entry = await pusher.entry(tenant, job.object, job.match_key)
+    given = await pusher.plan(tenant, job, entry, settings, None, manual=True)
+    plan = plan_push(given)
+    target = given.linked or given.key_match
+    before = comparable_fields(target.record, push_mappings(settings, job.object)) if target else {}
+    changes = {f: {"from": before.get(f), "to": job.fields.get(f)} for f in plan.fields_written}
+    return {
+        "action": plan.action.value,
+        "pipedrive_id": plan.pipedrive_id,
+        "changes": changes,
+        "message": plan.message,
+    }
