@@ -1,0 +1,47 @@
+"""Architecture: in the services that state their ports (the mapper, the pusher), SQL lives only in store
+modules (`store.py`, `*_store.py`). Handlers, rules, views and workers speak to the ports, so the service
+tests can run them on in-memory fakes (tests/service) and a query has one place to be read and changed."""
+
+import ast
+import re
+from pathlib import Path
+
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+WITH_PORTS = ("mapper", "pusher")
+QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany", "copy_records_to_table"}
+SQL = re.compile(r"\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|ON\s+CONFLICT)")
+
+
+def _is_store_module(path: Path) -> bool:
+    return path.name == "store.py" or path.name.endswith("_store.py")
+
+
+def _sql_in(path: Path) -> list[str]:
+    """What in the module reads or writes a database: query method calls and SQL text."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in QUERY_METHODS:
+                found.append(f"line {node.lineno}: .{node.func.attr}()")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
+            found.append(f"line {node.lineno}: SQL text")
+    return found
+
+
+def test_sql_lives_only_in_store_modules() -> None:
+    modules = [m for service in WITH_PORTS for m in sorted((SERVICES / service).glob("*.py"))]
+
+    offenders = {str(m.relative_to(SERVICES)): _sql_in(m) for m in modules if not _is_store_module(m)}
+
+    assert len(modules) > 30
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_every_service_with_ports_states_them_and_has_store_modules() -> None:
+    for service in WITH_PORTS:
+        package = SERVICES / service
+
+        stores = [m for m in package.glob("*.py") if _is_store_module(m)]
+
+        assert (package / "ports.py").exists(), service
+        assert stores and all(_sql_in(m) for m in stores if m.name != "store.py"), service
