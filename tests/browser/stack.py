@@ -96,6 +96,10 @@ class Stack:
                 }
             )
         self.consumers["pusher"].env.update(shared, PUSHER_MAPPER_URL=self.consumers["mapper"].url)
+        # Where the auditlog sends a retry of a run's failed records: this stack's own services.
+        self.consumers["auditlog"].env.update(
+            AUDITLOG_PUSHER_URL=self.consumers["pusher"].url, AUDITLOG_CONNECTOR_URL=self.connector.url
+        )
         self.console.env.update(
             CONSOLE_DB_SCHEMA=f"itest_console_b{uid}",
             CONSOLE_PUBLIC_URL=self.console.url,
