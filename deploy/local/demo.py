@@ -107,23 +107,29 @@ async def setup() -> None:
     key = await demo_key()
     await demo_admin()
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{SANDBOX}/_sandbox/state") as response:
-            state = await response.json()
-        token = state["users"][0]["api_token"]
-        await _call(session, "POST", f"{CONNECTOR}/v1/connection/api-token", key,
-                    {"api_token": token, "api_base_url": SANDBOX})  # fmt: skip
-        both_ways = {
-            "create_in_pipedrive": True, "update_in_pipedrive": True,
-            "create_in_abm": True, "update_in_abm": True,
-        }  # fmt: skip
-        settings = {
-            "objects": {obj.value: {"directions": both_ways} for obj in SyncObject},
-            "frequency": "1h",
-            "auto_push": {"enabled": True, "score_threshold": 10},
-        }
-        await _call(session, "PUT", f"{CONNECTOR}/v1/settings", key, settings)
-        await _call(session, "POST", f"{CONNECTOR}/v1/sync", key)
+        await connect_and_sync(session, CONNECTOR, SANDBOX, key)
     print(f"demo tenant `{TENANT}` connected to the sandbox; API key in {KEY_FILE.relative_to(ROOT)}")
+
+
+async def connect_and_sync(session: aiohttp.ClientSession, connector: str, sandbox: str, key: str) -> None:
+    """The demo's connection: the sandbox's API token, settings both ways with auto-push, a first sync
+    (also what bench/bench_console_pages.py loads its tenant with)."""
+    async with session.get(f"{sandbox}/_sandbox/state") as response:
+        state = await response.json()
+    token = state["users"][0]["api_token"]
+    await _call(session, "POST", f"{connector}/v1/connection/api-token", key,
+                {"api_token": token, "api_base_url": sandbox})  # fmt: skip
+    both_ways = {
+        "create_in_pipedrive": True, "update_in_pipedrive": True,
+        "create_in_abm": True, "update_in_abm": True,
+    }  # fmt: skip
+    settings = {
+        "objects": {obj.value: {"directions": both_ways} for obj in SyncObject},
+        "frequency": "1h",
+        "auto_push": {"enabled": True, "score_threshold": 10},
+    }
+    await _call(session, "PUT", f"{connector}/v1/settings", key, settings)
+    await _call(session, "POST", f"{connector}/v1/sync", key)
 
 
 async def reveals(interval_s: float) -> None:
