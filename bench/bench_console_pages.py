@@ -174,7 +174,9 @@ def service_calls(lines: list[dict[str, Any]], windows: list[tuple[float, float]
     service and path, calls per page load and the median duration, slowest first."""
     durations: dict[tuple[str, str], list[float]] = defaultdict(list)
     for line in lines:
-        if line.get("service") != "console" and any(start <= line["at"] <= end for start, end in windows):
+        # By when the call began: a service writes its line after answering, maybe after the page ended.
+        began = line["at"] - float(line["duration_ms"]) / 1000
+        if line.get("service") != "console" and any(start <= began <= end for start, end in windows):
             durations[(line["service"], line["path"])].append(float(line["duration_ms"]))
     calls = [
         {
