@@ -21,6 +21,8 @@ from console.template_filters import has_ended
 COLLECTIONS = {"accounts": ("Accounts", "organization"), "contacts": ("Contacts", "person")}
 BROWSE_LIMIT = 2000
 """At most this many records are looked through for a selection (pages of 500 from the ABM store)."""
+BROWSE_SHOWN = 100
+"""At most this many matching records are listed to pick from (all of them can be chosen at once)."""
 PUSH_CHUNK = 1000
 """The pusher takes at most this many records per request."""
 
@@ -109,7 +111,8 @@ async def browse(request: web.Request) -> web.Response:
         "section": "push",
         "selection": selection,
         "collections": COLLECTIONS,
-        "records": records,
+        "records": records[:BROWSE_SHOWN],
+        "matching": len(records),
         "truncated": truncated,
         "limit": BROWSE_LIMIT,
     }

@@ -11,6 +11,7 @@ from multidict import MultiDict
 from console.bootstrap import HERE
 from console.error_help import COMMON_ERRORS, help_for
 from console.pipedrive_links import record_url
+from console.push_pages import BROWSE_SHOWN, COLLECTIONS, _selection
 from console.settings_pages import direction_summary, settings_patch
 from console.template_filters import FILTERS, has_ended, when
 
@@ -98,3 +99,23 @@ def test_a_run_has_ended_once_it_has_a_status_other_than_running() -> None:
     assert [has_ended({"status": s}) for s in (None, "running", "Success", "Warning", "Error")] == [
         False, False, True, True, True,
     ]  # fmt: skip
+
+
+def test_the_push_page_lists_the_first_hundred_matches_and_offers_all_of_them() -> None:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    environment.filters.update(FILTERS)
+    records = [
+        {"abm_id": f"a{n}", "match_key": f"acme{n}.io", "fields": {"name": f"Acme {n}"}} for n in range(250)
+    ]
+    html = environment.get_template("push.html").render(
+        selection=_selection(MultiDict()),
+        collections=COLLECTIONS,
+        records=records[:BROWSE_SHOWN],
+        matching=len(records),
+        truncated=False,
+        limit=2000,
+        session={"is_admin": True, "email": "admin@acme.example", "role": {"value": "admin"}},
+    )
+    assert html.count('name="abm_id"') == BROWSE_SHOWN == 100
+    assert "Select all 250 that match" in html
+    assert "Showing the first 100 of 250 that match" in html
