@@ -84,13 +84,14 @@ class RefusedConnection:
 
 async def refused_connections(pool: asyncpg.Pool, schema: str = DEFAULT_SCHEMA) -> list[RefusedConnection]:
     """Every connection that needs reconnecting, by tenant id. Reads no secret, so it needs no key: what
-    monitoring reads. None before the schema is installed."""
+    monitoring reads. None before the schema is installed, or while another process installs it (the
+    table there, a later migration's columns not yet)."""
     try:
         rows = await pool.fetch(
             f"SELECT tenant_id, refused_reason, refused_at FROM {checked_schema(schema)}.credentials"
             " WHERE refused_at IS NOT NULL ORDER BY tenant_id"
         )
-    except asyncpg.UndefinedTableError:
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
         return []
     return [
         RefusedConnection(r["tenant_id"], r["refused_reason"] or "refused", r["refused_at"]) for r in rows

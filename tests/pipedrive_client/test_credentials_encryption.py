@@ -115,3 +115,14 @@ async def test_connections_refused_for_good_are_listed_without_the_key_until_rec
     await store.save(tenant, token)
     assert tenant not in {r.tenant_id for r in await refused_connections(pg_pool, schema)}
     assert await refused_connections(pg_pool, f"pdc_absent_{os.urandom(4).hex()}") == []
+
+
+async def test_a_schema_another_process_is_still_installing_has_no_refused_connections(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    schema = f"pdc_installing_{os.urandom(4).hex()}"
+    await pg_pool.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.credentials (tenant_id text)")
+    try:
+        assert await refused_connections(pg_pool, schema) == []  # 0004's columns not there yet
+    finally:
+        await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
