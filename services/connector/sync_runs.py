@@ -1,6 +1,7 @@
 """Executing one run (sync or import): started/finished events on `psync.sync-runs.v1`, progress and
 tokens checkpointed after every acknowledged page, a budget exhaustion parks the run until the reset,
-a Pipedrive error ends it in Error with the activity log's message."""
+429s outlasting the client's waits park it like an unexpected failure, a Pipedrive error ends it in Error
+with the activity log's message."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import structlog
 from connector.change_scan import Relation
 from connector.cursors import CursorStore, Version
 from connector.runs import Run, RunKindName, RunState, RunStore
-from pipedrive_client import BudgetExhausted, Clock, PipedriveClient, PipedriveClientFactory, PipedriveError
+from pipedrive_client import (
+    BudgetExhausted,
+    Clock,
+    PipedriveClient,
+    PipedriveClientFactory,
+    PipedriveError,
+    RateLimitExceeded,
+)
 from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import Direction, SyncObject
@@ -195,6 +203,11 @@ class RunExecutor:
             return run
         except RunCancelled:
             return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)
+        except RateLimitExceeded as limited:
+            # Pipedrive still answered 429 after the client's waits (a storm): the run goes on later from
+            # its checkpoint, as after an unexpected failure, instead of ending the import in Error.
+            run.tokens_spent = context.tokens_before + context.client.tokens_spent
+            return await self._failed(run, limited)
         except RunRefused as refused:
             run.tokens_spent = context.tokens_before + context.client.tokens_spent
             return await self._end(run, RunState.FINISHED, RunEnd.FAILED, str(refused))

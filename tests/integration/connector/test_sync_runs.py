@@ -169,6 +169,29 @@ async def test_a_429_storm_and_server_errors_are_survived_with_nothing_lost(
     assert _upserts(await harness.events()) == sum(_live_counts(harness).values())
 
 
+async def test_a_429_storm_outlasting_the_clients_waits_pauses_the_run_which_completes_later(
+    harness: ConnectorHarness,
+) -> None:
+    from connector.sync_runs import retry_delay
+
+    await harness.connect_by_token()
+    state = harness.sandbox.handle.state
+    state.faults.storm_requests_left = 6  # as many 429s as the client waits through for one call (6)
+
+    paused = await _sync(harness)
+
+    assert paused.state is RunState.PAUSED and paused.resume_at is not None, paused.message
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 0  # not before its time
+    state.clock.advance(retry_delay(1).total_seconds() + 1)
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await harness.connector.deps.runs.get(harness.tenant, paused.run_id)
+
+    assert done is not None and done.status == "Success", done and done.message
+    events = await harness.events()
+    assert _upserts(events) == sum(_live_counts(harness).values())
+    assert max(_versions(events).values()) == 1
+
+
 async def test_a_revoked_token_ends_the_run_in_error_with_invalid_api_key(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
     harness.sandbox.handle.state.revoked_api_tokens.add(harness.sandbox.handle.api_token)
