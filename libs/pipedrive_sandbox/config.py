@@ -29,6 +29,8 @@ class SandboxConfig(BaseModel):
 
     plan: Plan = Plan.LITE
     seats: int = Field(default=1, ge=1)
+    # The company's daily token budget when not the plan's (tests that spend a day's budget quickly).
+    daily_budget: int | None = Field(default=None, ge=1)
     seed: int = 1
     organizations: int = Field(default=200, ge=0)
     persons_per_organization: float = Field(default=1.5, ge=0)

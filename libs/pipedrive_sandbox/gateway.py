@@ -41,7 +41,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         response: web.StreamResponse = json_response(UNAUTHORIZED_BODY, status=401)
     else:
         response, charged = await _admitted(request, handler, state, operation, credential)
-    _record(state, request, operation, credential, charged, response.status)
+    _record(state, request, operation, credential, charged, response)
     return response
 
 
@@ -85,8 +85,9 @@ def _record(
     operation: Operation,
     credential: Credential | None,
     tokens: int,
-    status: int,
+    response: web.StreamResponse,
 ) -> None:
+    status = response.status
     entry = LedgerEntry(
         time=state.clock.now(),
         method=request.method,
@@ -98,5 +99,11 @@ def _record(
         token=credential.token_id if credential else None,
         auth=credential.kind if credential else None,
         status=status,
+        wait_seconds=_wait_told(response) if status == 429 else None,
     )
     state.ledger.record(entry)
+
+
+def _wait_told(response: web.StreamResponse) -> float | None:
+    told = response.headers.get("retry-after") or response.headers.get("x-ratelimit-reset")
+    return float(told) if told is not None else None

@@ -27,6 +27,8 @@ class LedgerEntry:
     token: str | None
     auth: str | None
     status: int
+    # What a 429 told the caller to wait before its next call (retry-after, else x-ratelimit-reset).
+    wait_seconds: float | None = None
 
 
 class Ledger:

@@ -74,10 +74,11 @@ class RateLimiter:
         calls_before_block: int,
         block_seconds: int,
         enforce_burst: bool = True,
+        budget: int | None = None,
     ):
         self.plan = plan
         self.clock = clock
-        self.budget = daily_budget(plan, seats)
+        self.budget = budget if budget is not None else daily_budget(plan, seats)
         self.calls_before_block = calls_before_block
         self.block_seconds = block_seconds
         self.enforce_burst = enforce_burst

@@ -74,6 +74,7 @@ def build_state(config: SandboxConfig, clock: SandboxClock | None = None) -> San
         config.calls_through_429_before_block,
         config.block_seconds,
         config.enforce_burst_limit,
+        config.daily_budget,
     )
     oauth = OAuthServer(config, clock, next(iter(seeded.account.users)))
     return SandboxState(

@@ -90,6 +90,20 @@ async def test_exhausted_daily_budget_answers_429_with_retry_after(sandbox: Sand
     assert over_budget.headers["Retry-After"] == str(12 * 3600)
 
 
+async def test_a_company_budget_other_than_the_plans_and_the_wait_each_429_told_in_the_ledger(
+    make_sandbox: SandboxFactory,
+) -> None:
+    sandbox = await make_sandbox(daily_budget=12)
+
+    statuses = [
+        (await sandbox.call("GET", "/api/v2/organizations", params={"limit": 1})).status for _ in "ab"
+    ]
+
+    assert statuses == [200, 429]
+    entries = sandbox.handle.state.ledger.entries
+    assert [(e.status, e.wait_seconds) for e in entries] == [(200, None), (429, 12 * 3600)]
+
+
 async def test_daily_budget_resets_at_midnight_utc(sandbox: SandboxClient) -> None:
     state = sandbox.handle.state
     state.limiter.spent_today = state.limiter.budget
