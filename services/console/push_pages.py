@@ -82,8 +82,11 @@ def _selection(values: MultiMapping[Any]) -> Selection:
     )
 
 
-async def _matching(api: TenantApi, selection: Selection) -> tuple[list[dict[str, Any]], bool]:
-    """The records passing the filters (up to BROWSE_LIMIT looked through), and whether there were more."""
+async def _matching(
+    api: TenantApi, selection: Selection, enough: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """The records passing the filters, and whether there were more: up to BROWSE_LIMIT looked through,
+    or only until `enough` are found (the list to pick from needs no more; a selection needs them all)."""
     params = {"limit": "500"}
     if selection.q:
         params["q"] = selection.q
@@ -98,6 +101,8 @@ async def _matching(api: TenantApi, selection: Selection) -> tuple[list[dict[str
         found += [r for r in page if not r.get("deleted_in_crm") and selection.matches(r, now)]
         if not answer.body.get("next_cursor"):
             return found, False
+        if enough is not None and len(found) > enough:
+            return found, True
         params["cursor"] = answer.body["next_cursor"]
     return found, True
 
@@ -105,15 +110,14 @@ async def _matching(api: TenantApi, selection: Selection) -> tuple[list[dict[str
 async def browse(request: web.Request) -> web.Response:
     """The records to choose from."""
     selection = _selection(request.query)
-    records, truncated = await _matching(api_of(request), selection)
+    records, more = await _matching(api_of(request), selection, enough=BROWSE_SHOWN)
     context = {
         "title": "Push to Pipedrive",
         "section": "push",
         "selection": selection,
         "collections": COLLECTIONS,
         "records": records[:BROWSE_SHOWN],
-        "matching": len(records),
-        "truncated": truncated,
+        "matching": None if more else len(records),
         "limit": BROWSE_LIMIT,
     }
     return await render(request, "push.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import jinja2
 import pytest
@@ -11,7 +12,8 @@ from multidict import MultiDict
 from console.bootstrap import HERE
 from console.error_help import COMMON_ERRORS, help_for
 from console.pipedrive_links import record_url
-from console.push_pages import BROWSE_SHOWN, COLLECTIONS, _selection
+from console.push_pages import BROWSE_SHOWN, COLLECTIONS, _matching, _selection
+from console.service_api import TenantApi
 from console.settings_pages import direction_summary, settings_patch
 from console.template_filters import FILTERS, has_ended, when
 
@@ -101,21 +103,57 @@ def test_a_run_has_ended_once_it_has_a_status_other_than_running() -> None:
     ]  # fmt: skip
 
 
-def test_the_push_page_lists_the_first_hundred_matches_and_offers_all_of_them() -> None:
+def _push_page(records: list[dict[str, Any]], matching: int | None) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     environment.filters.update(FILTERS)
-    records = [
-        {"abm_id": f"a{n}", "match_key": f"acme{n}.io", "fields": {"name": f"Acme {n}"}} for n in range(250)
-    ]
-    html = environment.get_template("push.html").render(
+    return environment.get_template("push.html").render(
         selection=_selection(MultiDict()),
         collections=COLLECTIONS,
         records=records[:BROWSE_SHOWN],
-        matching=len(records),
-        truncated=False,
+        matching=matching,
         limit=2000,
         session={"is_admin": True, "email": "admin@acme.example", "role": {"value": "admin"}},
     )
-    assert html.count('name="abm_id"') == BROWSE_SHOWN == 100
-    assert "Select all 250 that match" in html
-    assert "Showing the first 100 of 250 that match" in html
+
+
+def _accounts(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {"abm_id": f"a{i}", "match_key": f"acme{i}.io", "fields": {"name": f"Acme {i}"}}
+        for i in range(start, start + n)
+    ]
+
+
+def test_the_push_page_lists_the_first_hundred_matches_and_offers_all_of_them() -> None:
+    counted = _push_page(_accounts(250), matching=250)
+    assert counted.count('name="abm_id"') == BROWSE_SHOWN == 100
+    assert "Select all 250 that match" in counted
+    assert "Showing the first 100 of 250 that match" in counted
+    uncounted = _push_page(_accounts(101), matching=None)
+    assert uncounted.count('name="abm_id"') == 100
+    assert "Select all that match" in uncounted and "more match" in uncounted
+    few = _push_page(_accounts(3), matching=3)
+    assert "Select all 3 that match" in few and 'id="push-shown"' not in few
+
+
+class _PagedMapper:
+    """The mapper's accounts API in pages of 500, counting the calls."""
+
+    def __init__(self, total: int) -> None:
+        self.records, self.calls = _accounts(total), 0
+
+    async def get(self, service: str, path: str, params: dict[str, str]) -> Any:
+        self.calls += 1
+        start = int(params.get("cursor", "0"))
+        page = self.records[start : start + 500]
+        more = start + 500 < len(self.records)
+        body = {"data": page, "next_cursor": str(start + 500) if more else None}
+        return type("Answer", (), {"ok": True, "body": body})()
+
+
+async def test_the_list_to_pick_from_reads_one_page_a_selection_reads_them_all() -> None:
+    mapper = _PagedMapper(1200)
+    shown, more = await _matching(cast(TenantApi, mapper), _selection(MultiDict()), enough=BROWSE_SHOWN)
+    assert (len(shown), more, mapper.calls) == (500, True, 1)
+    mapper.calls = 0
+    everything, more = await _matching(cast(TenantApi, mapper), _selection(MultiDict()))
+    assert (len(everything), more, mapper.calls) == (1200, False, 3)
