@@ -20,7 +20,6 @@ from mapper.planning import StoredRecord
 from mapper.ports import LinkKey, LinkRow, RecordRow
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
-from schemas.events.settings import TenantSettings
 from schemas.events.sync_runs import RunCounts, RunFinished
 from stream_runner.messages import OutgoingMessage
 from tests.service.inbox_fake import InMemoryInbox
@@ -275,23 +274,6 @@ class InMemoryMapperStore:
     def record(self, tenant: str, obj: SyncObject, abm_id: str) -> dict[str, Any] | None:
         """A record row as stored (what the audiences API would read)."""
         return self.tables.records[TABLES[obj]].get((tenant, abm_id))
-
-
-class InMemorySettings:
-    """`mapper.ports.TenantSettingsSource`: the newest version of each tenant's settings."""
-
-    def __init__(self) -> None:
-        self._kept: dict[str, TenantSettings] = {}
-
-    async def get(self, tenant: str) -> TenantSettings | None:
-        return self._kept.get(tenant)
-
-    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
-        current = self._kept.get(tenant)
-        if current is not None and current.version >= settings.version:
-            return False
-        self._kept[tenant] = settings
-        return True
 
 
 def _link(abm_id: str, version: datetime, deleted: bool, merged: int | None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import Handled, IncomingMessage
-from tests.service.mapper_fakes import InMemoryMapperStore, InMemorySettings
+from tests.service.mapper_fakes import InMemoryMapperStore
+from tests.service.settings_fake import InMemorySettings
 
 TENANT = "acme-tenant"
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)

@@ -22,8 +22,8 @@ from schemas.events.push import PushRequested
 from schemas.events.settings import AutoPush, DirectionSwitches, ObjectSettings, TenantSettings
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
-from tests.service.mapper_fakes import InMemorySettings
 from tests.service.pusher_fakes import FakePipedrive, InMemoryPusherStore
+from tests.service.settings_fake import InMemorySettings
 
 TENANT = "acme-tenant"
 T0 = datetime.now(UTC).replace(microsecond=0)
