@@ -11,9 +11,11 @@ import pytest
 from pydantic import BaseModel
 
 from pipedrive_client import BudgetExhausted, PipedriveUnavailable
+from pusher.auto_push import RecordPush
 from pusher.auto_push_windows import close_ended_windows
 from pusher.bootstrap import handlers_on
 from pusher.parking import ParkingLimits
+from pusher.push_preview import preview_pushes
 from schemas.catalog import build_event, event_type_of
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ScoreChanged
@@ -295,3 +297,27 @@ async def test_an_auto_push_window_is_reported_once_its_hour_has_ended(pusher: P
     assert (during, after, again) == (0, 1, 0)
     [(kind, run)] = payloads(sent)
     assert (kind, run["counts"]["created"], run["status"]) == ("psync.run.finished", 2, "Success")
+
+
+async def test_the_preview_plans_each_record_as_a_push_would_and_calls_nothing(pusher: Pusher) -> None:
+    known = pusher.pipedrive.add(ORG, {"name": "", "website": "known.io"})
+    await pusher.mirror(known)
+    pusher.pipedrive.calls.clear()
+    jobs = [
+        RecordPush(ORG, "new.io", {"name": "New Co", "website": "new.io"}, "a1"),
+        RecordPush(ORG, "known.io", {"name": "Known Co", "website": "known.io"}, "a2"),
+        RecordPush(ORG, None, {"name": "Keyless"}, "a3"),
+    ]
+
+    preview = await preview_pushes(
+        pusher.handlers.pusher, TENANT, ORG, jobs, await pusher.settings.get(TENANT)
+    )
+
+    assert [(r["abm_id"], r["action"]) for r in preview["records"]] == [
+        ("a1", "create"),
+        ("a2", "update"),
+        ("a3", "skip"),
+    ]
+    assert preview["records"][1]["changes"] == {"name": {"from": "", "to": "Known Co"}}
+    assert preview["summary"] == {"create": 1, "update": 1, "unchanged": 0, "skip": 1, "fail": 0}
+    assert pusher.pipedrive.calls == [] and pusher.store.tables.ledger == {}
