@@ -16,6 +16,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -32,6 +33,21 @@ _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
     os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
+_TESTS = Path(__file__).resolve().parent
+# Packages whose tests share one stack of service processes (package-scoped fixtures). Under
+# `pytest -n 2 --dist loadgroup` (what `make test` runs) each of them runs on one worker, so its stack
+# starts once; every other test goes to whichever worker is free.
+_ONE_WORKER_PACKAGES = ("browser", "end_to_end")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each package of `_ONE_WORKER_PACKAGES` on one xdist worker (an xdist_group mark)."""
+    for item in items:
+        if not item.path.is_relative_to(_TESTS):
+            continue
+        package = item.path.relative_to(_TESTS).parts[0]
+        if package in _ONE_WORKER_PACKAGES:
+            item.add_marker(pytest.mark.xdist_group(package))
 
 
 def _unavailable(reason: str) -> None:

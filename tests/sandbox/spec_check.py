@@ -9,6 +9,7 @@ as Pipedrive does, and the spec is patched for exactly these properties before v
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,10 @@ def _load_patched(name: str) -> dict[str, Any]:
             if declared.get("name") == parameter:
                 declared["schema"] = schema
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cached.write_bytes(pickle.dumps(spec))
+    # Written aside and renamed: another test process (pytest -n) may be reading the same cache file.
+    written = cached.with_suffix(f".{os.getpid()}.tmp")
+    written.write_bytes(pickle.dumps(spec))
+    written.replace(cached)
     return spec
 
 

@@ -30,7 +30,7 @@ from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-PART = 3000
+PART = 1000
 SHARE = KEYED_PARTITIONS // 3
 
 
