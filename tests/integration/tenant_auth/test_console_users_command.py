@@ -4,13 +4,16 @@ list, reset the password, remove; hashes only in the database."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
 
+from tenant_auth.__main__ import main
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers
 
@@ -25,6 +28,23 @@ async def _command(*args: str, stdin: str = "") -> tuple[int, str, str]:
     out, err = await process.communicate(stdin.encode())
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+InProcessCommand = Callable[..., Awaitable[tuple[int, str, str]]]
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcessCommand:
+    """The command's own `main` without starting an interpreter (its own loop, in a thread): for the
+    cases whose point is the answer, not the entry point (which `_command` exercises)."""
+
+    async def command(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = await asyncio.to_thread(main, list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return command
 
 
 @pytest.fixture
@@ -70,26 +90,30 @@ async def test_users_are_added_listed_reset_and_removed(tenant: str, pg_pool: as
     assert stored.startswith("$argon2id$") and new[1] not in stored
 
 
-async def test_bad_requests_fail_with_a_sentence_and_change_nothing(tenant: str) -> None:
-    assert await _command("add-user", "no-such-tenant", "x@example.com", "--role", "admin") == (
+async def test_bad_requests_fail_with_a_sentence_and_change_nothing(
+    tenant: str, in_process: InProcessCommand
+) -> None:
+    assert await in_process("add-user", "no-such-tenant", "x@example.com", "--role", "admin") == (
         1, "", "no tenant no-such-tenant\n",
     )  # fmt: skip
-    code, _, err = await _command(
+    code, _, err = await in_process(
         "add-user", tenant, "x@example.com", "--role", "admin", "--password-stdin", stdin="short\n"
     )
     assert (code, err) == (1, "a password needs at least 12 characters\n")
-    code, _, err = await _command("remove-user", tenant, "x@example.com")
+    code, _, err = await in_process("remove-user", tenant, "x@example.com")
     assert (code, err) == (1, f"no console user x@example.com in tenant {tenant}\n")
-    code, _, err = await _command("reset-password", tenant, "x@example.com")
+    code, _, err = await in_process("reset-password", tenant, "x@example.com")
     assert (code, err) == (1, f"no console user x@example.com in tenant {tenant}\n")
 
 
-async def test_an_email_signs_in_to_one_tenant_only(tenant: str, pg_pool: asyncpg.Pool) -> None:
+async def test_an_email_signs_in_to_one_tenant_only(
+    tenant: str, pg_pool: asyncpg.Pool, in_process: InProcessCommand
+) -> None:
     other = f"u{uuid.uuid4().hex[:8]}"
     await TenantRegistry(pg_pool).create_tenant(other, other)
     email = f"{uuid.uuid4().hex[:6]}@example.com"
-    assert (await _command("add-user", tenant, email, "--role", "admin"))[0] == 0
+    assert (await in_process("add-user", tenant, email, "--role", "admin"))[0] == 0
 
-    code, _, err = await _command("add-user", other, email, "--role", "viewer")
+    code, _, err = await in_process("add-user", other, email, "--role", "viewer")
 
     assert (code, err) == (1, f"{email} is already a console user\n")

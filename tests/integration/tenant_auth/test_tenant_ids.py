@@ -17,12 +17,24 @@ import pytest
 from structlog.testing import capture_logs
 
 from postgres_store.migrations import apply_migrations
+from tenant_auth.__main__ import main
 from tenant_auth.registry import MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
 
+async def _admin_in_process(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    """The admin command's own `main`, without starting an interpreter (its own loop, in a thread)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    code = await asyncio.to_thread(main, list(args))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
 async def _admin(database_url: str, *args: str) -> tuple[int, str]:
+    """`python -m tenant_auth`, as an operator runs it."""
     command = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -44,9 +56,13 @@ async def _tenants_named(pool: asyncpg.Pool, tenant: str) -> int:
 
 @pytest.mark.parametrize("tenant", ["acme inc", "acme:eu", "", "ä" * 3, "a" * 101, "acme\n"])
 async def test_the_admin_command_refuses_a_tenant_id_events_cannot_carry(
-    database_url: str, pg_pool: asyncpg.Pool, tenant: str
+    database_url: str,
+    pg_pool: asyncpg.Pool,
+    tenant: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, output = await _admin(database_url, "create-tenant", tenant, "Acme")
+    code, output = await _admin_in_process(database_url, monkeypatch, capsys, "create-tenant", tenant, "Acme")
 
     assert code == 1, output
     assert "invalid tenant id" in output
