@@ -114,6 +114,11 @@ wait_ready() {
         for name in "${pending[@]}"; do
             port="$(port_of "$name")"
             if ! pid="$(running_pid "$name")"; then
+                # Alive but not the service yet: the start's subshell has not exec'd it (a busy machine).
+                if alive "$(<"$(pidfile_of "$name")")"; then
+                    still+=("$name")
+                    continue
+                fi
                 log "$name exited during startup"
                 tail_log "$(logfile_of "$name")" 60
                 return 1
