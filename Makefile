@@ -49,7 +49,7 @@ PYTEST_ARGS ?=
 # `make test` runs pytest in 2 worker processes (pytest-xdist): most of the suite's time is waiting on
 # service processes, Kafka and PostgreSQL, which two workers overlap. Every test has its own tenants,
 # schemas and consumer groups (the suites of several checkouts share one Kafka anyway); the browser and
-# end-to-end packages each stay on one worker (tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
+# end-to-end packages each run on one worker (tests/conftest.py). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 
 .PHONY: help venv lock infra-up infra-down up down status test test-infra nightly faults lint format schemas \
@@ -193,7 +193,7 @@ test: venv chromium test-infra
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(TYPED_DIRS)
-	$(TEST_ENV) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The long runs `make test` keeps short: the mapper's SIGKILL-in-an-import test at 100,000 records (CI
 # runs it at 10,000).

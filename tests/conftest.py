@@ -16,7 +16,6 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -33,21 +32,29 @@ _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
     os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
-_TESTS = Path(__file__).resolve().parent
-# Packages whose tests share one stack of service processes (package-scoped fixtures). Under
-# `pytest -n 2 --dist loadgroup` (what `make test` runs) each of them runs on one worker, so its stack
-# starts once; every other test goes to whichever worker is free.
+# Packages whose tests share one stack of service processes (package-scoped fixtures). Under `pytest -n 2`
+# (what `make test` runs) each of them is one unit of work, run by one worker, so its stack starts once;
+# every other test goes on its own to whichever worker is free. (xdist's own `--dist loadgroup` marks do
+# not work with pytest 9: xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.)
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each package of `_ONE_WORKER_PACKAGES` on one xdist worker (an xdist_group mark)."""
-    for item in items:
-        if not item.path.is_relative_to(_TESTS):
-            continue
-        package = item.path.relative_to(_TESTS).parts[0]
-        if package in _ONE_WORKER_PACKAGES:
-            item.add_marker(pytest.mark.xdist_group(package))
+def _work_unit_of(nodeid: str) -> str:
+    """The package for the tests of `_ONE_WORKER_PACKAGES`, else the test itself."""
+    parts = nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" and parts[1] in _ONE_WORKER_PACKAGES else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's scope scheduler with `_work_unit_of` as the scopes (the largest unit is handed out first)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PackageStackScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit_of(nodeid)
+
+    return PackageStackScheduling(config, log)
 
 
 def _unavailable(reason: str) -> None:
