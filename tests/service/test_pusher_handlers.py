@@ -28,9 +28,8 @@ from tests.service.pusher_fakes import FakePipedrive, InMemoryPusherStore
 from tests.service.settings_fake import InMemorySettings
 
 TENANT = "acme-tenant"
-T0 = datetime.now(UTC).replace(microsecond=0)
-"""The test's start: the pusher times pauses and parked pushes' ages by the wall clock, the fakes by the
-test's (`Pusher.now`), so the two start together."""
+T0 = datetime(2026, 11, 1, 9, 15, tzinfo=UTC)
+"""When the events happened."""
 ORG = SyncObject.ORGANIZATION
 BOTH_WAYS = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
@@ -41,7 +40,10 @@ class Pusher:
     """The handlers on fakes, fed events as the consumer loop feeds them, on a clock the test moves."""
 
     def __init__(self) -> None:
-        self.now = T0
+        # The pusher times pauses and parked pushes' ages by the wall clock, the fakes by the test's clock
+        # (`now`, moved by the test): both start together.
+        self.start = datetime.now(UTC)
+        self.now = self.start
         self.store = InMemoryPusherStore(clock=lambda: self.now)
         self.pipedrive = FakePipedrive(clock=lambda: self.now)
         self.settings = InMemorySettings()
@@ -178,7 +180,7 @@ async def test_an_update_that_meets_a_404_is_skipped_and_the_record_never_asked_
 async def test_a_closed_budget_parks_the_push_and_the_tenants_next_pushes_wait_behind_it(
     pusher: Pusher,
 ) -> None:
-    pusher.pipedrive.refusal = BudgetExhausted((T0 + timedelta(hours=1)).timestamp())
+    pusher.pipedrive.refusal = BudgetExhausted((pusher.start + timedelta(hours=1)).timestamp())
 
     parked = await pusher.deliver(pusher.event(reveal("first.io", "First"), "r1"))
     pusher.pipedrive.refusal = None
@@ -190,14 +192,14 @@ async def test_a_closed_budget_parks_the_push_and_the_tenants_next_pushes_wait_b
 
 
 async def test_parked_pushes_resume_in_order_once_the_budget_reopens(pusher: Pusher) -> None:
-    pusher.pipedrive.refusal = BudgetExhausted((T0 + timedelta(hours=1)).timestamp())
+    pusher.pipedrive.refusal = BudgetExhausted((pusher.start + timedelta(hours=1)).timestamp())
     await pusher.deliver(pusher.event(reveal("first.io", "First"), "r1"))
     pusher.pipedrive.refusal = None
-    pusher.now = T0 + timedelta(seconds=1)
+    pusher.now = pusher.start + timedelta(seconds=1)
     await pusher.deliver(pusher.event(reveal("second.io", "Second"), "r2"))
 
     not_yet = await pusher.redrive_due()
-    pusher.now = T0 + timedelta(hours=1)
+    pusher.now = pusher.start + timedelta(hours=1)
     while await pusher.redrive_due():
         pass
 
@@ -209,12 +211,12 @@ async def test_parked_pushes_resume_in_order_once_the_budget_reopens(pusher: Pus
 async def test_a_parked_push_that_keeps_failing_gives_up_with_a_failed_result_and_a_dead_letter(
     pusher: Pusher,
 ) -> None:
-    pusher.pipedrive.refusal = BudgetExhausted(T0.timestamp())
+    pusher.pipedrive.refusal = BudgetExhausted(pusher.start.timestamp())
     await pusher.deliver(pusher.event(reveal("failing.io", "Failing"), "r1"))
     pusher.pipedrive.refusal = ValueError("broken")
 
-    for minutes in (1, 2):
-        pusher.now = T0 + timedelta(minutes=minutes)
+    for hours in (1, 2):
+        pusher.now = pusher.start + timedelta(hours=hours)
         await pusher.redrive_due()
 
     [failed] = results(pusher.sent)
