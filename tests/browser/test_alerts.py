@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
 from schemas.catalog import build_event
@@ -19,8 +17,9 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.topics import SYNC_RUNS
 from tests.browser.actions import sign_in
+from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
-from tests.integration.auditlog.test_alerts import Receiver
+from tests.integration.alert_receiver import Receiver, serve_receiver
 from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
@@ -28,13 +27,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", found.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield found, str(server.make_url("/hook"))
-    await server.close()
+    async with serve_receiver() as served:
+        yield served
 
 
 async def _run_fails(stack: Stack, tenant: Tenant) -> None:
@@ -60,6 +54,7 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
     await page.get_by_label("Alert when this many records fail").fill("0")
     await page.get_by_role("button", name="Save alert settings").click()
     await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved.")
+    await capture(page, "alerts-invalid")
     await page.get_by_label("Webhook URL").fill(url)
     await page.get_by_label("Alert when this many records fail").fill("5")
     await page.get_by_label("within this many minutes").fill("10")
@@ -75,6 +70,7 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
 
     await eventually(banner_shown, lambda shown: shown == 1, within_s=60, what="the alert banner")
     await expect(banner).to_contain_text("A sync run failed")
+    await capture(page, "alerts-banner")
     [delivered] = await eventually(
         lambda: asyncio.sleep(0, hook.of(tenant.tenant_id)),
         lambda got: len(got) == 1,

@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from schemas.events.sync_runs import retry_run_id
 from tests.browser.actions import at_path, sign_in
+from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 from tests.integration.conditions import eventually
 
@@ -58,6 +59,7 @@ async def test_an_admin_retries_a_runs_failed_records_and_lands_on_the_linked_ne
     await expect(page.get_by_role("status")).to_contain_text("being retried in this new run")
     summary = page.locator("#run-summary")
     await expect(summary.locator("dt", has_text="Retry of")).to_be_visible()
+    await capture(page, "activity-retry")
     await summary.get_by_role("link", name=first).click()
     await expect(page).to_have_url(at_path(f"/activity/runs/{first}"))
     await expect(page.locator("#run-summary dt", has_text="Retried by")).to_be_visible()

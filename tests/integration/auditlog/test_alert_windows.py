@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from auditlog.alert_delivery import AlertDelivery
@@ -28,7 +26,7 @@ from schemas.events.record_results import RecordApplied
 from schemas.topics import RECORD_RESULTS, dlq_topic_name
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
-from tests.integration.auditlog.test_alerts import FAST, Receiver
+from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
@@ -78,13 +76,8 @@ async def windows(
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", found.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield found, str(server.make_url("/hook"))
-    await server.close()
+    async with serve_receiver() as served:
+        yield served
 
 
 class Throttled:

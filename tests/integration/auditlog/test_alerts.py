@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_log import ActivityLog
 from auditlog.alert_api import add_alert_routes
-from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
+from auditlog.alert_delivery import AlertDelivery
 from auditlog.alert_rules import AlertSettings
 from auditlog.alert_store import AlertStore
 from auditlog.bootstrap import install_tables
@@ -29,37 +28,11 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import IncomingMessage
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
+from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
-FAST = DeliveryPolicy(
-    poll_every_s=0.05,
-    first_retry_s=0.05,
-    most_retry_s=0.2,
-    attempt_timeout_s=2.0,
-    private_hosts=frozenset({"127.0.0.1"}),  # the local receiver
-)
-
-
-@dataclass
-class Receiver:
-    """A local webhook receiver: answers `failures` 503s first, then 200s, and keeps what it accepted."""
-
-    failures: int = 0
-    received: list[dict[str, Any]] = field(default_factory=list)
-    refused: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if self.refused < self.failures:
-            self.refused += 1
-            return web.Response(status=503)
-        self.received.append(body)
-        return web.json_response({"ok": True})
-
-    def of(self, tenant: str) -> list[dict[str, Any]]:
-        return [b for b in self.received if f"[{tenant}]" in b["text"]]
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +45,8 @@ async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", found.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield found, str(server.make_url("/hook"))
-    await server.close()
+    async with serve_receiver() as served:
+        yield served
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from pipedrive_client.authorization import API_TOKEN_REFUSED
 from pipedrive_client.budget import ClosedWindow
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
-from tests.integration.auditlog.test_alerts import FAST, Receiver
+from tests.integration.alert_receiver import FAST, Receiver
 from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
