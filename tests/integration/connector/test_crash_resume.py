@@ -39,6 +39,9 @@ async def test_a_run_killed_midway_is_resumed_after_restart_with_nothing_lost_or
 ) -> None:
     processes = connector_processes
     live = _live(processes, objects)
+    # Each Pipedrive call answers after 20 ms: the run is still going when it is killed a third of the way
+    # (on a quiet machine the whole import could otherwise end between the check and the kill).
+    processes.sandbox.handle.state.faults.latency_seconds = 0.02
     first = processes.process("first")
     await first.start()
     await first.wait_ready()
