@@ -33,11 +33,10 @@ LOCAL_ENV := KAFKA_BOOTSTRAP=$(LOCAL_KAFKA_BOOTSTRAP) DATABASE_URL=$(LOCAL_DATAB
 TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
 	DATABASE_URL="$${DATABASE_URL:-$(LOCAL_DATABASE_URL)}"
 
-# Processes per consumer service for `make up` (they share one consumer group, up to 12 each):
+# Processes per consumer service for `make up` (they share one consumer group, up to 12 each); the
+# defaults (2 mappers, 1 of every other service) are deploy/local/services.sh's DEFAULT_REPLICAS, and a
+# variable given on make's command line reaches the script (and `make bench`) as it is:
 #   make up MAPPER_REPLICAS=3 PUSHER_REPLICAS=2
-MAPPER_REPLICAS ?= 1
-PUSHER_REPLICAS ?= 1
-export MAPPER_REPLICAS PUSHER_REPLICAS
 
 # The encryption keys of benchmark processes: the caller's, else the random ones `make up` keeps in
 # .state/keys/ (services refuse the public development keys; the tests set their own in tests/conftest.py).
@@ -60,7 +59,7 @@ PYTEST_WORKERS ?= 0
 
 help:
 	@echo "make up           start Kafka, PostgreSQL, topics and all services (from a fresh clone);"
-	@echo "                  MAPPER_REPLICAS=N / PUSHER_REPLICAS=N run N processes of mapper / pusher"
+	@echo "                  MAPPER_REPLICAS=N / PUSHER_REPLICAS=N run N processes of mapper / pusher (2 / 1)"
 	@echo "make down         stop everything make up started"
 	@echo "make status       what is running"
 	@echo "make test         infra (unless KAFKA_BOOTSTRAP/DATABASE_URL are set), lint, mypy, pytest"

@@ -1,19 +1,21 @@
 """Benchmark: 100,000 source changes applied to the ABM store by the mapper, in records per second.
 
-The mapper runs as its own process (as deployed) on the local Kafka and PostgreSQL, with a fresh consumer
+The mapper runs as its own processes (as deployed) on the local Kafka and PostgreSQL, with a fresh consumer
 group positioned at the end of every topic it reads and a fresh schema; the benchmark produces 100,000
 organization changes (distinct domains, messy website forms) for one tenant, then times from the
-mapper's start until every record is linked in the store (and, apart, from the first record applied).
-It measures the default deployment (one mapper process) and, apart, two processes in one group
-(scale-out across partitions), each on a fresh group and schema, with the CPU seconds the mapper
-processes used (so a figure taken on a busy machine can still be compared per CPU second).
-`BENCH_MAPPER_PROCESSES` picks the deployments (default `1,2`: processes per run).
-Writes `bench-results/mapper-apply.json`. Goal: >= 10,000 records/s."""
+mappers' start until every record is linked in the store (and, apart, from the first record applied).
+It measures the default deployment, as many processes in one group as `make up` starts
+(`deploy/local/services.sh instances`: 2 unless MAPPER_REPLICAS says otherwise), and, apart, one process
+(the figure per process), each on a fresh group and schema, with the CPU seconds the mapper processes used
+(so a figure taken on a busy machine can still be compared per CPU second).
+`BENCH_MAPPER_PROCESSES` picks the deployments (default `1,<the default's count>`: processes per run).
+Writes `bench-results/mapper-apply.json`. Goal: >= 10,000 records/s with the default deployment."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -33,10 +35,29 @@ from schemas.keys import source_change_key
 from schemas.topics import SOURCE_CHANGES
 
 RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
-PROCESSES = [int(n) for n in os.environ.get("BENCH_MAPPER_PROCESSES", "1,2").split(",")]
-DEFAULT_PROCESSES = 1
 GOAL = 10_000
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_processes() -> int:
+    """How many mapper processes `make up` starts (the local deployment script says)."""
+    listed = subprocess.run(
+        [str(ROOT / "deploy" / "local" / "services.sh"), "instances"],
+        env={**os.environ, "SERVICES": "mapper"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return len(listed.stdout.split())
+
+
+DEFAULT_PROCESSES = default_processes()
+PROCESSES = [
+    int(n)
+    for n in os.environ.get(
+        "BENCH_MAPPER_PROCESSES", ",".join(map(str, sorted({1, DEFAULT_PROCESSES})))
+    ).split(",")
+]
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 WEBSITES = ["https://www.{d}/about", "{d}", "HTTP://{D}/", "www.{d}.", "http://{d}:8080/x?y=1"]
@@ -147,14 +168,15 @@ async def run_all() -> dict[str, object]:
     return {
         "benchmark": "mapper-apply",
         "records": RECORDS,
-        "default_deployment": f"{DEFAULT_PROCESSES} process",
+        "default_deployment": f"{DEFAULT_PROCESSES} mapper process(es), as `make up` starts them",
         "records_per_second": default["records_per_second"],
         "goal_records_per_second": GOAL,
         "goal_met_by_default_deployment": default["goal_met"],
         "goal_met_by": met,
         "best_records_per_second": max(int(str(r["records_per_second"])) for r in runs),
         "runs": runs,
-        "note": "records_per_second (top level) is the default deployment's: one mapper process."
+        "note": f"records_per_second (top level) is the default deployment's: {DEFAULT_PROCESSES} mapper"
+        " process(es) in one group (deploy/local/services.sh instances)."
         " Per run: records_per_second counts from the mapper processes' start (app start, group join"
         " included); records_per_second_once_applying from the first record seen in the store;"
         " mapper_cpu_seconds is the user+system CPU of the mapper processes, start-up included."

@@ -4,6 +4,7 @@
 #   deploy/local/services.sh start    start each service not yet running, wait for its /readyz
 #   deploy/local/services.sh stop     SIGTERM each service we started, SIGKILL after a grace period
 #   deploy/local/services.sh status   one line per service; exit 0 when all are running and ready
+#   deploy/local/services.sh instances   the instances start would run, one a line (what the benches run)
 #
 # Each service runs as `.venv/bin/python -m <name>` with KAFKA_BOOTSTRAP, DATABASE_URL, the encryption keys
 # (the caller's PSYNC_CREDENTIALS_KEY / CONSOLE_SERVICE_KEYS_KEY, else random ones kept in .state/keys/) and
@@ -11,7 +12,9 @@
 # SERVICES (space-separated) overrides the list, e.g. SERVICES="connector mapper" services.sh start.
 # <NAME>_REPLICAS=N runs N processes of a service (e.g. MAPPER_REPLICAS=3, PUSHER_REPLICAS=2; they join
 # one consumer group): instances <name>, <name>-2 ... <name>-N, instance i on port <port> + 100 x (i-1),
-# pidfile svc-<instance>.pid, log <instance>.log.
+# pidfile svc-<instance>.pid, log <instance>.log. The mapper runs 2 by default (DEFAULT_REPLICAS): one
+# process leaves a core idle while it waits for each transaction, and its throughput goal (10,000 records/s,
+# bench/bench_mapper_apply.py, which runs these defaults) needs both cores.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -24,6 +27,8 @@ SERVICES="${SERVICES:-$DEFAULT_SERVICES}"
 # gets a port).
 declare -A DEFAULT_PORTS=([console]=8080 [connector]=8081 [mapper]=8082 [pusher]=8083 [auditlog]=8084
     [pipedrive_sandbox]=8765)
+# Processes per service unless <NAME>_REPLICAS says otherwise (1 for a service not listed).
+declare -A DEFAULT_REPLICAS=([mapper]=2)
 
 export KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:19092}"
 export DATABASE_URL="${DATABASE_URL:-postgresql://psync:psync@127.0.0.1:55432/psync}"
@@ -39,7 +44,7 @@ instances() {
     local name var count i
     for name in $SERVICES; do
         var="${name^^}_REPLICAS"
-        count="${!var:-1}"
+        count="${!var:-${DEFAULT_REPLICAS[$name]:-1}}"
         [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive number, not '$count'"
         echo "$name"
         for ((i = 2; i <= count; i++)); do echo "$name-$i"; done
@@ -221,5 +226,6 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+    instances) instances ;;
+    *) echo "usage: $0 {start|stop|status|instances}" >&2; exit 2 ;;
 esac

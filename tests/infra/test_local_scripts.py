@@ -256,3 +256,19 @@ def test_a_replica_count_that_is_not_a_number_is_refused(env: Env) -> None:
 
     assert started.returncode != 0
     assert "DUMMY_ALPHA_REPLICAS must be a positive number" in started.stderr
+
+
+def test_make_up_runs_two_mappers_unless_told_otherwise(env: Env) -> None:
+    default = env.run("instances", services="connector mapper pusher")
+    one = subprocess.run(
+        [str(SERVICES_SH), "instances"],
+        env={**env.env, "SERVICES": "mapper", "MAPPER_REPLICAS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split() == ["connector", "mapper", "mapper-2", "pusher"]
+    assert one.stdout.split() == ["mapper"]
