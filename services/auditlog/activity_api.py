@@ -24,8 +24,8 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from auditlog.activity_reads import ENTRY_COLUMNS, ActivityReads, RunFilter
-from auditlog.run_views import StoredRun, present_run
+from auditlog.ports import ActivityReads
+from auditlog.run_views import ENTRY_COLUMNS, RunFilter, StoredRun, present_run
 from schemas.events.common import RecordOutcome
 from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
-from auditlog.alert_rules import AlertSettings, RaisedAlert, alert_of_finished_run, is_recent
+from auditlog.alert_rules import alert_of_finished_run, is_recent
+from auditlog.ports import AlertRaising
 from schemas.events.sync_runs import RunFinished
-
-
-class AlertRaising(Protocol):
-    """Where alerts are raised (`AlertStore`)."""
-
-    async def settings(self, tenant: str) -> AlertSettings: ...
-
-    async def raise_alert(self, alert: RaisedAlert, now: datetime) -> str | None: ...
 
 
 async def alert_on_run_finished(alerts: AlertRaising, tenant: str, run: RunFinished, now: datetime) -> None:

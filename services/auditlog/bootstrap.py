@@ -12,8 +12,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_log import ActivityLog
-from auditlog.activity_reads import ActivityReads
+from auditlog.activity_log_store import PostgresActivityLog
+from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.alert_api import add_alert_routes
 from auditlog.alert_delivery import AlertDelivery, DeliveryPolicy
 from auditlog.alert_store import AlertStore
@@ -96,12 +96,12 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
     """The auditlog's handlers, its API (activity log, retries, audit entries, alerts) and the alert
     delivery worker on the skeleton's infrastructure."""
     pool, schema = infrastructure.pool, settings.db_schema
-    log = ActivityLog(pool, schema)
+    log = PostgresActivityLog(pool, schema)
     alerts = AlertStore(pool, schema)
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)
-    reads = ActivityReads(pool, schema)
+    reads = PostgresActivityReads(pool, schema)
     add_activity_routes(app, reads)
     add_audit_routes(app, tenants)
     add_alert_routes(app, alerts, settings.webhook_http_hosts)

@@ -8,8 +8,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
-from auditlog.alert_triggers import AlertRaising, alert_on_run_finished
+from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.alert_triggers import alert_on_run_finished
+from auditlog.ports import ActivityLog, AlertRaising
 from schemas.envelope import CloudEvent
 from schemas.events.audit import AuditRecorded
 from schemas.events.common import Direction

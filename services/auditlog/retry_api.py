@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from auditlog.activity_reads import ActivityReads
+from auditlog.ports import ActivityReads
 from auditlog.retry_requests import Refusal, RetryRequests, RetryUndeliverable
 from auditlog.retry_rules import NotRetriable, RetryWork, first_run_of, retry_work, runs_holding_failures
 from auditlog.retry_store import ActivityRetries

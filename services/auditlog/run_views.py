@@ -21,6 +21,22 @@ from sync_rules.run_status import worst_status
 
 REASONS_SHOWN = 3
 _NOT_APPLIED = (RecordOutcome.SKIPPED, RecordOutcome.FAILED)
+ENTRY_COLUMNS = (
+    "event_id", "run_id", "source_topic", "object", "direction", "match_key", "pipedrive_id", "abm_id",
+    "outcome", "message", "tokens_spent", "occurred_at",
+)  # fmt: skip
+"""An entry's fields as the API (and its CSV) shows them."""
+Position = tuple[datetime, str]
+"""Where a page starts: (time, run id or event id)."""
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list shows."""
+
+    status: str | None = None
+    service: str | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)

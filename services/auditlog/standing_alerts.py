@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import structlog
 
 from auditlog.alert_rules import standing_alerts
-from auditlog.alert_triggers import AlertRaising
+from auditlog.ports import AlertRaising
 from pipedrive_client import ExhaustedBudget, RefusedConnection
 
 _log = structlog.get_logger(__name__)

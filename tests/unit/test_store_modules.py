@@ -1,13 +1,14 @@
-"""Architecture: in the services that state their ports (the mapper, the pusher), SQL lives only in store
-modules (`store.py`, `*_store.py`). Handlers, rules, views and workers speak to the ports, so the service
-tests can run them on in-memory fakes (tests/service) and a query has one place to be read and changed."""
+"""Architecture: in the services that state their ports (the mapper, the pusher, the auditlog), SQL lives
+only in store modules (`store.py`, `*_store.py`). Handlers, rules, views and workers speak to the ports, so
+the service tests can run them on in-memory fakes (tests/service) and a query has one place to be read and
+changed."""
 
 import ast
 import re
 from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-WITH_PORTS = ("mapper", "pusher")
+WITH_PORTS = ("mapper", "pusher", "auditlog")
 QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany", "copy_records_to_table"}
 SQL = re.compile(r"\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|ON\s+CONFLICT)")
 

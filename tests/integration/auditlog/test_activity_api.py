@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
-from auditlog.activity_reads import ActivityReads
+from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.activity_log_store import PostgresActivityLog
+from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.bootstrap import install_tables
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
@@ -42,7 +43,7 @@ async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tupl
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_activity_routes(app, ActivityReads(pg_pool, auditlog_schema))
+    add_activity_routes(app, PostgresActivityReads(pg_pool, auditlog_schema))
     client: Client = TestClient(TestServer(app))
     await client.start_server()
     yield client, registry
@@ -56,7 +57,7 @@ async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
     return tenant, {"Authorization": f"Bearer {key.full_key}"}
 
 
-async def _runs(log: ActivityLog, tenant: str, statuses: list[RunStatus | None]) -> None:
+async def _runs(log: PostgresActivityLog, tenant: str, statuses: list[RunStatus | None]) -> None:
     """One run a minute; None: started, not finished."""
     for n, status in enumerate(statuses):
         started = RunStarted(
@@ -81,7 +82,7 @@ async def test_runs_are_listed_newest_first_page_by_page_and_filtered(
     client, registry = api
     tenant, headers = await _tenant(registry)
     statuses = [RunStatus.SUCCESS, RunStatus.WARNING, RunStatus.ERROR, RunStatus.SUCCESS, None]
-    await _runs(ActivityLog(pg_pool, auditlog_schema), tenant, statuses)
+    await _runs(PostgresActivityLog(pg_pool, auditlog_schema), tenant, statuses)
 
     seen: list[str] = []
     cursor: str | None = None
@@ -109,7 +110,7 @@ async def test_a_runs_entries_are_listed_oldest_first_and_filtered_by_outcome(
 ) -> None:
     client, registry = api
     tenant, headers = await _tenant(registry)
-    log = ActivityLog(pg_pool, auditlog_schema)
+    log = PostgresActivityLog(pg_pool, auditlog_schema)
     outcomes = ["created", "skipped", "failed", "updated", "created"]
     for n, outcome in enumerate(outcomes):
         entry = RecordEntry(
@@ -143,7 +144,7 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
     client, registry = api
     owner, _ = await _tenant(registry)
     _, stranger = await _tenant(registry)
-    await _runs(ActivityLog(pg_pool, auditlog_schema), owner, [RunStatus.SUCCESS])
+    await _runs(PostgresActivityLog(pg_pool, auditlog_schema), owner, [RunStatus.SUCCESS])
 
     assert (await (await client.get("/v1/runs", headers=stranger)).json())["data"] == []
     missing = await client.get("/v1/runs/run-0", headers=stranger)
@@ -171,7 +172,7 @@ async def test_a_running_run_shows_running_and_counts_its_entries_as_they_come(
 ) -> None:
     client, registry = api
     tenant, headers = await _tenant(registry)
-    log = ActivityLog(pg_pool, auditlog_schema)
+    log = PostgresActivityLog(pg_pool, auditlog_schema)
     window = RunStarted(
         run_id="auto-push-1", service="pusher", kind=RunKind.AUTO_PUSH, direction=Direction.TO_PIPEDRIVE,
         objects=(SyncObject.ORGANIZATION,), started_at=T0, trigger="auto_push",
@@ -220,7 +221,7 @@ async def test_an_import_shows_its_records_outcomes_and_its_apply_run_holds_its_
 ) -> None:
     client, registry = api
     tenant, headers = await _tenant(registry)
-    log = ActivityLog(pg_pool, auditlog_schema)
+    log = PostgresActivityLog(pg_pool, auditlog_schema)
     imported = RunStarted(
         run_id="import-1", service="connector", kind=RunKind.IMPORT, direction=Direction.TO_ABM,
         objects=(SyncObject.ORGANIZATION,), started_at=T0, trigger="manual",
@@ -264,7 +265,7 @@ async def test_a_runs_entries_export_as_csv(
 ) -> None:
     client, registry = api
     tenant, headers = await _tenant(registry)
-    log = ActivityLog(pg_pool, auditlog_schema)
+    log = PostgresActivityLog(pg_pool, auditlog_schema)
     await log.record_entry(tenant, "c1", "psync.push-results.v1", _entry("push-1", 1, "created", tokens=5))
     await log.record_entry(
         tenant, "c2", "psync.push-results.v1", _entry("push-1", 2, "failed", 'Said "no", twice')

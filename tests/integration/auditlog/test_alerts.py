@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from auditlog.activity_log import ActivityLog
+from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.alert_api import add_alert_routes
 from auditlog.alert_delivery import AlertDelivery
 from auditlog.alert_rules import AlertSettings
@@ -93,7 +93,7 @@ async def _run_ends(pg_pool: asyncpg.Pool, schema: str, tenant: str, run_id: str
         id_parts=(run_id,),
         time=now,
     )
-    handle = build_handlers(ActivityLog(pg_pool, schema), alerts=AlertStore(pg_pool, schema))[
+    handle = build_handlers(PostgresActivityLog(pg_pool, schema), alerts=AlertStore(pg_pool, schema))[
         "psync.run.finished"
     ]
     await handle(event, IncomingMessage("psync.sync-runs.v1", 0, 0, None, b""))

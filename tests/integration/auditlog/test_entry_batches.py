@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from auditlog.activity_log import ActivityLog
+from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.bootstrap import install_tables
 from auditlog.handlers import build_batch_handlers, build_handlers, record_applied_entry
 from schemas.catalog import build_event
@@ -90,8 +90,8 @@ async def test_a_batch_writes_the_same_rows_and_duplicates_as_one_event_at_a_tim
     pg_pool: asyncpg.Pool, two_schemas: tuple[str, str]
 ) -> None:
     single_schema, batch_schema = two_schemas
-    one_by_one = build_handlers(ActivityLog(pg_pool, single_schema))["psync.record.applied"]
-    batched = build_batch_handlers(ActivityLog(pg_pool, batch_schema))["psync.record.applied"]
+    one_by_one = build_handlers(PostgresActivityLog(pg_pool, single_schema))["psync.record.applied"]
+    batched = build_batch_handlers(PostgresActivityLog(pg_pool, batch_schema))["psync.record.applied"]
 
     single_duplicates = [
         (await one_by_one(event, message)).duplicate for batch in deliveries() for event, message in batch
@@ -115,8 +115,8 @@ async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
 ) -> None:
     """The reference is the activity log's one-event write, each in its own transaction."""
     single_schema, batch_schema = two_schemas
-    single_log = ActivityLog(pg_pool, single_schema)
-    batched = build_batch_handlers(ActivityLog(pg_pool, batch_schema))["psync.record.applied"]
+    single_log = PostgresActivityLog(pg_pool, single_schema)
+    batched = build_batch_handlers(PostgresActivityLog(pg_pool, batch_schema))["psync.record.applied"]
 
     fresh = [
         await single_log.record_entry(event.tenantid, event.id, message.topic, record_applied_entry(event))

@@ -15,8 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_log import ActivityLog, EntryEvent, RecordEntry
-from auditlog.activity_reads import ActivityReads
+from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.activity_log_store import PostgresActivityLog
+from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.bootstrap import install_tables
 from auditlog.retry_api import add_retry_routes
 from auditlog.retry_requests import RetryRequests
@@ -57,7 +58,7 @@ async def connector() -> AsyncIterator[tuple[str, list[Any], list[int]]]:
 @pytest.fixture
 async def api(
     pg_pool: asyncpg.Pool, connector: tuple[str, list[Any], list[int]]
-) -> AsyncIterator[tuple[Client, ActivityLog, dict[str, str], str]]:
+) -> AsyncIterator[tuple[Client, PostgresActivityLog, dict[str, str], str]]:
     schema = f"itest_retry_{uuid.uuid4().hex[:8]}"
     await install_tables(pg_pool, schema)
     registry = TenantRegistry(pg_pool)
@@ -66,7 +67,7 @@ async def api(
     await registry.create_tenant(tenant, tenant)
     key = await registry.issue_key(tenant)
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    reads = ActivityReads(pg_pool, schema)
+    reads = PostgresActivityReads(pg_pool, schema)
     add_activity_routes(app, reads)
     async with aiohttp.ClientSession() as session:
         # Nothing listens on port 9: the pusher does not answer.
@@ -74,12 +75,19 @@ async def api(
         add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
         client: Client = TestClient(TestServer(app))
         await client.start_server()
-        yield client, ActivityLog(pg_pool, schema), {"Authorization": f"Bearer {key.full_key}"}, tenant
+        yield (
+            client,
+            PostgresActivityLog(pg_pool, schema),
+            {"Authorization": f"Bearer {key.full_key}"},
+            tenant,
+        )
         await client.close()
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-async def _run(log: ActivityLog, tenant: str, run_id: str, service: str, kind: RunKind, failed: int) -> None:
+async def _run(
+    log: PostgresActivityLog, tenant: str, run_id: str, service: str, kind: RunKind, failed: int
+) -> None:
     direction = Direction.TO_PIPEDRIVE if service == "pusher" else Direction.TO_ABM
     started = RunStarted(
         run_id=run_id, service=service, kind=kind, direction=direction, objects=(SyncObject.ORGANIZATION,),
@@ -108,7 +116,7 @@ def _failed_entry(run_id: str, direction: Direction, n: int) -> RecordEntry:
 
 
 async def test_an_imports_failed_records_are_re_read_by_the_connector_as_a_linked_run(
-    api: tuple[Client, ActivityLog, dict[str, str], str], connector: tuple[str, list[Any], list[int]]
+    api: tuple[Client, PostgresActivityLog, dict[str, str], str], connector: tuple[str, list[Any], list[int]]
 ) -> None:
     client, log, headers, tenant = api
     await _run(log, tenant, "import-1", "connector", RunKind.IMPORT, 0)
@@ -143,7 +151,7 @@ async def test_an_imports_failed_records_are_re_read_by_the_connector_as_a_linke
 
 
 async def test_what_cannot_be_retried_answers_a_clear_json_error(
-    api: tuple[Client, ActivityLog, dict[str, str], str],
+    api: tuple[Client, PostgresActivityLog, dict[str, str], str],
 ) -> None:
     client, log, headers, tenant = api
     await _run(log, tenant, "push-ok", "pusher", RunKind.PUSH, 0)

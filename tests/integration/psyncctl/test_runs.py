@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_reads import ActivityReads
+from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.bootstrap import install_tables
 from auditlog.retry_api import add_retry_routes
 from auditlog.retry_requests import RetryRequests
@@ -54,7 +54,7 @@ async def auditlog(
     registry = TenantRegistry(pg_pool)
     await registry.install()
     app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    reads = ActivityReads(pg_pool, schema)
+    reads = PostgresActivityReads(pg_pool, schema)
     add_activity_routes(app, reads)
     async with aiohttp.ClientSession() as session:
         requests = RetryRequests(session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"})

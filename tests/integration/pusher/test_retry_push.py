@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_api import add_activity_routes
-from auditlog.activity_log import ActivityLog
-from auditlog.activity_reads import ActivityReads
+from auditlog.activity_log_store import PostgresActivityLog
+from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.bootstrap import install_tables as install_auditlog_tables
 from auditlog.handlers import build_handlers as build_auditlog_handlers
 from auditlog.retry_api import add_retry_routes
@@ -52,7 +52,7 @@ class Chain:
     abm_store: MapperHarness
     auditlog: Client
     push_api: Client
-    auditlog_log: ActivityLog
+    auditlog_log: PostgresActivityLog
     headers: dict[str, str]
     http: aiohttp.ClientSession
     published: list[OutgoingMessage] = field(default_factory=list)
@@ -101,7 +101,7 @@ async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
     await registry.install()
     await registry.create_tenant(pusher.tenant, pusher.tenant)
     key = await registry.issue_key(pusher.tenant)
-    log = ActivityLog(pusher.pool, auditlog_schema)
+    log = PostgresActivityLog(pusher.pool, auditlog_schema)
     published: list[OutgoingMessage] = []
 
     async def publish(messages: Any) -> None:
@@ -118,7 +118,7 @@ async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
         add_manual_push_routes(push_app, pusher.handlers, publish, abm_records)
         async with TestClient(TestServer(push_app)) as push_api:
             auditlog_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-            reads = ActivityReads(pusher.pool, auditlog_schema)
+            reads = PostgresActivityReads(pusher.pool, auditlog_schema)
             add_activity_routes(auditlog_app, reads)
             urls = {"pusher": str(push_api.make_url("")).rstrip("/"), "connector": "http://127.0.0.1:9"}
             retries = ActivityRetries(pusher.pool, auditlog_schema)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auditlog.activity_log import applies_run_of
+from auditlog.activity_entries import applies_run_of
 from auditlog.handlers import apply_run_of
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunKind, RunStarted, applied_run_id, apply_run_id

@@ -1,20 +1,18 @@
-"""The activity log's Postgres adapter: runs and per-record entries, written with the inbox claim."""
+"""The activity log's Postgres adapter: runs, per-record entries, their tallies and audit entries, each
+written in the transaction that claims its events in the inbox."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
+from auditlog.activity_entries import EntryEvent, RecordEntry, applies_run_of, tally_entries
 from auditlog.run_views import shown_status
 from postgres_store.inbox import claim_event, claim_events
 from postgres_store.pool import Connection
 from schemas.events.audit import AuditRecorded
-from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, RunStatus, applied_run_id
-
-REASON_LENGTH = 200
+from schemas.events.sync_runs import RunFinished, RunStarted, RunStatus
 
 _ENTRY_COLUMNS = (
     "tenant_id, event_id, run_id, source_topic, object, direction, match_key, pipedrive_id, abm_id, outcome,"
@@ -22,34 +20,9 @@ _ENTRY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class RecordEntry:
-    """One per-record line of the activity log."""
-
-    run_id: str | None
-    object: str
-    direction: str
-    match_key: str
-    pipedrive_id: int | None
-    abm_id: str | None
-    outcome: str
-    message: str | None
-    tokens_spent: int
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class EntryEvent:
-    """An event that adds one entry: who sent it, its id, the topic it came from, and the entry."""
-
-    tenant: str
-    event_id: str
-    topic: str
-    entry: RecordEntry
-
-
-class ActivityLog:
-    """Writes runs and entries; each write is one transaction that also claims its events in the inbox."""
+class PostgresActivityLog:
+    """The activity log on PostgreSQL (`auditlog.ports.ActivityLog`): each write is one transaction that
+    also claims its events in the inbox."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
@@ -179,32 +152,6 @@ class ActivityLog:
             *([k[i] for k in keys] for i in range(4)),
             [tallies[k][0] for k in keys], [tallies[k][1] for k in keys],
         )  # fmt: skip
-
-
-def tally_entries(events: Sequence[EntryEvent]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
-    """(records, tokens) per (tenant, run, outcome, reason) of the entries that belong to a run."""
-    tallies: dict[tuple[str, str, str, str], tuple[int, int]] = {}
-    for event in events:
-        entry = event.entry
-        if entry.run_id is None:
-            continue
-        key = (event.tenant, entry.run_id, entry.outcome, reason_of(entry.message))
-        records, tokens = tallies.get(key, (0, 0))
-        tallies[key] = (records + 1, tokens + entry.tokens_spent)
-    return tallies
-
-
-def applies_run_of(run: RunStarted | RunFinished) -> str | None:
-    """The connector run an apply run applies (a mapper from before the link was sent named it in the
-    apply run's id only)."""
-    if run.applies_run_id is not None or run.kind is not RunKind.APPLY:
-        return run.applies_run_id
-    return applied_run_id(run.run_id)
-
-
-def reason_of(message: str | None) -> str:
-    """The reason an entry is counted under: its message, cut to a length a summary can show."""
-    return (message or "")[:REASON_LENGTH]
 
 
 def _status(value: str | None) -> RunStatus | None:

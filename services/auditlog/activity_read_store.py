@@ -1,15 +1,23 @@
-"""The activity log's reads (SQL of the API): pages of runs and entries, and what surrounds a run."""
+"""The activity log's reads (the SQL of its API): pages of runs and entries, and what surrounds a run."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from auditlog.run_views import REASONS_SHOWN, LiveTally, Reason, RunRelations, StoredRun, merged_reasons
+from auditlog.run_views import (
+    ENTRY_COLUMNS,
+    REASONS_SHOWN,
+    LiveTally,
+    Position,
+    Reason,
+    RunFilter,
+    RunRelations,
+    StoredRun,
+    merged_reasons,
+)
 from schemas.events.common import RecordOutcome
 from schemas.events.sync_runs import RunCounts, RunStatus
 
@@ -18,24 +26,11 @@ _RUN_COLUMNS = (
     " unchanged, skipped, failed, tokens_spent, own_status, status, message, emitted, applies_run_id,"
     " retry_of"
 )
-ENTRY_COLUMNS = (
-    "event_id", "run_id", "source_topic", "object", "direction", "match_key", "pipedrive_id", "abm_id",
-    "outcome", "message", "tokens_spent", "occurred_at",
-)  # fmt: skip
-Position = tuple[datetime, str]
 
 
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs a list shows."""
-
-    status: str | None = None
-    service: str | None = None
-    kind: str | None = None
-
-
-class ActivityReads:
-    """Reads of the caller's tenant only: every query filters on the tenant."""
+class PostgresActivityReads:
+    """The activity log's reads on PostgreSQL (`auditlog.ports.ActivityReads`), of the caller's tenant
+    only: every query filters on the tenant."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool

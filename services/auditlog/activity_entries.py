@@ -1,0 +1,64 @@
+"""The activity log's entries as values: a per-record line, the event that adds it, and how entries are
+counted into their runs (the SQL that keeps them is `activity_log_store`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, applied_run_id
+
+REASON_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """One per-record line of the activity log."""
+
+    run_id: str | None
+    object: str
+    direction: str
+    match_key: str
+    pipedrive_id: int | None
+    abm_id: str | None
+    outcome: str
+    message: str | None
+    tokens_spent: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class EntryEvent:
+    """An event that adds one entry: who sent it, its id, the topic it came from, and the entry."""
+
+    tenant: str
+    event_id: str
+    topic: str
+    entry: RecordEntry
+
+
+def tally_entries(events: Sequence[EntryEvent]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
+    """(records, tokens) per (tenant, run, outcome, reason) of the entries that belong to a run."""
+    tallies: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+    for event in events:
+        entry = event.entry
+        if entry.run_id is None:
+            continue
+        key = (event.tenant, entry.run_id, entry.outcome, reason_of(entry.message))
+        records, tokens = tallies.get(key, (0, 0))
+        tallies[key] = (records + 1, tokens + entry.tokens_spent)
+    return tallies
+
+
+def applies_run_of(run: RunStarted | RunFinished) -> str | None:
+    """The connector run an apply run applies (a mapper from before the link was sent named it in the
+    apply run's id only)."""
+    if run.applies_run_id is not None or run.kind is not RunKind.APPLY:
+        return run.applies_run_id
+    return applied_run_id(run.run_id)
+
+
+def reason_of(message: str | None) -> str:
+    """The reason an entry is counted under: its message, cut to a length a summary can show."""
+    return (message or "")[:REASON_LENGTH]
