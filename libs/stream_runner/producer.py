@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from stream_runner.messages import OutgoingMessage
+from stream_runner.partitioning import partition_of
 
 Delivery = asyncio.Future[object]
 """Resolves when the broker acknowledged one produced message (raises if it never will)."""
@@ -70,7 +70,7 @@ class EventProducer:
             if message.topic not in counts:
                 counts[message.topic] = len(await self._producer.partitions_for(message.topic))
             key = message.key.encode()
-            partition = (murmur2(key) & 0x7FFFFFFF) % counts[message.topic]
+            partition = partition_of(key, counts[message.topic])
             groups.setdefault((message.topic, partition), []).append((index, key, message))
         return groups
 
