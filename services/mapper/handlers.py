@@ -5,28 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
 from mapper.apply_runs import RunRef, RunsTallied, StartedRun, run_messages, started_message, tally_outcomes
 from mapper.planning import Plan, PlanKind
 from mapper.ports import AbmRecords, MapperStore, MapperUnit, TenantSettingsSource
+from mapper.record_results import result_message_of
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
-from schemas import sources
-from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
-from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
-from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
-from schemas.keys import record_key
-from schemas.topics import RECORD_RESULTS
 from settings_replica.replica import settings_updated
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler
-
-NO_KEY = "-"
 
 Effect = Callable[[MapperUnit], Awaitable[list[OutgoingMessage]]]
 
@@ -94,18 +86,7 @@ class MapperHandlers:
         return Handled(outputs=[self._result(event, event.data, applied.plan)])
 
     def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
-        match_key = plan.match_key or NO_KEY
-        # Every value comes from the validated change and the plan: construct without re-validating.
-        result = RecordApplied.model_construct(
-            object=change.object,
-            match_key=match_key,
-            pipedrive_id=change.pipedrive_id,
-            abm_id=plan.abm_id,
-            outcome=plan.outcome,
-            message=plan.message,
-            run_id=result_run_id(event),
-        )
-        return _result_message(event, change.object, match_key, result)
+        return result_message_of(event, change, plan, result_run_id(event))
 
     async def push_completed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         """Link an ABM record to the Pipedrive record the pusher created or updated for it; a record the
@@ -177,23 +158,6 @@ class MapperHandlers:
             return await self._once(event, message, effect)
 
         return handle
-
-
-def _result_message(
-    event: CloudEvent[Any], obj: SyncObject, match_key: str, result: BaseModel
-) -> OutgoingMessage:
-    outgoing = build_event(
-        result,
-        tenant=event.tenantid,
-        subject=record_key(event.tenantid, obj, match_key),
-        source=sources.MAPPER,
-        id_parts=(event.id, "applied"),
-        time=event.time,
-        correlationid=event.correlationid,
-        causationid=event.id,
-        validate=False,
-    )
-    return OutgoingMessage.of_event(RECORD_RESULTS.name, outgoing)
 
 
 def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:
