@@ -139,7 +139,9 @@ async def _measure(scenario: str) -> dict[str, Any]:
             schedule_jitter_s=0,
         )
         pool = await create_pool(settings.database_url.get_secret_value())
-        producer = EventProducer(settings.kafka_bootstrap, client_id="catalog-cost-bench")
+        producer = EventProducer(
+            settings.kafka_bootstrap, client_id="catalog-cost-bench", namespace=settings.topic_namespace
+        )
         await producer.start()
         tenant = f"catalog{suffix}"
         try:

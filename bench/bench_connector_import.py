@@ -101,7 +101,9 @@ async def _import(base: str) -> dict[str, Any]:
         page_size=PAGE_SIZE,
     )
     pool = await create_pool(settings.database_url.get_secret_value())
-    producer = EventProducer(settings.kafka_bootstrap, client_id="connector-bench")
+    producer = EventProducer(
+        settings.kafka_bootstrap, client_id="connector-bench", namespace=settings.topic_namespace
+    )
     await producer.start()
     tenant = f"bench{suffix}"
     try:

@@ -106,7 +106,9 @@ async def _measure(webhooks: bool) -> dict[str, Any]:
             schedule_jitter_s=0,
         )
         pool = await create_pool(settings.database_url.get_secret_value())
-        producer = EventProducer(settings.kafka_bootstrap, client_id="idle-cost-bench")
+        producer = EventProducer(
+            settings.kafka_bootstrap, client_id="idle-cost-bench", namespace=settings.topic_namespace
+        )
         await producer.start()
         tenant = f"idle{suffix}"
         try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import topics_consumed_by
+from stream_runner.namespace import TopicNamespace
 
 
 def free_port() -> int:
@@ -26,12 +27,18 @@ def free_port() -> int:
 
 async def position_group_at_end(bootstrap: str, group_id: str, service: str) -> None:
     """Commit the end of every topic `service` reads for `group_id`, not only the measured one: the
-    service would apply the other topics' history first."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    service would apply the other topics' history first. In the deployment's namespace
+    (PSYNC_TOPIC_PREFIX, which the service processes inherit)."""
+    names = TopicNamespace.from_environment()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=names.group(group_id), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(t.name, p) for t in topics_consumed_by(service) for p in range(t.partitions)
+            TopicPartition(names.topic(t.name), p)
+            for t in topics_consumed_by(service)
+            for p in range(t.partitions)
         ]
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)

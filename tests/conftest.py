@@ -8,6 +8,9 @@ them, so every settings object built in a test and every service process a test 
 2. Otherwise, when a Docker engine answers: testcontainers starts both for the session.
 3. Otherwise the integration tests are skipped with the reason; but under CI (`CI=true`) a missing or
    unreachable service is an error, never a skip.
+
+Topics: each test process (each xdist worker) has a topic namespace of its own (tests/topic_namespace.py);
+the first test that needs Kafka creates the registry's topics in it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from postgres_store.pool import create_pool
 from schemas.topics import ALL_TOPICS
+from stream_runner.topic_admin import create_topics
 from tests.docker_engine import docker_engine_available
+from tests.topic_namespace import NAMESPACE
 
 pytest_plugins = ["tests.hang_report"]
 
@@ -83,9 +88,19 @@ def infrastructure() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(infrastructure: tuple[str, str]) -> str:
-    """The bootstrap address of the real Kafka the tests use."""
-    return infrastructure[0]
+async def kafka_bootstrap(infrastructure: tuple[str, str]) -> str:
+    """The bootstrap address of the real Kafka the tests use, once it answers and the registry's topics
+    exist in this test process's namespace (created when missing)."""
+    bootstrap = infrastructure[0]
+    try:
+        _, _, mismatches = await asyncio.wait_for(
+            create_topics(bootstrap, ALL_TOPICS, 1, namespace=NAMESPACE), _REACH_DEADLINE_S
+        )
+    except Exception as exc:
+        _unavailable(f"Kafka at {bootstrap} does not answer: {exc!r}")
+    if mismatches:
+        _unavailable(f"topics on {bootstrap} differ from the registry: {mismatches}")
+    return bootstrap
 
 
 @pytest.fixture(scope="session")
@@ -96,18 +111,13 @@ def database_url(infrastructure: tuple[str, str]) -> str:
 
 @pytest.fixture(scope="session")
 async def kafka_admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    """An admin client of the real cluster, once it answers (and the registry's topics exist)."""
+    """An admin client of the real cluster, once it answers."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=10_000)
     try:
         await asyncio.wait_for(admin.start(), _REACH_DEADLINE_S)
-        existing = set(await admin.list_topics())
     except Exception as exc:
         await admin.close()
         _unavailable(f"Kafka at {kafka_bootstrap} does not answer: {exc!r}")
-    missing = {t.name for t in ALL_TOPICS} - existing
-    if missing:
-        await admin.close()
-        _unavailable(f"topics missing on {kafka_bootstrap} (run deploy/local/create_topics.py): {missing}")
     yield admin
     await admin.close()
 

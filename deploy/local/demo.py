@@ -33,6 +33,7 @@ from schemas.events.abm_signals import CompanyRevealed, ScoreChanged, VisitedPag
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED, SCORE_CHANGED
+from stream_runner.namespace import TopicNamespace
 from tenant_auth.passwords import new_password
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers, Role
@@ -137,6 +138,7 @@ async def reveals(interval_s: float) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True)
+    topics = TopicNamespace.from_environment()  # the deployment's PSYNC_TOPIC_PREFIX, as the services
     await producer.start()
     scores = dict.fromkeys((d for _, d in COMPANIES), 20)
     sequence = 0
@@ -150,7 +152,9 @@ async def reveals(interval_s: float) -> None:
             reveal = CompanyRevealed(domain=domain, name=name, revealed_at=now, pages=(page,))
             event = build_event(reveal, tenant=TENANT, subject=subject, source="/demo/visitor-platform",
                                 id_parts=("reveal", domain, now.isoformat()), time=now)  # fmt: skip
-            await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=subject.encode())
+            await producer.send_and_wait(
+                topics.topic(COMPANY_REVEALED.name), encode_event(event), key=subject.encode()
+            )
             if sequence % 3 == 0:
                 previous, scores[domain] = scores[domain], min(100, scores[domain] + random.randint(5, 20))
                 change = ScoreChanged(
@@ -158,7 +162,9 @@ async def reveals(interval_s: float) -> None:
                 )
                 event = build_event(change, tenant=TENANT, subject=subject, source="/demo/visitor-platform",
                                     id_parts=("score", domain, now.isoformat()), time=now)  # fmt: skip
-                await producer.send_and_wait(SCORE_CHANGED.name, encode_event(event), key=subject.encode())
+                await producer.send_and_wait(
+                    topics.topic(SCORE_CHANGED.name), encode_event(event), key=subject.encode()
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
     finally:

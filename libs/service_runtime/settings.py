@@ -1,7 +1,8 @@
 """The settings every service shares; each service subclasses it with its own env prefix.
 
-Kafka and PostgreSQL addresses are read from the unprefixed `KAFKA_BOOTSTRAP` and `DATABASE_URL`, so one
-environment points every service (and the tests) at the same infrastructure. Everything else is read
+Kafka and PostgreSQL addresses are read from the unprefixed `KAFKA_BOOTSTRAP` and `DATABASE_URL`, and the
+deployment's topic namespace from `PSYNC_TOPIC_PREFIX`, so one environment points every service (and the
+tests) at the same infrastructure. Everything else is read
 with the service's prefix, e.g. `AUDITLOG_HTTP_PORT`.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_runtime.secret_keys import LOCAL_MODE_ENV
+from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace, check_prefix
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -40,6 +42,12 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP")
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=TOPIC_PREFIX_ENV,
+        description="Put before every topic and consumer group name on the cluster (empty: the registry's"
+        " names), so deployments sharing one Kafka never see each other's events (docs/operations.md).",
+    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
     )
@@ -72,6 +80,16 @@ class ServiceSettings(BaseSettings):
         validation_alias=LOCAL_MODE_ENV,
         description="A developer's machine: public development keys are allowed (with a warning at start).",
     )
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _kafka_accepts_prefix(cls, prefix: str) -> str:
+        return check_prefix(prefix)
+
+    @property
+    def topic_namespace(self) -> TopicNamespace:
+        """Where this deployment's topics and consumer groups are on the cluster."""
+        return TopicNamespace(self.topic_prefix)
 
 
 class StreamServiceSettings(ServiceSettings):

@@ -99,7 +99,11 @@ async def run_service_process(
     stop = asyncio.Event()
     install_stop_signals(stop)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
-    producer = EventProducer(settings.kafka_bootstrap, client_id=name) if kafka else None
+    producer = (
+        EventProducer(settings.kafka_bootstrap, client_id=name, namespace=settings.topic_namespace)
+        if kafka
+        else None
+    )
     try:
         await install_tables(pool, settings.db_schema)
         if producer is not None:
@@ -160,6 +164,7 @@ def consumer_loop(
         topics=[t.name for t in topics_consumed_by(name)],
         processor=processor,
         client_id=name,
+        namespace=settings.topic_namespace,
         commit_interval_s=settings.commit_interval_s,
         max_poll_records=settings.max_batch,
         session_timeout_s=settings.session_timeout_s,

@@ -20,6 +20,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from schemas.topics import dlq_topic
 from stream_runner.errors import is_transient
 from stream_runner.messages import IncomingMessage
+from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor, StopRequested
 from stream_runner.producer import Delivery
 
@@ -29,10 +30,10 @@ _DLQ_CHECK_INTERVAL_S = 30.0
 _DLQ_CHECK_TIMEOUT_S = 10.0
 
 
-def incoming_from(record: ConsumerRecord[bytes, bytes]) -> IncomingMessage:
-    """The runner's form of an aiokafka record."""
+def incoming_from(record: ConsumerRecord[bytes, bytes], namespace: TopicNamespace) -> IncomingMessage:
+    """The runner's form of an aiokafka record (its topic by its logical name)."""
     return IncomingMessage(
-        topic=record.topic,
+        topic=namespace.logical_topic(record.topic),
         partition=record.partition,
         offset=record.offset,
         key=record.key,
@@ -62,7 +63,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaStreamRunner:
-    """Consumes topics as one group member, processes in order, commits after the effects."""
+    """Consumes topics as one group member, processes in order, commits after the effects.
+
+    `group_id` and `topics` are logical names: the runner joins and reads their cluster names in
+    `namespace`, and hands the processor messages named by their logical topics."""
 
     def __init__(
         self,
@@ -72,11 +76,13 @@ class KafkaStreamRunner:
         topics: Sequence[str],
         processor: MessageProcessor,
         client_id: str,
+        namespace: TopicNamespace,
         commit_interval_s: float = 1.0,
         max_poll_records: int = 200,
         session_timeout_s: float = 10.0,
     ) -> None:
-        self._topics = list(topics)
+        self._namespace = namespace
+        self._topics = [namespace.topic(t) for t in topics]
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
@@ -97,7 +103,7 @@ class KafkaStreamRunner:
         self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
-            group_id=group_id,
+            group_id=namespace.group(group_id),
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -214,7 +220,9 @@ class KafkaStreamRunner:
         records = [r for partition_records in batches.values() for r in partition_records]
         if stop.is_set() or not records:
             return
-        results = await self._processor.process_batch([incoming_from(r) for r in records], stop)
+        results = await self._processor.process_batch(
+            [incoming_from(r, self._namespace) for r in records], stop
+        )
         for processed in results:
             self._deliveries.extend(processed.deliveries)
         for partition, partition_records in batches.items():
@@ -235,7 +243,7 @@ class KafkaStreamRunner:
         for partition in revoked:
             self._next_offsets.pop(partition, None)
             with contextlib.suppress(KeyError):
-                self._metrics.lag.remove(self._group, partition.topic, str(partition.partition))
+                self._metrics.lag.remove(self._group, self._logical(partition), str(partition.partition))
 
     async def _update_gauges(self) -> None:
         """At most once a second, the lag of the owned partitions (from the high watermarks the fetches
@@ -248,13 +256,20 @@ class KafkaStreamRunner:
             highwater = self._consumer.highwater(partition)
             if highwater is not None:
                 lag = max(highwater - next_offset, 0)
-                self._metrics.lag.labels(self._group, partition.topic, str(partition.partition)).set(lag)
+                self._metrics.lag.labels(self._group, self._logical(partition), str(partition.partition)).set(
+                    lag
+                )
+
+    def _logical(self, partition: TopicPartition) -> str:
+        """The logical name of an owned partition's topic (what the metrics are labelled with)."""
+        return self._namespace.logical_topic(partition.topic)
 
     async def _watch_dlq(self, stop: asyncio.Event) -> None:
         """Every 30 s until `stop`, the depth of the service's dead-letter topic, read by a group-less
         client of its own (the group member's metadata covers only the topics it consumes)."""
         reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        partitions = [TopicPartition(self._dlq.name, p) for p in range(self._dlq.partitions)]
+        dlq = self._namespace.topic(self._dlq.name)
+        partitions = [TopicPartition(dlq, p) for p in range(self._dlq.partitions)]
         try:
             await asyncio.wait_for(reader.start(), _DLQ_CHECK_TIMEOUT_S)
             while not stop.is_set():

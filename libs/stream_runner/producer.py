@@ -9,6 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from stream_runner.messages import OutgoingMessage
+from stream_runner.namespace import TopicNamespace
 from stream_runner.partitioning import partition_of
 
 Delivery = asyncio.Future[object]
@@ -16,9 +17,11 @@ Delivery = asyncio.Future[object]
 
 
 class EventProducer:
-    """Sends messages and waits for the broker's acknowledgement of each."""
+    """Sends messages and waits for the broker's acknowledgement of each (to the cluster's names of their
+    logical topics in `namespace`)."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, client_id: str, *, namespace: TopicNamespace) -> None:
+        self._namespace = namespace
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
@@ -64,14 +67,16 @@ class EventProducer:
     async def _by_partition(
         self, messages: Sequence[OutgoingMessage]
     ) -> dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]]:
+        """The messages by (the cluster's topic, partition)."""
         counts: dict[str, int] = {}
         groups: dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]] = {}
         for index, message in enumerate(messages):
-            if message.topic not in counts:
-                counts[message.topic] = len(await self._producer.partitions_for(message.topic))
+            topic = self._namespace.topic(message.topic)
+            if topic not in counts:
+                counts[topic] = len(await self._producer.partitions_for(topic))
             key = message.key.encode()
-            partition = partition_of(key, counts[message.topic])
-            groups.setdefault((message.topic, partition), []).append((index, key, message))
+            partition = partition_of(key, counts[topic])
+            groups.setdefault((topic, partition), []).append((index, key, message))
         return groups
 
     async def _send_batch(

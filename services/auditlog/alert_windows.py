@@ -32,6 +32,7 @@ from auditlog.alert_rules import (
 )
 from schemas.envelope import is_valid_tenant_id
 from schemas.topics import CONSUMER_SERVICES, PUSH_RESULTS, RECORD_RESULTS, dlq_topic_name
+from stream_runner.namespace import TopicNamespace
 
 _log = structlog.get_logger(__name__)
 BUCKET_S = 60
@@ -48,12 +49,13 @@ class WindowAlerts(Protocol):
 
 @dataclass(frozen=True)
 class WindowsConfig:
-    """The faust app's id (its consumer group and the prefix of its topics), the broker, and its data
-    folder."""
+    """The faust app's id (its consumer group and the prefix of its own topics), the broker, its data
+    folder, and the deployment's topic namespace (the app's id and every topic it reads are put in it)."""
 
     app_id: str
     kafka_bootstrap: str
     data_dir: str
+    namespace: TopicNamespace
     offset_reset: str = "latest"
 
 
@@ -104,8 +106,10 @@ class AlertWindows:
         self._alerts = alerts
         self._settings: dict[str, tuple[float, AlertSettings]] = {}
         self._raised: dict[str, float] = {}
+        self._namespace = namespace = config.namespace
+        app_id = namespace.group(config.app_id)
         self.app = faust.App(
-            config.app_id,
+            app_id,
             broker=f"kafka://{config.kafka_bootstrap}",
             store="memory://",
             datadir=config.data_dir,
@@ -118,10 +122,12 @@ class AlertWindows:
             BUCKET_S, expires=timedelta(minutes=MAX_WINDOW_MINUTES + 1)
         )
         sources = self.app.topic(
-            *results_topics(), *dead_letter_topics(), key_serializer="raw", value_serializer="raw"
+            *(namespace.topic(t) for t in (*results_topics(), *dead_letter_topics())),
+            key_serializer="raw",
+            value_serializer="raw",
         )
         self.failed = self.app.topic(
-            f"{config.app_id}-failures", key_type=str, value_type=str, internal=True, partitions=12
+            f"{app_id}-failures", key_type=str, value_type=str, internal=True, partitions=12
         )
         self.observe = self.app.agent(sources, name="observe")(self._observe)
         self.count = self.app.agent(self.failed, name="count")(self._count)
@@ -140,11 +146,12 @@ class AlertWindows:
 
     async def _observe(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for event in stream.events():
-            seen = observation_of(event.message.topic, event.key, event.value)
+            topic = self._namespace.logical_topic(event.message.topic)
+            seen = observation_of(topic, event.key, event.value)
             if seen is None:
                 continue
             if seen.dead_letter:
-                await self._alerts.raise_alert(dead_letter_alert(seen.tenant, event.message.topic), _now())
+                await self._alerts.raise_alert(dead_letter_alert(seen.tenant, topic), _now())
             else:
                 await self.failed.send(key=seen.tenant, value=seen.tenant)
             yield None

@@ -68,7 +68,9 @@ def delivery_policy(settings: AuditlogSettings) -> DeliveryPolicy:
 
 def windows_config(settings: AuditlogSettings) -> WindowsConfig:
     """The alert windows' faust app: its own consumer group (and topic prefix) next to the auditlog's."""
-    return WindowsConfig(f"{settings.group_id}-alerts", settings.kafka_bootstrap, settings.data_dir)
+    return WindowsConfig(
+        f"{settings.group_id}-alerts", settings.kafka_bootstrap, settings.data_dir, settings.topic_namespace
+    )
 
 
 def standing_alerts_poll(

@@ -31,7 +31,7 @@ class Context:
 
     def __init__(self, settings: CtlSettings) -> None:
         self.settings = settings
-        self.kafka = KafkaCluster(settings.kafka_bootstrap)
+        self.kafka = KafkaCluster(settings.kafka_bootstrap, settings.topic_namespace)
         self._pool: asyncpg.Pool | None = None
 
     async def pool(self) -> asyncpg.Pool:

@@ -1,10 +1,13 @@
 """Where psyncctl finds Kafka, PostgreSQL and the services: the services' own variables, unprefixed for
-the shared infrastructure (`KAFKA_BOOTSTRAP`, `DATABASE_URL`) and `PSYNCCTL_*` for the rest."""
+the shared infrastructure (`KAFKA_BOOTSTRAP`, `DATABASE_URL`, `PSYNC_TOPIC_PREFIX`) and `PSYNCCTL_*` for
+the rest. Topic and group names are the logical ones; psyncctl finds them in the deployment's namespace."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace, check_prefix
 
 
 class CtlSettings(BaseSettings):
@@ -15,6 +18,11 @@ class CtlSettings(BaseSettings):
     )
 
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP")
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=TOPIC_PREFIX_ENV,
+        description="The deployment's topic namespace, as the services' PSYNC_TOPIC_PREFIX says.",
+    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
     )
@@ -33,3 +41,13 @@ class CtlSettings(BaseSettings):
         description="The consumer group of each consuming service (JSON), as their *_GROUP_ID say.",
     )
     auditlog_url: str = Field(default="http://127.0.0.1:8084", description="The auditlog's HTTP API.")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _kafka_accepts_prefix(cls, prefix: str) -> str:
+        return check_prefix(prefix)
+
+    @property
+    def topic_namespace(self) -> TopicNamespace:
+        """Where the deployment's topics and consumer groups are on the cluster."""
+        return TopicNamespace(self.topic_prefix)

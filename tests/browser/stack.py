@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxHandle
 from schemas.catalog import build_event, event_type_of
@@ -27,6 +26,7 @@ from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers, Role
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NamespacedProducer
 
 CONSUMERS = ("mapper", "pusher", "auditlog")
 
@@ -59,7 +59,7 @@ class Stack:
         self.console = ServiceProcess("console", {}, logs / "console.log")
         self.connector = ServiceProcess("connector", {}, logs / "connector.log")
         self.consumers = {name: ServiceProcess(name, {}, logs / f"{name}.log") for name in CONSUMERS}
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self.producer = NamespacedProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
 
     @property
     def processes(self) -> list[ServiceProcess]:

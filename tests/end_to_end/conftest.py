@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxConfig, run_sandbox
 from tests.browser.stack import Stack
+from tests.topic_namespace import NamespacedProducer
 
 
 @pytest.fixture(scope="package")
@@ -31,7 +32,7 @@ async def stack(
 @pytest.fixture(scope="package")
 async def abm_platform(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     """The visitor-identification platform's producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     yield producer
     await producer.stop()

@@ -15,6 +15,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from tests.topic_namespace import NAMESPACE
+
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
 
@@ -52,6 +54,11 @@ async def every_row(pool: asyncpg.Pool) -> tuple[int, bytes]:
         name = f'"{table["table_schema"]}"."{table["table_name"]}"'
         rows.extend(r[0] for r in await pool.fetch(f"SELECT t::text FROM {name} t"))
     return len(rows), "\n".join(rows).encode()
+
+
+def _logical(topic: str) -> str:
+    """The registry's name of a topic of the tests' namespace (other topics by their own names)."""
+    return NAMESPACE.logical_topic(topic) if NAMESPACE.owns(topic) else topic
 
 
 async def every_partition(bootstrap: str) -> list[TopicPartition]:
@@ -94,7 +101,7 @@ async def event_ids_by_topic(bootstrap: str) -> dict[str, Counter[str]]:
     partitions = await every_partition(bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    found: dict[str, Counter[str]] = {tp.topic: Counter() for tp in partitions}
+    found: dict[str, Counter[str]] = {_logical(tp.topic): Counter() for tp in partitions}
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -102,7 +109,7 @@ async def event_ids_by_topic(bootstrap: str) -> dict[str, Counter[str]]:
         for tp in partitions:
             while await consumer.position(tp) < ends[tp]:
                 batch = await consumer.getmany(tp, timeout_ms=2000)
-                found[tp.topic].update(_event_id(m.value) for m in batch.get(tp, []))
+                found[_logical(tp.topic)].update(_event_id(m.value) for m in batch.get(tp, []))
         return found
     finally:
         await consumer.stop()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
@@ -31,6 +30,7 @@ from tests.faults.places import every_message, every_row, files_under, occurrenc
 from tests.integration.conditions import eventually
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, import_stack
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -98,7 +98,7 @@ async def _reveal(stack: ImportStack, domain: str) -> None:
         CompanyRevealed(domain=domain, name="Canary Bird", revealed_at=datetime.now(UTC)),
         tenant=stack.tenant, subject=key, source="/faults", id_parts=(key,), time=datetime.now(UTC),
     )  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())

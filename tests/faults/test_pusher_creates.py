@@ -12,7 +12,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialStore, install_schema
@@ -31,6 +30,7 @@ from tests.integration.pusher.conftest import push_settings
 from tests.integration.service_process import ServiceProcess
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.pipedrive_client.sandbox_server import recording_sandbox
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -40,7 +40,7 @@ NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 async def _send(bootstrap: str, tenant: str, domains: list[str]) -> None:
     """The tenant's settings (auto-push on), then one reveal per domain."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         settings = build_event(

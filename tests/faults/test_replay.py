@@ -16,7 +16,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox.store import Entity
 from schemas.catalog import build_event
@@ -31,6 +30,7 @@ from tests.integration.conditions import eventually
 from tests.integration.psyncctl.conftest import run_psyncctl_process
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, import_stack
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -51,7 +51,7 @@ async def _import_and_push(stack: ImportStack) -> None:
     assert (await stack.call("connector", "PUT", "/v1/settings", settings))[0] == 200
     held = f"SELECT count(*) FROM pusher_{stack.suffix}.tenant_settings WHERE tenant_id = $1"
     await eventually(lambda: stack.count(held), lambda n: n == 1, within_s=120, what="pusher has settings")
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for n in range(REVEALS):

@@ -26,6 +26,7 @@ from service_runtime.http_server import ApiRunner
 from service_runtime.skeleton import Infrastructure, ServiceParts, readiness_checks
 from stream_runner.producer import EventProducer
 from tenant_auth.registry import TenantRegistry
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ class Assemble(Protocol):
 async def infrastructure(database_url: str, kafka_bootstrap: str) -> AsyncIterator[Infrastructure]:
     """A pool sized like a service's and a started producer, as the skeleton opens them."""
     pool = await create_pool(database_url, min_size=1, max_size=10)
-    producer = EventProducer(kafka_bootstrap, client_id="fuzz")
+    producer = EventProducer(kafka_bootstrap, client_id="fuzz", namespace=NAMESPACE)
     await producer.start()
     yield Infrastructure(pool, producer, CollectorRegistry())
     await producer.stop()

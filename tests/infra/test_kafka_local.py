@@ -1,4 +1,5 @@
-"""deploy/local/create_topics.py and kafka_probe.py against a real broker (KAFKA_BOOTSTRAP).
+"""deploy/local/create_topics.py (stream_runner.topic_admin) and kafka_probe.py against a real broker
+(KAFKA_BOOTSTRAP).
 
 `make test` always provides KAFKA_BOOTSTRAP (the local broker unless the caller points elsewhere). When it
 is set and the broker does not answer, these tests fail rather than skip.
@@ -20,6 +21,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS, TopicSpec
+from stream_runner.namespace import TopicNamespace
+from stream_runner.topic_admin import create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
@@ -43,6 +46,10 @@ def spec_named(name: str, partitions: int) -> TopicSpec:
     return TopicSpec(name=name, event_types=(), key="k", producers=(), consumers=(), partitions=partitions)
 
 
+SCRATCH_NAMESPACE = TopicNamespace(f"infra-{uuid.uuid4().hex[:6]}.")
+"""Where the scratch topic is created again, as a deployment with PSYNC_TOPIC_PREFIX would."""
+
+
 @pytest.fixture
 async def scratch_topic() -> AsyncIterator[str]:
     name = f"psync.infra-test.{uuid.uuid4().hex[:10]}"
@@ -50,24 +57,37 @@ async def scratch_topic() -> AsyncIterator[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     await admin.start()
     try:
-        await admin.delete_topics([name])
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([t for t in (name, SCRATCH_NAMESPACE.topic(name)) if t in existing])
     finally:
         await admin.close()
 
 
 @needs_kafka
-async def test_create_topics_is_idempotent_and_reports_partition_drift(scratch_topic: str) -> None:
-    create_topics = load_script("create_topics").create_topics
+async def test_create_topics_is_idempotent_reports_partition_drift_and_keeps_namespaces_apart(
+    scratch_topic: str,
+) -> None:
+    plain = TopicNamespace()
+    spec = spec_named(scratch_topic, 3)
 
-    created, present, mismatches = await create_topics(BOOTSTRAP, (spec_named(scratch_topic, 3),), 1)
+    created, present, mismatches = await create_topics(BOOTSTRAP, (spec,), 1, namespace=plain)
     assert (created, present, mismatches) == ([scratch_topic], [], [])
 
-    created, present, mismatches = await create_topics(BOOTSTRAP, (spec_named(scratch_topic, 3),), 1)
+    created, present, mismatches = await create_topics(BOOTSTRAP, (spec,), 1, namespace=plain)
     assert (created, present, mismatches) == ([], [scratch_topic], [])
 
-    created, present, mismatches = await create_topics(BOOTSTRAP, (spec_named(scratch_topic, 5),), 1)
+    created, present, mismatches = await create_topics(
+        BOOTSTRAP, (spec_named(scratch_topic, 5),), 1, namespace=plain
+    )
     assert created == []
     assert mismatches == [f"{scratch_topic}: has 3 partitions, registry says 5"]
+
+    # Another deployment's namespace: the same logical topic is a topic of its own there.
+    prefixed = SCRATCH_NAMESPACE.topic(scratch_topic)
+    created, present, mismatches = await create_topics(
+        BOOTSTRAP, (spec_named(scratch_topic, 5),), 1, namespace=SCRATCH_NAMESPACE
+    )
+    assert (created, present, mismatches) == ([prefixed], [], [])
 
 
 @needs_kafka

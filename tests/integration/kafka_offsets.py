@@ -2,6 +2,10 @@
 
 A test's fresh group would otherwise start at the beginning of topics that hold every earlier run's
 messages; positioning it at their end first makes the test read only what it produces.
+
+Groups and topics are named by their logical names (a service's *_GROUP_ID, the registry's specs) and
+found in the test process's namespace; partitions (`TopicPartition`) are the cluster's, as aiokafka gives
+them.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import TopicSpec
+from tests.topic_namespace import NAMESPACE
 
 
 async def _commit(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=NAMESPACE.group(group_id), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(list(offsets))
@@ -26,7 +33,7 @@ async def _commit(bootstrap: str, group_id: str, offsets: dict[TopicPartition, i
 
 
 def _partitions(topics: Iterable[TopicSpec]) -> list[TopicPartition]:
-    return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+    return [TopicPartition(NAMESPACE.topic(t.name), p) for t in topics for p in range(t.partitions)]
 
 
 async def position_group_at_end(bootstrap: str, group_id: str, topics: Iterable[TopicSpec]) -> None:

@@ -70,9 +70,9 @@ class ServiceProcess:
         except aiohttp.ClientError:
             return 0
 
-    async def messages_processed(self, outcome: str, topic: str | None = None) -> int:
-        """How many messages the running process counted with `outcome` (its `psync_messages_total`
-        metric, of one topic or all), or 0 when nothing answers."""
+    async def messages_processed(self, outcome: str | None, topic: str | None = None) -> int:
+        """How many messages the running process counted with `outcome` (or any outcome: None) in its
+        `psync_messages_total` metric, of one (logical) topic or all; 0 when nothing answers."""
         try:
             async with aiohttp.ClientSession() as session, session.get(self.url + "/metrics") as response:
                 text = await response.text()
@@ -85,7 +85,7 @@ class ServiceProcess:
                 if family.name == "psync_messages"
                 for sample in family.samples
                 if sample.name == "psync_messages_total"
-                and sample.labels.get("outcome") == outcome
+                and (outcome is None or sample.labels.get("outcome") == outcome)
                 and (topic is None or sample.labels.get("topic") == topic)
             )
         )

@@ -21,7 +21,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxConfig
 from schemas.catalog import build_event
@@ -36,6 +35,7 @@ from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
+from tests.topic_namespace import NamespacedProducer
 
 ORGANIZATIONS = 14
 # The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
@@ -210,7 +210,7 @@ async def test_the_open_auto_push_window_shows_its_counts_as_its_pushes_happen(
         lambda: stack.pool.fetchval(held, stack.tenant), lambda v: v == settings["version"], within_s=WAIT_S,
         what="the pusher holds the settings",
     )  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for n, domain in enumerate(["window-one.io", "window-two.io", "window-one.io"]):
@@ -244,7 +244,7 @@ async def test_the_open_auto_push_window_shows_its_counts_as_its_pushes_happen(
 
 
 async def _reveal(stack: Stack, kafka_bootstrap: str, domains: list[str]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for domain in domains:

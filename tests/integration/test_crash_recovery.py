@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.catalog import build_event
@@ -28,6 +28,7 @@ from schemas.topics import RECORD_RESULTS, SETTINGS, topics_consumed_by
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,7 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
     tenant = f"crash{uuid.uuid4().hex[:8]}"
     schema = auditlog_env["AUDITLOG_DB_SCHEMA"]
     key = record_key(tenant, SyncObject.ORGANIZATION, "example.com").encode()
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
 
     async def entries(match_key: str) -> int:
@@ -92,8 +93,9 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
         await eventually(lambda: entries("example.com"), lambda n: n == 1, within_s=90,
                          what="the event applied by the first process")  # fmt: skip
         await first.kill()
-        partition = TopicPartition(RECORD_RESULTS.name, sent.partition)
-        committed = await kafka_admin.list_consumer_group_offsets(auditlog_env["AUDITLOG_GROUP_ID"])
+        partition = TopicPartition(sent.topic, sent.partition)
+        group = NAMESPACE.group(auditlog_env["AUDITLOG_GROUP_ID"])
+        committed = await kafka_admin.list_consumer_group_offsets(group)
         assert committed[partition].offset <= sent.offset, "the killed process committed the event"
 
         second = ServiceProcess("auditlog", auditlog_env, tmp_path / "second.log")
@@ -112,7 +114,7 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
     assert await entries("example.com") == 1
     # The event was not committed when the first process died, and the second committed past the marker
     # behind it (other tests may have written further on the shared topic): it was redelivered the event.
-    committed = await kafka_admin.list_consumer_group_offsets(auditlog_env["AUDITLOG_GROUP_ID"])
+    committed = await kafka_admin.list_consumer_group_offsets(group)
     assert committed[partition].offset > marker.offset, "the clean stop committed the marker"
 
 
@@ -149,7 +151,7 @@ async def test_sigkill_of_the_pusher_before_its_commit_loses_and_regresses_nothi
 ) -> None:
     tenant = f"crash{uuid.uuid4().hex[:8]}"
     schema = pusher_env["PUSHER_DB_SCHEMA"]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
 
     async def stored_version() -> int:

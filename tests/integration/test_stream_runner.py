@@ -25,11 +25,15 @@ from schemas.topics import SYNC_RUNS, dlq_topic_name
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.messages import Handled, IncomingMessage
 from stream_runner.metrics import RunnerMetrics
+from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 
 pytestmark = pytest.mark.integration
+
+SCRATCH = TopicNamespace()
+"""Every test here has throwaway topics of its own (unique names), so they need no namespace."""
 
 
 class Scratch:
@@ -113,7 +117,7 @@ class RunningRunner:
 async def runner(
     scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool
 ) -> AsyncIterator[RunningRunner]:
-    producer = EventProducer(kafka_bootstrap, client_id=scratch.service)
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
     await producer.start()
     registry = CollectorRegistry()
     processor = MessageProcessor(
@@ -130,6 +134,7 @@ async def runner(
             topics=[scratch.topic],
             processor=processor,
             client_id=scratch.service,
+            namespace=SCRATCH,
             commit_interval_s=0.2,
         ),
         registry,
@@ -244,7 +249,7 @@ async def test_one_poll_of_many_partitions_is_applied_as_one_batch_in_partition_
         batches.append([(message.partition, message.offset) for _, message in items])
         return [Handled() for _ in items]
 
-    producer = EventProducer(kafka_bootstrap, client_id=scratch.service)
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
     await producer.start()
     processor = MessageProcessor(
         scratch.service,
@@ -260,6 +265,7 @@ async def test_one_poll_of_many_partitions_is_applied_as_one_batch_in_partition_
         topics=[scratch.topic],
         processor=processor,
         client_id=scratch.service,
+        namespace=SCRATCH,
         max_poll_records=500,
     )
     stop = asyncio.Event()

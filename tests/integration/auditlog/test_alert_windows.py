@@ -28,6 +28,7 @@ from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.integration.conditions import eventually
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    started = EventProducer(kafka_bootstrap, client_id="itest-alert-windows")
+    started = EventProducer(kafka_bootstrap, client_id="itest-alert-windows", namespace=NAMESPACE)
     await started.start()
     yield started
     await started.stop()
@@ -60,7 +61,7 @@ async def windows(
     store, stop = AlertStore(pg_pool, auditlog_schema), asyncio.Event()
     app_id = f"itest-alert-windows-{uuid.uuid4().hex[:8]}"
     running = AlertWindows(
-        WindowsConfig(app_id, kafka_bootstrap, str(tmp_path_factory.mktemp("windows"))), store
+        WindowsConfig(app_id, kafka_bootstrap, str(tmp_path_factory.mktemp("windows")), NAMESPACE), store
     )
     workers = [
         asyncio.create_task(running.run(stop)),
@@ -69,7 +70,7 @@ async def windows(
     yield store
     stop.set()
     await asyncio.gather(*workers)
-    own = [t for t in await kafka_admin.list_topics() if t.startswith(app_id)]
+    own = [t for t in await kafka_admin.list_topics() if t.startswith(NAMESPACE.group(app_id))]
     if own:
         await kafka_admin.delete_topics(own)
 

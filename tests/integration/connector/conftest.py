@@ -35,6 +35,7 @@ from tenant_auth.registry import TenantRegistry
 from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
 from tests.sandbox.spec_check import Specs
+from tests.topic_namespace import NAMESPACE
 
 ApiClient = TestClient[web.Request, web.Application]
 
@@ -56,7 +57,8 @@ class SandboxTime:
 
 
 class TopicReader:
-    """Reads back what was produced to topics after a mark, for one tenant (one consumer, no group)."""
+    """Reads back what was produced to topics (named by their logical names) after a mark, for one tenant
+    (one consumer, no group)."""
 
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -73,9 +75,10 @@ class TopicReader:
             await self._consumer.stop()
 
     async def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
-        """The current end of every partition."""
+        """The current end of every partition of a (logical) topic."""
         cluster = await self._consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or set()]
+        physical = NAMESPACE.topic(topic)
+        partitions = [TopicPartition(physical, p) for p in cluster.partitions_for_topic(physical) or set()]
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
         return ends
 
@@ -189,7 +192,7 @@ async def sandbox(sandbox_config: SandboxConfig, specs: Specs) -> AsyncIterator[
 @pytest.fixture(scope="session")
 async def connector_producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
     """The idempotent producer the connector writes with."""
-    producer = EventProducer(kafka_bootstrap, client_id="connector-itest")
+    producer = EventProducer(kafka_bootstrap, client_id="connector-itest", namespace=NAMESPACE)
     await producer.start()
     yield producer
     await producer.stop()

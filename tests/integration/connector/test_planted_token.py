@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.events import ChangeSource
@@ -34,6 +33,7 @@ from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
 from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -183,7 +183,7 @@ async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_ei
         },
         processes.log_dir / "pusher.log",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for service in (connector, pusher):

@@ -31,6 +31,7 @@ from schemas.topics import SOURCE_CHANGES
 from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +167,7 @@ async def _two_replicas(
         for n in range(2):
             pool = await create_pool(database_url, min_size=1, max_size=6)
             stack.push_async_callback(pool.close)
-            producer = EventProducer(kafka_bootstrap, client_id=f"connector-replica-{n}")
+            producer = EventProducer(kafka_bootstrap, client_id=f"connector-replica-{n}", namespace=NAMESPACE)
             await producer.start()
             stack.push_async_callback(producer.stop)
             clock = harness.connector.deps.clock

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -28,6 +28,7 @@ from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +97,7 @@ async def test_a_connector_run_applied_is_reported_once_as_an_apply_run(
     tenant, run_id = f"runs{uuid.uuid4().hex[:8]}", f"run-{uuid.uuid4().hex[:6]}"
     runs_before = await end_offsets(kafka_bootstrap, SYNC_RUNS)
     first_offsets: dict[TopicPartition, int] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for topic, key, value in connector_run(tenant, run_id):

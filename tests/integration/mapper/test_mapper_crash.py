@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from mapper.bootstrap import build_handlers, install_tables
 from schemas.catalog import build_event
@@ -41,6 +41,7 @@ from stream_runner.messages import IncomingMessage
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets, values_since
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ async def produce(
     bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]
 ) -> dict[TopicPartition, int]:
     """Send and wait for every ack; returns the first offset written per partition."""
-    producer = AIOKafkaProducer(
+    producer = NamespacedProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=262144
     )
     await producer.start()

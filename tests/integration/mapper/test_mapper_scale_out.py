@@ -18,7 +18,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from mapper.bootstrap import install_tables
@@ -27,6 +26,7 @@ from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets
 from tests.integration.mapper.test_mapper_crash import apply_cleanly, import_change, result_ids, store_rows
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ async def applied(process: ServiceProcess) -> int:
 
 async def produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> list[int]:
     """Send source changes, wait for every ack; the partition each landed on."""
-    producer = AIOKafkaProducer(
+    producer = NamespacedProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20
     )
     await producer.start()

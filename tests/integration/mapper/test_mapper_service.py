@@ -23,6 +23,7 @@ from schemas.topics import SOURCE_CHANGES, dlq_topic_name
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import rewind_group
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     yield producer
     await producer.stop()
@@ -150,7 +151,9 @@ async def test_poison_and_an_event_claiming_another_tenant_go_to_the_dlq_and_the
     assert await process.terminate() == 0
 
     consumer = AIOKafkaConsumer(
-        dlq_topic_name("mapper"), bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+        NAMESPACE.topic(dlq_topic_name("mapper")),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:

@@ -1,5 +1,8 @@
 """psyncctl run as an operator runs it (`python -m psyncctl`, its own process), on scratch topics of its
-own (unique names) and fresh schemas, against the real Kafka and PostgreSQL."""
+own (unique names) and fresh schemas, against the real Kafka and PostgreSQL.
+
+psyncctl works in the test process's topic namespace (it reads `PSYNC_TOPIC_PREFIX` as the services do),
+so the helpers here take logical topic and group names too and find them in `NAMESPACE`."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pydantic import SecretStr
 
 from psyncctl.cli import execute
 from psyncctl.settings import CtlSettings
+from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 
 @dataclass(frozen=True)
@@ -80,17 +84,17 @@ async def run_psyncctl_process(*args: str, env: dict[str, str]) -> CtlResult:
 
 @pytest.fixture
 async def scratch_topic(kafka_admin: AIOKafkaAdminClient) -> AsyncIterator[str]:
-    """A topic of 3 partitions only this test writes to (deleted afterwards)."""
+    """A topic of 3 partitions only this test writes to (deleted afterwards), by its logical name."""
     name = f"itest.psyncctl.{secrets.token_hex(5)}"
-    await kafka_admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+    await kafka_admin.create_topics([NewTopic(NAMESPACE.topic(name), num_partitions=3, replication_factor=1)])
     yield name
-    await kafka_admin.delete_topics([name])
+    await kafka_admin.delete_topics([NAMESPACE.topic(name)])
 
 
 @pytest.fixture(scope="session")
 async def raw_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain producer for test input."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    """A plain producer for test input (to logical topic names)."""
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     yield producer
     await producer.stop()
@@ -117,7 +121,7 @@ async def read_all(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        assigned = [TopicPartition(NAMESPACE.topic(topic), p) for p in range(partitions)]
         ends = await consumer.end_offsets(assigned)
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
@@ -138,19 +142,22 @@ async def read_all(
 
 
 async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[tuple[str, int], int]:
-    """The group's committed offsets."""
+    """The group's committed offsets (by logical topic names)."""
     return {
-        (tp.topic, tp.partition): m.offset
-        for tp, m in (await admin.list_consumer_group_offsets(group)).items()
+        (NAMESPACE.logical_topic(tp.topic), tp.partition): m.offset
+        for tp, m in (await admin.list_consumer_group_offsets(NAMESPACE.group(group))).items()
     }
 
 
 async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
-    """Commit offsets for a group with no members."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    """Commit offsets (of logical topics) for a group with no members."""
+    physical = {TopicPartition(NAMESPACE.topic(tp.topic), tp.partition): o for tp, o in offsets.items()}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=NAMESPACE.group(group), enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
+        consumer.assign(list(physical))
+        await consumer.commit(physical)
     finally:
         await consumer.stop()

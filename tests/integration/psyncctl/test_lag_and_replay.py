@@ -24,6 +24,7 @@ from tests.integration.psyncctl.conftest import (
     read_all,
     run_psyncctl_process,
 )
+from tests.topic_namespace import NAMESPACE
 
 
 async def _now() -> datetime:
@@ -160,16 +161,16 @@ async def test_replay_refuses_a_group_with_members_and_moves_nothing(
     group = f"itest-ctl-{secrets.token_hex(4)}"
     await _ten_messages(raw_producer, scratch_topic)
     member = AIOKafkaConsumer(
-        scratch_topic,
+        NAMESPACE.topic(scratch_topic),
         bootstrap_servers=kafka_bootstrap,
-        group_id=group,
+        group_id=NAMESPACE.group(group),
         enable_auto_commit=False,
         auto_offset_reset="latest",
     )
     await member.start()
     try:
         await eventually(_assignment(member), bool, within_s=30, what="the member got its partitions")
-        await member.commit({TopicPartition(scratch_topic, 0): 6})
+        await member.commit({TopicPartition(NAMESPACE.topic(scratch_topic), 0): 6})
 
         refused = await psyncctl(
             "replay", group, "--topic", scratch_topic, "--from", "0", "--save-dir", str(tmp_path)

@@ -33,6 +33,7 @@ from schemas.events.settings import AutoPush, DirectionSwitches, FieldMapping, O
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
+from tests.topic_namespace import NamespacedProducer
 
 BOTH_WAYS = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
@@ -165,7 +166,7 @@ async def sandbox() -> AsyncIterator[SandboxHandle]:
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     """A plain idempotent producer, for tests that write to the pusher's input topics as others would."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     yield producer
     await producer.stop()

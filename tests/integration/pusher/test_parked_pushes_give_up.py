@@ -27,6 +27,7 @@ from stream_runner.producer import EventProducer
 from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, results_of
 from tests.integration.pusher.topic_tail import TopicTail
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -34,7 +35,7 @@ NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, client_id="pusher-itest")
+    producer = EventProducer(kafka_bootstrap, client_id="pusher-itest", namespace=NAMESPACE)
     await producer.start()
     yield producer
     await producer.stop()

@@ -26,6 +26,7 @@ from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import position_group_at_end, rewind_group
 from tests.integration.pusher.conftest import push_settings
 from tests.integration.service_process import ServiceProcess
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -46,11 +47,12 @@ def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, gr
 
 
 async def _caught_up(kafka_bootstrap: str, admin: AIOKafkaAdminClient, group: str) -> bool:
-    committed = await admin.list_consumer_group_offsets(group)
+    committed = await admin.list_consumer_group_offsets(NAMESPACE.group(group))
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
     await consumer.start()
     try:
-        partitions = [TopicPartition(COMPANY_REVEALED.name, p) for p in range(COMPANY_REVEALED.partitions)]
+        revealed = NAMESPACE.topic(COMPANY_REVEALED.name)
+        partitions = [TopicPartition(revealed, p) for p in range(COMPANY_REVEALED.partitions)]
         ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.topic_namespace import NAMESPACE
+
 
 @dataclass(frozen=True)
 class Produced:
@@ -21,10 +23,10 @@ class Produced:
 
 
 class TopicTail:
-    """Marks the end of a topic, then reads the tenant's records produced since."""
+    """Marks the end of a topic (by its logical name), then reads the tenant's records produced since."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._bootstrap, self.topic = bootstrap, topic
+        self._bootstrap, self.topic = bootstrap, NAMESPACE.topic(topic)
         self._marks: dict[TopicPartition, int] = {}
 
     async def mark(self) -> TopicTail:

@@ -13,6 +13,7 @@ import pytest
 
 from auditlog.alert_rules import AlertCause, AlertSettings, RaisedAlert
 from auditlog.alert_windows import AlertWindows, WindowsConfig, observation_of
+from stream_runner.namespace import TopicNamespace
 
 
 @dataclass
@@ -33,7 +34,9 @@ class RecordedAlerts:
 @pytest.fixture
 async def windows(tmp_path: object) -> AsyncIterator[tuple[AlertWindows, RecordedAlerts]]:
     alerts = RecordedAlerts()
-    built = AlertWindows(WindowsConfig("unit-alert-windows", "127.0.0.1:1", str(tmp_path)), alerts)
+    built = AlertWindows(
+        WindowsConfig("unit-alert-windows", "127.0.0.1:1", str(tmp_path), TopicNamespace()), alerts
+    )
     built.app.finalize()
     built.app.flow_control.resume()
     yield built, alerts

@@ -23,6 +23,7 @@ from service_runtime.skeleton import (
     service_workers,
 )
 from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.namespace import TopicNamespace
 from stream_runner.producer import EventProducer
 
 POOL = cast(asyncpg.Pool, object())
@@ -37,7 +38,9 @@ async def handled(_event: Any, _message: IncomingMessage) -> Handled:
 
 
 async def test_a_consuming_service_runs_the_consumer_loop_its_own_workers_and_the_pruner() -> None:
-    infrastructure = Infrastructure(POOL, EventProducer("127.0.0.1:1", "test"), CollectorRegistry())
+    infrastructure = Infrastructure(
+        POOL, EventProducer("127.0.0.1:1", "test", namespace=TopicNamespace()), CollectorRegistry()
+    )
     parts = ServiceParts(
         web.Application(),
         Consumer({"psync.settings.updated": handled}),
@@ -59,7 +62,9 @@ async def test_a_service_that_consumes_nothing_and_keeps_nothing_runs_only_its_o
 
 
 async def test_a_consumer_needs_the_settings_of_a_consuming_service() -> None:
-    infrastructure = Infrastructure(POOL, EventProducer("127.0.0.1:1", "test"), CollectorRegistry())
+    infrastructure = Infrastructure(
+        POOL, EventProducer("127.0.0.1:1", "test", namespace=TopicNamespace()), CollectorRegistry()
+    )
     parts = ServiceParts(web.Application(), Consumer({}))
 
     with pytest.raises(TypeError, match="StreamServiceSettings"):
@@ -67,7 +72,9 @@ async def test_a_consumer_needs_the_settings_of_a_consuming_service() -> None:
 
 
 async def test_readiness_checks_kafka_only_for_a_service_that_uses_it() -> None:
-    with_kafka = Infrastructure(POOL, EventProducer("127.0.0.1:1", "test"), CollectorRegistry())
+    with_kafka = Infrastructure(
+        POOL, EventProducer("127.0.0.1:1", "test", namespace=TopicNamespace()), CollectorRegistry()
+    )
     without = Infrastructure(POOL, None, CollectorRegistry())
 
     assert sorted(readiness_checks(with_kafka)) == ["kafka", "postgres"]

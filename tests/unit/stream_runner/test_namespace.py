@@ -1,0 +1,67 @@
+"""The deployment's topic namespace: logical names to the cluster's and back, and the one setting."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+
+from mapper.settings import MapperSettings
+from psyncctl.settings import CtlSettings
+from schemas.topics import ALL_TOPICS, SOURCE_CHANGES
+from stream_runner.kafka_runner import incoming_from
+from stream_runner.namespace import TopicNamespace
+
+
+def test_the_default_namespace_keeps_the_registrys_names() -> None:
+    plain = TopicNamespace()
+    assert [plain.topic(t.name) for t in ALL_TOPICS] == [t.name for t in ALL_TOPICS]
+    assert plain.group("psync-mapper") == "psync-mapper"
+
+
+def test_a_prefix_puts_topics_and_groups_under_it_and_back() -> None:
+    staging = TopicNamespace("staging.")
+    assert staging.topic(SOURCE_CHANGES.name) == "staging.psync.source-changes.v1"
+    assert staging.group("psync-mapper") == "staging.psync-mapper"
+    assert staging.logical_topic("staging.psync.source-changes.v1") == SOURCE_CHANGES.name
+    assert staging.logical_group("staging.psync-mapper") == "psync-mapper"
+
+
+def test_another_namespaces_names_are_refused() -> None:
+    staging = TopicNamespace("staging.")
+    assert not staging.owns("psync.source-changes.v1")
+    with pytest.raises(ValueError, match="outside the namespace"):
+        staging.logical_topic("test-gw1.psync.source-changes.v1")
+    with pytest.raises(ValueError, match="outside the namespace"):
+        staging.logical_group("psync-mapper")
+
+
+@pytest.mark.parametrize("prefix", ["with space.", "slash/", "ä.", "x" * 101])
+def test_a_prefix_kafka_would_refuse_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="topic prefix"):
+        TopicNamespace(prefix)
+
+
+def test_the_namespace_comes_from_psync_topic_prefix() -> None:
+    assert TopicNamespace.from_environment({}) == TopicNamespace()
+    assert TopicNamespace.from_environment({"PSYNC_TOPIC_PREFIX": "blue-"}) == TopicNamespace("blue-")
+
+
+def test_services_and_psyncctl_read_the_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSYNC_TOPIC_PREFIX", "blue-")
+    assert MapperSettings().topic_namespace == TopicNamespace("blue-")
+    assert CtlSettings().topic_namespace == TopicNamespace("blue-")
+    monkeypatch.setenv("PSYNC_TOPIC_PREFIX", "no spaces")
+    with pytest.raises(ValidationError, match="topic prefix"):
+        MapperSettings()
+    with pytest.raises(ValidationError, match="topic prefix"):
+        CtlSettings()
+
+
+def test_a_consumed_record_reaches_the_handlers_by_its_logical_topic() -> None:
+    record = ConsumerRecord(
+        topic="blue-psync.source-changes.v1", partition=3, offset=7, timestamp=1, timestamp_type=0,
+        key=b"k", value=b"v", checksum=None, serialized_key_size=1, serialized_value_size=1, headers=[],
+    )  # fmt: skip
+    message = incoming_from(record, TopicNamespace("blue-"))
+    assert (message.topic, message.partition, message.offset) == (SOURCE_CHANGES.name, 3, 7)
