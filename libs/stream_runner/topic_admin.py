@@ -8,6 +8,7 @@ partitions, never remove them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,9 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from schemas.topics import TopicSpec
 from stream_runner.namespace import TopicNamespace
+
+_DESCRIBE_ATTEMPTS = 20
+_DESCRIBE_PAUSE_S = 0.25
 
 
 def _new_topic(spec: TopicSpec, replication_factor: int) -> NewTopic:
@@ -35,6 +39,18 @@ async def _existing_partition_counts(admin: AIOKafkaAdminClient, names: list[str
     for topic in described:
         if topic.get("error_code", 0) == 0:
             counts[topic["topic"]] = len(topic["partitions"])
+    return counts
+
+
+async def _visible_partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Partition counts of topics the cluster says exist: its metadata can lag behind a topic created a
+    moment ago (described as unknown, refused as already existing), so they are asked for a few times."""
+    counts: dict[str, int] = {}
+    for _ in range(_DESCRIBE_ATTEMPTS):
+        counts.update(await _existing_partition_counts(admin, [n for n in names if n not in counts]))
+        if len(counts) == len(names):
+            break
+        await asyncio.sleep(_DESCRIBE_PAUSE_S)
     return counts
 
 
@@ -67,7 +83,9 @@ async def create_topics(
             if failures:
                 raise RuntimeError("could not create topics:\n  " + "\n  ".join(failures))
             # Partition counts of topics that appeared concurrently are checked below like the rest.
-            existing.update(await _existing_partition_counts(admin, [s.name for s in missing]))
+            existing.update(
+                await _visible_partition_counts(admin, [s.name for s in missing if s.name not in created])
+            )
         present = [s.name for s in specs if s.name not in created]
         mismatches = [
             f"{s.name}: has {existing[s.name]} partitions, registry says {s.partitions}"
