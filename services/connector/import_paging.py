@@ -52,6 +52,21 @@ OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
 in the import."""
 
 
+def pages_left(position: Position, listings: int = 1) -> bool:
+    """Whether an import that stored `position` has pages left to read.
+
+    An import stores its position with each page: for a listing of organizations or persons, the cursor of
+    the next page, None after the last one; for deals, one listing per stage, the stage it is in with the
+    cursor in it (the next stage, cursor None, once a stage is read whole). No position: no page stored yet.
+    A run interrupted after its last page was stored (before it was closed) resumes with nothing to read;
+    read again from the first page, it would emit every record again and count each twice, so its
+    RunFinished would say it emitted more changes than the mapper can ever apply (issue #14 item 8).
+    """
+    if "stage_index" in position:
+        return int(position["stage_index"]) < listings
+    return "page_cursor" not in position or position["page_cursor"] is not None
+
+
 def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
     """The organizations and persons the deals link to, each once, in id order."""
     return {
@@ -101,13 +116,17 @@ async def read_import(
 
     `on_page(position, first_emitted)` runs after each page (checkpoints); a run resumes from the `start`
     position. A deal import asks `already_emitted` which of a page's organizations and persons it emitted
-    before (without it, it keeps them in memory: a read that no run resumes).
+    before (without it, it keeps them in memory: a read that no run resumes). A position past the last
+    page (`pages_left`) reads nothing.
     """
+    start = start or {}
+    if not pages_left(start, len(selection.stage_ids) or 1):
+        return
     if selection.object is SyncObject.DEAL:
         if already_emitted is None:
             memory = EmittedInMemory()
             already_emitted, on_page = memory.among, _noting(memory, on_page)
-        await _read_deals(client, selection, sink, tally, page_size, start or {}, on_page, already_emitted)
+        await _read_deals(client, selection, sink, tally, page_size, start, on_page, already_emitted)
         return
     resource = resource_for(client, selection.object)
     filters = selection.filter.list_filters()
@@ -116,7 +135,7 @@ async def read_import(
         return await resource.list_page(filters, cursor, page_size)
 
     # The next page is read while this one is emitted and stored.
-    async with aclosing(read_ahead(fetch, (start or {}).get("page_cursor"))) as pages:
+    async with aclosing(read_ahead(fetch, start.get("page_cursor"))) as pages:
         async for page in pages:
             tally.read += len(page.items)
             chosen = [record for record in page.items if selection.filter.matches(record)]

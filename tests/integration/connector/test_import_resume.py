@@ -1,0 +1,57 @@
+"""An import interrupted after its last page was stored, before the run was closed (the database went away,
+the process died): resumed, it has nothing left to read. It must not read every page again, emit every
+record again and count each twice: the connector's RunFinished would then say it emitted twice as many
+changes as there are records, and the mapper, whose inbox drops the repeats, would never see that many
+applied and never report the apply run (issue #14 item 8, the outage test)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from connector.runs import RunKindName, RunState
+from pipedrive_sandbox import SandboxConfig
+from pipedrive_sandbox.store import Entity
+from tests.integration.connector.conftest import ConnectorHarness
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=250)])
+async def test_an_import_interrupted_after_its_last_page_was_stored_emits_and_counts_each_record_once(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    organizations = sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
+    runs = harness.connector.deps.runs
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    original = runs.finish
+
+    async def dies_before_closing(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the database went away after the last page was stored")
+
+    runs.finish = dies_before_closing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.execute(run)
+    finally:
+        runs.finish = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.state is RunState.RUNNING
+    assert interrupted.progress["read"] == organizations, "every page was stored before the interruption"
+    ledger = harness.sandbox.handle.state.ledger
+    calls_before = len(ledger.entries)
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.state is RunState.FINISHED and done.status == "Success", done
+
+    emitted = Counter(e["id"] for e in await harness.events())
+    assert len(emitted) == organizations and max(emitted.values()) == 1, "nothing read or emitted again"
+    assert len(ledger.entries) == calls_before, "the resumed run asked Pipedrive for nothing"
+    assert done.counts.created + done.counts.updated == organizations
+    assert done.progress["read"] == organizations
+    finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
+    assert [e["data"]["emitted"] for e in finished] == [organizations]

@@ -1,0 +1,86 @@
+"""Where an import resumes: a position stored after the last page leaves nothing to read. Read again from
+the first page, a run interrupted between storing its last page and closing would emit every record again
+and count each twice (its RunFinished then says twice as many changes as the mapper can ever apply, and
+the apply run is never reported: issue #14 item 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from connector.import_filters import ImportSelection
+from connector.import_paging import ImportTally, Position, pages_left, read_import
+from pipedrive_client import ListFilters, PipedriveClient
+from pipedrive_client.models import Organization, Record
+from pipedrive_client.pagination import Page
+from schemas.events.common import SyncObject
+
+PAGES = {None: ("c1", [1, 2]), "c1": ("c2", [3, 4]), "c2": (None, [5])}
+"""A listing of five organizations on three pages: cursor -> (next cursor, ids)."""
+
+
+class _Organizations:
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+
+    async def list_page(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[Record]:
+        self.calls.append(cursor)
+        next_cursor, ids = PAGES[cursor]
+        return Page([Organization(id=i, name=f"org {i}") for i in ids], next_cursor)
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.organizations = _Organizations()
+        self.persons = self.deals = None  # never listed by an organization import
+
+
+async def _read_from(start: Position) -> tuple[list[int], list[str | None], list[Position]]:
+    """(ids handed to the sink, cursors listed, positions stored) of an organization import from `start`."""
+    client, sunk, stored = _Client(), list[int](), list[Position]()
+
+    async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
+        sunk.extend(r.id for r in records)
+
+    async def on_page(position: Position, first_emitted: Any) -> None:
+        stored.append(position)
+
+    await read_import(
+        cast(PipedriveClient, client),
+        ImportSelection(SyncObject.ORGANIZATION),
+        sink,
+        ImportTally(),
+        page_size=2,
+        start=start,
+        on_page=on_page,
+    )
+    return sunk, client.organizations.calls, stored
+
+
+def test_a_listing_has_pages_left_until_the_page_without_a_next_cursor_is_stored() -> None:
+    assert pages_left({})
+    assert pages_left({"page_cursor": "c1"})
+    assert not pages_left({"page_cursor": None})
+
+
+def test_a_deal_import_has_pages_left_until_its_last_stage_is_read_whole() -> None:
+    assert pages_left({"stage_index": 0, "page_cursor": None}, listings=2)
+    assert pages_left({"stage_index": 1, "page_cursor": "c1"}, listings=2)
+    assert not pages_left({"stage_index": 2, "page_cursor": None}, listings=2)
+
+
+async def test_an_import_reads_every_page_once_and_stores_a_position_past_the_last() -> None:
+    sunk, listed, stored = await _read_from({})
+    assert sunk == [1, 2, 3, 4, 5]
+    assert listed == [None, "c1", "c2"]
+    assert stored[-1] == {"page_cursor": None}
+
+
+async def test_an_import_resumed_after_its_last_page_was_stored_reads_nothing_again() -> None:
+    sunk, listed, stored = await _read_from({"page_cursor": None})
+    assert (sunk, listed, stored) == ([], [], [])
+
+
+async def test_an_import_resumed_midway_reads_the_pages_after_the_stored_one() -> None:
+    sunk, listed, _ = await _read_from({"page_cursor": "c2"})
+    assert (sunk, listed) == ([5], ["c2"])
