@@ -45,14 +45,13 @@ KEYS_ENV := PSYNC_CREDENTIALS_KEY="$${PSYNC_CREDENTIALS_KEY:-$$(bash -c 'source 
 
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
-# `make test` runs pytest in one process by default. PYTEST_WORKERS=2 runs it in 2 worker processes
-# (pytest-xdist; the browser and end-to-end packages each on one worker, tests/conftest.py), which overlaps
-# the waits on service processes, Kafka and PostgreSQL, but puts two stacks of service processes on the
-# same topics at once: every stack's pusher and mapper consume every tenant's events, and one holding no
-# credentials or settings for a tenant publishes results under the same ids as the tenant's own stack
-# (seen failing tests/end_to_end in every overlapping run). Until each stack has topics of its own, CI
-# runs one process.
-PYTEST_WORKERS ?= 0
+# `make test` runs pytest in 2 worker processes (pytest-xdist), which overlaps the waits on service
+# processes, Kafka and PostgreSQL. Each worker has a topic namespace of its own on the shared Kafka
+# (PSYNC_TOPIC_PREFIX=test-gw0. / test-gw1., tests/topic_namespace.py), so two workers' stacks of service
+# processes never consume each other's tenants' events; tests/conftest.py hands out whole test modules
+# (the browser and end-to-end packages whole) with the ones that start stacks first. PYTEST_WORKERS=0
+# runs one process (namespace test-main.).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv lock infra-up infra-down up down status test test-infra nightly faults lint format schemas \
 	sandbox bench clean-state chromium screenshots

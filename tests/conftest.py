@@ -37,23 +37,52 @@ _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
     os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
-# Packages whose tests share one stack of service processes (package-scoped fixtures). Under `pytest -n 2`
-# (what `make test` runs) each of them is one unit of work, run by one worker, so its stack starts once;
-# every other test goes on its own to whichever worker is free. (xdist's own `--dist loadgroup` marks do
-# not work with pytest 9: xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.)
+# How `make test` spreads the tests over its xdist workers (`pytest -n 2`). Each worker has a topic namespace
+# of its own (tests/topic_namespace.py), so the stacks of service processes two workers run at once never
+# see each other's events. A unit of work goes to one worker as a whole: a package whose tests share one
+# stack (package-scoped fixtures) is one unit, every other test module one unit (its module-scoped stacks
+# start once). The units that start service processes or servers go first, so that the last units handed
+# out are short. (xdist's own `--dist loadgroup` marks do not work with pytest 9: xdist 3.8 renames
+# `item._nodeid`, which pytest 9 no longer reads.)
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
+_FIRST_PACKAGES = ("end_to_end", "browser", "outages", "faults", "integration")
+_LAST_PACKAGES = ("unit",)
 
 
 def _work_unit_of(nodeid: str) -> str:
-    """The package for the tests of `_ONE_WORKER_PACKAGES`, else the test itself."""
+    """The package for the tests of `_ONE_WORKER_PACKAGES`, else the test's module."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    return (
+        parts[1]
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in _ONE_WORKER_PACKAGES
+        else "/".join(parts)
+    )
+
+
+def _handed_out_rank(nodeid: str) -> int:
+    """When a test's unit is handed out: the stacks' packages first, the unit tests last."""
     parts = nodeid.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "tests" and parts[1] in _ONE_WORKER_PACKAGES else nodeid
+    package = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+    if package in _FIRST_PACKAGES:
+        return _FIRST_PACKAGES.index(package)
+    return len(_FIRST_PACKAGES) + (1 if package in _LAST_PACKAGES else 0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the tests in the order their units are handed out (a stable sort: within a package,
+    collection order). Every worker sorts alike, so their collections stay identical."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: _handed_out_rank(item.nodeid))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """xdist's scope scheduler with `_work_unit_of` as the scopes (the largest unit is handed out first)."""
+    """xdist's scope scheduler with `_work_unit_of` as the scopes, handed out in collection order."""
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = (
+        False  # not by size: the workers' order (`pytest_collection_modifyitems`)
+    )
 
     class PackageStackScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
