@@ -10,7 +10,9 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -166,6 +168,30 @@ class KraftCluster:
         )
         output, _ = await asyncio.wait_for(process.communicate(), 180)
         assert process.returncode == 0, output.decode()[-3000:]
+
+    async def partitions(self) -> list[dict[str, Any]]:
+        """Every partition of every topic (Kafka's own included): its topic, leader, replicas and ISR."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(await admin.list_topics())
+        finally:
+            await admin.close()
+        return [{**p, "topic": t["topic"]} for t in described for p in t["partitions"]]
+
+    async def wait_partitions(self, accept: Callable[[dict[str, Any]], bool], within_s: float) -> int:
+        """Until `accept` holds for every partition; how many there are."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        while True:
+            try:
+                found = await self.partitions()
+                if found and all(accept(p) for p in found):
+                    return len(found)
+            except Exception:  # a node just went away or came back: ask again
+                found = []
+            late = [(p["topic"], p["partition"], p["leader"], p["isr"]) for p in found if not accept(p)]
+            assert asyncio.get_running_loop().time() < deadline, f"not within {within_s} s: {late[:5]}"
+            await asyncio.sleep(1)
 
     async def kill(self, node: int) -> None:
         """SIGKILL one node."""
