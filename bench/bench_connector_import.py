@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from report import machine_facts, measured_at, write_report
 
 from connector.bootstrap import assemble, install_tables
-from connector.runs import RunKindName
+from connector.queued_runs import RunKindName
 from connector.settings import ConnectorSettings
 from pipedrive_client import ApiTokenCredentials, PipedriveClientSettings, Plan
 from postgres_store.pool import create_pool

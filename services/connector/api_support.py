@@ -13,9 +13,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from connector.catalog import Catalogs
-from connector.cursors import CursorStore
+from connector.cursor_store import CursorStore
 from connector.import_preview import Planner
-from connector.runs import RunStore
+from connector.run_store import RunStore
 from connector.settings import ConnectorSettings
 from connector.tenant_settings import SettingsStore
 from pipedrive_client import (

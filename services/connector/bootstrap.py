@@ -19,16 +19,17 @@ from aiohttp import web
 from connector.api_support import ConnectorDeps
 from connector.catalog import CatalogAges, Catalogs
 from connector.catalog_store import CatalogStore
-from connector.cursors import CursorStore
+from connector.cursor_store import CursorStore
 from connector.http_app import create_app
 from connector.import_preview import MapperImportPlans
 from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
+from connector.queued_runs import RunKindName
 from connector.record_rereads import reread_records
-from connector.runs import RunKindName, RunStore
+from connector.run_executor import ReadOptions, RunExecutor
+from connector.run_store import RunStore
 from connector.scheduler import Scheduler
 from connector.settings import ConnectorSettings
-from connector.sync_runs import ReadOptions, RunExecutor
 from connector.tenant_settings import SettingsStore
 from connector.webhook_receiver import HintReader
 from pipedrive_client import (

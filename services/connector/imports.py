@@ -12,7 +12,7 @@ from connector.import_filters import select_for
 from connector.import_paging import IdsByObject, ImportTally, Position, read_import
 from connector.import_request import ImportRequest
 from connector.incremental import emit_versions
-from connector.sync_runs import RunContext, RunRefused
+from connector.run_executor import RunContext, RunRefused
 from pipedrive_client.models import Record
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connector.change_scan import ChangeScan, ReadMode, Relation, RelationMoves, read_mode, survivors
-from connector.cursors import Version, new_versions, read_from
+from connector.record_versions import Version, new_versions, read_from
+from connector.run_executor import ALL_OBJECTS, RunContext
 from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
-from connector.sync_runs import ALL_OBJECTS, RunContext
 from pipedrive_client import ListFilters, NotFound
 from pipedrive_client.models import Record
 from pipedrive_client.pagination import Page, read_ahead

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.incremental import emit_versions, resource_of
-from connector.runs import Run, RunKindName
-from connector.sync_runs import RunContext
+from connector.queued_runs import Run, RunKindName
+from connector.run_executor import RunContext
 from pipedrive_client import NotFound
 from pipedrive_client.models import Record
 from schemas.events.common import SyncObject

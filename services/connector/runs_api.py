@@ -12,8 +12,8 @@ from connector.import_filters import ImportSelection, check_filter_syntax, selec
 from connector.import_preview import ImportPlansFailed
 from connector.import_preview import preview_import as import_preview
 from connector.import_request import ImportRequest
+from connector.queued_runs import RunKindName
 from connector.record_rereads import RetryRequest, retry_spec
-from connector.runs import RunKindName
 from pipedrive_client import PipedriveError
 from schemas.events.source_changes import DuplicateHandling
 from schemas.events.sync_runs import retry_run_id

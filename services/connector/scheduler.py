@@ -16,9 +16,9 @@ from typing import Any
 import structlog
 
 from connector.api_support import ConnectorDeps
+from connector.queued_runs import RunState
+from connector.run_executor import RunExecutor
 from connector.run_locks import TenantRunLocks
-from connector.runs import RunState
-from connector.sync_runs import RunExecutor
 from schemas.events.settings import Frequency
 from stream_runner.errors import is_transient
 

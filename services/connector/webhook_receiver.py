@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.api_support import ConnectorDeps, deps_of, json_error
-from connector.cursors import new_versions
+from connector.record_versions import new_versions
 from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
 from connector.webhook_hints import Hint, HintQueue
 from connector.webhook_registration import credentials_match

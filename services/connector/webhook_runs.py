@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from connector.sync_runs import ALL_OBJECTS, SERVICE
+from connector.run_executor import ALL_OBJECTS, SERVICE
 from postgres_store.pool import Connection
 from schemas import sources
 from schemas.catalog import build_event

@@ -1,11 +1,11 @@
 """`psyncctl resync`: the connector reads a tenant's Pipedrive records again from a time.
 
-Through the connector's own tables, with the connector's store code (connector.cursors, connector.runs):
-each object's cursor moves back to the time and the versions emitted since are forgotten, then a sync is
-queued, which any connector replica picks up. The records are emitted again with the event ids they had,
-so consumers that applied them drop them by id, and whatever a consumer lost (a restored database, a
-message past retention) comes back. The connector's HTTP API has no such call: it is tenant-scoped, and
-this is an operator's repair, not a tenant's action.
+Through the connector's own tables, with the connector's store code (connector.cursor_store,
+connector.run_store): each object's cursor moves back to the time and the versions emitted since are
+forgotten, then a sync is queued, which any connector replica picks up. The records are emitted again with
+the event ids they had, so consumers that applied them drop them by id, and whatever a consumer lost (a
+restored database, a message past retention) comes back. The connector's HTTP API has no such call: it is
+tenant-scoped, and this is an operator's repair, not a tenant's action.
 
 It refuses while one of the tenant's runs is running or paused: that run's next page would move the
 cursor forward again.
@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from connector.cursors import CursorStore
-from connector.runs import RunKindName, RunState, RunStore
+from connector.cursor_store import CursorStore
+from connector.queued_runs import RunKindName, RunState
+from connector.run_store import RunStore
 from psyncctl.context import Context, Refused, Report
 from schemas.events.common import SyncObject
 

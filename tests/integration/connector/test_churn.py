@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.runs import RunKindName
+from connector.queued_runs import RunKindName
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.changes import generate_changes
 from pipedrive_sandbox.store import Entity

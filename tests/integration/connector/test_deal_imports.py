@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from connector.bootstrap import MIGRATIONS
-from connector.runs import Run, RunKindName
+from connector.queued_runs import Run, RunKindName
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS

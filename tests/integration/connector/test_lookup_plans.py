@@ -19,8 +19,9 @@ import asyncpg
 import pytest
 
 from connector.bootstrap import MIGRATIONS
-from connector.cursors import CursorStore
-from connector.runs import RunKindName, RunStore
+from connector.cursor_store import CursorStore
+from connector.queued_runs import RunKindName
+from connector.run_store import RunStore
 from postgres_store.migrations import apply_migrations
 from schemas.events.common import SyncObject
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from connector.runs import RunKindName
+from connector.queued_runs import RunKindName
 from pipedrive_client import OAuthCredentials
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
 from tenant_auth.keys import split_api_key

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
-from connector.runs import RunKindName, RunState
+from connector.queued_runs import RunKindName, RunState
 from psyncctl.cli import execute
 from psyncctl.settings import CtlSettings
 from schemas.events.common import SyncObject

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connector.cursors import is_newer, new_versions, read_from
+from connector.record_versions import is_newer, new_versions, read_from
 from connector.scheduler import is_due, jitter_of
 from connector.source_events import record_digest
 from schemas.events.settings import Frequency

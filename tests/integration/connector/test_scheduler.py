@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from connector.bootstrap import Connector, assemble, install_tables
-from connector.runs import Run, RunKindName, RunState
+from connector.queued_runs import Run, RunKindName, RunState
 from connector.scheduler import INTERVALS, jitter_of
 from pipedrive_client import ApiTokenCredentials, RetryPolicy
 from pipedrive_client.budget import ClosedWindow

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector.runs import Run, RunKindName, RunState
+from connector.queued_runs import Run, RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
@@ -172,7 +172,7 @@ async def test_a_429_storm_and_server_errors_are_survived_with_nothing_lost(
 async def test_a_429_storm_outlasting_the_clients_waits_pauses_the_run_which_completes_later(
     harness: ConnectorHarness,
 ) -> None:
-    from connector.sync_runs import retry_delay
+    from connector.run_executor import retry_delay
 
     await harness.connect_by_token()
     state = harness.sandbox.handle.state
@@ -260,7 +260,7 @@ async def test_two_edits_within_one_second_are_both_emitted_and_the_overlap_re_r
 async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_error(
     harness: ConnectorHarness,
 ) -> None:
-    from connector.sync_runs import MAX_RUN_FAILURES, RunContext
+    from connector.run_executor import MAX_RUN_FAILURES, RunContext
 
     await harness.connect_by_token()
     attempts = 0

@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from connector.runs import RunKindName, RunStore
+from connector.queued_runs import RunKindName
+from connector.run_store import RunStore
 from pipedrive_client.budget import Budget
 from pipedrive_client.database import install_schema
 from schemas.topics import SCORE_CHANGED, topics_consumed_by

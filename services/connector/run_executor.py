@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from connector.change_scan import Relation
-from connector.cursors import CursorStore, Version
-from connector.runs import Run, RunKindName, RunState, RunStore
+from connector.cursor_store import CursorStore
+from connector.queued_runs import Run, RunKindName, RunState
+from connector.record_versions import Version
+from connector.run_store import RunStore
 from pipedrive_client import (
     BudgetExhausted,
     Clock,

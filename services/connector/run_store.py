@@ -1,108 +1,22 @@
-"""Runs (syncs and imports) in the connector's schema: queued, running, paused until a budget reset,
-finished or cancelled, with their progress, counts and tokens. The scheduler picks them up."""
+"""The runs table (syncs, imports, retries: `queued_runs.Run`) in the connector's schema, and the records
+an import has emitted once. The scheduler picks the runs up."""
 
 from __future__ import annotations
 
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from connector.queued_runs import Counts, Run, RunKindName, RunState
 from schemas.events.common import SyncObject
-
-
-class RunKindName(StrEnum):
-    """What a connector run does."""
-
-    SYNC = "sync"
-    IMPORT = "import"
-    RETRY = "retry"  # the failed records of an earlier run, read again by id (connector.record_rereads)
-
-
-class RunState(StrEnum):
-    """Where a run is in its life."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    PAUSED = "paused"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 _QUEUE_LOCK_SPACE = zlib.crc32(b"connector-queue") - 2**31
-
-
-@dataclass
-class Counts:
-    """Per-record outcomes of a run, as the activity log counts them."""
-
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    failed: int = 0
-
-    def as_json(self) -> dict[str, int]:
-        """The counts as stored and published."""
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "skipped": self.skipped,
-            "failed": self.failed,
-        }
-
-
-@dataclass
-class Run:
-    """One run as stored."""
-
-    tenant_id: str
-    run_id: str
-    kind: RunKindName
-    trigger: str
-    state: RunState
-    spec: dict[str, Any]
-    progress: dict[str, Any]
-    counts: Counts
-    tokens_spent: int
-    status: str | None = None
-    message: str | None = None
-    cancel_requested: bool = False
-    resume_at: datetime | None = None
-    queued_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        """The run as the API shows it."""
-
-        def stamp(moment: datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
-        return {
-            "run_id": self.run_id,
-            "kind": self.kind.value,
-            "trigger": self.trigger,
-            "state": self.state.value,
-            "spec": self.spec,
-            "progress": self.progress,
-            "counts": self.counts.as_json(),
-            "tokens_spent": self.tokens_spent,
-            "status": self.status,
-            "message": self.message,
-            "cancel_requested": self.cancel_requested,
-            "resume_at": stamp(self.resume_at),
-            "queued_at": stamp(self.queued_at),
-            "started_at": stamp(self.started_at),
-            "finished_at": stamp(self.finished_at),
-        }
 
 
 async def _lock_queue(conn: Connection, tenant: str) -> None:
@@ -290,7 +204,7 @@ class RunStore:
 
     async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:
         """Those of `ids` the run has already emitted (an import's organizations and persons)."""
-        # One probe of the key per id, whatever the table's statistics (see connector.cursors).
+        # One probe of the key per id, whatever the table's statistics (see connector.cursor_store).
         rows = await self._pool.fetch(
             "SELECT e.pipedrive_id FROM unnest($4::bigint[]) AS u(i) CROSS JOIN LATERAL (SELECT pipedrive_id"
             f" FROM {self._emitted} WHERE tenant_id = $1 AND run_id = $2 AND object = $3"

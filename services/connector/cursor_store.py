@@ -1,11 +1,7 @@
 """Incremental read positions and emitted versions, in the connector's schema.
 
-The overlap rule (pure): a page read from `cursor - overlap` holds versions already emitted; only a
-version newer than the last one emitted for its record is emitted again. A version is the record's
-second-precision update_time and a digest of its content: Pipedrive stamps whole seconds, so two edits of
-one record within a second share an update_time and only their content tells them apart. After Kafka
-acknowledges the page's events, `record_emitted` stores those versions and moves the cursor in one
-transaction.
+After Kafka acknowledges a page's events, `record_emitted` stores those versions and moves the cursor in
+one transaction (the overlap rule that decides which versions are new: `record_versions`).
 
 Lookups by a page's ids probe the primary key once per id (`unnest` and a `LATERAL ... LIMIT 1`) rather
 than `pipedrive_id = ANY($ids)`: before a table has statistics (a new schema, or a new tenant in an old
@@ -17,54 +13,17 @@ page of 500 at 100,000 rows). A probe by the whole key is one row whatever the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from connector.change_scan import Relation
+from connector.record_versions import Version
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
-
-
-def read_from(cursor: datetime | None, overlap_seconds: int) -> datetime | None:
-    """`updated_since` of the next incremental read: the cursor minus the overlap (None: read all)."""
-    return None if cursor is None else cursor - timedelta(seconds=overlap_seconds)
-
-
-Version = tuple[datetime, str | None]
-"""A record version: its update_time (whole seconds) and the digest of its content (None for a deletion,
-and for versions stored before digests were kept)."""
-
-
-def is_newer(version: Version, last: Version | None) -> bool:
-    """Whether `version` comes after `last`: a later update_time, or the same second with other content.
-    Within one second a deletion comes after a live version with content: Pipedrive stamps whole seconds,
-    so a record created (or changed) and deleted within one second has one update_time for both, and the
-    deletion is the record's last word. Nothing comes after a stored version without a digest within its
-    second (a deletion emitted, or a version stored before digests were kept)."""
-    if last is None:
-        return True
-    (at, digest), (last_at, last_digest) = version, last
-    if at != last_at:
-        return at > last_at
-    if last_digest is None:
-        return False
-    return digest is None or digest != last_digest
-
-
-def new_versions(
-    versions: Iterable[tuple[int, Version]], emitted: Mapping[int, Version]
-) -> list[tuple[int, Version]]:
-    """The (id, version) pairs newer than the version last emitted for that id, first seen first."""
-    fresh: dict[int, Version] = {}
-    for record_id, version in versions:
-        last = fresh.get(record_id) or emitted.get(record_id)
-        if is_newer(version, last):
-            fresh[record_id] = version
-    return list(fresh.items())
 
 
 class CursorStore:
