@@ -109,7 +109,7 @@ async def _import(base: str) -> dict[str, Any]:
     try:
         await install_tables(pool, settings.db_schema)
         async with assemble(settings, pool, producer) as connector:
-            deps = connector.deps
+            deps = connector
             await deps.factory.credentials.save(tenant, ApiTokenCredentials(SecretStr(API_TOKEN), base))
             await deps.factory.budget.set_plan(tenant, Plan.ULTIMATE, 1)
             run = await deps.runs.enqueue(

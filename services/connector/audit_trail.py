@@ -8,9 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from postgres_store.pool import Connection
 from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
@@ -18,7 +15,6 @@ from schemas.events.settings import TenantSettings
 from schemas.keys import audit_key
 from schemas.topics import AUDIT
 from stream_runner.messages import OutgoingMessage
-from stream_runner.producer import EventProducer
 from tenant_auth.actors import current_actor
 
 SYSTEM = Actor()
@@ -62,41 +58,3 @@ def audit_message(tenant: str, entry_id: int, entry: AuditRecorded) -> OutgoingM
         id_parts=("audit", entry_id), time=entry.at,
     )  # fmt: skip
     return OutgoingMessage.of_event(AUDIT.name, event)
-
-
-class AuditOutbox:
-    """The `audit_outbox` table: entries recorded with their change, then published."""
-
-    def __init__(self, pool: asyncpg.Pool, schema: str, producer: EventProducer) -> None:
-        self._pool = pool
-        self._table = f"{schema}.audit_outbox"
-        self._producer = producer
-
-    async def record(self, conn: Connection, tenant: str, entry: AuditRecorded) -> None:
-        """Keep an entry, in the caller's transaction."""
-        await conn.execute(
-            f"INSERT INTO {self._table} (tenant_id, entry) VALUES ($1, $2)",
-            tenant,
-            entry.model_dump(mode="json"),
-        )
-
-    async def publish_pending(self) -> int:
-        """Publish every entry not published yet, oldest first; returns how many."""
-        rows = await self._pool.fetch(
-            f"SELECT tenant_id, entry_id, entry FROM {self._table} WHERE NOT published ORDER BY entry_id"
-            " LIMIT 1000"
-        )
-        if not rows:
-            return 0
-        messages = [
-            audit_message(r["tenant_id"], r["entry_id"], AuditRecorded.model_validate(r["entry"]))
-            for r in rows
-        ]
-        await self._producer.send_all(messages)
-        await self._pool.execute(
-            f"UPDATE {self._table} SET published = true"
-            " FROM unnest($1::text[], $2::bigint[]) AS k(t, id) WHERE tenant_id = k.t AND entry_id = k.id",
-            [r["tenant_id"] for r in rows],
-            [r["entry_id"] for r in rows],
-        )
-        return len(rows)

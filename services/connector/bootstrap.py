@@ -16,24 +16,34 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from connector.api_support import ConnectorDeps
 from connector.catalog import CatalogAges, Catalogs
+from connector.catalog_api import CatalogApi
 from connector.catalog_store import CatalogStore
+from connector.connections_api import ConnectionsApi, TenantConnections
 from connector.cursor_store import CursorStore
-from connector.http_app import create_app
+from connector.http_app import ConnectorApis, create_app
 from connector.import_preview import MapperImportPlans
 from connector.imports import ImportRuns
 from connector.incremental import IncrementalSync
+from connector.oauth_api import OAuthApi
 from connector.queued_runs import RunKindName
 from connector.record_rereads import reread_records
 from connector.run_executor import ReadOptions, RunExecutor
+from connector.run_lock_store import TenantRunLocks
 from connector.run_store import RunStore
-from connector.scheduler import Scheduler
+from connector.runs_api import RunsApi
+from connector.scheduler import Scheduler, SchedulerTiming
 from connector.settings import ConnectorSettings
-from connector.tenant_settings import SettingsStore
-from connector.webhook_receiver import HintReader
+from connector.settings_api import SettingsApi
+from connector.settings_store import SettingsStore
+from connector.webhook_hint_store import HintQueue
+from connector.webhook_receiver import HintReader, WebhookReceiver
+from connector.webhook_registration import WebhookRegistration
+from connector.webhook_run_store import WebhookRuns
+from connector.webhook_store import WebhookStore
 from pipedrive_client import (
     Clock,
+    OAuthApp,
     OAuthStateStore,
     PipedriveClientFactory,
     RetryPolicy,
@@ -59,9 +69,19 @@ async def install_tables(pool: asyncpg.Pool, schema: str) -> None:
 
 @dataclass
 class Connector:
-    """The assembled service: its dependencies, HTTP app and workers."""
+    """The assembled service: its HTTP app and workers, and the parts tests look into."""
 
-    deps: ConnectorDeps
+    settings: ConnectorSettings
+    pool: asyncpg.Pool
+    producer: EventProducer
+    clock: Clock
+    factory: PipedriveClientFactory
+    oauth_app: OAuthApp | None
+    tenant_settings: SettingsStore
+    runs: RunStore
+    cursors: CursorStore
+    work_available: asyncio.Event
+    hints_available: asyncio.Event
     app: web.Application
     scheduler: Scheduler
     hints: HintReader
@@ -99,27 +119,37 @@ async def assemble(
             clock,
             CatalogAges(settings.catalog_max_age_s, settings.catalog_missing_refresh_s),
         )
-        deps = ConnectorDeps(
-            settings=settings,
-            pool=pool,
-            schema=settings.db_schema,
-            producer=producer,
-            factory=factory,
-            oauth_app=oauth_app,
-            oauth_states=OAuthStateStore(pool, settings.pipedrive.client_schema, clock=clock),
-            tenant_settings=SettingsStore(pool, settings.db_schema, producer),
-            runs=runs,
-            cursors=cursors,
-            catalogs=catalogs,
-            import_plans=MapperImportPlans(session, settings.mapper_url),
-            clock=clock,
-            work_available=asyncio.Event(),
-            hints_available=asyncio.Event(),
+        schema = settings.db_schema
+        tenant_settings = SettingsStore(pool, schema, producer)
+        work_available, hints_available = asyncio.Event(), asyncio.Event()
+        webhooks = WebhookRegistration(factory, WebhookStore(pool, schema), settings.public_base_url)
+        connections = TenantConnections(tenant_settings, catalogs)
+        apis = ConnectorApis(
+            connections=ConnectionsApi(factory, connections, webhooks, settings.default_api_base_url),
+            oauth=OAuthApi(
+                oauth_app,
+                OAuthStateStore(pool, settings.pipedrive.client_schema, clock=clock),
+                factory,
+                connections,
+                settings.oauth_return_urls,
+            ),
+            settings=SettingsApi(tenant_settings, catalogs, factory, webhooks, work_available),
+            catalog=CatalogApi(factory, catalogs),
+            runs=RunsApi(
+                runs,
+                work_available,
+                factory,
+                catalogs,
+                MapperImportPlans(session, settings.mapper_url),
+                clock,
+                settings.page_size,
+            ),
+            webhooks=WebhookReceiver(WebhookStore(pool, schema), hints_available),
         )
         options = ReadOptions(settings.page_size, settings.overlap_seconds, settings.webhooks_scan_every_s)
 
         async def webhooks_enabled(tenant: str) -> bool:
-            current = await deps.tenant_settings.current(tenant)
+            current = await tenant_settings.current(tenant)
             return current is not None and current.webhooks_enabled
 
         executor = RunExecutor(
@@ -135,8 +165,42 @@ async def assemble(
                 RunKindName.RETRY: reread_records,
             },
         )
+        scheduler = Scheduler(
+            runs,
+            tenant_settings,
+            factory,
+            executor,
+            TenantRunLocks(pool),
+            clock,
+            work_available,
+            SchedulerTiming(settings.scheduler_interval_s, settings.schedule_jitter_s),
+        )
+        hints = HintReader(
+            HintQueue(pool, schema),
+            WebhookRuns(pool, schema, producer.send_all),
+            factory,
+            cursors,
+            producer,
+            pool,
+            clock,
+            hints_available,
+        )
         yield Connector(
-            deps, create_app(deps, registry), Scheduler(deps, executor), HintReader(deps), executor
+            settings,
+            pool,
+            producer,
+            clock,
+            factory,
+            oauth_app,
+            tenant_settings,
+            runs,
+            cursors,
+            work_available,
+            hints_available,
+            create_app(apis, registry),
+            scheduler,
+            hints,
+            executor,
         )
 
 

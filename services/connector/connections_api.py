@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from connector.api_support import ConnectorDeps, deps_of, json_error, read_body
-from connector.webhook_registration import unregister_webhooks
+from connector.api_support import json_error, read_body
+from connector.catalog import Catalogs
+from connector.settings_store import SettingsStore
+from connector.webhook_registration import WebhookRegistration
 from pipedrive_client import (
     ApiDomainRejected,
     ApiTokenCredentials,
     InvalidApiKey,
+    PipedriveClientFactory,
     PipedriveError,
 )
 from pipedrive_client.api_domains import web_app_url
@@ -54,41 +57,63 @@ def session_of(request: web.Request) -> str:
     return key_id
 
 
-async def mark_connected(
-    deps: ConnectorDeps, tenant: str, connected: bool, web_url: str | None = None, how: str | None = None
-) -> TenantSettings:
-    """Publish the tenant's settings with `connected` (and webhooks off when disconnected) and the
-    company's Pipedrive web app (`web_url`, where records have their pages); audited as a connect or a
-    disconnect (`how`: in words, how it came about)."""
-    # The catalog described the account connected before (if any): it is read again when next needed.
-    await deps.catalogs.forget(tenant)
+@dataclass(frozen=True)
+class TenantConnections:
+    """Where a tenant's connection shows: its settings (`connected`, published and audited) and the
+    catalog of the account it connected."""
 
-    def change(current: TenantSettings) -> TenantSettings:
-        update: dict[str, object] = {"connected": connected, "pipedrive_web_url": web_url}
-        if not connected:
-            update["webhooks_enabled"] = False
-        return current.model_copy(update=update)
+    tenant_settings: SettingsStore
+    catalogs: Catalogs
 
-    action = AuditAction.CONNECTED if connected else AuditAction.DISCONNECTED
-    return await deps.tenant_settings.change(tenant, change, action, how)
+    async def mark_connected(
+        self, tenant: str, connected: bool, web_url: str | None = None, how: str | None = None
+    ) -> TenantSettings:
+        """Publish the tenant's settings with `connected` (and webhooks off when disconnected) and the
+        company's Pipedrive web app (`web_url`, where records have their pages); audited as a connect
+        or a disconnect (`how`: in words, how it came about)."""
+        # The catalog described the account connected before (if any): it is read again when next needed.
+        await self.catalogs.forget(tenant)
+
+        def change(current: TenantSettings) -> TenantSettings:
+            update: dict[str, object] = {"connected": connected, "pipedrive_web_url": web_url}
+            if not connected:
+                update["webhooks_enabled"] = False
+            return current.model_copy(update=update)
+
+        action = AuditAction.CONNECTED if connected else AuditAction.DISCONNECTED
+        return await self.tenant_settings.change(tenant, change, action, how)
+
+
+@dataclass(frozen=True)
+class ConnectionsApi:
+    """What the connection API uses: the tenants' credentials and Pipedrive clients, their connection,
+    their webhooks, and the API domain of a token given without one."""
+
+    factory: PipedriveClientFactory
+    connections: TenantConnections
+    webhooks: WebhookRegistration
+    default_api_base_url: str
+
+
+API = web.AppKey("connections_api", ConnectionsApi)
 
 
 async def connect_api_token(request: web.Request) -> web.Response:
     """Check the token against Pipedrive and keep it; on any failure the previous connection stays."""
-    deps, tenant = deps_of(request), tenant_of(request)
+    api, tenant = request.app[API], tenant_of(request)
     body = await read_body(request, ApiTokenConnection)
     try:
-        domain = deps.factory.policy.accept(body.api_base_url or deps.settings.default_api_base_url)
+        domain = api.factory.policy.accept(body.api_base_url or api.default_api_base_url)
     except ApiDomainRejected as failure:
         raise json_error(400, "bad_request", f"api_base_url: {failure}") from failure
-    store = deps.factory.credentials
+    store = api.factory.credentials
     try:
         previous = (await store.load(tenant)).credentials
     except PipedriveError:
         previous = None
     await store.save(tenant, ApiTokenCredentials(body.api_token, domain))
     try:
-        me = await deps.factory.for_tenant(tenant).users.me()
+        me = await api.factory.for_tenant(tenant).users.me()
     except Exception as failure:  # whatever failed, the previous connection stays
         if previous is not None:
             await store.save(tenant, previous)
@@ -100,7 +125,7 @@ async def connect_api_token(request: web.Request) -> web.Response:
         raise json_error(status, "connection_failed", str(failure)) from failure
     await store.identify(tenant, me.company_id, me.id)
     company = f"API token, Pipedrive company {me.company_name} ({me.company_id})"
-    await mark_connected(deps, tenant, True, web_app_url(domain, me.company_domain), company)
+    await api.connections.mark_connected(tenant, True, web_app_url(domain, me.company_domain), company)
     return web.json_response(
         {"connected": True, "kind": "api_token", "company_id": me.company_id, "company_name": me.company_name}
     )
@@ -111,9 +136,9 @@ async def connection_status(request: web.Request) -> web.Response:
     refused the credentials for good (`needs_reconnect`, with the reason and since when), and the
     budget: today's spend against this integration's share (`budget`, with the `plan` it assumes); never
     a token."""
-    deps, tenant = deps_of(request), tenant_of(request)
+    api, tenant = request.app[API], tenant_of(request)
     try:
-        stored = await deps.factory.credentials.load(tenant)
+        stored = await api.factory.credentials.load(tenant)
     except PipedriveError:
         return web.json_response({"connected": False})
     credentials = stored.credentials
@@ -124,7 +149,7 @@ async def connection_status(request: web.Request) -> web.Response:
         "company_id": stored.company_id,
         "needs_reconnect": stored.refused_reason is not None,
     }
-    usage = await deps.factory.budget.usage(tenant)
+    usage = await api.factory.budget.usage(tenant)
     status["plan"] = usage.plan.value
     status["budget"] = {**asdict(usage), "plan": usage.plan.value}
     if stored.refused_reason is not None and stored.refused_at is not None:
@@ -135,17 +160,18 @@ async def connection_status(request: web.Request) -> web.Response:
 
 async def disconnect(request: web.Request) -> web.Response:
     """Remove our webhooks (best effort), forget the credentials, publish `connected: false`."""
-    deps, tenant = deps_of(request), tenant_of(request)
+    api, tenant = request.app[API], tenant_of(request)
     # A revoked token cannot remove them; Pipedrive deletes failing webhooks after 3 days.
     with contextlib.suppress(PipedriveError):
-        await unregister_webhooks(deps, tenant)
-    existed = await deps.factory.credentials.delete(tenant)
-    await mark_connected(deps, tenant, False, how="disconnected by the admin")
+        await api.webhooks.unregister(tenant)
+    existed = await api.factory.credentials.delete(tenant)
+    await api.connections.mark_connected(tenant, False, how="disconnected by the admin")
     return web.json_response({"connected": False, "was_connected": existed})
 
 
-def add_connection_routes(app: web.Application) -> None:
+def add_connection_routes(app: web.Application, api: ConnectionsApi) -> None:
     """Mount the connection API."""
+    app[API] = api
     app.router.add_post("/v1/connection/api-token", connect_api_token)
     app.router.add_get("/v1/connection", connection_status)
     app.router.add_delete("/v1/connection", disconnect)

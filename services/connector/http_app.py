@@ -4,18 +4,19 @@ app-uninstall call: the app's Basic auth) and the OpenAPI description (public)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from connector.api_support import DEPS, ConnectorDeps
-from connector.catalog_api import add_catalog_routes
-from connector.connections_api import add_connection_routes
-from connector.oauth_api import add_oauth_routes
+from connector.catalog_api import CatalogApi, add_catalog_routes
+from connector.connections_api import ConnectionsApi, add_connection_routes
+from connector.oauth_api import OAuthApi, add_oauth_routes
 from connector.openapi import serve_openapi
-from connector.runs_api import add_run_routes
+from connector.runs_api import RunsApi, add_run_routes
 from connector.settings import OAUTH_CALLBACK_PATH
-from connector.settings_api import add_settings_routes
-from connector.webhook_receiver import add_webhook_routes
+from connector.settings_api import SettingsApi, add_settings_routes
+from connector.webhook_receiver import WebhookReceiver, add_webhook_routes
 from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
@@ -46,17 +47,28 @@ def _bearer(request: web.Request) -> bool:
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
-def create_app(deps: ConnectorDeps, registry: TenantRegistry) -> web.Application:
+@dataclass(frozen=True)
+class ConnectorApis:
+    """The parts of the connector's API, each with what it uses."""
+
+    connections: ConnectionsApi
+    oauth: OAuthApi
+    settings: SettingsApi
+    catalog: CatalogApi
+    runs: RunsApi
+    webhooks: WebhookReceiver
+
+
+def create_app(apis: ConnectorApis, registry: TenantRegistry) -> web.Application:
     """The application with every route of the connector's API."""
     app = web.Application(
         middlewares=api_middlewares(connector_auth_middleware(registry)), client_max_size=1024**2
     )
-    app[DEPS] = deps
-    add_connection_routes(app)
-    add_oauth_routes(app, OAUTH_CALLBACK_PATH)
-    add_settings_routes(app)
-    add_catalog_routes(app)
-    add_run_routes(app)
-    add_webhook_routes(app)
+    add_connection_routes(app, apis.connections)
+    add_oauth_routes(app, apis.oauth, OAUTH_CALLBACK_PATH)
+    add_settings_routes(app, apis.settings)
+    add_catalog_routes(app, apis.catalog)
+    add_run_routes(app, apis.runs)
+    add_webhook_routes(app, apis.webhooks)
     app.router.add_get("/openapi.json", serve_openapi)
     return app

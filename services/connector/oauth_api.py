@@ -21,15 +21,23 @@ import base64
 import binascii
 import contextlib
 import hmac
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from yarl import URL
 
-from connector.api_support import ConnectorDeps, deps_of, json_error
-from connector.connections_api import mark_connected, session_of
-from pipedrive_client import OAuthApp, OAuthCredentials, PipedriveError, authorize_url
+from connector.api_support import json_error
+from connector.connections_api import TenantConnections, session_of
+from pipedrive_client import (
+    OAuthApp,
+    OAuthCredentials,
+    OAuthStateStore,
+    PipedriveClientFactory,
+    PipedriveError,
+    authorize_url,
+)
 from pipedrive_client.api_domains import web_app_url
 from pipedrive_client.oauth import IssuedState
 from schemas.events.audit import Actor
@@ -39,6 +47,22 @@ from tenant_auth.middleware import authenticated_tenant, tenant_of
 
 ACTOR_HEADER = "X-Psync-Actor"
 PIPEDRIVE_UNINSTALL = Actor(name="Pipedrive (app uninstalled)")
+
+
+@dataclass(frozen=True)
+class OAuthApi:
+    """What the OAuth flow uses: the app registered with Pipedrive (None: OAuth is not configured), the
+    states it issues, the tenants' credentials and clients, their connection, and where the browser may
+    be sent back to (`return_urls`, origins)."""
+
+    oauth_app: OAuthApp | None
+    oauth_states: OAuthStateStore
+    factory: PipedriveClientFactory
+    connections: TenantConnections
+    return_urls: tuple[str, ...]
+
+
+API = web.AppKey("oauth_api", OAuthApi)
 _log = structlog.get_logger(__name__)
 
 
@@ -67,10 +91,10 @@ class _Query(BaseModel):
     return_to: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-def _app(deps: ConnectorDeps) -> OAuthApp:
-    if deps.oauth_app is None:
+def _app(api: OAuthApi) -> OAuthApp:
+    if api.oauth_app is None:
         raise json_error(409, "oauth_not_configured", "Set PIPEDRIVE_OAUTH_CLIENT_ID and _SECRET first.")
-    return deps.oauth_app
+    return api.oauth_app
 
 
 def _actor(request: web.Request) -> str | None:
@@ -78,7 +102,7 @@ def _actor(request: web.Request) -> str | None:
     return actor[:320] or None
 
 
-def checked_return_to(deps: ConnectorDeps, return_to: str | None) -> str | None:
+def checked_return_to(api: OAuthApi, return_to: str | None) -> str | None:
     """`return_to` when its origin is on the allow-list; a 400 naming the allowed origins otherwise."""
     if return_to is None:
         return None
@@ -87,7 +111,7 @@ def checked_return_to(deps: ConnectorDeps, return_to: str | None) -> str | None:
         origin = str(url.origin()) if url.absolute and url.scheme in ("http", "https") else None
     except ValueError:
         origin = None
-    allowed = deps.settings.oauth_return_urls
+    allowed = api.return_urls
     if origin is None or origin not in allowed or url.user or url.password:
         shown = ", ".join(allowed) or "none configured"
         problem = f"return_to: must be an address on CONNECTOR_OAUTH_RETURN_URLS ({shown})"
@@ -96,10 +120,10 @@ def checked_return_to(deps: ConnectorDeps, return_to: str | None) -> str | None:
 
 
 async def _authorize_url(request: web.Request, return_to: str | None) -> str:
-    deps, tenant = deps_of(request), tenant_of(request)
-    app = _app(deps)
-    state = await deps.oauth_states.issue(
-        tenant, session_of(request), actor=_actor(request), return_to=checked_return_to(deps, return_to)
+    api, tenant = request.app[API], tenant_of(request)
+    app = _app(api)
+    state = await api.oauth_states.issue(
+        tenant, session_of(request), actor=_actor(request), return_to=checked_return_to(api, return_to)
     )
     return authorize_url(app, state)
 
@@ -108,7 +132,7 @@ async def start_oauth(request: web.Request) -> web.Response:
     """The URL of Pipedrive's consent page to send the admin's browser to (the console's way in)."""
     body = await read_json(request, OAuthStart)
     url = await _authorize_url(request, body.return_to)
-    expires = deps_of(request).oauth_states.ttl_seconds
+    expires = request.app[API].oauth_states.ttl_seconds
     return web.json_response({"authorize_url": url, "expires_in_s": expires}, status=201)
 
 
@@ -122,7 +146,7 @@ async def oauth_authorize(request: web.Request) -> web.Response:
 async def oauth_callback(request: web.Request) -> web.Response:
     """Complete the flow the state was issued for: trade the code for tokens, keep them (encrypted),
     learn the Pipedrive company, mark the tenant connected; a denial at Pipedrive spends the state."""
-    deps = deps_of(request)
+    api = request.app[API]
     code, state = request.query.get("code", ""), request.query.get("state", "")
     if not state:
         raise json_error(400, "bad_request", "state is required.", problems=["state: required"])
@@ -130,42 +154,44 @@ async def oauth_callback(request: web.Request) -> web.Response:
     if not request.query.get("error") and not code:
         raise json_error(400, "bad_request", "code is required.", problems=["code: required"])
     try:
-        issued = await deps.oauth_states.consume(state, presenter)
+        issued = await api.oauth_states.consume(state, presenter)
     except PipedriveError as failure:
         raise json_error(400, "oauth_failed", str(failure)) from failure
     if request.query.get("error"):
         return _finish(issued, "oauth_denied", "Pipedrive authorization was denied by the admin.")
     try:
-        credentials = await _exchange(deps, code)
+        credentials = await _exchange(api, code)
     except PipedriveError as failure:
         return _finish(issued, "oauth_failed", str(failure))
-    company_id = await _connect(deps, issued, credentials)
+    company_id = await _connect(api, issued, credentials)
     return _finish(issued, None, "", company_id)
 
 
-async def _exchange(deps: ConnectorDeps, code: str) -> OAuthCredentials:
-    _app(deps)
-    if deps.factory.oauth_tokens is None:
+async def _exchange(api: OAuthApi, code: str) -> OAuthCredentials:
+    _app(api)
+    if api.factory.oauth_tokens is None:
         raise json_error(409, "oauth_not_configured", "Set PIPEDRIVE_OAUTH_CLIENT_ID and _SECRET first.")
-    return await deps.factory.oauth_tokens.exchange_code(code)
+    return await api.factory.oauth_tokens.exchange_code(code)
 
 
-async def _connect(deps: ConnectorDeps, issued: IssuedState, credentials: OAuthCredentials) -> int | None:
+async def _connect(api: OAuthApi, issued: IssuedState, credentials: OAuthCredentials) -> int | None:
     """Keep the tokens and mark the tenant connected; the company they belong to is recorded too (the
     uninstall call names it), when Pipedrive says which it is."""
     tenant = issued.tenant_id
-    await deps.factory.credentials.save(tenant, credentials)
+    await api.factory.credentials.save(tenant, credentials)
     company_id, company_domain = None, None
     try:
-        me = await deps.factory.for_tenant(tenant).users.me()
+        me = await api.factory.for_tenant(tenant).users.me()
     except PipedriveError as failure:
         _log.warning("oauth_company_unknown", tenant=tenant, reason=str(failure))
     else:
         company_id, company_domain = me.company_id, me.company_domain
-        await deps.factory.credentials.identify(tenant, me.company_id, me.id)
+        await api.factory.credentials.identify(tenant, me.company_id, me.id)
     with acting_as(Actor(key_id=issued.session_id, name=issued.actor)):
         how = f"OAuth, Pipedrive company {company_id}" if company_id else "OAuth"
-        await mark_connected(deps, tenant, True, web_app_url(credentials.api_domain, company_domain), how)
+        await api.connections.mark_connected(
+            tenant, True, web_app_url(credentials.api_domain, company_domain), how
+        )
     _log.info("oauth_connected", tenant=tenant, actor=issued.actor, company_id=company_id)
     return company_id
 
@@ -190,19 +216,19 @@ async def app_uninstalled(request: web.Request) -> web.Response:
     """Pipedrive's call after an admin uninstalled the app from their company: every tenant connected to
     that company by OAuth is disconnected and its tokens are wiped. Authenticated by the app's own
     client id and secret (HTTP Basic), compared in constant time."""
-    deps = deps_of(request)
-    app = _app(deps)
+    api = request.app[API]
+    app = _app(api)
     if not _is_the_app(request, app):
         raise json_error(401, "unauthorized", "Bad app credentials.", headers={"WWW-Authenticate": "Basic"})
     body = await read_json(request, AppUninstalled)
     if not hmac.compare_digest(body.client_id.encode(), app.client_id.encode()):
         problem = "client_id: not this app's client id"
         raise json_error(400, "bad_request", problem, problems=[problem])
-    tenants = await deps.factory.credentials.tenants_of_company(body.company_id)
+    tenants = await api.factory.credentials.tenants_of_company(body.company_id)
     for tenant in tenants:
-        await deps.factory.credentials.delete(tenant)
+        await api.factory.credentials.delete(tenant)
         with acting_as(PIPEDRIVE_UNINSTALL):
-            await mark_connected(deps, tenant, False, how="the app was uninstalled in Pipedrive")
+            await api.connections.mark_connected(tenant, False, how="the app was uninstalled in Pipedrive")
         _log.info("pipedrive_app_uninstalled", tenant=tenant, company_id=body.company_id)
     return web.json_response({"disconnected": len(tenants)})
 
@@ -219,8 +245,9 @@ def _is_the_app(request: web.Request, app: OAuthApp) -> bool:
     return False
 
 
-def add_oauth_routes(app: web.Application, callback_path: str) -> None:
+def add_oauth_routes(app: web.Application, api: OAuthApi, callback_path: str) -> None:
     """Mount the OAuth flow; the callback (and the uninstall call) at `callback_path`."""
+    app[API] = api
     app.router.add_post("/v1/connection/oauth/start", start_oauth)
     app.router.add_get("/v1/connection/oauth/authorize", oauth_authorize)
     app.router.add_get(callback_path, oauth_callback)

@@ -176,7 +176,7 @@ class RunExecutor:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
-    async def execute(self, run: Run) -> Run:
+    async def work(self, run: Run) -> Run:
         """Carry the run as far as it goes now: to its end, or to a pause until the budget resets."""
         if run.cancel_requested:
             return await self._end(run, RunState.CANCELLED, RunEnd.CANCELLED, CANCELLED)

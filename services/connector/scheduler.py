@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from connector.api_support import ConnectorDeps
 from connector.queued_runs import RunState
 from connector.run_executor import RunExecutor
-from connector.run_locks import TenantRunLocks
+from connector.run_lock_store import TenantRunLocks
+from connector.run_store import RunStore
+from connector.settings_store import SettingsStore
+from pipedrive_client import Clock, PipedriveClientFactory
 from schemas.events.settings import Frequency
 from stream_runner.errors import is_transient
 
@@ -49,25 +52,49 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         _log.error("runs_worker_failed", worker=task.get_name(), exc_info=task.exception())
 
 
+@dataclass(frozen=True)
+class SchedulerTiming:
+    """How often the scheduler ticks when nothing wakes it, and how far tenants' scheduled syncs are
+    spread (`jitter_of`)."""
+
+    interval_s: float
+    jitter_s: float
+
+
 class Scheduler:
     """Queues due syncs and works open runs."""
 
-    def __init__(self, deps: ConnectorDeps, executor: RunExecutor) -> None:
-        self._deps = deps
+    def __init__(
+        self,
+        runs: RunStore,
+        tenant_settings: SettingsStore,
+        factory: PipedriveClientFactory,
+        executor: RunExecutor,
+        locks: TenantRunLocks,
+        clock: Clock,
+        work_available: asyncio.Event,
+        timing: SchedulerTiming,
+    ) -> None:
+        self._runs = runs
+        self._tenant_settings = tenant_settings
+        self._factory = factory
         self._executor = executor
+        self._locks = locks
+        self._clock = clock
+        self._work_available = work_available
+        self._timing = timing
         self._active: dict[str, asyncio.Task[int]] = {}
         self._starter: asyncio.Task[None] | None = None
-        self._locks = TenantRunLocks(deps.pool)
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._deps.clock.now(), UTC)
+        return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Worker: tick every few seconds (or when work is announced) until `stop`; then let runs end."""
         while not stop.is_set():
-            self._deps.work_available.clear()
+            self._work_available.clear()
             try:
-                await self._deps.tenant_settings.publish_pending()
+                await self._tenant_settings.publish_pending()
                 await self.queue_due_syncs()
                 self.start_open_runs()
             except Exception as failure:  # a tick that fails is retried at the next one
@@ -75,11 +102,11 @@ class Scheduler:
                     _log.warning("scheduler_waiting", error=f"{type(failure).__name__}: {failure}"[:300])
                 else:
                     _log.exception("scheduler_tick_failed")
-            waiter = asyncio.ensure_future(self._deps.work_available.wait())
+            waiter = asyncio.ensure_future(self._work_available.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
                 [waiter, stopper],
-                timeout=self._deps.settings.scheduler_interval_s,
+                timeout=self._timing.interval_s,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             waiter.cancel()
@@ -89,10 +116,10 @@ class Scheduler:
 
     async def queue_due_syncs(self) -> int:
         """Queue a scheduled sync for every tenant that is due; returns how many were queued."""
-        deps, now, queued = self._deps, self._now(), 0
-        states = await deps.runs.sync_states()
-        for tenant, settings in await deps.tenant_settings.tenants_by_frequency():
-            jitter = jitter_of(tenant, deps.settings.schedule_jitter_s)
+        now, queued = self._now(), 0
+        states = await self._runs.sync_states()
+        for tenant, settings in await self._tenant_settings.tenants_by_frequency():
+            jitter = jitter_of(tenant, self._timing.jitter_s)
             due = functools.partial(is_due, frequency=settings.frequency, jitter=jitter, now=now)
             has_open, last = states.get(tenant, (False, None))
             # Most tenants are not due at a given tick: only the due ones cost more than this loop.
@@ -107,11 +134,10 @@ class Scheduler:
         return queued
 
     async def _queue_if_due(self, tenant: str, due: functools.partial[bool]) -> int:
-        deps = self._deps
-        if await deps.factory.budget.closed_for_day_until(tenant) is not None:
+        if await self._factory.budget.closed_for_day_until(tenant) is not None:
             return 0
         # Decided again under the tenant's lock: another replica may have queued it meanwhile.
-        return int(await deps.runs.enqueue_sync_if_due(tenant, "schedule", due) is not None)
+        return int(await self._runs.enqueue_sync_if_due(tenant, "schedule", due) is not None)
 
     def start_open_runs(self) -> None:
         """Start a task per tenant with open work (none for a tenant this replica already works)."""
@@ -122,7 +148,7 @@ class Scheduler:
             self._starter.add_done_callback(_log_failure)
 
     async def _start_tenants(self) -> None:
-        for tenant in await self._deps.runs.tenants_with_work(self._now()):
+        for tenant in await self._runs.tenants_with_work(self._now()):
             if tenant not in self._active:
                 task = asyncio.create_task(self.work_tenant(tenant), name=f"runs-{tenant}")
                 task.add_done_callback(_log_failure)
@@ -135,8 +161,8 @@ class Scheduler:
         if not await self._locks.try_lock(tenant):
             return 0
         try:
-            while (run := await self._deps.runs.next_open(tenant, self._now())) is not None:
-                done = await self._executor.execute(run)
+            while (run := await self._runs.next_open(tenant, self._now())) is not None:
+                done = await self._executor.work(run)
                 worked += 1
                 if done.state is RunState.PAUSED:
                     break

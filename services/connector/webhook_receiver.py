@@ -9,23 +9,29 @@ import asyncio
 import base64
 import binascii
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.api_support import ConnectorDeps, deps_of, json_error
+from connector.api_support import json_error
+from connector.cursor_store import CursorStore
 from connector.record_versions import new_versions
 from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
-from connector.webhook_hints import Hint, HintQueue
+from connector.webhook_hint_store import Hint, HintQueue
 from connector.webhook_registration import credentials_match
-from connector.webhook_runs import WebhookRuns
+from connector.webhook_run_store import WebhookRuns
+from connector.webhook_store import WebhookStore
 from pipedrive_client import (
     BudgetExhausted,
+    Clock,
     CredentialsUnreadable,
     NotFound,
+    PipedriveClientFactory,
     PipedriveError,
     PipedriveUnavailable,
     RateLimitExceeded,
@@ -36,6 +42,7 @@ from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, SourceChange
 from service_runtime.http_inputs import PositiveId, read_json
 from stream_runner.errors import is_transient
+from stream_runner.producer import EventProducer
 
 _log = structlog.get_logger(__name__)
 _LEASE = timedelta(seconds=120)
@@ -84,15 +91,23 @@ def _basic_auth(request: web.Request) -> tuple[str, str]:
     return user, password
 
 
+@dataclass(frozen=True)
+class WebhookReceiver:
+    """What the receiver uses: the tenants' webhook credentials and deliveries, and the hint reader's
+    wake-up."""
+
+    store: WebhookStore
+    hints_available: asyncio.Event
+
+
+RECEIVER = web.AppKey("webhook_receiver", WebhookReceiver)
+
+
 async def receive_webhook(request: web.Request) -> web.Response:
     """Accept one delivery: authenticate, dedupe, queue the hint, answer 200."""
-    deps, tenant = deps_of(request), request.match_info["tenant"]
-    row = await deps.pool.fetchrow(
-        f"SELECT webhook_user, webhook_secret_hash FROM {deps.schema}.tenant_settings WHERE tenant_id = $1",
-        tenant,
-    )
+    receiver, tenant = request.app[RECEIVER], request.match_info["tenant"]
+    stored = await receiver.store.credentials(tenant)
     user, password = _basic_auth(request)
-    stored = (row["webhook_user"], row["webhook_secret_hash"]) if row else (None, None)
     if not credentials_match(user, password, *stored):
         raise json_error(
             401, "unauthorized", "Bad webhook credentials.", headers={"WWW-Authenticate": "Basic"}
@@ -101,27 +116,11 @@ async def receive_webhook(request: web.Request) -> web.Response:
     meta = delivery.meta
     if meta.entity not in {o.value for o in SyncObject}:
         return web.json_response({"accepted": False, "reason": "entity not synced"})
-    async with deps.pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            f"INSERT INTO {deps.schema}.webhook_deliveries (tenant_id, delivery_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            tenant,
-            meta.id,
-        )
-        if fresh:
-            await conn.execute(
-                f"INSERT INTO {deps.schema}.webhook_hints"
-                " (tenant_id, object, pipedrive_id, action, merged_to_id, delivery_id)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                tenant,
-                meta.entity,
-                meta.entity_id,
-                meta.action,
-                meta.merged_to_id,
-                meta.id,
-            )
+    fresh = await receiver.store.accept(
+        tenant, meta.id, meta.entity, meta.entity_id, meta.action, meta.merged_to_id
+    )
     if fresh:
-        deps.hints_available.set()
+        receiver.hints_available.set()
     return web.json_response({"accepted": True, "duplicate": not fresh})
 
 
@@ -130,19 +129,34 @@ class HintReader:
     side, so one tenant's closed budget, 429s or unreadable credentials delay that tenant only; hints are
     leased, so several replicas share the queue and a replica that dies leaves its hint to another."""
 
-    def __init__(self, deps: ConnectorDeps) -> None:
-        self._deps = deps
-        self._queue = HintQueue(deps.pool, deps.schema)
-        self.runs = WebhookRuns(deps.pool, deps.schema, deps.producer.send_all)
+    def __init__(
+        self,
+        queue: HintQueue,
+        runs: WebhookRuns,
+        factory: PipedriveClientFactory,
+        cursors: CursorStore,
+        producer: EventProducer,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        hints_available: asyncio.Event,
+    ) -> None:
+        self._queue = queue
+        self.runs = runs
+        self._factory = factory
+        self._cursors = cursors
+        self._producer = producer
+        self._pool = pool  # a change's version and its run's count are stored in one transaction
+        self._clock = clock
+        self._hints_available = hints_available
         self._active: dict[str, asyncio.Task[None]] = {}
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._deps.clock.now(), UTC)
+        return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Worker: drain each tenant's hints whenever some arrive (and every few seconds), until `stop`."""
         while not stop.is_set():
-            self._deps.hints_available.clear()
+            self._hints_available.clear()
             try:
                 await self._start_tenants()
                 await self.runs.close_ended(self._now(), _LEASE)
@@ -150,7 +164,7 @@ class HintReader:
                 if not is_transient(failure):
                     raise
                 _log.warning("webhook_hints_unavailable", error=f"{type(failure).__name__}: {failure}")
-            waiter = asyncio.ensure_future(self._deps.hints_available.wait())
+            waiter = asyncio.ensure_future(self._hints_available.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait([waiter, stopper], timeout=_IDLE_WAKE_S, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
@@ -179,7 +193,7 @@ class HintReader:
         if hint is None:
             return False
         try:
-            if (reopens := await self._deps.factory.budget.closed_until(hint.tenant_id)) is not None:
+            if (reopens := await self._factory.budget.closed_until(hint.tenant_id)) is not None:
                 return await self._defer(hint, datetime.fromtimestamp(reopens, UTC), "budget closed")
             await self._reread(hint)
         except BudgetExhausted as exhausted:
@@ -204,16 +218,16 @@ class HintReader:
         return False
 
     async def _reread(self, hint: Hint) -> None:
-        deps, tenant, obj = self._deps, hint.tenant_id, hint.object
+        tenant, obj = hint.tenant_id, hint.object
         record_id = hint.pipedrive_id
-        client = deps.factory.for_tenant(tenant)
+        client = self._factory.for_tenant(tenant)
         resources: dict[SyncObject, EntityResource[Any]] = {
             SyncObject.ORGANIZATION: client.organizations,
             SyncObject.PERSON: client.persons,
             SyncObject.DEAL: client.deals,
         }
         resource = resources[obj]
-        now = datetime.fromtimestamp(deps.clock.now(), UTC).replace(microsecond=0)
+        now = datetime.fromtimestamp(self._clock.now(), UTC).replace(microsecond=0)
         run_id = await self.runs.open(tenant, now)
         try:
             record: Record | None = await resource.get(record_id)
@@ -234,24 +248,25 @@ class HintReader:
             stamp = record.update_time.replace(microsecond=0)
             body = record.model_dump(mode="json")
             digest = record_digest(body)
-            emitted = await deps.cursors.emitted(tenant, obj, [record_id])
+            emitted = await self._cursors.emitted(tenant, obj, [record_id])
             fresh = new_versions([(record_id, (stamp, digest))], emitted)
             change = upserted(obj, body, stamp, ChangeOrigin.WEBHOOK) if fresh else None
         if change is None:
             await self.runs.count(tenant, run_id, emitted=0, tokens=client.tokens_spent)
             return
-        await deps.producer.send_all(
+        await self._producer.send_all(
             [source_change_message(tenant, change, run_id=run_id, now=now, digest=digest)]
         )
         gone = change.action.value != "upserted"
-        async with deps.pool.acquire() as conn, conn.transaction():
-            await deps.cursors.record_emitted(
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._cursors.record_emitted(
                 tenant, obj, [(record_id, (change.update_time, digest))], deleted=gone, conn=conn
             )
             await self.runs.count(tenant, run_id, emitted=1, tokens=client.tokens_spent, conn=conn)
         _log.info("webhook_change_emitted", tenant=tenant, object=obj.value, action=change.action.value)
 
 
-def add_webhook_routes(app: web.Application) -> None:
+def add_webhook_routes(app: web.Application, receiver: WebhookReceiver) -> None:
     """Mount the receiver (authenticated by Basic auth, not by tenant API keys)."""
+    app[RECEIVER] = receiver
     app.router.add_post("/webhooks/pipedrive/{tenant}", receive_webhook)

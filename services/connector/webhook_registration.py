@@ -9,8 +9,8 @@ import secrets
 
 from pydantic import SecretStr
 
-from connector.api_support import ConnectorDeps
-from pipedrive_client import WebhookSubscription
+from connector.webhook_store import WebhookStore
+from pipedrive_client import PipedriveClientFactory, WebhookSubscription
 
 WEBHOOK_OBJECTS = ("organization", "person", "deal")
 WEBHOOK_USER = "psync"
@@ -30,54 +30,46 @@ def credentials_match(user: str, password: str, stored_user: str | None, stored_
     return user_ok and password_ok
 
 
-def subscription_url(deps: ConnectorDeps, tenant: str) -> str:
-    """Where Pipedrive delivers the tenant's webhooks."""
-    return f"{deps.settings.public_base_url.rstrip('/')}/webhooks/pipedrive/{tenant}"
+class WebhookRegistration:
+    """Our webhooks in each tenant's Pipedrive, and their user and secret hash in `WebhookStore`."""
 
+    def __init__(self, factory: PipedriveClientFactory, store: WebhookStore, public_base_url: str) -> None:
+        self._factory = factory
+        self._store = store
+        self._public_base_url = public_base_url
 
-async def register_webhooks(deps: ConnectorDeps, tenant: str) -> list[int]:
-    """Create one webhook per object (`*` actions) with a fresh secret; returns their ids."""
-    await unregister_webhooks(deps, tenant)
-    password = secrets.token_urlsafe(32)
-    client = deps.factory.for_tenant(tenant)
-    ids: list[int] = []
-    for obj in WEBHOOK_OBJECTS:
-        created = await client.webhooks.create(
-            WebhookSubscription(
-                subscription_url=subscription_url(deps, tenant),
-                event_action="*",
-                event_object=obj,
-                name=f"psync {obj}",
-                http_auth_user=WEBHOOK_USER,
-                http_auth_password=SecretStr(password),
+    def subscription_url(self, tenant: str) -> str:
+        """Where Pipedrive delivers the tenant's webhooks."""
+        return f"{self._public_base_url.rstrip('/')}/webhooks/pipedrive/{tenant}"
+
+    async def register(self, tenant: str) -> list[int]:
+        """Create one webhook per object (`*` actions) with a fresh secret; returns their ids."""
+        await self.unregister(tenant)
+        password = secrets.token_urlsafe(32)
+        client = self._factory.for_tenant(tenant)
+        ids: list[int] = []
+        for obj in WEBHOOK_OBJECTS:
+            created = await client.webhooks.create(
+                WebhookSubscription(
+                    subscription_url=self.subscription_url(tenant),
+                    event_action="*",
+                    event_object=obj,
+                    name=f"psync {obj}",
+                    http_auth_user=WEBHOOK_USER,
+                    http_auth_password=SecretStr(password),
+                )
             )
-        )
-        ids.append(created.id)
-    await deps.pool.execute(
-        f"UPDATE {deps.schema}.tenant_settings SET webhook_user = $2, webhook_secret_hash = $3,"
-        " webhook_ids = $4 WHERE tenant_id = $1",
-        tenant,
-        WEBHOOK_USER,
-        secret_hash(password),
-        ids,
-    )
-    return ids
+            ids.append(created.id)
+        await self._store.save_subscriptions(tenant, WEBHOOK_USER, secret_hash(password), ids)
+        return ids
 
-
-async def unregister_webhooks(deps: ConnectorDeps, tenant: str) -> None:
-    """Remove the webhooks we registered for the tenant (and any others pointing at our receiver)."""
-    row = await deps.pool.fetchrow(
-        f"SELECT webhook_ids FROM {deps.schema}.tenant_settings WHERE tenant_id = $1", tenant
-    )
-    known = set(row["webhook_ids"]) if row else set()
-    if known:
-        client = deps.factory.for_tenant(tenant)
-        target = subscription_url(deps, tenant)
-        for webhook in await client.webhooks.list():
-            if webhook.id in known or webhook.subscription_url == target:
-                await client.webhooks.delete(webhook.id)
-    await deps.pool.execute(
-        f"UPDATE {deps.schema}.tenant_settings SET webhook_user = NULL, webhook_secret_hash = NULL,"
-        " webhook_ids = '{}' WHERE tenant_id = $1",
-        tenant,
-    )
+    async def unregister(self, tenant: str) -> None:
+        """Remove the webhooks we registered for the tenant (and any others pointing at our receiver)."""
+        known = await self._store.subscription_ids(tenant)
+        if known:
+            client = self._factory.for_tenant(tenant)
+            target = self.subscription_url(tenant)
+            for webhook in await client.webhooks.list():
+                if webhook.id in known or webhook.subscription_url == target:
+                    await client.webhooks.delete(webhook.id)
+        await self._store.forget_subscriptions(tenant)

@@ -210,7 +210,7 @@ async def test_a_cancelled_queued_import_ends_without_reading(harness: Connector
     await harness.connector.scheduler.work_tenant(harness.tenant)
 
     run = await eventually(
-        lambda: harness.connector.deps.runs.get(harness.tenant, run_id),
+        lambda: harness.connector.runs.get(harness.tenant, run_id),
         lambda r: r is not None and r.state.value == "cancelled",
         within_s=5,
         what="the import is cancelled",

@@ -37,4 +37,4 @@ async def test_an_import_with_an_out_of_range_date_or_id_is_a_400_naming_it(
         assert answer.status == 400, await answer.text()
         found = await answer.json()
         assert found["error"] == error and found["message"].startswith(named), found
-    assert await harness.connector.deps.runs.recent(harness.tenant) == []
+    assert await harness.connector.runs.recent(harness.tenant) == []

@@ -37,9 +37,9 @@ async def _churn(harness: ConnectorHarness, stop: asyncio.Event) -> int:
 
 
 async def _sync(harness: ConnectorHarness) -> None:
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-    done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    done = await harness.connector.runs.get(harness.tenant, run.run_id)
     assert done is not None and done.status == "Success", done and done.message
 
 

@@ -43,9 +43,9 @@ def _share_across_pages(harness: ConnectorHarness, stages: list[int]) -> tuple[i
 
 
 async def _emitted_rows(harness: ConnectorHarness, run_id: str) -> int:
-    deps = harness.connector.deps
+    deps = harness.connector
     count: int = await deps.pool.fetchval(
-        f"SELECT count(*) FROM {deps.schema}.import_emitted WHERE tenant_id = $1 AND run_id = $2",
+        f"SELECT count(*) FROM {deps.settings.db_schema}.import_emitted WHERE tenant_id = $1 AND run_id = $2",
         harness.tenant,
         run_id,
     )
@@ -62,7 +62,7 @@ def _linked(deals: list[dict[str, Any]]) -> set[tuple[str, int]]:
 async def _worked_to_success(harness: ConnectorHarness, run: Run) -> Run:
     """Let the tenant's worker take its one queued run and check that it ends in Success."""
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-    done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    done = await harness.connector.runs.get(harness.tenant, run.run_id)
     assert done is not None and done.status == "Success", done and done.message
     return done
 
@@ -74,7 +74,7 @@ async def _emitted(harness: ConnectorHarness) -> Counter[tuple[str, int]]:
 
 async def _import_interrupted_at_the_second_page(harness: ConnectorHarness, stages: list[int]) -> Run:
     """A deal import whose process died while storing its second page: left `running` after page one."""
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     spec = {"source": "deals_at_stages", "stage_ids": stages}
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
     original, calls = runs.save_progress, 0
@@ -89,7 +89,7 @@ async def _import_interrupted_at_the_second_page(harness: ConnectorHarness, stag
     runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
     try:
         with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
+            await harness.connector.executor.work(run)
     finally:
         runs.save_progress = original  # type: ignore[method-assign]
     interrupted = await runs.get(harness.tenant, run.run_id)
@@ -214,7 +214,7 @@ async def test_an_organization_and_a_person_shared_by_deals_on_two_pages_are_emi
     await harness.connect_by_token()
     stages, expected = _chosen_stages(harness)
     shared_org, shared_person = _share_across_pages(harness, stages)
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     spec = {"source": "deals_at_stages", "stage_ids": stages}
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
     await _worked_to_success(harness, run)
@@ -235,7 +235,7 @@ async def test_the_progress_of_a_deal_import_does_not_grow_with_the_ids_it_emitt
     await harness.connect_by_token()
     deals = [r.data for r in harness.sandbox.handle.state.tables[Entity.DEAL].live()]
     stages = sorted({d["stage_id"] for d in deals})
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     run = await runs.enqueue(
         harness.tenant, RunKindName.IMPORT, "manual", {"source": "deals_at_stages", "stage_ids": stages}
     )
@@ -244,9 +244,9 @@ async def test_the_progress_of_a_deal_import_does_not_grow_with_the_ids_it_emitt
 
     async def measured(run: Run, conn: Any = None) -> bool:
         if conn is not None:  # a page's checkpoint (or the run's end): its transaction's ids are visible
-            deps = harness.connector.deps
+            deps = harness.connector
             ids = await conn.fetchval(
-                f"SELECT count(*) FROM {deps.schema}.import_emitted WHERE run_id = $1", run.run_id
+                f"SELECT count(*) FROM {deps.settings.db_schema}.import_emitted WHERE run_id = $1", run.run_id
             )
             stored.append((len(orjson.dumps(run.progress)), ids))
         return await original(run, conn)
@@ -297,7 +297,7 @@ async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_re
     # migration 0013 moves them to import_emitted when the connector is upgraded.
     await harness.connect_by_token()
     stages, expected = _chosen_stages(harness)
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     run = await runs.enqueue(
         harness.tenant, RunKindName.IMPORT, "manual", {"source": "deals_at_stages", "stage_ids": stages}
     )
@@ -326,7 +326,7 @@ async def test_a_deal_import_interrupted_with_its_emitted_ids_in_its_progress_re
 
 async def _migrate_again(harness: ConnectorHarness, migration: str) -> None:
     """Run one of the connector's migrations again on the harness's schema, as an upgrade would run it."""
-    deps = harness.connector.deps
+    deps = harness.connector
     async with deps.pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {deps.schema}")
+        await conn.execute(f"SET LOCAL search_path TO {deps.settings.db_schema}")
         await conn.execute((MIGRATIONS / migration).read_text())

@@ -175,7 +175,7 @@ async def test_uninstalling_the_app_in_pipedrive_disconnects_and_wipes_the_crede
 
     assert call["status"] == 200 and call["callback_url"].endswith("/v1/connection/oauth/callback")
     assert await _status(harness) == {"connected": False}
-    deps = harness.connector.deps
+    deps = harness.connector
     rows = await deps.pool.fetchval(
         f"SELECT count(*) FROM {deps.settings.pipedrive.client_schema}.credentials WHERE tenant_id = $1",
         harness.tenant,

@@ -42,7 +42,7 @@ async def _authorize(harness: ConnectorHarness, headers: dict[str, str], answers
     )
     assert response.status == 302, await response.text()
     location = urlsplit(response.headers["Location"])
-    app = harness.connector.deps.oauth_app
+    app = harness.connector.oauth_app
     assert app is not None
     assert f"{location.scheme}://{location.netloc}" == harness.sandbox.base_url
     assert location.path == "/oauth/authorize"
@@ -60,7 +60,7 @@ async def _callback(
 
 
 async def _consent(harness: ConnectorHarness, state: str) -> dict[str, str]:
-    app = harness.connector.deps.oauth_app
+    app = harness.connector.oauth_app
     assert app is not None
     async with aiohttp.ClientSession() as browser:
         return await approve(browser, app, state)
@@ -80,14 +80,14 @@ def _token_calls(harness: ConnectorHarness, grant_type: str) -> int:
 
 
 async def _stored(harness: ConnectorHarness) -> OAuthCredentials:
-    stored = (await harness.connector.deps.factory.credentials.load(harness.tenant)).credentials
+    stored = (await harness.connector.factory.credentials.load(harness.tenant)).credentials
     assert isinstance(stored, OAuthCredentials)
     return stored
 
 
 async def _raw_rows(harness: ConnectorHarness) -> str:
     """Everything stored about the tenant in the client's and the connector's tables, as text."""
-    deps = harness.connector.deps
+    deps = harness.connector
     client_schema = deps.settings.pipedrive.client_schema
     rows = [
         *await deps.pool.fetch(
@@ -96,9 +96,11 @@ async def _raw_rows(harness: ConnectorHarness) -> str:
         *await deps.pool.fetch(
             f"SELECT * FROM {client_schema}.oauth_states WHERE tenant_id = $1", harness.tenant
         ),
-        *await deps.pool.fetch(f"SELECT * FROM {deps.schema}.runs WHERE tenant_id = $1", harness.tenant),
         *await deps.pool.fetch(
-            f"SELECT * FROM {deps.schema}.tenant_settings WHERE tenant_id = $1", harness.tenant
+            f"SELECT * FROM {deps.settings.db_schema}.runs WHERE tenant_id = $1", harness.tenant
+        ),
+        *await deps.pool.fetch(
+            f"SELECT * FROM {deps.settings.db_schema}.tenant_settings WHERE tenant_id = $1", harness.tenant
         ),
     ]
     return " ".join(repr(dict(r)) for r in rows)  # bytes (the ciphertext) as their repr
@@ -116,7 +118,7 @@ async def test_each_authorize_redirect_carries_a_fresh_unguessable_state_bound_t
     second = await _authorize(harness, harness.headers, answers)
 
     assert first != second and min(len(first), len(second)) >= 43
-    deps = harness.connector.deps
+    deps = harness.connector
     bound = await deps.pool.fetch(
         f"SELECT tenant_id, session_id FROM {deps.settings.pipedrive.client_schema}.oauth_states"
         " WHERE state = ANY($1::text[])",
@@ -155,12 +157,12 @@ async def test_a_wrong_replayed_or_foreign_state_is_refused_changes_nothing_and_
 
     accepted = await _callback(harness, harness.headers, mine, answers)
     assert accepted.status == 200, await accepted.text()
-    version = (await harness.connector.deps.factory.credentials.load(harness.tenant)).version
+    version = (await harness.connector.factory.credentials.load(harness.tenant)).version
 
     replayed = await _callback(harness, harness.headers, mine, answers)
 
     assert replayed.status == 400
-    assert (await harness.connector.deps.factory.credentials.load(harness.tenant)).version == version
+    assert (await harness.connector.factory.credentials.load(harness.tenant)).version == version
     assert _token_calls(harness, "authorization_code") == 1
     # The wrong callers above used up none of the states they presented: each still works for its owner.
     for owner, owned in ((other, theirs), (harness.headers, stolen), (harness.headers, other_session)):
@@ -184,15 +186,15 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
         answers.seen.append(repr(status))
         first_tokens = await _stored(harness)
 
-        run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+        run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
         assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-        synced = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+        synced = await harness.connector.runs.get(harness.tenant, run.run_id)
 
         ttl = harness.sandbox.handle.state.config.access_token_ttl_seconds
         harness.sandbox.handle.state.clock.advance(ttl + 1)  # the access token has expired
-        again = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+        again = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
         assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-        resynced = await harness.connector.deps.runs.get(harness.tenant, again.run_id)
+        resynced = await harness.connector.runs.get(harness.tenant, again.run_id)
         refreshed = await _stored(harness)
 
     budget = cast(dict[str, Any], status.pop("budget"))
@@ -233,7 +235,7 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
 
 async def test_a_denied_consent_spends_the_state_and_connects_nothing(harness: ConnectorHarness) -> None:
     answers = Answers()
-    app = harness.connector.deps.oauth_app
+    app = harness.connector.oauth_app
     assert app is not None
     state = await _authorize(harness, harness.headers, answers)
     form = {"client_id": app.client_id, "redirect_uri": app.redirect_uri, "state": state, "decision": "deny"}
@@ -248,7 +250,7 @@ async def test_a_denied_consent_spends_the_state_and_connects_nothing(harness: C
     assert denied == {"error": "user_denied", "state": state}
     assert answer.status == 400 and (await answer.json())["error"] == "oauth_denied"
     assert await _status(harness, harness.headers) == {"connected": False}
-    deps = harness.connector.deps
+    deps = harness.connector
     left = await deps.pool.fetchval(
         f"SELECT count(*) FROM {deps.settings.pipedrive.client_schema}.oauth_states WHERE state = $1", state
     )

@@ -23,7 +23,7 @@ async def _psyncctl(
     settings = CtlSettings(
         kafka_bootstrap=kafka_bootstrap,
         database_url=SecretStr(database_url),
-        connector_schema=harness.connector.deps.settings.db_schema,
+        connector_schema=harness.connector.settings.db_schema,
     )
     out, err = io.StringIO(), io.StringIO()
     status = await execute(list(args), settings, out, err)
@@ -38,7 +38,7 @@ async def test_resync_re_emits_the_objects_records_with_their_event_ids(
     harness: ConnectorHarness, kafka_bootstrap: str, database_url: str
 ) -> None:
     await harness.connect_by_token()
-    await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
     await _sync_queued(harness)
     first = await harness.events()
     organizations = {e["id"] for e in first if e["data"]["object"] == "organization"}
@@ -60,7 +60,7 @@ async def test_resync_re_emits_the_objects_records_with_their_event_ids(
     assert status == 0, output
     assert f"{len(organizations)}" in output and "no sync queued" in output
     assert [
-        r for r in await harness.connector.deps.runs.recent(harness.tenant) if r.state is RunState.QUEUED
+        r for r in await harness.connector.runs.recent(harness.tenant) if r.state is RunState.QUEUED
     ] == []
 
     status, output = await _psyncctl(
@@ -76,9 +76,7 @@ async def test_resync_re_emits_the_objects_records_with_their_event_ids(
         "--json",
     )
     assert status == 0, output
-    [queued] = [
-        r for r in await harness.connector.deps.runs.recent(harness.tenant) if r.state is RunState.QUEUED
-    ]
+    [queued] = [r for r in await harness.connector.runs.recent(harness.tenant) if r.state is RunState.QUEUED]
     assert queued.trigger == "resync"
     mark = await harness.reader.end_offsets(SOURCE_CHANGES.name)
     await _sync_queued(harness)
@@ -94,13 +92,13 @@ async def test_resync_re_emits_the_objects_records_with_their_event_ids(
 async def test_resync_refuses_while_a_run_of_the_tenant_is_running(
     harness: ConnectorHarness, kafka_bootstrap: str, database_url: str
 ) -> None:
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
-    assert await harness.connector.deps.runs.start(run, datetime.now(UTC))
-    cursor_before = await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.PERSON)
+    run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    assert await harness.connector.runs.start(run, datetime.now(UTC))
+    cursor_before = await harness.connector.cursors.cursor(harness.tenant, SyncObject.PERSON)
 
     status, output = await _psyncctl(
         harness, kafka_bootstrap, database_url, "resync", harness.tenant, "--since", "2d"
     )
 
     assert status == 3 and run.run_id in output
-    assert await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.PERSON) == cursor_before
+    assert await harness.connector.cursors.cursor(harness.tenant, SyncObject.PERSON) == cursor_before

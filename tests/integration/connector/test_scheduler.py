@@ -50,7 +50,7 @@ async def _connected_tenant(harness: ConnectorHarness, suffix: str, frequency: F
 
 
 async def _runs(harness: ConnectorHarness, tenant: str) -> list[Run]:
-    return list(reversed(await harness.connector.deps.runs.recent(tenant)))
+    return list(reversed(await harness.connector.runs.recent(tenant)))
 
 
 async def _scheduled(harness: ConnectorHarness, tenant: str) -> list[Run]:
@@ -72,7 +72,7 @@ async def test_syncs_are_queued_by_frequency_with_a_jitter_within_bounds_and_nev
 ) -> None:
     frequencies = (Frequency.MANUAL, Frequency.EVERY_24H, Frequency.EVERY_6H, Frequency.EVERY_1H)
     tenants = {f: await _connected_tenant(harness, f"f{f.value}", f) for f in frequencies}
-    scheduler, spread = harness.connector.scheduler, harness.connector.deps.settings.schedule_jitter_s
+    scheduler, spread = harness.connector.scheduler, harness.connector.settings.schedule_jitter_s
 
     await scheduler.queue_due_syncs()
     await scheduler.queue_due_syncs()  # a second tick queues nothing more
@@ -107,7 +107,7 @@ async def test_a_tenant_whose_daily_budget_is_closed_gets_no_scheduled_sync(
     harness: ConnectorHarness,
 ) -> None:
     tenant = await _connected_tenant(harness, "closed", Frequency.EVERY_1H)
-    budget = harness.connector.deps.factory.budget
+    budget = harness.connector.factory.budget
     reopens = harness.sandbox.handle.state.clock.now() + 3_600
     await budget.close(tenant, ClosedWindow(until=reopens, for_day=True))
 
@@ -124,7 +124,7 @@ async def test_a_scheduled_sync_of_a_tenant_whose_share_is_spent_pauses_without_
     harness: ConnectorHarness,
 ) -> None:
     tenant = await _connected_tenant(harness, "spent", Frequency.EVERY_1H)
-    deps = harness.connector.deps
+    deps = harness.connector
     today = int(harness.sandbox.handle.state.clock.now() // 86_400)
     await deps.pool.execute(
         f"UPDATE {deps.settings.pipedrive.client_schema}.budget SET day = $2, spent_today = 1000000000"
@@ -153,7 +153,7 @@ async def _two_replicas(
     database (no other test's tenants), with the harness's tenant connected to the sandbox there."""
     suffix = secrets.token_hex(4)
     schemas = (f"itest_connector_r{suffix}", f"itest_pdc_r{suffix}")
-    current = harness.connector.deps.settings
+    current = harness.connector.settings
     settings = current.model_copy(
         update={
             "db_schema": schemas[0],
@@ -170,18 +170,18 @@ async def _two_replicas(
             producer = EventProducer(kafka_bootstrap, client_id=f"connector-replica-{n}", namespace=NAMESPACE)
             await producer.start()
             stack.push_async_callback(producer.stop)
-            clock = harness.connector.deps.clock
+            clock = harness.connector.clock
             await install_tables(pool, settings.db_schema)
             replicas.append(
                 await stack.enter_async_context(assemble(settings, pool, producer, clock=clock, retry=retry))
             )
-        stack.push_async_callback(_drop_schemas, replicas[0].deps.pool, schemas)
+        stack.push_async_callback(_drop_schemas, replicas[0].pool, schemas)
         first, second = replicas
         sandbox = harness.sandbox
-        await first.deps.factory.credentials.save(
+        await first.factory.credentials.save(
             harness.tenant, ApiTokenCredentials(SecretStr(sandbox.handle.api_token), sandbox.base_url)
         )
-        await first.deps.tenant_settings.change(
+        await first.tenant_settings.change(
             harness.tenant, lambda s: s.model_copy(update={"connected": True, "frequency": frequency})
         )
         yield first, second
@@ -193,7 +193,7 @@ async def _drop_schemas(pool: asyncpg.Pool, schemas: tuple[str, ...]) -> None:
 
 
 async def _runs_of(replica: Connector, tenant: str) -> list[Run]:
-    return list(reversed(await replica.deps.runs.recent(tenant)))
+    return list(reversed(await replica.runs.recent(tenant)))
 
 
 def _overlapping(runs: list[Run]) -> list[tuple[str, str]]:
@@ -213,8 +213,8 @@ async def test_two_replicas_asked_at_once_queue_one_sync(
         await first.scheduler.work_tenant(tenant)
         # "Sync now" reaching both replicas at once (two clicks, a retried request).
         now_a, now_b = await asyncio.gather(
-            first.deps.runs.enqueue(tenant, RunKindName.SYNC, "manual"),
-            second.deps.runs.enqueue(tenant, RunKindName.SYNC, "manual"),
+            first.runs.enqueue(tenant, RunKindName.SYNC, "manual"),
+            second.runs.enqueue(tenant, RunKindName.SYNC, "manual"),
         )
         runs = await _runs_of(second, tenant)
 
@@ -234,10 +234,8 @@ async def test_two_replicas_working_the_same_tenant_never_run_two_of_its_runs_at
     stop = asyncio.Event()
     async with _two_replicas(harness, database_url, kafka_bootstrap, Frequency.MANUAL) as (first, second):
         for _ in range(3):
-            await first.deps.runs.enqueue(
-                tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"}
-            )
-        await second.deps.runs.enqueue(tenant, RunKindName.SYNC, "manual")
+            await first.runs.enqueue(tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+        await second.runs.enqueue(tenant, RunKindName.SYNC, "manual")
         workers = [asyncio.create_task(r.scheduler.run(stop)) for r in (first, second)]
         try:
             runs = await eventually(
@@ -266,8 +264,8 @@ async def test_a_run_whose_worker_dies_is_logged_stays_open_and_is_taken_up_at_t
         raise ConnectionError("broker unavailable")
 
     async with _two_replicas(harness, database_url, kafka_bootstrap, Frequency.MANUAL) as (replica, _):
-        run = await replica.deps.runs.enqueue(tenant, RunKindName.SYNC, "manual")
-        producer = replica.deps.producer
+        run = await replica.runs.enqueue(tenant, RunKindName.SYNC, "manual")
+        producer = replica.producer
         original = producer.send_all
         producer.send_all = refuse  # type: ignore[method-assign]
         try:
@@ -281,11 +279,11 @@ async def test_a_run_whose_worker_dies_is_logged_stays_open_and_is_taken_up_at_t
                 )
         finally:
             producer.send_all = original  # type: ignore[method-assign]
-        interrupted = await replica.deps.runs.get(tenant, run.run_id)
+        interrupted = await replica.runs.get(tenant, run.run_id)
 
         replica.scheduler.start_open_runs()
         done = await eventually(
-            lambda: replica.deps.runs.get(tenant, run.run_id),
+            lambda: replica.runs.get(tenant, run.run_id),
             lambda found: found is not None and found.state is RunState.FINISHED,
             within_s=30,
             what="the run taken up again and finished",

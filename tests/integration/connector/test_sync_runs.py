@@ -20,10 +20,10 @@ pytestmark = pytest.mark.integration
 
 
 async def _sync(harness: ConnectorHarness, trigger: str = "manual") -> Run:
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, trigger)
+    run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, trigger)
     worked = await harness.connector.scheduler.work_tenant(harness.tenant)
     assert worked >= 1
-    done = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    done = await harness.connector.runs.get(harness.tenant, run.run_id)
     assert done is not None
     return done
 
@@ -62,7 +62,7 @@ async def test_a_sync_emits_every_record_once_and_a_second_sync_only_what_change
         e["_key"] == f"{harness.tenant}:{e['data']['object']}:{e['data']['pipedrive_id']}" for e in events
     )
     assert first.counts.created == sum(by_object.values())
-    cursor = await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION)
+    cursor = await harness.connector.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION)
     assert cursor is not None
 
     harness.sandbox.handle.state.clock.advance(5)
@@ -103,21 +103,21 @@ async def test_run_events_report_counts_and_the_tokens_of_the_ledger(harness: Co
 
 async def test_the_cursor_does_not_move_when_kafka_does_not_acknowledge(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
-    producer = harness.connector.deps.producer
+    producer = harness.connector.producer
 
     async def refuse(messages: object) -> None:
         raise ConnectionError("broker unavailable")
 
     original = producer.send_all
     producer.send_all = refuse  # type: ignore[method-assign]
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
     try:
         with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
+            await harness.connector.executor.work(run)
     finally:
         producer.send_all = original  # type: ignore[method-assign]
 
-    assert await harness.connector.deps.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION) is None
+    assert await harness.connector.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION) is None
     resumed = await harness.connector.scheduler.work_tenant(harness.tenant)
     assert resumed == 1
     assert _upserts(await harness.events()) == sum(_live_counts(harness).values())
@@ -127,7 +127,7 @@ async def test_a_crash_while_storing_a_page_leaves_it_to_be_emitted_again_and_co
     harness: ConnectorHarness,
 ) -> None:
     await harness.connect_by_token()
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     original, calls = runs.save_progress, 0
 
     async def dies_on_the_second_page(run: Run, conn: Any = None) -> bool:
@@ -141,7 +141,7 @@ async def test_a_crash_while_storing_a_page_leaves_it_to_be_emitted_again_and_co
     runs.save_progress = dies_on_the_second_page  # type: ignore[method-assign]
     try:
         with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
+            await harness.connector.executor.work(run)
     finally:
         runs.save_progress = original  # type: ignore[method-assign]
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
@@ -184,7 +184,7 @@ async def test_a_429_storm_outlasting_the_clients_waits_pauses_the_run_which_com
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 0  # not before its time
     state.clock.advance(retry_delay(1).total_seconds() + 1)
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-    done = await harness.connector.deps.runs.get(harness.tenant, paused.run_id)
+    done = await harness.connector.runs.get(harness.tenant, paused.run_id)
 
     assert done is not None and done.status == "Success", done and done.message
     events = await harness.events()
@@ -220,7 +220,7 @@ async def test_an_exhausted_budget_pauses_the_run_which_completes_after_the_rese
 
     state.clock.advance(paused.resume_at.timestamp() - state.clock.now() + 1)
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
-    done = await harness.connector.deps.runs.get(harness.tenant, paused.run_id)
+    done = await harness.connector.runs.get(harness.tenant, paused.run_id)
 
     assert done is not None and done.status == "Success", done and done.message
     events = await harness.events()
@@ -271,14 +271,14 @@ async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_er
         raise ValueError("a record no rule expected")
 
     harness.connector.executor._work[RunKindName.SYNC] = broken
-    run = await harness.connector.deps.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
+    run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
     clock = harness.sandbox.handle.state.clock
     waits = []
     for attempt in range(1, MAX_RUN_FAILURES + 1):
         assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
         assert attempts == attempt
         assert await harness.connector.scheduler.work_tenant(harness.tenant) == 0  # not before its time
-        seen = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+        seen = await harness.connector.runs.get(harness.tenant, run.run_id)
         assert seen is not None
         if seen.state is RunState.FINISHED:
             break
@@ -286,7 +286,7 @@ async def test_a_run_failing_unexpectedly_waits_longer_each_time_then_ends_in_er
         waits.append(seen.resume_at.timestamp() - clock.now())
         clock.advance(3600)
 
-    ended = await harness.connector.deps.runs.get(harness.tenant, run.run_id)
+    ended = await harness.connector.runs.get(harness.tenant, run.run_id)
     assert ended is not None and attempts == MAX_RUN_FAILURES
     assert (ended.state, ended.status) == (RunState.FINISHED, "Error")
     assert ended.message == f"Failed {MAX_RUN_FAILURES} times: ValueError: a record no rule expected"

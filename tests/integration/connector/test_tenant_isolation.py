@@ -59,8 +59,8 @@ async def test_a_tenant_with_a_bad_row_does_not_stop_other_tenants_schedules_or_
     await harness.connect_by_token()
     saved = await harness.api.put("/v1/settings", json={"frequency": "1h"}, headers=harness.headers)
     assert saved.status == 200, await saved.text()
-    deps = harness.connector.deps
-    table = f"{deps.schema}.tenant_settings"
+    deps = harness.connector
+    table = f"{deps.settings.db_schema}.tenant_settings"
     good = await deps.pool.fetchval(f"SELECT settings FROM {table} WHERE tenant_id = $1", harness.tenant)
     # Rows written before tenant ids and settings were checked: an id with a space, and settings that
     # no longer parse, both connected, scheduled and waiting to be published; and the good tenant's
@@ -91,7 +91,9 @@ async def test_a_tenant_with_a_bad_row_does_not_stop_other_tenants_schedules_or_
     finally:  # the schema is the session's: leave no bad row to the next tests
         bad = ["acme inc", f"{harness.tenant}-broken"]
         for name in ("tenant_settings", "runs"):
-            await deps.pool.execute(f"DELETE FROM {deps.schema}.{name} WHERE tenant_id = ANY($1)", bad)
+            await deps.pool.execute(
+                f"DELETE FROM {deps.settings.db_schema}.{name} WHERE tenant_id = ANY($1)", bad
+            )
 
     assert [r["trigger"] for r in scheduled] == ["schedule"]
     assert {e["tenantid"] for e in published} == {harness.tenant}
@@ -114,7 +116,7 @@ async def test_a_tenant_whose_budget_is_spent_does_not_hold_other_tenants_webhoo
     assert on.status == 200, await on.text()
     state = harness.sandbox.handle.state
     reopens = state.clock.now() + 3600
-    await harness.connector.deps.factory.budget.close(spent, ClosedWindow(until=reopens, for_day=True))
+    await harness.connector.factory.budget.close(spent, ClosedWindow(until=reopens, for_day=True))
     first, second = list(state.tables[Entity.ORGANIZATION].live())[:2]
     state.clock.advance(2)
     state.entities.update(Entity.ORGANIZATION, first.id, {"name": "First rename"}, 1, ChangeSource.APP)
@@ -134,7 +136,7 @@ async def test_a_tenant_whose_budget_is_spent_does_not_hold_other_tenants_webhoo
         assert await _webhook_events(harness, spent) == []
 
         state.clock.advance(reopens - state.clock.now() + 1)
-        harness.connector.deps.hints_available.set()
+        harness.connector.hints_available.set()
         resumed = await eventually(
             lambda: _webhook_events(harness, spent),
             lambda events: len(events) >= 2,
@@ -148,7 +150,7 @@ async def test_a_tenant_whose_budget_is_spent_does_not_hold_other_tenants_webhoo
 async def test_many_tenants_working_at_once_each_get_their_import_worked(harness: ConnectorHarness) -> None:
     tenants = {f"{harness.tenant}n{i}": await _connected(harness, f"{harness.tenant}n{i}") for i in range(6)}
     unreadable, closed, *healthy = tenants
-    deps = harness.connector.deps
+    deps = harness.connector
     credentials = f"{deps.settings.pipedrive.client_schema}.credentials"
     await deps.pool.execute(  # a row copied from another tenant: it does not decrypt for this one
         f"UPDATE {credentials} SET ciphertext = (SELECT ciphertext FROM {credentials} WHERE tenant_id = $2)"

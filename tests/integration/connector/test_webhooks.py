@@ -103,8 +103,9 @@ async def test_deliveries_with_bad_credentials_are_refused_and_repeats_are_dropp
 
 async def test_the_receiver_answers_fast_and_dedupes_by_delivery_id(harness: ConnectorHarness) -> None:
     await _enable(harness)
-    row = await harness.connector.deps.pool.fetchrow(
-        f"SELECT webhook_user FROM {harness.connector.deps.schema}.tenant_settings WHERE tenant_id = $1",
+    row = await harness.connector.pool.fetchrow(
+        f"SELECT webhook_user FROM {harness.connector.settings.db_schema}.tenant_settings"
+        " WHERE tenant_id = $1",
         harness.tenant,
     )
     assert row is not None
