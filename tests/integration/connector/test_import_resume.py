@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from connector.runs import RunKindName, RunState
+from connector.queued_runs import RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from tests.integration.connector.conftest import ConnectorHarness
@@ -25,7 +25,7 @@ async def test_an_import_interrupted_after_its_last_page_was_stored_emits_and_co
 ) -> None:
     await harness.connect_by_token()
     organizations = sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
-    runs = harness.connector.deps.runs
+    runs = harness.connector.runs
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
     original = runs.finish
 
@@ -35,7 +35,7 @@ async def test_an_import_interrupted_after_its_last_page_was_stored_emits_and_co
     runs.finish = dies_before_closing  # type: ignore[method-assign]
     try:
         with pytest.raises(ConnectionError):
-            await harness.connector.executor.execute(run)
+            await harness.connector.executor.work(run)
     finally:
         runs.finish = original  # type: ignore[method-assign]
     interrupted = await runs.get(harness.tenant, run.run_id)
