@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -68,3 +69,32 @@ def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidEvent(topic, f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EventHead:
+    """What a consumer needs to know of an event before decoding it in full: its type, tenant and id."""
+
+    type: str
+    tenant: str
+    id: str
+
+
+def peek_event(topic: str, key: bytes | None, raw: bytes | None) -> EventHead | None:
+    """The head of a message, read without validating the event against its contract; None for a
+    message only a full decode can judge: not a JSON object, a type not allowed on `topic`, an id or
+    tenantid that is not a string, or a tenantid its key does not belong to (`check_key_tenant`)."""
+    if raw is None or key is None:
+        return None
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    kind, tenant, event_id = document.get("type"), document.get("tenantid"), document.get("id")
+    if not (isinstance(kind, str) and isinstance(tenant, str) and isinstance(event_id, str)):
+        return None
+    if kind not in _types_on(topic) or tenant_of_key(key.decode("utf-8", errors="replace")) != tenant:
+        return None
+    return EventHead(kind, tenant, event_id)

@@ -30,7 +30,7 @@ from service_runtime.settings import ServiceSettings, StreamServiceSettings
 from stream_runner.errors import is_transient
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
-from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, MessageProcessor
+from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, MessageProcessor, RepeatLookup
 from stream_runner.producer import EventProducer
 
 
@@ -53,13 +53,15 @@ class Infrastructure:
 
 @dataclass(frozen=True)
 class Consumer:
-    """What a service consumes: its handlers by event type, those applied in batches, and what it records
-    of an event it dead-letters. The skeleton runs them in the one consumer loop, on the topics the
-    registry says the service reads."""
+    """What a service consumes: its handlers by event type, those applied in batches, what it records
+    of an event it dead-letters, and how its inbox tells which events of a type it applied already (those
+    are not decoded nor handled again: what they produced is re-sent). The skeleton runs them in the one
+    consumer loop, on the topics the registry says the service reads."""
 
     handlers: Mapping[str, Handler]
     batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
     dead_letter_handlers: Mapping[str, DeadLetterHandler] = field(default_factory=dict)
+    repeat_lookups: Mapping[str, RepeatLookup] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def consumer_loop(
         RunnerMetrics(infrastructure.registry),
         batch_handlers=consumer.batch_handlers,
         dead_letter_handlers=consumer.dead_letter_handlers,
+        repeat_lookups=consumer.repeat_lookups,
     )
     return KafkaStreamRunner(
         bootstrap=settings.kafka_bootstrap,

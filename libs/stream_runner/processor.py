@@ -9,6 +9,7 @@ outputs of many messages share broker round trips without ever being committed u
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from schemas.codec import InvalidEvent, check_key_tenant, decode_event
+from schemas.codec import EventHead, InvalidEvent, check_key_tenant, decode_event, peek_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
@@ -36,6 +37,13 @@ DeadLetterHandler = Callable[[CloudEvent[Any], IncomingMessage, BaseException], 
 """Records in the consumer's store that a decoded event will not be applied, as it goes to the DLQ (a
 failed result, a failure counted in its run); its outputs are sent with the dead letter. Must be
 idempotent: a redelivered event fails and is dead-lettered again."""
+
+EventRef = tuple[str, str]
+"""(tenant, event id): an event, as an inbox knows it."""
+
+RepeatLookup = Callable[[Sequence[EventRef]], Awaitable[Mapping[EventRef, Sequence[OutgoingMessage]]]]
+"""What each of these events that the service applied already produced (read from its inbox, in one
+look); an event not applied yet is absent."""
 
 _log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -56,6 +64,15 @@ class Processed:
 
     outcome: str
     deliveries: tuple[Delivery, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownRepeat:
+    """A message whose event the inbox says was applied already, and what it produced then: it is not
+    decoded in full nor handed to its handler, its saved outputs are sent again as they are."""
+
+    head: EventHead
+    outputs: Sequence[OutgoingMessage]
 
 
 class StopRequested(Exception):
@@ -88,8 +105,12 @@ class MessageProcessor:
         topic_contracts: Mapping[str, str] | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         dead_letter_handlers: Mapping[str, DeadLetterHandler] | None = None,
+        repeat_lookups: Mapping[str, RepeatLookup] | None = None,
     ) -> None:
         self._service = service
+        # Event type -> how the service's inbox tells, for a whole batch at once, which events of that
+        # type it applied already (a replay, a redelivery) and what they produced.
+        self._repeat_lookups = dict(repeat_lookups or {})
         self._batch_handlers = dict(batch_handlers or {})
         self._dead_letter_handlers = dict(dead_letter_handlers or {})
         # Physical topic -> the registry topic whose contract it carries (identity unless told).
@@ -139,17 +160,60 @@ class MessageProcessor:
         A batch that fails for good is split and retried one event at a time, so only the event that
         cannot be applied goes to the dead-letter topic. Raises StopRequested if stopped first.
         """
-        decoded = [self._decode(m) for m in messages]
+        repeats = await self._known_repeats(messages, stop)
+        decoded = [repeats.get(i) or self._decode(m) for i, m in enumerate(messages)]
         results: list[Processed] = []
         start = 0
         while start < len(messages):
             end = self._run_end(decoded, start)
-            if end == start + 1 and not self._batchable(decoded[start]):
+            if isinstance(decoded[start], KnownRepeat):
+                results += await self._send_again(messages[start:end], decoded[start:end], stop)
+            elif end == start + 1 and not self._batchable(decoded[start]):
                 results.append(await self.process(messages[start], stop))
             else:
                 results += await self._process_run(messages[start:end], decoded[start:end], stop)
             start = end
         return results
+
+    async def _known_repeats(
+        self, messages: Sequence[IncomingMessage], stop: asyncio.Event
+    ) -> dict[int, KnownRepeat]:
+        """The messages (by position) whose events the inbox says were applied already, asked once per
+        event type for the whole batch, from the head of each message (`peek_event`) rather than the
+        event decoded in full. A message whose head cannot be read takes the full path, which judges it."""
+        if not self._repeat_lookups:
+            return {}
+        heads: dict[str, dict[int, EventHead]] = {}
+        for index, message in enumerate(messages):
+            topic = self._topic_contracts.get(message.topic, message.topic)
+            head = peek_event(topic, message.key, message.value)
+            if head is not None and head.type in self._repeat_lookups:
+                heads.setdefault(head.type, {})[index] = head
+        repeats: dict[int, KnownRepeat] = {}
+        for kind, of_kind in heads.items():
+            lookup = self._repeat_lookups[kind]
+            refs = [(head.tenant, head.id) for head in of_kind.values()]
+            try:
+                applied = await self._with_retries(functools.partial(lookup, refs), messages[0].topic, stop)
+            except StopRequested:
+                raise
+            except Exception as exc:  # the full path claims each event and finds out for itself
+                _log.warning("repeat_lookup_failed", error_class=type(exc).__name__, error=str(exc)[:300])
+                continue
+            for index, head in of_kind.items():
+                saved = applied.get((head.tenant, head.id))
+                if saved is not None:
+                    repeats[index] = KnownRepeat(head, saved)
+        return repeats
+
+    async def _send_again(
+        self, messages: Sequence[IncomingMessage], repeats: Sequence[Any], stop: asyncio.Event
+    ) -> list[Processed]:
+        """Known repeats: what their events produced when applied is sent again, byte for byte."""
+        started = time.perf_counter()
+        handled = [Handled(outputs=repeat.outputs, duplicate=True) for repeat in repeats]
+        heads = [repeat.head for repeat in repeats]
+        return await self._emit_run(messages, handled, heads, started, stop)
 
     def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
         """The event, or why it cannot be applied: it breaks its contract or claims a tenant its key
@@ -162,11 +226,16 @@ class MessageProcessor:
         except InvalidEvent as exc:
             return exc
 
-    def _batchable(self, decoded: CloudEvent[Any] | InvalidEvent) -> bool:
+    def _batchable(self, decoded: CloudEvent[Any] | InvalidEvent | KnownRepeat) -> bool:
         return isinstance(decoded, CloudEvent) and decoded.type in self._batch_handlers
 
-    def _run_end(self, decoded: Sequence[CloudEvent[Any] | InvalidEvent], start: int) -> int:
+    def _run_end(self, decoded: Sequence[CloudEvent[Any] | InvalidEvent | KnownRepeat], start: int) -> int:
         first = decoded[start]
+        if isinstance(first, KnownRepeat):
+            end = start + 1
+            while end < len(decoded) and isinstance(decoded[end], KnownRepeat):
+                end += 1
+            return end
         if not self._batchable(first):
             return start + 1
         assert isinstance(first, CloudEvent)
@@ -192,12 +261,24 @@ class MessageProcessor:
                 return [Processed("dead_lettered", letter)]
             _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
             return [p for item in items for p in await self._process_run([item[1]], [item[0]], stop)]
-        # One hand-over to the producer for the whole run's outputs, then split back per message.
+        heads = [EventHead(event.type, event.tenantid, event.id) for event in decoded]
+        return await self._emit_run(messages, handled, heads, started, stop)
+
+    async def _emit_run(
+        self,
+        messages: Sequence[IncomingMessage],
+        handled: Sequence[Handled],
+        heads: Sequence[EventHead],
+        started: float,
+        stop: asyncio.Event,
+    ) -> list[Processed]:
+        """One hand-over to the producer for the whole run's outputs, then split back per message."""
+        topic = messages[0].topic
         outputs = [m for one in handled for m in one.outputs]
         delivered = await self._enqueue(outputs, topic, stop) if outputs else ()
         results, taken = [], 0
         outcomes = Counter[str]()
-        for _item, one in zip(items, handled, strict=True):
+        for one in handled:
             deliveries = delivered[taken : taken + len(one.outputs)]
             taken += len(one.outputs)
             outcome = "duplicate" if one.duplicate else "applied"
@@ -208,18 +289,18 @@ class MessageProcessor:
         _log.info(
             "batch_processed",
             topic=topic,
-            event_type=decoded[0].type,
-            batch_size=len(items),
+            event_type=heads[0].type,
+            batch_size=len(messages),
             first=f"{messages[0].partition}:{messages[0].offset}",
             last=f"{messages[-1].partition}:{messages[-1].offset}",
-            tenants=sorted({event.tenantid for event, _ in items})[:10],
+            tenants=sorted({head.tenant for head in heads})[:10],
             **{f"outcome_{name}": count for name, count in outcomes.items()},
-            **({"event_id": decoded[0].id} if len(items) == 1 else {}),
+            **({"event_id": heads[0].id} if len(messages) == 1 else {}),
         )
         for outcome, count in outcomes.items():
             self._metrics.messages.labels(topic, outcome).inc(count)
         elapsed = time.perf_counter() - started
-        self._metrics.observe_messages(topic, elapsed / len(items), len(items))
+        self._metrics.observe_messages(topic, elapsed / len(messages), len(messages))
         return results
 
     async def _decode_and_apply(self, message: IncomingMessage, stop: asyncio.Event) -> Processed:

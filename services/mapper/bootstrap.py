@@ -66,7 +66,12 @@ async def assemble(settings: MapperSettings, infrastructure: Infrastructure) -> 
     app = tenant_api_app(tenants)
     add_api_routes(app, pool, schema)
     add_openapi_route(app, mapper_openapi())
-    consumer = Consumer(handlers.by_event_type(), handlers.batch_handlers(), handlers.dead_letter_handlers())
+    consumer = Consumer(
+        handlers.by_event_type(),
+        handlers.batch_handlers(),
+        handlers.dead_letter_handlers(),
+        handlers.repeat_lookups(),
+    )
     yield ServiceParts(app, consumer, expiring=expiring_tables(settings))
 
 

@@ -18,7 +18,7 @@ from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from settings_replica.replica import settings_updated
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
-from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler
+from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, RepeatLookup
 
 Effect = Callable[[MapperUnit], Awaitable[list[OutgoingMessage]]]
 
@@ -37,6 +37,11 @@ class MapperHandlers:
     def dead_letter_handlers(self) -> Mapping[str, DeadLetterHandler]:
         """What the mapper records of an event it dead-letters."""
         return {"psync.source.changed": self.source_change_dead_lettered}
+
+    def repeat_lookups(self) -> Mapping[str, RepeatLookup]:
+        """The event types whose already-applied events (a replay, a redelivery) the consumer loop finds
+        in the inbox before decoding them: their saved results are re-sent without a transaction."""
+        return {"psync.source.changed": self._store.applied_outputs_of}
 
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type."""

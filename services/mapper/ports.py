@@ -189,6 +189,11 @@ class MapperStore(Protocol):
         """The ABM store read without locks, for a plan that writes nothing."""
         ...
 
+    async def applied_outputs_of(self, events: Sequence[EventRef]) -> dict[EventRef, list[OutgoingMessage]]:
+        """What each of these events that was applied already produced, outside any unit of work (an
+        event is applied with its outputs in one transaction); those not applied are absent."""
+        ...
+
 
 class TenantSettingsSource(Protocol):
     """The mapper's replica of tenant settings."""

@@ -3,7 +3,7 @@ pooled connection, with the inbox, the ABM store and the apply runs of the servi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -11,7 +11,8 @@ import asyncpg
 
 from mapper.abm_store import AbmStore
 from mapper.apply_run_store import ApplyRunStore
-from postgres_store.inbox import PostgresInbox
+from postgres_store.inbox import EventRef, PostgresInbox, applied_outputs_many
+from stream_runner.messages import OutgoingMessage
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,8 @@ class PostgresMapperStore:
         """The ABM store on a connection outside any transaction: read without locks, write nothing."""
         async with self._pool.acquire() as conn:
             yield AbmStore(conn, self._schema)
+
+    async def applied_outputs_of(self, events: Sequence[EventRef]) -> dict[EventRef, list[OutgoingMessage]]:
+        """What each of these events that was applied already produced (one read, no transaction)."""
+        async with self._pool.acquire() as conn:
+            return await applied_outputs_many(conn, self._schema, events)

@@ -17,7 +17,7 @@ from typing import Any
 from mapper.abm_store import ASSOCIATED_BY, TABLES
 from mapper.apply_runs import CompletedRun, RunRef, RunsTallied, is_complete
 from mapper.planning import StoredRecord
-from mapper.ports import LinkKey, LinkRow, RecordRow
+from mapper.ports import EventRef, LinkKey, LinkRow, RecordRow
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished
@@ -270,6 +270,10 @@ class InMemoryMapperStore:
     @asynccontextmanager
     async def dry_run(self) -> AsyncIterator[InMemoryAbmRecords]:
         yield InMemoryAbmRecords(self.tables)
+
+    async def applied_outputs_of(self, events: Sequence[EventRef]) -> dict[EventRef, list[OutgoingMessage]]:
+        rows = self.tables.inbox.rows
+        return {e: list(rows[e].outputs or []) for e in events if e in rows}
 
     def record(self, tenant: str, obj: SyncObject, abm_id: str) -> dict[str, Any] | None:
         """A record row as stored (what the audiences API would read)."""

@@ -97,6 +97,21 @@ async def test_a_batch_claims_the_first_of_each_new_event(subject: StoreUnderTes
     assert saved == {(tenant, "new"): [RESULT], (tenant, "old"): []}
 
 
+async def test_what_applied_events_produced_is_read_outside_a_unit_byte_for_byte(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    odd = OutgoingMessage(
+        "psync.record-results.v1", f"{tenant}:organization:é.io", '{"b":1, "a":"é\\u00e9"}'.encode()
+    )
+    async with subject.store.unit() as unit:
+        await unit.inbox.claim_batch([(tenant, "one", "x"), (tenant, "none", "x")])
+        await unit.inbox.save_outputs_of([(tenant, "one", [RESULT, odd])])
+
+    found = await subject.store.applied_outputs_of([(tenant, "one"), (tenant, "none"), (tenant, "never")])
+
+    assert found == {(tenant, "one"): [RESULT, odd], (tenant, "none"): []}
+
+
 async def test_a_unit_that_raises_writes_nothing(subject: StoreUnderTest, tenant: str) -> None:
     with pytest.raises(RuntimeError):
         async with subject.store.unit() as unit:

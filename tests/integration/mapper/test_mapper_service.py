@@ -1,4 +1,5 @@
-"""The mapper as a process on real Kafka: a replay changes nothing; poison, and an event claiming a tenant
+"""The mapper as a process on real Kafka: a replay changes nothing and re-sends the first results byte for
+byte; poison, and an event claiming a tenant
 its key does not belong to, go to the DLQ."""
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from schemas.codec import encode_event
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES, dlq_topic_name
+from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, dlq_topic_name
 from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import rewind_group
+from tests.integration.kafka_offsets import end_offsets, keyed_values_since, rewind_group
 from tests.integration.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
@@ -82,6 +83,7 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
             (2, 9, None),
         ]
     ]
+    results_mark = await end_offsets(kafka_bootstrap, RECORD_RESULTS)
     first_offsets: dict[TopicPartition, int] = {}
     for key, value in sent:
         meta = await producer.send_and_wait(SOURCE_CHANGES.name, value, key=key)
@@ -102,6 +104,13 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     before = await snapshot(pg_pool, schema, tenant)
     assert await first.terminate() == 0
 
+    async def results() -> list[bytes]:
+        found = await keyed_values_since(kafka_bootstrap, RECORD_RESULTS, results_mark)
+        return sorted(value for key, value in found if key.startswith(f"{tenant}:".encode()))
+
+    first_results = await results()
+    assert len(first_results) == len(sent)
+
     # Replay from this test's first message on (on a fresh cluster that is offset zero).
     await rewind_group(kafka_bootstrap, mapper_env["MAPPER_GROUP_ID"], first_offsets)
     second = ServiceProcess("mapper", mapper_env, tmp_path / "second.log")
@@ -117,6 +126,9 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     await eventually(replayed, lambda n: n >= len(sent), within_s=60, what="every replayed event seen again")
     assert await second.terminate() == 0
 
+    # The replayed changes were not applied again: each re-sent the result it produced the first time.
+    replayed_results = [r for r in await results() if b"marker.io" not in r]
+    assert replayed_results == sorted(first_results * 2)
     after = await snapshot(pg_pool, schema, tenant)
     after["links"] = [row for row in after["links"] if row["pipedrive_id"] != 99]
     after["accounts"] = [row for row in after["accounts"] if row["match_key"] != "marker.io"]
