@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipedrive_client import ExhaustedBudget, RefusedConnection
+from schemas.envelope import is_valid_tenant_id
 from schemas.events.sync_runs import RunFinished, RunStatus
+from stream_runner.messages import OutgoingMessage
 
 CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
 """Run messages that mean the tenant's Pipedrive credentials were refused or cannot be read."""
@@ -217,3 +219,31 @@ def slack_message(alert: RaisedAlert, raised_at: datetime) -> dict[str, object]:
 def retry_delay_s(attempts: int, first_s: float = FIRST_RETRY_S, most_s: float = MAX_RETRY_S) -> float:
     """How long a delivery that failed `attempts` times waits: doubling from `first_s`, at most `most_s`."""
     return float(min(most_s, first_s * 2 ** max(0, attempts - 1)))
+
+
+def failure_tallies(results: Iterable[tuple[str, bool]]) -> dict[int, tuple[str, int]]:
+    """Of a batch's record results, (tenant, whether it failed) in order: each tenant's failures, counted
+    at the position of its last failed result (where the count is handed on); no entry for a tenant none
+    of whose results failed."""
+    counts: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for position, (tenant, failed) in enumerate(results):
+        if failed:
+            counts[tenant] = counts.get(tenant, 0) + 1
+            last[tenant] = position
+    return {position: (tenant, counts[tenant]) for tenant, position in last.items()}
+
+
+def failures_message(topic: str, tenant: str, count: int) -> OutgoingMessage:
+    """A tenant's failed records, handed on to the alert windows: keyed by tenant, the count as text."""
+    return OutgoingMessage(topic, tenant, str(count).encode())
+
+
+def failures_of(key: bytes | None, value: bytes | None) -> tuple[str, int] | None:
+    """The tenant and count of a `failures_message`; None for anything else."""
+    tenant = (key or b"").decode("utf-8", "replace")
+    try:
+        count = int(value or b"")
+    except ValueError:
+        return None
+    return (tenant, count) if count > 0 and is_valid_tenant_id(tenant) else None

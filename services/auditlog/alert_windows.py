@@ -1,26 +1,30 @@
 """The alert windows: a faust-streaming app that counts each tenant's failed records in a windowed table
 and raises an alert when a tenant's count within its window reaches its threshold; and dead letters.
 
-faust is here for its windowed table only (DESIGN.md: never as a transport). Two agents:
-- `observe` reads the record and push results and the dead-letter topics, keeps what concerns alerts (a
-  failed record, a dead letter) and passes each failure on, keyed by tenant, to its own topic, so that
-  one tenant's failures meet in one partition of the table whichever record keys they came with;
-- `count` adds each failure to the tenant's tumbling one-minute window and sums the windows the tenant's
-  setting spans (at most a day: the table's expiry).
-A dead letter raises its alert at once. Alerts go to the same store the run ends raise theirs in, which
-debounces them (one per cause per window) and queues their webhook deliveries.
+faust is here for its windowed table only (DESIGN.md: never as a transport), and it sees only what
+alerts need, never a successful record:
+- the auditlog's consumer loop, which reads every record and push result anyway, hands the failed ones
+  on (`failure_tallies`: one message per tenant and batch, with how many failed) to the app's own
+  failures topic, keyed by tenant, so that one tenant's failures meet in one partition of the table
+  whichever record keys they came with;
+- `count` adds each tenant's failures to its tumbling one-minute window and sums the windows the
+  tenant's setting spans (at most a day: the table's expiry);
+- `observe` reads the dead-letter topics: a dead letter raises its alert at once.
+Alerts go to the same store the run ends raise theirs in, which debounces them (one per cause per window)
+and queues their webhook deliveries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
-import orjson
 import structlog
 
 from auditlog.alert_rules import (
@@ -29,9 +33,10 @@ from auditlog.alert_rules import (
     RaisedAlert,
     dead_letter_alert,
     failures_alert,
+    failures_of,
 )
 from schemas.envelope import is_valid_tenant_id
-from schemas.topics import CONSUMER_SERVICES, PUSH_RESULTS, RECORD_RESULTS, dlq_topic_name
+from schemas.topics import CONSUMER_SERVICES, dlq_topic_name
 from stream_runner.namespace import TopicNamespace
 
 _log = structlog.get_logger(__name__)
@@ -59,17 +64,10 @@ class WindowsConfig:
     offset_reset: str = "latest"
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What an alert cares about in a consumed message: a failed record or a dead letter of a tenant."""
-
-    tenant: str
-    dead_letter: bool
-
-
-def results_topics() -> list[str]:
-    """The topics of per-record outcomes."""
-    return [RECORD_RESULTS.name, PUSH_RESULTS.name]
+def failures_topic(app_id: str) -> str:
+    """The logical name of the app's topic of failed records by tenant, which the auditlog's consumer loop
+    writes to (on the cluster, the namespace prefixes it as it prefixes the app id)."""
+    return f"{app_id}-failures"
 
 
 def dead_letter_topics() -> list[str]:
@@ -77,21 +75,11 @@ def dead_letter_topics() -> list[str]:
     return [dlq_topic_name(s) for s in CONSUMER_SERVICES]
 
 
-def observation_of(topic: str, key: bytes | None, value: bytes | None) -> Observation | None:
-    """A failed record of a result topic, or any message of a dead-letter topic (its key is the original
-    key, which starts with the tenant); None for everything else, a message that does not parse included."""
-    if topic.endswith(".dlq"):
-        tenant = (key or b"").decode("utf-8", "replace").split(":", 1)[0]
-        return Observation(tenant, True) if is_valid_tenant_id(tenant) else None
-    try:
-        document = orjson.loads(value or b"null")
-        data = document["data"]
-        tenant = document["tenantid"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None
-    if not isinstance(data, dict) or data.get("outcome") != "failed" or not isinstance(tenant, str):
-        return None
-    return Observation(tenant, False) if is_valid_tenant_id(tenant) else None
+def dead_letter_tenant(key: bytes | None) -> str | None:
+    """The tenant of a dead letter (its key is the original key, which starts with the tenant); None when
+    the key names no tenant."""
+    tenant = (key or b"").decode("utf-8", "replace").split(":", 1)[0]
+    return tenant if is_valid_tenant_id(tenant) else None
 
 
 def failures_within(counts: Sequence[int]) -> int:
@@ -104,6 +92,7 @@ class AlertWindows:
 
     def __init__(self, config: WindowsConfig, alerts: WindowAlerts) -> None:
         self._alerts = alerts
+        self._data_dir = config.data_dir
         self._settings: dict[str, tuple[float, AlertSettings]] = {}
         self._raised: dict[str, float] = {}
         self._namespace = namespace = config.namespace
@@ -121,23 +110,32 @@ class AlertWindows:
         self.failures = self.app.Table("tenant_failures", default=int).tumbling(
             BUCKET_S, expires=timedelta(minutes=MAX_WINDOW_MINUTES + 1)
         )
-        sources = self.app.topic(
-            *(namespace.topic(t) for t in (*results_topics(), *dead_letter_topics())),
+        dead_letters = self.app.topic(
+            *(namespace.topic(t) for t in dead_letter_topics()), key_serializer="raw", value_serializer="raw"
+        )
+        self.failures_topic = failures_topic(config.app_id)
+        self.failed = self.app.topic(
+            namespace.topic(self.failures_topic),
             key_serializer="raw",
             value_serializer="raw",
+            internal=True,
+            partitions=12,
         )
-        self.failed = self.app.topic(
-            f"{app_id}-failures", key_type=str, value_type=str, internal=True, partitions=12
-        )
-        self.observe = self.app.agent(sources, name="observe")(self._observe)
+        self.observe = self.app.agent(dead_letters, name="observe")(self._observe)
         self.count = self.app.agent(self.failed, name="count")(self._count)
 
-    async def run(self, stop: Any) -> None:
-        """Worker: run the app until `stop`, then stop it. Its own topics (the failures by tenant, the
-        table's changelog) are created first: the consumer subscribes to what exists when it joins."""
+    async def declare(self) -> None:
+        """Create the app's own topics (the failures by tenant, the table's changelog) unless they exist:
+        before the consumer loop hands failures on, and before the app's consumer joins (it subscribes to
+        what exists then). The app's data folder is made first: faust does not make missing parents."""
+        await asyncio.to_thread(Path(self._data_dir).mkdir, parents=True, exist_ok=True)
         await self.app.maybe_start_producer()
         await self.failed.maybe_declare()
         await self.failures.table.changelog_topic.maybe_declare()
+
+    async def run(self, stop: Any) -> None:
+        """Worker: run the app until `stop`, then stop it."""
+        await self.declare()
         await self.app.start()
         try:
             await stop.wait()
@@ -146,26 +144,29 @@ class AlertWindows:
 
     async def _observe(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for event in stream.events():
-            topic = self._namespace.logical_topic(event.message.topic)
-            seen = observation_of(topic, event.key, event.value)
-            if seen is None:
-                continue
-            if seen.dead_letter:
-                await self._alerts.raise_alert(dead_letter_alert(seen.tenant, topic), _now())
-            else:
-                await self.failed.send(key=seen.tenant, value=seen.tenant)
+            tenant = dead_letter_tenant(event.key)
+            if tenant is not None:
+                topic = self._namespace.logical_topic(event.message.topic)
+                await self._alerts.raise_alert(dead_letter_alert(tenant, topic), _now())
             yield None
 
-    async def _count(self, stream: faust.StreamT[str]) -> AsyncIterator[None]:
-        async for tenant in stream:
-            self.failures[tenant] += 1
-            settings = await self._settings_of(tenant)
-            windows = self.failures[tenant]
-            counted = failures_within([windows.delta(BUCKET_S * i) for i in range(settings.window_minutes)])
-            if counted >= settings.failure_threshold and not self._raised_lately(tenant, settings):
-                await self._alerts.raise_alert(failures_alert(tenant, counted, settings), _now())
-                self._raised[tenant] = time.monotonic()
+    async def _count(self, stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            tally = failures_of(event.key, event.value)
+            if tally is not None:
+                await self._add_failures(*tally)
             yield None
+
+    async def _add_failures(self, tenant: str, failed: int) -> None:
+        """Add a tenant's failures to its current window; raise its alert if its windows reach its
+        threshold (once per window in this replica)."""
+        self.failures[tenant] += failed
+        settings = await self._settings_of(tenant)
+        windows = self.failures[tenant]
+        counted = failures_within([windows.delta(BUCKET_S * i) for i in range(settings.window_minutes)])
+        if counted >= settings.failure_threshold and not self._raised_lately(tenant, settings):
+            await self._alerts.raise_alert(failures_alert(tenant, counted, settings), _now())
+            self._raised[tenant] = time.monotonic()
 
     def _raised_lately(self, tenant: str, settings: AlertSettings) -> bool:
         """Whether this replica raised the tenant's failures alert within its window (the store debounces

@@ -108,14 +108,19 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
     add_audit_routes(app, tenants)
     add_alert_routes(app, alerts, settings.webhook_http_hosts)
     add_openapi_route(app, auditlog_openapi())
-    consumer = Consumer(
-        build_handlers(log, runs_finished_counter(infrastructure.registry), alerts),
-        batch_handlers=build_batch_handlers(log),
-    )
     delivery = AlertDelivery(alerts, delivery_policy(settings))
     workers = [delivery.run, standing_alerts_poll(settings, pool, alerts).run]
+    failures: str | None = None
     if settings.alert_windows:
-        workers.append(AlertWindows(windows_config(settings), alerts).run)
+        windows = AlertWindows(windows_config(settings), alerts)
+        # The consumer loop hands failed records to the windows' topic: it must exist before it does.
+        await windows.declare()
+        failures = windows.failures_topic
+        workers.append(windows.run)
+    consumer = Consumer(
+        build_handlers(log, runs_finished_counter(infrastructure.registry), alerts, failures),
+        batch_handlers=build_batch_handlers(log, failures),
+    )
     async with aiohttp.ClientSession() as session:
         urls = {"connector": settings.connector_url, "pusher": settings.pusher_url}
         add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))

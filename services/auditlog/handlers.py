@@ -9,11 +9,12 @@ from typing import Any
 from prometheus_client import Counter
 
 from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.alert_rules import failure_tallies, failures_message
 from auditlog.alert_triggers import alert_on_run_finished
 from auditlog.ports import ActivityLog, AlertRaising
 from schemas.envelope import CloudEvent
 from schemas.events.audit import AuditRecorded
-from schemas.events.common import Direction
+from schemas.events.common import Direction, RecordOutcome
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
 from schemas.events.sync_runs import RunFinished, RunStarted, applied_run_id, apply_run_id
@@ -21,17 +22,27 @@ from stream_runner.messages import Handled, IncomingMessage
 from stream_runner.processor import BatchHandler, Handler
 
 
-def build_batch_handlers(log: ActivityLog) -> Mapping[str, BatchHandler]:
-    """The event types the auditlog applies in batches (consecutive events of one type together)."""
-    return {"psync.record.applied": record_applied_batch(log)}
+def build_batch_handlers(log: ActivityLog, failures_topic: str | None = None) -> Mapping[str, BatchHandler]:
+    """The event types the auditlog applies in batches (consecutive events of one type together); failed
+    records are handed on to `failures_topic` (the alert windows'), when there is one."""
+    return {"psync.record.applied": record_applied_batch(log, failures_topic)}
 
 
-def record_applied_batch(log: ActivityLog) -> BatchHandler:
-    """Adds the entries of consecutive record results in one transaction; one Handled per event."""
+def record_applied_batch(log: ActivityLog, failures_topic: str | None = None) -> BatchHandler:
+    """Adds the entries of consecutive record results in one transaction; one Handled per event. Each
+    tenant's failed records of the batch go on to the alert windows as one count, every time they are
+    consumed (as the windows read them before: a replayed failure counts again, none is missed)."""
 
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
-        events = [EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e)) for e, m in items]
-        return [Handled(duplicate=not fresh) for fresh in await log.record_entries(events)]
+        entries = [EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e)) for e, m in items]
+        handled = [Handled(duplicate=not fresh) for fresh in await log.record_entries(entries)]
+        if failures_topic is not None:
+            failed = RecordOutcome.FAILED.value
+            tallies = failure_tallies((e.tenant, e.entry.outcome == failed) for e in entries)
+            for position, (tenant, count) in tallies.items():
+                report = failures_message(failures_topic, tenant, count)
+                handled[position] = Handled(outputs=[report], duplicate=handled[position].duplicate)
+        return handled
 
     return handle
 
@@ -62,12 +73,16 @@ def apply_run_of(run_id: str | None) -> str | None:
 
 
 def build_handlers(
-    log: ActivityLog, runs_finished: Counter | None = None, alerts: AlertRaising | None = None
+    log: ActivityLog,
+    runs_finished: Counter | None = None,
+    alerts: AlertRaising | None = None,
+    failures_topic: str | None = None,
 ) -> Mapping[str, Handler]:
     """The auditlog's handlers by event type; `runs_finished` counts each run's end once, by the service
     that ran it, its kind and its status (every service's runs end here, the activity log); `alerts`
-    raises the alerts of runs' ends."""
-    record_applied_together = record_applied_batch(log)
+    raises the alerts of runs' ends; failed records are handed on to `failures_topic` (the alert
+    windows'), when there is one."""
+    record_applied_together = record_applied_batch(log, failures_topic)
 
     async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         run: RunStarted = event.data
@@ -102,7 +117,11 @@ def build_handlers(
             tokens_spent=result.tokens_spent,
             occurred_at=event.time,
         )
-        return Handled(duplicate=not await log.record_entry(event.tenantid, event.id, message.topic, entry))
+        fresh = await log.record_entry(event.tenantid, event.id, message.topic, entry)
+        outputs = []
+        if failures_topic is not None and result.outcome is RecordOutcome.FAILED:
+            outputs = [failures_message(failures_topic, event.tenantid, 1)]
+        return Handled(outputs=outputs, duplicate=not fresh)
 
     async def audit_recorded(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         entry: AuditRecorded = event.data

@@ -1,6 +1,8 @@
-"""The alert windows' faust app on the real Kafka and PostgreSQL: failed record results of a tenant over its
-threshold raise one `failures` alert, delivered to a local webhook receiver; a dead letter of a tenant
-raises a `dead_letters` alert. The app runs under its own id (consumer group and topics), deleted after."""
+"""The alert windows on the real Kafka and PostgreSQL, with the auditlog's consumer loop that hands them the
+failed records: failed record results of a tenant over its threshold raise one `failures` alert,
+delivered to a local webhook receiver; a dead letter of a tenant raises a `dead_letters` alert. The
+auditlog's workers run in this process as its bootstrap assembles them, under a group of their own (the
+windows' app id, consumer group and topics follow from it; deleted after)."""
 
 from __future__ import annotations
 
@@ -14,31 +16,69 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import CollectorRegistry
 
-from auditlog.alert_delivery import AlertDelivery
 from auditlog.alert_rules import AlertSettings
 from auditlog.alert_store import AlertStore
-from auditlog.alert_windows import AlertWindows, WindowsConfig
-from auditlog.bootstrap import install_tables
+from auditlog.bootstrap import assemble, install_tables, windows_config
+from auditlog.settings import AuditlogSettings
 from schemas.catalog import build_event
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
-from schemas.topics import RECORD_RESULTS, dlq_topic_name
+from schemas.topics import RECORD_RESULTS, dlq_topic_name, topics_consumed_by
+from service_runtime.skeleton import Infrastructure, service_workers
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
-from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
+from tests.integration.alert_receiver import Receiver, serve_receiver
 from tests.integration.conditions import eventually
+from tests.integration.kafka_offsets import position_group_at_end
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_alert_windows_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+async def windows(
+    kafka_bootstrap: str,
+    database_url: str,
+    kafka_admin: AIOKafkaAdminClient,
+    pg_pool: asyncpg.Pool,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[AlertStore]:
+    """The auditlog's consumer loop, alert windows and alert delivery running, as the service runs them."""
+    uid = uuid.uuid4().hex[:8]
+    settings = AuditlogSettings.model_validate(
+        {
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "PSYNC_TOPIC_PREFIX": NAMESPACE.prefix,
+            "DATABASE_URL": database_url,
+            "group_id": f"itest-alert-windows-{uid}",
+            "db_schema": f"itest_alert_windows_{uid}",
+            "data_dir": str(tmp_path_factory.mktemp("windows")),
+            "session_timeout_s": 6,
+            "alert_poll_every_s": 0.05,
+            "alert_first_retry_s": 0.05,
+        }
+    )
+    await install_tables(pg_pool, settings.db_schema)
+    await position_group_at_end(kafka_bootstrap, settings.group_id, topics_consumed_by("auditlog"))
+    producer = EventProducer(kafka_bootstrap, client_id="itest-alert-windows-auditlog", namespace=NAMESPACE)
+    await producer.start()
+    infrastructure, stop = Infrastructure(pg_pool, producer, CollectorRegistry()), asyncio.Event()
+    try:
+        async with assemble(settings, infrastructure) as parts:
+            workers = service_workers("auditlog", settings, infrastructure, parts)
+            running = [asyncio.create_task(worker(stop)) for worker in workers]
+            yield AlertStore(pg_pool, settings.db_schema)
+            stop.set()
+            await asyncio.gather(*running, return_exceptions=True)
+    finally:
+        await producer.stop()
+        app_id = windows_config(settings).app_id
+        own = [t for t in await kafka_admin.list_topics() if t.startswith(NAMESPACE.group(app_id))]
+        if own:
+            await kafka_admin.delete_topics(own)
+        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {settings.db_schema} CASCADE")
 
 
 @pytest.fixture
@@ -49,32 +89,6 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
     await started.stop()
 
 
-@pytest.fixture(scope="module")
-async def windows(
-    kafka_bootstrap: str,
-    kafka_admin: AIOKafkaAdminClient,
-    pg_pool: asyncpg.Pool,
-    auditlog_schema: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[AlertStore]:
-    """The alert windows and the delivery worker running, as the auditlog runs them."""
-    store, stop = AlertStore(pg_pool, auditlog_schema), asyncio.Event()
-    app_id = f"itest-alert-windows-{uuid.uuid4().hex[:8]}"
-    running = AlertWindows(
-        WindowsConfig(app_id, kafka_bootstrap, str(tmp_path_factory.mktemp("windows")), NAMESPACE), store
-    )
-    workers = [
-        asyncio.create_task(running.run(stop)),
-        asyncio.create_task(AlertDelivery(store, FAST).run(stop)),
-    ]
-    yield store
-    stop.set()
-    await asyncio.gather(*workers)
-    own = [t for t in await kafka_admin.list_topics() if t.startswith(NAMESPACE.group(app_id))]
-    if own:
-        await kafka_admin.delete_topics(own)
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     async with serve_receiver() as served:
@@ -82,9 +96,9 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 class Throttled:
-    """Sends at most one message every half second, however often it is asked (the app reads from the
-    latest offsets once it has its partitions: what was sent before it may be missed, so a test keeps
-    sending until the alert comes, without flooding shared topics)."""
+    """Sends at most one message every half second, however often it is asked (the windows' app reads
+    from the latest offsets once it has its partitions: what was sent before it may be missed, so a test
+    keeps sending until the alert comes, without flooding shared topics)."""
 
     def __init__(self, producer: EventProducer) -> None:
         self._producer = producer

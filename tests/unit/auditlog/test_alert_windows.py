@@ -1,6 +1,6 @@
 """The alert windows' faust agents under `agent.test_context()`: failures counted per tenant in the
-windowed table raise one alert when they reach the tenant's threshold; dead letters raise theirs; what
-does not concern alerts is ignored."""
+windowed table raise one alert when they reach the tenant's threshold; dead letters raise theirs. What
+the consumer loop hands on: each tenant's failed records of a batch, counted once at its last failure."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
 import pytest
 
-from auditlog.alert_rules import AlertCause, AlertSettings, RaisedAlert
-from auditlog.alert_windows import AlertWindows, WindowsConfig, observation_of
+from auditlog.alert_rules import (
+    AlertCause,
+    AlertSettings,
+    RaisedAlert,
+    failure_tallies,
+    failures_message,
+    failures_of,
+)
+from auditlog.alert_windows import AlertWindows, WindowsConfig, dead_letter_tenant
 from stream_runner.namespace import TopicNamespace
 
 
@@ -42,19 +48,26 @@ async def windows(tmp_path: object) -> AsyncIterator[tuple[AlertWindows, Recorde
     yield built, alerts
 
 
-def _result(tenant: str, outcome: str) -> bytes:
-    return orjson.dumps({"tenantid": tenant, "data": {"outcome": outcome, "object": "organization"}})
+def test_a_batch_hands_on_each_tenant_s_failures_at_its_last_failed_result() -> None:
+    results = [("a", True), ("b", False), ("a", False), ("b", True), ("a", True), ("c", False)]
+    assert failure_tallies(results) == {4: ("a", 2), 3: ("b", 1)}
+    assert failure_tallies([("a", False)]) == {}
 
 
-def test_only_failed_records_and_dead_letters_are_observed() -> None:
-    failed = observation_of("psync.record-results.v1", b"a:organization:x.io", _result("a", "failed"))
-    assert failed is not None and (failed.tenant, failed.dead_letter) == ("a", False)
-    assert observation_of("psync.push-results.v1", b"a:organization:x.io", _result("a", "created")) is None
-    assert observation_of("psync.push-results.v1", None, b"not json") is None
-    assert observation_of("psync.push-results.v1", None, b"[1]") is None
-    dead = observation_of("psync.mapper.dlq", b"acme:organization:x.io", b"garbage")
-    assert dead is not None and (dead.tenant, dead.dead_letter) == ("acme", True)
-    assert observation_of("psync.mapper.dlq", b"", b"garbage") is None
+def test_a_failures_message_reads_back_and_nothing_else_does() -> None:
+    message = failures_message("windows-failures", "acme", 3)
+    assert (message.topic, message.key, message.value) == ("windows-failures", "acme", b"3")
+    assert failures_of(message.key.encode(), message.value) == ("acme", 3)
+    assert failures_of(b"acme", b"0") is None
+    assert failures_of(b"acme", b"three") is None
+    assert failures_of(b"", b"3") is None
+    assert failures_of(None, None) is None
+
+
+def test_a_dead_letter_s_tenant_is_the_first_part_of_its_key() -> None:
+    assert dead_letter_tenant(b"acme:organization:x.io") == "acme"
+    assert dead_letter_tenant(b"") is None
+    assert dead_letter_tenant(None) is None
 
 
 async def test_failures_reaching_the_threshold_raise_one_alert(
@@ -63,12 +76,12 @@ async def test_failures_reaching_the_threshold_raise_one_alert(
     built, alerts = windows
     alerts.settings_of["acme"] = AlertSettings(failure_threshold=3, window_minutes=5)
     async with built.count.test_context() as agent:
-        for _ in range(2):
-            await agent.put("acme", key="acme")
-        await agent.put("other", key="other")
+        await agent.put(b"2", key=b"acme")
+        await agent.put(b"5", key=b"other")
+        await agent.put(b"bad", key=b"acme")
         assert alerts.raised == []
         for _ in range(3):
-            await agent.put("acme", key="acme")
+            await agent.put(b"1", key=b"acme")
     [alert] = alerts.raised
     assert (alert.tenant, alert.cause) == ("acme", AlertCause.FAILURES)
     assert "3 records failed within 5 minutes" in alert.detail
