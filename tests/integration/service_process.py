@@ -29,14 +29,24 @@ class ServiceProcess:
 
     @classmethod
     async def kill_all_running(cls) -> None:
-        """SIGKILL every process a test started and left running (a failed test's, say)."""
+        """SIGKILL every process a test started and left running (a failed test's, say); shared
+        processes are left to their fixtures."""
         for service in cls._started:
             if service.process is not None and service.process.returncode is None:
                 await service.kill()
         cls._started.clear()
 
-    def __init__(self, service: str, env: dict[str, str], log_path: Path, module: str | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        env: dict[str, str],
+        log_path: Path,
+        module: str | None = None,
+        shared: bool = False,
+    ) -> None:
         self.service = service
+        # A process several tests share (a module's stack): its fixture stops it, not the end of each test.
+        self.shared = shared
         # What `python -m` runs: the service, or a test's entry point wrapping it (a fault injected).
         self.module = module or service
         self.port = free_port()
@@ -60,7 +70,8 @@ class ServiceProcess:
             sys.executable, "-m", self.module, env=self.env, stdout=log, stderr=log
         )
         log.close()
-        ServiceProcess._started.append(self)
+        if not self.shared:
+            ServiceProcess._started.append(self)
 
     async def get(self, path: str) -> int:
         """The HTTP status of GET `path`, or 0 when nothing answers."""

@@ -10,12 +10,12 @@ entries, and the two runs link to each other; the open auto-push window shows it
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -41,12 +41,13 @@ ORGANIZATIONS = 14
 # The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
 # they may have thousands of other tenants' events to get through before this test's (alone: seconds).
 WAIT_S = 240
+SANDBOXES = 4  # one per test of the module
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 @dataclass
 class Stack:
-    """The tenant and its key, the processes one calls, an HTTP session."""
+    """The test's tenant and its key, its own sandbox, the module's processes, an HTTP session."""
 
     tenant: str
     connector: ServiceProcess
@@ -60,7 +61,7 @@ class Stack:
     pusher: ServiceProcess
 
     async def connect(self) -> None:
-        body = {"api_token": self.sandbox.handle.api_token}
+        body = {"api_token": self.sandbox.handle.api_token, "api_base_url": self.sandbox.base_url}
         await self.call(self.connector, "POST", "/v1/connection/api-token", json=body)
 
     async def call(self, service: ServiceProcess, method: str, path: str, **kwargs: Any) -> Any:
@@ -93,53 +94,84 @@ class Stack:
         return list((await self.call(self.auditlog, "GET", f"/v1/runs/{run_id}/entries"))["data"])
 
 
-@pytest.fixture
-async def stack(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Stack]:
+@dataclass
+class Services:
+    """The module's processes (started once for its tests) and the sandboxes not yet given to a test:
+    each test has a tenant and a Pipedrive account of its own."""
+
+    connector: ServiceProcess
+    mapper: ServiceProcess
+    auditlog: ServiceProcess
+    pusher: ServiceProcess
+    pusher_schema: str
+    sandboxes: list[RecordingSandbox]
+
+
+@pytest.fixture(scope="module")
+async def services(
+    pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Services]:
     uid = uuid.uuid4().hex[:8]
+    logs = tmp_path_factory.mktemp("activity_log_flow")
     schemas = [f"itest_{name}_{uid}" for name in ("connector", "pdc", "mapper", "auditlog", "pusher")]
     for service in ("mapper", "auditlog", "pusher"):
         await position_group_at_end(kafka_bootstrap, f"itest-{service}-{uid}", topics_consumed_by(service))
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    tenant = f"flow{secrets.token_hex(5)}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
-    async with recording_sandbox(SandboxConfig(organizations=0)) as sandbox, aiohttp.ClientSession() as http:
+    await TenantRegistry(pg_pool).install()
+    async with contextlib.AsyncExitStack() as opened:
+        sandboxes = [
+            await opened.enter_async_context(recording_sandbox(SandboxConfig(organizations=0)))
+            for _ in range(SANDBOXES)
+        ]
+        allowed = ",".join(sandbox.base_url for sandbox in sandboxes)
         connector = ServiceProcess("connector", {
             "CONNECTOR_DB_SCHEMA": schemas[0], "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
-            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
-            "CONNECTOR_DEFAULT_API_BASE_URL": sandbox.base_url,
+            "PIPEDRIVE_ALLOWED_TEST_URLS": allowed,
+            "CONNECTOR_DEFAULT_API_BASE_URL": sandboxes[0].base_url,
             "CONNECTOR_SCHEDULER_INTERVAL_S": "0.2",
-        }, tmp_path / "connector.log")  # fmt: skip
+        }, logs / "connector.log", shared=True)  # fmt: skip
         mapper = ServiceProcess("mapper", {
             "MAPPER_DB_SCHEMA": schemas[2], "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
             "MAPPER_COMMIT_INTERVAL_S": "0.2",
-        }, tmp_path / "mapper.log")  # fmt: skip
+        }, logs / "mapper.log", shared=True)  # fmt: skip
         auditlog = ServiceProcess("auditlog", {
             "AUDITLOG_DB_SCHEMA": schemas[3], "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
-        }, tmp_path / "auditlog.log")  # fmt: skip
+        }, logs / "auditlog.log", shared=True)  # fmt: skip
         pusher = ServiceProcess("pusher", {
             "PUSHER_DB_SCHEMA": schemas[4], "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
             "PUSHER_COMMIT_INTERVAL_S": "0.2", "PIPEDRIVE_CLIENT_SCHEMA": schemas[1],
-            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
-        }, tmp_path / "pusher.log")  # fmt: skip
+            "PIPEDRIVE_ALLOWED_TEST_URLS": allowed,
+        }, logs / "pusher.log", shared=True)  # fmt: skip
         # Where the pusher reads the ABM store, and where the auditlog sends retries: this stack's own.
         pusher.env["PUSHER_MAPPER_URL"] = mapper.url
         auditlog.env.update(AUDITLOG_PUSHER_URL=pusher.url, AUDITLOG_CONNECTOR_URL=connector.url)
         processes = (connector, mapper, auditlog, pusher)
-        for process in processes:
-            await process.start()
-        for process in processes:
-            await process.wait_ready()
         try:
-            yield Stack(
-                tenant, connector, auditlog, sandbox, {"Authorization": f"Bearer {key.full_key}"}, http,
-                pg_pool, schemas[4], mapper, pusher,
-            )  # fmt: skip
+            for process in processes:
+                await process.start()
+            for process in processes:
+                await process.wait_ready()
+            yield Services(connector, mapper, auditlog, pusher, schemas[4], sandboxes)
         finally:
-            await ServiceProcess.kill_all_running()
+            for process in processes:
+                if process.process is not None and process.process.returncode is None:
+                    await process.kill()
             for schema in schemas:
                 await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+async def stack(services: Services, pg_pool: asyncpg.Pool) -> AsyncIterator[Stack]:
+    """A fresh tenant with its own sandbox, on the module's processes."""
+    registry = TenantRegistry(pg_pool)
+    tenant = f"flow{secrets.token_hex(5)}"
+    await registry.create_tenant(tenant, tenant)
+    key = await registry.issue_key(tenant)
+    async with aiohttp.ClientSession() as http:
+        yield Stack(
+            tenant, services.connector, services.auditlog, services.sandboxes.pop(),
+            {"Authorization": f"Bearer {key.full_key}"}, http, pg_pool, services.pusher_schema,
+            services.mapper, services.pusher,
+        )  # fmt: skip
 
 
 async def _seed_organizations(stack: Stack) -> None:
@@ -155,12 +187,7 @@ async def _seed_organizations(stack: Stack) -> None:
 
 async def test_an_imports_counts_are_its_records_outcomes_in_one_truth(stack: Stack) -> None:
     await _seed_organizations(stack)
-    await stack.call(
-        stack.connector,
-        "POST",
-        "/v1/connection/api-token",
-        json={"api_token": stack.sandbox.handle.api_token},
-    )
+    await stack.connect()
 
     first = await stack.imported("skip_duplicates")
     assert (first["status"], first["created"], first["skipped"], first["emitted"]) == ("Success", 14, 0, 14)
