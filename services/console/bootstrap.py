@@ -15,13 +15,14 @@ from aiohttp import web
 
 from console.deps import DEPS, ConsoleDeps
 from console.guards import change_guard, error_pages, refuse_nul_input, security_headers, session_guard
-from console.oauth_starts import OAuthStarts
+from console.oauth_start_store import OAuthStarts
 from console.pages import add_page_routes
 from console.service_api import ServiceApi
-from console.service_keys import KeySealer, ServiceKeys
-from console.sessions import SessionStore
+from console.service_key_store import KeySealer, ServiceKeys
+from console.session_store import SessionStore
 from console.settings import ConsoleSettings
-from console.sign_in_limits import FailedSignIns, SignInLimits
+from console.sign_in_limits import SignInLimits
+from console.sign_in_store import FailedSignIns
 from console.template_filters import FILTERS
 from postgres_store.migrations import apply_migrations
 from service_runtime.skeleton import Infrastructure, ServiceParts, run_service_process

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from console.oauth_starts import OAuthStarts
+from console.oauth_start_store import OAuthStarts
 from console.service_api import ServiceApi, TenantApi
-from console.sessions import ConsoleSession, SessionStore
+from console.session_store import SessionStore
+from console.sessions import ConsoleSession
 from console.settings import ConsoleSettings
-from console.sign_in_limits import FailedSignIns
+from console.sign_in_store import FailedSignIns
 from tenant_auth.users import ConsoleUsers
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from console.service_keys import ServiceKeys
+from console.service_key_store import ServiceKeys
 
 ACTOR_HEADER = "X-Psync-Actor"
 

@@ -19,7 +19,7 @@ from psyncctl.dead_letters import (
     redrive_headers,
     replacement_value,
 )
-from psyncctl.redrive_log import Redrive, RedriveLog
+from psyncctl.redrive_log_store import Redrive, RedriveLog
 from schemas.topics import CONSUMER_SERVICES, dlq_topic_name
 
 _CLOCK_MARGIN = timedelta(minutes=5)

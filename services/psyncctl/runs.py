@@ -14,20 +14,14 @@ from urllib.parse import quote
 
 import aiohttp
 
+from psyncctl.activity_store import failed_entries, tenants_of_run
 from psyncctl.context import Context, Refused, Report
 from schemas.events.sync_runs import apply_run_id
 from tenant_auth.registry import TenantRegistry
 
 
 async def _tenant_of_run(context: Context, run_id: str, tenant: str | None) -> str:
-    pool = await context.pool()
-    rows = await pool.fetch(
-        f"SELECT tenant_id FROM {context.settings.auditlog_schema}.runs WHERE run_id = $1"
-        " AND ($2::text IS NULL OR tenant_id = $2)",
-        run_id,
-        tenant,
-    )
-    tenants: list[str] = sorted({str(r["tenant_id"]) for r in rows})
+    tenants = await tenants_of_run(await context.pool(), context.settings.auditlog_schema, run_id, tenant)
     if not tenants:
         raise Refused(f"the activity log has no run {run_id}" + (f" of tenant {tenant}" if tenant else ""))
     if len(tenants) > 1:
@@ -39,14 +33,8 @@ async def _tenant_of_run(context: Context, run_id: str, tenant: str | None) -> s
 
 async def _failed_entries(context: Context, tenant: str, run_id: str) -> int:
     """The run's failed entries (a connector run's are filed under its apply run)."""
-    pool = await context.pool()
-    count = await pool.fetchval(
-        f"SELECT count(*) FROM {context.settings.auditlog_schema}.entries"
-        " WHERE tenant_id = $1 AND run_id = ANY($2::text[]) AND outcome = 'failed'",
-        tenant,
-        [run_id, apply_run_id(run_id)],
-    )
-    return int(count or 0)
+    runs = [run_id, apply_run_id(run_id)]
+    return await failed_entries(await context.pool(), context.settings.auditlog_schema, tenant, runs)
 
 
 async def _call_retry(context: Context, tenant: str, run_id: str, actor: str) -> tuple[int, Any]:

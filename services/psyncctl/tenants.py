@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from psyncctl.context import Context, Report
 from psyncctl.lag import group_lag
 from psyncctl.positions import tenant_of_key
-from psyncctl.tenant_status import TenantStatusReader
+from psyncctl.tenant_status_store import TenantStatusReader
 
 
 def _line(t: dict[str, object]) -> dict[str, object]:

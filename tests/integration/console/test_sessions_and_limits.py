@@ -12,8 +12,10 @@ import asyncpg
 import pytest
 
 from console.bootstrap import MIGRATIONS
-from console.sessions import SessionStore, token_digest
-from console.sign_in_limits import FailedSignIns, SignInLimits
+from console.session_store import SessionStore
+from console.sessions import token_digest
+from console.sign_in_limits import SignInLimits
+from console.sign_in_store import FailedSignIns
 from postgres_store.migrations import apply_migrations
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUser, ConsoleUsers, Role

@@ -75,3 +75,19 @@ def test_no_planning_module_reads_the_clock() -> None:
     sources = {str(m.relative_to(SERVICES)): m.read_text() for m in SERVICES.glob("*/planning.py")}
 
     assert [name for name, text in sources.items() if ".now(" in text or ".today(" in text] == []
+
+
+def test_every_rule_module_of_a_service_imports_no_io_and_reads_no_clock() -> None:
+    """The rule book's rule, for the rules a service keeps itself: its planning and its `*_rules.py`."""
+    modules = sorted([*SERVICES.glob("*/planning.py"), *SERVICES.glob("*/*_rules.py")])
+
+    offenders = {str(m.relative_to(SERVICES)): _imported_roots(m) & FORBIDDEN for m in modules}
+    clocks = [
+        str(m.relative_to(SERVICES))
+        for m in modules
+        if ".now(" in m.read_text() or ".today(" in m.read_text()
+    ]
+
+    assert len(modules) >= 4
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert clocks == []
