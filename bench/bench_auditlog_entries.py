@@ -22,7 +22,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import children_cpu_seconds, free_port, position_group_at_end, watch_until
+from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end, watch_until
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -76,7 +76,7 @@ async def produce(tenant: str, run_id: str) -> float:
         futures = []
         for n in range(RECORDS):
             key, value = record_result(tenant, run_id, n)
-            futures.append(await producer.send(RECORD_RESULTS.name, value, key=key))
+            futures.append(await producer.send(TOPICS.topic(RECORD_RESULTS.name), value, key=key))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

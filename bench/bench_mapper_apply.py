@@ -25,7 +25,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import children_cpu_seconds, free_port, position_group_at_end, watch_until
+from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end, watch_until
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -97,7 +97,7 @@ async def produce(tenant: str) -> float:
         futures = []
         for n in range(RECORDS):
             key, value = change(tenant, n)
-            futures.append(await producer.send(SOURCE_CHANGES.name, value, key=key))
+            futures.append(await producer.send(TOPICS.topic(SOURCE_CHANGES.name), value, key=key))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -33,6 +33,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 from report import machine_facts, measured_at, write_report
+from service_process import TOPICS
 
 from pipedrive_client import (
     ApiDomainPolicy,
@@ -217,11 +218,15 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
 
 async def _skip_history(bootstrap: str, group: str) -> None:
     """Start the group at the topics' ends: the pusher under test is caught up, as in production."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=TOPICS.group(group), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(t.name, p) for t in topics_consumed_by("pusher") for p in range(t.partitions)
+            TopicPartition(TOPICS.topic(t.name), p)
+            for t in topics_consumed_by("pusher")
+            for p in range(t.partitions)
         ]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
@@ -275,10 +280,12 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
             id_parts=(uid,),
             time=NOW,
         )
-        await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
+        await producer.send_and_wait(TOPICS.topic(SETTINGS.name), encode_event(settings), key=tenant.encode())
         # Warm-up: the consumer has joined once the first reveal is written.
         warm, warm_key = _reveal(tenant, f"warm-{uid}.io", "Warm", 0)
-        await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(warm), key=warm_key.encode())
+        await producer.send_and_wait(
+            TOPICS.topic(COMPANY_REVEALED.name), encode_event(warm), key=warm_key.encode()
+        )
         deadline = time.time() + 90
         while f"warm-{uid}.io" not in writes and time.time() < deadline:  # noqa: ASYNC110  # a bench poll
             await asyncio.sleep(0.1)
@@ -287,7 +294,9 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
             domain = f"live{n}-{uid}.io"
             event, event_key = _reveal(tenant, domain, f"Live {n}", 0)
             sent[domain] = time.time()
-            await producer.send(COMPANY_REVEALED.name, encode_event(event), key=event_key.encode())
+            await producer.send(
+                TOPICS.topic(COMPANY_REVEALED.name), encode_event(event), key=event_key.encode()
+            )
             await asyncio.sleep(max(0.0, started + (n + 1) / RATE - time.perf_counter()))
         deadline = time.time() + 30
         while not all(d in writes for d in sent) and time.time() < deadline:  # noqa: ASYNC110

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench_mapper_apply import change
 from prometheus_client.parser import text_string_to_metric_families
 from report import machine_facts, measured_at, write_report
-from service_process import children_cpu_seconds, free_port, position_group_at_end
+from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end
 
 from schemas.topics import SOURCE_CHANGES
 
@@ -47,7 +47,7 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
         futures = []
         for n in range(RECORDS):
             key, value = change(tenant, n)
-            futures.append(await producer.send(SOURCE_CHANGES.name, value, key=key))
+            futures.append(await producer.send(TOPICS.topic(SOURCE_CHANGES.name), value, key=key))
         firsts: dict[TopicPartition, int] = {}
         for meta in await asyncio.gather(*futures):
             partition = TopicPartition(meta.topic, meta.partition)
@@ -58,7 +58,9 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
 
 
 async def rewind(group: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, group_id=TOPICS.group(group), enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(list(offsets))

@@ -17,6 +17,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.topics import topics_consumed_by
 from stream_runner.namespace import TopicNamespace
 
+TOPICS = TopicNamespace.from_environment()
+"""The deployment's topic namespace (PSYNC_TOPIC_PREFIX, which the service processes inherit): where the
+benchmarks write and position groups."""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now."""
@@ -29,14 +33,13 @@ async def position_group_at_end(bootstrap: str, group_id: str, service: str) -> 
     """Commit the end of every topic `service` reads for `group_id`, not only the measured one: the
     service would apply the other topics' history first. In the deployment's namespace
     (PSYNC_TOPIC_PREFIX, which the service processes inherit)."""
-    names = TopicNamespace.from_environment()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=names.group(group_id), enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=TOPICS.group(group_id), enable_auto_commit=False
     )
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(names.topic(t.name), p)
+            TopicPartition(TOPICS.topic(t.name), p)
             for t in topics_consumed_by(service)
             for p in range(t.partitions)
         ]
