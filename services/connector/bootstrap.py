@@ -168,7 +168,7 @@ async def assemble(
         scheduler = Scheduler(
             runs,
             tenant_settings,
-            factory,
+            factory.budget,
             executor,
             TenantRunLocks(pool),
             clock,

@@ -15,9 +15,9 @@ from connector.import_filters import ImportSelection, check_filter_syntax, selec
 from connector.import_preview import ImportPlansFailed, Planner
 from connector.import_preview import preview_import as import_preview
 from connector.import_request import ImportRequest
+from connector.ports import RunQueue
 from connector.queued_runs import RunKindName
 from connector.record_rereads import RetryRequest, retry_spec
-from connector.run_store import RunStore
 from pipedrive_client import Clock, PipedriveClientFactory, PipedriveError
 from schemas.events.source_changes import DuplicateHandling
 from schemas.events.sync_runs import retry_run_id
@@ -31,7 +31,7 @@ class RunsApi:
     """What the runs API uses: the runs (and the scheduler's wake-up when one is queued or cancelled),
     the tenants' Pipedrive clients and catalogs, the mapper's import plans (for previews) and the clock."""
 
-    runs: RunStore
+    runs: RunQueue
     work_available: asyncio.Event
     factory: PipedriveClientFactory
     catalogs: Catalogs

@@ -16,12 +16,9 @@ from typing import Any
 
 import structlog
 
+from connector.ports import DayBudget, RunLocks, RunQueue, RunWorker, ScheduledSettings
 from connector.queued_runs import RunState
-from connector.run_executor import RunExecutor
-from connector.run_lock_store import TenantRunLocks
-from connector.run_store import RunStore
-from connector.settings_store import SettingsStore
-from pipedrive_client import Clock, PipedriveClientFactory
+from pipedrive_client import Clock
 from schemas.events.settings import Frequency
 from stream_runner.errors import is_transient
 
@@ -66,18 +63,18 @@ class Scheduler:
 
     def __init__(
         self,
-        runs: RunStore,
-        tenant_settings: SettingsStore,
-        factory: PipedriveClientFactory,
-        executor: RunExecutor,
-        locks: TenantRunLocks,
+        runs: RunQueue,
+        tenant_settings: ScheduledSettings,
+        budget: DayBudget,
+        executor: RunWorker,
+        locks: RunLocks,
         clock: Clock,
         work_available: asyncio.Event,
         timing: SchedulerTiming,
     ) -> None:
         self._runs = runs
         self._tenant_settings = tenant_settings
-        self._factory = factory
+        self._budget = budget
         self._executor = executor
         self._locks = locks
         self._clock = clock
@@ -134,7 +131,7 @@ class Scheduler:
         return queued
 
     async def _queue_if_due(self, tenant: str, due: functools.partial[bool]) -> int:
-        if await self._factory.budget.closed_for_day_until(tenant) is not None:
+        if await self._budget.closed_for_day_until(tenant) is not None:
             return 0
         # Decided again under the tenant's lock: another replica may have queued it meanwhile.
         return int(await self._runs.enqueue_sync_if_due(tenant, "schedule", due) is not None)

@@ -20,12 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.api_support import json_error
 from connector.cursor_store import CursorStore
+from connector.ports import WebhookDeliveries
 from connector.record_versions import new_versions
 from connector.source_events import deleted, merged, record_digest, source_change_message, upserted
 from connector.webhook_hint_store import Hint, HintQueue
 from connector.webhook_registration import credentials_match
 from connector.webhook_run_store import WebhookRuns
-from connector.webhook_store import WebhookStore
 from pipedrive_client import (
     BudgetExhausted,
     Clock,
@@ -96,7 +96,7 @@ class WebhookReceiver:
     """What the receiver uses: the tenants' webhook credentials and deliveries, and the hint reader's
     wake-up."""
 
-    store: WebhookStore
+    store: WebhookDeliveries
     hints_available: asyncio.Event
 
 

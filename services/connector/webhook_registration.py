@@ -9,7 +9,7 @@ import secrets
 
 from pydantic import SecretStr
 
-from connector.webhook_store import WebhookStore
+from connector.ports import WebhookSubscriptions
 from pipedrive_client import PipedriveClientFactory, WebhookSubscription
 
 WEBHOOK_OBJECTS = ("organization", "person", "deal")
@@ -33,7 +33,9 @@ def credentials_match(user: str, password: str, stored_user: str | None, stored_
 class WebhookRegistration:
     """Our webhooks in each tenant's Pipedrive, and their user and secret hash in `WebhookStore`."""
 
-    def __init__(self, factory: PipedriveClientFactory, store: WebhookStore, public_base_url: str) -> None:
+    def __init__(
+        self, factory: PipedriveClientFactory, store: WebhookSubscriptions, public_base_url: str
+    ) -> None:
         self._factory = factory
         self._store = store
         self._public_base_url = public_base_url

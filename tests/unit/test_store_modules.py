@@ -1,6 +1,6 @@
 """Architecture: in every service, SQL lives only in store modules (`store.py`, `*_store.py`). Handlers,
 rules, views, APIs and workers speak to stores (in the services that state their ports, the mapper, the
-pusher and the auditlog, to the ports), so the service tests can run them on in-memory fakes
+pusher, the auditlog and the connector, to the ports), so the service tests can run them on in-memory fakes
 (tests/service) and a query has one place to be read and changed."""
 
 import ast
@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-WITH_PORTS = ("mapper", "pusher", "auditlog")
+WITH_PORTS = ("mapper", "pusher", "auditlog", "connector")
 SERVICES_WITH_SQL = ("mapper", "pusher", "auditlog", "connector", "console", "psyncctl")
 QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany", "copy_records_to_table"}
 SQL = re.compile(r"\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|ON\s+CONFLICT)")
