@@ -8,9 +8,10 @@ from typing import Any, Generic, TypeVar
 from pipedrive_client.endpoints import Endpoint
 from pipedrive_client.errors import UnexpectedResponse
 from pipedrive_client.filters import ListFilters
-from pipedrive_client.http import PipedriveHttp
+from pipedrive_client.http import ApiAnswer, PipedriveHttp
 from pipedrive_client.models import DeletedRecord, MergeResult, Record, SearchHit, SearchResult
 from pipedrive_client.pagination import MAX_PAGE_SIZE, Page, iterate_pages, next_cursor_of
+from pipedrive_client.rows import RecordRow, rows_of
 from pipedrive_client.shapes import parse_as
 
 R = TypeVar("R", bound=Record)
@@ -36,14 +37,28 @@ class EntityResource(Generic[R]):
         self, filters: ListFilters | None = None, cursor: str | None = None, limit: int = MAX_PAGE_SIZE
     ) -> Page[R]:
         """One page of the list (pages of 500 by default); pass the previous page's `next_cursor`."""
+        answer = await self._list_call(filters, cursor, limit)
+        items: list[R] = [parse_as(self._model, item, f"a page of {self._entity}") for item in answer.data]
+        return Page(items, next_cursor_of(answer.additional_data))
+
+    async def list_rows(
+        self, filters: ListFilters | None = None, cursor: str | None = None, limit: int = MAX_PAGE_SIZE
+    ) -> Page[RecordRow]:
+        """One page of the list as `list_page` reads it, each record as a row (its id, update time and
+        attributes as the model dumps them to JSON), without a model per record when none is needed."""
+        answer = await self._list_call(filters, cursor, limit)
+        rows = rows_of(self._model, answer.data, f"a page of {self._entity}")
+        return Page(rows, next_cursor_of(answer.additional_data))
+
+    async def _list_call(self, filters: ListFilters | None, cursor: str | None, limit: int) -> ApiAnswer:
+        """The list call's answer, its data checked to be a list."""
         query = (filters or ListFilters()).as_query(self._entity)
         answer = await self._http.call(self._list, query={**query, "limit": limit, "cursor": cursor})
         if not isinstance(answer.data, list):
             raise UnexpectedResponse(
                 f"Unexpected response from Pipedrive: a page of {self._entity} is not a list"
             )
-        items: list[R] = [parse_as(self._model, item, f"a page of {self._entity}") for item in answer.data]
-        return Page(items, next_cursor_of(answer.additional_data))
+        return answer
 
     def iterate(self, filters: ListFilters | None = None) -> AsyncIterator[Page[R]]:
         """Every page of the list in order, following cursors to the end."""

@@ -57,6 +57,21 @@ async def test_lists_take_filters_and_refuse_those_the_entity_lacks(
         await client.organizations.list_page(ListFilters(stage_id=1))
 
 
+@pytest.mark.parametrize("entity", ["organizations", "persons", "deals"])
+async def test_a_page_read_as_rows_is_the_page_its_models_read(
+    factory: PipedriveClientFactory, api_token_tenant: str, entity: str
+) -> None:
+    resource = getattr(factory.for_tenant(api_token_tenant), entity)
+
+    rows = await resource.list_rows(limit=100)
+    page = await resource.list_page(cursor=None, limit=100)
+
+    assert rows.items and rows.next_cursor == page.next_cursor
+    assert [(r.id, r.update_time, r.values) for r in rows.items] == [
+        (m.id, m.update_time, m.model_dump(mode="json")) for m in page.items
+    ]
+
+
 async def test_search_finds_an_organization_by_exact_name(
     factory: PipedriveClientFactory, api_token_tenant: str
 ) -> None:
