@@ -43,8 +43,13 @@ def deterministic_event_id(*parts: object) -> str:
     Computed as `uuid.uuid5` does (SHA-1 of namespace and name, version and variant bits set), without
     building UUID objects: it runs twice per applied record.
     """
-    name = "\x1f".join(map(str, parts)).encode()
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    return event_id_of_name("\x1f".join(map(str, parts)))
+
+
+def event_id_of_name(name: str) -> str:
+    """The event id of parts already joined by `\\x1f` (`deterministic_event_id(*parts)` is
+    `event_id_of_name("\\x1f".join(map(str, parts)))`), for callers that keep the constant parts joined."""
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
     raw[6] = (raw[6] & 0x0F) | 0x50
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()

@@ -17,7 +17,7 @@ from typing import Any
 from connector.catalog import Catalog, Catalogs
 from connector.import_request import ImportRequest
 from pipedrive_client import ListFilters
-from pipedrive_client.models import Record
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from sync_rules.filters import (
     FilterError,
@@ -40,13 +40,13 @@ class CompiledFilter:
     now: datetime
     current_user_id: int | None
 
-    def matches(self, record: Record) -> bool:
+    def matches(self, record: RecordRow) -> bool:
         """Whether a record read with the pushed-down params also passes the residual."""
         if self.plan.residual is None:
             return True
         return evaluate_filter(
             self.plan.residual,
-            record.model_dump(mode="json"),
+            record.values,
             now=self.now,
             current_user_id=self.current_user_id,
         )

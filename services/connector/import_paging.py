@@ -16,9 +16,9 @@ from typing import Any
 
 from connector.import_filters import ImportSelection
 from pipedrive_client import ListFilters, PipedriveClient
-from pipedrive_client.models import Deal, Record
 from pipedrive_client.pagination import MAX_PAGE_SIZE, Page, read_ahead
 from pipedrive_client.resources import EntityResource
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 
 IDS_PER_CALL = 100
@@ -36,7 +36,7 @@ class ImportTally:
         self.selected[obj.value] = self.selected.get(obj.value, 0) + count
 
 
-Sink = Callable[[SyncObject, Sequence[Record]], Awaitable[None]]
+Sink = Callable[[SyncObject, Sequence[RecordRow]], Awaitable[None]]
 
 Position = dict[str, Any]
 """Where an import stands after a page (stored in the run's progress under `position`): the page cursor,
@@ -67,11 +67,13 @@ def pages_left(position: Position, listings: int = 1) -> bool:
     return "page_cursor" not in position or position["page_cursor"] is not None
 
 
-def linked_ids(deals: Sequence[Deal]) -> IdsByObject:
+def linked_ids(deals: Sequence[RecordRow]) -> IdsByObject:
     """The organizations and persons the deals link to, each once, in id order."""
+    orgs = (d.reference("org_id") for d in deals)
+    persons = (d.reference("person_id") for d in deals)
     return {
-        SyncObject.ORGANIZATION: sorted({d.org_id for d in deals if d.org_id}),
-        SyncObject.PERSON: sorted({d.person_id for d in deals if d.person_id}),
+        SyncObject.ORGANIZATION: sorted({i for i in orgs if i}),
+        SyncObject.PERSON: sorted({i for i in persons if i}),
     }
 
 
@@ -131,8 +133,8 @@ async def read_import(
     resource = resource_for(client, selection.object)
     filters = selection.filter.list_filters()
 
-    async def fetch(cursor: str | None) -> Page[Record]:
-        return await resource.list_page(filters, cursor, page_size)
+    async def fetch(cursor: str | None) -> Page[RecordRow]:
+        return await resource.list_rows(filters, cursor, page_size)
 
     # The next page is read while this one is emitted and stored.
     async with aclosing(read_ahead(fetch, start.get("page_cursor"))) as pages:
@@ -160,9 +162,9 @@ async def _read_deals(
     for index in range(int(start.get("stage_index", 0)), len(stages)):
         filters = selection.filter.list_filters(stage_id=stages[index])
         while True:
-            page = await client.deals.list_page(filters, cursor, page_size)
+            page = await client.deals.list_rows(filters, cursor, page_size)
             tally.read += len(page.items)
-            deals: list[Deal] = [d for d in page.items if selection.filter.matches(d)]
+            deals = [d for d in page.items if selection.filter.matches(d)]
             first_emitted = await _first_linked(deals, already_emitted)
             for obj, records in (
                 (
@@ -182,7 +184,7 @@ async def _read_deals(
                 break
 
 
-async def _first_linked(deals: Sequence[Deal], already_emitted: AlreadyEmitted) -> IdsByObject:
+async def _first_linked(deals: Sequence[RecordRow], already_emitted: AlreadyEmitted) -> IdsByObject:
     first: IdsByObject = {}
     for linked, ids in linked_ids(deals).items():
         before = await already_emitted(linked, ids)
@@ -199,10 +201,10 @@ def _noting(memory: EmittedInMemory, on_page: OnPage | None) -> OnPage:
     return noted
 
 
-async def _by_ids(resource: EntityResource[Any], ids: Sequence[int]) -> list[Any]:
-    found: list[Any] = []
+async def _by_ids(resource: EntityResource[Any], ids: Sequence[int]) -> list[RecordRow]:
+    found: list[RecordRow] = []
     for start in range(0, len(ids), IDS_PER_CALL):
-        page = await resource.list_page(
+        page = await resource.list_rows(
             ListFilters(ids=ids[start : start + IDS_PER_CALL]), None, IDS_PER_CALL
         )
         found.extend(page.items)

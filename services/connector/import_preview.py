@@ -23,7 +23,7 @@ from connector.import_filters import ImportSelection
 from connector.import_paging import ImportTally, read_import
 from connector.source_events import upserted
 from pipedrive_client import PipedriveClient
-from pipedrive_client.models import Record
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, DuplicateHandling, ImportContext, SourceChange
 
@@ -75,14 +75,14 @@ class MapperImportPlans:
             raise ImportPlansFailed(f"the mapper did not answer: {type(failure).__name__}") from failure
 
 
-def preview_change(obj: SyncObject, record: Record, handling: DuplicateHandling) -> SourceChange | None:
+def preview_change(obj: SyncObject, record: RecordRow, handling: DuplicateHandling) -> SourceChange | None:
     """The change an import would emit for a record (None when Pipedrive gave it no update time: the
     import counts it failed)."""
     if record.update_time is None:
         return None
     context = ImportContext(import_id=PREVIEW_IMPORT_ID, duplicate_handling=handling)
     stamp = record.update_time.replace(microsecond=0)
-    return upserted(obj, record.model_dump(mode="json"), stamp, ChangeOrigin.IMPORT, context)
+    return upserted(obj, record.values, stamp, ChangeOrigin.IMPORT, context)
 
 
 @dataclass
@@ -122,7 +122,7 @@ async def preview_import(
     tally, undated = ImportTally(), dict[str, int]()
     pages: asyncio.Queue[list[SourceChange] | None] = asyncio.Queue(maxsize=4)
 
-    async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
+    async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
         changes = [preview_change(obj, r, handlings[0]) for r in records]
         undated[obj.value] = undated.get(obj.value, 0) + changes.count(None)
         await pages.put([c for c in changes if c is not None])

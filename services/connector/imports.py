@@ -13,7 +13,7 @@ from connector.import_paging import IdsByObject, ImportTally, Position, read_imp
 from connector.import_request import ImportRequest
 from connector.incremental import emit_versions
 from connector.run_executor import RunContext, RunRefused
-from pipedrive_client.models import Record
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
 from sync_rules.errors import SyncRuleError
@@ -40,7 +40,7 @@ class ImportRuns:
         progress = context.run.progress
         read_before, selected_before = progress.get("read", 0), dict(progress.get("selected", {}))
 
-        async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
+        async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
             await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context)
 
         async def on_page(position: Position, first_emitted: IdsByObject) -> None:

@@ -18,10 +18,10 @@ from connector.record_versions import Version, new_versions, read_from
 from connector.run_executor import ALL_OBJECTS, RunContext
 from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
 from pipedrive_client import ListFilters, NotFound
-from pipedrive_client.models import Record
 from pipedrive_client.pagination import Page, read_ahead
 from pipedrive_client.recents import MAX_RECENTS_PAGE
 from pipedrive_client.resources import EntityResource
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
 
@@ -130,8 +130,8 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
     filters = ListFilters(updated_since=since, sort_by="update_time", sort_direction="asc")
     resource = resource_of(context, obj)
 
-    async def fetch(cursor: str | None) -> Page[Record]:
-        return await resource.list_page(filters, cursor, context.options.page_size)
+    async def fetch(cursor: str | None) -> Page[RecordRow]:
+        return await resource.list_rows(filters, cursor, context.options.page_size)
 
     async with aclosing(read_ahead(fetch)) as pages:
         async for page in pages:
@@ -142,7 +142,7 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
 async def emit_versions(
     context: RunContext,
     obj: SyncObject,
-    records: Sequence[Record],
+    records: Sequence[RecordRow],
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
     moves: RelationMoves | None = None,
@@ -154,12 +154,11 @@ async def emit_versions(
     dated = [r for r in records if r.update_time is not None]
     context.run.counts.failed += len(records) - len(dated)
     emitted = await context.cursors.emitted(context.tenant, obj, [r.id for r in dated])
-    read = [(r, r.model_dump(mode="json")) for r in dated]
-    versions = [(r.id, (_stamp(r), record_digest(body))) for r, body in read]
+    versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
     fresh = dict(new_versions(versions, emitted) if import_context is None else versions)
     chosen = [
-        (r, body, version)
-        for (r, body), (_, version) in zip(read, versions, strict=True)
+        (r, r.values, version)
+        for r, (_, version) in zip(dated, versions, strict=True)
         if fresh.get(r.id) == version
     ]
     encoder = UpsertEncoder(
@@ -195,7 +194,7 @@ async def sync_deleted_deals(context: RunContext) -> None:
     filters = ListFilters(updated_since=read_from(cursor, context.options.overlap_seconds), status="deleted")
     page_cursor: str | None = None
     while True:
-        page = await context.client.deals.list_page(filters, page_cursor, context.options.page_size)
+        page = await context.client.deals.list_rows(filters, page_cursor, context.options.page_size)
         dated: list[tuple[int, Version]] = [
             (d.id, (_stamp(d), None)) for d in page.items if d.update_time is not None
         ]
@@ -217,7 +216,7 @@ async def reconcile(context: RunContext, obj: SyncObject) -> None:
     resource = resource_of(context, obj)
     page_cursor: str | None = None
     while True:
-        page = await resource.list_page(None, page_cursor, context.options.page_size)
+        page = await resource.list_rows(None, page_cursor, context.options.page_size)
         listed.update(r.id for r in page.items)
         if page.next_cursor is None:
             break
@@ -260,12 +259,11 @@ async def _emit_deletes(
     await context.record_page(obj, versions, deleted=True)
 
 
-def relation_of(record: Record) -> Relation:
+def relation_of(record: RecordRow) -> Relation:
     """The organization and person a record points to."""
-    org_id, person_id = getattr(record, "org_id", None), getattr(record, "person_id", None)
-    return (org_id if isinstance(org_id, int) else None, person_id if isinstance(person_id, int) else None)
+    return record.reference("org_id"), record.reference("person_id")
 
 
-def _stamp(record: Record) -> datetime:
+def _stamp(record: RecordRow) -> datetime:
     assert record.update_time is not None
     return record.update_time.replace(microsecond=0)

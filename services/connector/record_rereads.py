@@ -17,7 +17,7 @@ from connector.incremental import emit_versions, resource_of
 from connector.queued_runs import Run, RunKindName
 from connector.run_executor import RunContext
 from pipedrive_client import NotFound
-from pipedrive_client.models import Record
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, DuplicateHandling, ImportContext
 from schemas.events.sync_runs import RunKind
@@ -78,7 +78,7 @@ async def reread_records(context: RunContext) -> None:
         ids = [r.pipedrive_id for r in wanted if r.object is obj]
         if not ids:
             continue
-        records: list[Record] = []
+        records: list[RecordRow] = []
         for record_id in ids:
             try:
                 found = await resource_of(context, obj).get(record_id)
@@ -88,6 +88,6 @@ async def reread_records(context: RunContext) -> None:
             if found.is_deleted:
                 context.run.counts.failed += 1
             else:
-                records.append(found)
+                records.append(RecordRow.of(found))
         await emit_versions(context, obj, records, origin, import_context)
         await context.checkpoint()

@@ -8,8 +8,9 @@ version emits the same id, so consumers drop what they already applied.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from pydantic import AwareDatetime, TypeAdapter
 
 from schemas import sources
 from schemas.catalog import build_event, event_type
-from schemas.envelope import deterministic_event_id
+from schemas.envelope import event_id_of_name
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
 from schemas.keys import source_change_key
@@ -26,6 +27,10 @@ from stream_runner.messages import OutgoingMessage
 
 _SOURCE_CHANGED = event_type("psync.source.changed").name
 _TIME = TypeAdapter(AwareDatetime)
+_TOPIC = SOURCE_CHANGES.name
+_UPSERTED = ChangeAction.UPSERTED.value
+_V2_TIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_ZERO = timedelta(0)
 
 
 def version_stamp(update_time: datetime) -> str:
@@ -74,7 +79,9 @@ def source_change_message(
 class UpsertEncoder:
     """The messages of upserted records of one page, built straight as JSON: the bytes
     `source_change_message(upserted(...))` gives (a unit test compares them), at a fraction of its cost
-    (no pydantic model per record: a page of 500 is most of an import's time otherwise).
+    (no pydantic model per record: a page of 500 is most of an import's time otherwise). What is the same
+    for every record of the page (the event id's leading parts, the key's prefix, the envelope's time)
+    is prepared once.
 
     Records the contract would refuse (a pipedrive id below 1, an update_time without a zone) take the
     validated path, which raises as before.
@@ -94,6 +101,10 @@ class UpsertEncoder:
         self._run_id, self._now, self._import_context = run_id, now, import_context
         self._time = _TIME.dump_python(now.astimezone(UTC), mode="json")
         self._context = import_context.model_dump(mode="json") if import_context is not None else None
+        self._object, self._origin_value = obj.value, origin.value
+        self._key_prefix = source_change_key(tenant, obj, 0)[:-1]
+        self._id_prefix = f"{_SOURCE_CHANGED}\x1f{tenant}\x1f{obj.value}\x1f"
+        self._id_suffix = f"\x1f{import_context.import_id}" if import_context is not None else ""
 
     def message(self, record: dict[str, Any], update_time: datetime, digest: str) -> OutgoingMessage:
         """The message of one upserted record version (`record` as JSON values, `digest` its digest)."""
@@ -103,25 +114,26 @@ class UpsertEncoder:
             return source_change_message(
                 self._tenant, change, run_id=self._run_id, now=self._now, digest=digest
             )
-        id_parts: tuple[object, ...] = (
-            self._obj.value, pipedrive_id, version_stamp(update_time), ChangeAction.UPSERTED.value, digest
-        )  # fmt: skip
-        if self._import_context is not None:
-            id_parts = (*id_parts, self._import_context.import_id)
-        key = source_change_key(self._tenant, self._obj, pipedrive_id)
+        stamp = written_stamp(record.get("update_time"), update_time)
+        if stamp is None:
+            stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
+        else:
+            written = stamp
+        name = f"{self._id_prefix}{pipedrive_id}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
+        key = f"{self._key_prefix}{pipedrive_id}"
         data: dict[str, Any] = {
-            "object": self._obj.value,
+            "object": self._object,
             "pipedrive_id": pipedrive_id,
-            "action": ChangeAction.UPSERTED.value,
-            "update_time": _TIME.dump_python(update_time, mode="json"),
+            "action": _UPSERTED,
+            "update_time": written,
             "record": record,
-            "origin": self._origin.value,
+            "origin": self._origin_value,
         }
         if self._context is not None:
             data["import_context"] = self._context
         envelope = {
             "specversion": "1.0",
-            "id": deterministic_event_id(_SOURCE_CHANGED, self._tenant, *id_parts),
+            "id": event_id_of_name(name),
             "source": sources.CONNECTOR,
             "type": _SOURCE_CHANGED,
             "time": self._time,
@@ -131,7 +143,21 @@ class UpsertEncoder:
             "correlationid": self._run_id,
             "data": data,
         }
-        return OutgoingMessage(SOURCE_CHANGES.name, key, orjson.dumps(envelope))
+        return OutgoingMessage(_TOPIC, key, orjson.dumps(envelope))
+
+
+def written_stamp(written: Any, update_time: datetime) -> str | None:
+    """`written` when it is `update_time` as API v2 writes times (`YYYY-MM-DDTHH:MM:SSZ`, a year from
+    1000): then it is both the version's stamp and the time as the event carries it, with no formatting
+    (None otherwise)."""
+    if (
+        type(written) is str
+        and _V2_TIME.fullmatch(written) is not None
+        and update_time.utcoffset() == _ZERO
+        and datetime.fromisoformat(written) == update_time
+    ):
+        return written
+    return None
 
 
 def upserted(

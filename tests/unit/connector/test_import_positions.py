@@ -11,8 +11,9 @@ from typing import Any, cast
 from connector.import_filters import ImportSelection
 from connector.import_paging import ImportTally, Position, pages_left, read_import
 from pipedrive_client import ListFilters, PipedriveClient
-from pipedrive_client.models import Organization, Record
+from pipedrive_client.models import Organization
 from pipedrive_client.pagination import Page
+from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 
 PAGES = {None: ("c1", [1, 2]), "c1": ("c2", [3, 4]), "c2": (None, [5])}
@@ -23,10 +24,10 @@ class _Organizations:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    async def list_page(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[Record]:
+    async def list_rows(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[RecordRow]:
         self.calls.append(cursor)
         next_cursor, ids = PAGES[cursor]
-        return Page([Organization(id=i, name=f"org {i}") for i in ids], next_cursor)
+        return Page([RecordRow.of(Organization(id=i, name=f"org {i}")) for i in ids], next_cursor)
 
 
 class _Client:
@@ -39,7 +40,7 @@ async def _read_from(start: Position) -> tuple[list[int], list[str | None], list
     """(ids handed to the sink, cursors listed, positions stored) of an organization import from `start`."""
     client, sunk, stored = _Client(), list[int](), list[Position]()
 
-    async def sink(obj: SyncObject, records: Sequence[Record]) -> None:
+    async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
         sunk.extend(r.id for r in records)
 
     async def on_page(position: Position, first_emitted: Any) -> None:

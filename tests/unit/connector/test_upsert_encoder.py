@@ -4,14 +4,15 @@ it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from connector.source_events import UpsertEncoder, record_digest, source_change_message, upserted
 from pipedrive_client.models import Deal, Organization, Person, Record
+from pipedrive_client.rows import rows_of
 from pipedrive_sandbox.config import SandboxConfig
 from pipedrive_sandbox.state import build_state
 from pipedrive_sandbox.store import Entity
@@ -74,6 +75,29 @@ def test_an_encoded_upsert_is_byte_identical_to_the_validated_event(
         assert encoder.message(body, at, digest) == expected
 
 
+PYDANTIC_UTC = TypeAdapter(AwareDatetime).validate_python("2026-01-01T00:00:00Z").tzinfo
+ZONES = [UTC, PYDANTIC_UTC, timezone(timedelta(0), "GMT"), timezone(timedelta(hours=2))]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(
+    "written",
+    [None, 5, "", "2026-11-01T10:00:00Z", "2026-11-01T10:00:01Z", "2026-11-01T10:00:00+00:00",
+     "2026-11-01T10:00:00.000Z", "2026-W44-7T10:00:00Z", "2026-11-01T10:00:00z", "0999-11-01T10:00:00Z"],
+)  # fmt: skip
+def test_the_time_as_written_or_as_the_update_time_gives_the_validated_event(
+    zone: tzinfo, written: object
+) -> None:
+    at = datetime(2026, 11, 1, 10, tzinfo=UTC).astimezone(zone)
+    body = {"id": 7, "name": "x", "update_time": written}
+    encoder = UpsertEncoder("acme", SyncObject.ORGANIZATION, ChangeOrigin.POLL, run_id="r", now=NOW)
+    change = upserted(SyncObject.ORGANIZATION, body, at, ChangeOrigin.POLL)
+
+    expected = source_change_message("acme", change, run_id="r", now=NOW, digest=record_digest(body))
+
+    assert encoder.message(body, at, record_digest(body)) == expected
+
+
 @pytest.mark.parametrize(
     ("body", "update_time"),
     [
@@ -100,3 +124,28 @@ def test_the_envelope_time_is_utc_whatever_zone_now_carries() -> None:
     expected = source_change_message("acme", change, run_id="r", now=local_now, digest=record_digest(body))
 
     assert encoder.message(body, at, record_digest(body)) == expected
+
+
+@pytest.mark.parametrize("entity", list(MODELS))
+def test_a_page_read_as_rows_encodes_to_the_events_its_models_gave(entity: Entity) -> None:
+    obj, model = MODELS[entity]
+    items = [r.data for r in build_state(SandboxConfig(organizations=30, seed=3)).tables[entity].live()]
+    context = CONTEXTS[0][1]
+    encoder = UpsertEncoder("acme", obj, ChangeOrigin.IMPORT, run_id="run-1", now=NOW, import_context=context)
+
+    got = []
+    for row in rows_of(model, items, "a page"):
+        assert row.update_time is not None
+        got.append(
+            encoder.message(row.values, row.update_time.replace(microsecond=0), record_digest(row.values))
+        )
+    before = []
+    for record in (model.model_validate(item) for item in items):
+        assert record.update_time is not None
+        body, at = record.model_dump(mode="json"), record.update_time.replace(microsecond=0)
+        change = upserted(obj, body, at, ChangeOrigin.IMPORT, context)
+        before.append(
+            source_change_message("acme", change, run_id="run-1", now=NOW, digest=record_digest(body))
+        )
+
+    assert got and got == before
