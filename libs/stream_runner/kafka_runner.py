@@ -247,12 +247,16 @@ class KafkaStreamRunner:
 
     async def _update_gauges(self) -> None:
         """At most once a second, the lag of the owned partitions (from the high watermarks the fetches
-        bring back)."""
+        bring back). A partition a rebalance under way took away is skipped: the consumer knows no high
+        watermark of it (asking raises), and its lag is forgotten once the revocation is reported."""
         now = time.monotonic()
         if now - self._last_gauges < 1.0:
             return
         self._last_gauges = now
+        assigned = self._consumer.assignment()
         for partition, next_offset in self._next_offsets.items():
+            if partition not in assigned:
+                continue
             highwater = self._consumer.highwater(partition)
             if highwater is not None:
                 lag = max(highwater - next_offset, 0)
