@@ -1,7 +1,8 @@
 """Benchmark: 100,000 `psync.record.applied` results turned into activity-log entries by the auditlog.
 
 The auditlog runs as its own process (as deployed) on the local Kafka and PostgreSQL, with a fresh
-consumer group positioned at the end of every topic it reads and a fresh schema; the benchmark produces
+consumer group positioned at the end of every topic it reads, a fresh schema and topics of the run's own
+(a PSYNC_TOPIC_PREFIX namespace: other runs on a shared Kafka are not consumed); the benchmark produces
 100,000 record results (what the mapper emits, one per record applied) for one tenant and one run, then
 times from the auditlog's start until every entry is in its `entries` table (and, apart, from the first
 entry written), with the CPU seconds the auditlog process used (so a figure taken on a busy machine can
@@ -22,7 +23,14 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end, watch_until
+from service_process import (
+    children_cpu_seconds,
+    free_port,
+    own_topics,
+    position_group_at_end,
+    topics,
+    watch_until,
+)
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -76,7 +84,7 @@ async def produce(tenant: str, run_id: str) -> float:
         futures = []
         for n in range(RECORDS):
             key, value = record_result(tenant, run_id, n)
-            futures.append(await producer.send(TOPICS.topic(RECORD_RESULTS.name), value, key=key))
+            futures.append(await producer.send(topics().topic(RECORD_RESULTS.name), value, key=key))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -141,7 +149,8 @@ async def run() -> dict[str, object]:
 
 async def run_all() -> dict[str, object]:
     goal = mapper_figure()
-    figures = await run()
+    async with own_topics(BOOTSTRAP, "auditlog"):
+        figures = await run()
     return {
         "benchmark": "auditlog-entries",
         "default_deployment": "1 process",

@@ -1,15 +1,17 @@
 """Benchmark: 100,000 organizations from the sandbox to the ABM store, every activity-log entry written.
 
-Every service runs as its own process, as `make up` starts them (one each of connector, mapper, pusher
-and auditlog, default settings, logs at WARNING), on the local Kafka and PostgreSQL with fresh schemas
-and fresh consumer groups positioned at the end of their topics; the sandbox runs as its own process
-(`python -m pipedrive_sandbox`, 100,000 organizations, Ultimate plan, burst limit on). A tenant connects
-by API token through the connector's API and starts an "all organizations" import there; the clock runs
-from that request until the mapper's store links every organization and the auditlog holds an entry for
-each of them. Reports records per second, the tokens the import spent (the sandbox's ledger), and the
-CPU seconds of every process (so a figure taken on a busy machine can still be compared per CPU second).
-The services' logs go to `.state/bench/end-to-end-<service>.log`. Writes `bench-results/end-to-end.json`.
-Goal: >= 6,000 records/s.
+Every service runs as `make up` starts it (as many processes of each as `deploy/local/services.sh
+instances` lists: two mappers, one each of connector, pusher and auditlog; default settings, logs at
+WARNING), on the local Kafka and PostgreSQL with fresh schemas, fresh consumer groups and topics of the
+run's own (a PSYNC_TOPIC_PREFIX namespace: other runs on a shared Kafka are not consumed); the sandbox
+runs as its own process (`python -m pipedrive_sandbox`, 100,000 organizations, Ultimate plan, burst
+limit on). A tenant connects by API token through the connector's API and starts an "all organizations"
+import there; the clock runs from that request until the mapper's store links every organization and the
+auditlog holds an entry for each of them. Reports records per second, the tokens the import spent (the
+sandbox's ledger), and the CPU seconds of every service (its processes added up, so a figure taken on a
+busy machine can still be compared per CPU second), in all and per record. The services' logs go to
+`.state/bench/end-to-end-<process>.log`. Writes `bench-results/end-to-end.json`. Goal: >= 6,000
+records/s.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from report import machine_facts, measured_at, write_report
-from service_process import free_port, position_group_at_end
+from service_process import deployed_processes, free_port, own_topics, position_group_at_end
 
 from pipedrive_client import Budget, Plan
 from tenant_auth.registry import TenantRegistry
@@ -46,26 +48,44 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SERVICES = ("connector", "mapper", "pusher", "auditlog")
+
+
+def instances(service: str, count: int) -> list[str]:
+    """The process names of a service's replicas, as `deploy/local/services.sh` names them."""
+    return [service, *(f"{service}-{i}" for i in range(2, count + 1))]
+
+
+def service_of(instance: str) -> str:
+    """The service an instance (`mapper-2`) runs."""
+    return instance.split("-", 1)[0]
+
+
 class Stack:
-    """The sandbox and the four services, each a process with its own schema and group."""
+    """The sandbox and the four services, each service's processes with its own schema and group."""
 
     def __init__(self, uid: str) -> None:
         self.uid = uid
         self.sandbox_url = f"http://127.0.0.1:{free_port()}"
-        self.ports = {name: free_port() for name in ("connector", "mapper", "pusher", "auditlog")}
-        self.schemas = {name: f"bench_e2e_{name}_{uid}" for name in self.ports}
+        self.ports = {
+            name: free_port()
+            for service in SERVICES
+            for name in instances(service, deployed_processes(service))
+        }
+        self.schemas = {name: f"bench_e2e_{name}_{uid}" for name in SERVICES}
         self.client_schema = f"bench_e2e_pdc_{uid}"
         self.credentials_key = secrets.token_hex(32)
         self.processes: dict[str, asyncio.subprocess.Process] = {}
 
-    def env(self, service: str) -> dict[str, str]:
+    def env(self, instance: str) -> dict[str, str]:
+        service = service_of(instance)
         prefix = service.upper()
         env = {
             **os.environ,
             "PSYNC_CREDENTIALS_KEY": self.credentials_key,
             "PIPEDRIVE_CLIENT_SCHEMA": self.client_schema,
             "PIPEDRIVE_ALLOWED_TEST_URLS": self.sandbox_url,
-            f"{prefix}_HTTP_PORT": str(self.ports[service]),
+            f"{prefix}_HTTP_PORT": str(self.ports[instance]),
             f"{prefix}_DB_SCHEMA": self.schemas[service],
             f"{prefix}_LOG_LEVEL": "WARNING",
         }
@@ -95,10 +115,10 @@ class Stack:
         for service in ("mapper", "pusher", "auditlog"):
             await position_group_at_end(BOOTSTRAP, f"bench-e2e-{service}-{self.uid}", service)
         LOGS.mkdir(parents=True, exist_ok=True)
-        for service in self.ports:
-            with (LOGS / f"end-to-end-{service}.log").open("ab") as log:
-                self.processes[service] = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", service, env=self.env(service), stdout=log, stderr=log
+        for instance in self.ports:
+            with (LOGS / f"end-to-end-{instance}.log").open("ab") as log:
+                self.processes[instance] = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", service_of(instance), env=self.env(instance), stdout=log, stderr=log
                 )
         for port_number in self.ports.values():
             await self._wait_answering(f"http://127.0.0.1:{port_number}/readyz")
@@ -120,7 +140,13 @@ class Stack:
         raise RuntimeError(f"{url} did not answer in time")
 
     def cpu_seconds(self) -> dict[str, float]:
-        return {name: _cpu_seconds(p.pid) for name, p in self.processes.items() if p.returncode is None}
+        """Each service's CPU seconds so far (its processes added up; the sandbox's too)."""
+        seconds: dict[str, float] = {}
+        for name, process in self.processes.items():
+            if process.returncode is None:
+                service = service_of(name)
+                seconds[service] = seconds.get(service, 0.0) + _cpu_seconds(process.pid)
+        return seconds
 
     async def stop(self) -> None:
         for process in self.processes.values():
@@ -142,6 +168,12 @@ async def _count(pool: asyncpg.Pool, query: str, tenant: str) -> int:
 
 
 async def run() -> dict[str, Any]:
+    """Start everything in topics of the run's own, import every organization, and time it."""
+    async with own_topics(BOOTSTRAP, "e2e"):
+        return await run_in_own_topics()
+
+
+async def run_in_own_topics() -> dict[str, Any]:
     """Start everything, import every organization through the connector's API, and time it."""
     uid = secrets.token_hex(4)
     tenant = f"benche2e{uid}"
@@ -211,16 +243,21 @@ async def run() -> dict[str, Any]:
         "import_status": import_run.get("status"),
         "import_tokens_spent": import_run.get("tokens_spent"),
         "tokens_in_sandbox_ledger": sum(int(e["tokens"]) for e in ledger),
+        "processes": {service: sum(service_of(n) == service for n in stack.ports) for service in SERVICES},
         "cpu_seconds": cpu,
         "cpu_microseconds_per_record": round(sum(cpu.values()) / max(applied, 1) * 1e6, 1),
+        "cpu_microseconds_per_record_by_service": {
+            name: round(seconds / max(applied, 1) * 1e6, 1) for name, seconds in cpu.items()
+        },
         "sandbox_startup_and_seed_seconds": round(sandbox_s, 2),
         # The machine is shared (other runs): its 1-minute load before and after.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "note": "The default deployment: one process per service (connector, mapper, pusher, auditlog) and"
-        " the sandbox, with Kafka and PostgreSQL on the same machine. records_per_second counts from the"
-        " import request until the mapper applied every organization (linked in the ABM store, or skipped"
-        " for want of a usable website, as the seeded data has some) and the activity log holds an entry"
-        " for each; cpu_seconds per process over that time (Kafka and PostgreSQL not included).",
+        "note": "The default deployment: the processes per service `make up` runs (processes), and the"
+        " sandbox, with Kafka and PostgreSQL on the same machine, in topics of the run's own."
+        " records_per_second counts from the import request until the mapper applied every organization"
+        " (linked in the ABM store, or skipped for want of a usable website, as the seeded data has some)"
+        " and the activity log holds an entry for each; cpu_seconds per service (its processes added up)"
+        " over that time (Kafka and PostgreSQL not included).",
         "machine": machine_facts(),
         "measured_at": measured_at(),
     }

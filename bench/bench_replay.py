@@ -1,12 +1,13 @@
 """Benchmark: 100,000 source changes the mapper already applied, replayed into it, in events per second.
 
-The mapper runs as its own process (the default deployment: one) on the local Kafka and PostgreSQL, with a
-fresh consumer group and schema. The benchmark produces 100,000 organization changes for one tenant, lets
-the mapper apply them, stops it, moves the group back to the first of them (as `psyncctl replay` does) and
-starts the mapper again: the clock runs from that start until the mapper counted every replayed change as
-a duplicate (its `psync_messages_total{outcome="duplicate"}`; on a Kafka other runs write to as well, it
-may count a few of theirs). A replay must change nothing: the tenant's rows of every store table are
-compared before and after.
+The mapper runs as the default deployment runs it (`make up`: as many processes as `deploy/local/
+services.sh instances` lists, in one consumer group) on the local Kafka and PostgreSQL, with a fresh
+consumer group and schema, in topics of the run's own (a PSYNC_TOPIC_PREFIX namespace: other runs on a
+shared Kafka are not consumed). The benchmark produces 100,000 organization changes for one tenant, lets
+the mapper apply them, stops it, moves the group back to the first of them (as `psyncctl replay` does)
+and starts the mapper again: the clock runs from that start until the mapper counted every replayed
+change as a duplicate (its processes' `psync_messages_total{outcome="duplicate"}`). A replay must change
+nothing: the tenant's rows of every store table are compared before and after.
 The mapper calls no Pipedrive API at all; the figure reports that its process opened no connection to one
 (there is none configured). Writes `bench-results/replay.json`. Goal: >= 20,000 events/s."""
 
@@ -25,7 +26,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench_mapper_apply import change
 from prometheus_client.parser import text_string_to_metric_families
 from report import machine_facts, measured_at, write_report
-from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end
+from service_process import (
+    children_cpu_seconds,
+    deployed_processes,
+    free_port,
+    own_topics,
+    position_group_at_end,
+    topics,
+)
 
 from schemas.topics import SOURCE_CHANGES
 
@@ -35,6 +43,7 @@ BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 STORE_TABLES = ("accounts", "contacts", "opportunities", "links")
 DEADLINE_S = 1800.0
+PROCESSES = deployed_processes("mapper")
 
 
 async def produce(tenant: str) -> dict[TopicPartition, int]:
@@ -47,7 +56,7 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
         futures = []
         for n in range(RECORDS):
             key, value = change(tenant, n)
-            futures.append(await producer.send(TOPICS.topic(SOURCE_CHANGES.name), value, key=key))
+            futures.append(await producer.send(topics().topic(SOURCE_CHANGES.name), value, key=key))
         firsts: dict[TopicPartition, int] = {}
         for meta in await asyncio.gather(*futures):
             partition = TopicPartition(meta.topic, meta.partition)
@@ -59,7 +68,7 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
 
 async def rewind(group: str, offsets: dict[TopicPartition, int]) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, group_id=TOPICS.group(group), enable_auto_commit=False
+        bootstrap_servers=BOOTSTRAP, group_id=topics().group(group), enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -80,8 +89,13 @@ async def start_mapper(group: str, schema: str, port: int) -> asyncio.subprocess
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
 
 
-async def duplicates(port: int) -> int:
-    """The mapper's count of source changes it recognized as already applied."""
+async def duplicates(ports: list[int]) -> int:
+    """The mapper processes' count of source changes they recognized as already applied."""
+    return sum([await duplicates_of(port) for port in ports])
+
+
+async def duplicates_of(port: int) -> int:
+    """One mapper process's count of source changes it recognized as already applied."""
     try:
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as r:
             text = await r.text()
@@ -111,22 +125,32 @@ async def store_rows(pool: asyncpg.Pool, schema: str, tenant: str) -> list[list[
     ]
 
 
-async def wait_until(probe: Any, target: int, process: asyncio.subprocess.Process, started: float) -> int:
+async def wait_until(
+    probe: Any, target: int, processes: list[asyncio.subprocess.Process], started: float
+) -> int:
     reached = 0
     while reached < target and time.perf_counter() - started < DEADLINE_S:
         await asyncio.sleep(0.1)
-        if process.returncode is not None:
-            raise RuntimeError("the mapper exited")
+        if any(process.returncode is not None for process in processes):
+            raise RuntimeError("a mapper process exited")
         reached = await probe()
     return reached
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
-    process.terminate()
-    await process.wait()
+async def stop(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        await process.wait()
 
 
 async def run() -> dict[str, object]:
+    """Apply, then replay, in topics of the run's own (other runs on a shared Kafka are not consumed)."""
+    async with own_topics(BOOTSTRAP, "replay"):
+        return await run_in_own_topics()
+
+
+async def run_in_own_topics() -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_replay_{uid}", f"bench-replay-{uid}"
     await position_group_at_end(BOOTSTRAP, group, "mapper")
@@ -141,7 +165,7 @@ async def run() -> dict[str, object]:
             return 0
 
     try:
-        first = await start_mapper(group, schema, free_port())
+        first = [await start_mapper(group, schema, free_port()) for _ in range(PROCESSES)]
         try:
             await wait_until(applied, RECORDS, first, time.perf_counter())
         finally:
@@ -150,11 +174,11 @@ async def run() -> dict[str, object]:
         await rewind(group, firsts)
         load_before = os.getloadavg()
         cpu_before = children_cpu_seconds()
-        port = free_port()
+        ports = [free_port() for _ in range(PROCESSES)]
         started = time.perf_counter()
-        second = await start_mapper(group, schema, port)
+        second = [await start_mapper(group, schema, port) for port in ports]
         try:
-            replayed = await wait_until(lambda: duplicates(port), RECORDS, second, started)
+            replayed = await wait_until(lambda: duplicates(ports), RECORDS, second, started)
             elapsed = time.perf_counter() - started
         finally:
             await stop(second)
@@ -166,6 +190,7 @@ async def run() -> dict[str, object]:
     return {
         "benchmark": "replay",
         "records": RECORDS,
+        "mapper_processes": PROCESSES,
         "replayed_as_duplicates": replayed,
         "seconds_from_mapper_start": round(elapsed, 2),
         "events_per_second": round(replayed / elapsed),
@@ -177,11 +202,13 @@ async def run() -> dict[str, object]:
         "events_per_mapper_cpu_second": round(replayed / cpu_seconds) if cpu_seconds else None,
         # The machine is shared (other runs): its 1-minute load before and after the timed part.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "note": "The default deployment: one mapper process. The replay is timed from the mapper's start"
-        " (start-up and group join included) until it counted every replayed change as a duplicate; each"
-        " duplicate re-sends the record result saved with it, byte for byte. The mapper has no Pipedrive"
-        " client: pipedrive_calls is 0 by construction. Kafka, PostgreSQL and the mapper share this"
-        " machine's CPUs.",
+        "note": "The default deployment: as many mapper processes as `make up` runs, in one group. The"
+        " replay is timed from the mappers' start (start-up and group join included) until they counted"
+        " every replayed change as a duplicate; each duplicate re-sends the record result saved with it,"
+        " byte for byte, found in the inbox from the message's head without decoding the change."
+        " mapper_cpu_seconds is the user+system CPU of the mapper processes of the replay, start-up"
+        " included. The mapper has no Pipedrive client: pipedrive_calls is 0 by construction. Kafka,"
+        " PostgreSQL and the mapper share this machine's CPUs.",
         "machine": machine_facts(),
         "measured_at": measured_at(),
     }

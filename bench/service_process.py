@@ -5,21 +5,50 @@ its processes used."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
 import socket
+import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import topics_consumed_by
-from stream_runner.namespace import TopicNamespace
+from schemas.topics import ALL_TOPICS, topics_consumed_by
+from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace
+from stream_runner.topic_admin import create_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def deployed_processes(service: str) -> int:
+    """How many processes of `service` the default deployment (`make up`) runs: the local deployment
+    script's instances (its default replicas unless <SERVICE>_REPLICAS says otherwise)."""
+    listed = subprocess.run(
+        [str(ROOT / "deploy" / "local" / "services.sh"), "instances"],
+        env={**os.environ, "SERVICES": service},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return len(listed.stdout.split())
+
 
 TOPICS = TopicNamespace.from_environment()
 """The deployment's topic namespace (PSYNC_TOPIC_PREFIX, which the service processes inherit): where the
-benchmarks write and position groups."""
+benchmarks write and position groups. A bench that runs in topics of its own (`own_topics`) asks
+`topics()` instead, once they are set."""
+
+
+def topics() -> TopicNamespace:
+    """The deployment's topic namespace now (`own_topics` sets it for the run)."""
+    return TopicNamespace.from_environment()
 
 
 def free_port() -> int:
@@ -29,17 +58,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@asynccontextmanager
+async def own_topics(bootstrap: str, bench: str) -> AsyncIterator[TopicNamespace]:
+    """A topic namespace of this run's own: PSYNC_TOPIC_PREFIX set for this process and the service
+    processes it starts (they inherit it), the registry's topics created under it, and every topic
+    under it deleted after (the alert windows' too). Other runs on the same Kafka (benches and tests of
+    others) are then neither consumed by these services nor counted in their CPU; a quiet machine's
+    figure is the same with or without it."""
+    namespace = TopicNamespace(f"bench-{bench}-{uuid.uuid4().hex[:8]}.")
+    before = os.environ.get(TOPIC_PREFIX_ENV)
+    os.environ[TOPIC_PREFIX_ENV] = namespace.prefix
+    try:
+        await create_topics(bootstrap, ALL_TOPICS, 1, namespace=namespace)
+        yield namespace
+    finally:
+        if before is None:
+            os.environ.pop(TOPIC_PREFIX_ENV, None)
+        else:
+            os.environ[TOPIC_PREFIX_ENV] = before
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            own = [t for t in await admin.list_topics() if namespace.owns(t)]
+            if own:
+                await admin.delete_topics(own)
+        finally:
+            await admin.close()
+
+
 async def position_group_at_end(bootstrap: str, group_id: str, service: str) -> None:
     """Commit the end of every topic `service` reads for `group_id`, not only the measured one: the
     service would apply the other topics' history first. In the deployment's namespace
     (PSYNC_TOPIC_PREFIX, which the service processes inherit)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=TOPICS.group(group_id), enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=topics().group(group_id), enable_auto_commit=False
     )
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(TOPICS.topic(t.name), p)
+            TopicPartition(topics().topic(t.name), p)
             for t in topics_consumed_by(service)
             for p in range(t.partitions)
         ]
