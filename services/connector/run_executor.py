@@ -237,10 +237,14 @@ class RunExecutor:
         return run
 
     async def _end(self, run: Run, state: RunState, end: RunEnd, message: str | None) -> Run:
+        """Publish the run's end, then close it. In that order: a crash between the two leaves the run
+        open, and the worker ends it again (an import has no page left to read, `pages_left`) and publishes
+        the same event again, which consumers drop. Closed first, a crash there would lose the RunFinished
+        for good: the mapper would never learn how many changes the run emitted and never report its
+        apply run."""
         now = self._now()
         counts = published_counts(run)
         status = run_status(counts, end)
-        await self._runs.finish(run, state, status.value, message, now)
         started = run.started_at or now
         finished = RunFinished(
             run_id=run.run_id,
@@ -258,6 +262,7 @@ class RunExecutor:
             retry_of=run.spec.get("retry_of"),
         )
         await self._send_run_event(run, finished, "finished", now)
+        await self._runs.finish(run, state, status.value, message, now)
         _log.info(
             "run_finished", tenant=run.tenant_id, run_id=run.run_id, status=status.value, message=message
         )

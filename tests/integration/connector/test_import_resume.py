@@ -7,6 +7,7 @@ applied and never report the apply run (issue #14 item 8, the outage test)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from connector.queued_runs import RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
+from stream_runner.messages import OutgoingMessage
 from tests.integration.connector.conftest import ConnectorHarness
 
 pytestmark = pytest.mark.integration
@@ -53,5 +55,41 @@ async def test_an_import_interrupted_after_its_last_page_was_stored_emits_and_co
     assert len(ledger.entries) == calls_before, "the resumed run asked Pipedrive for nothing"
     assert done.counts.created + done.counts.updated == organizations
     assert done.progress["read"] == organizations
+    # Its end was published before the failed close, and again (the same event) by the resumed run.
+    finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
+    assert {e["id"] for e in finished} == {finished[0]["id"]}
+    assert {e["data"]["emitted"] for e in finished} == {organizations}
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=120)])
+async def test_a_run_whose_end_could_not_be_published_stays_open_and_publishes_it_when_resumed(
+    harness: ConnectorHarness,
+) -> None:
+    # As if the process died (or the broker was away) between the run's last page and its RunFinished:
+    # closed first, the run would never be resumed and the mapper never learn what it emitted.
+    await harness.connect_by_token()
+    organizations = sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
+    runs, producer = harness.connector.runs, harness.connector.producer
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    original = producer.send_all
+
+    async def refuses_the_end(messages: Sequence[OutgoingMessage]) -> None:
+        if any(b'"psync.run.finished"' in m.value for m in messages):
+            raise ConnectionError("the broker went away before the run's end was acknowledged")
+        await original(messages)
+
+    producer.send_all = refuses_the_end  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.executor.work(run)
+    finally:
+        producer.send_all = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.state is RunState.RUNNING
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.state is RunState.FINISHED and done.status == "Success", done
     finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
     assert [e["data"]["emitted"] for e in finished] == [organizations]
+    assert len(await harness.events()) == organizations
