@@ -107,3 +107,12 @@ class StreamServiceSettings(ServiceSettings):
         ge=6.0,
         description="Kafka group session: how long a crashed replica keeps its partitions.",
     )
+    group_instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=249,
+        description="Static group membership (Kafka's group.instance.id), one per replica, e.g. a"
+        " StatefulSet pod's name: a replica restarted under the same id takes its partitions back at once"
+        " instead of after the session timeout; a replica stopped for good keeps them until then. None:"
+        " dynamic membership.",
+    )

@@ -171,4 +171,5 @@ def consumer_loop(
         commit_interval_s=settings.commit_interval_s,
         max_poll_records=settings.max_batch,
         session_timeout_s=settings.session_timeout_s,
+        group_instance_id=settings.group_instance_id,
     )

@@ -80,6 +80,7 @@ class KafkaStreamRunner:
         commit_interval_s: float = 1.0,
         max_poll_records: int = 200,
         session_timeout_s: float = 10.0,
+        group_instance_id: str | None = None,
     ) -> None:
         self._namespace = namespace
         self._topics = [namespace.topic(t) for t in topics]
@@ -113,6 +114,9 @@ class KafkaStreamRunner:
             # How long a crashed member keeps its partitions before the group takes them back.
             session_timeout_ms=int(session_timeout_s * 1000),
             heartbeat_interval_ms=int(min(3.0, session_timeout_s / 3) * 1000),
+            # A static member restarted under the same id gets its partitions back without waiting out
+            # its crashed predecessor's session (and leaves no group on a clean stop).
+            group_instance_id=group_instance_id,
         )
 
     async def commit_processed(self) -> None:

@@ -40,9 +40,10 @@ async def auditlog_env(
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_auditlog_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
-    # The shortest group session: the restarted process gets the killed one's partitions after 6 s.
+    # One static group member: the restarted process takes the killed one's partitions back at once.
     yield {
         "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
+        "AUDITLOG_GROUP_INSTANCE_ID": f"itest-auditlog-{uid}-0",
         "AUDITLOG_DB_SCHEMA": schema,
         "AUDITLOG_SESSION_TIMEOUT_S": "6",
     }
@@ -125,8 +126,10 @@ async def pusher_env(
     uid = uuid.uuid4().hex[:8]
     schema = f"itest_pusher_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-pusher-{uid}", topics_consumed_by("pusher"))
+    # One static group member: the restarted process takes the killed one's partitions back at once.
     yield {
         "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
+        "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0",
         "PUSHER_DB_SCHEMA": schema,
         "PUSHER_SESSION_TIMEOUT_S": "6",
     }

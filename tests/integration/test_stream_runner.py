@@ -285,3 +285,69 @@ async def test_one_poll_of_many_partitions_is_applied_as_one_batch_in_partition_
         for partition in {p for p, _ in batch}:
             offsets = [offset for p, offset in batch if p == partition]
             assert offsets == sorted(offsets)
+
+
+async def _members(admin: AIOKafkaAdminClient, group: str) -> list[str]:
+    """The member ids the group's coordinator lists for `group`."""
+    [response] = await admin.describe_consumer_groups([group])
+    [described] = response.groups
+    return [member[0] for member in described[5]]
+
+
+async def test_a_static_member_keeps_its_place_when_it_stops_and_its_restart_takes_it_over(
+    scratch: Scratch,
+    raw_producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+    kafka_admin: AIOKafkaAdminClient,
+) -> None:
+    """With a group instance id, a replica that goes away (a crash, a restart) leaves its partitions
+    waiting for it rather than to a rebalance, and the replica started again under the same id replaces it
+    in the group at once, instead of joining next to it and waiting out its session."""
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
+    await producer.start()
+    group = f"group-{scratch.uid}"
+
+    def replica() -> RunningRunner:
+        registry = CollectorRegistry()
+        processor = MessageProcessor(
+            scratch.service,
+            {"psync.run.started": recording_handler(pg_pool, scratch.schema)},
+            producer,
+            RunnerMetrics(registry),
+            topic_contracts={scratch.topic: SYNC_RUNS.name},
+        )
+        runner = KafkaStreamRunner(
+            bootstrap=kafka_bootstrap,
+            group_id=group,
+            topics=[scratch.topic],
+            processor=processor,
+            client_id=scratch.service,
+            namespace=SCRATCH,
+            commit_interval_s=0.2,
+            session_timeout_s=60,
+            group_instance_id="replica-0",
+        )
+        return RunningRunner(runner, registry, scratch.topic)
+
+    async def send(run_id: str) -> None:
+        event = run_started(scratch.tenant, run_id)
+        await raw_producer.send_and_wait(scratch.topic, encode_event(event), key=event.subject.encode())
+
+    try:
+        first = replica()
+        await send("run-1")
+        await eventually(lambda: count_applied(pg_pool, scratch), lambda n: n == 1, within_s=60,
+                         what="run-1 applied by the first replica")  # fmt: skip
+        await first.shutdown()
+        [stopped] = await _members(kafka_admin, group)  # still the group's member: it did not leave
+
+        second = replica()
+        await send("run-2")
+        await eventually(lambda: count_applied(pg_pool, scratch), lambda n: n == 2, within_s=60,
+                         what="run-2 applied by the restarted replica")  # fmt: skip
+        [replacing] = await _members(kafka_admin, group)
+        assert replacing != stopped, "the restarted replica took the stopped one's place"
+        await second.shutdown()
+    finally:
+        await producer.stop()
