@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Per message: from a few hundred microseconds (a duplicate) to seconds (a Pipedrive write).
@@ -47,7 +49,13 @@ class RunnerMetrics:
         )
 
     def observe_messages(self, topic: str, seconds_each: float, count: int) -> None:
-        """Time `count` messages that took `seconds_each` on average (one observation per message)."""
+        """Time `count` messages that took `seconds_each` on average (one observation per message).
+
+        Counted at once in the histogram's bucket and sum: what `count` calls of `observe` would count
+        (tests/unit/stream_runner/test_metrics.py compares the two), without a call per message of a
+        batch of thousands.
+        """
         child = self.seconds.labels(topic)
-        for _ in range(count):
-            child.observe(seconds_each)
+        bucket = bisect.bisect_left(child._upper_bounds, seconds_each)
+        child._sum.inc(seconds_each * count)
+        child._buckets[bucket].inc(count)
