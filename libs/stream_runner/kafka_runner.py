@@ -229,8 +229,12 @@ class KafkaStreamRunner:
         )
         for processed in results:
             self._deliveries.extend(processed.deliveries)
+        # A rebalance may have taken partitions away while the batch was applied (a replica joining): their
+        # new owner resumes at their committed offsets (the inbox drops what was applied here), so this
+        # replica records, commits and reports only what it still owns.
+        owned = self._consumer.assignment()
         for partition, partition_records in batches.items():
-            if partition_records:
+            if partition_records and partition in owned:
                 self._uncommitted_from.setdefault(partition, partition_records[0].offset)
                 self._processed[partition] = partition_records[-1].offset + 1
                 self._next_offsets[partition] = partition_records[-1].offset + 1
