@@ -133,7 +133,7 @@ async def assemble(
 
         yield ServiceParts(
             app,
-            Consumer(handlers.by_event_type()),
+            Consumer(handlers.by_event_type(), handlers.batch_handlers()),
             workers=[redrive, close_windows, report_parked],
             expiring=expiring_tables(settings),
         )

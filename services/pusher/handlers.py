@@ -24,7 +24,7 @@ from schemas.events.common import RecordOutcome
 from schemas.events.settings import TenantSettings
 from settings_replica.replica import settings_updated
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
-from stream_runner.processor import Handler
+from stream_runner.processor import BatchHandler, Handler
 
 PushHandler = Callable[[CloudEvent[Any], str, bool], Awaitable[Handled]]
 """A push: the event, the topic it came from, and whether the re-driver runs it."""
@@ -59,6 +59,10 @@ class PusherHandlers:
     async def settings_of(self, tenant: str) -> TenantSettings | None:
         """The tenant's current settings (None before the connector published any)."""
         return await self._settings.get(tenant)
+
+    def batch_handlers(self) -> Mapping[str, BatchHandler]:
+        """The event types applied in batches: source changes, into the mirror."""
+        return {"psync.source.changed": self._source_changes.source_changed_batch}
 
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type (pushes park themselves while the tenant's budget is closed)."""

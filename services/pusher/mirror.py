@@ -7,7 +7,7 @@ Its table is `pusher.mirror_store`'s; this module holds the rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from pusher.planning import PipedriveRecord
@@ -30,6 +30,21 @@ def org_id_of(record: Mapping[str, Any]) -> int | None:
     """The organization a record belongs to, as the mirror indexes it (deals' open deals lookup)."""
     org_id = record.get("org_id")
     return org_id if isinstance(org_id, int) else None
+
+
+def rounds_by_key(keys: Sequence[Hashable]) -> list[list[int]]:
+    """The positions of a batch's changes in rounds where no key appears twice (a statement may change a
+    row once): each key's first change in the first round, its second in the second, and so on, so the
+    rounds applied in turn change each row in the batch's order."""
+    seen: dict[Hashable, int] = {}
+    rounds: list[list[int]] = []
+    for position, key in enumerate(keys):
+        round_number = seen.get(key, 0)
+        seen[key] = round_number + 1
+        if round_number == len(rounds):
+            rounds.append([])
+        rounds[round_number].append(position)
+    return rounds
 
 
 async def follow_merges(

@@ -3,13 +3,16 @@ of a unit of work or a view."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from postgres_store.pool import Connection
-from pusher.mirror import org_id_of
+from pusher.mirror import org_id_of, rounds_by_key
 from pusher.planning import PipedriveRecord
+from pusher.ports import MirrorChange
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, SourceChange
 
@@ -39,6 +42,60 @@ class PostgresMirror:
             tenant, change.object.value, change.pipedrive_id, change.update_time, change.merged_into_id,
         )  # fmt: skip
         return bool(kept)
+
+    async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
+        """`apply_change` of many changes in order: per round of distinct records (`rounds_by_key`), one
+        statement for the versions and one for the deletes and merges; one flag per change."""
+        kept = [False] * len(changes)
+        keys = [(t, c.object.value, c.pipedrive_id) for t, c, _, _ in changes]
+        for positions in rounds_by_key(keys):
+            upserts = [i for i in positions if _is_version(changes[i][1])]
+            gone = [i for i in positions if not _is_version(changes[i][1])]
+            written = await self._upsert_many([changes[i] for i in upserts])
+            written |= await self._mark_gone_many([changes[i] for i in gone])
+            for i in positions:
+                kept[i] = keys[i] in written
+        return kept
+
+    async def _upsert_many(self, changes: Sequence[MirrorChange]) -> set[tuple[str, str, int]]:
+        if not changes:
+            return set()
+        records = [c.record or {} for _, c, _, _ in changes]
+        rows = await self._conn.fetch(
+            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key, record,"
+            " update_time, deleted, org_id, last_change_was_echo)"
+            " SELECT t, o, p, k, r::jsonb, u, d, g, e FROM unnest($1::text[], $2::text[], $3::bigint[],"
+            " $4::text[], $5::text[], $6::timestamptz[], $7::boolean[], $8::bigint[], $9::boolean[])"
+            " AS x(t, o, p, k, r, u, d, g, e)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET match_key = EXCLUDED.match_key,"
+            " record = EXCLUDED.record, update_time = EXCLUDED.update_time, deleted = EXCLUDED.deleted,"
+            " org_id = EXCLUDED.org_id, last_change_was_echo = EXCLUDED.last_change_was_echo"
+            " WHERE m.update_time <= EXCLUDED.update_time"
+            " AND NOT (m.deleted AND m.merged_into_id IS NOT NULL)"
+            " RETURNING tenant_id, object, pipedrive_id",
+            [t for t, _, _, _ in changes], [c.object.value for _, c, _, _ in changes],
+            [c.pipedrive_id for _, c, _, _ in changes], [k for _, _, k, _ in changes],
+            [orjson.dumps(r).decode() for r in records], [c.update_time for _, c, _, _ in changes],
+            [bool(r.get("is_deleted")) for r in records], [org_id_of(r) for r in records],
+            [echo for _, _, _, echo in changes],
+        )  # fmt: skip
+        return {(r["tenant_id"], r["object"], r["pipedrive_id"]) for r in rows}
+
+    async def _mark_gone_many(self, changes: Sequence[MirrorChange]) -> set[tuple[str, str, int]]:
+        if not changes:
+            return set()
+        rows = await self._conn.fetch(
+            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, update_time, deleted,"
+            " merged_into_id) SELECT t, o, p, u, true, g FROM unnest($1::text[], $2::text[], $3::bigint[],"
+            " $4::timestamptz[], $5::bigint[]) AS x(t, o, p, u, g)"
+            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET deleted = true,"
+            " merged_into_id = EXCLUDED.merged_into_id, update_time = greatest(m.update_time,"
+            " EXCLUDED.update_time) RETURNING tenant_id, object, pipedrive_id",
+            [t for t, _, _, _ in changes], [c.object.value for _, c, _, _ in changes],
+            [c.pipedrive_id for _, c, _, _ in changes], [c.update_time for _, c, _, _ in changes],
+            [c.merged_into_id for _, c, _, _ in changes],
+        )  # fmt: skip
+        return {(r["tenant_id"], r["object"], r["pipedrive_id"]) for r in rows}
 
     async def upsert(
         self,
@@ -113,6 +170,11 @@ class PostgresMirror:
             tenant, SyncObject.DEAL.value, org_id,
         )  # fmt: skip
         return [r for r in (_record(row) for row in rows) if r is not None]
+
+
+def _is_version(change: SourceChange) -> bool:
+    """A change that carries a record version (the others mark the record deleted or merged)."""
+    return change.action is ChangeAction.UPSERTED and change.record is not None
 
 
 def _record(row: Any) -> PipedriveRecord | None:

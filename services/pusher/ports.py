@@ -49,6 +49,13 @@ class Inbox(Protocol):
         ...
 
 
+RecordRef = tuple[str, SyncObject, int]
+"""(tenant, object, Pipedrive id): a Pipedrive record."""
+
+MirrorChange = tuple[str, SourceChange, str | None, bool]
+"""(tenant, change, the match key it is mirrored under, whether it is the echo of the pusher's write)."""
+
+
 class PushLedger(Protocol):
     """What the pusher is about to create, what it wrote, when, and with what result."""
 
@@ -60,6 +67,10 @@ class PushLedger(Protocol):
         self, tenant: str, obj: SyncObject, pipedrive_id: int
     ) -> LedgerEntry | None:
         """The row of the record the pusher last wrote under this Pipedrive id."""
+        ...
+
+    async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
+        """`entry_by_pipedrive_id` of many records at once (those the pusher never wrote are absent)."""
         ...
 
     async def record_intent(
@@ -99,6 +110,10 @@ class Mirror(Protocol):
         self, tenant: str, change: SourceChange, match_key: str | None, echo: bool
     ) -> bool:
         """Keep the change unless a newer version is mirrored; True when it was kept."""
+        ...
+
+    async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
+        """`apply_change` of many changes in order, set-based; one flag per change."""
         ...
 
     async def upsert(

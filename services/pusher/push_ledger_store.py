@@ -3,11 +3,12 @@ the connection of a unit of work or a view."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from postgres_store.pool import Connection
+from pusher.ports import RecordRef
 from pusher.push_ledger import DONE, INTENT, LedgerEntry, entry_of, merge_written
 from schemas.events.common import SyncObject
 
@@ -37,6 +38,24 @@ class PostgresLedger:
             tenant, obj.value, pipedrive_id,
         )  # fmt: skip
         return entry_of(row)
+
+    async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
+        """`entry_by_pipedrive_id` of many records in one read (those never written are absent)."""
+        if not records:
+            return {}
+        rows = await self._conn.fetch(
+            f"SELECT DISTINCT ON (l.tenant_id, l.object, l.pipedrive_id) l.* FROM {self._table} AS l"
+            " JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
+            " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p"
+            " ORDER BY l.tenant_id, l.object, l.pipedrive_id, l.written_at DESC NULLS LAST",
+            [r[0] for r in records], [r[1].value for r in records], [r[2] for r in records],
+        )  # fmt: skip
+        found: dict[RecordRef, LedgerEntry] = {}
+        for row in rows:
+            entry = entry_of(row)
+            if entry is not None:
+                found[(row["tenant_id"], SyncObject(row["object"]), row["pipedrive_id"])] = entry
+        return found
 
     async def record_intent(
         self, tenant: str, obj: SyncObject, match_key: str, body: Mapping[str, Any]

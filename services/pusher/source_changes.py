@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pusher.mirror import mirror_match_key
-from pusher.ports import PusherStore, PusherUnit, TenantSettingsSource
-from pusher.push_ledger import is_echo_of, still_held
+from pusher.ports import PusherStore, PusherUnit, RecordRef, TenantSettingsSource
+from pusher.push_ledger import LedgerEntry, is_echo_of, still_held
 from schemas.envelope import CloudEvent
+from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
 from stream_runner.messages import Handled, IncomingMessage
+
+Item = tuple[CloudEvent[Any], IncomingMessage]
 
 
 class SourceChanges:
@@ -19,30 +24,51 @@ class SourceChanges:
         self._store = store
         self._settings = settings
 
-    async def source_changed(self, event: CloudEvent[Any], _message: IncomingMessage) -> Handled:
+    async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         """Mirror one Pipedrive record version; an echo of the pusher's own write is marked as such."""
-        change: SourceChange = event.data
-        tenant = event.tenantid
-        match_key = None
-        if change.action is ChangeAction.UPSERTED and change.record is not None:
-            match_key = mirror_match_key(change.object, change.record, await self._settings.get(tenant))
+        return (await self.source_changed_batch([(event, message)]))[0]
+
+    async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
+        """Mirror consecutive record versions in one transaction, as one by one would (the ledger read
+        once for all, the mirror written per round of distinct records); one result per change."""
+        tenants = {event.tenantid for event, _ in items}
+        settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
+        changes: list[tuple[str, SourceChange]] = [(event.tenantid, event.data) for event, _ in items]
+        keys = [mirrored_key(change, settings[tenant]) for tenant, change in changes]
         async with self._store.unit() as unit:
-            echo = await recognize_echo(unit, tenant, change)
-            kept = await unit.mirror.apply_change(tenant, change, match_key, echo)
-        return Handled(duplicate=not kept)
+            echoes = await recognize_echoes(unit, changes)
+            kept = await unit.mirror.apply_changes(
+                [(t, c, key, echo) for (t, c), key, echo in zip(changes, keys, echoes, strict=True)]
+            )
+        return [Handled(duplicate=not one) for one in kept]
 
 
-async def recognize_echo(unit: PusherUnit, tenant: str, change: SourceChange) -> bool:
-    """Whether the change is the echo of the pusher's last write; if it is a newer change by someone else,
-    the written values it replaced are forgotten."""
-    if change.record is None:
-        return False
-    entry = await unit.ledger.entry_by_pipedrive_id(tenant, change.object, change.pipedrive_id)
-    if entry is None:
-        return False
-    if is_echo_of(entry, change.record, change.update_time):
-        return True
-    held = still_held(entry, change.record, change.update_time)
-    if held is not None:
-        await unit.ledger.keep_held(tenant, change.object, entry.match_key, held)
-    return False
+def mirrored_key(change: SourceChange, settings: TenantSettings | None) -> str | None:
+    """The match key a change's record is mirrored under (None for a delete or a merge)."""
+    if change.action is ChangeAction.UPSERTED and change.record is not None:
+        return mirror_match_key(change.object, change.record, settings)
+    return None
+
+
+async def recognize_echoes(unit: PusherUnit, changes: Sequence[tuple[str, SourceChange]]) -> list[bool]:
+    """Whether each change is the echo of the pusher's last write of its record; a newer change by someone
+    else forgets the written values it replaced (for the later changes of the batch too). The ledger is
+    read once for all."""
+    wanted: list[RecordRef] = [(t, c.object, c.pipedrive_id) for t, c in changes if c.record is not None]
+    entries: dict[RecordRef, LedgerEntry] = await unit.ledger.entries_by_pipedrive_ids(wanted)
+    echoes = []
+    for tenant, change in changes:
+        ref = (tenant, change.object, change.pipedrive_id)
+        entry = entries.get(ref)
+        if change.record is None or entry is None:
+            echoes.append(False)
+            continue
+        if is_echo_of(entry, change.record, change.update_time):
+            echoes.append(True)
+            continue
+        held = still_held(entry, change.record, change.update_time)
+        if held is not None:
+            await unit.ledger.keep_held(tenant, change.object, entry.match_key, held)
+            entries[ref] = replace(entry, written=held)
+        echoes.append(False)
+    return echoes

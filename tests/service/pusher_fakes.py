@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from postgres_store.inbox import messages_of, saved_form
 from pusher.auto_push_windows import window_end
 from pusher.mirror import org_id_of
 from pusher.planning import PipedriveRecord
-from pusher.ports import ParkedRow, PushRun, VisitState
+from pusher.ports import MirrorChange, ParkedRow, PushRun, RecordRef, VisitState
 from pusher.push_ledger import DONE, INTENT, LedgerEntry, merge_written
 from pusher.visit_activity import DONE as VISIT_DONE
 from pusher.visit_activity import INTENT as VISIT_INTENT
@@ -79,6 +79,10 @@ class InMemoryLedger:
         # ORDER BY written_at DESC NULLS LAST
         key, row = max(rows, key=lambda r: (r[1]["written_at"] is not None, r[1]["written_at"] or 0))
         return _entry(key, row)
+
+    async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
+        found = {r: await self.entry_by_pipedrive_id(*r) for r in records}
+        return {r: entry for r, entry in found.items() if entry is not None}
 
     async def record_intent(
         self, tenant: str, obj: SyncObject, match_key: str, body: Mapping[str, Any]
@@ -138,6 +142,9 @@ class InMemoryMirror:
             change.merged_into_id
         )
         return True
+
+    async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
+        return [await self.apply_change(*change) for change in changes]
 
     async def upsert(
         self,

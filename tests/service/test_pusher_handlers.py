@@ -148,6 +148,35 @@ async def test_the_echo_of_the_pushers_write_is_recognized_and_marked(pusher: Pu
     assert row is not None and row["last_change_was_echo"] is True
 
 
+async def test_a_batch_of_versions_recognizes_the_echo_then_forgets_what_a_person_changed_after(
+    pusher: Pusher,
+) -> None:
+    [result] = results((await pusher.deliver(pusher.event(reveal("acme.io", "Acme"), "r1"))).outputs)
+    pipedrive_id = result["pipedrive_id"]
+    echoed = dict(pusher.pipedrive.records[ORG][pipedrive_id])
+    later = datetime.fromisoformat(echoed["update_time"]) + timedelta(minutes=5)
+    edited = {**echoed, "name": "Acme Corp", "update_time": later.isoformat()}
+
+    def change(record: dict[str, Any]) -> tuple[CloudEvent[Any], IncomingMessage]:
+        version = SourceChange(
+            object=ORG, pipedrive_id=pipedrive_id, action=ChangeAction.UPSERTED,
+            update_time=datetime.fromisoformat(record["update_time"]), record=record,
+            origin=ChangeOrigin.POLL,
+        )  # fmt: skip
+        event = pusher.event(version, f"change-{record['update_time']}")
+        return event, IncomingMessage("psync.source-changes.v1", 0, 1, b"k", b"")
+
+    batch = pusher.handlers.batch_handlers()["psync.source.changed"]
+    handled = await batch([change(echoed), change(edited), change(echoed)])
+
+    assert [h.duplicate for h in handled] == [False, False, True]
+    row = pusher.store.mirrored(TENANT, ORG, pipedrive_id)
+    assert row is not None and row["record"]["name"] == "Acme Corp" and row["last_change_was_echo"] is False
+    async with pusher.store.unit() as unit:
+        entry = await unit.ledger.entry_by_pipedrive_id(TENANT, ORG, pipedrive_id)
+    assert entry is not None and "name" not in entry.written
+
+
 async def test_an_update_that_meets_a_404_is_skipped_and_the_record_never_asked_for_again(
     pusher: Pusher,
 ) -> None:

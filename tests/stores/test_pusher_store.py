@@ -160,6 +160,48 @@ async def test_the_mirror_keeps_the_newest_version_and_never_revives_a_merge(
     assert found == PipedriveRecord(7, organization(7, "acme.io", name="New"), True, 9)
 
 
+def _version(pipedrive_id: int, at: datetime, name: str) -> SourceChange:
+    return SourceChange(
+        object=ORG, pipedrive_id=pipedrive_id, action=ChangeAction.UPSERTED, update_time=at,
+        record=organization(pipedrive_id, f"org{pipedrive_id}.io", name=name), origin=ChangeOrigin.POLL,
+    )  # fmt: skip
+
+
+async def test_a_batch_of_changes_is_mirrored_as_one_by_one_would_be(store: PusherStore, tenant: str) -> None:
+    merged = SourceChange(
+        object=ORG, pipedrive_id=7, action=ChangeAction.MERGED, update_time=T0 + timedelta(2),
+        merged_into_id=9, origin=ChangeOrigin.POLL,
+    )  # fmt: skip
+    batch = [
+        (tenant, _version(7, T0, "First"), "org7.io", False),
+        (tenant, _version(8, T0, "Eight"), "org8.io", True),
+        (tenant, _version(7, T0 - timedelta(1), "Older"), "org7.io", False),
+        (tenant, _version(7, T0 + timedelta(1), "Newer"), "org7.io", False),
+        (tenant, merged, None, False),
+        (tenant, _version(7, T0 + timedelta(3), "Revived"), "org7.io", False),
+    ]
+    async with store.unit() as unit:
+        kept = await unit.mirror.apply_changes(batch)
+        seven, eight = await unit.mirror.by_id(tenant, ORG, 7), await unit.mirror.by_id(tenant, ORG, 8)
+
+    assert kept == [True, True, False, True, True, False]
+    assert seven == PipedriveRecord(7, organization(7, "org7.io", name="Newer"), True, 9)
+    assert eight == PipedriveRecord(8, organization(8, "org8.io", name="Eight"), False, None)
+
+
+async def test_the_ledger_entries_of_many_records_are_read_at_once(store: PusherStore, tenant: str) -> None:
+    async with store.unit() as unit:
+        await unit.ledger.record_write(tenant, ORG, "acme.io", 7, {"name": "A"}, T0)
+        await unit.ledger.record_write(tenant, DEAL, "deal-1", 7, {"title": "D"}, T0)
+        found = await unit.ledger.entries_by_pipedrive_ids(
+            [(tenant, ORG, 7), (tenant, DEAL, 7), (tenant, ORG, 8)]
+        )
+        one = await unit.ledger.entry_by_pipedrive_id(tenant, ORG, 7)
+
+    assert set(found) == {(tenant, ORG, 7), (tenant, DEAL, 7)}
+    assert found[(tenant, ORG, 7)] == one and found[(tenant, DEAL, 7)].written == {"title": "D"}
+
+
 async def test_a_match_key_finds_the_oldest_live_record_or_the_last_one_gone(
     store: PusherStore, tenant: str
 ) -> None:
