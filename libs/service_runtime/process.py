@@ -74,6 +74,17 @@ async def run_restarting(
         delay = min(delay * 2, _MAX_RESTART_DELAY_S)
 
 
+def tune_garbage_collection() -> None:
+    """Set the garbage collector up for a service's work, once what lives as long as the process exists
+    (a service process does it once it serves; a benchmark of a service's work in-process does the same)."""
+    # What is alive now (modules, models, the app) lives as long as the process: move it out of the
+    # garbage collector's generations, so each collection scans only what message handling allocated.
+    gc.freeze()
+    # Handling a batch allocates tens of thousands of short-lived objects: collect the youngest
+    # generation every 20,000 allocations rather than every 700.
+    gc.set_threshold(20_000, 10, 10)
+
+
 async def serve_until_stopped(
     app: web.Application,
     host: str,
@@ -95,12 +106,7 @@ async def serve_until_stopped(
     site = web.TCPSite(runner, host, port)
     await site.start()
     _log.info("service_started", host=host, port=port)
-    # What is alive now (modules, models, the app) lives as long as the process: move it out of the
-    # garbage collector's generations, so each collection scans only what message handling allocated.
-    gc.freeze()
-    # Handling a batch allocates tens of thousands of short-lived objects: collect the youngest
-    # generation every 20,000 allocations rather than every 700.
-    gc.set_threshold(20_000, 10, 10)
+    tune_garbage_collection()
     tasks = [asyncio.create_task(run_restarting(w, stop, restart_when), name=worker_name(w)) for w in workers]
     stop_waiter = asyncio.create_task(stop.wait())
     failed: list[str] = []
