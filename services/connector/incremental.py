@@ -8,6 +8,7 @@ holds the rules and the reasons (a deliberate deviation from "never /v1/recents"
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -153,24 +154,30 @@ async def emit_versions(
     changed since the versions last emitted."""
     dated = [r for r in records if r.update_time is not None]
     context.run.counts.failed += len(records) - len(dated)
-    emitted = await context.cursors.emitted(context.tenant, obj, [r.id for r in dated])
-    versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
-    fresh = dict(new_versions(versions, emitted) if import_context is None else versions)
-    chosen = [
-        (r, r.values, version)
-        for r, (_, version) in zip(dated, versions, strict=True)
-        if fresh.get(r.id) == version
-    ]
-    encoder = UpsertEncoder(
-        context.tenant,
-        obj,
-        origin,
-        run_id=context.run.run_id,
-        now=context.now(),
-        import_context=import_context,
-    )
-    messages = [encoder.message(body, at, digest) for _, body, (at, digest) in chosen]
-    await context.emit(messages)
+    # The versions emitted before decide what a sync emits. An import emits every record it reads and
+    # only counts with them (created or updated): its lookup runs while the page is encoded and sent.
+    lookup = asyncio.ensure_future(context.cursors.emitted(context.tenant, obj, [r.id for r in dated]))
+    try:
+        versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
+        fresh = dict(new_versions(versions, await lookup) if import_context is None else versions)
+        chosen = [
+            (r, r.values, version)
+            for r, (_, version) in zip(dated, versions, strict=True)
+            if fresh.get(r.id) == version
+        ]
+        encoder = UpsertEncoder(
+            context.tenant,
+            obj,
+            origin,
+            run_id=context.run.run_id,
+            now=context.now(),
+            import_context=import_context,
+        )
+        messages = [encoder.message(body, at, digest) for _, body, (at, digest) in chosen]
+        await context.emit(messages)
+        emitted = await lookup
+    finally:
+        await _settled(lookup)
     counts = context.run.counts
     counts.created += sum(1 for r, _, _ in chosen if r.id not in emitted)
     counts.updated += sum(1 for r, _, _ in chosen if r.id in emitted)
@@ -257,6 +264,16 @@ async def _emit_deletes(
     await context.emit(messages)
     context.run.counts.updated += len(messages)
     await context.record_page(obj, versions, deleted=True)
+
+
+async def _settled(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` when it still runs and wait for its end, its outcome taken (the page failed and no
+    longer needs it, or it was already awaited)."""
+    if not task.done():
+        task.cancel()
+        await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def relation_of(record: RecordRow) -> Relation:
