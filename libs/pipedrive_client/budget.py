@@ -223,13 +223,14 @@ class Budget:
 
     async def _try_spend(self, tenant_id: str, cost: int, is_oauth: bool, is_search: bool) -> float | None:
         """Charge and return None, or return how long to wait before trying again."""
+        locked = f"SELECT * FROM {self._table} WHERE tenant_id = $1 FOR UPDATE"
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"INSERT INTO {self._table} (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
-            )
-            row = await conn.fetchrow(
-                f"SELECT * FROM {self._table} WHERE tenant_id = $1 FOR UPDATE", tenant_id
-            )
+            row = await conn.fetchrow(locked, tenant_id)
+            if row is None:  # the tenant's first call: its row is made once (one round trip less after)
+                await conn.execute(
+                    f"INSERT INTO {self._table} (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+                )
+                row = await conn.fetchrow(locked, tenant_id)
             assert row is not None
             now = self._clock.now()
             if now < row["closed_until"]:
