@@ -7,7 +7,8 @@ mappers' start until every record is linked in the store (and, apart, from the f
 It measures the default deployment, as many processes in one group as `make up` starts
 (`deploy/local/services.sh instances`: 2 unless MAPPER_REPLICAS says otherwise), and, apart, one process
 (the figure per process), each on a fresh group and schema, with the CPU seconds the mapper processes used
-(so a figure taken on a busy machine can still be compared per CPU second).
+(so a figure taken on a busy machine can still be compared per CPU second). Each run has topics of its
+own (`service_process.own_topics`), so other runs on the same Kafka are neither applied nor counted.
 `BENCH_MAPPER_PROCESSES` picks the deployments (default `1,<the default's count>`: processes per run).
 Writes `bench-results/mapper-apply.json`. Goal: >= 10,000 records/s with the default deployment."""
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -25,7 +25,15 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
-from service_process import TOPICS, children_cpu_seconds, free_port, position_group_at_end, watch_until
+from service_process import (
+    children_cpu_seconds,
+    deployed_processes,
+    free_port,
+    own_topics,
+    position_group_at_end,
+    topics,
+    watch_until,
+)
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -39,19 +47,7 @@ GOAL = 10_000
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def default_processes() -> int:
-    """How many mapper processes `make up` starts (the local deployment script says)."""
-    listed = subprocess.run(
-        [str(ROOT / "deploy" / "local" / "services.sh"), "instances"],
-        env={**os.environ, "SERVICES": "mapper"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return len(listed.stdout.split())
-
-
-DEFAULT_PROCESSES = default_processes()
+DEFAULT_PROCESSES = deployed_processes("mapper")
 PROCESSES = [
     int(n)
     for n in os.environ.get(
@@ -97,7 +93,7 @@ async def produce(tenant: str) -> float:
         futures = []
         for n in range(RECORDS):
             key, value = change(tenant, n)
-            futures.append(await producer.send(TOPICS.topic(SOURCE_CHANGES.name), value, key=key))
+            futures.append(await producer.send(topics().topic(SOURCE_CHANGES.name), value, key=key))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -162,7 +158,10 @@ async def run(replicas: int) -> dict[str, object]:
 
 
 async def run_all() -> dict[str, object]:
-    runs = [await run(replicas) for replicas in PROCESSES]
+    runs = []
+    for replicas in PROCESSES:
+        async with own_topics(BOOTSTRAP, "mapper"):
+            runs.append(await run(replicas))
     default = next((r for r in runs if r["mapper_processes"] == DEFAULT_PROCESSES), runs[0])
     met = [f"{r['mapper_processes']} process(es)" for r in runs if r["goal_met"]]
     return {
