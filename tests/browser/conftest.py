@@ -3,14 +3,16 @@ stack. One browser and one stack serve the package; every test gets a fresh tena
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from pipedrive_sandbox import SandboxConfig, run_sandbox
+from tenant_auth import passwords
 from tests.browser.stack import Stack, Tenant
 from tests.conftest import IN_CI
 
@@ -28,6 +30,18 @@ CHROMIUM_ARGS = [
 ]
 # Pages answer in well under a second; a wait this long means something is broken, not slow.
 expect.set_options(timeout=20_000)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _cheapest_password_hashes() -> Iterator[None]:
+    """The tests' console users get argon2id hashes of the smallest cost. A hash carries its parameters,
+    so the console verifies their sign-ins as cheaply (about 2 ms of CPU instead of 220 ms per hash and
+    per sign-in); the cost of a hash is no part of what these tests check (tests/integration/tenant_auth
+    checks the product's own hashes)."""
+    product = passwords._HASHER
+    passwords._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._HASHER = product
 
 
 @pytest.fixture(scope="package")
