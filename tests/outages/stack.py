@@ -24,7 +24,7 @@ from mapper.bootstrap import install_tables as install_mapper_tables
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from postgres_store.pool import create_pool
-from schemas.topics import SOURCE_CHANGES, topics_consumed_by
+from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.conditions import eventually
 from tests.integration.kafka_offsets import end_offsets, keyed_values_since, position_group_at_end
@@ -151,6 +151,7 @@ class ImportStack:
             group = self.env(service)[f"{service.upper()}_GROUP_ID"]
             await position_group_at_end(self.bootstrap, group, topics_consumed_by(service))
         self.marks[SOURCE_CHANGES.name] = await end_offsets(self.bootstrap, SOURCE_CHANGES)
+        self.marks[SYNC_RUNS.name] = await end_offsets(self.bootstrap, SYNC_RUNS)
         for service in SERVICES:
             await self.process(service).start()
         for service in SERVICES:
@@ -262,6 +263,41 @@ class ImportStack:
             if value and orjson.loads(value).get("tenantid") == self.tenant:
                 found.append((key, value))
         return found
+
+    async def run_accounts(self) -> dict[str, Any]:
+        """What each side holds of the tenant's runs: the connector's runs (counts, emitted), the mapper's
+        apply-run tallies, the run events on the sync-runs topic and the activity log's apply runs; what
+        an unreported apply run is diagnosed from."""
+        assert self.pool is not None
+        s = self.suffix
+        connector = await self.pool.fetch(
+            f"SELECT run_id, kind, state, counts, progress FROM connector_{s}.runs WHERE tenant_id = $1",
+            self.tenant,
+        )
+        mapper = await self.pool.fetch(
+            f"SELECT * FROM mapper_{s}.apply_runs WHERE tenant_id = $1", self.tenant
+        )
+        events = []
+        for _, value in await keyed_values_since(self.bootstrap, SYNC_RUNS, self.marks[SYNC_RUNS.name]):
+            event = orjson.loads(value)
+            if event.get("tenantid") == self.tenant:
+                data = event.get("data", {})
+                events.append(
+                    {
+                        "type": event.get("type"),
+                        "id": event.get("id"),
+                        "service": data.get("service"),
+                        "run_id": data.get("run_id"),
+                        "emitted": data.get("emitted"),
+                        "counts": data.get("counts"),
+                    }
+                )
+        return {
+            "connector_runs": [dict(r) for r in connector],
+            "mapper_apply_runs": [dict(r) for r in mapper],
+            "sync_run_events": events,
+            "auditlog_apply_runs": await self.apply_runs(),
+        }
 
     async def tally(self) -> Tally:
         """Every figure, for the tenant."""
