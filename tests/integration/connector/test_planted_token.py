@@ -188,6 +188,7 @@ async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_ei
     try:
         for service in (connector, pusher):
             await service.start()
+        for service in (connector, pusher):
             await service.wait_ready()
         async with aiohttp.ClientSession(headers=processes.headers) as http:
             api = Api(http, connector)

@@ -86,35 +86,36 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
     )
     sent = await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
     first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
-    # Topics are not ordered with each other: let the pusher hold the settings before any reveal arrives.
     env = _env(schema, client_schema, credentials_key, sandbox, f"itest-pusher-{uid}")
-    first = ServiceProcess("pusher", env, tmp_path / "settings.log")
-    await first.start()
-    await first.wait_ready()
-    query = f"SELECT count(*) FROM {schema}.tenant_settings WHERE tenant_id = $1"
-    await eventually(
-        lambda: pg_pool.fetchval(query, tenant), lambda n: n == 1, within_s=60, what="settings held"
-    )
-    assert await first.terminate() == 0
-    for domain in DOMAINS:
-        key = record_key(tenant, SyncObject.ORGANIZATION, domain)
-        event = build_event(
-            CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
-            tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
-        )  # fmt: skip
-        sent = await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
-        first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
+    # One static group member, started again after each kill: it takes its partitions back at once instead
+    # of after the killed process's group session.
+    restarted = {**env, "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0"}
+
+    def killed_after_each_create() -> ServiceProcess:
+        return ServiceProcess(
+            "pusher", restarted, tmp_path / "p.log", module="tests.integration.pusher.killed_after_create"
+        )
 
     kills = 0
-    # One static group member restarted after each kill: it takes its partitions back at once instead of
-    # after the killed process's group session.
-    restarted = {**env, "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0"}
+    process = killed_after_each_create()
     try:
+        # Topics are not ordered with each other: the pusher holds the settings before any reveal arrives.
+        await process.start()
+        await process.wait_ready()
+        query = f"SELECT count(*) FROM {schema}.tenant_settings WHERE tenant_id = $1"
+        await eventually(
+            lambda: pg_pool.fetchval(query, tenant), lambda n: n == 1, within_s=60, what="settings held"
+        )
+        for domain in DOMAINS:
+            key = record_key(tenant, SyncObject.ORGANIZATION, domain)
+            event = build_event(
+                CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
+                tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
+            )  # fmt: skip
+            sent = await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+            first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
+
         while True:
-            process = ServiceProcess(
-                "pusher", restarted, tmp_path / "p.log", module="tests.integration.pusher.killed_after_create"
-            )
-            await process.start()
             assert process.process is not None
             done = await eventually(
                 lambda p=process: _finished_or_killed(pg_pool, schema, tenant, p),  # type: ignore[misc]
@@ -122,11 +123,12 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
                 within_s=90,
                 what="a create (and its SIGKILL) or all records done",
             )
-            if done == "killed":
-                kills += 1
-                continue
-            await process.terminate()
-            break
+            if done != "killed":
+                await process.terminate()
+                break
+            kills += 1
+            process = killed_after_each_create()
+            await process.start()
 
         assert kills >= len(DOMAINS)
         for domain in DOMAINS:

@@ -318,7 +318,7 @@ def _score(company: Company, score: int) -> ScoreChanged:
 
 
 async def _start(run: TwoWayRun, tmp_path: Path, kafka_bootstrap: str, schemas: tuple[str, str, str]) -> None:
-    """The connector (connected by API token, two-way settings with auto-push), then the pusher."""
+    """The connector (connected by API token, two-way settings with auto-push) and the pusher."""
     key = uuid.uuid4().bytes.hex() * 2
     pusher_schema, connector_schema, client_schema = schemas
     group = f"itest-pusher-2w-{run.uid}"
@@ -335,7 +335,21 @@ async def _start(run: TwoWayRun, tmp_path: Path, kafka_bootstrap: str, schemas: 
         },
         tmp_path / "connector.log",
     )
+    pusher = ServiceProcess(
+        "pusher",
+        {
+            "PUSHER_GROUP_ID": group,
+            "PUSHER_DB_SCHEMA": pusher_schema,
+            "PUSHER_COMMIT_INTERVAL_S": "0.2",
+            "PSYNC_CREDENTIALS_KEY": key,
+            "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
+            "PIPEDRIVE_ALLOWED_TEST_URLS": run.sandbox.base_url,
+        },
+        tmp_path / "pusher.log",
+    )
+    # Both start at once (the pusher's group is positioned: it reads the settings whenever it joins).
     await connector.start()
+    await pusher.start()
     await connector.wait_ready()
     run.connector = connector
     registry = TenantRegistry(run.pool)
@@ -350,19 +364,6 @@ async def _start(run: TwoWayRun, tmp_path: Path, kafka_bootstrap: str, schemas: 
             "auto_push": {"enabled": True, "score_threshold": 10},
         },
     )
-    pusher = ServiceProcess(
-        "pusher",
-        {
-            "PUSHER_GROUP_ID": group,
-            "PUSHER_DB_SCHEMA": pusher_schema,
-            "PUSHER_COMMIT_INTERVAL_S": "0.2",
-            "PSYNC_CREDENTIALS_KEY": key,
-            "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
-            "PIPEDRIVE_ALLOWED_TEST_URLS": run.sandbox.base_url,
-        },
-        tmp_path / "pusher.log",
-    )
-    await pusher.start()
     await pusher.wait_ready()
     query = f"SELECT version FROM {pusher_schema}.tenant_settings WHERE tenant_id = $1"
     await eventually(
