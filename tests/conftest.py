@@ -45,7 +45,9 @@ _REACH_DEADLINE_S = 60.0
 # out are short. (xdist's own `--dist loadgroup` marks do not work with pytest 9: xdist 3.8 renames
 # `item._nodeid`, which pytest 9 no longer reads.)
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
-_FIRST_PACKAGES = ("end_to_end", "browser", "outages", "faults", "integration")
+# The longest units first: the outage test alone ran about 210 s of a 2-worker run (13 min at load 5-25),
+# the browser and end-to-end packages start a stack each.
+_FIRST_PACKAGES = ("outages", "browser", "end_to_end", "faults", "integration")
 _LAST_PACKAGES = ("unit",)
 
 
@@ -60,7 +62,7 @@ def _work_unit_of(nodeid: str) -> str:
 
 
 def _handed_out_rank(nodeid: str) -> int:
-    """When a test's unit is handed out: the stacks' packages first, the unit tests last."""
+    """When a test's unit is handed out: the longest (private servers, stacks) first, unit tests last."""
     parts = nodeid.split("/")
     package = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
     if package in _FIRST_PACKAGES:
