@@ -82,6 +82,9 @@ class EventProducer:
     async def _send_batch(
         self, batch: Any, topic: str, partition: int, members: list[int]
     ) -> list[tuple[int, Delivery]]:
+        # A batch handed over whole is complete: closed, it is sent at the sender's next turn. Left open,
+        # aiokafka holds it for `linger_ms` first (5 ms per enqueue, a page's wait for its acks).
+        batch.close()
         sent: Delivery = await self._producer.send_batch(batch, topic, partition=partition)
         return [(member, sent) for member in members]
 
