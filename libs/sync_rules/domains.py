@@ -13,12 +13,15 @@ never fetched (``suffix_list_urls=()``, no cache directory). Private PSL section
 import ipaddress
 import re
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import idna
-import tldextract
 
 from sync_rules.errors import SyncRuleError
+
+if TYPE_CHECKING:
+    import tldextract
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _ASCII_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -38,8 +41,12 @@ class InvalidDomainError(SyncRuleError):
 
 
 @cache
-def _public_suffix_extractor() -> tldextract.TLDExtract:
-    # No URLs and no cache directory: tldextract falls back to the snapshot shipped in the wheel.
+def _public_suffix_extractor() -> "tldextract.TLDExtract":
+    # No URLs and no cache directory: tldextract falls back to the snapshot shipped in the wheel. Imported
+    # at the first domain, not with the module: tldextract imports requests (about 0.2 s of a process's
+    # start-up), and a process that normalizes no domain (a mapper replaying) never needs it.
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
