@@ -205,8 +205,8 @@ nightly: venv test-infra
 # The fault report (bench-results/faults.json, shown in README): services killed, PostgreSQL and Kafka
 # crashed during imports of 100,000 records, on private servers on loopback (the shared ones are never
 # stopped). Each scenario is bounded (2 h); with 10,000 records the whole run took 25 minutes on 2 shared
-# cores, with 100,000 the pusher's mirror alone needs about half an hour per scenario there.
-# PSYNC_FAULT_RECORDS and PSYNC_FAULT_OUTAGE_S scale it.
+# cores; with 100,000 a service killed three times took 3 to 5 minutes to finish there (5 to 7 per test).
+# PSYNC_FAULT_RECORDS and PSYNC_FAULT_OUTAGE_S scale it; PSYNC_FAULT_CHURN_S the two-way churn (600 s).
 faults: venv test-infra
 	$(TEST_ENV) PSYNC_FAULTS=1 $(VENV)/bin/pytest tests/faults $(PYTEST_ARGS)
 
