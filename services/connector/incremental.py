@@ -179,18 +179,22 @@ async def emit_versions(
     finally:
         await _settled(lookup)
     counts = context.run.counts
-    counts.created += sum(1 for r, _, _ in chosen if r.id not in emitted)
-    counts.updated += sum(1 for r, _, _ in chosen if r.id in emitted)
+    created = sum(1 for r, _, _ in chosen if r.id not in emitted)
+    counts.created += created
+    counts.updated += len(chosen) - created
     counts.skipped += len(dated) - len(chosen)
-    newest = max((_stamp(r) for r in dated), default=None)
+    if import_context is not None and moves is None:
+        # An import's versions and counts are stored with its page cursor, in the page's one transaction
+        # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
+        context.stage_versions(obj, list(fresh.items()))
+        return len(messages)
     relations = {r.id: relation_of(r) for r, _, _ in chosen}
     if moves is not None and obj is not SyncObject.ORGANIZATION:
         moves.note(await context.cursors.relations(context.tenant, obj, list(relations)), relations)
     if import_context is None:
+        newest = max((at for _, (at, _) in versions), default=None)
         await context.record_page(obj, list(fresh.items()), advance_to=newest, relations=relations)
     else:
-        # An import's versions and counts are stored with its page cursor, in the page's one transaction
-        # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
         context.stage_versions(obj, list(fresh.items()))
     return len(messages)
 
