@@ -35,6 +35,7 @@ def is_valid_tenant_id(tenant: str) -> bool:
 
 
 _NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def deterministic_event_id(*parts: object) -> str:
@@ -49,11 +50,9 @@ def deterministic_event_id(*parts: object) -> str:
 def event_id_of_name(name: str) -> str:
     """The event id of parts already joined by `\\x1f` (`deterministic_event_id(*parts)` is
     `event_id_of_name("\\x1f".join(map(str, parts)))`), for callers that keep the constant parts joined."""
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest()
+    # The version (5) replaces the 13th hex digit, the RFC 4122 variant the top bits of the 17th.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 class CloudEvent(BaseModel, Generic[DataT]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import pytest
 
 from schemas.catalog import build_event
 from schemas.codec import decode_event, encode_event
-from schemas.envelope import deterministic_event_id
+from schemas.envelope import deterministic_event_id, event_id_of_name
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.topics import RECORD_RESULTS
@@ -45,3 +46,11 @@ def test_event_ids_are_the_uuid5_of_their_parts(parts: tuple[object, ...]) -> No
     expected = uuid.uuid5(uuid.UUID("6f1c1d2e-4b7a-5b8e-9a51-2f0d3c6e7a10"), "\x1f".join(map(str, parts)))
 
     assert deterministic_event_id(*parts) == str(expected)
+
+
+def test_event_ids_of_many_names_are_their_uuid5() -> None:
+    rng = random.Random(16)
+    namespace = uuid.UUID("6f1c1d2e-4b7a-5b8e-9a51-2f0d3c6e7a10")
+    names = ["", *(f"psync.source.changed\x1ft{rng.getrandbits(32)}\x1forg\x1f{n}" for n in range(2000))]
+
+    assert [event_id_of_name(name) for name in names] == [str(uuid.uuid5(namespace, name)) for name in names]
