@@ -14,6 +14,9 @@ _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 _SEED = 0x9747B28C
 _WORDS: dict[int, struct.Struct] = {}
+_STATES: dict[tuple[int, bytes], int] = {}
+"""The hash state after a key's leading words, per (key length, leading words); at most `_MAX_STATES`."""
+_MAX_STATES = 4096
 
 
 def _words(count: int) -> struct.Struct:
@@ -24,14 +27,26 @@ def _words(count: int) -> struct.Struct:
 
 
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash of `data` (unsigned 32 bits, as `aiokafka.partitioner.murmur2` returns it)."""
+    """Kafka's murmur2 hash of `data` (unsigned 32 bits, as `aiokafka.partitioner.murmur2` returns it).
+
+    The hash runs through the key's words in order, so keys that share their leading words (a tenant's
+    record keys, `tenant:object:id`) share the state after them: it is kept per (length, leading words)
+    for all but the last two whole words, and only those and the tail are mixed per key.
+    """
     length = len(data)
-    h = _SEED ^ length
     whole = length & ~3
-    for k in _words(length >> 2).unpack_from(data):
-        k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
+    shared = whole - 8
+    if shared >= 8:
+        state = (length, data[:shared])
+        h = _STATES.get(state)
+        if h is None:
+            h = _mixed(_SEED ^ length, data, 0, shared >> 2)
+            if len(_STATES) >= _MAX_STATES:
+                _STATES.clear()
+            _STATES[state] = h
+        h = _mixed(h, data, shared, 2)
+    else:
+        h = _mixed(_SEED ^ length, data, 0, whole >> 2)
     rest = length - whole
     if rest:
         if rest == 3:
@@ -42,6 +57,15 @@ def murmur2(data: bytes) -> int:
     h ^= h >> 13
     h = (h * _M) & _MASK
     return h ^ (h >> 15)
+
+
+def _mixed(h: int, data: bytes, offset: int, words: int) -> int:
+    """The hash state `h` after mixing in `words` 32-bit little-endian words of `data` from `offset`."""
+    for k in _words(words).unpack_from(data, offset):
+        k = (k * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    return h
 
 
 def partition_of(key: bytes, partitions: int) -> int:

@@ -17,6 +17,14 @@ def test_murmur2_is_aiokafkas_on_every_length_and_byte() -> None:
     assert [murmur2(key) for key in keys] == [aiokafka_murmur2(key) for key in keys]
 
 
+def test_murmur2_of_keys_sharing_their_leading_words_is_aiokafkas_every_time() -> None:
+    keys = [f"{tenant}:{obj}:{n}".encode() for tenant in ("t", "acme-1", "x" * 40) for obj in
+            ("organization", "person") for n in (*range(1, 3000), 10**9, 10**12, 2**63)]  # fmt: skip
+
+    for _ in range(2):  # the second time through, every key's leading words are known
+        assert [murmur2(key) for key in keys] == [aiokafka_murmur2(key) for key in keys]
+
+
 def test_partition_of_is_the_positive_hash_modulo_the_partitions() -> None:
     for key in (b"", b"t:organization:1", "t:person:ünïcode".encode(), b"\xff" * 13):
         for partitions in (1, 3, 12):
