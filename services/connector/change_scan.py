@@ -16,7 +16,7 @@ never on a plain delete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -61,6 +61,9 @@ class ChangeScan:
     gone: dict[SyncObject, dict[int, datetime]] = field(default_factory=dict)
     absorbed: dict[SyncObject, dict[int, int]] = field(default_factory=dict)
     unknown: dict[SyncObject, set[int]] = field(default_factory=dict)
+    complete: bool = True
+    """False when a page did not start where the previous one ended (see `page_follows`): an item may
+    have been skipped, so the scan must not count as having seen everything up to its start."""
 
     def add(self, items: Iterable[RecentItem], scan_started: datetime) -> None:
         """Fold one page of recents in (items of kinds that are not synced objects are ignored)."""
@@ -76,6 +79,19 @@ class ChangeScan:
                 self.changed.add(obj)
                 if item.merge_what_id is not None:
                     self.absorbed.setdefault(obj, {})[item.merge_what_id] = item.id
+
+
+def page_follows(previous_last: RecentItem, page: Sequence[RecentItem]) -> bool:
+    """Whether a page of recents asked from one position before the previous page's end starts with the
+    item that page ended with. Recents are paged by position and a record changed between two calls
+    moves to the end of the list, so every item after its old place moves one position back: the item
+    at the boundary would be skipped, and with it perhaps a deletion seen nowhere else. Only when the
+    boundary item is still in place (same item, same update time) is nothing missing."""
+    return bool(page) and _identity(page[0]) == _identity(previous_last)
+
+
+def _identity(item: RecentItem) -> tuple[str, int, datetime | None]:
+    return item.item, item.id, item.update_time
 
 
 def _object_of(kind: str) -> SyncObject | None:

@@ -14,7 +14,17 @@ from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.change_scan import ChangeScan, ReadMode, Relation, RelationMoves, read_mode, survivors
+import structlog
+
+from connector.change_scan import (
+    ChangeScan,
+    ReadMode,
+    Relation,
+    RelationMoves,
+    page_follows,
+    read_mode,
+    survivors,
+)
 from connector.record_versions import Version, new_versions, read_from
 from connector.run_executor import ALL_OBJECTS, RunContext
 from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
@@ -25,6 +35,8 @@ from pipedrive_client.resources import EntityResource
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
+
+_log = structlog.get_logger(__name__)
 
 WebhooksEnabled = Callable[[str], Awaitable[bool]]
 
@@ -60,8 +72,9 @@ class IncrementalSync:
             return
         if mode is ReadMode.FULL:
             await read_everything(context)
-        else:
-            await read_recent_changes(context)
+        elif not await read_recent_changes(context):
+            _log.warning("recents_scan_shifted", tenant=context.tenant, run_id=context.run.run_id)
+            return  # changes made during the scan moved items: the next sync scans the same window
         await context.cursors.mark_scanned(context.tenant, started)
 
 
@@ -79,9 +92,9 @@ async def read_everything(context: RunContext) -> None:
             await reconcile(context, obj)
 
 
-async def read_recent_changes(context: RunContext) -> None:
+async def read_recent_changes(context: RunContext) -> bool:
     """What recents lists since the last scan: the objects it names read through v2, then its deletions
-    and merges emitted."""
+    and merges emitted. False when the scan may have skipped an item (`ChangeScan.complete`)."""
     scanned = await context.cursors.scanned_through(context.tenant)
     assert scanned is not None
     scan = await scan_recents(context, scanned - timedelta(seconds=context.options.overlap_seconds))
@@ -94,19 +107,28 @@ async def read_recent_changes(context: RunContext) -> None:
         gone = scan.gone.get(obj, {})
         merges = survivors(gone, scan.absorbed.get(obj, {}), moves.moves.get(obj, ()))
         await emit_gone(context, obj, gone, merges)
+    return scan.complete
 
 
 async def scan_recents(context: RunContext, since: datetime) -> ChangeScan:
-    """Every page of recents of the synced objects since `since`."""
-    scan, start = ChangeScan(), 0
+    """Every page of recents of the synced objects since `since`. Each page after the first is asked
+    from one position back, to check that it starts where the previous one ended (`page_follows`)."""
+    scan, start, last = ChangeScan(), 0, None
     kinds = [obj.value for obj in ALL_OBJECTS]
     while True:
         page = await context.client.recents.page(since, kinds, start, MAX_RECENTS_PAGE)
-        scan.add(page.items, context.now())
+        items = page.items
+        if last is not None:
+            if page_follows(last, items):
+                items = items[1:]
+            else:
+                scan.complete = False  # keep the whole page: an item read twice is emitted once
+        scan.add(items, context.now())
         await context.checkpoint()
         if page.next_start is None:
             return scan
-        start = page.next_start
+        last = page.items[-1] if page.items else last
+        start = page.next_start - 1
 
 
 async def look_up_unknown(context: RunContext, scan: ChangeScan) -> None:

@@ -45,6 +45,8 @@ class RecordingSandbox:
 
     handle: SandboxHandle
     received: list[ReceivedRequest] = field(default_factory=list)
+    on_request: Callable[[ReceivedRequest], None] | None = None
+    """Called with each request before it is answered (a test acting as a Pipedrive user between calls)."""
 
     @property
     def base_url(self) -> str:
@@ -82,16 +84,17 @@ async def recording_sandbox(config: SandboxConfig) -> AsyncIterator[RecordingSan
     @web.middleware
     async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
-        sandbox.received.append(
-            ReceivedRequest(
-                request.method,
-                request.path,
-                request.query_string,
-                dict(request.headers),
-                body,
-                request.content_type,
-            )
+        received = ReceivedRequest(
+            request.method,
+            request.path,
+            request.query_string,
+            dict(request.headers),
+            body,
+            request.content_type,
         )
+        sandbox.received.append(received)
+        if sandbox.on_request is not None:
+            sandbox.on_request(received)
         return await handler(request)
 
     app.middlewares.insert(0, record)

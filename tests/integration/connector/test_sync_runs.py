@@ -15,6 +15,7 @@ from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
 from schemas.events.common import SyncObject
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.pipedrive_client.sandbox_server import ReceivedRequest
 
 pytestmark = pytest.mark.integration
 
@@ -417,3 +418,53 @@ async def test_a_sync_after_recents_reach_lists_everything_and_reconciles_ids(
                for e in await harness.events() if e["data"]["action"] == "deleted"}  # fmt: skip
     assert {("deal", deal.id, "reconcile"), ("organization", org.id, "reconcile")} <= deletes
     assert "getRecents" not in {e.operation_id for e in state.ledger.entries}
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=600)])
+async def test_deletions_moved_across_a_recents_page_boundary_by_edits_between_pages_are_emitted(
+    harness: ConnectorHarness,
+) -> None:
+    # Recents are paged by position: records edited between two page calls move to the end of the list,
+    # and every item after their old places moves back, some into the page already read. The deletions
+    # among those must still be emitted (by the next sync, which scans the same window again).
+    await harness.connect_by_token()
+    await _sync(harness)
+    state = harness.sandbox.handle.state
+    organizations = [record.id for record in state.tables[Entity.ORGANIZATION].live()]
+    edited, doomed = organizations[:300], organizations[300:600]
+    state.clock.advance(600)
+    for record_id in edited:
+        state.entities.update(
+            Entity.ORGANIZATION, record_id, {"name": f"Edited {record_id}"}, 1, ChangeSource.APP
+        )
+    state.clock.advance(1)
+    for record_id in doomed:
+        state.entities.delete(Entity.ORGANIZATION, record_id, 1, ChangeSource.APP)
+    state.clock.advance(600)  # the deletions are older than the next scan's overlap
+    edits_between_pages: list[int] = []
+
+    def edit_between_pages(request: ReceivedRequest) -> None:
+        if (
+            request.path == "/v1/recents"
+            and "start=0" not in request.query_string
+            and not edits_between_pages
+        ):
+            state.clock.advance(1)
+            for record_id in edited[:50]:
+                state.entities.update(Entity.ORGANIZATION, record_id, {"name": "Again"}, 1, ChangeSource.APP)
+                edits_between_pages.append(record_id)
+
+    harness.sandbox.on_request = edit_between_pages
+    shifted = await _sync(harness)
+    harness.sandbox.on_request = None
+    state.clock.advance(60)
+    await _sync(harness)
+
+    assert edits_between_pages, "the first sync read recents in one page"
+    assert shifted.status == "Success", shifted.message
+    events = [e["data"] for e in await harness.events()]
+    deletions = Counter(
+        d["pipedrive_id"] for d in events if (d["object"], d["action"]) == ("organization", "deleted")
+    )
+    assert set(deletions) == set(doomed), f"{len(set(doomed) - set(deletions))} deletions missing"
+    assert max(deletions.values()) == 1

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from connector.change_scan import ChangeScan, ReadMode, RelationMoves, read_mode, survivors
+from connector.change_scan import (
+    ChangeScan,
+    ReadMode,
+    RelationMoves,
+    page_follows,
+    read_mode,
+    survivors,
+)
 from pipedrive_client.recents import RecentItem
 from schemas.events.common import SyncObject
 
@@ -72,3 +79,16 @@ def test_a_gone_record_whose_relations_all_moved_to_one_record_was_merged_into_i
 
     # 12 moved to two records: a delete, not a merge; 17 moved to a record also gone; 30 is not gone.
     assert found == {10: 11, 20: 21}
+
+
+def test_a_page_follows_only_when_it_starts_with_the_item_the_previous_page_ended_with() -> None:
+    boundary = _item("person", 5, active_flag=False)
+    after = _item("person", 6, active_flag=False)
+
+    assert page_follows(boundary, [_item("person", 5, active_flag=False), after])
+    assert not page_follows(boundary, [after]), "the boundary item moved back: one item was skipped"
+    assert not page_follows(boundary, [_item("person", 4), boundary]), "items were added before it"
+    changed = RecentItem(item="person", id=5, data={"update_time": "2026-08-20 11:00:09"})
+    assert not page_follows(boundary, [changed, after]), "the boundary record itself changed"
+    assert not page_follows(boundary, [_item("deal", 5), after]), "another kind with the same id"
+    assert not page_follows(boundary, []), "items vanished"
