@@ -122,7 +122,8 @@ async def assemble(
         schema = settings.db_schema
         tenant_settings = SettingsStore(pool, schema, producer)
         work_available, hints_available = asyncio.Event(), asyncio.Event()
-        webhooks = WebhookRegistration(factory, WebhookStore(pool, schema), settings.public_base_url)
+        webhook_store = WebhookStore(pool, schema)
+        webhooks = WebhookRegistration(factory, webhook_store, settings.public_base_url)
         connections = TenantConnections(tenant_settings, catalogs)
         apis = ConnectorApis(
             connections=ConnectionsApi(factory, connections, webhooks, settings.default_api_base_url),
@@ -144,7 +145,7 @@ async def assemble(
                 clock,
                 settings.page_size,
             ),
-            webhooks=WebhookReceiver(WebhookStore(pool, schema), hints_available),
+            webhooks=WebhookReceiver(webhook_store, hints_available),
         )
         options = ReadOptions(settings.page_size, settings.overlap_seconds, settings.webhooks_scan_every_s)
 
