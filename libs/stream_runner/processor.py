@@ -92,6 +92,15 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1)))
 
 
+def look_for_repeats_next(looking: bool, *, found: int, duplicates: int) -> bool:
+    """Whether the next batch is looked up in the inbox before it is decoded: while lookups find known
+    repeats, and again once the full path met a duplicate the lookup did not (or was not asked for); not
+    after a lookup that found none among fresh events (it would cost a read per batch for nothing)."""
+    if looking:
+        return found > 0 or duplicates > found
+    return duplicates > 0
+
+
 class MessageProcessor:
     """Decodes, dispatches and emits for one service; dead-letters what cannot be applied."""
 
@@ -111,6 +120,10 @@ class MessageProcessor:
         # Event type -> how the service's inbox tells, for a whole batch at once, which events of that
         # type it applied already (a replay, a redelivery) and what they produced.
         self._repeat_lookups = dict(repeat_lookups or {})
+        # Whether the next batch is looked up in the inbox first: not while fresh events flow (a lookup
+        # that finds nothing turns it off), again as soon as the full path meets a duplicate (a replay or
+        # a redelivery has begun).
+        self._looking_for_repeats = True
         self._batch_handlers = dict(batch_handlers or {})
         self._dead_letter_handlers = dict(dead_letter_handlers or {})
         # Physical topic -> the registry topic whose contract it carries (identity unless told).
@@ -160,7 +173,7 @@ class MessageProcessor:
         A batch that fails for good is split and retried one event at a time, so only the event that
         cannot be applied goes to the dead-letter topic. Raises StopRequested if stopped first.
         """
-        repeats = await self._known_repeats(messages, stop)
+        repeats = await self._known_repeats(messages, stop) if self._looking_for_repeats else {}
         decoded = [repeats.get(i) or self._decode(m) for i, m in enumerate(messages)]
         results: list[Processed] = []
         start = 0
@@ -173,6 +186,11 @@ class MessageProcessor:
             else:
                 results += await self._process_run(messages[start:end], decoded[start:end], stop)
             start = end
+        self._looking_for_repeats = look_for_repeats_next(
+            self._looking_for_repeats,
+            found=len(repeats),
+            duplicates=sum(r.outcome == "duplicate" for r in results),
+        )
         return results
 
     async def _known_repeats(

@@ -19,7 +19,7 @@ from schemas.events.sync_runs import RunKind, RunStarted
 from schemas.topics import SYNC_RUNS
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.metrics import RunnerMetrics
-from stream_runner.processor import EventRef, MessageProcessor, RetryPolicy
+from stream_runner.processor import EventRef, MessageProcessor, RetryPolicy, look_for_repeats_next
 from tests.unit.stream_runner.test_dead_letter_records import SentMessages
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
@@ -103,3 +103,39 @@ async def test_a_message_without_a_head_or_an_unreadable_inbox_takes_the_full_pa
     once = RetryPolicy(first_delay_s=0.0, max_unknown_attempts=1)
     processed = await processor(failing, handled, SentMessages(), once).process_batch([m1], asyncio.Event())
     assert [p.outcome for p in processed] == ["applied"] and handled == ["r1"]
+
+
+def test_the_inbox_is_asked_first_while_repeats_come_and_not_while_fresh_events_flow() -> None:
+    assert look_for_repeats_next(True, found=3, duplicates=3) is True
+    assert look_for_repeats_next(True, found=0, duplicates=0) is False
+    assert look_for_repeats_next(True, found=0, duplicates=1) is True
+    assert look_for_repeats_next(False, found=0, duplicates=0) is False
+    assert look_for_repeats_next(False, found=0, duplicates=2) is True
+
+
+async def test_fresh_batches_are_not_looked_up_until_the_full_path_meets_a_duplicate() -> None:
+    (id1, m1), (_, m2), (_, m3), (id4, m4) = (message(f"r{n}", n) for n in range(1, 5))
+    inbox = Inbox({("acme", id4): [saved("r4")]})
+    handled: list[str] = []
+    seen: set[str] = set()
+    sender = SentMessages()
+
+    async def apply(items: Sequence[Item]) -> list[Handled]:
+        fresh = [event.id not in seen for event, _ in items]
+        seen.update(event.id for event, _ in items)
+        handled.extend(event.data.run_id for event, _ in items)
+        return [Handled(duplicate=not f) for f in fresh]
+
+    running = MessageProcessor(
+        "itest", {}, sender, RunnerMetrics(CollectorRegistry()),
+        batch_handlers={TYPE: apply}, repeat_lookups={TYPE: inbox.lookup},
+    )  # fmt: skip
+    stop = asyncio.Event()
+    await running.process_batch([m1], stop)  # looked up: nothing known, so no lookups for fresh batches
+    await running.process_batch([m2], stop)
+    await running.process_batch([m1, m3], stop)  # m1 again: the full path finds it a duplicate
+    last = await running.process_batch([m4], stop)  # looked up again: a known repeat
+
+    assert inbox.lookups == [[("acme", id1)], [("acme", id4)]]
+    assert handled == ["r1", "r2", "r1", "r3"]
+    assert [p.outcome for p in last] == ["duplicate"]
