@@ -32,6 +32,7 @@ def _domain(value: str) -> str:
 
 async def _fill(store: AbmRecords, tenant: str, obj: SyncObject, key: str, values: dict[str, Any]) -> str:
     """Create the record holding `key`, or fill its empty fields from `values`; returns its ABM id."""
+    await store.lock_match_keys([(tenant, obj, key)])  # a batch of source changes may create it meanwhile
     existing = await store.record_by_key(tenant, obj, key)
     fill_all = dict.fromkeys(values, FieldMode.FILL)
     if existing is None:

@@ -7,6 +7,7 @@ passed whole through `unnest`). Table names come from `TABLES`, never from input
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -149,6 +150,16 @@ class AbmStore:
         )  # fmt: skip
         return bool(inserted)
 
+    async def lock_match_keys(self, keys: Sequence[tuple[str, SyncObject, str]]) -> None:
+        """Transaction-scoped advisory locks on (tenant, object, match key), one statement, taken in
+        ascending lock id order (no deadlock between two batches). Planning reads after this statement
+        (READ COMMITTED), so it sees the record a unit that held one of these locks committed."""
+        ids = sorted({match_lock_id(self._schema, t, o, k) for t, o, k in keys})
+        if ids:
+            await self._conn.execute(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", ids
+            )
+
     async def links(self, keys: Sequence[LinkKey], *, lock: bool = True) -> dict[LinkKey, LinkRow]:
         """Links by (tenant, object, pipedrive id), locked unless `lock` is false (a dry run)."""
         rows = await self._conn.fetch(
@@ -232,6 +243,12 @@ ASSOCIATED_BY: Mapping[SyncObject, tuple[str, tuple[str, ...]]] = {
     SyncObject.PERSON: ("person", ("opportunities",)),
 }
 """The field by which records point to a Pipedrive record of an object, and the tables that have it."""
+
+
+def match_lock_id(schema: str, tenant: str, obj: SyncObject, match_key: str) -> int:
+    """The advisory lock id (a signed 64-bit int) of a match key in a schema's ABM store."""
+    name = "\x1f".join(("psync-match", schema, tenant, obj.value, match_key)).encode()
+    return int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
 
 
 def _json(value: Any) -> str:

@@ -110,6 +110,11 @@ class AbmRecords(Protocol):
         """Link a Pipedrive id that has no link yet; False when it had one."""
         ...
 
+    async def lock_match_keys(self, keys: Sequence[tuple[str, SyncObject, str]]) -> None:
+        """Hold (tenant, object, match key) locks until the unit of work ends, waiting for a unit that
+        holds one; taken in one fixed order, so two units never wait on each other in a cycle."""
+        ...
+
     async def links(self, keys: Sequence[LinkKey], *, lock: bool = True) -> dict[LinkKey, LinkRow]:
         """Links by (tenant, object, Pipedrive id), locked unless `lock` is false."""
         ...

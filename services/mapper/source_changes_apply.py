@@ -17,7 +17,7 @@ from mapper.ports import AbmRecords, MapperUnit
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
-from schemas.events.source_changes import SourceChange
+from schemas.events.source_changes import ChangeAction, SourceChange
 from stream_runner.messages import IncomingMessage, OutgoingMessage
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
@@ -136,6 +136,19 @@ class BatchView:
         self.links[(tenant, obj, pipedrive_id)] = _Link(abm_id, newest, deleted, merged_into, dirty=True)
 
 
+MatchLock = tuple[str, SyncObject, str]
+"""A match key of one object in one tenant, as locked for the transaction of a batch."""
+
+
+def match_keys_to_lock(fresh: Sequence[tuple[str, SourceChange, str | None]]) -> list[MatchLock]:
+    """The match keys under which a batch may create a record (an upsert's domain, email or deal id),
+    each once. Locked before the batch reads the store, they make two batches that share a key (two
+    organizations of one domain on different partitions, applied by two mappers) apply one after the
+    other, the second seeing the first's record; batches with no key in common never wait."""
+    upserts = (entry for entry in fresh if entry[1].action is ChangeAction.UPSERTED)
+    return sorted({(t, c.object, k) for t, c, k in upserts if k is not None})
+
+
 async def load_view(
     store: AbmRecords,
     fresh: Sequence[tuple[str, SourceChange, str | None]],
@@ -212,6 +225,8 @@ async def apply_source_changes(
         for (e, _), is_fresh, key in zip(items, fresh_flags, keys, strict=True)
         if is_fresh
     ]
+    if fresh:
+        await unit.records.lock_match_keys(match_keys_to_lock(fresh))
     view = await load_view(unit.records, fresh) if fresh else BatchView()
     repeats = [(e.tenantid, e.id) for (e, _), new in zip(items, fresh_flags, strict=True) if not new]
     saved = await unit.inbox.saved_outputs_of(repeats)

@@ -139,6 +139,9 @@ class InMemoryAbmRecords:
         self._tables.links[(tenant, obj.value, pipedrive_id)] = _link(abm_id, version, False, None)
         return True
 
+    async def lock_match_keys(self, keys: Sequence[tuple[str, SyncObject, str]]) -> None:
+        return None  # one unit of work at a time: nothing to wait for
+
     async def links(self, keys: Sequence[LinkKey], *, lock: bool = True) -> dict[LinkKey, LinkRow]:
         found = {key: self._tables.links.get(key) for key in keys}
         return {

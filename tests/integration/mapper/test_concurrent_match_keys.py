@@ -1,0 +1,99 @@
+"""Two mappers applying, at the same time, organizations of one domain that came on different partitions
+(their source changes are keyed by Pipedrive id): one account, both organizations linked to it, and both
+batches apply in one go (no unique violation, so no retries, no split, nothing dead-lettered)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from mapper.bootstrap import build_handlers
+from schemas.catalog import build_event
+from schemas.envelope import CloudEvent
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.keys import source_change_key
+from schemas.topics import SOURCE_CHANGES
+from stream_runner.messages import IncomingMessage
+from tests.integration.mapper.conftest import MapperHarness, result_of
+
+pytestmark = pytest.mark.integration
+ORG = SyncObject.ORGANIZATION
+AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+def organization(tenant: str, pipedrive_id: int, website: str, partition: int) -> Any:
+    change = SourceChange(
+        object=ORG,
+        pipedrive_id=pipedrive_id,
+        action=ChangeAction.UPSERTED,
+        update_time=AT,
+        record={"id": pipedrive_id, "name": f"Org {pipedrive_id}", "website": website},
+        origin=ChangeOrigin.POLL,
+    )
+    key = source_change_key(tenant, ORG, pipedrive_id)
+    event: CloudEvent[Any] = build_event(
+        change, tenant=tenant, subject=key, source="/itest", id_parts=(key, AT), time=AT
+    )
+    return event, IncomingMessage(SOURCE_CHANGES.name, partition, 0, key.encode(), b"")
+
+
+async def blocked_by(pool: asyncpg.Pool, pid: int) -> set[int]:
+    """The backends waiting, directly or through another waiting backend, on backend `pid`."""
+    rows = await pool.fetch(
+        "SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    waiting, grown = {pid}, True
+    while grown:
+        more = {r["pid"] for r in rows if set(r["blockers"]) & waiting} - waiting
+        waiting |= more
+        grown = bool(more)
+    return waiting - {pid}
+
+
+async def until_waiting(pool: asyncpg.Pool, pid: int, count: int) -> None:
+    """Returns once `count` backends wait on backend `pid`."""
+    async with asyncio.timeout(60):  # a guard against a hang, not a measure
+        while True:
+            if len(await blocked_by(pool, pid)) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_two_mappers_create_one_account_for_a_domain(
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+) -> None:
+    harness = MapperHarness(pg_pool, mapper_schema)
+    tenant = harness.tenant
+    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
+    # Both batches read the store before either writes: a third transaction holds back every insert into
+    # accounts (SHARE lock) until both mappers wait, directly or one behind the other.
+    gate = await asyncpg.connect(database_url)
+    try:
+        release = gate.transaction()
+        await release.start()
+        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+        batches = [
+            asyncio.ensure_future(first.source_changed_batch([organization(tenant, 1, "acme.io", 3)])),
+            asyncio.ensure_future(second.source_changed_batch([organization(tenant, 2, "www.acme.io", 7)])),
+        ]
+        await until_waiting(pg_pool, gate.get_server_pid(), 2)
+        await release.commit()
+        handled = [one for batch in await asyncio.gather(*batches) for one in batch]
+    finally:
+        await gate.close()
+
+    outcomes = sorted(result_of(h)["outcome"] for h in handled)
+    assert outcomes == ["created", "updated"]
+    [account] = await harness.rows("accounts")
+    links = await harness.rows("links")
+    assert {(link["pipedrive_id"], link["abm_id"]) for link in links} == {
+        (1, account["abm_id"]),
+        (2, account["abm_id"]),
+    }
+    assert account["match_key"] == "acme.io" and not account["is_duplicate"]
