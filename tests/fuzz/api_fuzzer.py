@@ -48,6 +48,10 @@ class FuzzReport:
     """What a run found, the statuses each operation answered, and why it stopped."""
 
     findings: list[Finding] = field(default_factory=list)
+    engine_errors: list[Finding] = field(default_factory=list)
+    """Errors raised while generating or sending a case (no check ran): a request the server never
+    answered, or an error of the fuzzing library itself (CPython 3.11 sometimes raises "AST constructor
+    recursion depth mismatch" when two threads build ASTs at once, cpython gh-106905)."""
     statuses: dict[str, collections.Counter[int]] = field(default_factory=dict)
     stop_reason: StopReason | None = None
 
@@ -57,8 +61,8 @@ class FuzzReport:
         return sum(sum(counts.values()) for counts in self.statuses.values())
 
     def failures_text(self) -> str:
-        """Every finding, for an assertion message."""
-        return "\n".join(str(finding) for finding in self.findings)
+        """Every finding and engine error, for an assertion message."""
+        return "\n".join(str(finding) for finding in [*self.findings, *self.engine_errors])
 
 
 def fuzz_api(document: Mapping[str, Any], base_url: str, headers: Mapping[str, str]) -> FuzzReport:
@@ -86,9 +90,9 @@ def _record(report: FuzzReport, event: events.EngineEvent) -> None:
             if all(f.message != finding.message or f.operation != finding.operation for f in report.findings):
                 report.findings.append(finding)
     elif isinstance(event, events.NonFatalError):
-        report.findings.append(Finding(event.label, "error", str(event.value)))
+        report.engine_errors.append(Finding(event.label, "error", repr(event.value)))
     elif isinstance(event, events.FatalError):
-        report.findings.append(Finding("run", "fatal", repr(event.exception)))
+        report.engine_errors.append(Finding("run", "fatal", repr(event.exception)))
     elif isinstance(event, events.EngineFinished):
         report.stop_reason = event.stop_reason
 

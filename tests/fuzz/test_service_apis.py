@@ -33,7 +33,12 @@ pytestmark = pytest.mark.integration
 
 async def _fuzz(document: Mapping[str, Any], base_url: str, headers: Mapping[str, str]) -> FuzzReport:
     report = await asyncio.to_thread(fuzz_api, document, base_url, headers)
-    assert report.findings == [], report.failures_text()
+    if report.engine_errors and not report.findings:
+        # Generation is deterministic: a run that errored without a failed check is run once more, so a
+        # rare error of the fuzzing library's thread does not fail the suite while a real one (a request
+        # the server never answers) errors again.
+        report = await asyncio.to_thread(fuzz_api, document, base_url, headers)
+    assert report.findings == [] and report.engine_errors == [], report.failures_text()
     assert set(report.statuses) >= {
         f"{method.upper()} {path}" for path, ops in document["paths"].items() for method in ops
     }, "operations left untested"
