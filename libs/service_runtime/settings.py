@@ -36,8 +36,8 @@ DEDUPE_WINDOW_S = 35 * 86_400.0
 """The default window of inboxes: the longest topic retention (30 days) and five days to spare."""
 
 
-class ServiceSettings(BaseSettings):
-    """Infrastructure addresses and the HTTP listener of one service process."""
+class KafkaSettings(BaseSettings):
+    """Where the cluster is and the deployment's topic namespace on it (services and psyncctl alike)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -48,6 +48,21 @@ class ServiceSettings(BaseSettings):
         description="Put before every topic and consumer group name on the cluster (empty: the registry's"
         " names), so deployments sharing one Kafka never see each other's events (docs/operations.md).",
     )
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _kafka_accepts_prefix(cls, prefix: str) -> str:
+        return check_prefix(prefix)
+
+    @property
+    def topic_namespace(self) -> TopicNamespace:
+        """Where this deployment's topics and consumer groups are on the cluster."""
+        return TopicNamespace(self.topic_prefix)
+
+
+class ServiceSettings(KafkaSettings):
+    """Infrastructure addresses and the HTTP listener of one service process."""
+
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
     )
@@ -80,16 +95,6 @@ class ServiceSettings(BaseSettings):
         validation_alias=LOCAL_MODE_ENV,
         description="A developer's machine: public development keys are allowed (with a warning at start).",
     )
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _kafka_accepts_prefix(cls, prefix: str) -> str:
-        return check_prefix(prefix)
-
-    @property
-    def topic_namespace(self) -> TopicNamespace:
-        """Where this deployment's topics and consumer groups are on the cluster."""
-        return TopicNamespace(self.topic_prefix)
 
 
 class StreamServiceSettings(ServiceSettings):

@@ -4,25 +4,20 @@ the rest. Topic and group names are the logical ones; psyncctl finds them in the
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace, check_prefix
+from service_runtime.settings import KafkaSettings
 
 
-class CtlSettings(BaseSettings):
-    """Infrastructure addresses, the services' schemas and consumer groups, and the auditlog's URL."""
+class CtlSettings(KafkaSettings):
+    """Infrastructure addresses (the cluster and topic namespace as the services have them), the services'
+    schemas and consumer groups, and the auditlog's URL."""
 
     model_config = SettingsConfigDict(
         env_prefix="PSYNCCTL_", extra="ignore", frozen=True, populate_by_name=True
     )
 
-    kafka_bootstrap: str = Field(default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP")
-    topic_prefix: str = Field(
-        default="",
-        validation_alias=TOPIC_PREFIX_ENV,
-        description="The deployment's topic namespace, as the services' PSYNC_TOPIC_PREFIX says.",
-    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://psync:psync@127.0.0.1:55432/psync"), validation_alias="DATABASE_URL"
     )
@@ -41,13 +36,3 @@ class CtlSettings(BaseSettings):
         description="The consumer group of each consuming service (JSON), as their *_GROUP_ID say.",
     )
     auditlog_url: str = Field(default="http://127.0.0.1:8084", description="The auditlog's HTTP API.")
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _kafka_accepts_prefix(cls, prefix: str) -> str:
-        return check_prefix(prefix)
-
-    @property
-    def topic_namespace(self) -> TopicNamespace:
-        """Where the deployment's topics and consumer groups are on the cluster."""
-        return TopicNamespace(self.topic_prefix)
