@@ -23,6 +23,7 @@ from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
 from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
 from tests.service.auditlog_fakes import InMemoryActivityLog, InMemoryAlerts
+from tests.stores.backends import BACKENDS, memory_or_postgres
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RUNS_TOPIC, RESULTS_TOPIC = "psync.sync-runs.v1", "psync.record-results.v1"
@@ -50,19 +51,15 @@ async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def subject(request: pytest.FixtureRequest) -> StoreUnderTest:
-    """The fakes, or PostgreSQL (whose fixture is asked for only then)."""
-    if request.param == "postgres":
-        postgres: StoreUnderTest = request.getfixturevalue("postgres_store")
-        return postgres
-    memory = InMemoryActivityLog()
-    return StoreUnderTest(memory, memory, InMemoryAlerts())
+    """The fakes, or PostgreSQL."""
 
+    def fakes() -> StoreUnderTest:
+        memory = InMemoryActivityLog()
+        return StoreUnderTest(memory, memory, InMemoryAlerts())
 
-@pytest.fixture
-def tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+    return memory_or_postgres(request, fakes)
 
 
 def started(run_id: str, kind: RunKind = RunKind.SYNC, at: datetime = T0, **links: str) -> RunStarted:

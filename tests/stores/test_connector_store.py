@@ -18,6 +18,7 @@ from connector.queued_runs import RunKindName, RunState
 from connector.run_store import RunStore
 from connector.webhook_store import WebhookStore
 from tests.service.connector_fakes import InMemoryRuns, InMemoryWebhooks
+from tests.stores.backends import BACKENDS, memory_or_postgres
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SYNC, IMPORT, RETRY = RunKindName.SYNC, RunKindName.IMPORT, RunKindName.RETRY
@@ -56,22 +57,14 @@ async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def subject(request: pytest.FixtureRequest) -> StoreUnderTest:
-    """The fakes, or PostgreSQL (whose fixture is asked for only then)."""
-    if request.param == "postgres":
-        postgres: StoreUnderTest = request.getfixturevalue("postgres_store")
-        return postgres
+    """The fakes, or PostgreSQL."""
 
     async def add_tenant(tenant: str) -> None:
         return None
 
-    return StoreUnderTest(InMemoryRuns(), InMemoryWebhooks(), add_tenant)
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+    return memory_or_postgres(request, lambda: StoreUnderTest(InMemoryRuns(), InMemoryWebhooks(), add_tenant))
 
 
 async def test_a_queued_sync_is_reused_and_other_runs_are_queued_each(

@@ -23,6 +23,7 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import OutgoingMessage
 from tests.service.mapper_fakes import InMemoryMapperStore
+from tests.stores.backends import BACKENDS, memory_or_postgres
 
 ORG, PERSON, DEAL = SyncObject.ORGANIZATION, SyncObject.PERSON, SyncObject.DEAL
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -46,23 +47,19 @@ async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def subject(request: pytest.FixtureRequest) -> StoreUnderTest:
-    """The fakes, or PostgreSQL (whose fixture is asked for only then)."""
-    if request.param == "postgres":
-        postgres: StoreUnderTest = request.getfixturevalue("postgres_store")
-        return postgres
-    memory = InMemoryMapperStore(clock=lambda: datetime.now(UTC))
+    """The fakes, or PostgreSQL."""
 
-    async def peek(tenant: str, obj: SyncObject, abm_id: str) -> Any:
-        return memory.record(tenant, obj, abm_id)
+    def fakes() -> StoreUnderTest:
+        memory = InMemoryMapperStore(clock=lambda: datetime.now(UTC))
 
-    return StoreUnderTest(memory, peek)
+        async def peek(tenant: str, obj: SyncObject, abm_id: str) -> Any:
+            return memory.record(tenant, obj, abm_id)
 
+        return StoreUnderTest(memory, peek)
 
-@pytest.fixture
-def tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+    return memory_or_postgres(request, fakes)
 
 
 def finished(run_id: str, emitted: int) -> RunFinished:

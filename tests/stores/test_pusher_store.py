@@ -20,6 +20,7 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.events.sync_runs import RunCounts
 from stream_runner.messages import OutgoingMessage
 from tests.service.pusher_fakes import InMemoryPusherStore
+from tests.stores.backends import BACKENDS, memory_or_postgres
 
 ORG, DEAL = SyncObject.ORGANIZATION, SyncObject.DEAL
 T0 = datetime(2026, 11, 2, 9, 10, tzinfo=UTC)
@@ -35,18 +36,10 @@ async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[PostgresPusherS
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> PusherStore:
-    """The fakes, or PostgreSQL (whose fixture is asked for only then)."""
-    if request.param == "postgres":
-        postgres: PusherStore = request.getfixturevalue("postgres_store")
-        return postgres
-    return InMemoryPusherStore()
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+    """The fakes, or PostgreSQL."""
+    return memory_or_postgres(request, InMemoryPusherStore)
 
 
 def organization(pipedrive_id: int, website: str, **more: object) -> dict[str, object]:
