@@ -136,6 +136,10 @@ class KafkaStreamRunner:
         if failed:
             raise failed[0]
         offsets, self._processed, self._uncommitted_from = self._processed, {}, {}
+        if not offsets:
+            # While the acknowledgements were awaited a rebalance's revocation committed or forgot them
+            # (aiokafka refuses an empty commit with a ValueError, which stopped the consumer loop).
+            return
         try:
             await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:

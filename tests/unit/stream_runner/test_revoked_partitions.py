@@ -56,3 +56,23 @@ async def test_a_batch_whose_partition_was_revoked_meanwhile_commits_and_reports
 
     assert runner._processed == {KEPT: 12}
     assert set(runner._next_offsets) == {KEPT}
+
+
+async def test_a_revocation_while_acknowledgements_are_awaited_leaves_nothing_to_commit_and_no_failure() -> (
+    None
+):
+    # The outage test's mapper stopped consuming: the rebalance listener forgot (or committed) the
+    # processed offsets while the loop awaited the acknowledgements, and the loop then committed {}.
+    runner = _runner(revoke_while_applying=[])
+    runner._processed = {KEPT: 12}
+    acknowledged: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    runner._deliveries = [acknowledged]
+
+    def revoke_then_acknowledge() -> None:
+        runner.forget_uncommitted()
+        acknowledged.set_result(None)
+
+    asyncio.get_running_loop().call_soon(revoke_then_acknowledge)
+    await runner.commit_processed()  # before the fix: ValueError({}) from aiokafka's commit
+
+    assert runner._processed == {}
