@@ -59,13 +59,14 @@ class _NotPlain(Exception):
 
 
 _ABSENT = object()
-_PLAIN_TIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+V2_TIME_TEXT = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+"""A time as API v2 writes it: second precision, UTC, `Z` (a year from 1000)."""
 _EXACT_FLOAT = 2**53
 
 
 def _plain_time(value: Any) -> datetime:
     """A time as API v2 writes it (second precision, UTC, `Z`), which the model dumps unchanged."""
-    if type(value) is not str or _PLAIN_TIME.fullmatch(value) is None:
+    if type(value) is not str or V2_TIME_TEXT.fullmatch(value) is None:
         raise _NotPlain
     try:
         return datetime.fromisoformat(value)
@@ -109,9 +110,8 @@ _CONVERT: dict[Any, Callable[[Any], Any]] = {float: _float, datetime: _time}
 
 def _field(name: str, annotation: Any, default: Callable[[], Any] | None) -> _Field | None:
     """How a declared attribute is read; None when its annotation has no plain reading here."""
-    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    if typing.get_origin(annotation) is typing.Union:
-        options = typing.get_args(annotation)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
     nullable = type(None) in options
     kinds = [option for option in options if option is not type(None)]
     if len(kinds) != 1:

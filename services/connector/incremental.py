@@ -205,7 +205,7 @@ async def emit_versions(
     counts.created += created
     counts.updated += len(chosen) - created
     counts.skipped += len(dated) - len(chosen)
-    if import_context is not None and moves is None:
+    if import_context is not None:
         # An import's versions and counts are stored with its page cursor, in the page's one transaction
         # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
         context.stage_versions(obj, list(fresh.items()))
@@ -213,11 +213,8 @@ async def emit_versions(
     relations = {r.id: relation_of(r) for r, _, _ in chosen}
     if moves is not None and obj is not SyncObject.ORGANIZATION:
         moves.note(await context.cursors.relations(context.tenant, obj, list(relations)), relations)
-    if import_context is None:
-        newest = max((at for _, (at, _) in versions), default=None)
-        await context.record_page(obj, list(fresh.items()), advance_to=newest, relations=relations)
-    else:
-        context.stage_versions(obj, list(fresh.items()))
+    newest = max((at for _, (at, _) in versions), default=None)
+    await context.record_page(obj, list(fresh.items()), advance_to=newest, relations=relations)
     return len(messages)
 
 

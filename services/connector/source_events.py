@@ -8,7 +8,6 @@ version emits the same id, so consumers drop what they already applied.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
+from pipedrive_client.rows import V2_TIME_TEXT
 from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.envelope import event_id_of_name
@@ -29,7 +29,6 @@ _SOURCE_CHANGED = event_type("psync.source.changed").name
 _TIME = TypeAdapter(AwareDatetime)
 _TOPIC = SOURCE_CHANGES.name
 _UPSERTED = ChangeAction.UPSERTED.value
-_V2_TIME = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _ZERO = timedelta(0)
 
 
@@ -152,7 +151,7 @@ def written_stamp(written: Any, update_time: datetime) -> str | None:
     (None otherwise)."""
     if (
         type(written) is str
-        and _V2_TIME.fullmatch(written) is not None
+        and V2_TIME_TEXT.fullmatch(written) is not None
         and update_time.utcoffset() == _ZERO
         and datetime.fromisoformat(written) == update_time
     ):
