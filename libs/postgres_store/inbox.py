@@ -19,13 +19,10 @@ import orjson
 
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import Connection
-from stream_runner.messages import OutgoingMessage
+from stream_runner.messages import EventRef, OutgoingMessage
 
 MIGRATIONS = Path(__file__).with_name("inbox_migrations")
 LEDGER = "inbox_migrations"
-
-EventRef = tuple[str, str]
-"""(tenant, event id): an event, as the inbox knows it."""
 
 
 async def install_inbox(pool: asyncpg.Pool, schema: str) -> list[int]:

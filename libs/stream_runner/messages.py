@@ -9,6 +9,9 @@ from typing import Any
 from schemas.codec import encode_event
 from schemas.envelope import CloudEvent
 
+EventRef = tuple[str, str]
+"""(tenant, event id): an event, as a consumer's inbox knows it (applied once, its outputs saved)."""
+
 
 @dataclass(frozen=True)
 class IncomingMessage:

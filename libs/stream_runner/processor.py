@@ -23,7 +23,7 @@ from schemas.codec import EventHead, InvalidEvent, check_key_tenant, decode_even
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
-from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
+from stream_runner.messages import EventRef, Handled, IncomingMessage, OutgoingMessage
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.producer import Delivery
 
@@ -37,9 +37,6 @@ DeadLetterHandler = Callable[[CloudEvent[Any], IncomingMessage, BaseException], 
 """Records in the consumer's store that a decoded event will not be applied, as it goes to the DLQ (a
 failed result, a failure counted in its run); its outputs are sent with the dead letter. Must be
 idempotent: a redelivered event fails and is dead-lettered again."""
-
-EventRef = tuple[str, str]
-"""(tenant, event id): an event, as an inbox knows it."""
 
 RepeatLookup = Callable[[Sequence[EventRef]], Awaitable[Mapping[EventRef, Sequence[OutgoingMessage]]]]
 """What each of these events that the service applied already produced (read from its inbox, in one

@@ -20,10 +20,7 @@ from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.sync_runs import RunCounts, RunFinished
-from stream_runner.messages import OutgoingMessage
-
-EventRef = tuple[str, str]
-"""(tenant, event id)."""
+from stream_runner.messages import EventRef, OutgoingMessage
 
 LinkKey = tuple[str, str, int]
 """(tenant, object, Pipedrive id): a link of the ABM store."""

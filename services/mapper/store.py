@@ -11,8 +11,8 @@ import asyncpg
 
 from mapper.abm_store import AbmStore
 from mapper.apply_run_store import ApplyRunStore
-from postgres_store.inbox import EventRef, PostgresInbox, applied_outputs_many
-from stream_runner.messages import OutgoingMessage
+from postgres_store.inbox import PostgresInbox, applied_outputs_many
+from stream_runner.messages import EventRef, OutgoingMessage
 
 
 @dataclass(frozen=True)

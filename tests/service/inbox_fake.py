@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from postgres_store.inbox import first_claims
-from stream_runner.messages import OutgoingMessage
-
-EventRef = tuple[str, str]
+from stream_runner.messages import EventRef, OutgoingMessage
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import Any
 from mapper.abm_store import ASSOCIATED_BY, TABLES
 from mapper.apply_runs import CompletedRun, RunRef, RunsTallied, is_complete
 from mapper.planning import StoredRecord
-from mapper.ports import EventRef, LinkKey, LinkRow, RecordRow
+from mapper.ports import LinkKey, LinkRow, RecordRow
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished
-from stream_runner.messages import OutgoingMessage
+from stream_runner.messages import EventRef, OutgoingMessage
 from tests.service.inbox_fake import InMemoryInbox
 
 Clock = Callable[[], datetime]

@@ -17,9 +17,9 @@ from schemas.envelope import CloudEvent
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunKind, RunStarted
 from schemas.topics import SYNC_RUNS
-from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
+from stream_runner.messages import EventRef, Handled, IncomingMessage, OutgoingMessage
 from stream_runner.metrics import RunnerMetrics
-from stream_runner.processor import EventRef, MessageProcessor, RetryPolicy, look_for_repeats_next
+from stream_runner.processor import MessageProcessor, RetryPolicy, look_for_repeats_next
 from tests.unit.stream_runner.test_dead_letter_records import SentMessages
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
