@@ -16,6 +16,12 @@ from pusher.ports import MirrorChange
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, SourceChange
 
+RecordKey = tuple[str, str, int]
+"""(tenant, object, Pipedrive id) as the table holds them."""
+
+_Version = tuple[str, str, int, str | None, Mapping[str, Any], datetime, bool]
+"""One record version to mirror: (tenant, object, Pipedrive id, match key, record, update time, echo)."""
+
 
 class PostgresMirror:
     """Reads and writes the `mirror` table of one schema on one connection."""
@@ -24,28 +30,10 @@ class PostgresMirror:
         self._conn = conn
         self._table = f"{schema}.mirror"
 
-    async def apply_change(
-        self, tenant: str, change: SourceChange, match_key: str | None, echo: bool
-    ) -> bool:
-        """Keep the change unless a newer version is mirrored; True when it was kept."""
-        if change.action is ChangeAction.UPSERTED and change.record is not None:
-            return await self.upsert(
-                tenant, change.object, change.pipedrive_id, change.record, change.update_time,
-                match_key, echo=echo,
-            )  # fmt: skip
-        kept = await self._conn.fetchval(
-            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, update_time, deleted,"
-            " merged_into_id) VALUES ($1, $2, $3, $4, true, $5)"
-            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET deleted = true,"
-            " merged_into_id = EXCLUDED.merged_into_id, update_time = greatest(m.update_time,"
-            " EXCLUDED.update_time) RETURNING true",
-            tenant, change.object.value, change.pipedrive_id, change.update_time, change.merged_into_id,
-        )  # fmt: skip
-        return bool(kept)
-
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
-        """`apply_change` of many changes in order: per round of distinct records (`rounds_by_key`), one
-        statement for the versions and one for the deletes and merges; one flag per change."""
+        """Mirror source changes in order, each kept unless a newer version is mirrored (a version is
+        never kept over a merge): per round of distinct records (`rounds_by_key`), one statement for the
+        versions and one for the deletes and merges; one flag per change, True when it was kept."""
         kept = [False] * len(changes)
         keys = [(t, c.object.value, c.pipedrive_id) for t, c, _, _ in changes]
         for positions in rounds_by_key(keys):
@@ -57,10 +45,22 @@ class PostgresMirror:
                 kept[i] = keys[i] in written
         return kept
 
-    async def _upsert_many(self, changes: Sequence[MirrorChange]) -> set[tuple[str, str, int]]:
-        if not changes:
+    async def _upsert_many(self, changes: Sequence[MirrorChange]) -> set[RecordKey]:
+        return await self._write_versions(
+            [
+                (tenant, c.object.value, c.pipedrive_id, match_key, c.record or {}, c.update_time, echo)
+                for tenant, c, match_key, echo in changes
+            ]
+        )
+
+    async def _write_versions(self, versions: Sequence[_Version]) -> set[RecordKey]:
+        """Mirror record versions (the one statement that does), each unless a newer version or a merge
+        is mirrored; the keys of those written."""
+        if not versions:
             return set()
-        records = [c.record or {} for _, c, _, _ in changes]
+        tenants, objects, pipedrive_ids, match_keys, records, update_times, echoes = zip(
+            *versions, strict=True
+        )
         rows = await self._conn.fetch(
             f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key, record,"
             " update_time, deleted, org_id, last_change_was_echo)"
@@ -73,15 +73,13 @@ class PostgresMirror:
             " WHERE m.update_time <= EXCLUDED.update_time"
             " AND NOT (m.deleted AND m.merged_into_id IS NOT NULL)"
             " RETURNING tenant_id, object, pipedrive_id",
-            [t for t, _, _, _ in changes], [c.object.value for _, c, _, _ in changes],
-            [c.pipedrive_id for _, c, _, _ in changes], [k for _, _, k, _ in changes],
-            [orjson.dumps(r).decode() for r in records], [c.update_time for _, c, _, _ in changes],
-            [bool(r.get("is_deleted")) for r in records], [org_id_of(r) for r in records],
-            [echo for _, _, _, echo in changes],
+            tenants, objects, pipedrive_ids, match_keys, [orjson.dumps(r).decode() for r in records],
+            update_times, [bool(r.get("is_deleted")) for r in records], [org_id_of(r) for r in records],
+            echoes,
         )  # fmt: skip
         return {(r["tenant_id"], r["object"], r["pipedrive_id"]) for r in rows}
 
-    async def _mark_gone_many(self, changes: Sequence[MirrorChange]) -> set[tuple[str, str, int]]:
+    async def _mark_gone_many(self, changes: Sequence[MirrorChange]) -> set[RecordKey]:
         if not changes:
             return set()
         rows = await self._conn.fetch(
@@ -109,19 +107,8 @@ class PostgresMirror:
         echo: bool = False,
     ) -> bool:
         """Mirror one record version (older versions than the mirrored one are ignored)."""
-        kept = await self._conn.fetchval(
-            f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key, record,"
-            " update_time, deleted, org_id, last_change_was_echo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET match_key = EXCLUDED.match_key,"
-            " record = EXCLUDED.record, update_time = EXCLUDED.update_time, deleted = EXCLUDED.deleted,"
-            " org_id = EXCLUDED.org_id, last_change_was_echo = EXCLUDED.last_change_was_echo"
-            " WHERE m.update_time <= EXCLUDED.update_time"
-            " AND NOT (m.deleted AND m.merged_into_id IS NOT NULL)"
-            " RETURNING true",
-            tenant, obj.value, pipedrive_id, match_key, dict(record), update_time,
-            bool(record.get("is_deleted")), org_id_of(record), echo,
-        )  # fmt: skip
-        return bool(kept)
+        version = (tenant, obj.value, pipedrive_id, match_key, record, update_time, echo)
+        return bool(await self._write_versions([version]))
 
     async def by_id(self, tenant: str, obj: SyncObject, pipedrive_id: int) -> PipedriveRecord | None:
         """The mirrored record with this id (deleted ones included), or None."""

@@ -63,14 +63,9 @@ class PushLedger(Protocol):
         """The record's row, or None when the pusher never wrote it."""
         ...
 
-    async def entry_by_pipedrive_id(
-        self, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> LedgerEntry | None:
-        """The row of the record the pusher last wrote under this Pipedrive id."""
-        ...
-
     async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
-        """`entry_by_pipedrive_id` of many records at once (those the pusher never wrote are absent)."""
+        """The row of the record the pusher last wrote under each Pipedrive id, in one read (records the
+        pusher never wrote are absent)."""
         ...
 
     async def record_intent(
@@ -106,14 +101,9 @@ class PushLedger(Protocol):
 class Mirror(Protocol):
     """The tenant's Pipedrive records as the pusher last saw them (version-guarded by `update_time`)."""
 
-    async def apply_change(
-        self, tenant: str, change: SourceChange, match_key: str | None, echo: bool
-    ) -> bool:
-        """Keep the change unless a newer version is mirrored; True when it was kept."""
-        ...
-
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
-        """`apply_change` of many changes in order, set-based; one flag per change."""
+        """Mirror source changes in order, set-based, each kept unless a newer version is mirrored (a
+        version never over a merge); one flag per change, True when it was kept."""
         ...
 
     async def upsert(

@@ -28,19 +28,9 @@ class PostgresLedger:
         )  # fmt: skip
         return entry_of(row)
 
-    async def entry_by_pipedrive_id(
-        self, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> LedgerEntry | None:
-        """The row of the record the pusher created or wrote under this Pipedrive id."""
-        row = await self._conn.fetchrow(
-            f"SELECT * FROM {self._table} WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = $3"
-            " ORDER BY written_at DESC NULLS LAST LIMIT 1",
-            tenant, obj.value, pipedrive_id,
-        )  # fmt: skip
-        return entry_of(row)
-
     async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
-        """`entry_by_pipedrive_id` of many records in one read (those never written are absent)."""
+        """The row of the record the pusher last created or wrote under each Pipedrive id, in one read
+        (records never written are absent)."""
         if not records:
             return {}
         rows = await self._conn.fetch(

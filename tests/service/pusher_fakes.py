@@ -66,9 +66,7 @@ class InMemoryLedger:
         row = self._tables.ledger.get((tenant, obj.value, match_key))
         return None if row is None else _entry(match_key, row)
 
-    async def entry_by_pipedrive_id(
-        self, tenant: str, obj: SyncObject, pipedrive_id: int
-    ) -> LedgerEntry | None:
+    def _entry_by_pipedrive_id(self, tenant: str, obj: SyncObject, pipedrive_id: int) -> LedgerEntry | None:
         rows = [
             (key[2], row)
             for key, row in self._tables.ledger.items()
@@ -81,7 +79,7 @@ class InMemoryLedger:
         return _entry(key, row)
 
     async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
-        found = {r: await self.entry_by_pipedrive_id(*r) for r in records}
+        found = {r: self._entry_by_pipedrive_id(*r) for r in records}
         return {r: entry for r, entry in found.items() if entry is not None}
 
     async def record_intent(
@@ -129,7 +127,7 @@ class InMemoryMirror:
     def __init__(self, tables: PusherTables) -> None:
         self._tables = tables
 
-    async def apply_change(
+    async def _apply_change(
         self, tenant: str, change: SourceChange, match_key: str | None, echo: bool
     ) -> bool:
         if change.action is ChangeAction.UPSERTED and change.record is not None:
@@ -144,7 +142,7 @@ class InMemoryMirror:
         return True
 
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
-        return [await self.apply_change(*change) for change in changes]
+        return [await self._apply_change(*change) for change in changes]
 
     async def upsert(
         self,

@@ -173,7 +173,9 @@ async def test_a_batch_of_versions_recognizes_the_echo_then_forgets_what_a_perso
     row = pusher.store.mirrored(TENANT, ORG, pipedrive_id)
     assert row is not None and row["record"]["name"] == "Acme Corp" and row["last_change_was_echo"] is False
     async with pusher.store.unit() as unit:
-        entry = await unit.ledger.entry_by_pipedrive_id(TENANT, ORG, pipedrive_id)
+        entry = (await unit.ledger.entries_by_pipedrive_ids([(TENANT, ORG, pipedrive_id)])).get(
+            (TENANT, ORG, pipedrive_id)
+        )
     assert entry is not None and "name" not in entry.written
 
 

@@ -86,7 +86,7 @@ async def test_an_intent_commits_on_a_view_and_a_write_resolves_it(store: Pusher
     async with store.unit() as unit:
         await unit.ledger.record_write(tenant, ORG, "acme.io", 7, {"name": "Acme"}, T0)
         written = await unit.ledger.entry(tenant, ORG, "acme.io")
-        by_id = await unit.ledger.entry_by_pipedrive_id(tenant, ORG, 7)
+        by_id = await unit.ledger.entries_by_pipedrive_ids([(tenant, ORG, 7)])
 
     assert intended is not None and intended.unresolved_intent and intended.planned_body == {"name": "Acme"}
     assert intended.intent_at is not None and intended.pipedrive_id is None
@@ -96,7 +96,7 @@ async def test_an_intent_commits_on_a_view_and_a_write_resolves_it(store: Pusher
         {"name": "Acme"},
     )
     assert written.written_version == T0 and written.planned_body == {"name": "Acme"}
-    assert by_id == written
+    assert by_id == {(tenant, ORG, 7): written}
 
 
 async def test_a_dropped_intent_is_done_and_a_done_entry_stays_done(store: PusherStore, tenant: str) -> None:
@@ -143,13 +143,13 @@ async def test_the_mirror_keeps_the_newest_version_and_never_revives_a_merge(
             object=ORG, pipedrive_id=7, action=ChangeAction.MERGED, update_time=T0, merged_into_id=9,
             origin=ChangeOrigin.POLL,
         )  # fmt: skip
-        gone = await mirror.apply_change(tenant, merged, None, False)
+        gone = await mirror.apply_changes([(tenant, merged, None, False)])
         revived = await mirror.upsert(
             tenant, ORG, 7, organization(7, "acme.io"), T0 + timedelta(1), "acme.io"
         )
         found = await mirror.by_id(tenant, ORG, 7)
 
-    assert (newer, older, gone, revived) == (True, False, True, False)
+    assert (newer, older, gone, revived) == (True, False, [True], False)
     assert found == PipedriveRecord(7, organization(7, "acme.io", name="New"), True, 9)
 
 
@@ -189,10 +189,23 @@ async def test_the_ledger_entries_of_many_records_are_read_at_once(store: Pusher
         found = await unit.ledger.entries_by_pipedrive_ids(
             [(tenant, ORG, 7), (tenant, DEAL, 7), (tenant, ORG, 8)]
         )
-        one = await unit.ledger.entry_by_pipedrive_id(tenant, ORG, 7)
+        one = await unit.ledger.entry(tenant, ORG, "acme.io")
 
     assert set(found) == {(tenant, ORG, 7), (tenant, DEAL, 7)}
     assert found[(tenant, ORG, 7)] == one and found[(tenant, DEAL, 7)].written == {"title": "D"}
+
+
+async def test_a_pipedrive_id_written_under_two_match_keys_finds_the_last_write(
+    store: PusherStore, tenant: str
+) -> None:
+    async with store.unit() as unit:
+        await unit.ledger.record_write(tenant, ORG, "old.io", 7, {"name": "Old"}, T0)
+    async with store.unit() as unit:
+        await unit.ledger.record_write(tenant, ORG, "new.io", 7, {"name": "New"}, T0)
+    async with store.view() as view:
+        found = await view.ledger.entries_by_pipedrive_ids([(tenant, ORG, 7)])
+
+    assert found[(tenant, ORG, 7)].match_key == "new.io"
 
 
 async def test_a_match_key_finds_the_oldest_live_record_or_the_last_one_gone(
