@@ -14,9 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipedrive_client import ExhaustedBudget, RefusedConnection
-from schemas.envelope import is_valid_tenant_id
 from schemas.events.sync_runs import RunFinished, RunStatus
-from stream_runner.messages import OutgoingMessage
 
 CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
 """Run messages that mean the tenant's Pipedrive credentials were refused or cannot be read."""
@@ -232,18 +230,3 @@ def failure_tallies(results: Iterable[tuple[str, bool]]) -> dict[int, tuple[str,
             counts[tenant] = counts.get(tenant, 0) + 1
             last[tenant] = position
     return {position: (tenant, counts[tenant]) for tenant, position in last.items()}
-
-
-def failures_message(topic: str, tenant: str, count: int) -> OutgoingMessage:
-    """A tenant's failed records, handed on to the alert windows: keyed by tenant, the count as text."""
-    return OutgoingMessage(topic, tenant, str(count).encode())
-
-
-def failures_of(key: bytes | None, value: bytes | None) -> tuple[str, int] | None:
-    """The tenant and count of a `failures_message`; None for anything else."""
-    tenant = (key or b"").decode("utf-8", "replace")
-    try:
-        count = int(value or b"")
-    except ValueError:
-        return None
-    return (tenant, count) if count > 0 and is_valid_tenant_id(tenant) else None

@@ -33,10 +33,10 @@ from auditlog.alert_rules import (
     RaisedAlert,
     dead_letter_alert,
     failures_alert,
-    failures_of,
 )
 from schemas.envelope import is_valid_tenant_id
 from schemas.topics import CONSUMER_SERVICES, dlq_topic_name
+from stream_runner.messages import OutgoingMessage
 from stream_runner.namespace import TopicNamespace
 
 _log = structlog.get_logger(__name__)
@@ -68,6 +68,21 @@ def failures_topic(app_id: str) -> str:
     """The logical name of the app's topic of failed records by tenant, which the auditlog's consumer loop
     writes to (on the cluster, the namespace prefixes it as it prefixes the app id)."""
     return f"{app_id}-failures"
+
+
+def failures_message(topic: str, tenant: str, count: int) -> OutgoingMessage:
+    """A tenant's failed records, handed on to the failures topic: keyed by tenant, the count as text."""
+    return OutgoingMessage(topic, tenant, str(count).encode())
+
+
+def failures_of(key: bytes | None, value: bytes | None) -> tuple[str, int] | None:
+    """The tenant and count of a `failures_message`; None for anything else."""
+    tenant = (key or b"").decode("utf-8", "replace")
+    try:
+        count = int(value or b"")
+    except ValueError:
+        return None
+    return (tenant, count) if count > 0 and is_valid_tenant_id(tenant) else None
 
 
 def dead_letter_topics() -> list[str]:
@@ -134,8 +149,8 @@ class AlertWindows:
         await self.failures.table.changelog_topic.maybe_declare()
 
     async def run(self, stop: Any) -> None:
-        """Worker: run the app until `stop`, then stop it."""
-        await self.declare()
+        """Worker: run the app until `stop`, then stop it. The app's topics exist by then: the composition
+        root awaits `declare` before the consumer loop and the workers start."""
         await self.app.start()
         try:
             await stop.wait()

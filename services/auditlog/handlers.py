@@ -9,8 +9,9 @@ from typing import Any
 from prometheus_client import Counter
 
 from auditlog.activity_entries import EntryEvent, RecordEntry
-from auditlog.alert_rules import failure_tallies, failures_message
+from auditlog.alert_rules import failure_tallies
 from auditlog.alert_triggers import alert_on_run_finished
+from auditlog.alert_windows import failures_message
 from auditlog.ports import ActivityLog, AlertRaising
 from schemas.envelope import CloudEvent
 from schemas.events.audit import AuditRecorded
@@ -36,15 +37,28 @@ def record_applied_batch(log: ActivityLog, failures_topic: str | None = None) ->
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
         entries = [EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e)) for e, m in items]
         handled = [Handled(duplicate=not fresh) for fresh in await log.record_entries(entries)]
-        if failures_topic is not None:
-            failed = RecordOutcome.FAILED.value
-            tallies = failure_tallies((e.tenant, e.entry.outcome == failed) for e in entries)
-            for position, (tenant, count) in tallies.items():
-                report = failures_message(failures_topic, tenant, count)
-                handled[position] = Handled(outputs=[report], duplicate=handled[position].duplicate)
-        return handled
+        outcomes = [(e.tenant, e.entry.outcome) for e in entries]
+        return with_failures_handed_on(handled, outcomes, failures_topic)
 
     return handle
+
+
+def with_failures_handed_on(
+    handled: Sequence[Handled], outcomes: Sequence[tuple[str, str]], failures_topic: str | None
+) -> list[Handled]:
+    """The Handled of consecutive record results ((tenant, outcome) each, in order), with each tenant's
+    failed records among them handed on to `failures_topic` (the alert windows') as one count, on its last
+    failed result; unchanged when there is no such topic. Every record result, the mapper's in batches and
+    the pusher's one by one, hands its failures on here."""
+    if failures_topic is None:
+        return list(handled)
+    failed = RecordOutcome.FAILED.value
+    tallies = failure_tallies((tenant, outcome == failed) for tenant, outcome in outcomes)
+    result = list(handled)
+    for position, (tenant, count) in tallies.items():
+        report = failures_message(failures_topic, tenant, count)
+        result[position] = Handled(outputs=[report], duplicate=handled[position].duplicate)
+    return result
 
 
 def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
@@ -118,10 +132,8 @@ def build_handlers(
             occurred_at=event.time,
         )
         fresh = await log.record_entry(event.tenantid, event.id, message.topic, entry)
-        outputs = []
-        if failures_topic is not None and result.outcome is RecordOutcome.FAILED:
-            outputs = [failures_message(failures_topic, event.tenantid, 1)]
-        return Handled(outputs=outputs, duplicate=not fresh)
+        handled = [Handled(duplicate=not fresh)]
+        return with_failures_handed_on(handled, [(event.tenantid, entry.outcome)], failures_topic)[0]
 
     async def audit_recorded(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         entry: AuditRecorded = event.data

@@ -188,6 +188,36 @@ async def test_a_push_result_is_an_entry_with_its_tokens(auditlog: Auditlog) -> 
     assert (await auditlog.log.tallies(TENANT, ["push-1"]))["push-1"].tokens == 10
 
 
+async def test_failed_results_batched_or_single_are_handed_on_to_the_alert_windows_the_same_way() -> None:
+    log, failures = InMemoryActivityLog(), "alerts-failures"
+    handlers, batch = build_handlers(log, failures_topic=failures), build_batch_handlers(log, failures)
+    auditlog = Auditlog()
+    results = [
+        auditlog.event(applied("a.io", RecordOutcome.FAILED, "run-1"), "r1"),
+        auditlog.event(applied("b.io", RecordOutcome.CREATED, "run-1"), "r2"),
+        auditlog.event(applied("c.io", RecordOutcome.FAILED, "run-1"), "r3"),
+    ]
+    pushed = PushCompleted(
+        object=ORG, match_key="a.io", abm_id="acc-1", outcome=RecordOutcome.FAILED, pipedrive_id=7,
+        tokens_spent=0, run_id="push-1",
+    )  # fmt: skip
+    push = auditlog.event(pushed, "p1")
+
+    batched = await batch[results[0].type]([(e, auditlog.message(e)) for e in results])
+    single = await handlers[push.type](push, auditlog.message(push))
+    again = await handlers[push.type](push, auditlog.message(push))
+
+    handed_on = [[(m.topic, m.key, m.value) for m in h.outputs] for h in [*batched, single, again]]
+    assert handed_on == [
+        [],
+        [],
+        [(failures, TENANT, b"2")],
+        [(failures, TENANT, b"1")],
+        [(failures, TENANT, b"1")],
+    ]
+    assert (single.duplicate, again.duplicate) == (False, True)
+
+
 async def test_an_audit_entry_is_kept_once(auditlog: Auditlog) -> None:
     recorded = AuditRecorded(action=AuditAction.CONNECTED, actor=Actor(name="Ann"), at=NOW)
 

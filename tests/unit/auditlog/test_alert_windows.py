@@ -15,10 +15,14 @@ from auditlog.alert_rules import (
     AlertSettings,
     RaisedAlert,
     failure_tallies,
+)
+from auditlog.alert_windows import (
+    AlertWindows,
+    WindowsConfig,
+    dead_letter_tenant,
     failures_message,
     failures_of,
 )
-from auditlog.alert_windows import AlertWindows, WindowsConfig, dead_letter_tenant
 from stream_runner.namespace import TopicNamespace
 
 
