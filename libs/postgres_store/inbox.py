@@ -61,6 +61,31 @@ async def claim_events(conn: Connection, schema: str, events: Sequence[tuple[str
     return first_claims([(e[0], e[1]) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows})
 
 
+async def claim_events_with_outputs(
+    conn: Connection, schema: str, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+) -> int:
+    """Record many (tenant, event id, topic) as applied together with the messages each produced, in one
+    statement (one row written per event, where `claim_events` then `save_outputs_many` write it twice);
+    returns how many were not applied before. For a handler that applies a batch first and claims it
+    last: fewer than `len(events)` means some event was applied before (a redelivery), and the
+    transaction must be rolled back, its effects having been planned as if none was. An event whose row
+    another transaction holds uncommitted waits for that transaction, as `claim_events` does."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("claim_events_with_outputs must run inside the transaction of the effect")
+    if not events:
+        return 0
+    inserted = await conn.fetchval(
+        f"WITH claimed AS (INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
+        " SELECT t, e, p, o::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+        " AS u(t, e, p, o) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
+        [e[0] for e in events],
+        [e[1] for e in events],
+        [e[2] for e in events],
+        [orjson.dumps([saved_form(m) for m in e[3]]).decode() for e in events],
+    )
+    return int(inserted)
+
+
 def first_claims(events: Sequence[EventRef], claimed: set[EventRef]) -> list[bool]:
     """Which events of a batch are applied now: the first of each (tenant, event id) claimed."""
     seen: set[EventRef] = set()
@@ -184,6 +209,12 @@ class PostgresInbox:
     async def claim_batch(self, events: Sequence[tuple[str, str, str]]) -> list[bool]:
         """`claim_events` in this unit of work."""
         return await claim_events(self._conn, self._schema, events)
+
+    async def claim_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> int:
+        """`claim_events_with_outputs` in this unit of work."""
+        return await claim_events_with_outputs(self._conn, self._schema, events)
 
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         """`was_applied` in this unit of work."""

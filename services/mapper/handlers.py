@@ -14,6 +14,7 @@ from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
+from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from settings_replica.replica import settings_updated
@@ -72,17 +73,45 @@ class MapperHandlers:
         return (await self.source_changed_batch([(event, message)]))[0]
 
     async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
-        """Apply consecutive source changes in one transaction; one result per change."""
+        """Apply consecutive source changes in one transaction; one result per change.
+
+        The batch is first applied as if none of its events was applied before (the usual case: the
+        consumer loop sends known repeats again without calling this) and claimed last, each event's
+        inbox row written once with its results. When the claim finds one applied before (a redelivery
+        the loop did not know of), that transaction is rolled back and the batch applied again claiming
+        first, which re-sends the saved results of the repeats."""
         tenants = {event.tenantid for event, _ in items}
         settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
+        if distinct_events(items):
+            try:
+                async with self._store.unit() as unit:
+                    return await self._apply_changes(unit, items, settings, claim_first=False)
+            except AppliedBefore:
+                pass
         async with self._store.unit() as unit:
-            applied = await apply_source_changes(unit, items, settings)
-            handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
-            tallied = await unit.runs.add_applied(tally_outcomes(_run_outcomes(items, applied)))
-            _attach_run_reports(items, applied, handled, tallied)
-            pairs = zip(items, handled, strict=True)
-            saved = [(e.tenantid, e.id, h.outputs) for (e, _), h in pairs if not h.duplicate]
-            await unit.inbox.save_outputs_of(saved)
+            return await self._apply_changes(unit, items, settings, claim_first=True)
+
+    async def _apply_changes(
+        self,
+        unit: MapperUnit,
+        items: Sequence[Item],
+        settings: Mapping[str, TenantSettings | None],
+        *,
+        claim_first: bool,
+    ) -> list[Handled]:
+        applied = await apply_source_changes(unit, items, settings, claim_first=claim_first)
+        handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
+        tallied = await unit.runs.add_applied(tally_outcomes(_run_outcomes(items, applied)))
+        _attach_run_reports(items, applied, handled, tallied)
+        pairs = list(zip(items, handled, strict=True))
+        if claim_first:
+            await unit.inbox.save_outputs_of(
+                [(e.tenantid, e.id, h.outputs) for (e, _), h in pairs if not h.duplicate]
+            )
+            return handled
+        claims = [(e.tenantid, e.id, m.topic, h.outputs) for (e, m), h in pairs]
+        if await unit.inbox.claim_with_outputs(claims) < len(claims):
+            raise AppliedBefore()
         return handled
 
     def _handled(self, event: CloudEvent[Any], applied: Applied) -> Handled:
@@ -163,6 +192,15 @@ class MapperHandlers:
             return await self._once(event, message, effect)
 
         return handle
+
+
+class AppliedBefore(Exception):
+    """A batch applied as if fresh holds an event applied before: its transaction is rolled back."""
+
+
+def distinct_events(items: Sequence[Item]) -> bool:
+    """Whether no event comes twice in the batch (a repeat within one batch is applied claiming first)."""
+    return len({(event.tenantid, event.id) for event, _ in items}) == len(items)
 
 
 def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:

@@ -44,6 +44,13 @@ class Inbox(Protocol):
         """Claim (tenant, event id, topic) at once; True for the first claim of each event applied now."""
         ...
 
+    async def claim_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> int:
+        """Claim (tenant, event id, topic) with what each produced, at once; how many were not applied
+        before (those applied before are left as they were)."""
+        ...
+
     async def saved_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage]:
         """What an applied event produced."""
         ...

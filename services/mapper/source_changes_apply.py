@@ -212,10 +212,18 @@ class Applied:
 
 
 async def apply_source_changes(
-    unit: MapperUnit, items: Sequence[Item], settings: Mapping[str, TenantSettings | None]
+    unit: MapperUnit,
+    items: Sequence[Item],
+    settings: Mapping[str, TenantSettings | None],
+    *,
+    claim_first: bool = True,
 ) -> list[Applied]:
-    """Claim, plan and apply a batch of source changes in the unit of work."""
-    fresh_flags = await unit.inbox.claim_batch([(e.tenantid, e.id, m.topic) for e, m in items])
+    """Claim, plan and apply a batch of source changes in the unit of work. Without `claim_first`, every
+    change is planned as fresh and the caller claims them after (and rolls back if one was not)."""
+    if claim_first:
+        fresh_flags = await unit.inbox.claim_batch([(e.tenantid, e.id, m.topic) for e, m in items])
+    else:
+        fresh_flags = [True] * len(items)
     keys = [
         match_key_of(e.data, settings[e.tenantid]) if fresh else None
         for (e, _), fresh in zip(items, fresh_flags, strict=True)

@@ -34,6 +34,16 @@ class InMemoryInbox:
         claimed = {(t, e) for t, e, topic in events if await self.claim(t, e, topic)}
         return first_claims([(t, e) for t, e, _ in events], claimed)
 
+    async def claim_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> int:
+        claimed = 0
+        for tenant, event_id, topic, outputs in events:
+            if (tenant, event_id) not in self.rows:
+                self.rows[(tenant, event_id)] = InboxRow(topic, list(outputs))
+                claimed += 1
+        return claimed
+
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         return (tenant, event_id) in self.rows
 

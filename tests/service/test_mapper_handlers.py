@@ -116,6 +116,41 @@ async def test_an_event_twice_in_one_batch_is_applied_once(mapper: Mapper) -> No
     assert [r["outcome"] for _, r in payloads(first)] == ["created"]
 
 
+async def test_a_fresh_batch_writes_each_inbox_row_once_with_its_results(
+    mapper: Mapper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh batch is claimed last, rows and results in one write: the claim-first path's second write
+    # (save_outputs_of) is not taken.
+    second_writes: list[Any] = []
+    monkeypatch.setattr(mapper.store.tables.inbox, "save_outputs_of", second_writes.append)
+    events = [mapper.event(organization(1, "acme.io"), "e1"), mapper.event(organization(2, "b.io"), "e2")]
+
+    handled = await mapper.deliver_batch(events)
+
+    rows = mapper.store.tables.inbox.rows
+    assert second_writes == []
+    assert [rows[(TENANT, e.id)].outputs for e in events] == [list(h.outputs) for h in handled]
+
+
+async def test_a_batch_with_an_event_applied_before_resends_its_results_and_applies_the_rest(
+    mapper: Mapper,
+) -> None:
+    applied = mapper.event(organization(1, "acme.io"), "e1", run_id="run-1")
+    first = await mapper.deliver(applied)
+    records = mapper.store.tables.records
+
+    again, fresh = await mapper.deliver_batch(
+        [applied, mapper.event(organization(2, "acme.io", 1), "e2", run_id="run-1")]
+    )
+
+    assert again.duplicate and list(again.outputs) == list(first.outputs)
+    [(_, result)] = [p for p in payloads(fresh) if p[0] == "psync.record.applied"]
+    assert (result["outcome"], result["abm_id"]) == ("updated", payloads(first)[-1][1]["abm_id"])
+    assert len(mapper.store.tables.records) == len(records)
+    counts = mapper.store.tables.runs[(TENANT, "run-1")]
+    assert (counts["created"], counts["updated"]) == (1, 1)
+
+
 async def test_a_later_change_of_the_same_batch_sees_what_an_earlier_one_did(mapper: Mapper) -> None:
     handled = await mapper.deliver_batch(
         [mapper.event(organization(1, "acme.io"), "e1"), mapper.event(organization(2, "acme.io", 1), "e2")]

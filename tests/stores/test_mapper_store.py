@@ -94,6 +94,20 @@ async def test_a_batch_claims_the_first_of_each_new_event(subject: StoreUnderTes
     assert saved == {(tenant, "new"): [RESULT], (tenant, "old"): []}
 
 
+async def test_a_batch_claimed_with_its_results_counts_the_events_not_applied_before(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    async with subject.store.unit() as unit:
+        await unit.inbox.claim_with_outputs([(tenant, "old", "x", [RESULT])])
+    async with subject.store.unit() as unit:
+        claimed = await unit.inbox.claim_with_outputs([(tenant, "new", "x", []), (tenant, "old", "x", [])])
+
+    found = await subject.store.applied_outputs_of([(tenant, "new"), (tenant, "old")])
+
+    assert claimed == 1
+    assert found == {(tenant, "new"): [], (tenant, "old"): [RESULT]}
+
+
 async def test_what_applied_events_produced_is_read_outside_a_unit_byte_for_byte(
     subject: StoreUnderTest, tenant: str
 ) -> None:
