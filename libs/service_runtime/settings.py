@@ -9,13 +9,13 @@ with the service's prefix, e.g. `AUDITLOG_HTTP_PORT`.
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service_runtime.secret_keys import LOCAL_MODE_ENV
-from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace, check_prefix
+from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -49,15 +49,19 @@ class KafkaSettings(BaseSettings):
         " names), so deployments sharing one Kafka never see each other's events (docs/operations.md).",
     )
 
-    @field_validator("topic_prefix")
-    @classmethod
-    def _kafka_accepts_prefix(cls, prefix: str) -> str:
-        return check_prefix(prefix)
+    _topic_namespace: TopicNamespace = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _namespace_of_prefix(self) -> Self:
+        """The namespace, built (its prefix checked) once, as the settings are read: a prefix Kafka would
+        refuse is a validation error of the settings."""
+        self._topic_namespace = TopicNamespace(self.topic_prefix)
+        return self
 
     @property
     def topic_namespace(self) -> TopicNamespace:
         """Where this deployment's topics and consumer groups are on the cluster."""
-        return TopicNamespace(self.topic_prefix)
+        return self._topic_namespace
 
 
 class ServiceSettings(KafkaSettings):

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from mapper.settings import MapperSettings
 from psyncctl.settings import CtlSettings
 from schemas.topics import ALL_TOPICS, SOURCE_CHANGES
+from stream_runner import namespace
 from stream_runner.kafka_runner import incoming_from
-from stream_runner.namespace import TopicNamespace
+from stream_runner.namespace import TopicNamespace, check_prefix
 
 
 def test_the_default_namespace_keeps_the_registrys_names() -> None:
@@ -65,3 +66,19 @@ def test_a_consumed_record_reaches_the_handlers_by_its_logical_topic() -> None:
     )  # fmt: skip
     message = incoming_from(record, TopicNamespace("blue-"))
     assert (message.topic, message.partition, message.offset) == (SOURCE_CHANGES.name, 3, 7)
+
+
+def test_the_settings_check_the_prefix_once_and_keep_the_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+
+    def counted_check(prefix: str) -> str:
+        checked.append(prefix)
+        return check_prefix(prefix)
+
+    monkeypatch.setattr(namespace, "check_prefix", counted_check)
+    monkeypatch.setenv("PSYNC_TOPIC_PREFIX", "blue-")
+    settings = MapperSettings()
+    used = [settings.topic_namespace.topic(t.name) for t in ALL_TOPICS]
+
+    assert used[0].startswith("blue-") and settings.topic_namespace is settings.topic_namespace
+    assert checked == ["blue-"]
