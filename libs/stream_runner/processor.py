@@ -153,7 +153,7 @@ class MessageProcessor:
                     processed = await self._decode_and_apply(message, stop)
                 finally:
                     elapsed = time.perf_counter() - started
-                    self._metrics.seconds.labels(message.topic).observe(elapsed)
+                    self._metrics.observe_messages(message.topic, elapsed)
                 self._metrics.messages.labels(message.topic, processed.outcome).inc()
                 _log.info(
                     "message_processed", outcome=processed.outcome, duration_ms=round(elapsed * 1000, 2)

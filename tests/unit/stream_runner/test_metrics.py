@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 
-from stream_runner.metrics import RunnerMetrics
+from stream_runner.metrics import MESSAGE_BUCKETS, MessageSeconds, RunnerMetrics
 
 TOPIC = "psync.source-changes.v1"
 
@@ -24,14 +24,18 @@ def _samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
 def test_messages_timed_at_once_count_as_one_observation_each(seconds_each: float) -> None:
     at_once, one_by_one = CollectorRegistry(), CollectorRegistry()
     metrics = RunnerMetrics(at_once)
-    histogram = RunnerMetrics(one_by_one).seconds.labels(TOPIC)
+    histogram = Histogram(
+        MessageSeconds.NAME, MessageSeconds.HELP, ["topic"], registry=one_by_one, buckets=MESSAGE_BUCKETS
+    ).labels(TOPIC)
 
     metrics.observe_messages(TOPIC, seconds_each, 2000)
     metrics.observe_messages(TOPIC, 0.002, 3)
+    metrics.observe_messages(TOPIC, 0.04)
     for _ in range(2000):
         histogram.observe(seconds_each)
     for _ in range(3):
         histogram.observe(0.002)
+    histogram.observe(0.04)
 
     counted, observed = _samples(at_once), _samples(one_by_one)
     assert counted.keys() == observed.keys()
