@@ -15,13 +15,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from auditlog.alert_rules import AlertSettings, webhook_refusal
-from auditlog.alert_store import AlertStore
+from auditlog.ports import AlertAdmin
 from service_runtime.http_errors import bad_request, json_error
 from service_runtime.http_inputs import read_json, read_query
 from tenant_auth.actors import actor_of
 from tenant_auth.middleware import tenant_of
 
-ALERTS = web.AppKey("alerts", AlertStore)
+ALERTS = web.AppKey("alerts", AlertAdmin)
 HTTP_HOSTS = web.AppKey("alert_webhook_http_hosts", frozenset)
 
 
@@ -78,7 +78,7 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
     return web.json_response({"alert_id": alert_id, "acknowledged": True})
 
 
-def add_alert_routes(app: web.Application, store: AlertStore, http_hosts: frozenset[str]) -> None:
+def add_alert_routes(app: web.Application, store: AlertAdmin, http_hosts: frozenset[str]) -> None:
     """Mount the alerts API; `http_hosts` may receive notifications over plain http."""
     app[ALERTS] = store
     app[HTTP_HOSTS] = http_hosts

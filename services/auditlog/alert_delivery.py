@@ -4,8 +4,8 @@ A webhook reaches only public addresses (`alert_rules.address_refusal`): its hos
 delivery and connected to only at the addresses that passed the check (a DNS answer cannot change between
 the check and the connection), unless the host is in `DeliveryPolicy.private_hosts` (a local receiver).
 
-It reads the outbox the alerts are written to (`AlertStore`), apart from the consumer loop: a slow or dead
-receiver delays only its own deliveries, never the activity log. Each attempt is leased, so a replica
+It reads the outbox the alerts are written to (`ports.AlertOutbox`), apart from the consumer loop: a slow
+or dead receiver delays only its own deliveries, never the activity log. Each attempt is leased, so a replica
 that dies mid-attempt leaves the delivery due again; a receiver that accepted a delivery whose success
 was not recorded gets it twice (at least once). A delivery still failing after `give_up_after_s` is
 abandoned with its last error.
@@ -29,7 +29,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from auditlog.alert_rules import address_refusal, retry_delay_s
-from auditlog.alert_store import AlertStore, Delivery
+from auditlog.ports import AlertOutbox, Delivery
 
 _log = structlog.get_logger(__name__)
 
@@ -52,7 +52,7 @@ class DeliveryPolicy:
 class AlertDelivery:
     """Delivers due alerts until stopped."""
 
-    def __init__(self, store: AlertStore, policy: DeliveryPolicy) -> None:
+    def __init__(self, store: AlertOutbox, policy: DeliveryPolicy) -> None:
         self._store = store
         self._policy = policy
 

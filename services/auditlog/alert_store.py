@@ -3,26 +3,13 @@ window) and the outbox of their webhook deliveries, written with the alert in on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from auditlog.alert_rules import AlertSettings, RaisedAlert, alert_id_of, slack_message
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A webhook delivery due now: the alert's body and where it goes (None: the tenant has no webhook
-    any more), and how many attempts it has had, this one included."""
-
-    tenant: str
-    alert_id: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-    webhook_url: str | None
+from auditlog.ports import Delivery
 
 
 class AlertStore:

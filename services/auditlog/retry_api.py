@@ -20,10 +20,16 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from auditlog.ports import ActivityReads
-from auditlog.retry_requests import Refusal, RetryRequests, RetryUndeliverable
-from auditlog.retry_rules import NotRetriable, RetryWork, first_run_of, retry_work, runs_holding_failures
-from auditlog.retry_store import ActivityRetries
+from auditlog.ports import ActivityReads, RetrySending, RunRetries
+from auditlog.retry_rules import (
+    NotRetriable,
+    Refusal,
+    RetryUndeliverable,
+    RetryWork,
+    first_run_of,
+    retry_work,
+    runs_holding_failures,
+)
 from service_runtime.http_errors import json_error
 from tenant_auth.actors import actor_of
 from tenant_auth.middleware import tenant_of
@@ -51,8 +57,8 @@ class RetryAnswer(BaseModel):
 
 
 RUNS = web.AppKey("retry_runs", ActivityReads)
-RETRIES = web.AppKey("activity_retries", ActivityRetries)
-REQUESTS = web.AppKey("retry_requests", RetryRequests)
+RETRIES = web.AppKey("activity_retries", RunRetries)
+REQUESTS = web.AppKey("retry_requests", RetrySending)
 
 
 async def retry_run(request: web.Request) -> web.Response:
@@ -112,7 +118,7 @@ def _accepted(data: dict[str, object]) -> web.Response:
 
 
 def add_retry_routes(
-    app: web.Application, reads: ActivityReads, retries: ActivityRetries, requests: RetryRequests
+    app: web.Application, reads: ActivityReads, retries: RunRetries, requests: RetrySending
 ) -> None:
     """Mount the retry API on the service's application."""
     app[RUNS] = reads

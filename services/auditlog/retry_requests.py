@@ -8,31 +8,13 @@ asked, and the auditlog holds no service credential.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from auditlog.retry_rules import RetryWork
+from auditlog.retry_rules import Refusal, RetryUndeliverable, RetryWork
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
-
-
-class RetryUndeliverable(Exception):
-    """The service that works the retry did not answer as its API says."""
-
-    def __init__(self, service: str, detail: str) -> None:
-        super().__init__(f"The {service} could not take the retry: {detail}")
-        self.service = service
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """The service refused the retry with a JSON error (its status, code and message)."""
-
-    status: int
-    code: str
-    message: str
 
 
 class RetryRequests:

@@ -38,6 +38,23 @@ class NotRetriable(Exception):
         self.status, self.code = status, code
 
 
+class RetryUndeliverable(Exception):
+    """The service that works the retry did not answer as its API says."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"The {service} could not take the retry: {detail}")
+        self.service = service
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The service refused the retry with a JSON error (its status, code and message)."""
+
+    status: int
+    code: str
+    message: str
+
+
 @dataclass(frozen=True)
 class FailedRecord:
     """A record that failed in a run, as its entry names it."""

@@ -35,18 +35,18 @@ class ActivityRetries:
         return [FailedRecord(r["object"], r["pipedrive_id"], r["abm_id"]) for r in rows]
 
     @asynccontextmanager
-    async def deciding(self, tenant: str, first_run_id: str) -> AsyncIterator[RetryDecision]:
+    async def deciding(self, tenant: str, first_run_id: str) -> AsyncIterator[LockedRetryDecision]:
         """The retries of one run, decided under its lock: a second request waits for the first."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"auditlog-retry:{tenant}:{first_run_id}",
             )
-            yield RetryDecision(conn, self._schema, tenant, first_run_id)
+            yield LockedRetryDecision(conn, self._schema, tenant, first_run_id)
 
 
 @dataclass
-class RetryDecision:
+class LockedRetryDecision:
     """One decision about retrying a run, in the transaction that holds its lock."""
 
     conn: Connection

@@ -30,7 +30,7 @@ from connector.queued_runs import RunKindName
 from connector.record_rereads import reread_records
 from connector.run_executor import ReadOptions, RunExecutor
 from connector.run_lock_store import TenantRunLocks
-from connector.run_store import RunStore
+from connector.run_store import PostgresRunProgress, RunStore
 from connector.runs_api import RunsApi
 from connector.scheduler import Scheduler, SchedulerTiming
 from connector.settings import ConnectorSettings
@@ -158,6 +158,7 @@ async def assemble(
             producer,
             runs,
             cursors,
+            PostgresRunProgress(pool, runs, cursors),
             clock,
             options,
             {

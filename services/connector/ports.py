@@ -1,21 +1,25 @@
-"""The connector's ports: what its scheduler, API and webhook receiver need of the world, stated as
-protocols.
+"""The connector's ports: what its scheduler, run executor, API and webhook receiver need of the world,
+stated as protocols.
 
-The scheduler queues due syncs and works each tenant's open runs under the tenant's lock; the runs API
-queues, lists and cancels runs; the webhook receiver checks a delivery's credentials and queues it once,
-and the webhook registration keeps the tenant's subscriptions. The Postgres adapters (`run_store`,
-`settings_store`, `run_lock_store`, `webhook_store`) and the in-memory fakes of the service tests
+The scheduler queues due syncs and works each tenant's open runs under the tenant's lock; the run executor
+stores a run's progress with what it emitted; the runs API queues, lists and cancels runs; the webhook
+receiver checks a delivery's credentials and queues it once, and the webhook registration keeps the
+tenant's subscriptions. The Postgres adapters (`run_store`, `settings_store`, `run_lock_store`,
+`webhook_store`) and the in-memory fakes of the service tests
 (`tests/service/connector_fakes.py`) both implement them, and one store test suite
 (`tests/stores/test_connector_store.py`) runs against both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from connector.change_scan import Relation
 from connector.queued_runs import Run, RunKindName, RunState
+from connector.record_versions import Version
+from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 
 
@@ -82,6 +86,35 @@ class RunLifecycle(Protocol):
         self, run: Run, state: RunState, status: str, message: str | None, now: datetime
     ) -> None:
         """Close the run with its outcome."""
+        ...
+
+
+class RunProgress(Protocol):
+    """A run's progress (counts, tokens) stored with what it emitted, each time in one transaction: after a
+    crash either all of it holds, or none and the run emits the page again (same event ids), counted once."""
+
+    async def record_page(
+        self,
+        run: Run,
+        obj: SyncObject,
+        versions: Sequence[tuple[int, Version]],
+        *,
+        deleted: bool = False,
+        advance_to: datetime | None = None,
+        relations: Mapping[int, Relation] | None = None,
+    ) -> None:
+        """An acknowledged page's versions (and what its records point to), the moved cursor and the run's
+        progress."""
+        ...
+
+    async def checkpoint(
+        self,
+        run: Run,
+        staged: Sequence[tuple[SyncObject, Sequence[tuple[int, Version]]]],
+        first_emitted: Mapping[SyncObject, Sequence[int]] | None,
+    ) -> bool:
+        """The run's progress with versions staged since the last checkpoint and the ids it emitted for the
+        first time (`first_emitted`, which it must not emit again); whether a cancel was requested."""
         ...
 
 

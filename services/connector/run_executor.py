@@ -13,6 +13,7 @@ import structlog
 
 from connector.change_scan import Relation
 from connector.cursor_store import CursorStore
+from connector.ports import RunProgress
 from connector.queued_runs import Run, RunKindName, RunState
 from connector.record_versions import Version
 from connector.run_store import RunStore
@@ -61,13 +62,15 @@ class ReadOptions:
 
 @dataclass
 class RunContext:
-    """What a run's work needs: the run, the tenant's client, the stores, and a way to emit and checkpoint."""
+    """What a run's work needs: the run, the tenant's client, the stores it reads, and a way to emit and to
+    store its progress with what it emitted (`progress`)."""
 
     run: Run
     client: PipedriveClient
     producer: EventProducer
     cursors: CursorStore
     runs: RunStore
+    progress: RunProgress
     clock: Clock
     options: ReadOptions
     tokens_before: int
@@ -101,17 +104,9 @@ class RunContext:
         run's counts and tokens in one transaction: after a crash either all of them hold, or none and the
         page is emitted again (same event ids) and counted once."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
-        async with self.runs.pool.acquire() as conn, conn.transaction():
-            await self.cursors.record_emitted(
-                self.tenant,
-                obj,
-                versions,
-                deleted=deleted,
-                advance_to=advance_to,
-                relations=relations,
-                conn=conn,
-            )
-            await self.runs.save_progress(self.run, conn)
+        await self.progress.record_page(
+            self.run, obj, versions, deleted=deleted, advance_to=advance_to, relations=relations
+        )
 
     def stage_versions(self, obj: SyncObject, versions: Sequence[tuple[int, Version]]) -> None:
         """Keep acknowledged versions for the next checkpoint, which stores them with the position."""
@@ -123,16 +118,7 @@ class RunContext:
         organizations and persons). Raise RunCancelled when the admin asked to stop."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
         staged, self.staged_versions = self.staged_versions, []
-        if first_emitted is None and not staged:
-            cancel = await self.runs.save_progress(self.run)
-        else:
-            async with self.runs.pool.acquire() as conn, conn.transaction():
-                for obj, versions in staged:
-                    await self.cursors.record_emitted(self.tenant, obj, versions, conn=conn)
-                if first_emitted is not None:
-                    await self.runs.record_emitted_by_run(self.run, first_emitted, conn)
-                cancel = await self.runs.save_progress(self.run, conn)
-        if cancel:
+        if await self.progress.checkpoint(self.run, staged, first_emitted):
             raise RunCancelled()
 
 
@@ -161,6 +147,7 @@ class RunExecutor:
         producer: EventProducer,
         runs: RunStore,
         cursors: CursorStore,
+        progress: RunProgress,
         clock: Clock,
         options: ReadOptions,
         work: dict[RunKindName, Work],
@@ -169,6 +156,7 @@ class RunExecutor:
         self._producer = producer
         self._runs = runs
         self._cursors = cursors
+        self._progress = progress
         self._clock = clock
         self._options = options
         self._work = work
@@ -191,6 +179,7 @@ class RunExecutor:
             self._producer,
             self._cursors,
             self._runs,
+            self._progress,
             self._clock,
             self._options,
             run.tokens_spent,

@@ -1,5 +1,6 @@
 """The runs table (syncs, imports, retries: `queued_runs.Run`) in the connector's schema, and the records
-an import has emitted once. The scheduler picks the runs up."""
+an import has emitted once. The scheduler picks the runs up; a run's progress is stored with the versions
+it emitted in one transaction (`PostgresRunProgress`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from connector.change_scan import Relation
+from connector.cursor_store import CursorStore
 from connector.queued_runs import Counts, Run, RunKindName, RunState
+from connector.record_versions import Version
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -55,11 +59,6 @@ class RunStore:
         self._pool = pool
         self._table = f"{schema}.runs"
         self._emitted = f"{schema}.import_emitted"
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        """The pool (a page's versions, cursor and run counts are stored in one transaction through it)."""
-        return self._pool
 
     async def enqueue(
         self, tenant: str, kind: RunKindName, trigger: str, spec: dict[str, Any] | None = None
@@ -283,3 +282,48 @@ class RunStore:
             run_id,
         )
         return _run(row) if row else None
+
+
+class PostgresRunProgress:
+    """A run's progress stored with what it emitted (`connector.ports.RunProgress`): the runs table and the
+    cursors and versions (`CursorStore`), written on one connection, in one transaction each time."""
+
+    def __init__(self, pool: asyncpg.Pool, runs: RunStore, cursors: CursorStore) -> None:
+        self._pool = pool
+        self._runs = runs
+        self._cursors = cursors
+
+    async def record_page(
+        self,
+        run: Run,
+        obj: SyncObject,
+        versions: Sequence[tuple[int, Version]],
+        *,
+        deleted: bool = False,
+        advance_to: datetime | None = None,
+        relations: Mapping[int, Relation] | None = None,
+    ) -> None:
+        """An acknowledged page's versions, the moved cursor and the run's progress, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._cursors.record_emitted(
+                run.tenant_id, obj, versions, deleted=deleted, advance_to=advance_to, relations=relations,
+                conn=conn,
+            )  # fmt: skip
+            await self._runs.save_progress(run, conn)
+
+    async def checkpoint(
+        self,
+        run: Run,
+        staged: Sequence[tuple[SyncObject, Sequence[tuple[int, Version]]]],
+        first_emitted: Mapping[SyncObject, Sequence[int]] | None,
+    ) -> bool:
+        """The run's progress, with the staged versions and first emitted ids in the same transaction when
+        there are any; whether a cancel was requested."""
+        if first_emitted is None and not staged:
+            return await self._runs.save_progress(run)
+        async with self._pool.acquire() as conn, conn.transaction():
+            for obj, versions in staged:
+                await self._cursors.record_emitted(run.tenant_id, obj, versions, conn=conn)
+            if first_emitted is not None:
+                await self._runs.record_emitted_by_run(run, first_emitted, conn)
+            return await self._runs.save_progress(run, conn)
