@@ -89,3 +89,23 @@ def test_components_of_services_with_ports_speak_to_ports_not_stores() -> None:
                 offenders[name] = imports
 
     assert offenders == {}
+
+
+WRITES = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)")
+PSYNCCTL_USES_OF_SERVICES = {"connector.cursor_store", "connector.queued_runs", "connector.run_store"}
+"""The owners' code `psyncctl resync` writes the connector's tables through (docs/operations.md)."""
+
+
+def test_psyncctl_writes_its_own_tables_only_and_others_only_through_their_owners_code() -> None:
+    modules = sorted((SERVICES / "psyncctl").glob("*.py"))
+    writing: set[str] = set()
+    imported: set[str] = set()
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and WRITES.search(node.value):
+                writing.add(module.name)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in WITH_PORTS:
+                imported.add(node.module)
+
+    assert writing == {"redrive_log_store.py"}
+    assert imported == PSYNCCTL_USES_OF_SERVICES
