@@ -113,12 +113,11 @@ class RunningRunner:
         await asyncio.wait_for(self.task, 30)
 
 
-@pytest.fixture
-async def runner(
-    scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool
-) -> AsyncIterator[RunningRunner]:
-    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
-    await producer.start()
+def recording_replica(
+    scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool, producer: EventProducer, **options: Any
+) -> RunningRunner:
+    """A replica of the scratch service, started: it records each run start it consumes in its table, in
+    the group `group-<uid>`, committing every 0.2 s; `options` go to its KafkaStreamRunner."""
     registry = CollectorRegistry()
     processor = MessageProcessor(
         scratch.service,
@@ -127,19 +126,26 @@ async def runner(
         RunnerMetrics(registry),
         topic_contracts={scratch.topic: SYNC_RUNS.name},
     )
-    running = RunningRunner(
-        KafkaStreamRunner(
-            bootstrap=kafka_bootstrap,
-            group_id=f"group-{scratch.uid}",
-            topics=[scratch.topic],
-            processor=processor,
-            client_id=scratch.service,
-            namespace=SCRATCH,
-            commit_interval_s=0.2,
-        ),
-        registry,
-        scratch.topic,
+    runner = KafkaStreamRunner(
+        bootstrap=kafka_bootstrap,
+        group_id=f"group-{scratch.uid}",
+        topics=[scratch.topic],
+        processor=processor,
+        client_id=scratch.service,
+        namespace=SCRATCH,
+        commit_interval_s=0.2,
+        **options,
     )
+    return RunningRunner(runner, registry, scratch.topic)
+
+
+@pytest.fixture
+async def runner(
+    scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[RunningRunner]:
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
+    await producer.start()
+    running = recording_replica(scratch, kafka_bootstrap, pg_pool, producer)
     yield running
     if not running.task.done():
         await running.shutdown()
@@ -309,26 +315,9 @@ async def test_a_static_member_keeps_its_place_when_it_stops_and_its_restart_tak
     group = f"group-{scratch.uid}"
 
     def replica() -> RunningRunner:
-        registry = CollectorRegistry()
-        processor = MessageProcessor(
-            scratch.service,
-            {"psync.run.started": recording_handler(pg_pool, scratch.schema)},
-            producer,
-            RunnerMetrics(registry),
-            topic_contracts={scratch.topic: SYNC_RUNS.name},
+        return recording_replica(
+            scratch, kafka_bootstrap, pg_pool, producer, session_timeout_s=60, group_instance_id="replica-0"
         )
-        runner = KafkaStreamRunner(
-            bootstrap=kafka_bootstrap,
-            group_id=group,
-            topics=[scratch.topic],
-            processor=processor,
-            client_id=scratch.service,
-            namespace=SCRATCH,
-            commit_interval_s=0.2,
-            session_timeout_s=60,
-            group_instance_id="replica-0",
-        )
-        return RunningRunner(runner, registry, scratch.topic)
 
     async def send(run_id: str) -> None:
         event = run_started(scratch.tenant, run_id)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from connector.bootstrap import Connector, assemble, install_tables
+from connector.queued_runs import Run
 from connector.settings import ConnectorSettings
 from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
@@ -160,6 +161,34 @@ class ConnectorHarness:
         """The connector's own run events of the tenant since the test began: every mapper on this Kafka
         (`make up`'s, other tests') applies the tenant's changes too and reports apply runs on the topic."""
         return [e for e in await self.events(SYNC_RUNS.name) if e["source"] == "/connector"]
+
+    async def work_interrupted(
+        self,
+        run: Run,
+        target: object,
+        method: str,
+        fails: Callable[[int, tuple[Any, ...]], bool],
+        reason: str,
+    ) -> None:
+        """Work the run while `target.method` raises ConnectionError(`reason`) at the calls `fails` picks
+        (by the call's number, from 1, and its arguments), as if the database or the broker went away
+        there; the work must end in that error. The method is the original again afterwards."""
+        original = getattr(target, method)
+        calls = 0
+
+        async def interrupted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if fails(calls, args):
+                raise ConnectionError(reason)
+            return await original(*args, **kwargs)
+
+        setattr(target, method, interrupted)
+        try:
+            with pytest.raises(ConnectionError, match=reason):
+                await self.connector.executor.work(run)
+        finally:
+            setattr(target, method, original)
 
     async def new_tenant_headers(self, tenant: str) -> dict[str, str]:
         """A second tenant with its own key."""

@@ -77,21 +77,9 @@ async def _import_interrupted_at_the_second_page(harness: ConnectorHarness, stag
     runs = harness.connector.runs
     spec = {"source": "deals_at_stages", "stage_ids": stages}
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", spec)
-    original, calls = runs.save_progress, 0
-
-    async def dies_at_the_second_page(run: Run, conn: Any = None) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise ConnectionError("the process died here")
-        return await original(run, conn)
-
-    runs.save_progress = dies_at_the_second_page  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.work(run)
-    finally:
-        runs.save_progress = original  # type: ignore[method-assign]
+    await harness.work_interrupted(
+        run, runs, "save_progress", lambda call, _: call == 2, "the process died here"
+    )
     interrupted = await runs.get(harness.tenant, run.run_id)
     assert interrupted is not None and interrupted.progress["position"]["stage_index"] == 1
     return run

@@ -29,17 +29,8 @@ async def test_an_import_interrupted_after_its_last_page_was_stored_emits_and_co
     organizations = sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
     runs = harness.connector.runs
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
-    original = runs.finish
-
-    async def dies_before_closing(*args: Any, **kwargs: Any) -> None:
-        raise ConnectionError("the database went away after the last page was stored")
-
-    runs.finish = dies_before_closing  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.work(run)
-    finally:
-        runs.finish = original  # type: ignore[method-assign]
+    closing = "the database went away after the last page was stored"
+    await harness.work_interrupted(run, runs, "finish", lambda _, __: True, closing)
     interrupted = await runs.get(harness.tenant, run.run_id)
     assert interrupted is not None and interrupted.state is RunState.RUNNING
     assert interrupted.progress["read"] == organizations, "every page was stored before the interruption"
@@ -71,19 +62,13 @@ async def test_a_run_whose_end_could_not_be_published_stays_open_and_publishes_i
     organizations = sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
     runs, producer = harness.connector.runs, harness.connector.producer
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
-    original = producer.send_all
 
-    async def refuses_the_end(messages: Sequence[OutgoingMessage]) -> None:
-        if any(b'"psync.run.finished"' in m.value for m in messages):
-            raise ConnectionError("the broker went away before the run's end was acknowledged")
-        await original(messages)
+    def the_end(_: int, args: tuple[Any, ...]) -> bool:
+        messages: Sequence[OutgoingMessage] = args[0]
+        return any(b'"psync.run.finished"' in m.value for m in messages)
 
-    producer.send_all = refuses_the_end  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.work(run)
-    finally:
-        producer.send_all = original  # type: ignore[method-assign]
+    ending = "the broker went away before the run's end was acknowledged"
+    await harness.work_interrupted(run, producer, "send_all", the_end, ending)
     interrupted = await runs.get(harness.tenant, run.run_id)
     assert interrupted is not None and interrupted.state is RunState.RUNNING
 

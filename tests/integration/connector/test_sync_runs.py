@@ -104,19 +104,10 @@ async def test_run_events_report_counts_and_the_tokens_of_the_ledger(harness: Co
 
 async def test_the_cursor_does_not_move_when_kafka_does_not_acknowledge(harness: ConnectorHarness) -> None:
     await harness.connect_by_token()
-    producer = harness.connector.producer
-
-    async def refuse(messages: object) -> None:
-        raise ConnectionError("broker unavailable")
-
-    original = producer.send_all
-    producer.send_all = refuse  # type: ignore[method-assign]
     run = await harness.connector.runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.work(run)
-    finally:
-        producer.send_all = original  # type: ignore[method-assign]
+    await harness.work_interrupted(
+        run, harness.connector.producer, "send_all", lambda _, __: True, "broker unavailable"
+    )
 
     assert await harness.connector.cursors.cursor(harness.tenant, SyncObject.ORGANIZATION) is None
     resumed = await harness.connector.scheduler.work_tenant(harness.tenant)
@@ -129,22 +120,10 @@ async def test_a_crash_while_storing_a_page_leaves_it_to_be_emitted_again_and_co
 ) -> None:
     await harness.connect_by_token()
     runs = harness.connector.runs
-    original, calls = runs.save_progress, 0
-
-    async def dies_on_the_second_page(run: Run, conn: Any = None) -> bool:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise ConnectionError("the process died here")
-        return await original(run, conn)
-
     run = await runs.enqueue(harness.tenant, RunKindName.SYNC, "manual")
-    runs.save_progress = dies_on_the_second_page  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ConnectionError):
-            await harness.connector.executor.work(run)
-    finally:
-        runs.save_progress = original  # type: ignore[method-assign]
+    await harness.work_interrupted(
+        run, runs, "save_progress", lambda call, _: call == 2, "the process died here"
+    )
     assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
 
     done = await runs.get(harness.tenant, run.run_id)
