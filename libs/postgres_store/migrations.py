@@ -15,6 +15,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from postgres_store.pool import session_lock
+
 _log = structlog.get_logger(__name__)
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -61,8 +63,7 @@ async def apply_migrations(
         raise MigrationError(f"invalid schema or ledger name {schema!r} {ledger!r}")
     migrations = load_migrations(folder)
     applied_now: list[int] = []
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", zlib.crc32(schema.encode()))
+    async with pool.acquire() as conn, session_lock(conn, "$1", zlib.crc32(schema.encode())):
         # A migration that finds data it cannot fix says so with RAISE WARNING: make that visible.
         conn.add_log_listener(_log_notice)
         try:
@@ -88,7 +89,6 @@ async def apply_migrations(
                 _log.info("migration_applied", schema=schema, version=migration.version, name=migration.name)
         finally:
             conn.remove_log_listener(_log_notice)
-            await conn.execute("SELECT pg_advisory_unlock($1)", zlib.crc32(schema.encode()))
     return applied_now
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from postgres_store.inbox import PostgresInbox
-from postgres_store.pool import Connection
+from postgres_store.pool import Connection, session_lock
 from pusher.field_code_store import PostgresFieldCodes
 from pusher.mirror_store import PostgresMirror
 from pusher.parking_store import PostgresParked
@@ -66,9 +66,5 @@ class PostgresPusherStore:
     async def record_lock(self, tenant: str, obj: SyncObject, match_key: str) -> AsyncIterator[None]:
         """Serialize pushes of one record across replicas and the re-driver (released on a crash too)."""
         name = f"{self._schema}:push:{tenant}:{obj.value}:{match_key}"
-        async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
-            try:
-                yield
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+        async with self._pool.acquire() as conn, session_lock(conn, "hashtextextended($1, 0)", name):
+            yield
