@@ -1,5 +1,5 @@
 """The activity log's Postgres adapter: runs, per-record entries, their tallies and audit entries, each
-written in the transaction that claims its events in the inbox."""
+written in the transaction that claims its events (in the inbox; a per-record entry is its own claim)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncpg
 
 from auditlog.activity_entries import EntryEvent, RecordEntry, applies_run_of, tally_entries
 from auditlog.run_views import shown_status
-from postgres_store.inbox import claim_event, claim_events
+from postgres_store.inbox import claim_event, first_claims
 from postgres_store.pool import Connection
 from schemas.events.audit import AuditRecorded
 from schemas.events.sync_runs import RunFinished, RunStarted, RunStatus
@@ -22,7 +22,7 @@ _ENTRY_COLUMNS = (
 
 class PostgresActivityLog:
     """The activity log on PostgreSQL (`auditlog.ports.ActivityLog`): each write is one transaction that
-    also claims its events in the inbox."""
+    also claims its events (in the inbox, or by the entry's own key)."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
@@ -107,34 +107,28 @@ class PostgresActivityLog:
 
     async def record_entry(self, tenant: str, event_id: str, topic: str, entry: RecordEntry) -> bool:
         """Add one per-record entry; False for a repeat."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if not await claim_event(conn, self._schema, tenant, event_id, topic):
-                return False
-            await conn.execute(
-                f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                tenant, event_id, entry.run_id, topic, entry.object, entry.direction, entry.match_key,
-                entry.pipedrive_id, entry.abm_id, entry.outcome, entry.message, entry.tokens_spent,
-                entry.occurred_at,
-            )  # fmt: skip
-            await self._tally(conn, [EntryEvent(tenant, event_id, topic, entry)])
-            return True
+        return (await self.record_entries([EntryEvent(tenant, event_id, topic, entry)]))[0]
 
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
-        """Add the entries of many events in one transaction, as `record_entry` one by one would: one
-        flag per event, False for a repeat (already applied, or earlier in `events`)."""
+        """Add the entries of many events in one transaction with their tallies; one flag per event, False
+        for a repeat (its entry is kept already, or an earlier one in `events` adds it).
+
+        The entry is its event's claim: `entries` is keyed by (tenant, event id) as the inbox is, and kept
+        as long as the activity log, so the inbox is not written for them (one statement and one row per
+        entry fewer; a replay older than the inbox's dedupe window is still recognized)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await claim_events(conn, self._schema, [(e.tenant, e.event_id, e.topic) for e in events])
-            added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
-            if added:
-                await conn.execute(
-                    f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-                    " $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],"
-                    " $12::integer[], $13::timestamptz[])",
-                    *entry_columns(added),
-                )
-                await self._tally(conn, added)
+            rows = await conn.fetch(
+                f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                " $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],"
+                " $12::integer[], $13::timestamptz[]) ON CONFLICT (tenant_id, event_id) DO NOTHING"
+                " RETURNING tenant_id, event_id",
+                *entry_columns(events),
+            )
+            fresh = first_claims(
+                [(e.tenant, e.event_id) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows}
+            )
+            await self._tally(conn, [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh])
             return fresh
 
     async def _tally(self, conn: Connection, events: Sequence[EntryEvent]) -> None:

@@ -22,6 +22,7 @@ from auditlog.run_views import (
     merged_reasons,
     shown_status,
 )
+from postgres_store.inbox import first_claims
 from schemas.events.audit import AuditRecorded
 from schemas.events.common import RecordOutcome
 from schemas.events.sync_runs import RunCounts, RunFinished, RunStarted
@@ -109,7 +110,9 @@ class InMemoryActivityLog:
         return (await self.record_entries([EntryEvent(tenant, event_id, topic, entry)]))[0]
 
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
-        fresh = await self.inbox.claim_batch([(e.tenant, e.event_id, e.topic) for e in events])
+        # The entry is its event's claim (keyed as the inbox is, kept as long as the log).
+        claimed = {(e.tenant, e.event_id) for e in events if (e.tenant, e.event_id) not in self.entries}
+        fresh = first_claims([(e.tenant, e.event_id) for e in events], claimed)
         added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
         for event in added:
             self.entries[(event.tenant, event.event_id)] = _entry_row(event)

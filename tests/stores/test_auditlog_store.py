@@ -4,7 +4,7 @@ answer alike (STYLE rule 6: every fake is checked against the real thing)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +36,8 @@ class StoreUnderTest:
     log: ActivityLog
     reads: ActivityReads
     alerts: AlertRaising
+    forget_applied: Callable[[str], Awaitable[None]]
+    """Prune a tenant's inbox, as the pruning worker does once the dedupe window has passed."""
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +45,15 @@ async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]
     """The auditlog's tables in a fresh schema, shared by the module (each test has a tenant of its own)."""
     schema = f"itest_auditlog_store_{uuid.uuid4().hex[:8]}"
     await install_tables(pg_pool, schema)
+
+    async def forget_applied(tenant: str) -> None:
+        await pg_pool.execute(f"DELETE FROM {schema}.inbox WHERE tenant_id = $1", tenant)
+
     yield StoreUnderTest(
         PostgresActivityLog(pg_pool, schema),
         PostgresActivityReads(pg_pool, schema),
         AlertStore(pg_pool, schema),
+        forget_applied,
     )
     await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
 
@@ -57,7 +64,11 @@ def subject(request: pytest.FixtureRequest) -> StoreUnderTest:
 
     def fakes() -> StoreUnderTest:
         memory = InMemoryActivityLog()
-        return StoreUnderTest(memory, memory, InMemoryAlerts())
+
+        async def forget_applied(tenant: str) -> None:
+            memory.inbox.rows = {k: row for k, row in memory.inbox.rows.items() if k[0] != tenant}
+
+        return StoreUnderTest(memory, memory, InMemoryAlerts(), forget_applied)
 
     return memory_or_postgres(request, fakes)
 
@@ -219,6 +230,31 @@ async def test_entries_are_written_once_and_counted_into_their_runs(
         Reason(RecordOutcome.FAILED, "Required field missing", 2),
         Reason(RecordOutcome.SKIPPED, "Duplicate found", 1),
     )
+
+
+async def test_an_entry_replayed_after_the_inbox_forgot_its_event_is_still_a_repeat(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    """A replay from further back than the inbox's dedupe window: the entry kept is the event's claim
+    (before, the claim succeeded again and the entry's insert failed on its key, every time)."""
+    events = [
+        EntryEvent(tenant, "a", RESULTS_TOPIC, entry("r1", 1, RecordOutcome.CREATED)),
+        EntryEvent(
+            tenant, "b", RESULTS_TOPIC, entry("r1", 2, RecordOutcome.FAILED, "Required field missing")
+        ),
+    ]
+    await subject.log.record_entries(events)
+    await subject.forget_applied(tenant)
+
+    again = await subject.log.record_entries(
+        [*events, EntryEvent(tenant, "c", RESULTS_TOPIC, entry("r1", 3, RecordOutcome.CREATED))]
+    )
+    single = await subject.log.record_entry(tenant, "a", RESULTS_TOPIC, entry("r1", 1, RecordOutcome.CREATED))
+    tallies = await subject.reads.tallies(tenant, ["r1"])
+
+    assert (again, single) == ([False, False, True], False)
+    assert tallies["r1"].counts == RunCounts(created=2, failed=1)
+    assert tallies["r1"].tokens == 1 + 2 + 3
 
 
 async def test_entries_are_paged_oldest_first(subject: StoreUnderTest, tenant: str) -> None:
