@@ -116,8 +116,8 @@ class RunningRunner:
 def recording_replica(
     scratch: Scratch, kafka_bootstrap: str, pg_pool: asyncpg.Pool, producer: EventProducer, **options: Any
 ) -> RunningRunner:
-    """A replica of the scratch service, started: it records each run start it consumes in its table, in
-    the group `group-<uid>`, committing every 0.2 s; `options` go to its KafkaStreamRunner."""
+    """A replica of the scratch service, started: it records each run start it consumes in its table,
+    committing every 0.2 s (`scratch_runner`, whose KafkaStreamRunner `options` go to)."""
     registry = CollectorRegistry()
     processor = MessageProcessor(
         scratch.service,
@@ -126,17 +126,24 @@ def recording_replica(
         RunnerMetrics(registry),
         topic_contracts={scratch.topic: SYNC_RUNS.name},
     )
-    runner = KafkaStreamRunner(
+    runner = scratch_runner(scratch, kafka_bootstrap, processor, commit_interval_s=0.2, **options)
+    return RunningRunner(runner, registry, scratch.topic)
+
+
+def scratch_runner(
+    scratch: Scratch, kafka_bootstrap: str, processor: MessageProcessor, **options: Any
+) -> KafkaStreamRunner:
+    """A consumer loop of the scratch service on its topic, in the group `group-<uid>`; `options` go to
+    KafkaStreamRunner."""
+    return KafkaStreamRunner(
         bootstrap=kafka_bootstrap,
         group_id=f"group-{scratch.uid}",
         topics=[scratch.topic],
         processor=processor,
         client_id=scratch.service,
         namespace=SCRATCH,
-        commit_interval_s=0.2,
         **options,
     )
-    return RunningRunner(runner, registry, scratch.topic)
 
 
 @pytest.fixture
@@ -265,15 +272,7 @@ async def test_one_poll_of_many_partitions_is_applied_as_one_batch_in_partition_
         batch_handlers={"psync.run.started": record_batch},
         topic_contracts={scratch.topic: SYNC_RUNS.name},
     )
-    kafka_runner = KafkaStreamRunner(
-        bootstrap=kafka_bootstrap,
-        group_id=f"group-{scratch.uid}",
-        topics=[scratch.topic],
-        processor=processor,
-        client_id=scratch.service,
-        namespace=SCRATCH,
-        max_poll_records=500,
-    )
+    kafka_runner = scratch_runner(scratch, kafka_bootstrap, processor, max_poll_records=500)
     stop = asyncio.Event()
     task = asyncio.create_task(kafka_runner.run(stop))
     try:
