@@ -3,7 +3,8 @@ aiohttp's text pages:
 
 - `json_failures` (outermost): an unexpected exception answers a JSON 500 `internal_error` carrying an
   `error_id` that is also in the log line with the traceback; aiohttp's own plain-text errors (the 413 of
-  a body over the size limit, a malformed form) answer the JSON error shape with the same status;
+  a body over the size limit, a malformed form) answer the JSON error shape with the same status, and a
+  body that cannot be read as its headers say (not the gzip its `Content-Encoding` claims) a JSON 400;
 - `json_routing_errors` (service_runtime.http_errors): the router's 404 and 405 as JSON;
 - `reject_nul_bytes`: a NUL character in the path or the query string is a 400 naming where it is
   (PostgreSQL text cannot hold one, and no API of ours has a use for it).
@@ -55,6 +56,8 @@ async def json_failures(request: web.Request, handler: Handler) -> web.StreamRes
         if answer.status < 400 or answer.content_type == JSON:
             raise
         return _as_json(answer, request.client_max_size)
+    except web.RequestPayloadError:
+        return _unreadable_body(request)
     except Exception as failure:
         error_id = uuid.uuid4().hex
         _log.error(
@@ -69,6 +72,16 @@ async def json_failures(request: web.Request, handler: Handler) -> web.StreamRes
         return web.json_response(
             {"error": "internal_error", "message": message, "error_id": error_id}, status=500
         )
+
+
+def _unreadable_body(request: web.Request) -> web.Response:
+    """The 400 of a body aiohttp could not read: not encoded as `Content-Encoding` says, or cut short."""
+    encoding = request.headers.get("Content-Encoding")
+    if encoding:
+        problem = f"body: cannot be decoded as its Content-Encoding ({encoding}) says"
+    else:
+        problem = "body: cannot be read (malformed or cut short)"
+    return web.json_response({"error": "bad_request", "message": problem, "problems": [problem]}, status=400)
 
 
 def _as_json(answer: web.HTTPException, limit: int) -> web.Response:

@@ -144,6 +144,24 @@ async def test_a_body_that_is_not_json_is_a_json_400(client: Client) -> None:
     )
 
 
+@pytest.mark.parametrize("path", ["/v1/things", "/v1/form"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_does_not_decode_as_its_content_encoding_says_is_a_json_400(
+    client: Client, path: str, encoding: str
+) -> None:
+    # Found by probing `make up` from outside: a body claiming to be gzip that is not was a 500.
+    response = await client.post(
+        path,
+        data=b"not compressed",
+        headers={"Content-Encoding": encoding, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert (response.status, response.content_type) == (400, "application/json")
+    body = await response.json()
+    assert body["error"] == "bad_request"
+    assert body["problems"] == [f"body: cannot be decoded as its Content-Encoding ({encoding}) says"]
+
+
 async def test_good_input_passes(client: Client) -> None:
     created = await client.post("/v1/things", json={"name": "ok", "pipedrive_id": 2**63 - 1})
     page = await client.get("/v1/things?limit=5")
