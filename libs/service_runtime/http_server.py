@@ -1,9 +1,14 @@
 """The HTTP server every service runs its app on: aiohttp's, except that a request it cannot parse (a
 request line or header over its size limits, a character HTTP does not allow) is answered with the JSON
 error shape like every other error, not aiohttp's plain-text page. Such a request never reaches the app,
-so no middleware (service_runtime.http_guards) can answer it."""
+so no middleware (service_runtime.http_guards) can answer it. A body that cannot be read (not the gzip
+its `Content-Encoding` claims) is answered by the middlewares with a 400; what is left of it, which
+aiohttp drains after the answer, fails the same way and is logged as such at info, not as an unhandled
+exception with a traceback."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -31,6 +36,13 @@ class _JsonErrorsRequestHandler(RequestHandler):
         answer = web.json_response({"error": code, "message": _MESSAGE}, status=status)
         answer.force_close()
         return answer
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        failure = kw.get("exc_info")
+        if isinstance(failure, web.RequestPayloadError):  # the rest of a body already refused with a 400
+            self.logger.info("request_body_unreadable: %s", str(failure).replace("\n", " ").strip())
+            return
+        super().log_exception(*args, **kw)
 
 
 class _JsonErrorsServer(Server):
