@@ -46,20 +46,43 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return await render_refusal(request, PageRefused(503, "A service is not answering", str(failure)))
     except ServiceFailed as failure:
         _log.warning("service_failed", service=failure.service, status=failure.answer.status)
-        return await render_refusal(request, PageRefused(502, "Something went wrong", str(failure)))
+        return await render_refusal(request, refusal_of(failure))
     except web.HTTPNotFound:
         return await render_refusal(request, PageRefused(404, "Page not found", "There is no such page."))
     except web.HTTPMethodNotAllowed:
         return await render_refusal(
             request, PageRefused(405, "Not allowed", f"{request.method} is not allowed here.")
         )
-    except web.HTTPException:
-        raise
+    except web.HTTPRequestEntityTooLarge:
+        message = "The form is larger than the console accepts. Send less at a time."
+        return await render_refusal(request, PageRefused(413, "That's too much", message))
+    except web.HTTPException as answer:
+        if answer.status < 400 or answer.content_type == "text/html":
+            raise
+        return await render_refusal(request, PageRefused(answer.status, "That can't be done", answer.reason))
+    except web.RequestPayloadError:
+        message = "The form could not be read (it is not encoded as its headers say)."
+        return await render_refusal(request, PageRefused(400, "That input can't be used", message))
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         _log.exception("page_failed", path=request.path, error_id=error_id)
         message = f"The console failed to show this page. Error id {error_id} (for your administrator)."
         return await render_refusal(request, PageRefused(500, "Something went wrong", message))
+
+
+def refusal_of(failure: ServiceFailed) -> PageRefused:
+    """A service's error as a page: what it refused as bad input (a tampered cursor or filter in the
+    address) or does not know is the person's 400 or 404, with the service's words; anything else is the
+    service failing, a 502."""
+    answer = failure.answer
+    if answer.status in (400, 422):
+        words = "; ".join(answer.problems) or answer.message
+        return PageRefused(
+            400, "That input can't be used", f"The {failure.service} service refused it: {words}"
+        )
+    if answer.status == 404:
+        return PageRefused(404, "Not found", answer.message)
+    return PageRefused(502, "Something went wrong", str(failure))
 
 
 @web.middleware
