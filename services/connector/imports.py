@@ -53,7 +53,7 @@ class ImportRuns:
             await context.checkpoint(first_emitted)
 
         async def already_emitted(obj: SyncObject, ids: Sequence[int]) -> set[int]:
-            return await context.runs.emitted_by_run(context.run, obj, ids)
+            return await context.progress.emitted_by_run(context.run, obj, ids)
 
         await read_import(
             context.client,

@@ -72,7 +72,7 @@ class RunQueue(Protocol):
 
 
 class RunLifecycle(Protocol):
-    """What working a run changes of it: its start, a pause until the budget resets, its end."""
+    """What working a run changes of it: its start, a pause until the budget resets, a failure, its end."""
 
     async def start(self, run: Run, now: datetime) -> bool:
         """Mark the run running; True when it starts for the first time (not a resume)."""
@@ -86,6 +86,10 @@ class RunLifecycle(Protocol):
         self, run: Run, state: RunState, status: str, message: str | None, now: datetime
     ) -> None:
         """Close the run with its outcome."""
+        ...
+
+    async def count_failure(self, run: Run) -> int:
+        """Count one more unexpected failure of the run; the failures so far."""
         ...
 
 
@@ -115,6 +119,46 @@ class RunProgress(Protocol):
     ) -> bool:
         """The run's progress with versions staged since the last checkpoint and the ids it emitted for the
         first time (`first_emitted`, which it must not emit again); whether a cancel was requested."""
+        ...
+
+    async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        """Those of `ids` the run has already emitted for the first time (an import's organizations and
+        persons)."""
+        ...
+
+
+class SyncCursors(Protocol):
+    """How far a tenant's records were read and what was emitted of each, as a run's work reads and marks
+    it (the pages' versions and cursors themselves are stored with the run's progress: `RunProgress`)."""
+
+    async def cursor(self, tenant: str, obj: SyncObject) -> datetime | None:
+        """The highest update_time emitted for the object (None before the first read)."""
+        ...
+
+    async def emitted(self, tenant: str, obj: SyncObject, ids: Sequence[int]) -> dict[int, Version]:
+        """The last emitted version of each of `ids` that has one."""
+        ...
+
+    async def relations(
+        self, tenant: str, obj: SyncObject, ids: Sequence[int]
+    ) -> dict[int, tuple[int | None, int | None]]:
+        """The organization and person each of `ids` pointed to when last emitted."""
+        ...
+
+    async def scanned_through(self, tenant: str) -> datetime | None:
+        """Up to when the tenant's changes were last scanned (None: never)."""
+        ...
+
+    async def mark_scanned(self, tenant: str, through: datetime) -> None:
+        """Record that every change up to `through` was seen (never moves back)."""
+        ...
+
+    async def live_ids(self, tenant: str, obj: SyncObject) -> set[int]:
+        """Ids emitted as live (not deleted) for the object."""
+        ...
+
+    async def mark_reconciled(self, tenant: str, obj: SyncObject, at: datetime) -> None:
+        """Record a finished reconciliation of the object's ids."""
         ...
 
 

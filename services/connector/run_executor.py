@@ -12,11 +12,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from connector.change_scan import Relation
-from connector.cursor_store import CursorStore
-from connector.ports import RunProgress
+from connector.ports import RunLifecycle, RunProgress, SyncCursors
 from connector.queued_runs import Run, RunKindName, RunState
 from connector.record_versions import Version
-from connector.run_store import RunStore
 from pipedrive_client import (
     BudgetExhausted,
     Clock,
@@ -62,14 +60,13 @@ class ReadOptions:
 
 @dataclass
 class RunContext:
-    """What a run's work needs: the run, the tenant's client, the stores it reads, and a way to emit and to
-    store its progress with what it emitted (`progress`)."""
+    """What a run's work needs: the run, the tenant's client, the cursors it reads and marks, and a way to
+    emit and to store its progress with what it emitted (`progress`)."""
 
     run: Run
     client: PipedriveClient
     producer: EventProducer
-    cursors: CursorStore
-    runs: RunStore
+    cursors: SyncCursors
     progress: RunProgress
     clock: Clock
     options: ReadOptions
@@ -145,8 +142,8 @@ class RunExecutor:
         self,
         factory: PipedriveClientFactory,
         producer: EventProducer,
-        runs: RunStore,
-        cursors: CursorStore,
+        runs: RunLifecycle,
+        cursors: SyncCursors,
         progress: RunProgress,
         clock: Clock,
         options: ReadOptions,
@@ -178,7 +175,6 @@ class RunExecutor:
             self._factory.for_tenant(run.tenant_id),
             self._producer,
             self._cursors,
-            self._runs,
             self._progress,
             self._clock,
             self._options,

@@ -327,3 +327,7 @@ class PostgresRunProgress:
             if first_emitted is not None:
                 await self._runs.record_emitted_by_run(run, first_emitted, conn)
             return await self._runs.save_progress(run, conn)
+
+    async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:
+        """Those of `ids` the run has already emitted (`RunStore.emitted_by_run`)."""
+        return await self._runs.emitted_by_run(run, obj, ids)

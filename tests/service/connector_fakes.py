@@ -24,6 +24,7 @@ class InMemoryRuns:
     tick of a clock of its own (PostgreSQL's `now()` of the queueing transaction)."""
 
     rows: dict[tuple[str, str], Run] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)
     _ticks: int = 0
 
     def _queued_at(self) -> datetime:
@@ -130,6 +131,11 @@ class InMemoryRuns:
         self._save(run)
         stored = self.rows[(run.tenant_id, run.run_id)]
         stored.state, stored.status, stored.message, stored.finished_at = state, status, message, now
+
+    async def count_failure(self, run: Run) -> int:
+        key = (run.tenant_id, run.run_id)
+        self.failures[key] = self.failures.get(key, 0) + 1
+        return self.failures[key]
 
     def _save(self, run: Run) -> None:
         stored = self.rows[(run.tenant_id, run.run_id)]

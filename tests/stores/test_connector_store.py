@@ -188,6 +188,15 @@ async def test_a_run_finishes_with_its_counts_and_outcome(subject: StoreUnderTes
     assert await subject.runs.next_open(tenant, NOW + timedelta(days=1)) is None
 
 
+async def test_a_runs_unexpected_failures_are_counted_per_run(subject: StoreUnderTest, tenant: str) -> None:
+    run = await subject.runs.enqueue(tenant, SYNC, "manual")
+    other = await subject.runs.enqueue(tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+
+    counted = [await subject.runs.count_failure(run), await subject.runs.count_failure(run)]
+
+    assert counted == [1, 2] and await subject.runs.count_failure(other) == 1
+
+
 async def test_webhook_subscriptions_are_kept_and_forgotten(subject: StoreUnderTest, tenant: str) -> None:
     await subject.add_tenant(tenant)
     before = await subject.webhooks.credentials(tenant)

@@ -61,7 +61,6 @@ STILL_TYPED_ON_STORES = {
     "mapper/audiences_api.py",
     "connector/connections_api.py",
     "connector/settings_api.py",
-    "connector/run_executor.py",  # the stores its runs read (cursors, emitted ids); progress is a port
     "connector/webhook_receiver.py",
 }
 """Components that still take concrete stores (issue #16); none may be added."""
