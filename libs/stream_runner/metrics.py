@@ -62,9 +62,9 @@ class MessageSeconds(Collector):
     counts the messages of a batch at once, each at the batch's average.
 
     What `count` calls of `Histogram.observe` would count (tests/unit/stream_runner/test_metrics.py
-    compares the two), at the cost of one call per batch instead of one per message (about 2 µs each, CPU,
-    for batches of thousands), on prometheus_client's public collector API (`Collector`,
-    `HistogramMetricFamily`) rather than a Histogram's private fields.
+    compares the two), at the cost of one call per batch (under 1 µs of CPU) instead of one per message
+    (1 to 1.4 µs each, 2 ms for a batch of 2,000), on prometheus_client's public collector API
+    (`Collector`, `HistogramMetricFamily`) rather than a Histogram's private fields.
     """
 
     NAME = "psync_message_seconds"
