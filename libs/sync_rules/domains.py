@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _ASCII_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A name whose every label _ASCII_LABEL accepts (checked at once: the common case).
+_ASCII_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+# A website typed the usual way: an optional http(s) scheme, ASCII labels of letters, digits and hyphens
+# (none empty), at most one trailing dot, an optional port, then nothing or a path, query or fragment of
+# visible ASCII. `plain_host` reads its host without urlsplit; any other text (user info, other schemes,
+# brackets, spaces, a backslash or underscore in the host, Unicode) takes the general path.
+_PLAIN_WEBSITE = re.compile(
+    r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z0-9-]+)\.?(?::[0-9]*)?(?:[/?#][!-~]*)?", re.IGNORECASE
+)
 _FORBIDDEN_HOST_CHARACTERS = re.compile(r"[\s/\\<>\"'`{}|^%]")
 # Dots that IDNA (UTS 46) treats as label separators, as typed on CJK keyboards.
 _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
@@ -70,6 +79,9 @@ def normalize_domain(value: str, *, keep_subdomains: bool = False) -> str:
     kept = labels if keep_subdomains else labels[-registrable_size:]
     if kept[0] == "www" and len(kept) > registrable_size:
         kept = kept[1:]
+    domain = ".".join(kept)
+    if _ASCII_NAME.fullmatch(domain) and "xn--" not in domain:
+        return domain  # every label is a valid ASCII label already, as _to_a_label finds one by one
     return ".".join(_to_a_label(value, label) for label in kept)
 
 
@@ -95,6 +107,30 @@ def _host_of(value: str) -> str:
     text = value.strip()
     if not text:
         raise InvalidDomainError(value, "it is empty")
+    host = plain_host(text)
+    if host is None:
+        host = _parsed_host(value, text)
+    if _is_ip_address(host):
+        raise InvalidDomainError(value, "it is an IP address")
+    if "." not in host:
+        raise InvalidDomainError(value, f"{host!r} is a single label, not a domain")
+    return host
+
+
+def plain_host(text: str) -> str | None:
+    """The host of a website typed the usual way (`_PLAIN_WEBSITE`), lowercased: what `_parsed_host`
+    makes of it, without urlsplit; None for any other text."""
+    plain = _PLAIN_WEBSITE.fullmatch(text)
+    if plain is None:
+        return None
+    scheme = _SCHEME.match(text)
+    if scheme is not None and scheme.group().lower() not in {"http://", "https://"}:
+        return None  # "shop.com://x": urlsplit reads "shop.com" as the scheme
+    return plain[1].lower()
+
+
+def _parsed_host(value: str, text: str) -> str:
+    """The host of any text as urlsplit finds it, lowercased, checked for what a host cannot hold."""
     netloc = urlsplit(text if _SCHEME.match(text) else f"//{text}").netloc
     host = netloc.rpartition("@")[2]
     if host.startswith("["):
@@ -105,10 +141,6 @@ def _host_of(value: str) -> str:
         raise InvalidDomainError(value, "it has no host name")
     if _FORBIDDEN_HOST_CHARACTERS.search(host) or ":" in host or ".." in host:
         raise InvalidDomainError(value, f"{host!r} contains characters a host name cannot have")
-    if _is_ip_address(host):
-        raise InvalidDomainError(value, "it is an IP address")
-    if "." not in host:
-        raise InvalidDomainError(value, f"{host!r} is a single label, not a domain")
     return host
 
 

@@ -5,7 +5,17 @@ import tldextract
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sync_rules.domains import InvalidDomainError, display_domain, normalize_domain, try_normalize_domain
+from sync_rules.domains import (
+    _ASCII_LABEL,
+    _ASCII_NAME,
+    _PLAIN_WEBSITE,
+    InvalidDomainError,
+    _parsed_host,
+    display_domain,
+    normalize_domain,
+    plain_host,
+    try_normalize_domain,
+)
 
 
 def test_design_example_reduces_to_registrable_domain() -> None:
@@ -156,3 +166,29 @@ def test_every_url_form_of_one_site_yields_one_key(
     url = f"{scheme}{www}{typed_host}{'.' if trailing_dot else ''}{port}{path}"
 
     assert normalize_domain(url) == host
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.from_regex(_PLAIN_WEBSITE, fullmatch=True).map(str.strip).filter(bool))
+def test_a_plainly_typed_website_gives_the_host_urlsplit_gives(text: str) -> None:
+    # The fast path (no urlsplit) for websites typed the usual way finds what the general path finds.
+    host = plain_host(text)
+    try:
+        parsed = _parsed_host(text, text)
+    except InvalidDomainError:
+        parsed = None
+    assert host is None or host == parsed
+
+
+@pytest.mark.parametrize(
+    "text", ["shop.com://x", "http.com://a.b", "a.com:", "http://a.com://x", "a.com./x", "A.COM.:80?q#f"]
+)
+def test_plain_host_agrees_with_urlsplit_at_the_edges(text: str) -> None:
+    assert plain_host(text) in {None, _parsed_host(text, text)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.text(alphabet="ab09-.", min_size=1, max_size=80) | st.just("a" * 63 + ".com"))
+def test_a_name_is_taken_at_once_exactly_when_each_label_is_valid(name: str) -> None:
+    each = all(_ASCII_LABEL.match(label) for label in name.split("."))
+    assert (_ASCII_NAME.fullmatch(name) is not None) == each
