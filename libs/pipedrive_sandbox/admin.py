@@ -1,4 +1,5 @@
-"""The admin API under `/_sandbox/` (a prefix Pipedrive never uses): ledger, faults, changes, seed, clock."""
+"""The admin API under `/_sandbox/` (a prefix Pipedrive never uses): ledger, faults, changes, edits between
+pages, seed, clock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pipedrive_sandbox.app_keys import state_of
 from pipedrive_sandbox.changes import generate_changes
 from pipedrive_sandbox.errors import InvalidRequest
 from pipedrive_sandbox.oauth import OAuthError
+from pipedrive_sandbox.page_edits import EditsBetweenPages
 from pipedrive_sandbox.query_params import json_body, query_int
 from pipedrive_sandbox.responses import json_response
 from pipedrive_sandbox.store import Entity
@@ -146,6 +148,30 @@ async def make_changes(request: web.Request) -> web.StreamResponse:
     return json_response({"changes": done})
 
 
+async def add_edits_between_pages(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/between-pages {"path": "/v1/recents", "entity": "organization", "ids": [...],
+    "changes": {"name": ...}}: change those records once, as a user of the app, just before the sandbox
+    answers the next call of `path` that asks for a later page (`start` above 0)."""
+    state = state_of(request)
+    body = await json_body(request)
+    try:
+        entity = Entity(body.get("entity", "organization"))
+        ids = tuple(int(i) for i in body.get("ids", ()))
+    except (TypeError, ValueError) as failure:
+        raise InvalidRequest("entity must be organization, person or deal, ids a list of ids") from failure
+    changes = body.get("changes")
+    if not isinstance(changes, dict) or not changes or not ids:
+        raise InvalidRequest("ids and changes (an object of fields) are required")
+    path = str(body.get("path", "/v1/recents"))
+    state.between_pages.append(EditsBetweenPages(path, entity, ids, changes))
+    return await show_edits_between_pages(request)
+
+
+async def show_edits_between_pages(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/between-pages: the edits asked for, whether they were made and on which records."""
+    return json_response({"edits": [e.as_json() for e in state_of(request).between_pages]})
+
+
 async def reseed(request: web.Request) -> web.StreamResponse:
     """POST /_sandbox/seed {seed?, organizations?, persons_per_organization?, deals_per_organization?}:
     replace all data, and reset the ledger and the limits."""
@@ -199,6 +225,8 @@ def add_admin_routes(app: web.Application) -> None:
     router.add_post(f"{PREFIX}/tokens/revoke", revoke_token)
     router.add_post(f"{PREFIX}/oauth/uninstall", uninstall_app)
     router.add_post(f"{PREFIX}/changes", make_changes)
+    router.add_post(f"{PREFIX}/between-pages", add_edits_between_pages)
+    router.add_get(f"{PREFIX}/between-pages", show_edits_between_pages)
     router.add_post(f"{PREFIX}/seed", reseed)
     router.add_post(f"{PREFIX}/clock/advance", advance_clock)
     router.add_post(f"{PREFIX}/limits/reset", reset_limits)

@@ -12,6 +12,7 @@ from pipedrive_sandbox.auth import Credential, authenticate
 from pipedrive_sandbox.errors import SandboxError
 from pipedrive_sandbox.ledger import LedgerEntry
 from pipedrive_sandbox.operations import OPERATIONS_BY_KEY, Operation
+from pipedrive_sandbox.page_edits import edit_between_pages, page_start
 from pipedrive_sandbox.ratelimit import Decision, Verdict
 from pipedrive_sandbox.responses import (
     BLOCKED_BODY,
@@ -65,6 +66,9 @@ async def _admitted(
         daily.headers["retry-after"] = str(decision.retry_after)
         return _with_limit_headers(daily, decision), 0
     request[CREDENTIAL] = credential
+    if state.between_pages:
+        start = page_start(dict(request.query))
+        edit_between_pages(state.between_pages, request.path, start, state.entities, state.admin_user.id)
     try:
         response = await handler(request)
     except SandboxError as failure:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipedrive_sandbox.account import Account, User
 from pipedrive_sandbox.activities import ActivityBook
@@ -14,6 +14,7 @@ from pipedrive_sandbox.events import EventListener
 from pipedrive_sandbox.faults import Faults
 from pipedrive_sandbox.ledger import Ledger
 from pipedrive_sandbox.oauth import OAuthServer
+from pipedrive_sandbox.page_edits import EditsBetweenPages
 from pipedrive_sandbox.ratelimit import RateLimiter
 from pipedrive_sandbox.seed import seed_company
 from pipedrive_sandbox.store import Entity, EntityTable
@@ -37,6 +38,8 @@ class SandboxState:
     revoked_api_tokens: set[str]
     change_rng: random.Random
     activities: ActivityBook
+    between_pages: list[EditsBetweenPages] = field(default_factory=list)
+    """Edits to make between two page calls of a list (`/_sandbox/between-pages`)."""
 
     @property
     def admin_user(self) -> User:

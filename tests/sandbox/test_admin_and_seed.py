@@ -104,6 +104,34 @@ async def test_the_change_generator_edits_deletes_and_merges_as_the_app(sandbox:
     assert listed.body["data"] == []
 
 
+async def test_edits_between_pages_are_made_once_just_before_the_first_later_page(
+    sandbox: SandboxClient,
+) -> None:
+    recents = {"since_timestamp": "2020-01-01 00:00:00", "items": "organization", "limit": 3}
+    listed = [i["id"] for i in (await sandbox.get("/v1/recents", **{**recents, "limit": 100})).body["data"]]
+    await _admin(sandbox, "POST", "/clock/advance", {"seconds": 60})
+    edited = listed[:2]
+    asked = await _admin(
+        sandbox, "POST", "/between-pages", {"ids": edited, "changes": {"name": "Edited between pages"}}
+    )
+
+    first = await sandbox.get("/v1/recents", start=0, **recents)
+    before = await _admin(sandbox, "GET", "/between-pages")
+    pages = [await sandbox.get("/v1/recents", start=start, **recents) for start in (3, 6, 9)]
+    after = await _admin(sandbox, "GET", "/between-pages")
+
+    assert len(listed) >= 9
+    assert asked["edits"][0]["done"] is False and before == asked
+    assert [i["id"] for i in first.body["data"]] == listed[:3]
+    assert (after["edits"][0]["done"], after["edits"][0]["done_ids"]) == (True, edited)
+    # The two edited records moved to the end, every item after them two places back, and only once.
+    moved = listed[2:] + sorted(edited)  # one update time: by id
+    assert [i["id"] for page in pages for i in page.body["data"]] == moved[3:]
+    assert {i["data"]["name"] for page in pages for i in page.body["data"] if i["id"] in edited} == {
+        "Edited between pages"
+    }
+
+
 async def test_reseeding_replaces_the_data(sandbox: SandboxClient) -> None:
     state = await _admin(sandbox, "POST", "/seed", {"organizations": 5})
 
