@@ -143,6 +143,13 @@ unix_socket_directories = '$SOCKET_DIR'
 # Services, their pools and the test suite together open more than the default 100 connections.
 max_connections = 300
 $(durability_settings)
+# Memory and checkpoints for an import of 100,000 records (about 700 MB of WAL, every service together):
+# with the defaults (128MB, 1GB, 5min) the tables' working set did not fit, backends wrote out dirty
+# buffers themselves, and checkpoints came every few hundred MB, after each of which a page's first
+# change is logged in full again. Durability is the same: only a crash's recovery replays more WAL.
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
