@@ -18,16 +18,33 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-_KINDS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    401: web.HTTPUnauthorized,
-    403: web.HTTPForbidden,
-    404: web.HTTPNotFound,
-    409: web.HTTPConflict,
-    422: web.HTTPUnprocessableEntity,
-    502: web.HTTPBadGateway,
-    503: web.HTTPServiceUnavailable,
-}
+
+def _error_kinds(base: type[web.HTTPException]) -> dict[int, type[web.HTTPException]]:
+    """aiohttp's exception class of every error status it knows (every 4xx and 5xx of HTTP); the few
+    whose constructor wants more (405's allowed methods, 413's limit) get a plain class of their status."""
+    found: dict[int, type[web.HTTPException]] = {}
+    for kind in base.__subclasses__():
+        found.update(_error_kinds(kind))
+        status = getattr(kind, "status_code", -1)
+        if status >= 400:
+            plain = kind.__init__ is web.HTTPException.__init__
+            found[status] = kind if plain else _plain_kind(status)
+    return found
+
+
+def _plain_kind(status: int) -> type[web.HTTPException]:
+    return type(f"HTTPError{status}", (web.HTTPError,), {"status_code": status})
+
+
+_KINDS = _error_kinds(web.HTTPError)
+"""Every status a service answers with, whatever it is (a 429 when Pipedrive's budget says wait, a
+service's own answer passed on); a status HTTP does not define gets a plain class of its own."""
+
+
+def _kind_of(status: int) -> type[web.HTTPException]:
+    return _KINDS.get(status) or _plain_kind(status)
+
+
 JSON = "application/json"
 
 
@@ -41,7 +58,7 @@ def json_error(
     **extra: Any,
 ) -> web.HTTPException:
     """An HTTP error with the JSON body `{error, message, problems?, **extra}`; `problems` only if any."""
-    return _KINDS[status](text=_body(error, message, problems, extra), content_type=JSON, headers=headers)
+    return _kind_of(status)(text=_body(error, message, problems, extra), content_type=JSON, headers=headers)
 
 
 def _body(error: str, message: str, problems: Sequence[str], extra: Mapping[str, Any]) -> str:

@@ -93,3 +93,15 @@ async def test_a_raised_error_reaches_the_client_as_json_with_its_headers() -> N
         assert response.status == 401
         assert response.headers["WWW-Authenticate"] == "Bearer"
         assert await response.json() == {"error": "unauthorized", "message": "Send a key."}
+
+
+@pytest.mark.parametrize(
+    "status", [400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 500, 502, 503, 504]
+)
+def test_every_error_status_the_services_answer_with_can_be_raised(status: int) -> None:
+    # Found by probing `make up`: an import preview for a tenant whose daily budget was spent was a 500
+    # (KeyError: 429) instead of the 429 `pipedrive_budget` the connector meant to answer.
+    error = json_error(status, "some_error", "What went wrong.")
+
+    assert (error.status, error.content_type) == (status, "application/json")
+    assert _body(error) == {"error": "some_error", "message": "What went wrong."}
