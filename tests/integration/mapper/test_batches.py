@@ -96,3 +96,29 @@ async def test_a_redelivered_batch_applies_nothing_and_resends_the_same_results(
     assert all(h.duplicate for h in again)
     assert [h.outputs for h in again] == [h.outputs for h in first]
     assert await store_of(harness) == before
+
+
+async def test_a_batch_partly_applied_before_resends_those_results_and_applies_the_rest_once(
+    pg_pool: asyncpg.Pool, mapper_schema: str
+) -> None:
+    # Applied as fresh first, the batch's claim finds three events applied before: that transaction is
+    # rolled back and the batch applied again claiming first.
+    partly, at_once = MapperHarness(pg_pool, mapper_schema), MapperHarness(pg_pool, mapper_schema)
+    handlers = build_handlers(pg_pool, mapper_schema)
+    items = events(partly.tenant)
+
+    first = await handlers.source_changed_batch(items[:3])
+    whole = await handlers.source_changed_batch(items)
+    reference = await handlers.source_changed_batch(events(at_once.tenant))
+
+    assert [h.duplicate for h in whole] == [True] * 3 + [False] * (len(items) - 3)
+    assert [h.outputs for h in whole[:3]] == [h.outputs for h in first]
+    assert outcomes([o for h in whole for o in h.outputs]) == outcomes(
+        [o for h in reference for o in h.outputs]
+    )
+    assert await store_of(partly) == await store_of(at_once)
+    inbox = await pg_pool.fetch(
+        f"SELECT event_id, outputs::text AS outputs FROM {mapper_schema}.inbox WHERE tenant_id = $1",
+        partly.tenant,
+    )
+    assert len(inbox) == len(items) and all(row["outputs"] for row in inbox)
