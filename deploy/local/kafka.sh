@@ -29,6 +29,11 @@ SERVER_LOG="$LOGS/kafka.log"  # log4j2 output (the broker's own log)
 STDOUT_LOG="$LOGS/kafka.out"  # JVM stdout/stderr: crashes before log4j is up land here
 READY_DEADLINE="${KAFKA_READY_DEADLINE:-90}"
 HEAP="${KAFKA_HEAP:-512m}"
+# How long the controller waits for a silent broker before fencing it (Kafka's default, 9 s). After a
+# SIGKILL the restarted broker cannot register until the dead one's session lapses, so a fault test's
+# private broker runs a shorter one (KAFKA_BROKER_SESSION_TIMEOUT_MS); heartbeats every quarter of it
+# (at most every 2 s, Kafka's default).
+BROKER_SESSION_MS="${KAFKA_BROKER_SESSION_TIMEOUT_MS:-9000}"
 
 # Fetch the broker jars into .state/kafka/libs. The cache is keyed on the pom's sha256, so a changed
 # Kafka version refetches, and an unchanged pom means no Maven and no network at all.
@@ -87,6 +92,10 @@ share.coordinator.state.topic.min.isr=1
 share.coordinator.state.topic.num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
+
+# The broker's session with its controller (one JVM here).
+broker.session.timeout.ms=$BROKER_SESSION_MS
+broker.heartbeat.interval.ms=$((BROKER_SESSION_MS / 4 < 2000 ? BROKER_SESSION_MS / 4 : 2000))
 
 # Fast group joins for tests: no 3 s initial rebalance delay, short session timeouts allowed.
 group.initial.rebalance.delay.ms=0

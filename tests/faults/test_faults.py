@@ -3,7 +3,8 @@
 
 - every service killed (SIGKILL) three times during the import, one service per scenario;
 - PostgreSQL crashed (`pg_ctl stop -m immediate`) and kept away PSYNC_FAULT_OUTAGE_S (60 s), then started;
-- the Kafka broker killed and kept away as long, then started.
+- the Kafka broker killed and kept away as long, then started;
+- both, one after the other, in one import.
 
 (test_pusher_creates.py: the pusher killed after each create call, 50 times.)
 
@@ -183,3 +184,24 @@ async def test_kafka_restarted_mid_import(
     async with import_stack(private_postgres.url, private_kafka.bootstrap, RECORDS, tmp_path) as stack:
         outage = _outage(private_kafka.crash, private_kafka.start)
         await _scenario(fault_report, f"Kafka broker killed mid-import, {OUTAGE_S:.0f} s away", stack, outage)
+
+
+async def test_postgres_then_kafka_restarted_in_one_import(
+    private_postgres: PrivatePostgres, private_kafka: PrivateKafka, fault_report: FaultReport, tmp_path: Path
+) -> None:
+    """Both outages in one import, the broker's after the services came back from the database's (what
+    `make test`'s tests/outages checked in one import before it ran each outage in a test of its own)."""
+    postgres = _outage(private_postgres.crash, private_postgres.start)
+    kafka = _outage(private_kafka.crash, private_kafka.start)
+
+    async def one_then_the_other(stack: ImportStack, run_id: str) -> dict[str, Any]:
+        first = await postgres(stack, run_id)
+        second = await kafka(stack, run_id)
+        return {
+            **{f"postgres_{name}": value for name, value in first.items()},
+            **{f"kafka_{name}": value for name, value in second.items()},
+        }
+
+    async with import_stack(private_postgres.url, private_kafka.bootstrap, RECORDS, tmp_path) as stack:
+        name = f"PostgreSQL then Kafka crashed in one import, {OUTAGE_S:.0f} s away each"
+        await _scenario(fault_report, name, stack, one_then_the_other)

@@ -5,6 +5,7 @@ stopped. Both are as `make up` runs them (PostgreSQL durable)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -74,6 +75,15 @@ def kafka_jar_cache() -> str | None:
     return None
 
 
+def kafka_cluster_id() -> str:
+    """A new KRaft cluster id as Kafka's `Uuid.randomUuid` makes one: 16 random bytes, URL-safe base64
+    without padding, never starting with '-' (Kafka refuses those)."""
+    while True:
+        text = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
 class PrivateKafka:
     """deploy/local/kafka.sh on ports and a state folder of its own; its topics created as `make up`
     creates them."""
@@ -86,6 +96,8 @@ class PrivateKafka:
             "KAFKA_PORT": str(self.port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_HEAP": "384m",
+            # A restart after a SIGKILL waits out the killed broker's session (9 s by default).
+            "KAFKA_BROKER_SESSION_TIMEOUT_MS": "4000",
         }
         cache = kafka_jar_cache()
         if cache is not None:
@@ -98,7 +110,17 @@ class PrivateKafka:
 
     async def start(self) -> None:
         """Start the broker (format its storage the first time) and wait until it serves."""
+        cluster_id = self.state / "kafka" / "cluster.id"
+        if not cluster_id.exists():  # kafka.sh would start a JVM (StorageTool random-uuid) for it
+            cluster_id.parent.mkdir(parents=True, exist_ok=True)
+            cluster_id.write_text(kafka_cluster_id() + "\n")
         await _script("kafka.sh", "start", self._env)
+
+    def broker_settings(self) -> dict[str, str]:
+        """The settings kafka.sh wrote for the broker (its server.properties)."""
+        lines = (self.state / "kafka" / "config" / "server.properties").read_text().splitlines()
+        pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+        return {name.strip(): value.strip() for name, value in pairs}
 
     async def create_topics(self) -> None:
         """Every topic of the registry."""

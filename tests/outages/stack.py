@@ -354,6 +354,16 @@ class ImportStack:
         if self.pool is not None:
             await self.pool.close()
 
+    async def drop_schemas(self) -> None:
+        """Drop the schemas the stack made (its services', the Pipedrive client's, the clean apply's):
+        for a database that outlives the test. After `stop`."""
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            for prefix in (*SERVICES, "pdc", "clean"):
+                await connection.execute(f"DROP SCHEMA IF EXISTS {prefix}_{self.suffix} CASCADE")
+        finally:
+            await connection.close()
+
 
 @contextlib.asynccontextmanager
 async def import_stack(
@@ -363,10 +373,12 @@ async def import_stack(
     log_dir: Path,
     *,
     log_level: str = "WARNING",
+    shared_database: bool = False,
     **sandbox: Any,
 ) -> AsyncIterator[ImportStack]:
     """A started stack with a sandbox of `organizations` (and no persons or deals; other `sandbox`
-    settings, such as its `api_token`, as given); stopped afterwards."""
+    settings, such as its `api_token`, as given); stopped afterwards, and its schemas dropped when the
+    database is a `shared_database` (one that outlives the test)."""
     config = SandboxConfig(
         organizations=organizations, persons_per_organization=0, deals_per_organization=0, **sandbox
     )
@@ -377,3 +389,5 @@ async def import_stack(
             yield stack
         finally:
             await stack.stop()
+            if shared_database:
+                await stack.drop_schemas()
