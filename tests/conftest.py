@@ -41,13 +41,37 @@ _REACH_DEADLINE_S = 60.0
 # of its own (tests/topic_namespace.py), so the stacks of service processes two workers run at once never
 # see each other's events. A unit of work goes to one worker as a whole: a package whose tests share one
 # stack (package-scoped fixtures) is one unit, every other test module one unit (its module-scoped stacks
-# start once). The units that start service processes or servers go first, so that the last units handed
-# out are short. (xdist's own `--dist loadgroup` marks do not work with pytest 9: xdist 3.8 renames
-# `item._nodeid`, which pytest 9 no longer reads.)
+# start once). The longest units go first, then those that start service processes or servers, so that
+# the last units handed out are short. (xdist's own `--dist loadgroup` marks do not work with pytest 9:
+# xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.)
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
-# The longest units first: the outage test alone ran about 210 s of a 2-worker run (13 min at load 5-25),
-# the browser and end-to-end packages start a stack each.
-_FIRST_PACKAGES = ("outages", "browser", "end_to_end", "faults", "integration")
+# The longest units, longest first (the order matters, the figures are a guide): handed out before all
+# others, so that the last units handed out are short and the two workers finish together (longest
+# processing time first). Seconds of one unit in one process on the shared development machine
+# (2026-12-02, load 10 to 28, so several times a quiet machine's; tests/integration 1,139 s in all): the
+# browser and end-to-end packages start a stack each (with the outage tests, 305 s at load 10 to 15);
+# test_service_lifecycle 132, the pusher killed after each create 97, the outage tests 46 to 230 (Kafka,
+# a private broker started and restarted) and 26 to 64 (PostgreSQL), crash recovery 59, the connector's
+# fuzzing 70, sync runs 51, the connector API 44, the activity-log flow 43, mapper and pusher fuzzing
+# 45, auditlog fuzzing 40, the two-way run 39.
+_LONGEST_UNITS = (
+    "browser",
+    "end_to_end",
+    "tests/outages/test_kafka_outage.py",
+    "tests/integration/test_service_lifecycle.py",
+    "tests/integration/pusher/test_pusher_service.py",
+    "tests/fuzz/test_connector_api.py",
+    "tests/outages/test_postgres_outage.py",
+    "tests/integration/test_crash_recovery.py",
+    "tests/integration/connector/test_sync_runs.py",
+    "tests/fuzz/test_mapper_and_pusher_apis.py",
+    "tests/integration/connector/test_api.py",
+    "tests/integration/test_activity_log_flow.py",
+    "tests/fuzz/test_auditlog_api.py",
+    "tests/integration/pusher/test_two_way_run.py",
+)
+# Then the packages whose tests start service processes or servers, the unit tests last.
+_FIRST_PACKAGES = ("outages", "browser", "end_to_end", "faults", "integration", "fuzz")
 _LAST_PACKAGES = ("unit",)
 
 
@@ -61,13 +85,17 @@ def _work_unit_of(nodeid: str) -> str:
     )
 
 
-def _handed_out_rank(nodeid: str) -> int:
-    """When a test's unit is handed out: the longest (private servers, stacks) first, unit tests last."""
+def _handed_out_rank(nodeid: str) -> tuple[int, int]:
+    """When a test's unit is handed out: the longest units first (`_LONGEST_UNITS`), then the packages
+    that start stacks or servers, unit tests last."""
+    unit = _work_unit_of(nodeid)
+    if unit in _LONGEST_UNITS:
+        return 0, _LONGEST_UNITS.index(unit)
     parts = nodeid.split("/")
     package = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
     if package in _FIRST_PACKAGES:
-        return _FIRST_PACKAGES.index(package)
-    return len(_FIRST_PACKAGES) + (1 if package in _LAST_PACKAGES else 0)
+        return 1, _FIRST_PACKAGES.index(package)
+    return 2, 1 if package in _LAST_PACKAGES else 0
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
