@@ -34,6 +34,9 @@ HEAP="${KAFKA_HEAP:-512m}"
 # private broker runs a shorter one (KAFKA_BROKER_SESSION_TIMEOUT_MS); heartbeats every quarter of it
 # (at most every 2 s, Kafka's default).
 BROKER_SESSION_MS="${KAFKA_BROKER_SESSION_TIMEOUT_MS:-9000}"
+# More JVM options (space-separated), after the script's own (fault tests' short-lived brokers compile
+# with the JIT's first tier only).
+JVM_EXTRA_OPTS="${KAFKA_JVM_EXTRA_OPTS:-}"
 
 # Fetch the broker jars into .state/kafka/libs. The cache is keyed on the pom's sha256, so a changed
 # Kafka version refetches, and an unchanged pom means no Maven and no network at all.
@@ -228,6 +231,7 @@ start() {
         -Dlog4j2.configurationFile="$CONFIG_DIR/log4j2.properties" \
         -Dlog4j2.shutdownHookEnabled=false \
         -Dkafka.logs.dir="$LOGS" \
+        $JVM_EXTRA_OPTS \
         -cp "$LIBS/*" kafka.Kafka "$CONFIG_DIR/server.properties" \
         >>"$STDOUT_LOG" 2>&1 </dev/null &
     pid=$!

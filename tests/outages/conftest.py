@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,8 +36,10 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
 
 @pytest.fixture
 async def private_kafka() -> AsyncIterator[PrivateKafka]:
-    """A started private Kafka broker with every topic of the registry."""
-    server = PrivateKafka(private_state_dir("kafka"))
+    """A started private Kafka broker with every topic of the registry; short-lived (tests/outages) unless
+    `make faults` runs (PSYNC_FAULTS=1: imports of 100,000 records, a broker compiled as `make up`'s)."""
+    short_lived = os.environ.get("PSYNC_FAULTS") != "1"
+    server = PrivateKafka(private_state_dir("kafka"), short_lived=short_lived)
     await server.start()
     try:
         await server.create_topics()

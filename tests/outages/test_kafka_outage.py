@@ -30,6 +30,8 @@ async def test_a_kafka_crash_mid_import_is_ridden_out_and_loses_nothing(
 ) -> None:
     # The restarted broker registers once the killed one's session lapsed: 4 s here, not Kafka's 9 s.
     assert private_kafka.broker_settings()["broker.session.timeout.ms"] == "4000"
+    # A broker of a minute compiles with the JIT's first tier only (about half the CPU to start).
+    assert "-XX:TieredStopAtLevel=1" in private_kafka.jvm_arguments()
     async with import_stack(
         database_url, private_kafka.bootstrap, RECORDS, tmp_path, shared_database=True
     ) as stack:
