@@ -9,6 +9,7 @@ progress stays the same size however many it emitted.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -48,8 +49,11 @@ AlreadyEmitted = Callable[[SyncObject, Sequence[int]], Awaitable[set[int]]]
 """Those of these ids of the object that the import has already emitted."""
 
 OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
-"""Runs after each page with its position and the organizations and persons it emitted for the first time
-in the import."""
+"""Stores a page after it was handed to `sink`, with its position and the organizations and persons it
+emitted for the first time in the import. Called once the page is handed over, its result awaited later:
+a listing's page is stored while the next page is read and handed over, so what the page stores (counts,
+versions) must be taken when it is called, not when the result is awaited. Pages are stored one at a
+time, in order."""
 
 
 def pages_left(position: Position, listings: int = 1) -> bool:
@@ -136,15 +140,27 @@ async def read_import(
     async def fetch(cursor: str | None) -> Page[RecordRow]:
         return await resource.list_rows(filters, cursor, page_size)
 
-    # The next page is read while this one is emitted and stored.
+    # The next page is read while this one is handed over, and handed over while this one is stored
+    # (its acknowledgements awaited, its checkpoint written): a page costs the longest of the three, not
+    # their sum. Pages are stored in order, each once the one before it is.
+    storing: asyncio.Future[None] | None = None
     async with aclosing(read_ahead(fetch, start.get("page_cursor"))) as pages:
-        async for page in pages:
-            tally.read += len(page.items)
-            chosen = [record for record in page.items if selection.filter.matches(record)]
-            tally.add(selection.object, len(chosen))
-            await sink(selection.object, chosen)
-            if on_page is not None:
-                await on_page({"page_cursor": page.next_cursor}, {})
+        try:
+            async for page in pages:
+                tally.read += len(page.items)
+                chosen = [record for record in page.items if selection.filter.matches(record)]
+                tally.add(selection.object, len(chosen))
+                await sink(selection.object, chosen)
+                if on_page is None:
+                    continue
+                if storing is not None:
+                    await storing
+                storing = asyncio.ensure_future(on_page({"page_cursor": page.next_cursor}, {}))
+            if storing is not None:
+                await storing
+        finally:
+            if storing is not None:
+                await _finished(storing)
 
 
 async def _read_deals(
@@ -190,6 +206,18 @@ async def _first_linked(deals: Sequence[RecordRow], already_emitted: AlreadyEmit
         before = await already_emitted(linked, ids)
         first[linked] = [i for i in ids if i not in before]
     return first
+
+
+async def _finished(storing: asyncio.Future[None]) -> None:
+    """Let a page being stored finish before the reading ends (a failure of the reading, or of a page
+    stored, is the one raised); cancelled only when the reading itself is cancelled meanwhile."""
+    try:
+        await asyncio.wait([storing])
+    except asyncio.CancelledError:
+        storing.cancel()
+        raise
+    if not storing.cancelled():
+        storing.exception()
 
 
 def _noting(memory: EmittedInMemory, on_page: OnPage | None) -> OnPage:

@@ -5,14 +5,14 @@ checkpoint after each page; after a crash the run resumes from the position of i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from connector.catalog import Catalogs
 from connector.import_filters import select_for
 from connector.import_paging import IdsByObject, ImportTally, Position, read_import
 from connector.import_request import ImportRequest
-from connector.incremental import emit_versions
-from connector.run_executor import RunContext, RunRefused
+from connector.incremental import HandedOver, hand_over, store_versions
+from connector.run_executor import RunCancelled, RunContext, RunRefused
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
@@ -39,29 +39,55 @@ class ImportRuns:
         tally = ImportTally()
         progress = context.run.progress
         read_before, selected_before = progress.get("read", 0), dict(progress.get("selected", {}))
+        handed: list[HandedOver] = []
+        cancelled = False
 
         async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
-            await emit_versions(context, obj, records, ChangeOrigin.IMPORT, import_context)
+            if cancelled:
+                raise RunCancelled()
+            handed.append(await hand_over(context, obj, records, ChangeOrigin.IMPORT, import_context))
 
-        async def on_page(position: Position, first_emitted: IdsByObject) -> None:
-            progress["position"] = position
-            progress["read"] = read_before + tally.read
-            progress["selected"] = {
+        def on_page(position: Position, first_emitted: IdsByObject) -> Awaitable[None]:
+            # Taken now: the next page may be handed over before this one is stored.
+            pages, handed[:] = list(handed), []
+            read = read_before + tally.read
+            selected = {
                 obj: selected_before.get(obj, 0) + tally.selected.get(obj, 0)
                 for obj in sorted(selected_before.keys() | tally.selected.keys())
             }
-            await context.checkpoint(first_emitted)
+            return store(pages, {"position": position, "read": read, "selected": selected}, first_emitted)
+
+        async def store(pages: list[HandedOver], stored: Position, first_emitted: IdsByObject) -> None:
+            nonlocal cancelled
+            try:
+                for page in pages:
+                    await store_versions(context, page)
+            finally:
+                for page in pages:  # those a failure left unstored
+                    await page.discard()
+            progress.update(stored)
+            try:
+                await context.checkpoint(first_emitted)
+            except RunCancelled:
+                # A page handed over meanwhile is stored too (its events are out): the run stops after it.
+                cancelled = True
 
         async def already_emitted(obj: SyncObject, ids: Sequence[int]) -> set[int]:
             return await context.progress.emitted_by_run(context.run, obj, ids)
 
-        await read_import(
-            context.client,
-            selection,
-            sink,
-            tally,
-            page_size=context.options.page_size,
-            start=progress.get("position") or {},
-            on_page=on_page,
-            already_emitted=already_emitted,
-        )
+        try:
+            await read_import(
+                context.client,
+                selection,
+                sink,
+                tally,
+                page_size=context.options.page_size,
+                start=progress.get("position") or {},
+                on_page=on_page,
+                already_emitted=already_emitted,
+            )
+        finally:
+            for page in handed:  # handed over, never stored: the run failed first
+                await page.discard()
+        if cancelled:
+            raise RunCancelled()

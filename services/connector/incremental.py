@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from pipedrive_client.resources import EntityResource
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
+from stream_runner.producer import Delivery
 
 _log = structlog.get_logger(__name__)
 
@@ -174,8 +176,43 @@ async def emit_versions(
     point to), the moved cursor and the run's counts at once; returns how many were emitted. Imports emit
     every record read (their own event ids) and move no cursor. `moves` collects the relations that
     changed since the versions last emitted."""
+    return await store_versions(
+        context, await hand_over(context, obj, records, origin, import_context), moves
+    )
+
+
+@dataclass
+class HandedOver:
+    """A page's versions handed to the producer, not yet acknowledged: what storing them needs."""
+
+    obj: SyncObject
+    read: int
+    """Records of the page (those without an update_time are counted failed when the page is stored)."""
+    versions: Sequence[tuple[int, Version]]
+    fresh: dict[int, Version]
+    chosen: list[RecordRow]
+    deliveries: list[Delivery]
+    lookup: asyncio.Future[dict[int, Version]]
+    """The versions emitted before (an import only counts with them: created or updated)."""
+    is_import: bool
+
+    async def discard(self) -> None:
+        """Forget a page that will not be stored (the run failed first): its lookup is ended."""
+        await _settled(self.lookup)
+
+
+async def hand_over(
+    context: RunContext,
+    obj: SyncObject,
+    records: Sequence[RecordRow],
+    origin: ChangeOrigin,
+    import_context: ImportContext | None = None,
+) -> HandedOver:
+    """Encode the records' versions not emitted before and hand them to the producer, without waiting
+    for Kafka; `store_versions` waits for the acks and stores them. Nothing of the run (counts,
+    staged versions) changes here, so a page handed over while the one before it is stored stays out of
+    that page's checkpoint."""
     dated = [r for r in records if r.update_time is not None]
-    context.run.counts.failed += len(records) - len(dated)
     # The versions emitted before decide what a sync emits. An import emits every record it reads and
     # only counts with them (created or updated): its lookup runs while the page is encoded and sent.
     lookup = asyncio.ensure_future(context.cursors.emitted(context.tenant, obj, [r.id for r in dated]))
@@ -183,7 +220,7 @@ async def emit_versions(
         versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
         fresh = dict(new_versions(versions, await lookup) if import_context is None else versions)
         chosen = [
-            (r, r.values, version)
+            (r, version)
             for r, (_, version) in zip(dated, versions, strict=True)
             if fresh.get(r.id) == version
         ]
@@ -195,27 +232,49 @@ async def emit_versions(
             now=context.now(),
             import_context=import_context,
         )
-        messages = [encoder.message(body, at, digest) for _, body, (at, digest) in chosen]
-        await context.emit(messages)
-        emitted = await lookup
-    finally:
+        messages = [encoder.message(r.values, at, digest) for r, (at, digest) in chosen]
+        deliveries = await context.hand_over(messages)
+    except BaseException:
         await _settled(lookup)
-    counts = context.run.counts
-    created = sum(1 for r, _, _ in chosen if r.id not in emitted)
+        raise
+    return HandedOver(
+        obj,
+        len(records),
+        versions,
+        fresh,
+        [r for r, _ in chosen],
+        deliveries,
+        lookup,
+        import_context is not None,
+    )
+
+
+async def store_versions(context: RunContext, page: HandedOver, moves: RelationMoves | None = None) -> int:
+    """Wait until Kafka acknowledged the page's messages, then count them and store their versions (a
+    sync's with its cursor, now; an import's staged for the checkpoint after its page); returns how many
+    were emitted."""
+    try:
+        await asyncio.gather(*page.deliveries)
+        emitted = await page.lookup
+    finally:
+        await _settled(page.lookup)
+    obj, chosen, counts = page.obj, page.chosen, context.run.counts
+    created = sum(1 for r in chosen if r.id not in emitted)
+    counts.failed += page.read - len(page.versions)
     counts.created += created
     counts.updated += len(chosen) - created
-    counts.skipped += len(dated) - len(chosen)
-    if import_context is not None:
+    counts.skipped += len(page.versions) - len(chosen)
+    if page.is_import:
         # An import's versions and counts are stored with its page cursor, in the page's one transaction
         # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
-        context.stage_versions(obj, list(fresh.items()))
-        return len(messages)
-    relations = {r.id: relation_of(r) for r, _, _ in chosen}
+        context.stage_versions(obj, list(page.fresh.items()))
+        return len(chosen)
+    relations = {r.id: relation_of(r) for r in chosen}
     if moves is not None and obj is not SyncObject.ORGANIZATION:
         moves.note(await context.cursors.relations(context.tenant, obj, list(relations)), relations)
-    newest = max((at for _, (at, _) in versions), default=None)
-    await context.record_page(obj, list(fresh.items()), advance_to=newest, relations=relations)
-    return len(messages)
+    newest = max((at for _, (at, _) in page.versions), default=None)
+    await context.record_page(obj, list(page.fresh.items()), advance_to=newest, relations=relations)
+    return len(chosen)
 
 
 async def sync_deleted_deals(context: RunContext) -> None:

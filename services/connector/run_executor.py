@@ -31,7 +31,7 @@ from schemas.keys import run_key
 from schemas.topics import SYNC_RUNS
 from stream_runner.errors import is_transient
 from stream_runner.messages import OutgoingMessage
-from stream_runner.producer import EventProducer
+from stream_runner.producer import Delivery, EventProducer
 from sync_rules.run_status import RunEnd, run_status
 
 SERVICE = "connector"
@@ -87,6 +87,10 @@ class RunContext:
         """Send and wait until Kafka acknowledged every message."""
         if messages:
             await self.producer.send_all(messages)
+
+    async def hand_over(self, messages: Sequence[OutgoingMessage]) -> list[Delivery]:
+        """Hand the messages to the producer; one delivery each, resolved when Kafka acknowledged it."""
+        return await self.producer.enqueue(messages) if messages else []
 
     async def record_page(
         self,

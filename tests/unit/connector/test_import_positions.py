@@ -5,8 +5,11 @@ the apply run is never reported: issue #14 item 8)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from typing import Any, cast
+
+import pytest
 
 from connector.import_filters import ImportSelection
 from connector.import_paging import ImportTally, Position, pages_left, read_import
@@ -85,3 +88,67 @@ async def test_an_import_resumed_after_its_last_page_was_stored_reads_nothing_ag
 async def test_an_import_resumed_midway_reads_the_pages_after_the_stored_one() -> None:
     sunk, listed, _ = await _read_from({"page_cursor": "c2"})
     assert (sunk, listed) == ([5], ["c2"])
+
+
+async def test_a_page_is_handed_over_while_the_page_before_it_is_stored_and_pages_are_stored_in_order() -> (
+    None
+):
+    client, steps = _Client(), list[str]()
+    first_stored = asyncio.Event()
+
+    async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
+        steps.append(f"handed {[r.id for r in records]}")
+
+    def on_page(position: Position, first_emitted: Any) -> Awaitable[None]:
+        taken = position["page_cursor"]  # what a page stores is taken when it is handed over
+
+        async def store() -> None:
+            steps.append(f"storing {taken}")
+            if taken == "c1":
+                await asyncio.sleep(0.05)  # a slow checkpoint: the next page is handed over meanwhile
+                first_stored.set()
+            steps.append(f"stored {taken}")
+
+        return store()
+
+    await read_import(
+        cast(PipedriveClient, client),
+        ImportSelection(SyncObject.ORGANIZATION),
+        sink,
+        ImportTally(),
+        page_size=2,
+        on_page=on_page,
+    )
+    assert first_stored.is_set()
+    assert steps.index("handed [3, 4]") < steps.index("stored c1"), steps
+    stored = [s for s in steps if s.startswith("stored")]
+    assert stored == ["stored c1", "stored c2", "stored None"]
+    assert (
+        steps.index("stored c1")
+        < steps.index("storing c2")
+        < steps.index("stored c2")
+        < steps.index("storing None")
+    )
+
+
+async def test_a_failed_page_store_ends_the_reading_with_its_error_and_no_later_page_is_stored() -> None:
+    client, stored = _Client(), list[str | None]()
+
+    async def sink(obj: SyncObject, records: Sequence[RecordRow]) -> None:
+        pass
+
+    async def on_page(position: Position, first_emitted: Any) -> None:
+        if position["page_cursor"] == "c2":
+            raise ConnectionError("the checkpoint failed")
+        stored.append(position["page_cursor"])
+
+    with pytest.raises(ConnectionError):
+        await read_import(
+            cast(PipedriveClient, client),
+            ImportSelection(SyncObject.ORGANIZATION),
+            sink,
+            ImportTally(),
+            page_size=2,
+            on_page=on_page,
+        )
+    assert stored == ["c1"], "no page after the failed one is stored"

@@ -1,0 +1,123 @@
+"""An import hands a page over while the page before it is stored (its acknowledgements awaited, its
+checkpoint written). The guarantees stay per page: a cancel stops the run after the page in flight, which
+is stored with its counts; a checkpoint that fails leaves the pages after it unstored, and the resumed run
+emits them again with the same ids and content (only the envelope's `time`, when it was emitted, differs).
+Either way every event is counted once and the run's RunFinished says how many it emitted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+import pytest
+
+from connector.queued_runs import Run, RunKindName, RunState
+from pipedrive_sandbox import SandboxConfig
+from pipedrive_sandbox.store import Entity
+from tests.integration.conditions import eventually
+from tests.integration.connector.conftest import ConnectorHarness
+from tests.pipedrive_client.sandbox_server import ReceivedRequest
+
+pytestmark = pytest.mark.integration
+
+ORGANIZATIONS = 500  # five pages of 100
+
+
+def _organizations(harness: ConnectorHarness) -> int:
+    return sum(1 for _ in harness.sandbox.handle.state.tables[Entity.ORGANIZATION].live())
+
+
+def _by_id(events: list[dict[str, Any]]) -> dict[str, set[bytes]]:
+    """Each event id with the distinct contents it was emitted with: everything but the envelope's `time`
+    (when it was emitted)."""
+    encodings: dict[str, set[bytes]] = defaultdict(set)
+    for event in events:
+        content = {k: v for k, v in event.items() if k != "time"}
+        encodings[event["id"]].add(orjson.dumps(content, option=orjson.OPT_SORT_KEYS))
+    return encodings
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=ORGANIZATIONS)])
+async def test_a_cancelled_import_stops_after_the_page_in_flight_and_counts_every_event_it_emitted(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    runs = harness.connector.runs
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    listed, cancels = 0, list[str]()
+
+    def cancel_at_the_second_page(request: ReceivedRequest) -> None:
+        nonlocal listed
+        if request.path == "/api/v2/organizations":
+            listed += 1
+            if listed == 2:  # asked while the first page is handed over
+                cancels.append(run.run_id)
+
+    harness.sandbox.on_request = cancel_at_the_second_page
+    original = runs.save_progress
+
+    async def cancel_once_asked(run_: Run, conn: Any = None) -> bool:
+        if cancels:  # the admin cancels: the checkpoint under way sees it
+            await runs.request_cancel(harness.tenant, cancels.pop())
+        return await original(run_, conn)
+
+    runs.save_progress = cancel_once_asked  # type: ignore[method-assign]
+    try:
+        await harness.connector.scheduler.work_tenant(harness.tenant)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+        harness.sandbox.on_request = None
+
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.state is RunState.CANCELLED, done
+    events = await harness.events()
+    assert 0 < len(events) < _organizations(harness), "the run stopped before the last page"
+    assert len(_by_id(events)) == len(events), "each record emitted once"
+    assert done.counts.created + done.counts.updated == len(events) == done.progress["read"]
+    finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
+    assert [e["data"]["emitted"] for e in finished] == [len(events)]
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=ORGANIZATIONS)])
+async def test_an_import_whose_checkpoint_failed_emits_the_pages_after_it_again_with_the_same_bytes(
+    harness: ConnectorHarness,
+) -> None:
+    await harness.connect_by_token()
+    organizations = _organizations(harness)
+    runs = harness.connector.runs
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    original, checkpoints = runs.save_progress, 0
+
+    async def fails_the_second_page(run_: Run, conn: Any = None) -> bool:
+        nonlocal checkpoints
+        if conn is not None:
+            checkpoints += 1
+            if checkpoints == 2:
+                raise ConnectionError("the database went away while the second page was stored")
+        return await original(run_, conn)
+
+    runs.save_progress = fails_the_second_page  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await harness.connector.scheduler.work_tenant(harness.tenant)
+    finally:
+        runs.save_progress = original  # type: ignore[method-assign]
+    interrupted = await runs.get(harness.tenant, run.run_id)
+    assert interrupted is not None and interrupted.progress["read"] == 100, "only the first page stored"
+    await eventually(
+        harness.events,
+        lambda events: len(events) == 300,
+        within_s=10,
+        what="the third page, handed over while the second was stored, is emitted",
+    )
+
+    assert await harness.connector.scheduler.work_tenant(harness.tenant) == 1
+    done = await runs.get(harness.tenant, run.run_id)
+    assert done is not None and done.state is RunState.FINISHED and done.status == "Success", done
+    encodings = _by_id(await harness.events())
+    assert len(encodings) == organizations, "nothing lost"
+    assert all(len(e) == 1 for e in encodings.values()), "an event emitted again has the same content"
+    assert done.counts.created + done.counts.updated == organizations == done.progress["read"]
+    finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
+    assert [e["data"]["emitted"] for e in finished] == [organizations]
