@@ -232,7 +232,9 @@ async def hand_over(
             now=context.now(),
             import_context=import_context,
         )
-        messages = [encoder.message(r.values, at, digest) for r, (at, digest) in chosen]
+        messages = [
+            encoder.message(r.values, at, digest, plain_time=r.plain_time) for r, (at, digest) in chosen
+        ]
         deliveries = await context.hand_over(messages)
     except BaseException:
         await _settled(lookup)
@@ -365,4 +367,4 @@ def relation_of(record: RecordRow) -> Relation:
 
 def _stamp(record: RecordRow) -> datetime:
     assert record.update_time is not None
-    return record.update_time.replace(microsecond=0)
+    return record.update_time if record.plain_time else record.update_time.replace(microsecond=0)

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, TypeAdapter
 from pipedrive_client.rows import V2_TIME_TEXT
 from schemas import sources
 from schemas.catalog import build_event, event_type
+from schemas.codec import encode_envelope, envelope_time
 from schemas.envelope import event_id_of_name
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
@@ -98,22 +99,26 @@ class UpsertEncoder:
     ) -> None:
         self._tenant, self._obj, self._origin = tenant, obj, origin
         self._run_id, self._now, self._import_context = run_id, now, import_context
-        self._time = _TIME.dump_python(now.astimezone(UTC), mode="json")
+        self._time = envelope_time(now)
         self._context = import_context.model_dump(mode="json") if import_context is not None else None
         self._object, self._origin_value = obj.value, origin.value
         self._key_prefix = source_change_key(tenant, obj, 0)[:-1]
         self._id_prefix = f"{_SOURCE_CHANGED}\x1f{tenant}\x1f{obj.value}\x1f"
         self._id_suffix = f"\x1f{import_context.import_id}" if import_context is not None else ""
 
-    def message(self, record: dict[str, Any], update_time: datetime, digest: str) -> OutgoingMessage:
-        """The message of one upserted record version (`record` as JSON values, `digest` its digest)."""
+    def message(
+        self, record: dict[str, Any], update_time: datetime, digest: str, *, plain_time: bool = False
+    ) -> OutgoingMessage:
+        """The message of one upserted record version (`record` as JSON values, `digest` its digest).
+        `plain_time`: `record["update_time"]` is `update_time` as API v2 writes times, checked when the
+        record was read (`RecordRow.plain_time`), so it is the stamp as it is."""
         pipedrive_id = int(record["id"])
         if pipedrive_id < 1 or update_time.tzinfo is None:
             change = upserted(self._obj, record, update_time, self._origin, self._import_context)
             return source_change_message(
                 self._tenant, change, run_id=self._run_id, now=self._now, digest=digest
             )
-        stamp = written_stamp(record.get("update_time"), update_time)
+        stamp = record["update_time"] if plain_time else written_stamp(record.get("update_time"), update_time)
         if stamp is None:
             stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
         else:
@@ -130,19 +135,17 @@ class UpsertEncoder:
         }
         if self._context is not None:
             data["import_context"] = self._context
-        envelope = {
-            "specversion": "1.0",
-            "id": event_id_of_name(name),
-            "source": sources.CONNECTOR,
-            "type": _SOURCE_CHANGED,
-            "time": self._time,
-            "subject": key,
-            "datacontenttype": "application/json",
-            "tenantid": self._tenant,
-            "correlationid": self._run_id,
-            "data": data,
-        }
-        return OutgoingMessage(_TOPIC, key, orjson.dumps(envelope))
+        value = encode_envelope(
+            event_id=event_id_of_name(name),
+            source=sources.CONNECTOR,
+            event_type=_SOURCE_CHANGED,
+            time=self._time,
+            subject=key,
+            tenant=self._tenant,
+            data=data,
+            correlationid=self._run_id,
+        )
+        return OutgoingMessage(_TOPIC, key, value)
 
 
 def written_stamp(written: Any, update_time: datetime) -> str | None:

@@ -135,9 +135,14 @@ def test_a_page_read_as_rows_encodes_to_the_events_its_models_gave(entity: Entit
 
     got = []
     for row in rows_of(model, items, "a page"):
-        assert row.update_time is not None
+        assert row.update_time is not None and row.plain_time  # the sandbox writes times as API v2 does
         got.append(
-            encoder.message(row.values, row.update_time.replace(microsecond=0), record_digest(row.values))
+            encoder.message(
+                row.values,
+                row.update_time.replace(microsecond=0),
+                record_digest(row.values),
+                plain_time=row.plain_time,
+            )
         )
     before = []
     for record in (model.model_validate(item) for item in items):

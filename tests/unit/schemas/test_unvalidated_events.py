@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from schemas.catalog import build_event
-from schemas.codec import decode_event, encode_event
+from schemas.codec import decode_event, encode_envelope, encode_event, envelope_time
 from schemas.envelope import deterministic_event_id, event_id_of_name
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
+from schemas.events.source_changes import (
+    ChangeAction,
+    ChangeOrigin,
+    DuplicateHandling,
+    ImportContext,
+    SourceChange,
+)
 from schemas.topics import RECORD_RESULTS
 
 FIELDS = [
@@ -21,6 +28,62 @@ FIELDS = [
     {"object": SyncObject.PERSON, "match_key": "-", "pipedrive_id": None, "abm_id": None,
      "outcome": RecordOutcome.SKIPPED, "message": "No usable match key", "run_id": None},
 ]  # fmt: skip
+
+
+PAYLOADS = [
+    RecordApplied(**FIELDS[0]),  # type: ignore[arg-type]
+    RecordApplied(**FIELDS[1]),  # type: ignore[arg-type]
+    SourceChange(
+        object=SyncObject.ORGANIZATION,
+        pipedrive_id=7,
+        action=ChangeAction.UPSERTED,
+        update_time=datetime(2026, 11, 1, 8, tzinfo=UTC),
+        record={"id": 7, "name": 'Zürich "AG" ✓', "custom_fields": {"k": [1, 2.5, None]}, "z": None},
+        origin=ChangeOrigin.IMPORT,
+        import_context=ImportContext(
+            import_id="import-1", duplicate_handling=DuplicateHandling.SKIP_DUPLICATES
+        ),
+    ),
+]
+MOMENTS = [
+    datetime(2026, 11, 1, 9, tzinfo=UTC),
+    datetime(2026, 11, 1, 9, 0, 1, 250, tzinfo=timezone(timedelta(hours=-5))),
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("moment", MOMENTS)
+@pytest.mark.parametrize(("correlationid", "causationid"), [(None, None), ("run-1", None), ("run-1", "in-1")])
+def test_an_envelope_written_as_json_is_the_encoded_event(
+    payload: RecordApplied | SourceChange,
+    moment: datetime,
+    correlationid: str | None,
+    causationid: str | None,
+) -> None:
+    event = build_event(
+        payload,
+        tenant="acme",
+        subject="acme:organization:7",
+        source="/psync/test",
+        id_parts=("in-1",),
+        time=moment,
+        correlationid=correlationid,
+        causationid=causationid,
+    )
+
+    written = encode_envelope(
+        event_id=event.id,
+        source="/psync/test",
+        event_type=event.type,
+        time=envelope_time(moment),
+        subject="acme:organization:7",
+        tenant="acme",
+        data=payload.model_dump(mode="json", exclude_none=True),
+        correlationid=correlationid,
+        causationid=causationid,
+    )
+
+    assert written == encode_event(event)
 
 
 @pytest.mark.parametrize("fields", FIELDS)
