@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -24,6 +25,49 @@ from connector.record_versions import Version
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+def versions_upsert(schema: str) -> str:
+    """The statement storing emitted versions ($1 to $9, `versions_upsert_arguments`): each (tenant,
+    object, id) keeps its latest update_time and that version's digest."""
+    return (
+        f"INSERT INTO {schema}.record_versions AS v"
+        " (tenant_id, object, pipedrive_id, update_time, digest, deleted, org_id, person_id)"
+        " SELECT $1, $2, i, t, d, $6, o, p"
+        " FROM unnest($3::bigint[], $4::timestamptz[], $5::text[], $8::bigint[], $9::bigint[])"
+        " AS u(i, t, d, o, p)"
+        " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
+        " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
+        " digest = CASE WHEN EXCLUDED.update_time >= v.update_time THEN EXCLUDED.digest"
+        " ELSE v.digest END,"
+        " deleted = EXCLUDED.deleted,"
+        " org_id = CASE WHEN $7 THEN EXCLUDED.org_id ELSE v.org_id END,"
+        " person_id = CASE WHEN $7 THEN EXCLUDED.person_id ELSE v.person_id END"
+    )
+
+
+def versions_upsert_arguments(
+    tenant: str,
+    obj: SyncObject,
+    versions: Sequence[tuple[int, Version]],
+    *,
+    deleted: bool = False,
+    relations: Mapping[int, Relation] | None = None,
+) -> tuple[Any, ...]:
+    """The arguments of `versions_upsert` (`relations`: what each version's record points to; without
+    it, what a stored record pointed to stays)."""
+    pointed = [relations.get(i, (None, None)) if relations else (None, None) for i, _ in versions]
+    return (
+        tenant,
+        obj.value,
+        [i for i, _ in versions],
+        [at for _, (at, _) in versions],
+        [digest for _, (_, digest) in versions],
+        deleted,
+        relations is not None,
+        [o for o, _ in pointed],
+        [p for _, p in pointed],
+    )
 
 
 class CursorStore:
@@ -82,31 +126,11 @@ class CursorStore:
                 )
             return
         if versions:
-            pointed = [relations.get(i, (None, None)) if relations else (None, None) for i, _ in versions]
             # One statement: an ON CONFLICT probes the key row by row, so no plan can scan the tenant's
             # rows for it (an UPDATE joined to the page's ids could, see the module's docstring).
             await conn.execute(
-                f"INSERT INTO {self._schema}.record_versions AS v"
-                " (tenant_id, object, pipedrive_id, update_time, digest, deleted, org_id, person_id)"
-                " SELECT $1, $2, i, t, d, $6, o, p"
-                " FROM unnest($3::bigint[], $4::timestamptz[], $5::text[], $8::bigint[], $9::bigint[])"
-                " AS u(i, t, d, o, p)"
-                " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
-                " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
-                " digest = CASE WHEN EXCLUDED.update_time >= v.update_time THEN EXCLUDED.digest"
-                " ELSE v.digest END,"
-                " deleted = EXCLUDED.deleted,"
-                " org_id = CASE WHEN $7 THEN EXCLUDED.org_id ELSE v.org_id END,"
-                " person_id = CASE WHEN $7 THEN EXCLUDED.person_id ELSE v.person_id END",
-                tenant,
-                obj.value,
-                [i for i, _ in versions],
-                [at for _, (at, _) in versions],
-                [digest for _, (_, digest) in versions],
-                deleted,
-                relations is not None,
-                [o for o, _ in pointed],
-                [p for _, p in pointed],
+                versions_upsert(self._schema),
+                *versions_upsert_arguments(tenant, obj, versions, deleted=deleted, relations=relations),
             )
         if advance_to is not None:
             await conn.execute(

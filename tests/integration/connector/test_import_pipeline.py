@@ -7,6 +7,7 @@ Either way every event is counted once and the run's RunFinished says how many i
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ import pytest
 from connector.queued_runs import Run, RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
+from schemas.events.common import SyncObject
 from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.pipedrive_client.sandbox_server import ReceivedRequest
@@ -55,18 +57,18 @@ async def test_a_cancelled_import_stops_after_the_page_in_flight_and_counts_ever
                 cancels.append(run.run_id)
 
     harness.sandbox.on_request = cancel_at_the_second_page
-    original = runs.save_progress
+    original = runs.save_progress_with_versions
 
-    async def cancel_once_asked(run_: Run, conn: Any = None) -> bool:
+    async def cancel_once_asked(run_: Run, *page: Any) -> bool:
         if cancels:  # the admin cancels: the checkpoint under way sees it
             await runs.request_cancel(harness.tenant, cancels.pop())
-        return await original(run_, conn)
+        return await original(run_, *page)
 
-    runs.save_progress = cancel_once_asked  # type: ignore[method-assign]
+    runs.save_progress_with_versions = cancel_once_asked  # type: ignore[method-assign,assignment]
     try:
         await harness.connector.scheduler.work_tenant(harness.tenant)
     finally:
-        runs.save_progress = original  # type: ignore[method-assign]
+        runs.save_progress_with_versions = original  # type: ignore[method-assign]
         harness.sandbox.on_request = None
 
     done = await runs.get(harness.tenant, run.run_id)
@@ -87,22 +89,21 @@ async def test_an_import_whose_checkpoint_failed_emits_the_pages_after_it_again_
     organizations = _organizations(harness)
     runs = harness.connector.runs
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
-    original, checkpoints = runs.save_progress, 0
+    original, checkpoints = runs.save_progress_with_versions, 0
 
-    async def fails_the_second_page(run_: Run, conn: Any = None) -> bool:
+    async def fails_the_second_page(run_: Run, *page: Any) -> bool:
         nonlocal checkpoints
-        if conn is not None:
-            checkpoints += 1
-            if checkpoints == 2:
-                raise ConnectionError("the database went away while the second page was stored")
-        return await original(run_, conn)
+        checkpoints += 1
+        if checkpoints == 2:
+            raise ConnectionError("the database went away while the second page was stored")
+        return await original(run_, *page)
 
-    runs.save_progress = fails_the_second_page  # type: ignore[method-assign]
+    runs.save_progress_with_versions = fails_the_second_page  # type: ignore[method-assign,assignment]
     try:
         with pytest.raises(ConnectionError):
             await harness.connector.scheduler.work_tenant(harness.tenant)
     finally:
-        runs.save_progress = original  # type: ignore[method-assign]
+        runs.save_progress_with_versions = original  # type: ignore[method-assign]
     interrupted = await runs.get(harness.tenant, run.run_id)
     assert interrupted is not None and interrupted.progress["read"] == 100, "only the first page stored"
     await eventually(
@@ -121,3 +122,28 @@ async def test_an_import_whose_checkpoint_failed_emits_the_pages_after_it_again_
     assert done.counts.created + done.counts.updated == organizations == done.progress["read"]
     finished = [e for e in await harness.run_events() if e["type"] == "psync.run.finished"]
     assert [e["data"]["emitted"] for e in finished] == [organizations]
+
+
+async def test_an_import_page_is_stored_with_the_run_in_one_statement(harness: ConnectorHarness) -> None:
+    runs, cursors = harness.connector.runs, harness.connector.cursors
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    at = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    run.progress = {"position": {"page_cursor": "c2"}, "read": 2}
+    run.counts.created, run.tokens_spent = 2, 20
+
+    cancel = await runs.save_progress_with_versions(
+        run, SyncObject.ORGANIZATION, [(1, (at, "d1")), (2, (at, None))]
+    )
+
+    assert cancel is False
+    stored = await runs.get(harness.tenant, run.run_id)
+    assert stored is not None and stored.progress == run.progress and stored.tokens_spent == 20
+    assert stored.counts.created == 2
+    assert await cursors.emitted(harness.tenant, SyncObject.ORGANIZATION, [1, 2, 3]) == {
+        1: (at, "d1"),
+        2: (at, None),
+    }
+    await runs.request_cancel(harness.tenant, run.run_id)
+    later = datetime(2026, 11, 1, 11, tzinfo=UTC)
+    assert await runs.save_progress_with_versions(run, SyncObject.ORGANIZATION, [(1, (later, "d2"))])
+    assert (await cursors.emitted(harness.tenant, SyncObject.ORGANIZATION, [1]))[1] == (later, "d2")
