@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from pydantic import AwareDatetime, TypeAdapter
-
 from mapper.planning import Plan
 from schemas import sources
 from schemas.catalog import build_event, event_type
+from schemas.codec import encode_envelope, envelope_time
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
@@ -27,7 +25,6 @@ NO_KEY = "-"
 """The match key of a result whose change had no usable one."""
 
 _APPLIED = event_type("psync.record.applied").name
-_TIME = TypeAdapter(AwareDatetime)
 
 
 def record_result_message(
@@ -75,18 +72,15 @@ def result_message_of(
         data["message"] = plan.message
     if run_id is not None:
         data["run_id"] = run_id
-    envelope: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": deterministic_event_id(_APPLIED, tenant, event.id, "applied"),
-        "source": sources.MAPPER,
-        "type": _APPLIED,
-        "time": _TIME.dump_python(event.time, mode="json"),
-        "subject": subject,
-        "datacontenttype": "application/json",
-        "tenantid": tenant,
-    }
-    if event.correlationid is not None:
-        envelope["correlationid"] = event.correlationid
-    envelope["causationid"] = event.id
-    envelope["data"] = data
-    return OutgoingMessage(topic=RECORD_RESULTS.name, key=subject, value=orjson.dumps(envelope))
+    value = encode_envelope(
+        event_id=deterministic_event_id(_APPLIED, tenant, event.id, "applied"),
+        source=sources.MAPPER,
+        event_type=_APPLIED,
+        time=envelope_time(event.time),
+        subject=subject,
+        tenant=tenant,
+        data=data,
+        correlationid=event.correlationid,
+        causationid=event.id,
+    )
+    return OutgoingMessage(topic=RECORD_RESULTS.name, key=subject, value=value)
