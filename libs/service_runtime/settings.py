@@ -111,6 +111,13 @@ class StreamServiceSettings(ServiceSettings):
         le=10_000,
         description="At most this many consecutive events applied per transaction.",
     )
+    poll_records: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="At most this many messages fetched per poll (None: max_batch). A poll whose messages"
+        " all come from topics applied in batches is topped up, this many at a time, to max_batch.",
+    )
     session_timeout_s: float = Field(
         default=60.0,
         ge=6.0,

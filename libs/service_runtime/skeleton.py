@@ -10,7 +10,7 @@ SIGTERM or SIGINT and closes everything in order. A service's `bootstrap.py` kee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
-from schemas.topics import topics_consumed_by
+from schemas.topics import TopicSpec, topics_consumed_by
 from service_runtime.health import ReadinessCheck, add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import Worker, install_stop_signals, serve_until_stopped
@@ -148,6 +148,11 @@ def service_workers(
     return workers
 
 
+def batched_topics(topics: Sequence[TopicSpec], batch_handlers: Collection[str]) -> list[str]:
+    """The topics whose every event type has a batch handler (the consumer loop tops up their polls)."""
+    return [t.name for t in topics if t.event_types and set(t.event_types) <= set(batch_handlers)]
+
+
 def consumer_loop(
     name: str, settings: StreamServiceSettings, infrastructure: Infrastructure, consumer: Consumer
 ) -> KafkaStreamRunner:
@@ -161,15 +166,18 @@ def consumer_loop(
         dead_letter_handlers=consumer.dead_letter_handlers,
         repeat_lookups=consumer.repeat_lookups,
     )
+    topics = topics_consumed_by(name)
     return KafkaStreamRunner(
         bootstrap=settings.kafka_bootstrap,
         group_id=settings.group_id,
-        topics=[t.name for t in topics_consumed_by(name)],
+        topics=[t.name for t in topics],
         processor=processor,
         client_id=name,
         namespace=settings.topic_namespace,
         commit_interval_s=settings.commit_interval_s,
-        max_poll_records=settings.max_batch,
+        max_poll_records=min(settings.poll_records or settings.max_batch, settings.max_batch),
+        max_batch_records=settings.max_batch,
+        batched_topics=batched_topics(topics, consumer.batch_handlers),
         session_timeout_s=settings.session_timeout_s,
         group_instance_id=settings.group_instance_id,
     )

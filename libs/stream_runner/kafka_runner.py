@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -81,9 +81,18 @@ class KafkaStreamRunner:
         max_poll_records: int = 200,
         session_timeout_s: float = 10.0,
         group_instance_id: str | None = None,
+        max_batch_records: int | None = None,
+        batched_topics: Collection[str] = (),
     ) -> None:
         self._namespace = namespace
         self._topics = [namespace.topic(t) for t in topics]
+        # A poll whose records all come from these topics (every event they carry is applied in batches)
+        # is topped up, `max_poll_records` at a time, to `max_batch_records`: one transaction for many
+        # changes, while a poll holding events applied one at a time (the pusher's pushes, each with
+        # Pipedrive calls) still holds at most `max_poll_records` of them.
+        self._max_poll_records = max_poll_records
+        self._max_batch_records = max(max_batch_records or max_poll_records, max_poll_records)
+        self._batched_topics = frozenset(namespace.topic(t) for t in batched_topics)
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
@@ -172,6 +181,7 @@ class KafkaStreamRunner:
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
         batches = await self._consumer.getmany(timeout_ms=300)
+        await self._top_up(batches)
         with contextlib.suppress(StopRequested):
             await self._process_batches(batches, stop)
         await self._update_gauges()
@@ -179,6 +189,27 @@ class KafkaStreamRunner:
         if due or len(self._deliveries) >= self._max_pending_deliveries:
             await self.commit_processed()
         self._outage_s = 0.0
+
+    async def _top_up(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Add what the consumer already holds to a poll of batched topics only, `max_poll_records` at a
+        time, until `max_batch_records` or a part with another topic's records (that part is kept: it
+        holds at most `max_poll_records` of them). Each partition's records stay in offset order."""
+        if self._max_batch_records <= self._max_poll_records:
+            return  # a poll is already as large as a batch may be
+        size = sum(len(records) for records in batches.values())
+        while size and self._batched_only(batches):
+            room = self._max_batch_records - size
+            if room <= 0:
+                return
+            more = await self._consumer.getmany(timeout_ms=0, max_records=min(room, self._max_poll_records))
+            if not more:
+                return
+            for partition, records in more.items():
+                batches.setdefault(partition, []).extend(records)
+                size += len(records)
+
+    def _batched_only(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> bool:
+        return all(partition.topic in self._batched_topics for partition, found in batches.items() if found)
 
     async def _wait_out(self, failure: Exception, stop: asyncio.Event) -> None:
         """The broker (or the database behind a handler) is away: what was processed since the last

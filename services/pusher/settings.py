@@ -20,9 +20,11 @@ class PusherSettings(StreamServiceSettings):
     http_port: int = 8083
     group_id: str = "psync-pusher"
     db_schema: str = "pusher"
-    # The pusher applies one event at a time (a Pipedrive call each): a poll of 200 is plenty, and a
-    # crashed replica's partitions come back after 10 s.
-    max_batch: int = Field(default=200, ge=1, le=10_000)
+    # Pushes are applied one at a time (Pipedrive calls each): a poll holds at most 200 of them, well within
+    # Kafka's max.poll.interval.ms; a poll of source changes only is topped up to 2,000, mirrored in one
+    # transaction. A crashed replica's partitions come back after 10 s.
+    max_batch: int = Field(default=2000, ge=1, le=10_000)
+    poll_records: int | None = Field(default=200, ge=1, le=10_000)
     session_timeout_s: float = Field(default=10.0, ge=6.0)
     pipedrive: PipedriveClientSettings = Field(
         default_factory=PipedriveClientSettings,
