@@ -164,7 +164,7 @@ async def put_webhooks(request: web.Request) -> web.Response:
         else:
             await api.webhooks.unregister(tenant)
     except PipedriveError as failure:
-        raise json_error(502, "pipedrive_failed", str(failure)) from failure
+        raise pipedrive_failure(failure) from failure
 
     def change(settings: TenantSettings) -> TenantSettings:
         return settings.model_copy(update={"webhooks_enabled": wanted.enabled})

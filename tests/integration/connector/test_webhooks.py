@@ -47,6 +47,19 @@ async def test_turning_webhooks_on_and_off_registers_and_removes_them(harness: C
     assert not hooks
 
 
+async def test_turning_webhooks_on_with_a_token_pipedrive_refuses_is_a_409_not_connected(
+    harness: ConnectorHarness,
+) -> None:
+    # Found by probing `make up`: Pipedrive's refusals here were all a 502 "pipedrive_failed" (a spent
+    # budget too), where the rest of the API answers 409 to reconnect and 429 to wait.
+    await harness.connect_by_token()
+    harness.sandbox.handle.state.revoked_api_tokens.add(harness.sandbox.handle.api_token)
+
+    response = await harness.api.put("/v1/webhooks", json={"enabled": True}, headers=harness.headers)
+
+    assert (response.status, (await response.json())["error"]) == (409, "not_connected")
+
+
 async def test_a_change_delivered_by_webhook_is_reread_and_emitted_once(harness: ConnectorHarness) -> None:
     await _enable(harness)
     state = harness.sandbox.handle.state
