@@ -11,7 +11,8 @@ auditlog holds an entry for each of them. Reports records per second, the tokens
 sandbox's ledger), and the CPU seconds of every service (its processes added up, so a figure taken on a
 busy machine can still be compared per CPU second), in all and per record, and the CPU seconds of the
 PostgreSQL server and the Kafka broker over the same time when they run on this machine (`infra_cpu`;
-on a shared server they include the other users' work). The services' logs go to
+on a shared server they include the other users' work), and what PostgreSQL's statements did
+(`pg_statements`, when pg_stat_statements is readable). The services' logs go to
 `.state/bench/end-to-end-<process>.log`. Writes `bench-results/end-to-end.json`. Goal: >= 6,000
 records/s.
 """
@@ -29,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pg_statements
 from infra_cpu import InfrastructureCpu
 from report import machine_facts, measured_at, write_report
 from service_process import deployed_processes, free_port, own_topics, position_group_at_end
@@ -216,6 +218,7 @@ async def run_in_own_topics() -> dict[str, Any]:
                 await plain.delete(f"{stack.sandbox_url}/_sandbox/ledger")
             cpu_before = stack.cpu_seconds()
             infrastructure = await InfrastructureCpu.of(pool, BOOTSTRAP)
+            statements_before = await pg_statements.snapshot(pool)
             started = time.perf_counter()
             async with http.post(f"{connector}/v1/imports", json={"source": "all_organizations"}) as r:
                 assert r.status == 202, await r.text()
@@ -233,6 +236,7 @@ async def run_in_own_topics() -> dict[str, Any]:
             linked = await _count(pool, links, tenant)
             cpu = {name: round(s - cpu_before.get(name, 0.0), 2) for name, s in stack.cpu_seconds().items()}
             infrastructure_cpu = infrastructure.spent()
+            statements_after = await pg_statements.snapshot(pool)
             async with http.get(f"{connector}/v1/runs/{run_id}") as r:
                 import_run = await r.json()
             async with (
@@ -270,6 +274,20 @@ async def run_in_own_topics() -> dict[str, Any]:
             name: round(seconds / max(applied, 1) * 1e6, 1) if seconds is not None else None
             for name, seconds in infrastructure_cpu.items()
         },
+        "postgres_statements": (
+            pg_statements.report(
+                pg_statements.spent(statements_before, statements_after),
+                {**stack.schemas, "pipedrive_client": stack.client_schema},
+                {
+                    **{q.split(" WHERE")[0]: "bench (its counts)" for q in (applied_q, links, entries)},
+                    # Names no schema: the mapper's per-batch match-key locks (mostly waiting for the
+                    # other mapper process's batch).
+                    "SELECT count(pg_advisory_xact_lock(": "mapper (its match-key locks)",
+                },
+            )
+            if statements_before is not None and statements_after is not None
+            else None
+        ),
         "sandbox_startup_and_seed_seconds": round(sandbox_s, 2),
         # The machine is shared (other runs): its 1-minute load before and after.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
@@ -281,7 +299,10 @@ async def run_in_own_topics() -> dict[str, Any]:
         " over that time (Kafka and PostgreSQL not included there); infrastructure_cpu_seconds: the"
         " PostgreSQL server's processes (the postmaster and all it started, exited backends included) and"
         " the Kafka broker's over the same time, when they run on this machine (null otherwise): on a"
-        " shared PostgreSQL or Kafka they include the other users' work (see load_average_1m).",
+        " shared PostgreSQL or Kafka they include the other users' work (see load_average_1m);"
+        " postgres_statements: pg_stat_statements over the same time (execution time inside the server,"
+        " waits included; null without the extension), by owner (the schema a statement names, the bench's"
+        " own counts apart) and the largest statements.",
         "machine": machine_facts(),
         "measured_at": measured_at(),
     }

@@ -150,6 +150,9 @@ $(durability_settings)
 shared_buffers = 512MB
 max_wal_size = 4GB
 checkpoint_timeout = 15min
+# Which statements cost what (execution time, rows, WAL per statement): the pg_stat_statements view in
+# the application database, readable by its role; the end-to-end bench reports its top statements.
+shared_preload_libraries = 'pg_stat_statements'
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
@@ -175,6 +178,10 @@ END
 \$\$;
 SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
+EOF
+    psql_admin -d "$DB_NAME" <<EOF
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+GRANT pg_read_all_stats TO $DB_USER;
 EOF
 }
 
