@@ -8,15 +8,20 @@ Pipedrive web app, whether Pipedrive deleted it, and the record a merge folded i
 for accounts, the normalized `domain` next to the raw `website`.
 
 Every call is authenticated by the tenant middleware and reads only the caller's tenant. Lists use keyset
-pagination on the ABM id: `next_cursor` is null on the last page.
+pagination on the ABM id: `next_cursor` (opaque; one this API did not return is a 400) is null on the
+last page.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
 
 from mapper.abm_store import TABLES
 from mapper.audience_store import AudienceStore, RecordFilter
@@ -58,6 +63,14 @@ class ListQuery(BaseModel):
         description=f"comma-separated ABM ids (at most {MAX_IDS}): only those records",
     )
 
+    @field_validator("cursor")
+    @classmethod
+    def _position(cls, value: str | None) -> str | None:
+        try:
+            return abm_id_after(value) if value is not None else None
+        except ValueError as failure:
+            raise PydanticCustomError("not_a_cursor", str(failure)) from failure
+
     @field_validator("ids")
     @classmethod
     def _at_most_max_ids(cls, value: str | None) -> str | None:
@@ -69,6 +82,22 @@ class ListQuery(BaseModel):
     def id_list(self) -> list[str] | None:
         """The ids asked for, or None for every record."""
         return self.ids.split(",") if self.ids is not None else None
+
+
+def cursor_after(abm_id: str) -> str:
+    """The opaque cursor of the page after the record `abm_id`."""
+    return base64.urlsafe_b64encode(orjson.dumps([abm_id])).decode()
+
+
+def abm_id_after(cursor: str) -> str:
+    """The ABM id a cursor of `cursor_after` stands for; ValueError for anything else (a tampered one)."""
+    try:
+        [abm_id] = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(abm_id, str) and abm_id and "\x00" not in abm_id:
+            return abm_id
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        pass
+    raise ValueError("not a cursor this API returned")
 
 
 def _collection(request: web.Request) -> tuple[str, SyncObject]:
@@ -116,7 +145,7 @@ async def list_records(request: web.Request) -> web.Response:
     rows = await request.app[STORE].records(tenant_of(request), obj, wanted)
     web_url = await _web_url(request)
     page = [_row(r, obj, web_url) for r in rows[: query.limit]]
-    next_cursor = page[-1]["abm_id"] if len(rows) > query.limit else None
+    next_cursor = cursor_after(page[-1]["abm_id"]) if len(rows) > query.limit else None
     return web.json_response({"data": page, "next_cursor": next_cursor})
 
 

@@ -138,6 +138,24 @@ async def test_a_bad_query_gets_a_clear_400(
     assert body["message"] == "; ".join(body["problems"])
 
 
+@pytest.mark.parametrize("cursor", ["abc", "eyJ4IjoxfQ", "WyJhIiwxXQ", "WzFd", "%ff", "WyJhXHUwMDAwYiJd"])
+async def test_a_tampered_cursor_is_a_400_naming_the_cursor(
+    api: tuple[TestClient[web.Request, web.Application], TenantRegistry],
+    mapper: MapperHarness,
+    cursor: str,
+) -> None:
+    # Found by probing `make up`: any string was taken as a position in the list (200, a page).
+    client, registry = api
+    headers = await _key_for(registry, mapper.tenant)
+
+    response = await client.get("/v1/accounts", params={"cursor": cursor}, headers=headers)
+
+    assert (response.status, (await response.json())["problems"]) == (
+        400,
+        ["cursor: not a cursor this API returned"],
+    )
+
+
 async def test_an_unknown_collection_is_404(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
