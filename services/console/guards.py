@@ -72,8 +72,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def refusal_of(failure: ServiceFailed) -> PageRefused:
     """A service's error as a page: what it refused as bad input (a tampered cursor or filter in the
-    address) or does not know is the person's 400 or 404, with the service's words; anything else is the
-    service failing, a 502."""
+    address) or does not know is the person's 400 or 404, with the service's words, and a 429 (Pipedrive's
+    budget spent) says to wait; anything else is the service failing, a 502."""
     answer = failure.answer
     if answer.status in (400, 422):
         words = "; ".join(answer.problems) or answer.message
@@ -82,6 +82,8 @@ def refusal_of(failure: ServiceFailed) -> PageRefused:
         )
     if answer.status == 404:
         return PageRefused(404, "Not found", answer.message)
+    if answer.status == 429:  # Pipedrive's budget or rate limit says wait
+        return PageRefused(429, "Not now", f"{answer.message}. Try again later.")
     return PageRefused(502, "Something went wrong", str(failure))
 
 

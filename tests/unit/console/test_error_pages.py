@@ -46,6 +46,7 @@ async def client() -> AsyncIterator[Client]:
     aiohttp_jinja2.get_env(app).filters.update(FILTERS)
     app.router.add_get("/refused", _answering(400, REFUSED))
     app.router.add_get("/gone", _answering(404, {"error": "not_found", "message": "No such run."}))
+    app.router.add_get("/wait", _answering(429, {"error": "pipedrive_budget", "message": "Budget spent"}))
     app.router.add_get("/broken", _answering(500, {"error": "internal_error", "message": "boom"}))
     app.router.add_post("/form", _form)
     async with TestClient(TestServer(app)) as c:
@@ -64,6 +65,15 @@ async def test_a_record_a_service_does_not_know_is_the_404_page(client: Client) 
 
     assert (response.status, response.content_type) == (404, "text/html")
     assert "No such run." in await response.text()
+
+
+async def test_a_service_saying_wait_is_the_429_page(client: Client) -> None:
+    # Found by probing `make up`: an import preview of a tenant whose Pipedrive budget was spent was the
+    # 502 "Something went wrong" page.
+    response = await client.get("/wait")
+
+    assert (response.status, response.content_type) == (429, "text/html")
+    assert "Budget spent. Try again later." in await response.text()
 
 
 async def test_a_service_failing_is_still_the_502_page(client: Client) -> None:
