@@ -12,7 +12,7 @@ from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged, VisitedPage
 from schemas.events.audit import Actor, AuditAction, AuditChange, AuditRecorded
 from schemas.events.common import Direction, RecordOutcome, SyncObject
-from schemas.events.push import PushCompleted, PushRequested
+from schemas.events.push import PushCompleted, PushRequested, WrittenVersion
 from schemas.events.record_results import RecordApplied
 from schemas.events.settings import (
     AutoPush,
@@ -166,6 +166,10 @@ def _payloads() -> list[tuple[BaseModel, str, tuple[object, ...]]]:
                 fields_written=("custom_fields.8b2f7c1e0d9a4b3c2e1f0a9b8c7d6e5f4a3b2c1d",),
                 tokens_spent=5,
                 run_id="push-batch-17",
+                written=WrittenVersion(
+                    update_time=datetime(2026, 11, 2, 9, 29, 58, tzinfo=UTC),
+                    values={"custom_fields": {"8b2f7c1e0d9a4b3c2e1f0a9b8c7d6e5f4a3b2c1d": 72}},
+                ),
             ),
             org_key,
             ("push-batch-17", "example.co.uk", "result"),

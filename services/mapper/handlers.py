@@ -9,6 +9,7 @@ from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, a
 from mapper.apply_runs import RunRef, RunsTallied, StartedRun, run_messages, started_message, tally_outcomes
 from mapper.planning import Plan, PlanKind
 from mapper.ports import AbmRecords, MapperStore, MapperUnit, TenantSettingsSource
+from mapper.push_completions import apply_push_completed
 from mapper.record_results import result_message_of
 from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from schemas.envelope import CloudEvent
@@ -123,29 +124,14 @@ class MapperHandlers:
         return result_message_of(event, change, plan, result_run_id(event))
 
     async def push_completed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        """Link an ABM record to the Pipedrive record the pusher created or updated for it; a record the
-        pusher found deleted in Pipedrive (404) is marked deleted in CRM."""
+        """Link an ABM record to the Pipedrive record the pusher created or updated for it, and keep the
+        values the push wrote; a record the pusher found deleted in Pipedrive (404) is marked deleted in
+        CRM."""
         pushed: PushCompleted = event.data
+        settings = await self._settings.get(event.tenantid)
 
         async def effect(unit: MapperUnit) -> list[OutgoingMessage]:
-            tenant, obj, pipedrive_id, records = (
-                event.tenantid,
-                pushed.object,
-                pushed.pipedrive_id,
-                unit.records,
-            )
-            if pipedrive_id is None:
-                return []
-            abm_id = pushed.abm_id
-            if abm_id is None:
-                found = await records.record_by_key(tenant, obj, pushed.match_key)
-                abm_id = found.abm_id if found is not None else None
-            if pushed.deleted_in_pipedrive:
-                await records.mark_deleted_in_crm(tenant, obj, pipedrive_id, abm_id, event.time)
-            elif abm_id is not None and pushed.outcome in {RecordOutcome.CREATED, RecordOutcome.UPDATED}:
-                await records.link_if_unlinked(tenant, obj, pipedrive_id, abm_id, event.time)
-                if pushed.outcome is RecordOutcome.CREATED:
-                    await records.mark_in_crm(tenant, obj, abm_id)
+            await apply_push_completed(unit.records, event.tenantid, pushed, settings, event.time)
             return []
 
         return await self._once(event, message, effect)

@@ -20,7 +20,7 @@ from pusher.parking import PauseKind, PushPaused, pause_for
 from pusher.ports import PipedriveWriter, PusherStore, PushRuns, WritesFor
 from pusher.push_scopes import PushScope
 from pusher.record_pusher import NO_MATCH_KEY, PushDone, remember
-from pusher.results import NO_KEY, result_message, run_finished_message
+from pusher.results import NO_KEY, result_message, run_finished_message, written_version
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
@@ -102,6 +102,7 @@ class EventPushes:
                 abm_id=scope.abm_id if done.object is scope.object else None, outcome=done.outcome,
                 pipedrive_id=done.pipedrive_id, fields_written=done.fields_written, tokens_spent=spent,
                 message=done.message, run_id=scope.run_id, deleted_in_pipedrive=done.deleted_in_pipedrive,
+                written=written_version(done.outcome, done.record, done.body),
             )  # fmt: skip
             outputs.append(result_message(event, result, time=event.time, step=step))
         if scope.manual and scope.batch_size:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from schemas import sources
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
-from schemas.events.common import Direction, SyncObject
-from schemas.events.push import PushCompleted
+from schemas.events.common import Direction, RecordOutcome, SyncObject
+from schemas.events.push import PushCompleted, WrittenVersion
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from schemas.keys import record_key, run_key
 from schemas.topics import PUSH_RESULTS, SYNC_RUNS
@@ -40,6 +41,24 @@ def result_message(
         causationid=cause.id,
     )
     return OutgoingMessage.of_event(PUSH_RESULTS.name, event)
+
+
+def written_version(
+    outcome: RecordOutcome, record: Mapping[str, Any] | None, body: Mapping[str, Any]
+) -> WrittenVersion | None:
+    """The version a create or update left in Pipedrive: each field of the body as Pipedrive answered it
+    (custom fields: the codes written), and the record's update time. None when nothing was written or the
+    answer has no update time (then the mapper learns the values from the write's echo)."""
+    if outcome not in (RecordOutcome.CREATED, RecordOutcome.UPDATED) or not record or not body:
+        return None
+    update_time = record.get("update_time")
+    if not isinstance(update_time, str):
+        return None
+    values = {key: record.get(key) for key in body if key != "custom_fields"}
+    if isinstance(body.get("custom_fields"), Mapping):
+        answered = record.get("custom_fields") or {}
+        values["custom_fields"] = {code: answered.get(code) for code in body["custom_fields"]}
+    return WrittenVersion(update_time=datetime.fromisoformat(update_time), values=values)
 
 
 def run_started_message(

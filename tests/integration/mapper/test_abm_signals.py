@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged, VisitedPage
 from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.push import PushCompleted
+from schemas.events.push import PushCompleted, WrittenVersion
+from schemas.events.settings import (
+    DirectionSwitches,
+    FieldMapping,
+    FieldMode,
+    ObjectSettings,
+    TenantSettings,
+)
 from stream_runner.errors import PermanentError
-from tests.integration.mapper.conftest import MapperHarness
+from tests.integration.mapper.conftest import MapperHarness, result_of
 
 pytestmark = pytest.mark.integration
 
 T1 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 T2 = datetime(2026, 11, 1, 11, tzinfo=UTC)
+BOTH_WAYS = DirectionSwitches(
+    create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
+)
+OVERWRITE_NAME = FieldMapping(
+    abm_field="name", pipedrive_field="name", to_pipedrive=FieldMode.OVERWRITE, to_abm=FieldMode.OVERWRITE
+)
+NAMES_BOTH_WAYS = TenantSettings(
+    version=1,
+    objects={
+        SyncObject.ORGANIZATION: ObjectSettings(
+            directions=BOTH_WAYS,
+            fields=(OVERWRITE_NAME, FieldMapping(abm_field="website", pipedrive_field="website")),
+        )
+    },
+)
 
 
 def _reveal(domain: str, name: str = "Acme", at: datetime = T1) -> CompanyRevealed:
@@ -79,3 +101,27 @@ async def test_a_pushed_record_is_linked_to_what_the_pusher_created(mapper: Mapp
     assert [(link["pipedrive_id"], link["abm_id"]) for link in await mapper.rows("links")] == [
         (900, account["abm_id"])
     ]
+
+
+async def test_a_name_the_push_wrote_is_kept_and_its_echo_changes_nothing(mapper: MapperHarness) -> None:
+    await mapper.settings(NAMES_BOTH_WAYS)
+    await mapper.change(
+        SyncObject.ORGANIZATION, 901, {"name": "Acme", "website": "echo.io"}, at=T1.isoformat()
+    )
+    await mapper.send(_reveal("echo.io", name="Acme Renamed", at=T2))  # fills only: the name stays
+    written_at = T2 + timedelta(seconds=3)
+    echo = {"name": "Acme Renamed", "website": "echo.io"}
+
+    await mapper.send(
+        PushCompleted(
+            object=SyncObject.ORGANIZATION, match_key="echo.io", outcome=RecordOutcome.UPDATED,
+            pipedrive_id=901, fields_written=("name",), run_id="auto-push",
+            written=WrittenVersion(update_time=written_at, values={"name": "Acme Renamed"}),
+        )
+    )  # fmt: skip
+
+    assert (await mapper.account("echo.io"))["fields"]["name"] == "Acme Renamed"
+    [link] = await mapper.rows("links")
+    assert link["source_update_time"] == written_at
+    applied = await mapper.change(SyncObject.ORGANIZATION, 901, echo, at=written_at.isoformat())
+    assert result_of(applied)["outcome"] == "unchanged"
