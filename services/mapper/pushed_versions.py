@@ -38,13 +38,17 @@ def adopt_written_version(
     record: StoredRecord,
 ) -> Adoption | None:
     """The changes a push's written version makes to the ABM record it was pushed from (what its echo
-    would make), or None when the store has applied that version or a later one already, or the tenant
-    does not update the ABM platform from Pipedrive."""
+    would make), or None when the store has applied that version or a later one already, the tenant
+    does not update the ABM platform from Pipedrive, or the push wrote no field the store maps."""
     if link is not None and link.source_update_time >= written.update_time:
         return None
     if not object_switches(settings, obj).update_in_abm:
         return None
     mappings = tuple(m for m in effective_mappings(settings, obj) if _was_written(m, written.values))
+    if not mappings:
+        # Nothing the store maps was written (an engagement score): an older version still pending
+        # tells the store nothing this one overrides, so the link keeps the version it has.
+        return None
     values = source_fields(written.values, mappings)
     modes = {m.abm_field: m.modes.to_abm for m in mappings}
     return Adoption(compute_changes(values, record.fields, modes), written.update_time)

@@ -289,3 +289,43 @@ async def test_a_manual_push_can_name_records_by_abm_id(stack: Stack, abm_platfo
     assert run is not None and run["created"] == 1
     live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
     assert [o["name"] for o in live if o["website"] == domain] == [f"Named {uid}"]
+
+
+async def test_a_name_auto_push_wrote_is_in_the_abm_store_before_its_echo_which_changes_nothing(
+    stack: Stack, abm_platform: AIOKafkaProducer
+) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    names = {
+        "abm_field": "name",
+        "pipedrive_field": "name",
+        "to_pipedrive": "overwrite",
+        "to_abm": "overwrite",
+    }
+    website = {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "fill"}
+    organizations = {"directions": BOTH_WAYS, "fields": [names, website]}
+    await admin.connect(objects={"organization": organizations}, auto_push={"enabled": True})
+    [org] = await _organizations(stack, "renamed", uid=uid)
+    await admin.sync()
+    domain = f"renamed-{uid}.io"
+    await admin.account(domain)
+    await admin.pusher_target(domain, lambda r: r["pipedrive_id"] == org)
+
+    await _signal(abm_platform, admin.tenant, CompanyRevealed(
+        domain=domain, name=f"Renamed {uid}", revealed_at=datetime.now(UTC)
+    ), domain)  # fmt: skip
+
+    # No sync and no webhook: only the push's result can tell the mapper what Pipedrive holds now.
+    await admin.account(domain, lambda a: a is not None and a["fields"]["name"] == f"Renamed {uid}")
+    assert (await _pipedrive(stack, "GET", f"/api/v2/organizations/{org}"))["name"] == f"Renamed {uid}"
+    run = await admin.sync()  # brings the write's echo
+
+    async def echo_entries() -> list[dict[str, Any]]:
+        try:
+            page = await admin.call("auditlog", "GET", f"/v1/runs/apply-{run['run_id']}/entries")
+        except AssertionError:  # the apply run not reported yet
+            return []
+        return [e for e in page["data"] if e["pipedrive_id"] == org]
+
+    entries = await eventually(echo_entries, bool, within_s=WAIT_S, what="the echo's entry")
+    assert [e["outcome"] for e in entries] == ["unchanged"]

@@ -470,9 +470,4 @@ async def test_a_two_way_churn_makes_no_ping_pong_write(
     fault_report.record(name, {**figures, "result": "ok" if ok else "failed"})
     assert [(w.entity, w.record_id, w.body) for w in sync if w.seq in ping_pong_writes] == []
     assert exited == {}
-    if abm_ping_pong:  # a known round trip, not a loop: README "Fault report", the churn
-        pytest.xfail(
-            f"{abm_ping_pong} ABM records changed by the import of our own push: values a signal carried"
-            " that auto-push wrote over Pipedrive's (Overwrite) while the mapper applies signals by Fill,"
-            f" and persons we created ({dict(changed_by_echo)})"
-        )
+    assert abm_ping_pong == 0, f"ABM records changed by the import of our own push: {dict(changed_by_echo)}"

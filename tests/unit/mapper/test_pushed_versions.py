@@ -116,3 +116,9 @@ def test_nothing_is_taken_where_its_echo_would_change_nothing() -> None:
     assert adopt_written_version(ORG, RENAMED, settings(no_updates), LINK, ACCOUNT) is None
     fill = adopt_written_version(ORG, RENAMED, fill_only, LINK, ACCOUNT)
     assert fill is not None and fill.changes == {}
+
+
+def test_a_write_of_fields_the_store_does_not_map_takes_nothing() -> None:
+    score = WrittenVersion(update_time=WRITTEN_AT, values={"custom_fields": {"a" * 40: 72}})
+
+    assert adopt_written_version(ORG, score, settings(), LINK, ACCOUNT) is None
