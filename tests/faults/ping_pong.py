@@ -10,7 +10,9 @@ body, and the record before and after.
   * it is uncaused: counting the sync's writes of one record (by match key) in the order served, the n-th
     came before the n-th ABM signal about that record was published (a write with no signal of its own).
 - An echo is a Pipedrive version the sync's own write produced: the version (update time) that write left,
-  with every value it set. An ABM ping-pong change is the mapper creating or updating an ABM record from
+  with every value it set, and that no one else's write left too (update times are whole seconds: a
+  person's edit of the record in the same second makes a version that is theirs as much as ours).
+  An ABM ping-pong change is the mapper creating or updating an ABM record from
   an echo (the outcome of applying that source change) after it had applied both the ABM signal behind
   that write and the write's push result (by the times of the mapper's inbox): a change that came only
   from our own push coming back. An echo that overtook its signal or its push result on the way to the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,17 +104,32 @@ def is_echo_of(write: Write, record: Mapping[str, Any]) -> bool:
     return all(record.get(k) == after.get(k) for k in changed_fields(write.before, write.after))
 
 
+def shared_versions(writes: Iterable[Write]) -> set[tuple[str, int | None, Any]]:
+    """(entity, record id, update time) of the versions others' writes left: a sync write that left the
+    same update time (Pipedrive's are whole seconds) made a version no reader can tell from theirs."""
+    return {
+        (w.entity, w.record_id, (w.after or {}).get("update_time"))
+        for w in writes
+        if w.who != "sync" and w.succeeded and w.record_id is not None
+    }
+
+
 def echoes(
-    sync_writes: Iterable[Write], changes: Iterable[tuple[str, str, int, Mapping[str, Any]]]
+    sync_writes: Iterable[Write],
+    changes: Iterable[tuple[str, str, int, Mapping[str, Any]]],
+    others_versions: AbstractSet[tuple[str, int | None, Any]] = frozenset(),
 ) -> dict[str, Write]:
     """The source changes (event id, entity, Pipedrive id, record) that are echoes of a sync write, by
-    event id, with the write."""
+    event id, with the write; a version someone else's write also left (`shared_versions`) is theirs as
+    much as ours, and no echo."""
     by_record: dict[tuple[str, int], list[Write]] = {}
     for write in sync_writes:
         if write.succeeded and write.record_id is not None:
             by_record.setdefault((write.entity, write.record_id), []).append(write)
     found: dict[str, Write] = {}
     for event_id, entity, pipedrive_id, record in changes:
+        if (entity, pipedrive_id, record.get("update_time")) in others_versions:
+            continue
         written = [w for w in by_record.get((entity, pipedrive_id), []) if is_echo_of(w, record)]
         if written:
             found[event_id] = written[-1]

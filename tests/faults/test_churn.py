@@ -65,6 +65,7 @@ from tests.faults.ping_pong import (
     echoes,
     pair_push_results,
     restated,
+    shared_versions,
     uncaused,
     write_kind,
 )
@@ -361,6 +362,14 @@ def _echo_applied(
     return EchoApplied(result["data"]["outcome"], before_the_echo(signal), before_the_echo(push_result))
 
 
+def _ping_pong_detail(write: Write, result: dict[str, Any]) -> dict[str, Any]:
+    """Which write's echo changed which ABM record (to look into in the services' logs)."""
+    return {
+        "write": write_kind(write), "pipedrive_id": write.record_id, "abm_id": result["data"].get("abm_id"),
+        "update_time": (write.after or {}).get("update_time"), "echo_event": result.get("causationid"),
+    }  # fmt: skip
+
+
 async def test_a_two_way_churn_makes_no_ping_pong_write(
     private_postgres: PrivatePostgres, private_kafka: PrivateKafka, fault_report: FaultReport, tmp_path: Path
 ) -> None:
@@ -418,10 +427,12 @@ async def test_a_two_way_churn_makes_no_ping_pong_write(
     restating = [w for w in sync if restated(w)]
     without_signal = uncaused(sync, abm.signals_at)
     ping_pong_writes = {w.seq for w in restating} | {w.seq for w in without_signal}
-    echo_writes = echoes(sync, [
+    versions = [
         (c["id"], c["data"]["object"], c["data"]["pipedrive_id"], c["data"].get("record") or {})
         for c in changes
-    ])  # fmt: skip
+    ]
+    echo_writes = echoes(sync, versions, shared_versions(writes))
+    shared_with_an_edit = len(echoes(sync, versions)) - len(echo_writes)
     paired = pair_push_results(sync, [
         (p["data"]["object"], p["data"]["pipedrive_id"], p["id"], p.get("causationid") or "")
         for p in pushed
@@ -434,6 +445,12 @@ async def test_a_two_way_churn_makes_no_ping_pong_write(
     ]
     echo_outcomes = Counter(a.outcome for a in applied)
     abm_ping_pong = sum(1 for a in applied if a.ping_pong)
+    echo_results = [r for r in results if r.get("causationid") in echo_writes]
+    ping_pong_details = [
+        _ping_pong_detail(echo_writes[r["causationid"]], r)
+        for r, a in zip(echo_results, applied, strict=True)
+        if a.ping_pong
+    ]
     changed_by_echo = Counter(
         f"{write_kind(echo_writes[r['causationid']])}: {'ping-pong' if a.ping_pong else 'race'}"
         for r, a in zip((r for r in results if r.get("causationid") in echo_writes), applied, strict=True)
@@ -456,15 +473,18 @@ async def test_a_two_way_churn_makes_no_ping_pong_write(
         "abm_store_changes_from_echoes": sum(1 for a in applied if a.changed_the_store),
         "abm_store_changes_from_echoes_by_write": dict(changed_by_echo),
         "abm_ping_pong_changes": abm_ping_pong,
+        "abm_ping_pong_details": ping_pong_details,
+        "echo_versions_shared_with_an_edit_in_the_same_second": shared_with_an_edit,
         "mapper_outcomes": dict(Counter(r["data"]["outcome"] for r in results)),
         "services_exited": len(exited),
         "seconds_to_finish": round(time.monotonic() - started, 1),
         "definition": "ping-pong write: a write by the sync (its API token) to an organization or person"
         " that changed no value Pipedrive held, or that outnumbered, when served, the ABM signals about"
         " that record published before it. Echo: a Pipedrive version the sync's own write produced (its"
-        " update time and the values it set). ABM ping-pong change: the mapper's outcome created or"
-        " updated for an echo it applied after both the ABM signal behind the write and the write's push"
-        " result (mapper inbox times); an echo that overtook either is a race, counted apart",
+        " update time and the values it set; a version an edit in Pipedrive also left, in the same second,"
+        " is none). ABM ping-pong change: the mapper's outcome created or updated for an echo it applied"
+        " after both the ABM signal behind the write and the write's push result (mapper inbox times); an"
+        " echo that overtook either is a race, counted apart",
     }
     ok = len(ping_pong_writes) == abm_ping_pong == 0 and not exited
     fault_report.record(name, {**figures, "result": "ok" if ok else "failed"})

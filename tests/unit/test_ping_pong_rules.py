@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.faults.ping_pong import EchoApplied, Write, echoes, pair_push_results, restated, uncaused
+from tests.faults.ping_pong import (
+    EchoApplied,
+    Write,
+    echoes,
+    pair_push_results,
+    restated,
+    shared_versions,
+    uncaused,
+)
 
 ORG = {"id": 7, "name": "Acme", "website": "https://acme.io", "update_time": "2026-12-02T10:00:00Z"}
 
@@ -46,6 +54,15 @@ def test_an_echo_is_the_version_the_write_left_with_every_value_it_set() -> None
         ],
     )
     assert found == {"e1": write}
+
+
+def test_a_version_someone_else_also_left_in_the_same_second_is_no_echo() -> None:
+    ours = _write(0, 1.0, ORG, _renamed("Acme 2", 5))
+    theirs = _write(1, 1.5, _renamed("Acme 2", 5), {**_renamed("Acme 2", 5), "phone": "1"}, who="editor")
+    change = ("e1", "organization", 7, _renamed("Acme 2", 5))
+
+    assert echoes([ours], [change], shared_versions([ours, theirs])) == {}
+    assert echoes([ours], [change], shared_versions([ours])) == {"e1": ours}
 
 
 def test_an_echo_counts_as_ping_pong_only_once_its_signal_and_push_result_were_applied() -> None:
