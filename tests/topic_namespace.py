@@ -18,12 +18,17 @@ from aiokafka import AIOKafkaProducer
 from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace
 
 
-def worker_prefix(worker: str | None) -> str:
-    """The topic prefix of one xdist worker (`gw0`, `gw1`, ...), or of a run without workers (None)."""
-    return f"test-{worker or 'main'}."
+def worker_prefix(worker: str | None, outer: str = "") -> str:
+    """The topic prefix of one xdist worker (`gw0`, `gw1`, ...), or of a run without workers (None),
+    inside the caller's own prefix (`outer`, the `PSYNC_TOPIC_PREFIX` the test run was started with), so
+    two test runs on one Kafka given different prefixes never share topics or consumer groups."""
+    return f"{outer}test-{worker or 'main'}."
 
 
-os.environ[TOPIC_PREFIX_ENV] = worker_prefix(os.environ.get("PYTEST_XDIST_WORKER"))
+# The caller's prefix, kept apart on first import: xdist's workers inherit the controller's environment,
+# where this module has already replaced PSYNC_TOPIC_PREFIX with the controller's own namespace.
+_OUTER_PREFIX = os.environ.setdefault("PSYNC_TEST_OUTER_TOPIC_PREFIX", os.environ.get(TOPIC_PREFIX_ENV, ""))
+os.environ[TOPIC_PREFIX_ENV] = worker_prefix(os.environ.get("PYTEST_XDIST_WORKER"), _OUTER_PREFIX)
 NAMESPACE = TopicNamespace.from_environment()
 """Where this test process's topics and consumer groups are on the cluster."""
 
