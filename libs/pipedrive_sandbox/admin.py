@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict
+from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import ValidationError
 
 from pipedrive_sandbox.app_keys import state_of
 from pipedrive_sandbox.changes import generate_changes
+from pipedrive_sandbox.config import SandboxConfig
 from pipedrive_sandbox.errors import InvalidRequest
 from pipedrive_sandbox.oauth import OAuthError
 from pipedrive_sandbox.page_edits import EditsBetweenPages
@@ -19,6 +22,20 @@ from pipedrive_sandbox.responses import json_response
 from pipedrive_sandbox.store import Entity
 
 PREFIX = "/_sandbox"
+MAX_CHANGES = 100_000
+"""The most edits, deletes or merges one call to /_sandbox/changes makes."""
+MAX_ADVANCE_S = 10 * 365 * 86_400.0
+
+
+def number(body: dict[str, Any], name: str, kind: type[float] | type[int], low: float, high: float) -> Any:
+    """The number `body[name]` as `kind`, within [low, high]; InvalidRequest naming it otherwise."""
+    try:
+        value = kind(body[name])
+    except (TypeError, ValueError, OverflowError) as failure:
+        raise InvalidRequest(f"{name} must be a number") from failure
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}")
+    return value
 
 
 async def show_state(request: web.Request) -> web.StreamResponse:
@@ -70,15 +87,15 @@ async def set_faults(request: web.Request) -> web.StreamResponse:
     body = await json_body(request)
     faults = state.faults
     if "storm_seconds" in body:
-        faults.storm_until = state.clock.now() + float(body["storm_seconds"])
+        faults.storm_until = state.clock.now() + number(body, "storm_seconds", float, 0, MAX_ADVANCE_S)
     if "storm_requests" in body:
-        faults.storm_requests_left = int(body["storm_requests"])
+        faults.storm_requests_left = number(body, "storm_requests", int, 0, 10**9)
     if "error_share" in body:
-        faults.error_share = float(body["error_share"])
+        faults.error_share = number(body, "error_share", float, 0, 1)
     if "error_status" in body:
-        faults.error_status = int(body["error_status"])
+        faults.error_status = number(body, "error_status", int, 400, 599)
     if "latency_ms" in body:
-        faults.latency_seconds = float(body["latency_ms"]) / 1000
+        faults.latency_seconds = number(body, "latency_ms", float, 0, 600_000) / 1000
     if "webhooks_unreachable" in body:
         faults.webhooks_unreachable = bool(body["webhooks_unreachable"])
     return await show_faults(request)
@@ -143,7 +160,7 @@ async def make_changes(request: web.Request) -> web.StreamResponse:
         entity = Entity(body.get("entity", "organization"))
     except ValueError as failure:
         raise InvalidRequest("entity must be organization, person or deal") from failure
-    counts = [int(body.get(k, 0)) for k in ("edits", "deletes", "merges")]
+    counts = [number({k: 0, **body}, k, int, 0, MAX_CHANGES) for k in ("edits", "deletes", "merges")]
     done = generate_changes(state.entities, state.change_rng, entity, *counts)
     return json_response({"changes": done})
 
@@ -157,7 +174,7 @@ async def add_edits_between_pages(request: web.Request) -> web.StreamResponse:
     try:
         entity = Entity(body.get("entity", "organization"))
         ids = tuple(int(i) for i in body.get("ids", ()))
-    except (TypeError, ValueError) as failure:
+    except (TypeError, ValueError, OverflowError) as failure:
         raise InvalidRequest("entity must be organization, person or deal, ids a list of ids") from failure
     changes = body.get("changes")
     if not isinstance(changes, dict) or not changes or not ids:
@@ -178,7 +195,14 @@ async def reseed(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     body = await json_body(request)
     allowed = {"seed", "organizations", "persons_per_organization", "deals_per_organization"}
-    config = state.config.model_copy(update={k: v for k, v in body.items() if k in allowed})
+    try:
+        config = SandboxConfig.model_validate(
+            {**state.config.model_dump(), **{k: v for k, v in body.items() if k in allowed}}
+        )
+    except ValidationError as failure:
+        raise InvalidRequest(
+            f"not a seeding: {failure.errors()[0]['loc']} {failure.errors()[0]['msg']}"
+        ) from failure
     state.reseed(config)
     state.ledger.reset()
     return await show_state(request)
@@ -187,9 +211,7 @@ async def reseed(request: web.Request) -> web.StreamResponse:
 async def advance_clock(request: web.Request) -> web.StreamResponse:
     """POST /_sandbox/clock/advance {"seconds": N}."""
     state = state_of(request)
-    seconds = float((await json_body(request)).get("seconds", 0))
-    if seconds < 0:
-        raise InvalidRequest("seconds must not be negative")
+    seconds = number({"seconds": 0, **(await json_body(request))}, "seconds", float, 0, MAX_ADVANCE_S)
     return json_response({"now": state.clock.advance(seconds)})
 
 

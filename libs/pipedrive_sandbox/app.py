@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -27,12 +28,14 @@ from pipedrive_sandbox.routes_v1 import v1_handlers
 from pipedrive_sandbox.state import SandboxState, build_state
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_log = logging.getLogger(__name__)
 
 
 @web.middleware
 async def sandbox_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn domain errors raised outside the gateway (admin, OAuth) into error bodies, and the router's
-    own 404 and 405 (an unknown path or method) into Pipedrive's JSON error body, never plain text."""
+    own 404 and 405 (an unknown path or method) and any unexpected failure into Pipedrive's JSON error
+    body, never plain text."""
     try:
         return await handler(request)
     except SandboxError as failure:
@@ -43,6 +46,11 @@ async def sandbox_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return answer
     except web.HTTPNotFound:
         return error_response(404, f"Unknown method {request.method} {request.path}")
+    except web.HTTPException:
+        raise
+    except Exception:  # a bug of the sandbox: still Pipedrive's JSON error body, and logged
+        _log.exception("sandbox request failed: %s %s", request.method, request.path)
+        return error_response(500, "Internal server error")
 
 
 def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.Application:

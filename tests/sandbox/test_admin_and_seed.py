@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.ledger import token_fingerprint
 from pipedrive_sandbox.seed import seed_company
@@ -130,6 +132,33 @@ async def test_edits_between_pages_are_made_once_just_before_the_first_later_pag
     assert {i["data"]["name"] for page in pages for i in page.body["data"] if i["id"] in edited} == {
         "Edited between pages"
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/faults", {"storm_seconds": "x"}),
+        ("/faults", {"error_status": "x"}),
+        ("/faults", {"latency_ms": [1]}),
+        ("/changes", {"edits": "x"}),
+        ("/changes", {"deletes": 10**18}),
+        ("/changes", {"merges": -1}),
+        ("/clock/advance", {"seconds": "x"}),
+        ("/clock/advance", {"seconds": 1e300}),
+        ("/seed", {"organizations": -1}),
+        ("/seed", {"seed": "x"}),
+        ("/between-pages", {"ids": [1], "changes": {"name": "a"}, "entity": 5}),
+    ],
+)
+async def test_bad_admin_input_is_a_400_naming_what_is_wrong(
+    sandbox: SandboxClient, path: str, body: dict[str, Any]
+) -> None:
+    # Found by probing `make up`: these were aiohttp's plain-text 500, and a huge count of changes kept
+    # the sandbox busy for good.
+    reply = await sandbox.call("POST", f"/_sandbox{path}", json=body)
+
+    assert reply.status == 400, reply.body
+    assert reply.body["success"] is False and reply.body["error"]
 
 
 async def test_reseeding_replaces_the_data(sandbox: SandboxClient) -> None:
