@@ -30,10 +30,21 @@ async def install_inbox(pool: asyncpg.Pool, schema: str) -> list[int]:
     return await apply_migrations(pool, schema, MIGRATIONS, ledger=LEDGER)
 
 
+def _require_transaction(conn: Connection, what: str) -> None:
+    """A claim is only safe inside the transaction of the effect it records."""
+    if not conn.is_in_transaction():
+        raise RuntimeError(f"{what} must run inside the transaction of the effect")
+
+
+def saved_text(outputs: Sequence[OutgoingMessage]) -> str:
+    """The JSON text of an event's outputs as the inbox keeps them (a jsonb parameter sent as text, which
+    asyncpg binds in arrays without encoding each element)."""
+    return orjson.dumps([saved_form(m) for m in outputs]).decode()
+
+
 async def claim_event(conn: Connection, schema: str, tenant: str, event_id: str, topic: str) -> bool:
     """Record the event as applied; False when it already was. Call inside the effect's transaction."""
-    if not conn.is_in_transaction():
-        raise RuntimeError("claim_event must run inside the transaction of the effect")
+    _require_transaction(conn, "claim_event")
     inserted = await conn.fetchval(
         f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING RETURNING true",
@@ -48,8 +59,7 @@ async def claim_events(conn: Connection, schema: str, events: Sequence[tuple[str
     """Record many (tenant, event id, topic) as applied at once; one flag per event, True for those
     applied now: the first of each event this call claimed (a later repeat in the same batch, or an event
     applied before, is a duplicate, as it would be one event at a time)."""
-    if not conn.is_in_transaction():
-        raise RuntimeError("claim_events must run inside the transaction of the effect")
+    _require_transaction(conn, "claim_events")
     rows = await conn.fetch(
         f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING"
@@ -70,8 +80,7 @@ async def claim_events_with_outputs(
     last: fewer than `len(events)` means some event was applied before (a redelivery), and the
     transaction must be rolled back, its effects having been planned as if none was. An event whose row
     another transaction holds uncommitted waits for that transaction, as `claim_events` does."""
-    if not conn.is_in_transaction():
-        raise RuntimeError("claim_events_with_outputs must run inside the transaction of the effect")
+    _require_transaction(conn, "claim_events_with_outputs")
     if not events:
         return 0
     inserted = await conn.fetchval(
@@ -81,7 +90,7 @@ async def claim_events_with_outputs(
         [e[0] for e in events],
         [e[1] for e in events],
         [e[2] for e in events],
-        [orjson.dumps([saved_form(m) for m in e[3]]).decode() for e in events],
+        [saved_text(e[3]) for e in events],
     )
     return int(inserted)
 
@@ -150,7 +159,7 @@ async def save_outputs_many(
         " WHERE i.tenant_id = u.t AND i.event_id = u.e",
         [o[0] for o in outputs],
         [o[1] for o in outputs],
-        [orjson.dumps([saved_form(m) for m in o[2]]).decode() for o in outputs],
+        [saved_text(o[2]) for o in outputs],
     )
 
 
