@@ -1,6 +1,7 @@
-"""What the benchmarks that run a service as its own process share: a free port, a fresh consumer group
-positioned at the end of the service's topics, watching a count until it reaches its target, and the CPU
-its processes used."""
+"""What the benchmarks that run a service as its own process share: topics of the run's own, a fresh
+consumer group positioned at the end of the service's topics, watching a count until it reaches its
+target, and the CPU its processes used. A free port and when a group is up come from the support package
+the tests use (tests/support), re-exported here."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import asyncio
 import os
 import resource
 import signal
-import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -17,7 +18,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS, topics_consumed_by
@@ -25,6 +25,17 @@ from stream_runner.namespace import TOPIC_PREFIX_ENV, TopicNamespace
 from stream_runner.topic_admin import create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # a bench runs as a script (`python bench/bench_x.py`): tests/ is not installed
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.consumer_groups import GroupReady, group_ready  # noqa: E402
+from tests.support.kafka_offsets import position_group_at_end as position_at_end  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+
+__all__ = [
+    "ROOT", "GroupReady", "Progress", "children_cpu_seconds", "deployed_processes", "free_port",
+    "group_ready", "own_topics", "position_group_at_end", "topics", "watch_until",
+]  # fmt: skip
 
 
 def deployed_processes(service: str) -> int:
@@ -51,11 +62,11 @@ def topics() -> TopicNamespace:
     return TopicNamespace.from_environment()
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def position_group_at_end(bootstrap: str, group_id: str, service: str) -> None:
+    """Commit the end of every topic `service` reads for `group_id`, not only the measured one: the
+    service would apply the other topics' history first. In the deployment's namespace
+    (PSYNC_TOPIC_PREFIX, which the service processes inherit)."""
+    await position_at_end(bootstrap, group_id, topics_consumed_by(service))
 
 
 @asynccontextmanager
@@ -84,59 +95,6 @@ async def own_topics(bootstrap: str, bench: str) -> AsyncIterator[TopicNamespace
                 await admin.delete_topics(own)
         finally:
             await admin.close()
-
-
-async def position_group_at_end(bootstrap: str, group_id: str, service: str) -> None:
-    """Commit the end of every topic `service` reads for `group_id`, not only the measured one: the
-    service would apply the other topics' history first. In the deployment's namespace
-    (PSYNC_TOPIC_PREFIX, which the service processes inherit)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=topics().group(group_id), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topics().topic(t.name), p)
-            for t in topics_consumed_by(service)
-            for p in range(t.partitions)
-        ]
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(ends)
-    finally:
-        await consumer.stop()
-
-
-@dataclass(frozen=True)
-class GroupReady:
-    """When a consumer group first held all its processes, each with its partitions (the services up
-    and consuming, as a deployed service is when events arrive), and how far they had counted then."""
-
-    at: float
-    counted: int
-
-
-async def group_ready(
-    bootstrap: str, group_id: str, members: int, count: Callable[[], Awaitable[int]], timeout_s: float = 300
-) -> GroupReady:
-    """Poll the group (in the deployment's namespace) until it is Stable with `members` members, each
-    assigned partitions; returns that moment (perf_counter) and `count()` read right after it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
-            for response in await admin.describe_consumer_groups([topics().group(group_id)]):
-                # DescribeGroupsResponse: (error_code, group_id, state, protocol_type, protocol, members)
-                for group in response.groups:
-                    state, described = group[2], group[5]
-                    if state == "Stable" and len(described) == members and all(m[4] for m in described):
-                        at = time.perf_counter()
-                        return GroupReady(at, await count())
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"group {group_id} never had {members} consuming members")
-    finally:
-        await admin.close()
 
 
 def children_cpu_seconds() -> float:

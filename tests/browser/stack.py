@@ -24,8 +24,8 @@ from schemas.topics import topics_consumed_by
 from tenant_auth.passwords import new_password
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers, Role
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 CONSUMERS = ("mapper", "pusher", "auditlog")

@@ -20,7 +20,7 @@ from tests.browser.actions import sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 from tests.integration.alert_receiver import Receiver, serve_receiver
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

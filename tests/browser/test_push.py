@@ -12,7 +12,7 @@ from pipedrive_sandbox.store import Entity
 from tests.browser.actions import sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 BOTH_WAYS = {

@@ -12,7 +12,7 @@ from schemas.events.sync_runs import retry_run_id
 from tests.browser.actions import at_path, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 WAIT_S = 180  # the mapper and the auditlog read every tenant's events of the shared Kafka

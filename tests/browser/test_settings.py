@@ -13,7 +13,7 @@ from pipedrive_sandbox.store import Entity
 from tests.browser.actions import sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 WAIT_S = 180  # the pusher reads every tenant's changes: on a busy shared Kafka it can lag

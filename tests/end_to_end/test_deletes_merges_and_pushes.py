@@ -22,7 +22,7 @@ from schemas.events.abm_signals import CompanyRevealed, ScoreChanged
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from tests.browser.stack import Stack, Tenant
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 Ready = Callable[[dict[str, Any] | None], bool]

@@ -25,9 +25,9 @@ import pytest
 from pipedrive_sandbox import Plan, SandboxConfig, SandboxHandle, run_sandbox
 from schemas.topics import SOURCE_CHANGES
 from tenant_auth.registry import TenantRegistry
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, values_since
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

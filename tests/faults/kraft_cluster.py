@@ -16,7 +16,8 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.outages.private_infra import LOCAL, free_port, kafka_jar_cache
+from tests.outages.private_infra import LOCAL, kafka_jar_cache
+from tests.support.ports import free_port
 
 NODES = 3
 

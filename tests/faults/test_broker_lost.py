@@ -24,10 +24,10 @@ import pytest
 from tests.faults.conftest import FaultReport
 from tests.faults.kraft_cluster import NODES, KraftCluster
 from tests.faults.places import event_ids_by_topic
-from tests.integration.conditions import eventually
-from tests.integration.service_process import ServiceProcess
 from tests.outages.private_infra import PrivatePostgres, remove_state
 from tests.outages.stack import import_stack
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 

@@ -27,9 +27,9 @@ from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED
 from tests.faults.conftest import FaultReport
 from tests.faults.places import every_message, every_row, files_under, occurrences_in_files
-from tests.integration.conditions import eventually
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, import_stack
+from tests.support.conditions import eventually
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]

@@ -69,11 +69,11 @@ from tests.faults.ping_pong import (
     uncaused,
     write_kind,
 )
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, keyed_values_since
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack
 from tests.pipedrive_client.sandbox_server import Handler, RecordingSandbox
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, keyed_values_since
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]

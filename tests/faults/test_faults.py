@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from tests.faults.conftest import FaultReport
-from tests.integration.conditions import eventually
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, Tally, import_stack
+from tests.support.conditions import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(7200)]
 

@@ -25,11 +25,11 @@ from schemas.events.common import SyncObject
 from schemas.keys import record_key, settings_key
 from schemas.topics import COMPANY_REVEALED, SETTINGS
 from tests.faults.conftest import FaultReport
-from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import push_settings
-from tests.integration.service_process import ServiceProcess
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.pipedrive_client.sandbox_server import recording_sandbox
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]

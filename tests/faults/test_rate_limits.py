@@ -23,9 +23,9 @@ import pytest
 from pipedrive_sandbox.ledger import LedgerEntry
 from pipedrive_sandbox.ratelimit import SECONDS_PER_DAY
 from tests.faults.conftest import FaultReport
-from tests.integration.conditions import eventually
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, Tally, import_stack
+from tests.support.conditions import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 

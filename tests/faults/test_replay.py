@@ -26,10 +26,10 @@ from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED, topics_consumed_by
 from tests.faults.conftest import FaultReport
 from tests.faults.places import event_ids_by_topic
-from tests.integration.conditions import eventually
 from tests.integration.psyncctl.conftest import run_psyncctl_process
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, import_stack
+from tests.support.conditions import eventually
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]

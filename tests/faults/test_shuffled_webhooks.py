@@ -27,10 +27,10 @@ from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
 from tenant_auth.registry import TenantRegistry
 from tests.faults.conftest import FaultReport
-from tests.integration.conditions import eventually
-from tests.integration.service_process import free_port
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres
 from tests.outages.stack import ImportStack, import_stack
+from tests.support.conditions import eventually
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 

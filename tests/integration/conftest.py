@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.service_process import ServiceProcess
+from tests.support.service_process import ServiceProcess
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ from prometheus_client.samples import Sample
 
 from openapi_docs import DOCS
 from schemas.topics import dlq_topic_name, topics_consumed_by
-from tests.integration.conditions import eventually
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
 
 EVERY_SERVICE = {"psync_http_requests", "psync_http_request_seconds", "process_cpu_seconds", "python_info"}
 OWN = {

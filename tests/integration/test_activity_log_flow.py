@@ -31,10 +31,10 @@ from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED, topics_consumed_by
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 ORGANIZATIONS = 14

@@ -25,9 +25,9 @@ from schemas.events.record_results import RecordApplied
 from schemas.events.settings import Frequency, TenantSettings
 from schemas.keys import record_key, settings_key
 from schemas.topics import RECORD_RESULTS, SETTINGS, topics_consumed_by
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 pytestmark = pytest.mark.integration

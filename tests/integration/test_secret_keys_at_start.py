@@ -14,7 +14,7 @@ import pytest
 
 from console.settings import LOCAL_DEV_SERVICE_KEYS_KEY
 from pipedrive_client.crypto import LOCAL_DEV_CREDENTIALS_KEY
-from tests.integration.service_process import ServiceProcess
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import topics_consumed_by
 from tenant_auth.registry import TenantRegistry
-from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.service_metrics import check_metrics_and_openapi
-from tests.integration.service_process import ServiceProcess
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from stream_runner.metrics import RunnerMetrics
 from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, dlq_topic, topics_consumed_by
 from stream_runner.namespace import TopicNamespace
 from stream_runner.topic_admin import create_topics
-from tests.integration.conditions import eventually
 from tests.integration.mapper.test_mapper_service import change_event
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration

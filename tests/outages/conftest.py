@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.service_process import ServiceProcess
 from tests.outages.private_infra import PrivateKafka, PrivatePostgres, remove_state
+from tests.support.service_process import ServiceProcess
 
 
 def private_state_dir(kind: str) -> Path:

@@ -8,19 +8,13 @@ import asyncio
 import base64
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _script(script: str, command: str, env: dict[str, str], deadline_s: float = 180) -> str:

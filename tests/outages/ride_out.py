@@ -10,8 +10,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.integration.conditions import eventually
 from tests.outages.stack import SERVICES, ImportStack
+from tests.support.conditions import eventually
 
 RECORDS = int(os.environ.get("PSYNC_OUTAGE_RECORDS", "600"))
 OUTAGE_S = float(os.environ.get("PSYNC_OUTAGE_S", "3"))

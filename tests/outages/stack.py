@@ -26,11 +26,11 @@ from pipedrive_sandbox.store import Entity
 from postgres_store.pool import create_pool
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, keyed_values_since, position_group_at_end
 from tests.integration.mapper.test_mapper_crash import apply_cleanly, store_rows
-from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, keyed_values_since, position_group_at_end
+from tests.support.service_process import ServiceProcess
 
 SERVICES = ("connector", "mapper", "pusher", "auditlog")
 

@@ -30,8 +30,8 @@ from service_runtime.skeleton import Infrastructure, service_workers
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 from tests.integration.alert_receiver import Receiver, serve_receiver
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration

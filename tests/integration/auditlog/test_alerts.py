@@ -29,7 +29,7 @@ from stream_runner.messages import IncomingMessage
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
-from tests.integration.conditions import eventually
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]

@@ -33,9 +33,9 @@ from service_runtime.http_guards import api_middlewares
 from stream_runner.producer import EventProducer
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
-from tests.integration.service_process import ServiceProcess
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
 from tests.sandbox.spec_check import Specs
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
 ApiClient = TestClient[web.Request, web.Application]

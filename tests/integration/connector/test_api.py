@@ -9,8 +9,8 @@ from structlog.testing import capture_logs
 from connector.openapi import PATHS
 from pipedrive_sandbox import SandboxConfig
 from schemas.topics import SETTINGS, SOURCE_CHANGES
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 
 from pipedrive_sandbox import SandboxConfig
 from schemas.topics import SYNC_RUNS
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

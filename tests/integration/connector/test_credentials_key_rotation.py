@@ -16,9 +16,9 @@ from pydantic import SecretStr
 
 from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialStore, install_schema
 from pipedrive_sandbox import SandboxConfig
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from connector.queued_runs import Run, RunKindName, RunState
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from schemas.events.common import SyncObject
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.pipedrive_client.sandbox_server import ReceivedRequest
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -26,11 +26,11 @@ from schemas.topics import COMPANY_REVEALED, RECORD_RESULTS, SYNC_RUNS, topics_c
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 from sync_rules.match_keys import website_match_key
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.integration.connector.sandbox_api import SandboxApi
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")

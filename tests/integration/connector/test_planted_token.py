@@ -29,10 +29,10 @@ from schemas.topics import (
     SYNC_RUNS,
     topics_consumed_by,
 )
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration

@@ -29,8 +29,8 @@ from postgres_store.pool import create_pool
 from schemas.events.settings import Frequency
 from schemas.topics import SOURCE_CHANGES
 from stream_runner.producer import EventProducer
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.support.conditions import eventually
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
 from schemas.topics import SETTINGS, SOURCE_CHANGES
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import base64
 import aiohttp
 import pytest
 
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorProcesses
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
 from schemas.topics import SOURCE_CHANGES
-from tests.integration.conditions import eventually
 from tests.integration.connector.conftest import ConnectorHarness
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(minutes=2)

@@ -27,7 +27,7 @@ from schemas.events.source_changes import (
 from schemas.keys import settings_key, source_change_key
 from schemas.topics import RECORD_RESULTS, topics_consumed_by
 from stream_runner.messages import Handled, IncomingMessage
-from tests.integration.kafka_offsets import position_group_at_end
+from tests.support.kafka_offsets import position_group_at_end
 
 
 class MapperHarness:

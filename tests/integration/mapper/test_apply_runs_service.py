@@ -25,9 +25,9 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration

@@ -38,9 +38,9 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from stream_runner.messages import IncomingMessage
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, values_since
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration

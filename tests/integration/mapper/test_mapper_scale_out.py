@@ -22,10 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mapper.bootstrap import install_tables
 from schemas.topics import KEYED_PARTITIONS, RECORD_RESULTS, SOURCE_CHANGES
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets
 from tests.integration.mapper.test_mapper_crash import apply_cleanly, import_change, result_ids, store_rows
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration

@@ -21,9 +21,9 @@ from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, dlq_topic_name
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, keyed_values_since, rewind_group
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, keyed_values_since, rewind_group
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 pytestmark = pytest.mark.integration

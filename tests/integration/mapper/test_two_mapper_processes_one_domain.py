@@ -26,10 +26,10 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.keys import source_change_key
 from schemas.topics import KEYED_PARTITIONS, RECORD_RESULTS
 from tenant_auth.registry import TenantRegistry
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import end_offsets, values_since
 from tests.integration.mapper.test_mapper_scale_out import owned_partitions, produce
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

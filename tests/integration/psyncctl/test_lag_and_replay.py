@@ -15,7 +15,6 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.integration.conditions import eventually
 from tests.integration.psyncctl.conftest import (
     Psyncctl,
     commit,
@@ -24,6 +23,7 @@ from tests.integration.psyncctl.conftest import (
     read_all,
     run_psyncctl_process,
 )
+from tests.support.conditions import eventually
 from tests.topic_namespace import NAMESPACE
 
 

@@ -17,8 +17,8 @@ from pipedrive_client.budget import Budget
 from pipedrive_client.database import install_schema
 from schemas.topics import SCORE_CHANGED, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
-from tests.integration.kafka_offsets import position_group_at_end
 from tests.integration.psyncctl.conftest import Psyncctl, produce
+from tests.support.kafka_offsets import position_group_at_end
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pusher.handlers import PusherHandlers
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
 from stream_runner.messages import OutgoingMessage
-from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, push_settings, results_of
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)

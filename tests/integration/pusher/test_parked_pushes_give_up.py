@@ -24,9 +24,9 @@ from schemas.events.abm_signals import CompanyRevealed
 from schemas.topics import COMPANY_REVEALED, PUSH_RESULTS, dlq_topic_name
 from stream_runner.messages import Handled, OutgoingMessage
 from stream_runner.producer import EventProducer
-from tests.integration.conditions import eventually
 from tests.integration.pusher.conftest import PusherHarness, results_of
 from tests.integration.pusher.topic_tail import TopicTail
+from tests.support.conditions import eventually
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration

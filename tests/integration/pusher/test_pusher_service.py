@@ -22,10 +22,10 @@ from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
 from schemas.keys import record_key, settings_key
 from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end, rewind_group
 from tests.integration.pusher.conftest import push_settings
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end, rewind_group
+from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration

@@ -30,9 +30,9 @@ from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from schemas.topics import topics_consumed_by
 from tenant_auth.registry import TenantRegistry
-from tests.integration.conditions import eventually
-from tests.integration.kafka_offsets import position_group_at_end
-from tests.integration.service_process import ServiceProcess
+from tests.support.conditions import eventually
+from tests.support.kafka_offsets import position_group_at_end
+from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 ROUNDS = 12

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from service_runtime.process import WorkerFailed, serve_until_stopped
-from tests.integration.service_process import free_port
+from tests.support.ports import free_port
 
 
 async def test_workers_finish_and_the_server_closes_when_stop_is_set() -> None:

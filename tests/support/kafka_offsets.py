@@ -4,8 +4,9 @@ A test's fresh group would otherwise start at the beginning of topics that hold 
 messages; positioning it at their end first makes the test read only what it produces.
 
 Groups and topics are named by their logical names (a service's *_GROUP_ID, the registry's specs) and
-found in the test process's namespace; partitions (`TopicPartition`) are the cluster's, as aiokafka gives
-them.
+found in the process's namespace (`PSYNC_TOPIC_PREFIX` when called: the test process's, which
+tests/topic_namespace.py sets, or a benchmark's); partitions (`TopicPartition`) are the cluster's, as
+aiokafka gives them.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.topics import TopicSpec
-from tests.topic_namespace import NAMESPACE
+from stream_runner.namespace import TopicNamespace
 
 
 async def _commit(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=NAMESPACE.group(group_id), enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=TopicNamespace.from_environment().group(group_id),
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -33,7 +36,8 @@ async def _commit(bootstrap: str, group_id: str, offsets: dict[TopicPartition, i
 
 
 def _partitions(topics: Iterable[TopicSpec]) -> list[TopicPartition]:
-    return [TopicPartition(NAMESPACE.topic(t.name), p) for t in topics for p in range(t.partitions)]
+    namespace = TopicNamespace.from_environment()
+    return [TopicPartition(namespace.topic(t.name), p) for t in topics for p in range(t.partitions)]
 
 
 async def position_group_at_end(bootstrap: str, group_id: str, topics: Iterable[TopicSpec]) -> None:
