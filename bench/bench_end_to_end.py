@@ -33,7 +33,7 @@ import asyncpg
 import pg_statements
 from infra_cpu import InfrastructureCpu
 from report import machine_facts, measured_at, write_report
-from service_process import deployed_processes, free_port, own_topics, position_group_at_end
+from service_process import deployed_processes, free_port, next_poll_s, own_topics, position_group_at_end
 
 from pipedrive_client import Budget, Plan
 from tenant_auth.registry import TenantRegistry
@@ -165,17 +165,6 @@ class Stack:
                 await process.wait()
 
 
-def next_poll_s(done: int, elapsed_s: float, target: int = ORGANIZATIONS) -> float:
-    """How long to wait before counting again: half the time the rest should take at the pace so far
-    (0.1 s to 2 s). The counts scan tables of up to `target` rows on the measured PostgreSQL: counting
-    every 0.2 s cost it about a tenth of the run's CPU, this counts a few times per halving of the rest
-    and still sees the end within 0.1 s."""
-    if done <= 0 or elapsed_s <= 0:
-        return 0.5
-    rest_s = (target - done) / (done / elapsed_s)
-    return min(2.0, max(0.1, rest_s / 2))
-
-
 async def _count(pool: asyncpg.Pool, query: str, tenant: str) -> int:
     try:
         return int(await pool.fetchval(query, tenant) or 0)
@@ -227,7 +216,9 @@ async def run_in_own_topics() -> dict[str, Any]:
             while (applied < ORGANIZATIONS or written < ORGANIZATIONS) and (
                 time.perf_counter() - started < DEADLINE_S
             ):
-                await asyncio.sleep(next_poll_s(min(applied, written), time.perf_counter() - started))
+                await asyncio.sleep(
+                    next_poll_s(min(applied, written), time.perf_counter() - started, ORGANIZATIONS)
+                )
                 if any(p.returncode is not None for p in stack.processes.values()):
                     raise RuntimeError("a process exited")
                 applied = await _count(pool, applied_q, tenant)

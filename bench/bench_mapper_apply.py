@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pg_statements
 from aiokafka import AIOKafkaProducer
+from infra_cpu import InfrastructureCpu
 from report import machine_facts, measured_at, write_report
 from service_process import (
     GroupReady,
@@ -122,6 +124,8 @@ async def run(replicas: int) -> dict[str, object]:
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
     load_before = os.getloadavg()
     cpu_before = children_cpu_seconds()
+    infrastructure = await InfrastructureCpu.of(pool, BOOTSTRAP)
+    statements_before = await pg_statements.snapshot(pool)
     started = time.perf_counter()
     processes = [await start_mapper(group, schema, n) for n in range(replicas)]
 
@@ -138,6 +142,8 @@ async def run(replicas: int) -> dict[str, object]:
         progress = await watch_until(applied, RECORDS, processes, started)
         # None when every record was applied before the last process joined (nothing to time after it).
         ready_at = ready.result() if ready.done() else None
+        infrastructure_cpu = infrastructure.spent()
+        statements_after = await pg_statements.snapshot(pool)
         accounts = await pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", tenant)
     finally:
         ready.cancel()
@@ -159,6 +165,24 @@ async def run(replicas: int) -> dict[str, object]:
         "produce_seconds": round(produce_s, 2),
         "mapper_cpu_seconds": round(cpu_seconds, 2),
         "records_per_mapper_cpu_second": round(progress.reached / cpu_seconds) if cpu_seconds else None,
+        "mapper_cpu_microseconds_per_record": round(cpu_seconds / max(progress.reached, 1) * 1e6, 1),
+        "infrastructure_cpu_seconds": infrastructure_cpu,
+        "infrastructure_cpu_microseconds_per_record": {
+            name: round(seconds / max(progress.reached, 1) * 1e6, 1) if seconds is not None else None
+            for name, seconds in infrastructure_cpu.items()
+        },
+        "postgres_statements": (
+            pg_statements.report(
+                pg_statements.spent(statements_before, statements_after),
+                {"mapper": schema},
+                {
+                    f"SELECT count(*) FROM {schema}.links": "bench (its count)",
+                    "SELECT count(pg_advisory_xact_lock(": "mapper (its match-key locks)",
+                },
+            )
+            if statements_before is not None and statements_after is not None
+            else None
+        ),
         # The machine is shared (other test runs): its 1-minute load before and after the timed part.
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
@@ -204,7 +228,11 @@ async def run_all() -> dict[str, object]:
         " arrive), counting the records applied after it (applied_before_group_ready are those a first"
         " process applied while the others joined); records_per_second_once_applying from the first"
         " record seen in the store;"
-        " mapper_cpu_seconds is the user+system CPU of the mapper processes, start-up included."
+        " mapper_cpu_seconds is the user+system CPU of the mapper processes, start-up included;"
+        " infrastructure_cpu_seconds the PostgreSQL server's (all its processes) and the Kafka broker's"
+        " over the same span, when they run on this machine (on a shared server, others' work included:"
+        " see load_average_1m); postgres_statements: pg_stat_statements over that span (execution time"
+        " inside the server, lock waits included), by owner and the largest statements."
         " Processes of a run share one group; logs at WARNING; batches of up to 2,000 changes per"
         " PostgreSQL transaction. Kafka, PostgreSQL and the mapper share this machine's CPUs.",
         "machine": machine_facts(),
