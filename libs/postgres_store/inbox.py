@@ -95,6 +95,33 @@ async def claim_events_with_outputs(
     return int(inserted)
 
 
+async def claim_all_with_outputs(
+    conn: Connection, schema: str, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+) -> bool:
+    """`claim_events_with_outputs` for a batch that must be new as a whole: True when every event was
+    claimed; False when one was applied before, and the transaction is then aborted (a plain INSERT
+    failed on the inbox's key), so the caller must roll it back, as it does when the count falls short.
+    A plain INSERT costs PostgreSQL about a fifth less than INSERT .. ON CONFLICT DO NOTHING (no
+    speculative insertion into the key's index): the usual batch holds no repeat. An event whose row
+    another transaction holds uncommitted waits for that transaction, as with `claim_events`."""
+    _require_transaction(conn, "claim_all_with_outputs")
+    if not events:
+        return True
+    try:
+        await conn.execute(
+            f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
+            " SELECT t, e, p, o::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+            " AS u(t, e, p, o)",
+            [e[0] for e in events],
+            [e[1] for e in events],
+            [e[2] for e in events],
+            [saved_text(e[3]) for e in events],
+        )
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
 def first_claims(events: Sequence[EventRef], claimed: set[EventRef]) -> list[bool]:
     """Which events of a batch are applied now: the first of each (tenant, event id) claimed."""
     seen: set[EventRef] = set()
@@ -224,6 +251,12 @@ class PostgresInbox:
     ) -> int:
         """`claim_events_with_outputs` in this unit of work."""
         return await claim_events_with_outputs(self._conn, self._schema, events)
+
+    async def claim_all_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> bool:
+        """`claim_all_with_outputs` in this unit of work."""
+        return await claim_all_with_outputs(self._conn, self._schema, events)
 
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         """`was_applied` in this unit of work."""

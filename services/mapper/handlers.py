@@ -111,7 +111,7 @@ class MapperHandlers:
             )
             return handled
         claims = [(e.tenantid, e.id, m.topic, h.outputs) for (e, m), h in pairs]
-        if await unit.inbox.claim_with_outputs(claims) < len(claims):
+        if not await unit.inbox.claim_all_with_outputs(claims):
             raise AppliedBefore()
         return handled
 

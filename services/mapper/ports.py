@@ -51,6 +51,14 @@ class Inbox(Protocol):
         before (those applied before are left as they were)."""
         ...
 
+    async def claim_all_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> bool:
+        """`claim_with_outputs` for a batch that must be new as a whole: True when every event was
+        claimed; False when one was applied before, and the unit of work can then only be rolled back
+        (none of the batch's events is claimed)."""
+        ...
+
     async def saved_outputs(self, tenant: str, event_id: str) -> list[OutgoingMessage]:
         """What an applied event produced."""
         ...

@@ -44,6 +44,13 @@ class InMemoryInbox:
                 claimed += 1
         return claimed
 
+    async def claim_all_with_outputs(
+        self, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
+    ) -> bool:
+        if any((tenant, event_id) in self.rows for tenant, event_id, _, _ in events):
+            return False
+        return await self.claim_with_outputs(events) == len(events)
+
     async def was_applied(self, tenant: str, event_id: str) -> bool:
         return (tenant, event_id) in self.rows
 

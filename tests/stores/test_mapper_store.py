@@ -108,6 +108,31 @@ async def test_a_batch_claimed_with_its_results_counts_the_events_not_applied_be
     assert found == {(tenant, "new"): [], (tenant, "old"): [RESULT]}
 
 
+class _RolledBack(Exception):
+    """Raised in a unit to roll it back, as the mapper does when a batch's claim finds a repeat."""
+
+
+async def test_a_batch_claimed_whole_with_its_results_is_refused_when_one_event_was_applied_before(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    async with subject.store.unit() as unit:
+        assert await unit.inbox.claim_all_with_outputs([(tenant, "old", "x", [RESULT])])
+    with pytest.raises(_RolledBack):
+        async with subject.store.unit() as unit:
+            claimed = await unit.inbox.claim_all_with_outputs(
+                [(tenant, "new", "x", [RESULT]), (tenant, "old", "x", [])]
+            )
+            raise _RolledBack()
+    async with subject.store.unit() as unit:
+        claimed_alone = await unit.inbox.claim_all_with_outputs([(tenant, "other", "x", [])])
+
+    found = await subject.store.applied_outputs_of([(tenant, "new"), (tenant, "old"), (tenant, "other")])
+
+    assert claimed is False
+    assert claimed_alone is True
+    assert found == {(tenant, "old"): [RESULT], (tenant, "other"): []}
+
+
 async def test_what_applied_events_produced_is_read_outside_a_unit_byte_for_byte(
     subject: StoreUnderTest, tenant: str
 ) -> None:
