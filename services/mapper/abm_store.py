@@ -226,6 +226,19 @@ class AbmStore:
             *_columns(rows, 7),
         )
 
+    async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """New links, none of which the batch found stored (same rows as `save_links`). A plain INSERT:
+        PostgreSQL spends about a third less on it than on the upsert (no speculative insertion). A link
+        another transaction inserted meanwhile (a push completion's) fails the batch on the key, and the
+        batch's retry finds it and applies the change to it."""
+        await self._conn.execute(
+            f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
+            " source_update_time, deleted_in_crm, merged_into_id)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],"
+            " $6::bool[], $7::bigint[])",
+            *_columns(rows, 7),
+        )
+
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
         """Records that pointed to a Pipedrive record merged away point to its survivor (contacts and
         opportunities follow a merged organization, opportunities a merged person)."""

@@ -155,6 +155,10 @@ class AbmRecords(Protocol):
         """Links as a batch ends them: (tenant, object, Pipedrive id, abm id, version, deleted, merged)."""
         ...
 
+    async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Links the batch found no row of (rows as in `save_links`); fails when one exists."""
+        ...
+
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
         """Records that pointed to a Pipedrive record merged away point to its survivor."""
         ...

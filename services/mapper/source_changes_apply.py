@@ -47,6 +47,7 @@ class _Link:
     deleted_in_crm: bool = False
     merged_into_id: int | None = None
     dirty: bool = False
+    in_store: bool = False  # the row exists (loaded, locked): written back as an upsert, else inserted
 
     def stored(self) -> StoredLink:
         return StoredLink(self.abm_id, self.version, self.deleted_in_crm)
@@ -77,8 +78,9 @@ class BatchView:
         """A link row as loaded (a row the view holds already is left as the batch made it)."""
         if key not in self.links:
             self.links[key] = _Link(
-                row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"]
-            )
+                row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"],
+                in_store=True,
+            )  # fmt: skip
 
     def situation(self, tenant: str, change: SourceChange, match_key: str | None) -> Situation:
         link = self.links.get((tenant, change.object, change.pipedrive_id))
@@ -133,7 +135,10 @@ class BatchView:
     ) -> None:  # fmt: skip
         current = self.links.get((tenant, obj, pipedrive_id))
         newest = max(version, current.version) if current else version
-        self.links[(tenant, obj, pipedrive_id)] = _Link(abm_id, newest, deleted, merged_into, dirty=True)
+        in_store = current.in_store if current else False
+        self.links[(tenant, obj, pipedrive_id)] = _Link(
+            abm_id, newest, deleted, merged_into, dirty=True, in_store=in_store
+        )
 
 
 MatchLock = tuple[str, SyncObject, str]
@@ -192,13 +197,17 @@ async def write_view(store: AbmRecords, view: BatchView) -> None:
             await store.insert_records(obj, new)
         if changed:
             await store.update_records(obj, changed)
-    links = [
-        (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
-        for (t, o, pid), link in view.links.items()
-        if link.dirty
-    ]
-    if links:
-        await store.save_links(links)
+    dirty = [(key, link) for key, link in view.links.items() if link.dirty]
+    for in_store in (False, True):
+        links = [
+            (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
+            for (t, o, pid), link in dirty
+            if link.in_store is in_store
+        ]
+        if links and in_store:
+            await store.save_links(links)
+        elif links:
+            await store.insert_links(links)
     for tenant, obj, merged, survivor in view.merges:
         await store.repoint_associations(tenant, obj, merged, survivor)
 

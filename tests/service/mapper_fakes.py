@@ -178,6 +178,12 @@ class InMemoryAbmRecords:
             newest = version if current is None else max(current["source_update_time"], version)
             self._tables.links[(tenant, obj, pipedrive_id)] = _link(abm_id, newest, deleted, merged)
 
+    async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        for tenant, obj, pipedrive_id, *_ in rows:
+            if (tenant, obj, pipedrive_id) in self._tables.links:
+                raise ValueError(f"unique violation: {tenant} {obj} {pipedrive_id}")
+        await self.save_links(rows)
+
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
         name, tables = ASSOCIATED_BY.get(obj, ("", ()))
         for table in tables:

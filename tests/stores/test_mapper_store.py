@@ -108,6 +108,22 @@ async def test_a_batch_claimed_with_its_results_counts_the_events_not_applied_be
     assert found == {(tenant, "new"): [], (tenant, "old"): [RESULT]}
 
 
+async def test_new_links_are_inserted_and_one_that_exists_fails_the_unit(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    async with subject.store.unit() as unit:
+        await unit.records.insert_links([(tenant, ORG.value, 7, "a1", T0, False, None)])
+    with pytest.raises((asyncpg.UniqueViolationError, ValueError)):
+        async with subject.store.unit() as unit:
+            await unit.records.insert_links(
+                [(tenant, ORG.value, 8, "a2", T0, False, None), (tenant, ORG.value, 7, "a3", T0, False, None)]
+            )
+    async with subject.store.unit() as unit:
+        links = await unit.records.links([(tenant, ORG.value, 7), (tenant, ORG.value, 8)], lock=False)
+
+    assert {key: row["abm_id"] for key, row in links.items()} == {(tenant, ORG.value, 7): "a1"}
+
+
 class _RolledBack(Exception):
     """Raised in a unit to roll it back, as the mapper does when a batch's claim finds a repeat."""
 
