@@ -2,7 +2,8 @@
 
 A consuming service installs its `inbox` table with `install_inbox` (the migrations of this package, kept
 apart from the service's own):
-`inbox (tenant_id, event_id, topic, applied_at, outputs, PRIMARY KEY (tenant_id, event_id))`.
+`inbox (tenant_id, event_id, topic, applied_at, outputs, PRIMARY KEY (tenant_id, event_id))`, the outputs
+as JSON text (`saved_text`).
 A handler calls `claim_event` inside its transaction before applying the effect: when it returns False
 the event was applied before (a redelivery or a replay) and the handler does nothing but re-send the
 outputs the first application saved (`save_outputs` / `saved_outputs`).
@@ -37,8 +38,7 @@ def _require_transaction(conn: Connection, what: str) -> None:
 
 
 def saved_text(outputs: Sequence[OutgoingMessage]) -> str:
-    """The JSON text of an event's outputs as the inbox keeps them (a jsonb parameter sent as text, which
-    asyncpg binds in arrays without encoding each element)."""
+    """The JSON text of an event's outputs as the inbox's text column keeps them."""
     return orjson.dumps([saved_form(m) for m in outputs]).decode()
 
 
@@ -85,8 +85,8 @@ async def claim_events_with_outputs(
         return 0
     inserted = await conn.fetchval(
         f"WITH claimed AS (INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
-        " SELECT t, e, p, o::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
-        " AS u(t, e, p, o) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+        " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
         [e[0] for e in events],
         [e[1] for e in events],
         [e[2] for e in events],
@@ -110,8 +110,7 @@ async def claim_all_with_outputs(
     try:
         await conn.execute(
             f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
-            " SELECT t, e, p, o::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
-            " AS u(t, e, p, o)",
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
             [e[0] for e in events],
             [e[1] for e in events],
             [e[2] for e in events],
@@ -147,7 +146,7 @@ async def applied_outputs(
     row = await conn.fetchrow(
         f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
     )
-    return None if row is None else messages_of(row["outputs"])
+    return None if row is None else messages_of_text(row["outputs"])
 
 
 async def save_outputs(
@@ -162,7 +161,7 @@ async def save_outputs(
         f"UPDATE {schema}.inbox SET outputs = $3 WHERE tenant_id = $1 AND event_id = $2",
         tenant,
         event_id,
-        [saved_form(m) for m in outputs],
+        saved_text(outputs),
     )
 
 
@@ -171,7 +170,7 @@ async def saved_outputs(conn: Connection, schema: str, tenant: str, event_id: st
     outputs = await conn.fetchval(
         f"SELECT outputs FROM {schema}.inbox WHERE tenant_id = $1 AND event_id = $2", tenant, event_id
     )
-    return messages_of(outputs)
+    return messages_of_text(outputs)
 
 
 async def save_outputs_many(
@@ -181,7 +180,7 @@ async def save_outputs_many(
     if not outputs:
         return
     await conn.execute(
-        f"UPDATE {schema}.inbox AS i SET outputs = u.o::jsonb"
+        f"UPDATE {schema}.inbox AS i SET outputs = u.o"
         " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, e, o)"
         " WHERE i.tenant_id = u.t AND i.event_id = u.e",
         [o[0] for o in outputs],
@@ -202,12 +201,12 @@ async def applied_outputs_many(
     conn: Connection, schema: str, events: Sequence[EventRef]
 ) -> dict[EventRef, list[OutgoingMessage]]:
     """What each of these events that was applied already produced, in one read (those not applied are
-    absent). Needs no transaction: a row is committed with the outputs of its event. The outputs are read
-    as text and parsed with orjson (the pool's jsonb codec is the slower stdlib json)."""
+    absent). Needs no transaction: a row is committed with the outputs of its event (parsed with
+    orjson)."""
     if not events:
         return {}
     rows = await conn.fetch(
-        f"SELECT i.tenant_id, i.event_id, i.outputs::text AS outputs FROM {schema}.inbox AS i"
+        f"SELECT i.tenant_id, i.event_id, i.outputs FROM {schema}.inbox AS i"
         " JOIN unnest($1::text[], $2::text[]) AS k(t, e) ON i.tenant_id = k.t AND i.event_id = k.e",
         [e[0] for e in events],
         [e[1] for e in events],

@@ -16,6 +16,7 @@ from postgres_store.inbox import (
     save_outputs_many,
     saved_outputs,
     saved_outputs_many,
+    saved_text,
     was_applied,
 )
 from stream_runner.messages import OutgoingMessage
@@ -35,13 +36,44 @@ async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
 
 
 async def test_the_inbox_installs_on_a_fresh_schema_once(pg_pool: asyncpg.Pool, schema: str) -> None:
-    assert await install_inbox(pg_pool, schema) == [1]
+    assert await install_inbox(pg_pool, schema) == [1, 2]
     assert await install_inbox(pg_pool, schema) == []
     columns = await pg_pool.fetch(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'inbox'",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1"
+        " AND table_name = 'inbox'",
         schema,
     )
-    assert {c["column_name"] for c in columns} == {"tenant_id", "event_id", "topic", "applied_at", "outputs"}
+    assert {c["column_name"]: c["data_type"] for c in columns} == {
+        "tenant_id": "text",
+        "event_id": "text",
+        "topic": "text",
+        "applied_at": "timestamp with time zone",
+        "outputs": "text",
+    }
+
+
+async def test_outputs_saved_as_jsonb_before_the_text_column_are_read_back_byte_for_byte(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    odd = OutgoingMessage(
+        "psync.record-results.v1", "t:organization:é.io", '{"b":1, "a":"é\\u00e9"}'.encode()
+    )
+    await pg_pool.execute(
+        f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.inbox (tenant_id text NOT NULL,"
+        " event_id text NOT NULL, topic text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+        " outputs jsonb, PRIMARY KEY (tenant_id, event_id))"
+    )
+    await pg_pool.execute(
+        f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
+        " VALUES ('t', 'e1', 'x', $1::text::jsonb)",
+        saved_text([RESULT, odd]),
+    )
+
+    await install_inbox(pg_pool, schema)
+
+    async with pg_pool.acquire() as conn:
+        assert await saved_outputs(conn, schema, "t", "e1") == [RESULT, odd]
+        assert await saved_outputs_many(conn, schema, [("t", "e1")]) == {("t", "e1"): [RESULT, odd]}
 
 
 async def test_an_inbox_a_service_created_itself_is_brought_up_to_date(
