@@ -30,8 +30,11 @@ LOCAL_KAFKA_BOOTSTRAP := 127.0.0.1:19092
 LOCAL_DATABASE_URL := postgresql://psync:psync@127.0.0.1:55432/psync
 LOCAL_ENV := KAFKA_BOOTSTRAP=$(LOCAL_KAFKA_BOOTSTRAP) DATABASE_URL=$(LOCAL_DATABASE_URL)
 # For test/bench: the caller's value when set, else the local one (evaluated by the recipe's shell).
+# Bytecode is written even when the caller's environment says not to (PYTHONDONTWRITEBYTECODE, as on the
+# development machine): without it every pytest process rewrites and compiles its plugins (schemathesis,
+# hypothesis) and all test modules again, 9.3 s instead of 5.2 s CPU for one collection of the suite.
 TEST_ENV := KAFKA_BOOTSTRAP="$${KAFKA_BOOTSTRAP:-$(LOCAL_KAFKA_BOOTSTRAP)}" \
-	DATABASE_URL="$${DATABASE_URL:-$(LOCAL_DATABASE_URL)}"
+	DATABASE_URL="$${DATABASE_URL:-$(LOCAL_DATABASE_URL)}" PYTHONDONTWRITEBYTECODE=
 
 # Processes per consumer service for `make up` (they share one consumer group, up to 12 each); the
 # defaults (2 mappers, 1 of every other service) are deploy/local/services.sh's DEFAULT_REPLICAS, and a
