@@ -6,10 +6,11 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from schemas.catalog import build_event
-from schemas.codec import decode_event, encode_envelope, encode_event, envelope_time
+from schemas.codec import EnvelopeTemplate, decode_event, encode_envelope, encode_event, envelope_time
 from schemas.envelope import deterministic_event_id, event_id_of_name
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
@@ -84,6 +85,31 @@ def test_an_envelope_written_as_json_is_the_encoded_event(
     )
 
     assert written == encode_event(event)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize(
+    ("correlationid", "causationid"), [(None, None), ("run-1", None), ("r\\u0000n", 'in "1"')]
+)
+@pytest.mark.parametrize("subject", ["acme:organization:7", 'acme:organization:"\x00subject\\'])
+def test_an_envelope_from_its_template_is_the_envelope_written_whole(
+    payload: RecordApplied | SourceChange, correlationid: str | None, causationid: str | None, subject: str
+) -> None:
+    shared = {"source": "/psync/test", "event_type": "psync.x", "time": envelope_time(MOMENTS[1])}
+    data = payload.model_dump(mode="json", exclude_none=True)
+    template = EnvelopeTemplate(**shared, tenant="acme", correlationid=correlationid, causationid=causationid)
+
+    written = template.encode("e\x00id", subject, orjson.dumps(data))
+
+    assert written == encode_envelope(
+        **shared,
+        event_id="e\x00id",
+        subject=subject,
+        tenant="acme",
+        data=data,
+        correlationid=correlationid,
+        causationid=causationid,
+    )
 
 
 @pytest.mark.parametrize("fields", FIELDS)
