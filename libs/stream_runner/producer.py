@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 
@@ -51,46 +51,47 @@ class EventProducer:
         process about a third of handing them over one by one; a key's partition is the one `send` and
         Kafka's Java clients choose (murmur2 of the key).
         """
-        deliveries: list[tuple[int, Delivery]] = []
+        deliveries: list[Delivery | None] = [None] * len(messages)
         for (topic, partition), indexed in (await self._by_partition(messages)).items():
             batch, members = self._producer.create_batch(), list[int]()
             for index, key, message in indexed:
                 if not _append(batch, key, message):  # full: send it, start the next with this one
-                    deliveries += await self._send_batch(batch, topic, partition, members)
+                    await self._send_batch(batch, topic, partition, members, deliveries)
                     batch, members = self._producer.create_batch(), list[int]()
                     if not _append(batch, key, message):
                         raise ValueError(f"a message of {len(message.value)} bytes fits in no batch")
                 members.append(index)
-            deliveries += await self._send_batch(batch, topic, partition, members)
-        return [delivery for _, delivery in sorted(deliveries, key=lambda pair: pair[0])]
+            await self._send_batch(batch, topic, partition, members, deliveries)
+        return cast(list[Delivery], deliveries)  # every message is a member of one batch
 
     async def _by_partition(
         self, messages: Sequence[OutgoingMessage]
     ) -> dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]]:
         """The messages by (the cluster's topic, partition)."""
-        counts: dict[str, int] = {}
+        topics: dict[str, tuple[str, int]] = {}  # logical topic: the cluster's, and its partition count
         groups: dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]] = {}
         for index, message in enumerate(messages):
-            topic = self._namespace.topic(message.topic)
-            if topic not in counts:
-                counts[topic] = len(await self._producer.partitions_for(topic))
+            known = topics.get(message.topic)
+            if known is None:
+                topic = self._namespace.topic(message.topic)
+                known = topics[message.topic] = (topic, len(await self._producer.partitions_for(topic)))
             key = message.key.encode()
-            partition = partition_of(key, counts[topic])
-            groups.setdefault((topic, partition), []).append((index, key, message))
+            groups.setdefault((known[0], partition_of(key, known[1])), []).append((index, key, message))
         return groups
 
     async def _send_batch(
-        self, batch: Any, topic: str, partition: int, members: list[int]
-    ) -> list[tuple[int, Delivery]]:
+        self, batch: Any, topic: str, partition: int, members: list[int], deliveries: list[Delivery | None]
+    ) -> None:
         # A batch handed over whole is complete: closed, it is sent at the sender's next turn. Left open,
         # aiokafka holds it for `linger_ms` first (5 ms per enqueue, a page's wait for its acks).
         batch.close()
         sent: Delivery = await self._producer.send_batch(batch, topic, partition=partition)
-        return [(member, sent) for member in members]
+        for member in members:
+            deliveries[member] = sent
 
     async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
         """Send the messages and return once every one is acknowledged."""
-        await asyncio.gather(*await self.enqueue(messages))
+        await acknowledged(await self.enqueue(messages))
 
     async def check_cluster(self) -> None:
         """Readiness check: raises when no broker answers a metadata request."""
@@ -102,3 +103,9 @@ def _append(batch: Any, key: bytes, message: OutgoingMessage) -> bool:
     return (
         batch.append(key=key, value=message.value, timestamp=None, headers=list(message.headers)) is not None
     )
+
+
+async def acknowledged(deliveries: Sequence[Delivery]) -> None:
+    """Wait until every delivery resolved (raises the first failure, as `asyncio.gather` does). The
+    messages of a batch share its delivery: each is awaited once, not once per message."""
+    await asyncio.gather(*dict.fromkeys(deliveries))

@@ -36,7 +36,7 @@ from pipedrive_client.resources import EntityResource
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
-from stream_runner.producer import Delivery
+from stream_runner.producer import Delivery, acknowledged
 
 _log = structlog.get_logger(__name__)
 
@@ -256,7 +256,7 @@ async def store_versions(context: RunContext, page: HandedOver, moves: RelationM
     sync's with its cursor, now; an import's staged for the checkpoint after its page); returns how many
     were emitted."""
     try:
-        await asyncio.gather(*page.deliveries)
+        await acknowledged(page.deliveries)
         emitted = await page.lookup
     finally:
         await _settled(page.lookup)
