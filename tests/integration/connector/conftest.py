@@ -27,38 +27,22 @@ from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
 from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
-from pipedrive_sandbox.clock import SandboxClock
 from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
 from service_runtime.http_guards import api_middlewares
 from stream_runner.producer import EventProducer
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
-from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox, validate_against_spec
+from tests.pipedrive_client.sandbox_server import (
+    RecordingSandbox,
+    SandboxTime,
+    recording_sandbox,
+    validate_against_spec,
+)
 from tests.sandbox.spec_check import Specs
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
 ApiClient = TestClient[web.Request, web.Application]
-
-
-class SandboxTime:
-    """The connector's clock read from the sandbox's, so advancing the sandbox moves both."""
-
-    def __init__(self, clock: SandboxClock) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        """The sandbox's time."""
-        return self._clock.now()
-
-    async def sleep(self, seconds: float) -> None:
-        """The wait passed on the sandbox's clock: advanced by `seconds` at once, not waited in real time.
-        The connector's only waits on this clock are its Pipedrive client's (a closed rate-limit window,
-        a backoff), and Pipedrive's limits read the sandbox's clock: a call after the wait meets the same
-        window as after real seconds (a 429 storm's six 2-second waits took 11 s of a test's time)."""
-        if seconds > 0:
-            self._clock.advance(seconds)
-        await asyncio.sleep(0)
 
 
 class TopicReader:

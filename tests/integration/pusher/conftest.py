@@ -33,6 +33,7 @@ from schemas.events.settings import AutoPush, DirectionSwitches, FieldMapping, O
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
+from tests.pipedrive_client.sandbox_server import SandboxTime
 from tests.topic_namespace import NamespacedProducer
 
 BOTH_WAYS = DirectionSwitches(
@@ -184,6 +185,7 @@ async def clients(
             policy=ApiDomainPolicy((sandbox.base_url,)),
             retry=RetryPolicy(max_attempts=2, base_delay_seconds=0.01, max_delay_seconds=0.05),
             schema=client_schema,
+            clock=SandboxTime(sandbox.state.clock),  # a closed window's wait passes on the sandbox's clock
         )
 
 
