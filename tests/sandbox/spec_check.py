@@ -125,12 +125,19 @@ def _mark_nullable(node: Any, names: set[str]) -> None:
             _mark_nullable(item, names)
 
 
-@dataclass
+@dataclass(repr=False)
 class Specs:
     """The three parsed specs, as raw dicts and as openapi-core validators."""
 
     raw: dict[str, dict[str, Any]]
     validators: dict[str, OpenAPI]
+
+    def __repr__(self) -> str:
+        """Their names only. The dataclass's repr of the whole specs is 3.3 MB and takes 0.2 s, and asyncio
+        makes it twice for every async fixture or test on the loop whose finished task's result holds the
+        specs (Python 3.11's `signal.getsignal` builds a ValueError message naming the SIGINT handler, which
+        names the task and its result): 58% of the CPU of a run of test_spec_conformance.py."""
+        return f"Specs({sorted(self.raw)})"
 
     @classmethod
     def load(cls) -> Specs:
