@@ -17,6 +17,13 @@ body, and the record before and after.
   that write and the write's push result (by the times of the mapper's inbox): a change that came only
   from our own push coming back. An echo that overtook its signal or its push result on the way to the
   mapper does what they do (creates the record, links it) and is counted apart, as a race.
+- A same-second write is a sync write whose version has the update time an earlier write of the same
+  record left (two pushes of one record, or a create and an update, within one second). The mapper then
+  holds a version of that second already and cannot tell by update time (whole seconds) whether the
+  written one is later, so it does not take the push's values at once (the same-second guard: taking them
+  could put a push's values over a later edit of that second) and leaves them to the echo, which brings
+  Pipedrive's current values, the later push's. Its echo changing the store is that rule at work, a
+  one-off that writes nothing back, and is counted apart, not as ping-pong.
 """
 
 from __future__ import annotations
@@ -149,6 +156,7 @@ class EchoApplied:
     outcome: str
     after_its_signal: bool | None
     after_its_push_result: bool | None
+    same_second: bool = False  # its write is a same-second write (`same_second_writes`)
 
     @property
     def changed_the_store(self) -> bool:
@@ -157,12 +165,30 @@ class EchoApplied:
 
     @property
     def ping_pong(self) -> bool:
-        """It changed the store although the ABM side had told the mapper all it knew about the write."""
+        """It changed the store although the ABM side had told the mapper all it knew about the write, and
+        the push result's values were not left to the echo by the same-second guard."""
         return (
             self.changed_the_store
+            and not self.same_second
             and self.after_its_signal is not False
             and (self.after_its_push_result is not False)
         )
+
+
+def same_second_writes(writes: Iterable[Write]) -> set[int]:
+    """The sync's successful writes (by seq) that left the update time an earlier successful write (anyone's)
+    of the same record left: the mapper holds a version of that second when their push result comes, and
+    leaves their values to the echo."""
+    left: set[tuple[str, int, Any]] = set()
+    found: set[int] = set()
+    for write in sorted(writes, key=lambda w: w.seq):
+        if not write.succeeded or write.record_id is None:
+            continue
+        version = (write.entity, write.record_id, (write.after or {}).get("update_time"))
+        if write.who == "sync" and version in left:
+            found.add(write.seq)
+        left.add(version)
+    return found
 
 
 def pair_push_results(

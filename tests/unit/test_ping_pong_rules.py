@@ -11,6 +11,7 @@ from tests.faults.ping_pong import (
     echoes,
     pair_push_results,
     restated,
+    same_second_writes,
     shared_versions,
     uncaused,
 )
@@ -70,6 +71,31 @@ def test_an_echo_counts_as_ping_pong_only_once_its_signal_and_push_result_were_a
     assert not EchoApplied("unchanged", after_its_signal=True, after_its_push_result=True).ping_pong
     assert not EchoApplied("updated", after_its_signal=True, after_its_push_result=False).ping_pong
     assert not EchoApplied("created", after_its_signal=False, after_its_push_result=True).ping_pong
+
+
+def test_a_sync_write_leaving_the_second_an_earlier_write_of_the_record_left_is_a_same_second_one() -> None:
+    # The churn's person 91: two enrichments 0.5 s apart pushed in one second (05:57:05); the mapper took
+    # the first push's values, left the second's to the echo (the same-second guard), and the echo did it.
+    first = _write(0, 1.0, ORG, _renamed("A", 5))
+    second = _write(1, 1.5, _renamed("A", 5), _renamed("B", 5))
+    later = _write(2, 2.5, _renamed("B", 5), _renamed("C", 6))
+    failed = Write(3, 3.0, "sync", "organization", 7, "PATCH", {"name": "D"}, _renamed("C", 6), None, 500)
+    elsewhere = Write(4, 3.5, "sync", "organization", 8, "PATCH", {"name": "E"}, None, _renamed("E", 6), 200)
+    theirs_first = _write(5, 4.0, _renamed("C", 6), _renamed("F", 9), who="editor")
+    ours_after = _write(6, 4.5, _renamed("F", 9), _renamed("G", 9))
+
+    writes = [first, second, later, failed, elsewhere, theirs_first, ours_after]
+    assert same_second_writes(writes) == {1, 6}
+    # The order served (seq) decides which write of the second came first, not the list's order.
+    assert same_second_writes([second, first]) == {1}
+
+
+def test_a_same_second_echo_changing_the_store_is_counted_apart_from_ping_pong() -> None:
+    left_to_the_echo = EchoApplied("updated", True, True, same_second=True)
+
+    assert left_to_the_echo.changed_the_store
+    assert not left_to_the_echo.ping_pong
+    assert EchoApplied("updated", True, True, same_second=False).ping_pong
 
 
 def test_push_results_pair_with_the_writes_of_their_record_in_order() -> None:
