@@ -50,7 +50,7 @@ class AbmStore:
             " WHERE tenant_id = $1 AND match_key = $2 AND NOT is_duplicate FOR UPDATE",
             tenant, match_key,
         )  # fmt: skip
-        return None if row is None else StoredRecord(row["abm_id"], row["fields"], row["deleted_in_crm"])
+        return None if row is None else StoredRecord.of_row(dict(row))
 
     async def create_record(
         self,

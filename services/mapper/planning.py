@@ -44,6 +44,11 @@ class StoredRecord:
     fields: Mapping[str, Any]
     deleted_in_crm: bool = False
 
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> StoredRecord:
+        """The record of a store row (its `abm_id`, `fields` and `deleted_in_crm` columns)."""
+        return cls(row["abm_id"], row["fields"], row["deleted_in_crm"])
+
 
 @dataclass(frozen=True)
 class StoredLink:
@@ -52,6 +57,11 @@ class StoredLink:
     abm_id: str
     source_update_time: datetime
     deleted_in_crm: bool = False
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> StoredLink:
+        """The link of a store row (its `abm_id`, `source_update_time` and `deleted_in_crm` columns)."""
+        return cls(row["abm_id"], row["source_update_time"], row["deleted_in_crm"])
 
 
 @dataclass(frozen=True)

@@ -60,14 +60,12 @@ async def _take_written_version(
     row = (await records.links([key])).get(key)
     if row is None:
         await records.link_if_unlinked(tenant, obj, pipedrive_id, abm_id, written.update_time)
-    link = (
-        None if row is None else StoredLink(row["abm_id"], row["source_update_time"], row["deleted_in_crm"])
-    )
+    link = None if row is None else StoredLink.of_row(row)
     target = abm_id if row is None else row["abm_id"]
     stored = await records.records_by_id(obj, [(tenant, target)])
     if not stored:
         return
-    record = StoredRecord(stored[0]["abm_id"], stored[0]["fields"], stored[0]["deleted_in_crm"])
+    record = StoredRecord.of_row(stored[0])
     adoption = adopt_written_version(obj, written, settings, link, record)
     if adoption is None:
         return
