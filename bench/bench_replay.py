@@ -20,11 +20,9 @@ import time
 import uuid
 from typing import Any
 
-import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from bench_mapper_apply import change
-from prometheus_client.parser import text_string_to_metric_families
 from report import machine_facts, measured_at, write_report
 from service_process import (
     children_cpu_seconds,
@@ -36,6 +34,8 @@ from service_process import (
 )
 
 from schemas.topics import SOURCE_CHANGES
+from tests.support.kafka_offsets import rewind_group
+from tests.support.service_process import messages_counted
 
 RECORDS = int(os.environ.get("BENCH_REPLAY_RECORDS", "100000"))
 GOAL = 20_000
@@ -66,18 +66,6 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
         await producer.stop()
 
 
-async def rewind(group: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, group_id=topics().group(group), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
-
-
 async def start_mapper(group: str, schema: str, port: int) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
@@ -96,22 +84,7 @@ async def duplicates(ports: list[int]) -> int:
 
 async def duplicates_of(port: int) -> int:
     """One mapper process's count of source changes it recognized as already applied."""
-    try:
-        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as r:
-            text = await r.text()
-    except aiohttp.ClientError:
-        return 0
-    return int(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "psync_messages"
-            for sample in family.samples
-            if sample.name == "psync_messages_total"
-            and sample.labels.get("outcome") == "duplicate"
-            and sample.labels.get("topic") == SOURCE_CHANGES.name
-        )
-    )
+    return await messages_counted(f"http://127.0.0.1:{port}", "duplicate", SOURCE_CHANGES.name)
 
 
 async def store_rows(pool: asyncpg.Pool, schema: str, tenant: str) -> list[list[str]]:
@@ -171,7 +144,7 @@ async def run_in_own_topics() -> dict[str, object]:
         finally:
             await stop(first)
         before = await store_rows(pool, schema, tenant)
-        await rewind(group, firsts)
+        await rewind_group(BOOTSTRAP, group, firsts)
         load_before = os.getloadavg()
         cpu_before = children_cpu_seconds()
         ports = [free_port() for _ in range(PROCESSES)]

@@ -77,22 +77,7 @@ class ServiceProcess:
     async def messages_processed(self, outcome: str | None, topic: str | None = None) -> int:
         """How many messages the running process counted with `outcome` (or any outcome: None) in its
         `psync_messages_total` metric, of one (logical) topic or all; 0 when nothing answers."""
-        try:
-            async with aiohttp.ClientSession() as session, session.get(self.url + "/metrics") as response:
-                text = await response.text()
-        except aiohttp.ClientError:
-            return 0
-        return int(
-            sum(
-                sample.value
-                for family in text_string_to_metric_families(text)
-                if family.name == "psync_messages"
-                for sample in family.samples
-                if sample.name == "psync_messages_total"
-                and (outcome is None or sample.labels.get("outcome") == outcome)
-                and (topic is None or sample.labels.get("topic") == topic)
-            )
-        )
+        return await messages_counted(self.url, outcome, topic)
 
     async def wait_ready(self, within_s: float = 60) -> None:
         """Wait until /readyz answers 200; fails with the log tail if the process died."""
@@ -121,3 +106,24 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+async def messages_counted(url: str, outcome: str | None, topic: str | None = None) -> int:
+    """How many messages the service at `url` counted with `outcome` (or any outcome: None) in its
+    `psync_messages_total` metric, of one (logical) topic or all; 0 when nothing answers."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return 0
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "psync_messages"
+            for sample in family.samples
+            if sample.name == "psync_messages_total"
+            and (outcome is None or sample.labels.get("outcome") == outcome)
+            and (topic is None or sample.labels.get("topic") == topic)
+        )
+    )
