@@ -53,7 +53,7 @@ _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
 # after each create 33, planted token 31, service lifecycle 28, activity-log flow 26, parked pushes 26,
 # the PostgreSQL outage 26 to 38, mapper scale-out 23; fuzzing (CPU-bound, in a 2-worker run at load 9)
 # connector 60, auditlog 34, mapper and pusher 31. The browser package, not measured here (no chromium
-# on that machine), is taken as the longest: README's 305 s for browser, end to end and outages together.
+# on that machine), is taken as the longest (305 s for browser, end to end and outages together, then).
 _LONGEST_UNITS = (
     "browser",
     "end_to_end",
