@@ -93,6 +93,18 @@ _PROBE_ID, _PROBE_SUBJECT = "\x00id", "\x00subject"
 """Placeholders no attribute holds as JSON (orjson writes the NUL as `\\u0000`, and a backslash as `\\\\`)."""
 
 
+def cut_at_placeholders(encoded: bytes, *placeholders: str) -> list[bytes]:
+    """The pieces of JSON `encoded` around the JSON strings of `placeholders` (each once, in this order):
+    a template whose parts are joined back with each part's own JSON in between. Placeholders start with
+    a NUL, which no real value holds as JSON."""
+    pieces: list[bytes] = []
+    rest = encoded
+    for placeholder in placeholders:
+        head, rest = rest.split(orjson.dumps(placeholder))
+        pieces.append(head)
+    return [*pieces, rest]
+
+
 class EnvelopeTemplate:
     """`encode_envelope` for many events that share every attribute but their id, subject and data (a
     page of source changes): the shared attributes are encoded once, taken from `encode_envelope`'s own
@@ -122,8 +134,7 @@ class EnvelopeTemplate:
             correlationid=correlationid,
             causationid=causationid,
         )
-        self._head, rest = probe.split(orjson.dumps(_PROBE_ID))
-        self._middle, tail = rest.split(orjson.dumps(_PROBE_SUBJECT))
+        self._head, self._middle, tail = cut_at_placeholders(probe, _PROBE_ID, _PROBE_SUBJECT)
         if not tail.endswith(b"{}}"):
             raise AssertionError("the envelope's data is not its last attribute")
         self._tail = tail[:-3]

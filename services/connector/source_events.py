@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, TypeAdapter
 from pipedrive_client.rows import V2_TIME_TEXT
 from schemas import sources
 from schemas.catalog import build_event, event_type
-from schemas.codec import EnvelopeTemplate, envelope_time
+from schemas.codec import EnvelopeTemplate, cut_at_placeholders, envelope_time
 from schemas.envelope import event_id_of_name
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
@@ -128,9 +128,9 @@ class UpsertEncoder:
         }
         if import_context is not None:
             data["import_context"] = import_context.model_dump(mode="json")
-        self._data_head, rest = orjson.dumps(data).split(orjson.dumps(_PROBE_ID))
-        self._before_time, rest = rest.split(orjson.dumps(_PROBE_TIME))
-        self._before_record, self._data_tail = rest.split(orjson.dumps(_PROBE_RECORD))
+        self._data_head, self._before_time, self._before_record, self._data_tail = cut_at_placeholders(
+            orjson.dumps(data), _PROBE_ID, _PROBE_TIME, _PROBE_RECORD
+        )
 
     def message(
         self, record: dict[str, Any], update_time: datetime, digest: str, *, plain_time: bool = False

@@ -197,17 +197,15 @@ async def write_view(store: AbmRecords, view: BatchView) -> None:
             await store.insert_records(obj, new)
         if changed:
             await store.update_records(obj, changed)
-    dirty = [(key, link) for key, link in view.links.items() if link.dirty]
-    for in_store in (False, True):
-        links = [
-            (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
-            for (t, o, pid), link in dirty
-            if link.in_store is in_store
-        ]
-        if links and in_store:
-            await store.save_links(links)
-        elif links:
-            await store.insert_links(links)
+    rows: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # by: in the store already
+    for (t, o, pid), link in view.links.items():
+        if link.dirty:
+            row = (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
+            rows[link.in_store].append(row)
+    if rows[False]:
+        await store.insert_links(rows[False])
+    if rows[True]:
+        await store.save_links(rows[True])
     for tenant, obj, merged, survivor in view.merges:
         await store.repoint_associations(tenant, obj, merged, survivor)
 
