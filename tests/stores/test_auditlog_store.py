@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -277,6 +277,52 @@ async def test_entries_are_paged_oldest_first(subject: StoreUnderTest, tenant: s
         "direction": "to_abm", "match_key": "org1.io", "pipedrive_id": 1, "abm_id": None, "outcome": "failed",
         "message": None, "tokens_spent": 1, "occurred_at": T0 + timedelta(seconds=1),
     }  # fmt: skip
+
+
+async def test_entries_keep_every_value_as_written(subject: StoreUnderTest, tenant: str) -> None:
+    """The entries of a batch travel to PostgreSQL as one JSON document split in SQL: every text (commas,
+    quotes, backslashes, line breaks, non-ASCII, `null` and `n` as words, empty), integer (up to the
+    columns' limits), null and time (to the microsecond, any offset, years 1 to 9999: a microsecond
+    inside the ends, which asyncpg's arrays bound as -infinity and infinity) is read back as it was."""
+    odd_run = 'run, "one" \\ n'
+    texts = ["a,b", 'say "hi"', "back\\slash", "line\nbreak\ttab", "Zürich 🚀 שלום", "null", "n", "", " x "]
+    times = [
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        T0 + timedelta(microseconds=1),
+        datetime(2026, 11, 2, 9, 0, 0, 999_999, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=7))),
+        datetime(9999, 12, 31, 23, 59, 59, 999_998, tzinfo=UTC),
+    ]
+    entries = [
+        RecordEntry(
+            run_id=odd_run,
+            object="organization",
+            direction="to_abm",
+            match_key=text,
+            pipedrive_id=[None, 1, 2**63 - 1][n % 3],
+            abm_id=[None, text][n % 2],
+            outcome="failed",
+            message=[text, None][n % 2],
+            tokens_spent=2**31 - 1 if n == 1 else -n,
+            occurred_at=times[n % 4],
+        )
+        for n, text in enumerate(texts)
+    ]
+    events = [EntryEvent(tenant, f"e{n}", f"topic,{n}", e) for n, e in enumerate(entries)]
+
+    assert await subject.log.record_entries(events) == [True] * len(events)
+    rows = await subject.reads.entries_page(tenant, odd_run, None, None, None)
+
+    by_id = {row["event_id"]: row for row in rows}
+    assert len(by_id) == len(events)
+    for event in events:
+        e = event.entry
+        assert by_id[event.event_id] == {
+            "event_id": event.event_id, "run_id": odd_run, "source_topic": event.topic, "object": e.object,
+            "direction": e.direction, "match_key": e.match_key, "pipedrive_id": e.pipedrive_id,
+            "abm_id": e.abm_id, "outcome": e.outcome, "message": e.message, "tokens_spent": e.tokens_spent,
+            "occurred_at": e.occurred_at,
+        }  # fmt: skip
+        assert by_id[event.event_id]["occurred_at"].utcoffset() is not None
 
 
 async def test_a_run_is_known_by_its_entries_alone(subject: StoreUnderTest, tenant: str) -> None:
