@@ -7,7 +7,6 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -237,7 +236,7 @@ async def test_an_import_shows_its_records_outcomes_and_its_apply_run_holds_its_
     ))  # fmt: skip
     await log.record_run_started(tenant, "a-start", "psync.sync-runs.v1", applying)
     for n in range(3):
-        entry = replace(_entry("apply-import-1", n, "skipped", "Duplicate found"), direction="to_abm")
+        entry = _entry("apply-import-1", n, "skipped", "Duplicate found")._replace(direction="to_abm")
         await log.record_entry(tenant, f"e{n}", "psync.record-results.v1", entry)
 
     still = (await (await client.get("/v1/runs/import-1", headers=headers)).json())["data"]
