@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from postgres_store.pool import Connection
 from pusher.ports import RecordRef
 from pusher.push_ledger import DONE, INTENT, LedgerEntry, entry_of, merge_written
@@ -33,12 +35,14 @@ class PostgresLedger:
         (records never written are absent)."""
         if not records:
             return {}
+        # The keys as one JSON array of (tenant, object, id), split in SQL: a batch of source changes
+        # asks for all of its records (2,000), and asyncpg binds typed arrays element by element.
         rows = await self._conn.fetch(
             f"SELECT DISTINCT ON (l.tenant_id, l.object, l.pipedrive_id) l.* FROM {self._table} AS l"
-            " JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
-            " ON l.tenant_id = k.t AND l.object = k.o AND l.pipedrive_id = k.p"
+            " JOIN jsonb_array_elements($1::text::jsonb) AS k(r)"
+            " ON l.tenant_id = k.r->>0 AND l.object = k.r->>1 AND l.pipedrive_id = (k.r->>2)::bigint"
             " ORDER BY l.tenant_id, l.object, l.pipedrive_id, l.written_at DESC NULLS LAST",
-            [r[0] for r in records], [r[1].value for r in records], [r[2] for r in records],
+            orjson.dumps([(t, o.value, p) for t, o, p in records]).decode(),
         )  # fmt: skip
         found: dict[RecordRef, LedgerEntry] = {}
         for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -180,6 +180,42 @@ async def test_a_batch_of_changes_is_mirrored_as_one_by_one_would_be(store: Push
     assert kept == [True, True, False, True, True, False]
     assert seven == PipedriveRecord(7, organization(7, "org7.io", name="Newer"), True, 9)
     assert eight == PipedriveRecord(8, organization(8, "org8.io", name="Eight"), False, None)
+
+
+async def test_the_mirror_keeps_every_value_of_a_version_as_written(store: PusherStore, tenant: str) -> None:
+    """A batch's versions travel to PostgreSQL as one JSON document split in SQL: the record (any JSON),
+    the match key, the organization a deal belongs to, the deleted flag and the update time (to the
+    microsecond, whatever its offset: the version guard compares it) are kept as they were."""
+    odd = 'a,b "q" \\ n\nü 🚀 null'
+    org = {
+        "id": 7, "name": odd, "website": odd, "is_deleted": False, "ratio": 0.1, "big": 2**63 - 1,
+        "small": -(2**63), "none": None, "nested": {"list": [1, None, True, "x,y"], "empty": {}}, "n": "n",
+    }  # fmt: skip
+    deal = {"id": 5, "title": odd, "org_id": 2**53 + 1, "status": "open", "value": 1234.5678}
+    gone = {"id": 8, "name": "Gone", "website": "gone.io", "is_deleted": True}
+    at = datetime(2026, 11, 2, 14, 40, 7, 123_456, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=7)))
+    in_utc = datetime(2026, 11, 2, 9, 10, 0, 123_456, tzinfo=UTC)
+    change = SourceChange(
+        object=ORG, pipedrive_id=7, action=ChangeAction.UPSERTED, update_time=at, record=org,
+        origin=ChangeOrigin.IMPORT,
+    )  # fmt: skip
+    async with store.unit() as unit:
+        kept = await unit.mirror.apply_changes([(tenant, change, odd, False)])
+        deal_kept = await unit.mirror.upsert(tenant, DEAL, 5, deal, at, None)
+        gone_kept = await unit.mirror.upsert(tenant, ORG, 8, gone, at, "gone.io", echo=True)
+        earlier = await unit.mirror.upsert(
+            tenant, ORG, 7, {**org, "name": "Earlier"}, in_utc - timedelta(microseconds=1), odd
+        )
+        by_key = await unit.mirror.by_match_key(tenant, ORG, odd)
+        same_time = await unit.mirror.upsert(tenant, ORG, 7, {**org, "name": "Same"}, in_utc, odd)
+        deals = await unit.mirror.open_deals_of(tenant, 2**53 + 1)
+        live_gone = await unit.mirror.by_match_key(tenant, ORG, "gone.io")
+        deleted = await unit.mirror.gone_by_match_key(tenant, ORG, "gone.io")
+
+    assert (kept, deal_kept, gone_kept, earlier, same_time) == ([True], True, True, False, True)
+    assert by_key == PipedriveRecord(7, org, False, None)
+    assert deals == [PipedriveRecord(5, deal, False, None)]
+    assert live_gone is None and deleted == PipedriveRecord(8, gone, True, None)
 
 
 async def test_the_ledger_entries_of_many_records_are_read_at_once(store: PusherStore, tenant: str) -> None:
