@@ -1,9 +1,9 @@
 """The Pipedrive budget per tenant, shared by every replica through one Postgres row per tenant.
 
-Before each call `Budget.spend` (under the row lock): waits while a window is closed (after a 429 or an
-`x-ratelimit-remaining: 0`), waits while the rolling burst window is full, and raises `BudgetExhausted`
-when the call would overspend this integration's share of the daily budget. After each answer the HTTP
-layer reports what Pipedrive said (`close`, `refund`).
+Before each call `Budget.spend` (one compare-and-set UPDATE of the row, see `_try_spend`): waits while a
+window is closed (after a 429 or an `x-ratelimit-remaining: 0`), waits while the rolling burst window is
+full, and raises `BudgetExhausted` when the call would overspend this integration's share of the daily
+budget. After each answer the HTTP layer reports what Pipedrive said (`close`, `refund`).
 """
 
 from __future__ import annotations
@@ -108,9 +108,12 @@ class Budget:
         self._table = f"{checked_schema(schema)}.budget"
         self._policy = policy or BudgetPolicy()
         self._clock = clock or SystemClock()
+        self._rows: dict[str, asyncpg.Record] = {}
+        """Each tenant's row as this budget last wrote it (`_try_spend`)."""
 
     async def set_plan(self, tenant_id: str, plan: Plan, seats: int) -> None:
         """Record the tenant's plan and seats (Lite with one seat until told otherwise)."""
+        self._rows.pop(tenant_id, None)
         await self._pool.execute(
             f"INSERT INTO {self._table} (tenant_id, plan, seats) VALUES ($1, $2, $3)"
             " ON CONFLICT (tenant_id) DO UPDATE SET plan = EXCLUDED.plan, seats = EXCLUDED.seats",
@@ -132,6 +135,7 @@ class Budget:
 
     async def refund(self, tenant_id: str, cost: int) -> None:
         """Give back a charge Pipedrive did not make (the call was refused with 401, 403 or 429)."""
+        self._rows.pop(tenant_id, None)
         await self._pool.execute(
             f"UPDATE {self._table} SET spent_today = greatest(spent_today - $2, 0) WHERE tenant_id = $1",
             tenant_id,
@@ -140,6 +144,7 @@ class Budget:
 
     async def close(self, tenant_id: str, window: ClosedWindow) -> None:
         """Send nothing for this tenant before `window.until` (from any replica)."""
+        self._rows.pop(tenant_id, None)
         await self._pool.execute(
             f"INSERT INTO {self._table} AS b (tenant_id, closed_until, closed_for_day) VALUES ($1, $2, $3)"
             " ON CONFLICT (tenant_id) DO UPDATE SET"
@@ -222,55 +227,143 @@ class Budget:
         return exhausted
 
     async def _try_spend(self, tenant_id: str, cost: int, is_oauth: bool, is_search: bool) -> float | None:
-        """Charge and return None, or return how long to wait before trying again."""
-        locked = f"SELECT * FROM {self._table} WHERE tenant_id = $1 FOR UPDATE"
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(locked, tenant_id)
-            if row is None:  # the tenant's first call: its row is made once (one round trip less after)
-                await conn.execute(
-                    f"INSERT INTO {self._table} (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
-                )
-                row = await conn.fetchrow(locked, tenant_id)
-            assert row is not None
-            now = self._clock.now()
-            if now < row["closed_until"]:
-                if row["closed_for_day"]:
-                    raise BudgetExhausted(row["closed_until"])
-                return float(row["closed_until"] - now)
-            day = self._day(now)
-            spent = row["spent_today"] if row["day"] == day else 0
-            allowance = self._policy.allowance(Plan(row["plan"]), row["seats"])
-            record_budget_left(tenant_id, allowance - spent)
-            if spent + cost > allowance:
-                raise BudgetExhausted((day + 1) * SECONDS_PER_DAY)
-            horizon = now - self._policy.window_seconds - self._policy.window_margin_seconds
-            window = sorted(t for t in row["window_times"] if t > horizon)
-            searches = sorted(t for t in row["search_times"] if t > horizon)
-            wait = self._burst_wait(window, burst_limit(Plan(row["plan"]), is_oauth), horizon)
-            if is_search:
-                search_wait = self._burst_wait(searches, SEARCH_BURST_LIMIT, horizon)
-                wait = max(wait or 0.0, search_wait or 0.0) or None
-            if wait is not None:
-                return wait
-            await conn.execute(
-                f"UPDATE {self._table} SET window_times = $2, search_times = $3, day = $4, spent_today = $5,"
-                " closed_for_day = false WHERE tenant_id = $1",
-                tenant_id,
-                [*window, now],
-                [*searches, now] if is_search else searches,
-                day,
-                spent + cost,
-            )
-        record_budget_left(tenant_id, allowance - spent - cost)
-        return None
+        """Charge and return None, or return how long to wait before trying again.
 
-    @staticmethod
-    def _burst_wait(window: list[float], limit: int, horizon: float) -> float | None:
-        if len(window) < limit:
+        One statement per call while no one else writes the tenant's row: the charge is decided from the
+        row as this budget last wrote it and written only if the row is still that one (compared column by
+        column in the UPDATE's WHERE, which PostgreSQL checks again on the newest row version when a
+        concurrent write got there first). A row changed meanwhile (another replica's call, a refund, a
+        closed window) writes nothing: the row is read again and the call decided again from it. A wait or
+        a refusal is only ever decided from a row just read, never from the remembered one.
+        """
+        row = self._rows.get(tenant_id)
+        remembered = row is not None
+        while True:
+            if row is None:
+                row, remembered = await self._read(tenant_id), False
+            now = self._clock.now()
+            outcome = _charge(row, now, cost, is_oauth, is_search, self._policy)
+            if not isinstance(outcome, _Charged):
+                if remembered:
+                    row = None
+                    continue
+                self._rows.pop(tenant_id, None)
+                record_budget_left(tenant_id, outcome.left)
+                if isinstance(outcome, _Exhausted):
+                    raise BudgetExhausted(outcome.until)
+                return outcome.seconds
+            written = await self._pool.fetchrow(
+                f"UPDATE {self._table} SET window_times = $2, search_times = $3, day = $4, spent_today = $5,"
+                " closed_for_day = false WHERE tenant_id = $1 AND plan = $6 AND seats = $7"
+                " AND window_times = $8 AND search_times = $9 AND day = $10 AND spent_today = $11"
+                " AND closed_until = $12 AND closed_for_day = $13"
+                f" RETURNING {_COLUMNS}",
+                tenant_id,
+                outcome.window,
+                outcome.searches,
+                outcome.day,
+                outcome.spent,
+                *(row[column] for column in _COLUMN_NAMES),
+            )
+            if written is None:  # written by someone else since it was read: read it again
+                row = None
+                continue
+            self._rows[tenant_id] = written
+            record_budget_left(tenant_id, outcome.left)
             return None
-        # The oldest request that must leave the window before one more fits.
-        return max(window[len(window) - limit] - horizon, 0.001)
+
+    async def _read(self, tenant_id: str) -> asyncpg.Record:
+        """The tenant's row as it is now (made on its first call)."""
+        select = f"SELECT {_COLUMNS} FROM {self._table} WHERE tenant_id = $1"
+        row = await self._pool.fetchrow(select, tenant_id)
+        if row is None:
+            await self._pool.execute(
+                f"INSERT INTO {self._table} (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", tenant_id
+            )
+            row = await self._pool.fetchrow(select, tenant_id)
+        assert row is not None
+        return row
 
     @staticmethod
     def _day(now: float) -> int:
-        return int(now // SECONDS_PER_DAY)
+        return _day(now)
+
+
+_COLUMN_NAMES = (
+    "plan",
+    "seats",
+    "window_times",
+    "search_times",
+    "day",
+    "spent_today",
+    "closed_until",
+    "closed_for_day",
+)
+_COLUMNS = ", ".join(_COLUMN_NAMES)
+
+
+@dataclass(frozen=True)
+class _Charged:
+    """The call may be sent: the row's new burst windows, day and spend."""
+
+    window: list[float]
+    searches: list[float]
+    day: int
+    spent: int
+    left: int
+
+
+@dataclass(frozen=True)
+class _Wait:
+    """A window is closed or the burst window is full: try again in `seconds`."""
+
+    seconds: float
+    left: int
+
+
+@dataclass(frozen=True)
+class _Exhausted:
+    """No call before `until`: the day is closed, or the call would overspend today's share."""
+
+    until: float
+    left: int
+
+
+def _charge(
+    row: asyncpg.Record, now: float, cost: int, is_oauth: bool, is_search: bool, policy: BudgetPolicy
+) -> _Charged | _Wait | _Exhausted:
+    """What a call of `cost` may do now, given the tenant's budget row."""
+    plan = Plan(row["plan"])
+    day = _day(now)
+    spent = row["spent_today"] if row["day"] == day else 0
+    allowance = policy.allowance(plan, row["seats"])
+    left = allowance - spent
+    if now < row["closed_until"]:
+        if row["closed_for_day"]:
+            return _Exhausted(row["closed_until"], left)
+        return _Wait(float(row["closed_until"] - now), left)
+    if spent + cost > allowance:
+        return _Exhausted((day + 1) * SECONDS_PER_DAY, left)
+    horizon = now - policy.window_seconds - policy.window_margin_seconds
+    window = sorted(t for t in row["window_times"] if t > horizon)
+    searches = sorted(t for t in row["search_times"] if t > horizon)
+    wait = _burst_wait(window, burst_limit(plan, is_oauth), horizon)
+    if is_search:
+        search_wait = _burst_wait(searches, SEARCH_BURST_LIMIT, horizon)
+        wait = max(wait or 0.0, search_wait or 0.0) or None
+    if wait is not None:
+        return _Wait(wait, left)
+    return _Charged(
+        [*window, now], [*searches, now] if is_search else searches, day, spent + cost, left - cost
+    )
+
+
+def _burst_wait(window: list[float], limit: int, horizon: float) -> float | None:
+    if len(window) < limit:
+        return None
+    # The oldest request that must leave the window before one more fits.
+    return max(window[len(window) - limit] - horizon, 0.001)
+
+
+def _day(now: float) -> int:
+    return int(now // SECONDS_PER_DAY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import asyncpg
@@ -62,6 +63,49 @@ async def test_a_call_that_would_overspend_the_daily_share_raises_budget_exhaust
     clock.time = exhausted.value.resume_at
     await budget.spend(tenant, 10, is_oauth=False, is_search=False)
     assert await budget.spent_today(tenant) == 10
+
+
+async def test_concurrent_calls_of_many_replicas_never_overspend_the_daily_share(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = FakeClock(start=86_400 * 20_000 + 3_600)
+    policy = BudgetPolicy(daily_share=0.001)  # 30 tokens on Lite with one seat
+    replicas = [Budget(pg_pool, schema, policy, clock) for _ in range(8)]
+    await replicas[0].spend(tenant, 1, is_oauth=False, is_search=False)  # each replica has seen the row
+    for replica in replicas[1:]:
+        await replica.spend(tenant, 0, is_oauth=False, is_search=False)
+
+    outcomes = await asyncio.gather(
+        *(r.spend(tenant, 10, is_oauth=False, is_search=False) for r in replicas), return_exceptions=True
+    )
+
+    charged = [o for o in outcomes if o is None]
+    assert len(charged) == 2, outcomes  # 1 + 2 x 10 of 30: a third call of 10 would overspend
+    assert all(isinstance(o, BudgetExhausted) for o in outcomes if o is not None)
+    assert await replicas[0].spent_today(tenant) == 21
+
+
+class _NoWaiting(FakeClock):
+    """A clock whose waits are refused: a call that would have to wait fails instead."""
+
+    async def sleep(self, seconds: float) -> None:
+        raise TimeoutError(f"asked to wait {seconds} s")
+
+
+async def test_concurrent_calls_of_many_replicas_never_overrun_the_burst_window(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    clock = _NoWaiting()
+    replicas = [Budget(pg_pool, schema, BudgetPolicy(), clock) for _ in range(6)]
+    for replica in replicas:  # each replica has seen the row (1 of the 20 calls a window allows, each)
+        await replica.spend(tenant, 1, is_oauth=False, is_search=False)
+
+    calls = [r.spend(tenant, 1, is_oauth=False, is_search=False) for r in replicas * 4]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert sum(1 for o in outcomes if o is None) == 20 - len(replicas), outcomes
+    assert all(isinstance(o, TimeoutError) for o in outcomes if o is not None)
+    assert await replicas[0].spent_today(tenant) == 20
 
 
 async def test_refunds_give_back_uncharged_calls(pg_pool: asyncpg.Pool, schema: str, tenant: str) -> None:
