@@ -105,6 +105,8 @@ class CredentialStore:
         self._pool = pool
         self._cipher = cipher
         self._table = f"{checked_schema(schema)}.credentials"
+        self._read: dict[str, tuple[bytes, str | None, dict[str, Any]]] = {}
+        """Each tenant's secrets as last decrypted, with the ciphertext and key id they came from."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -149,15 +151,30 @@ class CredentialStore:
         )
         if row is None:
             raise InvalidApiKey()
-        secrets = orjson.loads(self._cipher.decrypt(tenant_id, row["ciphertext"], row["key_id"]))
         return StoredCredentials(
-            _credentials(row, secrets),
+            self._decrypted(tenant_id, row),
             row["version"],
             row["company_id"],
             row["user_id"],
             row["refused_reason"],
             row["refused_at"],
         )
+
+    def _decrypted(self, tenant_id: str, row: Any) -> Credentials:
+        """The credentials of a row. A client reads its tenant's row before every call (a revoked or
+        replaced credential takes effect at the next call), but the row rarely changes: the secrets
+        decrypted from a ciphertext are kept and not decrypted again while the row holds the same bytes
+        under the same key id (decryption is a function of those and the tenant). Every write of the
+        secrets (a new token, a refresh, a re-encryption) writes a new ciphertext (a fresh nonce each
+        time): that one is decrypted."""
+        ciphertext, key_id = row["ciphertext"], row["key_id"]
+        kept = self._read.get(tenant_id)
+        if kept is not None and kept[0] == ciphertext and kept[1] == key_id:
+            secrets = kept[2]
+        else:
+            secrets = orjson.loads(self._cipher.decrypt(tenant_id, ciphertext, key_id))
+            self._read[tenant_id] = (ciphertext, key_id, secrets)
+        return _credentials(row, secrets)
 
     async def identify(self, tenant_id: str, company_id: int, user_id: int) -> None:
         """Record which Pipedrive company and user the tenant's credentials belong to."""

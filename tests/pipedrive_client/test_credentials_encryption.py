@@ -89,6 +89,43 @@ async def test_a_row_copied_to_another_tenant_fails_to_decrypt(
         await store.load(thief)
 
 
+async def test_a_store_that_read_a_row_reads_every_later_write_of_it(
+    pg_pool: asyncpg.Pool, schema: str, credentials_key: bytes, tenant: str
+) -> None:
+    # The store keeps what it decrypted: a replaced token, another key or a tampered row is read anew.
+    store = CredentialStore(pg_pool, CredentialCipher(credentials_key), schema)
+    await store.save(tenant, ApiTokenCredentials(SecretStr("tok-1"), "https://api.pipedrive.com"))
+    assert (await store.load(tenant)).credentials == (await store.load(tenant)).credentials
+
+    await CredentialStore(pg_pool, CredentialCipher(credentials_key), schema).save(
+        tenant, ApiTokenCredentials(SecretStr("tok-2"), "https://acme.pipedrive.com")
+    )
+    replaced = (await store.load(tenant)).credentials
+    assert isinstance(replaced, ApiTokenCredentials)
+    assert (replaced.api_token.get_secret_value(), replaced.api_domain) == (
+        "tok-2",
+        "https://acme.pipedrive.com",
+    )
+
+    new_key = os.urandom(32)
+    moved = CredentialStore(pg_pool, CredentialCipher(new_key, [credentials_key]), schema)
+    assert (await moved.re_encrypt()).re_encrypted >= 1
+    with pytest.raises(CredentialsUnreadable):  # written under a key this store does not have
+        await store.load(tenant)
+
+    await store.save(tenant, ApiTokenCredentials(SecretStr("tok-3"), "https://api.pipedrive.com"))
+    assert (await store.load(tenant)).credentials.api_domain == "https://api.pipedrive.com"
+    ciphertext = await pg_pool.fetchval(
+        f"SELECT ciphertext FROM {schema}.credentials WHERE tenant_id = $1", tenant
+    )
+    tampered = ciphertext[:-1] + bytes([ciphertext[-1] ^ 1])
+    await pg_pool.execute(
+        f"UPDATE {schema}.credentials SET ciphertext = $2 WHERE tenant_id = $1", tenant, tampered
+    )
+    with pytest.raises(CredentialsUnreadable):
+        await store.load(tenant)
+
+
 async def test_a_tenant_without_credentials_has_an_invalid_api_key(
     pg_pool: asyncpg.Pool, schema: str, credentials_key: bytes, tenant: str
 ) -> None:
