@@ -15,16 +15,21 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from mapper.planning import StoredRecord
 from mapper.ports import LinkKey, LinkRow, RecordRow
+from postgres_store.json_rows import joined_ints, json_rows
 from postgres_store.pool import Connection
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 
 _RECORD = "tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm"
 """The columns of a record row as a batch loads it."""
+
+_LINK_ROWS = (
+    "SELECT r->>0, r->>1, (r->>2)::bigint, r->>3, (r->>4)::timestamptz, (r->>5)::bool, (r->>6)::bigint"
+    " FROM jsonb_array_elements($1::text::jsonb) AS r"
+)
+"""Link rows (`save_links`) from their JSON parameter (`json_rows`)."""
 
 TABLES: Mapping[SyncObject, str] = {
     SyncObject.ORGANIZATION: "accounts",
@@ -163,16 +168,17 @@ class AbmStore:
         ids = sorted({match_lock_id(self._schema, t, o, k) for t, o, k in keys})
         if ids:
             await self._conn.execute(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", ids
+                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(string_to_array($1, ',')::bigint[]) AS k",
+                joined_ints(ids),
             )
 
     async def links(self, keys: Sequence[LinkKey], *, lock: bool = True) -> dict[LinkKey, LinkRow]:
         """Links by (tenant, object, pipedrive id), locked unless `lock` is false (a dry run)."""
         rows = await self._conn.fetch(
-            "SELECT l.* FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(t, o, p)"
-            f" CROSS JOIN LATERAL (SELECT * FROM {self._schema}.links"
-            " WHERE tenant_id = k.t AND object = k.o AND pipedrive_id = k.p" + _locking(lock) + ") AS l",
-            *_columns(_distinct(keys), 3),
+            "SELECT l.* FROM jsonb_array_elements($1::text::jsonb) AS k"
+            f" CROSS JOIN LATERAL (SELECT * FROM {self._schema}.links WHERE tenant_id = k->>0"
+            " AND object = k->>1 AND pipedrive_id = (k->>2)::bigint" + _locking(lock) + ") AS l",
+            json_rows(_distinct(keys)),
         )
         return {(r["tenant_id"], r["object"], r["pipedrive_id"]): dict(r) for r in rows}
 
@@ -181,10 +187,10 @@ class AbmStore:
     ) -> list[RecordRow]:
         """Records of one object by (tenant, ABM id), locked unless `lock` is false (a dry run)."""
         rows = await self._conn.fetch(
-            f"SELECT {_RECORD} FROM unnest($1::text[], $2::text[]) AS k(t, a)"
+            f"SELECT {_RECORD} FROM jsonb_array_elements($1::text::jsonb) AS k"
             f" CROSS JOIN LATERAL (SELECT {_RECORD} FROM {self._schema}.{TABLES[obj]}"
-            " WHERE tenant_id = k.t AND abm_id = k.a" + _locking(lock) + ") AS r",
-            *_columns(_distinct(keys), 2),
+            " WHERE tenant_id = k->>0 AND abm_id = k->>1" + _locking(lock) + ") AS r",
+            json_rows(_distinct(keys)),
         )
         return [dict(r) for r in rows]
 
@@ -193,10 +199,10 @@ class AbmStore:
     ) -> list[RecordRow]:
         """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false."""
         rows = await self._conn.fetch(
-            f"SELECT {_RECORD} FROM unnest($1::text[], $2::text[]) AS k(t, m)"
+            f"SELECT {_RECORD} FROM jsonb_array_elements($1::text::jsonb) AS k"
             f" CROSS JOIN LATERAL (SELECT {_RECORD} FROM {self._schema}.{TABLES[obj]}"
-            " WHERE tenant_id = k.t AND match_key = k.m AND NOT is_duplicate" + _locking(lock) + ") AS r",
-            *_columns(_distinct(keys), 2),
+            " WHERE tenant_id = k->>0 AND match_key = k->>1 AND NOT is_duplicate" + _locking(lock) + ") AS r",
+            json_rows(_distinct(keys)),
         )
         return [dict(r) for r in rows]
 
@@ -205,18 +211,19 @@ class AbmStore:
         await self._conn.execute(
             f"INSERT INTO {self._schema}.{TABLES[obj]}"
             " (tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm)"
-            " SELECT t, a, m, d, f::jsonb, x FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[],"
-            " $5::text[], $6::bool[]) AS u(t, a, m, d, f, x)",
-            *_columns([(*r[:4], _json(r[4]), r[5]) for r in rows], 6),
+            " SELECT r->>0, r->>1, r->>2, (r->>3)::bool, r->4, (r->>5)::bool"
+            " FROM jsonb_array_elements($1::text::jsonb) AS r",
+            json_rows(rows),
         )
 
     async def update_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         """Changed records: (tenant, abm id, fields, deleted in CRM) — fields as a whole, read under lock."""
         await self._conn.execute(
-            f"UPDATE {self._schema}.{TABLES[obj]} AS r SET fields = u.f::jsonb, deleted_in_crm = u.x,"
-            " updated_at = now() FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[]) AS u(t, a, f, x)"
-            " WHERE r.tenant_id = u.t AND r.abm_id = u.a",
-            *_columns([(r[0], r[1], _json(r[2]), r[3]) for r in rows], 4),
+            f"UPDATE {self._schema}.{TABLES[obj]} AS r SET fields = u.j->2,"
+            " deleted_in_crm = (u.j->>3)::bool, updated_at = now()"
+            " FROM jsonb_array_elements($1::text::jsonb) AS u(j)"
+            " WHERE r.tenant_id = u.j->>0 AND r.abm_id = u.j->>1",
+            json_rows(rows),
         )
 
     async def save_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -224,12 +231,11 @@ class AbmStore:
         await self._conn.execute(
             f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
             " source_update_time, deleted_in_crm, merged_into_id)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],"
-            " $6::bool[], $7::bigint[])"
+            f" {_LINK_ROWS}"
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
             " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
             " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
-            *_columns(rows, 7),
+            json_rows(rows),
         )
 
     async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -240,9 +246,8 @@ class AbmStore:
         await self._conn.execute(
             f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
             " source_update_time, deleted_in_crm, merged_into_id)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],"
-            " $6::bool[], $7::bigint[])",
-            *_columns(rows, 7),
+            f" {_LINK_ROWS}",
+            json_rows(rows),
         )
 
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
@@ -268,16 +273,6 @@ def match_lock_id(schema: str, tenant: str, obj: SyncObject, match_key: str) -> 
     """The advisory lock id (a signed 64-bit int) of a match key in a schema's ABM store."""
     name = "\x1f".join(("psync-match", schema, tenant, obj.value, match_key)).encode()
     return int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
-
-
-def _json(value: Any) -> str:
-    """A jsonb parameter as text (orjson, cast in SQL): cheaper than the pool's per-value codec."""
-    return orjson.dumps(value).decode()
-
-
-def _columns(keys: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Tuples as parallel arrays, for `unnest`."""
-    return [[k[i] for k in keys] for i in range(width)] if keys else [[] for _ in range(width)]
 
 
 def _locking(lock: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -274,6 +274,55 @@ async def test_a_batch_writes_records_and_links_and_reads_them_back(
         True,
         8,
     )
+
+
+ODD_TEXT = ["a,b", '"q"', "back\\slash", "{x,y}", "NULL", "n", "tab\tnew\nline", "ünïcødé 🙂", "", " "]
+"""Texts a comma-joined, quoted or array-literal encoding of a batch's rows could get wrong."""
+
+
+async def test_a_batch_keeps_every_value_exact(subject: StoreUnderTest, tenant: str) -> None:
+    """Rows go to PostgreSQL as one JSON parameter (`postgres_store.json_rows`): texts with commas,
+    quotes, backslashes, braces, control characters and Unicode, 64-bit ids, fields of any JSON and times
+    with microseconds and other offsets than UTC come back as written."""
+    fields = {
+        "name": 'A, "B" \\ C',
+        "n": 2**62 + 1,
+        "f": 0.1,
+        "small": 1.5e-7,
+        "list": [1, "x,y", None],
+        "u": "ü",
+    }
+    at = datetime(2026, 11, 2, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    ids = [f"id{n}{text}" for n, text in enumerate(ODD_TEXT)]
+    keys = [f"key{n}{text}" for n, text in enumerate(ODD_TEXT)]
+    async with subject.store.unit() as unit:
+        records = unit.records
+        await records.lock_match_keys([(tenant, ORG, k) for k in keys])
+        await records.insert_records(
+            ORG, [(tenant, a, k, False, {**fields, "text": a}, False) for a, k in zip(ids, keys, strict=True)]
+        )
+        await records.update_records(ORG, [(tenant, ids[0], {**fields, "text": "changed,"}, True)])
+        await records.insert_links(
+            [(tenant, ORG.value, 2**62 + n, a, at, False, None) for n, a in enumerate(ids)]
+        )
+        await records.save_links(
+            [(tenant, ORG.value, 2**62, ids[1], at + timedelta(days=1), True, 2**62 + 1)]
+        )
+        by_key = await records.records_by_key(ORG, [(tenant, k) for k in keys])
+        by_id = await records.records_by_id(ORG, [(tenant, a) for a in ids])
+        links = await records.links([(tenant, ORG.value, 2**62 + n) for n in range(len(ids))], lock=False)
+
+    expected = {a: (k, {**fields, "text": a}, False) for a, k in zip(ids, keys, strict=True)}
+    expected[ids[0]] = (keys[0], {**fields, "text": "changed,"}, True)
+    assert {r["abm_id"]: (r["match_key"], r["fields"], r["deleted_in_crm"]) for r in by_key} == expected
+    assert {r["abm_id"]: (r["match_key"], r["fields"], r["deleted_in_crm"]) for r in by_id} == expected
+    found = {
+        key[2] - 2**62: (row["abm_id"], row["source_update_time"], row["merged_into_id"])
+        for key, row in links.items()
+    }
+    assert found == {
+        n: (ids[1], at + timedelta(days=1), 2**62 + 1) if n == 0 else (a, at, None) for n, a in enumerate(ids)
+    }
 
 
 async def test_records_pointing_to_a_merged_organization_follow_its_survivor(

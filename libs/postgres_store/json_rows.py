@@ -1,0 +1,34 @@
+"""A batch's rows bound as one JSON parameter, split in SQL: `jsonb_array_elements($1::text::jsonb)`.
+
+asyncpg encodes a typed array element by element, with a few `isinstance` checks against abstract base
+classes per element (Python-level `ABCMeta.__instancecheck__` calls): a column of 2,000 values costs it
+about 0.7 µs a value, a timestamptz about 2 µs, several µs per row of seven columns. The rows as one JSON
+array of arrays (orjson, in C) cost about a tenth of that, and PostgreSQL reads `r->>0, r->>1, ...` of
+each `jsonb_array_elements` row about as cheaply as it reads parallel `unnest` arrays (measured on 2,000
+rows of seven columns: client 5-7 -> 0.6 µs a row, server 2.4-4.8 -> 2.6-5.6 µs a row).
+
+Values stay exact: strings are JSON-escaped and come back as the same text (`->>`), integers are exact
+in jsonb's numeric, a nested value (a record's fields) is `r->N`, the jsonb `f::jsonb` of its orjson text
+was before. Times go as orjson writes them, RFC 3339 with their UTC offset, and `(r->>N)::timestamptz`
+is the same instant: times must be aware (a naive one would be read in the session's time zone, where
+asyncpg takes it as local time); every time the stores write is (validated as aware, or read from a
+timestamptz column). The parameter is declared `$n::text` and cast in SQL, so the pool's jsonb codec is
+not applied to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+
+def json_rows(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as one JSON array of arrays, for `jsonb_array_elements($n::text::jsonb) AS r`."""
+    return orjson.dumps(rows).decode()
+
+
+def joined_ints(values: Sequence[int]) -> str:
+    """Integers joined by commas, for `string_to_array($n, ',')::bigint[]`."""
+    return ",".join(map(str, values))
