@@ -14,6 +14,7 @@ from sync_rules.domains import (
     display_domain,
     normalize_domain,
     plain_host,
+    public_suffix,
     try_normalize_domain,
 )
 
@@ -123,6 +124,29 @@ def test_bundled_suffix_list_is_used_without_network(monkeypatch: pytest.MonkeyP
 
     assert extractor.extract_str("www.example.co.uk").suffix == "co.uk"
     assert normalize_domain("www.example.co.uk") == "example.co.uk"
+
+
+def _hosts_around_every_rule() -> list[str]:
+    """Plain hosts at, under and beside every rule of the bundled Public Suffix List (wildcards filled in,
+    exceptions as written), in A-labels as `plain_host` reads them."""
+    trie = _EXTRACTOR._get_tld_extractor()
+    hosts = []
+    for rule in [*trie.public_tlds, *trie.private_tlds]:
+        name = rule.lstrip("!").replace("*", "wild")
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            continue  # not expressible as a plain host
+        hosts += [name, f"acme.{name}", f"www.acme.{name}", f"xn--bcher-kva.{name}", f"{name}.zz"]
+    return [h for h in hosts if plain_host(h) == h]
+
+
+def test_public_suffix_is_tldextracts_suffix_and_domain_of_every_plain_host() -> None:
+    hosts = _hosts_around_every_rule()
+    assert len(hosts) > 30_000
+    for host in hosts:
+        parts = _EXTRACTOR.extract_str(host)
+        assert public_suffix(host, host.split(".")) == (parts.suffix, parts.domain), host
 
 
 _labels = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
