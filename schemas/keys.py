@@ -36,7 +36,7 @@ def record_key(tenant: str, obj: SyncObject, match_key: str) -> str:
         raise InvalidRecordKeyError(f"tenant {tenant!r} must be non-empty and must not contain ':'")
     if not match_key:
         raise InvalidRecordKeyError("a record key needs a match key")
-    return str(RecordKey(tenant, obj, match_key))
+    return f"{tenant}:{obj.value}:{match_key}"  # str(RecordKey(...)), without the object per key
 
 
 def parse_record_key(key: str) -> RecordKey:

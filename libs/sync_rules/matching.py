@@ -50,6 +50,10 @@ class MatchDecision:
     message: str | None = None
 
 
+_CREATE = MatchDecision(DuplicateAction.CREATE)
+"""The decision to create (a frozen value: one for every record created)."""
+
+
 def decide_match(given: MatchInput) -> MatchDecision:
     """Decide create / update / skip for one record, following DESIGN.md section 5.
 
@@ -92,7 +96,7 @@ def _existing(
 def _create(given: MatchInput) -> MatchDecision:
     if not given.may_create:
         return _skip(f"Creating {given.sync_object.value}s is turned off")
-    return MatchDecision(DuplicateAction.CREATE)
+    return _CREATE
 
 
 def _skip(message: str) -> MatchDecision:

@@ -25,3 +25,8 @@ def test_malformed_record_key_is_rejected(key: str) -> None:
 def test_tenant_with_a_colon_is_rejected() -> None:
     with pytest.raises(InvalidRecordKeyError, match="must not contain"):
         record_key("a:b", SyncObject.DEAL, "1")
+
+
+@pytest.mark.parametrize("obj", list(SyncObject))
+def test_record_key_is_its_parts_written_out(obj: SyncObject) -> None:
+    assert record_key("t1", obj, "a:b.com") == str(RecordKey("t1", obj, "a:b.com"))
