@@ -12,13 +12,15 @@ in jsonb's numeric, a nested value (a record's fields) is `r->N`, the jsonb `f::
 was before. Times go as orjson writes them, RFC 3339 with their UTC offset, and `(r->>N)::timestamptz`
 is the same instant: times must be aware (a naive one would be read in the session's time zone, where
 asyncpg takes it as local time); every time the stores write is (validated as aware, or read from a
-timestamptz column). The parameter is declared `$n::text` and cast in SQL, so the pool's jsonb codec is
-not applied to it.
+timestamptz column). orjson writes an offset to the minute only (one of 30 seconds comes out as
+`+00:01`): a time that may carry seconds in its offset goes through `utc` first. The parameter is
+declared `$n::text` and cast in SQL, so the pool's jsonb codec is not applied to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,3 +34,8 @@ def json_rows(rows: Sequence[Sequence[Any]]) -> str:
 def joined_ints(values: Sequence[int]) -> str:
     """Integers joined by commas, for `string_to_array($n, ',')::bigint[]`."""
     return ",".join(map(str, values))
+
+
+def utc(at: datetime) -> datetime:
+    """`at` in UTC, which orjson writes exactly (a naive time taken as local, as asyncpg takes it)."""
+    return at if at.tzinfo is UTC else at.astimezone(UTC)

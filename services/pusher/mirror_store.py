@@ -4,11 +4,10 @@ of a unit of work or a view."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
-
+from postgres_store.json_rows import json_rows, utc
 from postgres_store.pool import Connection
 from pusher.mirror import org_id_of, rounds_by_key
 from pusher.planning import PipedriveRecord
@@ -158,23 +157,17 @@ class PostgresMirror:
 
 
 def versions_json(versions: Sequence[_Version]) -> str:
-    """The mirror rows of `versions` as one JSON array of arrays (the insert's column order): text, ids
-    and flags as JSON strings, numbers and booleans, the record as the JSON object it is, the update time
-    in UTC to the microsecond (orjson writes an offset to the minute only; a naive time is taken as
-    local, as asyncpg takes it)."""
-    return orjson.dumps(
+    """The mirror rows of `versions` as one JSON array of arrays (the insert's column order,
+    `postgres_store.json_rows`): the record as the JSON object it is, the update time in UTC."""
+    return json_rows(
         [
             (
-                tenant, obj, pipedrive_id, match_key, record, _utc(update_time),
+                tenant, obj, pipedrive_id, match_key, record, utc(update_time),
                 bool(record.get("is_deleted")), org_id_of(record), echo,
             )
             for tenant, obj, pipedrive_id, match_key, record, update_time, echo in versions
         ]
-    ).decode()  # fmt: skip
-
-
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo is UTC else at.astimezone(UTC)
+    )  # fmt: skip
 
 
 def _is_version(change: SourceChange) -> bool:

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from postgres_store.json_rows import json_rows
 from postgres_store.pool import Connection
 from pusher.ports import RecordRef
 from pusher.push_ledger import DONE, INTENT, LedgerEntry, entry_of, merge_written
@@ -42,7 +41,7 @@ class PostgresLedger:
             " JOIN jsonb_array_elements($1::text::jsonb) AS k(r)"
             " ON l.tenant_id = k.r->>0 AND l.object = k.r->>1 AND l.pipedrive_id = (k.r->>2)::bigint"
             " ORDER BY l.tenant_id, l.object, l.pipedrive_id, l.written_at DESC NULLS LAST",
-            orjson.dumps([(t, o.value, p) for t, o, p in records]).decode(),
+            json_rows([(t, o.value, p) for t, o, p in records]),
         )  # fmt: skip
         found: dict[RecordRef, LedgerEntry] = {}
         for row in rows:
