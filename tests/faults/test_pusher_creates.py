@@ -91,23 +91,25 @@ async def test_the_pusher_killed_after_each_create_never_creates_twice(
                 "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox.base_url,
                 "PUSHER_SESSION_TIMEOUT_S": "6",
                 "PUSHER_COMMIT_INTERVAL_S": "0.2",
-                "PUSHER_LOG_LEVEL": "WARNING",
+                "PUSHER_LOG_LEVEL": "INFO",
             }
-            kills = 0
+            kills = starts = 0
             while await _pushed(pool, "pusher", tenant) < CREATES:
                 process = ServiceProcess(
                     "pusher",
                     env,
-                    tmp_path / "pusher.log",
+                    tmp_path / f"pusher-{kills:03d}-{starts:03d}.log",  # each start's log kept
                     module="tests.integration.pusher.killed_after_create",
                 )
+                starts += 1
                 await process.start()
                 assert process.process is not None
                 await eventually(
                     lambda p=process: _killed_or_done(p, pool, tenant),  # type: ignore[misc]
                     bool,
                     within_s=180,
-                    what="a create (and its SIGKILL), or every push done",
+                    what=f"start {starts} after {kills} kills: a create (and its SIGKILL), or every push"
+                    f" done (its log: {process.log_path})",
                 )
                 if process.process.returncode is not None:
                     kills += 1
