@@ -38,25 +38,46 @@ CREATES = int(os.environ.get("PSYNC_FAULT_CREATE_KILLS", "50"))
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
-async def _send(bootstrap: str, tenant: str, domains: list[str]) -> None:
-    """The tenant's settings (auto-push on), then one reveal per domain."""
+async def _produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Send each (topic, value, key), acknowledged by every in-sync replica."""
     producer = NamespacedProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        settings = build_event(
-            push_settings(), tenant=tenant, subject=settings_key(tenant), source="/faults", id_parts=(1,),
-            time=NOW,
-        )  # fmt: skip
-        await producer.send_and_wait(SETTINGS.name, encode_event(settings), key=tenant.encode())
-        for domain in domains:
-            key = record_key(tenant, SyncObject.ORGANIZATION, domain)
-            event = build_event(
-                CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
-                tenant=tenant, subject=key, source="/faults", id_parts=(key,), time=NOW,
-            )  # fmt: skip
-            await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+        for topic, value, key in messages:
+            await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
+
+
+def _settings(tenant: str) -> list[tuple[str, bytes, bytes]]:
+    """The tenant's settings, auto-push on."""
+    settings = build_event(
+        push_settings(), tenant=tenant, subject=settings_key(tenant), source="/faults", id_parts=(1,),
+        time=NOW,
+    )  # fmt: skip
+    return [(SETTINGS.name, encode_event(settings), tenant.encode())]
+
+
+def _reveals(tenant: str, domains: list[str]) -> list[tuple[str, bytes, bytes]]:
+    """One reveal per domain."""
+    reveals = []
+    for domain in domains:
+        key = record_key(tenant, SyncObject.ORGANIZATION, domain)
+        event = build_event(
+            CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
+            tenant=tenant, subject=key, source="/faults", id_parts=(key,), time=NOW,
+        )  # fmt: skip
+        reveals.append((COMPANY_REVEALED.name, encode_event(event), key.encode()))
+    return reveals
+
+
+async def _settings_replicated(pool: asyncpg.Pool, tenant: str) -> bool:
+    """Whether the pusher's settings replica holds the tenant's settings."""
+    try:
+        found = await pool.fetchval("SELECT 1 FROM pusher.tenant_settings WHERE tenant_id = $1", tenant)
+    except (asyncpg.UndefinedTableError, OSError):
+        return False
+    return found is not None
 
 
 async def _pushed(pool: asyncpg.Pool, schema: str, tenant: str) -> int:
@@ -83,7 +104,10 @@ async def test_the_pusher_killed_after_each_create_never_creates_twice(
             await store.save(
                 tenant, ApiTokenCredentials(SecretStr(sandbox.handle.api_token), sandbox.base_url)
             )
-            await _send(private_kafka.bootstrap, tenant, domains)
+            # The settings first, and the reveals only once the pusher holds them: a reveal its first
+            # start read before the settings (another topic, no order between them) finds auto-push off
+            # and is rightly not pushed, which would leave this scenario waiting for it.
+            await _produce(private_kafka.bootstrap, _settings(tenant))
             env = {
                 "DATABASE_URL": private_postgres.url,
                 "KAFKA_BOOTSTRAP": private_kafka.bootstrap,
@@ -104,6 +128,14 @@ async def test_the_pusher_killed_after_each_create_never_creates_twice(
                 starts += 1
                 await process.start()
                 assert process.process is not None
+                if starts == 1:
+                    await eventually(
+                        lambda: _settings_replicated(pool, tenant),
+                        bool,
+                        within_s=120,
+                        what="the tenant's settings in the pusher's replica",
+                    )
+                    await _produce(private_kafka.bootstrap, _reveals(tenant, domains))
                 await eventually(
                     lambda p=process: _killed_or_done(p, pool, tenant),  # type: ignore[misc]
                     bool,
