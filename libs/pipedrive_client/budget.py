@@ -161,7 +161,7 @@ class Budget:
         row = await self._pool.fetchrow(
             f"SELECT day, spent_today FROM {self._table} WHERE tenant_id = $1", tenant_id
         )
-        if row is None or row["day"] != self._day(self._clock.now()):
+        if row is None or row["day"] != _day(self._clock.now()):
             return 0
         spent: int = row["spent_today"]
         return spent
@@ -172,7 +172,7 @@ class Budget:
             f"SELECT plan, seats, day, spent_today FROM {self._table} WHERE tenant_id = $1", tenant_id
         )
         plan, seats = (Plan(row["plan"]), int(row["seats"])) if row is not None else (Plan.LITE, 1)
-        today = row is not None and row["day"] == self._day(self._clock.now())
+        today = row is not None and row["day"] == _day(self._clock.now())
         return BudgetUsage(
             plan=plan,
             seats=seats,
@@ -205,7 +205,7 @@ class Budget:
         integration's share of today spent), by tenant id: what monitoring reads (no credentials needed).
         None before the schema is installed."""
         now = self._clock.now()
-        today = self._day(now)
+        today = _day(now)
         try:
             rows = await self._pool.fetch(
                 f"SELECT tenant_id, plan, seats, day, spent_today, closed_until, closed_for_day"
@@ -283,10 +283,6 @@ class Budget:
             row = await self._pool.fetchrow(select, tenant_id)
         assert row is not None
         return row
-
-    @staticmethod
-    def _day(now: float) -> int:
-        return _day(now)
 
 
 _COLUMN_NAMES = (

@@ -22,6 +22,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from connector.change_scan import Relation
 from connector.record_versions import Version
+from postgres_store.json_rows import joined_ints
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -71,7 +72,7 @@ def versions_upsert_arguments(
     return (
         tenant,
         obj.value,
-        ",".join([str(i) for i, _ in versions]),
+        joined_ints([i for i, _ in versions]),
         ",".join([_epoch_microseconds(at) for _, (at, _) in versions]),
         _joined([digest for _, (_, digest) in versions]),
         deleted,
@@ -122,7 +123,7 @@ class CursorStore:
             " WHERE tenant_id = $1 AND object = $2 AND pipedrive_id = u.i LIMIT 1) AS v",
             tenant,
             obj.value,
-            ",".join([str(i) for i in ids]),  # joined: half the binding of a bigint[] (`versions_upsert`)
+            joined_ints(ids),  # joined: half the binding of a bigint[] (`versions_upsert`)
         )
         return {r["pipedrive_id"]: (r["update_time"], r["digest"]) for r in rows}
 

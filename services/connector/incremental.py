@@ -219,14 +219,11 @@ async def hand_over(
     try:
         versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
         fresh = dict(new_versions(versions, await lookup) if import_context is None else versions)
-        if len(fresh) == len(versions):  # every version is new and no id is read twice: each is emitted
-            chosen = list(zip(dated, [version for _, version in versions], strict=True))
-        else:
-            chosen = [
-                (r, version)
-                for r, (_, version) in zip(dated, versions, strict=True)
-                if fresh.get(r.id) == version
-            ]
+        chosen = [
+            (r, version)
+            for r, (_, version) in zip(dated, versions, strict=True)
+            if fresh.get(r.id) == version
+        ]
         encoder = UpsertEncoder(
             context.tenant,
             obj,
