@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from postgres_store.pool import check_database, create_pool
 from postgres_store.pruning import Expiry, Pruner
-from schemas.topics import TopicSpec, topics_consumed_by
+from schemas.topics import SETTINGS, TopicSpec, topics_consumed_by
 from service_runtime.health import ReadinessCheck, add_operational_routes
 from service_runtime.logs import configure_logging
 from service_runtime.process import Worker, install_stop_signals, serve_until_stopped
@@ -62,6 +62,14 @@ class Consumer:
     batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
     dead_letter_handlers: Mapping[str, DeadLetterHandler] = field(default_factory=dict)
     repeat_lookups: Mapping[str, RepeatLookup] = field(default_factory=dict)
+    read_first: Sequence[str] = ()
+    """Topics (of those consumed) read to their end offsets at start, with these handlers, before the loop
+    handles any other: the settings topic of a service with a settings replica (`SETTINGS_FIRST`)."""
+
+
+SETTINGS_FIRST = (SETTINGS.name,)
+"""`Consumer.read_first` of a service with a settings replica: a signal read before its tenant's settings
+(another topic, no order between them) would find them missing, as if auto-push were off."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,10 @@ async def run_service_process(
             await producer.start()
         infrastructure = Infrastructure(pool, producer, CollectorRegistry())
         async with assemble(settings, infrastructure) as parts:
-            add_operational_routes(parts.app, readiness_checks(infrastructure), infrastructure.registry)
-            workers = service_workers(name, settings, infrastructure, parts)
+            loop = consumer_loop_of(name, settings, infrastructure, parts)
+            checks = readiness_checks(infrastructure, loop)
+            add_operational_routes(parts.app, checks, infrastructure.registry)
+            workers = service_workers(name, settings, infrastructure, parts, loop)
             await serve_until_stopped(
                 parts.app, settings.http_host, settings.http_port, workers, stop, restart_when=is_transient
             )
@@ -123,25 +133,44 @@ async def run_service_process(
         await pool.close()
 
 
-def readiness_checks(infrastructure: Infrastructure) -> dict[str, ReadinessCheck]:
-    """What /readyz checks: PostgreSQL, and Kafka for a service that uses it."""
+def readiness_checks(
+    infrastructure: Infrastructure, loop: KafkaStreamRunner | None = None
+) -> dict[str, ReadinessCheck]:
+    """What /readyz checks: PostgreSQL, Kafka for a service that uses it, and that the consumer loop read
+    the topics it reads first (`Consumer.read_first`) for a service that has some."""
     pool = infrastructure.pool
     checks: dict[str, ReadinessCheck] = {"postgres": lambda: check_database(pool)}
     if infrastructure.producer is not None:
         checks["kafka"] = infrastructure.producer.check_cluster
+    if loop is not None and not loop.caught_up:
+        checks["read_first"] = loop.check_caught_up
     return checks
 
 
-def service_workers(
+def consumer_loop_of(
     name: str, settings: ServiceSettings, infrastructure: Infrastructure, parts: ServiceParts
+) -> KafkaStreamRunner | None:
+    """The consumer loop of a service that consumes (None for one that does not)."""
+    if parts.consumer is None:
+        return None
+    if not isinstance(settings, StreamServiceSettings):
+        raise TypeError(f"{name} consumes: its settings must be StreamServiceSettings")
+    return consumer_loop(name, settings, infrastructure, parts.consumer)
+
+
+def service_workers(
+    name: str,
+    settings: ServiceSettings,
+    infrastructure: Infrastructure,
+    parts: ServiceParts,
+    loop: KafkaStreamRunner | None = None,
 ) -> list[Worker]:
-    """The consumer loop (for a service that consumes), the service's own workers, and the pruning worker
-    (for a service that keeps rows for a while)."""
+    """The consumer loop (for a service that consumes: `loop`, or one made here), the service's own
+    workers, and the pruning worker (for a service that keeps rows for a while)."""
     workers: list[Worker] = []
-    if parts.consumer is not None:
-        if not isinstance(settings, StreamServiceSettings):
-            raise TypeError(f"{name} consumes: its settings must be StreamServiceSettings")
-        workers.append(consumer_loop(name, settings, infrastructure, parts.consumer).run)
+    loop = loop or consumer_loop_of(name, settings, infrastructure, parts)
+    if loop is not None:
+        workers.append(loop.run)
     workers.extend(parts.workers)
     if parts.expiring:
         workers.append(Pruner(infrastructure.pool, parts.expiring, settings.prune_every_s).run)
@@ -167,6 +196,9 @@ def consumer_loop(
         repeat_lookups=consumer.repeat_lookups,
     )
     topics = topics_consumed_by(name)
+    unread = set(consumer.read_first) - {t.name for t in topics}
+    if unread:
+        raise ValueError(f"{name} reads first topics it does not consume: {sorted(unread)}")
     return KafkaStreamRunner(
         bootstrap=settings.kafka_bootstrap,
         group_id=settings.group_id,
@@ -180,4 +212,5 @@ def consumer_loop(
         batched_topics=batched_topics(topics, consumer.batch_handlers),
         session_timeout_s=settings.session_timeout_s,
         group_instance_id=settings.group_instance_id,
+        read_first=[t for t in topics if t.name in consumer.read_first],
     )

@@ -7,6 +7,7 @@ whatever the order, so the replica needs no inbox. The service's migrations crea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -14,7 +15,10 @@ import asyncpg
 from schemas.envelope import CloudEvent
 from schemas.events.settings import TenantSettings
 from stream_runner.messages import Handled, IncomingMessage
-from stream_runner.processor import Handler
+from stream_runner.processor import BatchHandler, Handler
+
+SettingsUpdate = tuple[str, str, TenantSettings]
+"""A tenant's settings as published: tenant, event id, settings."""
 
 
 class SettingsReplica:
@@ -38,6 +42,28 @@ class SettingsReplica:
         )
         return bool(stored)
 
+    async def store_all(self, updates: Sequence[SettingsUpdate]) -> list[bool]:
+        """`store` for many updates in one statement, each kept unless a newer or equal version is stored
+        or comes with them; True for each one stored (per tenant, the first of its highest version)."""
+        chosen = newest_per_tenant(updates)
+        if not chosen:
+            return [False] * len(updates)
+        picked = [updates[i] for i in chosen.values()]
+        stored = await self._pool.fetch(
+            f"INSERT INTO {self._schema}.tenant_settings AS kept (tenant_id, version, settings, event_id)"
+            " SELECT t, v, s::jsonb, e"
+            " FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(t, v, s, e)"
+            " ON CONFLICT (tenant_id) DO UPDATE"
+            " SET version = EXCLUDED.version, settings = EXCLUDED.settings, event_id = EXCLUDED.event_id,"
+            " updated_at = now() WHERE kept.version < EXCLUDED.version RETURNING tenant_id",
+            [tenant for tenant, _, _ in picked],
+            [settings.version for _, _, settings in picked],
+            [settings.model_dump_json() for _, _, settings in picked],
+            [event_id for _, event_id, _ in picked],
+        )
+        kept = {chosen[row["tenant_id"]] for row in stored}
+        return [i in kept for i in range(len(updates))]
+
     async def get(self, tenant: str) -> TenantSettings | None:
         """The tenant's current settings, or None when none were published yet."""
         row = await self._pool.fetchval(
@@ -53,11 +79,36 @@ class SettingsKeeper(Protocol):
         """Keep newer settings; False when as new or newer ones are kept."""
         ...
 
+    async def store_all(self, updates: Sequence[SettingsUpdate]) -> list[bool]:
+        """`store` for many updates at once; True for each one stored."""
+        ...
+
+
+def newest_per_tenant(updates: Sequence[SettingsUpdate]) -> dict[str, int]:
+    """The position in `updates` of each tenant's newest settings (the first of its highest version)."""
+    chosen: dict[str, int] = {}
+    for i, (tenant, _, settings) in enumerate(updates):
+        best = chosen.get(tenant)
+        if best is None or updates[best][2].version < settings.version:
+            chosen[tenant] = i
+    return chosen
+
 
 def settings_updated(replica: SettingsKeeper) -> Handler:
     """The `psync.settings.updated` handler that feeds a replica (a version already kept is a duplicate)."""
 
     async def handle(event: CloudEvent[Any], _message: IncomingMessage) -> Handled:
         return Handled(duplicate=not await replica.store(event.tenantid, event.id, event.data))
+
+    return handle
+
+
+def settings_updated_batch(replica: SettingsKeeper) -> BatchHandler:
+    """The same, for many events in one statement: what the consumer loop applies settings with, and
+    what the skeleton reads the settings topic with before the loop starts (`Consumer.read_first`)."""
+
+    async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
+        stored = await replica.store_all([(event.tenantid, event.id, event.data) for event, _ in items])
+        return [Handled(duplicate=not kept) for kept in stored]
 
     return handle

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from schemas.topics import dlq_topic
+from schemas.topics import TopicSpec, dlq_topic
 from stream_runner.errors import is_transient
 from stream_runner.messages import IncomingMessage
 from stream_runner.namespace import TopicNamespace
@@ -83,9 +83,16 @@ class KafkaStreamRunner:
         group_instance_id: str | None = None,
         max_batch_records: int | None = None,
         batched_topics: Collection[str] = (),
+        read_first: Collection[TopicSpec] = (),
     ) -> None:
         self._namespace = namespace
         self._topics = [namespace.topic(t) for t in topics]
+        # Topics read to their end offsets, as they are at start, before the loop handles any message
+        # (a service's settings: a reveal read before its tenant's settings would find auto-push off).
+        self._read_first = [
+            TopicPartition(namespace.topic(t.name), p) for t in read_first for p in range(t.partitions)
+        ]
+        self._caught_up = not self._read_first
         # A poll whose records all come from these topics (every event they carry is applied in batches)
         # is topped up, `max_poll_records` at a time, to `max_batch_records`: one transaction for many
         # changes, while a poll holding events applied one at a time (the pusher's pushes, each with
@@ -162,6 +169,9 @@ class KafkaStreamRunner:
         await self._consumer.start()
         dlq_watch = asyncio.create_task(self._watch_dlq(stop), name="dlq_depth")
         try:
+            if not self._caught_up:
+                # While the group member joins its group (in the background): it polls only after this.
+                await self._catch_up(stop)
             while not stop.is_set():
                 try:
                     await self._poll_once(stop)
@@ -178,6 +188,60 @@ class KafkaStreamRunner:
                     await dlq_watch
                 await self._consumer.stop()
                 _log.info("consumer_stopped")
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the topics read first were read to the end offsets they had at start (or none is)."""
+        return self._caught_up
+
+    async def check_caught_up(self) -> None:
+        """A readiness check: raises until the topics read first are read."""
+        if not self._caught_up:
+            raise RuntimeError("the topics read first are not read to their end yet")
+
+    async def _catch_up(self, stop: asyncio.Event) -> None:
+        """Read the topics read first from their beginning to their end offsets at start (every partition,
+        by a group-less client of its own) and apply them (`MessageProcessor.catch_up`); the loop reads
+        them again from the group's committed offsets (their handlers keep only what is newer)."""
+        started = time.perf_counter()
+        # From the beginning (`auto_offset_reset` too: its reset of an assigned partition and the seek's may
+        # race, and one to the end would skip the partition).
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        read = 0
+        try:
+            await reader.start()
+            partitions = self._read_first
+            if partitions:
+                reader.assign(partitions)
+                ends = await reader.end_offsets(partitions)
+                await reader.seek_to_beginning(*partitions)
+                left = {p for p in partitions if await reader.position(p) < ends[p]}
+                while left and not stop.is_set():
+                    batches = await reader.getmany(*left, timeout_ms=200, max_records=self._max_batch_records)
+                    records = [r for p, found in batches.items() for r in found if r.offset < ends[p]]
+                    if records:
+                        messages = [incoming_from(r, self._namespace) for r in records]
+                        with contextlib.suppress(StopRequested):
+                            # What they produced is delivered before the loop goes on (a failure raises).
+                            await asyncio.gather(*await self._processor.catch_up(messages, stop))
+                        read += len(records)
+                    left = {p for p in left if await reader.position(p) < ends[p]}
+        finally:
+            await reader.stop()
+        if not stop.is_set():
+            self._caught_up = True
+        _log.info(
+            "read_first",
+            topics=sorted({self._logical(p) for p in self._read_first}),
+            records=read,
+            caught_up=self._caught_up,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
         batches = await self._consumer.getmany(timeout_ms=300)

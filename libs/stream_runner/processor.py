@@ -190,6 +190,61 @@ class MessageProcessor:
         )
         return results
 
+    async def catch_up(self, messages: Sequence[IncomingMessage], stop: asyncio.Event) -> list[Delivery]:
+        """Apply what a topic held when the service started, read before the consumer loop handles any
+        other topic (`KafkaStreamRunner`'s `read_first`): decoded as the loop decodes, each run of an event
+        type applied with its batch handler when it has one, else one at a time with its handler. What
+        cannot be decoded or applied is logged and skipped, not dead-lettered: the loop reads the topic
+        again from the group's committed offsets and dead-letters it there, once. Returns the deliveries
+        of what was produced; raises StopRequested when stopped while a failure waits to pass."""
+        decoded: list[CloudEvent[Any]] = []
+        kept: list[IncomingMessage] = []
+        for message in messages:
+            event = self._decode(message)
+            if isinstance(event, InvalidEvent):
+                _log.warning(
+                    "catch_up_skipped", topic=message.topic, offset=message.offset, error=str(event)[:300]
+                )
+            else:
+                decoded.append(event)
+                kept.append(message)
+        outputs: list[OutgoingMessage] = []
+        start = 0
+        while start < len(decoded):
+            end = self._run_end(decoded, start)
+            for handled in await self._catch_up_run(kept[start:end], decoded[start:end], stop):
+                outputs.extend(handled.outputs)
+            start = end
+        return list(await self._enqueue(outputs, kept[0].topic, stop)) if outputs else []
+
+    async def _catch_up_run(
+        self, messages: Sequence[IncomingMessage], events: Sequence[CloudEvent[Any]], stop: asyncio.Event
+    ) -> list[Handled]:
+        """One run of `catch_up`: a batch (split into single events when it fails), or one event."""
+        batch = self._batch_handlers.get(events[0].type)
+        single = self._handlers.get(events[0].type)
+        items = list(zip(events, messages, strict=True))
+        if batch is None and single is None:
+            return []
+        try:
+            if batch is not None:
+                return list(await self._with_retries(lambda: batch(items), messages[0].topic, stop))
+            assert single is not None
+            return [await self._with_retries(lambda: single(events[0], messages[0]), messages[0].topic, stop)]
+        except StopRequested:
+            raise
+        except Exception as exc:
+            if len(items) > 1:
+                return [h for event, m in items for h in await self._catch_up_run([m], [event], stop)]
+            _log.warning(
+                "catch_up_skipped",
+                topic=messages[0].topic,
+                offset=messages[0].offset,
+                error_class=type(exc).__name__,
+                error=str(exc)[:300],
+            )
+            return []
+
     async def _known_repeats(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event
     ) -> dict[int, KnownRepeat]:

@@ -20,7 +20,13 @@ from postgres_store.inbox import install_inbox
 from postgres_store.migrations import apply_migrations
 from postgres_store.pruning import Expiry
 from service_runtime.openapi import add_openapi_route
-from service_runtime.skeleton import Consumer, Infrastructure, ServiceParts, run_service_process
+from service_runtime.skeleton import (
+    SETTINGS_FIRST,
+    Consumer,
+    Infrastructure,
+    ServiceParts,
+    run_service_process,
+)
 from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
@@ -71,6 +77,7 @@ async def assemble(settings: MapperSettings, infrastructure: Infrastructure) -> 
         handlers.batch_handlers(),
         handlers.dead_letter_handlers(),
         handlers.repeat_lookups(),
+        read_first=SETTINGS_FIRST,
     )
     yield ServiceParts(app, consumer, expiring=expiring_tables(settings))
 

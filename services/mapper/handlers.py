@@ -18,7 +18,7 @@ from schemas.events.push import PushCompleted
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
-from settings_replica.replica import settings_updated
+from settings_replica.replica import settings_updated, settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, RepeatLookup
 
@@ -33,8 +33,11 @@ class MapperHandlers:
         self._settings = settings
 
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
-        """The event types applied in batches."""
-        return {"psync.source.changed": self.source_changed_batch}
+        """The event types applied in batches (settings too: the skeleton reads them first with it)."""
+        return {
+            "psync.settings.updated": settings_updated_batch(self._settings),
+            "psync.source.changed": self.source_changed_batch,
+        }
 
     def dead_letter_handlers(self) -> Mapping[str, DeadLetterHandler]:
         """What the mapper records of an event it dead-letters."""

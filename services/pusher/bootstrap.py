@@ -34,7 +34,13 @@ from pusher.settings import PusherSettings
 from pusher.store import PostgresPusherStore
 from pusher.visit_activity import VisitActivities
 from service_runtime.openapi import add_openapi_route
-from service_runtime.skeleton import Consumer, Infrastructure, ServiceParts, run_service_process
+from service_runtime.skeleton import (
+    SETTINGS_FIRST,
+    Consumer,
+    Infrastructure,
+    ServiceParts,
+    run_service_process,
+)
 from settings_replica.replica import SettingsReplica
 from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
@@ -133,7 +139,7 @@ async def assemble(
 
         yield ServiceParts(
             app,
-            Consumer(handlers.by_event_type(), handlers.batch_handlers()),
+            Consumer(handlers.by_event_type(), handlers.batch_handlers(), read_first=SETTINGS_FIRST),
             workers=[redrive, close_windows, report_parked],
             expiring=expiring_tables(settings),
         )

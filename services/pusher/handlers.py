@@ -22,7 +22,7 @@ from pusher.source_changes import SourceChanges
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.settings import TenantSettings
-from settings_replica.replica import settings_updated
+from settings_replica.replica import settings_updated, settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, Handler
 
@@ -61,8 +61,12 @@ class PusherHandlers:
         return await self._settings.get(tenant)
 
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
-        """The event types applied in batches: source changes, into the mirror."""
-        return {"psync.source.changed": self._source_changes.source_changed_batch}
+        """The event types applied in batches: source changes, into the mirror; settings, into the replica
+        (the skeleton reads them first with it)."""
+        return {
+            "psync.settings.updated": settings_updated_batch(self._settings),
+            "psync.source.changed": self._source_changes.source_changed_batch,
+        }
 
     def by_event_type(self) -> Mapping[str, Handler]:
         """The handlers by event type (pushes park themselves while the tenant's budget is closed)."""

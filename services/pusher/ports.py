@@ -353,6 +353,10 @@ class TenantSettingsSource(Protocol):
         """Keep newer settings; False when as new or newer ones are kept."""
         ...
 
+    async def store_all(self, updates: Sequence[tuple[str, str, TenantSettings]]) -> list[bool]:
+        """`store` for many (tenant, event id, settings) at once; True for each one stored."""
+        ...
+
 
 class PipedriveWriter(Protocol):
     """One push's calls to one tenant's Pipedrive, counting the tokens they cost (`PipedriveWrites`)."""

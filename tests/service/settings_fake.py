@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from schemas.events.settings import TenantSettings
+from settings_replica.replica import newest_per_tenant
 
 
 class InMemorySettings:
@@ -21,3 +24,8 @@ class InMemorySettings:
             return False
         self._kept[tenant] = settings
         return True
+
+    async def store_all(self, updates: Sequence[tuple[str, str, TenantSettings]]) -> list[bool]:
+        chosen = newest_per_tenant(updates)
+        kept = {i for i in chosen.values() if await self.store(*updates[i])}
+        return [i in kept for i in range(len(updates))]

@@ -11,14 +11,17 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from auditlog.settings import AuditlogSettings
 from console.settings import ConsoleSettings
 from mapper.settings import MapperSettings
 from postgres_store.pruning import Expiry
 from service_runtime.process import worker_name
 from service_runtime.skeleton import (
+    SETTINGS_FIRST,
     Consumer,
     Infrastructure,
     ServiceParts,
+    consumer_loop_of,
     readiness_checks,
     service_workers,
 )
@@ -81,3 +84,36 @@ async def test_readiness_checks_kafka_only_for_a_service_that_uses_it() -> None:
     assert sorted(readiness_checks(without)) == ["postgres"]
     with pytest.raises(RuntimeError, match="without Kafka"):
         _ = without.kafka
+
+
+async def test_a_loop_that_reads_settings_first_is_not_ready_until_it_read_them() -> None:
+    def infrastructure() -> Infrastructure:
+        producer = EventProducer("127.0.0.1:1", "test", namespace=TopicNamespace())
+        return Infrastructure(POOL, producer, CollectorRegistry())
+
+    reads_first, reads_all = infrastructure(), infrastructure()
+    loop = consumer_loop_of(
+        "mapper",
+        MapperSettings(),
+        reads_first,
+        ServiceParts(web.Application(), Consumer({}, read_first=SETTINGS_FIRST)),
+    )
+    plain = consumer_loop_of(
+        "mapper", MapperSettings(), reads_all, ServiceParts(web.Application(), Consumer({}))
+    )
+
+    assert loop is not None and plain is not None
+    assert sorted(readiness_checks(reads_first, loop)) == ["kafka", "postgres", "read_first"]
+    with pytest.raises(RuntimeError, match="not read to their end"):
+        await readiness_checks(reads_first, loop)["read_first"]()
+    assert sorted(readiness_checks(reads_all, plain)) == ["kafka", "postgres"]
+
+
+async def test_a_loop_reads_first_only_topics_its_service_consumes() -> None:
+    infrastructure = Infrastructure(
+        POOL, EventProducer("127.0.0.1:1", "test", namespace=TopicNamespace()), CollectorRegistry()
+    )
+    parts = ServiceParts(web.Application(), Consumer({}, read_first=SETTINGS_FIRST))
+
+    with pytest.raises(ValueError, match="does not consume"):
+        consumer_loop_of("auditlog", AuditlogSettings(), infrastructure, parts)
