@@ -104,9 +104,11 @@ async def test_the_pusher_killed_after_each_create_never_creates_twice(
             await store.save(
                 tenant, ApiTokenCredentials(SecretStr(sandbox.handle.api_token), sandbox.base_url)
             )
-            # The settings first, and the reveals only once the pusher holds them: a reveal its first
-            # start read before the settings (another topic, no order between them) finds auto-push off
-            # and is rightly not pushed, which would leave this scenario waiting for it.
+            # The settings first, and the reveals only once the pusher holds them, the order of the runs
+            # reported. Before the pusher read the settings topic to its end at start (`read_first`), a
+            # reveal its first start read before the settings (another topic, no order between them) found
+            # auto-push off and was not pushed, which left this scenario waiting for it; since then that
+            # order is covered by tests/integration/pusher/test_settings_read_first.py.
             await _produce(private_kafka.bootstrap, _settings(tenant))
             env = {
                 "DATABASE_URL": private_postgres.url,
