@@ -166,12 +166,21 @@ class KafkaStreamRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; then commit what was processed and leave the group."""
         self._consumer.subscribe(topics=self._topics, listener=_CommitOnRevoke(self))
-        await self._consumer.start()
+        # The topics read first are read while the group member starts and joins its group; it polls only
+        # once they are.
+        catch_up = None if self._caught_up else asyncio.create_task(self._catch_up(stop), name="read_first")
+        try:
+            await self._consumer.start()
+        except BaseException:
+            if catch_up is not None:
+                catch_up.cancel()
+                with contextlib.suppress(BaseException):
+                    await catch_up
+            raise
         dlq_watch = asyncio.create_task(self._watch_dlq(stop), name="dlq_depth")
         try:
-            if not self._caught_up:
-                # While the group member joins its group (in the background): it polls only after this.
-                await self._catch_up(stop)
+            if catch_up is not None:
+                await catch_up
             while not stop.is_set():
                 try:
                     await self._poll_once(stop)
@@ -216,23 +225,23 @@ class KafkaStreamRunner:
         try:
             await reader.start()
             partitions = self._read_first
-            if partitions:
-                reader.assign(partitions)
-                ends = await reader.end_offsets(partitions)
-                await reader.seek_to_beginning(*partitions)
-                left = {p for p in partitions if await reader.position(p) < ends[p]}
-                while left and not stop.is_set():
-                    batches = await reader.getmany(*left, timeout_ms=200, max_records=self._max_batch_records)
-                    records = [r for p, found in batches.items() for r in found if r.offset < ends[p]]
-                    if records:
-                        messages = [incoming_from(r, self._namespace) for r in records]
-                        with contextlib.suppress(StopRequested):
-                            # What they produced is delivered before the loop goes on (a failure raises).
-                            await asyncio.gather(*await self._processor.catch_up(messages, stop))
-                        read += len(records)
-                    left = {p for p in left if await reader.position(p) < ends[p]}
+            reader.assign(partitions)
+            ends = await reader.end_offsets(partitions)
+            await reader.seek_to_beginning(*partitions)
+            left = {p for p in partitions if await reader.position(p) < ends[p]}
+            while left and not stop.is_set():
+                batches = await reader.getmany(*left, timeout_ms=200, max_records=self._max_batch_records)
+                records = [r for p, found in batches.items() for r in found if r.offset < ends[p]]
+                if records:
+                    messages = [incoming_from(r, self._namespace) for r in records]
+                    with contextlib.suppress(StopRequested):
+                        # What they produced is delivered before the loop goes on (a failure raises).
+                        await asyncio.gather(*await self._processor.catch_up(messages, stop))
+                    read += len(records)
+                left = {p for p in left if await reader.position(p) < ends[p]}
         finally:
-            await reader.stop()
+            with contextlib.suppress(KafkaError):
+                await reader.stop()
         if not stop.is_set():
             self._caught_up = True
         _log.info(
