@@ -146,12 +146,12 @@ class PostgresMirror:
         )  # fmt: skip
 
     async def open_deals_of(self, tenant: str, org_id: int) -> list[PipedriveRecord]:
-        """The organization's live open deals."""
+        """The organization's live open deals (the object written out: the deals-only index serves it)."""
         rows = await self._conn.fetch(
             f"SELECT pipedrive_id, record, deleted, merged_into_id FROM {self._table}"
-            " WHERE tenant_id = $1 AND object = $2"
-            " AND org_id = $3 AND NOT deleted AND record ->> 'status' = 'open' ORDER BY pipedrive_id",
-            tenant, SyncObject.DEAL.value, org_id,
+            f" WHERE tenant_id = $1 AND object = '{SyncObject.DEAL.value}'"
+            " AND org_id = $2 AND NOT deleted AND record ->> 'status' = 'open' ORDER BY pipedrive_id",
+            tenant, org_id,
         )  # fmt: skip
         return [r for r in (_record(row) for row in rows) if r is not None]
 
