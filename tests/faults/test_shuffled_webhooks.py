@@ -156,7 +156,8 @@ async def _state(stack: ImportStack) -> dict[str, Counter[str]]:
         ),
         "pusher mirror": await _rows(
             stack,
-            f"SELECT object, pipedrive_id, match_key, record, update_time, deleted, merged_into_id, org_id"
+            f"SELECT object, pipedrive_id, match_key, record::jsonb AS record, update_time, deleted,"
+            " merged_into_id, org_id"
             f" FROM pusher_{s}.mirror WHERE tenant_id = $1",
         ),
         "activity log": await _rows(

@@ -183,13 +183,15 @@ async def test_a_batch_of_changes_is_mirrored_as_one_by_one_would_be(store: Push
 
 
 async def test_the_mirror_keeps_every_value_of_a_version_as_written(store: PusherStore, tenant: str) -> None:
-    """A batch's versions travel to PostgreSQL as one JSON document split in SQL: the record (any JSON),
+    """A batch's versions travel to PostgreSQL as one JSON document split in SQL, their records as JSON texts
+    beside it: the record (any JSON, a NUL in a string too: it is kept as text, not jsonb),
     the match key, the organization a deal belongs to, the deleted flag and the update time (to the
     microsecond, whatever its offset: the version guard compares it) are kept as they were."""
     odd = 'a,b "q" \\ n\nü 🚀 null'
     org = {
         "id": 7, "name": odd, "website": odd, "is_deleted": False, "ratio": 0.1, "big": 2**63 - 1,
         "small": -(2**63), "none": None, "nested": {"list": [1, None, True, "x,y"], "empty": {}}, "n": "n",
+        "nul": "a\x00b",
     }  # fmt: skip
     deal = {"id": 5, "title": odd, "org_id": 2**53 + 1, "status": "open", "value": 1234.5678}
     gone = {"id": 8, "name": "Gone", "website": "gone.io", "is_deleted": True}
