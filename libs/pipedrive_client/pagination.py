@@ -38,33 +38,56 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
 
 
 async def read_ahead(
-    fetch: Callable[[str | None], Awaitable[Page[T]]], cursor: str | None = None
+    fetch: Callable[[str | None], Awaitable[Page[T]]], cursor: str | None = None, *, depth: int = 1
 ) -> AsyncGenerator[Page[T], None]:
-    """Yield every page from `cursor` on, reading the next page while the caller works on this one.
+    """Yield every page from `cursor` on, reading ahead of the caller while it works on a page.
 
-    The caller's work on a page (emitting it, storing its position) overlaps the next read, so a run of
-    pages costs the longer of the two per page, not their sum. The next read is cancelled when the
-    caller stops early (close the iterator, e.g. with `contextlib.aclosing`); it may have been sent and
-    charged by then. Fails on a cursor that repeats, as `iterate_pages`.
+    `depth` pages are read ahead (read, or being read, and not yet taken by the caller). With 1, the next
+    page is read while the caller works on this one, so a run of pages costs the longer of the two per
+    page, not their sum. With 2, the page after the next is asked as soon as the next one's answer (its
+    cursor) is in: the reading follows the cursors back to back and never waits for a caller that is
+    still on the page before (a list's pages are read one after the other: each cursor comes with the
+    page before it). Reads in flight are cancelled when the caller stops early (close the iterator, e.g.
+    with `contextlib.aclosing`); they may have been sent and charged by then. Fails on a cursor that
+    repeats, as `iterate_pages`, before the page that repeats it is yielded.
     """
-    seen: set[str] = set()
-    pending = asyncio.ensure_future(fetch(cursor))
+    if depth < 1:
+        raise ValueError("read_ahead needs a depth of at least 1")
+    slots = asyncio.Semaphore(depth)
+    ready: asyncio.Queue[Page[T] | BaseException] = asyncio.Queue()
+
+    async def reading() -> None:
+        seen: set[str] = set()
+        next_cursor = cursor
+        try:
+            while True:
+                await slots.acquire()
+                page = await fetch(next_cursor)
+                if page.next_cursor is not None and page.next_cursor in seen:
+                    raise UnexpectedResponse("Unexpected response from Pipedrive: a page cursor repeated")
+                ready.put_nowait(page)
+                if page.next_cursor is None:
+                    return
+                seen.add(page.next_cursor)
+                next_cursor = page.next_cursor
+        except Exception as failure:
+            ready.put_nowait(failure)
+
+    reader = asyncio.ensure_future(reading())
     try:
         while True:
-            page = await pending
-            if page.next_cursor is None:
-                yield page
+            item = await ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            slots.release()
+            yield item
+            if item.next_cursor is None:
                 return
-            if page.next_cursor in seen:
-                raise UnexpectedResponse("Unexpected response from Pipedrive: a page cursor repeated")
-            seen.add(page.next_cursor)
-            pending = asyncio.ensure_future(fetch(page.next_cursor))
-            yield page
     finally:
-        if not pending.done():
-            pending.cancel()
+        if not reader.done():
+            reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pending
+            await reader
 
 
 def next_cursor_of(additional_data: dict[str, object]) -> str | None:

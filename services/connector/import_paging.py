@@ -23,6 +23,10 @@ from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 
 IDS_PER_CALL = 100
+READ_AHEAD = 2
+"""Pages of a listing read ahead of the one handed over: the page after the next is asked as soon as the
+next one's answer is in, so the reading (a budget charge, the credentials, Pipedrive's answer, each a
+round trip) never waits for the page in hand to be encoded and handed over."""
 
 
 @dataclass
@@ -140,11 +144,11 @@ async def read_import(
     async def fetch(cursor: str | None) -> Page[RecordRow]:
         return await resource.list_rows(filters, cursor, page_size)
 
-    # The next page is read while this one is handed over, and handed over while this one is stored
+    # The next pages are read while this one is handed over, and handed over while this one is stored
     # (its acknowledgements awaited, its checkpoint written): a page costs the longest of the three, not
     # their sum. Pages are stored in order, each once the one before it is.
     storing: asyncio.Future[None] | None = None
-    async with aclosing(read_ahead(fetch, start.get("page_cursor"))) as pages:
+    async with aclosing(read_ahead(fetch, start.get("page_cursor"), depth=READ_AHEAD)) as pages:
         try:
             async for page in pages:
                 tally.read += len(page.items)
