@@ -46,9 +46,21 @@ class EntityResource(Generic[R]):
     ) -> Page[RecordRow]:
         """One page of the list as `list_page` reads it, each record as a row (its id, update time and
         attributes as the model dumps them to JSON), without a model per record when none is needed."""
+        page = await self.list_items(filters, cursor, limit)
+        return Page(self.rows(page.items), page.next_cursor)
+
+    async def list_items(
+        self, filters: ListFilters | None = None, cursor: str | None = None, limit: int = MAX_PAGE_SIZE
+    ) -> Page[Any]:
+        """One page of the list as `list_rows` reads it, its records still as parsed from the answer:
+        `rows` reads (or refuses) them. The next page's cursor is known before the records are read."""
         answer = await self._list_call(filters, cursor, limit)
-        rows = rows_of(self._model, answer.data, f"a page of {self._entity}")
-        return Page(rows, next_cursor_of(answer.additional_data))
+        return Page(answer.data, next_cursor_of(answer.additional_data))
+
+    def rows(self, items: Sequence[Any]) -> list[RecordRow]:
+        """Records of a page (`list_items`) as rows, as `list_rows` gives them; the first record the
+        model refuses raises `UnexpectedResponse`."""
+        return rows_of(self._model, items, f"a page of {self._entity}")
 
     async def _list_call(self, filters: ListFilters | None, cursor: str | None, limit: int) -> ApiAnswer:
         """The list call's answer, its data checked to be a list."""

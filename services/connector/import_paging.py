@@ -21,6 +21,7 @@ from pipedrive_client.pagination import MAX_PAGE_SIZE, Page, read_ahead
 from pipedrive_client.resources import EntityResource
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
+from service_runtime.turns import in_turns
 
 IDS_PER_CALL = 100
 READ_AHEAD = 2
@@ -141,8 +142,8 @@ async def read_import(
     resource = resource_for(client, selection.object)
     filters = selection.filter.list_filters()
 
-    async def fetch(cursor: str | None) -> Page[RecordRow]:
-        return await resource.list_rows(filters, cursor, page_size)
+    async def fetch(cursor: str | None) -> Page[Any]:
+        return await resource.list_items(filters, cursor, page_size)
 
     # The next pages are read while this one is handed over, and handed over while this one is stored
     # (its acknowledgements awaited, its checkpoint written): a page costs the longest of the three, not
@@ -151,8 +152,12 @@ async def read_import(
     async with aclosing(read_ahead(fetch, start.get("page_cursor"), depth=READ_AHEAD)) as pages:
         try:
             async for page in pages:
-                tally.read += len(page.items)
-                chosen = [record for record in page.items if selection.filter.matches(record)]
+                # The records are read here, not in `fetch`: the next page is asked with this one's cursor
+                # first, and the reading is done in turns of the event loop (`in_turns`). A record the
+                # model refuses fails the run as before, the next page (or two) already asked by then.
+                records = await in_turns(resource.rows, page.items)
+                tally.read += len(records)
+                chosen = [record for record in records if selection.filter.matches(record)]
                 tally.add(selection.object, len(chosen))
                 await sink(selection.object, chosen)
                 if on_page is None:

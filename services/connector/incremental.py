@@ -36,6 +36,8 @@ from pipedrive_client.resources import EntityResource
 from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
+from service_runtime.turns import in_turns
+from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import Delivery, acknowledged
 
 _log = structlog.get_logger(__name__)
@@ -217,7 +219,7 @@ async def hand_over(
     # only counts with them (created or updated): its lookup runs while the page is encoded and sent.
     lookup = asyncio.ensure_future(context.cursors.emitted(context.tenant, obj, [r.id for r in dated]))
     try:
-        versions = [(r.id, (_stamp(r), record_digest(r.values))) for r in dated]
+        versions = await in_turns(_versions, dated)
         fresh = dict(new_versions(versions, await lookup) if import_context is None else versions)
         chosen = [
             (r, version)
@@ -232,9 +234,11 @@ async def hand_over(
             now=context.now(),
             import_context=import_context,
         )
-        messages = [
-            encoder.message(r.values, at, digest, plain_time=r.plain_time) for r, (at, digest) in chosen
-        ]
+
+        def encoded(part: Sequence[tuple[RecordRow, tuple[datetime, str]]]) -> list[OutgoingMessage]:
+            return [encoder.message(r.values, at, d, plain_time=r.plain_time) for r, (at, d) in part]
+
+        messages = await in_turns(encoded, chosen)
         deliveries = await context.hand_over(messages)
     except BaseException:
         await _settled(lookup)
@@ -249,6 +253,11 @@ async def hand_over(
         lookup,
         import_context is not None,
     )
+
+
+def _versions(records: Sequence[RecordRow]) -> list[tuple[int, tuple[datetime, str]]]:
+    """Each record's id and version (its update_time's stamp and its content's digest)."""
+    return [(r.id, (_stamp(r), record_digest(r.values))) for r in records]
 
 
 async def store_versions(context: RunContext, page: HandedOver, moves: RelationMoves | None = None) -> int:

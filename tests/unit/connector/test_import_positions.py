@@ -27,10 +27,13 @@ class _Organizations:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    async def list_rows(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[RecordRow]:
+    async def list_items(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[Any]:
         self.calls.append(cursor)
         next_cursor, ids = PAGES[cursor]
-        return Page([RecordRow.of(Organization(id=i, name=f"org {i}")) for i in ids], next_cursor)
+        return Page([{"id": i, "name": f"org {i}"} for i in ids], next_cursor)
+
+    def rows(self, items: Sequence[Any]) -> list[RecordRow]:
+        return [RecordRow.of(Organization.model_validate(item)) for item in items]
 
 
 class _Client:
