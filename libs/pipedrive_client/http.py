@@ -9,6 +9,7 @@ the URL or a token.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Mapping
@@ -95,6 +96,8 @@ class PipedriveHttp:
         self._clock = clock or SystemClock()
         self.tokens_spent = 0
         """Tokens this client's calls were charged (refused calls are refunded and not counted)."""
+        self._api_token_last = False
+        """The last call carried an API token (`_authorize_while_charging`)."""
 
     async def call(
         self,
@@ -110,10 +113,14 @@ class PipedriveHttp:
         rejected: SecretStr | None = None
         failures = limited = 0
         while True:
-            auth = await self._authorizer.authorize(self.tenant_id, rejected)
-            await self._budget.spend(
-                self.tenant_id, cost, is_oauth=auth.is_oauth, is_search=endpoint.is_search
-            )
+            if rejected is None and self._api_token_last:
+                auth = await self._authorize_while_charging(cost, endpoint.is_search)
+            else:
+                auth = await self._authorizer.authorize(self.tenant_id, rejected)
+                await self._budget.spend(
+                    self.tenant_id, cost, is_oauth=auth.is_oauth, is_search=endpoint.is_search
+                )
+            self._api_token_last = not auth.is_oauth
             try:
                 reply = await self._send(endpoint, auth, path, params, body, cost)
             except _NETWORK_ERRORS as failure:
@@ -142,6 +149,28 @@ class PipedriveHttp:
                 await self._clock.sleep(self._retry.delay(failures))
                 continue
             return _answer(reply)
+
+    async def _authorize_while_charging(self, cost: int, is_search: bool) -> Authorization:
+        """The call's credentials read while it is charged, when the tenant's last call carried an API
+        token: the two round trips overlap instead of following each other (a list read's next page waits
+        for both). The call is charged as an API token's, whose burst limit is the stricter one: exact
+        for an API token, on the safe side if the credentials became OAuth meanwhile. A read that fails
+        (credentials refused, removed) gives the charge back before its error is raised."""
+        charge = asyncio.ensure_future(
+            self._budget.spend(self.tenant_id, cost, is_oauth=False, is_search=is_search)
+        )
+        try:
+            auth = await self._authorizer.authorize(self.tenant_id)
+        except BaseException:
+            try:
+                await charge
+            except Exception:
+                pass  # nothing was charged; the read's error is the one raised
+            else:
+                await self._budget.refund(self.tenant_id, cost)
+            raise
+        await charge
+        return auth
 
     async def _send(
         self,

@@ -111,6 +111,26 @@ async def test_a_revoked_api_token_is_an_invalid_api_key(
     assert [status for _, status, _, _ in _ledger(sandbox)] == [401]
 
 
+async def test_a_call_whose_credentials_are_gone_is_not_charged(
+    factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
+) -> None:
+    # After a call with an API token, the next call's credentials are read while it is charged: a read
+    # that fails gives the charge back.
+    client = factory.for_tenant(api_token_tenant)
+    await client.organizations.get(1)
+    stored = await factory.credentials.load(api_token_tenant)
+    assert await factory.credentials.mark_refused(api_token_tenant, stored.version, "revoked")
+
+    with pytest.raises(InvalidApiKey):
+        await client.organizations.get(1)
+    await factory.credentials.delete(api_token_tenant)
+    with pytest.raises(InvalidApiKey):
+        await client.organizations.get(1)
+
+    assert [status for _, status, _, _ in _ledger(sandbox)] == [200]
+    assert await factory.budget.spent_today(api_token_tenant) == client.tokens_spent == 1
+
+
 async def test_server_errors_are_retried_a_bounded_number_of_times(
     factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
 ) -> None:
