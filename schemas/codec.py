@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
@@ -172,9 +171,9 @@ def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
         raise InvalidEvent(topic, f"{where}: {first['msg']} ({exc.error_count()} error(s))") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class EventHead:
-    """What a consumer needs to know of an event before decoding it in full: its type, tenant and id."""
+class EventHead(NamedTuple):
+    """What a consumer needs to know of an event before decoding it in full: its type, tenant and id (a
+    named tuple: built once per consumed event, at half a frozen slotted dataclass's cost)."""
 
     type: str
     tenant: str
