@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from postgres_store.json_rows import json_rows
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import Connection
 from stream_runner.messages import EventRef, OutgoingMessage
@@ -62,11 +63,9 @@ async def claim_events(conn: Connection, schema: str, events: Sequence[tuple[str
     _require_transaction(conn, "claim_events")
     rows = await conn.fetch(
         f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING"
+        " SELECT r->>0, r->>1, r->>2 FROM jsonb_array_elements($1::text::jsonb) AS r ON CONFLICT DO NOTHING"
         " RETURNING tenant_id, event_id",
-        [e[0] for e in events],
-        [e[1] for e in events],
-        [e[2] for e in events],
+        json_rows(events),
     )
     return first_claims([(e[0], e[1]) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows})
 
@@ -85,12 +84,8 @@ async def claim_events_with_outputs(
         return 0
     inserted = await conn.fetchval(
         f"WITH claimed AS (INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
-        " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
-        [e[0] for e in events],
-        [e[1] for e in events],
-        [e[2] for e in events],
-        [saved_text(e[3]) for e in events],
+        f" {_CLAIMED_ROWS} ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
+        *_claimed_rows(events),
     )
     return int(inserted)
 
@@ -109,16 +104,27 @@ async def claim_all_with_outputs(
         return True
     try:
         await conn.execute(
-            f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
-            [e[0] for e in events],
-            [e[1] for e in events],
-            [e[2] for e in events],
-            [saved_text(e[3]) for e in events],
+            f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs) {_CLAIMED_ROWS}",
+            *_claimed_rows(events),
         )
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+_CLAIMED_ROWS = (
+    "SELECT r->>0, r->>1, r->>2, o FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), unnest($2::text[]))"
+    " AS x(r, o)"
+)
+"""The inbox rows of `_claimed_rows`' two parameters: (tenant, event id, topic) as one JSON parameter
+(`json_rows`), each event's outputs text in a text array beside it, zipped in order by `ROWS FROM`. The
+outputs stay an array: their JSON text inside a JSON parameter costs PostgreSQL a second parse of every
+result (about 7 µs a row more, for 2.5 µs less of client CPU), the three short texts bound as arrays cost
+this process about 2.5 µs a row more (asyncpg's per-element checks) than as JSON."""
+
+
+def _claimed_rows(events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]) -> tuple[str, list[str]]:
+    return json_rows([e[:3] for e in events]), [saved_text(e[3]) for e in events]
 
 
 def first_claims(events: Sequence[EventRef], claimed: set[EventRef]) -> list[bool]:
@@ -181,10 +187,9 @@ async def save_outputs_many(
         return
     await conn.execute(
         f"UPDATE {schema}.inbox AS i SET outputs = u.o"
-        " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, e, o)"
-        " WHERE i.tenant_id = u.t AND i.event_id = u.e",
-        [o[0] for o in outputs],
-        [o[1] for o in outputs],
+        " FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), unnest($2::text[])) AS u(r, o)"
+        " WHERE i.tenant_id = u.r->>0 AND i.event_id = u.r->>1",
+        json_rows([o[:2] for o in outputs]),
         [saved_text(o[2]) for o in outputs],
     )
 
@@ -206,10 +211,10 @@ async def applied_outputs_many(
     if not events:
         return {}
     rows = await conn.fetch(
-        f"SELECT i.tenant_id, i.event_id, i.outputs FROM {schema}.inbox AS i"
-        " JOIN unnest($1::text[], $2::text[]) AS k(t, e) ON i.tenant_id = k.t AND i.event_id = k.e",
-        [e[0] for e in events],
-        [e[1] for e in events],
+        f"SELECT i.tenant_id, i.event_id, i.outputs FROM jsonb_array_elements($1::text::jsonb) AS k"
+        f" CROSS JOIN LATERAL (SELECT * FROM {schema}.inbox"
+        " WHERE tenant_id = k->>0 AND event_id = k->>1) AS i",
+        json_rows(events),
     )
     return {(r["tenant_id"], r["event_id"]): messages_of_text(r["outputs"]) for r in rows}
 
