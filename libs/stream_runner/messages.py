@@ -77,3 +77,7 @@ class Handled:
 
     outputs: Sequence[OutgoingMessage] = field(default_factory=tuple)
     duplicate: bool = False
+
+    def __init__(self, outputs: Sequence[OutgoingMessage] = (), duplicate: bool = False) -> None:
+        fields = self.__dict__  # one per event: set as OutgoingMessage sets its fields
+        fields["outputs"], fields["duplicate"] = outputs, duplicate

@@ -62,6 +62,10 @@ class Processed:
     outcome: str
     deliveries: tuple[Delivery, ...] = ()
 
+    def __init__(self, outcome: str, deliveries: tuple[Delivery, ...] = ()) -> None:
+        fields = self.__dict__  # one per message: set as OutgoingMessage sets its fields
+        fields["outcome"], fields["deliveries"] = outcome, deliveries
+
 
 @dataclass(frozen=True)
 class KnownRepeat:
@@ -70,6 +74,10 @@ class KnownRepeat:
 
     head: EventHead
     outputs: Sequence[OutgoingMessage]
+
+    def __init__(self, head: EventHead, outputs: Sequence[OutgoingMessage]) -> None:
+        fields = self.__dict__  # one per replayed message: set as OutgoingMessage sets its fields
+        fields["head"], fields["outputs"] = head, outputs
 
 
 class StopRequested(Exception):

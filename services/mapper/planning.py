@@ -72,6 +72,15 @@ class Situation:
     linked_record: StoredRecord | None = None
     key_match: StoredRecord | None = None
 
+    def __init__(
+        self,
+        link: StoredLink | None = None,
+        linked_record: StoredRecord | None = None,
+        key_match: StoredRecord | None = None,
+    ) -> None:
+        fields = self.__dict__  # one per change: set directly, as Plan's
+        fields["link"], fields["linked_record"], fields["key_match"] = link, linked_record, key_match
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -84,6 +93,23 @@ class Plan:
     fields: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     duplicate: bool = False
+
+    def __init__(
+        self,
+        kind: PlanKind,
+        outcome: RecordOutcome,
+        match_key: str | None = None,
+        abm_id: str | None = None,
+        fields: dict[str, Any] | None = None,
+        message: str | None = None,
+        duplicate: bool = False,
+    ) -> None:
+        # One plan per change: its fields set directly, not with `object.__setattr__` each (frozen).
+        values = self.__dict__
+        values["kind"], values["outcome"] = kind, outcome
+        values["match_key"], values["abm_id"] = match_key, abm_id
+        values["fields"] = {} if fields is None else fields
+        values["message"], values["duplicate"] = message, duplicate
 
 
 def abm_value(pipedrive_key: str, raw: object) -> object:
