@@ -17,7 +17,7 @@ from typing import Any
 
 from mapper.planning import StoredRecord
 from mapper.ports import LinkKey, LinkRow, RecordRow
-from postgres_store.json_rows import joined_ints, json_rows
+from postgres_store.json_rows import joined_ints, json_rows, utc
 from postgres_store.pool import Connection
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
@@ -29,7 +29,14 @@ _LINK_ROWS = (
     "SELECT r->>0, r->>1, (r->>2)::bigint, r->>3, (r->>4)::timestamptz, (r->>5)::bool, (r->>6)::bigint"
     " FROM jsonb_array_elements($1::text::jsonb) AS r"
 )
-"""Link rows (`save_links`) from their JSON parameter (`json_rows`)."""
+"""Link rows (`save_links`) from their JSON parameter (`_link_rows`)."""
+
+
+def _link_rows(rows: Sequence[tuple[Any, ...]]) -> str:
+    """Link rows as `_LINK_ROWS` reads them, each version in UTC (`json_rows`' times, as the pusher's and
+    the auditlog's stores write theirs)."""
+    return json_rows([(*r[:4], utc(r[4]), *r[5:]) for r in rows])
+
 
 TABLES: Mapping[SyncObject, str] = {
     SyncObject.ORGANIZATION: "accounts",
@@ -235,7 +242,7 @@ class AbmStore:
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
             " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
             " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",
-            json_rows(rows),
+            _link_rows(rows),
         )
 
     async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -247,7 +254,7 @@ class AbmStore:
             f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
             " source_update_time, deleted_in_crm, merged_into_id)"
             f" {_LINK_ROWS}",
-            json_rows(rows),
+            _link_rows(rows),
         )
 
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:
