@@ -10,6 +10,8 @@ progress stays the same size however many it emitted.
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ from service_runtime.turns import in_turns
 
 IDS_PER_CALL = 100
 READ_AHEAD = 2
+UNSTORED_PAGES = 2
+"""Pages of a listing waiting to be stored, or being stored, while the next one is handed over: the loop
+goes on while there are no more (the import stores the pages waiting together in one checkpoint)."""
 """Pages of a listing read ahead of the one handed over: the page after the next is asked as soon as the
 next one's answer is in, so the reading (a budget charge, the credentials, Pipedrive's answer, each a
 round trip) never waits for the page in hand to be encoded and handed over."""
@@ -56,9 +61,10 @@ AlreadyEmitted = Callable[[SyncObject, Sequence[int]], Awaitable[set[int]]]
 OnPage = Callable[[Position, IdsByObject], Awaitable[None]]
 """Stores a page after it was handed to `sink`, with its position and the organizations and persons it
 emitted for the first time in the import. Called once the page is handed over, its result awaited later:
-a listing's page is stored while the next page is read and handed over, so what the page stores (counts,
-versions) must be taken when it is called, not when the result is awaited. Pages are stored one at a
-time, in order."""
+a listing's page is stored while the next pages are read and handed over, so what the page stores
+(counts, versions) must be taken when it is called, not when the result is awaited. Pages are stored one
+at a time, in order: a page's result is awaited once the page before it is stored (a store may store the
+pages handed over since with it, in one checkpoint)."""
 
 
 def pages_left(position: Position, listings: int = 1) -> bool:
@@ -145,10 +151,12 @@ async def read_import(
     async def fetch(cursor: str | None) -> Page[Any]:
         return await resource.list_items(filters, cursor, page_size)
 
-    # The next pages are read while this one is handed over, and handed over while this one is stored
-    # (its acknowledgements awaited, its checkpoint written): a page costs the longest of the three, not
-    # their sum. Pages are stored in order, each once the one before it is.
-    storing: asyncio.Future[None] | None = None
+    # The next pages are read while this one is handed over, and handed over while the pages before it
+    # are stored (their acknowledgements awaited, their checkpoint written): a page costs the longest of
+    # the three, not their sum. Pages are stored in order, each once the one before it is (none after a
+    # store that failed); the loop waits only when more than `UNSTORED_PAGES` stores are under way, and
+    # a store's failure ends the reading at the next page.
+    storing: deque[asyncio.Future[None]] = deque()
     async with aclosing(read_ahead(fetch, start.get("page_cursor"), depth=READ_AHEAD)) as pages:
         try:
             async for page in pages:
@@ -162,14 +170,15 @@ async def read_import(
                 await sink(selection.object, chosen)
                 if on_page is None:
                     continue
-                if storing is not None:
-                    await storing
-                storing = asyncio.ensure_future(on_page({"page_cursor": page.next_cursor}, {}))
-            if storing is not None:
-                await storing
+                stored = on_page({"page_cursor": page.next_cursor}, {})
+                storing.append(asyncio.ensure_future(_after(storing[-1] if storing else None, stored)))
+                while storing and (len(storing) > UNSTORED_PAGES or storing[0].done()):
+                    await storing.popleft()
+            while storing:
+                await storing.popleft()
         finally:
-            if storing is not None:
-                await _finished(storing)
+            while storing:
+                await _finished(storing.popleft())
 
 
 async def _read_deals(
@@ -215,6 +224,18 @@ async def _first_linked(deals: Sequence[RecordRow], already_emitted: AlreadyEmit
         before = await already_emitted(linked, ids)
         first[linked] = [i for i in ids if i not in before]
     return first
+
+
+async def _after(previous: asyncio.Future[None] | None, store: Awaitable[None]) -> None:
+    """Run `store` once `previous` is done; not at all when it failed (its failure is raised)."""
+    if previous is not None:
+        try:
+            await previous
+        except BaseException:
+            if inspect.iscoroutine(store):
+                store.close()
+            raise
+    await store
 
 
 async def _finished(storing: asyncio.Future[None]) -> None:

@@ -18,6 +18,10 @@ from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
 from sync_rules.errors import SyncRuleError
 
+Waiting = tuple[list[HandedOver], Position, IdsByObject]
+"""A page handed over and not yet stored: its versions handed over, what it stores with them (position,
+counts) and the ids it emitted first."""
+
 
 class ImportRuns:
     """The work of an import run."""
@@ -47,6 +51,12 @@ class ImportRuns:
                 raise RunCancelled()
             handed.append(await hand_over(context, obj, records, ChangeOrigin.IMPORT, import_context))
 
+        # Pages handed over and waiting for their checkpoint. Pages are stored in order (`read_import`
+        # runs a page's store once the page before it is stored); a store takes every page waiting then,
+        # handed over since, and writes one checkpoint for them (the last one's position and counts) once
+        # all their events are acknowledged: the pages after it find themselves stored.
+        waiting: list[Waiting] = []
+
         def on_page(position: Position, first_emitted: IdsByObject) -> Awaitable[None]:
             # Taken now: the next page may be handed over before this one is stored.
             pages, handed[:] = list(handed), []
@@ -55,21 +65,37 @@ class ImportRuns:
                 obj: selected_before.get(obj, 0) + tally.selected.get(obj, 0)
                 for obj in sorted(selected_before.keys() | tally.selected.keys())
             }
-            return store(pages, {"position": position, "read": read, "selected": selected}, first_emitted)
+            entry: Waiting = (
+                pages,
+                {"position": position, "read": read, "selected": selected},
+                first_emitted,
+            )
+            waiting.append(entry)
+            return store_from(entry)
 
-        async def store(pages: list[HandedOver], stored: Position, first_emitted: IdsByObject) -> None:
+        async def store_from(entry: Waiting) -> None:
+            if waiting and waiting[0] is entry:  # else stored with a page before it
+                batch, waiting[:] = list(waiting), []
+                await store(batch)
+
+        async def store(batch: list[Waiting]) -> None:
             nonlocal cancelled
+            pages = [page for handed_pages, _, _ in batch for page in handed_pages]
             try:
                 for page in pages:
                     await store_versions(context, page)
             finally:
                 for page in pages:  # those a failure left unstored
                     await page.discard()
-            progress.update(stored)
+            progress.update(batch[-1][1])
+            first_emitted: IdsByObject = {}
+            for _, _, first in batch:
+                for obj, ids in first.items():
+                    first_emitted.setdefault(obj, []).extend(ids)
             try:
                 await context.checkpoint(first_emitted)
             except RunCancelled:
-                # A page handed over meanwhile is stored too (its events are out): the run stops after it.
+                # Pages handed over meanwhile are stored too (their events are out): the run stops after.
                 cancelled = True
 
         async def already_emitted(obj: SyncObject, ids: Sequence[int]) -> set[int]:
@@ -87,7 +113,8 @@ class ImportRuns:
                 already_emitted=already_emitted,
             )
         finally:
-            for page in handed:  # handed over, never stored: the run failed first
+            # Handed over, never stored: the run failed first.
+            for page in [*handed, *(page for pages, _, _ in waiting for page in pages)]:
                 await page.discard()
         if cancelled:
             raise RunCancelled()

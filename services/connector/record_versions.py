@@ -50,3 +50,16 @@ def new_versions(
         if is_newer(version, last):
             fresh[record_id] = version
     return list(fresh.items())
+
+
+def merged_versions(pages: Iterable[Iterable[tuple[int, Version]]]) -> list[tuple[int, Version]]:
+    """The versions of several pages, to be stored as one: per id, what storing the pages one after the
+    other keeps (`cursor_store.versions_upsert`: the later page's version when its update_time is not
+    older, else the earlier one's), in first-seen order."""
+    merged: dict[int, Version] = {}
+    for page in pages:
+        for record_id, version in page:
+            kept = merged.get(record_id)
+            if kept is None or version[0] >= kept[0]:
+                merged[record_id] = version
+    return list(merged.items())

@@ -16,7 +16,7 @@ from asyncpg.pool import PoolConnectionProxy
 from connector.change_scan import Relation
 from connector.cursor_store import CursorStore, versions_upsert, versions_upsert_arguments
 from connector.queued_runs import Counts, Run, RunKindName, RunState
-from connector.record_versions import Version
+from connector.record_versions import Version, merged_versions
 from schemas.events.common import SyncObject
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -340,8 +340,11 @@ class PostgresRunProgress:
         there are any; whether a cancel was requested."""
         if not first_emitted and not staged:
             return await self._runs.save_progress(run)
-        if not first_emitted and len(staged) == 1:  # an import's page of one object: one statement
-            return await self._runs.save_progress_with_versions(run, *staged[0])
+        if not first_emitted and len({obj for obj, _ in staged}) == 1:
+            # An import's pages of one object: one statement.
+            obj = staged[0][0]
+            versions = staged[0][1] if len(staged) == 1 else merged_versions(v for _, v in staged)
+            return await self._runs.save_progress_with_versions(run, obj, versions)
         async with self._pool.acquire() as conn, conn.transaction():
             for obj, versions in staged:
                 await self._cursors.record_emitted(run.tenant_id, obj, versions, conn=conn)
