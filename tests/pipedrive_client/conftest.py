@@ -25,7 +25,7 @@ from pipedrive_sandbox import SandboxConfig
 from tests.pipedrive_client.sandbox_server import (
     RecordingSandbox,
     recording_sandbox,
-    validate_against_spec,
+    validate_all_against_spec,
 )
 from tests.sandbox.spec_check import Specs
 
@@ -70,8 +70,7 @@ async def sandbox(sandbox_config: SandboxConfig, specs: Specs) -> AsyncIterator[
     """A fresh sandbox; at the end every request the client sent to it is checked against the spec."""
     async with recording_sandbox(sandbox_config) as running:
         yield running
-    for request in running.api_requests():
-        validate_against_spec(specs, request)
+    validate_all_against_spec(specs, running.api_requests())
 
 
 @pytest.fixture

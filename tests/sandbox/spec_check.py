@@ -18,8 +18,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
+from jsonschema import FormatChecker
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+from openapi_core.validation.schemas.datatypes import FormatValidatorsDict
+from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "pipedrive"
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".state" / "spec-cache"
@@ -88,6 +91,30 @@ RECENT_ITEMS = "(activity|activityType|deal|file|filter|note|person|organization
 KNOWN_REQUEST_GAPS = {
     "v1": {("/recents", "items"): {"type": "string", "pattern": f"^{RECENT_ITEMS}(,{RECENT_ITEMS})*$"}},
 }
+
+
+_copied_format_checker = SchemaValidatorsFactory.get_format_checker
+
+
+def _shared_format_checker(
+    self: SchemaValidatorsFactory,
+    format_validators: FormatValidatorsDict | None = None,
+    extra_format_validators: FormatValidatorsDict | None = None,
+) -> FormatChecker:
+    """The factory's own format checker when no validators are added to it, not a deep copy of it.
+
+    openapi-core builds a schema validator for every parameter and body of every request and response it
+    validates, and deep-copies the format checker for each so that added format validators never reach
+    the shared one: a fifth of the CPU of a request's validation (1,100 requests of a connector
+    integration run took 8.3 s). Nothing is added here (no `extra_format_validators` in `Specs.load`'s
+    config), and validating never changes a checker, so the one checker serves every validator alike.
+    """
+    if format_validators is None and extra_format_validators is None:
+        return self.format_checker
+    return _copied_format_checker(self, format_validators, extra_format_validators)
+
+
+SchemaValidatorsFactory.get_format_checker = _shared_format_checker  # type: ignore[method-assign]
 
 
 def _load_patched(name: str) -> dict[str, Any]:

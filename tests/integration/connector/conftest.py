@@ -36,7 +36,7 @@ from tests.pipedrive_client.sandbox_server import (
     RecordingSandbox,
     SandboxTime,
     recording_sandbox,
-    validate_against_spec,
+    validate_all_against_spec,
 )
 from tests.sandbox.spec_check import Specs
 from tests.support.service_process import ServiceProcess
@@ -204,8 +204,7 @@ async def sandbox(sandbox_config: SandboxConfig, specs: Specs) -> AsyncIterator[
     """A fresh sandbox; every request the connector sent it is checked against the spec at the end."""
     async with recording_sandbox(sandbox_config) as running:
         yield running
-    for request in running.api_requests():
-        validate_against_spec(specs, request)
+    validate_all_against_spec(specs, running.api_requests())
 
 
 @pytest.fixture(scope="session")
