@@ -20,6 +20,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.topics import TopicSpec
 from stream_runner.namespace import TopicNamespace
 
+# A fresh consumer's first offset request for a topic waits for the topic's metadata and is retried after
+# retry_backoff_ms: 100 ms by default, 0.1 s of every `end_offsets` (measured: 0.105 s, 0.012 with 10).
+_RETRY_BACKOFF_MS = 10
+
 
 async def _commit(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
     consumer = AIOKafkaConsumer(
@@ -43,7 +47,7 @@ def _partitions(topics: Iterable[TopicSpec]) -> list[TopicPartition]:
 async def position_group_at_end(bootstrap: str, group_id: str, topics: Iterable[TopicSpec]) -> None:
     """Commit the current end offsets of every partition of `topics` for a group with no members."""
     partitions = _partitions(topics)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, retry_backoff_ms=_RETRY_BACKOFF_MS)
     await probe.start()
     try:
         ends = await probe.end_offsets(partitions)
@@ -59,7 +63,7 @@ async def rewind_group(bootstrap: str, group_id: str, offsets: dict[TopicPartiti
 
 async def end_offsets(bootstrap: str, topic: TopicSpec) -> dict[TopicPartition, int]:
     """The current end offset of every partition of `topic` (a mark to read from later)."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, retry_backoff_ms=_RETRY_BACKOFF_MS)
     await probe.start()
     try:
         return dict(await probe.end_offsets(_partitions([topic])))
@@ -78,7 +82,10 @@ async def keyed_values_since(
     """Every message (key, value) written to `topic` after the `since` mark and before its current end."""
     ends = await end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        retry_backoff_ms=_RETRY_BACKOFF_MS,
     )
     await consumer.start()
     found: list[tuple[bytes, bytes]] = []
