@@ -27,12 +27,12 @@ from service_runtime.turns import in_turns
 
 IDS_PER_CALL = 100
 READ_AHEAD = 2
-UNSTORED_PAGES = 2
-"""Pages of a listing waiting to be stored, or being stored, while the next one is handed over: the loop
-goes on while there are no more (the import stores the pages waiting together in one checkpoint)."""
 """Pages of a listing read ahead of the one handed over: the page after the next is asked as soon as the
 next one's answer is in, so the reading (a budget charge, the credentials, Pipedrive's answer, each a
 round trip) never waits for the page in hand to be encoded and handed over."""
+UNSTORED_PAGES = 2
+"""Pages of a listing waiting to be stored, or being stored, while the next one is handed over: the loop
+goes on while there are no more (the import stores the pages waiting together in one checkpoint)."""
 
 
 @dataclass
