@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from asyncio import timeout as asyncio_timeout
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,11 @@ from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, dlq_topic_name
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets, keyed_values_since, rewind_group
 from tests.support.service_process import ServiceProcess
-from tests.topic_namespace import NAMESPACE, NamespacedProducer
+from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def change_event(

@@ -6,7 +6,6 @@ settings, the mapper's defaults would import it into ABM)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,21 +23,12 @@ from schemas.topics import SETTINGS, SOURCE_CHANGES, topics_consumed_by
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
 from tests.support.service_process import ServiceProcess
-from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 INTO_PIPEDRIVE_ONLY = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=False, update_in_abm=False
 )
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def test_settings_published_before_the_groups_offsets_apply_to_the_changes_after_them(

@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from pipedrive_client import (
@@ -34,7 +33,6 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.keys import settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
 from tests.pipedrive_client.sandbox_server import SandboxTime
-from tests.topic_namespace import NamespacedProducer
 
 BOTH_WAYS = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
@@ -162,15 +160,6 @@ def credentials_key() -> bytes:
 async def sandbox() -> AsyncIterator[SandboxHandle]:
     async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as handle:
         yield handle
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain idempotent producer, for tests that write to the pusher's input topics as others would."""
-    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture
