@@ -159,11 +159,11 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
             )  # fmt: skip
             await _connect_oauth(factory, tenant, state, base_url)
             handlers = build_handlers(pool, schema, factory)
-            await handlers.by_event_type()["psync.settings.updated"](
-                build_event(
-                    SETTINGS_OF_BENCH, tenant=tenant, subject=tenant, source="/b", id_parts=(1,), time=NOW
-                ),
-                IncomingMessage(SETTINGS.name, 0, 0, None, None),
+            settings = build_event(
+                SETTINGS_OF_BENCH, tenant=tenant, subject=tenant, source="/b", id_parts=(1,), time=NOW
+            )
+            await handlers.batch_handlers()["psync.settings.updated"](
+                [(settings, IncomingMessage(SETTINGS.name, 0, 0, None, None))]
             )
             results: list[dict[str, Any]] = []
             handle = handlers.by_event_type()["abm.company.revealed"]

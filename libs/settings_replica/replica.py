@@ -15,7 +15,7 @@ import asyncpg
 from schemas.envelope import CloudEvent
 from schemas.events.settings import TenantSettings
 from stream_runner.messages import Handled, IncomingMessage
-from stream_runner.processor import BatchHandler, Handler
+from stream_runner.processor import BatchHandler
 
 SettingsUpdate = tuple[str, str, TenantSettings]
 """A tenant's settings as published: tenant, event id, settings."""
@@ -28,23 +28,10 @@ class SettingsReplica:
         self._pool = pool
         self._schema = schema
 
-    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
-        """Keep `settings` unless a newer or equal version is stored; True when it was stored."""
-        stored = await self._pool.fetchval(
-            f"INSERT INTO {self._schema}.tenant_settings (tenant_id, version, settings, event_id)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE"
-            " SET version = EXCLUDED.version, settings = EXCLUDED.settings, event_id = EXCLUDED.event_id,"
-            " updated_at = now() WHERE tenant_settings.version < EXCLUDED.version RETURNING true",
-            tenant,
-            settings.version,
-            settings.model_dump(mode="json"),
-            event_id,
-        )
-        return bool(stored)
-
     async def store_all(self, updates: Sequence[SettingsUpdate]) -> list[bool]:
-        """`store` for many updates in one statement, each kept unless a newer or equal version is stored
-        or comes with them; True for each one stored (per tenant, the first of its highest version)."""
+        """Keep each tenant's settings of `updates` (in one statement) unless a newer or equal version is
+        stored or comes with them; True for each one stored (per tenant, the first of its highest
+        version)."""
         chosen = newest_per_tenant(updates)
         if not chosen:
             return [False] * len(updates)
@@ -75,12 +62,9 @@ class SettingsReplica:
 class SettingsKeeper(Protocol):
     """A replica of tenant settings: the Postgres one, or a service test's fake."""
 
-    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
-        """Keep newer settings; False when as new or newer ones are kept."""
-        ...
-
     async def store_all(self, updates: Sequence[SettingsUpdate]) -> list[bool]:
-        """`store` for many updates at once; True for each one stored."""
+        """Keep each tenant's newest settings of `updates` unless as new or newer ones are kept; True
+        for each one stored."""
         ...
 
 
@@ -94,18 +78,11 @@ def newest_per_tenant(updates: Sequence[SettingsUpdate]) -> dict[str, int]:
     return chosen
 
 
-def settings_updated(replica: SettingsKeeper) -> Handler:
-    """The `psync.settings.updated` handler that feeds a replica (a version already kept is a duplicate)."""
-
-    async def handle(event: CloudEvent[Any], _message: IncomingMessage) -> Handled:
-        return Handled(duplicate=not await replica.store(event.tenantid, event.id, event.data))
-
-    return handle
-
-
 def settings_updated_batch(replica: SettingsKeeper) -> BatchHandler:
-    """The same, for many events in one statement: what the consumer loop applies settings with, and
-    what the skeleton reads the settings topic with before the loop starts (`Consumer.read_first`)."""
+    """The `psync.settings.updated` handler that feeds a replica, many events in one statement (a version
+    already kept is a duplicate): what the consumer loop applies settings with, a lone event as a batch of
+    one, and what the skeleton reads the settings topic with before the loop starts
+    (`Consumer.read_first`)."""
 
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
         stored = await replica.store_all([(event.tenantid, event.id, event.data) for event, _ in items])

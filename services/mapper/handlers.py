@@ -18,7 +18,7 @@ from schemas.events.push import PushCompleted
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
-from settings_replica.replica import settings_updated, settings_updated_batch
+from settings_replica.replica import settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, RepeatLookup
 
@@ -49,10 +49,9 @@ class MapperHandlers:
         return {"psync.source.changed": self._store.applied_outputs_of}
 
     def by_event_type(self) -> Mapping[str, Handler]:
-        """The handlers by event type."""
+        """The handlers of the event types applied one at a time (those in `batch_handlers` are applied
+        with those, a lone event as a batch of one)."""
         return {
-            "psync.settings.updated": settings_updated(self._settings),
-            "psync.source.changed": self.source_changed,
             "psync.push.completed": self.push_completed,
             "psync.run.finished": self.run_finished,
             "abm.company.revealed": self._signal(apply_company_revealed),
@@ -71,10 +70,6 @@ class MapperHandlers:
             if outputs:
                 await unit.inbox.save_outputs(event.tenantid, event.id, outputs)
         return Handled(outputs=outputs)
-
-    async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        """Apply one Pipedrive record version to the ABM store and report its outcome."""
-        return (await self.source_changed_batch([(event, message)]))[0]
 
     async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
         """Apply consecutive source changes in one transaction; one result per change.

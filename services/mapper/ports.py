@@ -223,10 +223,7 @@ class TenantSettingsSource(Protocol):
         """The tenant's current settings (None before any was published)."""
         ...
 
-    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
-        """Keep newer settings; False when as new or newer ones are kept."""
-        ...
-
     async def store_all(self, updates: Sequence[tuple[str, str, TenantSettings]]) -> list[bool]:
-        """`store` for many (tenant, event id, settings) at once; True for each one stored."""
+        """Keep each tenant's newest of these (tenant, event id, settings) unless as new or newer ones are
+        kept; True for each one stored."""
         ...

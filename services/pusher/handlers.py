@@ -22,7 +22,7 @@ from pusher.source_changes import SourceChanges
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.settings import TenantSettings
-from settings_replica.replica import settings_updated, settings_updated_batch
+from settings_replica.replica import settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, Handler
 
@@ -69,14 +69,9 @@ class PusherHandlers:
         }
 
     def by_event_type(self) -> Mapping[str, Handler]:
-        """The handlers by event type (pushes park themselves while the tenant's budget is closed)."""
-        handlers: dict[str, Handler] = {
-            "psync.settings.updated": settings_updated(self._settings),
-            "psync.source.changed": self._source_changes.source_changed,
-        }
-        for event_type in self._push_handlers:
-            handlers[event_type] = self._parking(event_type)
-        return handlers
+        """The handlers of the event types applied one at a time, the pushes (each parks itself while the
+        tenant's budget is closed); those in `batch_handlers` are applied with those."""
+        return {event_type: self._parking(event_type) for event_type in self._push_handlers}
 
     async def redrive(self, event: CloudEvent[Any], topic: str) -> Handled:
         """Run a parked push again (raises `PushPaused` when the budget is still closed)."""

@@ -24,10 +24,6 @@ class SourceChanges:
         self._store = store
         self._settings = settings
 
-    async def source_changed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        """Mirror one Pipedrive record version; an echo of the pusher's own write is marked as such."""
-        return (await self.source_changed_batch([(event, message)]))[0]
-
     async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
         """Mirror consecutive record versions in one transaction, as one by one would (the ledger read
         once for all, the mirror written per round of distinct records); one result per change."""

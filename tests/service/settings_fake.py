@@ -18,7 +18,7 @@ class InMemorySettings:
     async def get(self, tenant: str) -> TenantSettings | None:
         return self._kept.get(tenant)
 
-    async def store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
+    def _store(self, tenant: str, event_id: str, settings: TenantSettings) -> bool:
         current = self._kept.get(tenant)
         if current is not None and current.version >= settings.version:
             return False
@@ -27,5 +27,5 @@ class InMemorySettings:
 
     async def store_all(self, updates: Sequence[tuple[str, str, TenantSettings]]) -> list[bool]:
         chosen = newest_per_tenant(updates)
-        kept = {i for i in chosen.values() if await self.store(*updates[i])}
+        kept = {i for i in chosen.values() if self._store(*updates[i])}
         return [i in kept for i in range(len(updates))]

@@ -22,6 +22,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import Handled, IncomingMessage
 from tests.service.mapper_fakes import InMemoryMapperStore
 from tests.service.settings_fake import InMemorySettings
+from tests.support.event_dispatch import apply_as_consumed
 
 TENANT = "acme-tenant"
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -47,7 +48,10 @@ class Mapper:
         return IncomingMessage(event_type_of(event.data).topic.name, 0, self._offset, None, b"")
 
     async def deliver(self, event: CloudEvent[Any]) -> Handled:
-        return await self.handlers.by_event_type()[event.type](event, self.message(event))
+        handlers = self.handlers
+        return await apply_as_consumed(
+            handlers.by_event_type(), handlers.batch_handlers(), event, self.message(event)
+        )
 
     async def deliver_batch(self, events: list[CloudEvent[Any]]) -> list[Handled]:
         batch = self.handlers.batch_handlers()["psync.source.changed"]

@@ -26,6 +26,7 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from tests.service.pusher_fakes import FakePipedrive, InMemoryPusherStore
 from tests.service.settings_fake import InMemorySettings
+from tests.support.event_dispatch import apply_as_consumed
 
 TENANT = "acme-tenant"
 T0 = datetime(2026, 11, 1, 9, 15, tzinfo=UTC)
@@ -61,7 +62,8 @@ class Pusher:
     async def deliver(self, event: CloudEvent[Any]) -> Handled:
         self._offset += 1
         message = IncomingMessage(event_type_of(event.data).topic.name, 0, self._offset, b"k", b"")
-        return await self.handlers.by_event_type()[event.type](event, message)
+        handlers = self.handlers
+        return await apply_as_consumed(handlers.by_event_type(), handlers.batch_handlers(), event, message)
 
     async def auto_push_on(self) -> None:
         chosen = {o: ObjectSettings(directions=BOTH_WAYS) for o in SyncObject}

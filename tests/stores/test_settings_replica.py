@@ -1,5 +1,5 @@
 """One suite, two replicas: the settings replica on PostgreSQL and the service tests' in-memory one keep
-alike the newest version of each tenant's settings, one update at a time or many in one statement."""
+alike the newest version of each tenant's settings, one update or many in one statement."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def settings(version: int, auto_push: bool = False) -> TenantSettings:
 
 async def test_many_updates_keep_each_tenants_newest_settings(replica: Replica, tenant: str) -> None:
     other = tenant + "-b"
-    assert await replica.store(other, "b3", settings(3))
+    assert await replica.store_all([(other, "b3", settings(3))]) == [True]
 
     stored = await replica.store_all([
         (tenant, "a1", settings(1)),

@@ -27,6 +27,7 @@ from schemas.events.source_changes import (
 from schemas.keys import settings_key, source_change_key
 from schemas.topics import RECORD_RESULTS, topics_consumed_by
 from stream_runner.messages import Handled, IncomingMessage
+from tests.support.event_dispatch import apply_as_consumed
 from tests.support.kafka_offsets import position_group_at_end
 
 
@@ -36,7 +37,7 @@ class MapperHarness:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool, self.schema = pool, schema
         self.tenant = f"t{uuid.uuid4().hex[:8]}"
-        self.handlers = build_handlers(pool, schema).by_event_type()
+        self.handlers = build_handlers(pool, schema)
         self.offset = 0
 
     async def send(self, payload: Any, *, subject: str | None = None, event_id: str | None = None) -> Handled:
@@ -55,7 +56,8 @@ class MapperHarness:
     async def deliver(self, event: CloudEvent[Any], topic: str) -> Handled:
         self.offset += 1
         message = IncomingMessage(topic, 0, self.offset, event.subject.encode(), b"")
-        return await self.handlers[event.type](event, message)
+        handlers = self.handlers
+        return await apply_as_consumed(handlers.by_event_type(), handlers.batch_handlers(), event, message)
 
     async def change(
         self,

@@ -73,7 +73,8 @@ async def test_a_batch_equals_the_same_changes_one_by_one(pg_pool: asyncpg.Pool,
 
     single_outputs: list[Any] = []
     for event, message in events(one_by_one.tenant):
-        single_outputs += (await handlers.source_changed(event, message)).outputs
+        [single] = await handlers.source_changed_batch([(event, message)])
+        single_outputs += single.outputs
     batch_results = await handlers.source_changed_batch(events(batched.tenant))
     batch_outputs = [o for handled in batch_results for o in handled.outputs]
 

@@ -33,6 +33,7 @@ from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChan
 from schemas.keys import settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
 from tests.pipedrive_client.sandbox_server import SandboxTime
+from tests.support.event_dispatch import apply_as_consumed
 
 BOTH_WAYS = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
@@ -69,7 +70,7 @@ class PusherHarness:
     ) -> None:
         self.pool, self.schema, self.handlers, self.sandbox = pool, schema, handlers, sandbox
         self.clients = clients
-        self.by_type = handlers.by_event_type()
+        self.by_type, self.batches = handlers.by_event_type(), handlers.batch_handlers()
         self.tenant = f"t{uuid.uuid4().hex[:8]}"
         self.offset = 0
 
@@ -87,7 +88,8 @@ class PusherHarness:
     async def deliver(self, event: CloudEvent[Any]) -> Handled:
         self.offset += 1
         topic = event_type_of(event.data).topic.name
-        return await self.by_type[event.type](event, IncomingMessage(topic, 0, self.offset, b"k", b""))
+        message = IncomingMessage(topic, 0, self.offset, b"k", b"")
+        return await apply_as_consumed(self.by_type, self.batches, event, message)
 
     async def settings(self, settings: TenantSettings) -> None:
         await self.send(settings, subject=settings_key(self.tenant))
