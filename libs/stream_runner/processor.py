@@ -13,7 +13,7 @@ import functools
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -78,6 +78,36 @@ class KnownRepeat:
     def __init__(self, head: EventHead, outputs: Sequence[OutgoingMessage]) -> None:
         fields = self.__dict__  # one per replayed message: set as OutgoingMessage sets its fields
         fields["head"], fields["outputs"] = head, outputs
+
+
+@dataclass(frozen=True)
+class RunApplied:
+    """Events of a run applied together (`MessageProcessor._apply_run`), what each produced, and when
+    their application began."""
+
+    messages: Sequence[IncomingMessage]
+    events: Sequence[CloudEvent[Any]]
+    handled: Sequence[Handled]
+    started: float
+
+
+@dataclass(frozen=True)
+class EventFailed:
+    """An event of a run that could not be applied, alone, and why."""
+
+    message: IncomingMessage
+    event: CloudEvent[Any]
+    error: Exception
+
+
+def _as_batch(handler: Handler) -> BatchHandler:
+    """A handler of one event as the batch handler of a run of one."""
+
+    async def apply(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
+        [(event, message)] = items
+        return [await handler(event, message)]
+
+    return apply
 
 
 class StopRequested(Exception):
@@ -220,38 +250,47 @@ class MessageProcessor:
         start = 0
         while start < len(decoded):
             end = self._run_end(decoded, start)
-            for handled in await self._catch_up_run(kept[start:end], decoded[start:end], stop):
-                outputs.extend(handled.outputs)
+            kind = decoded[start].type
+            if kind in self._batch_handlers or kind in self._handlers:
+                async for part in self._apply_run(kept[start:end], decoded[start:end], stop):
+                    if isinstance(part, EventFailed):
+                        _log.warning(
+                            "catch_up_skipped",
+                            topic=part.message.topic,
+                            offset=part.message.offset,
+                            error_class=type(part.error).__name__,
+                            error=str(part.error)[:300],
+                        )
+                    else:
+                        outputs.extend(m for handled in part.handled for m in handled.outputs)
             start = end
         return list(await self._enqueue(outputs, kept[0].topic, stop)) if outputs else []
 
-    async def _catch_up_run(
+    async def _apply_run(
         self, messages: Sequence[IncomingMessage], events: Sequence[CloudEvent[Any]], stop: asyncio.Event
-    ) -> list[Handled]:
-        """One run of `catch_up`: a batch (split into single events when it fails), or one event."""
-        batch = self._batch_handlers.get(events[0].type)
-        single = self._handlers.get(events[0].type)
+    ) -> AsyncIterator[RunApplied | EventFailed]:
+        """Apply a run of events of one type with its batch handler (else, one event, with its handler),
+        retried as `_with_retries` says. A batch that still fails is split and each event applied alone, so
+        only the event that cannot be applied fails. Yields in order what was applied and what failed, the
+        caller's failure policy deciding what becomes of those (dead-lettered in the loop, skipped in
+        `catch_up`) before the next part is applied. Raises StopRequested if stopped first."""
+        started = time.perf_counter()
+        apply = self._batch_handlers.get(events[0].type) or _as_batch(self._handlers[events[0].type])
         items = list(zip(events, messages, strict=True))
-        if batch is None and single is None:
-            return []
         try:
-            if batch is not None:
-                return list(await self._with_retries(lambda: batch(items), messages[0].topic, stop))
-            assert single is not None
-            return [await self._with_retries(lambda: single(events[0], messages[0]), messages[0].topic, stop)]
+            handled = list(await self._with_retries(lambda: apply(items), messages[0].topic, stop))
         except StopRequested:
             raise
         except Exception as exc:
-            if len(items) > 1:
-                return [h for event, m in items for h in await self._catch_up_run([m], [event], stop)]
-            _log.warning(
-                "catch_up_skipped",
-                topic=messages[0].topic,
-                offset=messages[0].offset,
-                error_class=type(exc).__name__,
-                error=str(exc)[:300],
-            )
-            return []
+            if len(items) == 1:
+                yield EventFailed(messages[0], events[0], exc)
+                return
+            _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
+            for event, message in items:
+                async for part in self._apply_run([message], [event], stop):
+                    yield part
+            return
+        yield RunApplied(messages, events, handled, started)
 
     async def _known_repeats(
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event
@@ -325,22 +364,17 @@ class MessageProcessor:
     async def _process_run(
         self, messages: Sequence[IncomingMessage], decoded: Sequence[Any], stop: asyncio.Event
     ) -> list[Processed]:
-        started = time.perf_counter()
-        batch = self._batch_handlers[decoded[0].type]
-        items = list(zip(decoded, messages, strict=True))
-        topic = messages[0].topic
-        try:
-            handled = list(await self._with_retries(lambda: batch(items), topic, stop))
-        except StopRequested:
-            raise
-        except Exception as exc:
-            if len(items) == 1:
-                letter = await self._dead_letter(messages[0], exc, stop, decoded[0])
-                return [Processed("dead_lettered", letter)]
-            _log.warning("batch_split", size=len(items), error_class=type(exc).__name__)
-            return [p for item in items for p in await self._process_run([item[1]], [item[0]], stop)]
-        heads = [EventHead(event.type, event.tenantid, event.id) for event in decoded]
-        return await self._emit_run(messages, handled, heads, started, stop)
+        """A run of events with a batch handler, each part's outputs emitted as it is applied; an event
+        that cannot be applied is dead-lettered."""
+        results: list[Processed] = []
+        async for part in self._apply_run(messages, decoded, stop):
+            if isinstance(part, EventFailed):
+                letter = await self._dead_letter(part.message, part.error, stop, part.event)
+                results.append(Processed("dead_lettered", letter))
+                continue
+            heads = [EventHead(event.type, event.tenantid, event.id) for event in part.events]
+            results += await self._emit_run(part.messages, part.handled, heads, part.started, stop)
+        return results
 
     async def _emit_run(
         self,
