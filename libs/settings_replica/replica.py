@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from postgres_store.json_rows import json_rows
 from schemas.envelope import CloudEvent
 from schemas.events.settings import TenantSettings
 from stream_runner.messages import Handled, IncomingMessage
@@ -36,17 +37,18 @@ class SettingsReplica:
         if not chosen:
             return [False] * len(updates)
         picked = [updates[i] for i in chosen.values()]
+        rows = [
+            (tenant, settings.version, settings.model_dump(mode="json"), event_id)
+            for tenant, event_id, settings in picked
+        ]
         stored = await self._pool.fetch(
             f"INSERT INTO {self._schema}.tenant_settings AS kept (tenant_id, version, settings, event_id)"
-            " SELECT t, v, s::jsonb, e"
-            " FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(t, v, s, e)"
+            " SELECT u.r->>0, (u.r->>1)::int, u.r->2, u.r->>3"
+            " FROM jsonb_array_elements($1::text::jsonb) AS u(r)"
             " ON CONFLICT (tenant_id) DO UPDATE"
             " SET version = EXCLUDED.version, settings = EXCLUDED.settings, event_id = EXCLUDED.event_id,"
             " updated_at = now() WHERE kept.version < EXCLUDED.version RETURNING tenant_id",
-            [tenant for tenant, _, _ in picked],
-            [settings.version for _, _, settings in picked],
-            [settings.model_dump_json() for _, _, settings in picked],
-            [event_id for _, event_id, _ in picked],
+            json_rows(rows),
         )
         kept = {chosen[row["tenant_id"]] for row in stored}
         return [i in kept for i in range(len(updates))]

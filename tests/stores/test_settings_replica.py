@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from pusher.bootstrap import install_tables
-from schemas.events.settings import AutoPush, TenantSettings
+from schemas.events.common import SyncObject
+from schemas.events.settings import AutoPush, FieldMapping, ObjectSettings, TenantSettings
 from settings_replica.replica import SettingsReplica
 from tests.service.settings_fake import InMemorySettings
 from tests.stores.backends import BACKENDS, memory_or_postgres
@@ -37,6 +38,19 @@ def settings(version: int, auto_push: bool = False) -> TenantSettings:
     return TenantSettings(version=version, objects={}, auto_push=AutoPush(enabled=auto_push))
 
 
+async def test_settings_come_back_as_they_were_stored(replica: Replica, tenant: str) -> None:
+    mapping = FieldMapping(abm_field="industry", pipedrive_field='Sector "ABM" ü', custom=True)
+    stored = TenantSettings(
+        version=4, objects={SyncObject.PERSON: ObjectSettings(fields=(mapping,))},
+        auto_push=AutoPush(enabled=True, score_threshold=55), connected=True,
+        pipedrive_web_url="https://acme.pipedrive.com",
+    )  # fmt: skip
+
+    assert await replica.store_all([(tenant, "e4", stored)]) == [True]
+
+    assert await replica.get(tenant) == stored
+
+
 async def test_many_updates_keep_each_tenants_newest_settings(replica: Replica, tenant: str) -> None:
     other = tenant + "-b"
     assert await replica.store_all([(other, "b3", settings(3))]) == [True]
@@ -50,8 +64,7 @@ async def test_many_updates_keep_each_tenants_newest_settings(replica: Replica, 
     ])  # fmt: skip
 
     assert stored == [False, True, False, False, False]
-    kept = await replica.get(tenant)
-    assert kept is not None and kept.version == 2 and kept.auto_push.enabled
+    assert await replica.get(tenant) == settings(2, auto_push=True)
     kept_other = await replica.get(other)
     assert kept_other is not None and kept_other.version == 3 and not kept_other.auto_push.enabled
     assert await replica.store_all([(tenant, "a2", settings(2))]) == [False]
