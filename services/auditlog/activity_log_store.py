@@ -33,6 +33,9 @@ class PostgresActivityLog:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
         self._schema = schema
+        # Whether the next batch of entries is claimed one by one rather than tried with a plain INSERT:
+        # at start (a restart redelivers what was not committed) and while batches hold repeats (a replay).
+        self._claim_first = True
 
     async def record_run_started(self, tenant: str, event_id: str, topic: str, run: RunStarted) -> bool:
         """Open a run (or leave a run that already finished as it is); False for a repeat."""
@@ -126,19 +129,22 @@ class PostgresActivityLog:
         The usual batch holds no repeat: its entries go in with a plain INSERT, which costs PostgreSQL
         about a fifth less than INSERT .. ON CONFLICT DO NOTHING (no speculative insertion into the key's
         index; 26 -> 20 us of server CPU and 581 -> 534 bytes of WAL an entry, batches of 2,000). When one
-        is a repeat, the INSERT fails on the key, the transaction rolls back whole, and a second one claims
-        the entries one by one (ON CONFLICT DO NOTHING), as every batch did before."""
+        is a repeat, the INSERT fails on the key (the server logs an ERROR), the transaction rolls back
+        whole, and a second one claims the entries one by one (ON CONFLICT DO NOTHING). The batches after
+        one that held a repeat are claimed one by one at once, until one holds none: a replay fails one
+        INSERT, not one a batch (and none after a start, whose first batch is claimed one by one)."""
         rows_json = entry_rows_json(events)
         async with self._pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    await conn.execute(
-                        f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}", rows_json
-                    )
-                    await self._tally(conn, events)
+            if not self._claim_first:
+                try:
+                    async with conn.transaction():
+                        await conn.execute(
+                            f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}", rows_json
+                        )
+                        await self._tally(conn, events)
                     return [True] * len(events)
-            except asyncpg.UniqueViolationError:
-                pass  # a repeat among them: rolled back, claimed one by one below
+                except asyncpg.UniqueViolationError:
+                    pass  # a repeat among them: rolled back, claimed one by one below
             async with conn.transaction():
                 rows = await conn.fetch(
                     f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}"
@@ -149,7 +155,8 @@ class PostgresActivityLog:
                     [(e.tenant, e.event_id) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows}
                 )
                 await self._tally(conn, [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh])
-                return fresh
+            self._claim_first = not all(fresh)
+            return fresh
 
     async def _tally(self, conn: Connection, events: Sequence[EntryEvent]) -> None:
         """Count entries into their runs' tallies (in the transaction that writes them)."""

@@ -15,6 +15,7 @@ import pytest
 from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.bootstrap import install_tables
 from auditlog.handlers import build_batch_handlers, build_handlers, record_applied_entry
+from postgres_store.pool import create_pool
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome, SyncObject
@@ -130,3 +131,42 @@ async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
     assert await rows(pg_pool, batch_schema, "entries") == await rows(pg_pool, single_schema, "entries")
     runs = {(r["tenant_id"], r["run_id"]) for r in await rows(pg_pool, batch_schema, "entries")}
     assert runs == {(t, f"apply-{r}") for t in TENANTS for r in RUNS}
+
+
+async def test_a_replay_fails_one_insert_on_the_server_not_one_a_batch(
+    database_url: str, two_schemas: tuple[str, str]
+) -> None:
+    """A plain INSERT that meets a repeat fails on the key, which PostgreSQL logs as an ERROR: the batches
+    after one that held a repeat are claimed one by one at once, as the first batch after a start is."""
+    _, schema = two_schemas
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    statements: list[tuple[str, bool]] = []  # each entries INSERT tried: claimed one by one?, failed?
+
+    def keep(query: asyncpg.connection.LoggedQuery) -> None:
+        if f"INSERT INTO {schema}.entries" in query.query:
+            statements.append(("claim" if "ON CONFLICT" in query.query else "plain", query.exception is None))
+
+    async with pool.acquire() as conn:
+        conn.add_query_logger(keep)
+    batched = build_batch_handlers(PostgresActivityLog(pool, schema))["psync.record.applied"]
+    results = record_results()
+    started, fresh, replay, after = [results[:4]], [results[4:8]], [results[:3], results[3:8]], [results[8:]]
+    tried: list[list[tuple[str, bool]]] = []
+    duplicates: list[list[bool]] = []
+    try:
+        for batch in [*started, *fresh, *replay, *after, results[12:]]:
+            duplicates.append([handled.duplicate for handled in await batched(batch)])
+            tried.append(statements[:])
+            statements.clear()
+    finally:
+        await pool.close()
+
+    assert duplicates == [[False] * 4, [False] * 4, [True] * 3, [True] * 5, [False] * 8, [True] * 4]
+    assert tried == [
+        [("claim", True)],  # the first batch after a start
+        [("plain", True)],
+        [("plain", False), ("claim", True)],  # the replay's first batch fails on the key, once
+        [("claim", True)],
+        [("claim", True)],  # fresh again, after a batch of repeats
+        [("plain", False), ("claim", True)],  # a redelivery after fresh batches: one failed INSERT again
+    ]
