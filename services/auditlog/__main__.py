@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# First, before anything imports structlog: see there.
+import service_runtime.without_rich  # noqa: F401
+
+# isort: split
+
 import asyncio
 
 from auditlog.bootstrap import run_service
