@@ -1,0 +1,33 @@
+"""What a service process does not import before it serves: libraries only some paths need, imported on
+first use (each costs every start of every service process CPU: about 80 starts in a test run)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SERVICES = ("connector", "mapper", "pusher", "auditlog", "console")
+# email_validator: at the first email address (sync_rules.emails); tldextract and requests: at the first
+# website domain (sync_rules.domains); rich: never off a terminal (service_runtime.without_rich).
+NOT_AT_START = ("email_validator", "tldextract", "requests", "rich")
+
+
+def test_the_service_entry_points_import_none_of_the_libraries_left_for_later() -> None:
+    code = (
+        "import importlib, sys\n"
+        f"for service in {SERVICES!r}:\n"
+        "    importlib.import_module(service + '.__main__')\n"
+        f"print(sorted(m for m in {NOT_AT_START!r} if sys.modules.get(m) is not None))\n"
+    )
+    # Standard error a pipe, as a service's is under a supervisor or in a container.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
+    code = (
+        "from sync_rules.emails import normalize_email, try_normalize_email\n"
+        "print(normalize_email(' Jane.Doe@GMAIL.com ').address, try_normalize_email('not an address'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["jane.doe@gmail.com", "None"]
