@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.actions import sign_in
+from tests.browser.actions import hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 
@@ -27,6 +27,7 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
     page: Page, tenant: Tenant, stack: Stack
 ) -> None:
     await _connect(stack, tenant, stack.sandbox.api_token)
+    await page.clock.install()
     await sign_in(page, tenant.admin)
     await page.get_by_role("button", name="Sync now").click()
     await expect(page.get_by_role("status")).to_contain_text("A sync started")
@@ -34,9 +35,10 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
     await page.get_by_role("link", name="Activity log").click()
     # The first page refreshes itself: the mapper's apply run appears and counts up until it ends.
     apply_row = page.locator("tr[data-status]", has_text="Apply")
-    await expect(apply_row).to_have_attribute("data-status", re.compile("^(Success|Warning)$"))
     sync_row = page.locator("tr[data-status]", has_text="Sync")
-    await expect(sync_row).to_have_attribute("data-status", re.compile("^(Success|Warning)$"))
+    async with hurried_refreshes(page, 5):
+        await expect(apply_row).to_have_attribute("data-status", re.compile("^(Success|Warning)$"))
+        await expect(sync_row).to_have_attribute("data-status", re.compile("^(Success|Warning)$"))
     await capture(page, "activity-log")
     [run] = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=apply"))["data"]
     for column in ("created", "updated", "unchanged", "skipped", "failed"):
@@ -94,6 +96,7 @@ async def test_a_revoked_token_shows_the_next_run_as_invalid_api_key_with_what_t
     )
     await _connect(stack, tenant, token)
     stack.sandbox.state.revoked_api_tokens.add(token)
+    await page.clock.install()
     await sign_in(page, tenant.admin)
 
     await page.get_by_role("button", name="Sync now").click()
@@ -102,7 +105,8 @@ async def test_a_revoked_token_shows_the_next_run_as_invalid_api_key_with_what_t
     await page.get_by_role("button", name="Filter").click()
 
     error_row = page.locator("tr", has_text="Sync")
-    await expect(error_row.get_by_text("Error")).to_be_visible()
+    async with hurried_refreshes(page, 5):  # the filtered first page refreshes itself too
+        await expect(error_row.get_by_text("Error")).to_be_visible()
     await expect(error_row).to_contain_text("Invalid API key")
     await error_row.get_by_role("link").click()
     await expect(page.get_by_role("region", name="Invalid API key")).to_contain_text("Reconnect Pipedrive")

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from pipedrive_sandbox.store import Entity
-from tests.browser.actions import sign_in
+from tests.browser.actions import hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 
@@ -25,6 +25,7 @@ async def test_a_filtered_organization_import_is_previewed_and_followed_to_its_e
     organizations = list(stack.sandbox.state.tables[Entity.ORGANIZATION].live())
     matching = [o for o in organizations if "labs" in str(o.data.get("name", "")).lower()]
     assert 0 < len(matching) < len(organizations)
+    await page.clock.install()
     await sign_in(page, tenant.admin)
     await page.get_by_role("link", name="Import").click()
 
@@ -49,7 +50,8 @@ async def test_a_filtered_organization_import_is_previewed_and_followed_to_its_e
 
     progress = page.locator("#import-progress")
     await expect(page).to_have_url(re.compile(r"/import/runs/"))
-    await expect(progress).to_have_attribute("data-done", "yes")
+    async with hurried_refreshes(page, 1):
+        await expect(progress).to_have_attribute("data-done", "yes")
     bar = page.locator("#import-bar")
     assert await bar.get_attribute("value") == await bar.get_attribute("max") == str(len(matching))
     await expect(progress.locator("[data-count=applied]")).to_have_text(str(len(matching)))
@@ -72,6 +74,7 @@ async def test_a_deal_import_filtered_by_value_and_stage_runs_to_success_with_th
         if (d.data.get("value") or 0) > 10000 and d.data.get("stage_id") in proposal
     ]  # fmt: skip
     assert deals, "the sandbox has deals worth more than 10,000 at Proposal"
+    await page.clock.install()
     await sign_in(page, tenant.admin)
     await page.get_by_role("link", name="Import").click()
 
@@ -88,7 +91,8 @@ async def test_a_deal_import_filtered_by_value_and_stage_runs_to_success_with_th
 
     progress = page.locator("#import-progress")
     await expect(progress).to_have_attribute("data-done", "no")  # the bar is live while the run works
-    await expect(progress).to_have_attribute("data-done", "yes")
+    async with hurried_refreshes(page, 1):
+        await expect(progress).to_have_attribute("data-done", "yes")
     bar = page.locator("#import-bar")
     assert await bar.get_attribute("value") == await bar.get_attribute("max")
     await expect(progress.get_by_text("Success").first).to_be_visible()

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from pipedrive_sandbox.store import Entity
-from tests.browser.actions import sign_in
+from tests.browser.actions import hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 from tests.support.conditions import eventually
@@ -56,6 +56,7 @@ async def test_three_accounts_are_pushed_through_preview_and_confirm(
         within_s=180,
         what="the mapper applied the three reveals",
     )
+    await page.clock.install()
     await sign_in(page, tenant.admin)
 
     await page.get_by_role("link", name="Push").click()
@@ -83,7 +84,8 @@ async def test_three_accounts_are_pushed_through_preview_and_confirm(
     await page.get_by_role("button", name="Confirm and push").click()
 
     progress = page.locator("#push-progress")
-    await expect(progress).to_have_attribute("data-done", "yes")
+    async with hurried_refreshes(page, 1):
+        await expect(progress).to_have_attribute("data-done", "yes")
     run_id = (
         await page.get_by_role("link", name="Open this push in the activity log").get_attribute("href") or ""
     ).rsplit("/", 1)[1]
