@@ -170,8 +170,9 @@ class AbmStore:
 
     async def lock_match_keys(self, keys: Sequence[tuple[str, SyncObject, str]]) -> None:
         """Transaction-scoped advisory locks on (tenant, object, match key), one statement, taken in
-        ascending lock id order (no deadlock between two batches). Planning reads after this statement
-        (READ COMMITTED), so it sees the record a unit that held one of these locks committed."""
+        ascending lock id order (no deadlock between two units that take theirs in one statement). A read
+        after this statement (READ COMMITTED) sees the record a unit that held one of these locks
+        committed."""
         ids = sorted({match_lock_id(self._schema, t, o, k) for t, o, k in keys})
         if ids:
             await self._conn.execute(

@@ -1,6 +1,8 @@
 """Two mappers applying, at the same time, organizations of one domain that came on different partitions
 (their source changes are keyed by Pipedrive id): one account, both organizations linked to it, and both
-batches apply in one go (no unique violation, so no retries, no split, nothing dead-lettered)."""
+batches apply in one go (no unique violation, so no retries, no split, nothing dead-lettered). The
+contended path of `mapper.source_changes_apply`: a batch that planned to create under a key, and found
+on locking it that another unit committed a record there meanwhile, plans the changes it reaches again."""
 
 from __future__ import annotations
 
@@ -26,18 +28,18 @@ ORG = SyncObject.ORGANIZATION
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
-def organization(tenant: str, pipedrive_id: int, website: str, partition: int) -> Any:
+def organization(tenant: str, pipedrive_id: int, website: str, partition: int, at: datetime = AT) -> Any:
     change = SourceChange(
         object=ORG,
         pipedrive_id=pipedrive_id,
         action=ChangeAction.UPSERTED,
-        update_time=AT,
+        update_time=at,
         record={"id": pipedrive_id, "name": f"Org {pipedrive_id}", "website": website},
         origin=ChangeOrigin.POLL,
     )
     key = source_change_key(tenant, ORG, pipedrive_id)
     event: CloudEvent[Any] = build_event(
-        change, tenant=tenant, subject=key, source="/itest", id_parts=(key, AT), time=AT
+        change, tenant=tenant, subject=key, source="/itest", id_parts=(key, at), time=at
     )
     return event, IncomingMessage(SOURCE_CHANGES.name, partition, 0, key.encode(), b"")
 
@@ -97,3 +99,59 @@ async def test_two_mappers_create_one_account_for_a_domain(
         (2, account["abm_id"]),
     }
     assert account["match_key"] == "acme.io" and not account["is_duplicate"]
+
+
+async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates_that_account(
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+) -> None:
+    harness = MapperHarness(pg_pool, mapper_schema)
+    tenant = harness.tenant
+    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
+    later = AT.replace(minute=5)
+    batch = [
+        organization(tenant, 2, "other.io", 7),
+        organization(tenant, 4, "www.acme.io", 7),  # planned as acme.io's new account
+        organization(tenant, 6, "https://acme.io/", 7),  # planned as an update of 4's
+        organization(tenant, 4, "beta.io", 7, at=later),  # 4 again, through its link
+        organization(tenant, 8, "beta.io", 7),  # planned as beta.io's new account, 4's keeps acme.io
+    ]
+    # The first unit locks acme.io and is held at its insert; the second plans its whole batch (nothing
+    # stored yet), then waits for acme.io. Once released, the first commits acme.io's account, and the
+    # second finds it under the key it locked and applies 4 and 6 (and 4's later version) to it.
+    gate = await asyncpg.connect(database_url)
+    try:
+        release = gate.transaction()
+        await release.start()
+        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+        one = asyncio.ensure_future(first.source_changed_batch([organization(tenant, 1, "acme.io", 3)]))
+        await until_waiting(pg_pool, gate.get_server_pid(), 1)
+        other = asyncio.ensure_future(second.source_changed_batch(batch))
+        await until_waiting(pg_pool, gate.get_server_pid(), 2)
+        await release.commit()
+        [created] = await one
+        handled = await other
+    finally:
+        await gate.close()
+
+    accounts = {a["match_key"]: a for a in await harness.rows("accounts")}
+    assert sorted(accounts) == ["acme.io", "beta.io", "other.io"]
+    assert not any(a["is_duplicate"] for a in accounts.values())
+    acme = accounts["acme.io"]["abm_id"]
+    assert result_of(created)["outcome"] == "created" and result_of(created)["abm_id"] == acme
+    outcomes = [(result_of(h)["outcome"], result_of(h)["abm_id"]) for h in handled]
+    assert outcomes == [
+        ("created", accounts["other.io"]["abm_id"]),
+        ("updated", acme),
+        ("updated", acme),
+        ("updated", acme),
+        ("created", accounts["beta.io"]["abm_id"]),
+    ]
+    links = {link["pipedrive_id"]: link["abm_id"] for link in await harness.rows("links")}
+    assert links == {
+        1: acme,
+        2: accounts["other.io"]["abm_id"],
+        4: acme,
+        6: acme,
+        8: accounts["beta.io"]["abm_id"],
+    }
+    assert accounts["acme.io"]["fields"]["website"] == "beta.io"  # 4's later version, applied last to it

@@ -1,44 +1,99 @@
-"""Which match keys a batch of source changes locks before it plans, and the lock ids they get."""
+"""The keys a planned batch locks, the lock ids they get, and what the batch does when another process
+committed a record under one of them after the batch loaded (`settle_created_keys`): only the changes
+the record reaches are planned again, with the plans and view a whole re-plan would make."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mapper.abm_store import match_lock_id
-from mapper.source_changes_apply import match_keys_to_lock
+from mapper.planning import PlanKind
+from mapper.source_changes_apply import (
+    BatchView,
+    Fresh,
+    MatchLock,
+    plan_batch,
+    replan_affected,
+    settle_created_keys,
+)
 from schemas.events.common import SyncObject
-from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.events.source_changes import (
+    ChangeAction,
+    ChangeOrigin,
+    DuplicateHandling,
+    ImportContext,
+    SourceChange,
+)
+from tests.service.mapper_fakes import InMemoryAbmRecords, MapperTables
 
 ORG, PERSON = SyncObject.ORGANIZATION, SyncObject.PERSON
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+SETTINGS: dict[str, Any] = {"t1": None, "t2": None}
 
 
-def change(obj: SyncObject, pipedrive_id: int, action: ChangeAction = ChangeAction.UPSERTED) -> SourceChange:
-    record = None if action is ChangeAction.DELETED else {"id": pipedrive_id}
-    merged = 99 if action is ChangeAction.MERGED else None
+def change(
+    obj: SyncObject,
+    pipedrive_id: int,
+    action: ChangeAction = ChangeAction.UPSERTED,
+    *,
+    later: int = 0,
+    website: str | None = None,
+    skip_duplicates: bool = False,
+) -> SourceChange:
+    record = None if action is ChangeAction.DELETED else {"id": pipedrive_id, "name": f"Org {pipedrive_id}"}
+    if record is not None and website is not None:
+        record["website"] = website
+    context = (
+        ImportContext(import_id="i1", duplicate_handling=DuplicateHandling.SKIP_DUPLICATES)
+        if skip_duplicates
+        else None
+    )
     return SourceChange(
-        object=obj, pipedrive_id=pipedrive_id, action=action, update_time=datetime(2026, 11, 1, tzinfo=UTC),
-        record=record, merged_into_id=merged, origin=ChangeOrigin.POLL,
+        object=obj, pipedrive_id=pipedrive_id, action=action, update_time=T0 + timedelta(seconds=later),
+        record=record, merged_into_id=99 if action is ChangeAction.MERGED else None,
+        origin=ChangeOrigin.IMPORT if skip_duplicates else ChangeOrigin.POLL, import_context=context,
     )  # fmt: skip
 
 
-def test_upserts_lock_their_match_keys_once_each_in_a_fixed_order() -> None:
+def org(pipedrive_id: int, domain: str, *, later: int = 0, skip_duplicates: bool = False) -> Fresh:
+    one = change(ORG, pipedrive_id, later=later, website=domain, skip_duplicates=skip_duplicates)
+    return ("t1", one, domain)
+
+
+def record_row(abm_id: str, domain: str) -> dict[str, Any]:
+    """A record as another process committed it (an account of `domain`)."""
+    return {
+        "tenant_id": "t1", "abm_id": abm_id, "match_key": domain, "is_duplicate": False,
+        "fields": {"name": "Theirs", "website": domain}, "deleted_in_crm": False,
+    }  # fmt: skip
+
+
+def planned_view(fresh: Sequence[Fresh]) -> tuple[BatchView, list[Any]]:
+    view = BatchView()
+    return view, plan_batch(view, SETTINGS, fresh)
+
+
+def test_a_batch_locks_the_keys_it_creates_records_under_once_each_in_a_fixed_order() -> None:
     fresh = [
-        ("t2", change(ORG, 1), "b.io"),
+        org(1, "b.io"),
         ("t1", change(PERSON, 2), "ann@a.io"),
-        ("t1", change(ORG, 3), "b.io"),
-        ("t2", change(ORG, 4), "b.io"),  # the same key again
-        ("t1", change(ORG, 5), None),  # no key: nothing to create one under
+        org(3, "b.io"),  # the same key again: updates what change 1 created
+        ("t2", change(ORG, 4, website="b.io"), "b.io"),
+        ("t1", change(ORG, 5), None),  # no key: skipped
+        ("t1", change(ORG, 6, ChangeAction.DELETED), "c.io"),
     ]
-    assert match_keys_to_lock(fresh) == [("t1", ORG, "b.io"), ("t1", PERSON, "ann@a.io"), ("t2", ORG, "b.io")]
-    assert match_keys_to_lock(list(reversed(fresh))) == match_keys_to_lock(fresh)
+    view, _ = planned_view(fresh)
+    assert view.created_keys() == [("t1", ORG, "b.io"), ("t1", PERSON, "ann@a.io"), ("t2", ORG, "b.io")]
+    assert planned_view(list(reversed(fresh)))[0].created_keys() == view.created_keys()
 
 
-def test_deletes_and_merges_create_nothing_so_lock_nothing() -> None:
-    fresh = [
-        ("t1", change(ORG, 1, ChangeAction.DELETED), "a.io"),
-        ("t1", change(ORG, 2, ChangeAction.MERGED), "b.io"),
-    ]
-    assert match_keys_to_lock(fresh) == []
+def test_a_batch_that_creates_nothing_locks_nothing() -> None:
+    view = BatchView()
+    view.add_record(record_row("theirs", "a.io"), ORG)
+    plan_batch(view, SETTINGS, [org(1, "a.io")])  # updates the stored account
+    assert view.created_keys() == []
 
 
 def test_lock_ids_are_stable_and_differ_by_schema_tenant_object_and_key() -> None:
@@ -52,3 +107,83 @@ def test_lock_ids_are_stable_and_differ_by_schema_tenant_object_and_key() -> Non
         match_lock_id("mapper", "t1", ORG, "b.io"),
     }
     assert base not in others and len(others) == 4
+
+
+BATCH = [
+    org(1, "other.io"),
+    org(2, "acme.io"),  # creates acme.io: another process committed it meanwhile
+    org(3, "beta.io"),
+    org(4, "acme.io"),  # updates what change 2 made
+    org(2, "gamma.io", later=5),  # change 2's organization again, on another domain: linked
+    org(5, "gamma.io"),  # creates gamma.io (change 2's record keeps its key, acme.io)
+    org(6, "delta.io"),
+]
+
+
+def test_a_record_found_under_a_created_key_replans_only_the_changes_it_reaches() -> None:
+    view, planned = planned_view(BATCH)
+    assert ("t1", ORG, "acme.io") in view.created_keys()
+
+    targeted = view.rebuilt()
+    targeted.add_record(record_row("theirs", "acme.io"), ORG)
+    again = replan_affected(targeted, SETTINGS, planned, [("t1", ORG, "acme.io")])
+
+    whole = view.rebuilt()
+    whole.add_record(record_row("theirs", "acme.io"), ORG)
+    from_scratch = plan_batch(whole, SETTINGS, BATCH)
+    assert [p.plan for p in again] == [p.plan for p in from_scratch]
+    assert (targeted.records, targeted.links, targeted.by_key) == (whole.records, whole.links, whole.by_key)
+    kept = [i for i, (before, after) in enumerate(zip(planned, again, strict=True)) if before is after]
+    assert kept == [0, 2, 5, 6]  # 1, 3 and 4 (change 2's organization again) were planned anew
+    assert [again[i].plan.kind for i in (1, 3, 4)] == [PlanKind.UPDATE] * 3
+    assert {again[i].plan.abm_id for i in (1, 3, 4)} == {"theirs"}
+    assert ("t1", ORG, "acme.io") not in targeted.created_keys()
+
+
+class OtherProcessCommits(InMemoryAbmRecords):
+    """The store as a second mapper changes it: when the batch first locks keys, the other process
+    (which held them) has just committed its records under them."""
+
+    def __init__(self, tables: MapperTables, theirs: dict[str, str]) -> None:
+        super().__init__(tables)
+        self.theirs = theirs
+        self.locked: list[list[MatchLock]] = []
+
+    async def lock_match_keys(self, keys: Sequence[MatchLock]) -> None:
+        self.locked.append(list(keys))
+        if len(self.locked) == 1:
+            rows = [
+                ("t1", abm_id, domain, False, {"name": "Theirs"}, False)
+                for domain, abm_id in self.theirs.items()
+            ]
+            await self.insert_records(ORG, rows)
+
+
+async def test_settling_locks_planned_creates_and_replans_what_another_process_committed() -> None:
+    store = OtherProcessCommits(MapperTables(), {"acme.io": "theirs"})
+    view = BatchView()
+    planned = plan_batch(view, SETTINGS, BATCH)
+    view, settled = await settle_created_keys(store, view, SETTINGS, planned)
+
+    assert store.locked == [
+        [("t1", ORG, d) for d in ("acme.io", "beta.io", "delta.io", "gamma.io", "other.io")]
+    ]
+    assert [settled[i].plan.abm_id for i in (1, 3, 4)] == ["theirs"] * 3
+    assert ("t1", ORG, "acme.io") not in view.created_keys()
+    assert view.by_key[("t1", ORG, "acme.io")] == "theirs"
+
+
+async def test_a_replan_that_creates_under_a_new_key_locks_and_reads_that_key_too() -> None:
+    # An import that skips duplicates creates e.io for organization 7, and a later poll updates it to
+    # f.io through the link. Once another process's e.io is found, the import skips and leaves 7
+    # unlinked, so the poll creates f.io, a key the batch had not locked.
+    batch = [org(7, "e.io", skip_duplicates=True), org(7, "f.io", later=5)]
+    store = OtherProcessCommits(MapperTables(), {"e.io": "theirs"})
+    view = BatchView()
+    planned = plan_batch(view, SETTINGS, batch)
+    assert [p.plan.kind for p in planned] == [PlanKind.CREATE, PlanKind.UPDATE]
+    view, settled = await settle_created_keys(store, view, SETTINGS, planned)
+
+    assert store.locked == [[("t1", ORG, "e.io")], [("t1", ORG, "f.io")]]
+    assert [p.plan.kind for p in settled] == [PlanKind.SKIP, PlanKind.CREATE]
+    assert view.created_keys() == [("t1", ORG, "f.io")]
