@@ -92,11 +92,11 @@ def build_handlers(
     alerts: AlertRaising | None = None,
     failures_topic: str | None = None,
 ) -> Mapping[str, Handler]:
-    """The auditlog's handlers by event type; `runs_finished` counts each run's end once, by the service
-    that ran it, its kind and its status (every service's runs end here, the activity log); `alerts`
-    raises the alerts of runs' ends; failed records are handed on to `failures_topic` (the alert
+    """The auditlog's handlers of the event types applied one at a time (record results are applied with
+    `build_batch_handlers`, a lone one as a batch of one); `runs_finished` counts each run's end once, by
+    the service that ran it, its kind and its status (every service's runs end here, the activity log);
+    `alerts` raises the alerts of runs' ends; failed records are handed on to `failures_topic` (the alert
     windows'), when there is one."""
-    record_applied_together = record_applied_batch(log, failures_topic)
 
     async def run_started(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         run: RunStarted = event.data
@@ -112,10 +112,6 @@ def build_handlers(
         if alerts is not None:
             await alert_on_run_finished(alerts, event.tenantid, run, datetime.now(UTC))
         return Handled(duplicate=not fresh)
-
-    async def record_applied(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
-        """One record result: a batch of one."""
-        return (await record_applied_together([(event, message)]))[0]
 
     async def push_completed(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         result: PushCompleted = event.data
@@ -143,6 +139,5 @@ def build_handlers(
         "psync.audit.recorded": audit_recorded,
         "psync.run.started": run_started,
         "psync.run.finished": run_finished,
-        "psync.record.applied": record_applied,
         "psync.push.completed": push_completed,
     }

@@ -23,6 +23,7 @@ from schemas.events.record_results import RecordApplied
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus, apply_run_id
 from stream_runner.messages import Handled, IncomingMessage
 from tests.service.auditlog_fakes import InMemoryActivityLog, InMemoryAlerts
+from tests.support.event_dispatch import apply_as_consumed
 
 TENANT = "acme-tenant"
 NOW = datetime.now(UTC)
@@ -35,7 +36,8 @@ class Auditlog:
     def __init__(self) -> None:
         self.log, self.alerts, self.registry = InMemoryActivityLog(), InMemoryAlerts(), CollectorRegistry()
         self.handlers = build_handlers(self.log, runs_finished_counter(self.registry), self.alerts)
-        self.batch = build_batch_handlers(self.log)["psync.record.applied"]
+        self.batches = build_batch_handlers(self.log)
+        self.batch = self.batches["psync.record.applied"]
         self._offset = 0
 
     def event(self, payload: BaseModel, event_id: str, run_id: str | None = None) -> CloudEvent[Any]:
@@ -49,7 +51,7 @@ class Auditlog:
         return IncomingMessage(event_type_of(event.data).topic.name, 0, self._offset, None, b"")
 
     async def deliver(self, event: CloudEvent[Any]) -> Handled:
-        return await self.handlers[event.type](event, self.message(event))
+        return await apply_as_consumed(self.handlers, self.batches, event, self.message(event))
 
     async def deliver_batch(self, events: list[CloudEvent[Any]]) -> list[Handled]:
         return list(await self.batch([(e, self.message(e)) for e in events]))

@@ -14,7 +14,7 @@ import pytest
 
 from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.bootstrap import install_tables
-from auditlog.handlers import build_batch_handlers, build_handlers, record_applied_entry
+from auditlog.handlers import build_batch_handlers, record_applied_entry
 from postgres_store.pool import create_pool
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
@@ -91,11 +91,13 @@ async def test_a_batch_writes_the_same_rows_and_duplicates_as_one_event_at_a_tim
     pg_pool: asyncpg.Pool, two_schemas: tuple[str, str]
 ) -> None:
     single_schema, batch_schema = two_schemas
-    one_by_one = build_handlers(PostgresActivityLog(pg_pool, single_schema))["psync.record.applied"]
+    one_by_one = build_batch_handlers(PostgresActivityLog(pg_pool, single_schema))["psync.record.applied"]
     batched = build_batch_handlers(PostgresActivityLog(pg_pool, batch_schema))["psync.record.applied"]
 
     single_duplicates = [
-        (await one_by_one(event, message)).duplicate for batch in deliveries() for event, message in batch
+        (await one_by_one([(event, message)]))[0].duplicate
+        for batch in deliveries()
+        for event, message in batch
     ]
     batch_duplicates = [handled.duplicate for batch in deliveries() for handled in await batched(batch)]
 
