@@ -47,30 +47,35 @@ _REACH_DEADLINE_S = 60.0
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end")
 # The longest units, longest first (the order matters, the figures are a guide): handed out before all
 # others, so that the last units handed out are short and the two workers finish together (longest
-# processing time first). Seconds of each unit alone in one process on the shared 2-core development
-# machine on 2026-12-02 at load 6 to 10: end_to_end 80; mapper crash (10,000 records) 42, the Kafka
-# outage 42 (a private broker started and restarted), sync runs 39, crash-resume 37, the pusher killed
-# after each create 33, planted token 31, service lifecycle 28, activity-log flow 26, parked pushes 26,
-# the PostgreSQL outage 26 to 38, mapper scale-out 23; fuzzing (CPU-bound, in a 2-worker run at load 9)
-# connector 60, auditlog 34, mapper and pusher 31. The browser package, not measured here (no chromium
-# on that machine), is taken as the longest (305 s for browser, end to end and outages together, then).
+# processing time first). Seconds of each unit in `make test`'s two workers on the shared 2-core
+# development machine on 2026-12-03 (362.7 s in all; the sum of its phases of 2.9 s or more, so a lower
+# bound for units of many short tests): browser 105, end to end 59, the Kafka outage 49 (a private broker
+# started and restarted), fuzzing the connector 35, crash-resume 20, the pusher killed after each create
+# 17, the PostgreSQL outage 15, mapper crash (10,000 records) 15, mapper scale-out 14, service lifecycle
+# 14, the two-way run 13, fuzzing the mapper and pusher 9, planted token 8, fuzzing the auditlog 8. Alone
+# in one process at load 6: the local scripts (infra) 27 and the domain rules' property tests (unit) 18,
+# both handed out among the last units before. Sync runs (many short tests), parked pushes and the
+# activity-log flow by a junit report of an earlier run that day (55, 28 and 20 s).
 _LONGEST_UNITS = (
     "browser",
     "end_to_end",
-    "tests/fuzz/test_connector_api.py",
     "tests/outages/test_kafka_outage.py",
-    "tests/integration/mapper/test_mapper_crash.py",
+    "tests/fuzz/test_connector_api.py",
     "tests/integration/connector/test_sync_runs.py",
     "tests/integration/connector/test_crash_resume.py",
-    "tests/outages/test_postgres_outage.py",
-    "tests/fuzz/test_auditlog_api.py",
     "tests/integration/pusher/test_pusher_service.py",
+    "tests/outages/test_postgres_outage.py",
+    "tests/integration/mapper/test_mapper_crash.py",
+    "tests/integration/pusher/test_parked_pushes_give_up.py",
+    "tests/infra/test_local_scripts.py",
+    "tests/integration/mapper/test_mapper_scale_out.py",
+    "tests/integration/test_service_lifecycle.py",
+    "tests/integration/pusher/test_two_way_run.py",
+    "tests/unit/sync_rules/test_domains.py",
     "tests/fuzz/test_mapper_and_pusher_apis.py",
     "tests/integration/connector/test_planted_token.py",
-    "tests/integration/test_service_lifecycle.py",
+    "tests/fuzz/test_auditlog_api.py",
     "tests/integration/test_activity_log_flow.py",
-    "tests/integration/pusher/test_parked_pushes_give_up.py",
-    "tests/integration/mapper/test_mapper_scale_out.py",
 )
 # Then the packages whose tests start service processes or servers, the unit tests last.
 _FIRST_PACKAGES = ("outages", "browser", "end_to_end", "faults", "integration", "fuzz")
