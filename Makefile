@@ -52,7 +52,7 @@ PYTEST_ARGS ?=
 # processes, Kafka and PostgreSQL. Each worker has a topic namespace of its own on the shared Kafka
 # (PSYNC_TOPIC_PREFIX=test-gw0. / test-gw1., tests/topic_namespace.py), so two workers' stacks of service
 # processes never consume each other's tenants' events; tests/conftest.py hands out whole test modules
-# (the browser and end-to-end packages whole) with the ones that start stacks first. PYTEST_WORKERS=0
+# (the browser, end-to-end and fuzzing packages whole), the longest first. PYTEST_WORKERS=0
 # runs one process (namespace test-main.).
 PYTEST_WORKERS ?= 2
 

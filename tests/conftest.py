@@ -43,24 +43,27 @@ _REACH_DEADLINE_S = 60.0
 # stack (package-scoped fixtures) is one unit, every other test module one unit (its module-scoped stacks
 # start once). The longest units go first, then those that start service processes or servers, so that
 # the last units handed out are short. (xdist's own `--dist loadgroup` marks do not work with pytest 9:
-# xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.)
-_ONE_WORKER_PACKAGES = ("browser", "end_to_end")
+# xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads.) The fuzzing package is one unit too:
+# its first test in a process pays for loading schemathesis and for the fixtures' served mapper and
+# sandbox (alone: auditlog 14.2 s and mapper and pusher 12.7 s, 5.6 and 9.3 s after the connector's in
+# one process; the three modules 31.3 s of CPU one process each, 21.4 s in one, 2026-12-03 at load 7).
+_ONE_WORKER_PACKAGES = ("browser", "end_to_end", "fuzz")
 # The longest units, longest first (the order matters, the figures are a guide): handed out before all
 # others, so that the last units handed out are short and the two workers finish together (longest
 # processing time first). Seconds of each unit in `make test`'s two workers on the shared 2-core
 # development machine on 2026-12-03 (362.7 s in all; the sum of its phases of 2.9 s or more, so a lower
-# bound for units of many short tests): browser 105, end to end 59, the Kafka outage 49 (a private broker
-# started and restarted), fuzzing the connector 35, crash-resume 20, the pusher killed after each create
-# 17, the PostgreSQL outage 15, mapper crash (10,000 records) 15, mapper scale-out 14, service lifecycle
-# 14, the two-way run 13, fuzzing the mapper and pusher 9, planted token 8, fuzzing the auditlog 8. Alone
-# in one process at load 6: the local scripts (infra) 27 and the domain rules' property tests (unit) 18,
-# both handed out among the last units before. Sync runs (many short tests), parked pushes and the
-# activity-log flow by a junit report of an earlier run that day (55, 28 and 20 s).
+# bound for units of many short tests): browser 105, end to end 59, fuzzing 52 (the connector 35, the
+# mapper and pusher 9, the auditlog 8), the Kafka outage 49 (a private broker started and restarted),
+# crash-resume 20, the pusher killed after each create 17, the PostgreSQL outage 15, mapper crash
+# (10,000 records) 15, mapper scale-out 14, service lifecycle 14, the two-way run 13, planted token 8.
+# Alone in one process at load 6: the local scripts (infra) 27 and the domain rules' property tests
+# (unit) 18, both handed out among the last units before. Sync runs (many short tests), parked pushes
+# and the activity-log flow by a junit report of an earlier run that day (55, 28 and 20 s).
 _LONGEST_UNITS = (
     "browser",
     "end_to_end",
+    "fuzz",
     "tests/outages/test_kafka_outage.py",
-    "tests/fuzz/test_connector_api.py",
     "tests/integration/connector/test_sync_runs.py",
     "tests/integration/connector/test_crash_resume.py",
     "tests/integration/pusher/test_pusher_service.py",
@@ -72,9 +75,7 @@ _LONGEST_UNITS = (
     "tests/integration/test_service_lifecycle.py",
     "tests/integration/pusher/test_two_way_run.py",
     "tests/unit/sync_rules/test_domains.py",
-    "tests/fuzz/test_mapper_and_pusher_apis.py",
     "tests/integration/connector/test_planted_token.py",
-    "tests/fuzz/test_auditlog_api.py",
     "tests/integration/test_activity_log_flow.py",
 )
 # Then the packages whose tests start service processes or servers, the unit tests last.

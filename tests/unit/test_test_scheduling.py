@@ -32,9 +32,9 @@ def test_the_longest_units_go_out_first_longest_first_and_unit_tests_last() -> N
     units = [_work_unit_of(nodeid) for nodeid in sorted(nodeids, key=_handed_out_rank)]
     assert units == [
         "browser",
+        "fuzz",
         "tests/outages/test_kafka_outage.py",
         "tests/outages/test_postgres_outage.py",
-        "tests/fuzz/test_auditlog_api.py",
         "tests/integration/test_inbox.py",
         "tests/sandbox/test_x.py",
         "tests/unit/test_openapi.py",
