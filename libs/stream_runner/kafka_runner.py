@@ -43,6 +43,17 @@ def incoming_from(record: ConsumerRecord[bytes, bytes], namespace: TopicNamespac
     )
 
 
+def incoming_of(records: Sequence[ConsumerRecord[bytes, bytes]], topic: str) -> list[IncomingMessage]:
+    """`incoming_from` of each record of one partition, whose logical topic is `topic` (named once per
+    partition, not per record)."""
+    return [
+        IncomingMessage(
+            topic, r.partition, r.offset, r.key, r.value, tuple(r.headers) if r.headers else (), r.timestamp
+        )
+        for r in records
+    ]
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: KafkaStreamRunner) -> None:
         self._runner = runner
@@ -329,12 +340,15 @@ class KafkaStreamRunner:
         """Process one poll's records of every partition as one batch (each partition's in order), so
         a batch handler gets up to `max_poll_records` changes per transaction, not one partition's share.
         """
-        records = [r for partition_records in batches.values() for r in partition_records]
-        if stop.is_set() or not records:
+        messages = [
+            message
+            for partition, records in batches.items()
+            if records
+            for message in incoming_of(records, self._logical(partition))
+        ]
+        if stop.is_set() or not messages:
             return
-        results = await self._processor.process_batch(
-            [incoming_from(r, self._namespace) for r in records], stop
-        )
+        results = await self._processor.process_batch(messages, stop)
         for processed in results:
             self._deliveries.extend(processed.deliveries)
         # A rebalance may have taken partitions away while the batch was applied (a replica joining): their

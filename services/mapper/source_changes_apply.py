@@ -195,6 +195,10 @@ class BatchView:
         )
 
 
+_OBJECTS = {obj.value: obj for obj in SyncObject}
+"""A stored row's object column as its SyncObject (a dict look-up, not the enum's call)."""
+
+
 async def load_view(
     store: AbmRecords,
     fresh: Sequence[Fresh],
@@ -210,15 +214,21 @@ async def load_view(
     linked += [(t, c.object.value, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
     link_rows = await store.links(linked, lock=lock)
     for (tenant, obj, pid), row in link_rows.items():
-        view.add_link((tenant, SyncObject(obj), pid), row)
-    touched = {(t, SyncObject(o), p) for t, o, p in linked}
+        view.add_link((tenant, _OBJECTS[obj], pid), row)
+    # One pass over the view's links and one over the changes, each in its order, bucketed by object (a
+    # SyncObject is a str: equal to its value, as `linked` holds it).
+    touched = set(linked)
+    ids: dict[SyncObject, list[tuple[str, str]]] = {obj: [] for obj in SyncObject}
+    keys: dict[SyncObject, list[tuple[str, str]]] = {obj: [] for obj in SyncObject}
+    for (t, o, p), link in view.links.items():
+        if (t, o, p) in touched:
+            ids[o].append((t, link.abm_id))
+    for t, c, k in fresh:
+        if k is not None:
+            keys[c.object].append((t, k))
     for obj in SyncObject:
-        ids = [
-            (t, link.abm_id) for (t, o, p), link in view.links.items() if o is obj and (t, o, p) in touched
-        ]
-        keys = [(t, k) for t, c, k in fresh if c.object is obj and k is not None]
-        rows = (await store.records_by_id(obj, ids, lock=lock)) if ids else []
-        rows += (await store.records_by_key(obj, keys, lock=lock)) if keys else []
+        rows = (await store.records_by_id(obj, ids[obj], lock=lock)) if ids[obj] else []
+        rows += (await store.records_by_key(obj, keys[obj], lock=lock)) if keys[obj] else []
         for row in rows:
             view.add_record(row, obj)
     return view
@@ -257,6 +267,10 @@ class Applied:
 
     plan: Plan | None
     saved: list[OutgoingMessage]
+
+    def __init__(self, plan: Plan | None, saved: list[OutgoingMessage]) -> None:
+        fields = self.__dict__  # one per change: set as Plan sets its fields
+        fields["plan"], fields["saved"] = plan, saved
 
 
 @dataclass(frozen=True)

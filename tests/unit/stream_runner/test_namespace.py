@@ -10,7 +10,7 @@ from mapper.settings import MapperSettings
 from psyncctl.settings import CtlSettings
 from schemas.topics import ALL_TOPICS, SOURCE_CHANGES
 from stream_runner import namespace
-from stream_runner.kafka_runner import incoming_from
+from stream_runner.kafka_runner import incoming_from, incoming_of
 from stream_runner.namespace import TopicNamespace, check_prefix
 
 
@@ -66,6 +66,24 @@ def test_a_consumed_record_reaches_the_handlers_by_its_logical_topic() -> None:
     )  # fmt: skip
     message = incoming_from(record, TopicNamespace("blue-"))
     assert (message.topic, message.partition, message.offset) == (SOURCE_CHANGES.name, 3, 7)
+
+
+def test_a_partitions_records_become_the_messages_each_record_would() -> None:
+    records = [
+        ConsumerRecord(
+            topic="blue-psync.source-changes.v1", partition=3, offset=offset, timestamp=1000 + offset,
+            timestamp_type=0, key=key, value=value, checksum=None, serialized_key_size=1,
+            serialized_value_size=1, headers=headers,
+        )
+        for offset, key, value, headers in [
+            (7, b"k", b"v", []),
+            (8, None, None, [("trace", b"1"), ("x", b"")]),
+            (9, b"k2", b"v2", None),
+        ]
+    ]  # fmt: skip
+    assert incoming_of(records, SOURCE_CHANGES.name) == [
+        incoming_from(record, TopicNamespace("blue-")) for record in records
+    ]
 
 
 def test_the_settings_check_the_prefix_once_and_keep_the_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
