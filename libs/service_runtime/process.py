@@ -97,6 +97,8 @@ def tune_garbage_collection() -> None:
     # bench_mapper_apply (50,000 records, batches of 2,000) spent 0.80 s CPU in collections (about 7% of
     # its CPU, gc.callbacks), each young collection scanning a batch's live objects; at 100,000, 0.22 s.
     gc.set_threshold(100_000, 10, 10)
+    # A service's entry point paused the collector while the process started (service_runtime.process_start).
+    gc.enable()
 
 
 async def serve_until_stopped(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# First, before anything imports structlog: see there.
-import service_runtime.without_rich  # noqa: F401
+# First, before anything else is imported: see there.
+import service_runtime.process_start  # noqa: F401
 
 # isort: split
 

@@ -1,5 +1,6 @@
-"""What a service process does not import before it serves: libraries only some paths need, imported on
-first use (each costs every start of every service process CPU: about 80 starts in a test run)."""
+"""What a service process does not do before it serves: import libraries only some paths need (imported on
+first use), collect cyclic garbage while it imports (each costs every start of every service process CPU:
+about 80 starts in a test run)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ def test_the_service_entry_points_import_none_of_the_libraries_left_for_later() 
     # Standard error a pipe, as a service's is under a supervisor or in a container.
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_garbage_collector_is_paused_while_a_service_starts_and_runs_once_it_serves() -> None:
+    code = (
+        "import gc\n"
+        "import mapper.__main__\n"
+        "from service_runtime.process import tune_garbage_collection\n"
+        "print(gc.isenabled())\n"
+        "tune_garbage_collection()  # what serve_until_stopped calls once the service serves\n"
+        "print(gc.isenabled(), gc.get_threshold()[0], gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "100000", "True"]
 
 
 def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
