@@ -1,32 +1,36 @@
 """Source changes applied in batches: one transaction, set-based reads and writes, plans made in order.
 
-Changes of one batch are planned one after the other against an in-memory view of the rows they touch
-(loaded and locked up front), so a later change sees what an earlier one did, exactly as if they had been
-applied one by one; the view is then written back once. Used for a batch of one as well.
+Changes of one batch are planned one after the other against an in-memory view of the rows they touch,
+so a later change sees what an earlier one did, exactly as if they had been applied one by one; the view
+is then written back once. Used for a batch of one as well.
 
-Match keys (one non-duplicate record per domain, email or deal id, across processes). Two mappers apply
-different partitions at once, and organizations of one domain land on both (changes are keyed by
-Pipedrive id; the sandbox's seed, like real data, has about 3% duplicate websites within 50 ids, so
-nearly every pair of concurrent batches shares a domain). The batch plans without key locks, then locks
-only the keys it creates a non-duplicate record under (`BatchView.created_keys`, one statement, in lock
-id order) and reads the store again under just those keys. A record found there was committed by another
-process after this batch loaded (before, the load would have found it and the plan not created one):
-the view is rebuilt with it and only the changes it affects are planned again (`replan_affected`: those
-of a found key, and after them whatever reads a link, record or key an affected change touched), the
-rest keep their plans. A re-plan can only create under keys it locked already, save a rare one (a change
-an import now skips leaves its Pipedrive id unlinked for a later change); those are locked and read in
-the same way until none is new. Anyone else who creates under a key (a reveal, `abm_signals`) locks it
-first and holds it through commit, so: a unit holding a key that reads no record under it is the only
-one that may create it, and a unit that takes the key after another committed reads that one's record
-(a later change sees what an earlier one made); the unique index stays unviolated, nothing retries.
+Two mappers apply different partitions at once, and organizations of one domain land on both (changes
+are keyed by Pipedrive id; the sandbox's seed, like real data, has about 3% duplicate websites within 50
+ids, so nearly every pair of concurrent batches shares a domain). What must hold across processes: one
+non-duplicate record per domain, email or deal id, a record's fields never written over from a stale read,
+and a change applied after another committed sees what that one made. The batch loads its links locked
+(a Pipedrive id is one partition's) and its records unlocked, plans, and only then (`settle`) locks what
+it writes: the keys it creates a non-duplicate record under (`BatchView.created_keys`, advisory locks,
+one statement in lock id order) and the loaded records it writes over (`BatchView.changed_loaded`, FOR
+UPDATE, in one fixed order), reading both again. A record found under such a key, or a record that
+differs from its loaded row, was committed by another process after this batch loaded: the view is
+rebuilt with it and only the changes it reaches are planned again (`replan_affected`: those of a found
+key or reading a changed record, and after them whatever reads a link, record or key a re-planned change
+touched); the rest keep their plans. A re-plan rarely creates under a key or writes a record not locked
+yet (a change an import now skips leaves its Pipedrive id unlinked for a later change); those are
+locked and read in the same way until none is new. Anyone else who creates under a key (a reveal,
+`abm_signals`) locks it first and holds it through commit, so a unit holding a key that reads no record
+under it is the only one that may create there, and one that takes the key after another committed
+reads that one's record; the unique index stays unviolated, nothing retries.
 
-Why not lock every upsert's key before the batch reads, as before: the locks were then held through
-load, planning, writes and commit, so the two mappers, sharing a key in almost every batch, ran one
-after the other (end-to-end bench, 100,000 organizations: the lock statement waited 10 s of a 36 s run).
-Now a lock is held only from after planning to commit, a batch waits only for the other's writes, and
-only a few changes are planned twice. A second lock statement, while the first's keys are held, can
-deadlock with another unit; PostgreSQL then fails one, and the runner retries it (transient). A record
-the first load locked and another unit's later re-read wants could do the same; both are rare.
+Why not lock before reading, as before (every upsert's key, then each loaded record FOR UPDATE): the
+locks were then held through load, planning, writes and commit, so the two mappers, sharing a key in
+almost every batch, ran one after the other (end-to-end bench, 100,000 organizations: the lock statement
+waited 27 s of a 107 s run on a busy machine, 10 s of 36 s on a quiet one), and a record two batches
+both read (a domain of three organizations) held one batch for the other's whole batch. Now locks are
+held from after planning to commit, a batch waits at most for the other's writes, and only a few
+changes are planned twice. A second lock statement while the first's locks are held can deadlock with
+another unit; PostgreSQL then fails one, and the runner retries it (a transient error); it is rare.
 """
 
 from __future__ import annotations
@@ -90,17 +94,33 @@ class BatchView:
         self.by_key: dict[RecordKey, str] = {}
         self.links: dict[LinkKey, _Link] = {}
         self.merges: list[tuple[str, SyncObject, int, int]] = []
-        self._loaded_records: list[tuple[dict[str, Any], SyncObject]] = []
+        self._loaded_records: dict[RecordKey, tuple[dict[str, Any], SyncObject]] = {}
         self._loaded_links: list[tuple[LinkKey, dict[str, Any]]] = []
 
-    def rebuilt(self) -> BatchView:
-        """A new view of the rows this one loaded, as they were loaded (no change planned on it yet)."""
+    def rebuilt(self, newer: Sequence[tuple[dict[str, Any], SyncObject]] = ()) -> BatchView:
+        """A new view of the rows this one loaded (no change planned on it yet), `newer` rows (records
+        read again, or found) in place of or besides them."""
         view = BatchView()
         for key, link_row in self._loaded_links:
             view.add_link(key, link_row)
-        for record_row, obj in self._loaded_records:
+        for record_row, obj in (*newer, *self._loaded_records.values()):
             view.add_record(record_row, obj)
         return view
+
+    def changed_loaded(self) -> list[RecordKey]:
+        """The loaded records the batch writes over, in a fixed order."""
+        return sorted(key for key, r in self.records.items() if r.dirty and not r.new)
+
+    def stale(
+        self, obj: SyncObject, rows: Sequence[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], SyncObject]]:
+        """Those of `rows` (records read again) that differ from the rows the view loaded."""
+        loaded = self._loaded_records
+        return [
+            (row, obj) for row in rows
+            if (old := loaded.get((row["tenant_id"], obj, row["abm_id"]))) is None
+            or (old[0]["fields"], old[0]["deleted_in_crm"]) != (row["fields"], row["deleted_in_crm"])
+        ]  # fmt: skip
 
     def created_keys(self) -> list[MatchLock]:
         """The match keys the batch creates a non-duplicate record under, each once, in a fixed order."""
@@ -118,7 +138,7 @@ class BatchView:
         """A record row as loaded (a record the view holds already is left as the batch made it)."""
         if (row["tenant_id"], obj, row["abm_id"]) in self.records:
             return
-        self._loaded_records.append((row, obj))
+        self._loaded_records[(row["tenant_id"], obj, row["abm_id"])] = (row, obj)
         record = _Record(
             row["tenant_id"], obj, row["abm_id"], row["match_key"], row["is_duplicate"],
             dict(row["fields"]), row["deleted_in_crm"],
@@ -206,8 +226,9 @@ async def load_view(
     *,
     lock: bool = True,
 ) -> BatchView:
-    """Load (and lock, unless `lock` is false: a dry run) every row the fresh changes may touch, into a
-    new view or into `view`, whose rows stay as earlier changes left them."""
+    """Load every row the fresh changes may touch, into a new view or into `view`, whose rows stay as
+    earlier changes left them: links locked (unless `lock` is false: a dry run), records not (those the
+    batch writes over are locked and read again once it is planned, `settle`)."""
     view = view if view is not None else BatchView()
     linked = [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh]
     # A merge links its survivor to the merged record's ABM record only when the survivor has no link yet.
@@ -227,8 +248,8 @@ async def load_view(
         if k is not None:
             keys[c.object].append((t, k))
     for obj in SyncObject:
-        rows = (await store.records_by_id(obj, ids[obj], lock=lock)) if ids[obj] else []
-        rows += (await store.records_by_key(obj, keys[obj], lock=lock)) if keys[obj] else []
+        rows = (await store.records_by_id(obj, ids[obj], lock=False)) if ids[obj] else []
+        rows += (await store.records_by_key(obj, keys[obj], lock=False)) if keys[obj] else []
         for row in rows:
             view.add_record(row, obj)
     return view
@@ -314,16 +335,18 @@ def replan_affected(
     settings: Mapping[str, TenantSettings | None],
     planned: Sequence[Planned],
     found: Iterable[MatchLock],
+    changed: Iterable[RecordKey] = (),
 ) -> list[Planned]:
-    """The batch planned again on `view` (rebuilt, with records another process committed under the
-    `found` keys since the batch loaded): a change is planned anew when its key was found or an earlier
-    re-planned change created under it (before or now), or when an earlier re-planned change touched one
-    of its Pipedrive ids (its own, a merge's survivor) or read or named an ABM id it reads; every
-    other keeps its plan (its situation is the same), and each is applied to the view in order. The same
-    plans and view as planning the whole batch again, for the few changes a shared key reaches."""
+    """The batch planned again on `view` (rebuilt with what another process committed since the batch
+    loaded: records under the `found` keys, and the `changed` records as they stand now): a change is
+    planned anew when its key was found or an earlier re-planned change created under it (before or
+    now), when it reads a changed record, or when an earlier re-planned change touched one of its
+    Pipedrive ids (its own, a merge's survivor) or read or named an ABM id it reads; every other keeps
+    its plan (its situation is the same), and each is applied to the view in order. The same plans and
+    view as planning the whole batch again, for the few changes another process's writes reach."""
     keys: set[MatchLock] = set(found)
     links: set[LinkKey] = set()
-    ids: set[RecordKey] = set()
+    ids: set[RecordKey] = set(changed)
     again: list[Planned] = []
     for one in planned:
         tenant, change, obj = one.tenant, one.change, one.change.object
@@ -350,33 +373,43 @@ def _creates_under_key(plan: Plan) -> bool:
     return plan.kind is PlanKind.CREATE and not plan.duplicate
 
 
-async def settle_created_keys(
+async def settle(
     store: AbmRecords,
     view: BatchView,
     settings: Mapping[str, TenantSettings | None],
     planned: list[Planned],
 ) -> tuple[BatchView, list[Planned]]:
-    """Lock the keys the planned batch creates non-duplicate records under and read the store under them
-    again: a record another process committed there meanwhile is taken into a rebuilt view and the
-    changes it reaches are planned again (keys a re-plan newly creates under are locked in turn)."""
-    locked: set[MatchLock] = set()
-    while new := [key for key in view.created_keys() if key not in locked]:
-        await store.lock_match_keys(new)
-        locked.update(new)
-        rows = [
-            (row, obj)
-            for obj in SyncObject
-            if (keyed := [(t, k) for t, o, k in new if o is obj])
-            for row in await store.records_by_key(obj, keyed)
-            if not view.loaded((row["tenant_id"], obj, row["abm_id"]))
-        ]
-        if not rows:
+    """Lock what the planned batch writes and plan again what another process changed meanwhile: the keys
+    it creates non-duplicate records under (a record found there is new to the batch) and the loaded
+    records it writes over (read again, locked: one that differs from its loaded row was written since).
+    The changes a found or changed record reaches are planned again on a rebuilt view; what a re-plan
+    newly creates under or writes over is locked and read in turn."""
+    keys: set[MatchLock] = set()
+    ids: set[RecordKey] = set()
+    while True:
+        new_keys = [key for key in view.created_keys() if key not in keys]
+        new_ids = [key for key in view.changed_loaded() if key not in ids]
+        if not new_keys and not new_ids:
             break
-        view = view.rebuilt()
-        for row, obj in rows:
-            view.add_record(row, obj)
-        found = [(row["tenant_id"], obj, row["match_key"]) for row, obj in rows]
-        planned = replan_affected(view, settings, planned, found)
+        if new_keys:
+            await store.lock_match_keys(new_keys)
+        keys.update(new_keys)
+        ids.update(new_ids)
+        found: list[tuple[dict[str, Any], SyncObject]] = []
+        changed: list[tuple[dict[str, Any], SyncObject]] = []
+        for obj in SyncObject:
+            if keyed := [(t, k) for t, o, k in new_keys if o is obj]:
+                found += view.stale(obj, await store.records_by_key(obj, keyed))
+            if by_id := [(t, i) for t, o, i in new_ids if o is obj]:
+                changed += view.stale(obj, await store.records_by_id(obj, by_id))
+        if not found and not changed:
+            break
+        view = view.rebuilt([*found, *changed])
+        planned = replan_affected(
+            view, settings, planned,
+            [(row["tenant_id"], obj, row["match_key"]) for row, obj in found],
+            [(row["tenant_id"], obj, row["abm_id"]) for row, obj in (*found, *changed)],
+        )  # fmt: skip
     return view, planned
 
 
@@ -403,7 +436,7 @@ async def apply_source_changes(
     if fresh:
         await load_view(unit.records, fresh, view)
         planned = plan_batch(view, settings, fresh)
-        view, planned = await settle_created_keys(unit.records, view, settings, planned)
+        view, planned = await settle(unit.records, view, settings, planned)
     repeats = [(e.tenantid, e.id) for (e, _), new in zip(items, fresh_flags, strict=True) if not new]
     saved = await unit.inbox.saved_outputs_of(repeats)
     plans = iter(planned)

@@ -2,7 +2,8 @@
 (their source changes are keyed by Pipedrive id): one account, both organizations linked to it, and both
 batches apply in one go (no unique violation, so no retries, no split, nothing dead-lettered). The
 contended path of `mapper.source_changes_apply`: a batch that planned to create under a key, and found
-on locking it that another unit committed a record there meanwhile, plans the changes it reaches again."""
+on locking it that another unit committed a record there meanwhile, or that a record it writes over was
+written meanwhile, plans the changes that reaches again."""
 
 from __future__ import annotations
 
@@ -28,13 +29,15 @@ ORG = SyncObject.ORGANIZATION
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
-def organization(tenant: str, pipedrive_id: int, website: str, partition: int, at: datetime = AT) -> Any:
+def organization(
+    tenant: str, pipedrive_id: int, website: str, partition: int, at: datetime = AT, **more: Any
+) -> Any:
     change = SourceChange(
         object=ORG,
         pipedrive_id=pipedrive_id,
         action=ChangeAction.UPSERTED,
         update_time=at,
-        record={"id": pipedrive_id, "name": f"Org {pipedrive_id}", "website": website},
+        record={"id": pipedrive_id, "name": f"Org {pipedrive_id}", "website": website, **more},
         origin=ChangeOrigin.POLL,
     )
     key = source_change_key(tenant, ORG, pipedrive_id)
@@ -155,3 +158,37 @@ async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates
         8: accounts["beta.io"]["abm_id"],
     }
     assert accounts["acme.io"]["fields"]["website"] == "beta.io"  # 4's later version, applied last to it
+
+
+async def test_two_batches_updating_one_account_keep_each_others_fields(
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+) -> None:
+    harness = MapperHarness(pg_pool, mapper_schema)
+    tenant = harness.tenant
+    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
+    [made] = await first.source_changed_batch([organization(tenant, 1, "acme.io", 3)])
+    assert result_of(made)["outcome"] == "created"
+    # Both batches load the account unlocked and plan an update of it. The first locks it and is held at
+    # its write; the second, locking it too, waits, then reads it as the first left it and writes its
+    # change over that (the first's address stays), not over the row it loaded.
+    gate = await asyncpg.connect(database_url)
+    try:
+        release = gate.transaction()
+        await release.start()
+        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+        one = asyncio.ensure_future(
+            first.source_changed_batch([organization(tenant, 3, "acme.io", 3, address="1 Main St")])
+        )
+        await until_waiting(pg_pool, gate.get_server_pid(), 1)
+        other = asyncio.ensure_future(second.source_changed_batch([organization(tenant, 4, "acme.io", 7)]))
+        await until_waiting(pg_pool, gate.get_server_pid(), 2)
+        await release.commit()
+        handled = [*await one, *await other]
+    finally:
+        await gate.close()
+
+    [account] = await harness.rows("accounts")
+    assert [result_of(h)["outcome"] for h in handled] == ["updated", "updated"]
+    assert {result_of(h)["abm_id"] for h in handled} == {account["abm_id"]}
+    assert account["fields"]["name"] == "Org 4"
+    assert account["fields"]["address"] == "1 Main St"

@@ -1,6 +1,7 @@
-"""The keys a planned batch locks, the lock ids they get, and what the batch does when another process
-committed a record under one of them after the batch loaded (`settle_created_keys`): only the changes
-the record reaches are planned again, with the plans and view a whole re-plan would make."""
+"""The keys and records a planned batch locks, the lock ids keys get, and what the batch does when another
+process committed a record under one of those keys, or changed one of those records, after the batch
+loaded (`settle`): only the changes that reaches are planned again, with the plans and view a whole
+re-plan would make."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from mapper.source_changes_apply import (
     BatchView,
     Fresh,
     MatchLock,
+    load_view,
     plan_batch,
     replan_affected,
-    settle_created_keys,
+    settle,
 )
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import (
@@ -163,7 +165,7 @@ async def test_settling_locks_planned_creates_and_replans_what_another_process_c
     store = OtherProcessCommits(MapperTables(), {"acme.io": "theirs"})
     view = BatchView()
     planned = plan_batch(view, SETTINGS, BATCH)
-    view, settled = await settle_created_keys(store, view, SETTINGS, planned)
+    view, settled = await settle(store, view, SETTINGS, planned)
 
     assert store.locked == [
         [("t1", ORG, d) for d in ("acme.io", "beta.io", "delta.io", "gamma.io", "other.io")]
@@ -182,8 +184,36 @@ async def test_a_replan_that_creates_under_a_new_key_locks_and_reads_that_key_to
     view = BatchView()
     planned = plan_batch(view, SETTINGS, batch)
     assert [p.plan.kind for p in planned] == [PlanKind.CREATE, PlanKind.UPDATE]
-    view, settled = await settle_created_keys(store, view, SETTINGS, planned)
+    view, settled = await settle(store, view, SETTINGS, planned)
 
     assert store.locked == [[("t1", ORG, "e.io")], [("t1", ORG, "f.io")]]
     assert [p.plan.kind for p in settled] == [PlanKind.SKIP, PlanKind.CREATE]
     assert view.created_keys() == [("t1", ORG, "f.io")]
+
+
+async def test_a_record_changed_since_the_load_is_read_again_and_not_written_over() -> None:
+    tables = MapperTables()
+    store = InMemoryAbmRecords(tables)
+    await store.insert_records(ORG, [("t1", "theirs", "acme.io", False, {"name": "Acme"}, False)])
+    batch = [org(2, "acme.io"), org(3, "other.io"), org(4, "acme.io")]
+    view = await load_view(store, batch)
+    planned = plan_batch(view, SETTINGS, batch)
+    assert view.changed_loaded() == [("t1", ORG, "theirs")]
+    # Another process writes the account after this batch loaded it, before it locks it.
+    await store.update_records(ORG, [("t1", "theirs", {"name": "Acme", "industry": "Retail"}, False)])
+    view, settled = await settle(store, view, SETTINGS, planned)
+
+    assert [one is before for one, before in zip(settled, planned, strict=True)] == [False, True, False]
+    assert settled[0].plan.kind is PlanKind.UPDATE and settled[0].plan.abm_id == "theirs"
+    assert view.records[("t1", ORG, "theirs")].fields["industry"] == "Retail"  # kept, not written over
+    assert view.records[("t1", ORG, "theirs")].fields["name"] == "Org 4"
+
+
+async def test_records_nobody_changed_are_locked_and_keep_their_plans() -> None:
+    store = InMemoryAbmRecords(MapperTables())
+    await store.insert_records(ORG, [("t1", "theirs", "acme.io", False, {"name": "Acme"}, False)])
+    batch = [org(2, "acme.io"), org(3, "other.io")]
+    view = await load_view(store, batch)
+    planned = plan_batch(view, SETTINGS, batch)
+    settled_view, settled = await settle(store, view, SETTINGS, planned)
+    assert settled_view is view and settled == planned
