@@ -95,6 +95,7 @@ class BatchView:
         self.links: dict[LinkKey, _Link] = {}
         self.merges: list[tuple[str, SyncObject, int, int]] = []
         self._loaded_records: dict[RecordKey, tuple[dict[str, Any], SyncObject]] = {}
+        self._created: dict[MatchLock, None] = {}
         self._loaded_links: list[tuple[LinkKey, dict[str, Any]]] = []
 
     def rebuilt(self, newer: Sequence[tuple[dict[str, Any], SyncObject]] = ()) -> BatchView:
@@ -123,16 +124,9 @@ class BatchView:
         ]  # fmt: skip
 
     def created_keys(self) -> list[MatchLock]:
-        """The match keys the batch creates a non-duplicate record under, each once, in a fixed order."""
-        return sorted(
-            {(r.tenant, r.obj, r.match_key) for r in self.records.values()
-             if r.new and r.match_key is not None and not r.is_duplicate}
-        )  # fmt: skip
-
-    def loaded(self, key: RecordKey) -> bool:
-        """Whether the view holds the record as loaded from the store (not one the batch creates)."""
-        record = self.records.get(key)
-        return record is not None and not record.new
+        """The match keys the batch creates a non-duplicate record under, each once, in the order it
+        creates them (`lock_match_keys` takes the locks in its own fixed order)."""
+        return list(self._created)
 
     def add_record(self, row: dict[str, Any], obj: SyncObject) -> None:
         """A record row as loaded (a record the view holds already is left as the batch made it)."""
@@ -180,6 +174,7 @@ class BatchView:
             self.records[(tenant, obj, plan.abm_id)] = record
             if plan.match_key is not None and not plan.duplicate:
                 self.by_key[(tenant, obj, plan.match_key)] = plan.abm_id
+                self._created[(tenant, obj, plan.match_key)] = None
             self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version)
         elif plan.kind is PlanKind.UPDATE:
             self._update(tenant, obj, plan.abm_id, plan.fields, deleted=False)
@@ -296,14 +291,36 @@ class Applied:
 
 @dataclass(frozen=True)
 class Planned:
-    """One fresh change as planned: the change, its key, its plan, and the ABM ids its plan read or
-    names (the linked record, the key's record, the target), which say whether a re-plan reaches it."""
+    """One fresh change as planned: the change, its key, the situation it was planned in, its plan."""
 
     tenant: str
     change: SourceChange
     match_key: str | None
+    situation: Situation
     plan: Plan
-    reads: tuple[str, ...]
+
+    def __init__(
+        self, tenant: str, change: SourceChange, match_key: str | None, situation: Situation, plan: Plan
+    ) -> None:
+        fields = self.__dict__  # one per change: set as Plan sets its fields
+        fields["tenant"], fields["change"], fields["match_key"] = tenant, change, match_key
+        fields["situation"], fields["plan"] = situation, plan
+
+    def reads_any(self, ids: set[RecordKey]) -> bool:
+        """Whether the plan read or names one of `ids` (the linked record is the link's)."""
+        tenant, obj, situation, plan = self.tenant, self.change.object, self.situation, self.plan
+        return (
+            (plan.abm_id is not None and (tenant, obj, plan.abm_id) in ids)
+            or (situation.link is not None and (tenant, obj, situation.link.abm_id) in ids)
+            or (situation.key_match is not None and (tenant, obj, situation.key_match.abm_id) in ids)
+        )
+
+    def reads(self) -> tuple[str, ...]:
+        """The ABM ids the plan read or names (the linked record, the key's record, the target): whether
+        a re-plan reaches the change."""
+        situation = self.situation
+        read = (situation.link, situation.linked_record, situation.key_match, self.plan)
+        return tuple(r.abm_id for r in read if r is not None and r.abm_id is not None)
 
 
 def plan_one(
@@ -314,8 +331,7 @@ def plan_one(
     situation = view.situation(tenant, change, match_key)
     new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
     plan = plan_change(change, settings[tenant], situation, new_id, match_key)
-    read = (situation.link, situation.linked_record, situation.key_match, plan)
-    return Planned(tenant, change, match_key, plan, tuple(r.abm_id for r in read if r and r.abm_id))
+    return Planned(tenant, change, match_key, situation, plan)
 
 
 def plan_batch(
@@ -344,24 +360,28 @@ def replan_affected(
     Pipedrive ids (its own, a merge's survivor) or read or named an ABM id it reads; every other keeps
     its plan (its situation is the same), and each is applied to the view in order. The same plans and
     view as planning the whole batch again, for the few changes another process's writes reach."""
-    keys: set[MatchLock] = set(found)
+    keys: set[tuple[str, SyncObject, str | None]] = set(found)
     links: set[LinkKey] = set()
     ids: set[RecordKey] = set(changed)
     again: list[Planned] = []
     for one in planned:
-        tenant, change, obj = one.tenant, one.change, one.change.object
-        key = (tenant, obj, one.match_key) if one.match_key is not None else None
-        own_links = [(tenant, obj, pid) for pid in (change.pipedrive_id, change.merged_into_id) if pid]
-        reached = (
-            (key is not None and key in keys)
-            or any(link in links for link in own_links)
-            or any((tenant, obj, abm_id) in ids for abm_id in one.reads)
-        )
-        if reached:
+        tenant, change = one.tenant, one.change
+        obj, merged = change.object, change.merged_into_id
+        key = (tenant, obj, one.match_key)  # never in `keys` without a match key
+        if (
+            key in keys
+            or (tenant, obj, change.pipedrive_id) in links
+            or (merged is not None and (tenant, obj, merged) in links)
+            or one.reads_any(ids)
+        ):
             before, one = one, plan_one(view, settings, tenant, change, one.match_key)
-            links.update(own_links)
-            ids.update((tenant, obj, abm_id) for abm_id in (*before.reads, *one.reads))
-            if key is not None and (_creates_under_key(before.plan) or _creates_under_key(one.plan)):
+            links.add((tenant, obj, change.pipedrive_id))
+            if merged is not None:
+                links.add((tenant, obj, merged))
+            ids.update((tenant, obj, abm_id) for abm_id in (*before.reads(), *one.reads()))
+            if one.match_key is not None and (
+                _creates_under_key(before.plan) or _creates_under_key(one.plan)
+            ):
                 keys.add(key)
         view.apply(tenant, change, one.plan)
         again.append(one)
