@@ -11,7 +11,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import structlog
-import uvloop
 from aiohttp import web
 
 from service_runtime.http_server import ApiRunner
@@ -26,17 +25,6 @@ class WorkerFailed(Exception):
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running task that returns once the stop event is set (after finishing in-flight work)."""
-
-
-def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
-    """Run a service process's main coroutine to its end on uvloop's event loop (libuv), not asyncio's
-    default selector loop: the same asyncio API, with the loop's own work (callbacks, socket reads and
-    writes for Kafka and PostgreSQL) in C. The mapper's CPU per applied change (its batches decoded,
-    applied on PostgreSQL and handed to the producer, in one process), seven pairs back to back at loads
-    of 5 to 12: 122 to 183 µs on uvloop against 138 to 187 on asyncio's loop, lower in 5 pairs of 7, the
-    median of the pairs' differences 17 µs."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

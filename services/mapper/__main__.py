@@ -7,16 +7,16 @@ import service_runtime.process_start  # noqa: F401
 
 # isort: split
 
+import asyncio
+
 from mapper.bootstrap import run_service
 from mapper.settings import MapperSettings
-from service_runtime.process import run_on_uvloop
 from service_runtime.settings import settings_from_environment
 
 
 def main() -> None:
-    """Entrypoint: settings from the environment, then run until stopped (on uvloop: the loop's own work
-    is a share of every applied change's CPU)."""
-    run_on_uvloop(run_service(settings_from_environment(MapperSettings)))
+    """Entrypoint: settings from the environment, then run until stopped."""
+    asyncio.run(run_service(settings_from_environment(MapperSettings)))
 
 
 if __name__ == "__main__":
