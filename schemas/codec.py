@@ -138,6 +138,12 @@ class EnvelopeTemplate:
             raise AssertionError("the envelope's data is not its last attribute")
         self._tail = tail[:-3]
 
+    @property
+    def pieces(self) -> tuple[bytes, bytes, bytes]:
+        """The event's JSON around its id's JSON, its subject's and its data's (`encode` joins them
+        with those and the closing `}`), for callers that write the three as they join them."""
+        return self._head, self._middle, self._tail
+
     def encode(self, event_id: str, subject: str, data: bytes) -> bytes:
         """The event's bytes (`data`: the payload as JSON)."""
         dumps = orjson.dumps

@@ -177,9 +177,25 @@ def reader_of(model: type[BaseModel]) -> Reader | None:
     return reader
 
 
+_MAX_SHAPES = 256
+"""Key orders whose added attributes a reader keeps (a page's records mostly share one or a few)."""
+
+
 def _compile(fields: Sequence[_Field]) -> Reader:
     declared = frozenset(field.name for field in fields)
     steps = tuple((f.name, f.kept, f.convert, f.default) for f in fields)
+    added: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+    """Per key order of a record: its attributes the model does not declare, in that order (None when
+    one of them is a name pydantic reads itself), found once rather than per record."""
+
+    def added_of(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+        names: tuple[str, ...] | None = tuple(key for key in keys if key not in declared)
+        if names is not None and any(key[:1] == "_" for key in names):
+            names = None  # pydantic's own reading of such names
+        if len(added) >= _MAX_SHAPES:
+            added.clear()
+        added[keys] = names
+        return names
 
     def read(item: Any) -> Values:
         if type(item) is not dict:
@@ -197,11 +213,12 @@ def _compile(fields: Sequence[_Field]) -> Reader:
                 values[name] = convert(value)
             else:
                 raise _NotPlain
-        for key, value in item.items():
-            if key not in declared:
-                if key[:1] == "_":
-                    raise _NotPlain  # pydantic's own reading of such names
-                values[key] = value
+        keys = tuple(item)
+        names = added[keys] if keys in added else added_of(keys)
+        if names is None:
+            raise _NotPlain
+        for key in names:
+            values[key] = item[key]
         return values
 
     return read

@@ -131,6 +131,19 @@ class UpsertEncoder:
         self._data_head, self._before_time, self._before_record, self._data_tail = cut_at_placeholders(
             orjson.dumps(data), _PROBE_ID, _PROBE_TIME, _PROBE_RECORD
         )
+        # The whole message's JSON around a record's event id, pipedrive id (twice: the subject's end and
+        # the payload's), stamp and attributes, for a stamp written as API v2 writes times (ASCII that
+        # JSON writes as it is, between quotes). The event id is hex digits and dashes, the subject the
+        # key's prefix (its JSON without the closing quote) and the digits of the id.
+        head, middle, tail = self._envelope.pieces
+        self._pieces = (
+            head + b'"',
+            b'"' + middle + orjson.dumps(self._key_prefix)[:-1],
+            b'"' + tail + self._data_head,
+            self._before_time + b'"',
+            b'"' + self._before_record,
+            self._data_tail + b"}",
+        )
 
     def message(
         self, record: dict[str, Any], update_time: datetime, digest: str, *, plain_time: bool = False
@@ -145,12 +158,30 @@ class UpsertEncoder:
                 self._tenant, change, run_id=self._run_id, now=self._now, digest=digest
             )
         stamp = record["update_time"] if plain_time else written_stamp(record.get("update_time"), update_time)
-        if stamp is None:
-            stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
-        else:
-            written = stamp
+        number = str(pipedrive_id)
+        key = self._key_prefix + number
+        if stamp is not None:  # as API v2 writes times: the message as one join of its pieces
+            name = f"{self._id_prefix}{number}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
+            digits = number.encode()
+            head, after_id, after_subject, before_time, after_time, tail = self._pieces
+            value = b"".join(
+                (
+                    head,
+                    event_id_of_name(name).encode(),
+                    after_id,
+                    digits,
+                    after_subject,
+                    digits,
+                    before_time,
+                    stamp.encode(),
+                    after_time,
+                    orjson.dumps(record),
+                    tail,
+                )
+            )
+            return OutgoingMessage(_TOPIC, key, value)
+        stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
         name = f"{self._id_prefix}{pipedrive_id}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
-        key = f"{self._key_prefix}{pipedrive_id}"
         data = b"".join(
             (
                 self._data_head,
