@@ -55,7 +55,9 @@ class EventProducer:
         for (topic, partition), indexed in (await self._by_partition(messages)).items():
             batch, members = self._producer.create_batch(), list[int]()
             for index, key, message in indexed:
-                if not _append(batch, key, message):  # full: send it, start the next with this one
+                headers = list(message.headers) if message.headers else _NO_HEADERS
+                if batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
+                    # Full: send it, start the next with this message.
                     await self._send_batch(batch, topic, partition, members, deliveries)
                     batch, members = self._producer.create_batch(), list[int]()
                     if not _append(batch, key, message):
@@ -76,7 +78,11 @@ class EventProducer:
                 topic = self._namespace.topic(message.topic)
                 known = topics[message.topic] = (topic, len(await self._producer.partitions_for(topic)))
             key = message.key.encode()
-            groups.setdefault((known[0], partition_of(key, known[1])), []).append((index, key, message))
+            where = (known[0], partition_of(key, known[1]))
+            group = groups.get(where)
+            if group is None:
+                group = groups[where] = []
+            group.append((index, key, message))
         return groups
 
     async def _send_batch(
@@ -96,6 +102,10 @@ class EventProducer:
     async def check_cluster(self) -> None:
         """Readiness check: raises when no broker answers a metadata request."""
         await self._producer.client.fetch_all_metadata()
+
+
+_NO_HEADERS: list[tuple[str, bytes]] = []
+"""The headers of a message without any: aiokafka's record builder takes a list, which it only reads."""
 
 
 def _append(batch: Any, key: bytes, message: OutgoingMessage) -> bool:
