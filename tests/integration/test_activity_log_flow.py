@@ -10,8 +10,10 @@ entries, and the two runs link to each other; the open auto-push window shows it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
 ORGANIZATIONS = 14
+PIPEDRIVE_POLL_S = 0.5
+"""The least time between two polls of the sandbox's Pipedrive API on the account's token."""
 # The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
 # they may have thousands of other tenants' events to get through before this test's (alone: seconds).
 WAIT_S = 240
@@ -327,10 +331,19 @@ async def test_a_pushs_failed_records_are_pushed_again_by_a_retry_run_linked_to_
     # tests/integration/pusher/test_retry_push.py: here, every other stack's pusher on the shared Kafka
     # reads the same push requests and, without the credentials, reports them failed under the same
     # result ids; the activity log keeps whichever report comes first.)
+    # Each poll is a call on the account's token, which the pusher's creates share: paced like a client
+    # sharing the account's rate limit and token budget, a 429's wait honoured (polled every 10 to 50 ms
+    # in a loaded make test, the polls drew 429s and then the sandbox's 403 for a token ignoring them).
+    polls = {"next_at": 0.0}
+
     async def created_in_pipedrive() -> list[str]:
+        await asyncio.sleep(max(0.0, polls["next_at"] - time.monotonic()))
+        polls["next_at"] = time.monotonic() + PIPEDRIVE_POLL_S
         token = {"x-api-token": stack.sandbox.handle.api_token}
         async with stack.http.get(f"{stack.sandbox.base_url}/api/v2/organizations", headers=token) as r:
-            if r.status == 429:  # this poll outran the account's rate limit: not yet, ask again
+            if r.status == 429:  # not yet: ask again after the wait the answer gives
+                told = r.headers.get("retry-after") or r.headers.get("x-ratelimit-reset") or "1"
+                polls["next_at"] = time.monotonic() + min(float(told), 5.0)
                 return []
             assert r.status == 200, await r.text()
             return sorted(o["website"] for o in (await r.json())["data"])
