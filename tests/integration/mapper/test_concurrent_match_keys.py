@@ -8,6 +8,8 @@ written meanwhile, plans the changes that reaches again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +72,37 @@ async def until_waiting(pool: asyncpg.Pool, pid: int, count: int) -> None:
             await asyncio.sleep(0.05)
 
 
+class AccountsGate:
+    """A third transaction holding back every insert into or update of `accounts` (a SHARE lock) until
+    `release`: the units under test reach their writes and wait there, in an order the test chooses."""
+
+    def __init__(self, pool: asyncpg.Pool, connection: asyncpg.Connection) -> None:
+        self._pool, self._connection = pool, connection
+        self._transaction = connection.transaction()
+
+    async def hold(self, schema: str) -> None:
+        await self._transaction.start()
+        await self._connection.execute(f"LOCK TABLE {schema}.accounts IN SHARE MODE")
+
+    async def until_waiting(self, count: int) -> None:
+        """Returns once `count` backends wait on the gate, directly or one behind the other."""
+        await until_waiting(self._pool, self._connection.get_server_pid(), count)
+
+    async def release(self) -> None:
+        await self._transaction.commit()
+
+
+@contextlib.asynccontextmanager
+async def accounts_gate(pool: asyncpg.Pool, database_url: str, schema: str) -> AsyncIterator[AccountsGate]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        gate = AccountsGate(pool, connection)
+        await gate.hold(schema)
+        yield gate
+    finally:
+        await connection.close()
+
+
 async def test_two_mappers_create_one_account_for_a_domain(
     pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
 ) -> None:
@@ -78,20 +111,14 @@ async def test_two_mappers_create_one_account_for_a_domain(
     first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
     # Both batches read the store before either writes: a third transaction holds back every insert into
     # accounts (SHARE lock) until both mappers wait, directly or one behind the other.
-    gate = await asyncpg.connect(database_url)
-    try:
-        release = gate.transaction()
-        await release.start()
-        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+    async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
         batches = [
             asyncio.ensure_future(first.source_changed_batch([organization(tenant, 1, "acme.io", 3)])),
             asyncio.ensure_future(second.source_changed_batch([organization(tenant, 2, "www.acme.io", 7)])),
         ]
-        await until_waiting(pg_pool, gate.get_server_pid(), 2)
-        await release.commit()
+        await gate.until_waiting(2)
+        await gate.release()
         handled = [one for batch in await asyncio.gather(*batches) for one in batch]
-    finally:
-        await gate.close()
 
     outcomes = sorted(result_of(h)["outcome"] for h in handled)
     assert outcomes == ["created", "updated"]
@@ -121,20 +148,14 @@ async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates
     # The first unit locks acme.io and is held at its insert; the second plans its whole batch (nothing
     # stored yet), then waits for acme.io. Once released, the first commits acme.io's account, and the
     # second finds it under the key it locked and applies 4 and 6 (and 4's later version) to it.
-    gate = await asyncpg.connect(database_url)
-    try:
-        release = gate.transaction()
-        await release.start()
-        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+    async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
         one = asyncio.ensure_future(first.source_changed_batch([organization(tenant, 1, "acme.io", 3)]))
-        await until_waiting(pg_pool, gate.get_server_pid(), 1)
+        await gate.until_waiting(1)
         other = asyncio.ensure_future(second.source_changed_batch(batch))
-        await until_waiting(pg_pool, gate.get_server_pid(), 2)
-        await release.commit()
+        await gate.until_waiting(2)
+        await gate.release()
         [created] = await one
         handled = await other
-    finally:
-        await gate.close()
 
     accounts = {a["match_key"]: a for a in await harness.rows("accounts")}
     assert sorted(accounts) == ["acme.io", "beta.io", "other.io"]
@@ -171,21 +192,15 @@ async def test_two_batches_updating_one_account_keep_each_others_fields(
     # Both batches load the account unlocked and plan an update of it. The first locks it and is held at
     # its write; the second, locking it too, waits, then reads it as the first left it and writes its
     # change over that (the first's address stays), not over the row it loaded.
-    gate = await asyncpg.connect(database_url)
-    try:
-        release = gate.transaction()
-        await release.start()
-        await gate.execute(f"LOCK TABLE {mapper_schema}.accounts IN SHARE MODE")
+    async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
         one = asyncio.ensure_future(
             first.source_changed_batch([organization(tenant, 3, "acme.io", 3, address="1 Main St")])
         )
-        await until_waiting(pg_pool, gate.get_server_pid(), 1)
+        await gate.until_waiting(1)
         other = asyncio.ensure_future(second.source_changed_batch([organization(tenant, 4, "acme.io", 7)]))
-        await until_waiting(pg_pool, gate.get_server_pid(), 2)
-        await release.commit()
+        await gate.until_waiting(2)
+        await gate.release()
         handled = [*await one, *await other]
-    finally:
-        await gate.close()
 
     [account] = await harness.rows("accounts")
     assert [result_of(h)["outcome"] for h in handled] == ["updated", "updated"]
