@@ -48,13 +48,15 @@ KEYS_ENV := PSYNC_CREDENTIALS_KEY="$${PSYNC_CREDENTIALS_KEY:-$$(bash -c 'source 
 
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
-# `make test` runs pytest in 2 worker processes (pytest-xdist), which overlaps the waits on service
-# processes, Kafka and PostgreSQL. Each worker has a topic namespace of its own on the shared Kafka
-# (PSYNC_TOPIC_PREFIX=test-gw0. / test-gw1., tests/topic_namespace.py), so two workers' stacks of service
+# `make test` runs pytest in 3 worker processes (pytest-xdist), which overlaps the waits on service
+# processes, Kafka and PostgreSQL (on 2 cores the suite now waits more than it computes: 3 workers
+# 225 s, 2 workers 265 to 301 s, fresh clone of 604bfc9, 2026-12-03). Each worker has a topic namespace
+# of its own on the shared Kafka (PSYNC_TOPIC_PREFIX=test-gw0., test-gw1., ..., tests/topic_namespace.py),
+# so the workers' stacks of service
 # processes never consume each other's tenants' events; tests/conftest.py hands out whole test modules
 # (the browser, end-to-end and fuzzing packages whole), the longest first. PYTEST_WORKERS=0
 # runs one process (namespace test-main.).
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 
 .PHONY: help venv lock infra-up infra-down up down status test test-infra nightly faults lint format schemas \
 	sandbox bench clean-state chromium screenshots

@@ -53,8 +53,8 @@ _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
     os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
-# How `make test` spreads the tests over its xdist workers (`pytest -n 2`). Each worker has a topic namespace
-# of its own (tests/topic_namespace.py), so the stacks of service processes two workers run at once never
+# How `make test` spreads the tests over its xdist workers (`pytest -n 3`). Each worker has a topic namespace
+# of its own (tests/topic_namespace.py), so the stacks of service processes the workers run at once never
 # see each other's events. A unit of work goes to one worker as a whole: a package whose tests share one
 # stack (package-scoped fixtures) is one unit, every other test module one unit (its module-scoped stacks
 # start once). The longest units go first, then those that start service processes or servers, so that
@@ -65,7 +65,7 @@ _REACH_DEADLINE_S = 60.0
 # one process; the three modules 31.3 s of CPU one process each, 21.4 s in one, 2026-12-03 at load 7).
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end", "fuzz")
 # The longest units, longest first (the order matters, the figures are a guide): handed out before all
-# others, so that the last units handed out are short and the two workers finish together (longest
+# others, so that the last units handed out are short and the workers finish together (longest
 # processing time first). Seconds of each unit in `make test`'s two workers on the shared 2-core
 # development machine on 2026-12-03 (362.7 s in all; the sum of its phases of 2.9 s or more, so a lower
 # bound for units of many short tests): browser 105, end to end 59, fuzzing 52 (the connector 35, the
