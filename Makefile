@@ -50,7 +50,7 @@ TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
 # `make test` runs pytest in 3 worker processes (pytest-xdist), which overlaps the waits on service
 # processes, Kafka and PostgreSQL (on 2 cores the suite now waits more than it computes: 3 workers
-# 225 s, 2 workers 265 to 301 s, fresh clone of 604bfc9, 2026-12-03). Each worker has a topic namespace
+# 225 and 275 s, 2 workers 265 and 301 s, fresh clones of 604bfc9 / cb643aa, 2026-12-03). Each worker has a topic namespace
 # of its own on the shared Kafka (PSYNC_TOPIC_PREFIX=test-gw0., test-gw1., ..., tests/topic_namespace.py),
 # so the workers' stacks of service
 # processes never consume each other's tenants' events; tests/conftest.py hands out whole test modules
