@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import pytest
 
 from mapper.bootstrap import build_handlers
+from mapper.handlers import MapperHandlers
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import SyncObject
@@ -103,12 +104,28 @@ async def accounts_gate(pool: asyncpg.Pool, database_url: str, schema: str) -> A
         await connection.close()
 
 
+class TwoMappers(NamedTuple):
+    """The store's harness and two mappers' service layers on one schema, as two processes have them."""
+
+    harness: MapperHarness
+    first: MapperHandlers
+    second: MapperHandlers
+
+
+@pytest.fixture
+def two_mappers(pg_pool: asyncpg.Pool, mapper_schema: str) -> TwoMappers:
+    return TwoMappers(
+        MapperHarness(pg_pool, mapper_schema),
+        build_handlers(pg_pool, mapper_schema),
+        build_handlers(pg_pool, mapper_schema),
+    )
+
+
 async def test_two_mappers_create_one_account_for_a_domain(
-    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str, two_mappers: TwoMappers
 ) -> None:
-    harness = MapperHarness(pg_pool, mapper_schema)
+    harness, first, second = two_mappers
     tenant = harness.tenant
-    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
     # Both batches read the store before either writes: a third transaction holds back every insert into
     # accounts (SHARE lock) until both mappers wait, directly or one behind the other.
     async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
@@ -132,11 +149,10 @@ async def test_two_mappers_create_one_account_for_a_domain(
 
 
 async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates_that_account(
-    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str, two_mappers: TwoMappers
 ) -> None:
-    harness = MapperHarness(pg_pool, mapper_schema)
+    harness, first, second = two_mappers
     tenant = harness.tenant
-    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
     later = AT.replace(minute=5)
     batch = [
         organization(tenant, 2, "other.io", 7),
@@ -182,11 +198,10 @@ async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates
 
 
 async def test_two_batches_updating_one_account_keep_each_others_fields(
-    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str
+    pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str, two_mappers: TwoMappers
 ) -> None:
-    harness = MapperHarness(pg_pool, mapper_schema)
+    harness, first, second = two_mappers
     tenant = harness.tenant
-    first, second = build_handlers(pg_pool, mapper_schema), build_handlers(pg_pool, mapper_schema)
     [made] = await first.source_changed_batch([organization(tenant, 1, "acme.io", 3)])
     assert result_of(made)["outcome"] == "created"
     # Both batches load the account unlocked and plan an update of it. The first locks it and is held at
