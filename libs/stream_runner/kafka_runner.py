@@ -32,15 +32,7 @@ _DLQ_CHECK_TIMEOUT_S = 10.0
 
 def incoming_from(record: ConsumerRecord[bytes, bytes], namespace: TopicNamespace) -> IncomingMessage:
     """The runner's form of an aiokafka record (its topic by its logical name)."""
-    return IncomingMessage(
-        topic=namespace.logical_topic(record.topic),
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=tuple(record.headers or ()),
-        timestamp_ms=record.timestamp,
-    )
+    return incoming_of([record], namespace.logical_topic(record.topic))[0]
 
 
 def incoming_of(records: Sequence[ConsumerRecord[bytes, bytes]], topic: str) -> list[IncomingMessage]:

@@ -60,7 +60,7 @@ class EventProducer:
                     # Full: send it, start the next with this message.
                     await self._send_batch(batch, topic, partition, members, deliveries)
                     batch, members = self._producer.create_batch(), list[int]()
-                    if not _append(batch, key, message):
+                    if batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
                         raise ValueError(f"a message of {len(message.value)} bytes fits in no batch")
                 members.append(index)
             await self._send_batch(batch, topic, partition, members, deliveries)
@@ -106,13 +106,6 @@ class EventProducer:
 
 _NO_HEADERS: list[tuple[str, bytes]] = []
 """The headers of a message without any: aiokafka's record builder takes a list, which it only reads."""
-
-
-def _append(batch: Any, key: bytes, message: OutgoingMessage) -> bool:
-    """Add the message to the record batch; False when the batch is full."""
-    return (
-        batch.append(key=key, value=message.value, timestamp=None, headers=list(message.headers)) is not None
-    )
 
 
 async def acknowledged(deliveries: Sequence[Delivery]) -> None:
