@@ -58,6 +58,12 @@ async def test_a_field_set_to_fill_then_overwrite_is_respected_by_auto_push(
     await sign_in(page, tenant.admin)
     await page.get_by_role("link", name="Sync settings").click()
     await page.get_by_role("link", name="Schedule & auto-push").click()
+    # The long choice's words sit beside its box, not on a line of their own below it.
+    checkbox = await page.get_by_role("checkbox", name="Push automatically", exact=False).bounding_box()
+    words = await page.locator("label.choice:has(input[name=auto_push_enabled]) > span").bounding_box()
+    assert checkbox is not None and words is not None
+    assert words["x"] > checkbox["x"] + checkbox["width"], (checkbox, words)
+    assert words["y"] < checkbox["y"] + checkbox["height"], (checkbox, words)
     await page.get_by_label("Push automatically", exact=False).check()
     await page.get_by_role("button", name="Save settings").click()
     await expect(page.get_by_role("status")).to_contain_text("Settings saved")
