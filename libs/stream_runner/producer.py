@@ -55,7 +55,10 @@ class EventProducer:
         for (topic, partition), indexed in (await self._by_partition(messages)).items():
             batch, members = self._producer.create_batch(), list[int]()
             for index, key, message in indexed:
-                headers = list(message.headers) if message.headers else _NO_HEADERS
+                # A list of its own per message: aiokafka's record builder takes only a list (its C builder
+                # refuses a tuple) and promises nothing about leaving it alone; an empty one costs about
+                # 140 of the 25,800 instructions a message takes here (callgrind).
+                headers = list(message.headers) if message.headers else []
                 if batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
                     # Full: send it, start the next with this message.
                     await self._send_batch(batch, topic, partition, members, deliveries)
@@ -102,10 +105,6 @@ class EventProducer:
     async def check_cluster(self) -> None:
         """Readiness check: raises when no broker answers a metadata request."""
         await self._producer.client.fetch_all_metadata()
-
-
-_NO_HEADERS: list[tuple[str, bytes]] = []
-"""The headers of a message without any: aiokafka's record builder takes a list, which it only reads."""
 
 
 async def acknowledged(deliveries: Sequence[Delivery]) -> None:

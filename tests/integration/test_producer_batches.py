@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -58,3 +59,49 @@ async def test_deliveries_follow_the_messages_across_batches_and_partitions(
     for partition in range(PARTITIONS):
         sent = [(m.key, m.value) for m, p in zip(messages, expected, strict=True) if p == partition]
         assert [(k, v) for p, k, v in received if p == partition] == sent
+
+
+async def test_a_message_without_headers_arrives_without_any_whatever_the_builder_did_with_others(
+    kafka_bootstrap: str, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiokafka's record builder takes each message's headers as a list and promises nothing about leaving
+    # it alone: one that appended to what it was handed must not give the next message headers.
+    producer = EventProducer(kafka_bootstrap, client_id="itest-headers", namespace=TopicNamespace())
+    create_batch = producer._producer.create_batch
+
+    class Scribbling:
+        def __init__(self) -> None:
+            self._batch = create_batch()
+
+        def append(self, **fields: Any) -> Any:
+            metadata = self._batch.append(**fields)
+            fields["headers"].append(("scribbled", b"1"))
+            return metadata
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._batch, name)
+
+    monkeypatch.setattr(producer._producer, "create_batch", Scribbling)
+    messages = [
+        OutgoingMessage(topic, "t:organization:1", b"first"),
+        OutgoingMessage(topic, "t:organization:1", b"second", headers=(("kind", b"dead-letter"),)),
+        OutgoingMessage(topic, "t:organization:1", b"third"),
+    ]
+    await producer.start()
+    try:
+        await producer.send_all(messages)
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        received: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+        while len(received) < len(messages):
+            batches = await consumer.getmany(timeout_ms=10_000)
+            assert batches, f"only {len(received)} of {len(messages)} messages arrived"
+            for records in batches.values():
+                received += [(r.value, list(r.headers)) for r in records]
+    finally:
+        await consumer.stop()
+    assert received == [(b"first", []), (b"second", [("kind", b"dead-letter")]), (b"third", [])]
