@@ -15,6 +15,7 @@ from aiohttp import web
 from console.deps import api_of
 from console.error_help import help_for
 from console.pipedrive_links import record_url
+from console.problem_words import plain_problems
 from console.rendering import PageRefused, is_htmx, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
 from console.template_filters import has_ended
@@ -50,7 +51,7 @@ async def list_runs(request: web.Request) -> web.Response:
         params["cursor"] = request.query["cursor"]
     answer = await api_of(request).get("auditlog", "/v1/runs", params)
     if answer.status == 400:
-        raise PageRefused(400, "That filter can't be used", answer.message)
+        raise PageRefused(400, "That filter can't be used", plain_problems(answer.problems, answer.message))
     if not answer.ok:
         raise ServiceFailed("auditlog", answer)
     since, until = _day(chosen["since"]), _day(chosen["until"])

@@ -10,8 +10,16 @@ from urllib.parse import quote
 from aiohttp import web
 
 from console.deps import api_of
+from console.problem_words import plain_problem_line
 from console.rendering import redirect_with_notice, render
 from console.service_api import ServiceFailed
+
+LABELS = {
+    "webhook_url": "Webhook URL",
+    "failure_threshold": "Alert when this many records fail",
+    "window_minutes": "Within this many minutes",
+}
+"""The form's label of each setting, which names a refused one."""
 
 
 def settings_body(form: Any) -> dict[str, Any]:
@@ -37,7 +45,8 @@ async def save_settings(request: web.Request) -> web.Response:
     body = settings_body(form)
     answer = await api_of(request).send("auditlog", "PUT", "/v1/alerts/settings", body)
     if answer.status == 400:
-        context = {"title": "Alerts", "section": "alerts", "settings": body, "problems": answer.problems}
+        problems = [plain_problem_line(p, LABELS) for p in answer.problems or [answer.message]]
+        context = {"title": "Alerts", "section": "alerts", "settings": body, "problems": problems}
         return await render(request, "alerts.html", context, status=400)
     if not answer.ok:
         raise ServiceFailed("auditlog", answer)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from console.deps import api_of
 from console.pipedrive_links import record_url
+from console.problem_words import plain_problems
 from console.rendering import PageRefused, is_htmx, render
 from console.service_api import ServiceFailed
 
@@ -50,7 +51,8 @@ async def list_audience(request: web.Request) -> web.Response:
         api.get("mapper", f"/v1/{collection}", params), api.get_ok("connector", "/v1/connection")
     )
     if answer.status == 400:
-        raise PageRefused(400, "That search can't be used", answer.message)
+        words = plain_problems(answer.problems, answer.message, {"q": "Search"})
+        raise PageRefused(400, "That search can't be used", words)
     if not answer.ok:
         raise ServiceFailed("mapper", answer)
     domain = connection.get("api_domain")

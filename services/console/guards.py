@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from console.deps import SESSION, deps_of
+from console.problem_words import plain_problems
 from console.rendering import PageRefused, render_refusal
 from console.service_api import ServiceFailed, ServiceUnreachable
 from console.sessions import ConsoleSession
@@ -76,7 +77,7 @@ def refusal_of(failure: ServiceFailed) -> PageRefused:
     budget spent) says to wait; anything else is the service failing, a 502."""
     answer = failure.answer
     if answer.status in (400, 422):
-        words = "; ".join(answer.problems) or answer.message
+        words = plain_problems(answer.problems, answer.message)
         return PageRefused(
             400, "That input can't be used", f"The {failure.service} service refused it: {words}"
         )

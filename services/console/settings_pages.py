@@ -6,13 +6,13 @@ to its field and nothing is saved."""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
 
 from console.deps import api_of
+from console.problem_words import split_problem
 from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
 from sync_rules.mappings import ABM_FIELDS
@@ -26,7 +26,6 @@ OBJECTS = {
 SWITCHES = ("create_in_pipedrive", "update_in_pipedrive", "create_in_abm", "update_in_abm")
 MODES = {"dont_sync": "Don't sync", "fill": "Fill", "overwrite": "Overwrite"}
 FREQUENCIES = {"manual": "Manual only", "24h": "Every 24 hours", "6h": "Every 6 hours", "1h": "Every hour"}
-_PROBLEM = re.compile(r"^(?P<path>[\w.]+): (?P<text>.*)$")
 
 
 def direction_summary(switches: dict[str, bool]) -> str:
@@ -169,11 +168,12 @@ def _schedule_part(form: MultiMapping[Any], errors: dict[str, str]) -> dict[str,
 
 
 def _field_errors(problems: list[str], row_of_index: dict[int, int]) -> dict[str, str]:
-    """The connector's `path: problem` lines by form field (mapping rows by the table's row)."""
+    """The connector's `path: problem` lines by form field (mapping rows by the table's row), each in the
+    console's words."""
     errors: dict[str, str] = {}
     for line in problems:
-        found = _PROBLEM.match(line)
-        path, text = (found["path"], found["text"]) if found else ("form", line)
+        where, text = split_problem(line)
+        path = where or "form"
         parts = path.split(".")
         if len(parts) >= 4 and parts[0] == "objects" and parts[2] == "fields" and parts[3].isdigit():
             row = row_of_index.get(int(parts[3]))

@@ -54,6 +54,17 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
     await page.get_by_label("Alert when this many records fail").fill("0")
     await page.get_by_role("button", name="Save alert settings").click()
     await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved.")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Alert when this many records fail: Enter a number of at least 1."
+    )
+    # On a narrow screen each label sits above its input.
+    await page.set_viewport_size({"width": 390, "height": 800})
+    for name in ("webhook_url", "failure_threshold", "window_minutes"):
+        label = await page.locator(f"label[for={name}]").bounding_box()
+        box = await page.locator(f"#{name}").bounding_box()
+        assert label is not None and box is not None
+        assert label["y"] + label["height"] <= box["y"], (name, label, box)
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await capture(page, "alerts-invalid")
     await page.get_by_label("Webhook URL").fill(url)
     await page.get_by_label("Alert when this many records fail").fill("5")

@@ -141,12 +141,21 @@ async def test_invalid_settings_are_shown_next_to_their_field_and_nothing_is_sav
     await page.get_by_label("Push a score change from this many points").fill("150")
     await page.get_by_role("button", name="Save settings").click()
 
-    await expect(page.locator("#error-auto_push\\.score_threshold")).to_contain_text(
-        "less than or equal to 100"
+    # The connector's refusal reads in the console's words, not pydantic's.
+    await expect(page.locator("#error-auto_push\\.score_threshold")).to_have_text(
+        "Enter a number no greater than 100."
     )
     await expect(page.get_by_label("Push a score change from this many points")).to_have_attribute(
         "aria-invalid", "true"
     )
     await expect(page.get_by_role("alert")).to_contain_text("Nothing was saved")
+    # On a narrow screen the threshold's label sits above its input, the error below it, as other fields.
+    await page.set_viewport_size({"width": 390, "height": 800})
+    label = await page.locator("label[for=score_threshold]").bounding_box()
+    box = await page.get_by_label("Push a score change from this many points").bounding_box()
+    error = await page.locator("#error-auto_push\\.score_threshold").bounding_box()
+    assert label is not None and box is not None and error is not None
+    assert label["y"] + label["height"] <= box["y"], (label, box)
+    assert box["y"] + box["height"] <= error["y"], (box, error)
     await capture(page, "settings-invalid")
     assert await stack.api(tenant, "connector", "GET", "/v1/settings") == before

@@ -23,7 +23,7 @@ Client = TestClient[web.Request, web.Application]
 REFUSED = {
     "error": "bad_request",
     "message": "cursor: not a cursor of this list",
-    "problems": ["cursor: bad"],
+    "problems": ["cursor: not a cursor of this list", "limit: Input should be less than or equal to 100"],
 }
 
 
@@ -57,7 +57,10 @@ async def test_input_a_service_refuses_is_the_400_page_with_its_words(client: Cl
     response = await client.get("/refused")
 
     assert (response.status, response.content_type) == (400, "text/html")
-    assert "The auditlog service refused it: cursor: bad" in await response.text()
+    assert (
+        "The auditlog service refused it: cursor: Not a cursor of this list.; limit: Enter a number no"
+        " greater than 100." in await response.text()
+    )
 
 
 async def test_a_record_a_service_does_not_know_is_the_404_page(client: Client) -> None:
