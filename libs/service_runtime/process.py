@@ -76,7 +76,8 @@ async def run_restarting(
 
 def tune_garbage_collection() -> None:
     """Set the garbage collector up for a service's work, once what lives as long as the process exists
-    (a service process does it once it serves; a benchmark of a service's work in-process does the same)."""
+    (a service process does it after its imports, before its start's first wait, and again once it
+    serves; a benchmark of a service's work in-process does the same)."""
     # What is alive now (modules, models, the app) lives as long as the process: move it out of the
     # garbage collector's generations, so each collection scans only what message handling allocated.
     gc.freeze()

@@ -24,7 +24,7 @@ from postgres_store.pruning import Expiry, Pruner
 from schemas.topics import SETTINGS, TopicSpec, topics_consumed_by
 from service_runtime.health import ReadinessCheck, add_operational_routes
 from service_runtime.logs import configure_logging
-from service_runtime.process import Worker, install_stop_signals, serve_until_stopped
+from service_runtime.process import Worker, install_stop_signals, serve_until_stopped, tune_garbage_collection
 from service_runtime.secret_keys import warn_of_development_keys
 from service_runtime.settings import ServiceSettings, StreamServiceSettings
 from stream_runner.errors import is_transient
@@ -108,6 +108,10 @@ async def run_service_process(
     warn_of_development_keys(list(development_keys))
     stop = asyncio.Event()
     install_stop_signals(stop)
+    # The collector was paused while the service imported (service_runtime.process_start): started again
+    # here, what the imports made frozen, before the first wait that can last (PostgreSQL or Kafka not
+    # there yet, another replica's migration): a start that waits must not run without it meanwhile.
+    tune_garbage_collection()
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
     producer = (
         EventProducer(settings.kafka_bootstrap, client_id=name, namespace=settings.topic_namespace)

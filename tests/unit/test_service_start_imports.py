@@ -1,11 +1,14 @@
 """What a service process does not do before it serves: import libraries only some paths need (imported on
 first use), collect cyclic garbage while it imports (each costs every start of every service process CPU:
-about 80 starts in a test run)."""
+about 80 starts in a test run); and that a start that waits collects garbage meanwhile."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+from tests.support.ports import free_port
 
 SERVICES = ("connector", "mapper", "pusher", "auditlog", "console")
 # email_validator: at the first email address (sync_rules.emails); tldextract and requests: at the first
@@ -36,6 +39,29 @@ def test_the_garbage_collector_is_paused_while_a_service_starts_and_runs_once_it
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True", "100000", "True"]
+
+
+def test_a_service_waiting_for_its_database_collects_garbage_meanwhile() -> None:
+    # PostgreSQL not there: the start waits (create_pool retries for a minute) with the collector on,
+    # what it imported frozen. The first retry's warning reports and ends the process.
+    code = (
+        "import service_runtime.process_start\n"
+        "import gc, os\n"
+        "import postgres_store.pool\n"
+        "class Watch:\n"
+        "    def warning(self, event, **fields):\n"
+        "        print(event, gc.isenabled(), gc.get_freeze_count() > 0, flush=True)\n"
+        "        os._exit(0)\n"
+        "postgres_store.pool._log = Watch()\n"
+        "from mapper.__main__ import main\n"
+        "main()\n"
+    )
+    nobody = f"postgresql://psync:psync@127.0.0.1:{free_port()}/psync"
+    env = {**os.environ, "DATABASE_URL": nobody, "MAPPER_HTTP_PORT": str(free_port())}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["postgres_not_reachable_yet", "True", "True"], done.stderr[-2000:]
 
 
 def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
