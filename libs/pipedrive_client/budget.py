@@ -4,6 +4,15 @@ Before each call `Budget.spend` (one compare-and-set UPDATE of the row, see `_tr
 window is closed (after a 429 or an `x-ratelimit-remaining: 0`), waits while the rolling burst window is
 full, and raises `BudgetExhausted` when the call would overspend this integration's share of the daily
 budget. After each answer the HTTP layer reports what Pipedrive said (`close`, `refund`).
+
+The charges and refunds commit without waiting for their WAL flush (`_UNFLUSHED_COMMIT`: the statement's
+own transaction runs with `synchronous_commit = off`). The ledger is this integration's pacing estimate of
+Pipedrive's own count, not data: Pipedrive enforces its limits itself and answers 429, which the client
+honours (a closed window, the charge refunded). A PostgreSQL crash can forget at most the charges of its
+last few hundred milliseconds (`wal_writer_delay` and up to three times it), never any data: every later
+synchronous commit of the server flushes them too. A forgotten charge lets the next calls run that much
+ahead of the pacing, which Pipedrive's 429 then corrects; the daily share is off by the same few calls.
+Everything else here (plans, closed windows, the row's first insert) commits as usual.
 """
 
 from __future__ import annotations
@@ -134,10 +143,12 @@ class Budget:
             await self._clock.sleep(wait)
 
     async def refund(self, tenant_id: str, cost: int) -> None:
-        """Give back a charge Pipedrive did not make (the call was refused with 401, 403 or 429)."""
+        """Give back a charge Pipedrive did not make (the call was refused with 401, 403 or 429); committed
+        without waiting for its flush, as the charges are (the module's docstring)."""
         self._rows.pop(tenant_id, None)
         await self._pool.execute(
-            f"UPDATE {self._table} SET spent_today = greatest(spent_today - $2, 0) WHERE tenant_id = $1",
+            f"UPDATE {self._table} SET spent_today = greatest(spent_today - $2, 0)"
+            f" FROM {_UNFLUSHED_COMMIT} WHERE tenant_id = $1",
             tenant_id,
             cost,
         )
@@ -234,7 +245,8 @@ class Budget:
         column in the UPDATE's WHERE, which PostgreSQL checks again on the newest row version when a
         concurrent write got there first). A row changed meanwhile (another replica's call, a refund, a
         closed window) writes nothing: the row is read again and the call decided again from it. A wait or
-        a refusal is only ever decided from a row just read, never from the remembered one.
+        a refusal is only ever decided from a row just read, never from the remembered one. The charge
+        commits without waiting for its flush (the module's docstring).
         """
         row = self._rows.get(tenant_id)
         remembered = row is not None
@@ -254,7 +266,8 @@ class Budget:
                 return outcome.seconds
             written = await self._pool.fetchrow(
                 f"UPDATE {self._table} SET window_times = $2, search_times = $3, day = $4, spent_today = $5,"
-                " closed_for_day = false WHERE tenant_id = $1 AND plan = $6 AND seats = $7"
+                f" closed_for_day = false FROM {_UNFLUSHED_COMMIT}"
+                " WHERE tenant_id = $1 AND plan = $6 AND seats = $7"
                 " AND window_times = $8 AND search_times = $9 AND day = $10 AND spent_today = $11"
                 " AND closed_until = $12 AND closed_for_day = $13"
                 f" RETURNING {_COLUMNS}",
@@ -296,6 +309,11 @@ _COLUMN_NAMES = (
     "closed_for_day",
 )
 _COLUMNS = ", ".join(_COLUMN_NAMES)
+_UNFLUSHED_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS unflushed_commit"
+"""Joined into a charge's or a refund's UPDATE: its transaction (the statement's own, autocommit) commits
+without waiting for the WAL flush, SET LOCAL in the same round trip (the module's docstring says why that
+is safe). `is_local` ends the setting with the transaction: the pooled connection's next statement
+commits as usual."""
 
 
 @dataclass(frozen=True)

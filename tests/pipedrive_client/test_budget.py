@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import cast
 
 import asyncpg
 import pytest
@@ -115,6 +116,32 @@ async def test_refunds_give_back_uncharged_calls(pg_pool: asyncpg.Pool, schema: 
     await budget.refund(tenant, 10)
 
     assert await budget.spent_today(tenant) == 0
+
+
+async def test_charges_and_refunds_commit_without_waiting_for_their_flush_and_nothing_else_does(
+    pg_pool: asyncpg.Pool, schema: str, tenant: str
+) -> None:
+    """The ledger is a pacing estimate (`pipedrive_client.budget`'s docstring): a charge's and a refund's
+    transaction run with `synchronous_commit = off`, the setting ends with them, the plan commits as usual."""
+    async with pg_pool.acquire() as conn:
+        budget = Budget(cast(asyncpg.Pool, conn), schema, BudgetPolicy(), FakeClock())
+        usual = await conn.fetchval("SHOW synchronous_commit")
+        assert usual != "off"
+        async with conn.transaction():  # what the statement's own transaction is in autocommit
+            await budget.spend(tenant, 10, is_oauth=False, is_search=False)
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        assert await conn.fetchval("SHOW synchronous_commit") == usual
+        async with conn.transaction():
+            await budget.spend(tenant, 10, is_oauth=False, is_search=False)  # from the remembered row
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        async with conn.transaction():
+            await budget.refund(tenant, 10)
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        async with conn.transaction():
+            await budget.set_plan(tenant, Plan.GROWTH, 1)
+            assert await conn.fetchval("SHOW synchronous_commit") == usual
+
+        assert await budget.spent_today(tenant) == 10
 
 
 async def test_no_replica_sends_inside_a_closed_window(
