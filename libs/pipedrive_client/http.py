@@ -66,6 +66,93 @@ class ApiAnswer:
     additional_data: dict[str, Any]
 
 
+CHARGED_AHEAD_FOR_S = 0.1
+"""How long a call charged ahead (`PipedriveHttp.charge_ahead`) may wait to be sent with that charge: its
+charge stamped the burst window when it was made, and the window's margin (`BudgetPolicy`, 0.25 s) is
+what keeps a request stamped before it travels inside Pipedrive's count. Older, it is given back and the
+call charged anew (after a 429's wait, for one)."""
+
+
+@dataclass(frozen=True)
+class ChargedCall:
+    """A call authorized and charged before it is sent (`PipedriveHttp.charge_ahead`)."""
+
+    auth: Authorization
+    cost: int
+    charged_at: float
+
+
+class ChargingAhead:
+    """Calls of one endpoint sent one after the other (a listing's pages, each asked with the cursor of
+    the one before it), the next one authorized and charged while the one before it travels once its
+    reader says it will ask it (`start_next`, `read_ahead`'s `ready_for_next`): a page's chain is the
+    longer of its answer and the next one's charge and credentials read (each a round trip to
+    PostgreSQL), not their sum.
+
+    A charge made ahead that no call takes is given back on leaving (`async with`): the one ahead of the
+    last page, for one; it held a place of the burst window (a refund gives back the tokens, not the
+    place). A charge ahead that failed is dropped: the call it was for charges itself and raises what it
+    must."""
+
+    def __init__(self, http: PipedriveHttp, endpoint: Endpoint) -> None:
+        self._http = http
+        self._endpoint = endpoint
+        self._next: asyncio.Future[ChargedCall] | None = None
+        self._dropped: list[asyncio.Future[ChargedCall]] = []
+        self._left = False
+
+    def start_next(self) -> None:
+        """Authorize and charge the next call now (nothing when one is already charged ahead, or once
+        the series is left)."""
+        if self._next is None and not self._left:
+            self._next = asyncio.ensure_future(self._http.charge_ahead(self._endpoint))
+
+    async def call(
+        self,
+        path_params: Mapping[str, int | str] | None = None,
+        query: Mapping[str, QueryValue | None] | None = None,
+    ) -> ApiAnswer:
+        """`PipedriveHttp.call` of the endpoint, with the charge made ahead for it if there is one."""
+        charged = await self._take()
+        return await self._http.call(self._endpoint, path_params, query, charged=charged)
+
+    async def __aenter__(self) -> ChargingAhead:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._left = True
+        for ahead in (self._next, *self._dropped):
+            if ahead is not None:
+                charged = await _charged(ahead)
+                if charged is not None:
+                    await self._http.give_back(charged)
+        self._next, self._dropped = None, []
+
+    async def _take(self) -> ChargedCall | None:
+        """The charge made ahead, once made (None when there is none or it failed); the next one may be
+        started meanwhile. A wait cancelled leaves it to be given back on leaving."""
+        ahead, self._next = self._next, None
+        if ahead is None:
+            return None
+        try:
+            return await _charged(ahead)
+        except asyncio.CancelledError:
+            self._dropped.append(ahead)
+            raise
+
+
+async def _charged(ahead: asyncio.Future[ChargedCall]) -> ChargedCall | None:
+    """What a charge made ahead gave (None when it failed), not cancelled with the one waiting for it."""
+    try:
+        return await asyncio.shield(ahead)
+    except asyncio.CancelledError:
+        if ahead.cancelled():
+            return None
+        raise
+    except Exception:
+        return None
+
+
 @dataclass(frozen=True)
 class _Reply:
     status: int
@@ -105,22 +192,27 @@ class PipedriveHttp:
         path_params: Mapping[str, int | str] | None = None,
         query: Mapping[str, QueryValue | None] | None = None,
         body: Mapping[str, Any] | None = None,
+        *,
+        charged: ChargedCall | None = None,
     ) -> ApiAnswer:
-        """Send one operation and return its envelope; raises the client's error types."""
+        """Send one operation and return its envelope; raises the client's error types.
+
+        `charged` (from `charge_ahead`, for this endpoint) is used by the first attempt instead of an
+        authorization and a charge of its own when it is fresh (`CHARGED_AHEAD_FOR_S`), given back and
+        charged anew otherwise: either way the call owns it from here on."""
         cost = self._costs.cost_of(endpoint)
         path = endpoint.url_path(path_params)
         params = _query_params(query)
         rejected: SecretStr | None = None
         failures = limited = 0
         while True:
-            if rejected is None and self._api_token_last:
-                auth = await self._authorize_while_charging(cost, endpoint.is_search)
+            if charged is not None and self._sendable(charged, cost):
+                auth = charged.auth
             else:
-                auth = await self._authorizer.authorize(self.tenant_id, rejected)
-                await self._budget.spend(
-                    self.tenant_id, cost, is_oauth=auth.is_oauth, is_search=endpoint.is_search
-                )
-            self._api_token_last = not auth.is_oauth
+                if charged is not None:
+                    await self.give_back(charged)
+                auth = await self._authorize_and_charge(cost, endpoint.is_search, rejected)
+            charged = None
             try:
                 reply = await self._send(endpoint, auth, path, params, body, cost)
             except _NETWORK_ERRORS as failure:
@@ -149,6 +241,33 @@ class PipedriveHttp:
                 await self._clock.sleep(self._retry.delay(failures))
                 continue
             return _answer(reply)
+
+    async def charge_ahead(self, endpoint: Endpoint) -> ChargedCall:
+        """Authorize and charge a call of `endpoint` before it is sent: the next call of a series is made
+        ready while the one before it travels (`ChargingAhead`). Hand it to `call` or `give_back`."""
+        cost = self._costs.cost_of(endpoint)
+        auth = await self._authorize_and_charge(cost, endpoint.is_search, None)
+        return ChargedCall(auth, cost, self._clock.now())
+
+    async def give_back(self, charged: ChargedCall) -> None:
+        """Refund a charge made ahead that no call was sent with."""
+        await self._budget.refund(self.tenant_id, charged.cost)
+
+    def _sendable(self, charged: ChargedCall, cost: int) -> bool:
+        age = self._clock.now() - charged.charged_at
+        return charged.cost == cost and 0 <= age <= CHARGED_AHEAD_FOR_S
+
+    async def _authorize_and_charge(
+        self, cost: int, is_search: bool, rejected: SecretStr | None
+    ) -> Authorization:
+        """The call's credentials, once it is charged `cost` (waiting out burst windows)."""
+        if rejected is None and self._api_token_last:
+            auth = await self._authorize_while_charging(cost, is_search)
+        else:
+            auth = await self._authorizer.authorize(self.tenant_id, rejected)
+            await self._budget.spend(self.tenant_id, cost, is_oauth=auth.is_oauth, is_search=is_search)
+        self._api_token_last = not auth.is_oauth
+        return auth
 
     async def _authorize_while_charging(self, cost: int, is_search: bool) -> Authorization:
         """The call's credentials read while it is charged, when the tenant's last call carried an API

@@ -38,7 +38,11 @@ async def iterate_pages(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> As
 
 
 async def read_ahead(
-    fetch: Callable[[str | None], Awaitable[Page[T]]], cursor: str | None = None, *, depth: int = 1
+    fetch: Callable[[str | None], Awaitable[Page[T]]],
+    cursor: str | None = None,
+    *,
+    depth: int = 1,
+    ready_for_next: Callable[[], object] | None = None,
 ) -> AsyncGenerator[Page[T], None]:
     """Yield every page from `cursor` on, reading ahead of the caller while it works on a page.
 
@@ -50,6 +54,10 @@ async def read_ahead(
     page before it). Reads in flight are cancelled when the caller stops early (close the iterator, e.g.
     with `contextlib.aclosing`); they may have been sent and charged by then. Fails on a cursor that
     repeats, as `iterate_pages`, before the page that repeats it is yielded.
+
+    `ready_for_next()` is called while a page is read once the page after it has its place among the
+    `depth` (the caller took enough pages): that page will be asked as soon as this one's cursor is in,
+    unless this one is the last (`ChargingAhead.start_next`: its charge made meanwhile).
     """
     if depth < 1:
         raise ValueError("read_ahead needs a depth of at least 1")
@@ -59,9 +67,14 @@ async def read_ahead(
     async def reading() -> None:
         seen: set[str] = set()
         next_cursor = cursor
+        slot: asyncio.Task[bool] | None = None
         try:
+            await slots.acquire()
             while True:
-                await slots.acquire()
+                # The next page's place, taken while this one is read.
+                slot = next_slot = asyncio.ensure_future(slots.acquire())
+                if ready_for_next is not None:
+                    next_slot.add_done_callback(lambda done: done.cancelled() or ready_for_next())
                 page = await fetch(next_cursor)
                 if page.next_cursor is not None and page.next_cursor in seen:
                     raise UnexpectedResponse("Unexpected response from Pipedrive: a page cursor repeated")
@@ -70,8 +83,12 @@ async def read_ahead(
                     return
                 seen.add(page.next_cursor)
                 next_cursor = page.next_cursor
+                await next_slot
         except Exception as failure:
             ready.put_nowait(failure)
+        finally:
+            if slot is not None:
+                slot.cancel()
 
     reader = asyncio.ensure_future(reading())
     try:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from pipedrive_client.endpoints import Endpoint
 from pipedrive_client.errors import UnexpectedResponse
 from pipedrive_client.filters import ListFilters
-from pipedrive_client.http import ApiAnswer, PipedriveHttp
+from pipedrive_client.http import ApiAnswer, ChargingAhead, PipedriveHttp
 from pipedrive_client.models import DeletedRecord, MergeResult, Record, SearchHit, SearchResult
 from pipedrive_client.pagination import MAX_PAGE_SIZE, Page, iterate_pages, next_cursor_of
 from pipedrive_client.rows import RecordRow, rows_of
@@ -50,11 +50,16 @@ class EntityResource(Generic[R]):
         return Page(self.rows(page.items), page.next_cursor)
 
     async def list_items(
-        self, filters: ListFilters | None = None, cursor: str | None = None, limit: int = MAX_PAGE_SIZE
+        self,
+        filters: ListFilters | None = None,
+        cursor: str | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        ahead: ChargingAhead | None = None,
     ) -> Page[Any]:
         """One page of the list as `list_rows` reads it, its records still as parsed from the answer:
-        `rows` reads (or refuses) them. The next page's cursor is known before the records are read."""
-        answer = await self._list_call(filters, cursor, limit)
+        `rows` reads (or refuses) them. The next page's cursor is known before the records are read.
+        With `ahead` (`charging_ahead`), the call is charged as that series charged it."""
+        answer = await self._list_call(filters, cursor, limit, ahead)
         return Page(answer.data, next_cursor_of(answer.additional_data))
 
     def rows(self, items: Sequence[Any]) -> list[RecordRow]:
@@ -62,10 +67,17 @@ class EntityResource(Generic[R]):
         model refuses raises `UnexpectedResponse`."""
         return rows_of(self._model, items, f"a page of {self._entity}")
 
-    async def _list_call(self, filters: ListFilters | None, cursor: str | None, limit: int) -> ApiAnswer:
+    def charging_ahead(self) -> ChargingAhead:
+        """A series of list calls (a listing's pages, `list_items`) each charged while the one before it
+        travels, once its reader asks for it (`read_ahead`'s `ready_for_next`); leave it with `async with`."""
+        return ChargingAhead(self._http, self._list)
+
+    async def _list_call(
+        self, filters: ListFilters | None, cursor: str | None, limit: int, ahead: ChargingAhead | None = None
+    ) -> ApiAnswer:
         """The list call's answer, its data checked to be a list."""
-        query = (filters or ListFilters()).as_query(self._entity)
-        answer = await self._http.call(self._list, query={**query, "limit": limit, "cursor": cursor})
+        query = {**(filters or ListFilters()).as_query(self._entity), "limit": limit, "cursor": cursor}
+        answer = await (ahead.call(query=query) if ahead else self._http.call(self._list, query=query))
         if not isinstance(answer.data, list):
             raise UnexpectedResponse(
                 f"Unexpected response from Pipedrive: a page of {self._entity} is not a list"

@@ -149,15 +149,21 @@ async def read_import(
     filters = selection.filter.list_filters()
 
     async def fetch(cursor: str | None) -> Page[Any]:
-        return await resource.list_items(filters, cursor, page_size)
+        return await resource.list_items(filters, cursor, page_size, ahead)
 
     # The next pages are read while this one is handed over, and handed over while the pages before it
     # are stored (their acknowledgements awaited, their checkpoint written): a page costs the longest of
     # the three, not their sum. Pages are stored in order, each once the one before it is (none after a
     # store that failed); the loop waits only when more than `UNSTORED_PAGES` stores are under way, and
-    # a store's failure ends the reading at the next page.
+    # a store's failure ends the reading at the next page. Each page is charged while the one before it is
+    # read (`charging_ahead`), once it is sure to be asked unless that one is the last.
     storing: deque[asyncio.Future[None]] = deque()
-    async with aclosing(read_ahead(fetch, start.get("page_cursor"), depth=READ_AHEAD)) as pages:
+    async with (
+        resource.charging_ahead() as ahead,
+        aclosing(
+            read_ahead(fetch, start.get("page_cursor"), depth=READ_AHEAD, ready_for_next=ahead.start_next)
+        ) as pages,
+    ):
         try:
             async for page in pages:
                 # The records are read here, not in `fetch`: the next page is asked with this one's cursor

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import aclosing
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,9 @@ from pipedrive_client import (
     PipedriveClientFactory,
     PipedriveUnavailable,
 )
+from pipedrive_client.endpoints import Endpoint
+from pipedrive_client.http import CHARGED_AHEAD_FOR_S
+from pipedrive_client.pagination import Page, read_ahead
 from pipedrive_sandbox import SandboxConfig
 from tests.pipedrive_client.conftest import FactoryMaker
 from tests.pipedrive_client.sandbox_server import RecordingSandbox
@@ -39,6 +45,65 @@ async def test_pagination_reads_every_organization_in_pages_of_500_for_30_tokens
     assert [(status, tokens) for _, status, tokens, _ in ledger] == [(200, 10)] * 3
     assert await factory.budget.spent_today(api_token_tenant) == 30
     assert all(r.query_string.count("limit=500") == 1 for r in sandbox.api_requests())
+
+
+@pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=1234)])
+async def test_pages_charged_ahead_are_charged_once_each_and_a_charge_no_page_took_is_given_back(
+    factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
+) -> None:
+    # Each page is charged while the one before it is read (`ChargingAhead`): the charge made ahead of
+    # the last page, and of a page a closed reading never asked, is refunded on leaving.
+    organizations = factory.for_tenant(api_token_tenant).organizations
+    charged_ahead = []
+
+    async def read(pages_wanted: int) -> list[int]:
+        async with organizations.charging_ahead() as ahead:
+
+            def start_next() -> None:
+                charged_ahead.append(ahead._next is None)
+                ahead.start_next()
+
+            async def fetch(cursor: str | None) -> Page[Any]:
+                return await organizations.list_items(None, cursor, 500, ahead)
+
+            sizes: list[int] = []
+            async with aclosing(read_ahead(fetch, depth=2, ready_for_next=start_next)) as pages:
+                async for page in pages:
+                    sizes.append(len(page.items))
+                    if len(sizes) == pages_wanted:
+                        break
+            return sizes
+
+    assert await read(pages_wanted=3) == [500, 500, 234]
+    assert [(status, tokens) for _, status, tokens, _ in _ledger(sandbox)] == [(200, 10)] * 3
+    assert await factory.budget.spent_today(api_token_tenant) == 30
+    assert charged_ahead == [True] * 3  # the second and third pages', and one after the last
+
+    assert await read(pages_wanted=1) == [500]
+    sent = len(_ledger(sandbox))
+    assert 4 <= sent <= 6
+    assert await factory.budget.spent_today(api_token_tenant) == 10 * sent
+
+
+async def test_a_call_charged_ahead_too_long_before_it_is_sent_is_charged_anew(
+    factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
+) -> None:
+    # The charge stamped the burst window when it was made: a call that waited longer than the window's
+    # margin allows gives it back and is charged (and stamped) again.
+    client = factory.for_tenant(api_token_tenant)
+    endpoint = Endpoint("v2", "GET", "/organizations/{id}")
+    charged = await client.http.charge_ahead(endpoint)
+    stale = replace(charged, charged_at=charged.charged_at - CHARGED_AHEAD_FOR_S - 0.05)
+
+    await client.http.call(endpoint, {"id": 1}, charged=stale)
+    await client.http.call(endpoint, {"id": 1}, charged=await client.http.charge_ahead(endpoint))
+
+    assert [status for _, status, _, _ in _ledger(sandbox)] == [200, 200]
+    assert await factory.budget.spent_today(api_token_tenant) == client.tokens_spent == 2
+    stamps = await factory.budget._pool.fetchval(
+        f"SELECT window_times FROM {factory.budget._table} WHERE tenant_id = $1", api_token_tenant
+    )
+    assert len(stamps) == 3  # the stale charge's, its call's own, the fresh one's
 
 
 async def test_the_21st_request_in_two_seconds_waits_instead_of_meeting_a_429(

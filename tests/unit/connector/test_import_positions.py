@@ -23,11 +23,29 @@ PAGES = {None: ("c1", [1, 2]), "c1": ("c2", [3, 4]), "c2": (None, [5])}
 """A listing of five organizations on three pages: cursor -> (next cursor, ids)."""
 
 
+class _NothingCharged:
+    """`ChargingAhead` without a budget."""
+
+    def start_next(self) -> None:
+        pass
+
+    async def __aenter__(self) -> _NothingCharged:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        pass
+
+
 class _Organizations:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    async def list_items(self, filters: ListFilters | None, cursor: str | None, limit: int) -> Page[Any]:
+    def charging_ahead(self) -> _NothingCharged:
+        return _NothingCharged()
+
+    async def list_items(
+        self, filters: ListFilters | None, cursor: str | None, limit: int, ahead: Any = None
+    ) -> Page[Any]:
         self.calls.append(cursor)
         next_cursor, ids = PAGES[cursor]
         return Page([{"id": i, "name": f"org {i}"} for i in ids], next_cursor)
