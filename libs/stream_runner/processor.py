@@ -21,6 +21,7 @@ import structlog
 
 from schemas.codec import EventHead, InvalidEvent, check_key_tenant, decode_event, peek_event
 from schemas.envelope import CloudEvent
+from schemas.values import frozen_value
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
 from stream_runner.messages import EventRef, Handled, IncomingMessage, OutgoingMessage
@@ -52,7 +53,7 @@ class MessageSender(Protocol):
     async def enqueue(self, messages: list[OutgoingMessage]) -> list[Delivery]: ...
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Processed:
     """The outcome of one message and the deliveries of what it produced.
 
@@ -62,22 +63,14 @@ class Processed:
     outcome: str
     deliveries: tuple[Delivery, ...] = ()
 
-    def __init__(self, outcome: str, deliveries: tuple[Delivery, ...] = ()) -> None:
-        fields = self.__dict__  # one per message: set as OutgoingMessage sets its fields
-        fields["outcome"], fields["deliveries"] = outcome, deliveries
 
-
-@dataclass(frozen=True)
+@frozen_value
 class KnownRepeat:
     """A message whose event the inbox says was applied already, and what it produced then: it is not
     decoded in full nor handed to its handler, its saved outputs are sent again as they are."""
 
     head: EventHead
     outputs: Sequence[OutgoingMessage]
-
-    def __init__(self, head: EventHead, outputs: Sequence[OutgoingMessage]) -> None:
-        fields = self.__dict__  # one per replayed message: set as OutgoingMessage sets its fields
-        fields["head"], fields["outputs"] = head, outputs
 
 
 @dataclass(frozen=True)

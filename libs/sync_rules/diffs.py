@@ -30,13 +30,16 @@ class TwoWayChanges:
     to_abm: dict[str, Any] = field(default_factory=dict)
 
 
+_COLLECTIONS = (list, tuple, dict, set, frozenset)
+
+
 def is_empty(value: object) -> bool:
     """Tell whether a value counts as empty: None, blank text, or an empty list or mapping (0 is a value)."""
     if value is None:
         return True
     if isinstance(value, str):
         return not value.strip()
-    if isinstance(value, list | tuple | dict | set | frozenset):
+    if isinstance(value, _COLLECTIONS):
         return len(value) == 0
     return False
 
@@ -58,11 +61,12 @@ def compute_changes(
 
     Fields absent from ``modes`` are not synced. An absent target field is empty.
     """
-    return {
-        name: source.get(name)
-        for name, mode in modes.items()
-        if field_change(mode, source.get(name), target.get(name))
-    }
+    changes = {}
+    for name, mode in modes.items():
+        value = source.get(name)
+        if field_change(mode, value, target.get(name)):
+            changes[name] = value
+    return changes
 
 
 def apply_changes(target: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

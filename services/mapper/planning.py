@@ -7,14 +7,15 @@ asks `plan_change` what to do, and applies the plan in the same transaction as t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from schemas.events.common import RecordOutcome
-from schemas.events.settings import TenantSettings
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import DirectionSwitches, FieldMode, TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
+from schemas.values import frozen_value
 from sync_rules.diffs import compute_changes, is_empty
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.mapping_resolution import effective_mappings, object_switches, record_match_key
@@ -36,7 +37,7 @@ class PlanKind(StrEnum):
     MERGE = "merge"
 
 
-@dataclass(frozen=True)
+@frozen_value
 class StoredRecord:
     """An ABM record as stored: its id, its mapped fields by ABM name, its CRM deletion mark."""
 
@@ -50,7 +51,7 @@ class StoredRecord:
         return cls(row["abm_id"], row["fields"], row["deleted_in_crm"])
 
 
-@dataclass(frozen=True)
+@frozen_value
 class StoredLink:
     """A link Pipedrive id -> ABM id, with the version it last applied."""
 
@@ -64,7 +65,7 @@ class StoredLink:
         return cls(row["abm_id"], row["source_update_time"], row["deleted_in_crm"])
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Situation:
     """What the store knows about the changed record."""
 
@@ -72,17 +73,8 @@ class Situation:
     linked_record: StoredRecord | None = None
     key_match: StoredRecord | None = None
 
-    def __init__(
-        self,
-        link: StoredLink | None = None,
-        linked_record: StoredRecord | None = None,
-        key_match: StoredRecord | None = None,
-    ) -> None:
-        fields = self.__dict__  # one per change: set directly, as Plan's
-        fields["link"], fields["linked_record"], fields["key_match"] = link, linked_record, key_match
 
-
-@dataclass(frozen=True)
+@frozen_value
 class Plan:
     """The writes for one change and the activity-log outcome it reports."""
 
@@ -94,22 +86,9 @@ class Plan:
     message: str | None = None
     duplicate: bool = False
 
-    def __init__(
-        self,
-        kind: PlanKind,
-        outcome: RecordOutcome,
-        match_key: str | None = None,
-        abm_id: str | None = None,
-        fields: dict[str, Any] | None = None,
-        message: str | None = None,
-        duplicate: bool = False,
-    ) -> None:
-        # One plan per change: its fields set directly, not with `object.__setattr__` each (frozen).
-        values = self.__dict__
-        values["kind"], values["outcome"] = kind, outcome
-        values["match_key"], values["abm_id"] = match_key, abm_id
-        values["fields"] = {} if fields is None else fields
-        values["message"], values["duplicate"] = message, duplicate
+
+_FORMED_KEYS = frozenset({"emails", "phones", "address"})
+"""The Pipedrive keys whose values `abm_value` changes the form of (every other value is kept as is)."""
 
 
 def abm_value(pipedrive_key: str, raw: object) -> object:
@@ -126,6 +105,49 @@ def abm_value(pipedrive_key: str, raw: object) -> object:
 def source_fields(record: Mapping[str, Any], mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:
     """The record's mapped values by ABM field name, in the store's form."""
     return {m.abm_field: abm_value(m.pipedrive_key, read_pipedrive_value(record, m)) for m in mappings}
+
+
+@frozen_value
+class ObjectRules:
+    """What planning reads of a tenant's settings for one object: its effective mappings, their modes
+    into ABM by ABM field, its switches, and per mapping whether `abm_value` changes its value's form."""
+
+    mappings: tuple[FieldMapping, ...]
+    modes: dict[str, FieldMode]
+    switches: DirectionSwitches
+    formed: tuple[bool, ...]
+
+    def source_fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """`source_fields(record, self.mappings)`, `abm_value` asked only of the values it may change."""
+        values = {}
+        for mapping, formed in zip(self.mappings, self.formed, strict=True):
+            raw = read_pipedrive_value(record, mapping)
+            values[mapping.abm_field] = abm_value(mapping.pipedrive_key, raw) if formed else raw
+        return values
+
+
+_RULES: dict[tuple[int, SyncObject], tuple[TenantSettings | None, ObjectRules]] = {}
+"""Object rules by (id of the settings value, object), each with the settings it was made of (kept, so
+the id is not reused while the entry lives; compared by identity on the way out)."""
+
+
+def object_rules(settings: TenantSettings | None, obj: SyncObject) -> ObjectRules:
+    """The object's rules under these settings (a frozen value): worked out once per settings value and
+    object rather than once per change."""
+    known = _RULES.get((id(settings), obj))
+    if known is not None and known[0] is settings:
+        return known[1]
+    mappings = effective_mappings(settings, obj)
+    rules = ObjectRules(
+        mappings,
+        {m.abm_field: m.modes.to_abm for m in mappings},
+        object_switches(settings, obj),
+        tuple(m.pipedrive_key in _FORMED_KEYS for m in mappings),
+    )
+    if len(_RULES) >= 256:
+        _RULES.clear()
+    _RULES[(id(settings), obj)] = (settings, rules)
+    return rules
 
 
 def match_key_of(change: SourceChange, settings: TenantSettings | None) -> str | None:
@@ -175,8 +197,8 @@ def _plan_upsert(
     match_key: str | None,
 ) -> Plan:
     assert change.record is not None
-    mappings = effective_mappings(settings, change.object)
-    switches = object_switches(settings, change.object)
+    rules = object_rules(settings, change.object)
+    switches = rules.switches
     linked = situation.linked_record if situation.link is not None else None
     decision = decide_match(
         MatchInput(
@@ -189,8 +211,8 @@ def _plan_upsert(
             duplicate_handling=change.import_context.duplicate_handling if change.import_context else None,
         )
     )
-    values = source_fields(change.record, mappings)
-    modes = {m.abm_field: m.modes.to_abm for m in mappings}
+    values = rules.source_fields(change.record)
+    modes = rules.modes
     if decision.action is DuplicateAction.SKIP:
         target_id = str(decision.target_id) if decision.target_id is not None else None
         return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, match_key, target_id, message=decision.message)

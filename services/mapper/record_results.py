@@ -14,7 +14,7 @@ from mapper.planning import Plan
 from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.codec import encode_envelope, envelope_time
-from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.envelope import CloudEvent, event_id_of_name
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
 from schemas.keys import record_key
@@ -60,20 +60,23 @@ def result_message_of(
 ) -> OutgoingMessage:
     """`record_result_message`'s bytes, built as JSON: every value comes from the validated change and
     the plan, absent optional values are left out as `exclude_none` leaves them out."""
-    tenant, match_key = event.tenantid, plan.match_key or NO_KEY
+    tenant, match_key, event_id = event.tenantid, plan.match_key or NO_KEY, event.id
     subject = record_key(tenant, change.object, match_key)
-    data: dict[str, Any] = {"object": change.object.value, "match_key": match_key}
+    # The enums as they are: orjson writes a StrEnum as its value (`.value` is a Python-level property).
+    data: dict[str, Any] = {"object": change.object, "match_key": match_key}
     if change.pipedrive_id is not None:
         data["pipedrive_id"] = change.pipedrive_id
     if plan.abm_id is not None:
         data["abm_id"] = plan.abm_id
-    data["outcome"] = plan.outcome.value
+    data["outcome"] = plan.outcome
     if plan.message is not None:
         data["message"] = plan.message
     if run_id is not None:
         data["run_id"] = run_id
     value = encode_envelope(
-        event_id=deterministic_event_id(_APPLIED, tenant, event.id, "applied"),
+        event_id=event_id_of_name(
+            f"{_APPLIED}\x1f{tenant}\x1f{event_id}\x1fapplied"
+        ),  # as deterministic_event_id
         source=sources.MAPPER,
         event_type=_APPLIED,
         time=envelope_time(event.time),
@@ -81,6 +84,6 @@ def result_message_of(
         tenant=tenant,
         data=data,
         correlationid=event.correlationid,
-        causationid=event.id,
+        causationid=event_id,
     )
-    return OutgoingMessage(topic=RECORD_RESULTS.name, key=subject, value=value)
+    return OutgoingMessage(RECORD_RESULTS.name, subject, value)

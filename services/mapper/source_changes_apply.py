@@ -42,10 +42,11 @@ from typing import Any
 
 from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
 from mapper.ports import AbmRecords, MapperUnit
-from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.envelope import CloudEvent, event_id_of_name
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
+from schemas.values import frozen_value
 from stream_runner.messages import IncomingMessage, OutgoingMessage
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
@@ -225,9 +226,11 @@ async def load_view(
     earlier changes left them: links locked (unless `lock` is false: a dry run), records not (those the
     batch writes over are locked and read again once it is planned, `settle`)."""
     view = view if view is not None else BatchView()
-    linked = [(t, c.object.value, c.pipedrive_id) for t, c, _ in fresh]
+    # The objects as they are: a SyncObject is a str equal to its value (json_rows writes the value),
+    # and its `.value` is a Python-level property.
+    linked = [(t, c.object, c.pipedrive_id) for t, c, _ in fresh]
     # A merge links its survivor to the merged record's ABM record only when the survivor has no link yet.
-    linked += [(t, c.object.value, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
+    linked += [(t, c.object, c.merged_into_id) for t, c, _ in fresh if c.merged_into_id is not None]
     link_rows = await store.links(linked, lock=lock)
     for (tenant, obj, pid), row in link_rows.items():
         view.add_link((tenant, _OBJECTS[obj], pid), row)
@@ -267,7 +270,7 @@ async def write_view(store: AbmRecords, view: BatchView) -> None:
     rows: dict[bool, list[tuple[Any, ...]]] = {False: [], True: []}  # by: in the store already
     for (t, o, pid), link in view.links.items():
         if link.dirty:
-            row = (t, o.value, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
+            row = (t, o, pid, link.abm_id, link.version, link.deleted_in_crm, link.merged_into_id)
             rows[link.in_store].append(row)
     if rows[False]:
         await store.insert_links(rows[False])
@@ -277,19 +280,15 @@ async def write_view(store: AbmRecords, view: BatchView) -> None:
         await store.repoint_associations(tenant, obj, merged, survivor)
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Applied:
     """What one change of a batch did: its plan (None for an already-applied event) or saved results."""
 
     plan: Plan | None
     saved: list[OutgoingMessage]
 
-    def __init__(self, plan: Plan | None, saved: list[OutgoingMessage]) -> None:
-        fields = self.__dict__  # one per change: set as Plan sets its fields
-        fields["plan"], fields["saved"] = plan, saved
 
-
-@dataclass(frozen=True)
+@frozen_value
 class Planned:
     """One fresh change as planned: the change, its key, the situation it was planned in, its plan."""
 
@@ -298,13 +297,6 @@ class Planned:
     match_key: str | None
     situation: Situation
     plan: Plan
-
-    def __init__(
-        self, tenant: str, change: SourceChange, match_key: str | None, situation: Situation, plan: Plan
-    ) -> None:
-        fields = self.__dict__  # one per change: set as Plan sets its fields
-        fields["tenant"], fields["change"], fields["match_key"] = tenant, change, match_key
-        fields["situation"], fields["plan"] = situation, plan
 
     def reads_any(self, ids: set[RecordKey]) -> bool:
         """Whether the plan read or names one of `ids` (the linked record is the link's)."""
@@ -329,7 +321,8 @@ def plan_one(
 ) -> Planned:  # fmt: skip
     """The plan of one change against the view as it stands (not applied to it)."""
     situation = view.situation(tenant, change, match_key)
-    new_id = deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id)
+    # deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id), joined here
+    new_id = event_id_of_name(f"abm-record\x1f{tenant}\x1f{change.object}\x1f{change.pipedrive_id}")
     plan = plan_change(change, settings[tenant], situation, new_id, match_key)
     return Planned(tenant, change, match_key, situation, plan)
 
