@@ -15,7 +15,7 @@ from pusher.mirror import org_id_of, rounds_by_key
 from pusher.planning import PipedriveRecord
 from pusher.ports import MirrorChange
 from schemas.events.common import SyncObject
-from schemas.events.source_changes import ChangeAction, SourceChange
+from schemas.events.source_changes import ChangeAction
 
 RecordKey = tuple[str, str, int]
 """(tenant, object, Pipedrive id) as the table holds them."""
@@ -33,65 +33,72 @@ class PostgresMirror:
 
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
         """Mirror source changes in order, each kept unless a newer version is mirrored (a version is
-        never kept over a merge): per round of distinct records (`rounds_by_key`), one statement for the
-        versions and one for the deletes and merges; one flag per change, True when it was kept."""
+        never kept over a merge) or the mirror holds it already: per round of distinct records
+        (`rounds_by_key`), one statement for the versions and one for the deletes and merges; one flag
+        per change, True when it changed the mirror."""
         kept = [False] * len(changes)
         keys = [(t, c.object.value, c.pipedrive_id) for t, c, _, _ in changes]
         for positions in rounds_by_key(keys):
-            upserts = [i for i in positions if _is_version(changes[i][1])]
-            gone = [i for i in positions if not _is_version(changes[i][1])]
-            written = await self._upsert_many([changes[i] for i in upserts])
-            written |= await self._mark_gone_many([changes[i] for i in gone])
+            versions: list[_Version] = []
+            gone: list[MirrorChange] = []
+            for i in positions:
+                tenant, change, match_key, echo = changes[i]
+                record = change.record
+                if record is not None and change.action is ChangeAction.UPSERTED:
+                    versions.append(
+                        (tenant, keys[i][1], change.pipedrive_id, match_key, record, change.update_time, echo)
+                    )
+                else:
+                    gone.append(changes[i])
+            written = await self._write_versions(versions) if versions else set()
+            if gone:
+                written |= await self._mark_gone_many(gone)
             for i in positions:
                 kept[i] = keys[i] in written
         return kept
 
-    async def _upsert_many(self, changes: Sequence[MirrorChange]) -> set[RecordKey]:
-        return await self._write_versions(
-            [
-                (tenant, c.object.value, c.pipedrive_id, match_key, c.record or {}, c.update_time, echo)
-                for tenant, c, match_key, echo in changes
-            ]
-        )
-
     async def _write_versions(self, versions: Sequence[_Version]) -> set[RecordKey]:
         """Mirror record versions (the one statement that does), each unless a newer version or a merge
-        is mirrored; the keys of those written.
+        is mirrored, or the row holds this version already (an unchanged row is not written again: no new
+        row version, no index entries, no WAL but the row lock's); the keys of those written.
 
         The versions' other columns go as one JSON array of rows, split in SQL (`versions_json`): asyncpg
         binds typed arrays element by element, several us a version for eight columns. The records go
-        beside them as a text array, each the JSON text orjson wrote, kept as text: parsed into jsonb,
-        as one with the rows or one by one, they cost the server about 12 us a record, two fifths of the
-        statement (measured on 2,000 sandbox organizations a statement)."""
-        if not versions:
-            return set()
+        beside them as one text, the JSON texts orjson wrote joined by `RECORD_SEPARATOR` (a text array
+        cost asyncpg its per-element checks), each kept as text: parsed into jsonb, as one with the rows
+        or one by one, they cost the server about 12 us a record, two fifths of the statement (measured on
+        2,000 sandbox organizations a statement)."""
         rows_json, records = versions_json(versions)
         rows = await self._conn.fetch(
             f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key, record,"
             " update_time, deleted, org_id, last_change_was_echo)"
             " SELECT v->>0, v->>1, (v->>2)::bigint, v->>3, r, (v->>4)::timestamptz, (v->>5)::boolean,"
             " (v->>6)::bigint, (v->>7)::boolean"
-            " FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), unnest($2::text[])) AS x(v, r)"
+            " FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), string_to_table($2::text, chr(30)))"
+            " AS x(v, r)"
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET match_key = EXCLUDED.match_key,"
             " record = EXCLUDED.record, update_time = EXCLUDED.update_time, deleted = EXCLUDED.deleted,"
             " org_id = EXCLUDED.org_id, last_change_was_echo = EXCLUDED.last_change_was_echo"
             " WHERE m.update_time <= EXCLUDED.update_time"
             " AND NOT (m.deleted AND m.merged_into_id IS NOT NULL)"
+            " AND (m.record, m.match_key, m.update_time, m.deleted, m.org_id, m.last_change_was_echo)"
+            " IS DISTINCT FROM (EXCLUDED.record, EXCLUDED.match_key, EXCLUDED.update_time, EXCLUDED.deleted,"
+            " EXCLUDED.org_id, EXCLUDED.last_change_was_echo)"
             " RETURNING tenant_id, object, pipedrive_id",
             rows_json, records,
         )  # fmt: skip
         return {(r["tenant_id"], r["object"], r["pipedrive_id"]) for r in rows}
 
     async def _mark_gone_many(self, changes: Sequence[MirrorChange]) -> set[RecordKey]:
-        if not changes:
-            return set()
         rows = await self._conn.fetch(
             f"INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, update_time, deleted,"
             " merged_into_id) SELECT t, o, p, u, true, g FROM unnest($1::text[], $2::text[], $3::bigint[],"
             " $4::timestamptz[], $5::bigint[]) AS x(t, o, p, u, g)"
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET deleted = true,"
             " merged_into_id = EXCLUDED.merged_into_id, update_time = greatest(m.update_time,"
-            " EXCLUDED.update_time) RETURNING tenant_id, object, pipedrive_id",
+            " EXCLUDED.update_time) WHERE NOT (m.deleted AND m.merged_into_id IS NOT DISTINCT FROM"
+            " EXCLUDED.merged_into_id AND m.update_time >= EXCLUDED.update_time)"
+            " RETURNING tenant_id, object, pipedrive_id",
             [t for t, _, _, _ in changes], [c.object.value for _, c, _, _ in changes],
             [c.pipedrive_id for _, c, _, _ in changes], [c.update_time for _, c, _, _ in changes],
             [c.merged_into_id for _, c, _, _ in changes],
@@ -162,25 +169,28 @@ class PostgresMirror:
         return [r for r in (_record(row) for row in rows) if r is not None]
 
 
-def versions_json(versions: Sequence[_Version]) -> tuple[str, list[str]]:
+RECORD_SEPARATOR = "\x1e"
+"""Between the records' JSON texts in the one parameter that carries them (split in SQL by
+`string_to_table`): JSON writes a control character inside a string as an escape (`\\u001e`), so no
+record's text holds it."""
+
+
+def versions_json(versions: Sequence[_Version]) -> tuple[str, str]:
     """The mirror rows of `versions` as one JSON array of arrays (the insert's column order without the
-    record, `postgres_store.json_rows`; the update time in UTC), and their records' JSON texts."""
+    record, `postgres_store.json_rows`; the update time in UTC), and their records' JSON texts joined by
+    `RECORD_SEPARATOR`."""
     dumps = orjson.dumps
-    rows = json_rows(
-        [
+    rows = []
+    records = []
+    for tenant, obj, pipedrive_id, match_key, record, update_time, echo in versions:
+        rows.append(
             (
                 tenant, obj, pipedrive_id, match_key, utc(update_time), bool(record.get("is_deleted")),
                 org_id_of(record), echo,
             )
-            for tenant, obj, pipedrive_id, match_key, record, update_time, echo in versions
-        ]
-    )  # fmt: skip
-    return rows, [dumps(version[4]).decode() for version in versions]
-
-
-def _is_version(change: SourceChange) -> bool:
-    """A change that carries a record version (the others mark the record deleted or merged)."""
-    return change.action is ChangeAction.UPSERTED and change.record is not None
+        )  # fmt: skip
+        records.append(dumps(record))
+    return json_rows(rows), RECORD_SEPARATOR.encode().join(records).decode()
 
 
 def _record(row: Any) -> PipedriveRecord | None:

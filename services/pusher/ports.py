@@ -103,7 +103,8 @@ class Mirror(Protocol):
 
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
         """Mirror source changes in order, set-based, each kept unless a newer version is mirrored (a
-        version never over a merge); one flag per change, True when it was kept."""
+        version never over a merge) or the mirror holds it already (a redelivered change is not written
+        again); one flag per change, True when it changed the mirror."""
         ...
 
     async def upsert(
@@ -117,7 +118,8 @@ class Mirror(Protocol):
         *,
         echo: bool = False,
     ) -> bool:
-        """Mirror one record version (older versions than the mirrored one are ignored)."""
+        """Mirror one record version (older versions than the mirrored one, and the one mirrored
+        already, are ignored); True when it changed the mirror."""
         ...
 
     async def by_id(self, tenant: str, obj: SyncObject, pipedrive_id: int) -> PipedriveRecord | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from pipedrive_client import NotFound
 from pipedrive_client.models import FieldDefinition
 from postgres_store.inbox import messages_of, saved_form
@@ -135,6 +137,12 @@ class InMemoryMirror:
                 tenant, change.object, change.pipedrive_id, change.record, change.update_time, match_key,
                 echo=echo,
             )  # fmt: skip
+        row = self._tables.mirror.get((tenant, change.object.value, change.pipedrive_id))
+        if (
+            row is not None and row["deleted"] and row["merged_into_id"] == change.merged_into_id
+            and row["update_time"] >= change.update_time
+        ):  # fmt: skip
+            return False  # gone so already: not written again
         self._mark_gone(tenant, change.object, change.pipedrive_id, change.update_time)
         self._tables.mirror[(tenant, change.object.value, change.pipedrive_id)]["merged_into_id"] = (
             change.merged_into_id
@@ -162,13 +170,17 @@ class InMemoryMirror:
             or (current["deleted"] and current["merged_into_id"] is not None)
         ):
             return False
+        values = {
+            "match_key": match_key, "record": copy.deepcopy(dict(record)), "update_time": update_time,
+            "deleted": bool(record.get("is_deleted")), "org_id": org_id_of(record),
+            "last_change_was_echo": echo,
+        }  # fmt: skip
+        if current is not None and _same_version(current, values):
+            return False  # the row holds this version already: not written again
         row = (
             current if current is not None else self._tables.mirror.setdefault(key, _mirror_row(update_time))
         )
-        row.update(
-            match_key=match_key, record=copy.deepcopy(dict(record)), update_time=update_time,
-            deleted=bool(record.get("is_deleted")), org_id=org_id_of(record), last_change_was_echo=echo,
-        )  # fmt: skip
+        row.update(values)
         return True
 
     async def by_id(self, tenant: str, obj: SyncObject, pipedrive_id: int) -> PipedriveRecord | None:
@@ -594,6 +606,15 @@ def _mirror_row(update_time: datetime) -> Row:
         "match_key": None, "record": None, "update_time": update_time, "deleted": False,
         "merged_into_id": None, "org_id": None, "last_change_was_echo": False,
     }  # fmt: skip
+
+
+def _same_version(row: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether a mirror row holds these values already (the record as the same JSON text, as PostgreSQL
+    compares it)."""
+    return all(
+        orjson.dumps(row[name]) == orjson.dumps(value) if name == "record" else row[name] == value
+        for name, value in values.items()
+    )
 
 
 def _record(pipedrive_id: int, row: Row) -> PipedriveRecord:

@@ -182,6 +182,36 @@ async def test_a_batch_of_changes_is_mirrored_as_one_by_one_would_be(store: Push
     assert eight == PipedriveRecord(8, organization(8, "org8.io", name="Eight"), False, None)
 
 
+async def test_a_version_the_mirror_holds_already_is_not_written_again(
+    store: PusherStore, tenant: str
+) -> None:
+    """A redelivered batch changes nothing: its versions, deletes and merges are reported not kept (the
+    row is not rewritten); the same version marked as an echo now, a delete after it, are written."""
+    merged = SourceChange(
+        object=ORG, pipedrive_id=9, action=ChangeAction.MERGED, update_time=T0, merged_into_id=7,
+        origin=ChangeOrigin.POLL,
+    )  # fmt: skip
+    deleted = SourceChange(
+        object=ORG, pipedrive_id=7, action=ChangeAction.DELETED, update_time=T0 + timedelta(1),
+        origin=ChangeOrigin.POLL,
+    )  # fmt: skip
+    batch = [(tenant, _version(7, T0, "Seven"), "org7.io", False), (tenant, merged, None, False)]
+    async with store.unit() as unit:
+        first = await unit.mirror.apply_changes(batch)
+    async with store.unit() as unit:
+        again = await unit.mirror.apply_changes(batch)
+        seven_again = organization(7, "org7.io", name="Seven")
+        answered = await unit.mirror.upsert(tenant, ORG, 7, seven_again, T0, "org7.io")
+        echo = await unit.mirror.apply_changes([(tenant, _version(7, T0, "Seven"), "org7.io", True)])
+        gone = await unit.mirror.apply_changes([(tenant, deleted, None, False)])
+        gone_again = await unit.mirror.apply_changes([(tenant, deleted, None, False)])
+        seven = await unit.mirror.by_id(tenant, ORG, 7)
+
+    assert (first, again, answered, echo) == ([True, True], [False, False], False, [True])
+    assert (gone, gone_again) == ([True], [False])
+    assert seven == PipedriveRecord(7, organization(7, "org7.io", name="Seven"), True, None)
+
+
 async def test_the_mirror_keeps_every_value_of_a_version_as_written(store: PusherStore, tenant: str) -> None:
     """A batch's versions travel to PostgreSQL as one JSON document split in SQL, their records as JSON texts
     beside it: the record (any JSON, a NUL in a string too: it is kept as text, not jsonb),
