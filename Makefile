@@ -204,9 +204,9 @@ format: venv
 # 2,056 tests, -n 2), CPU the 2 cores' test processes wait for, and C1's code serves the tests for less
 # in all. Two fresh brokers started together, the same 23 tests (mapper crash, stream runner, sync runs)
 # run against each at once: 11.3 s of CPU to start and 30.1 s for the tests with both tiers, 5.7 s and
-# 11.3 s with C1 only (its request threads 3.6 s against 4.5 s). Only here: `make up` and `make bench`
-# start the broker as it is (a broker `make test` started stays up, and a later `make up` or `make bench`
-# reuses it).
+# 11.3 s with C1 only (its request threads 3.6 s against 4.5 s). deploy/local/kafka.sh starts every
+# broker so since 2026-12-03 (`make up` and `make bench` too; docs/operations.md, the servers' own
+# settings), so this only repeats it.
 test: TEST_KAFKA_JVM_OPTS := -XX:TieredStopAtLevel=1
 test: venv chromium test-infra
 	$(VENV)/bin/ruff check .

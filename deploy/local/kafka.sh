@@ -34,9 +34,19 @@ HEAP="${KAFKA_HEAP:-512m}"
 # private broker runs a shorter one (KAFKA_BROKER_SESSION_TIMEOUT_MS); heartbeats every quarter of it
 # (at most every 2 s, Kafka's default).
 BROKER_SESSION_MS="${KAFKA_BROKER_SESSION_TIMEOUT_MS:-9000}"
-# More JVM options (space-separated), after the script's own (fault tests' short-lived brokers compile
-# with the JIT's first tier only).
+# More JVM options (space-separated), after the script's own, so they win over them (e.g.
+# -XX:TieredStopAtLevel=4 for the JIT's second tier, see below).
 JVM_EXTRA_OPTS="${KAFKA_JVM_EXTRA_OPTS:-}"
+# The JIT compiles with its first tier (C1) only (-XX:TieredStopAtLevel=1, below). On 2 cores the second
+# tier (C2) kept compiling on the cores the services need, still 3 s a run after 700,000 records: in four
+# end-to-end benches on a private broker (2026-12-03, load 6 to 35) its compiler threads used 13.0, 3.9,
+# 4.0 and 3.2 s of the broker's 25.5, 17.0, 15.6 and 13.2 s, against 0.5, 0.3, 0.1 and 0.1 s of 15.0,
+# 15.3, 14.7 and 13.4 s with C1 only (per record 174, 103, 97, 84 -> 98, 96, 104, 89 us: 15% less over
+# the four). C1's code is slower (request threads 4.9 to 5.6 s a run against 3.6 to 4.4 s), so a broker
+# serving one steady load for days may do better with C2 (-XX:TieredStopAtLevel=4 in
+# KAFKA_JVM_EXTRA_OPTS); a local one, with its imports and benches, costs less with C1, and starts on less
+# CPU (5.4 to 5.9 s against 8.8 to 9.8 s). docs/operations.md has the figures. G1 stays: its collections
+# were 0.5 to 1.3 s of a run.
 
 # Fetch the broker jars into .state/kafka/libs. The cache is keyed on the pom's sha256, so a changed
 # Kafka version refetches, and an unchanged pom means no Maven and no network at all.
@@ -226,7 +236,7 @@ start() {
     # setsid: the broker gets its own session, so a Ctrl-C in the terminal that ran `make up` does not
     # reach it; it is stopped only by `kafka.sh stop`. The JVM is exec'd by setsid, so $! is its pid.
     setsid java \
-        -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 \
         -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$CONFIG_DIR/log4j2.properties" \
         -Dlog4j2.shutdownHookEnabled=false \
