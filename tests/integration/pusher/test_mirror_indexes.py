@@ -1,0 +1,59 @@
+"""The mirror's match-key indexes hold keyed rows only (migration 0011), and the generic plans of the
+match-key reads (`match_key = $3`, which implies the key is not null) still use them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from pusher.bootstrap import install_tables
+
+
+@pytest.fixture
+async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
+    name = f"itest_pusher_mirror_idx_{uuid.uuid4().hex[:8]}"
+    await install_tables(pg_pool, name)
+    yield name
+    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+async def test_keyless_rows_are_left_out_and_the_generic_plans_use_the_indexes(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    async with pg_pool.acquire() as conn:
+        # A mirror of some size, analyzed, so the planner weighs the indexes as in production: 5,000
+        # organizations (one in ten deleted, one in five without a key) and 2,000 deals (never keyed).
+        await conn.execute(
+            f"INSERT INTO {schema}.mirror (tenant_id, object, pipedrive_id, match_key, record, update_time,"
+            " deleted) SELECT 't', 'organization', g, CASE WHEN g % 5 > 0 THEN 'org' || g || '.io' END, '{}',"
+            " now(), g % 10 = 0 FROM generate_series(1, 5000) AS g"
+            " UNION ALL SELECT 't', 'deal', g, NULL, '{}', now(), false FROM generate_series(1, 2000) AS g;"
+            f" ANALYZE {schema}.mirror"
+        )
+        predicates = {
+            row["indexname"]: row["indexdef"]
+            for row in await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'mirror'",
+                schema,
+            )
+        }
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        plans = []
+        for deleted in ("NOT deleted", "deleted"):
+            await conn.execute(
+                f"PREPARE by_key(text, text, text) AS SELECT pipedrive_id FROM {schema}.mirror"
+                f" WHERE tenant_id = $1 AND object = $2 AND match_key = $3 AND {deleted}"
+                " ORDER BY pipedrive_id LIMIT 1"
+            )
+            rows = await conn.fetch("EXPLAIN EXECUTE by_key('t', 'organization', 'acme.io')")
+            plans.append("\n".join(row[0] for row in rows))
+            await conn.execute("DEALLOCATE by_key")
+        await conn.execute("RESET plan_cache_mode")
+
+    assert "match_key IS NOT NULL" in predicates["mirror_by_match_key"]
+    assert "match_key IS NOT NULL" in predicates["mirror_gone_by_match_key"]
+    assert "using mirror_by_match_key" in plans[0] and "$3" in plans[0]
+    assert "using mirror_gone_by_match_key" in plans[1] and "$3" in plans[1]
