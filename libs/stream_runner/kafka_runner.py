@@ -113,6 +113,9 @@ class KafkaStreamRunner:
         # Commit (and wait for the outputs' acknowledgements) at the latest after a few polls' worth.
         self._max_pending_deliveries = max(_MAX_PENDING_DELIVERIES, 4 * max_poll_records)
         self._deliveries: list[Delivery] = []
+        # One commit at a time: the rebalance listener's commit runs in aiokafka's coordinator task beside
+        # the loop's own, and would otherwise commit offsets whose outputs the other is still awaiting.
+        self._commit_lock = asyncio.Lock()
         self._last_commit = time.monotonic()
         self._group = group_id
         self._metrics = processor.metrics
@@ -143,28 +146,41 @@ class KafkaStreamRunner:
 
         First waits for the broker to acknowledge everything those messages produced; a delivery that
         failed raises, so nothing is committed and the worker stops (the restart re-processes them).
+        Commits run one at a time (the loop's and the rebalance listener's, which runs in aiokafka's
+        coordinator task), and each commits only the offsets taken with the deliveries it awaited: a batch
+        the loop processes meanwhile is left, with its deliveries, to the next commit.
         """
-        if not self._processed:
-            return
-        deliveries, self._deliveries = self._deliveries, []
-        failed = [
-            r
-            for r in await asyncio.gather(*deliveries, return_exceptions=True)
-            if isinstance(r, BaseException)
-        ]
-        if failed:
-            raise failed[0]
-        offsets, self._processed, self._uncommitted_from = self._processed, {}, {}
-        if not offsets:
-            # While the acknowledgements were awaited a rebalance's revocation committed or forgot them
-            # (aiokafka refuses an empty commit with a ValueError, which stopped the consumer loop).
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # The group moved on (rebalance); the new owner re-reads them and the inbox drops repeats.
-            _log.warning("commit_failed", error=str(exc), partitions=len(offsets))
-        self._last_commit = time.monotonic()
+        async with self._commit_lock:
+            if not self._processed:
+                return
+            offsets, deliveries, self._deliveries = dict(self._processed), self._deliveries, []
+            failed = [
+                r
+                for r in await asyncio.gather(*deliveries, return_exceptions=True)
+                if isinstance(r, BaseException)
+            ]
+            if failed:
+                raise failed[0]
+            # While the acknowledgements were awaited, the loop may have processed further (left to the next
+            # commit) or forgotten what it had processed (a revocation that failed, a rewind after an outage:
+            # those partitions are read again from their committed offsets, and none of them is committed).
+            offsets = {p: offset for p, offset in offsets.items() if self._processed.get(p, -1) >= offset}
+            for partition, offset in offsets.items():
+                if self._processed[partition] == offset:
+                    del self._processed[partition]
+                    self._uncommitted_from.pop(partition, None)
+                else:
+                    self._uncommitted_from[partition] = offset
+            if not offsets:
+                # Nothing left to commit (aiokafka refuses an empty commit with a ValueError, which stopped
+                # the consumer loop).
+                return
+            try:
+                await self._consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                # The group moved on (rebalance); the new owner re-reads them and the inbox drops repeats.
+                _log.warning("commit_failed", error=str(exc), partitions=len(offsets))
+            self._last_commit = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; then commit what was processed and leave the group."""

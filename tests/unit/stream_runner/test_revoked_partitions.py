@@ -11,11 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from schemas.envelope import CloudEvent
 from schemas.topics import SYNC_RUNS
-from stream_runner.kafka_runner import KafkaStreamRunner
-from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.kafka_runner import KafkaStreamRunner, _CommitOnRevoke
+from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor
+from stream_runner.producer import Delivery
 from tests.unit.stream_runner.test_dead_letter_records import SentMessages, message
 
 KEPT, TAKEN = TopicPartition(SYNC_RUNS.name, 0), TopicPartition(SYNC_RUNS.name, 1)
@@ -76,3 +77,93 @@ async def test_a_revocation_while_acknowledgements_are_awaited_leaves_nothing_to
     await runner.commit_processed()  # before the fix: ValueError({}) from aiokafka's commit
 
     assert runner._processed == {}
+
+
+class HeldDeliveries:
+    """A sender whose deliveries resolve only when the test acknowledges them (the broker's acks)."""
+
+    def __init__(self) -> None:
+        self.pending: list[asyncio.Future[object]] = []
+
+    async def enqueue(self, messages: list[OutgoingMessage]) -> list[Delivery]:
+        futures = [asyncio.get_running_loop().create_future() for _ in messages]
+        self.pending += futures
+        return futures
+
+    def acknowledge(self) -> None:
+        for future in self.pending:
+            if not future.done():
+                future.set_result(None)
+
+
+def _producing_runner(sender: HeldDeliveries) -> tuple[KafkaStreamRunner, list[dict[TopicPartition, int]]]:
+    """A runner (its consumer never started) owning KEPT whose messages each produce one output through
+    `sender`; what its consumer was asked to commit, in order, goes to the list returned with it."""
+
+    async def apply(event: CloudEvent[Any], _: IncomingMessage) -> Handled:
+        return Handled(outputs=[OutgoingMessage("results", "acme:1", event.id.encode())])
+
+    metrics = RunnerMetrics(CollectorRegistry())
+    processor = MessageProcessor("itest", {"psync.run.started": apply}, sender, metrics)
+    runner = KafkaStreamRunner(
+        bootstrap="127.0.0.1:9", group_id="itest", topics=[SYNC_RUNS.name], processor=processor,
+        client_id="itest", namespace=TopicNamespace(),
+    )  # fmt: skip
+    runner._consumer.assign([KEPT])
+    commits: list[dict[TopicPartition, int]] = []
+
+    async def commit(offsets: dict[TopicPartition, int]) -> None:
+        commits.append(dict(offsets))
+
+    runner._consumer.commit = commit
+    return runner, commits
+
+
+async def _settle() -> None:
+    """Let every other task run until it waits for something only the test gives."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_revocation_while_the_loop_awaits_acknowledgements_commits_nothing_before_they_come() -> None:
+    # The rebalance listener runs in aiokafka's coordinator task: its commit found the loop's deliveries
+    # already taken (an empty list to await) and committed their offsets at once; a crash (or a failed
+    # delivery) before the acknowledgements then lost those outputs, their messages never read again.
+    sender = HeldDeliveries()
+    runner, commits = _producing_runner(sender)
+    await runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event())
+
+    loop_commit = asyncio.create_task(runner.commit_processed())
+    await _settle()
+    revocation = asyncio.create_task(_CommitOnRevoke(runner).on_partitions_revoked([KEPT]))
+    await _settle()
+    assert commits == []  # before the fix: [{KEPT: 12}], with both outputs unacknowledged
+
+    sender.acknowledge()
+    await asyncio.gather(loop_commit, revocation)
+    assert commits == [{KEPT: 12}]
+
+
+async def test_a_batch_processed_while_a_revocation_awaits_acknowledgements_waits_for_its_own() -> None:
+    # The other way round: the listener awaited the acknowledgements it had taken while the loop applied
+    # its next batch, then committed that batch's offset too, whose outputs nobody had awaited.
+    sender = HeldDeliveries()
+    runner, commits = _producing_runner(sender)
+    await runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event())
+
+    revocation = asyncio.create_task(_CommitOnRevoke(runner).on_partitions_revoked([KEPT]))
+    await _settle()
+    await runner._process_batches({KEPT: [_record(KEPT, 12)]}, asyncio.Event())
+    first_batch, second_batch = sender.pending[:2], sender.pending[2:]
+    for future in first_batch:
+        future.set_result(None)
+    await revocation
+    assert commits == [{KEPT: 12}]  # before the fix: [{KEPT: 13}], the third output unacknowledged
+    assert not any(future.done() for future in second_batch)
+
+    loop_commit = asyncio.create_task(runner.commit_processed())
+    await _settle()
+    assert commits == [{KEPT: 12}]
+    sender.acknowledge()
+    await loop_commit
+    assert commits == [{KEPT: 12}, {KEPT: 13}]
