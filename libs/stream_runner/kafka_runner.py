@@ -285,7 +285,11 @@ class KafkaStreamRunner:
     async def _top_up(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Add what the consumer already holds to a poll of batched topics only, `max_poll_records` at a
         time, until `max_batch_records` or a part with another topic's records (that part is kept: it
-        holds at most `max_poll_records` of them). Each partition's records stay in offset order."""
+        holds at most `max_poll_records` of them). Each partition's records stay in offset order.
+
+        A fetch that fails while topping up ends it: the records already polled are applied (the
+        consumer's position is past them, and a partition with nothing processed since its last commit
+        is not rewound by `_wait_out`), and the failure is met again by the next poll."""
         if self._max_batch_records <= self._max_poll_records:
             return  # a poll is already as large as a batch may be
         size = sum(len(records) for records in batches.values())
@@ -293,7 +297,12 @@ class KafkaStreamRunner:
             room = self._max_batch_records - size
             if room <= 0:
                 return
-            more = await self._consumer.getmany(timeout_ms=0, max_records=min(room, self._max_poll_records))
+            asked = min(room, self._max_poll_records)
+            try:
+                more = await self._consumer.getmany(timeout_ms=0, max_records=asked)
+            except KafkaError as failure:
+                _log.warning("top_up_stopped", error_class=type(failure).__name__, error=str(failure)[:300])
+                return
             if not more:
                 return
             for partition, records in more.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
 from schemas.topics import COMPANY_REVEALED, SOURCE_CHANGES, topics_consumed_by
@@ -24,13 +25,18 @@ SIGNALS = TopicPartition(COMPANY_REVEALED.name, 0)
 class HeldRecords:
     """The records a consumer holds (fetched, not yet returned), handed out in order by `getmany`."""
 
-    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    def __init__(
+        self, records: list[ConsumerRecord[bytes, bytes]], *, failing_after: int | None = None
+    ) -> None:
         self.records = records
         self.asked: list[int | None] = []
+        self._failing_after = failing_after
 
     async def getmany(
         self, timeout_ms: int = 0, max_records: int | None = None
     ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        if self._failing_after is not None and len(self.asked) >= self._failing_after:
+            raise KafkaConnectionError("the broker went away")
         self.asked.append(max_records)
         taken, self.records = self.records[:max_records], self.records[max_records:]
         out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
@@ -73,6 +79,20 @@ async def test_a_poll_of_changes_only_is_topped_up_to_the_batch_in_parts_of_a_po
                       (SOURCE_CHANGES.name, 1, 1), (SOURCE_CHANGES.name, 1, 3)]  # fmt: skip
     assert held.asked == [2, 2, 1]
     assert [r.offset for r in held.records] == [5, 6, 7]
+
+
+async def test_a_fetch_failing_while_topping_up_keeps_the_records_already_polled() -> None:
+    # The consumer's position is already past them: dropped here, they would never be applied (a
+    # partition with nothing processed since its last commit is not rewound when the loop waits out the
+    # failure).
+    held = HeldRecords([_record(CHANGES[0], i) for i in range(8)], failing_after=2)
+    runner = _runner(held, **LIMITS)
+
+    polled = await _poll(runner, held)
+
+    assert polled == [(SOURCE_CHANGES.name, 0, 0), (SOURCE_CHANGES.name, 0, 1),
+                      (SOURCE_CHANGES.name, 0, 2), (SOURCE_CHANGES.name, 0, 3)]  # fmt: skip
+    assert held.asked == [2, 2]
 
 
 async def test_a_poll_holding_a_signal_is_not_topped_up() -> None:
