@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import idna
 
 from sync_rules.errors import SyncRuleError
-from sync_rules.public_suffixes import suffix_start
 
 if TYPE_CHECKING:
     import tldextract
@@ -53,8 +52,8 @@ class InvalidDomainError(SyncRuleError):
 @cache
 def _public_suffix_extractor() -> "tldextract.TLDExtract":
     # No URLs and no cache directory: tldextract falls back to the snapshot shipped in the wheel. Imported
-    # at the first domain `plain_host` cannot read, not with the module: tldextract imports requests and
-    # builds two suffix tries (about 0.27 s of a process's CPU); most processes never need it.
+    # at the first domain, not with the module: tldextract imports requests (about 0.2 s of a process's
+    # start-up), and a process that normalizes no domain (a mapper replaying) never needs it.
     import tldextract
 
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
@@ -88,15 +87,15 @@ def normalize_domain(value: str, *, keep_subdomains: bool = False) -> str:
 
 def public_suffix(host: str, labels: list[str]) -> tuple[str, str]:
     """The public suffix of a host `plain_host` read (`labels`: its labels) and the label before it ("" for
-    none): tldextract's `extract_str(host)` suffix and domain, looked up in the bundled list's suffix trie
-    straight (`sync_rules.public_suffixes`, without importing tldextract). `extract_str` first takes the
-    host out of a URL (scheme, user, port, path, IPv6 brackets, trailing dots, ideographic dots), none of
-    which such a host holds, then does the same lookup: a third of the time the normalizing of a domain
-    took. tests/unit/sync_rules/test_domains.py compares the two on every rule of the bundled Public
-    Suffix List."""
-    start = suffix_start(labels)
-    if start is None:
+    none): tldextract's `extract_str(host)` suffix and domain, looked up in its suffix trie straight.
+    `extract_str` first takes the host out of a URL (scheme, user, port, path, IPv6 brackets, trailing
+    dots, ideographic dots), none of which such a host holds, then does the same lookup: a third of the
+    time the normalizing of a domain took. tests/unit/sync_rules/test_domains.py compares the two on
+    every rule of the bundled Public Suffix List."""
+    found = _suffix_trie().suffix_index(labels, include_psl_private_domains=True)
+    if not found:
         return "", labels[-1]  # as tldextract answers (an IPv4 address, rejected before, aside)
+    start = found[0][0]
     return ".".join(labels[start:]), labels[start - 1] if start > 0 else ""
 
 
@@ -104,6 +103,11 @@ def _extracted_suffix(host: str) -> tuple[str, str]:
     """The public suffix and the label before it of any host, as tldextract extracts them."""
     parts = _public_suffix_extractor().extract_str(host)
     return parts.suffix, parts.domain
+
+
+@cache
+def _suffix_trie() -> "tldextract.tldextract._PublicSuffixListTLDExtractor":
+    return _public_suffix_extractor()._get_tld_extractor()
 
 
 def try_normalize_domain(value: str | None, *, keep_subdomains: bool = False) -> str | None:

@@ -64,24 +64,6 @@ def test_a_service_waiting_for_its_database_collects_garbage_meanwhile() -> None
     assert done.stdout.split() == ["postgres_not_reachable_yet", "True", "True"], done.stderr[-2000:]
 
 
-def test_a_website_typed_the_usual_way_is_normalized_without_tldextract() -> None:
-    # The bundled Public Suffix List is read by sync_rules.public_suffixes: tldextract (with requests and
-    # its two suffix tries, about 0.27 s of CPU) only for a host plain_host cannot read.
-    code = (
-        "import sys\n"
-        "from sync_rules.domains import normalize_domain\n"
-        "print(normalize_domain('https://www.Example.co.uk/about'), normalize_domain('acme.myshopify.com'))\n"
-        "print(sorted(m for m in ('tldextract', 'requests') if m in sys.modules))\n"
-        "print(normalize_domain('https://bücher.de'), 'tldextract' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines() == [
-        "example.co.uk acme.myshopify.com",
-        "[]",
-        "xn--bcher-kva.de True",
-    ], done.stdout
-
-
 def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
     code = (
         "from sync_rules.emails import normalize_email, try_normalize_email\n"
