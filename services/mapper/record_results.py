@@ -14,7 +14,7 @@ from mapper.planning import Plan
 from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.codec import encode_envelope, envelope_time
-from schemas.envelope import CloudEvent, event_id_of_name
+from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
 from schemas.keys import record_key
@@ -74,9 +74,7 @@ def result_message_of(
     if run_id is not None:
         data["run_id"] = run_id
     value = encode_envelope(
-        event_id=event_id_of_name(
-            f"{_APPLIED}\x1f{tenant}\x1f{event_id}\x1fapplied"
-        ),  # as deterministic_event_id
+        event_id=deterministic_event_id(_APPLIED, tenant, event_id, "applied"),
         source=sources.MAPPER,
         event_type=_APPLIED,
         time=envelope_time(event.time),

@@ -42,7 +42,7 @@ from typing import Any
 
 from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
 from mapper.ports import AbmRecords, MapperUnit
-from schemas.envelope import CloudEvent, event_id_of_name
+from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
@@ -321,8 +321,7 @@ def plan_one(
 ) -> Planned:  # fmt: skip
     """The plan of one change against the view as it stands (not applied to it)."""
     situation = view.situation(tenant, change, match_key)
-    # deterministic_event_id("abm-record", tenant, change.object.value, change.pipedrive_id), joined here
-    new_id = event_id_of_name(f"abm-record\x1f{tenant}\x1f{change.object}\x1f{change.pipedrive_id}")
+    new_id = deterministic_event_id("abm-record", tenant, change.object, change.pipedrive_id)
     plan = plan_change(change, settings[tenant], situation, new_id, match_key)
     return Planned(tenant, change, match_key, situation, plan)
 

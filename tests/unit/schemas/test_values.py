@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from schemas.envelope import deterministic_event_id, event_id_of_name
+from schemas.envelope import deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.values import frozen_value
 
@@ -59,9 +59,10 @@ def test_a_class_with_a_post_init_is_refused() -> None:
             def __post_init__(self) -> None: ...
 
 
-def test_ids_joined_in_place_are_the_deterministic_ids() -> None:
+def test_an_object_given_as_its_enum_gives_the_id_of_its_value() -> None:
+    # The mapper hands deterministic_event_id the SyncObject itself (its new ABM record ids).
     for obj in SyncObject:
         for tenant, pipedrive_id in [("acme", 1), ("t-ü.x", 987654321)]:
-            assert event_id_of_name(
-                f"abm-record\x1f{tenant}\x1f{obj}\x1f{pipedrive_id}"
-            ) == deterministic_event_id("abm-record", tenant, obj.value, pipedrive_id)
+            assert deterministic_event_id("abm-record", tenant, obj, pipedrive_id) == deterministic_event_id(
+                "abm-record", tenant, obj.value, pipedrive_id
+            )
