@@ -3,7 +3,6 @@ answer alike (STYLE rule 6: every fake is checked against the real thing)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -24,6 +23,7 @@ from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
 from tests.service.auditlog_fakes import InMemoryActivityLog, InMemoryAlerts
 from tests.stores.backends import BACKENDS, memory_or_postgres
+from tests.support.schemas import fresh_schema
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RUNS_TOPIC, RESULTS_TOPIC = "psync.sync-runs.v1", "psync.record-results.v1"
@@ -43,19 +43,17 @@ class StoreUnderTest:
 @pytest.fixture(scope="module")
 async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]:
     """The auditlog's tables in a fresh schema, shared by the module (each test has a tenant of its own)."""
-    schema = f"itest_auditlog_store_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
+    async with fresh_schema(pg_pool, "auditlog_store", install_tables) as schema:
 
-    async def forget_applied(tenant: str) -> None:
-        await pg_pool.execute(f"DELETE FROM {schema}.inbox WHERE tenant_id = $1", tenant)
+        async def forget_applied(tenant: str) -> None:
+            await pg_pool.execute(f"DELETE FROM {schema}.inbox WHERE tenant_id = $1", tenant)
 
-    yield StoreUnderTest(
-        PostgresActivityLog(pg_pool, schema),
-        PostgresActivityReads(pg_pool, schema),
-        AlertStore(pg_pool, schema),
-        forget_applied,
-    )
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        yield StoreUnderTest(
+            PostgresActivityLog(pg_pool, schema),
+            PostgresActivityReads(pg_pool, schema),
+            AlertStore(pg_pool, schema),
+            forget_applied,
+        )
 
 
 @pytest.fixture(params=BACKENDS)

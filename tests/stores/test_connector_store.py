@@ -3,7 +3,6 @@ answer alike (STYLE rule 6: every fake is checked against the real thing)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from connector.run_store import RunStore
 from connector.webhook_store import WebhookStore
 from tests.service.connector_fakes import InMemoryRuns, InMemoryWebhooks
 from tests.stores.backends import BACKENDS, memory_or_postgres
+from tests.support.schemas import fresh_schema
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SYNC, IMPORT, RETRY = RunKindName.SYNC, RunKindName.IMPORT, RunKindName.RETRY
@@ -44,17 +44,15 @@ class StoreUnderTest:
 @pytest.fixture(scope="module")
 async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]:
     """The connector's tables in a fresh schema, shared by the module (each test has a tenant of its own)."""
-    schema = f"itest_connector_store_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
+    async with fresh_schema(pg_pool, "connector_store", install_tables) as schema:
 
-    async def add_tenant(tenant: str) -> None:
-        await pg_pool.execute(
-            f"INSERT INTO {schema}.tenant_settings (tenant_id, version, settings) VALUES ($1, 1, '{{}}')",
-            tenant,
-        )
+        async def add_tenant(tenant: str) -> None:
+            await pg_pool.execute(
+                f"INSERT INTO {schema}.tenant_settings (tenant_id, version, settings) VALUES ($1, 1, '{{}}')",
+                tenant,
+            )
 
-    yield StoreUnderTest(RunStore(pg_pool, schema), WebhookStore(pg_pool, schema), add_tenant)
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        yield StoreUnderTest(RunStore(pg_pool, schema), WebhookStore(pg_pool, schema), add_tenant)
 
 
 @pytest.fixture(params=BACKENDS)

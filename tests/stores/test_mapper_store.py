@@ -3,7 +3,6 @@ answer alike (STYLE rule 6: every fake is checked against the real thing)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -24,6 +23,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import OutgoingMessage
 from tests.service.mapper_fakes import InMemoryMapperStore
 from tests.stores.backends import BACKENDS, memory_or_postgres
+from tests.support.schemas import fresh_schema
 
 ORG, PERSON, DEAL = SyncObject.ORGANIZATION, SyncObject.PERSON, SyncObject.DEAL
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -41,10 +41,8 @@ class StoreUnderTest:
 @pytest.fixture(scope="module")
 async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[StoreUnderTest]:
     """The mapper's tables in a fresh schema, shared by the module (each test has a tenant of its own)."""
-    schema = f"itest_mapper_store_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield StoreUnderTest(PostgresMapperStore(pg_pool, schema), AudienceStore(pg_pool, schema).record)
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pg_pool, "mapper_store", install_tables) as schema:
+        yield StoreUnderTest(PostgresMapperStore(pg_pool, schema), AudienceStore(pg_pool, schema).record)
 
 
 @pytest.fixture(params=BACKENDS)

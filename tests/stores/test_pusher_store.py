@@ -3,7 +3,6 @@ answer alike (STYLE rule 6: every fake is checked against the real thing)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -21,6 +20,7 @@ from schemas.events.sync_runs import RunCounts
 from stream_runner.messages import OutgoingMessage
 from tests.service.pusher_fakes import InMemoryPusherStore
 from tests.stores.backends import BACKENDS, memory_or_postgres
+from tests.support.schemas import fresh_schema
 
 ORG, DEAL = SyncObject.ORGANIZATION, SyncObject.DEAL
 T0 = datetime(2026, 11, 2, 9, 10, tzinfo=UTC)
@@ -30,10 +30,8 @@ RESULT = OutgoingMessage("psync.push-results.v1", "t:organization:acme.io", b'{"
 @pytest.fixture(scope="module")
 async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[PostgresPusherStore]:
     """The pusher's tables in a fresh schema, shared by the module (each test has a tenant of its own)."""
-    schema = f"itest_pusher_store_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield PostgresPusherStore(pg_pool, schema)
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pg_pool, "pusher_store", install_tables) as schema:
+        yield PostgresPusherStore(pg_pool, schema)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -3,7 +3,6 @@ alike the newest version of each tenant's settings, one update or many in one st
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -15,6 +14,7 @@ from schemas.events.settings import AutoPush, FieldMapping, ObjectSettings, Tena
 from settings_replica.replica import SettingsReplica
 from tests.service.settings_fake import InMemorySettings
 from tests.stores.backends import BACKENDS, memory_or_postgres
+from tests.support.schemas import fresh_schema
 
 Replica = SettingsReplica | InMemorySettings
 
@@ -22,10 +22,8 @@ Replica = SettingsReplica | InMemorySettings
 @pytest.fixture(scope="module")
 async def postgres_store(pg_pool: asyncpg.Pool) -> AsyncIterator[SettingsReplica]:
     """A pusher schema's replica table, shared by the module (each test has tenants of its own)."""
-    schema = f"itest_settings_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield SettingsReplica(pg_pool, schema)
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pg_pool, "settings", install_tables) as schema:
+        yield SettingsReplica(pg_pool, schema)
 
 
 @pytest.fixture(params=BACKENDS)
