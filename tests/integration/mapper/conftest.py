@@ -29,6 +29,7 @@ from schemas.topics import RECORD_RESULTS, topics_consumed_by
 from stream_runner.messages import Handled, IncomingMessage
 from tests.support.event_dispatch import apply_as_consumed
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import fresh_schema, schema_fixture
 
 
 class MapperHarness:
@@ -112,12 +113,7 @@ def result_of(handled: Handled) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="session")
-async def mapper_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_mapper_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+mapper_schema = schema_fixture("mapper", install_tables, scope="session")
 
 
 @pytest.fixture
@@ -132,11 +128,10 @@ async def mapper_env(
 ) -> AsyncIterator[dict[str, str]]:
     """Environment of a mapper process with its own group (at the topics' end) and its own schema."""
     uid = uuid.uuid4().hex[:8]
-    schema = f"itest_mapper_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
-    yield {
-        "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
-        "MAPPER_DB_SCHEMA": schema,
-        "MAPPER_COMMIT_INTERVAL_S": "0.2",
-    }
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "mapper") as schema:
+        yield {
+            "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
+            "MAPPER_DB_SCHEMA": schema,
+            "MAPPER_COMMIT_INTERVAL_S": "0.2",
+        }

@@ -27,6 +27,7 @@ from schemas.keys import run_key, source_change_key
 from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
+from tests.support.schemas import fresh_schema
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -39,10 +40,9 @@ RECORDS = 40
 @pytest.fixture
 async def auditlog_env(pg_pool: asyncpg.Pool, kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
-    schema = f"itest_auditlog_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
-    yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "auditlog") as schema:
+        yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
 
 
 def connector_run(tenant: str, run_id: str) -> list[tuple[str, bytes, bytes]]:

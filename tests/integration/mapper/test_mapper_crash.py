@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from stream_runner.messages import IncomingMessage
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.schemas import schema_fixture
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
@@ -139,12 +139,8 @@ async def committed_short_of(
     return {partition: offset for partition, offset in offsets.items() if offset < ends[partition]}
 
 
-@pytest.fixture
-async def clean_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_mapper_clean_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+clean_schema = schema_fixture("mapper_clean", install_tables)
+"""The mapper's tables, for the same changes applied cleanly to compare with."""
 
 
 async def apply_cleanly(pool: asyncpg.Pool, schema: str, changes: list[tuple[bytes, bytes]]) -> None:

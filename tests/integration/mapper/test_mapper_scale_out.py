@@ -12,7 +12,6 @@ The time is measured by the mapper bench, not here: `BENCH_MAPPER_PROCESSES=1,3 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +29,7 @@ from tests.integration.mapper.test_mapper_crash import (
 )
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets
+from tests.support.schemas import schema_fixture
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -39,12 +39,8 @@ PART = 1000
 SHARE = KEYED_PARTITIONS // 3
 
 
-@pytest.fixture
-async def clean_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_mapper_clean_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+clean_schema = schema_fixture("mapper_clean", install_tables)
+"""The mapper's tables, for the same changes applied cleanly to compare with."""
 
 
 async def owned_partitions(process: ServiceProcess) -> set[int]:

@@ -25,6 +25,7 @@ from schemas.keys import settings_key
 from schemas.topics import SETTINGS, topics_consumed_by
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -96,4 +97,4 @@ async def test_readyz_says_not_ready_until_the_settings_topic_is_read_then_ready
         await pg_pool.release(holder)  # rolls back the held insert if the test did not
         if process.process is not None and process.process.returncode is None:
             await process.kill()
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)

@@ -22,6 +22,7 @@ from schemas.keys import settings_key, source_change_key
 from schemas.topics import SETTINGS, SOURCE_CHANGES, topics_consumed_by
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -68,4 +69,4 @@ async def test_settings_published_before_the_groups_offsets_apply_to_the_changes
         assert accounts == 0
         assert await process.terminate() == 0
     finally:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)

@@ -10,9 +10,6 @@ index of a table starts with all but the last column of its primary key.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
@@ -20,6 +17,7 @@ from mapper.abm_store import AbmStore
 from mapper.bootstrap import install_tables
 from postgres_store.pool import Connection
 from schemas.events.common import SyncObject
+from tests.support.schemas import schema_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +37,7 @@ SELECT t.relname AS table_name, i.relname AS index_name, x.indisprimary AS is_pr
 """
 
 
-@pytest.fixture
-async def fresh_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_indexes_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+fresh_schema = schema_fixture("indexes", install_tables)
 
 
 def shadowing_indexes(indexes: list[tuple[str, str, bool, list[str]]]) -> list[str]:
