@@ -23,18 +23,14 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
+from tests.support.schemas import schema_fixture
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 Client = TestClient[web.Request, web.Application]
 
 
-@pytest.fixture(scope="module")
-async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_auditlog_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+auditlog_schema = schema_fixture("auditlog", install_tables, scope="module")
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from stream_runner.producer import EventProducer
 from tests.integration.alert_receiver import Receiver, serve_receiver
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,7 @@ async def windows(
         own = [t for t in await kafka_admin.list_topics() if t.startswith(NAMESPACE.group(app_id))]
         if own:
             await kafka_admin.delete_topics(own)
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {settings.db_schema} CASCADE")
+        await drop_schemas(pg_pool, settings.db_schema)
 
 
 @pytest.fixture

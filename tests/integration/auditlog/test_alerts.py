@@ -30,17 +30,13 @@ from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.support.conditions import eventually
+from tests.support.schemas import schema_fixture
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
 
 
-@pytest.fixture(scope="module")
-async def auditlog_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_alerts_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+auditlog_schema = schema_fixture("alerts", install_tables, scope="module")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ inside a batch and redeliveries of events applied before), for two tenants and t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from schemas.events.record_results import RecordApplied
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 from stream_runner.messages import IncomingMessage
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -34,13 +34,11 @@ Item = tuple[CloudEvent[Any], IncomingMessage]
 @pytest.fixture
 async def two_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     """One activity log written one event at a time, one written in batches."""
-    uid = uuid.uuid4().hex[:8]
-    schemas = (f"itest_auditlog_single_{uid}", f"itest_auditlog_batch_{uid}")
-    for schema in schemas:
-        await install_tables(pg_pool, schema)
-    yield schemas
-    for schema in schemas:
-        await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with (
+        fresh_schema(pg_pool, "auditlog_single", install_tables) as single,
+        fresh_schema(pg_pool, "auditlog_batch", install_tables) as batch,
+    ):
+        yield single, batch
 
 
 def record_results() -> list[Item]:

@@ -27,6 +27,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -59,30 +60,28 @@ async def connector() -> AsyncIterator[tuple[str, list[Any], list[int]]]:
 async def api(
     pg_pool: asyncpg.Pool, connector: tuple[str, list[Any], list[int]]
 ) -> AsyncIterator[tuple[Client, PostgresActivityLog, dict[str, str], str]]:
-    schema = f"itest_retry_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    tenant = f"t{uuid.uuid4().hex[:8]}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
-    app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    reads = PostgresActivityReads(pg_pool, schema)
-    add_activity_routes(app, reads)
-    async with aiohttp.ClientSession() as session:
-        # Nothing listens on port 9: the pusher does not answer.
-        requests = RetryRequests(session, {"connector": connector[0], "pusher": "http://127.0.0.1:9"})
-        add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
-        client: Client = TestClient(TestServer(app))
-        await client.start_server()
-        yield (
-            client,
-            PostgresActivityLog(pg_pool, schema),
-            {"Authorization": f"Bearer {key.full_key}"},
-            tenant,
-        )
-        await client.close()
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pg_pool, "retry", install_tables) as schema:
+        registry = TenantRegistry(pg_pool)
+        await registry.install()
+        tenant = f"t{uuid.uuid4().hex[:8]}"
+        await registry.create_tenant(tenant, tenant)
+        key = await registry.issue_key(tenant)
+        app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
+        reads = PostgresActivityReads(pg_pool, schema)
+        add_activity_routes(app, reads)
+        async with aiohttp.ClientSession() as session:
+            # Nothing listens on port 9: the pusher does not answer.
+            requests = RetryRequests(session, {"connector": connector[0], "pusher": "http://127.0.0.1:9"})
+            add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
+            client: Client = TestClient(TestServer(app))
+            await client.start_server()
+            yield (
+                client,
+                PostgresActivityLog(pg_pool, schema),
+                {"Authorization": f"Bearer {key.full_key}"},
+                tenant,
+            )
+            await client.close()
 
 
 async def _run(

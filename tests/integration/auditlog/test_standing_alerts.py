@@ -30,6 +30,7 @@ from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.alert_receiver import FAST, Receiver
 from tests.support.conditions import eventually
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -38,13 +39,11 @@ Client = TestClient[web.Request, web.Application]
 @pytest.fixture(scope="module")
 async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     """The auditlog's schema and a Pipedrive client schema of this module's own."""
-    uid = uuid.uuid4().hex[:8]
-    auditlog, client = f"itest_standing_{uid}", f"itest_pdc_standing_{uid}"
-    await install_tables(pg_pool, auditlog)
-    await install_schema(pg_pool, client)
-    yield auditlog, client
-    for schema in (auditlog, client):
-        await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with (
+        fresh_schema(pg_pool, "standing", install_tables) as auditlog,
+        fresh_schema(pg_pool, "pdc_standing", install_schema) as client,
+    ):
+        yield auditlog, client
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from schemas.keys import settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
 from tests.pipedrive_client.sandbox_server import SandboxTime
 from tests.support.event_dispatch import apply_as_consumed
+from tests.support.schemas import schema_fixture
 
 BOTH_WAYS = DirectionSwitches(
     create_in_pipedrive=True, update_in_pipedrive=True, create_in_abm=True, update_in_abm=True
@@ -137,20 +138,8 @@ async def pusher_pool(database_url: str, pg_pool: asyncpg.Pool) -> AsyncIterator
     await pool.close()
 
 
-@pytest.fixture(scope="session")
-async def pusher_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_pusher_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(scope="session")
-async def client_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    schema = f"itest_pdc_{uuid.uuid4().hex[:8]}"
-    await install_schema(pg_pool, schema)
-    yield schema
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+pusher_schema = schema_fixture("pusher", install_tables, scope="session")
+client_schema = schema_fixture("pdc", install_schema, scope="session")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ push request per record, and the batch's run ending after its last record."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness, results_of
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -33,19 +33,17 @@ Client = TestClient[web.Request, web.Application]
 async def abm_store(pusher: PusherHarness) -> AsyncIterator[tuple[MapperHarness, str]]:
     """The ABM store of the pusher's tenant (the mapper's handlers and its HTTP API, on a schema of its
     own), and the API's base URL."""
-    schema = f"itest_mapper_mp_{uuid.uuid4().hex[:8]}"
-    await install_mapper_tables(pusher.pool, schema)
-    store = MapperHarness(pusher.pool, schema)
-    store.tenant = pusher.tenant
-    registry = TenantRegistry(pusher.pool)
-    await registry.install()
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_mapper_api_routes(app, pusher.pool, schema)
-    server = TestServer(app)
-    await server.start_server()
-    yield store, str(server.make_url("")).rstrip("/")
-    await server.close()
-    await pusher.pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pusher.pool, "mapper_mp", install_mapper_tables) as schema:
+        store = MapperHarness(pusher.pool, schema)
+        store.tenant = pusher.tenant
+        registry = TenantRegistry(pusher.pool)
+        await registry.install()
+        app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+        add_mapper_api_routes(app, pusher.pool, schema)
+        server = TestServer(app)
+        await server.start_server()
+        yield store, str(server.make_url("")).rstrip("/")
+        await server.close()
 
 
 @pytest.fixture

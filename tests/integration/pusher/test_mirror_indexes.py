@@ -3,21 +3,12 @@ match-key reads (`match_key = $3`, which implies the key is not null) still use 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
 
 from pusher.bootstrap import install_tables
+from tests.support.schemas import schema_fixture
 
-
-@pytest.fixture
-async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    name = f"itest_pusher_mirror_idx_{uuid.uuid4().hex[:8]}"
-    await install_tables(pg_pool, name)
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+schema = schema_fixture("pusher_mirror_idx", install_tables)
 
 
 async def test_keyless_rows_are_left_out_and_the_generic_plans_use_the_indexes(

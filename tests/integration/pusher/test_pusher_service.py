@@ -25,6 +25,7 @@ from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
 from tests.integration.pusher.conftest import push_settings
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end, rewind_group
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
@@ -152,7 +153,7 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
         assert await replay.terminate() == 0
         assert [e for e in sandbox.state.ledger.entries if e.method != "GET"] == []
     finally:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)
 
 
 async def _finished_or_killed(pool: asyncpg.Pool, schema: str, tenant: str, process: ServiceProcess) -> str:

@@ -10,7 +10,6 @@ runs the same retry through the service processes and checks what no other pushe
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -91,43 +91,41 @@ class Chain:
 
 @pytest.fixture
 async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
-    uid = uuid.uuid4().hex[:8]
-    mapper_schema, auditlog_schema = f"itest_mapper_rp_{uid}", f"itest_auditlog_rp_{uid}"
-    await install_mapper_tables(pusher.pool, mapper_schema)
-    await install_auditlog_tables(pusher.pool, auditlog_schema)
-    abm_store = MapperHarness(pusher.pool, mapper_schema)
-    abm_store.tenant = pusher.tenant
-    registry = TenantRegistry(pusher.pool)
-    await registry.install()
-    await registry.create_tenant(pusher.tenant, pusher.tenant)
-    key = await registry.issue_key(pusher.tenant)
-    log = PostgresActivityLog(pusher.pool, auditlog_schema)
-    published: list[OutgoingMessage] = []
-
-    async def publish(messages: Any) -> None:
-        published.extend(messages)
-
-    mapper_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_mapper_api_routes(mapper_app, pusher.pool, mapper_schema)
     async with (
-        aiohttp.ClientSession() as http,
-        TestClient(TestServer(mapper_app)) as mapper,
+        fresh_schema(pusher.pool, "mapper_rp", install_mapper_tables) as mapper_schema,
+        fresh_schema(pusher.pool, "auditlog_rp", install_auditlog_tables) as auditlog_schema,
     ):
-        push_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-        abm_records = AbmRecords(http, str(mapper.make_url("")).rstrip("/"))
-        add_manual_push_routes(push_app, pusher.handlers, publish, abm_records)
-        async with TestClient(TestServer(push_app)) as push_api:
-            auditlog_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-            reads = PostgresActivityReads(pusher.pool, auditlog_schema)
-            add_activity_routes(auditlog_app, reads)
-            urls = {"pusher": str(push_api.make_url("")).rstrip("/"), "connector": "http://127.0.0.1:9"}
-            retries = ActivityRetries(pusher.pool, auditlog_schema)
-            add_retry_routes(auditlog_app, reads, retries, RetryRequests(http, urls))
-            async with TestClient(TestServer(auditlog_app)) as auditlog:
-                headers = {"Authorization": f"Bearer {key.full_key}"}
-                yield Chain(pusher, abm_store, auditlog, push_api, log, headers, http, published)
-    for schema in (mapper_schema, auditlog_schema):
-        await pusher.pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        abm_store = MapperHarness(pusher.pool, mapper_schema)
+        abm_store.tenant = pusher.tenant
+        registry = TenantRegistry(pusher.pool)
+        await registry.install()
+        await registry.create_tenant(pusher.tenant, pusher.tenant)
+        key = await registry.issue_key(pusher.tenant)
+        log = PostgresActivityLog(pusher.pool, auditlog_schema)
+        published: list[OutgoingMessage] = []
+
+        async def publish(messages: Any) -> None:
+            published.extend(messages)
+
+        mapper_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+        add_mapper_api_routes(mapper_app, pusher.pool, mapper_schema)
+        async with (
+            aiohttp.ClientSession() as http,
+            TestClient(TestServer(mapper_app)) as mapper,
+        ):
+            push_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+            abm_records = AbmRecords(http, str(mapper.make_url("")).rstrip("/"))
+            add_manual_push_routes(push_app, pusher.handlers, publish, abm_records)
+            async with TestClient(TestServer(push_app)) as push_api:
+                auditlog_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
+                reads = PostgresActivityReads(pusher.pool, auditlog_schema)
+                add_activity_routes(auditlog_app, reads)
+                urls = {"pusher": str(push_api.make_url("")).rstrip("/"), "connector": "http://127.0.0.1:9"}
+                retries = ActivityRetries(pusher.pool, auditlog_schema)
+                add_retry_routes(auditlog_app, reads, retries, RetryRequests(http, urls))
+                async with TestClient(TestServer(auditlog_app)) as auditlog:
+                    headers = {"Authorization": f"Bearer {key.full_key}"}
+                    yield Chain(pusher, abm_store, auditlog, push_api, log, headers, http, published)
 
 
 async def test_a_pushs_failed_records_are_pushed_again_by_a_retry_run_linked_to_it(chain: Chain) -> None:

@@ -30,6 +30,7 @@ from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
 from tests.integration.pusher.conftest import push_settings
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -113,4 +114,4 @@ async def test_reveals_published_before_the_first_start_are_pushed_with_the_sett
         assert await _pushed(sandbox, every) == every
         assert await process.terminate() == 0
     finally:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)

@@ -32,6 +32,7 @@ from schemas.topics import topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -244,8 +245,7 @@ async def test_a_long_two_way_run_writes_each_real_change_once_and_stops_when_th
             assert (record["name"], record["employee_count"]) == (company.name, company.employees)
     finally:
         await ServiceProcess.kill_all_running()
-        for schema in schemas:
-            await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, *schemas)
 
 
 async def _abm_round(run: TwoWayRun, companies: list[Company], number: int) -> int:
