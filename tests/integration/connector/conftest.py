@@ -39,6 +39,7 @@ from tests.pipedrive_client.sandbox_server import (
     validate_all_against_spec,
 )
 from tests.sandbox.spec_check import Specs
+from tests.support.schemas import drop_schemas, fresh_schema
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
@@ -228,30 +229,25 @@ async def connector_producer(kafka_bootstrap: str) -> AsyncIterator[EventProduce
 @pytest.fixture(scope="session")
 async def connector_schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[tuple[str, str]]:
     """Fresh schemas of the connector and of the client for this session."""
-    suffix = secrets.token_hex(4)
-    names = (f"itest_connector_{suffix}", f"itest_pdc_{suffix}")
-    yield names
-    for name in names:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    async with fresh_schema(pg_pool, "connector") as connector, fresh_schema(pg_pool, "pdc") as client:
+        yield connector, client
 
 
 @pytest.fixture(scope="session")
 async def mapper_api(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     """The mapper's HTTP API (the ABM store and its import dry runs) served in-process on a fresh schema
     of its own: what import previews ask. Its store stays empty unless a test fills it."""
-    schema = f"itest_mapper_api_{secrets.token_hex(4)}"
-    await install_mapper_tables(pg_pool, schema)
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    add_mapper_api_routes(app, pg_pool, schema)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "mapper_api", install_mapper_tables) as schema:
+        registry = TenantRegistry(pg_pool)
+        await registry.install()
+        app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
+        add_mapper_api_routes(app, pg_pool, schema)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -385,8 +381,7 @@ async def connector_processes(
     finally:
         await ServiceProcess.kill_all_running()
         await reader.stop()
-        for name in schemas:
-            await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        await drop_schemas(pg_pool, *schemas)
 
 
 def _free_port() -> int:

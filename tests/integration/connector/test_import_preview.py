@@ -30,6 +30,7 @@ from tests.integration.connector.conftest import ConnectorHarness
 from tests.integration.connector.sandbox_api import SandboxApi
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ async def mapper_url(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path
         yield mapper.url
     finally:
         await mapper.terminate()
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)
 
 
 async def _mapper_get(url: str, path: str, headers: dict[str, str]) -> Any:

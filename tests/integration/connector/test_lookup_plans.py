@@ -22,8 +22,8 @@ from connector.bootstrap import MIGRATIONS
 from connector.cursor_store import CursorStore
 from connector.queued_runs import RunKindName
 from connector.run_store import RunStore
-from postgres_store.migrations import apply_migrations
 from schemas.events.common import SyncObject
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 
@@ -68,17 +68,17 @@ def assert_probes_by_whole_key(plan: dict[str, Any], table: str) -> None:
 async def schema(request: pytest.FixtureRequest, pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
     """A fresh connector schema that autovacuum leaves alone; analyzed with another tenant's rows for
     the second case."""
-    name = f"itest_plans_{secrets.token_hex(4)}"
-    await apply_migrations(pg_pool, name, MIGRATIONS)
-    for table in ("record_versions", "import_emitted"):
-        await pg_pool.execute(f"ALTER TABLE {name}.{table} SET (autovacuum_enabled = false)")
-    if request.param != "fresh table":
-        other = CursorStore(pg_pool, name)
-        at = datetime(2024, 1, 1, tzinfo=UTC)
-        await other.record_emitted("old-tenant", SyncObject.PERSON, [(i, (at, "d")) for i in range(1, 2_001)])
-        await pg_pool.execute(f"ANALYZE {name}.record_versions")
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+    async with fresh_schema(pg_pool, "plans", MIGRATIONS) as name:
+        for table in ("record_versions", "import_emitted"):
+            await pg_pool.execute(f"ALTER TABLE {name}.{table} SET (autovacuum_enabled = false)")
+        if request.param != "fresh table":
+            other = CursorStore(pg_pool, name)
+            at = datetime(2024, 1, 1, tzinfo=UTC)
+            await other.record_emitted(
+                "old-tenant", SyncObject.PERSON, [(i, (at, "d")) for i in range(1, 2_001)]
+            )
+            await pg_pool.execute(f"ANALYZE {name}.record_versions")
+        yield name
 
 
 async def test_lookups_by_ids_probe_the_key_on_tables_without_statistics(

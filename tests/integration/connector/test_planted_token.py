@@ -32,6 +32,7 @@ from schemas.topics import (
 from tests.integration.connector.conftest import ConnectorProcesses
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -236,7 +237,7 @@ async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_ei
         assert await connector.terminate() == 0, connector.log_tail()
     finally:
         await producer.stop()
-        await processes.pool.execute(f"DROP SCHEMA IF EXISTS {pusher_schema} CASCADE")
+        await drop_schemas(processes.pool, pusher_schema)
 
     assert any(
         r.method == "POST" and r.headers.get("x-api-token") == PLANTED for r in processes.sandbox.received

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -31,6 +30,7 @@ from schemas.topics import SOURCE_CHANGES
 from stream_runner.producer import EventProducer
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.support.conditions import eventually
+from tests.support.schemas import drop_schemas
 from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
@@ -175,7 +175,7 @@ async def _two_replicas(
             replicas.append(
                 await stack.enter_async_context(assemble(settings, pool, producer, clock=clock, retry=retry))
             )
-        stack.push_async_callback(_drop_schemas, replicas[0].pool, schemas)
+        stack.push_async_callback(drop_schemas, replicas[0].pool, *schemas)
         first, second = replicas
         sandbox = harness.sandbox
         await first.factory.credentials.save(
@@ -185,11 +185,6 @@ async def _two_replicas(
             harness.tenant, lambda s: s.model_copy(update={"connected": True, "frequency": frequency})
         )
         yield first, second
-
-
-async def _drop_schemas(pool: asyncpg.Pool, schemas: tuple[str, ...]) -> None:
-    for schema in schemas:
-        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 async def _runs_of(replica: Connector, tenant: str) -> list[Run]:
