@@ -36,6 +36,7 @@ from tenant_auth.registry import TenantRegistry
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -159,8 +160,7 @@ async def services(
             for process in processes:
                 if process.process is not None and process.process.returncode is None:
                     await process.kill()
-            for schema in schemas:
-                await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await drop_schemas(pg_pool, *schemas)
 
 
 @pytest.fixture

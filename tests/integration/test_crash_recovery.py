@@ -28,6 +28,7 @@ from schemas.keys import record_key, settings_key
 from schemas.topics import RECORD_RESULTS, SETTINGS, topics_consumed_by
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import fresh_schema
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
@@ -41,16 +42,15 @@ async def auditlog_env(
     pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
-    schema = f"itest_auditlog_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
     # One static group member: the restarted process takes the killed one's partitions back at once.
-    yield {
-        "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
-        "AUDITLOG_GROUP_INSTANCE_ID": f"itest-auditlog-{uid}-0",
-        "AUDITLOG_DB_SCHEMA": schema,
-        "AUDITLOG_SESSION_TIMEOUT_S": "6",
-    }
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "auditlog") as schema:
+        yield {
+            "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
+            "AUDITLOG_GROUP_INSTANCE_ID": f"itest-auditlog-{uid}-0",
+            "AUDITLOG_DB_SCHEMA": schema,
+            "AUDITLOG_SESSION_TIMEOUT_S": "6",
+        }
 
 
 def record_result(tenant: str, match_key: str) -> bytes:
@@ -127,16 +127,15 @@ async def pusher_env(
     pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     uid = uuid.uuid4().hex[:8]
-    schema = f"itest_pusher_{uid}"
     await position_group_at_end(kafka_bootstrap, f"itest-pusher-{uid}", topics_consumed_by("pusher"))
     # One static group member: the restarted process takes the killed one's partitions back at once.
-    yield {
-        "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
-        "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0",
-        "PUSHER_DB_SCHEMA": schema,
-        "PUSHER_SESSION_TIMEOUT_S": "6",
-    }
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "pusher") as schema:
+        yield {
+            "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
+            "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0",
+            "PUSHER_DB_SCHEMA": schema,
+            "PUSHER_SESSION_TIMEOUT_S": "6",
+        }
 
 
 def settings_duplicates(log_text: str) -> int:

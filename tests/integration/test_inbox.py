@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
@@ -20,6 +17,7 @@ from postgres_store.inbox import (
     was_applied,
 )
 from stream_runner.messages import OutgoingMessage
+from tests.support.schemas import schema_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +26,8 @@ RESULT = OutgoingMessage(
 )
 
 
-@pytest.fixture
-async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    name = f"itest_inbox_{uuid.uuid4().hex[:8]}"
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+schema = schema_fixture("inbox")
+"""A schema name of the test's own (the test installs the inbox in it)."""
 
 
 async def test_the_inbox_installs_on_a_fresh_schema_once(pg_pool: asyncpg.Pool, schema: str) -> None:

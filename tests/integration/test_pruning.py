@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from pipedrive_client import install_schema
 from postgres_store.pruning import Expiry, Pruner
+from tests.support.schemas import drop_schemas, schema_fixture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    name = f"itest_prune_{uuid.uuid4().hex[:8]}"
-    await pg_pool.execute(
+async def _expiring_tables(pool: asyncpg.Pool, name: str) -> None:
+    await pool.execute(
         f"CREATE SCHEMA {name};"
         f" CREATE TABLE {name}.inbox (event_id text PRIMARY KEY, applied_at timestamptz NOT NULL);"
         f" CREATE TABLE {name}.deliveries (delivery_id text PRIMARY KEY, received_at timestamptz NOT NULL)"
     )
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+schema = schema_fixture("prune", _expiring_tables)
 
 
 async def _insert(pool: asyncpg.Pool, table: str, ages_s: list[int]) -> None:
@@ -94,5 +93,4 @@ async def test_each_service_prunes_tables_its_migrations_create_by_an_indexed_ti
             )
             assert indexed >= 1, f"{expiry.table}.{expiry.column} has no index"
     finally:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {client_schema} CASCADE")
+        await drop_schemas(pg_pool, schema, client_schema)

@@ -14,6 +14,7 @@ import pytest
 
 from console.settings import LOCAL_DEV_SERVICE_KEYS_KEY
 from pipedrive_client.crypto import LOCAL_DEV_CREDENTIALS_KEY
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -37,9 +38,7 @@ async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
         "PIPEDRIVE_CLIENT_SCHEMA": f"itest_keys_pdc_{suffix}",
     }
     yield env
-    for name, value in env.items():
-        if name.endswith("_SCHEMA"):
-            await pg_pool.execute(f"DROP SCHEMA IF EXISTS {value} CASCADE")
+    await drop_schemas(pg_pool, *(value for name, value in env.items() if name.endswith("_SCHEMA")))
 
 
 def _process(service: str, env: dict[str, str], tmp_path: Path, key: str | None) -> ServiceProcess:

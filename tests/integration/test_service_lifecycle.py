@@ -23,6 +23,7 @@ from schemas.topics import topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.service_metrics import check_metrics_and_openapi
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -96,8 +97,7 @@ async def isolated_env(
                 kafka_bootstrap, env[f"{service.upper()}_GROUP_ID"], topics_consumed_by(service)
             )
     yield env
-    for service in SERVICES:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS itest_{service}_{uid} CASCADE")
+    await drop_schemas(pg_pool, *(env[f"{service.upper()}_DB_SCHEMA"] for service in SERVICES))
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -142,7 +142,7 @@ async def test_console_sends_every_page_to_sign_in_refuses_nul_input_and_exits_c
             assert status == 400 and "NUL" in text, (path, status, text)
         assert await process.terminate() == 0, process.log_tail()
     finally:
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)
 
 
 async def _page(

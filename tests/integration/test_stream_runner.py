@@ -29,6 +29,7 @@ from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor
 from stream_runner.producer import EventProducer
 from tests.support.conditions import eventually
+from tests.support.schemas import drop_schemas
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ async def scratch(kafka_admin: AIOKafkaAdminClient, pg_pool: asyncpg.Pool) -> As
     await install_inbox(pg_pool, s.schema)
     await pg_pool.execute(f"CREATE TABLE {s.schema}.applied (tenant_id text, run_id text, event_id text)")
     yield s
-    await pg_pool.execute(f"DROP SCHEMA {s.schema} CASCADE")
+    await drop_schemas(pg_pool, s.schema)
     await kafka_admin.delete_topics([s.topic, s.dlq])
 
 

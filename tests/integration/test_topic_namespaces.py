@@ -17,6 +17,7 @@ from stream_runner.namespace import TopicNamespace
 from stream_runner.topic_admin import create_topics
 from tests.integration.mapper.test_mapper_service import change_event
 from tests.support.conditions import eventually
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE
 
@@ -36,8 +37,7 @@ async def namespaces(
         await create_topics(kafka_bootstrap, MAPPER_TOPICS, 1, namespace=namespace)
     yield blue, green
     await kafka_admin.delete_topics([n.topic(t.name) for n in (blue, green) for t in MAPPER_TOPICS])
-    for namespace in (blue, green):
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {_schema(namespace)} CASCADE")
+    await drop_schemas(pg_pool, _schema(blue), _schema(green))
 
 
 def _schema(namespace: TopicNamespace) -> str:

@@ -28,17 +28,13 @@ from tests.pipedrive_client.sandbox_server import (
     validate_all_against_spec,
 )
 from tests.sandbox.spec_check import Specs
+from tests.support.schemas import schema_fixture
 
 REDIRECT_URI = "https://abm.example/pipedrive/callback"
 
 
-@pytest.fixture(scope="session")
-async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    """A schema of the client's own for this test session, dropped at the end."""
-    name = f"pdc_test_{secrets.token_hex(4)}"
-    await install_schema(pg_pool, name)
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+schema = schema_fixture("pdc_test", install_schema, scope="session")
+"""A schema of the client's own for this test session, dropped at the end."""
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pipedrive_client import (
     OAuthCredentials,
     refused_connections,
 )
+from tests.support.schemas import drop_schemas
 
 
 def test_a_ciphertext_decrypts_only_for_its_tenant() -> None:
@@ -162,4 +163,4 @@ async def test_a_schema_another_process_is_still_installing_has_no_refused_conne
     try:
         assert await refused_connections(pg_pool, schema) == []  # 0004's columns not there yet
     finally:
-        await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        await drop_schemas(pg_pool, schema)

@@ -5,8 +5,6 @@ the tenants no configured key can read), and rows written before keys had ids st
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -20,6 +18,7 @@ from pipedrive_client import (
     install_schema,
 )
 from pipedrive_client.crypto import key_id_of
+from tests.support.schemas import schema_fixture
 
 TOKEN = ApiTokenCredentials(SecretStr("tok-rotate"), "https://api.pipedrive.com")
 
@@ -48,13 +47,8 @@ async def _key_ids(pool: asyncpg.Pool, schema: str) -> dict[str, str | None]:
     return {r["tenant_id"]: r["key_id"] for r in rows}
 
 
-@pytest.fixture
-async def own_schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    """A client schema of this test only: re-encryption works on every row of its table."""
-    name = f"itest_pdc_rotation_{secrets.token_hex(4)}"
-    await install_schema(pg_pool, name)
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+own_schema = schema_fixture("pdc_rotation", install_schema)
+"""A client schema of this test only: re-encryption works on every row of its table."""
 
 
 async def test_re_encrypt_moves_every_row_to_the_current_key_and_names_the_unreadable(

@@ -5,31 +5,24 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from console.bootstrap import MIGRATIONS
+from console.bootstrap import install_tables
 from console.session_store import SessionStore
 from console.sessions import token_digest
 from console.sign_in_limits import SignInLimits
 from console.sign_in_store import FailedSignIns
-from postgres_store.migrations import apply_migrations
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUser, ConsoleUsers, Role
+from tests.support.schemas import schema_fixture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
-    name = f"itest_console_{uuid.uuid4().hex[:8]}"
-    await TenantRegistry(pg_pool).install()
-    await apply_migrations(pg_pool, name, MIGRATIONS)
-    yield name
-    await pg_pool.execute(f"DROP SCHEMA {name} CASCADE")
+schema = schema_fixture("console", install_tables)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.psyncctl.conftest import Psyncctl
+from tests.support.schemas import fresh_schema
 
 
 @pytest.fixture
@@ -49,21 +50,19 @@ async def auditlog(
     pg_pool: asyncpg.Pool, pushes: tuple[str, list[dict[str, Any]]]
 ) -> AsyncIterator[tuple[str, str]]:
     """The auditlog's HTTP app on a fresh schema, as its bootstrap assembles it: (schema, its URL)."""
-    schema = f"itest_ctl_auditlog_{secrets.token_hex(4)}"
-    await install_tables(pg_pool, schema)
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-    reads = PostgresActivityReads(pg_pool, schema)
-    add_activity_routes(app, reads)
-    async with aiohttp.ClientSession() as session:
-        requests = RetryRequests(session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"})
-        add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        yield schema, str(server.make_url("")).rstrip("/")
-        await server.close()
-    await pg_pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    async with fresh_schema(pg_pool, "ctl_auditlog", install_tables) as schema:
+        registry = TenantRegistry(pg_pool)
+        await registry.install()
+        app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
+        reads = PostgresActivityReads(pg_pool, schema)
+        add_activity_routes(app, reads)
+        async with aiohttp.ClientSession() as session:
+            requests = RetryRequests(session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"})
+            add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            yield schema, str(server.make_url("")).rstrip("/")
+            await server.close()
 
 
 async def _run_with_failures(pool: asyncpg.Pool, schema: str, tenant: str, run_id: str, failed: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import secrets
 from collections.abc import AsyncIterator
@@ -19,23 +20,24 @@ from schemas.topics import SCORE_CHANGED, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.psyncctl.conftest import Psyncctl, produce
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import Install, fresh_schema
 
 
 @pytest.fixture
 async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
     """Fresh connector, pusher, auditlog and client schemas, migrated as the services migrate theirs."""
-    suffix = secrets.token_hex(4)
-    names = {
-        f"{s}_schema": f"itest_ctl_{s}_{suffix}"
-        for s in ("connector", "pusher", "auditlog", "pipedrive_client")
+    installs: dict[str, Install] = {
+        **{
+            s: importlib.import_module(f"{s}.bootstrap").install_tables
+            for s in ("connector", "pusher", "auditlog")
+        },
+        "pipedrive_client": install_schema,
     }
-    for service in ("connector", "pusher", "auditlog"):
-        bootstrap = importlib.import_module(f"{service}.bootstrap")
-        await bootstrap.install_tables(pg_pool, names[f"{service}_schema"])
-    await install_schema(pg_pool, names["pipedrive_client_schema"])
-    yield names
-    for name in names.values():
-        await pg_pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    async with contextlib.AsyncExitStack() as opened:
+        yield {
+            f"{s}_schema": await opened.enter_async_context(fresh_schema(pg_pool, f"ctl_{s}", install))
+            for s, install in installs.items()
+        }
 
 
 async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_messages(

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from postgres_store.migrations import apply_migrations
 from tenant_auth.__main__ import main
 from tenant_auth.registry import MIGRATIONS
+from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
 
@@ -85,13 +86,11 @@ async def test_the_admin_command_creates_a_tenant_with_a_valid_id(
 @pytest.fixture
 async def scratch_schema(pg_pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """A fresh schema holding the registry as it was before the rule (its first migration only)."""
-    schema = f"itest_tenant_auth_{secrets.token_hex(4)}"
     before = tmp_path / "before"
     before.mkdir()
     shutil.copy(MIGRATIONS / "0001_tenants_and_keys.sql", before)
-    await apply_migrations(pg_pool, schema, before)
-    yield schema, before
-    await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    async with fresh_schema(pg_pool, "tenant_auth", before) as schema:
+        yield schema, before
 
 
 async def _constraint_validated(pool: asyncpg.Pool, schema: str) -> bool | None:
