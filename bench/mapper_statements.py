@@ -148,7 +148,8 @@ def main(records: int) -> None:
         f"{figures['records']} records, load {figures['load_average_1m']}: mapper"
         f" {figures['mapper_cpu_us_per_record']:.1f} us CPU per record (statements' client side"
         f" {figures['statements_client_cpu_us_per_record']:.1f}), PostgreSQL backend"
-        f" {figures['backend_cpu_us_per_record']:.1f} us, WAL {figures['wal_bytes_per_record']} bytes"
+        f" {figures['backend_cpu_us_per_record']:.1f} us,"
+        f" WAL {figures['wal_bytes_per_record'] or 0:.0f} bytes"
     )
     for s in figures["statements"]:
         print(
