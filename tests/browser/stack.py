@@ -25,6 +25,7 @@ from tenant_auth.passwords import new_password
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers, Role
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -132,8 +133,7 @@ class Stack:
                     await process.terminate(within_s=20)
                 except TimeoutError:
                     await process.kill()
-        for schema in self.schemas:
-            await self.pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(self.pool, *self.schemas)
 
     async def new_tenant(self) -> Tenant:
         """A fresh tenant with an admin and a viewer (and an API key for arranging things)."""

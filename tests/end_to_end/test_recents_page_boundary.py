@@ -27,6 +27,7 @@ from schemas.topics import SOURCE_CHANGES
 from tenant_auth.registry import TenantRegistry
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -110,8 +111,7 @@ async def connector(
     finally:
         if process.process is not None and process.process.returncode is None:
             await process.terminate()
-        for schema in schemas:
-            await pg_pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await drop_schemas(pg_pool, *schemas)
 
 
 async def _pipedrive(session: aiohttp.ClientSession, sandbox: SandboxHandle, method: str, path: str,
