@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 from report import machine_facts, measured_at, write_report
-from service_process import TOPICS
+from service_process import TOPICS, free_port
 
 from pipedrive_client import (
     ApiDomainPolicy,
@@ -91,12 +90,6 @@ SETTINGS_OF_BENCH = TenantSettings(
 def _oauth_app(state: Any, base_url: str) -> OAuthApp:
     config = state.config
     return OAuthApp(config.oauth_client_id, SecretStr(config.oauth_client_secret), REDIRECT, base_url)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _timing_middleware(writes: dict[str, float]) -> Any:
@@ -248,7 +241,7 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
         **os.environ,
         "PUSHER_GROUP_ID": f"bench-pusher-{uid}",
         "PUSHER_DB_SCHEMA": schema,
-        "PUSHER_HTTP_PORT": str(_free_port()),
+        "PUSHER_HTTP_PORT": str(free_port()),
         "PSYNC_CREDENTIALS_KEY": key.hex(),
         "PIPEDRIVE_CLIENT_SCHEMA": client_schema,
         "PIPEDRIVE_ALLOWED_TEST_URLS": base_url,

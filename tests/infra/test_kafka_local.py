@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.topics import ALL_TOPICS, TopicSpec
 from stream_runner.namespace import TopicNamespace
 from stream_runner.topic_admin import create_topics
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
@@ -112,9 +112,7 @@ def test_probe_answers_for_the_broker_and_fails_fast_without_one() -> None:
     assert "broker(s)" in ok.stdout
 
     # A port that was free a moment ago: nothing listens there.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        unused = sock.getsockname()[1]
+    unused = free_port()
     down = subprocess.run(
         [sys.executable, probe, f"127.0.0.1:{unused}", "--timeout", "2"],
         capture_output=True,

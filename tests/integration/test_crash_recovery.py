@@ -25,10 +25,9 @@ from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.events.settings import Frequency, TenantSettings
 from schemas.keys import record_key, settings_key
-from schemas.topics import RECORD_RESULTS, SETTINGS, topics_consumed_by
+from schemas.topics import RECORD_RESULTS, SETTINGS
 from tests.support.conditions import eventually
-from tests.support.kafka_offsets import position_group_at_end
-from tests.support.schemas import fresh_schema
+from tests.support.service_env import isolated_env
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
@@ -41,16 +40,9 @@ pytestmark = pytest.mark.integration
 async def auditlog_env(
     pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
-    uid = uuid.uuid4().hex[:8]
-    await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
-    # One static group member: the restarted process takes the killed one's partitions back at once.
-    async with fresh_schema(pg_pool, "auditlog") as schema:
-        yield {
-            "AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}",
-            "AUDITLOG_GROUP_INSTANCE_ID": f"itest-auditlog-{uid}-0",
-            "AUDITLOG_DB_SCHEMA": schema,
-            "AUDITLOG_SESSION_TIMEOUT_S": "6",
-        }
+    async with isolated_env(pg_pool, kafka_bootstrap, "auditlog", session_timeout_s="6") as env:
+        # One static group member: the restarted process takes the killed one's partitions back at once.
+        yield {**env, "AUDITLOG_GROUP_INSTANCE_ID": env["AUDITLOG_GROUP_ID"] + "-0"}
 
 
 def record_result(tenant: str, match_key: str) -> bytes:
@@ -126,16 +118,9 @@ async def test_sigkill_after_the_effect_and_before_the_offset_commit_applies_not
 async def pusher_env(
     pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
-    uid = uuid.uuid4().hex[:8]
-    await position_group_at_end(kafka_bootstrap, f"itest-pusher-{uid}", topics_consumed_by("pusher"))
-    # One static group member: the restarted process takes the killed one's partitions back at once.
-    async with fresh_schema(pg_pool, "pusher") as schema:
-        yield {
-            "PUSHER_GROUP_ID": f"itest-pusher-{uid}",
-            "PUSHER_GROUP_INSTANCE_ID": f"itest-pusher-{uid}-0",
-            "PUSHER_DB_SCHEMA": schema,
-            "PUSHER_SESSION_TIMEOUT_S": "6",
-        }
+    async with isolated_env(pg_pool, kafka_bootstrap, "pusher", session_timeout_s="6") as env:
+        # One static group member: the restarted process takes the killed one's partitions back at once.
+        yield {**env, "PUSHER_GROUP_INSTANCE_ID": env["PUSHER_GROUP_ID"] + "-0"}
 
 
 def settings_duplicates(log_text: str) -> int:

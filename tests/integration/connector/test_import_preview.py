@@ -5,7 +5,6 @@ equal the preview's counts and reasons. Nothing is written by a preview."""
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -22,15 +21,14 @@ from schemas.catalog import build_event
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
-from schemas.topics import COMPANY_REVEALED, RECORD_RESULTS, SYNC_RUNS, topics_consumed_by
+from schemas.topics import COMPANY_REVEALED, RECORD_RESULTS, SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import EventProducer
 from sync_rules.match_keys import website_match_key
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.integration.connector.sandbox_api import SandboxApi
 from tests.support.conditions import eventually
-from tests.support.kafka_offsets import position_group_at_end
-from tests.support.schemas import drop_schemas
+from tests.support.service_env import isolated_env
 from tests.support.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -40,21 +38,14 @@ OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 @pytest.fixture
 async def mapper_url(pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[str]:
     """A mapper process on a schema of its own, consuming from the topics' current end."""
-    uid = uuid.uuid4().hex[:8]
-    group, schema = f"itest-mapper-preview-{uid}", f"itest_mapper_preview_{uid}"
-    await position_group_at_end(kafka_bootstrap, group, topics_consumed_by("mapper"))
-    mapper = ServiceProcess(
-        "mapper",
-        {"MAPPER_GROUP_ID": group, "MAPPER_DB_SCHEMA": schema, "MAPPER_COMMIT_INTERVAL_S": "0.2"},
-        tmp_path / "mapper.log",
-    )
-    await mapper.start()
-    try:
-        await mapper.wait_ready()
-        yield mapper.url
-    finally:
-        await mapper.terminate()
-        await drop_schemas(pg_pool, schema)
+    async with isolated_env(pg_pool, kafka_bootstrap, "mapper", commit_interval_s="0.2") as env:
+        mapper = ServiceProcess("mapper", env, tmp_path / "mapper.log")
+        await mapper.start()
+        try:
+            await mapper.wait_ready()
+            yield mapper.url
+        finally:
+            await mapper.terminate()
 
 
 async def _mapper_get(url: str, path: str, headers: dict[str, str]) -> Any:

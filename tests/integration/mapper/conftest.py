@@ -25,11 +25,11 @@ from schemas.events.source_changes import (
     SourceChange,
 )
 from schemas.keys import settings_key, source_change_key
-from schemas.topics import RECORD_RESULTS, topics_consumed_by
+from schemas.topics import RECORD_RESULTS
 from stream_runner.messages import Handled, IncomingMessage
 from tests.support.event_dispatch import apply_as_consumed
-from tests.support.kafka_offsets import position_group_at_end
-from tests.support.schemas import fresh_schema, schema_fixture
+from tests.support.schemas import schema_fixture
+from tests.support.service_env import isolated_env
 
 
 class MapperHarness:
@@ -127,11 +127,5 @@ async def mapper_env(
     pg_pool: asyncpg.Pool, kafka_admin: AIOKafkaAdminClient, kafka_bootstrap: str
 ) -> AsyncIterator[dict[str, str]]:
     """Environment of a mapper process with its own group (at the topics' end) and its own schema."""
-    uid = uuid.uuid4().hex[:8]
-    await position_group_at_end(kafka_bootstrap, f"itest-mapper-{uid}", topics_consumed_by("mapper"))
-    async with fresh_schema(pg_pool, "mapper") as schema:
-        yield {
-            "MAPPER_GROUP_ID": f"itest-mapper-{uid}",
-            "MAPPER_DB_SCHEMA": schema,
-            "MAPPER_COMMIT_INTERVAL_S": "0.2",
-        }
+    async with isolated_env(pg_pool, kafka_bootstrap, "mapper", commit_interval_s="0.2") as env:
+        yield env

@@ -24,10 +24,10 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from schemas.keys import run_key, source_change_key
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
+from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
 from tests.support.conditions import eventually
-from tests.support.kafka_offsets import end_offsets, position_group_at_end, rewind_group, values_since
-from tests.support.schemas import fresh_schema
+from tests.support.kafka_offsets import end_offsets, rewind_group, values_since
+from tests.support.service_env import isolated_env
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
 
@@ -39,10 +39,8 @@ RECORDS = 40
 
 @pytest.fixture
 async def auditlog_env(pg_pool: asyncpg.Pool, kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
-    uid = uuid.uuid4().hex[:8]
-    await position_group_at_end(kafka_bootstrap, f"itest-auditlog-{uid}", topics_consumed_by("auditlog"))
-    async with fresh_schema(pg_pool, "auditlog") as schema:
-        yield {"AUDITLOG_GROUP_ID": f"itest-auditlog-{uid}", "AUDITLOG_DB_SCHEMA": schema}
+    async with isolated_env(pg_pool, kafka_bootstrap, "auditlog") as env:
+        yield env
 
 
 def connector_run(tenant: str, run_id: str) -> list[tuple[str, bytes, bytes]]:
