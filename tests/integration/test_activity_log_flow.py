@@ -38,6 +38,7 @@ from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
 from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
+from tests.support.tenants import new_tenant_headers
 from tests.topic_namespace import NamespacedProducer
 
 ORGANIZATIONS = 14
@@ -168,12 +169,11 @@ async def stack(services: Services, pg_pool: asyncpg.Pool) -> AsyncIterator[Stac
     """A fresh tenant with its own sandbox, on the module's processes."""
     registry = TenantRegistry(pg_pool)
     tenant = f"flow{secrets.token_hex(5)}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
+    headers = await new_tenant_headers(registry, tenant)
     async with aiohttp.ClientSession() as http:
         yield Stack(
             tenant, services.connector, services.auditlog, services.sandboxes.pop(),
-            {"Authorization": f"Bearer {key.full_key}"}, http, pg_pool, services.pusher_schema,
+            headers, http, pg_pool, services.pusher_schema,
             services.mapper, services.pusher,
         )  # fmt: skip
 

@@ -24,6 +24,7 @@ from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.support.schemas import schema_fixture
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -47,9 +48,7 @@ async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tupl
 
 async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
     tenant = f"t{uuid.uuid4().hex[:8]}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
-    return tenant, {"Authorization": f"Bearer {key.full_key}"}
+    return tenant, await new_tenant_headers(registry, tenant)
 
 
 async def _runs(log: PostgresActivityLog, tenant: str, statuses: list[RunStatus | None]) -> None:

@@ -31,6 +31,7 @@ from tenant_auth.registry import TenantRegistry
 from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.support.conditions import eventually
 from tests.support.schemas import schema_fixture
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -68,9 +69,7 @@ async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tupl
 
 async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
     tenant = f"t{uuid.uuid4().hex[:8]}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
-    return tenant, {"Authorization": f"Bearer {key.full_key}"}
+    return tenant, await new_tenant_headers(registry, tenant)
 
 
 async def _run_ends(pg_pool: asyncpg.Pool, schema: str, tenant: str, run_id: str, message: str) -> None:

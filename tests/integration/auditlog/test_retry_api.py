@@ -28,6 +28,7 @@ from service_runtime.http_guards import api_middlewares
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.support.schemas import fresh_schema
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -64,8 +65,7 @@ async def api(
         registry = TenantRegistry(pg_pool)
         await registry.install()
         tenant = f"t{uuid.uuid4().hex[:8]}"
-        await registry.create_tenant(tenant, tenant)
-        key = await registry.issue_key(tenant)
+        headers = await new_tenant_headers(registry, tenant)
         app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
         reads = PostgresActivityReads(pg_pool, schema)
         add_activity_routes(app, reads)
@@ -78,7 +78,7 @@ async def api(
             yield (
                 client,
                 PostgresActivityLog(pg_pool, schema),
-                {"Authorization": f"Bearer {key.full_key}"},
+                headers,
                 tenant,
             )
             await client.close()

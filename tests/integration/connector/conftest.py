@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,10 @@ from tests.pipedrive_client.sandbox_server import (
     validate_all_against_spec,
 )
 from tests.sandbox.spec_check import Specs
+from tests.support.ports import free_port
 from tests.support.schemas import drop_schemas, fresh_schema
 from tests.support.service_process import ServiceProcess
+from tests.support.tenants import new_tenant_headers
 from tests.topic_namespace import NAMESPACE
 
 ApiClient = TestClient[web.Request, web.Application]
@@ -192,9 +193,7 @@ class ConnectorHarness:
 
     async def new_tenant_headers(self, tenant: str) -> dict[str, str]:
         """A second tenant with its own key."""
-        await self.registry.create_tenant(tenant, tenant)
-        key = await self.registry.issue_key(tenant)
-        return {"Authorization": f"Bearer {key.full_key}"}
+        return await new_tenant_headers(self.registry, tenant)
 
 
 @pytest.fixture
@@ -266,7 +265,7 @@ async def harness(
     mapper_url: str,
 ) -> AsyncIterator[ConnectorHarness]:
     """The connector wired to the sandbox, with a fresh tenant and its API key."""
-    port, return_port = _free_port(), _free_port()
+    port, return_port = free_port(), free_port()
     return_origin = f"http://127.0.0.1:{return_port}"
     settings = ConnectorSettings(
         db_schema=connector_schemas[0],
@@ -295,9 +294,7 @@ async def harness(
         await api.start_server()
         registry = TenantRegistry(pg_pool)
         tenant = f"t{secrets.token_hex(5)}"
-        await registry.create_tenant(tenant, tenant)
-        key = await registry.issue_key(tenant)
-        headers = {"Authorization": f"Bearer {key.full_key}"}
+        headers = await new_tenant_headers(registry, tenant)
         yield ConnectorHarness(
             connector, api, registry, sandbox, reader, tenant, headers, marks, return_origin
         )
@@ -362,8 +359,7 @@ async def connector_processes(
     registry = TenantRegistry(pg_pool)
     await registry.install()
     tenant = f"p{secrets.token_hex(5)}"
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
+    headers = await new_tenant_headers(registry, tenant)
     reader = TopicReader(kafka_bootstrap)
     await reader.start()
     marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
@@ -374,7 +370,7 @@ async def connector_processes(
             sandbox,
             reader,
             tenant,
-            {"Authorization": f"Bearer {key.full_key}"},
+            headers,
             tmp_path,
             marks,
         )
@@ -382,10 +378,3 @@ async def connector_processes(
         await ServiceProcess.kill_all_running()
         await reader.stop()
         await drop_schemas(pg_pool, *schemas)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

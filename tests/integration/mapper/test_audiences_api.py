@@ -16,6 +16,7 @@ from schemas.events.source_changes import ChangeAction
 from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +35,11 @@ async def api(
     await client.close()
 
 
-async def _key_for(registry: TenantRegistry, tenant: str) -> dict[str, str]:
-    await registry.create_tenant(tenant, tenant)
-    key = await registry.issue_key(tenant)
-    return {"Authorization": f"Bearer {key.full_key}"}
-
-
 async def test_a_tenant_lists_its_accounts_page_by_page(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
     for n in range(5):
         await mapper.change(SyncObject.ORGANIZATION, 100 + n, {"name": f"Org {n}", "website": f"org{n}.io"})
 
@@ -66,7 +61,7 @@ async def test_a_search_filters_by_name_or_key(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
     await mapper.change(SyncObject.ORGANIZATION, 200, {"name": "Globex", "website": "globex.io"})
     await mapper.change(SyncObject.ORGANIZATION, 201, {"name": "Initech", "website": "initech.io"})
 
@@ -79,8 +74,8 @@ async def test_another_tenants_key_sees_nothing_of_this_tenant(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    own = await _key_for(registry, mapper.tenant)
-    other = await _key_for(registry, f"other-{mapper.tenant}")
+    own = await new_tenant_headers(registry, mapper.tenant)
+    other = await new_tenant_headers(registry, f"other-{mapper.tenant}")
     await mapper.change(SyncObject.ORGANIZATION, 300, {"name": "Private", "website": "private.io"})
     abm_id = (await mapper.account("private.io"))["abm_id"]
 
@@ -128,7 +123,7 @@ async def test_a_bad_query_gets_a_clear_400(
     query: dict[str, str],
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
 
     response = await client.get("/v1/accounts", params=query, headers=headers)
 
@@ -146,7 +141,7 @@ async def test_a_tampered_cursor_is_a_400_naming_the_cursor(
 ) -> None:
     # Found by probing `make up`: any string was taken as a position in the list (200, a page).
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
 
     response = await client.get("/v1/accounts", params={"cursor": cursor}, headers=headers)
 
@@ -160,7 +155,7 @@ async def test_an_unknown_collection_is_404(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
 
     response = await client.get("/v1/leads", headers=headers)
 
@@ -173,7 +168,7 @@ async def test_records_show_their_pipedrive_link_and_accounts_their_normalized_d
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
     objects = {
         SyncObject.ORGANIZATION: ObjectSettings(),
         SyncObject.PERSON: ObjectSettings(),
@@ -218,7 +213,7 @@ async def test_records_can_be_asked_for_by_abm_ids_up_to_a_hundred(
     api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
-    headers = await _key_for(registry, mapper.tenant)
+    headers = await new_tenant_headers(registry, mapper.tenant)
     for n in range(3):
         await mapper.change(SyncObject.ORGANIZATION, 600 + n, {"name": f"Org {n}", "website": f"ids{n}.io"})
     wanted = [(await mapper.account(f"ids{n}.io"))["abm_id"] for n in (0, 2)]

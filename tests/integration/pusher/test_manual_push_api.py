@@ -24,6 +24,7 @@ from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness, results_of
 from tests.support.schemas import fresh_schema
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -52,8 +53,7 @@ async def api(
 ) -> AsyncIterator[tuple[Client, dict[str, str], list[OutgoingMessage]]]:
     registry = TenantRegistry(pusher.pool)
     await registry.install()
-    await registry.create_tenant(pusher.tenant, pusher.tenant)
-    key = await registry.issue_key(pusher.tenant)
+    headers = await new_tenant_headers(registry, pusher.tenant)
     published: list[OutgoingMessage] = []
 
     async def send(messages: Sequence[OutgoingMessage]) -> None:
@@ -64,7 +64,7 @@ async def api(
         add_manual_push_routes(app, pusher.handlers, send, AbmRecords(session, abm_store[1]))
         client: Client = TestClient(TestServer(app))
         await client.start_server()
-        yield client, {"Authorization": f"Bearer {key.full_key}"}, published
+        yield client, headers, published
         await client.close()
 
 

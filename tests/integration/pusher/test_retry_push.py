@@ -39,6 +39,7 @@ from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness
 from tests.support.schemas import fresh_schema
+from tests.support.tenants import new_tenant_headers
 
 pytestmark = pytest.mark.integration
 Client = TestClient[web.Request, web.Application]
@@ -99,8 +100,7 @@ async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
         abm_store.tenant = pusher.tenant
         registry = TenantRegistry(pusher.pool)
         await registry.install()
-        await registry.create_tenant(pusher.tenant, pusher.tenant)
-        key = await registry.issue_key(pusher.tenant)
+        headers = await new_tenant_headers(registry, pusher.tenant)
         log = PostgresActivityLog(pusher.pool, auditlog_schema)
         published: list[OutgoingMessage] = []
 
@@ -124,7 +124,6 @@ async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
                 retries = ActivityRetries(pusher.pool, auditlog_schema)
                 add_retry_routes(auditlog_app, reads, retries, RetryRequests(http, urls))
                 async with TestClient(TestServer(auditlog_app)) as auditlog:
-                    headers = {"Authorization": f"Bearer {key.full_key}"}
                     yield Chain(pusher, abm_store, auditlog, push_api, log, headers, http, published)
 
 
