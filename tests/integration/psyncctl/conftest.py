@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 
 from psyncctl.cli import execute
 from psyncctl.settings import CtlSettings
+from tests.support.schemas import fresh_schema
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
 
@@ -43,13 +45,15 @@ Psyncctl = Callable[..., Awaitable[CtlResult]]
 
 
 @pytest.fixture
-def ctl_settings(kafka_bootstrap: str, database_url: str) -> CtlSettings:
-    """psyncctl's settings for the test's infrastructure, with a schema of its own (tests add theirs)."""
-    return CtlSettings(
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=SecretStr(database_url),
-        db_schema=f"itest_ctl_{secrets.token_hex(4)}",
-    )
+async def ctl_settings(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool
+) -> AsyncIterator[CtlSettings]:
+    """psyncctl's settings for the test's infrastructure, with a schema of its own, dropped afterwards
+    (tests add theirs)."""
+    async with fresh_schema(pg_pool, "ctl") as schema:
+        yield CtlSettings(
+            kafka_bootstrap=kafka_bootstrap, database_url=SecretStr(database_url), db_schema=schema
+        )
 
 
 @pytest.fixture
