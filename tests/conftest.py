@@ -66,33 +66,51 @@ _REACH_DEADLINE_S = 60.0
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end", "fuzz")
 # The longest units, longest first (the order matters, the figures are a guide): handed out before all
 # others, so that the last units handed out are short and the workers finish together (longest
-# processing time first). Seconds of each unit in `make test`'s two workers on the shared 2-core
-# development machine on 2026-12-03 (362.7 s in all; the sum of its phases of 2.9 s or more, so a lower
-# bound for units of many short tests): browser 105, end to end 59, fuzzing 52 (the connector 35, the
-# mapper and pusher 9, the auditlog 8), the Kafka outage 49 (a private broker started and restarted),
-# crash-resume 20, the pusher killed after each create 17, the PostgreSQL outage 15, mapper crash
-# (10,000 records) 15, mapper scale-out 14, service lifecycle 14, the two-way run 13, planted token 8.
-# Alone in one process at load 6: the local scripts (infra) 27 and the domain rules' property tests
-# (unit) 18, both handed out among the last units before. Sync runs (many short tests), parked pushes
-# and the activity-log flow by a junit report of an earlier run that day (55, 28 and 20 s).
+# processing time first). Seconds of each unit in `make test`'s three workers on the shared 2-core
+# development machine, 2026-12-03 evening, two runs: at load 14 to 17 (every unit, 685 s in all) / at
+# load 8 to 11 (the browser tests skipped, 502 s): fuzzing 182 / 118, browser 151 / -, end to end 104 /
+# 76, the Kafka outage 82 / 78, sync runs 62 / 62, the PostgreSQL outage 52 / 52, crash-resume 44 / 54,
+# mapper crash 57 / 35, the pusher killed after each create 49 / 40, crash recovery 41 / 43, mapper
+# scale-out 45 / 35, service lifecycle 40 / 32, the two-way run 41 / 22, the mapper service 33 / 28,
+# secret keys at start 23 / 27, the domain rules' property tests 28 / 21, the sandbox's list parameters
+# 25 / 22, the local scripts 23 / 20, the activity-log flow 23 / 19, planted token 24 / 18, the console
+# users command 16 / 22, apply runs 20 / 18, key rotation 17 / 21, churn 20 / 17, service start imports
+# 21 / 14, topic namespaces 20 / 16, two mapper processes 18 / 17, the scheduler 19 / 15, the
+# Kubernetes manifests 21 / 10, filter round trips 13 / 11, without rich 13 / 6; every other unit 18 s
+# or less at load 14 to 17. The three unit-test modules among them were handed out last before (the
+# unit package goes last) and ended the run on their workers.
 _LONGEST_UNITS = (
     "browser",
     "end_to_end",
     "fuzz",
     "tests/outages/test_kafka_outage.py",
     "tests/integration/connector/test_sync_runs.py",
-    "tests/integration/connector/test_crash_resume.py",
-    "tests/integration/pusher/test_pusher_service.py",
     "tests/outages/test_postgres_outage.py",
+    "tests/integration/connector/test_crash_resume.py",
     "tests/integration/mapper/test_mapper_crash.py",
-    "tests/integration/pusher/test_parked_pushes_give_up.py",
-    "tests/infra/test_local_scripts.py",
+    "tests/integration/pusher/test_pusher_service.py",
+    "tests/integration/test_crash_recovery.py",
     "tests/integration/mapper/test_mapper_scale_out.py",
     "tests/integration/test_service_lifecycle.py",
     "tests/integration/pusher/test_two_way_run.py",
+    "tests/integration/mapper/test_mapper_service.py",
+    "tests/integration/test_secret_keys_at_start.py",
     "tests/unit/sync_rules/test_domains.py",
-    "tests/integration/connector/test_planted_token.py",
+    "tests/sandbox/test_list_parameters.py",
+    "tests/infra/test_local_scripts.py",
     "tests/integration/test_activity_log_flow.py",
+    "tests/integration/connector/test_planted_token.py",
+    "tests/integration/tenant_auth/test_console_users_command.py",
+    "tests/integration/mapper/test_apply_runs_service.py",
+    "tests/integration/connector/test_credentials_key_rotation.py",
+    "tests/integration/connector/test_churn.py",
+    "tests/unit/test_service_start_imports.py",
+    "tests/integration/test_topic_namespaces.py",
+    "tests/integration/mapper/test_two_mapper_processes_one_domain.py",
+    "tests/integration/connector/test_scheduler.py",
+    "tests/deploy/test_kubernetes.py",
+    "tests/unit/sync_rules/test_filter_round_trip.py",
+    "tests/unit/service_runtime/test_without_rich.py",
 )
 # Then the packages whose tests start service processes or servers, the unit tests last.
 _FIRST_PACKAGES = ("outages", "browser", "end_to_end", "faults", "integration", "fuzz")
