@@ -82,7 +82,14 @@ async def assert_nothing_lost_or_doubled(stack: ImportStack) -> None:
     assert tally.lost_or_doubled == {}, tally
     assert stack.exited() == {}
     # The connector's RunFinished counts each record it emitted once, however often a crash made it emit
-    # one again: the mapper reports the apply run when that many are applied (issue #14 item 8).
+    # one again: the mapper reports the apply run when that many are applied (issue #14 item 8). One
+    # event, by its id: a crash between its send and the record that it was sent publishes the same event
+    # again (same id, same counts), which consumers take once, as the tally counts source changes by id
+    # (seen once in make test's PostgreSQL outage at load 17: two copies of one RunFinished, 600 each).
     accounts = await stack.run_accounts()
-    said = [e["emitted"] for e in accounts["sync_run_events"] if e["service"] == "connector" and e["emitted"]]
-    assert said == [RECORDS], accounts
+    said = {
+        (e["id"], e["emitted"])
+        for e in accounts["sync_run_events"]
+        if e["service"] == "connector" and e["emitted"]
+    }
+    assert [emitted for _, emitted in said] == [RECORDS], accounts
