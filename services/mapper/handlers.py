@@ -7,7 +7,7 @@ from typing import Any
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
 from mapper.apply_runs import RunRef, RunsTallied, StartedRun, run_messages, started_message, tally_outcomes
-from mapper.planning import Plan, PlanKind
+from mapper.planning import Plan, PlanKind, TenantRules, tenant_rules
 from mapper.ports import AbmRecords, MapperStore, MapperUnit, TenantSettingsSource
 from mapper.push_completions import apply_push_completed
 from mapper.record_results import result_message_of
@@ -15,7 +15,6 @@ from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
-from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from settings_replica.replica import settings_updated_batch
@@ -78,27 +77,29 @@ class MapperHandlers:
         consumer loop sends known repeats again without calling this) and claimed last, each event's
         inbox row written once with its results. When the claim finds one applied before (a redelivery
         the loop did not know of), that transaction is rolled back and the batch applied again claiming
-        first, which re-sends the saved results of the repeats."""
+        first, which re-sends the saved results of the repeats. Each tenant's rules are worked out once
+        for the batch, for the objects it changes."""
         tenants = {event.tenantid for event, _ in items}
-        settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
+        objects = {event.data.object for event, _ in items}
+        rules = {tenant: tenant_rules(await self._settings.get(tenant), objects) for tenant in tenants}
         if distinct_events(items):
             try:
                 async with self._store.unit() as unit:
-                    return await self._apply_changes(unit, items, settings, claim_first=False)
+                    return await self._apply_changes(unit, items, rules, claim_first=False)
             except AppliedBefore:
                 pass
         async with self._store.unit() as unit:
-            return await self._apply_changes(unit, items, settings, claim_first=True)
+            return await self._apply_changes(unit, items, rules, claim_first=True)
 
     async def _apply_changes(
         self,
         unit: MapperUnit,
         items: Sequence[Item],
-        settings: Mapping[str, TenantSettings | None],
+        rules: Mapping[str, TenantRules],
         *,
         claim_first: bool,
     ) -> list[Handled]:
-        applied = await apply_source_changes(unit, items, settings, claim_first=claim_first)
+        applied = await apply_source_changes(unit, items, rules, claim_first=claim_first)
         handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
         tallied = await unit.runs.add_applied(tally_outcomes(_run_outcomes(items, applied)))
         _attach_run_reports(items, applied, handled, tallied)

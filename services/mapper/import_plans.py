@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from mapper.planning import match_key_of, plan_change
+from mapper.planning import match_key_of, plan_change, tenant_rules
 from mapper.ports import MapperStore
 from mapper.source_changes_apply import BatchView, load_view
 from schemas.envelope import deterministic_event_id
@@ -72,17 +72,18 @@ async def plan_import(
 ) -> dict[DuplicateHandling, PlannedOutcomes]:
     """Plan every change of the batches under each duplicate handling; nothing is written."""
     plans = [_Plan(h) for h in dict.fromkeys(handlings)]
+    rules = tenant_rules(settings)
     async for batch in batches:
         for plan in plans:
             changes = [plan.as_handled(c) for c in batch]
-            keyed = [(tenant, c, match_key_of(c, settings)) for c in changes]
+            keyed = [(tenant, c, match_key_of(c, rules)) for c in changes]
             async with store.dry_run() as records:
                 await load_view(records, keyed, plan.view, lock=False)
             for _, change, key in keyed:
                 new_id = deterministic_event_id(
                     "abm-record", tenant, change.object.value, change.pipedrive_id
                 )
-                decided = plan_change(change, settings, plan.view.situation(tenant, change, key), new_id, key)
+                decided = plan_change(change, rules, plan.view.situation(tenant, change, key), new_id, key)
                 plan.view.apply(tenant, change, decided)
                 plan.outcomes.add(change.object, decided.outcome, decided.message)
     return {plan.handling: plan.outcomes for plan in plans}

@@ -6,7 +6,7 @@ asks `plan_change` what to do, and applies the plan in the same transaction as t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
@@ -126,38 +126,49 @@ class ObjectRules:
         return values
 
 
-_RULES: dict[tuple[int, SyncObject], tuple[TenantSettings | None, ObjectRules]] = {}
-"""Object rules by (id of the settings value, object), each with the settings it was made of (kept, so
-the id is not reused while the entry lives; compared by identity on the way out)."""
-
-
 def object_rules(settings: TenantSettings | None, obj: SyncObject) -> ObjectRules:
-    """The object's rules under these settings (a frozen value): worked out once per settings value and
-    object rather than once per change."""
-    known = _RULES.get((id(settings), obj))
-    if known is not None and known[0] is settings:
-        return known[1]
+    """The object's rules under these settings."""
     mappings = effective_mappings(settings, obj)
-    rules = ObjectRules(
+    return ObjectRules(
         mappings,
         {m.abm_field: m.modes.to_abm for m in mappings},
         object_switches(settings, obj),
         tuple(m.pipedrive_key in _FORMED_KEYS for m in mappings),
     )
-    if len(_RULES) >= 256:
-        _RULES.clear()
-    _RULES[(id(settings), obj)] = (settings, rules)
-    return rules
 
 
-def match_key_of(change: SourceChange, settings: TenantSettings | None) -> str | None:
+@frozen_value
+class TenantRules:
+    """What planning reads of a tenant's settings: the settings (match keys read their domain rules) and
+    each object's rules, worked out once for a batch of changes rather than once per change."""
+
+    settings: TenantSettings | None
+    objects: Mapping[SyncObject, ObjectRules]
+
+
+def tenant_rules(
+    settings: TenantSettings | None, objects: Iterable[SyncObject] = tuple(SyncObject)
+) -> TenantRules:
+    """The tenant's rules under these settings for these objects (every object's unless told)."""
+    if settings is None:
+        return _DEFAULT_RULES
+    return TenantRules(settings, {obj: object_rules(settings, obj) for obj in objects})
+
+
+_DEFAULT_RULES = TenantRules(None, {obj: object_rules(None, obj) for obj in SyncObject})
+"""The rules of a tenant that published no settings (the default mappings and switches)."""
+
+
+def match_key_of(change: SourceChange, rules: TenantRules) -> str | None:
     """The change's match key under the tenant's domain settings (None when it has none)."""
-    return None if change.record is None else record_match_key(change.object, change.record, settings)
+    if change.record is None:
+        return None
+    return record_match_key(change.object, change.record, rules.settings)
 
 
 def plan_change(
     change: SourceChange,
-    settings: TenantSettings | None,
+    rules: TenantRules,
     situation: Situation,
     new_abm_id: str,
     match_key: str | None,
@@ -172,7 +183,7 @@ def plan_change(
         return _plan_delete(situation)
     if change.action is ChangeAction.MERGED:
         return _plan_merge(situation)
-    return _plan_upsert(change, settings, situation, new_abm_id, match_key)
+    return _plan_upsert(change, rules.objects[change.object], situation, new_abm_id, match_key)
 
 
 def _plan_delete(situation: Situation) -> Plan:
@@ -191,13 +202,12 @@ def _plan_merge(situation: Situation) -> Plan:
 
 def _plan_upsert(
     change: SourceChange,
-    settings: TenantSettings | None,
+    rules: ObjectRules,
     situation: Situation,
     new_abm_id: str,
     match_key: str | None,
 ) -> Plan:
     assert change.record is not None
-    rules = object_rules(settings, change.object)
     switches = rules.switches
     linked = situation.linked_record if situation.link is not None else None
     decision = decide_match(

@@ -40,11 +40,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mapper.planning import Plan, PlanKind, Situation, StoredLink, StoredRecord, match_key_of, plan_change
+from mapper.planning import (
+    Plan,
+    PlanKind,
+    Situation,
+    StoredLink,
+    StoredRecord,
+    TenantRules,
+    match_key_of,
+    plan_change,
+)
 from mapper.ports import AbmRecords, MapperUnit
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
-from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import SourceChange
 from schemas.values import frozen_value
 from stream_runner.messages import IncomingMessage, OutgoingMessage
@@ -316,23 +324,21 @@ class Planned:
 
 
 def plan_one(
-    view: BatchView, settings: Mapping[str, TenantSettings | None], tenant: str, change: SourceChange,
+    view: BatchView, rules: Mapping[str, TenantRules], tenant: str, change: SourceChange,
     match_key: str | None,
 ) -> Planned:  # fmt: skip
     """The plan of one change against the view as it stands (not applied to it)."""
     situation = view.situation(tenant, change, match_key)
     new_id = deterministic_event_id("abm-record", tenant, change.object, change.pipedrive_id)
-    plan = plan_change(change, settings[tenant], situation, new_id, match_key)
+    plan = plan_change(change, rules[tenant], situation, new_id, match_key)
     return Planned(tenant, change, match_key, situation, plan)
 
 
-def plan_batch(
-    view: BatchView, settings: Mapping[str, TenantSettings | None], fresh: Sequence[Fresh]
-) -> list[Planned]:
+def plan_batch(view: BatchView, rules: Mapping[str, TenantRules], fresh: Sequence[Fresh]) -> list[Planned]:
     """Plan the fresh changes in order, each applied to the view before the next is planned."""
     planned = []
     for tenant, change, match_key in fresh:
-        one = plan_one(view, settings, tenant, change, match_key)
+        one = plan_one(view, rules, tenant, change, match_key)
         view.apply(tenant, change, one.plan)
         planned.append(one)
     return planned
@@ -340,7 +346,7 @@ def plan_batch(
 
 def replan_affected(
     view: BatchView,
-    settings: Mapping[str, TenantSettings | None],
+    rules: Mapping[str, TenantRules],
     planned: Sequence[Planned],
     found: Iterable[MatchLock],
     changed: Iterable[RecordKey] = (),
@@ -366,7 +372,7 @@ def replan_affected(
             or (merged is not None and (tenant, obj, merged) in links)
             or one.reads_any(ids)
         ):
-            before, one = one, plan_one(view, settings, tenant, change, one.match_key)
+            before, one = one, plan_one(view, rules, tenant, change, one.match_key)
             links.add((tenant, obj, change.pipedrive_id))
             if merged is not None:
                 links.add((tenant, obj, merged))
@@ -388,7 +394,7 @@ def _creates_under_key(plan: Plan) -> bool:
 async def settle(
     store: AbmRecords,
     view: BatchView,
-    settings: Mapping[str, TenantSettings | None],
+    rules: Mapping[str, TenantRules],
     planned: list[Planned],
 ) -> tuple[BatchView, list[Planned]]:
     """Lock what the planned batch writes and plan again what another process changed meanwhile: the keys
@@ -418,7 +424,7 @@ async def settle(
             break
         view = view.rebuilt([*found, *changed])
         planned = replan_affected(
-            view, settings, planned,
+            view, rules, planned,
             [(row["tenant_id"], obj, row["match_key"]) for row, obj in found],
             [(row["tenant_id"], obj, row["abm_id"]) for row, obj in (*found, *changed)],
         )  # fmt: skip
@@ -428,7 +434,7 @@ async def settle(
 async def apply_source_changes(
     unit: MapperUnit,
     items: Sequence[Item],
-    settings: Mapping[str, TenantSettings | None],
+    rules: Mapping[str, TenantRules],
     *,
     claim_first: bool = True,
 ) -> list[Applied]:
@@ -439,7 +445,7 @@ async def apply_source_changes(
     else:
         fresh_flags = [True] * len(items)
     fresh = [
-        (e.tenantid, e.data, match_key_of(e.data, settings[e.tenantid]))
+        (e.tenantid, e.data, match_key_of(e.data, rules[e.tenantid]))
         for (e, _), is_fresh in zip(items, fresh_flags, strict=True)
         if is_fresh
     ]
@@ -447,8 +453,8 @@ async def apply_source_changes(
     planned: list[Planned] = []
     if fresh:
         await load_view(unit.records, fresh, view)
-        planned = plan_batch(view, settings, fresh)
-        view, planned = await settle(unit.records, view, settings, planned)
+        planned = plan_batch(view, rules, fresh)
+        view, planned = await settle(unit.records, view, rules, planned)
     repeats = [(e.tenantid, e.id) for (e, _), new in zip(items, fresh_flags, strict=True) if not new]
     saved = await unit.inbox.saved_outputs_of(repeats)
     plans = iter(planned)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mapper.abm_store import match_lock_id
-from mapper.planning import PlanKind
+from mapper.planning import PlanKind, tenant_rules
 from mapper.source_changes_apply import (
     BatchView,
     Fresh,
@@ -32,7 +32,7 @@ from tests.service.mapper_fakes import InMemoryAbmRecords, MapperTables
 
 ORG, PERSON = SyncObject.ORGANIZATION, SyncObject.PERSON
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-SETTINGS: dict[str, Any] = {"t1": None, "t2": None}
+RULES = {"t1": tenant_rules(None), "t2": tenant_rules(None)}
 
 
 def change(
@@ -74,7 +74,7 @@ def record_row(abm_id: str, domain: str) -> dict[str, Any]:
 
 def planned_view(fresh: Sequence[Fresh]) -> tuple[BatchView, list[Any]]:
     view = BatchView()
-    return view, plan_batch(view, SETTINGS, fresh)
+    return view, plan_batch(view, RULES, fresh)
 
 
 def test_a_batch_locks_the_keys_it_creates_records_under_once_each() -> None:
@@ -93,7 +93,7 @@ def test_a_batch_locks_the_keys_it_creates_records_under_once_each() -> None:
 def test_a_batch_that_creates_nothing_locks_nothing() -> None:
     view = BatchView()
     view.add_record(record_row("theirs", "a.io"), ORG)
-    plan_batch(view, SETTINGS, [org(1, "a.io")])  # updates the stored account
+    plan_batch(view, RULES, [org(1, "a.io")])  # updates the stored account
     assert view.created_keys() == []
 
 
@@ -127,11 +127,11 @@ def test_a_record_found_under_a_created_key_replans_only_the_changes_it_reaches(
 
     targeted = view.rebuilt()
     targeted.add_record(record_row("theirs", "acme.io"), ORG)
-    again = replan_affected(targeted, SETTINGS, planned, [("t1", ORG, "acme.io")])
+    again = replan_affected(targeted, RULES, planned, [("t1", ORG, "acme.io")])
 
     whole = view.rebuilt()
     whole.add_record(record_row("theirs", "acme.io"), ORG)
-    from_scratch = plan_batch(whole, SETTINGS, BATCH)
+    from_scratch = plan_batch(whole, RULES, BATCH)
     assert [p.plan for p in again] == [p.plan for p in from_scratch]
     assert (targeted.records, targeted.links, targeted.by_key) == (whole.records, whole.links, whole.by_key)
     kept = [i for i, (before, after) in enumerate(zip(planned, again, strict=True)) if before is after]
@@ -163,8 +163,8 @@ class OtherProcessCommits(InMemoryAbmRecords):
 async def test_settling_locks_planned_creates_and_replans_what_another_process_committed() -> None:
     store = OtherProcessCommits(MapperTables(), {"acme.io": "theirs"})
     view = BatchView()
-    planned = plan_batch(view, SETTINGS, BATCH)
-    view, settled = await settle(store, view, SETTINGS, planned)
+    planned = plan_batch(view, RULES, BATCH)
+    view, settled = await settle(store, view, RULES, planned)
 
     assert store.locked == [
         [("t1", ORG, d) for d in ("other.io", "acme.io", "beta.io", "gamma.io", "delta.io")]
@@ -181,9 +181,9 @@ async def test_a_replan_that_creates_under_a_new_key_locks_and_reads_that_key_to
     batch = [org(7, "e.io", skip_duplicates=True), org(7, "f.io", later=5)]
     store = OtherProcessCommits(MapperTables(), {"e.io": "theirs"})
     view = BatchView()
-    planned = plan_batch(view, SETTINGS, batch)
+    planned = plan_batch(view, RULES, batch)
     assert [p.plan.kind for p in planned] == [PlanKind.CREATE, PlanKind.UPDATE]
-    view, settled = await settle(store, view, SETTINGS, planned)
+    view, settled = await settle(store, view, RULES, planned)
 
     assert store.locked == [[("t1", ORG, "e.io")], [("t1", ORG, "f.io")]]
     assert [p.plan.kind for p in settled] == [PlanKind.SKIP, PlanKind.CREATE]
@@ -196,11 +196,11 @@ async def test_a_record_changed_since_the_load_is_read_again_and_not_written_ove
     await store.insert_records(ORG, [("t1", "theirs", "acme.io", False, {"name": "Acme"}, False)])
     batch = [org(2, "acme.io"), org(3, "other.io"), org(4, "acme.io")]
     view = await load_view(store, batch)
-    planned = plan_batch(view, SETTINGS, batch)
+    planned = plan_batch(view, RULES, batch)
     assert view.changed_loaded() == [("t1", ORG, "theirs")]
     # Another process writes the account after this batch loaded it, before it locks it.
     await store.update_records(ORG, [("t1", "theirs", {"name": "Acme", "industry": "Retail"}, False)])
-    view, settled = await settle(store, view, SETTINGS, planned)
+    view, settled = await settle(store, view, RULES, planned)
 
     assert [one is before for one, before in zip(settled, planned, strict=True)] == [False, True, False]
     assert settled[0].plan.kind is PlanKind.UPDATE and settled[0].plan.abm_id == "theirs"
@@ -213,6 +213,6 @@ async def test_records_nobody_changed_are_locked_and_keep_their_plans() -> None:
     await store.insert_records(ORG, [("t1", "theirs", "acme.io", False, {"name": "Acme"}, False)])
     batch = [org(2, "acme.io"), org(3, "other.io")]
     view = await load_view(store, batch)
-    planned = plan_batch(view, SETTINGS, batch)
-    settled_view, settled = await settle(store, view, SETTINGS, planned)
+    planned = plan_batch(view, RULES, batch)
+    settled_view, settled = await settle(store, view, RULES, planned)
     assert settled_view is view and settled == planned

@@ -1,5 +1,5 @@
-"""`object_rules`: what planning reads of a tenant's settings per object, worked out once per settings
-value, gives what the per-change reading gave."""
+"""`tenant_rules`: what planning reads of a tenant's settings per object, worked out once per batch,
+gives what the per-change reading gave."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mapper.planning import object_rules, source_fields
+from mapper.planning import source_fields, tenant_rules
 from schemas.events.common import SyncObject
 from schemas.events.settings import DirectionSwitches, FieldMapping, FieldMode, ObjectSettings, TenantSettings
 from sync_rules.mapping_resolution import effective_mappings, object_switches
@@ -46,18 +46,13 @@ RECORDS: list[dict[str, Any]] = [
 def test_the_rules_are_what_planning_read_per_change(
     settings: TenantSettings | None, obj: SyncObject
 ) -> None:
-    rules = object_rules(settings, obj)
+    tenant = tenant_rules(settings)
+    rules = tenant.objects[obj]
     mappings = effective_mappings(settings, obj)
+    assert tenant.settings is settings
     assert rules.mappings == mappings
     assert rules.modes == {m.abm_field: m.modes.to_abm for m in mappings}
     assert rules.switches == object_switches(settings, obj)
     for record in RECORDS:
         assert rules.source_fields(record) == source_fields(record, mappings)
-    assert object_rules(settings, obj) is rules  # once per settings value and object
-
-
-def test_an_equal_settings_value_of_its_own_gets_rules_of_its_own() -> None:
-    again = CONFIGURED.model_copy()
-    assert again == CONFIGURED and again is not CONFIGURED
-    assert object_rules(again, SyncObject.PERSON) == object_rules(CONFIGURED, SyncObject.PERSON)
-    assert object_rules(again, SyncObject.PERSON) is not object_rules(CONFIGURED, SyncObject.PERSON)
+    assert tenant_rules(settings, [obj]).objects[obj] == rules  # the rules of the objects a batch changes

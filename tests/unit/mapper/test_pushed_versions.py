@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mapper.planning import Situation, StoredLink, StoredRecord, plan_change
+from mapper.planning import Situation, StoredLink, StoredRecord, plan_change, tenant_rules
 from mapper.pushed_versions import adopt_written_version
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.push import WrittenVersion
@@ -67,7 +67,7 @@ def test_the_echo_of_the_written_version_then_changes_nothing() -> None:
     taken = StoredRecord("acc-1", {**ACCOUNT.fields, **adoption.changes})
     situation = Situation(StoredLink("acc-1", adoption.version), taken)
 
-    plan = plan_change(echo, settings(), situation, "new-id", "acme.io")
+    plan = plan_change(echo, tenant_rules(settings()), situation, "new-id", "acme.io")
 
     assert (plan.outcome, plan.fields) == (RecordOutcome.UNCHANGED, {})
 
