@@ -59,12 +59,12 @@ class EventProducer:
                 # refuses a tuple) and promises nothing about leaving it alone; an empty one costs about
                 # 140 of the 25,800 instructions a message takes here (callgrind).
                 headers = list(message.headers) if message.headers else []
-                if batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
+                while batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
+                    if not members:
+                        raise ValueError(f"a message of {len(message.value)} bytes fits in no batch")
                     # Full: send it, start the next with this message.
                     await self._send_batch(batch, topic, partition, members, deliveries)
                     batch, members = self._producer.create_batch(), list[int]()
-                    if batch.append(key=key, value=message.value, timestamp=None, headers=headers) is None:
-                        raise ValueError(f"a message of {len(message.value)} bytes fits in no batch")
                 members.append(index)
             await self._send_batch(batch, topic, partition, members, deliveries)
         return cast(list[Delivery], deliveries)  # every message is a member of one batch
