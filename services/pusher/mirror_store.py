@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from postgres_store.json_rows import json_rows, utc
+from postgres_store.json_rows import joined_texts, json_rows, texts_table, utc
 from postgres_store.pool import Connection
 from pusher.mirror import org_id_of, rounds_by_key
 from pusher.planning import PipedriveRecord
@@ -64,9 +64,9 @@ class PostgresMirror:
 
         The versions' other columns go as one JSON array of rows, split in SQL (`versions_json`): asyncpg
         binds typed arrays element by element, several us a version for eight columns. The records go
-        beside them as one text, the JSON texts orjson wrote joined by `RECORD_SEPARATOR` (a text array
-        cost asyncpg its per-element checks), each kept as text: parsed into jsonb, as one with the rows
-        or one by one, they cost the server about 12 us a record, two fifths of the statement (measured on
+        beside them as one text, the JSON texts orjson wrote (`joined_texts`: a text array cost
+        asyncpg its per-element checks), each kept as text: parsed into jsonb, as one with the rows or one
+        by one, they cost the server about 12 us a record, two fifths of the statement (measured on
         2,000 sandbox organizations a statement)."""
         rows_json, records = versions_json(versions)
         rows = await self._conn.fetch(
@@ -74,8 +74,7 @@ class PostgresMirror:
             " update_time, deleted, org_id, last_change_was_echo)"
             " SELECT v->>0, v->>1, (v->>2)::bigint, v->>3, r, (v->>4)::timestamptz, (v->>5)::boolean,"
             " (v->>6)::bigint, (v->>7)::boolean"
-            " FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), string_to_table($2::text, chr(30)))"
-            " AS x(v, r)"
+            f" FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), {texts_table('$2')}) AS x(v, r)"
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET match_key = EXCLUDED.match_key,"
             " record = EXCLUDED.record, update_time = EXCLUDED.update_time, deleted = EXCLUDED.deleted,"
             " org_id = EXCLUDED.org_id, last_change_was_echo = EXCLUDED.last_change_was_echo"
@@ -169,16 +168,10 @@ class PostgresMirror:
         return [r for r in (_record(row) for row in rows) if r is not None]
 
 
-RECORD_SEPARATOR = "\x1e"
-"""Between the records' JSON texts in the one parameter that carries them (split in SQL by
-`string_to_table`): JSON writes a control character inside a string as an escape (`\\u001e`), so no
-record's text holds it."""
-
-
 def versions_json(versions: Sequence[_Version]) -> tuple[str, str]:
     """The mirror rows of `versions` as one JSON array of arrays (the insert's column order without the
-    record, `postgres_store.json_rows`; the update time in UTC), and their records' JSON texts joined by
-    `RECORD_SEPARATOR`."""
+    record, `postgres_store.json_rows`; the update time in UTC), and their records' JSON texts as one text
+    (`joined_texts`)."""
     dumps = orjson.dumps
     rows = []
     records = []
@@ -189,8 +182,8 @@ def versions_json(versions: Sequence[_Version]) -> tuple[str, str]:
                 org_id_of(record), echo,
             )
         )  # fmt: skip
-        records.append(dumps(record))
-    return json_rows(rows), RECORD_SEPARATOR.encode().join(records).decode()
+        records.append(dumps(record).decode())
+    return json_rows(rows), joined_texts(records)
 
 
 def _record(row: Any) -> PipedriveRecord | None:
