@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import field
 from typing import Any
 
+from frozen_values import frozen_value
 from schemas.codec import encode_event
 from schemas.envelope import CloudEvent
-from schemas.values import frozen_value
 
 Headers = tuple[tuple[str, bytes], ...]
 """A record's headers: (name, value) pairs."""

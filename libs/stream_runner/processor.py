@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from frozen_values import frozen_value
 from schemas.codec import EventHead, InvalidEvent, check_key_tenant, decode_event, peek_event
 from schemas.envelope import CloudEvent
-from schemas.values import frozen_value
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
 from stream_runner.messages import EventRef, Handled, IncomingMessage, OutgoingMessage

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from frozen_values import frozen_value
 from schemas.events.source_changes import DuplicateHandling
-from schemas.values import frozen_value
 from sync_rules.duplicates import DUPLICATE_FOUND, DuplicateAction, decide_duplicate_action
 from sync_rules.objects import SyncObject
 

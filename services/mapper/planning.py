@@ -12,10 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from frozen_values import frozen_value
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import DirectionSwitches, FieldMode, TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
-from schemas.values import frozen_value
 from sync_rules.diffs import compute_changes, is_empty
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.mapping_resolution import effective_mappings, object_switches, record_match_key

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from frozen_values import frozen_value
 from mapper.planning import (
     Plan,
     PlanKind,
@@ -54,7 +55,6 @@ from mapper.ports import AbmRecords, MapperUnit
 from schemas.envelope import CloudEvent, deterministic_event_id
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import SourceChange
-from schemas.values import frozen_value
 from stream_runner.messages import IncomingMessage, OutgoingMessage
 
 Item = tuple[CloudEvent[Any], IncomingMessage]

@@ -57,9 +57,11 @@ PLANNING_MAY_IMPORT = {
     "typing",
     "schemas",
     "sync_rules",
+    "frozen_values",
 }
-"""What a service's planning module may import: the standard library's pure modules, the contracts and the
-rule book. A planning module decides from values; its service loads them and carries the plan out."""
+"""What a service's planning module may import: the standard library's pure modules, the contracts, the rule
+book and the frozen values it is made of. A planning module decides from values; its service loads them and
+carries the plan out."""
 
 
 def test_every_planning_module_decides_from_values_only() -> None:

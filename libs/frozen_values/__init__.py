@@ -1,4 +1,5 @@
-"""`frozen_value`: a frozen dataclass for values built once per message or record on a hot path.
+"""Frozen values built on a hot path: `frozen_value`, a frozen dataclass for values built once per message
+or record.
 
 A frozen dataclass's generated `__init__` sets each field with `object.__setattr__` (its own
 `__setattr__` refuses), which costs about three times a plain class's `__init__`: a few µs per message

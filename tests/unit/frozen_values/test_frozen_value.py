@@ -1,5 +1,4 @@
-"""`frozen_value`: the frozen dataclass it makes behaves as `@dataclass(frozen=True)` does; ids joined in
-place are the deterministic ids."""
+"""`frozen_value`: the frozen dataclass it makes behaves as `@dataclass(frozen=True)` does."""
 
 from __future__ import annotations
 
@@ -7,9 +6,7 @@ import dataclasses
 
 import pytest
 
-from schemas.envelope import deterministic_event_id
-from schemas.events.common import SyncObject
-from schemas.values import frozen_value
+from frozen_values import frozen_value
 
 
 @frozen_value
@@ -57,12 +54,3 @@ def test_a_class_with_a_post_init_is_refused() -> None:
             name: str
 
             def __post_init__(self) -> None: ...
-
-
-def test_an_object_given_as_its_enum_gives_the_id_of_its_value() -> None:
-    # The mapper hands deterministic_event_id the SyncObject itself (its new ABM record ids).
-    for obj in SyncObject:
-        for tenant, pipedrive_id in [("acme", 1), ("t-ü.x", 987654321)]:
-            assert deterministic_event_id("abm-record", tenant, obj, pipedrive_id) == deterministic_event_id(
-                "abm-record", tenant, obj.value, pipedrive_id
-            )
