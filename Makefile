@@ -48,15 +48,17 @@ KEYS_ENV := PSYNC_CREDENTIALS_KEY="$${PSYNC_CREDENTIALS_KEY:-$$(bash -c 'source 
 
 TYPED_DIRS := libs services schemas tests
 PYTEST_ARGS ?=
-# `make test` runs pytest in 3 worker processes (pytest-xdist), which overlaps the waits on service
-# processes, Kafka and PostgreSQL (on 2 cores the suite now waits more than it computes: 3 workers
-# 225 and 275 s, 2 workers 265 and 301 s, fresh clones of 604bfc9 / cb643aa, 2026-12-03). Each worker has a topic namespace
-# of its own on the shared Kafka (PSYNC_TOPIC_PREFIX=test-gw0., test-gw1., ..., tests/topic_namespace.py),
-# so the workers' stacks of service
-# processes never consume each other's tenants' events; tests/conftest.py hands out whole test modules
-# (the browser, end-to-end and fuzzing packages whole), the longest first. PYTEST_WORKERS=0
-# runs one process (namespace test-main.).
-PYTEST_WORKERS ?= 3
+# `make test` runs pytest in 4 worker processes (pytest-xdist), which overlaps the waits on service
+# processes, Kafka and PostgreSQL (on 2 cores the suite waits more than it computes: 2 workers 265 and
+# 301 s, 3 workers 225 and 275 s, fresh clones of 604bfc9 / cb643aa, 2026-12-03; then two alternating
+# pairs on the shared development machine at load 5 to 10, 2026-12-03 21:24-21:40, all 2,164 passed each
+# time: 3 workers 210.8 and 236.2 s, 4 workers 197.0 and 225.7 s, each 4-worker run 10 to 12 s more CPU,
+# its fourth collection of the suite among it). Each worker has a topic namespace of its own on the
+# shared Kafka (PSYNC_TOPIC_PREFIX=test-gw0., test-gw1., ..., tests/topic_namespace.py), so the workers'
+# stacks of service processes never consume each other's tenants' events; tests/conftest.py hands out
+# whole test modules (the browser, end-to-end and fuzzing packages whole), the longest first.
+# PYTEST_WORKERS=0 runs one process (namespace test-main.).
+PYTEST_WORKERS ?= 4
 
 .PHONY: help venv lock infra-up infra-down up down status test test-infra nightly faults lint format schemas \
 	sandbox bench clean-state chromium screenshots

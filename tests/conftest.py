@@ -53,7 +53,7 @@ _TEST_KEYS = ("PSYNC_CREDENTIALS_KEY", "CONSOLE_SERVICE_KEYS_KEY")
 for _name in _TEST_KEYS:
     os.environ.setdefault(_name, secrets.token_hex(32))
 _REACH_DEADLINE_S = 60.0
-# How `make test` spreads the tests over its xdist workers (`pytest -n 3`). Each worker has a topic namespace
+# How `make test` spreads the tests over its xdist workers (`pytest -n 4`). Each worker has a topic namespace
 # of its own (tests/topic_namespace.py), so the stacks of service processes the workers run at once never
 # see each other's events. A unit of work goes to one worker as a whole: a package whose tests share one
 # stack (package-scoped fixtures) is one unit, every other test module one unit (its module-scoped stacks
@@ -66,7 +66,7 @@ _REACH_DEADLINE_S = 60.0
 _ONE_WORKER_PACKAGES = ("browser", "end_to_end", "fuzz")
 # The longest units, longest first (the order matters, the figures are a guide): handed out before all
 # others, so that the last units handed out are short and the workers finish together (longest
-# processing time first). Seconds of each unit in `make test`'s three workers on the shared 2-core
+# processing time first). Seconds of each unit in a run with three workers on the shared 2-core
 # development machine, 2026-12-03 evening, two runs: at load 14 to 17 (every unit, 685 s in all) / at
 # load 8 to 11 (the browser tests skipped, 502 s): fuzzing 182 / 118, browser 151 / -, end to end 104 /
 # 76, the Kafka outage 82 / 78, sync runs 62 / 62, the PostgreSQL outage 52 / 52, crash-resume 44 / 54,
