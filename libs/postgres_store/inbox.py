@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from postgres_store.json_rows import joined_texts, json_rows, texts_table
+from postgres_store.json_rows import TEXT_SEPARATOR, joined_texts, json_rows, texts_table
 from postgres_store.migrations import apply_migrations
 from postgres_store.pool import Connection
 from stream_runner.messages import EventRef, OutgoingMessage
@@ -51,7 +51,7 @@ def saved_text(outputs: Sequence[OutgoingMessage]) -> str:
     texts with it, `joined_texts`): JSON events hold neither raw."""
     values = [m.value.decode() for m in outputs]
     text = "".join(values)
-    if "\x00" in text or "\x1e" in text:
+    if "\x00" in text or TEXT_SEPARATOR in text:
         return saved_json_text(outputs)
     head = orjson.dumps([(m.topic, m.key, len(v)) for m, v in zip(outputs, values, strict=True)])
     return f"{head.decode()}\n{text}"

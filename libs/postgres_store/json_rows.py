@@ -46,8 +46,8 @@ def joined_texts(texts: Sequence[str]) -> str:
     each, in order. Refused (ValueError) when one holds the separator or is empty (`string_to_table`
     yields no row for an empty text), either of which would shift every later row against its text: JSON
     writes a control character inside a string escaped (`\\u001e`), so a JSON text holds none raw."""
-    joined = _SEPARATOR.join(texts)
-    if joined.count(_SEPARATOR) != max(len(texts) - 1, 0) or not all(texts):
+    joined = TEXT_SEPARATOR.join(texts)
+    if joined.count(TEXT_SEPARATOR) != max(len(texts) - 1, 0) or not all(texts):
         raise ValueError("a text holds a record separator or is empty")
     return joined
 
@@ -55,10 +55,10 @@ def joined_texts(texts: Sequence[str]) -> str:
 def texts_table(parameter: str) -> str:
     """The SQL rows of a `joined_texts` parameter (`parameter`: its placeholder, `$n`), one text each, for
     `ROWS FROM (jsonb_array_elements($1::text::jsonb), {texts_table('$2')}) AS x(r, t)`."""
-    return f"string_to_table({parameter}::text, chr(30))"
+    return f"string_to_table({parameter}::text, chr({ord(TEXT_SEPARATOR)}))"
 
 
-_SEPARATOR = "\x1e"
+TEXT_SEPARATOR = "\x1e"
 """The record separator, chr(30), between the texts of `joined_texts`."""
 
 
