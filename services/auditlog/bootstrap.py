@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from auditlog.activity_api import add_activity_routes
@@ -88,6 +89,20 @@ def standing_alerts_poll(
     )
 
 
+def add_run_routes(
+    app: web.Application,
+    pool: asyncpg.Pool,
+    schema: str,
+    session: aiohttp.ClientSession,
+    urls: Mapping[str, str],
+) -> None:
+    """Mount the activity log's runs and entries and the retry of a run's failed records, which asks the
+    services at `urls` (by name: connector, pusher) through `session`, on the auditlog's API."""
+    reads = PostgresActivityReads(pool, schema)
+    add_activity_routes(app, reads)
+    add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))
+
+
 def expiring_tables(settings: AuditlogSettings) -> list[Expiry]:
     """What the auditlog remembers only for a while: applied event ids."""
     return [Expiry(f"{settings.db_schema}.inbox", "applied_at", settings.dedupe_window_s)]
@@ -103,8 +118,6 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)
-    reads = PostgresActivityReads(pool, schema)
-    add_activity_routes(app, reads)
     add_audit_routes(app, tenants)
     add_alert_routes(app, alerts, settings.webhook_http_hosts)
     add_openapi_route(app, auditlog_openapi())
@@ -123,7 +136,7 @@ async def assemble(settings: AuditlogSettings, infrastructure: Infrastructure) -
     )
     async with aiohttp.ClientSession() as session:
         urls = {"connector": settings.connector_url, "pusher": settings.pusher_url}
-        add_retry_routes(app, reads, ActivityRetries(pool, schema), RetryRequests(session, urls))
+        add_run_routes(app, pool, schema, session, urls)
         yield ServiceParts(app, consumer, workers=workers, expiring=expiring_tables(settings))
 
 

@@ -14,18 +14,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from auditlog.activity_api import add_activity_routes
 from auditlog.activity_entries import EntryEvent, RecordEntry
 from auditlog.activity_log_store import PostgresActivityLog
-from auditlog.activity_read_store import PostgresActivityReads
-from auditlog.bootstrap import install_tables
-from auditlog.retry_api import add_retry_routes
-from auditlog.retry_requests import RetryRequests
-from auditlog.retry_store import ActivityRetries
+from auditlog.bootstrap import add_run_routes, install_tables
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
-from service_runtime.http_guards import api_middlewares
-from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
 from tests.support.schemas import fresh_schema
 from tests.support.tenants import new_tenant_headers
@@ -66,13 +60,12 @@ async def api(
         await registry.install()
         tenant = f"t{uuid.uuid4().hex[:8]}"
         headers = await new_tenant_headers(registry, tenant)
-        app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-        reads = PostgresActivityReads(pg_pool, schema)
-        add_activity_routes(app, reads)
+        app = tenant_api_app(registry)
         async with aiohttp.ClientSession() as session:
             # Nothing listens on port 9: the pusher does not answer.
-            requests = RetryRequests(session, {"connector": connector[0], "pusher": "http://127.0.0.1:9"})
-            add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
+            add_run_routes(
+                app, pg_pool, schema, session, {"connector": connector[0], "pusher": "http://127.0.0.1:9"}
+            )
             client: Client = TestClient(TestServer(app))
             await client.start_server()
             yield (

@@ -15,14 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from auditlog.activity_api import add_activity_routes
-from auditlog.activity_read_store import PostgresActivityReads
-from auditlog.bootstrap import install_tables
-from auditlog.retry_api import add_retry_routes
-from auditlog.retry_requests import RetryRequests
-from auditlog.retry_store import ActivityRetries
-from service_runtime.http_guards import api_middlewares
-from tenant_auth.middleware import tenant_auth_middleware
+from auditlog.bootstrap import add_run_routes, install_tables
+from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
 from tests.integration.psyncctl.conftest import Psyncctl
 from tests.support.schemas import fresh_schema
@@ -53,12 +47,11 @@ async def auditlog(
     async with fresh_schema(pg_pool, "ctl_auditlog", install_tables) as schema:
         registry = TenantRegistry(pg_pool)
         await registry.install()
-        app = web.Application(middlewares=api_middlewares(tenant_auth_middleware(registry)))
-        reads = PostgresActivityReads(pg_pool, schema)
-        add_activity_routes(app, reads)
+        app = tenant_api_app(registry)
         async with aiohttp.ClientSession() as session:
-            requests = RetryRequests(session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"})
-            add_retry_routes(app, reads, ActivityRetries(pg_pool, schema), requests)
+            add_run_routes(
+                app, pg_pool, schema, session, {"pusher": pushes[0], "connector": "http://127.0.0.1:9"}
+            )
             server = TestServer(app, host="127.0.0.1")
             await server.start_server()
             yield schema, str(server.make_url("")).rstrip("/")

@@ -19,14 +19,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from auditlog.activity_api import add_activity_routes
 from auditlog.activity_log_store import PostgresActivityLog
-from auditlog.activity_read_store import PostgresActivityReads
+from auditlog.bootstrap import add_run_routes
 from auditlog.bootstrap import install_tables as install_auditlog_tables
 from auditlog.handlers import build_handlers as build_auditlog_handlers
-from auditlog.retry_api import add_retry_routes
-from auditlog.retry_requests import RetryRequests
-from auditlog.retry_store import ActivityRetries
 from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
 from pusher.abm_records import AbmRecords
@@ -34,7 +30,7 @@ from pusher.manual_push_api import add_manual_push_routes
 from schemas.codec import decode_event
 from schemas.events.common import SyncObject
 from stream_runner.messages import IncomingMessage, OutgoingMessage
-from tenant_auth.middleware import tenant_auth_middleware
+from tenant_auth.middleware import tenant_api_app, tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness
@@ -117,12 +113,9 @@ async def chain(pusher: PusherHarness) -> AsyncIterator[Chain]:
             abm_records = AbmRecords(http, str(mapper.make_url("")).rstrip("/"))
             add_manual_push_routes(push_app, pusher.handlers, publish, abm_records)
             async with TestClient(TestServer(push_app)) as push_api:
-                auditlog_app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-                reads = PostgresActivityReads(pusher.pool, auditlog_schema)
-                add_activity_routes(auditlog_app, reads)
+                auditlog_app = tenant_api_app(registry)
                 urls = {"pusher": str(push_api.make_url("")).rstrip("/"), "connector": "http://127.0.0.1:9"}
-                retries = ActivityRetries(pusher.pool, auditlog_schema)
-                add_retry_routes(auditlog_app, reads, retries, RetryRequests(http, urls))
+                add_run_routes(auditlog_app, pusher.pool, auditlog_schema, http, urls)
                 async with TestClient(TestServer(auditlog_app)) as auditlog:
                     yield Chain(pusher, abm_store, auditlog, push_api, log, headers, http, published)
 
