@@ -36,6 +36,8 @@ def rounds_by_key(keys: Sequence[Hashable]) -> list[list[int]]:
     """The positions of a batch's changes in rounds where no key appears twice (a statement may change a
     row once): each key's first change in the first round, its second in the second, and so on, so the
     rounds applied in turn change each row in the batch's order."""
+    if len(set(keys)) == len(keys):
+        return [list(range(len(keys)))] if keys else []  # no key twice (an import's batch): one round
     seen: dict[Hashable, int] = {}
     rounds: list[list[int]] = []
     for position, key in enumerate(keys):

@@ -27,16 +27,27 @@ class SourceChanges:
     async def source_changed_batch(self, items: Sequence[Item]) -> list[Handled]:
         """Mirror consecutive record versions in one transaction, as one by one would (the ledger read
         once for all, the mirror written per round of distinct records); one result per change."""
-        tenants = {event.tenantid for event, _ in items}
-        settings = {tenant: await self._settings.get(tenant) for tenant in tenants}
-        changes: list[tuple[str, SourceChange]] = [(event.tenantid, event.data) for event, _ in items]
-        keys = [mirrored_key(change, settings[tenant]) for tenant, change in changes]
+        settings: dict[str, TenantSettings | None] = {}
+        changes: list[tuple[str, SourceChange]] = []
+        keys: list[str | None] = []
+        for event, _ in items:
+            tenant, change = event.tenantid, event.data
+            if tenant not in settings:
+                settings[tenant] = await self._settings.get(tenant)
+            changes.append((tenant, change))
+            keys.append(mirrored_key(change, settings[tenant]))
         async with self._store.unit() as unit:
             echoes = await recognize_echoes(unit, changes)
             kept = await unit.mirror.apply_changes(
                 [(t, c, key, echo) for (t, c), key, echo in zip(changes, keys, echoes, strict=True)]
             )
-        return [Handled(duplicate=not one) for one in kept]
+        return [KEPT if one else REPEAT for one in kept]
+
+
+KEPT = Handled()
+REPEAT = Handled(duplicate=True)
+"""A change's result: it changed the mirror, or the mirror held it already (results hold no state of
+their own: one object each serves every change)."""
 
 
 def mirrored_key(change: SourceChange, settings: TenantSettings | None) -> str | None:
@@ -52,6 +63,8 @@ async def recognize_echoes(unit: PusherUnit, changes: Sequence[tuple[str, Source
     read once for all."""
     wanted: list[RecordRef] = [(t, c.object, c.pipedrive_id) for t, c in changes if c.record is not None]
     entries: dict[RecordRef, LedgerEntry] = await unit.ledger.entries_by_pipedrive_ids(wanted)
+    if not entries:
+        return [False] * len(changes)  # the ledger holds none of these records: nothing is an echo
     echoes = []
     for tenant, change in changes:
         ref = (tenant, change.object, change.pipedrive_id)
