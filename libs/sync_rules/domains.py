@@ -91,10 +91,33 @@ def public_suffix(host: str, labels: list[str]) -> tuple[str, str]:
     `extract_str` first takes the host out of a URL (scheme, user, port, path, IPv6 brackets, trailing
     dots, ideographic dots), none of which such a host holds, then does the same lookup: a third of the
     time the normalizing of a domain took. tests/unit/sync_rules/test_domains.py compares the two on
-    every rule of the bundled Public Suffix List."""
+    every rule of the bundled Public Suffix List. The trie is walked here as `suffix_index` walks it (its
+    labels are lowercase already): `suffix_index` decodes every label in a call of its own, half the
+    lookup's time; a punycode label (`xn--`), which it compares decoded, goes to it."""
+    node = _suffix_trie().tlds_incl_private_trie
+    start = position = len(labels)
+    for label in reversed(labels):
+        if label.startswith("xn--"):
+            return _indexed_suffix(labels)
+        child = node.matches.get(label)
+        if child is None:
+            if "*" in node.matches:  # a wildcard rule: the label is part of the suffix unless excepted
+                start = position if "!" + label in node.matches else position - 1
+            break
+        position -= 1
+        node = child
+        if node.end:
+            start = position
+    if start == len(labels):
+        return "", labels[-1]  # as tldextract answers (an IPv4 address, rejected before, aside)
+    return ".".join(labels[start:]), labels[start - 1] if start > 0 else ""
+
+
+def _indexed_suffix(labels: list[str]) -> tuple[str, str]:
+    """`public_suffix` by tldextract's own `suffix_index` (which decodes punycode labels)."""
     found = _suffix_trie().suffix_index(labels, include_psl_private_domains=True)
     if not found:
-        return "", labels[-1]  # as tldextract answers (an IPv4 address, rejected before, aside)
+        return "", labels[-1]
     start = found[0][0]
     return ".".join(labels[start:]), labels[start - 1] if start > 0 else ""
 
