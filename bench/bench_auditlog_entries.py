@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from report import machine_facts, measured_at, write_report
 from service_process import (
+    BOOTSTRAP,
+    DSN,
+    ROOT,
     children_cpu_seconds,
-    free_port,
+    count_rows,
     own_topics,
     position_group_at_end,
+    start_service,
     topics,
     watch_until,
 )
@@ -40,10 +42,7 @@ from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
 
 RECORDS = int(os.environ.get("BENCH_AUDITLOG_RECORDS", "100000"))
-ROOT = Path(__file__).resolve().parents[1]
 MAPPER_FIGURE = ROOT / "bench-results" / "mapper-apply.json"
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 OUTCOMES = [RecordOutcome.CREATED, RecordOutcome.UPDATED, RecordOutcome.SKIPPED, RecordOutcome.FAILED]
 
 
@@ -96,25 +95,6 @@ def mapper_figure() -> int:
     return int(orjson.loads(MAPPER_FIGURE.read_bytes())["records_per_second"])
 
 
-async def start_auditlog(group: str, schema: str) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "AUDITLOG_GROUP_ID": group,
-        "AUDITLOG_DB_SCHEMA": schema,
-        "AUDITLOG_HTTP_PORT": str(free_port()),
-        "AUDITLOG_LOG_LEVEL": "WARNING",
-        "AUDITLOG_DATA_DIR": str(ROOT / ".state" / "bench" / "auditlog"),
-    }
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "auditlog", env=env)
-
-
-async def count_entries(pool: asyncpg.Pool, schema: str, tenant: str) -> int:
-    try:
-        return int(await pool.fetchval(f"SELECT count(*) FROM {schema}.entries WHERE tenant_id = $1", tenant))
-    except asyncpg.UndefinedTableError:
-        return 0
-
-
 async def run() -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_auditlog_{uid}", f"bench-auditlog-{uid}"
@@ -125,9 +105,10 @@ async def run() -> dict[str, object]:
     load_before = os.getloadavg()
     cpu_before = children_cpu_seconds()
     started = time.perf_counter()
-    process = await start_auditlog(group, schema)
+    process = await start_service("auditlog", group, schema, data_dir=ROOT / ".state" / "bench" / "auditlog")
+    entries = f"SELECT count(*) FROM {schema}.entries WHERE tenant_id = $1"
     try:
-        progress = await watch_until(lambda: count_entries(pool, schema, tenant), RECORDS, [process], started)
+        progress = await watch_until(lambda: count_rows(pool, entries, tenant), RECORDS, [process], started)
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()

@@ -20,23 +20,17 @@ Writes `bench-results/catalog-cost.json`.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import Counter
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
+from connector_in_process import connector_on_sandbox_clock
 from report import machine_facts, measured_at, write_report
 
-from connector.bootstrap import Connector, assemble, install_tables
+from connector.bootstrap import Connector
 from connector.catalog import CATALOG_READ_TOKENS
 from connector.settings import ConnectorSettings
-from pipedrive_client import PipedriveClientSettings
-from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
-from pipedrive_sandbox.clock import SandboxClock
-from postgres_store.pool import create_pool
-from stream_runner.producer import EventProducer
-from tenant_auth.registry import TenantRegistry
+from pipedrive_sandbox import SandboxHandle
 
 RESULT_NAME = "catalog-cost"
 ORGANIZATIONS = 500
@@ -54,22 +48,6 @@ CATALOG_OPERATIONS = frozenset(
         "getDealFields",
     }
 )
-
-
-class SandboxTime:
-    """The connector's clock read from the sandbox's, so advancing the sandbox moves both."""
-
-    def __init__(self, clock: SandboxClock) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        """The sandbox's time."""
-        return self._clock.now()
-
-    async def sleep(self, seconds: float) -> None:
-        """Real waiting (the sandbox clock follows real time plus what was advanced)."""
-        if seconds > 0:
-            await asyncio.sleep(seconds)
 
 
 class Admin:
@@ -127,47 +105,14 @@ async def _days(
 
 
 async def _measure(scenario: str) -> dict[str, Any]:
-    suffix = secrets.token_hex(4)
-    config = SandboxConfig(organizations=ORGANIZATIONS, frozen_clock=True)
-    async with run_sandbox(config) as sandbox:
-        settings = ConnectorSettings(
-            db_schema=f"bench_catalog_{suffix}",
-            pipedrive=PipedriveClientSettings(
-                client_schema=f"bench_catalog_pdc_{suffix}", allowed_test_urls=(sandbox.base_url,)
-            ),
-            default_api_base_url=sandbox.base_url,
-            schedule_jitter_s=0,
-        )
-        pool = await create_pool(settings.database_url.get_secret_value())
-        producer = EventProducer(
-            settings.kafka_bootstrap, client_id="catalog-cost-bench", namespace=settings.topic_namespace
-        )
-        await producer.start()
-        tenant = f"catalog{suffix}"
-        try:
-            await install_tables(pool, settings.db_schema)
-            async with assemble(
-                settings, pool, producer, clock=SandboxTime(sandbox.state.clock)
-            ) as connector:
-                registry = TenantRegistry(pool)
-                await registry.create_tenant(tenant, tenant)
-                key = await registry.issue_key(tenant)
-                server = TestServer(connector.app)
-                await server.start_server()
-                try:
-                    async with aiohttp.ClientSession() as session:
-                        base = str(server.make_url("")).rstrip("/")
-                        admin = Admin(session, base, {"Authorization": f"Bearer {key.full_key}"})
-                        await admin.call("POST", "/v1/connection/api-token", {"api_token": sandbox.api_token})
-                        await admin.call("PATCH", "/v1/settings", {"frequency": "1h"})
-                        return await _days(connector, sandbox, tenant, admin, scenario)
-                finally:
-                    await server.close()
-        finally:
-            await producer.stop()
-            for schema in (settings.db_schema, settings.pipedrive.client_schema):
-                await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            await pool.close()
+    async with (
+        connector_on_sandbox_clock("catalog", ORGANIZATIONS) as days,
+        aiohttp.ClientSession() as session,
+    ):
+        admin = Admin(session, days.base, days.headers)
+        await admin.call("POST", "/v1/connection/api-token", {"api_token": days.sandbox.api_token})
+        await admin.call("PATCH", "/v1/settings", {"frequency": "1h"})
+        return await _days(days.connector, days.sandbox, days.tenant, admin, scenario)
 
 
 async def run() -> dict[str, Any]:

@@ -31,26 +31,30 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pg_statements
-from infra_cpu import InfrastructureCpu
+from infra_cpu import InfrastructureCpu, process_seconds
 from report import machine_facts, measured_at, write_report
-from service_process import deployed_processes, free_port, next_poll_s, own_topics, position_group_at_end
+from service_process import (
+    BOOTSTRAP,
+    DSN,
+    count_rows,
+    deployed_processes,
+    free_port,
+    next_poll_s,
+    own_topics,
+    position_group_at_end,
+    start_sandbox,
+    wait_answering,
+)
 
 from pipedrive_client import Budget, Plan
 from tenant_auth.registry import TenantRegistry
 
 ORGANIZATIONS = int(os.environ.get("BENCH_E2E_ORGANIZATIONS", "100000"))
 GOAL = 6_000
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 API_TOKEN = "e" * 40
 DEADLINE_S = 1800.0
+START_DEADLINE_S = 300.0  # for the sandbox to seed, then for each service to answer /readyz
 LOGS = Path(__file__).resolve().parents[1] / ".state" / "bench"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 SERVICES = ("connector", "mapper", "pusher", "auditlog")
@@ -102,21 +106,9 @@ class Stack:
 
     async def start(self) -> float:
         """Start the sandbox, then every service; returns the sandbox's start-up and seed seconds."""
-        port = self.sandbox_url.rsplit(":", 1)[1]
-        sandbox_env = {
-            **os.environ,
-            "SANDBOX_PLAN": "ultimate",
-            "SANDBOX_ORGANIZATIONS": str(ORGANIZATIONS),
-            "SANDBOX_API_TOKEN": API_TOKEN,
-            "SANDBOX_SEED": "42",
-        }
-        started = time.perf_counter()
-        self.processes["sandbox"] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pipedrive_sandbox", "--port", port, env=sandbox_env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        await self._wait_answering(f"{self.sandbox_url}/_sandbox/state")
-        sandbox_s = time.perf_counter() - started
+        port = int(self.sandbox_url.rsplit(":", 1)[1])
+        self.processes["sandbox"] = await start_sandbox(port, ORGANIZATIONS, API_TOKEN)
+        sandbox_s = await wait_answering(f"{self.sandbox_url}/_sandbox/state", self._exited, START_DEADLINE_S)
         for service in ("mapper", "pusher", "auditlog"):
             await position_group_at_end(BOOTSTRAP, f"bench-e2e-{service}-{self.uid}", service)
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -126,23 +118,11 @@ class Stack:
                     sys.executable, "-m", service_of(instance), env=self.env(instance), stdout=log, stderr=log
                 )
         for port_number in self.ports.values():
-            await self._wait_answering(f"http://127.0.0.1:{port_number}/readyz")
+            await wait_answering(f"http://127.0.0.1:{port_number}/readyz", self._exited, START_DEADLINE_S)
         return sandbox_s
 
-    async def _wait_answering(self, url: str, deadline_s: float = 300) -> None:
-        started = time.perf_counter()
-        async with aiohttp.ClientSession() as session:
-            while time.perf_counter() - started < deadline_s:
-                if any(p.returncode is not None for p in self.processes.values()):
-                    raise RuntimeError(f"a process exited before {url} answered")
-                try:
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{url} did not answer in time")
+    def _exited(self) -> bool:
+        return any(p.returncode is not None for p in self.processes.values())
 
     def cpu_seconds(self) -> dict[str, float]:
         """Each service's CPU seconds so far (its processes added up; the sandbox's too)."""
@@ -150,7 +130,7 @@ class Stack:
         for name, process in self.processes.items():
             if process.returncode is None:
                 service = service_of(name)
-                seconds[service] = seconds.get(service, 0.0) + _cpu_seconds(process.pid)
+                seconds[service] = seconds.get(service, 0.0) + process_seconds(process.pid)
         return seconds
 
     async def stop(self) -> None:
@@ -163,13 +143,6 @@ class Stack:
             except TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-async def _count(pool: asyncpg.Pool, query: str, tenant: str) -> int:
-    try:
-        return int(await pool.fetchval(query, tenant) or 0)
-    except asyncpg.UndefinedTableError:
-        return 0
 
 
 async def run() -> dict[str, Any]:
@@ -221,10 +194,10 @@ async def run_in_own_topics() -> dict[str, Any]:
                 )
                 if any(p.returncode is not None for p in stack.processes.values()):
                     raise RuntimeError("a process exited")
-                applied = await _count(pool, applied_q, tenant)
-                written = await _count(pool, entries, tenant)
+                applied = await count_rows(pool, applied_q, tenant)
+                written = await count_rows(pool, entries, tenant)
             elapsed = time.perf_counter() - started
-            linked = await _count(pool, links, tenant)
+            linked = await count_rows(pool, links, tenant)
             cpu = {name: round(s - cpu_before.get(name, 0.0), 2) for name, s in stack.cpu_seconds().items()}
             infrastructure_cpu = infrastructure.spent()
             statements_after = await pg_statements.snapshot(pool)

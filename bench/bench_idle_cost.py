@@ -14,22 +14,15 @@ Writes `bench-results/idle-cost.json`.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import Counter
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestServer
+from connector_in_process import connector_on_sandbox_clock
 from report import machine_facts, measured_at, write_report
 
-from connector.bootstrap import Connector, assemble, install_tables
-from connector.settings import ConnectorSettings
-from pipedrive_client import PipedriveClientSettings
-from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
-from pipedrive_sandbox.clock import SandboxClock
-from postgres_store.pool import create_pool
-from stream_runner.producer import EventProducer
-from tenant_auth.registry import TenantRegistry
+from connector.bootstrap import Connector
+from pipedrive_sandbox import SandboxHandle
 
 RESULT_NAME = "idle-cost"
 ORGANIZATIONS = 2_000
@@ -38,22 +31,6 @@ HOUR_S = 3600
 GOAL_WITHOUT_WEBHOOKS = 720
 GOAL_WITH_WEBHOOKS = 30
 BEFORE = 960
-
-
-class SandboxTime:
-    """The connector's clock read from the sandbox's, so advancing the sandbox moves both."""
-
-    def __init__(self, clock: SandboxClock) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        """The sandbox's time."""
-        return self._clock.now()
-
-    async def sleep(self, seconds: float) -> None:
-        """Real waiting (the sandbox clock follows real time plus what was advanced)."""
-        if seconds > 0:
-            await asyncio.sleep(seconds)
 
 
 async def _admin(base: str, headers: dict[str, str], api_token: str, webhooks: bool) -> None:
@@ -94,44 +71,9 @@ async def _day_of_idle_syncs(connector: Connector, sandbox: SandboxHandle, tenan
 
 
 async def _measure(webhooks: bool) -> dict[str, Any]:
-    suffix = secrets.token_hex(4)
-    config = SandboxConfig(organizations=ORGANIZATIONS, frozen_clock=True)
-    async with run_sandbox(config) as sandbox:
-        settings = ConnectorSettings(
-            db_schema=f"bench_idle_{suffix}",
-            pipedrive=PipedriveClientSettings(
-                client_schema=f"bench_idle_pdc_{suffix}", allowed_test_urls=(sandbox.base_url,)
-            ),
-            default_api_base_url=sandbox.base_url,
-            schedule_jitter_s=0,
-        )
-        pool = await create_pool(settings.database_url.get_secret_value())
-        producer = EventProducer(
-            settings.kafka_bootstrap, client_id="idle-cost-bench", namespace=settings.topic_namespace
-        )
-        await producer.start()
-        tenant = f"idle{suffix}"
-        try:
-            clock = SandboxTime(sandbox.state.clock)
-            await install_tables(pool, settings.db_schema)
-            async with assemble(settings, pool, producer, clock=clock) as connector:
-                registry = TenantRegistry(pool)
-                await registry.create_tenant(tenant, tenant)
-                key = await registry.issue_key(tenant)
-                server = TestServer(connector.app)
-                await server.start_server()
-                try:
-                    base = str(server.make_url("")).rstrip("/")
-                    headers = {"Authorization": f"Bearer {key.full_key}"}
-                    await _admin(base, headers, sandbox.api_token, webhooks)
-                    return await _day_of_idle_syncs(connector, sandbox, tenant)
-                finally:
-                    await server.close()
-        finally:
-            await producer.stop()
-            for schema in (settings.db_schema, settings.pipedrive.client_schema):
-                await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            await pool.close()
+    async with connector_on_sandbox_clock("idle", ORGANIZATIONS) as days:
+        await _admin(days.base, days.headers, days.sandbox.api_token, webhooks)
+        return await _day_of_idle_syncs(days.connector, days.sandbox, days.tenant)
 
 
 async def run() -> dict[str, Any]:

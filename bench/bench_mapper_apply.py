@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import pg_statements
@@ -28,13 +26,17 @@ from aiokafka import AIOKafkaProducer
 from infra_cpu import InfrastructureCpu
 from report import machine_facts, measured_at, write_report
 from service_process import (
+    BOOTSTRAP,
+    DSN,
+    ROOT,
     GroupReady,
     children_cpu_seconds,
+    count_rows,
     deployed_processes,
-    free_port,
     group_ready,
     own_topics,
     position_group_at_end,
+    start_service,
     topics,
     watch_until,
 )
@@ -48,7 +50,6 @@ from schemas.topics import SOURCE_CHANGES
 
 RECORDS = int(os.environ.get("BENCH_MAPPER_RECORDS", "100000"))
 GOAL = 10_000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 DEFAULT_PROCESSES = deployed_processes("mapper")
@@ -58,8 +59,6 @@ PROCESSES = [
         "BENCH_MAPPER_PROCESSES", ",".join(map(str, sorted({1, DEFAULT_PROCESSES})))
     ).split(",")
 ]
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 WEBSITES = ["https://www.{d}/about", "{d}", "HTTP://{D}/", "www.{d}.", "http://{d}:8080/x?y=1"]
 
 
@@ -104,18 +103,6 @@ async def produce(tenant: str) -> float:
     return time.perf_counter() - started
 
 
-async def start_mapper(group: str, schema: str, replica: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "MAPPER_GROUP_ID": group,
-        "MAPPER_DB_SCHEMA": schema,
-        "MAPPER_HTTP_PORT": str(free_port()),
-        "MAPPER_LOG_LEVEL": "WARNING",
-        "MAPPER_DATA_DIR": str(ROOT / ".state" / "bench" / f"replica-{replica}"),
-    }
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
-
-
 async def run(replicas: int) -> dict[str, object]:
     uid = uuid.uuid4().hex[:8]
     tenant, schema, group = f"bench{uid}", f"bench_mapper_{uid}", f"bench-mapper-{uid}"
@@ -127,15 +114,13 @@ async def run(replicas: int) -> dict[str, object]:
     infrastructure = await InfrastructureCpu.of(pool, BOOTSTRAP)
     statements_before = await pg_statements.snapshot(pool)
     started = time.perf_counter()
-    processes = [await start_mapper(group, schema, n) for n in range(replicas)]
+    processes = [
+        await start_service("mapper", group, schema, data_dir=ROOT / ".state" / "bench" / f"replica-{n}")
+        for n in range(replicas)
+    ]
 
     async def applied() -> int:
-        try:
-            return int(
-                await pool.fetchval(f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant)
-            )
-        except asyncpg.UndefinedTableError:
-            return 0
+        return await count_rows(pool, f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant)
 
     ready = asyncio.ensure_future(group_ready(BOOTSTRAP, group, replicas, applied))
     try:

@@ -27,12 +27,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import asyncpg
 import orjson
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from report import machine_facts, measured_at, write_report
-from service_process import TOPICS, free_port
+from service_process import TOPICS, free_port, position_group_at_end
 
 from pipedrive_client import (
     ApiDomainPolicy,
@@ -60,7 +61,7 @@ from schemas.events.settings import (
     TenantSettings,
 )
 from schemas.keys import record_key, settings_key
-from schemas.topics import COMPANY_REVEALED, PUSH_RESULTS, SETTINGS, topics_consumed_by
+from schemas.topics import COMPANY_REVEALED, PUSH_RESULTS, SETTINGS
 from stream_runner.messages import IncomingMessage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,20 @@ async def _start_sandbox(writes: dict[str, float]) -> tuple[web.AppRunner, str, 
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}", app[STATE]
 
 
-async def _connect_oauth(factory: PipedriveClientFactory, tenant: str, state: Any, base_url: str) -> None:
+async def _connected_factory(
+    session: aiohttp.ClientSession,
+    pool: asyncpg.Pool,
+    key: bytes,
+    client_schema: str,
+    state: Any,
+    base_url: str,
+    tenant: str,
+) -> PipedriveClientFactory:
+    """The Pipedrive client factory of the pusher's setup, `tenant` connected to the sandbox by OAuth."""
+    factory = PipedriveClientFactory(
+        session, pool, key, policy=ApiDomainPolicy((base_url,)), schema=client_schema,
+        oauth_app=_oauth_app(state, base_url),
+    )  # fmt: skip
     config = state.config
     redirect = state.oauth.decide(config.oauth_client_id, REDIRECT, "bench", True)
     code = parse_qs(urlsplit(redirect).query)["code"][0]
@@ -128,6 +142,7 @@ async def _connect_oauth(factory: PipedriveClientFactory, tenant: str, state: An
     )
     await factory.credentials.save(tenant, credentials)
     await factory.budget.set_plan(tenant, Plan.LITE, 5)
+    return factory
 
 
 def _reveal(tenant: str, domain: str, name: str, n: int) -> tuple[Any, str]:
@@ -146,11 +161,7 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
     try:
         await install_tables(pool, schema)
         async with aiohttp.ClientSession() as session:
-            factory = PipedriveClientFactory(
-                session, pool, key, policy=ApiDomainPolicy((base_url,)), schema=client_schema,
-                oauth_app=_oauth_app(state, base_url),
-            )  # fmt: skip
-            await _connect_oauth(factory, tenant, state, base_url)
+            factory = await _connected_factory(session, pool, key, client_schema, state, base_url, tenant)
             handlers = build_handlers(pool, schema, factory)
             settings = build_event(
                 SETTINGS_OF_BENCH, tenant=tenant, subject=tenant, source="/b", id_parts=(1,), time=NOW
@@ -209,25 +220,6 @@ async def bench_tokens(dsn: str, key: bytes, client_schema: str) -> dict[str, An
         await pool.close()
 
 
-async def _skip_history(bootstrap: str, group: str) -> None:
-    """Start the group at the topics' ends: the pusher under test is caught up, as in production."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=TOPICS.group(group), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(TOPICS.topic(t.name), p)
-            for t in topics_consumed_by("pusher")
-            for p in range(t.partitions)
-        ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends.items()))
-    finally:
-        await consumer.stop()
-
-
 async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str) -> dict[str, Any]:
     """Part 2: event -> Pipedrive write latency at 20 reveals/s through Kafka and the pusher process."""
     pool = await create_pool(dsn, max_size=4)
@@ -252,7 +244,7 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
         "PIPEDRIVE_OAUTH_BASE_URL": base_url,
         "PUSHER_LOG_JSON": "true",
     }
-    await _skip_history(bootstrap, f"bench-pusher-{uid}")
+    await position_group_at_end(bootstrap, f"bench-pusher-{uid}", "pusher")
     log = (ROOT / ".state" / f"bench-pusher-{uid}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pusher", env=env, stdout=log, stderr=log
@@ -260,11 +252,7 @@ async def bench_latency(dsn: str, bootstrap: str, key: bytes, client_schema: str
     sent: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
-            factory = PipedriveClientFactory(
-                session, pool, key, policy=ApiDomainPolicy((base_url,)), schema=client_schema,
-                oauth_app=_oauth_app(state, base_url),
-            )  # fmt: skip
-            await _connect_oauth(factory, tenant, state, base_url)
+            await _connected_factory(session, pool, key, client_schema, state, base_url, tenant)
         settings = build_event(
             SETTINGS_OF_BENCH,
             tenant=tenant,

@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 import uuid
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 from bench_mapper_apply import change
 from report import machine_facts, measured_at, write_report
 from service_process import (
+    BOOTSTRAP,
+    DSN,
     children_cpu_seconds,
+    count_rows,
     deployed_processes,
     free_port,
     own_topics,
     position_group_at_end,
+    start_service,
     topics,
+    watch_until,
 )
 
 from schemas.topics import SOURCE_CHANGES
@@ -39,10 +42,7 @@ from tests.support.service_process import messages_counted
 
 RECORDS = int(os.environ.get("BENCH_REPLAY_RECORDS", "100000"))
 GOAL = 20_000
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 STORE_TABLES = ("accounts", "contacts", "opportunities", "links")
-DEADLINE_S = 1800.0
 PROCESSES = deployed_processes("mapper")
 
 
@@ -66,17 +66,6 @@ async def produce(tenant: str) -> dict[TopicPartition, int]:
         await producer.stop()
 
 
-async def start_mapper(group: str, schema: str, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "MAPPER_GROUP_ID": group,
-        "MAPPER_DB_SCHEMA": schema,
-        "MAPPER_HTTP_PORT": str(port),
-        "MAPPER_LOG_LEVEL": "WARNING",
-    }
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "mapper", env=env)
-
-
 async def duplicates(ports: list[int]) -> int:
     """The mapper processes' count of source changes they recognized as already applied."""
     return sum([await duplicates_of(port) for port in ports])
@@ -98,25 +87,6 @@ async def store_rows(pool: asyncpg.Pool, schema: str, tenant: str) -> list[list[
     ]
 
 
-async def wait_until(
-    probe: Any, target: int, processes: list[asyncio.subprocess.Process], started: float
-) -> int:
-    reached = 0
-    while reached < target and time.perf_counter() - started < DEADLINE_S:
-        await asyncio.sleep(0.1)
-        if any(process.returncode is not None for process in processes):
-            raise RuntimeError("a mapper process exited")
-        reached = await probe()
-    return reached
-
-
-async def stop(processes: list[asyncio.subprocess.Process]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        await process.wait()
-
-
 async def run() -> dict[str, object]:
     """Apply, then replay, in topics of the run's own (other runs on a shared Kafka are not consumed)."""
     async with own_topics(BOOTSTRAP, "replay"):
@@ -132,29 +102,20 @@ async def run_in_own_topics() -> dict[str, object]:
     applied_q = f"SELECT count(*) FROM {schema}.inbox WHERE tenant_id = $1 AND topic = $2"
 
     async def applied() -> int:
-        try:
-            return int(await pool.fetchval(applied_q, tenant, SOURCE_CHANGES.name))
-        except asyncpg.UndefinedTableError:
-            return 0
+        return await count_rows(pool, applied_q, tenant, SOURCE_CHANGES.name)
 
     try:
-        first = [await start_mapper(group, schema, free_port()) for _ in range(PROCESSES)]
-        try:
-            await wait_until(applied, RECORDS, first, time.perf_counter())
-        finally:
-            await stop(first)
+        first = [await start_service("mapper", group, schema) for _ in range(PROCESSES)]
+        await watch_until(applied, RECORDS, first, time.perf_counter())
         before = await store_rows(pool, schema, tenant)
         await rewind_group(BOOTSTRAP, group, firsts)
         load_before = os.getloadavg()
         cpu_before = children_cpu_seconds()
         ports = [free_port() for _ in range(PROCESSES)]
         started = time.perf_counter()
-        second = [await start_mapper(group, schema, port) for port in ports]
-        try:
-            replayed = await wait_until(lambda: duplicates(ports), RECORDS, second, started)
-            elapsed = time.perf_counter() - started
-        finally:
-            await stop(second)
+        second = [await start_service("mapper", group, schema, port) for port in ports]
+        progress = await watch_until(lambda: duplicates(ports), RECORDS, second, started)
+        replayed, elapsed = progress.reached, progress.seconds
         cpu_seconds = children_cpu_seconds() - cpu_before
         after = await store_rows(pool, schema, tenant)
     finally:

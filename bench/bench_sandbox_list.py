@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
 import time
 from typing import Any
 
@@ -17,6 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 from report import machine_facts, measured_at, write_report
+from service_process import free_port, wait_answering
 
 from pipedrive_sandbox import Plan, SandboxConfig, create_app
 
@@ -32,27 +32,6 @@ def _serve(port: int) -> None:
         plan=Plan.LITE, organizations=ORGANIZATIONS, api_token=API_TOKEN, enforce_burst_limit=False, seed=42
     )
     web.run_app(create_app(config), host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def _wait_until_serving(
-    session: aiohttp.ClientSession, base: str, server: multiprocessing.Process, deadline_s: float = 120
-) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < deadline_s and server.is_alive():
-        try:
-            async with session.get(f"{base}/_sandbox/state") as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
-        except aiohttp.ClientConnectionError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError("sandbox did not start in time")
 
 
 async def _list_everything(session: aiohttp.ClientSession, base: str) -> tuple[int, int, float]:
@@ -73,13 +52,13 @@ async def _list_everything(session: aiohttp.ClientSession, base: str) -> tuple[i
 
 async def run() -> dict[str, Any]:
     """Start the sandbox process, list all organizations, and return the figures."""
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(headers={"x-api-token": API_TOKEN}) as session:
-            startup_s = await _wait_until_serving(session, base, server)
+            startup_s = await wait_answering(f"{base}/_sandbox/state", lambda: not server.is_alive(), 120)
             records, pages, elapsed = await _list_everything(session, base)
             async with session.get(f"{base}/_sandbox/ledger", params={"limit": "0"}) as response:
                 ledger = (await response.json())["summary"]

@@ -26,6 +26,11 @@ def _own_seconds(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def process_seconds(pid: int) -> float:
+    """User + system CPU of a running process (not its children's)."""
+    return _own_seconds(_stat_fields(pid))
+
+
 def _reaped_children_seconds(fields: list[str]) -> float:
     return (int(fields[13]) + int(fields[14])) / _TICKS
 

@@ -1,7 +1,8 @@
 """What the benchmarks that run a service as its own process share: topics of the run's own, a fresh
-consumer group positioned at the end of the service's topics, watching a count until it reaches its
-target, and the CPU its processes used. A free port and when a group is up come from the support package
-the tests use (tests/support), re-exported here."""
+consumer group positioned at the end of the service's topics, the sandbox as its own process, waiting
+until a process answers, watching a count until it reaches its target, and the CPU its processes used. A
+free port, when a group is up and waiting on a condition come from the support package the tests use
+(tests/support), re-exported here where a bench names them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS, topics_consumed_by
@@ -29,14 +31,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # a bench runs as a script (`python bench/bench_x.py`): tests/ is not installed
     sys.path.insert(0, str(ROOT))
 
+from tests.support.conditions import eventually  # noqa: E402
 from tests.support.consumer_groups import GroupReady, group_ready  # noqa: E402
 from tests.support.kafka_offsets import position_group_at_end as position_at_end  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
+from tests.support.service_process import http_status  # noqa: E402
 
 __all__ = [
-    "ROOT", "GroupReady", "Progress", "children_cpu_seconds", "deployed_processes", "free_port",
-    "group_ready", "own_topics", "position_group_at_end", "topics", "watch_until",
+    "BOOTSTRAP", "DSN", "ROOT", "GroupReady", "Progress", "children_cpu_seconds", "count_rows",
+    "deployed_processes", "free_port", "group_ready", "own_topics", "position_group_at_end", "start_sandbox",
+    "start_service", "topics", "wait_answering", "watch_until",
 ]  # fmt: skip
+
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
+"""Where the benchmarks find Kafka and PostgreSQL: as `make bench` sets them, else the local deployment's."""
 
 
 def compile_project() -> None:
@@ -110,6 +120,63 @@ async def own_topics(bootstrap: str, bench: str) -> AsyncIterator[TopicNamespace
                 await admin.delete_topics(own)
         finally:
             await admin.close()
+
+
+async def start_service(
+    service: str, group: str, schema: str, port: int | None = None, data_dir: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`python -m <service>` in its consumer group `group` (of the deployment's namespace) with its tables
+    in `schema`, serving HTTP on `port` (a free one when None), logs at WARNING (to the bench's output),
+    its data directory `data_dir` when given."""
+    prefix = service.upper()
+    env = {
+        **os.environ,
+        f"{prefix}_GROUP_ID": group,
+        f"{prefix}_DB_SCHEMA": schema,
+        f"{prefix}_HTTP_PORT": str(port if port is not None else free_port()),
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        **({f"{prefix}_DATA_DIR": str(data_dir)} if data_dir is not None else {}),
+    }
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", service, env=env)
+
+
+async def count_rows(pool: asyncpg.Pool, query: str, *args: object) -> int:
+    """The count `query` answers; 0 while its table is not there yet (the service process creates it)."""
+    try:
+        return int(await pool.fetchval(query, *args) or 0)
+    except asyncpg.UndefinedTableError:
+        return 0
+
+
+async def start_sandbox(port: int, organizations: int, api_token: str) -> asyncio.subprocess.Process:
+    """`python -m pipedrive_sandbox` on `port`: the Ultimate plan (its burst limit enforced),
+    `organizations` seeded from seed 42, `api_token` its API token; its output discarded. It answers once
+    seeded: `wait_answering(f"{url}/_sandbox/state", ...)`."""
+    env = {
+        **os.environ,
+        "SANDBOX_PLAN": "ultimate",
+        "SANDBOX_ORGANIZATIONS": str(organizations),
+        "SANDBOX_API_TOKEN": api_token,
+        "SANDBOX_SEED": "42",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pipedrive_sandbox", "--port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def wait_answering(url: str, exited: Callable[[], bool], within_s: float) -> float:
+    """Wait until GET `url` answers 200 and return the seconds it took; fails as soon as `exited()` says
+    a process it waits on has ended, or after `within_s` seconds."""
+    started = time.perf_counter()
+
+    async def status() -> int:
+        if exited():
+            raise RuntimeError(f"a process exited before {url} answered")
+        return await http_status(url)
+
+    await eventually(status, lambda answer: answer == 200, within_s=within_s, what=f"{url} answering")
+    return time.perf_counter() - started
 
 
 def children_cpu_seconds() -> float:

@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 import pg_statements
+from infra_cpu import process_seconds
 
 from auditlog.activity_entries import EntryEvent, RecordEntry
 from auditlog.activity_log_store import PostgresActivityLog
@@ -57,10 +58,9 @@ def organization(pipedrive_id: int) -> dict[str, Any]:
 def backend_cpu_s(pid: int) -> float | None:
     """User + system CPU seconds of a server backend, when the server runs here."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return process_seconds(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def mirror_batch(pool: asyncpg.Pool, schema: str, n: int) -> None:

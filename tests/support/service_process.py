@@ -68,11 +68,7 @@ class ServiceProcess:
 
     async def get(self, path: str) -> int:
         """The HTTP status of GET `path`, or 0 when nothing answers."""
-        try:
-            async with aiohttp.ClientSession() as session, session.get(self.url + path) as response:
-                return response.status
-        except aiohttp.ClientError:
-            return 0
+        return await http_status(self.url + path)
 
     async def messages_processed(self, outcome: str | None, topic: str | None = None) -> int:
         """How many messages the running process counted with `outcome` (or any outcome: None) in its
@@ -106,6 +102,15 @@ class ServiceProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+async def http_status(url: str) -> int:
+    """The HTTP status of GET `url`, or 0 when nothing answers."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status
+    except aiohttp.ClientError:
+        return 0
 
 
 async def messages_counted(url: str, outcome: str | None, topic: str | None = None) -> int:
