@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import yarl
 
 from pipedrive_sandbox import Plan, SandboxConfig, SandboxHandle, run_sandbox
 from tests.sandbox.spec_check import Specs
+from tests.support import conditions
 
 # 2026-08-20T12:00:00Z: a fixed start, so timestamps in assertions are predictable.
 START = 1787227200.0
@@ -141,15 +141,13 @@ async def sandbox(make_sandbox: SandboxFactory) -> SandboxClient:
 
 
 async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
-    """Wait until `condition()` holds, failing after `within` real seconds."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                if condition():
-                    return
-                await asyncio.sleep(0.005)
-    except TimeoutError as failure:
-        raise AssertionError("condition not reached before the deadline") from failure
+    """Wait until `condition()` holds, failing after `within` real seconds: the support package's wait on
+    a condition, for one read without awaiting (what the sandbox in this process has received)."""
+
+    async def holds() -> bool:
+        return condition()
+
+    await conditions.eventually(holds, bool, within_s=within, what="the condition")
 
 
 def basic_auth(client_id: str = "demo-client", secret: str = "demo-secret") -> dict[str, str]:

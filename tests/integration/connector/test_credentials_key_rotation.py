@@ -4,10 +4,7 @@ then a process given only the new key syncs all the same."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import secrets
-import sys
 from typing import Any
 
 import aiohttp
@@ -17,6 +14,7 @@ from pydantic import SecretStr
 from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialStore, install_schema
 from pipedrive_sandbox import SandboxConfig
 from tests.integration.connector.conftest import ConnectorProcesses
+from tests.support.commands import run_module
 from tests.support.conditions import eventually
 from tests.support.service_process import ServiceProcess
 
@@ -35,21 +33,6 @@ async def _synced(process: ServiceProcess, headers: dict[str, str]) -> dict[str,
                 return found
 
         return await eventually(run, lambda r: r["state"] == "finished", within_s=60, what="the sync")
-
-
-async def _re_encrypt(env: dict[str, str]) -> tuple[int, str]:
-    command = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pipedrive_client",
-        "re-encrypt",
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await command.communicate()
-    assert command.returncode is not None
-    return command.returncode, output.decode()
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=5)])
@@ -71,7 +54,7 @@ async def test_credentials_under_the_old_key_stay_readable_until_re_encrypted_un
     await during.start()
     await during.wait_ready()
     read_during = await _synced(during, processes.headers)
-    code, output = await _re_encrypt({**processes.env, **rotating})
+    re_encrypted = await run_module("pipedrive_client", "re-encrypt", env={**processes.env, **rotating})
     await during.terminate()
     after = processes.process("after", PSYNC_CREDENTIALS_KEY=new, PSYNC_CREDENTIALS_OLD_KEYS="")
     await after.start()
@@ -79,5 +62,5 @@ async def test_credentials_under_the_old_key_stay_readable_until_re_encrypted_un
     read_after = await _synced(after, processes.headers)
 
     assert read_during["status"] == "Success", read_during
-    assert code == 0 and "re-encrypted 1 credential(s)" in output, output
+    assert re_encrypted.status == 0 and "re-encrypted 1 credential(s)" in re_encrypted.output, re_encrypted
     assert read_after["status"] == "Success", read_after

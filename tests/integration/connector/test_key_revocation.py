@@ -4,34 +4,22 @@ write it then attempts changes nothing; the tenant's other key keeps working."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import aiohttp
 import pytest
 
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
 from tests.integration.connector.conftest import ConnectorProcesses
+from tests.support.commands import run_module
 
 pytestmark = pytest.mark.integration
 
 
 async def _revoke_with_the_admin_command(database_url: str, tenant: str, key_id: str) -> None:
-    command = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tenant_auth",
-        "revoke-key",
-        tenant,
-        key_id,
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    revoked = await run_module(
+        "tenant_auth", "revoke-key", tenant, key_id, env={"DATABASE_URL": database_url}
     )
-    output, _ = await command.communicate()
-    assert command.returncode == 0, output.decode()
+    assert revoked.status == 0, revoked.output
 
 
 async def _statuses(

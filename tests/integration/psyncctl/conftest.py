@@ -6,14 +6,9 @@ so the helpers here take logical topic and group names too and find them in `NAM
 
 from __future__ import annotations
 
-import asyncio
 import io
-import json
-import os
 import secrets
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -24,21 +19,12 @@ from pydantic import SecretStr
 
 from psyncctl.cli import execute
 from psyncctl.settings import CtlSettings
+from tests.support.commands import CommandResult, run_module
 from tests.support.schemas import fresh_schema
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
-
-@dataclass(frozen=True)
-class CtlResult:
-    """What one psyncctl invocation printed and returned."""
-
-    status: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        """Its stdout as JSON (for `--json` invocations)."""
-        return json.loads(self.stdout)
+CtlResult = CommandResult
+"""What one psyncctl invocation printed and returned."""
 
 
 Psyncctl = Callable[..., Awaitable[CtlResult]]
@@ -72,18 +58,7 @@ def psyncctl(ctl_settings: CtlSettings) -> Psyncctl:
 
 async def run_psyncctl_process(*args: str, env: dict[str, str]) -> CtlResult:
     """`python -m psyncctl ARGS...` as its own process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "psyncctl",
-        *args,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return CtlResult(process.returncode, out.decode(), err.decode())
+    return await run_module("psyncctl", *args, env=env)
 
 
 @pytest.fixture

@@ -16,18 +16,9 @@ import pytest
 from tenant_auth.__main__ import main
 from tenant_auth.registry import TenantRegistry
 from tenant_auth.users import ConsoleUsers
+from tests.support.commands import run_module
 
 pytestmark = pytest.mark.integration
-
-
-async def _command(*args: str, stdin: str = "") -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tenant_auth", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await process.communicate(stdin.encode())
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 InProcessCommand = Callable[..., Awaitable[tuple[int, str, str]]]
@@ -36,7 +27,7 @@ InProcessCommand = Callable[..., Awaitable[tuple[int, str, str]]]
 @pytest.fixture
 def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> InProcessCommand:
     """The command's own `main` without starting an interpreter (its own loop, in a thread): for the
-    cases whose point is the answer, not the entry point (which `_command` exercises)."""
+    cases whose point is the answer, not the entry point (which `run_module` exercises once)."""
 
     async def command(*args: str, stdin: str = "") -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -62,9 +53,9 @@ async def test_users_are_added_listed_reset_and_removed(
     users = ConsoleUsers(pg_pool)
     # The entry point itself (`python -m tenant_auth`) once; the other steps through its `main` in this
     # process (an interpreter started for each took about 2 s of the test's 11 s apiece).
-    code, out, err = await _command("add-user", tenant, f"Ann@{tenant}.Example", "--role", "admin")
-    assert code == 0, err
-    printed = re.search(r"password \(shown once\): (\S+)", out)
+    added = await run_module("tenant_auth", "add-user", tenant, f"Ann@{tenant}.Example", "--role", "admin")
+    assert added.status == 0, added.stderr
+    printed = re.search(r"password \(shown once\): (\S+)", added.stdout)
     assert printed is not None
     assert await users.authenticate(f"ann@{tenant}.example", printed[1]) is not None
     code, _, _ = await in_process(

@@ -5,10 +5,8 @@ some do not, while new rows are refused either way)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from structlog.testing import capture_logs
 from postgres_store.migrations import apply_migrations
 from tenant_auth.__main__ import main
 from tenant_auth.registry import MIGRATIONS
+from tests.support.commands import run_module
 from tests.support.schemas import fresh_schema
 
 pytestmark = pytest.mark.integration
@@ -32,22 +31,6 @@ async def _admin_in_process(
     code = await asyncio.to_thread(main, list(args))
     captured = capsys.readouterr()
     return code, captured.out + captured.err
-
-
-async def _admin(database_url: str, *args: str) -> tuple[int, str]:
-    """`python -m tenant_auth`, as an operator runs it."""
-    command = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tenant_auth",
-        *args,
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await command.communicate()
-    assert command.returncode is not None
-    return command.returncode, output.decode()
 
 
 async def _tenants_named(pool: asyncpg.Pool, tenant: str) -> int:
@@ -76,10 +59,12 @@ async def test_the_admin_command_creates_a_tenant_with_a_valid_id(
 ) -> None:
     tenant = f"Acme-{secrets.token_hex(3)}.eu_1"
 
-    code, output = await _admin(database_url, "create-tenant", tenant, "Acme")
+    created = await run_module(
+        "tenant_auth", "create-tenant", tenant, "Acme", env={"DATABASE_URL": database_url}
+    )
 
-    assert code == 0, output
-    assert "API key (shown once): psk_" in output
+    assert created.status == 0, created.output
+    assert "API key (shown once): psk_" in created.output
     assert await _tenants_named(pg_pool, tenant) == 1
 
 
