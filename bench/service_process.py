@@ -1,8 +1,8 @@
 """What the benchmarks that run a service as its own process share: topics of the run's own, a fresh
 consumer group positioned at the end of the service's topics, the sandbox as its own process, waiting
 until a process answers, watching a count until it reaches its target, and the CPU its processes used. A
-free port, when a group is up and waiting on a condition come from the support package the tests use
-(tests/support), re-exported here where a bench names them."""
+free port, when a group is up, waiting on a condition and counting rows of a schema a process creates
+come from the support package the tests use (tests/support), re-exported here where a bench names them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS, topics_consumed_by
@@ -35,6 +34,7 @@ from tests.support.conditions import eventually  # noqa: E402
 from tests.support.consumer_groups import GroupReady, group_ready  # noqa: E402
 from tests.support.kafka_offsets import position_group_at_end as position_at_end  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
+from tests.support.rows import count_rows  # noqa: E402
 from tests.support.service_process import http_status  # noqa: E402
 
 __all__ = [
@@ -138,14 +138,6 @@ async def start_service(
         **({f"{prefix}_DATA_DIR": str(data_dir)} if data_dir is not None else {}),
     }
     return await asyncio.create_subprocess_exec(sys.executable, "-m", service, env=env)
-
-
-async def count_rows(pool: asyncpg.Pool, query: str, *args: object) -> int:
-    """The count `query` answers; 0 while its table is not there yet (the service process creates it)."""
-    try:
-        return int(await pool.fetchval(query, *args) or 0)
-    except asyncpg.UndefinedTableError:
-        return 0
 
 
 async def start_sandbox(port: int, organizations: int, api_token: str) -> asyncio.subprocess.Process:

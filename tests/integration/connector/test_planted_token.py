@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from pipedrive_sandbox import SandboxConfig
@@ -32,6 +31,7 @@ from schemas.topics import (
 from tests.integration.connector.conftest import ConnectorProcesses
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.rows import count_rows
 from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
@@ -251,10 +251,7 @@ async def test_a_planted_token_appears_in_no_log_row_or_message_of_the_pusher_ei
 
 
 async def _count(processes: ConnectorProcesses, query: str) -> int:
-    try:
-        return int(await processes.pool.fetchval(query, processes.tenant) or 0)
-    except asyncpg.UndefinedTableError:
-        return 0
+    return await count_rows(processes.pool, query, processes.tenant)
 
 
 async def _websites(processes: ConnectorProcesses) -> list[str]:

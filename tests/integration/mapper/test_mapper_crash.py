@@ -46,6 +46,7 @@ from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from stream_runner.messages import IncomingMessage
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.rows import count_rows
 from tests.support.schemas import schema_fixture
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
@@ -181,11 +182,9 @@ async def test_a_sigkill_in_the_middle_of_an_import_loses_and_doubles_nothing(
     changes_end = await produce(kafka_bootstrap, SOURCE_CHANGES.name, changes)
 
     async def count(table: str) -> int:
-        try:
-            query = f"SELECT count(*) FROM {schema}.{table} WHERE tenant_id = $1"
-            return int(await pg_pool.fetchval(query, tenant) or 0)
-        except asyncpg.UndefinedTableError:
-            return 0
+        return await count_rows(
+            pg_pool, f"SELECT count(*) FROM {schema}.{table} WHERE tenant_id = $1", tenant
+        )
 
     # A line per message would be most of the mapper's work at this size; this test reads no logs.
     # One static group member: the restarted mapper takes the killed one's partitions back at once, without

@@ -29,6 +29,7 @@ from tests.integration.mapper.test_mapper_crash import (
 )
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import end_offsets
+from tests.support.rows import count_rows
 from tests.support.schemas import schema_fixture
 from tests.support.service_process import ServiceProcess
 from tests.topic_namespace import NamespacedProducer
@@ -93,11 +94,7 @@ async def test_scaling_the_mapper_out_and_back_during_an_import_loses_and_double
     first, second, third = replicas
 
     async def links() -> int:
-        try:
-            query = f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1"
-            return int(await pg_pool.fetchval(query, tenant) or 0)
-        except asyncpg.UndefinedTableError:
-            return 0
+        return await count_rows(pg_pool, f"SELECT count(*) FROM {schema}.links WHERE tenant_id = $1", tenant)
 
     # One replica: part 1.
     await first.start()
