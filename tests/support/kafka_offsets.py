@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import TopicSpec
 from stream_runner.namespace import TopicNamespace
@@ -59,6 +60,16 @@ async def position_group_at_end(bootstrap: str, group_id: str, topics: Iterable[
 async def rewind_group(bootstrap: str, group_id: str, offsets: dict[TopicPartition, int]) -> None:
     """Move a group with no members back to the given offsets (a replay from there on)."""
     await _commit(bootstrap, group_id, offsets)
+
+
+async def committed_short_of(
+    admin: AIOKafkaAdminClient, group_id: str, ends: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The partitions of `ends` whose committed offset in the group is short of it, with that offset (-1:
+    none committed); empty once the group has committed up to `ends` everywhere."""
+    committed = await admin.list_consumer_group_offsets(TopicNamespace.from_environment().group(group_id))
+    offsets = {partition: committed[partition].offset if partition in committed else -1 for partition in ends}
+    return {partition: offset for partition, offset in offsets.items() if offset < ends[partition]}
 
 
 async def end_offsets(bootstrap: str, topic: TopicSpec) -> dict[TopicPartition, int]:

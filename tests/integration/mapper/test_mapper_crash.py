@@ -45,11 +45,11 @@ from schemas.keys import run_key, source_change_key
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES, SYNC_RUNS
 from stream_runner.messages import IncomingMessage
 from tests.support.conditions import eventually
-from tests.support.kafka_offsets import end_offsets, values_since
+from tests.support.kafka_offsets import committed_short_of, end_offsets, values_since
 from tests.support.rows import count_rows
 from tests.support.schemas import schema_fixture
 from tests.support.service_process import ServiceProcess
-from tests.topic_namespace import NAMESPACE, NamespacedProducer
+from tests.topic_namespace import NamespacedProducer
 
 pytestmark = pytest.mark.integration
 
@@ -129,15 +129,6 @@ async def results_by_change(
         if event.get("tenantid") == tenant:
             found.setdefault(event["causationid"], set()).add(value)
     return found
-
-
-async def committed_short_of(
-    admin: AIOKafkaAdminClient, group: str, ends: dict[TopicPartition, int]
-) -> dict[TopicPartition, int]:
-    """The partitions of `ends` whose committed offset in `group` is short of it, with that offset."""
-    committed = await admin.list_consumer_group_offsets(NAMESPACE.group(group))
-    offsets = {partition: committed[partition].offset if partition in committed else -1 for partition in ends}
-    return {partition: offset for partition, offset in offsets.items() if offset < ends[partition]}
 
 
 clean_schema = schema_fixture("mapper_clean", install_tables)

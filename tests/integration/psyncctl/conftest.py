@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from psyncctl.cli import execute
 from psyncctl.settings import CtlSettings
 from tests.support.commands import CommandResult, run_module
+from tests.support.kafka_offsets import rewind_group
 from tests.support.schemas import fresh_schema
 from tests.topic_namespace import NAMESPACE, NamespacedProducer
 
@@ -131,12 +132,4 @@ async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[tuple[str, i
 async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Commit offsets (of logical topics) for a group with no members."""
     physical = {TopicPartition(NAMESPACE.topic(tp.topic), tp.partition): o for tp, o in offsets.items()}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=NAMESPACE.group(group), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(physical))
-        await consumer.commit(physical)
-    finally:
-        await consumer.stop()
+    await rewind_group(bootstrap, group, physical)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
@@ -24,10 +24,9 @@ from schemas.keys import record_key, settings_key
 from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
 from tests.integration.pusher.conftest import push_settings
 from tests.support.conditions import eventually
-from tests.support.kafka_offsets import position_group_at_end, rewind_group
+from tests.support.kafka_offsets import committed_short_of, end_offsets, position_group_at_end, rewind_group
 from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
-from tests.topic_namespace import NAMESPACE
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -50,16 +49,8 @@ def _env(schema: str, client_schema: str, key: bytes, sandbox: SandboxHandle, gr
 
 
 async def _caught_up(kafka_bootstrap: str, admin: AIOKafkaAdminClient, group: str) -> bool:
-    committed = await admin.list_consumer_group_offsets(NAMESPACE.group(group))
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap)
-    await consumer.start()
-    try:
-        revealed = NAMESPACE.topic(COMPANY_REVEALED.name)
-        partitions = [TopicPartition(revealed, p) for p in range(COMPANY_REVEALED.partitions)]
-        ends = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-    return all(end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items())
+    ends = await end_offsets(kafka_bootstrap, COMPANY_REVEALED)
+    return not await committed_short_of(admin, group, {p: end for p, end in ends.items() if end > 0})
 
 
 async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_nothing(
