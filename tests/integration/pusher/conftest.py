@@ -26,11 +26,13 @@ from postgres_store.pool import create_pool
 from pusher.bootstrap import build_handlers, install_tables
 from pusher.handlers import PusherHandlers
 from schemas.catalog import build_event, event_type_of
+from schemas.codec import encode_event
 from schemas.envelope import CloudEvent
+from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
 from schemas.events.settings import AutoPush, DirectionSwitches, FieldMapping, ObjectSettings, TenantSettings
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
-from schemas.keys import settings_key, source_change_key
+from schemas.keys import record_key, settings_key, source_change_key
 from stream_runner.messages import Handled, IncomingMessage
 from tests.pipedrive_client.sandbox_server import SandboxTime
 from tests.support.event_dispatch import apply_as_consumed
@@ -51,6 +53,17 @@ def push_settings(version: int = 1, **objects: ObjectSettings) -> TenantSettings
     }
     chosen.update({SyncObject(k): v for k, v in objects.items()})
     return TenantSettings(version=version, objects=chosen, auto_push=AutoPush(enabled=True), connected=True)
+
+
+def reveal_message(tenant: str, domain: str, at: datetime) -> tuple[bytes, bytes]:
+    """A reveal of `domain` (named after its first label) as the visitor platform publishes it: its key
+    (the record key) and its value."""
+    key = record_key(tenant, SyncObject.ORGANIZATION, domain)
+    event = build_event(
+        CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=at),
+        tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=at,
+    )  # fmt: skip
+    return key.encode(), encode_event(event)
 
 
 def mapped(abm: str, pipedrive: str, mode: str) -> FieldMapping:

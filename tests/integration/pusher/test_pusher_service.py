@@ -18,11 +18,9 @@ from pipedrive_sandbox import SandboxHandle
 from pipedrive_sandbox.store import Entity
 from schemas.catalog import build_event
 from schemas.codec import encode_event
-from schemas.events.abm_signals import CompanyRevealed
-from schemas.events.common import SyncObject
-from schemas.keys import record_key, settings_key
+from schemas.keys import settings_key
 from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
-from tests.integration.pusher.conftest import push_settings
+from tests.integration.pusher.conftest import push_settings, reveal_message
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import committed_short_of, end_offsets, position_group_at_end, rewind_group
 from tests.support.schemas import drop_schemas
@@ -100,12 +98,8 @@ async def test_sigkill_after_create_calls_never_duplicates_and_a_replay_writes_n
         query = f"SELECT count(*) FROM {schema}.tenant_settings WHERE tenant_id = $1"
         assert await pg_pool.fetchval(query, tenant) == 1
         for domain in DOMAINS:
-            key = record_key(tenant, SyncObject.ORGANIZATION, domain)
-            event = build_event(
-                CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
-                tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
-            )  # fmt: skip
-            sent = await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+            key, value = reveal_message(tenant, domain, NOW)
+            sent = await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
             first_offsets.setdefault(TopicPartition(sent.topic, sent.partition), sent.offset)
 
         while True:

@@ -23,11 +23,9 @@ from pipedrive_client import ApiTokenCredentials, CredentialCipher, CredentialSt
 from pipedrive_sandbox import SandboxHandle
 from schemas.catalog import build_event
 from schemas.codec import encode_event
-from schemas.events.abm_signals import CompanyRevealed
-from schemas.events.common import SyncObject
-from schemas.keys import record_key, settings_key
+from schemas.keys import settings_key
 from schemas.topics import COMPANY_REVEALED, SETTINGS, topics_consumed_by
-from tests.integration.pusher.conftest import push_settings
+from tests.integration.pusher.conftest import push_settings, reveal_message
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
 from tests.support.schemas import drop_schemas
@@ -48,12 +46,8 @@ async def _publish_settings(producer: AIOKafkaProducer, tenant: str) -> None:
 
 async def _reveal(producer: AIOKafkaProducer, tenant: str, domains: list[str]) -> None:
     for domain in domains:
-        key = record_key(tenant, SyncObject.ORGANIZATION, domain)
-        event = build_event(
-            CompanyRevealed(domain=domain, name=domain.split(".")[0].title(), revealed_at=NOW),
-            tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=NOW,
-        )  # fmt: skip
-        await producer.send_and_wait(COMPANY_REVEALED.name, encode_event(event), key=key.encode())
+        key, value = reveal_message(tenant, domain, NOW)
+        await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
 
 
 async def _pushed(sandbox: SandboxHandle, domains: list[str]) -> list[str]:
