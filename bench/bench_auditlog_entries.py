@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import (
     BOOTSTRAP,
     DSN,
@@ -145,8 +145,6 @@ async def run_all() -> dict[str, object]:
         " tenant, one run, 12 partitions; logs at WARNING; batches of up to 2,000 results per PostgreSQL"
         " transaction (AUDITLOG_MAX_BATCH). The goal is the mapper's figure in"
         " bench-results/mapper-apply.json. Kafka, PostgreSQL and the auditlog share this machine's CPUs.",
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

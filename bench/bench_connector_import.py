@@ -21,7 +21,7 @@ import aiohttp
 from connector_in_process import connector_in_process
 from infra_cpu import process_seconds
 from pydantic import SecretStr
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import free_port, start_sandbox, wait_answering
 
 from connector.queued_runs import RunKindName
@@ -114,8 +114,6 @@ async def run() -> dict[str, Any]:
         "calls_in_ledger": len(entries),
         "sandbox": "python -m pipedrive_sandbox (own process), plan ultimate, burst limit enforced",
         "sandbox_startup_and_seed_seconds": round(startup_s, 2),
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

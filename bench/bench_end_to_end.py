@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 import pg_statements
 from infra_cpu import InfrastructureCpu, process_seconds
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import (
     BOOTSTRAP,
     DSN,
@@ -267,8 +267,6 @@ async def run_in_own_topics() -> dict[str, Any]:
         " postgres_statements: pg_stat_statements over the same time (execution time inside the server,"
         " waits included; null without the extension), by owner (the schema a statement names, the bench's"
         " own counts apart) and the largest statements.",
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

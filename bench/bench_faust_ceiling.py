@@ -19,7 +19,7 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from report import machine_facts, measured_at, write_report
+from report import write_report
 
 MESSAGES = int(os.environ.get("BENCH_CEILING_MESSAGES", "100000"))
 VALUE_BYTES = 490  # a bench source change encodes to about this size
@@ -120,8 +120,6 @@ async def run() -> dict[str, object]:
         "note": "Consumers that do nothing with what they read: the ceiling of any service on each transport"
         " on this machine. faust-streaming's consumer hands every message to the stream through"
         " Consumer._drain_messages, which awaits Service.wait_first (four tasks) per message.",
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

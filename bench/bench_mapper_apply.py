@@ -24,7 +24,7 @@ import asyncpg
 import pg_statements
 from aiokafka import AIOKafkaProducer
 from infra_cpu import InfrastructureCpu
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import (
     BOOTSTRAP,
     DSN,
@@ -220,8 +220,6 @@ async def run_all() -> dict[str, object]:
         " inside the server, lock waits included), by owner and the largest statements."
         " Processes of a run share one group; logs at WARNING; batches of up to 2,000 changes per"
         " PostgreSQL transaction. Kafka, PostgreSQL and the mapper share this machine's CPUs.",
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

@@ -32,7 +32,7 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import TOPICS, free_port, position_group_at_end
 
 from pipedrive_client import (
@@ -334,8 +334,6 @@ async def main() -> None:
             "goal_met": tokens_met,
         },
         "latency": {**latency, "goal_p99_ms": 1000, "goal_met": latency_met},
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
     write_report(RESULT_NAME, report)
 

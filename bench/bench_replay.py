@@ -21,7 +21,7 @@ import uuid
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 from bench_mapper_apply import change
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import (
     BOOTSTRAP,
     DSN,
@@ -143,8 +143,6 @@ async def run_in_own_topics() -> dict[str, object]:
         " mapper_cpu_seconds is the user+system CPU of the mapper processes of the replay, start-up"
         " included. The mapper has no Pipedrive client: pipedrive_calls is 0 by construction. Kafka,"
         " PostgreSQL and the mapper share this machine's CPUs.",
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

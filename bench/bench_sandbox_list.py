@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from report import machine_facts, measured_at, write_report
+from report import write_report
 from service_process import free_port, wait_answering
 
 from pipedrive_sandbox import Plan, SandboxConfig, create_app
@@ -80,8 +80,6 @@ async def run() -> dict[str, Any]:
         "tokens_charged": ledger["tokens"],
         "calls_in_ledger": ledger["calls"],
         "sandbox_startup_and_seed_seconds": round(startup_s, 2),
-        "machine": machine_facts(),
-        "measured_at": measured_at(),
     }
 
 

@@ -30,9 +30,11 @@ def measured_at() -> str:
 
 
 def write_report(name: str, figures: dict[str, Any]) -> Path:
-    """Write `bench-results/<name>.json` and print it; returns the path."""
+    """Write `bench-results/<name>.json`, the figures stamped with the machine (`machine`) and the time
+    (`measured_at`): last, or where the figures name them. Prints it; returns the path."""
+    stamped = {**figures, "machine": machine_facts(), "measured_at": measured_at()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode()
+    text = orjson.dumps(stamped, option=orjson.OPT_INDENT_2).decode()
     path = RESULTS / f"{name}.json"
     path.write_text(text + "\n")
     print(text)
