@@ -7,10 +7,12 @@ between the two: before creating again the pusher looks for the record it may ha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from schemas.events.common import SyncObject
 
 INTENT = "intent"
 DONE = "done"
@@ -81,6 +83,21 @@ def is_echo(written: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
         elif record.get(key) != value:
             return False
     return True
+
+
+def id_spans(records: Iterable[tuple[str, SyncObject, int]]) -> list[tuple[str, str, int, int]]:
+    """The least and the greatest Pipedrive id of each tenant's object among `records`, as (tenant, object,
+    least, greatest): a ledger row under none of these spans is the row of none of the records."""
+    spans: dict[tuple[str, SyncObject], list[int]] = {}
+    for tenant, obj, pipedrive_id in records:
+        span = spans.get((tenant, obj))
+        if span is None:
+            spans[(tenant, obj)] = [pipedrive_id, pipedrive_id]
+        elif pipedrive_id < span[0]:
+            span[0] = pipedrive_id
+        elif pipedrive_id > span[1]:
+            span[1] = pipedrive_id
+    return [(tenant, obj.value, least, greatest) for (tenant, obj), (least, greatest) in spans.items()]
 
 
 def entry_of(row: Any) -> LedgerEntry | None:

@@ -10,7 +10,7 @@ from typing import Any
 from postgres_store.json_rows import json_rows
 from postgres_store.pool import Connection
 from pusher.ports import RecordRef
-from pusher.push_ledger import DONE, INTENT, LedgerEntry, entry_of, merge_written
+from pusher.push_ledger import DONE, INTENT, LedgerEntry, entry_of, id_spans, merge_written
 from schemas.events.common import SyncObject
 
 
@@ -32,7 +32,7 @@ class PostgresLedger:
     async def entries_by_pipedrive_ids(self, records: Sequence[RecordRef]) -> dict[RecordRef, LedgerEntry]:
         """The row of the record the pusher last created or wrote under each Pipedrive id, in one read
         (records never written are absent)."""
-        if not records:
+        if not records or not await self._holds_any_in_spans(records):
             return {}
         # The keys as one JSON array of (tenant, object, id), split in SQL: a batch of source changes
         # asks for all of its records (2,000), and asyncpg binds typed arrays element by element.
@@ -49,6 +49,20 @@ class PostgresLedger:
             if entry is not None:
                 found[(row["tenant_id"], SyncObject(row["object"]), row["pipedrive_id"])] = entry
         return found
+
+    async def _holds_any_in_spans(self, records: Sequence[RecordRef]) -> bool:
+        """Whether the ledger holds any row under a Pipedrive id between the least and the greatest of
+        `records`' ids of a tenant and object (`id_spans`): a cheap first test, a few index range scans,
+        where the exact read sends and parses every key (a batch of source changes asks for 2,000 records,
+        and a tenant's ledger holds only the records the pusher wrote, often none of an import's)."""
+        return bool(
+            await self._conn.fetchval(
+                "SELECT EXISTS (SELECT FROM jsonb_array_elements($1::text::jsonb) AS s(r)"
+                f" JOIN {self._table} AS l ON l.tenant_id = s.r->>0 AND l.object = s.r->>1"
+                " AND l.pipedrive_id BETWEEN (s.r->>2)::bigint AND (s.r->>3)::bigint)",
+                json_rows(id_spans(records)),
+            )
+        )
 
     async def record_intent(
         self, tenant: str, obj: SyncObject, match_key: str, body: Mapping[str, Any]

@@ -22,7 +22,7 @@ from tests.service.pusher_fakes import InMemoryPusherStore
 from tests.stores.backends import BACKENDS, memory_or_postgres
 from tests.support.schemas import fresh_schema
 
-ORG, DEAL = SyncObject.ORGANIZATION, SyncObject.DEAL
+ORG, DEAL, PERSON = SyncObject.ORGANIZATION, SyncObject.DEAL, SyncObject.PERSON
 T0 = datetime(2026, 11, 2, 9, 10, tzinfo=UTC)
 RESULT = OutgoingMessage("psync.push-results.v1", "t:organization:acme.io", b'{"b":1,"a":2}')
 
@@ -259,6 +259,29 @@ async def test_the_ledger_entries_of_many_records_are_read_at_once(store: Pusher
 
     assert set(found) == {(tenant, ORG, 7), (tenant, DEAL, 7)}
     assert found[(tenant, ORG, 7)] == one and found[(tenant, DEAL, 7)].written == {"title": "D"}
+
+
+async def test_a_written_record_is_found_among_unsorted_ids_and_only_under_its_own_tenant_and_object(
+    store: PusherStore, tenant: str
+) -> None:
+    # The ledger's store first asks whether it holds any row in the span of the asked ids (least to
+    # greatest per tenant and object): the written id here is neither the first nor the last asked.
+    async with store.unit() as unit:
+        await unit.ledger.record_write(tenant, ORG, "acme.io", 5, {"name": "A"}, T0)
+        await unit.ledger.record_write(f"{tenant}-other", PERSON, "a@acme.io", 30, {"name": "P"}, T0)
+    async with store.view() as view:
+        found = await view.ledger.entries_by_pipedrive_ids(
+            [(tenant, ORG, 9), (tenant, ORG, 5), (tenant, ORG, 2)]
+        )
+        beside = await view.ledger.entries_by_pipedrive_ids(
+            [(tenant, ORG, 2), (tenant, ORG, 4), (tenant, ORG, 6)]
+        )
+        elsewhere = await view.ledger.entries_by_pipedrive_ids(
+            [(tenant, PERSON, 30), (f"{tenant}-other", ORG, 5)]
+        )
+
+    assert set(found) == {(tenant, ORG, 5)} and found[(tenant, ORG, 5)].written == {"name": "A"}
+    assert beside == {} and elsewhere == {}
 
 
 async def test_a_pipedrive_id_written_under_two_match_keys_finds_the_last_write(
