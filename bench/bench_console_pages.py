@@ -39,11 +39,11 @@ from report import write_report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the browser tests' stack (tests/ is not an installed package)
 
-from pipedrive_sandbox import SandboxConfig, run_sandbox  # noqa: E402
+from pipedrive_sandbox import SandboxConfig  # noqa: E402
 from pipedrive_sandbox.settings import SandboxSettings  # noqa: E402
 from postgres_store.pool import create_pool  # noqa: E402
 from tenant_auth.registry import TenantRegistry  # noqa: E402
-from tests.browser.stack import Stack, Tenant  # noqa: E402
+from tests.browser.stack import Stack, Tenant, running_stack  # noqa: E402
 
 GOAL_MS = 300.0
 WARMUPS = int(os.environ.get("BENCH_PAGES_WARMUPS", "2"))
@@ -277,15 +277,10 @@ async def main() -> None:
     try:
         await TenantRegistry(pool).install()
         config = demo_sandbox()
-        async with run_sandbox(config) as sandbox:
-            stack = Stack(pool, BOOTSTRAP, sandbox, LOGS)
-            try:
-                await stack.start()
-                tenant = await stack.new_tenant()
-                run_id = await load_demo_data(stack, tenant)
-                measured = await measure(stack, tenant, run_id)
-            finally:
-                await stack.stop()
+        async with running_stack(pool, BOOTSTRAP, config, LOGS) as stack:
+            tenant = await stack.new_tenant()
+            run_id = await load_demo_data(stack, tenant)
+            measured = await measure(stack, tenant, run_id)
     finally:
         await pool.close()
     slowest = max(measured["pages"].items(), key=lambda item: item[1]["p95_ms"])

@@ -11,9 +11,8 @@ import pytest
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from pipedrive_sandbox import SandboxConfig, run_sandbox
 from tenant_auth import passwords
-from tests.browser.stack import Stack, Tenant
+from tests.browser.stack import BROWSER_SANDBOX, Stack, Tenant, running_stack
 from tests.conftest import IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,14 +62,9 @@ async def stack(
     pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """The sandbox and every service, started once for the browser tests."""
-    config = SandboxConfig(organizations=40, seats=3, deals_per_organization=1.0)
-    async with run_sandbox(config) as sandbox:
-        running = Stack(pg_pool, kafka_bootstrap, sandbox, tmp_path_factory.mktemp("stack"))
-        try:
-            await running.start()
-            yield running
-        finally:
-            await running.stop()
+    logs = tmp_path_factory.mktemp("stack")
+    async with running_stack(pg_pool, kafka_bootstrap, BROWSER_SANDBOX, logs) as running:
+        yield running
 
 
 @pytest.fixture

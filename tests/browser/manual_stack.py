@@ -5,16 +5,14 @@ the console's URL and the logins, and runs until interrupted. Uses KAFKA_BOOTSTR
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import signal
 import tempfile
 from pathlib import Path
 
-from pipedrive_sandbox import SandboxConfig, run_sandbox
 from postgres_store.pool import create_pool
-from tests.browser.stack import Stack
+from tests.browser.stack import BROWSER_SANDBOX, running_stack
 
 
 async def main() -> None:
@@ -25,26 +23,19 @@ async def main() -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    config = SandboxConfig(organizations=40, seats=3, deals_per_organization=1.0)
     logs = Path(tempfile.mkdtemp(prefix="console-stack-"))
     try:
-        async with run_sandbox(config) as sandbox:
-            stack = Stack(pool, os.environ["KAFKA_BOOTSTRAP"], sandbox, logs)
-            try:
-                await stack.start()
-                tenant = await stack.new_tenant()
-                print(f"console  {stack.console.url}/", flush=True)
-                print(f"admin    {tenant.admin.email} {tenant.admin.password}", flush=True)
-                print(f"viewer   {tenant.viewer.email} {tenant.viewer.password}", flush=True)
-                print(f"tenant   {tenant.tenant_id} key {tenant.api_key}", flush=True)
-                print(f"sandbox  {sandbox.base_url} token {sandbox.api_token}", flush=True)
-                for name, process in [("connector", stack.connector), *stack.consumers.items()]:
-                    print(f"{name:9}{process.url} schema itest_{name}_b{stack.uid}", flush=True)
-                print(f"logs     {logs}", flush=True)
-                await stop.wait()
-            finally:
-                with contextlib.suppress(Exception):
-                    await stack.stop()
+        async with running_stack(pool, os.environ["KAFKA_BOOTSTRAP"], BROWSER_SANDBOX, logs) as stack:
+            tenant = await stack.new_tenant()
+            print(f"console  {stack.console.url}/", flush=True)
+            print(f"admin    {tenant.admin.email} {tenant.admin.password}", flush=True)
+            print(f"viewer   {tenant.viewer.email} {tenant.viewer.password}", flush=True)
+            print(f"tenant   {tenant.tenant_id} key {tenant.api_key}", flush=True)
+            print(f"sandbox  {stack.sandbox.base_url} token {stack.sandbox.api_token}", flush=True)
+            for name, process in [("connector", stack.connector), *stack.consumers.items()]:
+                print(f"{name:9}{process.url} schema itest_{name}_b{stack.uid}", flush=True)
+            print(f"logs     {logs}", flush=True)
+            await stop.wait()
     finally:
         await pool.close()
 

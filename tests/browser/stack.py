@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from pipedrive_sandbox import SandboxHandle
+from pipedrive_sandbox import SandboxConfig, SandboxHandle, run_sandbox
 from schemas.catalog import build_event, event_type_of
 from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed
@@ -48,6 +50,10 @@ class Tenant:
     admin: ConsoleUser
     viewer: ConsoleUser
     api_key: str
+
+
+BROWSER_SANDBOX = SandboxConfig(organizations=40, seats=3, deals_per_organization=1.0)
+"""The Pipedrive company the browser tests (and `python -m tests.browser.manual_stack`) run against."""
 
 
 class Stack:
@@ -170,3 +176,18 @@ class Stack:
         await self.producer.send_and_wait(
             event_type_of(payload).topic.name, encode_event(event), key=key.encode()
         )
+
+
+@asynccontextmanager
+async def running_stack(
+    pool: asyncpg.Pool, bootstrap: str, config: SandboxConfig, logs: Path
+) -> AsyncIterator[Stack]:
+    """The sandbox (in this process, seeded as `config` says) and every service started on it, their
+    logs in `logs`; all stopped on the way out."""
+    async with run_sandbox(config) as sandbox:
+        stack = Stack(pool, bootstrap, sandbox, logs)
+        try:
+            await stack.start()
+            yield stack
+        finally:
+            await stack.stop()

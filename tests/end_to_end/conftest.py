@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from pipedrive_sandbox import SandboxConfig, run_sandbox
-from tests.browser.stack import Stack
+from pipedrive_sandbox import SandboxConfig
+from tests.browser.stack import Stack, running_stack
 from tests.topic_namespace import NamespacedProducer
 
 
@@ -20,13 +20,9 @@ async def stack(
     pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     """An empty Pipedrive company and every service, started once for the package."""
-    async with run_sandbox(SandboxConfig(organizations=0, persons_per_organization=0)) as sandbox:
-        running = Stack(pg_pool, kafka_bootstrap, sandbox, tmp_path_factory.mktemp("e2e"))
-        try:
-            await running.start()
-            yield running
-        finally:
-            await running.stop()
+    empty = SandboxConfig(organizations=0, persons_per_organization=0)
+    async with running_stack(pg_pool, kafka_bootstrap, empty, tmp_path_factory.mktemp("e2e")) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")
