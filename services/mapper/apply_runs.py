@@ -12,6 +12,7 @@ replay re-emits the same events (and the auditlog drops them).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,11 +66,19 @@ class StartedRun:
 
 def tally_outcomes(outcomes: Iterable[tuple[RunRef, RecordOutcome]]) -> dict[RunRef, RunCounts]:
     """Per-run counts of record outcomes, runs in a fixed order (rows are locked in that order)."""
+    # Counted by (run, outcome) at C speed, then spread per run: a dict of the five counts built per
+    # outcome (what `setdefault` evaluates on every call) and the enum's Python-level `.value` cost about
+    # 3 µs a record of a batch.
     counted: dict[RunRef, dict[str, int]] = {}
-    for ref, outcome in outcomes:
-        counts = counted.setdefault(ref, {o.value: 0 for o in RecordOutcome})
-        counts[outcome.value] += 1
+    for (ref, outcome), n in Counter(outcomes).items():
+        if ref not in counted:
+            counted[ref] = dict.fromkeys(_OUTCOME_NAMES, 0)
+        counted[ref][outcome.value] += n
     return {ref: RunCounts(**counted[ref]) for ref in sorted(counted)}
+
+
+_OUTCOME_NAMES = tuple(o.value for o in RecordOutcome)
+"""RunCounts' field of each outcome (its value)."""
 
 
 def is_complete(counts: RunCounts, emitted: int | None) -> bool:

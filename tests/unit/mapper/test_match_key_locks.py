@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mapper.abm_store import match_lock_id
+from mapper.abm_store import match_lock_id, match_lock_ids
 from mapper.planning import PlanKind, tenant_rules
 from mapper.source_changes_apply import (
     BatchView,
@@ -108,6 +108,25 @@ def test_lock_ids_are_stable_and_differ_by_schema_tenant_object_and_key() -> Non
         match_lock_id("mapper", "t1", ORG, "b.io"),
     }
     assert base not in others and len(others) == 4
+
+
+def test_lock_ids_stay_those_every_release_took() -> None:
+    # Two processes exclude each other only if they give a key the same id: during a rolling upgrade the
+    # old and new releases run side by side (the ids of the releases before 2026-12-04, pinned).
+    assert match_lock_id("mapper", "t1", ORG, "a.io") == 6762029348250413592
+    assert match_lock_id("mapper", "tenant-β", PERSON, "ann@exämple.io") == 4779114376310276550
+
+
+def test_a_batch_locks_each_key_by_its_own_id() -> None:
+    keys = [
+        (tenant, obj, key)
+        for tenant in ("t1", "t2", "tenant-β")
+        for obj in (ORG, PERSON)
+        for key in ("a.io", "b.io", "ann@exämple.io", "", "a.io\x1fx")
+    ]
+    ids = match_lock_ids("mapper", [*keys, *keys])
+    assert ids == {match_lock_id("mapper", t, o, k) for t, o, k in keys}
+    assert len(ids) == len(keys)
 
 
 BATCH = [

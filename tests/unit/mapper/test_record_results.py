@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from mapper.planning import Plan, PlanKind
-from mapper.record_results import record_result_message, result_message_of
+from mapper.record_results import record_result_message, result_message_of, time_text
 from schemas.catalog import build_event
 from schemas.codec import decode_event
 from schemas.envelope import CloudEvent
@@ -72,6 +72,19 @@ def test_a_result_built_as_json_is_byte_identical_to_the_models_path(
 
     assert fast == record_result_message(event, event.data, plan, run_id)
     assert fast.topic == RECORD_RESULTS.name
+
+
+def test_results_of_changes_stamped_with_one_instant_carry_its_text_whatever_its_offset() -> None:
+    # The time texts are kept by instant: a later change at the same instant written in another offset
+    # gets the text of the instant (in UTC), byte-identical to the models' path.
+    in_utc = AT.replace(microsecond=881138)
+    in_berlin = in_utc.astimezone(timezone(timedelta(hours=1)))
+    for time in (in_utc, in_berlin, in_utc, in_berlin + timedelta(microseconds=1)):
+        event = _change_event(SyncObject.ORGANIZATION, correlationid="run-1", time=time)
+        fast = result_message_of(event, event.data, PLANS[0], "apply-run-1")
+        assert fast == record_result_message(event, event.data, PLANS[0], "apply-run-1")
+    assert time_text(in_berlin) == time_text(in_utc) == "2026-11-01T09:30:15.881138Z"
+    assert time_text(in_berlin + timedelta(microseconds=1)) == "2026-11-01T09:30:15.881139Z"
 
 
 def test_a_result_is_a_valid_record_applied_event_keyed_by_its_record() -> None:
