@@ -24,6 +24,8 @@ _ENTRY_ROWS = (
     " (r->>11)::integer, (r->>12)::timestamptz FROM jsonb_array_elements($1::text::jsonb) AS x(r)"
 )
 """The `entries` rows of `entry_rows_json`'s parameter."""
+_AFTER_ADDED = "WHERE (SELECT count(*) FROM added) > 0"
+"""Tallies counted after every entry is added: the count is taken before the first tally row."""
 
 
 class PostgresActivityLog:
@@ -137,11 +139,15 @@ class PostgresActivityLog:
         async with self._pool.acquire() as conn:
             if not self._claim_first:
                 try:
-                    async with conn.transaction():
-                        await conn.execute(
-                            f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}", rows_json
-                        )
-                        await self._tally(conn, events)
+                    # One statement, atomic without a transaction of its own (BEGIN, two statements and
+                    # COMMIT took four round trips): the entries, then (the count waits for all of them)
+                    # their tallies, in the order the claim path below takes the rows too.
+                    await conn.execute(
+                        f"WITH added AS (INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}"
+                        f" RETURNING 1) {_tally_upsert(self._schema, 2, _AFTER_ADDED)}",
+                        rows_json,
+                        *_tally_arguments(events),
+                    )
                     return [True] * len(events)
                 except asyncpg.UniqueViolationError:
                     pass  # a repeat among them: rolled back, claimed one by one below
@@ -154,25 +160,36 @@ class PostgresActivityLog:
                 fresh = first_claims(
                     [(e.tenant, e.event_id) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows}
                 )
-                await self._tally(conn, [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh])
+                added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
+                if added:
+                    await conn.execute(_tally_upsert(self._schema, 1), *_tally_arguments(added))
             self._claim_first = not all(fresh)
             return fresh
 
-    async def _tally(self, conn: Connection, events: Sequence[EntryEvent]) -> None:
-        """Count entries into their runs' tallies (in the transaction that writes them)."""
-        tallies = tally_entries(events)
-        if not tallies:
-            return
-        keys = sorted(tallies)  # rows locked in one order: concurrent batches never deadlock
-        await conn.execute(
-            f"INSERT INTO {self._schema}.run_tallies AS t"
-            " (tenant_id, run_id, outcome, reason, records, tokens)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[])"
-            " ON CONFLICT (tenant_id, run_id, outcome, reason) DO UPDATE"
-            " SET records = t.records + EXCLUDED.records, tokens = t.tokens + EXCLUDED.tokens",
-            *([k[i] for k in keys] for i in range(4)),
-            [tallies[k][0] for k in keys], [tallies[k][1] for k in keys],
-        )  # fmt: skip
+
+def _tally_upsert(schema: str, first: int, where: str = "") -> str:
+    """The statement counting entries into their runs' tallies (`_tally_arguments`, its parameters from
+    `$first` on), each row taken in the arguments' order (`where`: a condition on the rows, if any)."""
+    a, b, c, d, e, f = (f"${n}" for n in range(first, first + 6))
+    return (
+        f"INSERT INTO {schema}.run_tallies AS t (tenant_id, run_id, outcome, reason, records, tokens)"
+        f" SELECT * FROM unnest({a}::text[], {b}::text[], {c}::text[], {d}::text[], {e}::int[], {f}::int[])"
+        f" {where} ON CONFLICT (tenant_id, run_id, outcome, reason) DO UPDATE"
+        " SET records = t.records + EXCLUDED.records, tokens = t.tokens + EXCLUDED.tokens"
+    )
+
+
+def _tally_arguments(events: Sequence[EntryEvent]) -> list[list[str] | list[int]]:
+    """The tallies of the entries of `events` that belong to a run (`tally_entries`), as `_tally_upsert`'s
+    six arrays, sorted by key: concurrent batches lock the rows they share in one order, so never
+    deadlock."""
+    tallies = tally_entries(events)
+    keys = sorted(tallies)
+    return [
+        *([k[i] for k in keys] for i in range(4)),
+        [tallies[k][0] for k in keys],
+        [tallies[k][1] for k in keys],
+    ]
 
 
 def _status(value: str | None) -> RunStatus | None:
@@ -192,11 +209,10 @@ def entry_rows_json(events: Sequence[EntryEvent]) -> str:
     under 1 µs a row."""
     return json_rows(
         [
-            (
-                e.tenant, e.event_id, e.entry.run_id, e.topic, e.entry.object, e.entry.direction,
-                e.entry.match_key, e.entry.pipedrive_id, e.entry.abm_id, e.entry.outcome, e.entry.message,
-                e.entry.tokens_spent, utc(e.entry.occurred_at),
-            )
-            for e in events
+            (tenant, event_id, run_id, topic, obj, direction, match_key, pipedrive_id, abm_id, outcome,
+             message, tokens, utc(at))
+            for tenant, event_id, topic, (
+                run_id, obj, direction, match_key, pipedrive_id, abm_id, outcome, message, tokens, at
+            ) in events
         ]
     )  # fmt: skip

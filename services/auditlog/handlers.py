@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +35,11 @@ def record_applied_batch(log: ActivityLog, failures_topic: str | None = None) ->
     consumed (as the windows read them before: a replayed failure counts again, none is missed)."""
 
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
-        entries = [EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e)) for e, m in items]
-        handled = [Handled(duplicate=not fresh) for fresh in await log.record_entries(entries)]
+        filed_under = FiledUnder()  # a batch's results name a few runs: each run's filing worked out once
+        entries = [
+            EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e, filed_under)) for e, m in items
+        ]
+        handled = [_FRESH if fresh else _REPEAT for fresh in await log.record_entries(entries)]
         outcomes = [(e.tenant, e.entry.outcome) for e in entries]
         return with_failures_handed_on(handled, outcomes, failures_topic)
 
@@ -61,29 +64,53 @@ def with_failures_handed_on(
     return result
 
 
-def record_applied_entry(event: CloudEvent[Any]) -> RecordEntry:
-    """The activity-log entry of a record the mapper applied (or not) to the ABM store."""
+_FRESH, _REPEAT = Handled(), Handled(duplicate=True)
+"""A record result's Handled: no outputs of its own (a failure's count replaces its last one), shared by
+every result of a batch (frozen values)."""
+_TO_ABM = Direction.TO_ABM.value
+
+
+def record_applied_entry(
+    event: CloudEvent[Any], filed_under: Callable[[str | None], str | None] | None = None
+) -> RecordEntry:
+    """The activity-log entry of a record the mapper applied (or not) to the ABM store (`filed_under`:
+    `apply_run_of`, or a batch's `FiledUnder`, which works each run out once)."""
     result: RecordApplied = event.data
     return RecordEntry(
-        run_id=apply_run_of(result.run_id or event.correlationid),
-        object=result.object.value,
-        direction=Direction.TO_ABM.value,
-        match_key=result.match_key,
-        pipedrive_id=result.pipedrive_id,
-        abm_id=result.abm_id,
-        outcome=result.outcome.value,
-        message=result.message,
-        tokens_spent=0,
-        occurred_at=event.time,
+        (filed_under or apply_run_of)(result.run_id or event.correlationid),
+        str(result.object),  # a StrEnum's own text, without `.value`'s Python-level property
+        _TO_ABM,
+        result.match_key,
+        result.pipedrive_id,
+        result.abm_id,
+        str(result.outcome),
+        result.message,
+        0,
+        event.time,
     )
 
 
 def apply_run_of(run_id: str | None) -> str | None:
-    """The apply run a record result is filed under. A mapper from before apply runs had their own
-    entries sends its connector run's id instead: its entries still land under the apply run."""
-    if run_id is None or applied_run_id(run_id) is not None:
-        return run_id
-    return apply_run_id(run_id)
+    """The apply run a record result is filed under (`filed_run_id`), None without a run."""
+    return None if run_id is None else filed_run_id(run_id)
+
+
+def filed_run_id(run_id: str) -> str:
+    """The apply run a record result of `run_id` is filed under. A mapper from before apply runs had their
+    own entries sends its connector run's id instead: its entries still land under the apply run."""
+    return run_id if applied_run_id(run_id) is not None else apply_run_id(run_id)
+
+
+class FiledUnder(dict[str, str]):
+    """`apply_run_of` with each run id worked out once (a batch's results name a few runs)."""
+
+    def __call__(self, run_id: str | None) -> str | None:
+        if run_id is None:
+            return None
+        filed = self.get(run_id)
+        if filed is None:
+            filed = self[run_id] = filed_run_id(run_id)
+        return filed
 
 
 def build_handlers(

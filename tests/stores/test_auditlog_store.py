@@ -230,6 +230,37 @@ async def test_entries_are_written_once_and_counted_into_their_runs(
     )
 
 
+async def test_batches_of_fresh_entries_are_counted_as_those_claimed_one_by_one(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    """After a batch of fresh entries, the next batches try the plain insert, which writes their tallies in
+    the same statement: counted once each, none when the statement fails on a repeat."""
+    outcomes = [RecordOutcome.CREATED, RecordOutcome.FAILED, RecordOutcome.SKIPPED, RecordOutcome.UPDATED]
+    messages = [None, "Required field missing", "Duplicate found", None]
+    batches = [
+        [
+            EntryEvent(tenant, f"b{b}e{n}", RESULTS_TOPIC, entry(run, n, outcomes[n % 4], messages[n % 4]))
+            for n in range(b * 4, b * 4 + 4)
+        ]
+        for b, run in enumerate(["r1", "r1", None, "r2"])
+    ]
+
+    fresh = [await subject.log.record_entries(batch) for batch in batches]
+    repeat = await subject.log.record_entries([*batches[1], *batches[3]])
+    tallies = await subject.reads.tallies(tenant, ["r1", "r2"])
+
+    assert fresh == [[True] * 4] * 4
+    assert repeat == [False] * 8
+    assert tallies["r1"].counts == RunCounts(created=2, updated=2, skipped=2, failed=2)
+    assert tallies["r1"].tokens == sum(range(8))
+    assert tallies["r1"].reasons == (
+        Reason(RecordOutcome.FAILED, "Required field missing", 2),
+        Reason(RecordOutcome.SKIPPED, "Duplicate found", 2),
+    )
+    assert tallies["r2"].counts == RunCounts(created=1, updated=1, skipped=1, failed=1)
+    assert tallies["r2"].tokens == sum(range(12, 16))
+
+
 async def test_an_entry_replayed_after_the_inbox_forgot_its_event_is_still_a_repeat(
     subject: StoreUnderTest, tenant: str
 ) -> None:

@@ -144,7 +144,8 @@ async def test_a_replay_fails_one_insert_on_the_server_not_one_a_batch(
 
     def keep(query: asyncpg.connection.LoggedQuery) -> None:
         if f"INSERT INTO {schema}.entries" in query.query:
-            statements.append(("claim" if "ON CONFLICT" in query.query else "plain", query.exception is None))
+            claims = "ON CONFLICT (tenant_id, event_id) DO NOTHING" in query.query
+            statements.append(("claim" if claims else "plain", query.exception is None))
 
     async with pool.acquire() as conn:
         conn.add_query_logger(keep)
