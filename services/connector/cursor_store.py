@@ -38,19 +38,30 @@ def versions_upsert(schema: str) -> str:
     (a timestamptz about 2 µs, any other element about 0.6 µs: several µs per imported record), a
     joined string at a tenth of that."""
     return (
-        f"INSERT INTO {schema}.record_versions AS v"
-        " (tenant_id, object, pipedrive_id, update_time, digest, deleted, org_id, person_id)"
-        " SELECT $1, $2, i::bigint, timestamptz 'epoch' + (t::bigint / 1000000) * interval '1 second'"
-        " + (t::bigint % 1000000) * interval '1 microsecond', d, $6, o::bigint, p::bigint"
-        " FROM unnest(string_to_array($3, ','), string_to_array($4, ','), string_to_array($5, ',', 'n'),"
-        " string_to_array($8, ',', 'n'), string_to_array($9, ',', 'n')) AS u(i, t, d, o, p)"
-        " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
+        f"{versions_insert(schema)} ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE"
         " SET update_time = greatest(v.update_time, EXCLUDED.update_time),"
         " digest = CASE WHEN EXCLUDED.update_time >= v.update_time THEN EXCLUDED.digest"
         " ELSE v.digest END,"
         " deleted = EXCLUDED.deleted,"
         " org_id = CASE WHEN $7 THEN EXCLUDED.org_id ELSE v.org_id END,"
         " person_id = CASE WHEN $7 THEN EXCLUDED.person_id ELSE v.person_id END"
+    )
+
+
+def versions_insert(schema: str) -> str:
+    """`versions_upsert` for versions none of whose records has a stored version: a plain INSERT, which
+    fails on the key (`asyncpg.UniqueViolationError`, the statement undone) when one has one after all.
+    It costs PostgreSQL less than the upsert's speculative insertion (in-process, 500 rows a statement:
+    5.5 to 7.2 against 6.4 to 9.3 µs of backend CPU a row). A new row points to what `relations` gave
+    ($7), to none without it, as the upsert inserts it."""
+    return (
+        f"INSERT INTO {schema}.record_versions AS v"
+        " (tenant_id, object, pipedrive_id, update_time, digest, deleted, org_id, person_id)"
+        " SELECT $1, $2, i::bigint, timestamptz 'epoch' + (t::bigint / 1000000) * interval '1 second'"
+        " + (t::bigint % 1000000) * interval '1 microsecond', d, $6,"
+        " CASE WHEN $7 THEN o::bigint END, CASE WHEN $7 THEN p::bigint END"
+        " FROM unnest(string_to_array($3, ','), string_to_array($4, ','), string_to_array($5, ',', 'n'),"
+        " string_to_array($8, ',', 'n'), string_to_array($9, ',', 'n')) AS u(i, t, d, o, p)"
     )
 
 

@@ -278,7 +278,7 @@ async def store_versions(context: RunContext, page: HandedOver, moves: RelationM
     if page.is_import:
         # An import's versions and counts are stored with its page cursor, in the page's one transaction
         # (the checkpoint after the page), so that a page emitted again after a crash is counted once.
-        context.stage_versions(obj, list(page.fresh.items()))
+        context.stage_versions(obj, list(page.fresh.items()), new=not emitted)
         return len(chosen)
     relations = {r.id: relation_of(r) for r in chosen}
     if moves is not None and obj is not SyncObject.ORGANIZATION:

@@ -116,9 +116,13 @@ class RunProgress(Protocol):
         run: Run,
         staged: Sequence[tuple[SyncObject, Sequence[tuple[int, Version]]]],
         first_emitted: Mapping[SyncObject, Sequence[int]] | None,
+        *,
+        new: bool = False,
     ) -> bool:
         """The run's progress with versions staged since the last checkpoint and the ids it emitted for the
-        first time (`first_emitted`, which it must not emit again); whether a cancel was requested."""
+        first time (`first_emitted`, which it must not emit again); whether a cancel was requested. `new`:
+        no record of the staged versions had a stored version when its page was looked up (an insert
+        without conflict handling may store them, falling back to the upsert when one has one since)."""
         ...
 
     async def emitted_by_run(self, run: Run, obj: SyncObject, ids: Sequence[int]) -> set[int]:

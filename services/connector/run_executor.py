@@ -73,6 +73,8 @@ class RunContext:
     tokens_before: int
     staged_versions: list[tuple[SyncObject, Sequence[tuple[int, Version]]]] = field(default_factory=list)
     """Versions an import emitted since its last checkpoint, stored by the next one."""
+    staged_new: bool = True
+    """Whether no record of the staged versions had a stored version when its page was looked up."""
 
     @property
     def tenant(self) -> str:
@@ -109,9 +111,13 @@ class RunContext:
             self.run, obj, versions, deleted=deleted, advance_to=advance_to, relations=relations
         )
 
-    def stage_versions(self, obj: SyncObject, versions: Sequence[tuple[int, Version]]) -> None:
-        """Keep acknowledged versions for the next checkpoint, which stores them with the position."""
+    def stage_versions(
+        self, obj: SyncObject, versions: Sequence[tuple[int, Version]], *, new: bool = False
+    ) -> None:
+        """Keep acknowledged versions for the next checkpoint, which stores them with the position (`new`:
+        none of their records had a stored version when the page was looked up)."""
         self.staged_versions.append((obj, versions))
+        self.staged_new = self.staged_new and new
 
     async def checkpoint(self, first_emitted: Mapping[SyncObject, Sequence[int]] | None = None) -> None:
         """Store progress, counts and tokens, and with them, in one transaction, the staged versions and
@@ -119,7 +125,8 @@ class RunContext:
         organizations and persons). Raise RunCancelled when the admin asked to stop."""
         self.run.tokens_spent = self.tokens_before + self.client.tokens_spent
         staged, self.staged_versions = self.staged_versions, []
-        if await self.progress.checkpoint(self.run, staged, first_emitted):
+        new, self.staged_new = self.staged_new and bool(staged), True
+        if await self.progress.checkpoint(self.run, staged, first_emitted, new=new):
             raise RunCancelled()
 
 

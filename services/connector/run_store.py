@@ -14,7 +14,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from connector.change_scan import Relation
-from connector.cursor_store import CursorStore, versions_upsert, versions_upsert_arguments
+from connector.cursor_store import CursorStore, versions_insert, versions_upsert, versions_upsert_arguments
 from connector.queued_runs import Counts, Run, RunKindName, RunState
 from connector.record_versions import Version, merged_versions
 from schemas.events.common import SyncObject
@@ -203,13 +203,26 @@ class RunStore:
         return bool(cancel)
 
     async def save_progress_with_versions(
-        self, run: Run, obj: SyncObject, versions: Sequence[tuple[int, Version]]
+        self, run: Run, obj: SyncObject, versions: Sequence[tuple[int, Version]], *, new: bool = False
     ) -> bool:
         """`save_progress` and an import page's emitted versions (`CursorStore.record_emitted` without a
         cursor or relations) in one statement: atomic without a transaction of its own, one round trip
-        where BEGIN, the two statements and COMMIT took four. Returns whether a cancel was requested."""
+        where BEGIN, the two statements and COMMIT took four. Returns whether a cancel was requested.
+        `new`: no record of `versions` had a stored version when its page was looked up, so they are
+        inserted without the upsert's conflict handling (`versions_insert`); when one was stored since,
+        that statement fails whole and the upsert stores them."""
+        if new:
+            try:
+                return await self._save_progress_with(versions_insert(self._schema), run, obj, versions)
+            except asyncpg.UniqueViolationError:
+                pass  # stored since the lookup (a page before it, another run): as any other page
+        return await self._save_progress_with(versions_upsert(self._schema), run, obj, versions)
+
+    async def _save_progress_with(
+        self, statement: str, run: Run, obj: SyncObject, versions: Sequence[tuple[int, Version]]
+    ) -> bool:
         cancel = await self._pool.fetchval(
-            f"WITH stored AS ({versions_upsert(self._schema)})"
+            f"WITH stored AS ({statement})"
             f" UPDATE {self._table} SET progress = $11, counts = $12, tokens_spent = $13"
             " WHERE tenant_id = $1 AND run_id = $10 RETURNING cancel_requested",
             *versions_upsert_arguments(run.tenant_id, obj, versions),
@@ -335,16 +348,19 @@ class PostgresRunProgress:
         run: Run,
         staged: Sequence[tuple[SyncObject, Sequence[tuple[int, Version]]]],
         first_emitted: Mapping[SyncObject, Sequence[int]] | None,
+        *,
+        new: bool = False,
     ) -> bool:
         """The run's progress, with the staged versions and first emitted ids in the same transaction when
-        there are any; whether a cancel was requested."""
+        there are any; whether a cancel was requested (`new`: no record of the staged versions had a
+        stored version when its page was looked up)."""
         if not first_emitted and not staged:
             return await self._runs.save_progress(run)
         if not first_emitted and len({obj for obj, _ in staged}) == 1:
             # An import's pages of one object: one statement.
             obj = staged[0][0]
             versions = staged[0][1] if len(staged) == 1 else merged_versions(v for _, v in staged)
-            return await self._runs.save_progress_with_versions(run, obj, versions)
+            return await self._runs.save_progress_with_versions(run, obj, versions, new=new)
         async with self._pool.acquire() as conn, conn.transaction():
             for obj, versions in staged:
                 await self._cursors.record_emitted(run.tenant_id, obj, versions, conn=conn)

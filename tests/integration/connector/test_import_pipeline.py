@@ -60,10 +60,10 @@ async def test_a_cancelled_import_stops_after_the_page_in_flight_and_counts_ever
     harness.sandbox.on_request = cancel_at_the_second_page
     original = runs.save_progress_with_versions
 
-    async def cancel_once_asked(run_: Run, *page: Any) -> bool:
+    async def cancel_once_asked(run_: Run, *page: Any, **options: Any) -> bool:
         if cancels:  # the admin cancels: the checkpoint under way sees it
             await runs.request_cancel(harness.tenant, cancels.pop())
-        return await original(run_, *page)
+        return await original(run_, *page, **options)
 
     runs.save_progress_with_versions = cancel_once_asked  # type: ignore[method-assign,assignment]
     try:
@@ -92,11 +92,11 @@ async def test_an_import_whose_checkpoint_failed_emits_the_pages_after_it_again_
     run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
     original, stored_reads = runs.save_progress_with_versions, list[int]()
 
-    async def fails_the_second_checkpoint(run_: Run, *pages: Any) -> bool:
+    async def fails_the_second_checkpoint(run_: Run, *pages: Any, **options: Any) -> bool:
         if stored_reads:
             raise ConnectionError("the database went away while the second checkpoint was written")
         stored_reads.append(run_.progress["read"])
-        return await original(run_, *pages)
+        return await original(run_, *pages, **options)
 
     runs.save_progress_with_versions = fails_the_second_checkpoint  # type: ignore[method-assign,assignment]
     try:
@@ -149,3 +149,31 @@ async def test_an_import_page_is_stored_with_the_run_in_one_statement(harness: C
     later = datetime(2026, 11, 1, 11, tzinfo=UTC)
     assert await runs.save_progress_with_versions(run, SyncObject.ORGANIZATION, [(1, (later, "d2"))])
     assert (await cursors.emitted(harness.tenant, SyncObject.ORGANIZATION, [1]))[1] == (later, "d2")
+
+
+async def test_an_import_page_whose_records_were_new_at_its_lookup_is_stored_even_when_one_was_stored_since(
+    harness: ConnectorHarness,
+) -> None:
+    """A page none of whose records had a stored version is inserted without the upsert's conflict
+    handling; when one was stored since its lookup (a page before it), the insert fails whole and the
+    upsert stores the page, the run's progress with it."""
+    runs, cursors = harness.connector.runs, harness.connector.cursors
+    run = await runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual", {"source": "all_organizations"})
+    at, later = datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 11, tzinfo=UTC)
+    page = [(1, (at, "d1")), (2, (at, "d2"))]
+    run.progress = {"position": {"page_cursor": "c1"}, "read": 2}
+
+    first = await runs.save_progress_with_versions(run, SyncObject.ORGANIZATION, page, new=True)
+    run.progress = {"position": {"page_cursor": "c2"}, "read": 4}
+    second = await runs.save_progress_with_versions(
+        run, SyncObject.ORGANIZATION, [(2, (later, "d3")), (3, (at, "d4"))], new=True
+    )
+
+    assert (first, second) == (False, False)
+    assert await cursors.emitted(harness.tenant, SyncObject.ORGANIZATION, [1, 2, 3]) == {
+        1: (at, "d1"),
+        2: (later, "d3"),
+        3: (at, "d4"),
+    }
+    stored = await runs.get(harness.tenant, run.run_id)
+    assert stored is not None and stored.progress == run.progress
