@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import SecretStr
 
 from connector.bootstrap import Connector, assemble, install_tables
@@ -84,49 +84,43 @@ class TopicReader:
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
         return ends
 
-    async def raw_since(self, topic: str, marks: dict[TopicPartition, int]) -> list[bytes]:
-        """Every message on `topic` between the marks and the current end (key, headers and value), of
-        every tenant: what a search for a leaked secret must look through."""
+    async def _since(self, topic: str, marks: dict[TopicPartition, int]) -> list[ConsumerRecord[Any, Any]]:
+        """Every message on `topic` between the marks and the current end, of every tenant, each partition's
+        in offset order."""
         ends = await self.end_offsets(topic)
         wanted = [tp for tp, end in ends.items() if end > marks.get(tp, 0)]
         self._consumer.assign(wanted)
         for tp in wanted:
             self._consumer.seek(tp, marks.get(tp, 0))
-        found: list[bytes] = []
+        found: list[ConsumerRecord[Any, Any]] = []
         remaining = set(wanted)
         while remaining:
             batch = await self._consumer.getmany(*remaining, timeout_ms=1000)
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset < ends[tp]:
-                        headers = b" ".join(k.encode() + b"=" + v for k, v in message.headers)
-                        found.append(b" ".join((message.key or b"", headers, message.value or b"")))
+                        found.append(message)
                     if message.offset + 1 >= ends[tp]:
                         remaining.discard(tp)
         return found
+
+    async def raw_since(self, topic: str, marks: dict[TopicPartition, int]) -> list[bytes]:
+        """Every message on `topic` between the marks and the current end (key, headers and value), of
+        every tenant: what a search for a leaked secret must look through."""
+        return [
+            b" ".join((m.key or b"", b" ".join(k.encode() + b"=" + v for k, v in m.headers), m.value or b""))
+            for m in await self._since(topic, marks)
+        ]
 
     async def events_since(
         self, topic: str, marks: dict[TopicPartition, int], tenant: str
     ) -> list[dict[str, Any]]:
         """Every event of `tenant` on `topic` between the marks and the current end, in offset order."""
-        ends = await self.end_offsets(topic)
-        wanted = [tp for tp, end in ends.items() if end > marks.get(tp, 0)]
-        self._consumer.assign(wanted)
-        for tp in wanted:
-            self._consumer.seek(tp, marks.get(tp, 0))
-        events: list[dict[str, Any]] = []
-        remaining = set(wanted)
-        while remaining:
-            batch = await self._consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= ends[tp]:
-                        continue
-                    event = orjson.loads(message.value) if message.value else {}
-                    if event.get("tenantid") == tenant:
-                        events.append({**event, "_key": (message.key or b"").decode()})
-                    if message.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
+        events = []
+        for message in await self._since(topic, marks):
+            event = orjson.loads(message.value) if message.value else {}
+            if event.get("tenantid") == tenant:
+                events.append({**event, "_key": (message.key or b"").decode()})
         return events
 
 

@@ -45,36 +45,15 @@ async def test_resync_re_emits_the_objects_records_with_their_event_ids(
     assert organizations
     since = (datetime.now(UTC) - timedelta(days=3650)).isoformat()
 
-    status, output = await _psyncctl(
-        harness,
-        kafka_bootstrap,
-        database_url,
-        "resync",
-        harness.tenant,
-        "--since",
-        since,
-        "--objects",
-        "organization",
-        "--dry-run",
-    )
+    resync = ("resync", harness.tenant, "--since", since, "--objects", "organization")
+    status, output = await _psyncctl(harness, kafka_bootstrap, database_url, *resync, "--dry-run")
     assert status == 0, output
     assert f"{len(organizations)}" in output and "no sync queued" in output
     assert [
         r for r in await harness.connector.runs.recent(harness.tenant) if r.state is RunState.QUEUED
     ] == []
 
-    status, output = await _psyncctl(
-        harness,
-        kafka_bootstrap,
-        database_url,
-        "resync",
-        harness.tenant,
-        "--since",
-        since,
-        "--objects",
-        "organization",
-        "--json",
-    )
+    status, output = await _psyncctl(harness, kafka_bootstrap, database_url, *resync, "--json")
     assert status == 0, output
     [queued] = [r for r in await harness.connector.runs.recent(harness.tenant) if r.state is RunState.QUEUED]
     assert queued.trigger == "resync"
