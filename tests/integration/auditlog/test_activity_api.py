@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_api import add_activity_routes
 from auditlog.activity_entries import EntryEvent, RecordEntry
@@ -21,14 +18,12 @@ from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.bootstrap import install_tables
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStarted, RunStatus
-from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.support.schemas import schema_fixture
-from tests.support.tenants import new_tenant_headers
+from tests.support.tenants import Client, new_tenant, tenant_api_client
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
-Client = TestClient[web.Request, web.Application]
 
 
 auditlog_schema = schema_fixture("auditlog", install_tables, scope="module")
@@ -36,19 +31,9 @@ auditlog_schema = schema_fixture("auditlog", install_tables, scope="module")
 
 @pytest.fixture
 async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tuple[Client, TenantRegistry]]:
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_activity_routes(app, PostgresActivityReads(pg_pool, auditlog_schema))
-    client: Client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client, registry
-    await client.close()
-
-
-async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
-    tenant = f"t{uuid.uuid4().hex[:8]}"
-    return tenant, await new_tenant_headers(registry, tenant)
+    reads = PostgresActivityReads(pg_pool, auditlog_schema)
+    async with tenant_api_client(pg_pool, lambda app: add_activity_routes(app, reads)) as api:
+        yield api
 
 
 async def _runs(log: PostgresActivityLog, tenant: str, statuses: list[RunStatus | None]) -> None:
@@ -74,7 +59,7 @@ async def test_runs_are_listed_newest_first_page_by_page_and_filtered(
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     statuses = [RunStatus.SUCCESS, RunStatus.WARNING, RunStatus.ERROR, RunStatus.SUCCESS, None]
     await _runs(PostgresActivityLog(pg_pool, auditlog_schema), tenant, statuses)
 
@@ -103,7 +88,7 @@ async def test_a_runs_entries_are_listed_oldest_first_and_filtered_by_outcome(
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     log = PostgresActivityLog(pg_pool, auditlog_schema)
     outcomes = ["created", "skipped", "failed", "updated", "created"]
     for n, outcome in enumerate(outcomes):
@@ -136,8 +121,8 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    owner, _ = await _tenant(registry)
-    _, stranger = await _tenant(registry)
+    owner, _ = await new_tenant(registry)
+    _, stranger = await new_tenant(registry)
     await _runs(PostgresActivityLog(pg_pool, auditlog_schema), owner, [RunStatus.SUCCESS])
 
     assert (await (await client.get("/v1/runs", headers=stranger)).json())["data"] == []
@@ -165,7 +150,7 @@ async def test_a_running_run_shows_running_and_counts_its_entries_as_they_come(
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     log = PostgresActivityLog(pg_pool, auditlog_schema)
     window = RunStarted(
         run_id="auto-push-1", service="pusher", kind=RunKind.AUTO_PUSH, direction=Direction.TO_PIPEDRIVE,
@@ -202,7 +187,7 @@ async def test_a_running_run_shows_running_and_counts_its_entries_as_they_come(
 
 async def test_an_unknown_runs_entries_are_a_404_like_the_run(api: tuple[Client, TenantRegistry]) -> None:
     client, registry = api
-    _, headers = await _tenant(registry)
+    _, headers = await new_tenant(registry)
 
     for path in ("/v1/runs/nope", "/v1/runs/nope/entries", "/v1/runs/nope/entries.csv"):
         response = await client.get(path, headers=headers)
@@ -214,7 +199,7 @@ async def test_an_import_shows_its_records_outcomes_and_its_apply_run_holds_its_
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     log = PostgresActivityLog(pg_pool, auditlog_schema)
     imported = RunStarted(
         run_id="import-1", service="connector", kind=RunKind.IMPORT, direction=Direction.TO_ABM,
@@ -258,7 +243,7 @@ async def test_a_runs_entries_export_as_csv(
     api: tuple[Client, TenantRegistry], pg_pool: asyncpg.Pool, auditlog_schema: str
 ) -> None:
     client, registry = api
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     log = PostgresActivityLog(pg_pool, auditlog_schema)
     await log.record_entry(tenant, "c1", "psync.push-results.v1", _entry("push-1", 1, "created", tokens=5))
     await log.record_entry(

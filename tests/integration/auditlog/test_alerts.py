@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.alert_api import add_alert_routes
@@ -26,15 +24,13 @@ from schemas.catalog import build_event
 from schemas.events.common import Direction, SyncObject
 from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 from stream_runner.messages import IncomingMessage
-from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.support.conditions import eventually
 from tests.support.schemas import schema_fixture
-from tests.support.tenants import new_tenant_headers
+from tests.support.tenants import Client, new_tenant, tenant_api_client
 
 pytestmark = pytest.mark.integration
-Client = TestClient[web.Request, web.Application]
 
 
 auditlog_schema = schema_fixture("alerts", install_tables, scope="module")
@@ -57,19 +53,11 @@ async def delivering(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterat
 
 @pytest.fixture
 async def api(pg_pool: asyncpg.Pool, auditlog_schema: str) -> AsyncIterator[tuple[Client, TenantRegistry]]:
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_alert_routes(app, AlertStore(pg_pool, auditlog_schema), frozenset({"127.0.0.1"}))
-    client: Client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client, registry
-    await client.close()
-
-
-async def _tenant(registry: TenantRegistry) -> tuple[str, dict[str, str]]:
-    tenant = f"t{uuid.uuid4().hex[:8]}"
-    return tenant, await new_tenant_headers(registry, tenant)
+    store = AlertStore(pg_pool, auditlog_schema)
+    async with tenant_api_client(
+        pg_pool, lambda app: add_alert_routes(app, store, frozenset({"127.0.0.1"}))
+    ) as api:
+        yield api
 
 
 async def _run_ends(pg_pool: asyncpg.Pool, schema: str, tenant: str, run_id: str, message: str) -> None:
@@ -109,7 +97,7 @@ async def test_an_error_run_is_delivered_once_and_repeats_in_the_window_are_debo
 ) -> None:
     client, registry = api
     hook, url = receiver
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     await _use_webhook(client, headers, url)
 
     for n in range(3):
@@ -145,7 +133,7 @@ async def test_a_receiver_failing_then_recovering_gets_the_alert_after_retries(
     client, registry = api
     hook, url = receiver
     hook.failures = 2
-    tenant, headers = await _tenant(registry)
+    tenant, headers = await new_tenant(registry)
     await _use_webhook(client, headers, url)
 
     await _run_ends(pg_pool, auditlog_schema, tenant, "run-1", "Invalid API key: token revoked; reconnect")
@@ -163,7 +151,7 @@ async def test_a_receiver_failing_then_recovering_gets_the_alert_after_retries(
 
 async def test_bad_settings_get_a_400_and_change_nothing(api: tuple[Client, TenantRegistry]) -> None:
     client, registry = api
-    _, headers = await _tenant(registry)
+    _, headers = await new_tenant(registry)
     defaults = await (await client.get("/v1/alerts/settings", headers=headers)).json()
     assert defaults == {"webhook_url": None, "failure_threshold": 10, "window_minutes": 15}
 

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from auditlog.alert_api import add_alert_routes
@@ -26,14 +23,13 @@ from auditlog.standing_alerts import StandingAlerts
 from pipedrive_client import ApiTokenCredentials, Budget, CredentialCipher, CredentialStore, install_schema
 from pipedrive_client.authorization import API_TOKEN_REFUSED
 from pipedrive_client.budget import ClosedWindow
-from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
-from tests.integration.alert_receiver import FAST, Receiver
+from tests.integration.alert_receiver import FAST, Receiver, serve_receiver
 from tests.support.conditions import eventually
 from tests.support.schemas import fresh_schema
+from tests.support.tenants import Client, new_tenant, tenant_api_client
 
 pytestmark = pytest.mark.integration
-Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture(scope="module")
@@ -55,32 +51,19 @@ async def stack(
     store = AlertStore(pg_pool, auditlog_schema)
     settings = AuditlogSettings(pipedrive_client_schema=client_schema)
     poll = standing_alerts_poll(settings, pg_pool, store)
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_alert_routes(app, store, frozenset({"127.0.0.1"}))
-    client: Client = TestClient(TestServer(app))
-    await client.start_server()
-    hook = Receiver()
-    receiver_app = web.Application()
-    receiver_app.router.add_post("/hook", hook.handle)
-    receiver = TestServer(receiver_app, host="127.0.0.1")
-    await receiver.start_server()
-    stop = asyncio.Event()
-    delivering = asyncio.create_task(AlertDelivery(store, FAST).run(stop))
-    yield poll, client, registry, hook, str(receiver.make_url("/hook"))
-    stop.set()
-    await delivering
-    await receiver.close()
-    await client.close()
+    api = tenant_api_client(pg_pool, lambda app: add_alert_routes(app, store, frozenset({"127.0.0.1"})))
+    async with api as (client, registry), serve_receiver() as (hook, url):
+        stop = asyncio.Event()
+        delivering = asyncio.create_task(AlertDelivery(store, FAST).run(stop))
+        yield poll, client, registry, hook, url
+        stop.set()
+        await delivering
 
 
 async def _tenant_with_webhook(
     client: Client, registry: TenantRegistry, url: str
 ) -> tuple[str, dict[str, str]]:
-    tenant = f"t{uuid.uuid4().hex[:8]}"
-    await registry.create_tenant(tenant, tenant)
-    headers = {"Authorization": f"Bearer {(await registry.issue_key(tenant)).full_key}"}
+    tenant, headers = await new_tenant(registry)
     body = {"webhook_url": url, "failure_threshold": 3, "window_minutes": 5}
     response = await client.put("/v1/alerts/settings", json=body, headers=headers)
     assert response.status == 200, await response.text()

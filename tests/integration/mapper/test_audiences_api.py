@@ -6,37 +6,26 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from mapper.bootstrap import add_api_routes
 from schemas.events.common import SyncObject
 from schemas.events.settings import ObjectSettings, TenantSettings
 from schemas.events.source_changes import ChangeAction
-from tenant_auth.middleware import tenant_auth_middleware
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
-from tests.support.tenants import new_tenant_headers
+from tests.support.tenants import Client, new_tenant_headers, tenant_api_client
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def api(
-    pg_pool: asyncpg.Pool, mapper_schema: str
-) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], TenantRegistry]]:
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-    add_api_routes(app, pg_pool, mapper_schema)
-    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
-    await client.start_server()
-    yield client, registry
-    await client.close()
+async def api(pg_pool: asyncpg.Pool, mapper_schema: str) -> AsyncIterator[tuple[Client, TenantRegistry]]:
+    async with tenant_api_client(pg_pool, lambda app: add_api_routes(app, pg_pool, mapper_schema)) as api:
+        yield api
 
 
 async def test_a_tenant_lists_its_accounts_page_by_page(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     headers = await new_tenant_headers(registry, mapper.tenant)
@@ -58,7 +47,7 @@ async def test_a_tenant_lists_its_accounts_page_by_page(
 
 
 async def test_a_search_filters_by_name_or_key(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     headers = await new_tenant_headers(registry, mapper.tenant)
@@ -71,7 +60,7 @@ async def test_a_search_filters_by_name_or_key(
 
 
 async def test_another_tenants_key_sees_nothing_of_this_tenant(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     own = await new_tenant_headers(registry, mapper.tenant)
@@ -89,7 +78,7 @@ async def test_another_tenants_key_sees_nothing_of_this_tenant(
     "authorization", [None, "Bearer nonsense", "Bearer psk_aaaaaaaaaaaa_" + "x" * 43, "Basic abc"]
 )
 async def test_calls_without_a_valid_key_are_refused(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], authorization: str | None
+    api: tuple[Client, TenantRegistry], authorization: str | None
 ) -> None:
     client, _ = api
     headers = {"Authorization": authorization} if authorization else {}
@@ -101,9 +90,7 @@ async def test_calls_without_a_valid_key_are_refused(
     assert body["error"] == "unauthorized" and "API key" in body["message"]
 
 
-async def test_a_revoked_key_is_refused(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
-) -> None:
+async def test_a_revoked_key_is_refused(api: tuple[Client, TenantRegistry], mapper: MapperHarness) -> None:
     client, registry = api
     await registry.create_tenant(mapper.tenant, mapper.tenant)
     key = await registry.issue_key(mapper.tenant)
@@ -118,7 +105,7 @@ async def test_a_revoked_key_is_refused(
     "query", [{"limit": "0"}, {"limit": "x"}, {"deleted_in_crm": "maybe"}, {"sort": "name"}]
 )
 async def test_a_bad_query_gets_a_clear_400(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry],
+    api: tuple[Client, TenantRegistry],
     mapper: MapperHarness,
     query: dict[str, str],
 ) -> None:
@@ -135,7 +122,7 @@ async def test_a_bad_query_gets_a_clear_400(
 
 @pytest.mark.parametrize("cursor", ["abc", "eyJ4IjoxfQ", "WyJhIiwxXQ", "WzFd", "%ff", "WyJhXHUwMDAwYiJd"])
 async def test_a_tampered_cursor_is_a_400_naming_the_cursor(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry],
+    api: tuple[Client, TenantRegistry],
     mapper: MapperHarness,
     cursor: str,
 ) -> None:
@@ -152,7 +139,7 @@ async def test_a_tampered_cursor_is_a_400_naming_the_cursor(
 
 
 async def test_an_unknown_collection_is_404(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     headers = await new_tenant_headers(registry, mapper.tenant)
@@ -165,7 +152,7 @@ async def test_an_unknown_collection_is_404(
 
 
 async def test_records_show_their_pipedrive_link_and_accounts_their_normalized_domain(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     headers = await new_tenant_headers(registry, mapper.tenant)
@@ -210,7 +197,7 @@ async def test_records_show_their_pipedrive_link_and_accounts_their_normalized_d
 
 
 async def test_records_can_be_asked_for_by_abm_ids_up_to_a_hundred(
-    api: tuple[TestClient[web.Request, web.Application], TenantRegistry], mapper: MapperHarness
+    api: tuple[Client, TenantRegistry], mapper: MapperHarness
 ) -> None:
     client, registry = api
     headers = await new_tenant_headers(registry, mapper.tenant)

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
@@ -24,10 +24,9 @@ from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.conftest import MapperHarness
 from tests.integration.pusher.conftest import PusherHarness, results_of
 from tests.support.schemas import fresh_schema
-from tests.support.tenants import new_tenant_headers
+from tests.support.tenants import Client, new_tenant_headers, tenant_api_client
 
 pytestmark = pytest.mark.integration
-Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
@@ -51,21 +50,18 @@ async def abm_store(pusher: PusherHarness) -> AsyncIterator[tuple[MapperHarness,
 async def api(
     pusher: PusherHarness, abm_store: tuple[MapperHarness, str]
 ) -> AsyncIterator[tuple[Client, dict[str, str], list[OutgoingMessage]]]:
-    registry = TenantRegistry(pusher.pool)
-    await registry.install()
-    headers = await new_tenant_headers(registry, pusher.tenant)
     published: list[OutgoingMessage] = []
 
     async def send(messages: Sequence[OutgoingMessage]) -> None:
         published.extend(messages)
 
     async with aiohttp.ClientSession() as session:
-        app = web.Application(middlewares=[tenant_auth_middleware(registry)])
-        add_manual_push_routes(app, pusher.handlers, send, AbmRecords(session, abm_store[1]))
-        client: Client = TestClient(TestServer(app))
-        await client.start_server()
-        yield client, headers, published
-        await client.close()
+        abm_records = AbmRecords(session, abm_store[1])
+        routes = tenant_api_client(
+            pusher.pool, lambda app: add_manual_push_routes(app, pusher.handlers, send, abm_records)
+        )
+        async with routes as (client, registry):
+            yield client, await new_tenant_headers(registry, pusher.tenant), published
 
 
 SELECTION: dict[str, Any] = {
