@@ -44,6 +44,7 @@ from pipedrive_sandbox.settings import SandboxSettings  # noqa: E402
 from postgres_store.pool import create_pool  # noqa: E402
 from tenant_auth.registry import TenantRegistry  # noqa: E402
 from tests.browser.stack import Stack, Tenant, running_stack  # noqa: E402
+from tests.support.conditions import eventually  # noqa: E402
 
 GOAL_MS = 300.0
 WARMUPS = int(os.environ.get("BENCH_PAGES_WARMUPS", "2"))
@@ -104,15 +105,14 @@ async def load_demo_data(stack: Stack, tenant: Tenant) -> str:
     demo = load_demo_script()
     async with aiohttp.ClientSession() as session:
         await demo.connect_and_sync(session, stack.connector.url, stack.sandbox.base_url, tenant.api_key)
-    deadline = time.monotonic() + SYNC_DEADLINE_S
-    while time.monotonic() < deadline:
+
+    async def ended_apply_runs() -> list[dict[str, Any]]:
         runs = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=apply"))["data"]
-        ended = [r for r in runs if r["status"] in ("Success", "Warning")]
-        if ended:
-            break
-        await asyncio.sleep(1)
-    else:
-        raise TimeoutError(f"the demo sync's apply run did not end within {SYNC_DEADLINE_S:.0f} s")
+        return [r for r in runs if r["status"] in ("Success", "Warning")]
+
+    ended = await eventually(
+        ended_apply_runs, bool, within_s=SYNC_DEADLINE_S, what="the demo sync's apply run"
+    )
     for name, domain in demo.COMPANIES:
         await stack.reveal(tenant, domain, name)
     return str(ended[0]["run_id"])
