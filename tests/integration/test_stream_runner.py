@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 
-from postgres_store.inbox import claim_event, install_inbox
+from postgres_store.inbox import claim_event, install_inbox, was_applied
 from schemas.catalog import build_event
 from schemas.codec import encode_event
 from schemas.envelope import CloudEvent
@@ -340,3 +341,116 @@ async def test_a_static_member_keeps_its_place_when_it_stops_and_its_restart_tak
         await second.shutdown()
     finally:
         await producer.stop()
+
+
+def pushing_handler(
+    pool: asyncpg.Pool, scratch: Scratch, replica: str, held: asyncio.Event | None = None
+) -> Any:
+    """A batch handler shaped like the pusher's pushes (`pusher.event_pushes`): it looks in the inbox for
+    the events applied already, makes the external calls of the others (each a row in `effects`, standing
+    for a Pipedrive write: outside the inbox's transaction, it cannot be taken back), then claims each event
+    in the inbox. With `held`, its first batch waits after the look, as a batch of slow Pipedrive calls
+    keeps the replica busy, until `held` is set."""
+    holding = held
+
+    async def push(items: Any) -> list[Handled]:
+        nonlocal holding
+        async with pool.acquire() as conn:
+            fresh = [e for e, _ in items if not await was_applied(conn, scratch.schema, e.tenantid, e.id)]
+        if holding is not None:
+            hold, holding = holding, None
+            await hold.wait()
+        for event in fresh:
+            await pool.execute(f"INSERT INTO {scratch.schema}.effects VALUES ($1, $2)", event.id, replica)
+        handled = []
+        for event, message in items:
+            async with pool.acquire() as conn, conn.transaction():
+                claimed = await claim_event(conn, scratch.schema, event.tenantid, event.id, message.topic)
+            handled.append(Handled(duplicate=not claimed))
+        return handled
+
+    return push
+
+
+async def test_a_batch_in_flight_when_a_replica_joins_makes_its_external_effects_once(
+    scratch: Scratch,
+    raw_producer: AIOKafkaProducer,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+) -> None:
+    """A second replica joins the group (a rebalance) while the first one is in the middle of a batch: the
+    partitions that move to the second one must not be processed again there while, or after, the first
+    one finishes them; each event's external effect (a Pipedrive write) happens once."""
+    await pg_pool.execute(f"CREATE TABLE {scratch.schema}.effects (event_id text, replica text)")
+    events = [run_started(scratch.tenant, f"run-{n}") for n in range(24)]
+    for n, event in enumerate(events):  # two per partition, all there before the first replica polls
+        await raw_producer.send(
+            scratch.topic, encode_event(event), key=event.subject.encode(), partition=n % 12
+        )
+    await raw_producer.flush()
+    producer = EventProducer(kafka_bootstrap, client_id=scratch.service, namespace=SCRATCH)
+    await producer.start()
+    second_applied, released = asyncio.Event(), asyncio.Event()
+    first_batch: list[int] = []
+
+    def replica(name: str, held: asyncio.Event | None) -> RunningRunner:
+        handler = pushing_handler(pg_pool, scratch, name, held)
+
+        async def push(items: Any) -> list[Handled]:
+            if held is not None and not first_batch:
+                first_batch.extend(message.partition for _, message in items)
+            handled: list[Handled] = await handler(items)
+            if held is None and any(not h.duplicate for h in handled):
+                second_applied.set()
+            return handled
+
+        registry = CollectorRegistry()
+        processor = MessageProcessor(
+            scratch.service, {}, producer, RunnerMetrics(registry),
+            batch_handlers={"psync.run.started": push}, topic_contracts={scratch.topic: SYNC_RUNS.name},
+        )  # fmt: skip
+        # A short session: the first replica hears of the rebalance at its next heartbeat (2 s).
+        runner = scratch_runner(
+            scratch,
+            kafka_bootstrap,
+            processor,
+            commit_interval_s=0.2,
+            max_poll_records=500,
+            session_timeout_s=6,
+        )
+        return RunningRunner(runner, registry, scratch.topic)
+
+    first = replica("first", held=released)
+    second: RunningRunner | None = None
+    try:
+        await eventually(lambda: asyncio.sleep(0, len(first_batch)), lambda n: n > 0, within_s=60,
+                         what="the first replica in its first batch")  # fmt: skip
+        second = joined = replica("second", held=None)
+        # The first replica's batch goes on once the second replica applied events of its own, or (when the
+        # rebalance waits for the batch in flight, so the second replica gets nothing yet) after a while.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(second_applied.wait(), 10)
+        released.set()
+        await eventually(lambda: count_inbox(pg_pool, scratch), lambda n: n == len(events), within_s=60,
+                         what="every event claimed in the inbox")  # fmt: skip
+        await eventually(lambda: asyncio.sleep(0, joined.runner._consumer.assignment()), bool, within_s=60,
+                         what="partitions assigned to the second replica")  # fmt: skip
+        moved = {tp.partition for tp in joined.runner._consumer.assignment()} & set(first_batch)
+    finally:  # both replicas stopped (their batches finished) before their effects are counted
+        released.set()
+        for running in (first, second):
+            if running is not None:
+                await running.shutdown()
+        await producer.stop()
+
+    assert moved, "the rebalance moved partitions of the batch in flight to the second replica"
+    rows = await pg_pool.fetch(
+        f"SELECT event_id, array_agg(replica) AS replicas FROM {scratch.schema}.effects GROUP BY event_id"
+    )
+    repeated = {row["event_id"]: row["replicas"] for row in rows if len(row["replicas"]) > 1}
+    assert repeated == {}
+    assert {row["event_id"] for row in rows} == {event.id for event in events}
+
+
+async def count_inbox(pool: asyncpg.Pool, scratch: Scratch) -> int:
+    return int(await pool.fetchval(f"SELECT count(*) FROM {scratch.schema}.inbox"))
