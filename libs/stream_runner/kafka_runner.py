@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -28,6 +29,12 @@ _log = structlog.get_logger(__name__)
 _MAX_PENDING_DELIVERIES = 2000
 _DLQ_CHECK_INTERVAL_S = 30.0
 _DLQ_CHECK_TIMEOUT_S = 10.0
+# Of the rebalance timeout, what a revocation leaves for its commit and the rejoin once it stops waiting
+# for the batch in flight (beside the heartbeat interval, in which it may hear of the rebalance late).
+_REJOIN_MARGIN_S = 5.0
+
+Batches = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+"""What a poll returned: each partition's records in offset order."""
 
 
 def incoming_from(record: ConsumerRecord[bytes, bytes], namespace: TopicNamespace) -> IncomingMessage:
@@ -46,11 +53,24 @@ def incoming_of(records: Sequence[ConsumerRecord[bytes, bytes]], topic: str) -> 
     ]
 
 
+@dataclass
+class _BatchInFlight:
+    """A poll's records being applied: done once they are (or failed), and whether a revocation gave up
+    waiting for them (then they are not recorded as processed: their partitions' next owner takes them)."""
+
+    done: asyncio.Event
+    abandoned: bool = False
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: KafkaStreamRunner) -> None:
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # The batch in flight is finished first, so its offsets are committed with the rest: its
+        # partitions' next owner must not apply its events again (an external effect, such as a Pipedrive
+        # write, made a second time while or after this replica makes it).
+        await self._runner.finish_batch_in_flight()
         try:
             await self._runner.commit_processed()
         except Exception as failure:
@@ -87,6 +107,7 @@ class KafkaStreamRunner:
         max_batch_records: int | None = None,
         batched_topics: Collection[str] = (),
         read_first: Collection[TopicSpec] = (),
+        rebalance_timeout_s: float = 60.0,
     ) -> None:
         self._namespace = namespace
         self._topics = [namespace.topic(t) for t in topics]
@@ -123,6 +144,15 @@ class KafkaStreamRunner:
         # The next offset to process per owned partition, for the lag gauge.
         self._next_offsets: dict[TopicPartition, int] = {}
         self._last_gauges = 0.0
+        # Bumped by each revocation: records polled before it are no longer this replica's to apply (the
+        # new assignment reads its partitions again from their committed offsets).
+        self._generation = 0
+        self._in_flight: _BatchInFlight | None = None
+        heartbeat_s = min(3.0, session_timeout_s / 3)
+        # How long a revocation waits for the batch in flight: the group waits for this member's rejoin for
+        # up to the rebalance timeout (the other members pause meanwhile).
+        rebalance_timeout_s = max(rebalance_timeout_s, session_timeout_s)
+        self._batch_wait_s = max(rebalance_timeout_s - heartbeat_s - _REJOIN_MARGIN_S, heartbeat_s)
         self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -135,7 +165,10 @@ class KafkaStreamRunner:
             max_poll_records=max_poll_records,
             # How long a crashed member keeps its partitions before the group takes them back.
             session_timeout_ms=int(session_timeout_s * 1000),
-            heartbeat_interval_ms=int(min(3.0, session_timeout_s / 3) * 1000),
+            heartbeat_interval_ms=int(heartbeat_s * 1000),
+            # How long the group waits for its members to rejoin in a rebalance: a member finishes its batch
+            # in flight first (a crashed member is let go after its session timeout, not this).
+            rebalance_timeout_ms=int(rebalance_timeout_s * 1000),
             # A static member restarted under the same id gets its partitions back without waiting out
             # its crashed predecessor's session (and leaves no group on a clean stop).
             group_instance_id=group_instance_id,
@@ -273,43 +306,50 @@ class KafkaStreamRunner:
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
         batches = await self._consumer.getmany(timeout_ms=300)
-        await self._top_up(batches)
+        generation = self._generation  # of the records just returned (no await since)
+        batches, generation = await self._top_up(batches, generation)
         with contextlib.suppress(StopRequested):
-            await self._process_batches(batches, stop)
+            await self._process_batches(batches, stop, generation)
         await self._update_gauges()
         due = time.monotonic() - self._last_commit >= self._commit_interval_s
         if due or len(self._deliveries) >= self._max_pending_deliveries:
             await self.commit_processed()
         self._outage_s = 0.0
 
-    async def _top_up(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+    async def _top_up(self, batches: Batches, generation: int) -> tuple[Batches, int]:
         """Add what the consumer already holds to a poll of batched topics only, `max_poll_records` at a
         time, until `max_batch_records` or a part with another topic's records (that part is kept: it
-        holds at most `max_poll_records` of them). Each partition's records stay in offset order.
+        holds at most `max_poll_records` of them). Each partition's records stay in offset order. Returns
+        the batch and the generation its records were polled in.
 
         A fetch that fails while topping up ends it: the records already polled are applied (the
         consumer's position is past them, and a partition with nothing processed since its last commit
-        is not rewound by `_wait_out`), and the failure is met again by the next poll."""
+        is not rewound by `_wait_out`), and the failure is met again by the next poll. A fetch that
+        returns after a rebalance (it waits for the new assignment) replaces what was polled before it:
+        those partitions are read again from their committed offsets by whoever owns them now."""
         if self._max_batch_records <= self._max_poll_records:
-            return  # a poll is already as large as a batch may be
+            return batches, generation  # a poll is already as large as a batch may be
         size = sum(len(records) for records in batches.values())
         while size and self._batched_only(batches):
             room = self._max_batch_records - size
             if room <= 0:
-                return
+                break
             asked = min(room, self._max_poll_records)
             try:
                 more = await self._consumer.getmany(timeout_ms=0, max_records=asked)
             except KafkaError as failure:
                 _log.warning("top_up_stopped", error_class=type(failure).__name__, error=str(failure)[:300])
-                return
+                break
+            if self._generation != generation:
+                return more, self._generation
             if not more:
-                return
+                break
             for partition, records in more.items():
                 batches.setdefault(partition, []).extend(records)
                 size += len(records)
+        return batches, generation
 
-    def _batched_only(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> bool:
+    def _batched_only(self, batches: Batches) -> bool:
         return all(partition.topic in self._batched_topics for partition, found in batches.items() if found)
 
     async def _wait_out(self, failure: Exception, stop: asyncio.Event) -> None:
@@ -351,12 +391,14 @@ class KafkaStreamRunner:
                 raise
             _log.warning("final_commit_skipped", error_class=type(failure).__name__, error=str(failure)[:300])
 
-    async def _process_batches(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
-    ) -> None:
+    async def _process_batches(self, batches: Batches, stop: asyncio.Event, generation: int) -> None:
         """Process one poll's records of every partition as one batch (each partition's in order), so
         a batch handler gets up to `max_poll_records` changes per transaction, not one partition's share.
+        Records polled in an earlier `generation` than the current one (before a revocation) are not
+        this replica's to apply any more and are left.
         """
+        if generation != self._generation:
+            return
         messages = [
             message
             for partition, records in batches.items()
@@ -365,12 +407,36 @@ class KafkaStreamRunner:
         ]
         if stop.is_set() or not messages:
             return
-        results = await self._processor.process_batch(messages, stop)
-        for processed in results:
-            self._deliveries.extend(processed.deliveries)
-        # A rebalance may have taken partitions away while the batch was applied (a replica joining): their
-        # new owner resumes at their committed offsets (the inbox drops what was applied here), so this
-        # replica records, commits and reports only what it still owns.
+        batch = self._in_flight = _BatchInFlight(asyncio.Event())
+        try:
+            results = await self._processor.process_batch(messages, stop)
+            for processed in results:
+                self._deliveries.extend(processed.deliveries)
+            if not batch.abandoned:
+                self._record_processed(batches)
+        finally:
+            self._in_flight = None
+            batch.done.set()
+
+    async def finish_batch_in_flight(self) -> None:
+        """Wait (as a revocation does, within the rebalance timeout) until the batch being applied is
+        done and recorded for commit; one not done by then is abandoned: its offsets are not recorded,
+        and its partitions' next owner applies its events again (the inbox drops those applied here)."""
+        self._generation += 1
+        batch = self._in_flight
+        if batch is None:
+            return
+        try:
+            await asyncio.wait_for(batch.done.wait(), self._batch_wait_s)
+        except TimeoutError:
+            batch.abandoned = True
+            _log.warning("batch_abandoned_on_revoke", waited_s=self._batch_wait_s)
+
+    def _record_processed(self, batches: Batches) -> None:
+        """Take a batch's offsets for the next commit, and for the lag. A rebalance may have taken
+        partitions away while the batch was applied (its revocation did not wait for it): their new owner
+        resumes at their committed offsets, so this replica records, commits and reports only what it still
+        owns."""
         owned = self._consumer.assignment()
         for partition, partition_records in batches.items():
             if partition_records and partition in owned:

@@ -429,7 +429,7 @@ async def test_a_batch_in_flight_when_a_replica_joins_makes_its_external_effects
         # The first replica's batch goes on once the second replica applied events of its own, or (when the
         # rebalance waits for the batch in flight, so the second replica gets nothing yet) after a while.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(second_applied.wait(), 10)
+            await asyncio.wait_for(second_applied.wait(), 6)
         released.set()
         await eventually(lambda: count_inbox(pg_pool, scratch), lambda n: n == len(events), within_s=60,
                          what="every event claimed in the inbox")  # fmt: skip

@@ -61,7 +61,7 @@ def _runner(held: HeldRecords, **limits: Any) -> KafkaStreamRunner:
 
 async def _poll(runner: KafkaStreamRunner, held: HeldRecords) -> list[tuple[str, int, int]]:
     batches = await held.getmany(timeout_ms=300, max_records=2)
-    await runner._top_up(batches)
+    batches, _ = await runner._top_up(batches, runner._generation)
     return [(r.topic, r.partition, r.offset) for records in batches.values() for r in records]
 
 
@@ -129,3 +129,23 @@ def test_the_pushers_batched_topic_is_the_source_changes_only() -> None:
     # The pusher applies source changes in batches, pushes (signals, requests) and settings one at a time.
     assert batched_topics(topics_consumed_by("pusher"), ["psync.source.changed"]) == [SOURCE_CHANGES.name]
     assert batched_topics(topics_consumed_by("pusher"), []) == []
+
+
+async def test_a_top_up_fetch_that_returns_after_a_revocation_replaces_what_was_polled_before() -> None:
+    # aiokafka's fetch waits for the new assignment during a rebalance; the records polled before it may
+    # belong to another replica now (they are read again from their committed offsets by their owner).
+    held = HeldRecords([_record(CHANGES[0], i) for i in range(8)])
+    runner = _runner(held, **LIMITS)
+    fetch = held.getmany
+
+    async def fetch_across_a_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> Any:
+        runner._generation += 1
+        return await fetch(timeout_ms, max_records)
+
+    polled_in = runner._generation
+    batches = await held.getmany(timeout_ms=300, max_records=2)
+    held.getmany = fetch_across_a_rebalance  # type: ignore[method-assign]
+    batches, generation = await runner._top_up(batches, polled_in)
+
+    assert [r.offset for records in batches.values() for r in records] == [2, 3]
+    assert generation == polled_in + 1

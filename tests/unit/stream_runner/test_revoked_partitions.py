@@ -52,7 +52,7 @@ async def test_a_batch_whose_partition_was_revoked_meanwhile_commits_and_reports
     runner = _runner(revoke_while_applying=[TAKEN])
     batches = {KEPT: [_record(KEPT, 10), _record(KEPT, 11)], TAKEN: [_record(TAKEN, 20)]}
 
-    await runner._process_batches(batches, asyncio.Event())
+    await runner._process_batches(batches, asyncio.Event(), runner._generation)
     await runner._update_gauges()
 
     assert runner._processed == {KEPT: 12}
@@ -131,7 +131,9 @@ async def test_a_revocation_while_the_loop_awaits_acknowledgements_commits_nothi
     # delivery) before the acknowledgements then lost those outputs, their messages never read again.
     sender = HeldDeliveries()
     runner, commits = _producing_runner(sender)
-    await runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event())
+    await runner._process_batches(
+        {KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event(), runner._generation
+    )
 
     loop_commit = asyncio.create_task(runner.commit_processed())
     await _settle()
@@ -149,11 +151,13 @@ async def test_a_batch_processed_while_a_revocation_awaits_acknowledgements_wait
     # its next batch, then committed that batch's offset too, whose outputs nobody had awaited.
     sender = HeldDeliveries()
     runner, commits = _producing_runner(sender)
-    await runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event())
+    await runner._process_batches(
+        {KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event(), runner._generation
+    )
 
     revocation = asyncio.create_task(_CommitOnRevoke(runner).on_partitions_revoked([KEPT]))
     await _settle()
-    await runner._process_batches({KEPT: [_record(KEPT, 12)]}, asyncio.Event())
+    await runner._process_batches({KEPT: [_record(KEPT, 12)]}, asyncio.Event(), runner._generation)
     first_batch, second_batch = sender.pending[:2], sender.pending[2:]
     for future in first_batch:
         future.set_result(None)
@@ -167,3 +171,72 @@ async def test_a_batch_processed_while_a_revocation_awaits_acknowledgements_wait
     sender.acknowledge()
     await loop_commit
     assert commits == [{KEPT: 12}, {KEPT: 13}]
+
+
+def _held_runner(
+    release: asyncio.Event,
+) -> tuple[KafkaStreamRunner, list[dict[TopicPartition, int]], list[int]]:
+    """A `_producing_runner` without outputs whose handler waits for `release` (a batch of slow Pipedrive
+    calls); the offsets it applied go to the last list returned."""
+    runner, commits = _producing_runner(HeldDeliveries())
+    sender = SentMessages()
+    applied: list[int] = []
+
+    async def apply(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+        await release.wait()
+        applied.append(message.offset)
+        return Handled()
+
+    runner._processor = MessageProcessor(
+        "itest", {"psync.run.started": apply}, sender, RunnerMetrics(CollectorRegistry())
+    )
+    return runner, commits, applied
+
+
+async def test_a_revocation_waits_for_the_batch_in_flight_and_commits_it() -> None:
+    # A replica joining the group while a batch was applied: the revocation committed only the batches
+    # finished before it, and the partitions' new owner applied the batch in flight again, while this
+    # replica was still applying it (a Pipedrive write made twice).
+    release = asyncio.Event()
+    runner, commits, _ = _held_runner(release)
+    applying = asyncio.create_task(
+        runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event(), 0)
+    )
+    await _settle()
+    revocation = asyncio.create_task(_CommitOnRevoke(runner).on_partitions_revoked([KEPT]))
+    await _settle()
+    assert not revocation.done()  # before the fix: done, having committed nothing
+
+    release.set()
+    await asyncio.gather(applying, revocation)
+    assert commits == [{KEPT: 12}]
+
+
+async def test_a_batch_the_revocation_gave_up_waiting_for_is_left_to_the_next_owner() -> None:
+    release = asyncio.Event()
+    runner, commits, _ = _held_runner(release)
+    runner._batch_wait_s = 0.01  # the rebalance timeout nearly spent
+    applying = asyncio.create_task(
+        runner._process_batches({KEPT: [_record(KEPT, 10), _record(KEPT, 11)]}, asyncio.Event(), 0)
+    )
+    await _settle()
+    await _CommitOnRevoke(runner).on_partitions_revoked([KEPT])
+    release.set()
+    await applying
+
+    assert commits == []
+    assert runner._processed == {}
+
+
+async def test_records_polled_before_a_revocation_are_not_applied() -> None:
+    # Their partitions are read again from the committed offsets by whoever owns them after the rebalance.
+    release = asyncio.Event()
+    release.set()
+    runner, _, applied = _held_runner(release)
+    polled_in = runner._generation
+    await _CommitOnRevoke(runner).on_partitions_revoked([KEPT])
+
+    await runner._process_batches({KEPT: [_record(KEPT, 10)]}, asyncio.Event(), polled_in)
+
+    assert applied == []
+    assert runner._processed == {}
