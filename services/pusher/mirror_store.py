@@ -132,12 +132,7 @@ class PostgresMirror:
 
     async def by_match_key(self, tenant: str, obj: SyncObject, match_key: str) -> PipedriveRecord | None:
         """The live mirrored record with this match key (the oldest, when Pipedrive holds several)."""
-        row = await self._conn.fetchrow(
-            f"SELECT pipedrive_id, record, deleted, merged_into_id FROM {self._table}"
-            " WHERE tenant_id = $1 AND object = $2"
-            " AND match_key = $3 AND NOT deleted ORDER BY pipedrive_id LIMIT 1",
-            tenant, obj.value, match_key,
-        )  # fmt: skip
+        row = await self._conn.fetchrow(live_by_key_sql(self._table), tenant, obj.value, match_key)
         return _record(row)
 
     async def gone_by_match_key(self, tenant: str, obj: SyncObject, match_key: str) -> PipedriveRecord | None:
@@ -168,6 +163,21 @@ class PostgresMirror:
             tenant, org_id,
         )  # fmt: skip
         return [r for r in (_record(row) for row in rows) if r is not None]
+
+
+LIVE_KEY_TEXT = "tenant_id || chr(31) || object || chr(31) || match_key"
+"""The expression the live match-key index (`mirror_by_match_key`, a hash index: migration 0012) holds."""
+
+
+def live_by_key_sql(table: str) -> str:
+    """The read of the live record with a match key ($1 tenant, $2 object, $3 key; the oldest first): by
+    the index's expression, and by the three columns, which the expression's text alone does not pin (a
+    tenant id may hold the separator)."""
+    return (
+        f"SELECT pipedrive_id, record, deleted, merged_into_id FROM {table}"
+        " WHERE tenant_id = $1 AND object = $2 AND match_key = $3 AND NOT deleted"
+        f" AND {LIVE_KEY_TEXT} = $1 || chr(31) || $2 || chr(31) || $3 ORDER BY pipedrive_id LIMIT 1"
+    )
 
 
 def versions_json(versions: Sequence[_Version]) -> tuple[str, str]:
