@@ -134,18 +134,32 @@ async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
 
 
 async def test_a_replay_fails_one_insert_on_the_server_not_one_a_batch(
-    database_url: str, two_schemas: tuple[str, str]
+    database_url: str, two_schemas: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plain INSERT that meets a repeat fails on the key, which PostgreSQL logs as an ERROR: the batches
-    after one that held a repeat are claimed one by one at once, as the first batch after a start is."""
+    """A plain write (a COPY) that meets a repeat fails on the key, which PostgreSQL logs as an ERROR: the
+    batches after one that held a repeat are claimed one by one at once, as the first batch after a start
+    is."""
     _, schema = two_schemas
     pool = await create_pool(database_url, min_size=1, max_size=1)
-    statements: list[tuple[str, bool]] = []  # each entries INSERT tried: claimed one by one?, failed?
+    statements: list[tuple[str, bool]] = []  # each entries write tried: claimed one by one?, failed?
 
     def keep(query: asyncpg.connection.LoggedQuery) -> None:
         if f"INSERT INTO {schema}.entries" in query.query:
             claims = "ON CONFLICT (tenant_id, event_id) DO NOTHING" in query.query
             statements.append(("claim" if claims else "plain", query.exception is None))
+
+    copy = asyncpg.Connection.copy_records_to_table  # not seen by query loggers
+
+    async def copied(conn: asyncpg.Connection, table: str, **options: Any) -> str:
+        try:
+            done: str = await copy(conn, table, **options)
+        except asyncpg.PostgresError:
+            statements.append(("plain", False))
+            raise
+        statements.append(("plain", True))
+        return done
+
+    monkeypatch.setattr(asyncpg.Connection, "copy_records_to_table", copied)
 
     async with pool.acquire() as conn:
         conn.add_query_logger(keep)
