@@ -410,8 +410,10 @@ class KafkaStreamRunner:
         batch = self._in_flight = _BatchInFlight(asyncio.Event())
         try:
             results = await self._processor.process_batch(messages, stop)
+            deliveries = self._deliveries
             for processed in results:
-                self._deliveries.extend(processed.deliveries)
+                if processed.deliveries:
+                    deliveries.extend(processed.deliveries)
             if not batch.abandoned:
                 self._record_processed(batches)
         finally:

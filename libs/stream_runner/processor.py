@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import random
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +45,8 @@ look); an event not applied yet is absent."""
 
 _log = structlog.get_logger(__name__)
 T = TypeVar("T")
+_TENANT_OF = operator.attrgetter("tenantid")
+_OUTCOME_OF = operator.attrgetter("outcome")
 
 
 class MessageSender(Protocol):
@@ -62,6 +64,11 @@ class Processed:
 
     outcome: str
     deliveries: tuple[Delivery, ...] = ()
+
+
+# The outcomes of messages that produced nothing, shared (a frozen value each, built once).
+_APPLIED_WITHOUT_OUTPUTS = Processed("applied")
+_DUPLICATE_WITHOUT_OUTPUTS = Processed("duplicate")
 
 
 @frozen_value
@@ -202,7 +209,12 @@ class MessageProcessor:
         cannot be applied goes to the dead-letter topic. Raises StopRequested if stopped first.
         """
         repeats = await self._known_repeats(messages, stop) if self._looking_for_repeats else {}
-        decoded = [repeats.get(i) or self._decode(m) for i, m in enumerate(messages)]
+        decode = self._decode
+        decoded: list[CloudEvent[Any] | InvalidEvent | KnownRepeat] = (
+            [repeats.get(i) or decode(m) for i, m in enumerate(messages)]
+            if repeats
+            else [decode(m) for m in messages]
+        )
         results: list[Processed] = []
         start = 0
         while start < len(messages):
@@ -217,7 +229,7 @@ class MessageProcessor:
         self._looking_for_repeats = look_for_repeats_next(
             self._looking_for_repeats,
             found=len(repeats),
-            duplicates=sum(r.outcome == "duplicate" for r in results),
+            duplicates=list(map(_OUTCOME_OF, results)).count("duplicate"),
         )
         return results
 
@@ -322,8 +334,8 @@ class MessageProcessor:
         """Known repeats: what their events produced when applied is sent again, byte for byte."""
         started = time.perf_counter()
         handled = [Handled(outputs=repeat.outputs, duplicate=True) for repeat in repeats]
-        heads = [repeat.head for repeat in repeats]
-        return await self._emit_run(messages, handled, heads, started, stop)
+        tenants = {repeat.head.tenant for repeat in repeats}
+        return await self._emit_run(messages, handled, repeats[0].head, tenants, started, stop)
 
     def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
         """The event, or why it cannot be applied: it breaks its contract or claims a tenant its key
@@ -349,8 +361,8 @@ class MessageProcessor:
         if not self._batchable(first):
             return start + 1
         assert isinstance(first, CloudEvent)
-        end = start + 1
-        while end < len(decoded) and getattr(decoded[end], "type", None) == first.type:
+        kind, end, size = first.type, start + 1, len(decoded)
+        while end < size and getattr(decoded[end], "type", None) == kind:
             end += 1
         return end
 
@@ -365,42 +377,52 @@ class MessageProcessor:
                 letter = await self._dead_letter(part.message, part.error, stop, part.event)
                 results.append(Processed("dead_lettered", letter))
                 continue
-            heads = [EventHead(event.type, event.tenantid, event.id) for event in part.events]
-            results += await self._emit_run(part.messages, part.handled, heads, part.started, stop)
+            first = part.events[0]
+            head = EventHead(first.type, first.tenantid, first.id)
+            tenants = set(map(_TENANT_OF, part.events))
+            results += await self._emit_run(part.messages, part.handled, head, tenants, part.started, stop)
         return results
 
     async def _emit_run(
         self,
         messages: Sequence[IncomingMessage],
         handled: Sequence[Handled],
-        heads: Sequence[EventHead],
+        first: EventHead,
+        tenants: Collection[str],
         started: float,
         stop: asyncio.Event,
     ) -> list[Processed]:
-        """One hand-over to the producer for the whole run's outputs, then split back per message."""
+        """One hand-over to the producer for the whole run's outputs, then split back per message. `first`
+        is the head of the run's first event, `tenants` those of its events."""
         topic = messages[0].topic
         outputs = [m for one in handled for m in one.outputs]
         delivered = await self._enqueue(outputs, topic, stop) if outputs else ()
-        results, taken = [], 0
-        outcomes = Counter[str]()
+        results: list[Processed] = []
+        taken = duplicates = 0
         for one in handled:
-            deliveries = delivered[taken : taken + len(one.outputs)]
-            taken += len(one.outputs)
-            outcome = "duplicate" if one.duplicate else "applied"
-            results.append(Processed(outcome, deliveries))
-            outcomes[outcome] += 1
+            if one.duplicate:
+                duplicates += 1
+            count = len(one.outputs)
+            if count:
+                outcome = "duplicate" if one.duplicate else "applied"
+                results.append(Processed(outcome, delivered[taken : taken + count]))
+                taken += count
+            else:
+                results.append(_DUPLICATE_WITHOUT_OUTPUTS if one.duplicate else _APPLIED_WITHOUT_OUTPUTS)
+        outcomes = {"applied": len(handled) - duplicates, "duplicate": duplicates}
+        outcomes = {outcome: count for outcome, count in outcomes.items() if count}
         # One line per batch (a line per message would cost more than applying it); the events' ids are
         # in the inbox and in their results.
         _log.info(
             "batch_processed",
             topic=topic,
-            event_type=heads[0].type,
+            event_type=first.type,
             batch_size=len(messages),
             first=f"{messages[0].partition}:{messages[0].offset}",
             last=f"{messages[-1].partition}:{messages[-1].offset}",
-            tenants=sorted({head.tenant for head in heads})[:10],
+            tenants=sorted(tenants)[:10],
             **{f"outcome_{name}": count for name, count in outcomes.items()},
-            **({"event_id": heads[0].id} if len(messages) == 1 else {}),
+            **({"event_id": first.id} if len(messages) == 1 else {}),
         )
         for outcome, count in outcomes.items():
             self._metrics.messages.labels(topic, outcome).inc(count)
