@@ -163,7 +163,7 @@ class BatchView:
         link = self.links.get((tenant, change.object, change.pipedrive_id))
         linked = self.records.get((tenant, change.object, link.abm_id)) if link else None
         key_match = None
-        if match_key is not None and (linked is None or change.import_context is not None):
+        if match_key is not None and looks_up_key(change, linked=linked is not None):
             found = self.by_key.get((tenant, change.object, match_key))
             key_match = self.records.get((tenant, change.object, found)) if found else None
         return Situation(
@@ -171,6 +171,12 @@ class BatchView:
             linked_record=linked.stored() if linked else None,
             key_match=key_match.stored() if key_match else None,
         )
+
+    def links_record(self, tenant: str, change: SourceChange) -> bool:
+        """Whether the change's Pipedrive id links a record the view holds. Once true it stays true
+        while the batch is planned: a change only ever links a Pipedrive id to a record of the view."""
+        link = self.links.get((tenant, change.object, change.pipedrive_id))
+        return link is not None and (tenant, change.object, link.abm_id) in self.records
 
     def apply(self, tenant: str, change: SourceChange, plan: Plan) -> None:
         obj, version = change.object, change.update_time
@@ -219,6 +225,12 @@ class BatchView:
         )
 
 
+def looks_up_key(change: SourceChange, *, linked: bool) -> bool:
+    """Whether planning a change asks which record holds its match key: when its Pipedrive id links no
+    record, or when it is imported (an import's duplicate handling is decided by key, linked or not)."""
+    return not linked or change.import_context is not None
+
+
 _OBJECTS = {obj.value: obj for obj in SyncObject}
 """A stored row's object column as its SyncObject (a dict look-up, not the enum's call)."""
 
@@ -250,13 +262,17 @@ async def load_view(
     for (t, o, p), link in view.links.items():
         if (t, o, p) in touched:
             ids[o].append((t, link.abm_id))
+    for obj in SyncObject:
+        for row in (await store.records_by_id(obj, ids[obj], lock=False)) if ids[obj] else []:
+            view.add_record(row, obj)
+    # A key is read only for the changes whose plan asks for it (`looks_up_key`): a sync of linked
+    # records reads none. A change linked now stays linked while the batch is planned (`links_record`);
+    # one an earlier change of the batch links reads its key needlessly, which is harmless.
     for t, c, k in fresh:
-        if k is not None:
+        if k is not None and looks_up_key(c, linked=view.links_record(t, c)):
             keys[c.object].append((t, k))
     for obj in SyncObject:
-        rows = (await store.records_by_id(obj, ids[obj], lock=False)) if ids[obj] else []
-        rows += (await store.records_by_key(obj, keys[obj], lock=False)) if keys[obj] else []
-        for row in rows:
+        for row in (await store.records_by_key(obj, keys[obj], lock=False)) if keys[obj] else []:
             view.add_record(row, obj)
     return view
 
