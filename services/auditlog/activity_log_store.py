@@ -34,7 +34,7 @@ class PostgresActivityLog:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self._pool = pool
         self._schema = schema
-        # Whether the next batch of entries is claimed one by one rather than tried with a plain INSERT:
+        # Whether the next batch of entries is claimed one by one rather than tried with a plain COPY:
         # at start (a restart redelivers what was not committed) and while batches hold repeats (a replay).
         self._claim_first = True
 
