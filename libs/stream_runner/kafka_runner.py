@@ -44,10 +44,21 @@ def incoming_from(record: ConsumerRecord[bytes, bytes], namespace: TopicNamespac
 
 def incoming_of(records: Sequence[ConsumerRecord[bytes, bytes]], topic: str) -> list[IncomingMessage]:
     """`incoming_from` of each record of one partition, whose logical topic is `topic` (named once per
-    partition, not per record)."""
+    partition, not per record). Built with `tuple.__new__`, skipping the named tuple's own `__new__` (a
+    Python function), with every field in order."""
+    new = tuple.__new__
     return [
-        IncomingMessage(
-            topic, r.partition, r.offset, r.key, r.value, tuple(r.headers) if r.headers else (), r.timestamp
+        new(
+            IncomingMessage,
+            (
+                topic,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value,
+                tuple(r.headers) if r.headers else (),
+                r.timestamp,
+            ),
         )
         for r in records
     ]

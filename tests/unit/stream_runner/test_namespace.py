@@ -11,6 +11,7 @@ from psyncctl.settings import CtlSettings
 from schemas.topics import ALL_TOPICS, SOURCE_CHANGES
 from stream_runner import namespace
 from stream_runner.kafka_runner import incoming_from, incoming_of
+from stream_runner.messages import IncomingMessage
 from stream_runner.namespace import TopicNamespace, check_prefix
 
 
@@ -84,6 +85,15 @@ def test_a_partitions_records_become_the_messages_each_record_would() -> None:
     assert incoming_of(records, SOURCE_CHANGES.name) == [
         incoming_from(record, TopicNamespace("blue-")) for record in records
     ]
+    # Built field by field in order (incoming_of skips the named tuple's own constructor).
+    topic = SOURCE_CHANGES.name
+    assert incoming_of(records, topic) == [
+        IncomingMessage(topic=topic, partition=3, offset=7, key=b"k", value=b"v", timestamp_ms=1007),
+        IncomingMessage(topic=topic, partition=3, offset=8, key=None, value=None,
+                        headers=(("trace", b"1"), ("x", b"")), timestamp_ms=1008),
+        IncomingMessage(topic=topic, partition=3, offset=9, key=b"k2", value=b"v2", timestamp_ms=1009),
+    ]  # fmt: skip
+    assert all(type(message) is IncomingMessage for message in incoming_of(records, topic))
 
 
 def test_the_settings_check_the_prefix_once_and_keep_the_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
