@@ -10,7 +10,10 @@ re-reads them from Pipedrive, the pusher pushes them again), then records the ne
   starts nothing: requests for one run are decided one at a time, under a lock;
 - 404 for a run the tenant does not have, 409 `nothing_to_retry` when it has no failed records, 422
   `not_retriable` when none of them can be named to its service or the run's kind is not retried, 409
-  `not_connected` (and the like) when the service refuses, 502 `service_unavailable` when it does not answer.
+  `not_connected` (and the like) when the service refuses, 502 `service_unavailable` when it does not answer;
+- 409 `results_still_arriving` (Retry-After: 1) when the run has ended but some of the failed records it
+  reported have no entry in the log yet (a run's end and its records' results travel on different topics):
+  a retry then would leave them out.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from auditlog.retry_rules import (
     Refusal,
     RetryUndeliverable,
     RetryWork,
+    failures_not_logged_yet,
     first_run_of,
     retry_work,
     runs_holding_failures,
@@ -70,8 +74,10 @@ async def retry_run(request: web.Request) -> web.Response:
     first = first_run_of(run)
     if first != run.run_id:  # an apply run: its connector run is the one retried (if the log has it)
         run = await request.app[RUNS].run(tenant, first) or run
+    holding = runs_holding_failures(first)
+    await _refuse_while_results_arrive(request.app[RUNS], tenant, holding)
     retries = request.app[RETRIES]
-    failed = await retries.failed_records(tenant, runs_holding_failures(first))
+    failed = await retries.failed_records(tenant, holding)
     async with retries.deciding(tenant, first) as decision:
         running = await decision.running_retry()
         if running is not None:
@@ -92,6 +98,18 @@ async def retry_run(request: web.Request) -> web.Response:
             "already_running": False,
         }
     )
+
+
+async def _refuse_while_results_arrive(reads: ActivityReads, tenant: str, run_ids: tuple[str, ...]) -> None:
+    """409 `results_still_arriving` while an ended run's failed records are not all in the log yet."""
+    runs = [run for run in [await reads.run(tenant, run_id) for run_id in run_ids] if run is not None]
+    missing = failures_not_logged_yet(runs, await reads.tallies(tenant, run_ids))
+    if missing:
+        raise json_error(
+            409, "results_still_arriving",
+            f"{missing} failed record(s) of this run are not in the activity log yet; retry in a moment.",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
 
 
 async def _send(request: web.Request, work: RetryWork) -> None:

@@ -17,15 +17,18 @@ without an ABM id) is left out and counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditlog.run_views import StoredRun
+from auditlog.run_views import LiveTally, StoredRun
 from schemas.events.sync_runs import RunKind, apply_run_id, retry_run_id
 
 MAX_RECORDS = 1000
 """At most this many records per retry (a manual push's limit); the answer counts those left out."""
+ENTRY_PER_RECORD_SERVICES = {"mapper", "pusher"}
+"""The services whose runs report every record's outcome as an activity-log entry (the connector counts
+the records it could not read without an entry of each)."""
 INBOUND_KINDS = {RunKind.SYNC.value, RunKind.IMPORT.value, RunKind.WEBHOOK.value}
 OUTBOUND_KINDS = {RunKind.PUSH.value, RunKind.AUTO_PUSH.value}
 
@@ -98,6 +101,17 @@ def is_inbound(run: StoredRun) -> bool:
 def is_outbound(run: StoredRun) -> bool:
     """Records written into Pipedrive by the pusher."""
     return run.service == "pusher" and run.kind in OUTBOUND_KINDS
+
+
+def failures_not_logged_yet(runs: Sequence[StoredRun], tallies: Mapping[str, LiveTally]) -> int:
+    """How many failed records the ended runs among `runs` reported that the log holds no entry of yet: a
+    run's end and its records' results travel on different topics, so the end can come first. A retry
+    decided then would leave those records out."""
+    return sum(
+        max(0, run.counts.failed - tallies.get(run.run_id, LiveTally()).counts.failed)
+        for run in runs
+        if run.own_status is not None and run.service in ENTRY_PER_RECORD_SERVICES
+    )
 
 
 def retry_work(run: StoredRun, failed: Sequence[FailedRecord], attempt: int) -> RetryWork:

@@ -78,8 +78,17 @@ async def api(
 
 
 async def _run(
-    log: PostgresActivityLog, tenant: str, run_id: str, service: str, kind: RunKind, failed: int
+    log: PostgresActivityLog,
+    tenant: str,
+    run_id: str,
+    service: str,
+    kind: RunKind,
+    failed: int,
+    *,
+    logged: int | None = None,
 ) -> None:
+    """A run that started and finished with `failed` failed records, `logged` of whose entries (all by
+    default) the log received."""
     direction = Direction.TO_PIPEDRIVE if service == "pusher" else Direction.TO_ABM
     started = RunStarted(
         run_id=run_id, service=service, kind=kind, direction=direction, objects=(SyncObject.ORGANIZATION,),
@@ -94,7 +103,7 @@ async def _run(
     await log.record_run_finished(tenant, f"{run_id}-f", "psync.sync-runs.v1", finished)
     entries = [
         EntryEvent(tenant, f"{run_id}-e{n}", "psync.record-results.v1", _failed_entry(run_id, direction, n))
-        for n in range(failed)
+        for n in range(failed if logged is None else logged)
     ]
     if entries:
         await log.record_entries(entries)
@@ -162,3 +171,26 @@ async def test_what_cannot_be_retried_answers_a_clear_json_error(
     }
     first = (await (await client.get("/v1/runs/push-bad", headers=headers)).json())["data"]
     assert first["links"]["retried_by"] == []
+
+
+async def test_a_retry_waits_until_the_ended_runs_failed_records_are_all_in_the_log(
+    api: tuple[Client, PostgresActivityLog, dict[str, str], str],
+) -> None:
+    client, log, headers, tenant = api
+    # The push's end came before one of its two failed records' results (they travel on another topic).
+    await _run(log, tenant, "push-early", "pusher", RunKind.PUSH, 2, logged=1)
+
+    early = await client.post("/v1/runs/push-early/retry", headers=headers)
+
+    assert early.status == 409
+    assert early.headers["Retry-After"] == "1"
+    body = await early.json()
+    assert body["error"] == "results_still_arriving"
+    assert body["message"].startswith("1 failed record(s) of this run are not in the activity log yet")
+    late = EntryEvent(
+        tenant, "push-early-e1", "psync.record-results.v1", _failed_entry("push-early", Direction.TO_PIPEDRIVE, 1)
+    )
+    await log.record_entries([late])
+    # Both are in: the retry goes to the pusher (which does not answer here).
+    again = await client.post("/v1/runs/push-early/retry", headers=headers)
+    assert (again.status, (await again.json())["error"]) == (502, "service_unavailable")

@@ -6,9 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditlog.retry_rules import FailedRecord, NotRetriable, first_run_of, retry_work, runs_holding_failures
-from auditlog.run_views import StoredRun
-from schemas.events.sync_runs import RunCounts
+from auditlog.retry_rules import (
+    FailedRecord,
+    NotRetriable,
+    failures_not_logged_yet,
+    first_run_of,
+    retry_work,
+    runs_holding_failures,
+)
+from auditlog.run_views import LiveTally, StoredRun
+from schemas.events.sync_runs import RunCounts, RunStatus
 
 
 def _run(run_id: str, service: str, kind: str, applies: str | None = None) -> StoredRun:
@@ -90,3 +97,34 @@ def test_what_cannot_be_retried_says_why(
     with pytest.raises(NotRetriable) as refused:
         retry_work(run, failed, attempt=1)
     assert (refused.value.status, refused.value.code) == (status, code)
+
+
+def _ended(run_id: str, service: str, failed: int, *, ended: bool = True) -> StoredRun:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    status = RunStatus.WARNING if ended else None
+    return StoredRun(
+        run_id, service, "push", "to_pipedrive", ("organization",), "manual", at, at, RunCounts(failed=failed),
+        0, status, status, None,
+    )  # fmt: skip
+
+
+def _tally(failed: int) -> LiveTally:
+    return LiveTally(counts=RunCounts(failed=failed))
+
+
+def test_failures_an_ended_run_reported_but_the_log_does_not_hold_yet_are_counted() -> None:
+    push = _ended("push-1", "pusher", 3)
+
+    assert failures_not_logged_yet([push], {}) == 3
+    assert failures_not_logged_yet([push], {"push-1": _tally(1)}) == 2
+    assert failures_not_logged_yet([push], {"push-1": _tally(3)}) == 0
+    assert failures_not_logged_yet([push], {"push-1": _tally(4)}) == 0  # a record failed twice
+
+
+def test_only_ended_runs_of_services_that_log_each_record_are_waited_for() -> None:
+    running = _ended("push-2", "pusher", 2, ended=False)
+    connector = _ended("import-1", "connector", 2)  # its unread records have no entries
+    apply = _ended("apply-import-1", "mapper", 2)
+
+    assert failures_not_logged_yet([running, connector], {}) == 0
+    assert failures_not_logged_yet([connector, apply], {"apply-import-1": _tally(1)}) == 1
