@@ -458,11 +458,17 @@ class KafkaStreamRunner:
                 self._next_offsets[partition] = partition_records[-1].offset + 1
 
     async def start_lag(self, assigned: list[TopicPartition]) -> None:
-        """Start the lag of newly owned partitions at the group's committed offsets."""
-        for partition in assigned:
-            with contextlib.suppress(KafkaError):
-                committed = await self._consumer.committed(partition)
-                self._next_offsets[partition] = committed or 0
+        """Start the lag of newly owned partitions at the group's committed offsets, asked for all at once
+        (aiokafka fetches the committed offsets its partitions wait for in one request; one partition at a
+        time took a round trip each). A partition whose offset cannot be read has no lag until polled."""
+        partitions = list(assigned)
+        found = await asyncio.gather(*map(self._consumer.committed, partitions), return_exceptions=True)
+        for partition, committed in zip(partitions, found, strict=True):
+            if isinstance(committed, KafkaError):
+                continue
+            if isinstance(committed, BaseException):
+                raise committed
+            self._next_offsets[partition] = committed or 0
 
     def forget_lag(self, revoked: list[TopicPartition]) -> None:
         """Stop reporting partitions this replica no longer owns (their new owner reports them)."""
