@@ -187,9 +187,8 @@ async def test_a_retry_waits_until_the_ended_runs_failed_records_are_all_in_the_
     body = await early.json()
     assert body["error"] == "results_still_arriving"
     assert body["message"].startswith("1 failed record(s) of this run are not in the activity log yet")
-    late = EntryEvent(
-        tenant, "push-early-e1", "psync.record-results.v1", _failed_entry("push-early", Direction.TO_PIPEDRIVE, 1)
-    )
+    entry = _failed_entry("push-early", Direction.TO_PIPEDRIVE, 1)
+    late = EntryEvent(tenant, "push-early-e1", "psync.record-results.v1", entry)
     await log.record_entries([late])
     # Both are in: the retry goes to the pusher (which does not answer here).
     again = await client.post("/v1/runs/push-early/retry", headers=headers)

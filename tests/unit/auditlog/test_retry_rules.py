@@ -103,8 +103,8 @@ def _ended(run_id: str, service: str, failed: int, *, ended: bool = True) -> Sto
     at = datetime(2025, 1, 1, tzinfo=UTC)
     status = RunStatus.WARNING if ended else None
     return StoredRun(
-        run_id, service, "push", "to_pipedrive", ("organization",), "manual", at, at, RunCounts(failed=failed),
-        0, status, status, None,
+        run_id, service, "push", "to_pipedrive", ("organization",), "manual", at, at,
+        RunCounts(failed=failed), 0, status, status, None,
     )  # fmt: skip
 
 
