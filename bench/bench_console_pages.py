@@ -42,6 +42,9 @@ sys.path.insert(0, str(ROOT))  # the browser tests' stack (tests/ is not an inst
 from pipedrive_sandbox import SandboxConfig  # noqa: E402
 from pipedrive_sandbox.settings import SandboxSettings  # noqa: E402
 from postgres_store.pool import create_pool  # noqa: E402
+from schemas.topics import ALL_TOPICS  # noqa: E402
+from stream_runner.namespace import TopicNamespace  # noqa: E402
+from stream_runner.topic_admin import create_topics  # noqa: E402
 from tenant_auth.registry import TenantRegistry  # noqa: E402
 from tests.browser.stack import Stack, Tenant, running_stack  # noqa: E402
 from tests.support.conditions import eventually  # noqa: E402
@@ -276,6 +279,10 @@ async def main() -> None:
         old.unlink()
     try:
         await TenantRegistry(pool).install()
+        # The browser tests' stack runs in the test namespace (tests/topic_namespace, imported with it),
+        # whose topics the test session creates: on a fresh Kafka (`make clean-state`, then `make bench`)
+        # nothing has yet.
+        await create_topics(BOOTSTRAP, ALL_TOPICS, 1, namespace=TopicNamespace.from_environment())
         config = demo_sandbox()
         async with running_stack(pool, BOOTSTRAP, config, LOGS) as stack:
             tenant = await stack.new_tenant()
