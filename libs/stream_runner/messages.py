@@ -52,3 +52,10 @@ class Handled:
 
     outputs: Sequence[OutgoingMessage] = field(default_factory=tuple)
     duplicate: bool = False
+
+
+APPLIED = Handled()
+"""A handler's result for an event applied now that produced no message of its own (one frozen value
+serves every such event: a batch handler returns one result per event)."""
+DUPLICATE = Handled(duplicate=True)
+"""A handler's result for an event applied before, which produces nothing again (one value serves all)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from schemas.events.common import Direction, RecordOutcome
 from schemas.events.push import PushCompleted
 from schemas.events.record_results import RecordApplied
 from schemas.events.sync_runs import RunFinished, RunStarted, applied_run_id, apply_run_id
-from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.messages import APPLIED, DUPLICATE, Handled, IncomingMessage
 from stream_runner.processor import BatchHandler, Handler
 
 
@@ -35,11 +36,11 @@ def record_applied_batch(log: ActivityLog, failures_topic: str | None = None) ->
     consumed (as the windows read them before: a replayed failure counts again, none is missed)."""
 
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
-        filed_under = FiledUnder()  # a batch's results name a few runs: each run's filing worked out once
+        filed_under = functools.cache(apply_run_of)  # a batch names a few runs: each worked out once
         entries = [
             EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e, filed_under)) for e, m in items
         ]
-        handled = [_FRESH if fresh else _REPEAT for fresh in await log.record_entries(entries)]
+        handled = [APPLIED if fresh else DUPLICATE for fresh in await log.record_entries(entries)]
         outcomes = [(e.tenant, e.entry.outcome) for e in entries]
         return with_failures_handed_on(handled, outcomes, failures_topic)
 
@@ -64,9 +65,6 @@ def with_failures_handed_on(
     return result
 
 
-_FRESH, _REPEAT = Handled(), Handled(duplicate=True)
-"""A record result's Handled: no outputs of its own (a failure's count replaces its last one), shared by
-every result of a batch (frozen values)."""
 _TO_ABM = Direction.TO_ABM.value
 
 
@@ -74,7 +72,7 @@ def record_applied_entry(
     event: CloudEvent[Any], filed_under: Callable[[str | None], str | None] | None = None
 ) -> RecordEntry:
     """The activity-log entry of a record the mapper applied (or not) to the ABM store (`filed_under`:
-    `apply_run_of`, or a batch's `FiledUnder`, which works each run out once)."""
+    `apply_run_of`, or a batch's cache of it, which works each run out once)."""
     result: RecordApplied = event.data
     return RecordEntry(
         (filed_under or apply_run_of)(result.run_id or event.correlationid),
@@ -91,26 +89,11 @@ def record_applied_entry(
 
 
 def apply_run_of(run_id: str | None) -> str | None:
-    """The apply run a record result is filed under (`filed_run_id`), None without a run."""
-    return None if run_id is None else filed_run_id(run_id)
-
-
-def filed_run_id(run_id: str) -> str:
-    """The apply run a record result of `run_id` is filed under. A mapper from before apply runs had their
-    own entries sends its connector run's id instead: its entries still land under the apply run."""
-    return run_id if applied_run_id(run_id) is not None else apply_run_id(run_id)
-
-
-class FiledUnder(dict[str, str]):
-    """`apply_run_of` with each run id worked out once (a batch's results name a few runs)."""
-
-    def __call__(self, run_id: str | None) -> str | None:
-        if run_id is None:
-            return None
-        filed = self.get(run_id)
-        if filed is None:
-            filed = self[run_id] = filed_run_id(run_id)
-        return filed
+    """The apply run a record result is filed under. A mapper from before apply runs had their own
+    entries sends its connector run's id instead: its entries still land under the apply run."""
+    if run_id is None or applied_run_id(run_id) is not None:
+        return run_id
+    return apply_run_id(run_id)
 
 
 def build_handlers(

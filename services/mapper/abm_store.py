@@ -281,8 +281,8 @@ def match_lock_id(schema: str, tenant: str, obj: SyncObject, match_key: str) -> 
     """The advisory lock id (a signed 64-bit int) of a match key in a schema's ABM store: the BLAKE2b
     (8 bytes) of its parts joined by a unit separator. Every process must give a key the same id (the
     lock is how two of them exclude each other), a rolling upgrade's old and new ones included."""
-    name = "\x1f".join(("psync-match", schema, tenant, obj.value, match_key)).encode()
-    return int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+    (lock_id,) = match_lock_ids(schema, [(tenant, obj, match_key)])
+    return lock_id
 
 
 def match_lock_ids(schema: str, keys: Iterable[tuple[str, SyncObject, str]]) -> set[int]:

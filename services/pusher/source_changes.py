@@ -12,7 +12,7 @@ from pusher.push_ledger import LedgerEntry, is_echo_of, still_held
 from schemas.envelope import CloudEvent
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
-from stream_runner.messages import Handled, IncomingMessage
+from stream_runner.messages import APPLIED, DUPLICATE, Handled, IncomingMessage
 
 Item = tuple[CloudEvent[Any], IncomingMessage]
 
@@ -41,13 +41,7 @@ class SourceChanges:
             kept = await unit.mirror.apply_changes(
                 [(t, c, key, echo) for (t, c), key, echo in zip(changes, keys, echoes, strict=True)]
             )
-        return [KEPT if one else REPEAT for one in kept]
-
-
-KEPT = Handled()
-REPEAT = Handled(duplicate=True)
-"""A change's result: it changed the mirror, or the mirror held it already (results hold no state of
-their own: one object each serves every change)."""
+        return [APPLIED if one else DUPLICATE for one in kept]
 
 
 def mirrored_key(change: SourceChange, settings: TenantSettings | None) -> str | None:
