@@ -25,12 +25,15 @@ import asyncpg
 import pytest
 
 from pipedrive_sandbox import SandboxConfig
+from pusher.results import result_message, run_finished_message, run_started_message
 from schemas.catalog import build_event
-from schemas.codec import encode_event
+from schemas.codec import decode_event, encode_event
 from schemas.events.abm_signals import CompanyRevealed
-from schemas.events.common import SyncObject
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.push import PushCompleted
+from schemas.events.sync_runs import RunCounts, RunKind
 from schemas.keys import record_key
-from schemas.topics import COMPANY_REVEALED, topics_consumed_by
+from schemas.topics import COMPANY_REVEALED, SYNC_RUNS, topics_consumed_by
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
@@ -47,7 +50,7 @@ PIPEDRIVE_POLL_S = 0.5
 # The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
 # they may have thousands of other tenants' events to get through before this test's (alone: seconds).
 WAIT_S = 240
-SANDBOXES = 4  # one per test of the module
+SANDBOXES = 5  # one per test of the module
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
@@ -410,3 +413,59 @@ async def test_settings_changes_connects_disconnects_and_key_changes_are_audited
     first = await stack.call(stack.auditlog, "GET", "/v1/audit", params={"limit": "2"})
     rest = await stack.call(stack.auditlog, "GET", "/v1/audit", params={"cursor": first["next_cursor"]})
     assert [e["id"] for e in first["data"] + rest["data"]] == [e["id"] for e in entries]
+
+
+async def test_a_retry_asked_before_a_runs_last_failed_results_arrive_waits_for_them(
+    stack: Stack, kafka_bootstrap: str
+) -> None:
+    # A push run as the pusher publishes it: its start and end on the runs topic, its records' results on
+    # the push results topic, the second failure's result held back (the topics are read independently).
+    run_id = f"push-early-{uuid.uuid4().hex[:8]}"
+    objects, now = (SyncObject.ORGANIZATION,), datetime.now(UTC)
+    started = run_started_message(stack.tenant, run_id, objects, now, RunKind.PUSH)
+    finished = run_finished_message(stack.tenant, run_id, objects, now, now, RunCounts(failed=2), 0)
+    cause = decode_event(SYNC_RUNS.name, started.value)
+    results = [
+        result_message(
+            cause,
+            PushCompleted(
+                object=SyncObject.ORGANIZATION, match_key=f"early-{n}.io", abm_id=f"acc-{n}",
+                outcome=RecordOutcome.FAILED, message="Pipedrive refused the record", run_id=run_id,
+            ),
+            time=now,
+        )
+        for n in range(2)
+    ]  # fmt: skip
+    producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+
+        async def publish(*messages: Any) -> None:
+            for m in messages:
+                await producer.send_and_wait(m.topic, m.value, key=m.key.encode())
+
+        await publish(started, results[0], finished)
+        ended = await stack.run(run_id)
+        assert (ended["status"], ended["failed"]) == ("Error", 2)
+
+        async def retry() -> tuple[int, Any]:
+            async with stack.http.post(
+                f"{stack.auditlog.url}/v1/runs/{run_id}/retry", headers=stack.headers
+            ) as response:
+                return response.status, await response.json()
+
+        one_logged = await eventually(
+            lambda: stack.entries(run_id), lambda e: len(e) == 1, within_s=WAIT_S, what="the first entry"
+        )
+        assert [e["outcome"] for e in one_logged] == ["failed"]
+        status, body = await retry()
+        assert (status, body["error"]) == (409, "results_still_arriving"), body
+        await publish(results[1])
+        await eventually(
+            lambda: stack.entries(run_id), lambda e: len(e) == 2, within_s=WAIT_S, what="both entries"
+        )
+        status, body = await retry()
+        # Past the wait: the retry is decided (the pusher takes it, or refuses the unknown ABM records).
+        assert body.get("error") != "results_still_arriving", (status, body)
+    finally:
+        await producer.stop()
