@@ -15,6 +15,12 @@ on a shared server they include the other users' work), and what PostgreSQL's st
 (`pg_statements`, when pg_stat_statements is readable). The services' logs go to
 `.state/bench/end-to-end-<process>.log`. Writes `bench-results/end-to-end.json`. Goal: >= 6,000
 records/s.
+
+The whole run is done RUNS times (3; `BENCH_E2E_RUNS`), each with a fresh stack, schemas and topics, and
+the report is the run with the median records per second, every run's figures listed beside it under
+`runs`: on a shared 2-core machine one run's figure moves by 15% with the host's other load (the same code
+gave 5,405 to 6,235 records/s within ten minutes), so a single run is a draw, and the median of three
+neither picks the best nor the worst.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from pipedrive_client import Budget, Plan
 from tenant_auth.registry import TenantRegistry
 
 ORGANIZATIONS = int(os.environ.get("BENCH_E2E_ORGANIZATIONS", "100000"))
+RUNS = int(os.environ.get("BENCH_E2E_RUNS", "3"))
 GOAL = 6_000
 API_TOKEN = "e" * 40
 DEADLINE_S = 1800.0
@@ -270,12 +277,44 @@ async def run_in_own_topics() -> dict[str, Any]:
     }
 
 
+def run_summary(figures: dict[str, Any]) -> dict[str, Any]:
+    """What the report lists of each run: its pace, its CPU per record and the machine's load."""
+    return {
+        key: figures[key]
+        for key in (
+            "records_per_second",
+            "cpu_microseconds_per_record",
+            "cpu_microseconds_per_record_by_service",
+            "infrastructure_cpu_microseconds_per_record",
+            "load_average_1m",
+        )
+    }
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose records per second is the median of the runs' (the lower middle one of an even
+    count), with every run's summary under `runs`, in the order they ran."""
+    middle = sorted(runs, key=lambda figures: figures["records_per_second"])[(len(runs) - 1) // 2]
+    return {
+        **middle,
+        "runs": [run_summary(figures) for figures in runs],
+        "figures_are": (
+            f"the median run of {len(runs)} by records_per_second (each with a fresh stack);"
+            " every run under runs"
+        ),
+    }
+
+
 def main() -> None:
-    """Run the benchmark and write its JSON result."""
-    figures = asyncio.run(run())
-    write_report("end-to-end", figures)
-    if figures["applied_by_mapper"] != ORGANIZATIONS or figures["activity_log_entries"] != ORGANIZATIONS:
-        raise SystemExit("not every organization reached the store and the activity log")
+    """Run the benchmark RUNS times and write the median run's JSON result."""
+    runs: list[dict[str, Any]] = []
+    for _ in range(RUNS):
+        figures = asyncio.run(run())
+        if figures["applied_by_mapper"] != ORGANIZATIONS or figures["activity_log_entries"] != ORGANIZATIONS:
+            write_report("end-to-end", figures)
+            raise SystemExit("not every organization reached the store and the activity log")
+        runs.append(figures)
+    write_report("end-to-end", median_run(runs))
 
 
 if __name__ == "__main__":
