@@ -42,6 +42,8 @@ from stream_runner.messages import IncomingMessage
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 BATCH = 2_000
 CALLS = ("execute", "fetch", "fetchval", "fetchrow")
+COPIES = ("copy_records_to_table", "copy_to_table")
+"""asyncpg's COPY calls, labelled by their table (their first argument)."""
 
 
 def backend_ns(pid: int) -> int:
@@ -70,7 +72,7 @@ class Spent:
             try:
                 return await original(conn, query, *args, **kwargs)
             finally:
-                label = " ".join(query.split())[:100]
+                label = f"COPY {query}" if name in COPIES else " ".join(query.split())[:100]
                 spent.server_ns[label] += backend_ns(pid) - server
                 spent.client_s[label] += time.process_time() - client
                 spent.calls[label] += 1
@@ -81,7 +83,7 @@ class Spent:
 async def measure(records: int) -> dict[str, Any]:
     tenant, schema = f"stmts{uuid.uuid4().hex[:8]}", f"bench_mapper_stmts_{uuid.uuid4().hex[:8]}"
     spent = Spent()
-    for name in CALLS:
+    for name in (*CALLS, *COPIES):
         spent.wrap(name)
     pool = await create_pool(DSN, min_size=1, max_size=1)
     try:
@@ -115,9 +117,10 @@ async def measure(records: int) -> dict[str, Any]:
     wal = None
     if statements_before is not None and statements_after is not None:
         wal = {
-            " ".join(s.query.split())[:100].replace(f"{schema}.", ""): s.wal_bytes / records
+            " ".join(s.query.split())[:100].replace(f"{schema}.", "").replace(f'"{schema}".', ""): s.wal_bytes
+            / records
             for s in pg_statements.spent(statements_before, statements_after)
-            if s.wal_bytes and f"{schema}." in s.query
+            if s.wal_bytes and (f"{schema}." in s.query or f'"{schema}".' in s.query)
         }
     return {
         "records": records,

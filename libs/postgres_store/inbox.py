@@ -114,22 +114,31 @@ async def claim_all_with_outputs(
     conn: Connection, schema: str, events: Sequence[tuple[str, str, str, Sequence[OutgoingMessage]]]
 ) -> bool:
     """`claim_events_with_outputs` for a batch that must be new as a whole: True when every event was
-    claimed; False when one was applied before, and the transaction is then aborted (a plain INSERT
-    failed on the inbox's key), so the caller must roll it back, as it does when the count falls short.
-    A plain INSERT costs PostgreSQL about a fifth less than INSERT .. ON CONFLICT DO NOTHING (no
-    speculative insertion into the key's index): the usual batch holds no repeat. An event whose row
-    another transaction holds uncommitted waits for that transaction, as with `claim_events`."""
+    claimed; False when one was applied before, and the transaction is then aborted (the COPY failed on
+    the inbox's key), so the caller must roll it back, as it does when the count falls short. The rows go
+    in with a binary COPY (`copy_records_to_table`), which fails on a key that exists (or that another
+    transaction holds uncommitted, once that one commits) exactly as a plain INSERT does, and on nothing
+    else the INSERT would not; it costs PostgreSQL less than the INSERT of the rows' JSON (no JSON to
+    parse, no function scans, the heap written several rows at a time), and an INSERT .. ON CONFLICT DO
+    NOTHING a fifth more again (a speculative insertion into the key's index): the usual batch holds no
+    repeat."""
     _require_transaction(conn, "claim_all_with_outputs")
     if not events:
         return True
     try:
-        await conn.execute(
-            f"INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs) {_CLAIMED_ROWS}",
-            *_claimed_rows(events),
+        await conn.copy_records_to_table(
+            "inbox",
+            records=[(*e[:3], saved_text(e[3])) for e in events],
+            columns=_CLAIM_COLUMNS,
+            schema_name=schema,
         )
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+_CLAIM_COLUMNS = ("tenant_id", "event_id", "topic", "outputs")
+"""The inbox columns a claim with outputs writes (`applied_at` takes its default)."""
 
 
 _CLAIMED_ROWS = (

@@ -30,6 +30,10 @@ _LINK_ROWS = (
     " FROM jsonb_array_elements($1::text::jsonb) AS r"
 )
 """Link rows (`save_links`) from their JSON parameter (`_link_rows`)."""
+_LINK_COLUMNS = (
+    "tenant_id", "object", "pipedrive_id", "abm_id", "source_update_time", "deleted_in_crm", "merged_into_id",
+)  # fmt: skip
+"""The columns of a link row, in its order (`insert_links`' COPY)."""
 
 
 def _link_rows(rows: Sequence[tuple[Any, ...]]) -> str:
@@ -247,15 +251,13 @@ class AbmStore:
         )
 
     async def insert_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """New links, none of which the batch found stored (same rows as `save_links`). A plain INSERT:
-        PostgreSQL spends about a third less on it than on the upsert (no speculative insertion). A link
-        another transaction inserted meanwhile (a push completion's) fails the batch on the key, and the
-        batch's retry finds it and applies the change to it."""
-        await self._conn.execute(
-            f"INSERT INTO {self._schema}.links (tenant_id, object, pipedrive_id, abm_id,"
-            " source_update_time, deleted_in_crm, merged_into_id)"
-            f" {_LINK_ROWS}",
-            _link_rows(rows),
+        """New links, none of which the batch found stored (same rows as `save_links`), with a binary
+        COPY. It fails where a plain INSERT would (a link another transaction inserted meanwhile, a push
+        completion's: the batch fails on the key, and the batch's retry finds it and applies the change
+        to it), and costs PostgreSQL less than one of the rows' JSON, which itself costs about a third
+        less than the upsert (no speculative insertion)."""
+        await self._conn.copy_records_to_table(
+            "links", records=rows, columns=_LINK_COLUMNS, schema_name=self._schema
         )
 
     async def repoint_associations(self, tenant: str, obj: SyncObject, merged: int, survivor: int) -> None:

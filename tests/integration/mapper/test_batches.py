@@ -9,13 +9,15 @@ import asyncpg
 import orjson
 import pytest
 
+from mapper.abm_store import AbmStore
 from mapper.bootstrap import build_handlers
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
-from schemas.events.common import SyncObject
+from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.push import PushCompleted
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES
+from schemas.topics import PUSH_RESULTS, SOURCE_CHANGES
 from stream_runner.messages import IncomingMessage
 from tests.integration.mapper.conftest import MapperHarness
 
@@ -123,3 +125,61 @@ async def test_a_batch_partly_applied_before_resends_those_results_and_applies_t
         partly.tenant,
     )
     assert len(inbox) == len(items) and all(row["outputs"] for row in inbox)
+
+
+async def test_a_link_committed_after_the_batch_loaded_fails_it_whole_and_the_retry_applies_it(
+    pg_pool: asyncpg.Pool, mapper_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch plans Pipedrive id 1 as unlinked and writes its link with COPY; meanwhile the pusher's
+    # completion links id 1 to the record it created in Pipedrive (another transaction, committed before
+    # the COPY). The COPY fails on the link's key, the batch's transaction rolls back whole (no inbox row,
+    # no record, no link of it), and the batch applied again (the runner's retry) reads the link and
+    # leaves the store and the results as if the completion had come first.
+    raced, reference = MapperHarness(pg_pool, mapper_schema), MapperHarness(pg_pool, mapper_schema)
+    handlers = build_handlers(pg_pool, mapper_schema)
+
+    async def pushed_first(harness: MapperHarness) -> None:
+        account = await harness.account("pushed.io")
+        pushed = PushCompleted(
+            object=ORG, match_key="pushed.io", outcome=RecordOutcome.UPDATED, pipedrive_id=1,
+            abm_id=account["abm_id"], run_id="auto-push-1",
+        )  # fmt: skip
+        at = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)  # before the batch's changes: they apply over it
+        subject = f"{harness.tenant}:push"
+        event = build_event(
+            pushed, tenant=harness.tenant, subject=subject, source="/itest", id_parts=(subject,), time=at
+        )
+        await harness.deliver(event, PUSH_RESULTS.name)
+
+    for harness in (raced, reference):
+        await harness.change(ORG, 90, {"name": "Pushed", "website": "pushed.io"}, at="2026-11-01T09:00:00Z")
+    await pushed_first(reference)
+    expected = await handlers.source_changed_batch(events(reference.tenant))
+
+    insert_links = AbmStore.insert_links
+    raced_once: list[bool] = []
+
+    async def completion_commits_first(store: AbmStore, rows: Any) -> None:
+        if not raced_once:
+            raced_once.append(True)
+            await pushed_first(raced)
+        await insert_links(store, rows)
+
+    monkeypatch.setattr(AbmStore, "insert_links", completion_commits_first)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await handlers.source_changed_batch(events(raced.tenant))
+    inbox = await pg_pool.fetchval(
+        f"SELECT count(*) FROM {mapper_schema}.inbox WHERE tenant_id = $1 AND topic = $2",
+        raced.tenant, SOURCE_CHANGES.name,
+    )  # fmt: skip
+    assert inbox == 1  # the change of id 90 only
+    assert [r["match_key"] for r in await raced.rows("accounts")] == ["pushed.io"]
+    assert sorted(r["pipedrive_id"] for r in await raced.rows("links")) == [1, 90]
+
+    retried = await handlers.source_changed_batch(events(raced.tenant))
+
+    assert not any(h.duplicate for h in retried)
+    assert outcomes([o for h in retried for o in h.outputs]) == outcomes(
+        [o for h in expected for o in h.outputs]
+    )
+    assert await store_of(raced) == await store_of(reference)
