@@ -70,3 +70,29 @@ def joined_ints(values: Sequence[int]) -> str:
 def utc(at: datetime) -> datetime:
     """`at` in UTC, which orjson writes exactly (a naive time taken as local, as asyncpg takes it)."""
     return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
+def copy_text(text: str) -> str:
+    """A text as one field of COPY's text format (`copy_to_table(..., format="text")`): its backslashes,
+    tabs, newlines and carriage returns escaped, so that a field never ends early and a text `\\N` is
+    not read as NULL. A text holding none of them (the usual) is returned as it is."""
+    return text.translate(_COPY_ESCAPES) if has_copy_specials(text) else text
+
+
+def has_copy_specials(text: str) -> bool:
+    """Whether the text holds a character `copy_text` escapes (four scans in C: a regular expression's
+    character class reads a long text a few times slower)."""
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
+
+
+def copy_json(value: Any) -> str:
+    """A JSON value (orjson's text, as `json_rows` writes it) as one field of COPY's text format: orjson
+    writes no raw control character (it escapes them inside strings), so only its backslashes need
+    escaping."""
+    text = orjson.dumps(value).decode()
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+COPY_NULL = "\\N"
+"""NULL in COPY's text format."""
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

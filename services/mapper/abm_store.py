@@ -13,17 +13,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from mapper.planning import StoredRecord
 from mapper.ports import LinkKey, LinkRow, RecordRow
-from postgres_store.json_rows import joined_ints, json_rows, utc
+from postgres_store.json_rows import (
+    COPY_NULL,
+    copy_json,
+    copy_text,
+    has_copy_specials,
+    joined_ints,
+    json_rows,
+    utc,
+)
 from postgres_store.pool import Connection
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 
 _RECORD = "tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm"
 """The columns of a record row as a batch loads it."""
+_RECORD_COLUMNS = ("tenant_id", "abm_id", "match_key", "is_duplicate", "fields", "deleted_in_crm")
+"""The same, as `insert_records`' COPY names them."""
 
 _LINK_ROWS = (
     "SELECT r->>0, r->>1, (r->>2)::bigint, r->>3, (r->>4)::timestamptz, (r->>5)::bool, (r->>6)::bigint"
@@ -40,6 +52,28 @@ def _link_rows(rows: Sequence[tuple[Any, ...]]) -> str:
     """Link rows as `_LINK_ROWS` reads them, each version in UTC (`json_rows`' times, as the pusher's and
     the auditlog's stores write theirs)."""
     return json_rows([(*r[:4], utc(r[4]), *r[5:]) for r in rows])
+
+
+def record_copy_text(rows: Sequence[tuple[Any, ...]]) -> memoryview:
+    """Record rows (`insert_records`') as COPY's text format: a line a row, its fields tab-separated,
+    the fields as orjson's JSON (`copy_json`), booleans as t and f, a NULL key as `\\N`, and the texts
+    escaped (`copy_text`) when one of the batch's needs it (one look at them all, C-level: a tenant, an
+    ABM id or a match key with a backslash, tab or line break is rare). A memoryview: asyncpg's
+    `copy_to_table` would take bytes for a file's path."""
+    texts = chain(map(itemgetter(0), rows), map(itemgetter(1), rows), filter(None, map(itemgetter(2), rows)))
+    if has_copy_specials("".join(texts)):
+        rows = [
+            (copy_text(t), copy_text(a), k if k is None else copy_text(k), *rest) for t, a, k, *rest in rows
+        ]
+    lines = [
+        f"{tenant}\t{abm_id}\t{COPY_NULL if key is None else key}"
+        f"\t{_COPY_BOOL[duplicate]}\t{copy_json(fields)}\t{_COPY_BOOL[deleted]}\n"
+        for tenant, abm_id, key, duplicate, fields, deleted in rows
+    ]
+    return memoryview("".join(lines).encode())
+
+
+_COPY_BOOL = {False: "f", True: "t"}
 
 
 TABLES: Mapping[SyncObject, str] = {
@@ -219,14 +253,16 @@ class AbmStore:
         return [dict(r) for r in rows]
 
     async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
-        """New records: (tenant, abm id, match key, is duplicate, fields, deleted in CRM)."""
-        await self._conn.execute(
-            f"INSERT INTO {self._schema}.{TABLES[obj]}"
-            " (tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm)"
-            " SELECT r->>0, r->>1, r->>2, (r->>3)::bool, r->4, (r->>5)::bool"
-            " FROM jsonb_array_elements($1::text::jsonb) AS r",
-            json_rows(rows),
-        )
+        """New records: (tenant, abm id, match key, is duplicate, fields, deleted in CRM), with a COPY in
+        text format (`record_copy_text`; a binary COPY would need a binary jsonb codec, and the pool's is
+        text). It fails where the plain INSERT before it failed, and cannot here: the batch holds the
+        match-key lock of every non-duplicate record it creates and read the key under it (`settle`), and
+        a new record's ABM id is derived from its Pipedrive id, whose changes only this partition's batch
+        applies (were one to fail, the batch would roll back whole and be retried, as with a link)."""
+        await self._conn.copy_to_table(
+            TABLES[obj], source=record_copy_text(rows),  # type: ignore[arg-type]  # a buffer (asyncpg's docs)
+            columns=_RECORD_COLUMNS, schema_name=self._schema, format="text",
+        )  # fmt: skip
 
     async def update_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         """Changed records: (tenant, abm id, fields, deleted in CRM) — fields as a whole, read under lock."""

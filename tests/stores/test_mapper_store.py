@@ -274,14 +274,18 @@ async def test_a_batch_writes_records_and_links_and_reads_them_back(
     )
 
 
-ODD_TEXT = ["a,b", '"q"', "back\\slash", "{x,y}", "NULL", "n", "tab\tnew\nline", "ünïcødé 🙂", "", " "]
-"""Texts a comma-joined, quoted or array-literal encoding of a batch's rows could get wrong."""
+ODD_TEXT = [
+    "a,b", '"q"', "back\\slash", "{x,y}", "NULL", "n", "tab\tnew\nline", "ünïcødé 🙂", "", " ", "\\N", "\\.",
+    "car\rriage",
+]  # fmt: skip
+"""Texts a comma-joined, quoted, array-literal or COPY-text encoding of a batch's rows could get wrong."""
 
 
 async def test_a_batch_keeps_every_value_exact(subject: StoreUnderTest, tenant: str) -> None:
-    """Rows go to PostgreSQL as one JSON parameter (`postgres_store.json_rows`): texts with commas,
-    quotes, backslashes, braces, control characters and Unicode, 64-bit ids, fields of any JSON and times
-    with microseconds and other offsets than UTC come back as written."""
+    """Rows go to PostgreSQL as one JSON parameter (`postgres_store.json_rows`), new records as COPY text
+    (`record_copy_text`), new links with binary COPY: texts with commas, quotes, backslashes, braces,
+    control characters, COPY's NULL and Unicode, 64-bit ids, fields of any JSON and times with
+    microseconds and other offsets than UTC come back as written."""
     fields = {
         "name": 'A, "B" \\ C',
         "n": 2**62 + 1,
@@ -289,6 +293,7 @@ async def test_a_batch_keeps_every_value_exact(subject: StoreUnderTest, tenant: 
         "small": 1.5e-7,
         "list": [1, "x,y", None],
         "u": "ü",
+        "ctl": "tab\tnew\nline\r\\N",
     }
     at = datetime(2026, 11, 2, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     ids = [f"id{n}{text}" for n, text in enumerate(ODD_TEXT)]
@@ -321,6 +326,21 @@ async def test_a_batch_keeps_every_value_exact(subject: StoreUnderTest, tenant: 
     assert found == {
         n: (ids[1], at + timedelta(days=1), 2**62 + 1) if n == 0 else (a, at, None) for n, a in enumerate(ids)
     }
+
+
+async def test_a_new_record_whose_whole_texts_are_special_to_copy_comes_back_as_written(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    """A text that is COPY's NULL marker or its end-of-data line as a whole field, and a NULL key."""
+    rows = [(tenant, "\\N", "\\N", False, {"\\N": "\\."}, False), (tenant, "\\.", None, True, {}, True)]
+    async with subject.store.unit() as unit:
+        await unit.records.insert_records(ORG, rows)
+        found = await unit.records.records_by_id(ORG, [(tenant, "\\N"), (tenant, "\\.")], lock=False)
+
+    assert sorted((r["abm_id"], r["match_key"], r["fields"], r["deleted_in_crm"]) for r in found) == [
+        ("\\.", None, {}, True),
+        ("\\N", "\\N", {"\\N": "\\."}, False),
+    ]
 
 
 async def test_records_pointing_to_a_merged_organization_follow_its_survivor(
