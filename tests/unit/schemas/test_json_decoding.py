@@ -7,7 +7,7 @@ alike); when the oracle refuses one, it refuses it too."""
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from schemas.codec import InvalidEvent, _validates_json, decode_document, decode
 from schemas.envelope import CloudEvent
 from schemas.events.source_changes import SourceChange
 from schemas.export import SCHEMAS_DIR
+from schemas.json_decoding import _TIMES_KEPT, _EventTimes
 from schemas.topics import RECORD_RESULTS, SOURCE_CHANGES
 
 EXAMPLE_FILES = sorted((SCHEMAS_DIR / "examples").glob("*.json"))
@@ -342,3 +343,48 @@ def test_any_value_anywhere_decodes_as_before(value: Any, number: str, where: st
         else:
             raw = with_text(document, where, text)
         assert_decodes_as_before(topic, raw)
+
+
+def test_an_event_time_is_validated_once_then_looked_up() -> None:
+    """`_EventTimes` asks its validator once per text; a text it refuses raises and is not kept."""
+    asked: list[str] = []
+
+    def validate(text: str) -> datetime:
+        asked.append(text)
+        if text == "bad":
+            raise ValueError("bad time")
+        return datetime.fromisoformat(text)
+
+    times = _EventTimes(validate)
+    first = times["2026-11-02T09:30:00+00:00"]
+    assert times["2026-11-02T09:30:00+00:00"] is first
+    assert asked == ["2026-11-02T09:30:00+00:00"]
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad time"):
+            times["bad"]
+    assert asked == ["2026-11-02T09:30:00+00:00", "bad", "bad"]
+    assert "bad" not in times
+
+
+def test_the_event_times_kept_are_bounded() -> None:
+    times = _EventTimes(datetime.fromisoformat)
+    for second in range(_TIMES_KEPT + 10):
+        text = f"2026-11-02T09:30:00.{second:06d}+00:00"
+        assert times[text] == datetime.fromisoformat(text)
+    assert 0 < len(times) <= _TIMES_KEPT
+
+
+def test_a_time_decoded_before_decodes_the_same_from_the_cache() -> None:
+    """The second decode of a time is served by the cache: the event is the oracle's all the same, its time
+    in `datetime.UTC` (an offset converted), on both topics and both paths."""
+    for document, topic in ((CHANGE, SOURCE_CHANGES.name), (RESULT, RECORD_RESULTS.name)):
+        for time in ("2026-11-02T11:30:00.5+02:00", "2026-11-02T09:30:00Z", "2026-11-02T09:30:00"):
+            raw = orjson.dumps(with_changes(document, time=time))
+            first = assert_decodes_as_before(topic, raw)
+            assert assert_decodes_as_before(topic, raw) == first
+        raw = orjson.dumps(with_changes(document, time="2026-11-02T11:30:00.5+02:00"))
+        event = decode_event(topic, raw)
+        assert event.time.tzinfo is UTC
+        assert event.time == datetime(2026, 11, 2, 9, 30, 0, 500000, tzinfo=UTC)
+        assert decode_event(topic, raw).time is event.time  # the cache's
+        assert decode_document(topic, raw).time is decode_document(topic, raw).time
