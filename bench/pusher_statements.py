@@ -11,7 +11,7 @@ schema's statements (`pg_stat_statements`). Server-side figures are the server's
 a busy machine still compares; the client's inflates with the load (printed beside it): compare
 alternating runs. Not part of `make bench`; run it as
 
-    PYTHONPATH=.:libs:services:bench python bench/pusher_statements.py [records]
+    PYTHONPATH=.:libs:services:bench python bench/pusher_statements.py [records] [batch]
 
 with DATABASE_URL set (another checkout's code: put its directories first on PYTHONPATH).
 `VARIANT_SQL` (statements run in the fresh schema after its migrations) measures a table change before
@@ -48,7 +48,7 @@ from stream_runner.messages import IncomingMessage
 from sync_rules.domains import normalize_domain
 
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
-BATCH = 2_000
+BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000
 T0 = datetime(2026, 11, 17, 7, 45, 35, tzinfo=UTC)
 WORDS = ("orbit", "mesa", "wayne", "aperture", "falcon", "polar", "quantum", "granite", "cedar", "piper")
 TLDS = ("com", "io", "de", "fr", "ee", "co.uk", "net")
@@ -127,7 +127,8 @@ async def measure(records: int) -> dict[str, Any]:
             after = await pg_statements.snapshot(pool)
             wal = None
             if before is not None and after is not None:
-                wal = sum(s.wal_bytes for s in pg_statements.spent(before, after) if f"{schema}." in s.query)
+                # the schema quoted too: asyncpg's COPY names the table as "schema"."mirror"
+                wal = sum(s.wal_bytes for s in pg_statements.spent(before, after) if schema in s.query)
             figures[run] = {
                 "pusher_cpu_us_per_record": round(client / records * 1e6, 1),
                 "backend_cpu_us_per_record": None if server is None else round(server / records * 1e6, 1),
