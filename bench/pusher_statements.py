@@ -11,7 +11,7 @@ schema's statements (`pg_stat_statements`). Server-side figures are the server's
 a busy machine still compares; the client's inflates with the load (printed beside it): compare
 alternating runs. Not part of `make bench`; run it as
 
-    PYTHONPATH=.:libs:services:bench python bench/pusher_statements.py [records] [batch]
+    PYTHONPATH=.:libs:services:bench python bench/pusher_statements.py [records] [batch] [import,redelivery]
 
 with DATABASE_URL set (another checkout's code: put its directories first on PYTHONPATH).
 `VARIANT_SQL` (statements run in the fresh schema after its migrations) measures a table change before
@@ -49,6 +49,9 @@ from sync_rules.domains import normalize_domain
 
 DSN = os.environ.get("DATABASE_URL", "postgresql://psync:psync@127.0.0.1:55432/psync")
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000
+RUNS = sys.argv[3].split(",") if len(sys.argv) > 3 else ["import", "redelivery"]
+"""The runs measured, in order: `import` alone leaves the redelivery out (a cachegrind count of the
+import's instructions per record: the difference of two record counts)."""
 T0 = datetime(2026, 11, 17, 7, 45, 35, tzinfo=UTC)
 WORDS = ("orbit", "mesa", "wayne", "aperture", "falcon", "polar", "quantum", "granite", "cedar", "piper")
 TLDS = ("com", "io", "de", "fr", "ee", "co.uk", "net")
@@ -121,7 +124,7 @@ async def measure(records: int) -> dict[str, Any]:
         normalize_domain("warm-up.example.com")  # tldextract's list loaded, as a serving process has it
         tune_garbage_collection()
         figures["load_average_1m"] = [round(os.getloadavg()[0], 1)]
-        for run in ("import", "redelivery"):
+        for run in RUNS:
             before = await pg_statements.snapshot(pool)
             client, server = await run_batches(handler, items, pid)
             after = await pg_statements.snapshot(pool)

@@ -17,7 +17,7 @@ import pytest
 from postgres_store.pool import Connection
 from pusher import mirror_store
 from pusher.bootstrap import install_tables
-from pusher.mirror_store import PostgresMirror
+from pusher.mirror_store import PostgresMirror, held_ids_sql
 from pusher.ports import MirrorChange
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
@@ -32,6 +32,9 @@ COLUMNS = (
     "object, pipedrive_id, match_key, record, update_time, deleted, merged_into_id, org_id,"
     " last_change_was_echo"
 )
+SIZE = 200
+"""The batch's versions (ids 1 to 200): more than `COPY_FROM`."""
+OUTSIDE = 1_000
 RACED = 42
 """The record another writer mirrors between the batch's read and its COPY."""
 
@@ -47,17 +50,17 @@ def version(pipedrive_id: int, at: datetime, name: str) -> SourceChange:
 
 
 def batch(tenant: str) -> list[MirrorChange]:
-    """100 versions (ids 1 to 100), every seventh marked as an echo."""
-    return [(tenant, version(n, T0, f"Batch {n}"), f"org{n}.io", n % 7 == 0) for n in range(1, 101)]
+    """`SIZE` versions (ids 1 to `SIZE`), every seventh marked as an echo."""
+    return [(tenant, version(n, T0, f"Batch {n}"), f"org{n}.io", n % 7 == 0) for n in range(1, SIZE + 1)]
 
 
 async def mirror_before(conn: Connection, schema: str, tenant: str) -> None:
     """What the mirror holds before the batch: 3 newer than the batch's version, 5 merged away, 7 the
-    batch's version already, 9 older, and 200 outside the batch."""
+    batch's version already, 9 older, and one outside the batch."""
     mirror = PostgresMirror(conn, schema)
     merged = SourceChange(
         object=ORG, pipedrive_id=5, action=ChangeAction.MERGED, update_time=T0 - timedelta(1),
-        merged_into_id=200, origin=ChangeOrigin.POLL,
+        merged_into_id=OUTSIDE, origin=ChangeOrigin.POLL,
     )  # fmt: skip
     await mirror.apply_changes(
         [
@@ -65,7 +68,7 @@ async def mirror_before(conn: Connection, schema: str, tenant: str) -> None:
             (tenant, merged, None, False),
             (tenant, version(7, T0, "Batch 7"), "org7.io", True),
             (tenant, version(9, T0 - timedelta(1), "Older"), "org9.io", False),
-            (tenant, version(200, T0, "Outside"), "org200.io", False),
+            (tenant, version(OUTSIDE, T0, "Outside"), "org1000.io", False),
         ]
     )
 
@@ -100,25 +103,47 @@ def watch_copies(
     return copies
 
 
+@pytest.mark.parametrize("held_before", [True, False], ids=["some-held", "none-held"])
 async def test_a_large_batch_leaves_the_mirror_as_the_upsert_alone_does(
-    pg_pool: asyncpg.Pool, schema: str, monkeypatch: pytest.MonkeyPatch
+    pg_pool: asyncpg.Pool, schema: str, monkeypatch: pytest.MonkeyPatch, held_before: bool
 ) -> None:
     copies = watch_copies(monkeypatch)
     kept: dict[str, list[bool]] = {}
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with pg_pool.acquire() as conn:
-        for tenant, copy_from in (("by-copy", mirror_store.COPY_FROM), ("by-upsert", 10_000)):
+        for way, copy_from in (("by-copy", mirror_store.COPY_FROM), ("by-upsert", SIZE + 1)):
+            tenant = f"{way}-{held_before}"
             monkeypatch.setattr(mirror_store, "COPY_FROM", copy_from)
             async with conn.transaction():
-                await mirror_before(conn, schema, tenant)
-                kept[tenant] = await PostgresMirror(conn, schema).apply_changes(batch(tenant))
-            rows[tenant] = await rows_of(conn, schema, tenant)
+                if held_before:
+                    await mirror_before(conn, schema, tenant)
+                kept[way] = await PostgresMirror(conn, schema).apply_changes(batch(tenant))
+            rows[way] = await rows_of(conn, schema, tenant)
 
-    assert copies == [(96, True)]  # the batch's records the mirror did not hold, once
+    not_held = SIZE - 4 if held_before else SIZE
+    assert copies == [(not_held, True)]  # the batch's records the mirror did not hold, once
     assert kept["by-copy"] == kept["by-upsert"]
-    assert [n for n, one in enumerate(kept["by-copy"], 1) if not one] == [3, 5, 7]
+    assert [n for n, one in enumerate(kept["by-copy"], 1) if not one] == ([3, 5, 7] if held_before else [])
     assert rows["by-copy"] == rows["by-upsert"]
-    assert len(rows["by-copy"]) == 101
+    assert len(rows["by-copy"]) == SIZE + held_before
+
+
+async def test_the_read_of_held_ids_probes_the_primary_key_once_an_id_without_statistics(
+    pg_pool: asyncpg.Pool, schema: str
+) -> None:
+    """A fresh mirror has no statistics: the generic plan still probes the key per id (no scan of the
+    tenant's rows), and only when a row lies between the least and the greatest id."""
+    async with pg_pool.acquire() as conn:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(
+            f"PREPARE held(text, text, text, bigint, bigint) AS {held_ids_sql(f'{schema}.mirror')}"
+        )
+        rows = await conn.fetch("EXPLAIN EXECUTE held('t', 'organization', '1,2,3', 1, 3)")
+        await conn.execute("DEALLOCATE held; RESET plan_cache_mode")
+    plan = "\n".join(row[0] for row in rows)
+
+    assert "Seq Scan" not in plan and "Bitmap" not in plan and "Hash" not in plan
+    assert "Nested Loop" in plan and plan.count("using mirror_pkey") == 2
 
 
 @pytest.mark.parametrize(
@@ -164,11 +189,13 @@ async def test_a_record_mirrored_since_the_read_fails_the_copy_and_the_upsert_wr
         rows = {row[1]: row for row in await rows_of(conn, schema, tenant)}
 
     newer = other_at > T0
-    assert copies == [(96, False)]
+    assert copies == [(SIZE - 4, False)]
     assert [n for n, one in enumerate(kept, 1) if not one] == [3, 5, 7] + ([RACED] if newer else [])
-    assert len(rows) == 101
+    assert len(rows) == SIZE + 1
     theirs = '{"id":42,"name":"Other"}'
     ours = '{"id":42,"name":"Batch 42","website":"org42.io","org_id":42}'
     assert rows[RACED][3] == (theirs if newer else ours)
     holding_the_batch_s = [n for n, row in rows.items() if row[3] is not None and '"Batch ' in row[3]]
-    assert holding_the_batch_s == [n for n in range(1, 101) if n not in (3, 5) and (n != RACED or not newer)]
+    assert holding_the_batch_s == [
+        n for n in range(1, SIZE + 1) if n not in (3, 5) and (n != RACED or not newer)
+    ]
