@@ -21,8 +21,9 @@ from schemas.events.source_changes import ChangeAction
 RecordKey = tuple[str, str, int]
 """(tenant, object, Pipedrive id) as the table holds them."""
 
-_Version = tuple[str, str, int, str | None, Mapping[str, Any], datetime, bool]
-"""One record version to mirror: (tenant, object, Pipedrive id, match key, record, update time, echo)."""
+MirrorRow = tuple[str, str, int, str | None, str, datetime, bool, int | None, bool]
+"""One record version as the mirror holds it, in `MIRROR_COLUMNS`' order (what the COPY takes): tenant,
+object, Pipedrive id, match key, the record's JSON text, update time, deleted, organization, echo."""
 
 
 class PostgresMirror:
@@ -36,32 +37,37 @@ class PostgresMirror:
     async def apply_changes(self, changes: Sequence[MirrorChange]) -> list[bool]:
         """Mirror source changes in order, each kept unless a newer version is mirrored (a version is
         never kept over a merge) or the mirror holds it already: per round of distinct records
-        (`rounds_by_key`), one statement for the versions and one for the deletes and merges; one flag
-        per change, True when it changed the mirror."""
+        (`rounds_by_key`), the versions' write (`_write_versions`) and one statement for the deletes and
+        merges; one flag per change, True when it changed the mirror."""
         kept = [False] * len(changes)
-        keys = [(t, c.object.value, c.pipedrive_id) for t, c, _, _ in changes]
+        keys = [(t, str(c.object), c.pipedrive_id) for t, c, _, _ in changes]  # StrEnum: its own text
         for positions in rounds_by_key(keys):
-            versions: list[_Version] = []
-            gone: list[MirrorChange] = []
+            rows: list[MirrorRow] = []
+            row_positions: list[int] = []
+            gone_positions: list[int] = []
             for i in positions:
                 tenant, change, match_key, echo = changes[i]
                 record = change.record
                 if record is not None and change.action is ChangeAction.UPSERTED:
-                    versions.append(
-                        (tenant, keys[i][1], change.pipedrive_id, match_key, record, change.update_time, echo)
+                    obj, pipedrive_id = keys[i][1], change.pipedrive_id
+                    rows.append(
+                        mirror_row(tenant, obj, pipedrive_id, match_key, record, change.update_time, echo)
                     )
+                    row_positions.append(i)
                 else:
-                    gone.append(changes[i])
-            written = await self._write_versions(versions) if versions else set()
-            if gone:
-                written |= await self._mark_gone_many(gone)
-            for i in positions:
-                kept[i] = keys[i] in written
+                    gone_positions.append(i)
+            if rows:
+                for i, written in zip(row_positions, await self._write_versions(rows), strict=True):
+                    kept[i] = written
+            if gone_positions:
+                marked = await self._mark_gone_many([changes[i] for i in gone_positions])
+                for i in gone_positions:
+                    kept[i] = keys[i] in marked
         return kept
 
-    async def _write_versions(self, versions: Sequence[_Version]) -> set[RecordKey]:
+    async def _write_versions(self, rows: Sequence[MirrorRow]) -> list[bool]:
         """Mirror record versions, each unless a newer version or a merge is mirrored, or the row holds
-        this version already; the keys of those written.
+        this version already; one flag per row, True when it was written.
 
         A batch of `COPY_FROM` or more (an import's) is split by one read of the keys the mirror holds
         (`_held_keys`): the versions of records it does not hold go in with COPY (binary), every row of
@@ -70,36 +76,38 @@ class PostgresMirror:
         open: the COPY waits for it) fails the COPY on the key: it is undone (its own savepoint) and the
         upsert writes every version of the batch, as it does a small batch, so each is kept or not as
         the version guard says, never twice."""
-        if len(versions) < COPY_FROM:
-            return await self._upsert_versions(versions)
-        held = await self._held_keys(versions)
-        new: list[_Version] = []
-        known: list[_Version] = []
-        for version in versions:
-            (known if version[:3] in held else new).append(version)
-        if len(new) < COPY_FROM:
-            return await self._upsert_versions(versions)
+        if len(rows) >= COPY_FROM:
+            held = await self._held_keys(rows)
+            new = [row for row in rows if row[:3] not in held] if held else rows
+            if len(new) >= COPY_FROM and await self._copied(new):
+                if not held:
+                    return [True] * len(rows)
+                known = await self._upsert_versions([row for row in rows if row[:3] in held])
+                return [row[:3] not in held or row[:3] in known for row in rows]
+        written = await self._upsert_versions(rows)
+        return [row[:3] in written for row in rows]
+
+    async def _copied(self, rows: Sequence[MirrorRow]) -> bool:
+        """COPY rows of records the mirror held none of at its read; False, the COPY undone, when one was
+        mirrored since (the key's unique violation)."""
         try:
-            async with self._conn.transaction():
+            async with self._conn.transaction():  # a savepoint inside the unit's transaction
                 await self._conn.copy_records_to_table(
-                    "mirror", records=mirror_records(new), columns=MIRROR_COLUMNS, schema_name=self._schema
+                    "mirror", records=rows, columns=MIRROR_COLUMNS, schema_name=self._schema
                 )
         except asyncpg.UniqueViolationError:
-            return await self._upsert_versions(versions)  # one was mirrored since the read
-        written = {version[:3] for version in new}
-        if known:
-            written |= await self._upsert_versions(known)
-        return written
+            return False
+        return True
 
-    async def _held_keys(self, versions: Sequence[_Version]) -> set[RecordKey]:
-        """The keys of `versions` the mirror holds a row for, per tenant and object one statement: when
+    async def _held_keys(self, rows: Sequence[MirrorRow]) -> set[RecordKey]:
+        """The keys of `rows` the mirror holds a row for, per tenant and object one statement: when
         the mirror holds no row between the least and the greatest of the ids (one probe of the primary
         key: an import's batch of new records), none; otherwise the primary key probed once an id
         (`LATERAL ... LIMIT 1`: the planner keeps that nested loop without the table's statistics, which a
         fresh mirror has none of, where it read `= ANY` or a join as a scan of the tenant's rows), about
         1.4 to 1.7 us of backend CPU an id."""
         ids: dict[tuple[str, str], list[int]] = {}
-        for tenant, obj, pipedrive_id, *_ in versions:
+        for tenant, obj, pipedrive_id, _, _, _, _, _, _ in rows:  # no `*_`: a list per row
             ids.setdefault((tenant, obj), []).append(pipedrive_id)
         held: set[RecordKey] = set()
         for (tenant, obj), group in ids.items():
@@ -110,7 +118,7 @@ class PostgresMirror:
                 held.update((tenant, obj, pipedrive_id) for pipedrive_id in found)
         return held
 
-    async def _upsert_versions(self, versions: Sequence[_Version]) -> set[RecordKey]:
+    async def _upsert_versions(self, rows: Sequence[MirrorRow]) -> set[RecordKey]:
         """Mirror record versions (the one statement that does), each unless a newer version or a merge
         is mirrored, or the row holds this version already (an unchanged row is not written again: no new
         row version, no index entries, no WAL but the row lock's); the keys of those written.
@@ -121,8 +129,8 @@ class PostgresMirror:
         asyncpg its per-element checks), each kept as text: parsed into jsonb, as one with the rows or one
         by one, they cost the server about 12 us a record, two fifths of the statement (measured on
         2,000 sandbox organizations a statement)."""
-        rows_json, records = versions_json(versions)
-        row = await self._conn.fetchrow(
+        rows_json, records = versions_json(rows)
+        written = await self._conn.fetchrow(
             f"WITH written AS (INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key,"
             " record, update_time, deleted, org_id, last_change_was_echo)"
             " SELECT v->>0, v->>1, (v->>2)::bigint, v->>3, r, (v->>4)::timestamptz, (v->>5)::boolean,"
@@ -141,7 +149,7 @@ class PostgresMirror:
             " array_agg(pipedrive_id) AS ids FROM written",
             rows_json, records,
         )  # fmt: skip
-        return written_keys(row)
+        return written_keys(written)
 
     async def _mark_gone_many(self, changes: Sequence[MirrorChange]) -> set[RecordKey]:
         rows = await self._conn.fetch(
@@ -171,8 +179,8 @@ class PostgresMirror:
         echo: bool = False,
     ) -> bool:
         """Mirror one record version (older versions than the mirrored one are ignored)."""
-        version = (tenant, obj.value, pipedrive_id, match_key, record, update_time, echo)
-        return bool(await self._write_versions([version]))
+        row = mirror_row(tenant, str(obj), pipedrive_id, match_key, record, update_time, echo)
+        return (await self._write_versions([row]))[0]
 
     async def by_id(self, tenant: str, obj: SyncObject, pipedrive_id: int) -> PipedriveRecord | None:
         """The mirrored record with this id (deleted ones included), or None."""
@@ -246,22 +254,26 @@ def held_ids_sql(table: str) -> str:
     )
 
 
-def versions_json(versions: Sequence[_Version]) -> tuple[str, str]:
-    """The mirror rows of `versions` as one JSON array of arrays (the insert's column order without the
-    record, `postgres_store.json_rows`; the update time in UTC), and their records' JSON texts as one text
-    (`joined_texts`)."""
-    dumps = orjson.dumps
-    rows = []
-    records = []
-    for tenant, obj, pipedrive_id, match_key, record, update_time, echo in versions:
-        rows.append(
-            (
-                tenant, obj, pipedrive_id, match_key, utc(update_time), bool(record.get("is_deleted")),
-                org_id_of(record), echo,
-            )
-        )  # fmt: skip
-        records.append(dumps(record).decode())
-    return json_rows(rows), joined_texts(records)
+def mirror_row(
+    tenant: str, obj: str, pipedrive_id: int, match_key: str | None, record: Mapping[str, Any],
+    update_time: datetime, echo: bool,
+) -> MirrorRow:  # fmt: skip
+    """A record version as the mirror holds it: the record as the JSON text orjson writes (kept as text:
+    `versions_json`), deleted as the record says, the organization it belongs to (`org_id_of`)."""
+    return (
+        tenant, obj, pipedrive_id, match_key, orjson.dumps(record).decode(), update_time,
+        bool(record.get("is_deleted")), org_id_of(record), echo,
+    )  # fmt: skip
+
+
+def versions_json(rows: Sequence[MirrorRow]) -> tuple[str, str]:
+    """The mirror rows as the upsert takes them: the columns but the record as one JSON array of arrays
+    (the insert's column order, `postgres_store.json_rows`; the update time in UTC), and the records' JSON
+    texts as one text (`joined_texts`)."""
+    return (
+        json_rows([(t, o, p, k, utc(u), d, g, e) for t, o, p, k, _, u, d, g, e in rows]),
+        joined_texts([row[4] for row in rows]),
+    )
 
 
 MIRROR_COLUMNS = (
@@ -272,16 +284,6 @@ COPY_FROM = 128
 """The fewest versions (and new ones among them) a round copies: below it the read and the COPY's round
 trips (the read, the savepoint and its release, the COPY's two) cost more than the upsert's work they
 spare."""
-
-
-def mirror_records(versions: Sequence[_Version]) -> list[tuple[Any, ...]]:
-    """The mirror rows of `versions` as `copy_records_to_table` takes them (`MIRROR_COLUMNS`' order)."""
-    dumps = orjson.dumps
-    return [
-        (tenant, obj, pipedrive_id, match_key, dumps(record).decode(), update_time,
-         bool(record.get("is_deleted")), org_id_of(record), echo)
-        for tenant, obj, pipedrive_id, match_key, record, update_time, echo in versions
-    ]  # fmt: skip
 
 
 def written_keys(row: Any) -> set[RecordKey]:
