@@ -32,6 +32,9 @@ class TenantMismatch(InvalidEvent):
 
 def check_key_tenant(topic: str, key: bytes | None, event: CloudEvent[Any]) -> None:
     """Raise TenantMismatch unless the message's key belongs to the event's tenant."""
+    tenant = event.tenantid
+    if key is not None and tenant.isascii() and key.partition(b":")[0] == tenant.encode():
+        return  # the key's bytes before its first `:` are the tenant's (the check below, without decoding)
     if key is None:
         raise TenantMismatch(topic, f"no key: tenantid {event.tenantid!r} cannot be checked against one")
     claimed = tenant_of_key(key.decode("utf-8", errors="replace"))

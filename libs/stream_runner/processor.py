@@ -210,10 +210,10 @@ class MessageProcessor:
         """
         repeats = await self._known_repeats(messages, stop) if self._looking_for_repeats else {}
         decode = self._decode
-        decoded: list[CloudEvent[Any] | InvalidEvent | KnownRepeat] = (
+        decoded: Sequence[CloudEvent[Any] | InvalidEvent | KnownRepeat] = (
             [repeats.get(i) or decode(m) for i, m in enumerate(messages)]
             if repeats
-            else [decode(m) for m in messages]
+            else self._decode_all(messages)
         )
         results: list[Processed] = []
         start = 0
@@ -340,13 +340,22 @@ class MessageProcessor:
     def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
         """The event, or why it cannot be applied: it breaks its contract or claims a tenant its key
         does not belong to (both go to the DLQ)."""
-        try:
-            topic = self._topic_contracts.get(message.topic, message.topic)
-            event = decode_event(topic, message.value)
-            check_key_tenant(message.topic, message.key, event)
-            return event
-        except InvalidEvent as exc:
-            return exc
+        return self._decode_all((message,))[0]
+
+    def _decode_all(self, messages: Sequence[IncomingMessage]) -> list[CloudEvent[Any] | InvalidEvent]:
+        """`_decode` of each message, in one loop (a Python frame less per message)."""
+        contracts = self._topic_contracts
+        decoded: list[CloudEvent[Any] | InvalidEvent] = []
+        for message in messages:
+            topic = message.topic
+            try:
+                event = decode_event(contracts.get(topic, topic), message.value)
+                check_key_tenant(topic, message.key, event)
+            except InvalidEvent as exc:
+                decoded.append(exc)
+            else:
+                decoded.append(event)
+        return decoded
 
     def _batchable(self, decoded: CloudEvent[Any] | InvalidEvent | KnownRepeat) -> bool:
         return isinstance(decoded, CloudEvent) and decoded.type in self._batch_handlers
