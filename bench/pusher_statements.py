@@ -16,12 +16,20 @@ alternating runs. Not part of `make bench`; run it as
 with DATABASE_URL set (another checkout's code: put its directories first on PYTHONPATH).
 `VARIANT_SQL` (statements run in the fresh schema after its migrations) measures a table change before
 writing its migration.
+
+`MIRROR_AGAINST=<another mirror_store.py>` measures the mirror's write alone instead, two implementations
+in this one process: this checkout's `PostgresMirror.apply_changes` and the other file's (loaded as a
+module of its own beside this checkout's `pusher` package), each on a fresh schema and a connection of
+its own, handed the import's batches in turn (which goes first alternates batch by batch), for
+`MIRROR_ROUNDS` imports (3); per record, each one's client CPU and its backend's. Interleaved so, the
+pair shares the machine's load, which moves separate runs by more than a change of a few µs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import os
 import sys
 import time
@@ -35,7 +43,9 @@ import pg_statements
 from pipedrive_sandbox.seed import FastRandom, messy_website
 from postgres_store.pool import create_pool
 from pusher.bootstrap import install_tables
-from pusher.source_changes import SourceChanges
+from pusher.mirror_store import PostgresMirror
+from pusher.ports import MirrorChange
+from pusher.source_changes import SourceChanges, mirrored_key
 from pusher.store import PostgresPusherStore
 from schemas.catalog import build_event
 from schemas.codec import decode_event, encode_event
@@ -147,5 +157,61 @@ async def measure(records: int) -> dict[str, Any]:
     return figures
 
 
+async def compare_mirrors(records: int, against: str) -> dict[str, Any]:
+    """Client and backend CPU per record of two mirror implementations, interleaved batch by batch."""
+    spec = importlib.util.spec_from_file_location("mirror_against", against)
+    assert spec is not None and spec.loader is not None
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    mirrors = {"this": PostgresMirror, "against": other.PostgresMirror}
+    rounds = int(os.environ.get("MIRROR_ROUNDS", "3"))
+    rng = FastRandom(16)
+    changes: list[MirrorChange] = []
+    for n in range(1, records + 1):
+        change = item("pm", organization(rng, n))[0].data
+        changes.append(("pm", change, mirrored_key(change, None), False))
+    spent = {name: [0.0, 0.0] for name in mirrors}
+    pool = await create_pool(DSN, min_size=2, max_size=2)
+    schemas: list[str] = []
+    figures: dict[str, Any] = {"records": records * rounds, "load_average_1m": [round(os.getloadavg()[0], 1)]}
+    try:
+        tune_garbage_collection()
+        for round_number in range(rounds):
+            on: dict[str, tuple[Any, str, int]] = {}
+            for name in mirrors:
+                schemas.append(f"bench_pusher_mirror_{uuid.uuid4().hex[:8]}")
+                await install_tables(pool, schemas[-1])
+                conn = await pool.acquire()
+                on[name] = (conn, schemas[-1], await conn.fetchval("SELECT pg_backend_pid()"))
+            gc.collect()
+            for number, start in enumerate(range(0, records, BATCH)):
+                order = list(mirrors) if (number + round_number) % 2 == 0 else list(mirrors)[::-1]
+                for name in order:
+                    conn, schema, pid = on[name]
+                    server, client = backend_ns(pid), time.process_time()
+                    async with conn.transaction():
+                        await mirrors[name](conn, schema).apply_changes(changes[start : start + BATCH])
+                    client, after = time.process_time() - client, backend_ns(pid)
+                    spent[name][0] += client
+                    spent[name][1] += 0.0 if server is None or after is None else (after - server) / 1e9
+            for conn, _, _ in on.values():
+                await pool.release(conn)
+    finally:
+        for schema in schemas:
+            await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+    figures["load_average_1m"].append(round(os.getloadavg()[0], 1))
+    for name, (client_s, server_s) in spent.items():
+        figures[name] = {
+            "pusher_cpu_us_per_record": round(client_s / (records * rounds) * 1e6, 2),
+            "backend_cpu_us_per_record": round(server_s / (records * rounds) * 1e6, 2),
+        }
+    return figures
+
+
 if __name__ == "__main__":
-    print(asyncio.run(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)), flush=True)
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    if against := os.environ.get("MIRROR_AGAINST"):
+        print(asyncio.run(compare_mirrors(count, against)), flush=True)
+    else:
+        print(asyncio.run(measure(count)), flush=True)
