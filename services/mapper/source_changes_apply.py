@@ -66,7 +66,7 @@ MatchLock = tuple[str, SyncObject, str]
 """A match key of one object in one tenant, as locked for the transaction of a batch."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
     tenant: str
     obj: SyncObject
@@ -82,7 +82,7 @@ class _Record:
         return StoredRecord(self.abm_id, self.fields, self.deleted_in_crm)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Link:
     abm_id: str
     version: datetime
@@ -183,8 +183,9 @@ class BatchView:
         if plan.abm_id is None:
             return
         if plan.kind is PlanKind.CREATE:
+            # The plan's fields as they are: a record's fields are replaced (`_update`), never changed.
             record = _Record(
-                tenant, obj, plan.abm_id, plan.match_key, plan.duplicate, dict(plan.fields), False, True
+                tenant, obj, plan.abm_id, plan.match_key, plan.duplicate, plan.fields, False, True
             )
             self.records[(tenant, obj, plan.abm_id)] = record
             if plan.match_key is not None and not plan.duplicate:
@@ -217,12 +218,13 @@ class BatchView:
         self, tenant: str, obj: SyncObject, pipedrive_id: int, abm_id: str, version: datetime,
         *, deleted: bool = False, merged_into: int | None = None,
     ) -> None:  # fmt: skip
-        current = self.links.get((tenant, obj, pipedrive_id))
-        newest = max(version, current.version) if current else version
-        in_store = current.in_store if current else False
-        self.links[(tenant, obj, pipedrive_id)] = _Link(
-            abm_id, newest, deleted, merged_into, dirty=True, in_store=in_store
-        )
+        key = (tenant, obj, pipedrive_id)
+        current = self.links.get(key)
+        if current is None:
+            self.links[key] = _Link(abm_id, version, deleted, merged_into, True, False)
+        else:
+            newest = max(version, current.version)
+            self.links[key] = _Link(abm_id, newest, deleted, merged_into, True, current.in_store)
 
 
 def looks_up_key(change: SourceChange, *, linked: bool) -> bool:
