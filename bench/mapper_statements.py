@@ -2,9 +2,10 @@
 
 The bench's organization changes (`bench_mapper_apply.change`) are decoded, then applied through the
 mapper's own handlers (`source_changed_batch`, batches of 2,000 as the consumer hands them over) on a
-fresh schema. Each statement's backend CPU is read from its backend's `/proc/<pid>/schedstat` before and
-after it (so only when PostgreSQL runs on this machine), its client CPU (asyncpg's side of the call) from
-this process's, its WAL from `pg_stat_statements`. Figures are per record applied: the server's own CPU
+fresh schema. Each statement's backend CPU (asyncpg's COPY calls too, labelled `COPY <table>`) is read
+from its backend's `/proc/<pid>/schedstat` before and after it (so only when PostgreSQL runs on this
+machine), its client CPU (asyncpg's side of the call) from this process's, its WAL from
+`pg_stat_statements`. Figures are per record applied: the server's own CPU
 and WAL, so a figure taken on a busy machine still compares (the load is printed beside it; compare
 alternating runs). Not part of `make bench`; run it as
 
