@@ -82,4 +82,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
     def _time_is_aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("time must carry a timezone (RFC 3339)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:30:00+01:00: before year 1 in UTC
+            raise ValueError("time must fall within the years 1 to 9999 in UTC") from exc

@@ -388,3 +388,16 @@ def test_a_time_decoded_before_decodes_the_same_from_the_cache() -> None:
         assert event.time == datetime(2026, 11, 2, 9, 30, 0, 500000, tzinfo=UTC)
         assert decode_event(topic, raw).time is event.time  # the cache's
         assert decode_document(topic, raw).time is decode_document(topic, raw).time
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_beyond_the_years_in_utc_is_an_invalid_event(time: str) -> None:
+    """Its conversion to UTC overflowed: an OverflowError out of the decode stopped the consumer at the
+    message, again after every restart. Now it is invalid, and the runner dead-letters it."""
+    for document, topic in ((CHANGE, SOURCE_CHANGES.name), (RESULT, RECORD_RESULTS.name)):
+        raw = orjson.dumps(with_changes(document, time=time))
+        with pytest.raises(
+            InvalidEvent, match="time: Value error, time must fall within the years 1 to 9999"
+        ):
+            decode_event(topic, raw)
+        assert_decodes_as_before(topic, raw)

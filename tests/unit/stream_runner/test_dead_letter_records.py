@@ -105,3 +105,32 @@ async def test_an_event_whose_tenant_is_not_its_keys_is_dead_lettered_unapplied(
         b"tenantid 'acme' disagrees with the tenant of the key, 'globex'" in reasons[0]["dlq.error.message"]
     )
     assert b"no key" in reasons[1]["dlq.error.message"]
+
+
+async def test_an_event_whose_time_overflows_in_utc_is_dead_lettered_and_the_batch_goes_on() -> None:
+    """Its conversion to UTC overflowed: the error stopped the consumer at that message (and again after
+    every restart); now the event is invalid, dead-lettered, and the rest of the batch applied."""
+    applied: list[str] = []
+
+    async def apply(items: Sequence[Item]) -> list[Handled]:
+        applied.extend(event.data.run_id for event, _ in items)
+        return [Handled() for _ in items]
+
+    sender = SentMessages()
+    processor = MessageProcessor(
+        "itest", {}, sender, RunnerMetrics(CollectorRegistry()), batch_handlers={"psync.run.started": apply}
+    )
+    early = message("early", 2)
+    assert early.value is not None
+    value = early.value.replace(b'"time":"2026-11-01T00:00:00Z"', b'"time":"0001-01-01T00:30:00+01:00"')
+    assert value != early.value
+
+    processed = await processor.process_batch(
+        [message("good-1", 1), early._replace(value=value), message("good-2", 3)], asyncio.Event()
+    )
+
+    assert [p.outcome for p in processed] == ["applied", "dead_lettered", "applied"]
+    assert applied == ["good-1", "good-2"]
+    [letter] = sender.sent
+    assert letter.topic == dlq_topic_name("itest")
+    assert b"time must fall within the years 1 to 9999 in UTC" in dict(letter.headers)["dlq.error.message"]
