@@ -73,7 +73,7 @@ def owner_of(query: str, schemas: Mapping[str, str], own_queries: Mapping[str, s
         if query.startswith(start):
             return owner
     for service, schema in schemas.items():
-        if f"{schema}." in query:
+        if f"{schema}." in query or f'"{schema}".' in query:  # a COPY's table as asyncpg quotes it
             return service
     return "other"
 
@@ -114,5 +114,5 @@ def report(
 def _shortened(query: str, schemas: Mapping[str, str], length: int = 160) -> str:
     text = " ".join(query.split())
     for service, schema in schemas.items():
-        text = text.replace(f"{schema}.", f"<{service}>.")
+        text = text.replace(f'"{schema}".', f"<{service}>.").replace(f"{schema}.", f"<{service}>.")
     return text[:length]
