@@ -133,6 +133,14 @@ def _suffix_trie() -> "tldextract.tldextract._PublicSuffixListTLDExtractor":
     return _public_suffix_extractor()._get_tld_extractor()
 
 
+def load_public_suffix_list() -> None:
+    """Load the Public Suffix List now (import tldextract, read its snapshot, build the suffix trie:
+    0.14 to 0.16 s of CPU on a quiet machine) instead of at the first domain normalized. A service that
+    normalizes domains in its handlers calls it while it starts, so the first batch it applies does not
+    wait for it."""
+    _suffix_trie()
+
+
 def try_normalize_domain(value: str | None, *, keep_subdomains: bool = False) -> str | None:
     """Return :func:`normalize_domain` of ``value``, or None when it is empty or not a usable domain."""
     if value is None or not value.strip():

@@ -28,6 +28,7 @@ from service_runtime.skeleton import (
     run_service_process,
 )
 from settings_replica.replica import SettingsReplica
+from sync_rules.domains import load_public_suffix_list
 from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
 
@@ -67,6 +68,7 @@ async def assemble(settings: MapperSettings, infrastructure: Infrastructure) -> 
     """The mapper's handlers and its API (audiences, import plans) on the skeleton's infrastructure."""
     pool, schema = infrastructure.pool, settings.db_schema
     handlers = build_handlers(pool, schema)
+    load_public_suffix_list()  # match keys: loaded while starting, not by the first batch
     tenants = TenantRegistry(pool)
     await tenants.install()
     app = tenant_api_app(tenants)

@@ -42,6 +42,7 @@ from service_runtime.skeleton import (
     run_service_process,
 )
 from settings_replica.replica import SettingsReplica
+from sync_rules.domains import load_public_suffix_list
 from tenant_auth.middleware import tenant_api_app
 from tenant_auth.registry import TenantRegistry
 
@@ -112,6 +113,7 @@ async def assemble(
     auto-push windows, reporting what is parked), with the Pipedrive client they share."""
     pool, producer, schema = infrastructure.pool, infrastructure.kafka, settings.db_schema
     await install_schema(pool, settings.pipedrive.client_schema)
+    load_public_suffix_list()  # match keys: loaded while starting, not by the first batch
     register_pipedrive_metrics(infrastructure.registry)
     async with aiohttp.ClientSession() as session:
         clients = PipedriveClientFactory.from_settings(

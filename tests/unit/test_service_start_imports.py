@@ -71,3 +71,17 @@ def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["jane.doe@gmail.com", "None"]
+
+
+def test_the_public_suffix_list_loaded_while_starting_leaves_nothing_for_the_first_domain() -> None:
+    # The mapper and the pusher call load_public_suffix_list while they assemble (before they serve).
+    code = (
+        "import sys\n"
+        "from sync_rules import domains\n"
+        "domains.load_public_suffix_list()\n"
+        "loaded = set(sys.modules)\n"
+        "print(domains._suffix_trie.cache_info().currsize, domains.normalize_domain('https://www.Acme.co.uk/x'))\n"
+        "print(sorted(set(sys.modules) - loaded))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["1 acme.co.uk", "[]"], done.stdout
