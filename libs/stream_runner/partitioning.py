@@ -9,15 +9,18 @@ hash (a unit test compares them on keys of every length up to 64 and on random o
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 _SEED = 0x9747B28C
 _WORDS: dict[int, struct.Struct] = {}
-_STATES: dict[tuple[int, bytes], int] = {}
-"""The hash state after a key's leading words, per (key length, leading words); at most `_MAX_STATES`."""
+_STATES: dict[int, dict[bytes, int]] = {}
+"""Per key length, the hash state after a key's leading words (all but its last two whole words); at most
+`_MAX_STATES` in all."""
 _MAX_STATES = 4096
 _TWO_WORDS = struct.Struct("<2I")
+_held = 0
 
 
 def _words(count: int) -> struct.Struct:
@@ -28,41 +31,58 @@ def _words(count: int) -> struct.Struct:
 
 
 def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash of `data` (unsigned 32 bits, as `aiokafka.partitioner.murmur2` returns it).
+    """Kafka's murmur2 hash of `data` (unsigned 32 bits, as `aiokafka.partitioner.murmur2` returns it)."""
+    return murmur2_all((data,))[0]
 
-    The hash runs through the key's words in order, so keys that share their leading words (a tenant's
-    record keys, `tenant:object:id`) share the state after them: it is kept per (length, leading words)
+
+def murmur2_all(keys: Iterable[bytes]) -> list[int]:
+    """Kafka's murmur2 hash of each key, in order (`murmur2` of each: one loop, without a call per key).
+
+    The hash runs through a key's words in order, so keys that share their leading words (a tenant's
+    record keys, `tenant:object:id`) share the state after them: it is kept per length and leading words
     for all but the last two whole words, and only those and the tail are mixed per key.
     """
-    length = len(data)
-    whole = length & ~3
-    shared = whole - 8
-    if shared >= 8:
-        state = (length, data[:shared])
-        h = _STATES.get(state)
-        if h is None:
-            h = _mixed(_SEED ^ length, data, 0, shared >> 2)
-            if len(_STATES) >= _MAX_STATES:
-                _STATES.clear()
-            _STATES[state] = h
-        # The last two words, mixed in line (a call and a loop per key otherwise).
-        k1, k2 = _TWO_WORDS.unpack_from(data, shared)
-        k1 = (k1 * _M) & _MASK
-        k2 = (k2 * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ (((k1 ^ (k1 >> 24)) * _M) & _MASK)
-        h = ((h * _M) & _MASK) ^ (((k2 ^ (k2 >> 24)) * _M) & _MASK)
-    else:
-        h = _mixed(_SEED ^ length, data, 0, whole >> 2)
-    rest = length - whole
-    if rest:
-        if rest == 3:
-            h ^= data[whole + 2] << 16
-        if rest >= 2:
-            h ^= data[whole + 1] << 8
-        h = ((h ^ data[whole]) * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    return h ^ (h >> 15)
+    global _held
+    m, mask, states, two_words = _M, _MASK, _STATES, _TWO_WORDS.unpack_from
+    hashes: list[int] = []
+    append = hashes.append
+    for data in keys:
+        length = len(data)
+        whole = length & ~3
+        shared = whole - 8
+        if shared >= 8:
+            of_length = states.get(length)
+            if of_length is None:
+                of_length = states[length] = {}
+            leading = data[:shared]
+            h = of_length.get(leading)
+            if h is None:
+                if _held >= _MAX_STATES:
+                    states.clear()
+                    of_length = states[length] = {}
+                    _held = 0
+                h = of_length[leading] = _mixed(_SEED ^ length, data, 0, shared >> 2)
+                _held += 1
+            # The last two words, mixed in line (each word's product masked once after the xor: the
+            # same low 32 bits).
+            k1, k2 = two_words(data, shared)
+            k1 = (k1 * m) & mask
+            k2 = (k2 * m) & mask
+            h = ((h * m) ^ ((k1 ^ (k1 >> 24)) * m)) & mask
+            h = ((h * m) ^ ((k2 ^ (k2 >> 24)) * m)) & mask
+        else:
+            h = _mixed(_SEED ^ length, data, 0, whole >> 2)
+        rest = length - whole
+        if rest:
+            if rest == 3:
+                h ^= data[whole + 2] << 16
+            if rest >= 2:
+                h ^= data[whole + 1] << 8
+            h = ((h ^ data[whole]) * m) & mask
+        h ^= h >> 13
+        h = (h * m) & mask
+        append(h ^ (h >> 15))
+    return hashes
 
 
 def _mixed(h: int, data: bytes, offset: int, words: int) -> int:
@@ -76,4 +96,9 @@ def _mixed(h: int, data: bytes, offset: int, words: int) -> int:
 
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition of a message with this key among `partitions`."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return partitions_of((key,), partitions)[0]
+
+
+def partitions_of(keys: Iterable[bytes], partitions: int) -> list[int]:
+    """The partition of a message with each of these keys among `partitions`, in order."""
+    return [(h & 0x7FFFFFFF) % partitions for h in murmur2_all(keys)]

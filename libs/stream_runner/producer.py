@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from stream_runner.messages import OutgoingMessage
 from stream_runner.namespace import TopicNamespace
-from stream_runner.partitioning import partition_of
+from stream_runner.partitioning import partitions_of
 
 Delivery = asyncio.Future[object]
 """Resolves when the broker acknowledged one produced message (raises if it never will)."""
@@ -72,21 +72,37 @@ class EventProducer:
     async def _by_partition(
         self, messages: Sequence[OutgoingMessage]
     ) -> dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]]:
-        """The messages by (the cluster's topic, partition)."""
-        topics: dict[str, tuple[str, int]] = {}  # logical topic: the cluster's, and its partition count
+        """The messages by (the cluster's topic, partition); the keys of a topic's messages hashed in one
+        go (`partitions_of`)."""
+        keys = [message.key.encode() for message in messages]
+        names = {message.topic for message in messages}
+        topics: dict[str, str] = {}  # logical topic: the cluster's
+        if len(names) == 1:  # the usual batch: one topic
+            (name,) = names
+            topics[name], count = await self._topic(name)
+            partitions = partitions_of(keys, count)
+        else:
+            partitions = [0] * len(messages)
+            for name in names:
+                indexes = [i for i, message in enumerate(messages) if message.topic == name]
+                topics[name], count = await self._topic(name)
+                for i, partition in zip(
+                    indexes, partitions_of([keys[i] for i in indexes], count), strict=True
+                ):
+                    partitions[i] = partition
         groups: dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]] = {}
-        for index, message in enumerate(messages):
-            known = topics.get(message.topic)
-            if known is None:
-                topic = self._namespace.topic(message.topic)
-                known = topics[message.topic] = (topic, len(await self._producer.partitions_for(topic)))
-            key = message.key.encode()
-            where = (known[0], partition_of(key, known[1]))
+        for index, (message, key, partition) in enumerate(zip(messages, keys, partitions, strict=True)):
+            where = (topics[message.topic], partition)
             group = groups.get(where)
             if group is None:
                 group = groups[where] = []
             group.append((index, key, message))
         return groups
+
+    async def _topic(self, logical: str) -> tuple[str, int]:
+        """The cluster's name of a logical topic and its partition count."""
+        topic = self._namespace.topic(logical)
+        return topic, len(await self._producer.partitions_for(topic))
 
     async def _send_batch(
         self, batch: Any, topic: str, partition: int, members: list[int], deliveries: list[Delivery | None]

@@ -38,16 +38,31 @@ class EntryEvent(NamedTuple):
     entry: RecordEntry
 
 
-def tally_entries(events: Sequence[EntryEvent]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
+EntryRow = tuple[
+    str, str, str | None, str, str, str, str, int | None, str | None, str, str | None, int, datetime
+]
+"""One `entries` row in the table's column order (`activity_log_store`'s COPY writes it as it is): tenant,
+event id, run, source topic, object, direction, match key, Pipedrive id, ABM id, outcome, message, tokens
+spent, time. A plain tuple: a batch of record results builds one per result and nothing else (a named
+tuple's `__new__` is a Python-level call)."""
+
+
+def entry_row(event: EntryEvent) -> EntryRow:
+    """The `entries` row of an event's entry."""
+    run_id, obj, direction, match_key, pipedrive_id, abm_id, outcome, message, tokens, at = event.entry
+    return (event.tenant, event.event_id, run_id, event.topic, obj, direction, match_key, pipedrive_id,
+            abm_id, outcome, message, tokens, at)  # fmt: skip
+
+
+def tally_entries(rows: Sequence[EntryRow]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
     """(records, tokens) per (tenant, run, outcome, reason) of the entries that belong to a run."""
     tallies: dict[tuple[str, str, str, str], tuple[int, int]] = {}
-    for event in events:
-        entry = event.entry
-        if entry.run_id is None:
+    for tenant, _, run_id, _, _, _, _, _, _, outcome, message, tokens_spent, _ in rows:
+        if run_id is None:
             continue
-        key = (event.tenant, entry.run_id, entry.outcome, reason_of(entry.message))
+        key = (tenant, run_id, outcome, reason_of(message))
         records, tokens = tallies.get(key, (0, 0))
-        tallies[key] = (records + 1, tokens + entry.tokens_spent)
+        tallies[key] = (records + 1, tokens + tokens_spent)
     return tallies
 
 

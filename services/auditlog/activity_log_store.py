@@ -4,11 +4,17 @@ written in the transaction that claims its events (in the inbox; a per-record en
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
-from auditlog.activity_entries import EntryEvent, RecordEntry, applies_run_of, tally_entries
+from auditlog.activity_entries import (
+    EntryEvent,
+    EntryRow,
+    RecordEntry,
+    applies_run_of,
+    entry_row,
+    tally_entries,
+)
 from auditlog.run_views import shown_status
 from postgres_store.inbox import claim_event, first_claims
 from postgres_store.json_rows import json_rows, utc
@@ -121,8 +127,13 @@ class PostgresActivityLog:
         return (await self.record_entries([EntryEvent(tenant, event_id, topic, entry)]))[0]
 
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
-        """Add the entries of many events in one transaction with their tallies; one flag per event, False
-        for a repeat (its entry is kept already, or an earlier one in `events` adds it).
+        """Add the entries of many events in one transaction with their tallies (`record_entry_rows`)."""
+        return await self.record_entry_rows([entry_row(event) for event in events])
+
+    async def record_entry_rows(self, rows: Sequence[EntryRow]) -> list[bool]:
+        """Add many entries (their `entries` rows, each its event's) in one transaction with their
+        tallies; one flag per row, False for a repeat (its entry is kept already, or an earlier one in
+        `rows` adds it).
 
         The entry is its event's claim: `entries` is keyed by (tenant, event id) as the inbox is, and kept
         as long as the activity log, so the inbox is not written for them (one statement and one row per
@@ -144,24 +155,24 @@ class PostgresActivityLog:
                     async with conn.transaction():
                         await conn.copy_records_to_table(
                             "entries",
-                            records=entry_records(events),
+                            records=rows,
                             columns=_ENTRY_COLUMN_NAMES,
                             schema_name=self._schema,
                         )
-                        await conn.execute(_tally_upsert(self._schema), *_tally_arguments(events))
-                    return [True] * len(events)
+                        await conn.execute(_tally_upsert(self._schema), *_tally_arguments(rows))
+                    return [True] * len(rows)
                 except asyncpg.UniqueViolationError:
                     pass  # a repeat among them: rolled back, claimed one by one below
             async with conn.transaction():
-                rows = await conn.fetch(
+                claimed = await conn.fetch(
                     f"INSERT INTO {self._schema}.entries ({_ENTRY_COLUMNS}) {_ENTRY_ROWS}"
                     " ON CONFLICT (tenant_id, event_id) DO NOTHING RETURNING tenant_id, event_id",
-                    entry_rows_json(events),
+                    entry_rows_json(rows),
                 )
                 fresh = first_claims(
-                    [(e.tenant, e.event_id) for e in events], {(r["tenant_id"], r["event_id"]) for r in rows}
+                    [(row[0], row[1]) for row in rows], {(r["tenant_id"], r["event_id"]) for r in claimed}
                 )
-                added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
+                added = [row for row, is_fresh in zip(rows, fresh, strict=True) if is_fresh]
                 if added:
                     await conn.execute(_tally_upsert(self._schema), *_tally_arguments(added))
             self._claim_first = not all(fresh)
@@ -179,11 +190,11 @@ def _tally_upsert(schema: str) -> str:
     )
 
 
-def _tally_arguments(events: Sequence[EntryEvent]) -> list[list[str] | list[int]]:
-    """The tallies of the entries of `events` that belong to a run (`tally_entries`), as `_tally_upsert`'s
+def _tally_arguments(rows: Sequence[EntryRow]) -> list[list[str] | list[int]]:
+    """The tallies of the entries that belong to a run (`tally_entries`), as `_tally_upsert`'s
     six arrays, sorted by key: concurrent batches lock the rows they share in one order, so never
     deadlock."""
-    tallies = tally_entries(events)
+    tallies = tally_entries(rows)
     keys = sorted(tallies)
     return [
         *([k[i] for k in keys] for i in range(4)),
@@ -202,21 +213,9 @@ async def _lock_run(conn: Connection, tenant: str, run_id: str) -> None:
     )
 
 
-def entry_rows_json(events: Sequence[EntryEvent]) -> str:
-    """The `entries` rows of `events` as one JSON array of arrays (the table's insert order,
-    `postgres_store.json_rows`): asyncpg binds typed arrays element by element (7 to 11 µs of client CPU
-    a row for these 13 columns, measured in-process for batches of 2,000), orjson writes the batch at
-    under 1 µs a row."""
-    return json_rows([(*row[:-1], utc(row[-1])) for row in entry_records(events)])
-
-
-def entry_records(events: Sequence[EntryEvent]) -> list[tuple[Any, ...]]:
-    """The `entries` rows of `events` as `copy_records_to_table` takes them (`_ENTRY_COLUMN_NAMES`' order;
-    a naive time is taken as local, as `utc` takes it for `entry_rows_json`)."""
-    return [
-        (tenant, event_id, run_id, topic, obj, direction, match_key, pipedrive_id, abm_id, outcome,
-         message, tokens, at)
-        for tenant, event_id, topic, (
-            run_id, obj, direction, match_key, pipedrive_id, abm_id, outcome, message, tokens, at
-        ) in events
-    ]  # fmt: skip
+def entry_rows_json(rows: Sequence[EntryRow]) -> str:
+    """The `entries` rows as one JSON array of arrays (the table's insert order,
+    `postgres_store.json_rows`; a naive time is taken as local, as asyncpg's COPY takes it): asyncpg
+    binds typed arrays element by element (7 to 11 µs of client CPU a row for these 13 columns, measured
+    in-process for batches of 2,000), orjson writes the batch at under 1 µs a row."""
+    return json_rows([(*row[:-1], utc(row[-1])) for row in rows])

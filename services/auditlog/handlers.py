@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.activity_entries import EntryRow, RecordEntry
 from auditlog.alert_rules import failure_tallies
 from auditlog.alert_triggers import alert_on_run_finished
 from auditlog.alert_windows import failures_message
@@ -37,11 +37,9 @@ def record_applied_batch(log: ActivityLog, failures_topic: str | None = None) ->
 
     async def handle(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
         filed_under = functools.cache(apply_run_of)  # a batch names a few runs: each worked out once
-        entries = [
-            EntryEvent(e.tenantid, e.id, m.topic, record_applied_entry(e, filed_under)) for e, m in items
-        ]
-        handled = [APPLIED if fresh else DUPLICATE for fresh in await log.record_entries(entries)]
-        outcomes = [(e.tenant, e.entry.outcome) for e in entries]
+        rows = [record_applied_row(e, m.topic, filed_under) for e, m in items]
+        handled = [APPLIED if fresh else DUPLICATE for fresh in await log.record_entry_rows(rows)]
+        outcomes = [(row[0], row[9]) for row in rows]  # (tenant, outcome)
         return with_failures_handed_on(handled, outcomes, failures_topic)
 
     return handle
@@ -68,14 +66,18 @@ def with_failures_handed_on(
 _TO_ABM = Direction.TO_ABM.value
 
 
-def record_applied_entry(
-    event: CloudEvent[Any], filed_under: Callable[[str | None], str | None] | None = None
-) -> RecordEntry:
-    """The activity-log entry of a record the mapper applied (or not) to the ABM store (`filed_under`:
-    `apply_run_of`, or a batch's cache of it, which works each run out once)."""
+def record_applied_row(
+    event: CloudEvent[Any], topic: str, filed_under: Callable[[str | None], str | None] | None = None
+) -> EntryRow:
+    """The activity-log entry of a record the mapper applied (or not) to the ABM store, as its `entries`
+    row (`topic`: the one the event came from; `filed_under`: `apply_run_of`, or a batch's cache of it,
+    which works each run out once)."""
     result: RecordApplied = event.data
-    return RecordEntry(
+    return (
+        event.tenantid,
+        event.id,
         (filed_under or apply_run_of)(result.run_id or event.correlationid),
+        topic,
         str(result.object),  # a StrEnum's own text, without `.value`'s Python-level property
         _TO_ABM,
         result.match_key,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from auditlog.activity_entries import EntryEvent, RecordEntry
+from auditlog.activity_entries import EntryEvent, EntryRow, RecordEntry
 from auditlog.alert_rules import AlertSettings, RaisedAlert
 from auditlog.retry_rules import FailedRecord, Refusal, RetryWork
 from auditlog.run_views import LiveTally, Position, RunFilter, RunRelations, StoredRun
@@ -47,6 +47,11 @@ class ActivityLog(Protocol):
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
         """Add the entries of many events at once, as `record_entry` one by one would: one flag per
         event, False for a repeat (already applied, or earlier in `events`)."""
+        ...
+
+    async def record_entry_rows(self, rows: Sequence[EntryRow]) -> list[bool]:
+        """`record_entries` of the events whose entries' rows these are (`activity_entries.entry_row`):
+        one flag per row."""
         ...
 
 

@@ -37,7 +37,6 @@ from pipedrive_client.rows import RecordRow
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, ImportContext
 from service_runtime.turns import in_turns
-from stream_runner.messages import OutgoingMessage
 from stream_runner.producer import Delivery, acknowledged
 
 _log = structlog.get_logger(__name__)
@@ -235,10 +234,7 @@ async def hand_over(
             import_context=import_context,
         )
 
-        def encoded(part: Sequence[tuple[RecordRow, tuple[datetime, str]]]) -> list[OutgoingMessage]:
-            return [encoder.message(r.values, at, d, plain_time=r.plain_time) for r, (at, d) in part]
-
-        messages = await in_turns(encoded, chosen)
+        messages = await in_turns(encoder.messages, chosen)
         deliveries = await context.hand_over(messages)
     except BaseException:
         await _settled(lookup)

@@ -8,14 +8,14 @@ version emits the same id, so consumers drop what they already applied.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
-from pipedrive_client.rows import V2_TIME_TEXT
+from pipedrive_client.rows import V2_TIME_TEXT, RecordRow
 from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.codec import EnvelopeTemplate, cut_at_placeholders, envelope_time
@@ -144,6 +144,42 @@ class UpsertEncoder:
             b'"' + self._before_record,
             self._data_tail + b"}",
         )
+
+    def messages(self, versions: Sequence[tuple[RecordRow, tuple[datetime, str]]]) -> list[OutgoingMessage]:
+        """The messages of many upserted record versions (a row and its (update_time, digest) each), in
+        order: `message` of each, the usual one (an id from 1, its update_time written as API v2 writes
+        times, `RecordRow.plain_time`) encoded in this one loop, without a call per record."""
+        id_prefix, id_suffix, key_prefix = self._id_prefix, self._id_suffix, self._key_prefix
+        head, after_id, after_subject, before_time, after_time, tail = self._pieces
+        join, dumps, event_id = b"".join, orjson.dumps, event_id_of_name
+        messages: list[OutgoingMessage] = []
+        append = messages.append
+        for row, (update_time, digest) in versions:
+            record, pipedrive_id = row.values, row.values["id"]
+            if not row.plain_time or type(pipedrive_id) is not int or pipedrive_id < 1:
+                append(self.message(record, update_time, digest, plain_time=row.plain_time))
+                continue
+            stamp: str = record["update_time"]
+            number = str(pipedrive_id)
+            digits = number.encode()
+            name = f"{id_prefix}{number}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{id_suffix}"
+            value = join(
+                (
+                    head,
+                    event_id(name).encode(),
+                    after_id,
+                    digits,
+                    after_subject,
+                    digits,
+                    before_time,
+                    stamp.encode(),
+                    after_time,
+                    dumps(record),
+                    tail,
+                )
+            )
+            append(OutgoingMessage(_TOPIC, key_prefix + number, value))
+        return messages
 
     def message(
         self, record: dict[str, Any], update_time: datetime, digest: str, *, plain_time: bool = False

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from auditlog.activity_entries import EntryEvent, RecordEntry, applies_run_of, tally_entries
+from auditlog.activity_entries import (
+    EntryEvent,
+    EntryRow,
+    RecordEntry,
+    applies_run_of,
+    entry_row,
+    tally_entries,
+)
 from auditlog.alert_rules import AlertSettings, RaisedAlert, alert_id_of
 from auditlog.run_views import (
     ENTRY_COLUMNS,
@@ -110,12 +117,15 @@ class InMemoryActivityLog:
         return (await self.record_entries([EntryEvent(tenant, event_id, topic, entry)]))[0]
 
     async def record_entries(self, events: Sequence[EntryEvent]) -> list[bool]:
+        return await self.record_entry_rows([entry_row(e) for e in events])
+
+    async def record_entry_rows(self, rows: Sequence[EntryRow]) -> list[bool]:
         # The entry is its event's claim (keyed as the inbox is, kept as long as the log).
-        claimed = {(e.tenant, e.event_id) for e in events if (e.tenant, e.event_id) not in self.entries}
-        fresh = first_claims([(e.tenant, e.event_id) for e in events], claimed)
-        added = [e for e, is_fresh in zip(events, fresh, strict=True) if is_fresh]
-        for event in added:
-            self.entries[(event.tenant, event.event_id)] = _entry_row(event)
+        claimed = {(r[0], r[1]) for r in rows if (r[0], r[1]) not in self.entries}
+        fresh = first_claims([(r[0], r[1]) for r in rows], claimed)
+        added = [r for r, is_fresh in zip(rows, fresh, strict=True) if is_fresh]
+        for row in added:
+            self.entries[(row[0], row[1])] = dict(zip(ENTRY_COLUMNS, row[1:], strict=True))
         for key, (records, tokens) in tally_entries(added).items():
             had_records, had_tokens = self.tally_rows.get(key, (0, 0))
             self.tally_rows[key] = (had_records + records, had_tokens + tokens)
@@ -206,15 +216,6 @@ class InMemoryActivityLog:
         return (tenant, run_id) in self.runs or any(
             t == tenant and row["run_id"] == run_id for (t, _), row in self.entries.items()
         )
-
-
-def _entry_row(event: EntryEvent) -> dict[str, Any]:
-    entry = event.entry
-    values = (
-        event.event_id, entry.run_id, event.topic, entry.object, entry.direction, entry.match_key,
-        entry.pipedrive_id, entry.abm_id, entry.outcome, entry.message, entry.tokens_spent, entry.occurred_at,
-    )  # fmt: skip
-    return dict(zip(ENTRY_COLUMNS, values, strict=True))
 
 
 @dataclass

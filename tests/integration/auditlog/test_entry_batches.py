@@ -11,13 +11,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from auditlog.activity_entries import RecordEntry
 from auditlog.activity_log_store import PostgresActivityLog
 from auditlog.bootstrap import install_tables
-from auditlog.handlers import build_batch_handlers, record_applied_entry
+from auditlog.handlers import apply_run_of, build_batch_handlers
 from postgres_store.pool import create_pool
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
-from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.common import Direction, RecordOutcome, SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.keys import record_key
 from schemas.topics import RECORD_RESULTS
@@ -112,6 +113,23 @@ async def test_a_batch_writes_the_same_rows_and_duplicates_as_one_event_at_a_tim
     assert await rows(pg_pool, single_schema, "inbox") == await rows(pg_pool, batch_schema, "inbox") == []
 
 
+def one_entry(event: CloudEvent[Any]) -> RecordEntry:
+    """The entry of one record result, field by field: the reference the batch's rows are checked with."""
+    result: RecordApplied = event.data
+    return RecordEntry(
+        apply_run_of(result.run_id or event.correlationid),
+        result.object.value,
+        Direction.TO_ABM.value,
+        result.match_key,
+        result.pipedrive_id,
+        result.abm_id,
+        result.outcome.value,
+        result.message,
+        0,
+        event.time,
+    )
+
+
 async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
     pg_pool: asyncpg.Pool, two_schemas: tuple[str, str]
 ) -> None:
@@ -121,7 +139,7 @@ async def test_the_batch_writes_what_record_entry_writes_one_event_at_a_time(
     batched = build_batch_handlers(PostgresActivityLog(pg_pool, batch_schema))["psync.record.applied"]
 
     fresh = [
-        await single_log.record_entry(event.tenantid, event.id, message.topic, record_applied_entry(event))
+        await single_log.record_entry(event.tenantid, event.id, message.topic, one_entry(event))
         for batch in deliveries()
         for event, message in batch
     ]

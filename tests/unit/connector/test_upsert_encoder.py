@@ -154,3 +154,40 @@ def test_a_page_read_as_rows_encodes_to_the_events_its_models_gave(entity: Entit
         )
 
     assert got and got == before
+
+
+@pytest.mark.parametrize("entity", list(MODELS))
+def test_a_page_encoded_in_one_loop_gives_the_validated_events_in_order(entity: Entity) -> None:
+    obj, model = MODELS[entity]
+    items = [r.data for r in build_state(SandboxConfig(organizations=30, seed=5)).tables[entity].live()]
+    if entity is Entity.ORGANIZATION:
+        items += ODD_RECORDS  # times with an offset or a fraction: encoded one by one, in their place
+    rows = [row for row in rows_of(model, items, "a page") if row.update_time is not None]
+    assert any(row.plain_time for row in rows)
+    assert entity is not Entity.ORGANIZATION or any(not row.plain_time for row in rows)
+    versions = [
+        (
+            row,
+            (
+                row.update_time if row.plain_time else row.update_time.replace(microsecond=0),
+                record_digest(row.values),
+            ),
+        )
+        for row in rows
+        if row.update_time is not None
+    ]
+    context = CONTEXTS[0][1]
+    encoder = UpsertEncoder("acme", obj, ChangeOrigin.IMPORT, run_id="run-1", now=NOW, import_context=context)
+
+    expected = [
+        source_change_message(
+            "acme",
+            upserted(obj, row.values, at, ChangeOrigin.IMPORT, context),
+            run_id="run-1",
+            now=NOW,
+            digest=digest,
+        )
+        for row, (at, digest) in versions
+    ]
+
+    assert encoder.messages(versions) == expected

@@ -6,7 +6,7 @@ import random
 
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from stream_runner.partitioning import murmur2, partition_of
+from stream_runner.partitioning import _MAX_STATES, murmur2, murmur2_all, partition_of, partitions_of
 
 
 def test_murmur2_is_aiokafkas_on_every_length_and_byte() -> None:
@@ -29,3 +29,15 @@ def test_partition_of_is_the_positive_hash_modulo_the_partitions() -> None:
     for key in (b"", b"t:organization:1", "t:person:ünïcode".encode(), b"\xff" * 13):
         for partitions in (1, 3, 12):
             assert partition_of(key, partitions) == (aiokafka_murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def test_a_batch_of_keys_hashes_as_each_key_alone_past_the_kept_states() -> None:
+    rng = random.Random(27)
+    # More distinct leading words than the states kept, of many lengths, in one batch and again.
+    keys = [f"tenant-{rng.randrange(10**6)}:deal:{n}".encode() for n in range(_MAX_STATES + 500)]
+    keys += [bytes(rng.randrange(256) for _ in range(rng.randrange(70))) for _ in range(2000)]
+    rng.shuffle(keys)
+    expected = [aiokafka_murmur2(key) for key in keys]
+    assert murmur2_all(keys) == expected
+    assert murmur2_all(keys) == expected
+    assert partitions_of(keys, 7) == [(h & 0x7FFFFFFF) % 7 for h in expected]
