@@ -41,3 +41,13 @@ def test_a_batch_of_keys_hashes_as_each_key_alone_past_the_kept_states() -> None
     assert murmur2_all(keys) == expected
     assert murmur2_all(keys) == expected
     assert partitions_of(keys, 7) == [(h & 0x7FFFFFFF) % 7 for h in expected]
+
+
+def test_many_keys_sharing_their_length_and_leading_words_hash_as_aiokafkas_in_lanes() -> None:
+    # A page's record keys: groups of one length and prefix (every tail length 0 to 3), hashed together.
+    keys = [f"acme:organization:{n}".encode() for n in range(1, 300_000, 37)]
+    keys += [f"tenant-{t}:person:{n}".encode() for t in range(3) for n in range(995, 1_010)]
+    keys += [b"x" * 16 + bytes([n]) * length for n in range(256) for length in range(4)]
+
+    assert {len(key) % 4 for key in keys} == {0, 1, 2, 3}
+    assert murmur2_all(keys) == [aiokafka_murmur2(key) for key in keys]
