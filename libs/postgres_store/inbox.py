@@ -103,7 +103,7 @@ async def claim_events_with_outputs(
     if not events:
         return 0
     inserted = await conn.fetchval(
-        f"WITH claimed AS (INSERT INTO {schema}.inbox (tenant_id, event_id, topic, outputs)"
+        f"WITH claimed AS (INSERT INTO {schema}.inbox ({', '.join(_CLAIM_COLUMNS)})"
         f" {_CLAIMED_ROWS} ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM claimed",
         *_claimed_rows(events),
     )
@@ -138,7 +138,8 @@ async def claim_all_with_outputs(
 
 
 _CLAIM_COLUMNS = ("tenant_id", "event_id", "topic", "outputs")
-"""The inbox columns a claim with outputs writes (`applied_at` takes its default)."""
+"""The inbox columns a claim with outputs writes (`applied_at` takes its default), in the order of its
+rows (`claim_events_with_outputs`' INSERT, `claim_all_with_outputs`' COPY)."""
 
 
 _CLAIMED_ROWS = (

@@ -148,10 +148,8 @@ class UpsertEncoder:
     def messages(self, versions: Sequence[tuple[RecordRow, tuple[datetime, str]]]) -> list[OutgoingMessage]:
         """The messages of many upserted record versions (a row and its (update_time, digest) each), in
         order: `message` of each, the usual one (an id from 1, its update_time written as API v2 writes
-        times, `RecordRow.plain_time`) encoded in this one loop, without a call per record."""
-        id_prefix, id_suffix, key_prefix = self._id_prefix, self._id_suffix, self._key_prefix
-        head, after_id, after_subject, before_time, after_time, tail = self._pieces
-        join, dumps, event_id = b"".join, orjson.dumps, event_id_of_name
+        times, `RecordRow.plain_time`) encoded in this one loop (`_stamped`), without `message`'s checks."""
+        key_prefix, stamped = self._key_prefix, self._stamped
         messages: list[OutgoingMessage] = []
         append = messages.append
         for row, (update_time, digest) in versions:
@@ -159,27 +157,35 @@ class UpsertEncoder:
             if not row.plain_time or type(pipedrive_id) is not int or pipedrive_id < 1:
                 append(self.message(record, update_time, digest, plain_time=row.plain_time))
                 continue
-            stamp: str = record["update_time"]
             number = str(pipedrive_id)
-            digits = number.encode()
-            name = f"{id_prefix}{number}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{id_suffix}"
-            value = join(
-                (
-                    head,
-                    event_id(name).encode(),
-                    after_id,
-                    digits,
-                    after_subject,
-                    digits,
-                    before_time,
-                    stamp.encode(),
-                    after_time,
-                    dumps(record),
-                    tail,
+            append(
+                OutgoingMessage(
+                    _TOPIC, key_prefix + number, stamped(number, record["update_time"], digest, record)
                 )
             )
-            append(OutgoingMessage(_TOPIC, key_prefix + number, value))
         return messages
+
+    def _stamped(self, number: str, stamp: str, digest: str, record: dict[str, Any]) -> bytes:
+        """The message's bytes for a record version whose stamp is its update_time as API v2 writes times
+        (ASCII that JSON writes as it is): one join of the pieces around its id, stamp and record."""
+        name = f"{self._id_prefix}{number}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
+        digits = number.encode()
+        head, after_id, after_subject, before_time, after_time, tail = self._pieces
+        return b"".join(
+            (
+                head,
+                event_id_of_name(name).encode(),
+                after_id,
+                digits,
+                after_subject,
+                digits,
+                before_time,
+                stamp.encode(),
+                after_time,
+                orjson.dumps(record),
+                tail,
+            )
+        )
 
     def message(
         self, record: dict[str, Any], update_time: datetime, digest: str, *, plain_time: bool = False
@@ -197,25 +203,7 @@ class UpsertEncoder:
         number = str(pipedrive_id)
         key = self._key_prefix + number
         if stamp is not None:  # as API v2 writes times: the message as one join of its pieces
-            name = f"{self._id_prefix}{number}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
-            digits = number.encode()
-            head, after_id, after_subject, before_time, after_time, tail = self._pieces
-            value = b"".join(
-                (
-                    head,
-                    event_id_of_name(name).encode(),
-                    after_id,
-                    digits,
-                    after_subject,
-                    digits,
-                    before_time,
-                    stamp.encode(),
-                    after_time,
-                    orjson.dumps(record),
-                    tail,
-                )
-            )
-            return OutgoingMessage(_TOPIC, key, value)
+            return OutgoingMessage(_TOPIC, key, self._stamped(number, stamp, digest, record))
         stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
         name = f"{self._id_prefix}{pipedrive_id}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
         data = b"".join(

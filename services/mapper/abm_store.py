@@ -32,20 +32,20 @@ from postgres_store.pool import Connection
 from schemas.events.abm_signals import VisitedPage
 from schemas.events.common import SyncObject
 
-_RECORD = "tenant_id, abm_id, match_key, is_duplicate, fields, deleted_in_crm"
-"""The columns of a record row as a batch loads it."""
 _RECORD_COLUMNS = ("tenant_id", "abm_id", "match_key", "is_duplicate", "fields", "deleted_in_crm")
-"""The same, as `insert_records`' COPY names them."""
+"""The columns of a record row as a batch loads it and `insert_records`' COPY writes it."""
+_RECORD = ", ".join(_RECORD_COLUMNS)
+
+_LINK_COLUMNS = (
+    "tenant_id", "object", "pipedrive_id", "abm_id", "source_update_time", "deleted_in_crm", "merged_into_id",
+)  # fmt: skip
+"""The columns of a link row, in its order (`save_links`' INSERT, `insert_links`' COPY)."""
 
 _LINK_ROWS = (
     "SELECT r->>0, r->>1, (r->>2)::bigint, r->>3, (r->>4)::timestamptz, (r->>5)::bool, (r->>6)::bigint"
     " FROM jsonb_array_elements($1::text::jsonb) AS r"
 )
 """Link rows (`save_links`) from their JSON parameter (`_link_rows`)."""
-_LINK_COLUMNS = (
-    "tenant_id", "object", "pipedrive_id", "abm_id", "source_update_time", "deleted_in_crm", "merged_into_id",
-)  # fmt: skip
-"""The columns of a link row, in its order (`insert_links`' COPY)."""
 
 
 def _link_rows(rows: Sequence[tuple[Any, ...]]) -> str:
@@ -277,9 +277,7 @@ class AbmStore:
     async def save_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Links as they end the batch: (tenant, object, pipedrive id, abm id, version, deleted, merged)."""
         await self._conn.execute(
-            f"INSERT INTO {self._schema}.links AS l (tenant_id, object, pipedrive_id, abm_id,"
-            " source_update_time, deleted_in_crm, merged_into_id)"
-            f" {_LINK_ROWS}"
+            f"INSERT INTO {self._schema}.links AS l ({', '.join(_LINK_COLUMNS)}) {_LINK_ROWS}"
             " ON CONFLICT (tenant_id, object, pipedrive_id) DO UPDATE SET abm_id = EXCLUDED.abm_id,"
             " source_update_time = GREATEST(l.source_update_time, EXCLUDED.source_update_time),"
             " deleted_in_crm = EXCLUDED.deleted_in_crm, merged_into_id = EXCLUDED.merged_into_id",

@@ -131,8 +131,7 @@ class PostgresMirror:
         2,000 sandbox organizations a statement)."""
         rows_json, records = versions_json(rows)
         written = await self._conn.fetchrow(
-            f"WITH written AS (INSERT INTO {self._table} AS m (tenant_id, object, pipedrive_id, match_key,"
-            " record, update_time, deleted, org_id, last_change_was_echo)"
+            f"WITH written AS (INSERT INTO {self._table} AS m ({', '.join(MIRROR_COLUMNS)})"
             " SELECT v->>0, v->>1, (v->>2)::bigint, v->>3, r, (v->>4)::timestamptz, (v->>5)::boolean,"
             " (v->>6)::bigint, (v->>7)::boolean"
             f" FROM ROWS FROM (jsonb_array_elements($1::text::jsonb), {texts_table('$2')}) AS x(v, r)"
