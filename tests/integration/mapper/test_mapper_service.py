@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -142,6 +143,10 @@ async def test_poison_and_an_event_claiming_another_tenant_go_to_the_dlq_and_the
         SOURCE_CHANGES.name, b'{"type": "psync.source.changed", "data": 1}', key=key
     )
     mismatch = await producer.send_and_wait(SOURCE_CHANGES.name, claiming, key=key)  # victim's, our key
+    # An aware time that falls before year 1 once in UTC (it stopped the consumer at that message once).
+    dated = orjson.loads(change_event(tenant, 8, 0, {"name": "Too early", "website": "early.io"})[1])
+    dated["time"] = "0001-01-01T00:30:00+01:00"
+    too_early = await producer.send_and_wait(SOURCE_CHANGES.name, orjson.dumps(dated), key=key)
     await producer.send_and_wait(SOURCE_CHANGES.name, good, key=key)
 
     process = ServiceProcess("mapper", mapper_env, tmp_path / "mapper.log")
@@ -161,7 +166,7 @@ async def test_poison_and_an_event_claiming_another_tenant_go_to_the_dlq_and_the
     await consumer.start()
     try:
         letters: list[Any] = []
-        wanted = {str(poison.offset).encode(), str(mismatch.offset).encode()}
+        wanted = {str(r.offset).encode() for r in (poison, mismatch, too_early)}
         async with asyncio_timeout(30):
             while not wanted <= {dict(r.headers).get("dlq.origin.offset") for r in letters if r.key == key}:
                 letters += [r for batch in (await consumer.getmany(timeout_ms=1000)).values() for r in batch]
@@ -182,5 +187,8 @@ async def test_poison_and_an_event_claiming_another_tenant_go_to_the_dlq_and_the
         f"tenantid '{victim}' disagrees with the tenant of the key, '{tenant}'"
         in claimed["dlq.error.message"]
     )
+    early = by_offset[too_early.offset]
+    assert early["dlq.error.class"] == "InvalidEvent"
+    assert "time must fall within the years 1 to 9999 in UTC" in early["dlq.error.message"]
     planted = f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = ANY($1::text[]) AND match_key = $2"
     assert await pg_pool.fetchval(planted, [tenant, victim], "planted.io") == 0
