@@ -409,7 +409,7 @@ async def test_a_batch_in_flight_when_a_replica_joins_makes_its_external_effects
             scratch.service, {}, producer, RunnerMetrics(registry),
             batch_handlers={"psync.run.started": push}, topic_contracts={scratch.topic: SYNC_RUNS.name},
         )  # fmt: skip
-        # A short session: the first replica hears of the rebalance at its next heartbeat (2 s).
+        # A short session: the first replica hears of the rebalance at its next heartbeat (within 1 s).
         runner = scratch_runner(
             scratch,
             kafka_bootstrap,
