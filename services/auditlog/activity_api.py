@@ -8,6 +8,11 @@
 Every call is authenticated by the tenant middleware and reads only the caller's tenant. Lists use keyset
 pagination: `next_cursor` is an opaque token, null on the last page. A bad query gets a 400 naming the
 parameter; an unknown run a 404.
+
+A run's `status` is `running`, `finishing` (it ended, but `results_pending` of its records' results are not
+in the log yet: its counts are its entries' so far) or its final Success, Warning or Error
+(`run_views.present_run`). The status filter takes `running` or a final status and lists the runs showing
+it now (a page may hold fewer runs than `limit` while one is finishing; `next_cursor` still pages on).
 """
 
 from __future__ import annotations
@@ -112,7 +117,10 @@ async def list_runs(request: web.Request) -> web.Response:
     page = runs[: query.limit]
     more = len(runs) > query.limit
     next_cursor = encode_cursor(page[-1].started_at, page[-1].run_id) if more else None
-    return web.json_response({"data": await _presented(reads, tenant, page), "next_cursor": next_cursor})
+    shown = await _presented(reads, tenant, page)
+    if query.status is not None:  # a run still receiving its results is shown `finishing`, not as stored
+        shown = [run for run in shown if run["status"] == query.status]
+    return web.json_response({"data": shown, "next_cursor": next_cursor})
 
 
 async def get_run(request: web.Request) -> web.Response:

@@ -38,7 +38,11 @@ PATHS = {
     },
     "/v1/runs": {"get": Operation("Every run of every service, newest first", query=RunsQuery)},
     "/v1/runs/{run_id}": {
-        "get": Operation("One run: counts, tokens, status, message, links", errors=(400, 401, 404))
+        "get": Operation(
+            "One run: counts, tokens, status (running; finishing while its records' entries arrive;"
+            " Success, Warning or Error), results_pending, message, links",
+            errors=(400, 401, 404),
+        )
     },
     "/v1/runs/{run_id}/retry": {
         "post": Operation(

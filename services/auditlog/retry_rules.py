@@ -21,14 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditlog.run_views import LiveTally, StoredRun
+from auditlog.run_views import LiveTally, StoredRun, results_not_logged
 from schemas.events.sync_runs import RunKind, apply_run_id, retry_run_id
 
 MAX_RECORDS = 1000
 """At most this many records per retry (a manual push's limit); the answer counts those left out."""
-ENTRY_PER_RECORD_SERVICES = {"mapper", "pusher"}
-"""The services whose runs report every record's outcome as an activity-log entry (the connector counts
-the records it could not read without an entry of each)."""
 INBOUND_KINDS = {RunKind.SYNC.value, RunKind.IMPORT.value, RunKind.WEBHOOK.value}
 OUTBOUND_KINDS = {RunKind.PUSH.value, RunKind.AUTO_PUSH.value}
 
@@ -104,14 +101,10 @@ def is_outbound(run: StoredRun) -> bool:
 
 
 def failures_not_logged_yet(runs: Sequence[StoredRun], tallies: Mapping[str, LiveTally]) -> int:
-    """How many failed records the ended runs among `runs` reported that the log holds no entry of yet: a
-    run's end and its records' results travel on different topics, so the end can come first. A retry
-    decided then would leave those records out."""
-    return sum(
-        max(0, run.counts.failed - tallies.get(run.run_id, LiveTally()).counts.failed)
-        for run in runs
-        if run.own_status is not None and run.service in ENTRY_PER_RECORD_SERVICES
-    )
+    """How many failed records the ended runs among `runs` reported that the log holds no entry of yet
+    (`run_views.results_not_logged`, by which such a run is shown `finishing`): a retry decided then would
+    leave those records out."""
+    return sum(results_not_logged(run, tallies.get(run.run_id, LiveTally())).failed for run in runs)
 
 
 def retry_work(run: StoredRun, failed: Sequence[FailedRecord], attempt: int) -> RetryWork:

@@ -13,13 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.events.common import RecordOutcome
 from schemas.events.sync_runs import RunCounts, RunStatus
 from sync_rules.run_status import worst_status
 
 REASONS_SHOWN = 3
+RUNNING = "running"
+FINISHING = "finishing"
+"""The status shown for a run that has ended but whose records' results are not all in the log yet."""
+ENTRY_PER_RECORD_SERVICES = frozenset({"mapper", "pusher"})
+"""The services whose runs report every record's outcome as an activity-log entry (the connector counts
+the records it could not read without an entry of each)."""
 _NOT_APPLIED = (RecordOutcome.SKIPPED, RecordOutcome.FAILED)
 ENTRY_COLUMNS = (
     "event_id", "run_id", "source_topic", "object", "direction", "match_key", "pipedrive_id", "abm_id",
@@ -101,6 +107,32 @@ def shown_status(
     return worst_status(own, *([apply_status] if apply_status else []))
 
 
+class ResultsToCome(NamedTuple):
+    """How many of the records an ended run reported have no entry in the log yet: in all, and of those it
+    reported failed (what a retry would leave out)."""
+
+    records: int = 0
+    failed: int = 0
+
+    @property
+    def pending(self) -> int:
+        """How many entries the run is still waiting for (0: its results are all in the log)."""
+        return max(self.records, self.failed)
+
+
+def results_not_logged(run: StoredRun, tally: LiveTally) -> ResultsToCome:
+    """How many of the records an ended mapper or pusher run reported have no entry in the log yet
+    (`tally`: its entries counted so far; none are waited for of a run still running, nor of a connector
+    run): a run's end and its records' results travel on different topics, so the end can come first. An
+    entry more than reported (a record that failed twice, pushed again later) stands for no other."""
+    if run.own_status is None or run.service not in ENTRY_PER_RECORD_SERVICES:
+        return ResultsToCome()
+    return ResultsToCome(
+        records=max(0, run.counts.total - tally.counts.total),
+        failed=max(0, run.counts.failed - tally.counts.failed),
+    )
+
+
 def merged_reasons(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
     """The most frequent skip and failure reasons first, at most `REASONS_SHOWN`."""
     kept = [r for r in reasons if r.outcome in _NOT_APPLIED and r.reason]
@@ -129,25 +161,27 @@ def shown_message(
     return ". ".join(parts) or None
 
 
-def _counts_and_tokens(run: StoredRun, tally: LiveTally) -> tuple[RunCounts, int]:
-    """What the producer reported once the run ended; until then, its entries counted so far."""
-    if run.own_status is not None:
-        return run.counts, run.tokens_spent
-    return tally.counts, max(run.tokens_spent, tally.tokens)
+def _counts_and_tokens(run: StoredRun, tally: LiveTally) -> tuple[RunCounts, int, int]:
+    """What the producer reported once the run ended and its entries are all in the log; until then, its
+    entries counted so far. Last, how many of its records' results are not in the log yet."""
+    pending = results_not_logged(run, tally).pending
+    if run.own_status is not None and not pending:
+        return run.counts, run.tokens_spent, 0
+    return tally.counts, max(run.tokens_spent, tally.tokens), pending
 
 
 def present_run(run: StoredRun, around: RunRelations) -> dict[str, Any]:
     """The run as the API shows it (a connector run together with the apply run of its records)."""
-    counts, tokens = _counts_and_tokens(run, around.tally)
+    counts, tokens, pending = _counts_and_tokens(run, around.tally)
     reasons = around.tally.reasons
     ends = [run.finished_at]
     apply = around.apply_run
     if apply is not None:
-        apply_counts, apply_tokens = _counts_and_tokens(apply, around.apply_tally)
-        counts, tokens = counts + apply_counts, tokens + apply_tokens
+        apply_counts, apply_tokens, apply_pending = _counts_and_tokens(apply, around.apply_tally)
+        counts, tokens, pending = counts + apply_counts, tokens + apply_tokens, pending + apply_pending
         reasons = merged_reasons((*reasons, *around.apply_tally.reasons))
         ends.append(apply.finished_at)
-    status = run.status
+    status = run.status if not pending else None
     finished_at = max((at for at in ends if at is not None), default=None) if status else None
     return {
         "run_id": run.run_id,
@@ -161,7 +195,8 @@ def present_run(run: StoredRun, around: RunRelations) -> dict[str, Any]:
         **counts.model_dump(),
         "emitted": run.emitted,
         "tokens_spent": tokens,
-        "status": status.value if status else "running",
+        "status": status.value if status else (FINISHING if pending else RUNNING),
+        "results_pending": pending,
         "message": shown_message(status, run.message, counts, reasons),
         "links": {
             "applies_run_id": run.applies_run_id,

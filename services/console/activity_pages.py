@@ -1,5 +1,5 @@
-"""The activity log: runs newest first with their status badges (running runs refresh their counts),
-filters, and a run's page with its reason in words, per-record entries, CSV export and retry."""
+"""The activity log: runs newest first with their status badges (running and finishing runs refresh their
+counts), filters, and a run's page with its reason in words, per-record entries, CSV export and retry."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ async def show_run(request: web.Request) -> web.Response:
 
 
 async def run_summary(request: web.Request) -> web.Response:
-    """The live part of a run's page (refreshed while the run is running)."""
+    """The live part of a run's page (refreshed while the run is running or finishing)."""
     run = await _run(api_of(request), request.match_info["run_id"])
     return await render(request, "fragments/run_summary.html", {"run": run, "kinds": KINDS})
 

@@ -25,10 +25,16 @@ def count(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
+STILL_GOING = ("running", "finishing")
+"""The activity log's statuses of a run not settled yet: running, or ended but still receiving its
+records' results (`finishing`); its page and the list refresh while a run shows one."""
+
+
 def has_ended(run: Any) -> bool:
-    """Whether an activity-log run has ended (a running one has status `running`, or none)."""
+    """Whether an activity-log run shows its final status (not `running`, nor `finishing`: still receiving
+    its results)."""
     status = run.get("status") if isinstance(run, dict) else None
-    return bool(status) and status != "running"
+    return bool(status) and status not in STILL_GOING
 
 
 FILTERS: dict[str, Callable[..., Any]] = {

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from auditlog.run_views import (
     LiveTally,
     Reason,
+    ResultsToCome,
     RunRelations,
     StoredRun,
     present_run,
     reasons_message,
+    results_not_logged,
     shown_status,
 )
 from schemas.events.common import RecordOutcome
@@ -113,3 +115,55 @@ def test_a_failed_run_says_why_and_what_it_could_not_apply() -> None:
     )  # fmt: skip
 
     assert present_run(failed, RunRelations())["message"] == "Invalid API key. 2 failed"
+
+
+def test_an_ended_mapper_or_pusher_run_waits_for_an_entry_of_each_record_it_reported() -> None:
+    pushed = stored(
+        "push-1", service="pusher", kind="push", finished_at=T0, own_status=WARNING, status=WARNING,
+        counts=RunCounts(created=3, skipped=1, failed=2),
+    )  # fmt: skip
+    so_far = LiveTally(RunCounts(created=3, failed=1))
+
+    assert results_not_logged(pushed, so_far) == ResultsToCome(records=2, failed=1)
+    assert results_not_logged(pushed, LiveTally(RunCounts(created=3, skipped=1, failed=2))).pending == 0
+    assert results_not_logged(pushed, LiveTally(RunCounts(created=3, skipped=1, failed=3))).pending == 0
+    # All in, but one logged as created that the run counted failed: the failed one is still to come.
+    assert results_not_logged(pushed, LiveTally(RunCounts(created=4, skipped=1, failed=1))) == (0, 1)
+    assert results_not_logged(replace(pushed, own_status=None, status=None), so_far).pending == 0
+    connector = replace(pushed, service="connector", kind="sync")  # counts unread records, no entries
+    assert results_not_logged(connector, LiveTally()).pending == 0
+
+
+def test_a_run_whose_end_came_before_its_last_entries_is_finishing_with_its_entries_so_far() -> None:
+    pushed = stored(
+        "push-1", service="pusher", kind="push", finished_at=T0, own_status=ERROR, status=ERROR,
+        counts=RunCounts(failed=2), tokens_spent=4, message="Invalid API key",
+    )  # fmt: skip
+    one = LiveTally(RunCounts(failed=1), tokens=2, reasons=(Reason(FAILED, "Invalid API key", 1),))
+
+    shown = present_run(pushed, RunRelations(tally=one))
+
+    assert (shown["status"], shown["results_pending"], shown["failed"], shown["finished_at"]) == (
+        "finishing", 1, 1, None,
+    )  # fmt: skip
+    both = LiveTally(RunCounts(failed=2), tokens=4, reasons=(Reason(FAILED, "Invalid API key", 2),))
+    final = present_run(pushed, RunRelations(tally=both))
+    assert (final["status"], final["results_pending"], final["failed"]) == ("Error", 0, 2)
+    assert final["finished_at"] == T0.isoformat()
+
+
+def test_a_connector_run_is_finishing_while_its_apply_runs_entries_come_in() -> None:
+    end = T0 + timedelta(minutes=1)
+    imported = stored("import-1", finished_at=T0, own_status=SUCCESS, status=SUCCESS, emitted=3)
+    applied = stored(
+        "apply-import-1", service="mapper", kind="apply", finished_at=end, counts=RunCounts(created=3),
+        own_status=SUCCESS, status=SUCCESS, applies_run_id="import-1",
+    )  # fmt: skip
+
+    shown = present_run(
+        imported, RunRelations(apply_run=applied, apply_tally=LiveTally(RunCounts(created=2)))
+    )
+
+    assert (shown["status"], shown["results_pending"], shown["created"]) == ("finishing", 1, 2)
+    done = present_run(imported, RunRelations(apply_run=applied, apply_tally=LiveTally(RunCounts(created=3))))
+    assert (done["status"], done["results_pending"], done["created"]) == ("Success", 0, 3)

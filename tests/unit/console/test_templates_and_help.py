@@ -97,10 +97,29 @@ def test_the_vendored_htmx_is_the_pinned_one() -> None:
     assert Path(HERE / "templates" / "base.html").read_text().count("htmx-2.0.11.min.js") == 1
 
 
-def test_a_run_has_ended_once_it_has_a_status_other_than_running() -> None:
-    assert [has_ended({"status": s}) for s in (None, "running", "Success", "Warning", "Error")] == [
-        False, False, True, True, True,
-    ]  # fmt: skip
+def test_a_run_has_ended_once_it_shows_a_final_status() -> None:
+    statuses = (None, "running", "finishing", "Success", "Warning", "Error")
+    assert [has_ended({"status": s}) for s in statuses] == [False, False, False, True, True, True]
+
+
+def _run_summary(status: str, pending: int) -> str:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    environment.filters.update(FILTERS)
+    run: dict[str, Any] = {
+        "run_id": "push-1", "service": "pusher", "kind": "push", "direction": "to_pipedrive",
+        "objects": ["organization"], "started_at": "2026-11-01T09:00:00+00:00", "status": status,
+        "finished_at": None if status == "finishing" else "2026-11-01T09:01:00+00:00", "failed": 1,
+        "results_pending": pending, "links": {},
+    }  # fmt: skip
+    return environment.get_template("fragments/run_summary.html").render(run=run, kinds={})
+
+
+def test_a_finishing_run_says_it_is_receiving_results_and_keeps_refreshing() -> None:
+    finishing = _run_summary("finishing", 2)
+    assert "Finishing" in finishing and "Receiving results: 2 record(s) still to come" in finishing
+    assert 'hx-trigger="every 2s"' in finishing
+    final = _run_summary("Error", 0)
+    assert ">Error<" in final and "Receiving results" not in final and "hx-trigger" not in final
 
 
 def _push_page(records: list[dict[str, Any]], matching: int | None) -> str:
