@@ -5,24 +5,17 @@ the last result is in. The run is published on the topics as the pusher publishe
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
-from pusher.results import result_message, run_finished_message, run_started_message
-from schemas.codec import decode_event
-from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.push import PushCompleted
-from schemas.events.sync_runs import RunCounts, RunKind
-from schemas.topics import SYNC_RUNS
 from stream_runner.messages import OutgoingMessage
 from tests.browser.actions import hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 from tests.support.conditions import eventually
+from tests.support.push_runs import push_run_of_failures
 
 pytestmark = pytest.mark.integration
 WAIT_S = 180  # the auditlog reads every tenant's events of the shared Kafka
@@ -36,23 +29,9 @@ async def _publish(stack: Stack, *messages: OutgoingMessage) -> None:
 async def test_a_run_still_receiving_its_results_shows_finishing_until_they_are_all_in(
     page: Page, tenant: Tenant, stack: Stack
 ) -> None:
-    run_id = f"push-early-{uuid.uuid4().hex[:8]}"
-    objects, now = (SyncObject.ORGANIZATION,), datetime.now(UTC)
-    started = run_started_message(tenant.tenant_id, run_id, objects, now, RunKind.PUSH)
-    finished = run_finished_message(tenant.tenant_id, run_id, objects, now, now, RunCounts(failed=2), 0)
-    cause = decode_event(SYNC_RUNS.name, started.value)
-    results = [
-        result_message(
-            cause,
-            PushCompleted(
-                object=SyncObject.ORGANIZATION, match_key=f"early-{n}.io", abm_id=f"acc-{n}",
-                outcome=RecordOutcome.FAILED, message="Pipedrive refused the record", run_id=run_id,
-            ),
-            time=now,
-        )
-        for n in range(2)
-    ]  # fmt: skip
-    await _publish(stack, started, results[0], finished)
+    run = push_run_of_failures(tenant.tenant_id, 2)
+    run_id = run.run_id
+    await _publish(stack, run.started, run.results[0], run.finished)
 
     async def api(path: str) -> Any:
         return (await stack.api(tenant, "auditlog", "GET", path))["data"]
@@ -84,7 +63,7 @@ async def test_a_run_still_receiving_its_results_shows_finishing_until_they_are_
     await page.get_by_role("button", name="Retry failed records").click()
     await expect(page.get_by_role("status")).to_contain_text("not in the activity log yet")
 
-    await _publish(stack, results[1])
+    await _publish(stack, run.results[1])
     # The page refreshes its summary while the run is finishing: the last result in, its final status.
     async with hurried_refreshes(page, 2):
         await expect(summary).to_have_attribute("data-status", "Error")

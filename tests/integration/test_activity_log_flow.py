@@ -25,20 +25,18 @@ import asyncpg
 import pytest
 
 from pipedrive_sandbox import SandboxConfig
-from pusher.results import result_message, run_finished_message, run_started_message
 from schemas.catalog import build_event
-from schemas.codec import decode_event, encode_event
+from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed
-from schemas.events.common import RecordOutcome, SyncObject
-from schemas.events.push import PushCompleted
-from schemas.events.sync_runs import RunCounts, RunKind
+from schemas.events.common import SyncObject
 from schemas.keys import record_key
-from schemas.topics import COMPANY_REVEALED, SYNC_RUNS, topics_consumed_by
+from schemas.topics import COMPANY_REVEALED, topics_consumed_by
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
+from tests.support.push_runs import push_run_of_failures
 from tests.support.schemas import drop_schemas
 from tests.support.service_process import ServiceProcess
 from tests.support.tenants import new_tenant_headers
@@ -426,22 +424,8 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
 ) -> None:
     # A push run as the pusher publishes it: its start and end on the runs topic, its records' results on
     # the push results topic, the second failure's result held back (the topics are read independently).
-    run_id = f"push-early-{uuid.uuid4().hex[:8]}"
-    objects, now = (SyncObject.ORGANIZATION,), datetime.now(UTC)
-    started = run_started_message(stack.tenant, run_id, objects, now, RunKind.PUSH)
-    finished = run_finished_message(stack.tenant, run_id, objects, now, now, RunCounts(failed=2), 0)
-    cause = decode_event(SYNC_RUNS.name, started.value)
-    results = [
-        result_message(
-            cause,
-            PushCompleted(
-                object=SyncObject.ORGANIZATION, match_key=f"early-{n}.io", abm_id=f"acc-{n}",
-                outcome=RecordOutcome.FAILED, message="Pipedrive refused the record", run_id=run_id,
-            ),
-            time=now,
-        )
-        for n in range(2)
-    ]  # fmt: skip
+    run = push_run_of_failures(stack.tenant, 2)
+    run_id = run.run_id
     producer = NamespacedProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -450,7 +434,7 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
             for m in messages:
                 await producer.send_and_wait(m.topic, m.value, key=m.key.encode())
 
-        await publish(started, results[0], finished)
+        await publish(run.started, run.results[0], run.finished)
 
         async def retry() -> tuple[int, Any]:
             async with stack.http.post(
@@ -472,7 +456,7 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
         assert run_id not in [r["run_id"] for r in await stack.runs(kind="push", status="Error")]
         status, body = await retry()
         assert (status, body["error"]) == (409, "results_still_arriving"), body
-        await publish(results[1])
+        await publish(run.results[1])
         # Its second result in: the run's final status and counts, as its end reported them.
         final = await stack.run(run_id)
         assert (final["status"], final["failed"], final["results_pending"]) == ("Error", 2, 0), final
