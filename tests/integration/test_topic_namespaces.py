@@ -3,6 +3,7 @@ consumed by that deployment's mapper only, although both mappers run under the s
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -92,7 +93,13 @@ async def test_a_deployment_never_consumes_another_deployments_events(
         for namespace, tenant in tenants.items():
             await _applied(pg_pool, namespace, tenant)
         for mapper in mappers.values():
-            assert await mapper.messages_processed(None, SOURCE_CHANGES.name) == 1, mapper.log_tail()
+            # The metric counts a message once its batch is done (its results produced too), a moment
+            # after the store shows the change: wait for the count, then it is this deployment's one.
+            counted = await eventually(
+                functools.partial(mapper.messages_processed, None, SOURCE_CHANGES.name), lambda n: n >= 1,
+                within_s=30, what=f"{mapper.service}'s message counted",
+            )  # fmt: skip
+            assert counted == 1, mapper.log_tail()
     finally:
         for mapper in mappers.values():
             if mapper.process is not None and mapper.process.returncode is None:
