@@ -12,7 +12,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.conditions import eventually
-from tests.support.ports import free_port
+from tests.support.ports import free_port, listens_on
 
 
 class ServiceProcess:
@@ -84,6 +84,11 @@ class ServiceProcess:
             return await self.get("/readyz")
 
         await eventually(probe, lambda s: s == 200, within_s=within_s, what=f"{self.service} ready")
+        if self.process is not None and listens_on(self.process.pid, self.port) is False:
+            raise AssertionError(
+                f"{self.service}'s port {self.port} answered, but not from its process"
+                f" (exit code {self.process.returncode}):\n{self.log_tail()}"
+            )
 
     async def terminate(self, within_s: float = 30) -> int:
         """SIGTERM and wait for the exit code."""
