@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from mapper.abm_signals import apply_company_revealed, apply_contact_enriched, apply_score_changed
@@ -100,24 +101,22 @@ class MapperHandlers:
         claim_first: bool,
     ) -> list[Handled]:
         applied = await apply_source_changes(unit, items, rules, claim_first=claim_first)
-        handled = [self._handled(event, one) for (event, _), one in zip(items, applied, strict=True)]
-        tallied = await unit.runs.add_applied(tally_outcomes(_run_outcomes(items, applied)))
-        _attach_run_reports(items, applied, handled, tallied)
-        pairs = list(zip(items, handled, strict=True))
+        handled, runs = handled_and_runs(items, applied)
+        tallied = await unit.runs.add_applied(tally_outcomes(runs.outcomes))
+        _attach_run_reports(items, runs.positions, handled, tallied)
         if claim_first:
             await unit.inbox.save_outputs_of(
-                [(e.tenantid, e.id, h.outputs) for (e, _), h in pairs if not h.duplicate]
+                [
+                    (e.tenantid, e.id, h.outputs)
+                    for (e, _), h in zip(items, handled, strict=True)
+                    if not h.duplicate
+                ]
             )
             return handled
-        claims = [(e.tenantid, e.id, m.topic, h.outputs) for (e, m), h in pairs]
+        claims = [(e.tenantid, e.id, m.topic, h.outputs) for (e, m), h in zip(items, handled, strict=True)]
         if not await unit.inbox.claim_all_with_outputs(claims):
             raise AppliedBefore()
         return handled
-
-    def _handled(self, event: CloudEvent[Any], applied: Applied) -> Handled:
-        if applied.plan is None:
-            return Handled(outputs=applied.saved, duplicate=True)
-        return Handled(outputs=[self._result(event, event.data, applied.plan)])
 
     def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
         return result_message_of(event, change, plan, result_run_id(event))
@@ -202,24 +201,44 @@ def result_run_id(event: CloudEvent[Any]) -> str | None:
     return event.correlationid
 
 
-def _run_outcomes(items: Sequence[Item], applied: Sequence[Applied]) -> list[tuple[RunRef, RecordOutcome]]:
-    """The outcome of each change applied now (not a redelivery) that belongs to a connector run."""
-    return [
-        ((event.tenantid, event.correlationid), one.plan.outcome)
-        for (event, _), one in zip(items, applied, strict=True)
-        if one.plan is not None and event.correlationid is not None and belongs_to_reported_run(event)
-    ]
+@dataclass(slots=True)
+class BatchRuns:
+    """The connector runs of a batch's changes applied now (not redeliveries): each change's outcome
+    in its run (`tally_outcomes` counts them) and, per run, the positions of its changes in the batch."""
+
+    outcomes: list[tuple[RunRef, RecordOutcome]] = field(default_factory=list)
+    positions: dict[RunRef, list[int]] = field(default_factory=dict)
+
+
+def handled_and_runs(items: Sequence[Item], applied: Sequence[Applied]) -> tuple[list[Handled], BatchRuns]:
+    """Each change's handling (the result of its plan, or the saved results of a redelivery) and the
+    batch's runs, in one pass over the batch (it runs for every change applied)."""
+    handled: list[Handled] = []
+    runs = BatchRuns()
+    outcomes, positions = runs.outcomes, runs.positions
+    for i, ((event, _), one) in enumerate(zip(items, applied, strict=True)):
+        plan = one.plan
+        if plan is None:
+            handled.append(Handled(outputs=one.saved, duplicate=True))
+            continue
+        handled.append(Handled(outputs=[result_message_of(event, event.data, plan, result_run_id(event))]))
+        if event.correlationid is not None:
+            ref = (event.tenantid, event.correlationid)
+            if (at := positions.get(ref)) is None:
+                positions[ref] = [i]
+            else:
+                at.append(i)
+            if belongs_to_reported_run(event):
+                outcomes.append((ref, plan.outcome))
+    return handled, runs
 
 
 def _attach_run_reports(
-    items: Sequence[Item], applied: Sequence[Applied], handled: list[Handled], tallied: RunsTallied
+    items: Sequence[Item], positions: Mapping[RunRef, list[int]], handled: list[Handled], tallied: RunsTallied
 ) -> None:
     """Put each run's start before the outputs of its first change in the batch, and each completed run's
-    report after those of its last change (saved with them, so a redelivery re-sends them)."""
-    positions: dict[RunRef, list[int]] = {}
-    for i, ((event, _), one) in enumerate(zip(items, applied, strict=True)):
-        if one.plan is not None and event.correlationid is not None:
-            positions.setdefault((event.tenantid, event.correlationid), []).append(i)
+    report after those of its last change (saved with them, so a redelivery re-sends them); `positions`
+    holds each run's changes applied now, in the batch's order (`BatchRuns.positions`)."""
     for ref, at in tallied.started:
         first = positions[ref][0]
         objects = tuple(dict.fromkeys(items[i][0].data.object for i in positions[ref]))
