@@ -105,3 +105,43 @@ async def test_a_message_without_headers_arrives_without_any_whatever_the_builde
     finally:
         await consumer.stop()
     assert received == [(b"first", []), (b"second", [("kind", b"dead-letter")]), (b"third", [])]
+
+
+async def test_a_batch_of_two_topics_reaches_each_topic_in_its_keys_partitions_in_order(
+    kafka_bootstrap: str, kafka_admin: AIOKafkaAdminClient, topic: str
+) -> None:
+    other = f"{topic}.other"
+    await kafka_admin.create_topics([NewTopic(other, num_partitions=PARTITIONS, replication_factor=1)])
+    try:
+        messages = [
+            OutgoingMessage(topic if n % 3 else other, f"t:organization:{n}", f"{n:04d}".encode())
+            for n in range(90)
+        ]
+        producer = EventProducer(kafka_bootstrap, client_id="itest-two-topics", namespace=TopicNamespace())
+        await producer.start()
+        try:
+            deliveries = await producer.enqueue(messages)
+            await acknowledged(deliveries)
+        finally:
+            await producer.stop()
+
+        expected = [(m.topic, partition_of(m.key.encode(), PARTITIONS)) for m in messages]
+        assert [(d.result().topic, d.result().partition) for d in deliveries] == expected  # type: ignore[attr-defined]
+        consumer = AIOKafkaConsumer(
+            topic, other, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            received: list[tuple[str, int, bytes]] = []
+            while len(received) < len(messages):
+                batches = await consumer.getmany(timeout_ms=10_000)
+                assert batches, f"only {len(received)} of {len(messages)} messages arrived"
+                for records in batches.values():
+                    received += [(r.topic, r.partition, r.value) for r in records]
+        finally:
+            await consumer.stop()
+        for where in set(expected):
+            sent = [m.value for m, w in zip(messages, expected, strict=True) if w == where]
+            assert [v for t, p, v in received if (t, p) == where] == sent
+    finally:
+        await kafka_admin.delete_topics([other])
