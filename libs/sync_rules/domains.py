@@ -34,6 +34,9 @@ _ASCII_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9
 _PLAIN_WEBSITE = re.compile(
     r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z0-9-]+)\.?(?::[0-9]*)?(?:[/?#][!-~]*)?", re.IGNORECASE
 )
+# The same of ASCII text lowercased first: case-sensitive classes match a character in one step, where
+# IGNORECASE folds each (for ASCII text the two accept the same texts and read the same host).
+_PLAIN_LOWERCASE_WEBSITE = re.compile(_PLAIN_WEBSITE.pattern)
 _FORBIDDEN_HOST_CHARACTERS = re.compile(r"[\s/\\<>\"'`{}|^%]")
 # Dots that IDNA (UTS 46) treats as label separators, as typed on CJK keyboards.
 _IDEOGRAPHIC_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
@@ -75,11 +78,13 @@ def normalize_domain(value: str, *, keep_subdomains: bool = False) -> str:
         raise InvalidDomainError(value, f"{host!r} does not end in a known public suffix such as .com")
     if not registrable:
         raise InvalidDomainError(value, f"{host!r} is a public suffix, not a company's domain")
-    registrable_size = len(registrable.split(".")) + len(suffix.split("."))
+    registrable_size = registrable.count(".") + suffix.count(".") + 2
     kept = labels if keep_subdomains else labels[-registrable_size:]
     if kept[0] == "www" and len(kept) > registrable_size:
         kept = kept[1:]
     domain = ".".join(kept)
+    if plain and len(domain) <= 63 and "-" not in domain and domain.isascii():
+        return domain  # labels `plain_host` read: none empty, none longer than the name, no hyphen at all
     if _ASCII_NAME.fullmatch(domain) and "xn--" not in domain:
         return domain  # every label is a valid ASCII label already, as _to_a_label finds one by one
     return ".".join(_to_a_label(value, label) for label in kept)
@@ -143,7 +148,7 @@ def load_public_suffix_list() -> None:
 
 def try_normalize_domain(value: str | None, *, keep_subdomains: bool = False) -> str | None:
     """Return :func:`normalize_domain` of ``value``, or None when it is empty or not a usable domain."""
-    if value is None or not value.strip():
+    if value is None or not value or value.isspace():  # what `not value.strip()` says, without a copy
         return None
     try:
         return normalize_domain(value, keep_subdomains=keep_subdomains)
@@ -178,13 +183,21 @@ def _host_of(value: str) -> tuple[str, bool]:
 def plain_host(text: str) -> str | None:
     """The host of a website typed the usual way (`_PLAIN_WEBSITE`), lowercased: what `_parsed_host`
     makes of it, without urlsplit; None for any other text."""
-    plain = _PLAIN_WEBSITE.fullmatch(text)
+    if not text.isascii():  # IGNORECASE matches a few non-ASCII letters too ("\u212a", Kelvin, as "k")
+        plain = _PLAIN_WEBSITE.fullmatch(text)
+        if plain is None:
+            return None
+        scheme = _SCHEME.match(text)
+        if scheme is not None and scheme.group().lower() not in {"http://", "https://"}:
+            return None  # "shop.com://x": urlsplit reads "shop.com" as the scheme
+        return plain[1].lower()
+    lowered = text.lower()
+    plain = _PLAIN_LOWERCASE_WEBSITE.fullmatch(lowered)
     if plain is None:
         return None
-    scheme = _SCHEME.match(text)
-    if scheme is not None and scheme.group().lower() not in {"http://", "https://"}:
-        return None  # "shop.com://x": urlsplit reads "shop.com" as the scheme
-    return plain[1].lower()
+    if "://" in lowered and not lowered.startswith(("http://", "https://")) and _SCHEME.match(lowered):
+        return None  # "shop.com://x": urlsplit reads "shop.com" as the scheme (a scheme ends at "://")
+    return plain[1]
 
 
 def _parsed_host(value: str, text: str) -> str:

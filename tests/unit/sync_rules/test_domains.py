@@ -9,6 +9,7 @@ from sync_rules.domains import (
     _ASCII_LABEL,
     _ASCII_NAME,
     _PLAIN_WEBSITE,
+    _SCHEME,
     InvalidDomainError,
     _parsed_host,
     display_domain,
@@ -216,3 +217,69 @@ def test_plain_host_agrees_with_urlsplit_at_the_edges(text: str) -> None:
 def test_a_name_is_taken_at_once_exactly_when_each_label_is_valid(name: str) -> None:
     each = all(_ASCII_LABEL.match(label) for label in name.split("."))
     assert (_ASCII_NAME.fullmatch(name) is not None) == each
+
+
+def _plain_host_folding_case(text: str) -> str | None:
+    """`plain_host` as it read every text before ASCII text was lowercased first: the IGNORECASE pattern
+    and the scheme checked on the text as typed."""
+    plain = _PLAIN_WEBSITE.fullmatch(text)
+    if plain is None:
+        return None
+    scheme = _SCHEME.match(text)
+    if scheme is not None and scheme.group().lower() not in {"http://", "https://"}:
+        return None
+    return plain[1].lower()
+
+
+_TYPED = st.text(alphabet="aAbZ09-.:/?#_@ \u212a\u017f", max_size=30)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    text=st.from_regex(_PLAIN_WEBSITE, fullmatch=True)
+    | _TYPED
+    | st.tuples(st.sampled_from(["", "http://", "HTTPS://", "Http.com://", "ftp://", "a+b://"]), _TYPED).map(
+        "".join
+    )
+)
+def test_plain_host_reads_what_the_case_folding_pattern_reads(text: str) -> None:
+    assert plain_host(text) == _plain_host_folding_case(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shop.com://x",
+        "HTTP://A.COM/x",
+        "Https://a.com",
+        "ftp://a.com",
+        "1shop.com://x",
+        "\u212aelvin.com",
+        "\u017fhop.com",
+    ],
+)
+def test_plain_host_at_the_schemes_and_case_edges(text: str) -> None:
+    assert plain_host(text) == _plain_host_folding_case(text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(name=st.text(alphabet="ab09-.w", min_size=1, max_size=80), suffix=st.sampled_from([".com", ".co.uk"]))
+def test_a_plain_name_is_kept_exactly_when_each_label_is_valid(name: str, suffix: str) -> None:
+    # Short plain names without a hyphen skip the label-by-label check: the answer stays the same.
+    value = name + suffix
+    host = plain_host(value)
+    assume(host is not None)
+    assert host is not None
+    labels = host.split(".")
+    if not all(_ASCII_LABEL.match(label) for label in labels):
+        with pytest.raises(InvalidDomainError, match="is not a valid host name part"):
+            normalize_domain(value, keep_subdomains=True)
+        return
+    registrable_size = 1 + suffix.count(".")
+    kept = labels[1:] if labels[0] == "www" and len(labels) > registrable_size else labels
+    assert normalize_domain(value, keep_subdomains=True) == ".".join(kept)
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t\n", "\u2003", "\x1c\x1f", "\u3000 "])
+def test_try_normalize_returns_none_for_blank_values(value: str) -> None:
+    assert try_normalize_domain(value) is None
