@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from schemas.catalog import EVENT_TYPES, EventType, event_types_on
-from schemas.codec import InvalidEvent, _validates_json, decode_document, decode_event
+from schemas.codec import InvalidEvent, _validates_json, decode_document, decode_event, decoder_of
 from schemas.envelope import CloudEvent
 from schemas.events.source_changes import SourceChange
 from schemas.export import SCHEMAS_DIR
@@ -64,6 +64,7 @@ def assert_decodes_as_before(topic: str, raw: bytes) -> tuple[Any, ...]:
     before = outcome(old_decode, topic, raw)
     assert outcome(decode_event, topic, raw) == before
     assert outcome(decode_document, topic, raw) == before
+    assert outcome(lambda t, r: decoder_of(t)(r), topic, raw) == before  # a consumer's decoder of the topic
     straight = _validates_json(topic)
     if straight is None:
         return before
@@ -283,6 +284,15 @@ RECORDS: list[tuple[str, bytes]] = [
 @pytest.mark.parametrize(("case", "raw"), RECORDS, ids=[case for case, _ in RECORDS])
 def test_source_changes_decode_as_before(case: str, raw: bytes) -> None:
     assert_decodes_as_before(SOURCE_CHANGES.name, raw)
+
+
+@pytest.mark.parametrize("topic", [SOURCE_CHANGES.name, RECORD_RESULTS.name])
+def test_a_topics_decoder_refuses_a_message_without_bytes_as_decode_event_does(topic: str) -> None:
+    with pytest.raises(InvalidEvent) as expected:
+        decode_event(topic, None)
+    with pytest.raises(InvalidEvent) as refused:
+        decoder_of(topic)(None)
+    assert (refused.value.topic, refused.value.reason) == (expected.value.topic, expected.value.reason)
 
 
 def test_the_straight_path_refuses_what_orjson_reads_otherwise() -> None:
