@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -176,35 +176,33 @@ def _validates_envelope(topic: str) -> dict[str, Callable[[Any], CloudEvent[Base
 
 
 def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
-    """Parse and validate a message of `topic` against the contract of its `type`.
-
-    Validated straight from the bytes when the topic's contract allows it (`json_decoding`), else from
-    the document orjson reads (`decode_document`); a message the straight path refuses is decoded from
-    its document too, which gives the same event or the reason it is invalid. Instructions per event
-    (valgrind): a source change 84,000 -> 71,000 -> 66,400 (times cached), a record result 63,000 ->
-    44,000 -> 39,200."""
-    if raw is None:
-        raise InvalidEvent(topic, "empty message (tombstone or null value)")
-    validate = _validates_json(topic)
-    if validate is not None:
-        try:
-            return validate(raw)
-        except ValueError:  # pydantic's ValidationError: judged below, as before
-            pass
-    return decode_document(topic, raw)
+    """Parse and validate a message of `topic` against the contract of its `type` (`decoder_of`)."""
+    return decoder_of(topic)(raw)
 
 
 @cache  # built once per topic
 def decoder_of(topic: str) -> Callable[[bytes | None], CloudEvent[BaseModel]]:
-    """`decode_event` of `topic`'s messages, for a consumer that decodes many. For a topic decoded from
-    its document, a valid message's event comes from one function with the topic's validators at hand
-    (orjson, the type the document names, its adapted validator): `decode_event` reached them through
-    `decode_document`, two Python calls and two cache look-ups more, about 2,300 of a source change's
-    61,500 instructions. Anything else (no bytes, not JSON, no object, a type not allowed on the topic,
-    a document the adapted validator refuses) is decoded again by `decode_event`, which gives the same
-    event or the same error as before."""
-    if _validates_json(topic) is not None:
-        return partial(decode_event, topic)
+    """The decoder of `topic`'s messages (a consumer that decodes many looks it up once).
+
+    A valid message's event comes straight from the bytes when the topic's contract allows it
+    (`json_decoding`), else from the document orjson reads, validated by the adapted validator of the type
+    it names, with the topic's validators at hand. Anything else (no bytes, not JSON, no object, a type
+    not allowed on the topic, a document the fast validators refuse) is judged by `_judged`, which gives
+    the same event or the reason it is invalid. Instructions per event (valgrind): a source change
+    84,000 -> 71,000 -> 66,400 (times cached) -> 62,500 (the validators at hand), a record result
+    63,000 -> 44,000 -> 39,200."""
+    validate_json = _validates_json(topic)
+    if validate_json is not None:
+
+        def decode_json(raw: bytes | None) -> CloudEvent[BaseModel]:
+            if raw is not None:
+                try:
+                    return validate_json(raw)
+                except ValueError:  # pydantic's ValidationError: judged below, as before
+                    pass
+            return _judged(topic, raw)
+
+        return decode_json
     validators, loads = _validates_document(topic), orjson.loads
 
     def decode(raw: bytes | None) -> CloudEvent[BaseModel]:
@@ -221,9 +219,16 @@ def decoder_of(topic: str) -> Callable[[bytes | None], CloudEvent[BaseModel]]:
                         return validate(document)
                     except ValidationError:
                         pass
-        return decode_event(topic, raw)
+        return _judged(topic, raw)
 
     return decode
+
+
+def _judged(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
+    """The event of a message the fast paths did not accept, or the reason it is invalid."""
+    if raw is None:
+        raise InvalidEvent(topic, "empty message (tombstone or null value)")
+    return decode_document(topic, raw)
 
 
 def decode_document(topic: str, raw: bytes) -> CloudEvent[BaseModel]:

@@ -77,25 +77,20 @@ class EventProducer:
         (`partitions_of`)."""
         keys = [message.key.encode() for message in messages]
         names = {message.topic for message in messages}
-        if len(names) == 1:  # the usual batch: one topic, grouped by the partition alone
-            (name,) = names
-            topic, count = await self._topic(name)
-            by_partition: dict[int, list[tuple[int, bytes, OutgoingMessage]]] = {}
-            for index, (message, key, partition) in enumerate(
-                zip(messages, keys, partitions_of(keys, count), strict=True)
-            ):
-                members = by_partition.get(partition)
-                if members is None:
-                    members = by_partition[partition] = []
-                members.append((index, key, message))
-            return {(topic, partition): members for partition, members in by_partition.items()}
         topics: dict[str, str] = {}  # logical topic: the cluster's
-        partitions = [0] * len(messages)
-        for name in names:
-            indexes = [i for i, message in enumerate(messages) if message.topic == name]
+        if len(names) == 1:  # the usual batch: one topic
+            (name,) = names
             topics[name], count = await self._topic(name)
-            for i, partition in zip(indexes, partitions_of([keys[i] for i in indexes], count), strict=True):
-                partitions[i] = partition
+            partitions = partitions_of(keys, count)
+        else:
+            partitions = [0] * len(messages)
+            for name in names:
+                indexes = [i for i, message in enumerate(messages) if message.topic == name]
+                topics[name], count = await self._topic(name)
+                for i, partition in zip(
+                    indexes, partitions_of([keys[i] for i in indexes], count), strict=True
+                ):
+                    partitions[i] = partition
         groups: dict[tuple[str, int], list[tuple[int, bytes, OutgoingMessage]]] = {}
         for index, (message, key, partition) in enumerate(zip(messages, keys, partitions, strict=True)):
             where = (topics[message.topic], partition)

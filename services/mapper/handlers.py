@@ -16,7 +16,6 @@ from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
-from schemas.events.source_changes import SourceChange
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from settings_replica.replica import settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
@@ -118,9 +117,6 @@ class MapperHandlers:
             raise AppliedBefore()
         return handled
 
-    def _result(self, event: CloudEvent[Any], change: SourceChange, plan: Plan) -> OutgoingMessage:
-        return result_message_of(event, change, plan, result_run_id(event))
-
     async def push_completed(self, event: CloudEvent[Any], message: IncomingMessage) -> Handled:
         """Link an ABM record to the Pipedrive record the pusher created or updated for it, and keep the
         values the push wrote; a record the pusher found deleted in Pipedrive (404) is marked deleted in
@@ -145,7 +141,7 @@ class MapperHandlers:
             failed = Plan(
                 PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
             )
-            outputs = [self._result(event, event.data, failed)]
+            outputs = [change_result(event, failed)]
             if event.correlationid is not None and belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
                 tallied = await unit.runs.add_applied(tally)
@@ -193,6 +189,11 @@ def belongs_to_reported_run(event: CloudEvent[Any]) -> bool:
     return event.correlationid is not None
 
 
+def change_result(event: CloudEvent[Any], plan: Plan) -> OutgoingMessage:
+    """The record result of a source change as `plan` decided it, filed under `result_run_id`."""
+    return result_message_of(event, event.data, plan, result_run_id(event))
+
+
 def result_run_id(event: CloudEvent[Any]) -> str | None:
     """The run a change's result is filed under in the activity log: the apply run of its connector run
     (or its correlation id, for a change of no reported run)."""
@@ -221,7 +222,7 @@ def handled_and_runs(items: Sequence[Item], applied: Sequence[Applied]) -> tuple
         if plan is None:
             handled.append(Handled(outputs=one.saved, duplicate=True))
             continue
-        handled.append(Handled(outputs=[result_message_of(event, event.data, plan, result_run_id(event))]))
+        handled.append(Handled(outputs=[change_result(event, plan)]))
         if event.correlationid is not None:
             ref = (event.tenantid, event.correlationid)
             if (at := positions.get(ref)) is None:

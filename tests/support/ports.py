@@ -16,6 +16,7 @@ from pathlib import Path
 PORTS = range(20_000, 32_000)
 """Below Linux's default ephemeral range (32768-60999) and the local infrastructure's fixed ports."""
 
+_LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN
 _handed_out: set[int] = set()
 """The ports this process handed out: a test often names several servers' ports before it starts any of
 them (nobody listens on the first yet), so a port free now may be one it already gave."""
@@ -71,6 +72,3 @@ def listens_on(pid: int, port: int) -> bool | None:
         return any(os.readlink(fd) in inodes for fd in fds.iterdir())
     except FileNotFoundError:  # the process is gone
         return False
-
-
-_LISTEN = "0A"  # a socket's state in /proc/net/tcp: TCP_LISTEN
