@@ -11,8 +11,9 @@ parameter; an unknown run a 404.
 
 A run's `status` is `running`, `finishing` (it ended, but `results_pending` of its records' results are not
 in the log yet: its counts are its entries' so far) or its final Success, Warning or Error
-(`run_views.present_run`). The status filter takes `running` or a final status and lists the runs showing
-it now (a page may hold fewer runs than `limit` while one is finishing; `next_cursor` still pages on).
+(`run_views.present_run`). The status filter takes `running`, `finishing` or a final status and lists the
+runs showing it now (a page may hold fewer runs than `limit`, those stored with the status but shown
+otherwise; `next_cursor` still pages on).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class RunsQuery(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, min_length=1, max_length=400)
-    status: Literal["Success", "Warning", "Error", "running"] | None = None
+    status: Literal["Success", "Warning", "Error", "running", "finishing"] | None = None
     service: str | None = Field(default=None, min_length=1, max_length=50)
     kind: str | None = Field(default=None, min_length=1, max_length=50)
 

@@ -39,12 +39,15 @@ class PostgresActivityReads:
     async def runs_page(
         self, tenant: str, where: RunFilter, after: Position | None, limit: int
     ) -> list[StoredRun]:
-        """Up to `limit` runs started before `after` (time, run id), newest first."""
+        """Up to `limit` runs started before `after` (time, run id), newest first. A `finishing` run is
+        stored with its final status, so that filter finds every ended run (the caller keeps those shown
+        finishing)."""
         at, key = after if after else (None, None)
         rows = await self._pool.fetch(
             f"SELECT {_RUN_COLUMNS} FROM {self._schema}.runs WHERE tenant_id = $1"
             " AND ($2::timestamptz IS NULL OR (started_at, run_id) < ($2, $3))"
-            " AND ($4::text IS NULL OR coalesce(status, 'running') = $4)"
+            " AND ($4::text IS NULL OR coalesce(status, 'running') = $4"
+            " OR ($4 = 'finishing' AND status IS NOT NULL))"
             " AND ($5::text IS NULL OR service = $5) AND ($6::text IS NULL OR kind = $6)"
             " ORDER BY started_at DESC, run_id DESC LIMIT $7",
             tenant, at, key, where.status, where.service, where.kind, limit,

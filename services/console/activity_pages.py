@@ -23,7 +23,7 @@ from console.template_filters import has_ended
 FILTERS = ("service", "kind", "status", "since", "until")
 SERVICES = ("connector", "mapper", "pusher")
 KINDS = {"sync": "Sync", "import": "Import", "apply": "Apply", "push": "Push", "auto_push": "Auto-push"}
-STATUSES = ("Success", "Warning", "Error", "running")
+STATUSES = ("Success", "Warning", "Error", "running", "finishing")
 PAGE_SIZE = 50
 ENTRIES_PAGE = 100
 

@@ -1,5 +1,6 @@
 """Read-only queries over the services' schemas for `psyncctl tenants`: the tenant registry, connections,
-the budget, the connector's open runs, the activity log's last runs and the pusher's parked pushes.
+the budget, the connector's open runs, the activity log's last runs (through the auditlog's own reads and
+view, so a run shows the status the console shows) and the pusher's parked pushes.
 
 psyncctl only reads these tables (their owners write them). A schema a deployment does not have (a
 service never started there) reads as empty rather than failing the whole report.
@@ -12,6 +13,8 @@ from typing import Any
 
 import asyncpg
 
+from auditlog.activity_read_store import PostgresActivityReads
+from auditlog.run_views import RunFilter, present_run
 from pipedrive_client.budget import BudgetPolicy
 from pipedrive_client.plans import Plan
 from psyncctl.settings import CtlSettings
@@ -41,7 +44,6 @@ class TenantStatusReader:
         connections = await self.connections()
         budgets = await self.budgets()
         open_runs = await self.open_runs_count()
-        last_runs = await self.last_runs(None, per_tenant=1)
         parked = await self.parked_pushes()
         return [
             {
@@ -50,7 +52,7 @@ class TenantStatusReader:
                 "connection": connections.get(r["tenant_id"]),
                 "budget": budgets.get(r["tenant_id"]),
                 "open_connector_runs": open_runs.get(r["tenant_id"], 0),
-                "last_run": next(iter(last_runs.get(r["tenant_id"], [])), None),
+                "last_run": next(iter(await self.last_runs(r["tenant_id"], count=1)), None),
                 "parked_pushes": parked.get(r["tenant_id"], 0),
             }
             for r in rows
@@ -116,22 +118,18 @@ class TenantStatusReader:
         )
         return [dict(r) for r in rows]
 
-    async def last_runs(self, tenant: str | None, per_tenant: int = 5) -> dict[str, list[dict[str, Any]]]:
-        """The newest runs of every service from the activity log, `per_tenant` per tenant."""
-        rows = await _rows(
-            self._pool,
-            "SELECT * FROM (SELECT tenant_id, run_id, service, kind, status, started_at, finished_at,"
-            " created, updated, skipped, failed, tokens_spent, message, row_number() OVER"
-            " (PARTITION BY tenant_id ORDER BY started_at DESC) AS rank"
-            f" FROM {self._s.auditlog_schema}.runs WHERE $1::text IS NULL OR tenant_id = $1) AS r"
-            " WHERE rank <= $2 ORDER BY tenant_id, started_at DESC",
-            tenant,
-            per_tenant,
-        )
-        found: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            found.setdefault(r["tenant_id"], []).append({k: v for k, v in dict(r).items() if k != "rank"})
-        return found
+    async def last_runs(self, tenant: str, count: int = 5) -> list[dict[str, Any]]:
+        """The tenant's newest runs of every service as the activity log shows them (the auditlog's own
+        reads and view, `run_views.present_run`): a run whose records' results are still arriving is
+        `finishing`, with its entries' counts so far and `results_pending`; a connector run shows its apply
+        run's outcomes."""
+        reads = PostgresActivityReads(self._pool, self._s.auditlog_schema)
+        try:
+            runs = await reads.runs_page(tenant, RunFilter(), None, count)
+            around = await reads.relations(tenant, runs)
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            return []
+        return [present_run(run, around[run.run_id]) for run in runs]
 
     async def parked_pushes(self) -> dict[str, int]:
         """Per tenant: pushes the pusher holds back (budget closed, or failing and retried)."""

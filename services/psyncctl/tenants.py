@@ -21,7 +21,7 @@ def _line(t: dict[str, object]) -> dict[str, object]:
         "connection": f"{connection['kind']} {connection['api_domain']}" if connection else "not connected",
         "spent_today": f"{budget['spent_today']}/{budget['allowance']}" if budget else "0",
         "open_runs": t["open_connector_runs"],
-        "last_run": f"{last['service']} {last['kind']} {last['status'] or 'running'} {last['started_at']}"
+        "last_run": f"{last['service']} {last['kind']} {_status_words(last)} {last['started_at']}"
         if last
         else "",
         "parked_pushes": t["parked_pushes"],
@@ -65,7 +65,7 @@ async def show_tenant(context: Context, tenant: str, scan_limit: int) -> Report:
     connection = (await reader.connections()).get(tenant)
     budget = (await reader.budgets()).get(tenant)
     open_runs = await reader.open_runs(tenant)
-    last_runs = (await reader.last_runs(tenant, per_tenant=5)).get(tenant, [])
+    last_runs = await reader.last_runs(tenant, count=5)
     parked = (await reader.parked_pushes()).get(tenant, 0)
     pending = await pending_messages(context, tenant, scan_limit)
     data = {
@@ -90,9 +90,15 @@ async def show_tenant(context: Context, tenant: str, scan_limit: int) -> Report:
     return Report(data=data, rows=pending, notes=notes)
 
 
+def _status_words(run: dict[str, Any]) -> str:
+    """The run's status as the console shows it; a finishing run with the results it still waits for."""
+    pending = run.get("results_pending") or 0
+    return f"{run['status']} ({pending} result(s) to come)" if pending else str(run["status"])
+
+
 def _run_line(run: dict[str, Any]) -> str:
     return (
-        f"run {run['run_id']}: {run['service']} {run['kind']} {run['status'] or 'running'}"
+        f"run {run['run_id']}: {run['service']} {run['kind']} {_status_words(run)}"
         f" started {run['started_at']} created {run['created']} updated {run['updated']}"
         f" skipped {run['skipped']} failed {run['failed']} tokens {run['tokens_spent']}"
     )

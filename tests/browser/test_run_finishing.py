@@ -5,6 +5,7 @@ the last result is in. The run is published on the topics as the pusher publishe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -52,6 +53,11 @@ async def test_a_run_still_receiving_its_results_shows_finishing_until_they_are_
     await expect(row).to_have_attribute("data-status", "finishing")
     await expect(row.locator("td[data-label=Status]")).to_contain_text("Finishing")
     await expect(row.locator("td[data-label=Failed]")).to_have_text("1")
+    await page.locator("#f-status").select_option(label="Finishing")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page).to_have_url(re.compile(r"status=finishing"))
+    await expect(page.locator("tr[id^='run-']")).to_have_count(1)
+    await expect(row).to_have_attribute("data-status", "finishing")
 
     await row.get_by_role("link").click()
     summary = page.locator("#run-summary")

@@ -454,6 +454,7 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
         assert shown == ("finishing", 1, 1, None), ended
         assert [r["status"] for r in await stack.runs(kind="push") if r["run_id"] == run_id] == ["finishing"]
         assert run_id not in [r["run_id"] for r in await stack.runs(kind="push", status="Error")]
+        assert [r["run_id"] for r in await stack.runs(kind="push", status="finishing")] == [run_id]
         status, body = await retry()
         assert (status, body["error"]) == (409, "results_still_arriving"), body
         await publish(run.results[1])
@@ -462,6 +463,7 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
         assert (final["status"], final["failed"], final["results_pending"]) == ("Error", 2, 0), final
         assert len(await stack.entries(run_id)) == 2
         assert run_id in [r["run_id"] for r in await stack.runs(kind="push", status="Error")]
+        assert await stack.runs(kind="push", status="finishing") == []
         status, body = await retry()
         # Past the wait: the retry is decided (the pusher takes it, or refuses the unknown ABM records).
         assert body.get("error") != "results_still_arriving", (status, body)

@@ -59,9 +59,9 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
     )
     await pg_pool.execute(
         f"INSERT INTO {schemas['auditlog_schema']}.runs (tenant_id, run_id, service, kind, direction,"
-        " objects, started_at, finished_at, created, failed, status)"
+        " objects, started_at, finished_at, created, failed, own_status, status)"
         " VALUES ($1, 'import-1', 'connector', 'import', 'to_abm', '{organization}',"
-        " $2, $2, 5, 1, 'Warning')",
+        " $2, $2, 5, 1, 'Warning', 'Warning')",
         tenant,
         datetime.now(UTC),
     )
@@ -90,7 +90,8 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
     assert mine["name"] == "Acme Inc." and mine["connection"] is None
     assert mine["budget"]["spent_today"] == 20 and mine["budget"]["allowance"] > 20
     assert mine["open_connector_runs"] == 1 and mine["parked_pushes"] == 1
-    assert (mine["last_run"]["run_id"], mine["last_run"]["status"]) == ("import-1", "Warning")
+    last = mine["last_run"]
+    assert (last["run_id"], last["status"], last["created"], last["failed"]) == ("import-1", "Warning", 5, 1)
     text = await psyncctl("tenants", **schemas)
     assert any(line.startswith(tenant) and "not connected" in line for line in text.stdout.splitlines())
 
@@ -102,3 +103,41 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
     assert status["pending_messages"] == [
         {"service": "mapper", "group": group, "topic": SCORE_CHANGED.name, "pending": 2, "at_least": False}
     ]
+
+
+async def test_a_run_whose_results_are_still_arriving_shows_finishing_as_the_console_shows_it(
+    psyncctl: Psyncctl, schemas: dict[str, str], pg_pool: asyncpg.Pool
+) -> None:
+    # A push run whose end reported 3 failed records while the activity log holds the entry of 1 so far.
+    tenant = f"ctl{secrets.token_hex(4)}"
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    await registry.create_tenant(tenant, "Acme Inc.")
+    auditlog = schemas["auditlog_schema"]
+    await pg_pool.execute(
+        f"INSERT INTO {auditlog}.runs (tenant_id, run_id, service, kind, direction, objects, started_at,"
+        " finished_at, failed, own_status, status, message)"
+        " VALUES ($1, 'push-1', 'pusher', 'push', 'to_pipedrive', '{organization}', $2, $2, 3, 'Error',"
+        " 'Error', NULL)",
+        tenant,
+        datetime.now(UTC),
+    )
+    tally = (
+        f"INSERT INTO {auditlog}.run_tallies (tenant_id, run_id, outcome, reason, records, tokens)"
+        " VALUES ($1, 'push-1', 'failed', 'Pipedrive refused', $2, 0)"
+        " ON CONFLICT (tenant_id, run_id, outcome, reason) DO UPDATE SET records = excluded.records"
+    )
+    await pg_pool.execute(tally, tenant, 1)
+
+    shown = await psyncctl("tenants", "show", tenant, "--json", **schemas)
+    assert shown.status == 0, shown.stderr
+    [run] = shown.json()["last_runs"]
+    assert (run["status"], run["failed"], run["results_pending"]) == ("finishing", 1, 2)
+    listed = await psyncctl("tenants", **schemas)
+    [line] = [line for line in listed.stdout.splitlines() if line.startswith(tenant)]
+    assert "pusher push finishing (2 result(s) to come)" in line
+
+    await pg_pool.execute(tally, tenant, 3)  # the last two results logged
+    shown = await psyncctl("tenants", "show", tenant, **schemas)
+    assert shown.status == 0, shown.stderr
+    assert "run push-1: pusher push Error started" in shown.stdout and "failed 3" in shown.stdout
