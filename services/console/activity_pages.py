@@ -1,5 +1,6 @@
 """The activity log: runs newest first with their status badges (running and finishing runs refresh their
-counts), filters, and a run's page with its reason in words, per-record entries, CSV export and retry."""
+counts), filters, and a run's page with its reason in words, per-record entries (refreshed with its summary
+while the run is running or finishing), CSV export and retry."""
 
 from __future__ import annotations
 
@@ -113,26 +114,38 @@ async def _entries(api: TenantApi, run_id: str, outcome: str | None, cursor: str
     return body
 
 
-async def show_run(request: web.Request) -> web.Response:
-    """A run's page: what happened, why, what to do, and its records."""
+async def _records(request: web.Request) -> dict[str, Any]:
+    """The run and one page of its records (each with its link into Pipedrive), as the run's page and its
+    records' refresh show them."""
     api, run_id = api_of(request), request.match_info["run_id"]
-    outcome = request.query.get("outcome") or None
+    outcome, cursor = request.query.get("outcome") or None, request.query.get("cursor") or None
     run, connection, entries = await asyncio.gather(
         _run(api, run_id),
         api.get_ok("connector", "/v1/connection"),
-        _entries(api, run_id, outcome, request.query.get("cursor")),
+        _entries(api, run_id, outcome, cursor),
     )
     domain = connection.get("api_domain")
     rows = [{**e, "url": record_url(domain, e.get("object"), e.get("pipedrive_id"))} for e in entries["data"]]
-    messages = [run.get("message"), *(e.get("message") for e in rows)]
-    context = {
-        "title": f"Run {run_id}",
-        "section": "activity",
+    asked = {k: v for k, v in (("outcome", outcome), ("cursor", cursor)) if v}
+    return {
         "run": run,
         "kinds": KINDS,
         "entries": rows,
         "outcome": outcome or "",
         "next_cursor": entries.get("next_cursor"),
+        "records_query": f"?{urlencode(asked)}" if asked else "",
+    }
+
+
+async def show_run(request: web.Request) -> web.Response:
+    """A run's page: what happened, why, what to do, and its records."""
+    records = await _records(request)
+    run = records["run"]
+    messages = [run.get("message"), *(e.get("message") for e in records["entries"])]
+    context = {
+        "title": f"Run {run['run_id']}",
+        "section": "activity",
+        **records,
         "help": help_for(messages),
     }
     return await render(request, "run.html", context)
@@ -142,6 +155,11 @@ async def run_summary(request: web.Request) -> web.Response:
     """The live part of a run's page (refreshed while the run is running or finishing)."""
     run = await _run(api_of(request), request.match_info["run_id"])
     return await render(request, "fragments/run_summary.html", {"run": run, "kinds": KINDS})
+
+
+async def run_records(request: web.Request) -> web.Response:
+    """A run's records as its page shows them (refreshed while the run is running or finishing)."""
+    return await render(request, "fragments/run_records.html", await _records(request))
 
 
 async def export_entries(request: web.Request) -> web.StreamResponse:
@@ -201,5 +219,6 @@ def add_activity_routes(app: web.Application) -> None:
     app.router.add_get("/activity", list_runs)
     app.router.add_get("/activity/runs/{run_id}", show_run)
     app.router.add_get("/activity/runs/{run_id}/summary", run_summary)
+    app.router.add_get("/activity/runs/{run_id}/records", run_records)
     app.router.add_get("/activity/runs/{run_id}/entries.csv", export_entries)
     app.router.add_post("/activity/runs/{run_id}/retry", retry_failed)

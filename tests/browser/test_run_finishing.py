@@ -1,7 +1,8 @@
 """A run whose end reached the activity log before its last records' results: the console shows it
-finishing (receiving its results, with the counts of the entries logged so far) in the list and on its
-page, a retry asked meanwhile says to wait, and the page, refreshing itself, shows the final status once
-the last result is in. The run is published on the topics as the pusher publishes one (its own builders)."""
+finishing (receiving its results, with the counts of the entries logged so far) in the list, under the
+Finishing filter and on its page, a retry asked meanwhile says to wait, and the page, refreshing itself,
+shows the final status and every record once the last result is in. The run is published on the topics
+as the pusher publishes one (its own builders)."""
 
 from __future__ import annotations
 
@@ -65,14 +66,19 @@ async def test_a_run_still_receiving_its_results_shows_finishing_until_they_are_
     await expect(summary.locator(".badge")).to_have_text("Finishing")
     await expect(summary).to_contain_text("Receiving results: 1 record(s) still to come")
     await expect(summary).to_contain_text("1 failed")
+    records = page.locator("#run-records tbody tr")
+    await expect(records).to_have_count(1)
     await capture(page, "activity-run-finishing")
     await page.get_by_role("button", name="Retry failed records").click()
     await expect(page.get_by_role("status")).to_contain_text("not in the activity log yet")
 
     await _publish(stack, run.results[1])
-    # The page refreshes its summary while the run is finishing: the last result in, its final status.
+    # The page refreshes its summary and its records while the run is finishing: the last result in, its
+    # final status and both records, without a reload.
     async with hurried_refreshes(page, 2):
         await expect(summary).to_have_attribute("data-status", "Error")
+        await expect(records).to_have_count(2)
+    await expect(page.locator("#run-records")).not_to_have_attribute("hx-get", re.compile(".*"))
     await expect(summary.locator(".badge")).to_have_text("Error")
     await expect(summary).to_contain_text("2 failed")
     await expect(summary).not_to_contain_text("Receiving results")
