@@ -197,8 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=[o.value for o in SyncObject],
         help="objects to read again (default: all)",
     )
-    runs_p = verbs.add_parser("runs", parents=[common], help="runs: retry the failed records of one")
-    run_verbs = runs_p.add_subparsers(dest="runs_verb", required=True, metavar="retry-failed")
+    runs_p = verbs.add_parser(
+        "runs", parents=[common], help="runs: show one as the console does, retry its failed records"
+    )
+    run_verbs = runs_p.add_subparsers(dest="runs_verb", required=True, metavar="show|retry-failed")
+    show_run = run_verbs.add_parser(
+        "show",
+        parents=[common],
+        help="one run as the console shows it (status, counts, tokens, why, links)",
+        description="RUN_ID from the activity log, read with the auditlog's own code: its status is the"
+        " console's (finishing while its records' results are still to come).",
+    )
+    show_run.add_argument("run_id")
+    show_run.add_argument("--tenant", help="the run's tenant, when run ids of several tenants collide")
     retry = run_verbs.add_parser(
         "retry-failed",
         parents=[common, writes],
@@ -218,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
 async def _runs(context: Context, args: argparse.Namespace) -> Report:
     from psyncctl import runs
 
+    if args.runs_verb == "show":
+        return await runs.show_run(context, args.run_id, args.tenant)
     return await runs.retry_failed(context, args.run_id, args.tenant, args.actor, args.dry_run)
 
 

@@ -1,5 +1,9 @@
-"""`psyncctl runs retry-failed RUN_ID`: retry the failed records of a run through the auditlog's API
-(`POST /v1/runs/{run_id}/retry`, the call the console's "Retry failed records" makes).
+"""`psyncctl runs show RUN_ID`: a run as the console shows it; `psyncctl runs retry-failed RUN_ID`: retry
+the failed records of a run through the auditlog's API (`POST /v1/runs/{run_id}/retry`, the call the
+console's "Retry failed records" makes).
+
+`show` reads the activity log with the auditlog's own code (`auditlog.activity_read_store`, shown by
+`auditlog.run_views.present_run`), so it answers while the auditlog is down, with the console's status.
 
 The API is tenant-scoped; psyncctl holds no tenant's key. It issues the run's tenant a key of its own for
 the one call (labelled with who retried), sends `X-Psync-Actor`, and revokes the key at once: the key
@@ -14,6 +18,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from auditlog.activity_read_store import PostgresActivityReads
+from auditlog.run_views import present_run
 from psyncctl.activity_store import failed_entries, tenants_of_run
 from psyncctl.context import Context, Refused, Report
 from schemas.events.sync_runs import apply_run_id
@@ -29,6 +35,38 @@ async def _tenant_of_run(context: Context, run_id: str, tenant: str | None) -> s
             f"run {run_id} exists for several tenants ({', '.join(tenants)}): name one with --tenant"
         )
     return tenants[0]
+
+
+async def show_run(context: Context, run_id: str, tenant: str | None) -> Report:
+    """The run as the console shows it: status (`finishing` while results are still to come), counts,
+    tokens, why, and the runs it links to."""
+    owner = await _tenant_of_run(context, run_id, tenant)
+    reads = PostgresActivityReads(await context.pool(), context.settings.auditlog_schema)
+    run = await reads.run(owner, run_id)
+    if run is None:  # removed between the two reads
+        raise Refused(f"the activity log has no run {run_id} of tenant {owner}")
+    shown = present_run(run, (await reads.relations(owner, [run]))[run_id])
+    return Report(data={"tenant": owner, **shown}, notes=_run_notes(owner, shown))
+
+
+def _run_notes(tenant: str, run: dict[str, Any]) -> list[str]:
+    counts = ", ".join(f"{run[k]} {k}" for k in ("created", "updated", "unchanged", "skipped", "failed"))
+    links = {k: v for k, v in run["links"].items() if v}
+    notes = [
+        f"run {run['run_id']} of {tenant}: {run['service']} {run['kind']} {run['status']}",
+        f"started {run['started_at']}, finished {run['finished_at'] or '-'}",
+        f"records: {counts}; Pipedrive tokens: {run['tokens_spent']}",
+    ]
+    if run["message"]:
+        notes.append(f"why: {run['message']}")
+    notes += [f"{name}: {value}" for name, value in links.items()]
+    if run["results_pending"]:
+        notes.append(
+            f"{run['results_pending']} record result(s) not in the activity log yet; if that stays so,"
+            f" look for them in the auditlog's dead letters:"
+            f" psyncctl dlq list --service auditlog --tenant {tenant}"
+        )
+    return notes
 
 
 async def _failed_entries(context: Context, tenant: str, run_id: str) -> int:

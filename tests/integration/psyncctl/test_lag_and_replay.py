@@ -250,6 +250,7 @@ async def test_every_verb_has_help_and_every_write_a_dry_run(psyncctl: Psyncctl)
         ["dlq", "show"],
         ["dlq", "redrive"],
         ["resync"],
+        ["runs", "show"],
         ["runs", "retry-failed"],
     ]
     writes = [["replay"], ["restore-offsets"], ["dlq", "redrive"], ["resync"], ["runs", "retry-failed"]]

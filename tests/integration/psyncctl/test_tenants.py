@@ -105,7 +105,7 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
     ]
 
 
-async def test_a_run_whose_results_are_still_arriving_shows_finishing_as_the_console_shows_it(
+async def test_tenants_and_runs_show_a_run_still_receiving_its_results_as_finishing_as_the_console_does(
     psyncctl: Psyncctl, schemas: dict[str, str], pg_pool: asyncpg.Pool
 ) -> None:
     # A push run whose end reported 3 failed records while the activity log holds the entry of 1 so far.
@@ -136,8 +136,20 @@ async def test_a_run_whose_results_are_still_arriving_shows_finishing_as_the_con
     listed = await psyncctl("tenants", **schemas)
     [line] = [line for line in listed.stdout.splitlines() if line.startswith(tenant)]
     assert "pusher push finishing (2 result(s) to come)" in line
+    one = await psyncctl("runs", "show", "push-1", "--tenant", tenant, "--json", **schemas)
+    assert one.status == 0, one.stderr
+    assert (one.json()["tenant"], one.json()["status"], one.json()["results_pending"]) == (
+        tenant, "finishing", 2,
+    )  # fmt: skip
+    words = await psyncctl("runs", "show", "push-1", "--tenant", tenant, **schemas)
+    assert f"run push-1 of {tenant}: pusher push finishing" in words.stdout
+    assert f"psyncctl dlq list --service auditlog --tenant {tenant}" in words.stdout
+    unknown = await psyncctl("runs", "show", "push-404", "--tenant", tenant, **schemas)
+    assert unknown.status == 3 and "has no run push-404" in unknown.stderr
 
     await pg_pool.execute(tally, tenant, 3)  # the last two results logged
     shown = await psyncctl("tenants", "show", tenant, **schemas)
     assert shown.status == 0, shown.stderr
     assert "run push-1: pusher push Error started" in shown.stdout and "failed 3" in shown.stdout
+    one = await psyncctl("runs", "show", "push-1", "--json", **schemas)
+    assert (one.json()["status"], one.json()["failed"], one.json()["results_pending"]) == ("Error", 3, 0)
