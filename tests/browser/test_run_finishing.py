@@ -82,3 +82,33 @@ async def test_a_run_still_receiving_its_results_shows_finishing_until_they_are_
     await expect(summary.locator(".badge")).to_have_text("Error")
     await expect(summary).to_contain_text("2 failed")
     await expect(summary).not_to_contain_text("Receiving results")
+
+
+async def test_the_retry_button_and_the_first_failure_appear_on_an_open_run_page_as_results_arrive(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    # The run's end is in the log before any of its records' results: the page opens on a finishing run
+    # with nothing to retry yet.
+    run = push_run_of_failures(tenant.tenant_id, 1)
+    await _publish(stack, run.started, run.finished)
+    listed = await eventually(
+        lambda: stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=push"),
+        lambda answer: [r["status"] for r in answer["data"]] == ["finishing"], within_s=WAIT_S,
+        what="the run's end logged",
+    )  # fmt: skip
+    [shown] = listed["data"]
+    assert (shown["run_id"], shown["failed"], shown["results_pending"]) == (run.run_id, 0, 1), shown
+    await page.clock.install()
+    await sign_in(page, tenant.admin)
+    await page.goto(f"/activity/runs/{run.run_id}")
+    retry = page.get_by_role("button", name="Retry failed records")
+    await expect(page.locator("#run-summary")).to_have_attribute("data-status", "finishing")
+    await expect(page.locator("#run-records")).to_contain_text("No records")
+    await expect(retry).to_have_count(0)
+
+    await _publish(stack, run.results[0])
+    # Without a reload: the failure's record, then the button to retry it.
+    async with hurried_refreshes(page, 2):
+        await expect(page.locator("#run-records tbody tr")).to_have_count(1)
+        await expect(retry).to_be_visible()
+    await expect(page.locator("#run-summary")).to_have_attribute("data-status", "Error")
