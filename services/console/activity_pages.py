@@ -1,6 +1,6 @@
 """The activity log: runs newest first with their status badges (running and finishing runs refresh their
 counts), filters, and a run's page with its reason in words, per-record entries (refreshed with its summary
-while the run is running or finishing), CSV export and retry."""
+while the run is running or finishing, in one request), CSV export and retry."""
 
 from __future__ import annotations
 
@@ -152,14 +152,10 @@ async def show_run(request: web.Request) -> web.Response:
 
 
 async def run_summary(request: web.Request) -> web.Response:
-    """The live part of a run's page (refreshed while the run is running or finishing)."""
-    run = await _run(api_of(request), request.match_info["run_id"])
-    return await render(request, "fragments/run_summary.html", {"run": run, "kinds": KINDS})
-
-
-async def run_records(request: web.Request) -> web.Response:
-    """A run's records as its page shows them (refreshed while the run is running or finishing)."""
-    return await render(request, "fragments/run_records.html", await _records(request))
+    """The live part of a run's page, refreshed every 2 s while the run is running or finishing: its
+    summary, and its records (the page's outcome and cursor) swapped in out of band, from one read of the
+    run."""
+    return await render(request, "fragments/run_live.html", {**await _records(request), "oob": True})
 
 
 async def export_entries(request: web.Request) -> web.StreamResponse:
@@ -219,6 +215,5 @@ def add_activity_routes(app: web.Application) -> None:
     app.router.add_get("/activity", list_runs)
     app.router.add_get("/activity/runs/{run_id}", show_run)
     app.router.add_get("/activity/runs/{run_id}/summary", run_summary)
-    app.router.add_get("/activity/runs/{run_id}/records", run_records)
     app.router.add_get("/activity/runs/{run_id}/entries.csv", export_entries)
     app.router.add_post("/activity/runs/{run_id}/retry", retry_failed)

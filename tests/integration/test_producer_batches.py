@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from stream_runner.messages import OutgoingMessage
@@ -40,6 +40,23 @@ async def produced(kafka_bootstrap: str, client_id: str, messages: list[Outgoing
     return list(deliveries)
 
 
+async def read_back(kafka_bootstrap: str, topics: list[str], count: int) -> list[ConsumerRecord[Any, Any]]:
+    """The first `count` messages of `topics` from their start, as they arrive (each partition's in order);
+    fails if none arrive for 10 s before that."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        received: list[ConsumerRecord[Any, Any]] = []
+        while len(received) < count:
+            batches = await consumer.getmany(timeout_ms=10_000)
+            assert batches, f"only {len(received)} of {count} messages arrived"
+            for records in batches.values():
+                received += records
+        return received
+    finally:
+        await consumer.stop()
+
+
 async def test_deliveries_follow_the_messages_across_batches_and_partitions(
     kafka_bootstrap: str, topic: str
 ) -> None:
@@ -51,17 +68,10 @@ async def test_deliveries_follow_the_messages_across_batches_and_partitions(
     expected = [partition_of(m.key.encode(), PARTITIONS) for m in messages]
     assert [d.result().partition for d in deliveries] == expected
     assert len({id(d) for d in deliveries}) > PARTITIONS  # several batches per partition
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        received: list[tuple[int, str, bytes]] = []
-        while len(received) < len(messages):
-            batches = await consumer.getmany(timeout_ms=10_000)
-            assert batches, f"only {len(received)} of {len(messages)} messages arrived"
-            for records in batches.values():
-                received += [(r.partition, r.key.decode(), r.value) for r in records]
-    finally:
-        await consumer.stop()
+    received = [
+        (r.partition, r.key.decode(), r.value)
+        for r in await read_back(kafka_bootstrap, [topic], len(messages))
+    ]
     for partition in range(PARTITIONS):
         sent = [(m.key, m.value) for m, p in zip(messages, expected, strict=True) if p == partition]
         assert [(k, v) for p, k, v in received if p == partition] == sent
@@ -99,17 +109,7 @@ async def test_a_message_without_headers_arrives_without_any_whatever_the_builde
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        received: list[tuple[bytes, list[tuple[str, bytes]]]] = []
-        while len(received) < len(messages):
-            batches = await consumer.getmany(timeout_ms=10_000)
-            assert batches, f"only {len(received)} of {len(messages)} messages arrived"
-            for records in batches.values():
-                received += [(r.value, list(r.headers)) for r in records]
-    finally:
-        await consumer.stop()
+    received = [(r.value, list(r.headers)) for r in await read_back(kafka_bootstrap, [topic], len(messages))]
     assert received == [(b"first", []), (b"second", [("kind", b"dead-letter")]), (b"third", [])]
 
 
@@ -127,19 +127,10 @@ async def test_a_batch_of_two_topics_reaches_each_topic_in_its_keys_partitions_i
 
         expected = [(m.topic, partition_of(m.key.encode(), PARTITIONS)) for m in messages]
         assert [(d.result().topic, d.result().partition) for d in deliveries] == expected
-        consumer = AIOKafkaConsumer(
-            topic, other, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        try:
-            received: list[tuple[str, int, bytes]] = []
-            while len(received) < len(messages):
-                batches = await consumer.getmany(timeout_ms=10_000)
-                assert batches, f"only {len(received)} of {len(messages)} messages arrived"
-                for records in batches.values():
-                    received += [(r.topic, r.partition, r.value) for r in records]
-        finally:
-            await consumer.stop()
+        received = [
+            (r.topic, r.partition, r.value)
+            for r in await read_back(kafka_bootstrap, [topic, other], len(messages))
+        ]
         for where in set(expected):
             sent = [m.value for m, w in zip(messages, expected, strict=True) if w == where]
             assert [v for t, p, v in received if (t, p) == where] == sent
