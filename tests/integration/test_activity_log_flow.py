@@ -33,6 +33,7 @@ from schemas.keys import record_key
 from schemas.topics import COMPANY_REVEALED, topics_consumed_by
 from tenant_auth.keys import split_api_key
 from tenant_auth.registry import TenantRegistry
+from tests.integration.psyncctl.conftest import run_psyncctl_process
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
 from tests.support.conditions import eventually
 from tests.support.kafka_offsets import position_group_at_end
@@ -66,6 +67,7 @@ class Stack:
     pusher_schema: str
     mapper: ServiceProcess
     pusher: ServiceProcess
+    auditlog_schema: str
 
     async def connect(self) -> None:
         body = {"api_token": self.sandbox.handle.api_token, "api_base_url": self.sandbox.base_url}
@@ -117,6 +119,7 @@ class Services:
     pusher: ServiceProcess
     pusher_schema: str
     sandboxes: list[RecordingSandbox]
+    auditlog_schema: str
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +165,7 @@ async def services(
                 await process.start()
             for process in processes:
                 await process.wait_ready()
-            yield Services(connector, mapper, auditlog, pusher, schemas[4], sandboxes)
+            yield Services(connector, mapper, auditlog, pusher, schemas[4], sandboxes, schemas[3])
         finally:
             for process in processes:
                 if process.process is not None and process.process.returncode is None:
@@ -180,7 +183,7 @@ async def stack(services: Services, pg_pool: asyncpg.Pool) -> AsyncIterator[Stac
         yield Stack(
             tenant, services.connector, services.auditlog, services.sandboxes.pop(),
             headers, http, pg_pool, services.pusher_schema,
-            services.mapper, services.pusher,
+            services.mapper, services.pusher, services.auditlog_schema,
         )  # fmt: skip
 
 
@@ -455,6 +458,15 @@ async def test_a_run_whose_end_comes_before_its_last_results_is_finishing_and_it
         assert [r["status"] for r in await stack.runs(kind="push") if r["run_id"] == run_id] == ["finishing"]
         assert run_id not in [r["run_id"] for r in await stack.runs(kind="push", status="Error")]
         assert [r["run_id"] for r in await stack.runs(kind="push", status="finishing")] == [run_id]
+        # The operators' tool says the same, read while the services run.
+        ctl = await run_psyncctl_process(
+            "runs", "show", run_id, "--json", env={"PSYNCCTL_AUDITLOG_SCHEMA": stack.auditlog_schema}
+        )
+        assert ctl.status == 0, ctl.stderr
+        shown_by_ctl = ctl.json()
+        assert (shown_by_ctl["tenant"], shown_by_ctl["status"], shown_by_ctl["results_pending"]) == (
+            stack.tenant, "finishing", 1,
+        )  # fmt: skip
         status, body = await retry()
         assert (status, body["error"]) == (409, "results_still_arriving"), body
         await publish(run.results[1])
