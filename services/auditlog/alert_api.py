@@ -40,7 +40,9 @@ def alert_item(row: dict[str, Any]) -> dict[str, Any]:
     if row["attempts"] is not None:
         state = "delivered" if row["delivered_at"] else "abandoned" if row["abandoned_at"] else "pending"
         delivery = {"state": state, "attempts": row["attempts"], "delivered_at": item["delivered_at"]}
-    shown = {k: item[k] for k in ("alert_id", "cause", "title", "detail", "raised_at", "last_seen_at")}
+    shown = {
+        k: item[k] for k in ("alert_id", "cause", "title", "detail", "run_id", "raised_at", "last_seen_at")
+    }
     return {**shown, "occurrences": row["occurrences"], "delivery": delivery}
 
 

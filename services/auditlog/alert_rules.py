@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipedrive_client import ExhaustedBudget, RefusedConnection
-from schemas.events.sync_runs import RunFinished, RunStatus
+from schemas.events.sync_runs import RunCounts, RunFinished, RunStatus
 
 CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
 """Run messages that mean the tenant's Pipedrive credentials were refused or cannot be read."""
@@ -102,29 +102,44 @@ def _is_address(host: str) -> bool:
 
 @dataclass(frozen=True)
 class RaisedAlert:
-    """An alert to raise: the tenant, its cause, a title and a sentence for people, and for a standing
-    condition found by polling (a spent budget, a refused connection) the episode it belongs to: one alert
-    per episode, however long the condition lasts and however often it is seen."""
+    """An alert to raise: the tenant, its cause, a title and a sentence for people, for a standing
+    condition found by polling (a spent budget, a refused connection) the episode it belongs to (one alert
+    per episode, however long the condition lasts and however often it is seen), and for a run's end the
+    run it is about (the console links to its page)."""
 
     tenant: str
     cause: AlertCause
     title: str
     detail: str
     episode: str | None = None
+    run_id: str | None = None
 
 
 def alert_of_finished_run(tenant: str, run: RunFinished) -> RaisedAlert | None:
     """The alert a run's end raises: refused or unreadable credentials, or an Error; None otherwise."""
     if run.status is not RunStatus.ERROR:
         return None
-    message = run.message or "no reason given"
+    message = run.message or error_reason_of_counts(run.counts)
     what = f"{run.service} {run.kind.value} run {run.run_id}"
     if message.startswith(CREDENTIAL_MESSAGES):
         return RaisedAlert(
             tenant, AlertCause.CREDENTIALS, "Pipedrive credentials refused",
-            f"{what} failed: {message}. Reconnect Pipedrive in the console.",
+            f"{what} failed: {message}. Reconnect Pipedrive in the console.", run_id=run.run_id,
         )  # fmt: skip
-    return RaisedAlert(tenant, AlertCause.RUN_ERROR, "A sync run failed", f"{what} ended in Error: {message}")
+    return RaisedAlert(
+        tenant, AlertCause.RUN_ERROR, "A sync run failed",
+        f"{what} ended in Error: {message}. The run's page says why each record failed.", run_id=run.run_id,
+    )  # fmt: skip
+
+
+def error_reason_of_counts(counts: RunCounts) -> str:
+    """Why a run that gave no message of its own ended in Error, from its counts: a run whose every record
+    failed (a push Pipedrive refused) leaves the reasons to its records' entries."""
+    if counts.failed and counts.failed == counts.total:
+        return (
+            "its only record failed" if counts.failed == 1 else f"all {counts.failed} of its records failed"
+        )
+    return "no reason given"
 
 
 def failures_alert(tenant: str, failures: int, settings: AlertSettings) -> RaisedAlert:

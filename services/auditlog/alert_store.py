@@ -75,8 +75,9 @@ class AlertStore:
             alert_id = alert_id_of(alert, now)
             await conn.execute(
                 f"INSERT INTO {self._schema}.alerts (tenant_id, alert_id, cause, title, detail, raised_at,"
-                " last_seen_at, episode) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                " last_seen_at, episode, run_id) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
                 alert.tenant, alert_id, alert.cause.value, alert.title, alert.detail, now, alert.episode,
+                alert.run_id,
             )  # fmt: skip
             if settings.webhook_url is not None:
                 await conn.execute(
@@ -89,8 +90,8 @@ class AlertStore:
     async def active_alerts(self, tenant: str, limit: int) -> list[dict[str, Any]]:
         """The tenant's alerts nobody acknowledged yet, newest first, with their delivery's state."""
         rows = await self._pool.fetch(
-            f"SELECT a.alert_id, a.cause, a.title, a.detail, a.raised_at, a.last_seen_at, a.occurrences,"
-            f" d.delivered_at, d.attempts, d.abandoned_at FROM {self._schema}.alerts a"
+            f"SELECT a.alert_id, a.cause, a.title, a.detail, a.run_id, a.raised_at, a.last_seen_at,"
+            f" a.occurrences, d.delivered_at, d.attempts, d.abandoned_at FROM {self._schema}.alerts a"
             f" LEFT JOIN {self._schema}.alert_deliveries d USING (tenant_id, alert_id)"
             " WHERE a.tenant_id = $1 AND a.acknowledged_at IS NULL ORDER BY a.raised_at DESC LIMIT $2",
             tenant, limit,

@@ -33,14 +33,14 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 async def _run_fails(stack: Stack, tenant: Tenant) -> None:
     now = datetime.now(UTC)
-    run = RunFinished(
-        run_id="run-alert-1", service="connector", kind=RunKind.SYNC, direction=Direction.TO_ABM,
+    run = RunFinished(  # as the pusher ends a push Pipedrive refused: no message, the record failed
+        run_id="run-alert-1", service="pusher", kind=RunKind.PUSH, direction=Direction.TO_PIPEDRIVE,
         objects=(SyncObject.ORGANIZATION,), started_at=now - timedelta(seconds=3), finished_at=now,
-        counts=RunCounts(), status=RunStatus.ERROR, message="Pipedrive answered 500",
+        counts=RunCounts(failed=1), status=RunStatus.ERROR,
     )  # fmt: skip
     key = f"{tenant.tenant_id}:{run.run_id}"
     event = build_event(
-        run, tenant=tenant.tenant_id, subject=key, source="/psync/connector", id_parts=(run.run_id,), time=now
+        run, tenant=tenant.tenant_id, subject=key, source="/psync/pusher", id_parts=(run.run_id,), time=now
     )
     await stack.producer.send_and_wait(SYNC_RUNS.name, encode_event(event), key=key.encode())
 
@@ -81,6 +81,7 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
 
     await eventually(banner_shown, lambda shown: shown == 1, within_s=60, what="the alert banner")
     await expect(banner).to_contain_text("A sync run failed")
+    await expect(banner).to_contain_text("push run run-alert-1 ended in Error: its only record failed.")
     await capture(page, "alerts-banner")
     [delivered] = await eventually(
         lambda: asyncio.sleep(0, hook.of(tenant.tenant_id)),
@@ -89,6 +90,11 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
         what="hook",
     )
     assert "run-alert-1" in delivered["text"]
+
+    await banner.get_by_role("link", name="Open the run").click()
+    await expect(page).to_have_url(f"{stack.console.url}/activity/runs/run-alert-1")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("run-alert-1")
+    await page.goto("/activity")
 
     await banner.get_by_role("button", name="Dismiss").click()
     await expect(page.get_by_role("status")).to_have_text("Alert dismissed.")

@@ -118,6 +118,7 @@ async def test_an_error_run_is_delivered_once_and_repeats_in_the_window_are_debo
     body = await (await client.get("/v1/alerts", headers=headers)).json()
     [alert] = body["data"]
     assert (alert["cause"], alert["occurrences"], alert["delivery"]["state"]) == ("run_error", 4, "delivered")
+    assert alert["run_id"] == "run-0"  # the first run of the window: the console links to its page
     acknowledged = await client.post(f"/v1/alerts/{alert['alert_id']}/acknowledge", headers=headers)
     assert acknowledged.status == 200
     assert (await (await client.get("/v1/alerts", headers=headers)).json())["data"] == []

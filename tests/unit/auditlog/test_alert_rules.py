@@ -46,6 +46,25 @@ def test_only_error_runs_raise_and_refused_credentials_are_their_own_cause() -> 
     assert unreadable is not None and unreadable.cause is AlertCause.CREDENTIALS
 
 
+def test_an_error_run_without_a_message_is_explained_by_its_counts_and_names_its_run() -> None:
+    def push_run(counts: RunCounts) -> RunFinished:
+        return _run(RunStatus.ERROR, None).model_copy(update={"service": "pusher", "counts": counts})
+
+    only = alert_of_finished_run("t", push_run(RunCounts(failed=1)))
+    every = alert_of_finished_run("t", push_run(RunCounts(failed=3)))
+    unexplained = alert_of_finished_run("t", push_run(RunCounts(created=2)))
+    assert only is not None and every is not None and unexplained is not None
+    assert only.detail == (
+        "pusher sync run r1 ended in Error: its only record failed."
+        " The run's page says why each record failed."
+    )
+    assert "ended in Error: all 3 of its records failed." in every.detail
+    assert "ended in Error: no reason given." in unexplained.detail
+    assert {only.run_id, every.run_id, unexplained.run_id} == {"r1"}
+    given = alert_of_finished_run("t", _run(RunStatus.ERROR, "Pipedrive answered 500"))
+    assert given is not None and "ended in Error: Pipedrive answered 500." in given.detail
+
+
 def test_settings_are_checked_and_plain_http_goes_only_to_allowed_hosts() -> None:
     assert AlertSettings(webhook_url="").webhook_url is None
     for bad in ({"webhook_url": "hooks.slack.com/x"}, {"failure_threshold": 0}, {"window_minutes": 0}):
