@@ -100,14 +100,19 @@ async def own_topics(bootstrap: str, bench: str) -> AsyncIterator[TopicNamespace
     processes it starts (they inherit it), the registry's topics created under it, and every topic
     under it deleted after (the alert windows' too). Other runs on the same Kafka (benches and tests of
     others) are then neither consumed by these services nor counted in their CPU; a quiet machine's
-    figure is the same with or without it."""
+    figure is the same with or without it. A SIGTERM to the bench cancels the run, so the services it
+    started are stopped and the topics deleted as at its end (by default it would leave both behind)."""
     namespace = TopicNamespace(f"bench-{bench}-{uuid.uuid4().hex[:8]}.")
     before = os.environ.get(TOPIC_PREFIX_ENV)
     os.environ[TOPIC_PREFIX_ENV] = namespace.prefix
+    loop, run = asyncio.get_running_loop(), asyncio.current_task()
+    if run is not None:
+        loop.add_signal_handler(signal.SIGTERM, run.cancel)
     try:
         await create_topics(bootstrap, ALL_TOPICS, 1, namespace=namespace)
         yield namespace
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         if before is None:
             os.environ.pop(TOPIC_PREFIX_ENV, None)
         else:
