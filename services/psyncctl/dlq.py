@@ -84,6 +84,15 @@ async def _one(context: Context, ref: str) -> DeadLetter:
             f"{topic} is not a dead-letter topic ({', '.join(dlq_topic_name(s) for s in CONSUMER_SERVICES)})"
         )
     tp = TopicPartition(topic, partition)
+    if tp not in await context.kafka.partitions(topic):
+        raise Refused(f"{topic} has no partition {partition}: `psyncctl dlq list` prints the refs there are")
+    first = (await context.kafka.beginning_offsets([tp]))[tp]
+    end = (await context.kafka.end_offsets([tp]))[tp]
+    if not first <= offset < end:  # a read past the end would wait for a message that never comes
+        held = f"offsets {first} to {end - 1}" if first < end else "no message"
+        raise Refused(
+            f"no message at {ref}: {topic}:{partition} holds {held}; `psyncctl dlq list` prints the refs"
+        )
     async with aclosing(context.kafka.read({tp: (offset, offset + 1)})) as messages:
         async for message in messages:
             return read_dead_letter(service, message)

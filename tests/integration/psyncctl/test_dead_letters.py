@@ -163,3 +163,23 @@ async def test_a_fixed_value_keeps_the_event_id(
     assert done.status == 0, done.stderr
     [(_, _, _, value, _)] = await read_all(kafka_bootstrap, scratch_topic)
     assert orjson.loads(value or b"") == {"id": event_id, "tenantid": tenant, "fixed": True}
+
+
+async def test_a_ref_where_no_dead_letter_is_answers_at_once_with_what_the_partition_holds(
+    psyncctl: Psyncctl, scratch_topic: str, raw_producer: AIOKafkaProducer
+) -> None:
+    """An operator's mistyped ref (an offset past the partition's end, a partition the topic lacks): before,
+    `dlq show` and `dlq redrive` waited forever for a message that never comes."""
+    tenant = f"dlq{secrets.token_hex(4)}"
+    since = ("--since", (datetime.now(UTC) - timedelta(minutes=1)).isoformat())
+    await _dead_letter(raw_producer, "pusher", scratch_topic, tenant, 4, ContractViolation("bad"))
+    [letter] = (await psyncctl("dlq", "list", "--tenant", tenant, *since, "--json")).json()
+    topic, partition, offset = letter["ref"].rsplit(":", 2)
+    past_the_end = f"{topic}:{partition}:{int(offset) + 1000}"
+
+    for verb in ("show", "redrive"):
+        answer = await asyncio.wait_for(psyncctl("dlq", verb, past_the_end), timeout=60)
+        assert answer.status == 3, (verb, answer.stderr)
+        assert f"no message at {past_the_end}" in answer.stderr and "holds offsets" in answer.stderr
+    no_partition = await asyncio.wait_for(psyncctl("dlq", "show", f"{topic}:99:0"), timeout=60)
+    assert no_partition.status == 3 and f"{topic} has no partition 99" in no_partition.stderr
