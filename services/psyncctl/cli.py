@@ -291,7 +291,11 @@ async def _resync(context: Context, args: argparse.Namespace) -> Report:
     from psyncctl import resync
 
     objects = [SyncObject(o) for o in args.objects]
-    return await resync.resync(context, args.tenant, parse_time(args.since, _now()), objects, args.dry_run)
+    now = _now()
+    since = parse_time(args.since, now)
+    if since > now:
+        raise BadArgument(f"--since {args.since} is in the future: give a past time or an age (2d)")
+    return await resync.resync(context, args.tenant, since, objects, args.dry_run)
 
 
 COMMANDS: dict[str, Command] = {

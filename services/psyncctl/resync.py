@@ -7,8 +7,9 @@ the event ids they had, so consumers that applied them drop them by id, and what
 restored database, a message past retention) comes back. The connector's HTTP API has no such call: it is
 tenant-scoped, and this is an operator's repair, not a tenant's action.
 
-It refuses while one of the tenant's runs is running or paused: that run's next page would move the
-cursor forward again.
+It refuses while one of the tenant's runs is running or paused (that run's next page would move the
+cursor forward again), and for a tenant with no Pipedrive connection (unknown, never connected or
+disconnected): its sync could read nothing and would only end in Error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from connector.cursor_store import CursorStore
 from connector.queued_runs import RunKindName, RunState
 from connector.run_store import RunStore
 from psyncctl.context import Context, Refused, Report
+from psyncctl.tenant_status_store import TenantStatusReader
 from schemas.events.common import SyncObject
 
 
@@ -33,6 +35,11 @@ async def resync(
     if busy:
         names = ", ".join(f"{r.run_id} ({r.state.value})" for r in busy)
         raise Refused(f"{tenant} has a run in progress: {names}; wait for it to end or cancel it first")
+    if tenant not in await TenantStatusReader(pool, context.settings).connections():
+        raise Refused(
+            f"{tenant} has no Pipedrive connection (an unknown tenant, or never connected or disconnected):"
+            " there is nothing to read again; `psyncctl tenants` lists the tenants and their connections"
+        )
     rewound = await CursorStore(pool, context.settings.connector_schema).rewind(
         tenant, objects, since, dry_run=dry_run
     )

@@ -24,6 +24,7 @@ async def _psyncctl(
         kafka_bootstrap=kafka_bootstrap,
         database_url=SecretStr(database_url),
         connector_schema=harness.connector.settings.db_schema,
+        pipedrive_client_schema=harness.connector.settings.pipedrive.client_schema,
     )
     out, err = io.StringIO(), io.StringIO()
     status = await execute(list(args), settings, out, err)
@@ -81,3 +82,23 @@ async def test_resync_refuses_while_a_run_of_the_tenant_is_running(
 
     assert status == 3 and run.run_id in output
     assert await harness.connector.cursors.cursor(harness.tenant, SyncObject.PERSON) == cursor_before
+
+
+async def test_resync_refuses_a_tenant_without_a_connection_and_a_time_to_come(
+    harness: ConnectorHarness, kafka_bootstrap: str, database_url: str
+) -> None:
+    """Before, a resync of a tenant that never connected (or of a mistyped tenant id) queued a sync that
+    ended in Error `Invalid API key`, and a --since in the future was taken as it was."""
+    since = ("--since", "2d")
+    for tenant in (harness.tenant, f"{harness.tenant}-typo"):
+        status, output = await _psyncctl(harness, kafka_bootstrap, database_url, "resync", tenant, *since)
+        assert status == 3 and f"{tenant} has no Pipedrive connection" in output, output
+        assert await harness.connector.runs.recent(tenant) == []
+
+    await harness.connect_by_token()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    status, output = await _psyncctl(
+        harness, kafka_bootstrap, database_url, "resync", harness.tenant, "--since", future
+    )
+    assert status == 2 and "in the future" in output
+    assert await harness.connector.runs.recent(harness.tenant) == []
