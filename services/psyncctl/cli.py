@@ -25,6 +25,7 @@ from psyncctl.settings import CtlSettings
 from schemas.events.common import SyncObject
 from schemas.topics import CONSUMER_SERVICES
 from service_runtime.logs import configure_logging
+from service_runtime.settings import settings_from_environment
 
 Command = Callable[[Context, argparse.Namespace], Awaitable[Report]]
 
@@ -36,6 +37,14 @@ _EPILOG = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A file the command line names; BadArgument when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as failure:
+        raise BadArgument(f"cannot read {path}: {failure.strerror or failure}") from failure
 
 
 def _common() -> argparse.ArgumentParser:
@@ -274,7 +283,7 @@ async def _dlq(context: Context, args: argparse.Namespace) -> Report:
         return await dlq.show_dead_letter(context, args.ref)
     if args.dlq_verb == "list":
         return await dlq.list_dead_letters(context, args.service, _filter(args), args.limit)
-    fixed = args.value_file.read_bytes() if args.value_file else None
+    fixed = _file_bytes(args.value_file) if args.value_file else None
     return await dlq.redrive(
         context,
         args.service,
@@ -342,4 +351,5 @@ async def execute(argv: Sequence[str], settings: CtlSettings, out: TextIO, err: 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command line with the settings of the environment."""
     configure_logging("psyncctl", "WARNING", json=False)  # the libraries' logs on stderr, stdout is ours
-    return asyncio.run(execute(sys.argv[1:] if argv is None else argv, CtlSettings(), sys.stdout, sys.stderr))
+    settings = settings_from_environment(CtlSettings)  # unusable settings: says which, exits 2
+    return asyncio.run(execute(sys.argv[1:] if argv is None else argv, settings, sys.stdout, sys.stderr))

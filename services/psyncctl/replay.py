@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from psyncctl.context import Context, Refused, Report
 from psyncctl.lag import group_partitions
 from psyncctl.positions import (
+    BadArgument,
     PartitionMove,
     StartAt,
     clamp,
@@ -173,7 +174,13 @@ async def replay_tenant(
 
 async def restore_offsets(context: Context, saved: Path, dry_run: bool) -> Report:
     """Put a group's offsets back from a file `replay` saved (the group must have no members)."""
-    group, offsets = offsets_from_document(json.loads(await asyncio.to_thread(saved.read_text)))
+    try:
+        document = json.loads(await asyncio.to_thread(saved.read_bytes))
+    except OSError as failure:
+        raise BadArgument(f"cannot read {saved}: {failure.strerror or failure}") from failure
+    except ValueError as failure:  # not JSON, or not UTF-8
+        raise BadArgument(f"{saved} is not a saved offsets file of psyncctl (not JSON)") from failure
+    group, offsets = offsets_from_document(document)
     current = await context.kafka.committed(group)
     rows = [
         {"topic": tp.topic, "partition": tp.partition, "current": current.get(tp), "restored": offset}

@@ -279,3 +279,32 @@ async def test_the_console_script_runs_as_its_own_process(
         (1, None, 4),
         (2, None, 0),
     ]
+
+
+async def test_files_and_settings_psyncctl_cannot_use_are_bad_arguments_with_their_reason(
+    psyncctl: Psyncctl, tmp_path: Path, kafka_bootstrap: str, database_url: str
+) -> None:
+    """Before: a missing file exited 1 as if Kafka were down (`FileNotFoundError: [Errno 2] ...`), a file
+    that is not JSON ended in a traceback, and so did a topic prefix psyncctl cannot use."""
+    not_json = tmp_path / "offsets.json"
+    await asyncio.to_thread(not_json.write_text, "psync-mapper 3 17\n")
+    missing = tmp_path / "missing.json"
+
+    for args, reason in [
+        (("restore-offsets", str(missing)), f"cannot read {missing}: No such file or directory"),
+        (("restore-offsets", str(not_json)), f"{not_json} is not a saved offsets file of psyncctl"),
+        (("restore-offsets", str(tmp_path)), f"cannot read {tmp_path}: Is a directory"),
+        (
+            ("dlq", "redrive", "psync.mapper.dlq:0:0", "--value-file", str(missing)),
+            f"cannot read {missing}: No such file or directory",
+        ),
+    ]:
+        result = await psyncctl(*args)
+        assert result.status == 2 and reason in result.stderr, (args, result)
+
+    bad_prefix = await run_psyncctl_process(
+        "lag",
+        env={"KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": database_url, "PSYNC_TOPIC_PREFIX": "a b"},
+    )
+    assert bad_prefix.status == 2, bad_prefix
+    assert "a topic prefix is at most 100 of" in bad_prefix.stderr and "Traceback" not in bad_prefix.stderr
