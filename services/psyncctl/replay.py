@@ -33,6 +33,7 @@ from psyncctl.positions import (
     saved_offsets_document,
     tenant_of_key,
 )
+from schemas.topics import topics_consumed_by
 
 REPLAYED_FROM_HEADER = "psyncctl.replayed-from"
 
@@ -62,10 +63,26 @@ async def _partitions(context: Context, topic: str, partition: int | None) -> li
 
 def _stop_hint(context: Context, group: str) -> str:
     service = context.service_of_group(group) or "<service>"
+    pidfiles = f".state/run/svc-{service}.pid .state/run/svc-{service}-*.pid"
     return (
-        f'stop every member of {group} first: locally kill -TERM "$(cat .state/run/svc-{service}.pid)",'
+        f"stop every member of {group} first: locally (every replica: make up runs {service},"
+        f" {service}-2, ...) kill -TERM $(cat {pidfiles} 2>/dev/null),"
         f" compose: docker compose -f deploy/compose.yaml stop {service},"
         f" Kubernetes: kubectl -n psync scale deploy/{service} --replicas=0"
+    )
+
+
+def _require_reader(context: Context, group: str, topic: str, committed: dict[TopicPartition, int]) -> None:
+    """Refuse a group that does not read the topic (a mistyped group or --topic): moving its offsets would
+    create offsets, or a whole group, that no service reads."""
+    service = context.service_of_group(group)
+    read = {t.name for t in topics_consumed_by(service)} if service else set()
+    if topic in read or any(tp.topic == topic for tp in committed):
+        return
+    reads = f"; {service} reads {', '.join(sorted(read))}" if service else ""
+    raise Refused(
+        f"{group} does not read {topic}: it has no offset there{reads}; check the group and --topic"
+        " (`psyncctl lag --all` lists every group and the topics it has offsets on)"
     )
 
 
@@ -82,6 +99,7 @@ async def replay_group(
     partitions = await _partitions(context, topic, partition)
     state = await context.kafka.group_state(group)
     committed, _ = await group_partitions(context, group)
+    _require_reader(context, group, topic, committed)
     targets = await _targets(context, partitions, start)
     ends = await context.kafka.end_offsets(partitions)
     moves = [

@@ -178,6 +178,7 @@ async def test_replay_refuses_a_group_with_members_and_moves_nothing(
 
         assert refused.status == 3
         assert "1 member(s)" in refused.stderr and "--replicas=0" in refused.stderr
+        assert ".state/run/svc-<service>-*.pid" in refused.stderr  # every local replica, mapper-2 too
         assert (await committed(kafka_admin, group))[(scratch_topic, 0)] == 6
         assert glob.glob(f"{tmp_path}/*") == []
     finally:
@@ -308,3 +309,26 @@ async def test_files_and_settings_psyncctl_cannot_use_are_bad_arguments_with_the
     )
     assert bad_prefix.status == 2, bad_prefix
     assert "a topic prefix is at most 100 of" in bad_prefix.stderr and "Traceback" not in bad_prefix.stderr
+
+
+async def test_a_replay_for_a_group_that_does_not_read_the_topic_is_refused_and_creates_no_offsets(
+    psyncctl: Psyncctl,
+    scratch_topic: str,
+    raw_producer: AIOKafkaProducer,
+    kafka_admin: AIOKafkaAdminClient,
+    tmp_path: Path,
+) -> None:
+    """A mistyped group, or a --topic the group does not read: before, the replay committed offsets for it
+    (the mistyped group came into being) and exited 0."""
+    await _ten_messages(raw_producer, scratch_topic)
+    typo = f"itest-ctl-{secrets.token_hex(4)}"
+
+    for group in (typo, "psync-mapper"):
+        refused = await psyncctl(
+            "replay", group, "--topic", scratch_topic, "--from", "0", "--save-dir", str(tmp_path)
+        )
+        assert refused.status == 3, refused
+        assert f"{group} does not read {scratch_topic}" in refused.stderr
+    assert "mapper reads abm.company-revealed.v1" in refused.stderr
+    assert await committed(kafka_admin, typo) == {}
+    assert glob.glob(f"{tmp_path}/*") == []
