@@ -47,10 +47,23 @@ def _file_bytes(path: Path) -> bytes:
         raise BadArgument(f"cannot read {path}: {failure.strerror or failure}") from failure
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, under_a_group: bool = False) -> argparse.ArgumentParser:
+    """`--json`; a sub-verb's (`dlq list`) leaves the group's (`dlq --json list`) as it is when not given."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if under_a_group else False,
+        help="print the result as JSON",
+    )
     return common
+
+
+def _positive(text: str) -> int:
+    """A count given on the command line: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _writes() -> argparse.ArgumentParser:
@@ -86,7 +99,7 @@ def _filter(args: argparse.Namespace, refs: Sequence[str] = ()) -> DeadLetterFil
 
 def build_parser() -> argparse.ArgumentParser:
     """Every verb, with its help."""
-    common, writes = _common(), _writes()
+    common, writes, sub_common = _common(), _writes(), _common(under_a_group=True)
     parser = argparse.ArgumentParser(
         prog="psyncctl",
         description="Operate the Pipedrive <-> ABM sync: lag, replays, dead letters, resyncs.",
@@ -102,14 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         " or show one.",
     )
     tenant_verbs = tenants_p.add_subparsers(dest="tenants_verb", metavar="list|show")
-    tenant_verbs.add_parser("list", parents=[common], help="every tenant with its status (the default)")
+    tenant_verbs.add_parser("list", parents=[sub_common], help="every tenant with its status (the default)")
     show = tenant_verbs.add_parser(
-        "show", parents=[common], help="one tenant: connection, budget, runs, parked pushes, pending messages"
+        "show",
+        parents=[sub_common],
+        help="one tenant: connection, budget, runs, parked pushes, pending messages",
     )
     show.add_argument("tenant")
     show.add_argument(
         "--scan-limit",
-        type=int,
+        type=_positive,
         default=20_000,
         help="messages read per partition to count the tenant's pending ones (default 20000)",
     )
@@ -165,14 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="The services' dead-letter topics (psync.<service>.dlq).",
     )
     dlq_verbs = dlq_p.add_subparsers(dest="dlq_verb", required=True, metavar="list|show|redrive")
-    dlq_list = dlq_verbs.add_parser("list", parents=[common], help="dead letters matching the filters")
+    dlq_list = dlq_verbs.add_parser("list", parents=[sub_common], help="dead letters matching the filters")
     _dlq_filters(dlq_list)
-    dlq_list.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
-    dlq_show = dlq_verbs.add_parser("show", parents=[common], help="one dead letter: headers, key, value")
+    dlq_list.add_argument("--limit", type=_positive, default=200, help="at most this many rows (default 200)")
+    dlq_show = dlq_verbs.add_parser("show", parents=[sub_common], help="one dead letter: headers, key, value")
     dlq_show.add_argument("ref", help="<dlq topic>:<partition>:<offset> as `dlq list` prints it")
     dlq_redrive = dlq_verbs.add_parser(
         "redrive",
-        parents=[common, writes],
+        parents=[sub_common, writes],
         help="produce dead letters back to their origin topic",
         description="Produce the named or matching dead letters to their dlq.origin.topic with the same key"
         " and event id, without the dlq.* headers, and record each in psyncctl.redrives. Dead letters"
@@ -212,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_verbs = runs_p.add_subparsers(dest="runs_verb", required=True, metavar="show|retry-failed")
     show_run = run_verbs.add_parser(
         "show",
-        parents=[common],
+        parents=[sub_common],
         help="one run as the console shows it (status, counts, tokens, why, links)",
         description="RUN_ID from the activity log, read with the auditlog's own code: its status is the"
         " console's (finishing while its records' results are still to come).",
@@ -221,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     show_run.add_argument("--tenant", help="the run's tenant, when run ids of several tenants collide")
     retry = run_verbs.add_parser(
         "retry-failed",
-        parents=[common, writes],
+        parents=[sub_common, writes],
         help="retry a run's failed records (the auditlog's retry API)",
         description="Ask the auditlog to retry the failed records of RUN_ID (POST /v1/runs/{id}/retry, with a"
         " one-call key of the run's tenant, revoked right after, and X-Psync-Actor).",

@@ -95,13 +95,13 @@ async def retry_failed(
     owner = await _tenant_of_run(context, run_id, tenant)
     failed = await _failed_entries(context, owner, run_id)
     data: dict[str, Any] = {"tenant": owner, "run_id": run_id, "failed_records": failed, "dry_run": dry_run}
+    if failed == 0:
+        raise Refused(f"run {run_id} of {owner} has no failed records")
     if dry_run:
         return Report(
             data=data,
             notes=[f"dry run: {failed} failed record(s) of {owner}'s run {run_id} would be retried"],
         )
-    if failed == 0:
-        raise Refused(f"run {run_id} of {owner} has no failed records")
     who = actor or getpass.getuser()
     status, body = await _call_retry(context, owner, run_id, who)
     if status >= 400:

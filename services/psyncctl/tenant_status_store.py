@@ -58,6 +58,13 @@ class TenantStatusReader:
             for r in rows
         ]
 
+    async def is_registered(self, tenant: str) -> bool:
+        """Whether the tenant registry has the tenant."""
+        rows = await _rows(
+            self._pool, f"SELECT 1 FROM {self._s.tenant_auth_schema}.tenants WHERE tenant_id = $1", tenant
+        )
+        return bool(rows)
+
     async def connections(self) -> dict[str, dict[str, Any]]:
         """Per connected tenant: credential kind, API domain, when stored and when an OAuth token expires."""
         rows = await _rows(

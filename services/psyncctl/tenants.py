@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiokafka import TopicPartition
 
-from psyncctl.context import Context, Report
+from psyncctl.context import Context, Refused, Report
 from psyncctl.lag import group_lag
 from psyncctl.positions import tenant_of_key
 from psyncctl.tenant_status_store import TenantStatusReader
@@ -62,6 +63,8 @@ async def show_tenant(context: Context, tenant: str, scan_limit: int) -> Report:
     """One tenant: connection, budget, open connector runs, last runs of every service, parked pushes,
     and its messages still waiting in each service's consumer group."""
     reader = TenantStatusReader(await context.pool(), context.settings)
+    if not await reader.is_registered(tenant):
+        raise Refused(f"no tenant {tenant}: `psyncctl tenants` lists the tenants there are")
     connection = (await reader.connections()).get(tenant)
     budget = (await reader.budgets()).get(tenant)
     open_runs = await reader.open_runs(tenant)
@@ -78,16 +81,52 @@ async def show_tenant(context: Context, tenant: str, scan_limit: int) -> Report:
         "pending_messages": pending,
     }
     notes = [
-        f"connection: {connection or 'not connected'}",
-        f"budget: {budget or 'nothing spent'}",
+        f"connection: {_connection_words(connection)}",
+        f"budget: {_budget_words(budget)}",
         f"parked pushes: {parked}",
-        *(f"open run: {r}" for r in open_runs),
+        *(_open_run_line(r) for r in open_runs),
         *(_run_line(r) for r in last_runs),
         f"pending messages: {sum(int(str(p['pending'])) for p in pending)}"
         + (" at least (a scan stopped at --scan-limit)" if any(p["at_least"] for p in pending) else "")
-        + " (per group and topic above)",
+        + (" (per group and topic above)" if pending else ""),
     ]
     return Report(data=data, rows=pending, notes=notes)
+
+
+def _when(moment: object) -> str:
+    return moment.isoformat(timespec="seconds") if isinstance(moment, datetime) else str(moment)
+
+
+def _connection_words(connection: dict[str, Any] | None) -> str:
+    if connection is None:
+        return "not connected"
+    expires = connection["expires_at"]
+    return f"{connection['kind']} {connection['api_domain']}, stored {_when(connection['updated_at'])}" + (
+        f", access token expires {_when(expires)}" if expires else ""
+    )
+
+
+def _budget_words(budget: dict[str, Any] | None) -> str:
+    if budget is None:
+        return "nothing spent"
+    closed = (
+        f"; closed until {_when(budget['closed_until'])}"
+        + (" (the day's share is spent)" if budget["closed_for_day"] else "")
+        if budget["closed_until"]
+        else ""
+    )
+    return (
+        f"{budget['spent_today']} of {budget['allowance']} tokens spent today (plan {budget['plan']}){closed}"
+    )
+
+
+def _open_run_line(run: dict[str, Any]) -> str:
+    return (
+        f"open run {run['run_id']}: {run['kind']} ({run['trigger']}) {run['state']};"
+        f" queued {_when(run['queued_at'])}"
+        + (f", started {_when(run['started_at'])}" if run["started_at"] else "")
+        + (f", resumes {_when(run['resume_at'])}" if run["resume_at"] else "")
+    )
 
 
 def _status_words(run: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -153,3 +154,54 @@ async def test_tenants_and_runs_show_a_run_still_receiving_its_results_as_finish
     assert "run push-1: pusher push Error started" in shown.stdout and "failed 3" in shown.stdout
     one = await psyncctl("runs", "show", "push-1", "--json", **schemas)
     assert (one.json()["status"], one.json()["failed"], one.json()["results_pending"]) == ("Error", 3, 0)
+
+
+async def test_what_an_operator_types_wrong_or_reads_is_told_plainly(
+    psyncctl: Psyncctl, schemas: dict[str, str], pg_pool: asyncpg.Pool
+) -> None:
+    """Before: `tenants show` of a mistyped tenant answered as if it existed (exit 0), printed the connection
+    and budget as Python reprs (`{'plan': ..., 'updated_at': datetime.datetime(...)}`); `--json` given
+    before a sub-verb (`dlq --json list`) was ignored; `dlq list --limit -1` answered 'the first -1 shown';
+    `runs retry-failed --dry-run` of a run with nothing failed exited 0 where the real call refuses."""
+    tenant = f"ctl{secrets.token_hex(4)}"
+    registry = TenantRegistry(pg_pool)
+    await registry.install()
+    await registry.create_tenant(tenant, "Acme Inc.")
+    await Budget(pg_pool, schemas["pipedrive_client_schema"]).spend(
+        tenant, 20, is_oauth=False, is_search=False
+    )
+    open_run = await RunStore(pg_pool, schemas["connector_schema"]).enqueue(
+        tenant, RunKindName.SYNC, "schedule"
+    )
+    await pg_pool.execute(
+        f"INSERT INTO {schemas['auditlog_schema']}.runs (tenant_id, run_id, service, kind, direction,"
+        " objects, started_at, finished_at, created, own_status, status)"
+        " VALUES ($1, 'sync-ok', 'connector', 'sync', 'to_abm', '{organization}', $2, $2, 5, 'Success',"
+        " 'Success')",
+        tenant,
+        datetime.now(UTC),
+    )
+
+    unknown = await psyncctl("tenants", "show", f"{tenant}-typo", **schemas)
+    assert unknown.status == 3 and f"no tenant {tenant}-typo" in unknown.stderr
+    shown = await psyncctl("tenants", "show", tenant, **schemas)
+    assert shown.status == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "connection: not connected" in lines
+    assert any(line.startswith("budget: 20 of ") and "tokens spent today (plan " in line for line in lines)
+    assert any(
+        line.startswith(f"open run {open_run.run_id}: sync (schedule) queued; queued ") for line in lines
+    )
+    assert "datetime.datetime(" not in shown.stdout and "{'" not in shown.stdout
+
+    for grouped in (("tenants", "--json", "list"), ("tenants", "--json", "show", tenant)):
+        assert (await psyncctl(*grouped, **schemas)).json(), grouped
+    assert (await psyncctl("runs", "--json", "show", "sync-ok", **schemas)).json()["run_id"] == "sync-ok"
+    assert (await psyncctl("dlq", "--json", "list", "--tenant", tenant, "--since", "1m")).json() == []
+
+    for args in (("dlq", "list", "--limit", "-1"), ("tenants", "show", tenant, "--scan-limit", "0")):
+        with contextlib.redirect_stderr(io.StringIO()) as said:  # argparse writes to sys.stderr
+            bad = await psyncctl(*args, **schemas)
+        assert bad.status == 2 and "is not a whole number of at least 1" in said.getvalue(), args
+    nothing = await psyncctl("runs", "retry-failed", "sync-ok", "--dry-run", **schemas)
+    assert nothing.status == 3 and "has no failed records" in nothing.stderr
