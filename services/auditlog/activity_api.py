@@ -24,19 +24,23 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from auditlog.ports import ActivityReads
 from auditlog.run_views import ENTRY_COLUMNS, RunFilter, StoredRun, present_run
 from schemas.events.common import RecordOutcome
+from schemas.events.sync_runs import RunKind
+from schemas.topics import SYNC_RUNS
 from service_runtime.http_errors import bad_request, json_error, validation_problems
 from tenant_auth.middleware import tenant_of
 
 Query = TypeVar("Query", bound=BaseModel)
+RUN_SERVICES = SYNC_RUNS.producers
+"""The services whose runs the activity log holds (they report them on psync.sync-runs.v1)."""
 READS = web.AppKey("activity_reads", ActivityReads)
 CSV_PAGE = 5000
 
@@ -49,8 +53,16 @@ class RunsQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, min_length=1, max_length=400)
     status: Literal["Success", "Warning", "Error", "running", "finishing"] | None = None
-    service: str | None = Field(default=None, min_length=1, max_length=50)
-    kind: str | None = Field(default=None, min_length=1, max_length=50)
+    service: Annotated[str, WithJsonSchema({"type": "string", "enum": list(RUN_SERVICES)})] | None = None
+    kind: RunKind | None = None
+
+    @field_validator("service")
+    @classmethod
+    def _a_service_that_runs_work(cls, service: str | None) -> str | None:
+        """A filter naming no service that has runs would only ever answer an empty list."""
+        if service is not None and service not in RUN_SERVICES:
+            raise ValueError(f"must be {', '.join(RUN_SERVICES[:-1])} or {RUN_SERVICES[-1]}")
+        return service
 
 
 class EntriesQuery(BaseModel):
