@@ -19,6 +19,11 @@ from console.template_filters import has_ended
 from sync_rules.filters import FilterError, parse_filter
 
 OBJECTS = {"organization": "Organizations", "person": "Persons", "deal": "Deals"}
+_NOUNS = {
+    "organization": ("organization", "organizations"),
+    "person": ("person", "persons"),
+    "deal": ("deal", "deals"),
+}
 EXAMPLES = {
     "organization": ['Name CONTAINS "Labs"', "Add Time > last 30 days", "Owner = current user"],
     "person": ["Add Time > last 30 days AND Owner = current user", 'Email CONTAINS "@example.com"'],
@@ -30,7 +35,11 @@ HANDLING = {
         "Update existing records",
         "Records already in the ABM platform take Pipedrive's values.",
     ),
-    "create_duplicates": ("Create duplicates", "Every record is created again, even when it already exists."),
+    "create_duplicates": (
+        "Create duplicates",
+        "A new record is created even where one with the same domain or email exists"
+        " (records imported from Pipedrive before are updated, not copied).",
+    ),
 }
 _SOURCES = {"organization": "organizations", "person": "persons", "deal": "deals"}
 
@@ -135,6 +144,18 @@ async def example(request: web.Request) -> web.Response:
     return await render(request, "fragments/filter_field.html", {"filter": text})
 
 
+def skip_reasons(reasons: Any) -> list[str]:
+    """The preview's reasons (per object, how many records each message skips) as lines a person
+    reads, the most frequent first: `42 organizations: Duplicate found`."""
+    counted: list[tuple[int, str]] = []
+    for obj, by_message in (reasons if isinstance(reasons, dict) else {}).items():
+        one, many = _NOUNS.get(obj, (obj, obj))
+        for message, records in (by_message if isinstance(by_message, dict) else {}).items():
+            n = int(records)
+            counted.append((n, f"{n:,} {one if n == 1 else many}: {message}"))
+    return [line for _, line in sorted(counted, key=lambda pair: -pair[0])]
+
+
 async def preview(request: web.Request) -> web.Response:
     """What the import would read, create, update and skip (nothing is written)."""
     choice = _choice(await request.post())
@@ -156,6 +177,7 @@ async def preview(request: web.Request) -> web.Response:
     context = {
         "preview": answer.body,
         "totals": totals,
+        "skip_reasons": skip_reasons(answer.body.get("reasons")),
         "selected_total": sum(selected.values()) if isinstance(selected, dict) else selected,
         "choice": choice,
         "objects": OBJECTS,

@@ -4,14 +4,17 @@ counts are the sandbox's own, the start, the progress bar until the run ends, an
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from console.template_filters import has_ended
 from pipedrive_sandbox.store import Entity
 from tests.browser.actions import hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
+from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +101,40 @@ async def test_a_deal_import_filtered_by_value_and_stage_runs_to_success_with_th
     await expect(progress.get_by_text("Success").first).to_be_visible()
     await page.get_by_role("link", name="Open this run in the activity log").click()
     await expect(page.locator("#run-summary")).to_contain_text("Import")
+
+
+async def test_a_preview_of_records_already_imported_says_why_each_would_be_skipped(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """Previewing again what was imported already: each skipped record's reason is listed with its count
+    (the page once read "Skipped because: organization")."""
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    labs = {
+        "source": "organizations",
+        "filter": 'Name CONTAINS "Labs"',
+        "duplicate_handling": "skip_duplicates",
+    }
+    first = (await stack.api(tenant, "connector", "POST", "/v1/imports", labs))["run_id"]
+
+    async def first_import() -> list[dict[str, Any]]:
+        runs = (await stack.api(tenant, "auditlog", "GET", "/v1/runs?kind=import"))["data"]
+        return [r for r in runs if r["run_id"] == first]
+
+    await eventually(
+        first_import, lambda runs: any(map(has_ended, runs)), within_s=180, what="the first import ends"
+    )
+    await sign_in(page, tenant.admin)
+    await page.goto("/import")
+    await page.get_by_label("Only records that match a filter").check()
+    await page.get_by_label("Filter expression").fill('Name CONTAINS "Labs"')
+    await page.get_by_label("Skip duplicates").check()
+    await page.get_by_role("button", name="Preview").click()
+
+    skipped = page.locator("[data-count=skipped]")
+    await expect(skipped).not_to_have_text("0")
+    reasons = page.locator("#skip-reasons li")
+    await expect(reasons.first).to_have_text(re.compile(r"^[\d,]+ organizations?: Duplicate found$"))
+    listed = [int(re.sub(r"\D", "", line.split(":")[0])) for line in await reasons.all_inner_texts()]
+    assert sum(listed) == int((await skipped.inner_text()).replace(",", "")), listed
