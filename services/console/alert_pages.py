@@ -10,6 +10,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from console.deps import api_of
+from console.form_numbers import whole_number
 from console.problem_words import plain_problem_line
 from console.rendering import redirect_with_notice, render
 from console.service_api import ServiceFailed
@@ -28,7 +29,8 @@ def settings_body(form: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"webhook_url": form.get("webhook_url", "").strip() or None}
     for name in ("failure_threshold", "window_minutes"):
         raw = form.get(name, "").strip()
-        body[name] = int(raw) if raw.isdigit() else raw
+        number = whole_number(raw)
+        body[name] = raw if number is None else number
     return body
 
 

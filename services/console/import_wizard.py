@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from console.deps import api_of
+from console.form_numbers import whole_number
 from console.rendering import PageRefused, render
 from console.service_api import ServiceFailed, TenantApi
 from console.template_filters import has_ended
@@ -71,10 +72,9 @@ def _choice(form: MultiMapping[Any]) -> ImportChoice:
     obj = str(form.get("object", "organization"))
     stages = []
     for raw in form.getall("stage", []):
-        try:
-            stages.append(int(raw))
-        except ValueError:
-            continue
+        stage = whole_number(raw)
+        if stage is not None:
+            stages.append(stage)
     return ImportChoice(
         object=obj if obj in OBJECTS else "organization",
         source=str(form.get("source", "all")),
@@ -138,7 +138,7 @@ async def check_filter(request: web.Request) -> web.Response:
 async def example(request: web.Request) -> web.Response:
     """The filter field holding one of the examples."""
     obj = request.query.get("object", "organization")
-    index = int(request.query.get("index", "0")) if request.query.get("index", "0").isdigit() else 0
+    index = whole_number(request.query.get("index")) or 0
     chosen = EXAMPLES.get(obj, EXAMPLES["organization"])
     text = chosen[index] if index < len(chosen) else chosen[0]
     return await render(request, "fragments/filter_field.html", {"filter": text})
@@ -197,8 +197,8 @@ async def start(request: web.Request) -> web.Response:
         raise PageRefused(
             answer.status if answer.status < 500 else 502, "The import was not started", answer.message
         )
-    expected = str(form.get("expected", ""))
-    suffix = f"?expected={quote(expected)}" if expected.isdigit() else ""
+    expected = whole_number(form.get("expected"))
+    suffix = f"?expected={expected}" if expected is not None else ""
     raise web.HTTPSeeOther(f"/import/runs/{quote(answer.body['run_id'], safe='')}{suffix}")
 
 
@@ -240,19 +240,15 @@ async def _progress(api: TenantApi, run_id: str, expected: int | None) -> dict[s
 
 async def follow(request: web.Request) -> web.Response:
     """The import's page: progress until it ends, then its result."""
-    expected = request.query.get("expected", "")
-    state = await _progress(
-        api_of(request), request.match_info["run_id"], int(expected) if expected.isdigit() else None
-    )
+    expected = whole_number(request.query.get("expected"))
+    state = await _progress(api_of(request), request.match_info["run_id"], expected)
     return await render(request, "import_run.html", {"title": "Import", "section": "import", **state})
 
 
 async def progress_fragment(request: web.Request) -> web.Response:
     """The progress part of the page (polled while the import runs)."""
-    expected = request.query.get("expected", "")
-    state = await _progress(
-        api_of(request), request.match_info["run_id"], int(expected) if expected.isdigit() else None
-    )
+    expected = whole_number(request.query.get("expected"))
+    state = await _progress(api_of(request), request.match_info["run_id"], expected)
     return await render(request, "fragments/import_progress.html", state)
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from console.deps import api_of, session_of
+from console.form_numbers import whole_number
 from console.rendering import PageRefused, render
 from console.service_api import ServiceFailed, TenantApi
 from console.template_filters import has_ended
@@ -64,19 +65,14 @@ class Selection:
         return True
 
 
-def _number(raw: Any) -> int | None:
-    text = str(raw or "").strip()
-    return int(text) if text.isdigit() else None
-
-
 def _selection(values: MultiMapping[Any]) -> Selection:
     collection = str(values.get("collection", "accounts"))
     return Selection(
         collection=collection if collection in COLLECTIONS else "accounts",
         q=str(values.get("q", "")).strip(),
         not_in_pipedrive=values.get("not_in_pipedrive") == "on",
-        min_score=_number(values.get("min_score")),
-        revealed_days=_number(values.get("revealed_days")),
+        min_score=whole_number(values.get("min_score")),
+        revealed_days=whole_number(values.get("revealed_days")),
         ids=tuple(str(v) for v in values.getall("abm_id", [])),
         all_matching=values.get("all_matching") == "on",
     )
@@ -222,14 +218,14 @@ async def follow(request: web.Request) -> web.Response:
     run_ids = request.query.getall("run", [])
     if not run_ids:
         raise PageRefused(404, "No such push", "This page follows a push started from the Push page.")
-    state = await _push_state(api_of(request), run_ids, _number(request.query.get("expected")) or 0)
+    state = await _push_state(api_of(request), run_ids, whole_number(request.query.get("expected")) or 0)
     return await render(request, "push_run.html", {"title": "Push", "section": "push", **state})
 
 
 async def progress_fragment(request: web.Request) -> web.Response:
     """The live part of the push's page."""
     run_ids = request.query.getall("run", [])
-    state = await _push_state(api_of(request), run_ids, _number(request.query.get("expected")) or 0)
+    state = await _push_state(api_of(request), run_ids, whole_number(request.query.get("expected")) or 0)
     return await render(request, "fragments/push_progress.html", state)
 
 

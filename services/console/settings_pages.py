@@ -12,6 +12,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from console.deps import api_of
+from console.form_numbers import whole_number
 from console.problem_words import split_problem
 from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
@@ -151,11 +152,8 @@ def _object_part(form: MultiMapping[Any], rows: int) -> dict[str, Any]:
 
 
 def _schedule_part(form: MultiMapping[Any], errors: dict[str, str]) -> dict[str, Any]:
-    threshold_raw = str(form.get("score_threshold", "")).strip()
-    threshold: Any = threshold_raw
-    if threshold_raw.isdigit():
-        threshold = int(threshold_raw)
-    else:
+    threshold = whole_number(form.get("score_threshold"))
+    if threshold is None:
         errors["auto_push.score_threshold"] = "Enter a whole number of points from 1 to 100."
     return {
         "frequency": str(form.get("frequency", "manual")),
@@ -190,7 +188,8 @@ def settings_patch(
     """The merge patch of one tab (only what the tab shows), and the table row of each mapping sent."""
     if tab not in OBJECTS:
         return _schedule_part(form, errors), {}
-    part = _object_part(form, _number(form.get("rows")))
+    # Each row sends several fields: a row count beyond the form's fields is not a table this page sent.
+    part = _object_part(form, min(whole_number(form.get("rows")) or 0, len(form)))
     row_of_index = {i: f.pop("row") for i, f in enumerate(part["fields"])}
     patch: dict[str, Any] = {"objects": {tab: part}}
     if tab == "organization":
@@ -200,11 +199,6 @@ def settings_patch(
             "keep_subdomains": form.get("keep_subdomains") == "on",
         }
     return patch, row_of_index
-
-
-def _number(raw: Any) -> int:
-    text = str(raw or "").strip()
-    return int(text) if text.isdigit() else 0
 
 
 async def save(request: web.Request) -> web.Response:

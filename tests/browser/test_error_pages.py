@@ -39,3 +39,44 @@ async def test_a_tampered_address_is_a_page_that_says_what_is_wrong(
     await capture(page, "error-refused-input")
     await page.get_by_role("link", name="Back to the console").click()
     await expect(page.get_by_role("heading", name="Pipedrive integration")).to_be_visible()
+
+
+async def test_numbers_no_setting_takes_and_filters_nested_too_deep_are_refused_in_words(
+    page: Page, tenant: Tenant
+) -> None:
+    """A number of more digits than 64 bits hold, a superscript digit, a tampered row count, 400 "(" in the
+    import filter: each gets the form's own words, none the "Something went wrong" page (each was a 500,
+    or for the row count a console busy counting to it)."""
+    huge = "9" * 20
+    await sign_in(page, tenant.admin)
+
+    await page.goto("/settings/schedule")
+    await page.get_by_label("Push a score change from this many points").fill(huge)
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#error-auto_push\\.score_threshold")).to_have_text(
+        "Enter a whole number of points from 1 to 100."
+    )
+
+    await page.goto("/alerts")
+    await page.get_by_label("Alert when this many records fail").fill("²")
+    await page.get_by_label("within this many minutes").fill(huge)
+    await page.get_by_role("button", name="Save alert settings").click()
+    problems = page.get_by_role("alert")
+    await expect(problems).to_contain_text("Alert when this many records fail: Enter a whole number.")
+    await expect(problems).to_contain_text("Within this many minutes: Enter a number no greater than 1440.")
+
+    answer = await page.goto("/push?min_score=%C2%B2&revealed_days=" + huge)
+    assert answer is not None and answer.status == 200
+    await expect(page.get_by_role("heading", name="Push to Pipedrive")).to_be_visible()
+
+    await page.goto("/settings/organization")
+    await page.locator("input[name=rows]").evaluate("field => { field.value = '99999999999999' }")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_contain_text("Settings saved")
+
+    await page.goto("/import")
+    await page.get_by_label("Only records that match a filter").check()
+    await page.get_by_label("Filter expression").fill("(" * 400)
+    await expect(page.locator("#filter-check .field-error")).to_have_text(
+        "Column 51: at most 50 parentheses and NOTs inside each other"
+    )

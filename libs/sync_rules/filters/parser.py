@@ -26,6 +26,11 @@ _EXPECTED_OPERATOR = "an operator (=, !=, <, <=, >, >=, CONTAINS)"
 _EXPECTED_VALUE = "a value: quoted text, a number, today, last N days, next N days or current user"
 
 
+MAX_NESTING = 50
+"""The deepest a filter nests parentheses and NOTs: far beyond what a person writes, and well within
+Python's recursion limit for this parser and the walks over its tree (a few hundred "(" were a
+RecursionError, a 500, in the console's check as typed and the connector's API)."""
+
 MAX_RELATIVE_DAYS = 36_500
 """The furthest `last N days` / `next N days` reaches: dates further out are not calendar dates we can
 compute with (and no record has one)."""
@@ -48,6 +53,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self._tokens = tokens
         self._index = 0
+        self._depth = 0
 
     def peek(self) -> Token:
         return self._tokens[self._index]
@@ -88,17 +94,27 @@ class _Parser:
         return flat[0] if len(flat) == 1 else And(tuple(flat))
 
     def parse_not(self) -> Expr:
+        if not self.at_word("not") and self.peek().kind is not TokenKind.LPAREN:
+            return self.parse_comparison()
+        if self._depth >= MAX_NESTING:
+            token = self.peek()
+            raise FilterError(token.column, f"at most {MAX_NESTING} parentheses and NOTs inside each other")
+        self._depth += 1
+        try:
+            return self.parse_nested()
+        finally:
+            self._depth -= 1
+
+    def parse_nested(self) -> Expr:
         if self.at_word("not"):
             self.advance()
             return Not(self.parse_not())
-        if self.peek().kind is TokenKind.LPAREN:
-            opening = self.advance()
-            inner = self.parse_or()
-            if self.peek().kind is not TokenKind.RPAREN:
-                raise self.fail(f'")" to close the "(" at column {opening.column}, AND or OR')
-            self.advance()
-            return inner
-        return self.parse_comparison()
+        opening = self.advance()
+        inner = self.parse_or()
+        if self.peek().kind is not TokenKind.RPAREN:
+            raise self.fail(f'")" to close the "(" at column {opening.column}, AND or OR')
+        self.advance()
+        return inner
 
     def parse_comparison(self) -> Comparison:
         start = self.peek()

@@ -112,6 +112,8 @@ def test_columns_point_at_label_and_value() -> None:
         ("Value > 1 AND", 14, "expected a field label"),
         ("Stage = Proposal", 9, "quoted text"),
         ("Value > 1 Stage = 2", 11, "expected AND, OR or the end"),
+        ("(" * 400, 51, "at most 50 parentheses and NOTs inside each other"),
+        ("NOT " * 2000 + "Value > 1", 201, "at most 50 parentheses and NOTs inside each other"),
     ],
 )
 def test_bad_expression_names_the_column_and_what_was_expected(
@@ -123,3 +125,14 @@ def test_bad_expression_names_the_column_and_what_was_expected(
     assert caught.value.column == column
     assert expected in str(caught.value)
     assert str(caught.value).startswith(f"Column {column}: ")
+
+
+def test_fifty_levels_of_nesting_still_parse() -> None:
+    source = "(" * 25 + "NOT " * 25 + "Value > 1" + ")" * 25
+
+    tree = parse_filter(source)
+
+    for _ in range(25):
+        assert isinstance(tree, Not)
+        tree = tree.item
+    assert isinstance(tree, Comparison)
