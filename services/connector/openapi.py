@@ -12,6 +12,7 @@ from connector.connections_api import ApiTokenConnection
 from connector.import_request import ImportRequest
 from connector.oauth_api import AppUninstalled, OAuthStart
 from connector.record_rereads import RetryRequest
+from connector.runs_api import RUNS_LIST_MAX
 from connector.settings_input import SettingsInput, WebhooksInput
 from schemas.events.settings import TenantSettings
 
@@ -109,7 +110,18 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/catalog/refresh": {"post": _op("Read the catalog from Pipedrive now", errors=_PIPEDRIVE)},
     "/v1/webhooks": {"put": _op("Turn Pipedrive webhooks on or off", WebhooksInput, errors=("409", "502"))},
     "/v1/sync": {"post": _op("Sync now (queues a run)", ok="202", errors=("409",))},
-    "/v1/runs": {"get": _op("Latest runs")},
+    "/v1/runs": {
+        "get": _op(
+            "Latest runs, newest first (no paging: the auditlog's GET /v1/runs?service=connector pages)",
+            parameters=[
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": RUNS_LIST_MAX, "default": 50},
+                }
+            ],
+        )
+    },
     "/v1/runs/{run_id}": {
         "get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id(), errors=("404",))
     },

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from connector.api_support import json_error, pipedrive_failure, read_body, require_connected
 from connector.catalog import Catalogs
@@ -21,6 +22,7 @@ from connector.record_rereads import RetryRequest, retry_spec
 from pipedrive_client import Clock, PipedriveClientFactory, PipedriveError
 from schemas.events.source_changes import DuplicateHandling
 from schemas.events.sync_runs import retry_run_id
+from service_runtime.http_inputs import read_query
 from sync_rules.filters import FilterError
 from sync_rules.filters.stages import StageReferenceError
 from tenant_auth.middleware import tenant_of
@@ -41,6 +43,16 @@ class RunsApi:
 
 
 API = web.AppKey("runs_api", RunsApi)
+RUNS_LIST_MAX = 200
+
+
+class RunsListQuery(BaseModel):
+    """The query string of the runs list: how many of the latest runs. There is no paging (a `cursor` is
+    refused, as is any other name): the activity log's `GET /v1/runs?service=connector` pages through all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=RUNS_LIST_MAX)
 
 
 async def sync_now(request: web.Request) -> web.Response:
@@ -53,9 +65,10 @@ async def sync_now(request: web.Request) -> web.Response:
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    """The tenant's latest runs."""
+    """The tenant's latest runs (`limit`, 50 by default), newest first."""
+    query = read_query(request, RunsListQuery)
     api, tenant = request.app[API], tenant_of(request)
-    return web.json_response({"data": [r.as_json() for r in await api.runs.recent(tenant)]})
+    return web.json_response({"data": [r.as_json() for r in await api.runs.recent(tenant, query.limit)]})
 
 
 async def get_run(request: web.Request) -> web.Response:

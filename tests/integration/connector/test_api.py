@@ -7,6 +7,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connector.openapi import PATHS
+from connector.queued_runs import RunKindName
 from pipedrive_sandbox import SandboxConfig
 from schemas.topics import SETTINGS, SOURCE_CHANGES
 from tests.integration.connector.conftest import ConnectorHarness
@@ -38,6 +39,29 @@ async def test_a_tenant_cannot_see_or_touch_another_tenants_runs_settings_or_con
     assert status["connected"] is True
     mine = await (await harness.api.get(f"/v1/runs/{queued['run_id']}", headers=harness.headers)).json()
     assert mine["cancel_requested"] is False
+
+
+async def test_the_runs_list_takes_a_limit_and_refuses_what_it_cannot_do(harness: ConnectorHarness) -> None:
+    """Before: GET /v1/runs answered its latest 50 runs whatever the query said (`limit=-1`, `limit=abc`,
+    `cursor=garbage`, `page=2`), so a client paging it as the auditlog's list got the same page again."""
+    await harness.connect_by_token()
+    queued = await (await harness.api.post("/v1/sync", headers=harness.headers)).json()
+    await harness.connector.runs.enqueue(harness.tenant, RunKindName.IMPORT, "manual")
+
+    newest = await harness.api.get("/v1/runs", params={"limit": "1"}, headers=harness.headers)
+    assert newest.status == 200
+    [run] = (await newest.json())["data"]
+    assert run["run_id"] != queued["run_id"] and run["kind"] == "import"
+    for params, problem in (
+        ({"limit": "-1"}, "limit: Input should be greater than or equal to 1"),
+        ({"limit": "abc"}, "limit: Input should be a valid integer"),
+        ({"limit": "201"}, "limit: Input should be less than or equal to 200"),
+        ({"cursor": "garbage"}, "cursor: Extra inputs are not permitted"),
+    ):
+        refused = await harness.api.get("/v1/runs", params=params, headers=harness.headers)
+        body = await refused.json()
+        assert refused.status == 400 and body["error"] == "bad_request", params
+        assert any(p.startswith(problem) for p in body["problems"]), body
 
 
 async def test_connecting_with_a_bad_token_is_refused_and_stores_nothing(harness: ConnectorHarness) -> None:
