@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TextIO
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from psyncctl.context import Context, Refused, Report
+from psyncctl.context import Context, Refused, Report, Unreachable
 from psyncctl.dead_letters import DeadLetterFilter
 from psyncctl.output import print_report
 from psyncctl.positions import BadArgument, parse_start, parse_time
@@ -356,6 +356,16 @@ async def execute(argv: Sequence[str], settings: CtlSettings, out: TextIO, err: 
     except Refused as refused:
         print(f"psyncctl: refused: {refused}", file=err)
         return 3
+    except KafkaConnectionError as failure:
+        print(
+            f"psyncctl: Kafka at KAFKA_BOOTSTRAP ({settings.kafka_bootstrap}) cannot be reached:"
+            f" {failure}; check KAFKA_BOOTSTRAP and that Kafka is up",
+            file=err,
+        )
+        return 1
+    except Unreachable as unreachable:
+        print(f"psyncctl: {unreachable}", file=err)
+        return 1
     except (OSError, TimeoutError, KafkaError, asyncpg.PostgresError) as failure:
         print(f"psyncctl: {type(failure).__name__}: {failure}", file=err)
         return 1

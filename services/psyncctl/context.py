@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -15,6 +16,17 @@ from psyncctl.settings import CtlSettings
 
 class Refused(Exception):
     """The command will not do what was asked, for a reason the operator can act on (exit status 3)."""
+
+
+class Unreachable(Exception):
+    """Kafka or PostgreSQL cannot be used: which one, at which address, and the variable that sets it
+    (exit status 1)."""
+
+
+def where_is(database_url: str) -> str:
+    """Host, port and database of a PostgreSQL URL, never its user or password."""
+    url = urlsplit(database_url)
+    return f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path or ''}"
 
 
 @dataclass
@@ -37,9 +49,14 @@ class Context:
     async def pool(self) -> asyncpg.Pool:
         """The PostgreSQL pool, opened on first use (Kafka-only commands never open one)."""
         if self._pool is None:
-            self._pool = await create_pool(
-                self.settings.database_url.get_secret_value(), min_size=1, max_size=2, connect_deadline_s=15
-            )
+            url = self.settings.database_url.get_secret_value()
+            try:
+                self._pool = await create_pool(url, min_size=1, max_size=2, connect_deadline_s=15)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as failure:
+                raise Unreachable(
+                    f"PostgreSQL at DATABASE_URL ({where_is(url)}) cannot be used:"
+                    f" {type(failure).__name__}: {failure}; check DATABASE_URL and that PostgreSQL is up"
+                ) from failure
         return self._pool
 
     async def close(self) -> None:

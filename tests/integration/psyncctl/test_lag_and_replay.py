@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -24,6 +25,7 @@ from tests.integration.psyncctl.conftest import (
     run_psyncctl_process,
 )
 from tests.support.conditions import eventually
+from tests.support.ports import free_port
 from tests.topic_namespace import NAMESPACE
 
 
@@ -332,3 +334,27 @@ async def test_a_replay_for_a_group_that_does_not_read_the_topic_is_refused_and_
     assert "mapper reads abm.company-revealed.v1" in refused.stderr
     assert await committed(kafka_admin, typo) == {}
     assert glob.glob(f"{tmp_path}/*") == []
+
+
+async def test_kafka_or_postgresql_out_of_reach_is_named_with_the_variable_that_points_at_it(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    """Before: 'psyncctl: KafkaConnectionError: Unable to bootstrap from [...]' and 'psyncctl:
+    InvalidPasswordError: password authentication failed ...', naming neither the variable nor the
+    address psyncctl used."""
+    nowhere = f"127.0.0.1:{free_port()}"
+    no_kafka = await run_psyncctl_process(
+        "lag", env={"KAFKA_BOOTSTRAP": nowhere, "DATABASE_URL": database_url}
+    )
+    assert no_kafka.status == 1, no_kafka
+    assert f"psyncctl: Kafka at KAFKA_BOOTSTRAP ({nowhere}) cannot be reached" in no_kafka.stderr
+
+    url = urlsplit(database_url)
+    wrong_password = url._replace(netloc=f"{url.username}:not-the-password@{url.hostname}:{url.port}")
+    no_postgres = await run_psyncctl_process(
+        "tenants", env={"KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": urlunsplit(wrong_password)}
+    )
+    assert no_postgres.status == 1, no_postgres
+    where = f"{url.hostname}:{url.port}{url.path}"
+    assert f"psyncctl: PostgreSQL at DATABASE_URL ({where}) cannot be used" in no_postgres.stderr
+    assert "check DATABASE_URL" in no_postgres.stderr and "not-the-password" not in no_postgres.stderr
