@@ -37,8 +37,19 @@ async def read_json(request: web.Request, model: type[M]) -> M:
 
 
 def read_query(request: web.Request, model: type[M]) -> M:
-    """The query string validated as `model` (one value per name, the last one); a 400 otherwise."""
-    return validated(model, dict(request.query))
+    """The query string validated as `model` (see `query_document`); a 400 otherwise."""
+    return validated(model, query_document(request))
+
+
+def query_document(request: web.Request) -> dict[str, str]:
+    """The query string, one value per name; a 400 naming each name given more than once (taking one of
+    its values would answer another question than the one asked)."""
+    repeated = sorted({name for name in request.query if len(request.query.getall(name)) > 1})
+    if repeated:
+        raise bad_request(
+            [f"{name}: given {len(request.query.getall(name))} times; give it once" for name in repeated]
+        )
+    return dict(request.query)
 
 
 def validated(model: type[M], document: Any) -> M:

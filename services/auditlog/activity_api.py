@@ -36,6 +36,7 @@ from schemas.events.common import RecordOutcome
 from schemas.events.sync_runs import RunKind
 from schemas.topics import SYNC_RUNS
 from service_runtime.http_errors import bad_request, json_error, validation_problems
+from service_runtime.http_inputs import query_document
 from tenant_auth.middleware import tenant_of
 
 Query = TypeVar("Query", bound=BaseModel)
@@ -103,7 +104,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def parse_query(model: type[Query], request: web.Request) -> tuple[Query, tuple[datetime, str] | None]:
     try:
-        query = model.model_validate(dict(request.query))
+        query = model.model_validate(query_document(request))
         cursor: str | None = getattr(query, "cursor", None)
         return query, decode_cursor(cursor) if cursor else None
     except ValidationError as failure:

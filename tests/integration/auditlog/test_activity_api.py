@@ -138,6 +138,10 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
         assert response.status == 400 and body["error"] == "bad_request", params
         assert any(next(iter(params)) in problem for problem in body["problems"]), body
         assert body["message"] == "; ".join(body["problems"]), body
+    # A name given twice: before, the first value was taken and the second ignored, even a bad one.
+    twice = await client.get("/v1/runs", params=[("limit", "3"), ("limit", "abc")], headers=stranger)
+    assert twice.status == 400
+    assert (await twice.json())["problems"] == ["limit: given 2 times; give it once"]
 
 
 def _entry(run_id: str, n: int, outcome: str, message: str | None = None, tokens: int = 0) -> RecordEntry:

@@ -57,6 +57,7 @@ async def test_the_runs_list_takes_a_limit_and_refuses_what_it_cannot_do(harness
         ({"limit": "abc"}, "limit: Input should be a valid integer"),
         ({"limit": "201"}, "limit: Input should be less than or equal to 200"),
         ({"cursor": "garbage"}, "cursor: Extra inputs are not permitted"),
+        ([("limit", "1"), ("limit", "2")], "limit: given 2 times; give it once"),
     ):
         refused = await harness.api.get("/v1/runs", params=params, headers=harness.headers)
         body = await refused.json()
