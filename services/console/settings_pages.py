@@ -6,6 +6,7 @@ to its field and nothing is saved."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from aiohttp import web
@@ -178,8 +179,21 @@ def _field_errors(problems: list[str], row_of_index: dict[int, int]) -> dict[str
             path = f"{parts[4] if len(parts) > 4 else 'abm_field'}_{row}" if row is not None else "form"
         elif len(parts) >= 3 and parts[0] == "objects" and parts[2] == "directions":
             path = "directions"
+        if not _shown_beside_a_field(path):  # a whole object's problem (a field mapped twice), say
+            path = "form"
         errors[path] = f"{errors[path]} {text}" if path in errors else text
     return errors
+
+
+_FIELDS_WITH_ERRORS = frozenset(
+    {"directions", "frequency", "auto_push.score_threshold", "organization_domain.custom_field_label"}
+)
+_ROW_FIELDS_WITH_ERRORS = re.compile(r"(abm_field|pipedrive_field|to_pipedrive|to_abm)_\d+")
+
+
+def _shown_beside_a_field(name: str) -> bool:
+    """Whether the page shows an error of this name next to its field (else it is shown above the form)."""
+    return name in _FIELDS_WITH_ERRORS or _ROW_FIELDS_WITH_ERRORS.fullmatch(name) is not None
 
 
 def settings_patch(

@@ -159,3 +159,25 @@ async def test_invalid_settings_are_shown_next_to_their_field_and_nothing_is_sav
     assert box["y"] + box["height"] <= error["y"], (box, error)
     await capture(page, "settings-invalid")
     assert await stack.api(tenant, "connector", "GET", "/v1/settings") == before
+
+
+async def test_a_refusal_of_the_whole_mapping_is_shown_above_the_form(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """The connector refuses a mapping with one ABM field on two Pipedrive fields as a problem of the
+    object, not of a field: the page says what it is (it once said "Fix what is marked below" with
+    nothing marked)."""
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    before = await stack.api(tenant, "connector", "GET", "/v1/settings")
+    await sign_in(page, tenant.admin)
+    await page.goto("/settings/organization")
+
+    await page.get_by_label("Visible to", exact=True).select_option(label="Name")
+    await page.get_by_role("button", name="Save settings").click()
+
+    banner = page.locator("#settings-errors")
+    await expect(banner).to_contain_text("Nothing was saved")
+    await expect(banner).to_have_text("Nothing was saved. ABM field(s) mapped twice: name.")
+    assert await stack.api(tenant, "connector", "GET", "/v1/settings") == before
