@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, ViewportSize, expect
 
 from schemas.catalog import build_event
 from schemas.codec import encode_event
@@ -21,7 +21,7 @@ from tests.browser.stack import Stack, Tenant
 from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def _push_fails(stack: Stack, tenant: Tenant, run_id: str) -> None:
