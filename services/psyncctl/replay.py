@@ -23,6 +23,7 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from psyncctl.context import Context, Refused, Report
+from psyncctl.kafka_cluster import GroupState
 from psyncctl.lag import group_partitions
 from psyncctl.positions import (
     BadArgument,
@@ -72,6 +73,16 @@ def _stop_hint(context: Context, group: str) -> str:
     )
 
 
+def _members_note(context: Context, state: GroupState) -> list[str]:
+    """What a dry run says of a group that still has members: the plan holds, the move itself waits."""
+    if state.is_empty:
+        return []
+    return [
+        f"{state.group} has {state.members} member(s) ({state.state}) now, so the current offsets may still"
+        f" move and the command itself will be refused until they stop; {_stop_hint(context, state.group)}"
+    ]
+
+
 def _require_reader(context: Context, group: str, topic: str, committed: dict[TopicPartition, int]) -> None:
     """Refuse a group that does not read the topic (a mistyped group or --topic): moving its offsets would
     create offsets, or a whole group, that no service reads."""
@@ -116,13 +127,14 @@ async def replay_group(
         for m in moves
     ]
     report = Report(data={"group": group, "from": start.describe(), "partitions": rows}, rows=rows)
-    if not state.is_empty:
-        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
     if dry_run:
         report.notes.append(
             f"dry run: {sum(m.messages for m in moves)} message(s) would be read again by {group}"
         )
+        report.notes += _members_note(context, state)
         return report
+    if not state.is_empty:
+        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
     saved = save_dir / f"{group}-offsets-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     saved.write_text(json.dumps(saved_offsets_document(group, committed, datetime.now(UTC)), indent=2))
     await context.kafka.commit(group, targets)
@@ -206,11 +218,12 @@ async def restore_offsets(context: Context, saved: Path, dry_run: bool) -> Repor
     ]
     report = Report(data={"group": group, "partitions": rows}, rows=rows)
     state = await context.kafka.group_state(group)
-    if not state.is_empty:
-        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
     if dry_run:
         report.notes.append(f"dry run: {len(rows)} offset(s) of {group} would be restored")
+        report.notes += _members_note(context, state)
         return report
+    if not state.is_empty:
+        raise Refused(f"{group} has {state.members} member(s) ({state.state}); {_stop_hint(context, group)}")
     await context.kafka.commit(group, offsets)
     report.notes.append(f"restored {len(rows)} offset(s) of {group} from {saved}")
     return report

@@ -174,6 +174,12 @@ async def test_replay_refuses_a_group_with_members_and_moves_nothing(
         await eventually(_assignment(member), bool, within_s=30, what="the member got its partitions")
         await member.commit({TopicPartition(NAMESPACE.topic(scratch_topic), 0): 6})
 
+        # The plan can be read before the service is stopped (before, the dry run was refused too).
+        dry = await psyncctl("replay", group, "--topic", scratch_topic, "--from", "0", "--dry-run")
+        assert dry.status == 0, dry
+        assert "dry run: 10 message(s) would be read again" in dry.stdout
+        assert f"{group} has 1 member(s)" in dry.stdout and "will be refused until they stop" in dry.stdout
+
         refused = await psyncctl(
             "replay", group, "--topic", scratch_topic, "--from", "0", "--save-dir", str(tmp_path)
         )
