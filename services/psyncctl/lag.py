@@ -38,7 +38,13 @@ async def show_lag(context: Context, groups: list[str], all_groups: bool, nonzer
         state = await context.kafka.group_state(group)
         rows = await group_lag(context, group)
         total = sum(r.lag for r in rows)
-        notes.append(f"{group}: {state.state}, {state.members} member(s), lag {total}")
+        if state.state == "Dead" and all(r.committed is None for r in rows):
+            notes.append(
+                f"{group}: no such group (no member, no committed offset);"
+                " `psyncctl lag --all` lists the groups there are"
+            )
+        else:
+            notes.append(f"{group}: {state.state}, {state.members} member(s), lag {total}")
         data += [
             {
                 "group": r.group,

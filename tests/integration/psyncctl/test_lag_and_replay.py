@@ -72,6 +72,9 @@ async def test_lag_reports_each_partition_of_a_group(
     text = await psyncctl("lag", group, "--nonzero")
     assert f"{group}: Empty, 0 member(s), lag 4" in text.stdout
     assert [line.split()[2] for line in text.stdout.splitlines() if scratch_topic in line] == ["0"]
+    # A mistyped group: before, 'Dead, 0 member(s), lag 0', as if it were a group all caught up.
+    typo = await psyncctl("lag", f"{group}x")
+    assert f"{group}x: no such group (no member, no committed offset)" in typo.stdout
 
 
 async def test_replay_moves_an_empty_group_back_saves_its_offsets_and_restores_them(
