@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from urllib.parse import quote
+from urllib.parse import urlencode, urlsplit
 
 import structlog
 from aiohttp import web
@@ -130,11 +130,29 @@ async def signed_in(request: web.Request) -> ConsoleSession | None:
 
 
 def to_sign_in(request: web.Request) -> web.StreamResponse:
-    """Off to the sign-in page, and back here afterwards (a page, not a change)."""
+    """Off to the sign-in page, and back afterwards to the page the person was on (for a change, or a
+    part of a page htmx asked for, the page it was sent from). A browser whose session has ended (it still
+    holds the cookie) is told so on the sign-in page, and, for a change, that it was not made."""
+    sent_from = request.headers.get("HX-Current-URL") or request.headers.get("Referer") or ""
+    if request.method in SAFE_METHODS and not request.headers.get("HX-Request"):
+        target = request.path_qs
+    else:
+        target = _same_console_page(sent_from, request.host)
+    query = {"next": target}
+    if COOKIE in request.cookies:
+        query["ended"] = "change" if request.method not in SAFE_METHODS else "page"
+    location = f"/login?{urlencode(query, safe='/')}"
     if request.headers.get("HX-Request"):
-        return web.Response(status=200, headers={"HX-Redirect": "/login"})
-    target = request.path_qs if request.method in SAFE_METHODS else "/"
-    raise web.HTTPSeeOther(f"/login?next={quote(target, safe='/')}")
+        return web.Response(status=200, headers={"HX-Redirect": location})
+    raise web.HTTPSeeOther(location)
+
+
+def _same_console_page(url: str, host: str) -> str:
+    """The path (and query) of `url` when it is a page of this console, else the first page."""
+    parts = urlsplit(url)
+    if parts.netloc != host or not parts.path.startswith("/"):
+        return "/"
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 @web.middleware

@@ -42,9 +42,19 @@ async def _form(request: web.Request, *, status: int = 200, **context: object) -
     return response
 
 
+ENDED = {
+    "page": "Your session has ended. Sign in again to carry on.",
+    "change": "Your session ended before that was saved, so nothing was changed. Sign in again and"
+    " repeat it.",
+}
+"""What the sign-in page says to a browser whose session ended (30 minutes unused, 12 hours after sign-in,
+a new password, signed out elsewhere): after going to a page, or after sending a change."""
+
+
 async def sign_in_page(request: web.Request) -> web.Response:
-    """The sign-in form."""
-    return await _form(request, next=_safe_next(request.query.get("next")))
+    """The sign-in form (saying why, when a session has ended)."""
+    ended = ENDED.get(request.query.get("ended", ""))
+    return await _form(request, next=_safe_next(request.query.get("next")), notice=ended)
 
 
 async def sign_in(request: web.Request) -> web.Response:

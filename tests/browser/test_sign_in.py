@@ -8,7 +8,7 @@ from playwright.async_api import Page, expect
 from tenant_auth.users import ConsoleUsers
 from tests.browser.actions import at_path, sign_in
 from tests.browser.screens import capture
-from tests.browser.stack import Stack, Tenant
+from tests.browser.stack import ConsoleUser, Stack, Tenant
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +89,50 @@ async def test_a_removed_user_is_signed_out_at_their_next_page(
     await page.reload()
 
     await expect(page).to_have_url(at_path("/login"))
+
+
+async def _session_unused_for_31_minutes(stack: Stack, user: ConsoleUser) -> None:
+    aged = await stack.pool.execute(
+        f"UPDATE itest_console_b{stack.uid}.sessions"
+        " SET last_seen_at = now() - interval '31 minutes' WHERE email = $1",
+        user.email,
+    )
+    assert aged == "UPDATE 1", aged
+
+
+async def test_a_session_that_ended_says_so_and_sign_in_returns_to_the_page(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """Saving after the session ended: the sign-in page says the change was not made, and signing in
+    returns to the page it was sent from (it once showed the bare sign-in form, then the Pipedrive page).
+    The same for a part of a page htmx asks for (the import filter's check as typed)."""
+    await sign_in(page, tenant.admin)
+    await page.goto("/settings/schedule")
+    threshold = page.get_by_label("Push a score change from this many points")
+    before = await threshold.input_value()
+    await threshold.fill("25")
+    await _session_unused_for_31_minutes(stack, tenant.admin)
+    await page.get_by_role("button", name="Save settings").click()
+
+    await expect(page).to_have_url(at_path("/login"))
+    await expect(page.get_by_role("status")).to_have_text(
+        "Your session ended before that was saved, so nothing was changed. Sign in again and repeat it."
+    )
+    await page.get_by_label("Email").fill(tenant.admin.email)
+    await page.get_by_label("Password").fill(tenant.admin.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(at_path("/settings/schedule"))
+    await expect(threshold).to_have_value(before)
+
+    await page.goto("/import")
+    await page.get_by_label("Only records that match a filter").check()
+    await _session_unused_for_31_minutes(stack, tenant.admin)
+    await page.get_by_label("Filter expression").fill('Name = "x"')
+    await expect(page).to_have_url(at_path("/login"))
+    await expect(page.get_by_role("status")).to_have_text(
+        "Your session has ended. Sign in again to carry on."
+    )
+    await page.get_by_label("Email").fill(tenant.admin.email)
+    await page.get_by_label("Password").fill(tenant.admin.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(at_path("/import"))
