@@ -1,9 +1,7 @@
 """What psyncctl reads of the auditlog's activity log (its own queries on the auditlog's schema): which
-tenant a run belongs to, and how many of a run's records failed."""
+tenant a run belongs to (its failed records psyncctl reads with the auditlog's own code)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import asyncpg
 
@@ -16,14 +14,3 @@ async def tenants_of_run(pool: asyncpg.Pool, schema: str, run_id: str, tenant: s
         tenant,
     )
     return sorted({str(r["tenant_id"]) for r in rows})
-
-
-async def failed_entries(pool: asyncpg.Pool, schema: str, tenant: str, run_ids: Sequence[str]) -> int:
-    """How many entries of the runs failed."""
-    count = await pool.fetchval(
-        f"SELECT count(*) FROM {schema}.entries"
-        " WHERE tenant_id = $1 AND run_id = ANY($2::text[]) AND outcome = 'failed'",
-        tenant,
-        list(run_ids),
-    )
-    return int(count or 0)

@@ -19,10 +19,11 @@ from urllib.parse import quote
 import aiohttp
 
 from auditlog.activity_read_store import PostgresActivityReads
+from auditlog.retry_rules import NotRetriable, RetryWork, first_run_of, retry_work, runs_holding_failures
+from auditlog.retry_store import ActivityRetries
 from auditlog.run_views import present_run
-from psyncctl.activity_store import failed_entries, tenants_of_run
+from psyncctl.activity_store import tenants_of_run
 from psyncctl.context import Context, Refused, Report
-from schemas.events.sync_runs import apply_run_id
 from tenant_auth.registry import TenantRegistry
 
 
@@ -69,10 +70,21 @@ def _run_notes(tenant: str, run: dict[str, Any]) -> list[str]:
     return notes
 
 
-async def _failed_entries(context: Context, tenant: str, run_id: str) -> int:
-    """The run's failed entries (a connector run's are filed under its apply run)."""
-    runs = [run_id, apply_run_id(run_id)]
-    return await failed_entries(await context.pool(), context.settings.auditlog_schema, tenant, runs)
+async def _planned_retry(context: Context, tenant: str, run_id: str) -> tuple[int, RetryWork]:
+    """The run's failed records (a connector run's are filed under its apply run) and the retry the
+    auditlog's rule (`auditlog.retry_rules.retry_work`) makes of them; Refused when it makes none."""
+    pool, schema = await context.pool(), context.settings.auditlog_schema
+    reads = PostgresActivityReads(pool, schema)
+    run = await reads.run(tenant, run_id)
+    if run is None:  # removed between the two reads
+        raise Refused(f"the activity log has no run {run_id} of tenant {tenant}")
+    first = first_run_of(run)
+    run = await reads.run(tenant, first) or run
+    failed = await ActivityRetries(pool, schema).failed_records(tenant, runs_holding_failures(first))
+    try:
+        return len(failed), retry_work(run, failed, attempt=1)
+    except NotRetriable as refused:
+        raise Refused(f"run {run_id} of {tenant}: {refused}") from refused
 
 
 async def _call_retry(context: Context, tenant: str, run_id: str, actor: str) -> tuple[int, Any]:
@@ -93,14 +105,16 @@ async def retry_failed(
 ) -> Report:
     """Ask the auditlog to retry the run's failed records (nothing but a count with `dry_run`)."""
     owner = await _tenant_of_run(context, run_id, tenant)
-    failed = await _failed_entries(context, owner, run_id)
+    failed, work = await _planned_retry(context, owner, run_id)
     data: dict[str, Any] = {"tenant": owner, "run_id": run_id, "failed_records": failed, "dry_run": dry_run}
-    if failed == 0:
-        raise Refused(f"run {run_id} of {owner} has no failed records")
     if dry_run:
+        left_out = f"; {work.left_out} left out (no id the {work.service} can use)" if work.left_out else ""
         return Report(
             data=data,
-            notes=[f"dry run: {failed} failed record(s) of {owner}'s run {run_id} would be retried"],
+            notes=[
+                f"dry run: {failed} failed record(s) of {owner}'s run {run_id}: the {work.service} would be"
+                f" asked to retry {work.records}{left_out}"
+            ],
         )
     who = actor or getpass.getuser()
     status, body = await _call_retry(context, owner, run_id, who)

@@ -93,10 +93,11 @@ def test_components_of_services_with_ports_speak_to_ports_not_stores() -> None:
 WRITES = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)")
 PSYNCCTL_USES_OF_SERVICES = {
     "connector.cursor_store", "connector.queued_runs", "connector.run_store",
-    "auditlog.activity_read_store", "auditlog.run_views",
+    "auditlog.activity_read_store", "auditlog.run_views", "auditlog.retry_rules", "auditlog.retry_store",
 }  # fmt: skip
-"""The owners' code `psyncctl resync` writes the connector's tables through, and `psyncctl tenants` reads
-and shows the activity log's runs with (docs/operations.md)."""
+"""The owners' code `psyncctl resync` writes the connector's tables through, `psyncctl tenants` reads
+and shows the activity log's runs with, and `psyncctl runs retry-failed` reads a run's failed records and
+plans their retry with (docs/operations.md)."""
 
 
 def test_psyncctl_writes_its_own_tables_only_and_others_only_through_their_owners_code() -> None:

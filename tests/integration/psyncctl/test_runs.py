@@ -134,3 +134,32 @@ async def test_retry_failed_counts_then_calls_the_auditlog_with_a_key_it_revokes
     again = await psyncctl("runs", "retry-failed", run_id, auditlog_schema=schema, auditlog_url=url)
     assert again.status == 0 and f"run {retry_id}" in again.stdout, again.stderr
     assert len(pushes[1]) == 1
+
+
+async def test_a_dry_run_answers_what_the_auditlog_would_of_records_it_cannot_name(
+    psyncctl: Psyncctl, auditlog: tuple[str, str], pg_pool: asyncpg.Pool
+) -> None:
+    """Before: the dry run counted failed entries ('2 failed record(s) ... would be retried', exit 0) where
+    the retry itself was refused (a push of records sent by their fields names no ABM record)."""
+    schema, url = auditlog
+    tenant, run_id = f"ctl{secrets.token_hex(4)}", f"push-{secrets.token_hex(4)}"
+    await _run_with_failures(pg_pool, schema, tenant, run_id, failed=2)
+    await pg_pool.execute(f"UPDATE {schema}.entries SET abm_id = NULL WHERE tenant_id = $1", tenant)
+
+    dry = await psyncctl(
+        "runs", "retry-failed", run_id, "--dry-run", auditlog_schema=schema, auditlog_url=url
+    )
+    done = await psyncctl("runs", "retry-failed", run_id, auditlog_schema=schema, auditlog_url=url)
+
+    assert dry.status == 3 and done.status == 3, (dry, done)
+    assert "None of the failed records names its ABM record" in dry.stderr
+    assert "None of the failed records names its ABM record" in done.stderr
+
+    await pg_pool.execute(
+        f"UPDATE {schema}.entries SET abm_id = 'acc-0' WHERE tenant_id = $1 AND event_id = 'e0'", tenant
+    )
+    one = await psyncctl(
+        "runs", "retry-failed", run_id, "--dry-run", auditlog_schema=schema, auditlog_url=url
+    )
+    assert one.status == 0, one.stderr
+    assert "the pusher would be asked to retry 1; 1 left out" in one.stdout
