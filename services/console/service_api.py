@@ -17,6 +17,7 @@ import orjson
 from console.service_key_store import ServiceKeys
 
 ACTOR_HEADER = "X-Psync-Actor"
+NOT_CONNECTED = "Pipedrive is not connected: connect it on the Pipedrive page first."
 
 
 class ServiceUnreachable(Exception):
@@ -50,9 +51,14 @@ class ServiceAnswer:
 
     @property
     def message(self) -> str:
-        """The sentence of an error body (`message`), or the status alone."""
+        """The sentence of an error body (`message`), or the status alone. The connector's sentence for a
+        tenant that never connected tells an API client which endpoint to call; a person is sent to the
+        Pipedrive page instead."""
         if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
-            return str(self.body["message"])
+            text = str(self.body["message"])
+            if self.body.get("error") == "not_connected" and "/v1/" in text:
+                return NOT_CONNECTED
+            return text
         return f"HTTP {self.status}"
 
     @property

@@ -138,3 +138,18 @@ async def test_a_preview_of_records_already_imported_says_why_each_would_be_skip
     await expect(reasons.first).to_have_text(re.compile(r"^[\d,]+ organizations?: Duplicate found$"))
     listed = [int(re.sub(r"\D", "", line.split(":")[0])) for line in await reasons.all_inner_texts()]
     assert sum(listed) == int((await skipped.inner_text()).replace(",", "")), listed
+
+
+async def test_a_preview_before_pipedrive_is_connected_sends_the_admin_to_the_pipedrive_page(
+    page: Page, tenant: Tenant
+) -> None:
+    """It once answered with the connector's words for API clients: "connect it first (POST
+    /v1/connection/api-token or OAuth)"."""
+    await sign_in(page, tenant.admin)
+    await page.goto("/import")
+    await page.get_by_role("button", name="Preview").click()
+
+    await expect(page.locator("#preview")).to_contain_text(
+        "Pipedrive is not connected: connect it on the Pipedrive page first."
+    )
+    await expect(page.locator("#preview")).not_to_contain_text("/v1/")
