@@ -25,6 +25,33 @@ def count(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
+def amount(value: float | int | str | None) -> str:
+    """A money amount as people read it: `26,600` (cents only when there are some: `1,234.50`)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+
+
+TRIGGERS = {
+    "manual": "started by hand",
+    "schedule": "on schedule",
+    "webhook": "from Pipedrive's webhooks",
+    "auto_push": "automatic",
+    "retry": "retry of failed records",
+    "connector_run": "applying a sync or import",
+}
+"""What started a run (the activity log's `trigger`), in words."""
+
+
+def trigger(value: str | None) -> str:
+    """What started a run, in words (an unknown trigger as it is)."""
+    return TRIGGERS.get(value or "", value or "")
+
+
 STILL_GOING = ("running", "finishing")
 """The activity log's statuses of a run not settled yet: running, or ended but still receiving its
 records' results (`finishing`); its page and the list refresh while a run shows one."""
@@ -41,5 +68,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "ended": has_ended,
     "when": when,
     "count": count,
+    "amount": amount,
+    "trigger": trigger,
     "plus_hours": plus_hours,
 }

@@ -49,10 +49,17 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
     # A sync and its apply run are one piece of work: the sync's page links to the run holding its records.
     await sync_row.get_by_role("link").click()
     await expect(page.locator("#run-summary").get_by_role("link", name=run["run_id"])).to_be_visible()
+    # What started each run, in words (the apply run once said "connector_run").
+    await expect(page.locator("#run-summary")).to_contain_text(
+        "Connector · Pipedrive → ABM · started by hand"
+    )
     # The sync's own list is empty (it read every record): it says where its records are.
     no_records = page.locator("p.card", has_text="listed where they were applied")
     await no_records.get_by_role("link", name=run["run_id"]).click()
     await expect(page.get_by_role("heading", name="Records")).to_be_visible()
+    await expect(page.locator("#run-summary")).to_contain_text(
+        "Mapper · Pipedrive → ABM · applying a sync or import"
+    )
     entries = await _all_entries(stack, tenant, run["run_id"])
     assert entries, "the sync's records are listed"
     await expect(page.locator("tbody tr")).to_have_count(min(len(entries), 100))
@@ -73,6 +80,12 @@ async def test_a_sync_shows_in_the_activity_log_and_fills_the_audiences(
     await capture(page, "audiences-accounts")
     await page.get_by_role("link", name="Contacts").click()
     await expect(page.locator("#audience-results tbody tr")).to_have_count(50)  # a page
+    # Deal values read as amounts ("26,600 EUR"; they once read "26600.0 EUR").
+    await page.get_by_role("link", name="Opportunities").click()
+    values = page.locator("#audience-results td[data-label=Value]")
+    await expect(values.first).to_have_text(re.compile(r"^(\d{1,3}(,\d{3})*(\.\d\d)? [A-Z]{3}|—)$"))
+    for value in await values.all_inner_texts():
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d\d)? [A-Z]{3}|—", value.strip()), value
 
 
 async def _all_entries(stack: Stack, tenant: Tenant, run_id: str) -> list[dict[str, Any]]:
