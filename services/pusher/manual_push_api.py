@@ -39,7 +39,7 @@ from schemas.events.sync_runs import RunKind, retry_run_id
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
 from service_runtime.http_errors import bad_request, json_error
-from service_runtime.http_inputs import read_json
+from service_runtime.http_inputs import read_json, read_query
 from stream_runner.messages import OutgoingMessage
 from sync_rules.mapping_resolution import object_switches, push_mappings
 from tenant_auth.middleware import tenant_of
@@ -74,6 +74,14 @@ class RetryOf(BaseModel):
 
     of: str = Field(min_length=1, max_length=300, pattern=r"^[^\s/]+$")
     attempt: int = Field(ge=1, le=10_000)
+
+
+class MappingQuery(BaseModel):
+    """The query string of the push mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: SyncObject = Field(default=SyncObject.ORGANIZATION)
 
 
 class PushBatchIn(BaseModel):
@@ -131,10 +139,7 @@ def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:
 
 async def show_mapping(request: web.Request) -> web.Response:
     """The fields a push of one object writes, with their modes and the object's switches."""
-    try:
-        obj = SyncObject(request.query.get("object", "organization"))
-    except ValueError as error:
-        raise bad_request(["object: must be organization, person or deal"]) from error
+    obj = read_query(request, MappingQuery).object
     settings = await request.app[HANDLERS].settings_of(tenant_of(request))
     switches = object_switches(settings, obj)
     fields = [

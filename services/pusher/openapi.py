@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from pusher.manual_push_api import PushBatchIn
-from schemas.events.common import SyncObject
+from pusher.manual_push_api import MappingQuery, PushBatchIn
 from service_runtime.openapi import Operation, openapi_document
-
-
-class MappingQuery(BaseModel):
-    """The query string of the push mapping."""
-
-    object: SyncObject = Field(default=SyncObject.ORGANIZATION)
-
 
 PATHS = {
     "/v1/push/mapping": {

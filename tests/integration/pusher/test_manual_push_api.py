@@ -112,6 +112,14 @@ async def test_mapping_and_bad_input_get_clear_answers(
     assert body["message"] == "; ".join(body["problems"])
     unauthenticated = await client.post("/v1/push/preview", json=SELECTION)
     assert unauthenticated.status == 401
+    # The mapping's query: before, any other name was ignored (`?objekt=person` answered organization's).
+    for query, problem in (
+        ("objekt=person", "objekt: Extra inputs"),
+        ("object=planet", "object: Input should"),
+    ):
+        refused = await client.get(f"/v1/push/mapping?{query}", headers=headers)
+        assert refused.status == 400, query
+        assert any(p.startswith(problem) for p in (await refused.json())["problems"]), query
 
 
 async def test_a_confirmed_push_publishes_requests_and_the_run_ends_after_the_last_record(
