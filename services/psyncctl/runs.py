@@ -89,7 +89,7 @@ async def _planned_retry(context: Context, tenant: str, run_id: str) -> tuple[in
 
 async def _call_retry(context: Context, tenant: str, run_id: str, actor: str) -> tuple[int, Any]:
     registry = TenantRegistry(await context.pool())
-    key = await registry.issue_key(tenant, f"psyncctl runs retry-failed {run_id} by {actor}")
+    key = await registry.issue_key(tenant, f"psyncctl runs retry-failed {run_id} by {actor}", actor)
     url = f"{context.settings.auditlog_url.rstrip('/')}/v1/runs/{quote(run_id, safe='')}/retry"
     headers = {"Authorization": f"Bearer {key.full_key}", "X-Psync-Actor": actor}
     try:
@@ -97,7 +97,7 @@ async def _call_retry(context: Context, tenant: str, run_id: str, actor: str) ->
             body: Any = await response.json(content_type=None)
             return response.status, body
     finally:
-        await registry.revoke_key(tenant, key.key_id)
+        await registry.revoke_key(tenant, key.key_id, actor)
 
 
 async def retry_failed(

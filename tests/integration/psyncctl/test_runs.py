@@ -163,3 +163,14 @@ async def test_a_dry_run_answers_what_the_auditlog_would_of_records_it_cannot_na
     )
     assert one.status == 0, one.stderr
     assert "the pusher would be asked to retry 1; 1 left out" in one.stdout
+
+    # The key psyncctl issues for the call, and revokes, names the operator in the audit trail (before,
+    # both entries said the system acted: actor {key_id: null, name: null}).
+    done = await psyncctl(
+        "runs", "retry-failed", run_id, "--actor", "sre@example.com", auditlog_schema=schema, auditlog_url=url
+    )
+    assert done.status == 0, done.stderr
+    [key] = await pg_pool.fetch(
+        "SELECT issued_by, revoked_by FROM tenant_auth.api_keys WHERE tenant_id = $1", tenant
+    )
+    assert dict(key) == {"issued_by": "sre@example.com", "revoked_by": "sre@example.com"}
