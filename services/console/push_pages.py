@@ -160,6 +160,13 @@ async def preview(request: web.Request) -> web.Response:
             summary[action] = summary.get(action, 0) + int(n)
         items += answer.body["records"]
     names = {r["abm_id"]: (r.get("fields") or {}).get("name") for r in chosen}
+    mapping, catalog = await asyncio.gather(
+        api.get("pusher", "/v1/push/mapping", {"object": obj}), api.get("connector", "/v1/catalog")
+    )
+    written = pipedrive_fields_written(
+        mapping.body.get("fields", []) if mapping.ok else [],
+        catalog.body.get("fields", {}).get(obj, []) if catalog.ok else [],
+    )
     context = {
         "title": "Push preview",
         "section": "push",
@@ -168,8 +175,30 @@ async def preview(request: web.Request) -> web.Response:
         "summary": summary,
         "items": [{**item, "name": names.get(item.get("abm_id"))} for item in items],
         "collections": COLLECTIONS,
+        "written": written,
+        "pipedrive_names": {f["abm_field"]: f["pipedrive_label"] for f in written},
+        "settings_tab": obj,
     }
     return await render(request, "push_preview.html", context)
+
+
+def pipedrive_fields_written(
+    mapping: list[dict[str, Any]], catalog_fields: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The fields a push writes (the pusher's mapping, Don't sync left out), each with the Pipedrive
+    field's label from the account's catalog (a custom field is mapped by its label already)."""
+    labels = {f.get("code"): f.get("label") for f in catalog_fields}
+    return [
+        {
+            "abm_field": m["abm_field"],
+            "pipedrive_label": m["pipedrive_field"]
+            if m.get("custom")
+            else labels.get(m["pipedrive_field"]) or m["pipedrive_field"],
+            "mode": m.get("mode", ""),
+        }
+        for m in mapping
+        if m.get("mode") and m.get("mode") != "Don't sync"
+    ]
 
 
 async def confirm(request: web.Request) -> web.Response:

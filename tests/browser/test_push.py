@@ -74,7 +74,7 @@ async def test_three_accounts_are_pushed_through_preview_and_confirm(
     for domain, name in companies.items():
         row = page.locator(f"tr[data-match-key='{domain}']")
         await expect(row).to_contain_text("Create")
-        await expect(row.locator(".changes")).to_contain_text(f"name: {name}")
+        await expect(row.locator(".changes")).to_contain_text(f"Name: {name}")
     await capture(page, "push-preview")
     assert not [
         o
@@ -99,3 +99,48 @@ async def test_three_accounts_are_pushed_through_preview_and_confirm(
         if o.data.get("name") in companies.values()
     ]
     assert sorted(o.data["name"] for o in created) == sorted(companies.values())
+
+
+async def test_the_preview_shows_the_fields_a_push_writes_by_their_pipedrive_names(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """DESIGN: a manual push first shows the field mapping and a preview of the changes. The preview once
+    showed no mapping and named each change by the ABM field ("employee_count: 120"), not the Pipedrive
+    field it writes ("Number of employees")."""
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    fields = [
+        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "overwrite", "to_abm": "overwrite"},
+        {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "overwrite"},
+        {"abm_field": "employee_count", "pipedrive_field": "employee_count", "to_pipedrive": "overwrite"},
+    ]
+    organization = {"directions": BOTH_WAYS, "fields": fields}
+    await stack.api(tenant, "connector", "PUT", "/v1/settings", {"objects": {"organization": organization}})
+    await eventually(
+        lambda: stack.api(tenant, "pusher", "GET", "/v1/push/mapping?object=organization"),
+        lambda mapping: any(f["abm_field"] == "employee_count" for f in mapping["fields"]),
+        within_s=180,
+        what="the pusher has the mapping",
+    )
+    domain = f"mapped{uuid.uuid4().hex[:6]}.io"
+    await stack.reveal(tenant, domain, "Mapped Company", employee_count=120)
+    await eventually(
+        lambda: stack.api(tenant, "mapper", "GET", f"/v1/accounts?q={domain}"),
+        lambda found: len(found["data"]) == 1,
+        within_s=180,
+        what="the mapper applied the reveal",
+    )
+    await sign_in(page, tenant.admin)
+    await page.goto(f"/push?q={domain}")
+    await page.get_by_label("Select Mapped Company").check()
+    await page.get_by_role("button", name="Preview changes").click()
+
+    mapping = page.locator("#push-mapping tbody tr")
+    await expect(page.locator("#summary-title")).to_have_text("1 account")
+    await expect(mapping).to_have_count(3)
+    await expect(mapping.filter(has_text="Employee count")).to_contain_text("Number of employees")
+    await expect(mapping.filter(has_text="Employee count")).to_contain_text("Overwrite")
+    changes = page.locator(f"tr[data-match-key='{domain}'] .changes")
+    await expect(changes).to_contain_text("Number of employees: 120")
+    await expect(changes).to_contain_text("Name: Mapped Company")
