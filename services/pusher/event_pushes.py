@@ -39,6 +39,10 @@ class EventPushes:
         self._store = store
         self._writes_for = writes_for
 
+    def writes(self, tenant: str) -> PipedriveWriter:
+        """Calls to the tenant's Pipedrive outside a push (the manual-push preview's read of its users)."""
+        return self._writes_for(tenant)
+
     async def run(
         self,
         event: CloudEvent[Any],

@@ -60,6 +60,10 @@ class PusherHandlers:
         """The tenant's current settings (None before the connector published any)."""
         return await self._settings.get(tenant)
 
+    async def users_by_email(self, tenant: str) -> dict[str, int]:
+        """The tenant's active Pipedrive users by lowercased email (one call, 20 tokens)."""
+        return await self._pushes.writes(tenant).users_by_email()
+
     def batch_handlers(self) -> Mapping[str, BatchHandler]:
         """The event types applied in batches: source changes, into the mirror; settings, into the replica
         (the skeleton reads them first with it)."""

@@ -24,12 +24,19 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipedrive_client import (
+    BudgetExhausted,
+    CredentialsUnreadable,
+    InvalidApiKey,
+    PipedriveError,
+    RateLimitExceeded,
+)
 from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
 from pusher.push_preview import preview_pushes
 from pusher.push_scopes import manual_record_push
-from pusher.record_pusher import NO_MATCH_KEY
+from pusher.record_pusher import NO_MATCH_KEY, needs_pipedrive_users
 from pusher.results import run_started_message
 from schemas import sources
 from schemas.catalog import build_event
@@ -155,13 +162,30 @@ async def show_mapping(request: web.Request) -> web.Response:
 
 
 async def preview(request: web.Request) -> web.Response:
-    """What a push of the selection would do, record by record (no call to Pipedrive, no write)."""
+    """What a push of the selection would do, record by record (no write). Where an owner email is to be
+    matched, Pipedrive's users are read once, so the preview shows the owner change the push makes."""
     batch = await _batch(request)
     tenant = tenant_of(request)
     handlers = request.app[HANDLERS]
     jobs = [_record_push(batch.object, record) for record in batch.records]
     settings = await handlers.settings_of(tenant)
-    return web.json_response(await preview_pushes(handlers.pusher, tenant, batch.object, jobs, settings))
+    users = None
+    if any(job.match_key is not None and needs_pipedrive_users(job, settings) for job in jobs):
+        try:
+            users = await handlers.users_by_email(tenant)
+        except PipedriveError as failure:
+            raise _pipedrive_failure(failure) from failure
+    previewed = await preview_pushes(handlers.pusher, tenant, batch.object, jobs, settings, users)
+    return web.json_response(previewed)
+
+
+def _pipedrive_failure(failure: PipedriveError) -> web.HTTPException:
+    """409 when the credentials no longer work, 429 when the budget or the rate limit says wait, else 502."""
+    if isinstance(failure, InvalidApiKey | CredentialsUnreadable):
+        return json_error(409, "not_connected", f"{failure}: reconnect Pipedrive.")
+    if isinstance(failure, BudgetExhausted | RateLimitExceeded):
+        return json_error(429, "pipedrive_budget", str(failure))
+    return json_error(502, "pipedrive_failed", str(failure))
 
 
 async def push(request: web.Request) -> web.Response:

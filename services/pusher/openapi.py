@@ -14,7 +14,12 @@ PATHS = {
         )
     },
     "/v1/push/preview": {
-        "post": Operation("The exact changes a push would make; writes nothing", body=PushBatchIn)
+        "post": Operation(
+            "The exact changes a push would make; writes nothing (reads Pipedrive's users when an owner"
+            " email is to be matched: 409 not connected, 429 budget, 502 Pipedrive or the ABM store failed)",
+            body=PushBatchIn,
+            errors=(400, 401, 409, 429, 502),
+        )
     },
     "/v1/push": {"post": Operation("Push the records (a push run)", body=PushBatchIn, ok=202)},
 }

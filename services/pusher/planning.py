@@ -189,12 +189,19 @@ def _owner_changes(
     given: PushInput, mappings: tuple[FieldMapping, ...], current_owner: object
 ) -> dict[str, Any]:
     owner = next((m for m in mappings if m.abm_field == OWNER_FIELD), None)
-    email = given.fields.get(OWNER_FIELD)
-    if owner is None or not isinstance(email, str):
+    email = owner_email_of(given.fields)
+    if owner is None or email is None:
         return {}
     owner_id = current_owner if isinstance(current_owner, int) else None
     change = owner_change_to_pipedrive(email, owner_id, owner.modes.to_pipedrive, given.users_by_email)
     return {OWNER_FIELD: change["owner_id"]} if change else {}
+
+
+def owner_email_of(fields: Mapping[str, Any]) -> str | None:
+    """The ABM record's owner as an email, the only form matched to a Pipedrive user; None otherwise (an
+    owner imported from Pipedrive is its user id: Pipedrive's own value, nothing to look up)."""
+    email = fields.get(OWNER_FIELD)
+    return email if isinstance(email, str) and email.strip() else None
 
 
 def _align_domains(given: PushInput, current: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from pipedrive_client import BudgetExhausted, InvalidApiKey, NotFound, RateLimit
 from pusher.auto_push import RecordPush
 from pusher.mirror import follow_merges, mirror_match_key
 from pusher.pipedrive_writes import added_since, update_time_of
-from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push
+from pusher.planning import PipedriveRecord, PushAction, PushInput, owner_email_of, plan_push
 from pusher.ports import PipedriveWriter, PusherStore, PusherUnit
 from pusher.push_ledger import LedgerEntry
 from schemas.events.common import RecordOutcome, SyncObject
@@ -67,8 +67,10 @@ class RecordPusher:
         *,
         manual: bool,
         extra_mappings: tuple[FieldMapping, ...] = (),
+        users_by_email: Mapping[str, int] | None = None,
     ) -> PushInput:
-        """What the push is decided from: ledger, mirror, and users only when an owner is mapped."""
+        """What the push is decided from: ledger, mirror, and users only when an owner is mapped (read
+        through `writes`, unless the caller read them already: `users_by_email`)."""
         assert job.match_key is not None
         async with self._store.view() as view:
             linked = None
@@ -86,7 +88,9 @@ class RecordPusher:
             linked = PipedriveRecord(
                 entry.pipedrive_id, record or {}, deleted=record is None, answered_404=record is None
             )
-        users = await writes.users_by_email() if writes and _owner_mapped(job, settings) else {}
+        users = users_by_email
+        if users is None:
+            users = await writes.users_by_email() if writes and needs_pipedrive_users(job, settings) else {}
         return PushInput(
             job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings,
             abm_changed_at=job.changed_at,
@@ -227,8 +231,9 @@ def gone_in_pipedrive(obj: SyncObject, match_key: str | None, pipedrive_id: int)
     )  # fmt: skip
 
 
-def _owner_mapped(job: RecordPush, settings: TenantSettings | None) -> bool:
-    if not job.fields.get("owner"):
+def needs_pipedrive_users(job: RecordPush, settings: TenantSettings | None) -> bool:
+    """Whether the push needs Pipedrive's users (20 tokens): an owner email to match, and owner mapped."""
+    if owner_email_of(job.fields) is None:
         return False
     owner = [m for m in push_mappings(settings, job.object) if m.abm_field == "owner"]
     return bool(owner) and owner[0].modes.to_pipedrive is not FieldMode.DONT_SYNC

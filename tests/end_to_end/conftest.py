@@ -19,8 +19,8 @@ from tests.topic_namespace import NamespacedProducer
 async def stack(
     pg_pool: asyncpg.Pool, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    """An empty Pipedrive company and every service, started once for the package."""
-    empty = SandboxConfig(organizations=0, persons_per_organization=0)
+    """An empty Pipedrive company of two users and every service, started once for the package."""
+    empty = SandboxConfig(organizations=0, persons_per_organization=0, seats=2)
     async with running_stack(pg_pool, kafka_bootstrap, empty, tmp_path_factory.mktemp("e2e")) as running:
         yield running
 
