@@ -20,6 +20,8 @@ from console.template_filters import has_ended
 from sync_rules.filters import FilterError, parse_filter
 
 OBJECTS = {"organization": "Organizations", "person": "Persons", "deal": "Deals"}
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
+"""What the preview says would become of each selected record (every one is counted in one of them)."""
 _NOUNS = {
     "organization": ("organization", "organizations"),
     "person": ("person", "persons"),
@@ -172,7 +174,7 @@ async def preview(request: web.Request) -> web.Response:
     if not answer.ok:
         raise ServiceFailed("connector", answer)
     would = answer.body.get("would", {})
-    totals = {k: sum(int(v.get(k, 0)) for v in would.values()) for k in ("created", "updated", "skipped")}
+    totals = {k: sum(int(v.get(k, 0)) for v in would.values()) for k in OUTCOMES}
     selected = answer.body.get("selected", {})
     context = {
         "preview": answer.body,

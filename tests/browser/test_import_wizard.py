@@ -139,6 +139,18 @@ async def test_a_preview_of_records_already_imported_says_why_each_would_be_skip
     listed = [int(re.sub(r"\D", "", line.split(":")[0])) for line in await reasons.all_inner_texts()]
     assert sum(listed) == int((await skipped.inner_text()).replace(",", "")), listed
 
+    # With "Update existing records" they are already up to date: every selected record is counted once
+    # (the unchanged ones were once in no count: Selected 152, created 6 + updated 33 + skipped 0).
+    await page.get_by_label("Update existing records").check()
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.locator("[data-count=unchanged]")).not_to_have_text("0")
+    counts = [
+        int((await page.locator(f"[data-count={o}]").inner_text()).replace(",", ""))
+        for o in ("created", "updated", "unchanged", "skipped")
+    ]
+    selected = int((await page.locator("[data-count=selected]").inner_text()).replace(",", ""))
+    assert sum(counts) == selected, (counts, selected)
+
 
 async def test_a_preview_before_pipedrive_is_connected_sends_the_admin_to_the_pipedrive_page(
     page: Page, tenant: Tenant
