@@ -88,12 +88,15 @@ def _dlq_filters(parser: argparse.ArgumentParser) -> None:
 
 def _filter(args: argparse.Namespace, refs: Sequence[str] = ()) -> DeadLetterFilter:
     now = _now()
+    since = parse_time(args.since, now) if args.since else None
+    until = parse_time(args.until, now) if args.until else None
+    if since is not None and until is not None and until <= since:
+        raise BadArgument(
+            f"--until {args.until} is not after --since {args.since}: no dead letter can match"
+            " (an age counts back from now: --since 2d --until 1d)"
+        )
     return DeadLetterFilter(
-        tenant=args.tenant,
-        error_class=args.error_class,
-        since=parse_time(args.since, now) if args.since else None,
-        until=parse_time(args.until, now) if args.until else None,
-        refs=frozenset(refs),
+        tenant=args.tenant, error_class=args.error_class, since=since, until=until, refs=frozenset(refs)
     )
 
 
@@ -222,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="objects to read again (default: all)",
     )
     runs_p = verbs.add_parser(
-        "runs", parents=[common], help="runs: show one as the console does, retry its failed records"
+        "runs",
+        parents=[common],
+        help="runs: show one as the console does, retry its failed records",
+        description="A run of the activity log: show it as the console does, or retry its failed records.",
     )
     run_verbs = runs_p.add_subparsers(dest="runs_verb", required=True, metavar="show|retry-failed")
     show_run = run_verbs.add_parser(

@@ -183,3 +183,12 @@ async def test_a_ref_where_no_dead_letter_is_answers_at_once_with_what_the_parti
         assert f"no message at {past_the_end}" in answer.stderr and "holds offsets" in answer.stderr
     no_partition = await asyncio.wait_for(psyncctl("dlq", "show", f"{topic}:99:0"), timeout=60)
     assert no_partition.status == 3 and f"{topic} has no partition 99" in no_partition.stderr
+
+
+async def test_a_time_range_that_holds_nothing_is_a_bad_argument(psyncctl: Psyncctl) -> None:
+    """Before: `dlq list --since 1h --until 2h` (the ages swapped) answered '0 dead letter(s) match', and
+    a re-drive with it re-drove nothing, as if the DLQ were empty."""
+    for verb in ("list", "redrive"):
+        swapped = await psyncctl("dlq", verb, "--since", "1h", "--until", "2h")
+        assert swapped.status == 2, (verb, swapped)
+        assert "--until 2h is not after --since 1h" in swapped.stderr
