@@ -136,3 +136,18 @@ async def test_a_session_that_ended_says_so_and_sign_in_returns_to_the_page(
     await page.get_by_label("Password").fill(tenant.admin.password)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(at_path("/import"))
+
+
+async def test_a_viewer_finds_every_action_of_the_connected_card_disabled(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """Sync now and webhooks were disabled for a viewer, but Disconnect was a live link to a confirmation
+    page whose button was disabled."""
+    await stack.api(
+        tenant, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    await sign_in(page, tenant.viewer)
+
+    for name in ("Sync now", "Turn webhooks on", "Disconnect"):
+        await expect(page.get_by_role("button", name=name)).to_be_disabled()
+    await expect(page.get_by_role("link", name="Disconnect")).to_have_count(0)
