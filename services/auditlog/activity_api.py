@@ -1,6 +1,6 @@
 """The auditlog's HTTP API: the activity log of the caller's tenant (the console's Activity pages).
 
-    GET /v1/runs?limit=&cursor=&status=&service=&kind=      newest first
+    GET /v1/runs?limit=&cursor=&status=&service=&kind=&started_since=&started_before=   newest first
     GET /v1/runs/{run_id}                                   one run with its counts, tokens, status, links
     GET /v1/runs/{run_id}/entries?limit=&cursor=&outcome=   its per-record entries, oldest first
     GET /v1/runs/{run_id}/entries.csv?outcome=              all of them as CSV
@@ -13,7 +13,8 @@ A run's `status` is `running`, `finishing` (it ended, but `results_pending` of i
 in the log yet: its counts are its entries' so far) or its final Success, Warning or Error
 (`run_views.present_run`). The status filter takes `running`, `finishing` or a final status and lists the
 runs showing it now (a page may hold fewer runs than `limit`, those stored with the status but shown
-otherwise; `next_cursor` still pages on).
+otherwise; `next_cursor` still pages on). `started_since` (inclusive) and `started_before` (exclusive),
+ISO 8601 times with an offset, keep the runs started within them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from auditlog.ports import ActivityReads
 from auditlog.run_views import ENTRY_COLUMNS, RunFilter, StoredRun, present_run
@@ -56,6 +66,19 @@ class RunsQuery(BaseModel):
     status: Literal["Success", "Warning", "Error", "running", "finishing"] | None = None
     service: Annotated[str, WithJsonSchema({"type": "string", "enum": list(RUN_SERVICES)})] | None = None
     kind: RunKind | None = None
+    started_since: AwareDatetime | None = Field(
+        default=None, description="Only runs started at or after this time (ISO 8601 with an offset)."
+    )
+    started_before: AwareDatetime | None = Field(
+        default=None, description="Only runs started before this time (ISO 8601 with an offset)."
+    )
+
+    @model_validator(mode="after")
+    def _a_range_that_can_hold_runs(self) -> RunsQuery:
+        """A range that ends before it starts would only ever answer an empty list."""
+        if self.started_since and self.started_before and self.started_before <= self.started_since:
+            raise ValueError("started_before: must be later than started_since")
+        return self
 
     @field_validator("service")
     @classmethod
@@ -123,10 +146,10 @@ async def _presented(reads: ActivityReads, tenant: str, runs: Sequence[StoredRun
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    """One page of the tenant's runs, newest first, filtered by status, service or kind."""
+    """One page of the tenant's runs, newest first, filtered by status, service, kind or start time."""
     query, after = parse_query(RunsQuery, request)
     reads, tenant = request.app[READS], tenant_of(request)
-    where = RunFilter(query.status, query.service, query.kind)
+    where = RunFilter(query.status, query.service, query.kind, query.started_since, query.started_before)
     runs = await reads.runs_page(tenant, where, after, query.limit + 1)
     page = runs[: query.limit]
     more = len(runs) > query.limit

@@ -49,8 +49,11 @@ class PostgresActivityReads:
             " AND ($4::text IS NULL OR coalesce(status, 'running') = $4"
             " OR ($4 = 'finishing' AND status IS NOT NULL))"
             " AND ($5::text IS NULL OR service = $5) AND ($6::text IS NULL OR kind = $6)"
+            " AND ($8::timestamptz IS NULL OR started_at >= $8)"
+            " AND ($9::timestamptz IS NULL OR started_at < $9)"
             " ORDER BY started_at DESC, run_id DESC LIMIT $7",
-            tenant, at, key, where.status, where.service, where.kind, limit,
+            tenant, at, key, where.status, where.service, where.kind, limit, where.started_since,
+            where.started_before,
         )  # fmt: skip
         return [_stored_run(r) for r in rows]
 

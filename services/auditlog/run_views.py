@@ -38,11 +38,14 @@ Position = tuple[datetime, str]
 
 @dataclass(frozen=True)
 class RunFilter:
-    """Which runs a list shows."""
+    """Which runs a list shows: of a status, a service, a kind, started at or after `started_since` and
+    before `started_before`."""
 
     status: str | None = None
     service: str | None = None
     kind: str | None = None
+    started_since: datetime | None = None
+    started_before: datetime | None = None
 
 
 @dataclass(frozen=True)

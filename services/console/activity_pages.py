@@ -36,41 +36,27 @@ def _day(raw: str | None) -> date | None:
         return None
 
 
-SKIPPED_PAGES = 20
-"""How many pages of runs newer than a 'To' date the list reads past to find the first runs in range."""
+def started_range(since: date | None, until: date | None) -> dict[str, str]:
+    """The activity log API's start-time filter of a From and a To day (UTC days, both included)."""
+    bounds = {}
+    if since is not None:
+        bounds["started_since"] = datetime.combine(since, time(), UTC).isoformat()
+    if until is not None:
+        bounds["started_before"] = datetime.combine(until + timedelta(days=1), time(), UTC).isoformat()
+    return bounds
 
 
-async def _runs_in_range(
-    api: TenantApi, params: dict[str, str], cursor: str | None, since: date | None, until: date | None
+async def _runs_page(
+    api: TenantApi, params: dict[str, str], cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of runs started within the dates, and the cursor of the next page (None at the end, or
-    past `since`). The activity log's API has no date filter: the console keeps the runs of its pages in
-    the range, reading past pages wholly after `until` (up to SKIPPED_PAGES) to reach the first in it."""
-    for _ in range(SKIPPED_PAGES):
-        query = {**params, "limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
-        answer = await api.get("auditlog", "/v1/runs", query)
-        if answer.status == 400:
-            raise PageRefused(
-                400, "That filter can't be used", plain_problems(answer.problems, answer.message)
-            )
-        if not answer.ok:
-            raise ServiceFailed("auditlog", answer)
-        page, cursor = answer.body["data"], answer.body["next_cursor"]
-        runs = [r for r in page if _in_range(r, since, until)]
-        oldest = page[-1]["started_at"] if page else None
-        if since and oldest and not _in_range({"started_at": oldest}, since, None):
-            return runs, None  # the rest is older than the range
-        newer_than_range = bool(page) and not runs and until is not None
-        if not newer_than_range or not cursor:
-            return runs, cursor
-    return [], cursor
-
-
-def _in_range(run: dict[str, Any], since: date | None, until: date | None) -> bool:
-    started = datetime.fromisoformat(run["started_at"])
-    after = since is None or started >= datetime.combine(since, time(), UTC)
-    before = until is None or started < datetime.combine(until + timedelta(days=1), time(), UTC)
-    return after and before
+    """A page of the runs the filters keep, and the cursor of the next page (None on the last)."""
+    query = params | {"limit": str(PAGE_SIZE)} | ({"cursor": cursor} if cursor else {})
+    answer = await api.get("auditlog", "/v1/runs", query)
+    if answer.status == 400:
+        raise PageRefused(400, "That filter can't be used", plain_problems(answer.problems, answer.message))
+    if not answer.ok:
+        raise ServiceFailed("auditlog", answer)
+    return answer.body["data"], answer.body["next_cursor"]
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -78,9 +64,13 @@ async def list_runs(request: web.Request) -> web.Response:
     chosen = {k: request.query.get(k, "") for k in FILTERS}
     params = {k: chosen[k] for k in ("service", "kind", "status") if chosen[k]}
     since, until = _day(chosen["since"]), _day(chosen["until"])
-    runs, next_cursor = await _runs_in_range(
-        api_of(request), params, request.query.get("cursor"), since, until
-    )
+    backwards = since is not None and until is not None and until < since
+    runs: list[dict[str, Any]] = []
+    next_cursor: str | None = None
+    if not backwards:
+        runs, next_cursor = await _runs_page(
+            api_of(request), params | started_range(since, until), request.query.get("cursor")
+        )
     next_link = (
         "/activity?" + urlencode({**{k: v for k, v in chosen.items() if v}, "cursor": next_cursor})
         if next_cursor
@@ -96,7 +86,10 @@ async def list_runs(request: web.Request) -> web.Response:
         "statuses": STATUSES,
         "next_link": next_link,
         # The first page refreshes itself, unless it ends before today (no new run can fall in it).
-        "live": not request.query.get("cursor") and (until is None or until >= datetime.now(UTC).date()),
+        "live": not request.query.get("cursor")
+        and not backwards
+        and (until is None or until >= datetime.now(UTC).date()),
+        "filter_problem": "The To date is before the From date: no run can match." if backwards else None,
         "running": not all(has_ended(r) for r in runs),
         "query_string": request.query_string,
     }

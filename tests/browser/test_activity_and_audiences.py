@@ -150,9 +150,10 @@ async def _run_ended(stack: Stack, tenant: Tenant, run_id: str, started: datetim
 async def test_a_date_range_before_the_newest_page_of_runs_finds_the_older_runs(
     page: Page, tenant: Tenant, stack: Stack
 ) -> None:
-    """The activity log's API has no date filter: the console filters the runs it reads. With more runs
-    since the 'To' date than one page holds, the first page once said 'No runs match' for a range that
-    has runs."""
+    """The console once filtered the dates of the runs it read (the activity log's API had no date
+    filter): with more runs since the 'To' date than one page holds, the first page said 'No runs match'
+    for a range that has runs. The API now filters by start time. A From date after the To date is
+    refused in words."""
     now = datetime.now(UTC)
     old_day = now - timedelta(days=3)
     await _run_ended(stack, tenant, "sync-three-days-ago", old_day)
@@ -173,3 +174,9 @@ async def test_a_date_range_before_the_newest_page_of_runs_finds_the_older_runs(
     await expect(rows).to_have_count(1)
     await expect(rows).to_contain_text("Sync")
     await expect(rows.get_by_role("link")).to_have_attribute("href", "/activity/runs/sync-three-days-ago")
+
+    await page.get_by_label("From").fill(now.date().isoformat())
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("alert")).to_contain_text("The To date is before the From date")
+    await expect(rows).to_have_count(0)
+    await expect(page.get_by_label("From")).to_have_value(now.date().isoformat())  # the filter is kept

@@ -142,6 +142,8 @@ class InMemoryActivityLog:
             and (where.status is None or (r.status.value if r.status else "running") == where.status)
             and (where.service is None or r.service == where.service)
             and (where.kind is None or r.kind == where.kind)
+            and (where.started_since is None or r.started_at >= where.started_since)
+            and (where.started_before is None or r.started_at < where.started_before)
         ]
         return sorted(runs, key=lambda r: (r.started_at, r.run_id), reverse=True)[:limit]
 

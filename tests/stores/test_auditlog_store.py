@@ -190,12 +190,19 @@ async def test_runs_are_listed_newest_first_by_keyset_and_filter(
         tenant, RunFilter(status="Success", service="connector"), None, 5
     )
     other_kind = await subject.reads.runs_page(tenant, RunFilter(kind="import"), None, 5)
+    hours_1_and_2 = RunFilter(started_since=T0 + timedelta(hours=1), started_before=T0 + timedelta(hours=3))
+    in_range = await subject.reads.runs_page(tenant, hours_1_and_2, None, 5)
+    since_hour_2 = await subject.reads.runs_page(
+        tenant, RunFilter(started_since=T0 + timedelta(hours=2)), None, 5
+    )
 
     assert [r.run_id for r in first] == ["r3", "r2"]
     assert [r.run_id for r in rest] == ["r1", "r0"]
     assert [r.run_id for r in running] == ["r3", "r2", "r0"]
     assert [r.run_id for r in succeeded] == ["r1"]
     assert other_kind == []
+    assert [r.run_id for r in in_range] == ["r2", "r1"]
+    assert [r.run_id for r in since_hour_2] == ["r3", "r2"]
 
 
 async def test_entries_are_written_once_and_counted_into_their_runs(

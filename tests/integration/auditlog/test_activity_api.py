@@ -82,6 +82,19 @@ async def test_runs_are_listed_newest_first_page_by_page_and_filtered(
     assert [r["run_id"] for r in running["data"]] == ["run-4"]
     one = await (await client.get("/v1/runs/run-1", headers=headers)).json()
     assert one["data"]["status"] == "Warning" and (one["data"]["created"], one["data"]["failed"]) == (1, 1)
+    # Started within a range: at or after started_since, before started_before (one run a minute from T0).
+    between = {
+        "started_since": (T0 + timedelta(minutes=1)).isoformat(),
+        "started_before": (T0 + timedelta(minutes=3)).isoformat(),
+    }
+    ranged = await (await client.get("/v1/runs", params=between, headers=headers)).json()
+    assert [r["run_id"] for r in ranged["data"]] == ["run-2", "run-1"]
+    since = {"started_since": (T0 + timedelta(minutes=3)).isoformat(), "limit": "1"}
+    first = await (await client.get("/v1/runs", params=since, headers=headers)).json()
+    rest = {**since, "cursor": first["next_cursor"]}
+    second = await (await client.get("/v1/runs", params=rest, headers=headers)).json()
+    assert [r["run_id"] for r in first["data"] + second["data"]] == ["run-4", "run-3"]
+    assert second["next_cursor"] is None
 
 
 async def test_a_runs_entries_are_listed_oldest_first_and_filtered_by_outcome(
@@ -139,6 +152,12 @@ async def test_a_tenant_sees_nothing_of_another_and_bad_queries_get_a_400(
         assert any(next(iter(params)) in problem for problem in body["problems"]), body
         assert body["message"] == "; ".join(body["problems"]), body
     # A name given twice: before, the first value was taken and the second ignored, even a bad one.
+    backwards = {"started_since": T0.isoformat(), "started_before": (T0 - timedelta(days=1)).isoformat()}
+    for params in (backwards, {"started_since": "2026-11-01T09:00:00"}, {"started_before": "yesterday"}):
+        response = await client.get("/v1/runs", params=params, headers=stranger)
+        body = await response.json()
+        assert response.status == 400 and body["error"] == "bad_request", (params, body)
+        assert any(name in problem for problem in body["problems"] for name in params), body
     twice = await client.get("/v1/runs", params=[("limit", "3"), ("limit", "abc")], headers=stranger)
     assert twice.status == 400
     assert (await twice.json())["problems"] == ["limit: given 2 times; give it once"]
