@@ -19,7 +19,7 @@ from pusher.auto_push_windows import count_in_window, outcome_counts
 from pusher.parking import PauseKind, PushPaused, pause_for
 from pusher.ports import PipedriveWriter, PusherStore, PushRuns, WritesFor
 from pusher.push_scopes import PushScope
-from pusher.record_pusher import NO_MATCH_KEY, PushDone, remember
+from pusher.record_pusher import NO_MATCH_KEY, PushDone, UpdateRejected, remember
 from pusher.results import NO_KEY, result_message, run_finished_message, written_version
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
@@ -138,7 +138,8 @@ async def count_in_batch(
 async def _paused_or_failed(
     scope: PushScope, work: Callable[[], Awaitable[list[PushDone]]]
 ) -> list[PushDone]:
-    """Run the pushes; a closed budget pauses them, a refused credential or request fails the record."""
+    """Run the pushes; a closed budget pauses them, a refused credential or request fails the record (a
+    refused update names the Pipedrive record it was for)."""
     try:
         return await work()
     except RateLimitExceeded as error:
@@ -148,7 +149,8 @@ async def _paused_or_failed(
     except PipedriveUnavailable as error:
         raise pause_for(5, str(error), PauseKind.UNAVAILABLE) from error
     except (InvalidApiKey, RequestRejected, CustomFieldResolutionError) as error:
-        return [PushDone(scope.object, scope.match_key, RecordOutcome.FAILED, message=str(error))]
+        target = error.pipedrive_id if isinstance(error, UpdateRejected) else None
+        return [PushDone(scope.object, scope.match_key, RecordOutcome.FAILED, target, message=str(error))]
 
 
 def split_tokens(dones: list[PushDone], tokens: int) -> list[int]:

@@ -30,6 +30,15 @@ GONE_IN_PIPEDRIVE = "Deleted in CRM: Pipedrive no longer has this record (404); 
 _REFUSED_BEFORE_CREATING = (BudgetExhausted, InvalidApiKey, RateLimitExceeded, RequestRejected)
 
 
+class UpdateRejected(RequestRejected):
+    """Pipedrive refused the update of the record it holds as `pipedrive_id`: the push fails, and its
+    result names that record (the activity log shows which Pipedrive record the refusal was about)."""
+
+    def __init__(self, rejected: RequestRejected, pipedrive_id: int) -> None:
+        super().__init__(str(rejected))
+        self.pipedrive_id = pipedrive_id
+
+
 @dataclass(frozen=True)
 class PushDone:
     """One record's outcome, with what to remember: the record as Pipedrive answered, the body written."""
@@ -146,6 +155,8 @@ class RecordPusher:
                 record = await writes.update(job.object, plan.pipedrive_id, plan.body)
             except NotFound:
                 return gone_in_pipedrive(job.object, job.match_key, plan.pipedrive_id)
+            except RequestRejected as rejected:
+                raise UpdateRejected(rejected, plan.pipedrive_id) from rejected
             return _written(done, record, plan.body)
         if plan.action is PushAction.SKIP and given.linked is not None and given.linked.answered_404:
             return gone_in_pipedrive(job.object, job.match_key, given.linked.pipedrive_id)

@@ -169,3 +169,31 @@ async def test_a_record_deleted_in_pipedrive_is_not_recreated_by_auto_push(pushe
 
     assert skipped["outcome"] == "skipped" and "Deleted in CRM" in skipped["message"]
     assert pusher.calls() == 0
+
+
+NAME_INTO_VISIBLE_TO = ObjectSettings(
+    directions=BOTH_WAYS, fields=(mapped("name", "visible_to", "overwrite"),)
+)
+"""A mapping Pipedrive refuses to write (text into an integer field), as settings from before the
+connector checked field types could hold."""
+
+
+async def test_an_update_pipedrive_refuses_fails_naming_the_record_it_was_for(pusher: PusherHarness) -> None:
+    client = pusher.clients.for_tenant(pusher.tenant)
+    existing = await client.organizations.create({"name": "Kappa", "website": "kappa.io"})
+    await pusher.mirror(SyncObject.ORGANIZATION, existing.model_dump(mode="json"))
+    await pusher.settings(push_settings(version=2, organization=NAME_INTO_VISIBLE_TO))
+
+    [failed] = results_of(await pusher.send(reveal("kappa.io", "Kappa Ltd")))
+
+    assert failed["outcome"] == "failed" and failed["message"].endswith("visible_to must be an integer")
+    assert failed["pipedrive_id"] == existing.id and failed["match_key"] == "kappa.io"
+
+
+async def test_a_create_pipedrive_refuses_fails_without_a_pipedrive_record(pusher: PusherHarness) -> None:
+    await pusher.settings(push_settings(version=2, organization=NAME_INTO_VISIBLE_TO))
+
+    [failed] = results_of(await pusher.send(reveal("lambda.io", "Lambda")))
+
+    assert failed["outcome"] == "failed" and failed.get("pipedrive_id") is None
+    assert pusher.organizations("lambda.io") == []
