@@ -56,6 +56,12 @@ def push_mappings(settings: TenantSettings | None, obj: SyncObject) -> tuple[Fie
     return mappings
 
 
+def keeps_subdomains(settings: TenantSettings | None) -> bool:
+    """Whether the tenant's organization match keys keep subdomains (`shop.example.com`): one option for
+    Pipedrive's records, the ABM platform's signals and pushes alike."""
+    return settings is not None and settings.organization_domain.keep_subdomains
+
+
 def record_match_key(
     obj: SyncObject, record: Mapping[str, Any], settings: TenantSettings | None
 ) -> str | None:
@@ -66,7 +72,7 @@ def record_match_key(
         obj,
         record,
         domain_field_code=domain.custom_field_code if domain is not None else None,
-        keep_subdomains=domain.keep_subdomains if domain is not None else False,
+        keep_subdomains=keeps_subdomains(settings),
     )
 
 

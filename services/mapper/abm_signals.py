@@ -13,19 +13,20 @@ from mapper.ports import AbmRecords
 from schemas.envelope import deterministic_event_id
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import SyncObject
-from schemas.events.settings import FieldMode
+from schemas.events.settings import FieldMode, TenantSettings
 from stream_runner.errors import PermanentError
 from sync_rules.diffs import compute_changes
 from sync_rules.domains import normalize_domain
 from sync_rules.emails import normalize_email
 from sync_rules.errors import SyncRuleError
+from sync_rules.mapping_resolution import keeps_subdomains
 
 RECENT_PAGES_KEPT = 20
 
 
-def _domain(value: str) -> str:
+def _domain(value: str, settings: TenantSettings | None) -> str:
     try:
-        return normalize_domain(value)
+        return normalize_domain(value, keep_subdomains=keeps_subdomains(settings))
     except SyncRuleError as exc:
         raise PermanentError(str(exc)) from exc
 
@@ -45,9 +46,12 @@ async def _fill(store: AbmRecords, tenant: str, obj: SyncObject, key: str, value
     return existing.abm_id
 
 
-async def apply_company_revealed(store: AbmRecords, tenant: str, reveal: CompanyRevealed) -> None:
-    """An account for the revealed company (created or filled), with its reveal activity."""
-    domain = _domain(reveal.domain)
+async def apply_company_revealed(
+    store: AbmRecords, tenant: str, reveal: CompanyRevealed, settings: TenantSettings | None
+) -> None:
+    """An account for the revealed company (created or filled), with its reveal activity; its domain
+    under the tenant's domain settings, as Pipedrive's organizations and the pusher key it."""
+    domain = _domain(reveal.domain, settings)
     values = {
         "name": reveal.name,
         "website": domain,
@@ -61,7 +65,9 @@ async def apply_company_revealed(store: AbmRecords, tenant: str, reveal: Company
     await store.count_reveal(tenant, abm_id, reveal.revealed_at, reveal.pages, RECENT_PAGES_KEPT)
 
 
-async def apply_contact_enriched(store: AbmRecords, tenant: str, enriched: ContactEnriched) -> None:
+async def apply_contact_enriched(
+    store: AbmRecords, tenant: str, enriched: ContactEnriched, settings: TenantSettings | None
+) -> None:
     """A contact for the enriched person (created or filled), associated with its company's domain."""
     try:
         email = normalize_email(enriched.email)
@@ -73,14 +79,16 @@ async def apply_contact_enriched(store: AbmRecords, tenant: str, enriched: Conta
         "email": email.address,
         "phone": enriched.phone,
         "job_title": enriched.job_title,
-        "company_domain": _domain(enriched.company_domain) if enriched.company_domain else None,
+        "company_domain": _domain(enriched.company_domain, settings) if enriched.company_domain else None,
         "personal_email": email.is_personal,
     }
     await _fill(store, tenant, SyncObject.PERSON, email.address, values)
 
 
-async def apply_score_changed(store: AbmRecords, tenant: str, score: ScoreChanged) -> None:
+async def apply_score_changed(
+    store: AbmRecords, tenant: str, score: ScoreChanged, settings: TenantSettings | None
+) -> None:
     """The account's engagement score, unless a later score was applied already."""
-    domain = _domain(score.domain)
+    domain = _domain(score.domain, settings)
     abm_id = await _fill(store, tenant, SyncObject.ORGANIZATION, domain, {"website": domain})
     await store.set_score(tenant, abm_id, score.score, score.changed_at)

@@ -16,12 +16,15 @@ from mapper.source_changes_apply import Applied, Item, apply_source_changes
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
 from schemas.events.push import PushCompleted
+from schemas.events.settings import TenantSettings
 from schemas.events.sync_runs import RunFinished, apply_run_id
 from settings_replica.replica import settings_updated_batch
 from stream_runner.messages import Handled, IncomingMessage, OutgoingMessage
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, RepeatLookup
 
 Effect = Callable[[MapperUnit], Awaitable[list[OutgoingMessage]]]
+SignalEffect = Callable[[AbmRecords, str, Any, TenantSettings | None], Awaitable[None]]
+"""An ABM signal applied to the store under the tenant's settings."""
 
 
 class MapperHandlers:
@@ -163,10 +166,12 @@ class MapperHandlers:
 
         return await self._once(event, message, effect)
 
-    def _signal(self, apply: Callable[[AbmRecords, str, Any], Awaitable[None]]) -> Handler:
+    def _signal(self, apply: SignalEffect) -> Handler:
         async def handle(event: CloudEvent[Any], message: IncomingMessage) -> Handled:
+            settings = await self._settings.get(event.tenantid)
+
             async def effect(unit: MapperUnit) -> list[OutgoingMessage]:
-                await apply(unit.records, event.tenantid, event.data)
+                await apply(unit.records, event.tenantid, event.data, settings)
                 return []
 
             return await self._once(event, message, effect)

@@ -10,6 +10,7 @@ from typing import Any
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
+from sync_rules.mapping_resolution import keeps_subdomains
 from sync_rules.match_keys import email_match_key, website_match_key
 
 ENGAGEMENT_SCORE_FIELD = "engagement_score"
@@ -33,8 +34,7 @@ def auto_push_enabled(settings: TenantSettings | None) -> bool:
 
 def organization_key(domain: str, settings: TenantSettings | None) -> str | None:
     """An organization's match key under the tenant's domain settings."""
-    keep = settings.organization_domain.keep_subdomains if settings else False
-    return website_match_key(domain, keep_subdomains=keep)
+    return website_match_key(domain, keep_subdomains=keeps_subdomains(settings))
 
 
 def company_push(revealed: CompanyRevealed, settings: TenantSettings | None) -> RecordPush:

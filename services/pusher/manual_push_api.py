@@ -42,6 +42,7 @@ from schemas import sources
 from schemas.catalog import build_event
 from schemas.events.common import SyncObject
 from schemas.events.push import PushRequested
+from schemas.events.settings import TenantSettings
 from schemas.events.sync_runs import RunKind, retry_run_id
 from schemas.keys import record_key
 from schemas.topics import PUSH_REQUESTS
@@ -133,14 +134,14 @@ def _filled(record: PushRecordIn, stored: Mapping[str, AbmRecord]) -> PushRecord
     )
 
 
-def _record_push(obj: SyncObject, record: PushRecordIn) -> RecordPush:
+def _record_push(obj: SyncObject, record: PushRecordIn, settings: TenantSettings | None) -> RecordPush:
     fields = record.fields or {}
     natural = fields.get("website" if obj is SyncObject.ORGANIZATION else "email")
     raw_key = record.match_key or (natural if isinstance(natural, str) else None)
     request = PushRequested(
         object=obj, match_key=raw_key or "-", abm_id=record.abm_id, record=fields, batch_id="preview"
     )
-    job = manual_record_push(request)
+    job = manual_record_push(request, settings)
     return job if raw_key else RecordPush(obj, None, fields, record.abm_id)
 
 
@@ -167,8 +168,8 @@ async def preview(request: web.Request) -> web.Response:
     batch = await _batch(request)
     tenant = tenant_of(request)
     handlers = request.app[HANDLERS]
-    jobs = [_record_push(batch.object, record) for record in batch.records]
     settings = await handlers.settings_of(tenant)
+    jobs = [_record_push(batch.object, record, settings) for record in batch.records]
     users = None
     if any(job.match_key is not None and needs_pipedrive_users(job, settings) for job in jobs):
         try:
@@ -192,7 +193,8 @@ async def push(request: web.Request) -> web.Response:
     """Publish the confirmed selection as push requests (one per record) and the run's start."""
     batch = await _batch(request)
     tenant = tenant_of(request)
-    jobs = [_record_push(batch.object, r) for r in batch.records]
+    settings = await request.app[HANDLERS].settings_of(tenant)
+    jobs = [_record_push(batch.object, r, settings) for r in batch.records]
     keyless = [str(i) for i, job in enumerate(jobs) if job.match_key is None]
     if keyless:
         raise bad_request([f"records.{i}: {NO_MATCH_KEY} (a website or an email)" for i in keyless])

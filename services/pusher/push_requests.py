@@ -23,10 +23,10 @@ class PushRequests:
 
     async def push_requested(self, event: CloudEvent[Any], topic: str, redriving: bool) -> Handled:
         """Push the requested record and count it in its batch's run."""
-        job = manual_record_push(event.data)
         settings = await self._settings.get(event.tenantid)
+        job = manual_record_push(event.data, settings)
 
         async def work(writes: PipedriveWriter) -> list[PushDone]:
             return [await self._pusher.push(event.tenantid, job, settings, writes, manual=True)]
 
-        return await self._pushes.run(event, topic, push_scope(event, None), settings, work, redriving)
+        return await self._pushes.run(event, topic, push_scope(event, settings), settings, work, redriving)

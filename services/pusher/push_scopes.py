@@ -15,7 +15,7 @@ from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreCh
 from schemas.events.common import SyncObject
 from schemas.events.push import PushRequested
 from schemas.events.settings import TenantSettings
-from sync_rules.match_keys import email_match_key, website_match_key
+from sync_rules.match_keys import email_match_key
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,18 @@ def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushS
     if isinstance(data, ContactEnriched):
         return PushScope(SyncObject.PERSON, email_match_key(data.email), auto_push_run_id(event))
     request: PushRequested = data
-    job = manual_record_push(request)
+    job = manual_record_push(request, settings)
     return PushScope(
         job.object, job.match_key, request.batch_id, manual=True, abm_id=request.abm_id,
         batch_size=request.batch_size,
     )  # fmt: skip
 
 
-def manual_record_push(request: PushRequested) -> RecordPush:
-    """A push request as a record push, its match key normalized like the mirror's."""
+def manual_record_push(request: PushRequested, settings: TenantSettings | None) -> RecordPush:
+    """A push request as a record push, its match key normalized like the mirror's (under the tenant's
+    domain settings)."""
     if request.object is SyncObject.ORGANIZATION:
-        key = website_match_key(request.match_key)
+        key = organization_key(request.match_key, settings)
     elif request.object is SyncObject.PERSON:
         key = email_match_key(request.match_key)
     else:
