@@ -100,3 +100,18 @@ async def test_an_error_run_shows_in_the_banner_reaches_the_webhook_and_is_dismi
     await expect(page.get_by_role("status")).to_have_text("Alert dismissed.")
     await expect(page).to_have_url(f"{stack.console.url}/activity")
     await expect(banner).to_have_count(0)
+
+
+async def test_the_alerts_page_says_every_cause_of_an_alert(page: Page, tenant: Tenant) -> None:
+    """README's Alerts: run_error, credentials, budget, dead_letters and failures each raise an alert. The
+    page's intro once left the spent daily budget out."""
+    await sign_in(page, tenant.admin)
+    await page.get_by_role("link", name="Alerts", exact=True).click()
+
+    causes = page.locator("#alert-causes li")
+    await expect(causes).to_have_count(5)
+    await expect(causes.nth(0)).to_contain_text("ends in Error")
+    await expect(causes.nth(1)).to_contain_text("Pipedrive refuses the connection's API token")
+    await expect(causes.nth(2)).to_contain_text("the day's Pipedrive API budget is spent")
+    await expect(causes.nth(3)).to_contain_text("could not process (dead-lettered)")
+    await expect(causes.nth(4)).to_contain_text("records set below fail within the minutes set below")
