@@ -133,12 +133,23 @@ def _push_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def nothing_to_push(selection: Selection) -> PageRefused:
+    """The refusal of a preview or push of no record, leading back to the same browse (filters kept)."""
+    back = f"/push?{urlencode(selection.query())}"
+    return PageRefused(
+        400,
+        "Nothing to push",
+        "Select at least one record, or “all that match”.",
+        back=(back, "Back to Push to Pipedrive"),
+    )
+
+
 async def preview(request: web.Request) -> web.Response:
     """The exact changes a push of the chosen records would make (nothing is written)."""
     api, selection = api_of(request), _selection(await request.post())
     chosen = await _chosen(api, selection)
     if not chosen:
-        raise PageRefused(400, "Nothing to push", "Select at least one record, or “all that match”.")
+        raise nothing_to_push(selection)
     obj = COLLECTIONS[selection.collection][1]
     previews = await asyncio.gather(
         *(
@@ -206,7 +217,7 @@ async def confirm(request: web.Request) -> web.Response:
     api, selection = api_of(request), _selection(await request.post())
     chosen = await _chosen(api, selection)
     if not chosen:
-        raise PageRefused(400, "Nothing to push", "Select at least one record, or “all that match”.")
+        raise nothing_to_push(selection)
     obj = COLLECTIONS[selection.collection][1]
     run_ids = []
     for i in range(0, len(chosen), PUSH_CHUNK):

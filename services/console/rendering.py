@@ -14,11 +14,16 @@ from console.deps import SESSION, api_of, deps_of
 
 
 class PageRefused(Exception):
-    """A request the console answers with an explanation instead of the page: status, title, sentence."""
+    """A request the console answers with an explanation instead of the page: status, title, sentence,
+    and where its "Back" link leads (the page the request came from, when the person should go on
+    there; else the console's first page)."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(
+        self, status: int, title: str, message: str, back: tuple[str, str] = ("/", "Back to the console")
+    ) -> None:
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
+        self.back_url, self.back_label = back
 
 
 def is_htmx(request: web.Request) -> bool:
@@ -44,7 +49,13 @@ async def render(
 async def render_refusal(request: web.Request, refused: PageRefused) -> web.Response:
     """The refusal as an error page, or as a fragment in place of what htmx asked for."""
     template = "fragments/error.html" if is_htmx(request) else "error.html"
-    context = {"title": refused.title, "message": refused.message, "status": refused.status}
+    context = {
+        "title": refused.title,
+        "message": refused.message,
+        "status": refused.status,
+        "back_url": refused.back_url,
+        "back_label": refused.back_label,
+    }
     return await render(request, template, context, status=refused.status)
 
 

@@ -3,13 +3,14 @@ confirmed, followed to the end, and found in the sandbox."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
 from playwright.async_api import Page, expect
 
 from pipedrive_sandbox.store import Entity
-from tests.browser.actions import hurried_refreshes, sign_in
+from tests.browser.actions import at_path, hurried_refreshes, sign_in
 from tests.browser.screens import capture
 from tests.browser.stack import Stack, Tenant
 from tests.support.conditions import eventually
@@ -144,3 +145,20 @@ async def test_the_preview_shows_the_fields_a_push_writes_by_their_pipedrive_nam
     changes = page.locator(f"tr[data-match-key='{domain}'] .changes")
     await expect(changes).to_contain_text("Number of employees: 120")
     await expect(changes).to_contain_text("Name: Mapped Company")
+
+
+async def test_nothing_to_push_leads_back_to_the_same_search(page: Page, tenant: Tenant) -> None:
+    """A search nothing matches offers no "Select all 0 that match"; previewing nothing is the "Nothing
+    to push" page, whose link goes back to the Push page with the search kept (it once went to the
+    console's first page, the search lost)."""
+    await sign_in(page, tenant.admin)
+    await page.goto("/push?q=nothing-matches-this")
+    await expect(page.get_by_text("No records match.")).to_be_visible()
+    await expect(page.get_by_label(re.compile(r"Select all .*that match"))).to_have_count(0)
+
+    await page.get_by_role("button", name="Preview changes").click()
+    await expect(page.get_by_role("heading", name="Nothing to push")).to_be_visible()
+    await page.get_by_role("link", name="Back to Push to Pipedrive").click()
+
+    await expect(page).to_have_url(at_path("/push"))
+    await expect(page.get_by_label("Search")).to_have_value("nothing-matches-this")
