@@ -15,6 +15,7 @@ from multidict import MultiMapping
 
 from console.deps import api_of, session_of
 from console.form_numbers import whole_number
+from console.pipedrive_field_names import built_in_field_name
 from console.rendering import PageRefused, render
 from console.service_api import ServiceFailed, TenantApi
 from console.template_filters import has_ended
@@ -175,6 +176,7 @@ async def preview(request: web.Request) -> web.Response:
         api.get("pusher", "/v1/push/mapping", {"object": obj}), api.get("connector", "/v1/catalog")
     )
     written = pipedrive_fields_written(
+        obj,
         mapping.body.get("fields", []) if mapping.ok else [],
         catalog.body.get("fields", {}).get(obj, []) if catalog.ok else [],
     )
@@ -194,17 +196,18 @@ async def preview(request: web.Request) -> web.Response:
 
 
 def pipedrive_fields_written(
-    mapping: list[dict[str, Any]], catalog_fields: list[dict[str, Any]]
+    obj: str, mapping: list[dict[str, Any]], catalog_fields: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The fields a push writes (the pusher's mapping, Don't sync left out), each with the Pipedrive
-    field's label from the account's catalog (a custom field is mapped by its label already)."""
+    field's label from the account's catalog, or Pipedrive's name of it without one (a custom field is
+    mapped by its label already)."""
     labels = {f.get("code"): f.get("label") for f in catalog_fields}
     return [
         {
             "abm_field": m["abm_field"],
             "pipedrive_label": m["pipedrive_field"]
             if m.get("custom")
-            else labels.get(m["pipedrive_field"]) or m["pipedrive_field"],
+            else labels.get(m["pipedrive_field"]) or built_in_field_name(obj, m["pipedrive_field"]),
             "mode": m.get("mode", ""),
         }
         for m in mapping

@@ -14,6 +14,7 @@ from multidict import MultiMapping
 
 from console.deps import api_of
 from console.form_numbers import whole_number
+from console.pipedrive_field_names import built_in_field_name
 from console.problem_words import split_problem
 from console.rendering import PageRefused, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
@@ -44,8 +45,11 @@ def _mappings(settings: dict[str, Any], obj: str) -> list[dict[str, Any]]:
     return list(settings.get("objects", {}).get(obj, {}).get("fields") or [])
 
 
-def _rows(catalog_fields: list[dict[str, Any]], mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per Pipedrive field, with its mapping (if any); mapped fields first."""
+def _rows(
+    obj: str, catalog_fields: list[dict[str, Any]], mappings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per Pipedrive field, with its mapping (if any); mapped fields first. A mapped field the
+    catalog does not list (none is, Pipedrive not connected) is named as Pipedrive names it."""
     rows: list[dict[str, Any]] = []
     for field in catalog_fields:
         mapping = next(
@@ -72,7 +76,7 @@ def _rows(catalog_fields: list[dict[str, Any]], mappings: list[dict[str, Any]]) 
         {
             "field": {
                 "code": m["pipedrive_field"],
-                "label": m["pipedrive_field"],
+                "label": built_in_field_name(obj, m["pipedrive_field"]),
                 "custom": False,
                 "writable": True,
                 "type": "",
@@ -107,7 +111,7 @@ async def _context(api: TenantApi, tab: str) -> dict[str, Any]:
         fields = list((catalog or {}).get("fields", {}).get(tab, []))
         current = settings.get("objects", {}).get(tab, {})
         context.update(
-            rows=_rows(fields, _mappings(settings, tab)),
+            rows=_rows(tab, fields, _mappings(settings, tab)),
             abm_fields=sorted(ABM_FIELDS[OBJECTS[tab][1]]),
             default_fields=bool(current.get("default_fields")),
             directions=current.get("directions", {}),

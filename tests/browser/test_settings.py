@@ -181,3 +181,38 @@ async def test_a_refusal_of_the_whole_mapping_is_shown_above_the_form(
     await expect(banner).to_contain_text("Nothing was saved")
     await expect(banner).to_have_text("Nothing was saved. ABM field(s) mapped twice: name.")
     assert await stack.api(tenant, "connector", "GET", "/v1/settings") == before
+
+
+async def _mapped_fields(page: Page, tab: str) -> list[str]:
+    """The Pipedrive field names of the tab's mapped rows, as the table shows them."""
+    await page.goto(f"/settings/{tab}")
+    rows = page.locator("table.mapping tbody tr")
+    await expect(rows.first).to_be_visible()
+    names: list[str] = await rows.evaluate_all(
+        "rows => rows.filter(r => r.querySelector('select[name^=abm_field_]').value)"
+        ".map(r => r.querySelector('td label').textContent.trim())"
+    )
+    return sorted(names)
+
+
+async def test_mapped_fields_have_pipedrive_s_names_before_pipedrive_is_connected(
+    page: Page, tenant: Tenant, stack: Stack
+) -> None:
+    """Not connected, the table has no catalog to name the fields by: it once showed their codes
+    (`owner_id`, `add_time`); it shows the names the connected account's catalog gives them."""
+    connected = await stack.new_tenant()
+    await stack.api(
+        connected, "connector", "POST", "/v1/connection/api-token", {"api_token": stack.sandbox.api_token}
+    )
+    tabs = ("organization", "person", "deal")
+    await sign_in(page, connected.admin)
+    named_by_the_catalog = {tab: await _mapped_fields(page, tab) for tab in tabs}
+    await page.get_by_role("button", name="Sign out").click()
+
+    await sign_in(page, tenant.admin)
+    for tab in tabs:
+        assert await _mapped_fields(page, tab) == named_by_the_catalog[tab], tab
+    assert "Owner" in named_by_the_catalog["organization"]
+    await page.goto("/settings/organization")
+    await expect(page.locator("table.mapping")).not_to_contain_text("owner_id")
+
