@@ -238,6 +238,13 @@ async def save(request: web.Request) -> web.Response:
     return await render(request, "settings.html", context, status=400)
 
 
+async def direction_fragment(request: web.Request) -> web.Response:
+    """The name of the direction the tab's switches (as they are now ticked, not yet saved) make."""
+    _tab(request)
+    summary = direction_summary({s: request.query.get(s) == "on" for s in SWITCHES})
+    return await render(request, "fragments/direction_summary.html", {"summary": summary})
+
+
 async def first_tab(_request: web.Request) -> web.Response:
     """Settings open on organizations."""
     raise web.HTTPSeeOther("/settings/organization")
@@ -247,4 +254,5 @@ def add_settings_routes(app: web.Application) -> None:
     """Mount the settings."""
     app.router.add_get("/settings", first_tab)
     app.router.add_get("/settings/{tab}", show)
+    app.router.add_get("/settings/{tab}/direction", direction_fragment)
     app.router.add_post("/settings/{tab}", save)

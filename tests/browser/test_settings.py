@@ -216,3 +216,28 @@ async def test_mapped_fields_have_pipedrive_s_names_before_pipedrive_is_connecte
     await page.goto("/settings/organization")
     await expect(page.locator("table.mapping")).not_to_contain_text("owner_id")
 
+
+async def test_the_direction_heading_follows_the_switches_before_saving(page: Page, tenant: Tenant) -> None:
+    """The "Direction: …" heading once changed only after saving."""
+    await sign_in(page, tenant.admin)
+    await page.goto("/settings/organization")
+    summary = page.locator("#direction-summary")
+    saved = await summary.text_content()
+    switches = {
+        name: page.locator(f"input[name={name}]")
+        for name in ("create_in_pipedrive", "update_in_pipedrive", "create_in_abm", "update_in_abm")
+    }
+    for switch in switches.values():
+        await switch.check()
+    await expect(summary).to_have_text("Sync both ways")
+    for switch in switches.values():
+        await switch.uncheck()
+    await expect(summary).to_have_text("Not syncing")
+    await switches["update_in_abm"].check()
+    await expect(summary).to_have_text("Sync into ABM")
+    await switches["update_in_pipedrive"].check()
+    await switches["update_in_abm"].uncheck()
+    await expect(summary).to_have_text("Sync into Pipedrive")
+
+    await page.reload()
+    await expect(summary).to_have_text(saved or "")
