@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from auditlog.settings import AuditlogSettings
 from mapper.settings import MapperSettings
 from pusher.settings import PusherSettings
 from schemas.topics import KEYED_PARTITIONS
@@ -113,6 +114,17 @@ def test_production_has_no_sandbox_default_anywhere(production: list[dict[str, A
     assert pipedrive["CONNECTOR_DEFAULT_API_BASE_URL"].startswith("https://")
     assert pipedrive["PIPEDRIVE_OAUTH_BASE_URL"].startswith("https://")
     assert pipedrive["CONNECTOR_PUBLIC_BASE_URL"].startswith("https://")
+
+
+@pytest.mark.parametrize("overlay", ["local", "production"])
+def test_no_alert_webhook_may_reach_a_private_address(overlay: str, request: pytest.FixtureRequest) -> None:
+    """The auditlog's default lets a local receiver take webhooks over plain http at 127.0.0.1; in a pod
+    that is the pod itself, so a tenant could make the auditlog post to its own loopback."""
+    documents = request.getfixturevalue(overlay)
+    env = _container_env(_of_kind(documents, "Deployment")["auditlog"], documents)
+    assert env["AUDITLOG_ALERT_WEBHOOK_HTTP_HOSTS"] == ""
+    hosts = [s.webhook_http_hosts for s in load_settings("auditlog", env) if isinstance(s, AuditlogSettings)]
+    assert hosts == [frozenset()]
 
 
 def test_production_does_not_render_without_its_site_values(tmp_path: Path) -> None:
