@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import ipaddress
 import random
 import socket
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import structlog
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from auditlog.alert_rules import address_refusal, retry_delay_s
+from auditlog.alert_rules import address_of_host, address_refusal, retry_delay_s
 from auditlog.ports import AlertOutbox, Delivery
 
 _log = structlog.get_logger(__name__)
@@ -116,11 +115,8 @@ def literal_address_refusal(url: str, private_hosts: frozenset[str]) -> str | No
     """Why a webhook whose host is an address may not be reached (None: it may, or its host is a name,
     checked when resolved): the HTTP client connects to an address without resolving it."""
     host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return address_refusal(host, host, private_hosts)
+    address = address_of_host(host)
+    return None if address is None else address_refusal(host, address, private_hosts)
 
 
 class PublicAddressResolver(AbstractResolver):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,7 +71,8 @@ def webhook_refusal(url: str | None, http_hosts: frozenset[str]) -> str | None:
     host = parts.hostname or ""
     if parts.scheme == "http" and host not in http_hosts:
         return "webhook_url: must be https"
-    if _is_address(host) and address_refusal(host, host, http_hosts) is not None:
+    address = address_of_host(host)
+    if address is not None and address_refusal(host, address, http_hosts) is not None:
         return "webhook_url: must not be a private, loopback or link-local address"
     return None
 
@@ -92,12 +94,17 @@ def address_refusal(host: str, address: str, allowed_hosts: frozenset[str]) -> s
     return f"{host} resolves to a private, loopback, link-local or reserved address; refused"
 
 
-def _is_address(host: str) -> bool:
+def address_of_host(host: str) -> str | None:
+    """The address a URL's host is written as, None for a name: besides the usual forms, the shorthands
+    the C resolver reads as IPv4 addresses (`127.1`, `2130706433`, `0x7f.0.0.1`), which are not names."""
     try:
-        ipaddress.ip_address(host)
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return False
-    return True
+        pass
+    try:
+        return str(ipaddress.IPv4Address(socket.inet_aton(host)))
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)

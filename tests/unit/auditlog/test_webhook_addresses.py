@@ -49,6 +49,11 @@ def test_a_url_naming_a_private_address_is_refused_when_saved_and_when_delivered
     assert literal_address_refusal("https://10.0.0.5/hook", hosts) is not None
     assert literal_address_refusal("http://127.0.0.1:9000/hook", hosts) is None
     assert literal_address_refusal("https://hooks.slack.com/services/x", hosts) is None  # checked resolved
+    # Shorthands the C resolver reads as 127.0.0.1 are addresses, not names, whatever the allowed hosts.
+    for shorthand in ("https://127.1/hook", "https://2130706433/hook", "https://0x7f.0.0.1/hook"):
+        assert webhook_refusal(shorthand, frozenset()) == refused, shorthand
+        assert literal_address_refusal(shorthand, frozenset()) is not None, shorthand
+    assert webhook_refusal("https://hooks.slack.com/services/x", frozenset()) is None
 
 
 class FixedAnswers(AbstractResolver):
