@@ -1,6 +1,7 @@
 """Whether a tenant's field mappings can work: each names an ABM field that exists, a Pipedrive field the
 connected account has (built-in by its key or label, custom by its label), modes the object's directions
-can carry, and a writable Pipedrive field wherever it writes into Pipedrive.
+can carry, and, wherever it writes into Pipedrive, a writable Pipedrive field of a type that takes the ABM
+field's values (`sync_rules.field_types`).
 
 Each problem names its place in the settings body (``objects.organization.fields[2].abm_field``).
 """
@@ -12,6 +13,7 @@ from schemas.events.common import Direction, SyncObject
 from schemas.events.settings import DirectionSwitches, FieldMode
 from schemas.events.settings import FieldMapping as ConfiguredMapping
 from sync_rules.directions import syncs_toward
+from sync_rules.field_types import type_mismatch
 from sync_rules.mappings import (
     ABM_FIELDS,
     CustomFieldResolutionError,
@@ -78,14 +80,24 @@ def mapping_problems(
     if target is None:
         problems.append(MappingProblem(f"{at}.pipedrive_field", _missing(obj, mapping, definitions), True))
     problems.extend(mode_problems(obj, index, mapping, switches))
-    if target is not None and mapping.to_pipedrive is not FieldMode.DONT_SYNC and not target.writable:
-        problems.append(
-            MappingProblem(
-                f"{at}.to_pipedrive",
-                f'"{target.label}" is read-only in Pipedrive and cannot be written: use dont_sync',
-            )
-        )
+    if target is not None and mapping.to_pipedrive is not FieldMode.DONT_SYNC:
+        problems.extend(push_target_problems(obj, index, mapping, target))
     return problems
+
+
+def push_target_problems(
+    obj: SyncObject, index: int, mapping: ConfiguredMapping, target: FieldDefinition
+) -> list[MappingProblem]:
+    """Why a mapping cannot write into its Pipedrive field: read-only, or of a type its values do not fit."""
+    at = f"objects.{obj.value}.fields[{index}].to_pipedrive"
+    if not target.writable:
+        return [
+            MappingProblem(
+                at, f'"{target.label}" is read-only in Pipedrive and cannot be written: use dont_sync'
+            )
+        ]
+    mismatch = type_mismatch(obj, mapping.abm_field, target.label, target.field_type)
+    return [MappingProblem(at, mismatch)] if mismatch else []
 
 
 def mode_problems(

@@ -14,6 +14,7 @@ from typing import Any
 from schemas.events.settings import FieldMode
 from sync_rules.errors import SyncRuleError
 from sync_rules.field_modes import FieldModes
+from sync_rules.field_types import ABM_FIELD_KINDS
 from sync_rules.objects import SyncObject
 
 _CUSTOM_FIELD_CODE = re.compile(r"^[0-9a-f]{40}$")
@@ -90,23 +91,10 @@ DEFAULT_MAPPINGS: Mapping[SyncObject, tuple[FieldMapping, ...]] = {
 
 
 ABM_FIELDS: Mapping[SyncObject, frozenset[str]] = {
-    SyncObject.ORGANIZATION: frozenset(
-        {
-            "name", "website", "address", "owner", "add_time", "industry", "employee_count",
-            "annual_revenue", "country", "linkedin", "engagement_score",
-        }
-    ),
-    SyncObject.PERSON: frozenset(
-        {"name", "email", "phone", "organization", "owner", "add_time", "job_title", "company_domain"}
-    ),
-    SyncObject.DEAL: frozenset(
-        {
-            "title", "value", "currency", "stage", "pipeline", "status", "expected_close_date",
-            "organization", "person", "owner", "add_time", "won_time", "lost_time", "probability",
-        }
-    ),
-}  # fmt: skip
-"""The fields the ABM platform keeps on accounts, contacts and opportunities: what a mapping may name."""
+    obj: frozenset(kinds) for obj, kinds in ABM_FIELD_KINDS.items()
+}
+"""The fields the ABM platform keeps on accounts, contacts and opportunities: what a mapping may name
+(`sync_rules.field_types` says what each holds)."""
 
 
 def default_mappings(sync_object: SyncObject) -> tuple[FieldMapping, ...]:

@@ -140,22 +140,32 @@ async def test_configured_mappings_are_shown_as_saved_and_applied_by_the_pusher(
         ),
         (
             {
-                "person": {
-                    "directions": {
-                        "create_in_pipedrive": True,
-                        "create_in_abm": False,
-                        "update_in_abm": False,
-                    },
+                "organization": {
+                    "directions": BOTH_WAYS,
                     "fields": [
-                        {"abm_field": "name", "pipedrive_field": "name", "to_abm": "overwrite"},
-                        {"abm_field": "email", "pipedrive_field": "Lead source", "to_pipedrive": "fill"},
+                        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"},
+                        {
+                            "abm_field": "address",
+                            "pipedrive_field": "Visible to",
+                            "to_pipedrive": "overwrite",
+                        },
+                        {
+                            "abm_field": "industry",
+                            "pipedrive_field": "Tier",
+                            "custom": True,
+                            "to_pipedrive": "fill",
+                        },
+                        {"abm_field": "country", "pipedrive_field": "employee_count", "to_pipedrive": "fill"},
                     ],
                 }
             },
             [
-                "objects.person.fields[0].to_abm: overwrite needs persons to sync into the ABM platform",
-                "objects.person.fields[1].pipedrive_field: this Pipedrive account has no built-in person"
-                ' field "Lead source"; a custom field is labelled "Lead source": set custom to true',
+                'objects.organization.fields[1].to_pipedrive: "Visible to" is a visibility field (visible_to)'
+                " in Pipedrive and takes one of its visibility options; ABM address holds free text, which"
+                " Pipedrive would refuse on every push",
+                'objects.organization.fields[2].to_pipedrive: "Tier" is a single-option field (enum)',
+                'objects.organization.fields[3].to_pipedrive: "Number of employees" is a whole-number field'
+                " (int) in Pipedrive and takes whole numbers or ids; ABM country holds free text",
             ],
         ),
     ],
@@ -176,6 +186,63 @@ async def test_a_mapping_that_cannot_work_is_a_400_naming_the_field_and_nothing_
             assert given.startswith(wanted), refused
     assert await _settings(harness) == before
     assert len(await harness.events(SETTINGS.name)) == published
+
+
+def _into_pipedrive(abm: str, pipedrive: str, custom: bool = False) -> dict[str, Any]:
+    return {"abm_field": abm, "pipedrive_field": pipedrive, "custom": custom, "to_pipedrive": "overwrite"}
+
+
+async def test_mappings_whose_values_fit_their_pipedrive_fields_are_saved(harness: ConnectorHarness) -> None:
+    await harness.connect_by_token()
+    objects: dict[str, dict[str, Any]] = {
+        "organization": {
+            "directions": BOTH_WAYS,
+            "fields": [
+                _into_pipedrive("name", "name"),
+                _into_pipedrive("website", "Website"),
+                _into_pipedrive("address", "address"),
+                _into_pipedrive("owner", "owner_id"),
+                _into_pipedrive("employee_count", "employee_count"),
+                _into_pipedrive("annual_revenue", "annual_revenue"),
+                _into_pipedrive("linkedin", "linkedin"),
+                _into_pipedrive("engagement_score", "ABM score", custom=True),
+                _into_pipedrive("country", "Domain", custom=True),
+            ],
+        },
+        "person": {
+            "directions": BOTH_WAYS,
+            "fields": [
+                _into_pipedrive("name", "name"),
+                _into_pipedrive("email", "emails"),
+                _into_pipedrive("phone", "phones"),
+                _into_pipedrive("organization", "org_id"),
+                _into_pipedrive("owner", "owner_id"),
+                _into_pipedrive("job_title", "Title at intake", custom=True),
+            ],
+        },
+        "deal": {
+            "directions": BOTH_WAYS,
+            "fields": [
+                _into_pipedrive("title", "title"),
+                _into_pipedrive("value", "value"),
+                _into_pipedrive("stage", "stage_id"),
+                _into_pipedrive("pipeline", "pipeline_id"),
+                _into_pipedrive("status", "status"),
+                _into_pipedrive("expected_close_date", "expected_close_date"),
+                _into_pipedrive("person", "person_id"),
+                _into_pipedrive("won_time", "won_time"),
+                _into_pipedrive("probability", "probability"),
+            ],
+        },
+    }
+
+    status, saved = await _send(harness, "PUT", {"objects": objects})
+
+    assert status == 200, saved
+    for obj, given in objects.items():
+        assert [f["abm_field"] for f in saved["objects"][obj]["fields"]] == [
+            f["abm_field"] for f in given["fields"]
+        ]
 
 
 async def test_a_custom_field_created_after_the_catalog_was_read_is_found(harness: ConnectorHarness) -> None:
