@@ -12,7 +12,7 @@ from aiohttp import web
 
 from console.deps import SESSION, api_of, deps_of, session_of
 from console.guards import OAUTH_CALLBACK, signed_in, to_sign_in
-from console.rendering import PageRefused, redirect_with_notice, render
+from console.rendering import PageRefused, redirect_with_field_problems, redirect_with_notice, render
 from console.service_api import ServiceFailed, TenantApi
 
 CARD = "/integrations/pipedrive"
@@ -43,14 +43,15 @@ async def show_card(request: web.Request) -> web.Response:
 
 
 async def connect_with_token(request: web.Request) -> web.Response:
-    """Connect with an API token; a refused token is shown next to its field."""
+    """Connect with an API token. A refused token is shown next to its field on the card, after a redirect
+    (post/redirect/get: reloading the card does not send the token again)."""
     api = api_of(request)
     token = str((await request.post()).get("api_token", "")).strip()
     if not token:
-        return await _card_with_error(request, api, "Paste the API token from Pipedrive first.")
+        return await _token_refused(request, "Paste the API token from Pipedrive first.")
     answer = await api.send("connector", "POST", "/v1/connection/api-token", {"api_token": token})
     if answer.status in (400, 502):
-        return await _card_with_error(request, api, _token_problem(answer.message))
+        return await _token_refused(request, token_problem(answer.problems or [answer.message]))
     if not answer.ok:
         raise ServiceFailed("connector", answer)
     company = answer.body.get("company_name") or "your company"
@@ -60,17 +61,27 @@ async def connect_with_token(request: web.Request) -> web.Response:
 _WHERE_TOKENS_ARE = "Settings > Personal preferences > API"
 
 
-def _token_problem(message: str) -> str:
-    if "api_token" in message and ("at least" in message or "at most" in message):
-        return f"That does not look like a Pipedrive API token (40 characters, from {_WHERE_TOKENS_ARE})."
-    if "Invalid API key" in message or "401" in message:
+def token_problem(problems: list[str]) -> str:
+    """The connector's refusal of an API token in the admin's words: a token it refused as no token can be
+    (too short, too long, a space, a line break or a character a header cannot carry; Pipedrive was not
+    asked), one Pipedrive did not accept, or Pipedrive failing."""
+    line = " ".join(problems)
+    if line.startswith("api_token:"):
+        if "at least" in line:
+            return f"That is too short to be an API token: copy the whole token from {_WHERE_TOKENS_ARE}."
+        if "at most" in line:
+            return f"That is too long to be an API token: copy only the token from {_WHERE_TOKENS_ARE}."
+        return (
+            "An API token has no spaces, line breaks or characters outside plain ASCII (such as accented"
+            f" letters or curly quotes): copy only the token from {_WHERE_TOKENS_ARE}."
+        )
+    if "Invalid API key" in line or "401" in line:
         return f"Pipedrive did not accept this API token. Copy it again from {_WHERE_TOKENS_ARE}."
-    return f"Pipedrive refused the connection: {message}"
+    return f"Pipedrive refused the connection: {line}"
 
 
-async def _card_with_error(request: web.Request, api: TenantApi, error: str) -> web.Response:
-    context = await _card_context(api)
-    return await render(request, "pipedrive_card.html", {**context, "token_error": error}, status=400)
+async def _token_refused(request: web.Request, problem: str) -> web.Response:
+    return await redirect_with_field_problems(request, CARD, {"api_token": problem})
 
 
 async def start_oauth(request: web.Request) -> web.Response:

@@ -1,6 +1,6 @@
 """Rendering pages: every template gets the signed-in user, the CSRF token, the current section, the
-notice left for the session and the tenant's active alerts (the banner); refusals become an error page
-(or fragment, for htmx)."""
+notice and the form's field problems left for the session, and the tenant's active alerts (the banner);
+refusals become an error page (or fragment, for htmx)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ async def render(
         page.update(session=session, csrf_token=session.csrf_token)
         if not is_htmx(request):
             page["notice"] = await deps_of(request).sessions.take_notice(session)
+            page["field_problems"] = await deps_of(request).sessions.take_field_problems(session)
             page["alerts"] = await banner_alerts(api_of(request))
     page.update(context or {})
     return aiohttp_jinja2.render_template(template, request, page, status=status)
@@ -62,4 +63,13 @@ async def render_refusal(request: web.Request, refused: PageRefused) -> web.Resp
 async def redirect_with_notice(request: web.Request, location: str, notice: str) -> web.Response:
     """Post/redirect/get: the next page shows `notice`."""
     await deps_of(request).sessions.leave_notice(request[SESSION], notice)
+    raise web.HTTPSeeOther(location)
+
+
+async def redirect_with_field_problems(
+    request: web.Request, location: str, problems: dict[str, str]
+) -> web.Response:
+    """Post/redirect/get of a refused form: the next page shows each problem next to its field (what was
+    typed is not kept: the forms that use this have a secret as their only input)."""
+    await deps_of(request).sessions.leave_field_problems(request[SESSION], problems)
     raise web.HTTPSeeOther(location)

@@ -57,7 +57,13 @@ class SessionStore:
                 f"UPDATE {self._table} SET last_seen_at = now() WHERE token_sha256 = $1", row["token_sha256"]
             )
         return ConsoleSession(
-            row["token_sha256"], row["tenant_id"], row["email"], user.role, row["csrf_token"], row["notice"]
+            row["token_sha256"],
+            row["tenant_id"],
+            row["email"],
+            user.role,
+            row["csrf_token"],
+            row["notice"],
+            row["field_problems"],
         )
 
     def _is_over(self, row: asyncpg.Record, user: ConsoleUser | None) -> bool:
@@ -88,6 +94,24 @@ class SessionStore:
             f"UPDATE {self._table} SET notice = NULL WHERE token_sha256 = $1", session.token_sha256
         )
         return session.notice
+
+    async def leave_field_problems(self, session: ConsoleSession, problems: dict[str, str]) -> None:
+        """A form's problems (form field -> sentence) to show next to their fields on the next page the
+        session sees (after a redirect)."""
+        await self._pool.execute(
+            f"UPDATE {self._table} SET field_problems = $2 WHERE token_sha256 = $1",
+            session.token_sha256,
+            problems,
+        )
+
+    async def take_field_problems(self, session: ConsoleSession) -> dict[str, str]:
+        """The form's problems left for this session, removed as they are shown."""
+        if not session.field_problems:
+            return {}
+        await self._pool.execute(
+            f"UPDATE {self._table} SET field_problems = NULL WHERE token_sha256 = $1", session.token_sha256
+        )
+        return dict(session.field_problems)
 
     async def prune(self) -> int:
         """Delete sessions idle or old enough to be over; returns how many."""

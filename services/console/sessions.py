@@ -19,6 +19,7 @@ class ConsoleSession:
     role: Role
     csrf_token: str
     notice: str | None = None
+    field_problems: dict[str, str] | None = None
 
     @property
     def is_admin(self) -> bool:

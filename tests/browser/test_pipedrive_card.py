@@ -52,6 +52,42 @@ async def test_an_admin_connects_with_an_api_token_then_disconnects(
     assert (await stack.api(tenant, "connector", "GET", "/v1/connection"))["connected"] is False
 
 
+async def test_a_token_no_pipedrive_token_can_be_is_refused_in_words_and_a_reload_resends_nothing(
+    page: Page, tenant: Tenant
+) -> None:
+    """A pasted token with a space or line break inside, or too short or long to be a token, is refused
+    before Pipedrive is asked, saying what is wrong (one with a space was 'Pipedrive refused the
+    connection: api_token: Value error, ...'); a token that could be one is Pipedrive's to refuse. After
+    a refusal the card is at its own address (it was /integrations/pipedrive/api-token, whose reload asked
+    to send the form again), the problem next to the emptied field, and a reload sends nothing."""
+    await sign_in(page, tenant.admin)
+    field = page.get_by_label("API token")
+    refusals = (
+        (
+            "f" * 20 + " " + "f" * 19,
+            "An API token has no spaces, line breaks or characters outside plain ASCII",
+        ),
+        ("f" * 20 + "\t" + "f" * 20, "An API token has no spaces, line breaks"),
+        ("fffff", "That is too short to be an API token"),
+        ("f" * 300, "That is too long to be an API token"),
+        ("f" * 40, "Pipedrive did not accept this API token"),
+    )
+    for typed, problem in refusals:
+        await field.evaluate("(input, value) => { input.value = value }", typed)
+        await page.get_by_role("button", name="Connect with API token").click()
+        await expect(page).to_have_url(at_path("/integrations/pipedrive"))
+        await expect(page.locator("#api_token_error")).to_contain_text(problem)
+        await expect(field).to_have_attribute("aria-invalid", "true")
+        await expect(field).to_have_value("")
+
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.method))
+    await page.reload()
+    await expect(page.get_by_text("Not connected")).to_be_visible()
+    assert sent and "POST" not in sent, sent
+    await expect(page.locator("#api_token_error")).to_have_count(0)
+
+
 async def test_an_admin_connects_with_oauth_on_the_sandbox_consent_page(
     page: Page, tenant: Tenant, stack: Stack
 ) -> None:
