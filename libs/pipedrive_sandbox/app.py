@@ -25,6 +25,7 @@ from pipedrive_sandbox.routes_entities import entity_handlers
 from pipedrive_sandbox.routes_oauth import add_oauth_routes
 from pipedrive_sandbox.routes_search import search_handlers
 from pipedrive_sandbox.routes_v1 import v1_handlers
+from pipedrive_sandbox.routes_web import add_web_routes
 from pipedrive_sandbox.state import SandboxState, build_state
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,6 +72,7 @@ def create_app(config: SandboxConfig, clock: SandboxClock | None = None) -> web.
         )
     add_oauth_routes(app)
     add_admin_routes(app)
+    add_web_routes(app)
     # Operational probes for `make up` and container health checks (paths Pipedrive does not use).
     app.router.add_get("/healthz", _alive)
     app.router.add_get("/readyz", _alive)
