@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import asyncpg
-import structlog
 from asyncpg.pool import PoolConnectionProxy
 
-_log = structlog.get_logger(__name__)
+from stream_runner.reachability import wait_until_reachable
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 """A plain connection or one borrowed from a pool: what store methods take, to work in the caller's
@@ -57,29 +54,34 @@ async def session_lock(conn: Connection, key: str, *args: object) -> AsyncIterat
             raise
 
 
+def where_is(database_url: str) -> str:
+    """Host, port and database of a PostgreSQL URL, never its user or password."""
+    url = urlsplit(database_url)
+    return f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path or ''}"
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 1, max_size: int = 10, connect_deadline_s: float = 60.0
 ) -> asyncpg.Pool:
     """Open a pool to `dsn` with jsonb decoding, waiting up to `connect_deadline_s` for the server.
 
-    A service that starts while PostgreSQL is still starting (or restarting) waits rather than exits.
+    A service that starts while PostgreSQL is still starting (or restarting) waits rather than exits
+    (`stream_runner.reachability`); raises Unreachable when it is still away at the deadline.
     """
-    deadline = time.monotonic() + connect_deadline_s
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
-            )
-        except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as exc:
-            if time.monotonic() >= deadline:
-                raise
-            _log.warning("postgres_not_reachable_yet", attempt=attempt, error=str(exc))
-            await asyncio.sleep(random.uniform(0.2, min(5.0, 0.5 * 2**attempt)))
-            continue
+
+    async def connect() -> asyncpg.Pool:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        )
         assert pool is not None  # asyncpg types the result as optional
         return pool
+
+    return await wait_until_reachable(
+        connect,
+        dependency="postgres",
+        unreachable=(OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError),
+        deadline_s=connect_deadline_s,
+    )
 
 
 async def check_database(pool: asyncpg.Pool) -> None:

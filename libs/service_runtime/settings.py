@@ -83,6 +83,13 @@ class ServiceSettings(KafkaSettings):
         description="Most PostgreSQL connections one replica opens; N replicas open up to N times this"
         " (docs/operations.md: sizing, PgBouncer).",
     )
+    start_deadline_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a starting process waits for PostgreSQL, then for Kafka, when it cannot reach"
+        " them (it logs `dependency_not_reachable_yet` meanwhile); then it exits with status 1 and a"
+        " `start_failed` line naming DATABASE_URL or KAFKA_BOOTSTRAP.",
+    )
     data_dir: str = Field(
         default=".state/data", description="Local scratch state (the data folder of faust tables)."
     )

@@ -10,16 +10,17 @@ SIGTERM or SIGINT and closes everything in order. A service's `bootstrap.py` kee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from postgres_store.pool import check_database, create_pool
+from postgres_store.pool import check_database, create_pool, where_is
 from postgres_store.pruning import Expiry, Pruner
 from schemas.topics import SETTINGS, TopicSpec, topics_consumed_by
 from service_runtime.health import ReadinessCheck, add_operational_routes
@@ -32,6 +33,9 @@ from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.processor import BatchHandler, DeadLetterHandler, Handler, MessageProcessor, RepeatLookup
 from stream_runner.producer import EventProducer
+from stream_runner.reachability import Unreachable
+
+_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,12 @@ async def run_service_process(
     # here, what the imports made frozen, before the first wait that can last (PostgreSQL or Kafka not
     # there yet, another replica's migration): a start that waits must not run without it meanwhile.
     tune_garbage_collection()
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.db_pool_size)
+    with exit_when_unreachable(settings):
+        pool = await create_pool(
+            settings.database_url.get_secret_value(),
+            max_size=settings.db_pool_size,
+            connect_deadline_s=settings.start_deadline_s,
+        )
     producer = (
         EventProducer(settings.kafka_bootstrap, client_id=name, namespace=settings.topic_namespace)
         if kafka
@@ -121,7 +130,8 @@ async def run_service_process(
     try:
         await install_tables(pool, settings.db_schema)
         if producer is not None:
-            await producer.start()
+            with exit_when_unreachable(settings):
+                await producer.start(connect_deadline_s=settings.start_deadline_s)
         infrastructure = Infrastructure(pool, producer, CollectorRegistry())
         async with assemble(settings, infrastructure) as parts:
             loop = consumer_loop_of(name, settings, infrastructure, parts)
@@ -135,6 +145,25 @@ async def run_service_process(
         if producer is not None:
             await producer.stop()
         await pool.close()
+
+
+@contextmanager
+def exit_when_unreachable(settings: ServiceSettings) -> Iterator[None]:
+    """Turn a dependency still unreachable at the start's deadline into one `start_failed` error line
+    naming the setting to check, and exit status 1 (no traceback: nothing in the code went wrong)."""
+    try:
+        yield
+    except Unreachable as failure:
+        where = {
+            "kafka": f"KAFKA_BOOTSTRAP ({settings.kafka_bootstrap})",
+            "postgres": f"DATABASE_URL ({where_is(settings.database_url.get_secret_value())})",
+        }
+        _log.error(
+            "start_failed",
+            error=f"{failure}; check {where.get(failure.dependency, failure.dependency)}",
+            dependency=failure.dependency,
+        )
+        raise SystemExit(1) from None
 
 
 def readiness_checks(

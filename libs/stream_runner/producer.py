@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from stream_runner.messages import OutgoingMessage
 from stream_runner.namespace import TopicNamespace
 from stream_runner.partitioning import partitions_of
+from stream_runner.reachability import wait_until_reachable
 
 Delivery = asyncio.Future[object]
 """Resolves when the broker acknowledged one produced message (raises if it never will)."""
@@ -34,9 +36,16 @@ class EventProducer:
             request_timeout_ms=30_000,
         )
 
-    async def start(self) -> None:
-        """Connect to the cluster."""
-        await self._producer.start()
+    async def start(self, *, connect_deadline_s: float = 0.0) -> None:
+        """Connect to the cluster, waiting up to `connect_deadline_s` for a broker to answer (a service
+        started while Kafka is away waits rather than exits, `stream_runner.reachability`); raises
+        Unreachable when none does by then."""
+        await wait_until_reachable(
+            self._producer.start,
+            dependency="kafka",
+            unreachable=(KafkaError, OSError),
+            deadline_s=connect_deadline_s,
+        )
 
     async def stop(self) -> None:
         """Flush what is pending and disconnect."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
-from postgres_store.pool import create_pool
+from postgres_store.pool import create_pool, where_is
 from psyncctl.kafka_cluster import KafkaCluster
 from psyncctl.settings import CtlSettings
+from stream_runner import reachability
 
 
 class Refused(Exception):
@@ -21,12 +21,6 @@ class Refused(Exception):
 class Unreachable(Exception):
     """Kafka or PostgreSQL cannot be used: which one, at which address, and the variable that sets it
     (exit status 1)."""
-
-
-def where_is(database_url: str) -> str:
-    """Host, port and database of a PostgreSQL URL, never its user or password."""
-    url = urlsplit(database_url)
-    return f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path or ''}"
 
 
 @dataclass
@@ -52,7 +46,7 @@ class Context:
             url = self.settings.database_url.get_secret_value()
             try:
                 self._pool = await create_pool(url, min_size=1, max_size=2, connect_deadline_s=15)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as failure:
+            except (reachability.Unreachable, asyncpg.PostgresError, asyncpg.InterfaceError) as failure:
                 raise Unreachable(
                     f"PostgreSQL at DATABASE_URL ({where_is(url)}) cannot be used:"
                     f" {type(failure).__name__}: {failure}; check DATABASE_URL and that PostgreSQL is up"

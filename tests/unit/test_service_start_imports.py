@@ -47,12 +47,12 @@ def test_a_service_waiting_for_its_database_collects_garbage_meanwhile() -> None
     code = (
         "import service_runtime.process_start\n"
         "import gc, os\n"
-        "import postgres_store.pool\n"
+        "import stream_runner.reachability\n"
         "class Watch:\n"
         "    def warning(self, event, **fields):\n"
         "        print(event, gc.isenabled(), gc.get_freeze_count() > 0, flush=True)\n"
         "        os._exit(0)\n"
-        "postgres_store.pool._log = Watch()\n"
+        "stream_runner.reachability._log = Watch()\n"
         "from mapper.__main__ import main\n"
         "main()\n"
     )
@@ -61,7 +61,7 @@ def test_a_service_waiting_for_its_database_collects_garbage_meanwhile() -> None
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60
     )
-    assert done.stdout.split() == ["postgres_not_reachable_yet", "True", "True"], done.stderr[-2000:]
+    assert done.stdout.split() == ["dependency_not_reachable_yet", "True", "True"], done.stderr[-2000:]
 
 
 def test_an_email_address_is_still_normalized_in_a_fresh_process() -> None:
