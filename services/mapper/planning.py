@@ -39,11 +39,13 @@ class PlanKind(StrEnum):
 
 @frozen_value
 class StoredRecord:
-    """An ABM record as stored: its id, its mapped fields by ABM name, its CRM deletion mark."""
+    """An ABM record as stored: its id, its mapped fields by ABM name, its CRM deletion mark, its match key
+    (when known: what the activity log names a deleted or merged record by)."""
 
     abm_id: str
     fields: Mapping[str, Any]
     deleted_in_crm: bool = False
+    match_key: str | None = None
 
     @classmethod
     def of_row(cls, row: Mapping[str, Any]) -> StoredRecord:
@@ -190,14 +192,23 @@ def _plan_delete(situation: Situation) -> Plan:
     if situation.link is None:
         return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message="Not linked to an ABM record")
     return Plan(
-        PlanKind.MARK_DELETED, RecordOutcome.UPDATED, abm_id=situation.link.abm_id, message=DELETED_IN_CRM
-    )
+        PlanKind.MARK_DELETED, RecordOutcome.UPDATED, _linked_key(situation), situation.link.abm_id,
+        message=DELETED_IN_CRM,
+    )  # fmt: skip
 
 
 def _plan_merge(situation: Situation) -> Plan:
     if situation.link is None:
         return Plan(PlanKind.SKIP, RecordOutcome.SKIPPED, message="Merged record was not linked")
-    return Plan(PlanKind.MERGE, RecordOutcome.UPDATED, abm_id=situation.link.abm_id, message="Merged in CRM")
+    return Plan(
+        PlanKind.MERGE, RecordOutcome.UPDATED, _linked_key(situation), situation.link.abm_id,
+        message="Merged in CRM",
+    )  # fmt: skip
+
+
+def _linked_key(situation: Situation) -> str | None:
+    """The match key of the linked record: a deletion or a merge carries no record of its own to key."""
+    return situation.linked_record.match_key if situation.linked_record is not None else None
 
 
 def _plan_upsert(

@@ -79,7 +79,7 @@ class _Record:
     dirty: bool = False
 
     def stored(self) -> StoredRecord:
-        return StoredRecord(self.abm_id, self.fields, self.deleted_in_crm)
+        return StoredRecord(self.abm_id, self.fields, self.deleted_in_crm, self.match_key)
 
 
 @dataclass(slots=True)
