@@ -37,6 +37,17 @@ def organization_key(domain: str, settings: TenantSettings | None) -> str | None
     return website_match_key(domain, keep_subdomains=keeps_subdomains(settings))
 
 
+def bare_website(
+    fields: Mapping[str, Any], key: str | None, settings: TenantSettings | None
+) -> Mapping[str, Any]:
+    """The fields with their website as the bare domain it is keyed by (`https://www.Acme.com/x` is
+    `acme.com`): what a push writes (DESIGN: websites). A website of another domain is left as given."""
+    website = fields.get("website")
+    if key is None or not isinstance(website, str) or organization_key(website, settings) != key:
+        return fields
+    return {**fields, "website": key}
+
+
 def company_push(revealed: CompanyRevealed, settings: TenantSettings | None) -> RecordPush:
     """A revealed company as an organization push (the website is the canonical domain)."""
     key = organization_key(revealed.domain, settings)

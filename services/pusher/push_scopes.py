@@ -5,11 +5,12 @@ Pure functions of the event: the handlers, the manual-push preview and a push th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from pusher.auto_push import RecordPush, organization_key
+from pusher.auto_push import RecordPush, bare_website, organization_key
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreChanged
 from schemas.events.common import SyncObject
@@ -48,14 +49,16 @@ def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushS
 
 def manual_record_push(request: PushRequested, settings: TenantSettings | None) -> RecordPush:
     """A push request as a record push, its match key normalized like the mirror's (under the tenant's
-    domain settings)."""
+    domain settings) and an organization's website written as that bare domain."""
+    fields: Mapping[str, Any] = request.record
     if request.object is SyncObject.ORGANIZATION:
         key = organization_key(request.match_key, settings)
+        fields = bare_website(fields, key, settings)
     elif request.object is SyncObject.PERSON:
         key = email_match_key(request.match_key)
     else:
         key = request.match_key
-    return RecordPush(request.object, key, request.record, request.abm_id)
+    return RecordPush(request.object, key, fields, request.abm_id)
 
 
 def auto_push_run_id(event: CloudEvent[Any]) -> str:

@@ -74,3 +74,20 @@ async def test_a_revealed_subdomain_is_one_account_and_one_organization_however_
     assert (auto_pushed["outcome"], run["created"], run["updated"] + run["unchanged"]) == ("created", 0, 1)
     live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
     assert [o["id"] for o in live if f"sub-{uid}.io" in (o["website"] or "")] == [org]
+
+
+async def test_a_manual_push_writes_the_website_as_its_bare_domain(stack: Stack) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS}})
+    raw = f"https://www.Bare-{uid}.io/about?ref=ad"
+
+    run = await _push_run(
+        admin, {"object": "organization", "records": [{"fields": {"website": raw, "name": "Bare"}}]}
+    )
+
+    assert run["created"] == 1
+    live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
+    assert [o["website"] for o in live if o["name"] == "Bare" and uid in (o["website"] or "").lower()] == [
+        f"bare-{uid}.io"
+    ]
