@@ -59,6 +59,7 @@ def record_result(tenant: str, run_id: str, n: int) -> tuple[bytes, bytes]:
         outcome=outcome,
         message="Required field missing: name" if outcome is RecordOutcome.FAILED else None,
         run_id=run_id,
+        name=f"Company {n} Ltd",
     )
     key = record_key(tenant, SyncObject.ORGANIZATION, match_key)
     event = build_event(

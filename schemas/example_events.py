@@ -182,6 +182,7 @@ def _payloads() -> list[tuple[BaseModel, str, tuple[object, ...]]]:
                 abm_id="acc_01HF3",
                 outcome=RecordOutcome.UPDATED,
                 run_id=_RUN,
+                name="Example Ltd",
             ),
             org_key,
             (1042, "2026-11-02T09:29:41Z", "applied"),

@@ -19,3 +19,7 @@ class RecordApplied(BaseModel):
     outcome: RecordOutcome
     message: str | None = None
     run_id: str | None = None
+    name: str | None = Field(
+        default=None,
+        description="The record's name (a deal's title) as Pipedrive holds it, when the change carried one.",
+    )

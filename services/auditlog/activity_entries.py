@@ -26,6 +26,7 @@ class RecordEntry(NamedTuple):
     message: str | None
     tokens_spent: int
     occurred_at: datetime
+    name: str | None = None  # the record's name (a deal's title), when its result carried one
 
 
 class EntryEvent(NamedTuple):
@@ -39,25 +40,38 @@ class EntryEvent(NamedTuple):
 
 
 EntryRow = tuple[
-    str, str, str | None, str, str, str, str, int | None, str | None, str, str | None, int, datetime
+    str,
+    str,
+    str | None,
+    str,
+    str,
+    str,
+    str,
+    int | None,
+    str | None,
+    str,
+    str | None,
+    int,
+    datetime,
+    str | None,
 ]
 """One `entries` row in the table's column order (`activity_log_store`'s COPY writes it as it is): tenant,
 event id, run, source topic, object, direction, match key, Pipedrive id, ABM id, outcome, message, tokens
-spent, time. A plain tuple: a batch of record results builds one per result and nothing else (a named
-tuple's `__new__` is a Python-level call)."""
+spent, time, record name. A plain tuple: a batch of record results builds one per result and nothing else
+(a named tuple's `__new__` is a Python-level call)."""
 
 
 def entry_row(event: EntryEvent) -> EntryRow:
     """The `entries` row of an event's entry."""
-    run_id, obj, direction, match_key, pipedrive_id, abm_id, outcome, message, tokens, at = event.entry
+    run_id, obj, direction, match_key, pipedrive_id, abm_id, outcome, message, tokens, at, name = event.entry
     return (event.tenant, event.event_id, run_id, event.topic, obj, direction, match_key, pipedrive_id,
-            abm_id, outcome, message, tokens, at)  # fmt: skip
+            abm_id, outcome, message, tokens, at, name)  # fmt: skip
 
 
 def tally_entries(rows: Sequence[EntryRow]) -> dict[tuple[str, str, str, str], tuple[int, int]]:
     """(records, tokens) per (tenant, run, outcome, reason) of the entries that belong to a run."""
     tallies: dict[tuple[str, str, str, str], tuple[int, int]] = {}
-    for tenant, _, run_id, _, _, _, _, _, _, outcome, message, tokens_spent, _ in rows:
+    for tenant, _, run_id, _, _, _, _, _, _, outcome, message, tokens_spent, _, _ in rows:
         if run_id is None:
             continue
         key = (tenant, run_id, outcome, reason_of(message))

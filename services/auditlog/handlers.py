@@ -87,6 +87,7 @@ def record_applied_row(
         result.message,
         0,
         event.time,
+        result.name,
     )
 
 

@@ -29,9 +29,10 @@ the records it could not read without an entry of each)."""
 _NOT_APPLIED = (RecordOutcome.SKIPPED, RecordOutcome.FAILED)
 ENTRY_COLUMNS = (
     "event_id", "run_id", "source_topic", "object", "direction", "match_key", "pipedrive_id", "abm_id",
-    "outcome", "message", "tokens_spent", "occurred_at",
+    "outcome", "message", "tokens_spent", "occurred_at", "name",
 )  # fmt: skip
-"""An entry's fields as the API (and its CSV) shows them."""
+"""An entry's fields as the API (and its CSV) shows them (`name`: the record's name or deal title, last
+so that the CSV's earlier columns keep their places)."""
 Position = tuple[datetime, str]
 """Where a page starts: (time, run id or event id)."""
 

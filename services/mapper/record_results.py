@@ -17,6 +17,7 @@ from schemas import sources
 from schemas.catalog import build_event, event_type
 from schemas.codec import encode_envelope, envelope_time
 from schemas.envelope import CloudEvent, deterministic_event_id
+from schemas.events.common import SyncObject
 from schemas.events.record_results import RecordApplied
 from schemas.events.source_changes import SourceChange
 from schemas.keys import record_key
@@ -27,6 +28,7 @@ NO_KEY = "-"
 """The match key of a result whose change had no usable one."""
 
 _APPLIED = event_type("psync.record.applied").name
+_NAME_KEYS = {SyncObject.ORGANIZATION: "name", SyncObject.PERSON: "name", SyncObject.DEAL: "title"}
 
 
 @lru_cache(maxsize=256)
@@ -36,6 +38,16 @@ def time_text(moment: datetime) -> str:
     look-up here about 0.1. Aware times equal as instants (whatever their offsets) are one key and have
     one text (in UTC); an event's time is always aware."""
     return envelope_time(moment)
+
+
+def record_name(change: SourceChange) -> str | None:
+    """The name of the changed record (a deal's title), for the activity log to show which record a result
+    is about when its match key does not say (`-`); None when the change carries no record."""
+    record = change.record
+    if record is None:
+        return None
+    name = record.get(_NAME_KEYS[change.object])
+    return name if isinstance(name, str) and name else None
 
 
 def record_result_message(
@@ -51,6 +63,7 @@ def record_result_message(
         outcome=plan.outcome,
         message=plan.message,
         run_id=run_id,
+        name=record_name(change),
     )
     outgoing = build_event(
         result,
@@ -84,6 +97,9 @@ def result_message_of(
         data["message"] = plan.message
     if run_id is not None:
         data["run_id"] = run_id
+    name = record_name(change)
+    if name is not None:
+        data["name"] = name
     value = encode_envelope(
         event_id=deterministic_event_id(_APPLIED, tenant, event_id, "applied"),
         source=sources.MAPPER,

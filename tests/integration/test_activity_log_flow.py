@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import secrets
 import time
 import uuid
@@ -220,6 +222,14 @@ async def test_an_imports_counts_are_its_records_outcomes_in_one_truth(stack: St
     assert [(e["outcome"], e["message"], e["run_id"]) for e in entries] == [
         ("skipped", "Duplicate found", apply_id)
     ] * 14
+    # Each entry names its record as Pipedrive does, in the API and in the CSV export.
+    names = sorted(f"Flow Org {n}" for n in range(ORGANIZATIONS))
+    assert sorted(e["name"] for e in entries) == names
+    async with stack.http.get(
+        f"{stack.auditlog.url}/v1/runs/{apply_id}/entries.csv", headers=stack.headers
+    ) as r:
+        exported = list(csv.DictReader(io.StringIO(await r.text())))
+    assert sorted(row["name"] for row in exported) == names
 
     # Updating records that are already up to date changes nothing: unchanged, and a Success.
     again = await stack.imported("update_existing")

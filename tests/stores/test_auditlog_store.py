@@ -311,7 +311,7 @@ async def test_entries_are_paged_oldest_first(subject: StoreUnderTest, tenant: s
     assert first[1] == {
         "event_id": "e1", "run_id": "r1", "source_topic": RESULTS_TOPIC, "object": "organization",
         "direction": "to_abm", "match_key": "org1.io", "pipedrive_id": 1, "abm_id": None, "outcome": "failed",
-        "message": None, "tokens_spent": 1, "occurred_at": T0 + timedelta(seconds=1),
+        "message": None, "tokens_spent": 1, "occurred_at": T0 + timedelta(seconds=1), "name": None,
     }  # fmt: skip
 
 
@@ -340,6 +340,7 @@ async def test_entries_keep_every_value_as_written(subject: StoreUnderTest, tena
             message=[text, None][n % 2],
             tokens_spent=2**31 - 1 if n == 1 else -n,
             occurred_at=times[n % 4],
+            name=[None, text][n % 2],
         )
         for n, text in enumerate(texts)
     ]
@@ -356,7 +357,7 @@ async def test_entries_keep_every_value_as_written(subject: StoreUnderTest, tena
             "event_id": event.event_id, "run_id": odd_run, "source_topic": event.topic, "object": e.object,
             "direction": e.direction, "match_key": e.match_key, "pipedrive_id": e.pipedrive_id,
             "abm_id": e.abm_id, "outcome": e.outcome, "message": e.message, "tokens_spent": e.tokens_spent,
-            "occurred_at": e.occurred_at,
+            "occurred_at": e.occurred_at, "name": e.name,
         }  # fmt: skip
         assert by_id[event.event_id]["occurred_at"].utcoffset() is not None
 

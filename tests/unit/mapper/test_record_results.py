@@ -97,5 +97,5 @@ def test_a_result_is_a_valid_record_applied_event_keyed_by_its_record() -> None:
     assert decoded.causationid == event.id
     assert decoded.data.model_dump(mode="json", exclude_none=True) == {
         "object": "organization", "match_key": "acme.com", "pipedrive_id": 42, "abm_id": "abm-1",
-        "outcome": "created", "run_id": "apply-run-1",
+        "outcome": "created", "run_id": "apply-run-1", "name": "Zürich AG ✓",
     }  # fmt: skip
