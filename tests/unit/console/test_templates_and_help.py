@@ -176,3 +176,24 @@ async def test_the_list_to_pick_from_reads_one_page_a_selection_reads_them_all()
     mapper.calls = 0
     everything, more = await _matching(cast(TenantApi, mapper), _selection(MultiDict()))
     assert (len(everything), more, mapper.calls) == (1200, False, 3)
+
+
+def _run_records(entries: list[dict[str, Any]]) -> str:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    environment.filters.update(FILTERS)
+    run = {"run_id": "apply-1", "failed": 0, "links": {}}
+    session = {"is_admin": True}
+    return environment.get_template("fragments/run_records.html").render(
+        run=run, entries=entries, outcome="", session=session, csrf_token="t"
+    )
+
+
+def test_a_runs_records_name_each_record_when_its_result_does() -> None:
+    entry = {"object": "organization", "match_key": "-", "outcome": "skipped",
+             "message": "No usable match key", "occurred_at": "2026-11-01T09:00:00+00:00"}  # fmt: skip
+
+    named = _run_records([{**entry, "name": "Acme <GmbH>"}])
+    unnamed = _run_records([{**entry, "name": None}])
+
+    assert '<td data-label="Record">Organization<div class="hint">Acme &lt;GmbH&gt;</div></td>' in named
+    assert '<td data-label="Record">Organization</td>' in unnamed
