@@ -123,7 +123,16 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         )
     },
     "/v1/runs/{run_id}": {
-        "get": _op("One run: progress, counts, tokens, outcome", parameters=_run_id(), errors=("404",))
+        "get": _op(
+            "One run as the connector read it: progress, tokens, and its counts and status of reading"
+            " (`created`: records handed on to the mapper for the first time, `updated`: later versions,"
+            " `skipped`: records the import's filter left out, `failed`: records it could not read). What the"
+            " records came to in the ABM store (created, updated, unchanged, skipped as duplicates,"
+            " failed) and the run's status in the activity log, which also counts its apply run, are the"
+            " auditlog's: GET /v1/runs/{run_id} there",
+            parameters=_run_id(),
+            errors=("404",),
+        )
     },
     "/v1/runs/{run_id}/cancel": {
         "post": _op("Cancel a run", ok="202", parameters=_run_id(), errors=("404",))
