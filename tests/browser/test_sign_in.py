@@ -100,6 +100,16 @@ async def _session_unused_for_31_minutes(stack: Stack, user: ConsoleUser) -> Non
     assert aged == "UPDATE 1", aged
 
 
+async def _told_and_signed_in_back_to(page: Page, user: ConsoleUser, told: str, path: str) -> None:
+    """On the sign-in page, which says `told`: sign in, and land back on `path`."""
+    await expect(page).to_have_url(at_path("/login"))
+    await expect(page.get_by_role("status")).to_have_text(told)
+    await page.get_by_label("Email").fill(user.email)
+    await page.get_by_label("Password").fill(user.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(at_path(path))
+
+
 async def test_a_session_that_ended_says_so_and_sign_in_returns_to_the_page(
     page: Page, tenant: Tenant, stack: Stack
 ) -> None:
@@ -114,28 +124,21 @@ async def test_a_session_that_ended_says_so_and_sign_in_returns_to_the_page(
     await _session_unused_for_31_minutes(stack, tenant.admin)
     await page.get_by_role("button", name="Save settings").click()
 
-    await expect(page).to_have_url(at_path("/login"))
-    await expect(page.get_by_role("status")).to_have_text(
-        "Your session ended before that was saved, so nothing was changed. Sign in again and repeat it."
+    await _told_and_signed_in_back_to(
+        page,
+        tenant.admin,
+        "Your session ended before that was saved, so nothing was changed. Sign in again and repeat it.",
+        "/settings/schedule",
     )
-    await page.get_by_label("Email").fill(tenant.admin.email)
-    await page.get_by_label("Password").fill(tenant.admin.password)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(at_path("/settings/schedule"))
     await expect(threshold).to_have_value(before)
 
     await page.goto("/import")
     await page.get_by_label("Only records that match a filter").check()
     await _session_unused_for_31_minutes(stack, tenant.admin)
     await page.get_by_label("Filter expression").fill('Name = "x"')
-    await expect(page).to_have_url(at_path("/login"))
-    await expect(page.get_by_role("status")).to_have_text(
-        "Your session has ended. Sign in again to carry on."
+    await _told_and_signed_in_back_to(
+        page, tenant.admin, "Your session has ended. Sign in again to carry on.", "/import"
     )
-    await page.get_by_label("Email").fill(tenant.admin.email)
-    await page.get_by_label("Password").fill(tenant.admin.password)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(at_path("/import"))
 
 
 async def test_a_viewer_finds_every_action_of_the_connected_card_disabled(

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from connector.queued_runs import RunKindName
+from connector.queued_runs import Run, RunKindName
 from connector.run_store import RunStore
 from pipedrive_client.budget import Budget
 from pipedrive_client.database import install_schema
@@ -41,13 +41,11 @@ async def schemas(pg_pool: asyncpg.Pool) -> AsyncIterator[dict[str, str]]:
         }
 
 
-async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_messages(
-    psyncctl: Psyncctl,
-    schemas: dict[str, str],
-    pg_pool: asyncpg.Pool,
-    raw_producer: AIOKafkaProducer,
-    kafka_bootstrap: str,
-) -> None:
+async def _tenant_with_runs(
+    pg_pool: asyncpg.Pool, schemas: dict[str, str], ended: tuple[str, str, str, int, int]
+) -> tuple[str, Run]:
+    """A new tenant "Acme Inc." that spent 20 tokens today, with a queued scheduled sync (returned) and one
+    connector run in the activity log that ended: (run id, kind, status, created, failed)."""
     tenant = f"ctl{secrets.token_hex(4)}"
     registry = TenantRegistry(pg_pool)
     await registry.install()
@@ -58,14 +56,24 @@ async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_m
     open_run = await RunStore(pg_pool, schemas["connector_schema"]).enqueue(
         tenant, RunKindName.SYNC, "schedule"
     )
+    run_id, kind, status, created, failed = ended
     await pg_pool.execute(
         f"INSERT INTO {schemas['auditlog_schema']}.runs (tenant_id, run_id, service, kind, direction,"
         " objects, started_at, finished_at, created, failed, own_status, status)"
-        " VALUES ($1, 'import-1', 'connector', 'import', 'to_abm', '{organization}',"
-        " $2, $2, 5, 1, 'Warning', 'Warning')",
-        tenant,
-        datetime.now(UTC),
-    )
+        " VALUES ($1, $2, 'connector', $3, 'to_abm', '{organization}', $4, $4, $5, $6, $7, $7)",
+        tenant, run_id, kind, datetime.now(UTC), created, failed, status,
+    )  # fmt: skip
+    return tenant, open_run
+
+
+async def test_tenants_report_connection_budget_runs_parked_pushes_and_pending_messages(
+    psyncctl: Psyncctl,
+    schemas: dict[str, str],
+    pg_pool: asyncpg.Pool,
+    raw_producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+) -> None:
+    tenant, open_run = await _tenant_with_runs(pg_pool, schemas, ("import-1", "import", "Warning", 5, 1))
     await pg_pool.execute(
         f"INSERT INTO {schemas['pusher_schema']}.parked_pushes"
         " (tenant_id, event_id, topic, event, resume_at, reason)"
@@ -163,24 +171,7 @@ async def test_what_an_operator_types_wrong_or_reads_is_told_plainly(
     and budget as Python reprs (`{'plan': ..., 'updated_at': datetime.datetime(...)}`); `--json` given
     before a sub-verb (`dlq --json list`) was ignored; `dlq list --limit -1` answered 'the first -1 shown';
     `runs retry-failed --dry-run` of a run with nothing failed exited 0 where the real call refuses."""
-    tenant = f"ctl{secrets.token_hex(4)}"
-    registry = TenantRegistry(pg_pool)
-    await registry.install()
-    await registry.create_tenant(tenant, "Acme Inc.")
-    await Budget(pg_pool, schemas["pipedrive_client_schema"]).spend(
-        tenant, 20, is_oauth=False, is_search=False
-    )
-    open_run = await RunStore(pg_pool, schemas["connector_schema"]).enqueue(
-        tenant, RunKindName.SYNC, "schedule"
-    )
-    await pg_pool.execute(
-        f"INSERT INTO {schemas['auditlog_schema']}.runs (tenant_id, run_id, service, kind, direction,"
-        " objects, started_at, finished_at, created, own_status, status)"
-        " VALUES ($1, 'sync-ok', 'connector', 'sync', 'to_abm', '{organization}', $2, $2, 5, 'Success',"
-        " 'Success')",
-        tenant,
-        datetime.now(UTC),
-    )
+    tenant, open_run = await _tenant_with_runs(pg_pool, schemas, ("sync-ok", "sync", "Success", 5, 0))
 
     unknown = await psyncctl("tenants", "show", f"{tenant}-typo", **schemas)
     assert unknown.status == 3 and f"no tenant {tenant}-typo" in unknown.stderr
