@@ -8,13 +8,13 @@ larger one is refused by the model, never by the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from schemas.nul_characters import nul_locations
 from service_runtime.http_errors import bad_request, json_error, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,20 +61,3 @@ def validated(model: type[M], document: Any) -> M:
         return model.model_validate(document)
     except ValidationError as failure:
         raise bad_request(validation_problems(failure)) from failure
-
-
-def nul_locations(document: Any, where: str = "") -> Iterator[str]:
-    """The dotted paths of the strings (keys included) in a JSON document that hold a NUL character."""
-    if isinstance(document, str):
-        if "\x00" in document:
-            yield where
-    elif isinstance(document, dict):
-        for key, value in document.items():
-            path = f"{where}.{key}" if where else str(key)
-            if "\x00" in key:
-                yield path.replace("\x00", "\\u0000")
-            else:
-                yield from nul_locations(value, path)
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            yield from nul_locations(value, f"{where}.{index}" if where else str(index))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -107,3 +109,41 @@ def test_naive_timestamps_are_rejected() -> None:
     example["time"] = "2026-11-02T09:30:00"
     with pytest.raises(InvalidEvent, match="timezone"):
         decode_event("abm.score-changed.v1", orjson.dumps(example))
+
+
+def _example(kind: str) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads((SCHEMAS_DIR / "examples" / f"{kind}.json").read_bytes())
+    return document
+
+
+ABM_TOPICS = {t.name: t.topic.name for t in EVENT_TYPES if t.topic.external}
+
+
+@pytest.mark.parametrize("kind", sorted(ABM_TOPICS))
+@pytest.mark.parametrize(
+    ("where", "edit"),
+    [
+        ("source", lambda d: {**d, "source": "/abm\u0000"}),
+        ("data.domain", lambda d: {**d, "data": {**d["data"], "domain": "a\u0000.io"}}),
+        ("extra.a\\u0000", lambda d: {**d, "extra": {"a\u0000": 1}}),  # even where nothing reads it
+    ],
+)
+def test_a_nul_in_an_abm_event_is_invalid_and_named(kind: str, where: str, edit: Any) -> None:
+    raw = orjson.dumps(edit(_example(kind)))
+    with pytest.raises(InvalidEvent, match=f"^invalid event on {ABM_TOPICS[kind]}: {re.escape(where)}: must"):
+        decode_event(ABM_TOPICS[kind], raw)
+
+
+def test_a_backslash_then_u0000_is_no_nul() -> None:
+    example = _example("abm.company.revealed")
+    example["data"]["name"] = "C:\\u0000 Ltd"
+    raw = orjson.dumps(example)
+    assert b"\\\\u0000" in raw
+    assert decode_event("abm.company-revealed.v1", raw).data.name == "C:\\u0000 Ltd"  # type: ignore[attr-defined]
+
+
+def test_our_own_events_keep_a_nul_of_a_pipedrive_value() -> None:
+    example = _example("psync.source.changed")
+    example["data"]["record"]["name"] = "a\u0000b"
+    event = decode_event("psync.source-changes.v1", orjson.dumps(example))
+    assert event.data.record["name"] == "a\u0000b"  # type: ignore[attr-defined]

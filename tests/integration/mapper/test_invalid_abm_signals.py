@@ -1,0 +1,100 @@
+"""The ABM platform's events that break their contract (schemas/ABM-CONTRACTS.md) are dead-lettered by the
+mapper process at once, as `InvalidEvent` with the reason, and the events around them are applied without
+a retry: a NUL character in a string (PostgreSQL's text cannot hold one)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed
+from schemas.topics import COMPANY_REVEALED
+from tests.support.commands import run_module
+from tests.support.conditions import eventually
+from tests.support.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+def reveal(tenant: str, domain: str, name: str) -> tuple[bytes, bytes]:
+    """A company-revealed message (key, value) as the platform publishes it."""
+    key = f"{tenant}:organization:{domain}"
+    payload = CompanyRevealed(domain=domain, name=name, revealed_at=AT)
+    event = build_event(payload, tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=AT)
+    return key.encode(), encode_event(event)
+
+
+async def retries_counted(process: ServiceProcess) -> float:
+    """The process's `psync_message_retries_total`, all topics together."""
+    async with aiohttp.ClientSession() as session, session.get(process.url + "/metrics") as response:
+        text = await response.text()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "psync_message_retries_total"
+    )
+
+
+async def dead_letters(tenant: str, error_class: str) -> list[dict[str, Any]]:
+    """What `psyncctl dlq list` finds of the mapper's dead letters of `tenant` with `error_class`."""
+    listed = await run_module(
+        "psyncctl",
+        "dlq",
+        "list",
+        "--service",
+        "mapper",
+        "--tenant",
+        tenant,
+        "--error-class",
+        error_class,
+        "--json",
+    )
+    assert listed.status == 0, listed.stderr
+    found: list[dict[str, Any]] = orjson.loads(listed.stdout)
+    return found
+
+
+async def test_a_nul_in_a_string_is_dead_lettered_at_once_as_invalid_and_the_rest_applied_without_retry(
+    mapper_env: dict[str, str], producer: AIOKafkaProducer, pg_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    uid = uuid.uuid4().hex[:8]
+    bad, good = f"nul{uid}", f"good{uid}"
+    key, value = reveal(bad, "acme.io", "Acme\u0000Evil")
+    assert b"\\u0000" in value  # as JSON writes a NUL
+    await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
+    domains = [f"company{n}.io" for n in range(5)]
+    for domain in domains:  # read in the same poll as the bad one: the mapper is not started yet
+        good_key, good_value = reveal(good, domain, "Good")
+        await producer.send_and_wait(COMPANY_REVEALED.name, good_value, key=good_key)
+
+    process = ServiceProcess("mapper", mapper_env, tmp_path / "mapper.log")
+    await process.start()
+    await process.wait_ready()
+    schema = mapper_env["MAPPER_DB_SCHEMA"]
+    await eventually(
+        lambda: pg_pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", good),
+        lambda n: n == len(domains), within_s=90, what="the other tenant's reveals applied",
+    )  # fmt: skip
+    letters = await eventually(
+        lambda: dead_letters(bad, "InvalidEvent"), bool, within_s=60, what="the NUL dead-lettered"
+    )
+
+    assert [letter["event_id"] for letter in letters] == [orjson.loads(value)["id"]], letters
+    assert "data.name: must not contain NUL characters" in letters[0]["error_message"], letters
+    assert await retries_counted(process) == 0
+    assert await process.terminate() == 0
+    assert await pg_pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", bad) == 0
