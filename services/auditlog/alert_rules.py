@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,11 +99,28 @@ def address_of_host(host: str) -> str | None:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        pass
-    try:
-        return str(ipaddress.IPv4Address(socket.inet_aton(host)))
-    except OSError:
+        return _ipv4_shorthand(host)
+
+
+def _ipv4_shorthand(host: str) -> str | None:
+    """`inet_aton`'s reading of a host, as a pure function: one to four parts, each decimal, octal
+    (a leading 0) or hexadecimal (0x), the last one filling the bytes left; None when it is not one."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
         return None
+    numbers = []
+    for part in parts:
+        lowered = part.lower()
+        base = 16 if lowered.startswith("0x") else 8 if len(part) > 1 and part.startswith("0") else 10
+        digits = lowered[2:] if base == 16 else part
+        if not digits or any(c not in "0123456789abcdef"[:base] for c in digits.lower()):
+            return None
+        numbers.append(int(digits, base))
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = sum(n << (8 * (3 - i)) for i, n in enumerate(leading)) + last
+    return str(ipaddress.IPv4Address(value))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@ rule, the check of a URL naming an address, and the resolver the delivery worker
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from auditlog.alert_delivery import PublicAddressResolver, literal_address_refusal
-from auditlog.alert_rules import address_refusal, webhook_refusal
+from auditlog.alert_rules import address_of_host, address_refusal, webhook_refusal
 
 NOT_PUBLIC = [
     "127.0.0.1",  # loopback
@@ -54,6 +55,21 @@ def test_a_url_naming_a_private_address_is_refused_when_saved_and_when_delivered
         assert webhook_refusal(shorthand, frozenset()) == refused, shorthand
         assert literal_address_refusal(shorthand, frozenset()) is not None, shorthand
     assert webhook_refusal("https://hooks.slack.com/services/x", frozenset()) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "10.1.65535", "1.2.3.4", "0", "0x", "08", "1.2.3.4.5",
+     "256.1", "1.16777216", "example.com", "a.b", "1..2", "4294967296", "0xffffffff", "127.0.0.1 x", ""],
+)  # fmt: skip
+def test_ipv4_shorthands_read_as_the_c_resolver_reads_them(host: str) -> None:
+    try:
+        expected: str | None = str(ipaddress.IPv4Address(socket.inet_aton(host)))
+    except OSError:
+        expected = None
+    if host == "127.0.0.1 x":  # glibc ignores what follows a space; a URL's host has none
+        expected = None
+    assert address_of_host(host) == expected
 
 
 class FixedAnswers(AbstractResolver):
