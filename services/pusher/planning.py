@@ -52,6 +52,15 @@ class PipedriveRecord:
 
 
 @dataclass(frozen=True)
+class LastPush:
+    """The values the pusher last sent to the Pipedrive record `pipedrive_id` (a v2 write body, merged
+    over the record's writes), whether or not Pipedrive still holds them."""
+
+    pipedrive_id: int
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class PushInput:
     """Everything one push is decided from.
 
@@ -70,6 +79,7 @@ class PushInput:
     users_by_email: Mapping[str, int] = field(default_factory=dict)
     extra_mappings: tuple[FieldMapping, ...] = ()
     abm_changed_at: datetime | None = None
+    last_push: LastPush | None = None
 
 
 @dataclass(frozen=True)
@@ -161,19 +171,42 @@ def _lost_conflicts(
 ) -> list[str]:
     """Fields both directions overwrite where Pipedrive changed last (ties go to Pipedrive, DESIGN §5).
 
+    Pipedrive changed last when its record is newer than the ABM side's change, or when the ABM value is
+    still the one the pusher last sent to this record: the ABM value has not changed since that push, and
+    Pipedrive holding another value means someone changed it there after the push, whatever time the ABM
+    signal carries (a company revealed again repeats its name; that is no new change of the name).
     Only for pushes that carry the ABM side's change time; a person's manual push is a change made now.
     """
     if given.abm_changed_at is None:
-        return []
-    pipedrive_at = _parse_time(target.record.get("update_time"))
-    if conflict_winner(pipedrive_at, given.abm_changed_at) is not Side.PIPEDRIVE:
         return []
     two_way = {
         m.abm_field
         for m in mappings
         if m.modes.to_pipedrive is FieldMode.OVERWRITE and m.modes.to_abm is FieldMode.OVERWRITE
     }
-    return [name for name in changes if name in two_way and not is_empty(current.get(name))]
+    contested = [name for name in changes if name in two_way and not is_empty(current.get(name))]
+    pipedrive_at = _parse_time(target.record.get("update_time"))
+    if conflict_winner(pipedrive_at, given.abm_changed_at) is Side.PIPEDRIVE:
+        return contested
+    unchanged = unchanged_since_pushed(given, mappings, target.pipedrive_id)
+    return [name for name in contested if name in unchanged]
+
+
+def unchanged_since_pushed(
+    given: PushInput, mappings: tuple[FieldMapping, ...], pipedrive_id: int
+) -> set[str]:
+    """The ABM fields whose value is the one the pusher last sent to the record `pipedrive_id` (a website
+    by its domain): the ABM side did not change them since."""
+    last = given.last_push
+    if last is None or last.pipedrive_id != pipedrive_id:
+        return set()
+    pushed = {
+        m.abm_field: abm_value(m.pipedrive_key, read_pipedrive_value(last.body, m))
+        for m in mappings
+        if m.abm_field != OWNER_FIELD
+    }
+    _align_domains(given, pushed)
+    return {name for name, value in pushed.items() if not is_empty(value) and given.fields.get(name) == value}
 
 
 def _parse_time(value: object) -> datetime | None:

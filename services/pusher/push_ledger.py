@@ -8,7 +8,7 @@ between the two: before creating again the pusher looks for the record it may ha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,8 @@ DONE = "done"
 @dataclass(frozen=True)
 class LedgerEntry:
     """One record's row: the state of its last create, its Pipedrive id, the values written that Pipedrive
-    still holds, and the version (`update_time`) the last write produced."""
+    still holds, the version (`update_time`) the last write produced, and every value last sent to the
+    record (`pushed`: kept when a person changes it in Pipedrive, unlike `written`)."""
 
     match_key: str
     state: str
@@ -31,6 +32,7 @@ class LedgerEntry:
     written: Mapping[str, Any]
     written_at: datetime | None
     written_version: datetime | None = None
+    pushed: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def unresolved_intent(self) -> bool:
@@ -113,4 +115,5 @@ def entry_of(row: Any) -> LedgerEntry | None:
         written=row["written"] or {},
         written_at=row["written_at"],
         written_version=row["written_version"],
+        pushed=row["pushed"] or {},
     )

@@ -96,17 +96,19 @@ class PostgresLedger:
         """Record a create's result or an update: the Pipedrive id, the values written (merged in) and the
         version the write produced (an empty body wrote nothing: the last write's version is kept)."""
         before = await self.entry(tenant, obj, match_key)
-        written = dict(body)
+        written, pushed = dict(body), dict(body)
         if before is not None and before.pipedrive_id == pipedrive_id:
             written = merge_written(before.written, body)
+            pushed = merge_written(before.pushed, body)
             version = version if body else before.written_version
         await self._conn.execute(
             f"INSERT INTO {self._table} (tenant_id, object, match_key, state, pipedrive_id, written,"
-            " written_at, written_version) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7)"
+            " written_at, written_version, pushed) VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7, $8)"
             " ON CONFLICT (tenant_id, object, match_key) DO UPDATE SET state = EXCLUDED.state,"
             " pipedrive_id = EXCLUDED.pipedrive_id, written_at = EXCLUDED.written_at,"
-            " written = EXCLUDED.written, written_version = EXCLUDED.written_version",
-            tenant, obj.value, match_key, DONE, pipedrive_id, written, version,
+            " written = EXCLUDED.written, written_version = EXCLUDED.written_version,"
+            " pushed = EXCLUDED.pushed",
+            tenant, obj.value, match_key, DONE, pipedrive_id, written, version, pushed,
         )  # fmt: skip
 
     async def keep_held(

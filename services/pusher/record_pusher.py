@@ -16,7 +16,7 @@ from pipedrive_client import BudgetExhausted, InvalidApiKey, NotFound, RateLimit
 from pusher.auto_push import RecordPush
 from pusher.mirror import follow_merges, mirror_match_key
 from pusher.pipedrive_writes import added_since, update_time_of
-from pusher.planning import PipedriveRecord, PushAction, PushInput, owner_email_of, plan_push
+from pusher.planning import LastPush, PipedriveRecord, PushAction, PushInput, owner_email_of, plan_push
 from pusher.ports import PipedriveWriter, PusherStore, PusherUnit
 from pusher.push_ledger import LedgerEntry
 from schemas.events.common import RecordOutcome, SyncObject
@@ -102,7 +102,7 @@ class RecordPusher:
             users = await writes.users_by_email() if writes and needs_pipedrive_users(job, settings) else {}
         return PushInput(
             job.object, job.match_key, job.fields, settings, linked, key_match, manual, users, extra_mappings,
-            abm_changed_at=job.changed_at,
+            abm_changed_at=job.changed_at, last_push=last_push_of(entry),
         )  # fmt: skip
 
     async def push(
@@ -232,6 +232,13 @@ async def remember(
         match_key = mirror_match_key(done.object, done.record, settings)
         update_time = update_time_of(done.record, now)
         await unit.mirror.upsert(tenant, done.object, done.pipedrive_id, done.record, update_time, match_key)
+
+
+def last_push_of(entry: LedgerEntry | None) -> LastPush | None:
+    """What the pusher last sent to the record the ledger links (None when it never wrote one)."""
+    if entry is None or entry.pipedrive_id is None or not entry.pushed:
+        return None
+    return LastPush(entry.pipedrive_id, entry.pushed)
 
 
 def gone_in_pipedrive(obj: SyncObject, match_key: str | None, pipedrive_id: int) -> PushDone:

@@ -99,6 +99,10 @@ class Admin:
     async def entries(self, kind: str, pipedrive_id: int) -> list[dict[str, Any]]:
         """The activity log's entries of `pipedrive_id` in the tenant's runs of `kind` and their apply
         runs."""
+        return [e for e in await self.all_entries(kind) if e["pipedrive_id"] == pipedrive_id]
+
+    async def all_entries(self, kind: str) -> list[dict[str, Any]]:
+        """The activity log's entries in the tenant's runs of `kind` and their apply runs."""
         runs = await self.call("auditlog", "GET", f"/v1/runs?kind={kind}")
         run_ids = [r["run_id"] for r in runs["data"]]
         run_ids += [f"apply-{r}" for r in run_ids]
@@ -108,7 +112,7 @@ class Admin:
                 page = await self.call("auditlog", "GET", f"/v1/runs/{run_id}/entries")
             except AssertionError:  # an apply run not reported (yet)
                 continue
-            found += [e for e in page["data"] if e["pipedrive_id"] == pipedrive_id]
+            found += page["data"]
         return found
 
 
@@ -341,3 +345,48 @@ async def test_a_name_auto_push_wrote_is_in_the_abm_store_before_its_echo_which_
 
     entries = await eventually(echo_entries, bool, within_s=WAIT_S, what="the echo's entry")
     assert [e["outcome"] for e in entries] == ["unchanged"]
+
+
+async def test_a_repeated_reveal_leaves_a_reps_edit_of_a_two_way_name_in_place(
+    stack: Stack, abm_platform: AIOKafkaProducer
+) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    names = {
+        "abm_field": "name",
+        "pipedrive_field": "name",
+        "to_pipedrive": "overwrite",
+        "to_abm": "overwrite",
+    }
+    website = {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "fill"}
+    organizations = {"directions": BOTH_WAYS, "fields": [names, website]}
+    await admin.connect(objects={"organization": organizations}, auto_push={"enabled": True})
+    domain, revealed = f"visited-{uid}.io", f"Visited {uid}"
+
+    async def reveal() -> None:
+        await _signal(abm_platform, admin.tenant, CompanyRevealed(
+            domain=domain, name=revealed, revealed_at=datetime.now(UTC)
+        ), domain)  # fmt: skip
+
+    async def results() -> list[dict[str, Any]]:
+        return [e for e in await admin.all_entries("auto_push") if e["match_key"] == domain]
+
+    await reveal()
+    [created] = await eventually(results, bool, within_s=WAIT_S, what="the first reveal's result")
+    assert created["outcome"] == "created"
+    org = created["pipedrive_id"]
+    await _after_the_second_of(stack, org)
+    edited = f"Visited {uid} (HQ)"
+    await _pipedrive(stack, "PATCH", f"/api/v2/organizations/{org}", {"name": edited})
+    await admin.sync()  # the pusher learns of the rep's edit
+    await admin.pusher_target(domain, lambda r: r["changes"].get("name", {}).get("from") == edited)
+    await _after_the_second_of(stack, org)
+
+    await reveal()  # the same company visits again: its name did not change in the ABM platform
+
+    results_now = await eventually(
+        results, lambda found: len(found) == 2, within_s=WAIT_S, what="the second reveal's result"
+    )
+    again = next(e for e in results_now if e != created)
+    assert (again["outcome"], again["pipedrive_id"]) == ("unchanged", org)
+    assert (await _pipedrive(stack, "GET", f"/api/v2/organizations/{org}"))["name"] == edited

@@ -105,14 +105,15 @@ class InMemoryLedger:
         version: datetime | None = None,
     ) -> None:
         before = await self.entry(tenant, obj, match_key)
-        written = dict(body)
+        written, pushed = dict(body), dict(body)
         if before is not None and before.pipedrive_id == pipedrive_id:
             written = merge_written(before.written, body)
+            pushed = merge_written(before.pushed, body)
             version = version if body else before.written_version
         row = self._tables.ledger.setdefault((tenant, obj.value, match_key), _ledger_row())
         row.update(
             state=DONE, pipedrive_id=pipedrive_id, written=copy.deepcopy(written), written_at=self._clock(),
-            written_version=version,
+            written_version=version, pushed=copy.deepcopy(pushed),
         )  # fmt: skip
 
     async def keep_held(
@@ -588,7 +589,7 @@ def _stamp(moment: datetime) -> str:
 def _ledger_row() -> Row:
     return {
         "state": DONE, "pipedrive_id": None, "planned_body": None, "intent_at": None, "written": {},
-        "written_at": None, "written_version": None,
+        "written_at": None, "written_version": None, "pushed": {},
     }  # fmt: skip
 
 
@@ -597,7 +598,7 @@ def _entry(match_key: str, row: Row) -> LedgerEntry:
         match_key=match_key, state=row["state"], pipedrive_id=row["pipedrive_id"],
         planned_body=copy.deepcopy(row["planned_body"]), intent_at=row["intent_at"],
         written=copy.deepcopy(row["written"]), written_at=row["written_at"],
-        written_version=row["written_version"],
+        written_version=row["written_version"], pushed=copy.deepcopy(row["pushed"]),
     )  # fmt: skip
 
 
