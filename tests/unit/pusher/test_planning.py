@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from pusher.planning import PipedriveRecord, PushAction, PushInput, plan_push
+from pusher.planning import LastPush, PipedriveRecord, PushAction, PushInput, plan_push
 from schemas.events.common import SyncObject
 from schemas.events.settings import DirectionSwitches, FieldMapping, FieldMode, ObjectSettings, TenantSettings
 
@@ -71,6 +72,20 @@ def test_in_a_two_way_overwrite_conflict_a_later_abm_change_wins() -> None:
     )
 
     assert plan.body == {"name": "Acme ABM"}
+
+
+def test_a_two_way_value_unchanged_since_it_was_pushed_leaves_a_newer_pipedrive_edit_in_place() -> None:
+    later_signal = datetime(2026, 11, 2, 11, tzinfo=UTC)  # a repeat reveal: newer, the same name
+    two_way = settings(FieldMode.OVERWRITE, FieldMode.OVERWRITE)
+    repeated = replace(
+        push(two_way, "Acme ABM", changed_at=later_signal), last_push=LastPush(7, {"name": "Acme ABM"})
+    )
+    renamed = replace(repeated, fields={"name": "Acme Renamed", "website": "acme.io"})
+    elsewhere = replace(repeated, last_push=LastPush(8, {"name": "Acme ABM"}))
+
+    assert plan_push(repeated).action is PushAction.UNCHANGED
+    assert plan_push(renamed).body == {"name": "Acme Renamed"}  # the ABM value changed: it is newer
+    assert plan_push(elsewhere).body == {"name": "Acme ABM"}  # pushed to another record: no say here
 
 
 def test_a_tie_goes_to_pipedrive() -> None:
