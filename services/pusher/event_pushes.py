@@ -19,7 +19,7 @@ from pusher.auto_push_windows import count_in_window, outcome_counts
 from pusher.parking import PauseKind, PushPaused, pause_for
 from pusher.ports import PipedriveWriter, PusherStore, PushRuns, WritesFor
 from pusher.push_scopes import PushScope
-from pusher.record_pusher import NO_MATCH_KEY, PushDone, UpdateRejected, remember
+from pusher.record_pusher import PushDone, UpdateRejected, no_match_key, remember
 from pusher.results import NO_KEY, result_message, run_finished_message, written_version
 from schemas.envelope import CloudEvent
 from schemas.events.common import RecordOutcome
@@ -62,7 +62,7 @@ class EventPushes:
         if not redriving and await self._store.parked.tenant_paused(tenant):
             raise PushPaused(datetime.now(UTC), "Waiting behind the tenant's paused pushes", PauseKind.QUEUED)
         if scope.match_key is None:
-            done = PushDone(scope.object, None, RecordOutcome.SKIPPED, message=NO_MATCH_KEY)
+            done = PushDone(scope.object, None, RecordOutcome.SKIPPED, message=no_match_key(scope.given_key))
             return await self._commit(event, topic, scope, None, [done], 0)
         writes = self._writes_for(tenant)
         async with self._store.record_lock(tenant, scope.object, scope.match_key):

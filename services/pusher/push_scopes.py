@@ -29,6 +29,7 @@ class PushScope:
     manual: bool = False
     abm_id: str | None = None
     batch_size: int | None = None
+    given_key: str | None = None  # the domain, email or match key as the event gave it
 
 
 def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushScope:
@@ -36,14 +37,16 @@ def push_scope(event: CloudEvent[Any], settings: TenantSettings | None) -> PushS
     data = event.data
     if isinstance(data, CompanyRevealed | ScoreChanged):
         key = organization_key(data.domain, settings)
-        return PushScope(SyncObject.ORGANIZATION, key, auto_push_run_id(event))
+        return PushScope(SyncObject.ORGANIZATION, key, auto_push_run_id(event), given_key=data.domain)
     if isinstance(data, ContactEnriched):
-        return PushScope(SyncObject.PERSON, email_match_key(data.email), auto_push_run_id(event))
+        return PushScope(
+            SyncObject.PERSON, email_match_key(data.email), auto_push_run_id(event), given_key=data.email
+        )
     request: PushRequested = data
     job = manual_record_push(request, settings)
     return PushScope(
         job.object, job.match_key, request.batch_id, manual=True, abm_id=request.abm_id,
-        batch_size=request.batch_size,
+        batch_size=request.batch_size, given_key=request.match_key,
     )  # fmt: skip
 
 

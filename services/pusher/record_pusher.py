@@ -234,6 +234,13 @@ async def remember(
         await unit.mirror.upsert(tenant, done.object, done.pipedrive_id, done.record, update_time, match_key)
 
 
+def no_match_key(given: str | None) -> str:
+    """The message of a record skipped for want of a match key, naming the domain or email it was given
+    (so the activity log says which record it was: its match key field can only show "-")."""
+    text = (given or "").strip()
+    return f'{NO_MATCH_KEY} in "{text[:200]}"' if text else NO_MATCH_KEY
+
+
 def last_push_of(entry: LedgerEntry | None) -> LastPush | None:
     """What the pusher last sent to the record the ledger links (None when it never wrote one)."""
     if entry is None or entry.pipedrive_id is None or not entry.pushed:

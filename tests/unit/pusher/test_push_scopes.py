@@ -27,10 +27,10 @@ def test_an_abm_signal_pushes_its_normalized_record_in_the_hours_auto_push_windo
     enriched = event(ContactEnriched(email=" Ann@Acme.io ", enriched_at=NOW))
 
     assert push_scope(revealed, None) == PushScope(
-        SyncObject.ORGANIZATION, "acme.io", "auto-push-2026-11-02T09"
+        SyncObject.ORGANIZATION, "acme.io", "auto-push-2026-11-02T09", given_key="https://www.Acme.io/x"
     )
     assert push_scope(enriched, None) == PushScope(
-        SyncObject.PERSON, "ann@acme.io", "auto-push-2026-11-02T09"
+        SyncObject.PERSON, "ann@acme.io", "auto-push-2026-11-02T09", given_key=" Ann@Acme.io "
     )
 
 
@@ -42,4 +42,6 @@ def test_a_manual_push_request_counts_in_its_batch() -> None:
 
     scope = push_scope(event(request), None)
 
-    assert scope == PushScope(SyncObject.ORGANIZATION, "acme.io", "batch-1", True, "acc-1", 3)
+    assert scope == PushScope(
+        SyncObject.ORGANIZATION, "acme.io", "batch-1", True, "acc-1", 3, given_key="www.acme.io"
+    )
