@@ -59,14 +59,15 @@ def decide_match(given: MatchInput) -> MatchDecision:
     """Decide create / update / skip for one record, following DESIGN.md section 5.
 
     A stored link wins over the match key. A record without a usable key is never matched: it is created
-    only under "create duplicates", otherwise skipped. A linked record is never created again, even under
-    "create duplicates", so re-running an import does not copy what it already imported.
+    only under "create duplicates", otherwise skipped. An import's duplicate handling is about records it
+    finds by their match key; a record linked to this very Pipedrive record is not a duplicate of it: it
+    is updated as a sync updates it (or found unchanged), whatever the handling. So re-running an import
+    does not copy what it already imported ("create duplicates" never creates a linked record again), nor
+    report it as a duplicate ("skip duplicates" once skipped it with `Duplicate found`, and a re-import
+    of unchanged data ended in Warning).
     """
     if given.linked_id is not None:
-        handling = given.duplicate_handling or DuplicateHandling.UPDATE_EXISTING
-        if handling is DuplicateHandling.CREATE_DUPLICATES:
-            handling = DuplicateHandling.UPDATE_EXISTING
-        return _existing(given, handling, given.linked_id, MatchedBy.LINK)
+        return _existing(given, DuplicateHandling.UPDATE_EXISTING, given.linked_id, MatchedBy.LINK)
     if given.match_key is None:
         if given.duplicate_handling is DuplicateHandling.CREATE_DUPLICATES:
             return _create(given)

@@ -33,7 +33,11 @@ EXAMPLES = {
     "deal": ['Value > 10000 AND Stage = "Proposal"', 'Pipeline = "Sales"', 'Status = "open"'],
 }
 HANDLING = {
-    "skip_duplicates": ("Skip duplicates", "Records already in the ABM platform are left as they are."),
+    "skip_duplicates": (
+        "Skip duplicates",
+        "Records already in the ABM platform with the same domain or email are left as they are"
+        " (records imported from Pipedrive before are kept up to date, as a sync does).",
+    ),
     "update_existing": (
         "Update existing records",
         "Records already in the ABM platform take Pipedrive's values.",

@@ -3,9 +3,9 @@
 Connector, mapper, pusher and auditlog run as processes against a sandbox of the test's own; the tests
 drive the sandbox's API (organizations), the connector's API (connect, settings, imports), the
 `abm.company-revealed.v1` topic, and read the auditlog's API. An import's run counts equal its records'
-outcomes (its apply run's), records already up to date are `unchanged` and leave the run a Success, a
-"skip duplicates" import whose records are all known says why in words, each apply run holds its
-entries, and the two runs link to each other; the open auto-push window shows its counts as it goes.
+outcomes (its apply run's), records already up to date are `unchanged` and leave the run a Success
+(under "skip duplicates" too: a record linked to its very organization is no duplicate), each apply run
+holds its entries, and the two runs link to each other; the open auto-push window shows its counts as it goes.
 """
 
 from __future__ import annotations
@@ -207,20 +207,21 @@ async def test_an_imports_counts_are_its_records_outcomes_in_one_truth(stack: St
     first = await stack.imported("skip_duplicates")
     assert (first["status"], first["created"], first["skipped"], first["emitted"]) == ("Success", 14, 0, 14)
 
-    # Every record is known now: skipped as duplicates, said in words; counted as skipped, not "updated".
+    # Every record is imported already, each linked to its very organization: no duplicate of itself.
+    # A re-import of unchanged data (skipping duplicates, the default) finds them unchanged: a Success.
     known = await stack.imported("skip_duplicates")
-    assert (known["created"], known["updated"], known["unchanged"], known["skipped"]) == (0, 0, 0, 14)
-    assert (known["status"], known["message"]) == ("Warning", "14 skipped: Duplicate found")
+    assert (known["created"], known["updated"], known["unchanged"], known["skipped"]) == (0, 0, 14, 0)
+    assert (known["status"], known["message"]) == ("Success", None)
     apply_id = known["links"]["apply_run_id"]
     applied = await stack.run(apply_id)
-    assert (applied["kind"], applied["skipped"], applied["links"]["applies_run_id"]) == (
+    assert (applied["kind"], applied["unchanged"], applied["links"]["applies_run_id"]) == (
         "apply",
         14,
         known["run_id"],
     )
     entries = await stack.entries(apply_id)
     assert [(e["outcome"], e["message"], e["run_id"]) for e in entries] == [
-        ("skipped", "Duplicate found", apply_id)
+        ("unchanged", "No changes", apply_id)
     ] * 14
     # Each entry names its record as Pipedrive does, in the API and in the CSV export.
     names = sorted(f"Flow Org {n}" for n in range(ORGANIZATIONS))

@@ -161,6 +161,24 @@ async def test_import_duplicate_handling(
         assert result_of(handled)["message"] == "Duplicate found"
 
 
+@pytest.mark.parametrize("handling", list(DuplicateHandling))
+async def test_a_reimport_of_a_linked_record_is_no_duplicate_under_any_handling(
+    mapper: MapperHarness, handling: DuplicateHandling
+) -> None:
+    await mapper.change(ORG, 32, {"name": "Known", "website": "known.io"}, duplicates=handling)
+    again = await mapper.change(
+        ORG, 32, {"name": "Known", "website": "known.io"}, at="2026-11-01T11:00:00Z", duplicates=handling
+    )
+    renamed = await mapper.change(
+        ORG, 32, {"name": "Renamed", "website": "known.io"}, at="2026-11-01T12:00:00Z", duplicates=handling
+    )
+
+    assert (result_of(again)["outcome"], result_of(again)["message"]) == ("unchanged", "No changes")
+    assert result_of(renamed)["outcome"] == "updated"
+    assert [a["fields"]["name"] for a in await mapper.rows("accounts")] == ["Renamed"]
+    assert len(await mapper.rows("links")) == 1
+
+
 async def test_a_deleted_organization_unlinks_and_marks_but_keeps_the_account(mapper: MapperHarness) -> None:
     await mapper.change(ORG, 40, {"name": "Gone", "website": "gone.io"}, at="2026-11-01T10:00:00Z")
     handled = await mapper.change(ORG, 40, None, action=ChangeAction.DELETED, at="2026-11-01T11:00:00Z")

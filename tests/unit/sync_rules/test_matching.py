@@ -77,3 +77,22 @@ def test_create_duplicates_still_obeys_the_create_switch() -> None:
     given = MatchInput(ORG, None, may_create=False, duplicate_handling=DuplicateHandling.CREATE_DUPLICATES)
 
     assert decide_match(given).action is DuplicateAction.SKIP
+
+
+def test_a_record_linked_to_this_very_pipedrive_record_is_no_duplicate_under_any_handling() -> None:
+    for handling in DuplicateHandling:
+        given = MatchInput(ORG, "acme.com", linked_id=7, key_match_id=7, duplicate_handling=handling)
+
+        assert decide_match(given) == MatchDecision(DuplicateAction.UPDATE, 7, MatchedBy.LINK), handling
+
+
+def test_a_linked_record_is_still_not_updated_when_updating_is_off() -> None:
+    given = MatchInput(
+        ORG, "acme.com", linked_id=7, may_update=False, duplicate_handling=DuplicateHandling.SKIP_DUPLICATES
+    )
+
+    decision = decide_match(given)
+    assert (decision.action, decision.message) == (
+        DuplicateAction.SKIP,
+        "Updating organizations is turned off",
+    )
