@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 from schemas.catalog import EventType, event_types_on
 from schemas.envelope import CloudEvent
 from schemas.json_decoding import document_validators, json_validator
-from schemas.keys import tenant_of_key
+from schemas.keys import InvalidRecordKeyError, parse_record_key, tenant_of_key
 from schemas.nul_characters import BACKSLASH, NUL_ESCAPE, nul_locations
 
 
@@ -43,6 +43,39 @@ def check_key_tenant(topic: str, key: bytes | None, event: CloudEvent[Any]) -> N
         raise TenantMismatch(
             topic, f"tenantid {event.tenantid!r} disagrees with the tenant of the key, {claimed!r}"
         )
+
+
+KeyCheck = Callable[[str, bytes | None, CloudEvent[Any]], None]
+"""Checks a consumed message's key against its decoded event (the topic, for the error, first)."""
+
+
+@cache  # built once per topic
+def key_check_of(topic: str) -> KeyCheck:
+    """How a consumer checks a message's key against its event on `topic`: the tenant on every topic
+    (`check_key_tenant`); on a topic of the ABM platform (`TopicSpec.external`), also the contract's key
+    (schemas/ABM-CONTRACTS.md): a record key `tenant:<object>:<match key>` of the topic's object, and a
+    `subject` that is the key. Our own topics are left to the tenant check (their keys and subjects are
+    their producers' own, e.g. a run's `tenant:run_id`)."""
+    spec = next((t.topic for t in _types_on(topic).values() if t.topic.external), None)
+    if spec is None:
+        return check_key_tenant
+    record_object = parse_record_key(spec.key).object  # "tenant:organization:domain": organization
+
+    def check_record_key(where: str, key: bytes | None, event: CloudEvent[Any]) -> None:
+        check_key_tenant(where, key, event)
+        text = (key or b"").decode("utf-8", errors="replace")
+        try:
+            parsed = parse_record_key(text)
+        except InvalidRecordKeyError as exc:
+            raise InvalidEvent(where, f"key: {exc}") from exc
+        if parsed.object is not record_object:
+            raise InvalidEvent(
+                where, f"key: {text!r} is not a key of {record_object.value}s, as {spec.key!r}"
+            )
+        if event.subject != text:
+            raise InvalidEvent(where, f"subject: {event.subject!r} is not the key {text!r}")
+
+    return check_record_key
 
 
 def encode_event(event: CloudEvent[Any]) -> bytes:

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from frozen_values import frozen_value
-from schemas.codec import EventHead, InvalidEvent, check_key_tenant, decoder_of, peek_event
+from schemas.codec import EventHead, InvalidEvent, decoder_of, key_check_of, peek_event
 from schemas.envelope import CloudEvent
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
@@ -343,23 +343,25 @@ class MessageProcessor:
         return await self._emit_run(messages, handled, repeats[0].head, tenants, started, stop)
 
     def _decode(self, message: IncomingMessage) -> CloudEvent[Any] | InvalidEvent:
-        """The event, or why it cannot be applied: it breaks its contract or claims a tenant its key
-        does not belong to (both go to the DLQ)."""
+        """The event, or why it cannot be applied: it breaks its contract (its key too, on the ABM
+        platform's topics) or claims a tenant its key does not belong to (both go to the DLQ)."""
         return self._decode_all((message,))[0]
 
     def _decode_all(self, messages: Sequence[IncomingMessage]) -> list[CloudEvent[Any] | InvalidEvent]:
-        """`_decode` of each message, in one loop (a Python frame less per message), with the decoder of the
-        messages' topic (`codec.decoder_of`) looked up when the topic changes."""
+        """`_decode` of each message, in one loop (a Python frame less per message), with the decoder and the
+        key check of the messages' topic (`codec.decoder_of`, `codec.key_check_of`) looked up when the topic
+        changes."""
         contracts = self._topic_contracts
         decoded: list[CloudEvent[Any] | InvalidEvent] = []
-        decoding, decode = None, None  # the topic decoded last, and its decoder
+        decoding, decode, check_key = None, None, None  # the topic decoded last, its decoder and key check
         for message in messages:
             topic = message.topic
-            if topic != decoding or decode is None:
-                decoding, decode = topic, decoder_of(contracts.get(topic, topic))
+            if topic != decoding or decode is None or check_key is None:
+                contract = contracts.get(topic, topic)
+                decoding, decode, check_key = topic, decoder_of(contract), key_check_of(contract)
             try:
                 event = decode(message.value)
-                check_key_tenant(topic, message.key, event)
+                check_key(topic, message.key, event)
             except InvalidEvent as exc:
                 decoded.append(exc)
             else:

@@ -1,6 +1,7 @@
 """The ABM platform's events that break their contract (schemas/ABM-CONTRACTS.md) are dead-lettered by the
 mapper process at once, as `InvalidEvent` with the reason, and the events around them are applied without
-a retry: a NUL character in a string (PostgreSQL's text cannot hold one)."""
+a retry: a NUL character in a string (PostgreSQL's text cannot hold one), a key that is not the record
+key of the topic's object (`tenant:organization:<domain>`), a `subject` that is not the key."""
 
 from __future__ import annotations
 
@@ -29,11 +30,16 @@ pytestmark = pytest.mark.integration
 AT = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
-def reveal(tenant: str, domain: str, name: str) -> tuple[bytes, bytes]:
-    """A company-revealed message (key, value) as the platform publishes it."""
-    key = f"{tenant}:organization:{domain}"
+def reveal(
+    tenant: str, domain: str, name: str, *, key: str | None = None, subject: str | None = None
+) -> tuple[bytes, bytes]:
+    """A company-revealed message (key, value) as the platform publishes it, or with the `key` or the
+    `subject` given."""
+    key = key or f"{tenant}:organization:{domain}"
     payload = CompanyRevealed(domain=domain, name=name, revealed_at=AT)
-    event = build_event(payload, tenant=tenant, subject=key, source="/itest", id_parts=(key,), time=AT)
+    event = build_event(
+        payload, tenant=tenant, subject=subject or key, source="/itest", id_parts=(key, domain), time=AT
+    )
     return key.encode(), encode_event(event)
 
 
@@ -68,16 +74,26 @@ async def dead_letters(tenant: str, error_class: str) -> list[dict[str, Any]]:
     return found
 
 
-async def test_a_nul_in_a_string_is_dead_lettered_at_once_as_invalid_and_the_rest_applied_without_retry(
+async def test_events_breaking_the_contract_are_dead_lettered_at_once_as_invalid_and_the_rest_applied(
     mapper_env: dict[str, str], producer: AIOKafkaProducer, pg_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     uid = uuid.uuid4().hex[:8]
-    bad, good = f"nul{uid}", f"good{uid}"
-    key, value = reveal(bad, "acme.io", "Acme\u0000Evil")
-    assert b"\\u0000" in value  # as JSON writes a NUL
-    await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
+    bad, good = f"bad{uid}", f"good{uid}"
+    breaking = {
+        "data.name: must not contain NUL characters": reveal(bad, "nul.io", "Acme\u0000Evil"),
+        "key: 'bad": reveal(bad, "tenant-only.io", "Acme", key=bad),
+        f"key: '{bad}:person:jane@x.io' is not a key of organizations": reveal(
+            bad, "person.io", "Acme", key=f"{bad}:person:jane@x.io"
+        ),
+        f"subject: '{bad}:organization:other.io' is not the key '{bad}:organization:subject.io'": reveal(
+            bad, "subject.io", "Acme", subject=f"{bad}:organization:other.io"
+        ),
+    }
+    assert b"\\u0000" in breaking["data.name: must not contain NUL characters"][1]  # as JSON writes a NUL
+    for key, value in breaking.values():
+        await producer.send_and_wait(COMPANY_REVEALED.name, value, key=key)
     domains = [f"company{n}.io" for n in range(5)]
-    for domain in domains:  # read in the same poll as the bad one: the mapper is not started yet
+    for domain in domains:  # read in the same polls as the bad ones: the mapper is not started yet
         good_key, good_value = reveal(good, domain, "Good")
         await producer.send_and_wait(COMPANY_REVEALED.name, good_value, key=good_key)
 
@@ -90,11 +106,16 @@ async def test_a_nul_in_a_string_is_dead_lettered_at_once_as_invalid_and_the_res
         lambda n: n == len(domains), within_s=90, what="the other tenant's reveals applied",
     )  # fmt: skip
     letters = await eventually(
-        lambda: dead_letters(bad, "InvalidEvent"), bool, within_s=60, what="the NUL dead-lettered"
+        lambda: dead_letters(bad, "InvalidEvent"),
+        lambda found: len(found) >= len(breaking),
+        within_s=60,
+        what="the events breaking the contract dead-lettered",
     )
 
-    assert [letter["event_id"] for letter in letters] == [orjson.loads(value)["id"]], letters
-    assert "data.name: must not contain NUL characters" in letters[0]["error_message"], letters
+    reasons = {letter["event_id"]: letter["error_message"] for letter in letters}
+    for reason, (_, value) in breaking.items():
+        assert reason in reasons.get(orjson.loads(value)["id"], ""), (reason, letters)
+    assert len(letters) == len(breaking), letters
     assert await retries_counted(process) == 0
     assert await process.terminate() == 0
     assert await pg_pool.fetchval(f"SELECT count(*) FROM {schema}.accounts WHERE tenant_id = $1", bad) == 0

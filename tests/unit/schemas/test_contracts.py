@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from schemas.catalog import EVENT_TYPES, event_types_on
-from schemas.codec import InvalidEvent, decode_event, encode_event
+from schemas.codec import InvalidEvent, check_key_tenant, decode_event, encode_event, key_check_of
 from schemas.envelope import deterministic_event_id
 from schemas.example_events import example_events
 from schemas.export import SCHEMAS_DIR, stale_artifacts
@@ -147,3 +147,41 @@ def test_our_own_events_keep_a_nul_of_a_pipedrive_value() -> None:
     example["data"]["record"]["name"] = "a\u0000b"
     event = decode_event("psync.source-changes.v1", orjson.dumps(example))
     assert event.data.record["name"] == "a\u0000b"  # type: ignore[attr-defined]
+
+
+def _abm_event(kind: str, subject: str) -> Any:
+    example = _example(kind)
+    return decode_event(ABM_TOPICS[kind], orjson.dumps({**example, "subject": subject}))
+
+
+@pytest.mark.parametrize("kind", sorted(ABM_TOPICS))
+def test_an_abm_example_passes_the_key_check_under_its_subject(kind: str) -> None:
+    event = _abm_event(kind, _example(kind)["subject"])
+    key_check_of(ABM_TOPICS[kind])("t", event.subject.encode(), event)
+
+
+@pytest.mark.parametrize(
+    ("key", "subject", "reason"),
+    [
+        ("acme", "acme", "key: 'acme' is not a record key of the form tenant:object:match_key"),
+        ("acme:organization:", "acme:organization:", "is not a record key"),
+        ("acme:lead:7", "acme:lead:7", "names an unknown object 'lead'"),
+        ("acme:deal:7", "acme:deal:7", "is not a key of organizations"),
+        ("acme:person:a@b.io", "acme:person:a@b.io", "is not a key of organizations"),
+        (
+            "acme:organization:example.co.uk",
+            "acme:organization:other.io",
+            "subject: 'acme:organization:other.io' is not the key 'acme:organization:example.co.uk'",
+        ),
+    ],
+)
+def test_an_abm_event_needs_a_record_key_of_its_object_and_its_key_as_subject(
+    key: str, subject: str, reason: str
+) -> None:
+    event = _abm_event("abm.score.changed", subject)
+    with pytest.raises(InvalidEvent, match=re.escape(reason)):
+        key_check_of("abm.score-changed.v1")("abm.score-changed.v1", key.encode(), event)
+
+
+def test_our_own_topics_check_only_the_tenant_of_the_key() -> None:
+    assert all(key_check_of(t.name) is check_key_tenant for t in EVENT_TOPICS if not t.external)
