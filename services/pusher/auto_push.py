@@ -72,11 +72,14 @@ def contact_name(enriched: ContactEnriched) -> str | None:
 
 
 def contact_push(enriched: ContactEnriched, organization_id: int | None) -> RecordPush:
-    """An enriched contact as a person push, linked to its company's organization when Pipedrive has it."""
+    """An enriched contact as a person push, linked to its company's organization when Pipedrive has it.
+
+    The email is matched by its match key (lowercased) and written as given (trimmed): `Nora@Delta-rv.com`
+    stays so in Pipedrive."""
     key = email_match_key(enriched.email)
     fields = {
         "name": contact_name(enriched),
-        "email": key,
+        "email": enriched.email.strip() if key is not None else None,
         "phone": enriched.phone,
         "job_title": enriched.job_title,
         "organization": organization_id,

@@ -20,7 +20,7 @@ from sync_rules.duplicates import DuplicateAction
 from sync_rules.field_modes import FieldModes
 from sync_rules.mapping_resolution import object_switches, push_mappings
 from sync_rules.mappings import FieldMapping, read_pipedrive_value
-from sync_rules.match_keys import website_match_key
+from sync_rules.match_keys import email_match_key, website_match_key
 from sync_rules.matching import MatchInput, decide_match
 from sync_rules.owners import owner_change_to_pipedrive
 from sync_rules.required_fields import check_required_fields
@@ -144,7 +144,7 @@ def _plan_create(given: PushInput, mappings: tuple[FieldMapping, ...]) -> PushPl
 
 def _plan_update(given: PushInput, mappings: tuple[FieldMapping, ...], target: PipedriveRecord) -> PushPlan:
     current = comparable_fields(target.record, mappings)
-    _align_domains(given, current)
+    _align_keys(given, current)
     changes = _changes(given, mappings, current)
     for name in _lost_conflicts(given, mappings, current, target, changes):
         del changes[name]
@@ -205,7 +205,7 @@ def unchanged_since_pushed(
         for m in mappings
         if m.abm_field != OWNER_FIELD
     }
-    _align_domains(given, pushed)
+    _align_keys(given, pushed)
     return {name for name, value in pushed.items() if not is_empty(value) and given.fields.get(name) == value}
 
 
@@ -237,14 +237,17 @@ def owner_email_of(fields: Mapping[str, Any]) -> str | None:
     return email if isinstance(email, str) and email.strip() else None
 
 
-def _align_domains(given: PushInput, current: dict[str, Any]) -> None:
-    """A website normalizing to the same domain is the same value (`https://www.acme.com/` = `acme.com`)."""
-    ours, theirs = given.fields.get("website"), current.get("website")
-    if not isinstance(ours, str) or not isinstance(theirs, str):
-        return
-    key = website_match_key(ours)
-    if key is not None and key == website_match_key(theirs):
-        current["website"] = ours
+def _align_keys(given: PushInput, current: dict[str, Any]) -> None:
+    """Values that normalize to the same match key are the same value: a website by its domain
+    (`https://www.acme.com/` = `acme.com`), an email whatever its case (`Nora@Delta-rv.com` =
+    `nora@delta-rv.com`); only another address or domain is a change to write."""
+    for name, key_of in (("website", website_match_key), ("email", email_match_key)):
+        ours, theirs = given.fields.get(name), current.get(name)
+        if not isinstance(ours, str) or not isinstance(theirs, str):
+            continue
+        key = key_of(ours)
+        if key is not None and key == key_of(theirs):
+            current[name] = ours
 
 
 def comparable_fields(record: Mapping[str, Any], mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:

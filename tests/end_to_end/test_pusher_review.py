@@ -3,15 +3,21 @@ sandbox's API (as the people using Pipedrive) and the activity log's API (as the
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
 
-from schemas.events.abm_signals import CompanyRevealed
-from tests.browser.stack import Stack
-from tests.end_to_end.test_deletes_merges_and_pushes import BOTH_WAYS, WAIT_S, Admin, _signal
+from schemas.catalog import build_event, event_type_of
+from schemas.codec import encode_event
+from schemas.events.abm_signals import CompanyRevealed, ContactEnriched
+from schemas.events.common import SyncObject
+from schemas.keys import record_key
+from tests.browser.stack import Stack, Tenant
+from tests.end_to_end.test_deletes_merges_and_pushes import BOTH_WAYS, WAIT_S, Admin, _pipedrive, _signal
 from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
@@ -41,3 +47,49 @@ async def test_a_reveal_without_a_usable_domain_is_named_in_the_activity_log(
     assert sorted((e["outcome"], e["match_key"]) for e in entries) == [("skipped", "-")] * len(given)
     for domain in given:
         assert [e for e in entries if f'"{domain}"' in e["message"]], (domain, entries)
+
+
+async def _enriched(producer: AIOKafkaProducer, tenant: Tenant, payload: ContactEnriched) -> None:
+    """The ABM platform enriches a contact."""
+    key = record_key(tenant.tenant_id, SyncObject.PERSON, payload.email)
+    await _send(producer, tenant, payload, key)
+
+
+async def _send(producer: AIOKafkaProducer, tenant: Tenant, payload: BaseModel, key: str) -> None:
+    event = build_event(
+        payload, tenant=tenant.tenant_id, subject=key, source="/itest/abm-platform",
+        id_parts=(uuid.uuid4().hex,), time=datetime.now(UTC),
+    )  # fmt: skip
+    await producer.send_and_wait(event_type_of(payload).topic.name, encode_event(event), key=key.encode())
+
+
+async def test_an_email_is_written_as_given_and_matched_whatever_its_case(
+    stack: Stack, abm_platform: AIOKafkaProducer
+) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    both_ways = {"directions": BOTH_WAYS}
+    await admin.connect(objects={"organization": both_ways, "person": both_ways}, auto_push={"enabled": True})
+    given, lowered = f"Nora.{uid}@Delta-RV.com", f"nora.{uid}@delta-rv.com"
+
+    await _enriched(abm_platform, admin.tenant, ContactEnriched(
+        email=given, name=f"Nora {uid}", enriched_at=datetime.now(UTC)
+    ))  # fmt: skip
+    [created] = await eventually(
+        lambda: admin.all_entries("auto_push"), bool, within_s=WAIT_S, what="the enrichment's result"
+    )
+    await _enriched(abm_platform, admin.tenant, ContactEnriched(
+        email=lowered, name=f"Nora {uid}", enriched_at=datetime.now(UTC)
+    ))  # fmt: skip
+    both = await eventually(
+        lambda: admin.all_entries("auto_push"),
+        lambda found: len(found) == 2,
+        within_s=WAIT_S,
+        what="the second enrichment's result",
+    )
+
+    assert created["outcome"] == "created" and created["match_key"] == lowered
+    again = next(e for e in both if e != created)
+    assert (again["outcome"], again["pipedrive_id"]) == ("unchanged", created["pipedrive_id"])
+    person = await _pipedrive(stack, "GET", f"/api/v2/persons/{created['pipedrive_id']}")
+    assert [e["value"] for e in person["emails"]] == [given]

@@ -57,7 +57,9 @@ async def test_an_enriched_contact_creates_a_person_linked_to_its_organization(p
     assert person["outcome"] == "created" and person["match_key"] == "ann@beta.io"
     stored = pusher.record(Entity.PERSON, person["pipedrive_id"])
     assert stored["name"] == "Ann Lee" and stored["org_id"] == org["pipedrive_id"]
-    assert [e["value"] for e in stored["emails"]] == ["ann@beta.io"]
+    assert [e["value"] for e in stored["emails"]] == [
+        "Ann@Beta.io"
+    ]  # written as given (trimmed), matched by its lowercase key
 
 
 async def test_fill_writes_only_empty_fields_and_overwrite_replaces_differing_values(

@@ -108,3 +108,26 @@ def test_a_create_without_a_name_fails_with_the_standard_message() -> None:
     plan = plan_push(given)
 
     assert (plan.action, plan.message) == (PushAction.FAIL, "Required field missing: name")
+
+
+def test_an_email_differing_only_in_case_is_no_change_and_a_new_one_is_written_as_given() -> None:
+    person = SyncObject.PERSON
+    email = FieldMapping(abm_field="email", pipedrive_field="emails", to_pipedrive=FieldMode.OVERWRITE)
+    tenant = TenantSettings(
+        version=1, objects={person: ObjectSettings(directions=BOTH_WAYS, fields=(email,))}
+    )
+    record = {"id": 9, "emails": [{"value": "nora@delta-rv.com", "primary": True}]}
+
+    def plan(given: str) -> tuple[PushAction, dict[str, object]]:
+        planned = plan_push(
+            PushInput(
+                person, "nora@delta-rv.com", {"email": given}, tenant, key_match=PipedriveRecord(9, record)
+            )
+        )
+        return planned.action, planned.body
+
+    assert plan("Nora@Delta-RV.com") == (PushAction.UNCHANGED, {})
+    assert plan("Nora.B@Delta-RV.com") == (
+        PushAction.UPDATE,
+        {"emails": [{"value": "Nora.B@Delta-RV.com", "primary": True, "label": "work"}]},
+    )
