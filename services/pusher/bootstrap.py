@@ -26,6 +26,7 @@ from pusher.handlers import PusherHandlers
 from pusher.manual_push_api import add_manual_push_routes
 from pusher.openapi import pusher_openapi
 from pusher.parking import ParkedPushes, ParkingLimits, parked_pushes_gauge
+from pusher.pipedrive_users import UsersByTenant
 from pusher.pipedrive_writes import PipedriveWrites
 from pusher.ports import PusherStore, TenantSettingsSource, WritesFor
 from pusher.record_pusher import RecordPusher
@@ -89,8 +90,10 @@ def handlers_on(
 
 
 def writes_with(clients: PipedriveClientFactory) -> WritesFor:
-    """One push's writes to a tenant's Pipedrive through the shared client."""
-    return lambda tenant: PipedriveWrites(clients.for_tenant(tenant))
+    """One push's writes to a tenant's Pipedrive through the shared client; the tenant's users are read
+    once for the pushes of a short while (`pusher.pipedrive_users`)."""
+    users = UsersByTenant()
+    return lambda tenant: PipedriveWrites(clients.for_tenant(tenant), (users, tenant))
 
 
 def expiring_tables(settings: PusherSettings) -> list[Expiry]:

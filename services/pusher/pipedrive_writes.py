@@ -12,6 +12,7 @@ from pipedrive_client.endpoints import Endpoint
 from pipedrive_client.models import FieldDefinition, Record
 from pipedrive_client.resources import EntityResource
 from pipedrive_client.token_costs import load_token_costs
+from pusher.pipedrive_users import UsersByTenant
 from schemas.events.common import SyncObject
 from sync_rules.match_keys import pipedrive_match_key
 
@@ -26,10 +27,12 @@ def _cost(method: str, template: str, api: str = "v2") -> int:
 
 
 class PipedriveWrites:
-    """One push's calls to one tenant's Pipedrive, counting the tokens they cost."""
+    """One push's calls to one tenant's Pipedrive, counting the tokens they cost; the tenant's users are
+    read through `users` (kept for a short while across pushes) when given."""
 
-    def __init__(self, client: PipedriveClient) -> None:
+    def __init__(self, client: PipedriveClient, users: tuple[UsersByTenant, str] | None = None) -> None:
         self._client = client
+        self._users = users
         self.tokens = 0
 
     def _resource(self, obj: SyncObject) -> EntityResource[Any]:
@@ -113,7 +116,14 @@ class PipedriveWrites:
         return found
 
     async def users_by_email(self) -> dict[str, int]:
-        """Active users' ids by lowercased email (owners are matched by user email)."""
+        """Active users' ids by lowercased email (owners are matched by user email); a read kept for the
+        tenant (`pusher.pipedrive_users`) costs no call."""
+        if self._users is None:
+            return await self._read_users()
+        kept, tenant = self._users
+        return await kept.of(tenant, self._read_users)
+
+    async def _read_users(self) -> dict[str, int]:
         self._charge("GET", "/users", api="v1")
         users = await self._client.users.list()
         return {u.email.strip().lower(): u.id for u in users if u.email and u.active_flag}

@@ -11,6 +11,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from pipedrive_client.endpoints import Endpoint
+from pipedrive_client.token_costs import load_token_costs
 from schemas.catalog import build_event, event_type_of
 from schemas.codec import encode_event
 from schemas.events.abm_signals import CompanyRevealed, ContactEnriched
@@ -18,6 +20,7 @@ from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from tests.browser.stack import Stack, Tenant
 from tests.end_to_end.test_deletes_merges_and_pushes import BOTH_WAYS, WAIT_S, Admin, _pipedrive, _signal
+from tests.end_to_end.test_manual_push_previews import _push_run
 from tests.support.conditions import eventually
 
 pytestmark = pytest.mark.integration
@@ -93,3 +96,27 @@ async def test_an_email_is_written_as_given_and_matched_whatever_its_case(
     assert (again["outcome"], again["pipedrive_id"]) == ("unchanged", created["pipedrive_id"])
     person = await _pipedrive(stack, "GET", f"/api/v2/persons/{created['pipedrive_id']}")
     assert [e["value"] for e in person["emails"]] == [given]
+
+
+async def test_a_manual_push_of_records_with_owner_emails_reads_pipedrives_users_once(stack: Stack) -> None:
+    uid = uuid.uuid4().hex[:6]
+    admin = Admin(stack, await stack.new_tenant())
+    fields = [
+        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"},
+        {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill"},
+        {"abm_field": "owner", "pipedrive_field": "owner_id", "to_pipedrive": "overwrite"},
+    ]
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS, "fields": fields}})
+    user = (await _pipedrive(stack, "GET", "/v1/users"))[-1]
+    domains = [f"owned-{n}-{uid}.io" for n in range(3)]
+    records = [{"fields": {"website": d, "name": d, "owner": user["email"]}} for d in domains]
+
+    run = await _push_run(admin, {"object": "organization", "records": records})
+
+    costs = load_token_costs()
+    users_read = costs.cost_of(Endpoint("v1", "GET", "/users"))
+    create = costs.cost_of(Endpoint("v2", "POST", "/organizations"))
+    assert run["created"] == len(domains)
+    assert run["tokens_spent"] == users_read + len(domains) * create  # the users read once, not once a record
+    live = await _pipedrive(stack, "GET", "/api/v2/organizations?limit=500")
+    assert sorted(o["owner_id"] for o in live if o["website"] in domains) == [user["id"]] * len(domains)
