@@ -268,8 +268,10 @@ class BatchView:
 
 def looks_up_key(change: SourceChange, *, linked: bool) -> bool:
     """Whether planning a change asks which record holds its match key: when its Pipedrive id links no
-    record, or when it is imported (an import's duplicate handling is decided by key, linked or not)."""
-    return not linked or change.import_context is not None
+    record. A linked change is planned by its link alone, imported or not (an import's duplicate handling
+    is about records found by key; its linked record is no duplicate: `decide_match`), so a re-import of
+    linked records reads no key, as a sync of them reads none."""
+    return not linked
 
 
 _OBJECTS = {obj.value: obj for obj in SyncObject}
@@ -306,9 +308,10 @@ async def load_view(
     for obj in SyncObject:
         for row in (await store.records_by_id(obj, ids[obj], lock=False)) if ids[obj] else []:
             view.add_record(row, obj)
-    # A key is read only for the changes whose plan asks for it (`looks_up_key`): a sync of linked
-    # records reads none. A change linked now stays linked while the batch is planned (`links_record`);
-    # one an earlier change of the batch links reads its key needlessly, which is harmless.
+    # A key is read only for the changes whose plan asks for it (`looks_up_key`): a sync or a re-import
+    # of linked records reads none. A change linked now stays linked while the batch is planned
+    # (`links_record`); one an earlier change of the batch links reads its key needlessly, which is
+    # harmless.
     for t, c, k in fresh:
         if k is not None and looks_up_key(c, linked=view.links_record(t, c)):
             keys[c.object].append((t, k))

@@ -1,7 +1,7 @@
 """What a batch loads before it is planned: the links of its Pipedrive ids, their records, and the records
 holding the match keys its plans ask for (`looks_up_key`): a change whose Pipedrive id links a record
-asks for its key's record only when it is imported, so a sync of linked records reads no key. The plans
-are those of a view holding every stored row."""
+asks for no key's record, so a sync or a re-import of linked records reads no key. The plans are those of
+a view holding every stored row."""
 
 from __future__ import annotations
 
@@ -90,15 +90,17 @@ async def test_a_linked_change_whose_record_is_gone_reads_its_key_and_finds_the_
     assert (planned[0].plan.kind, planned[0].plan.abm_id) == (PlanKind.UPDATE, "theirs")
 
 
-async def test_an_imported_change_of_a_linked_record_reads_its_key() -> None:
-    # An import decides duplicates by key: its linked change still asks which record holds the key.
+async def test_an_imported_change_of_a_linked_record_reads_no_key_and_updates_its_record() -> None:
+    # An import's duplicate handling is about records found by key: a linked record is no duplicate, so
+    # its change is planned by its link (it once read its key, and "skip duplicates" skipped it).
     store = await stored([("a", "acme.io"), ("other", "beta.io")], [(1, "a")])
 
     view = await load_view(store, [org(1, "beta.io", imported=True)])
     planned = plan_batch(view, RULES, [org(1, "beta.io", imported=True)])
 
-    assert store.keys_read == [("t1", "beta.io")]
-    assert planned[0].situation.key_match is not None and planned[0].situation.key_match.abm_id == "other"
+    assert store.keys_read == []
+    assert planned[0].situation.key_match is None
+    assert (planned[0].plan.kind, planned[0].plan.abm_id) == (PlanKind.UPDATE, "a")
 
 
 async def test_the_plans_are_those_of_a_view_holding_every_stored_row() -> None:
