@@ -116,6 +116,23 @@ class Admin:
         return found
 
 
+TWO_WAY_NAMES = {
+    "directions": BOTH_WAYS,
+    "fields": [
+        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "overwrite", "to_abm": "overwrite"},
+        {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "fill"},
+    ],
+}
+"""Organizations synced both ways, names overwritten in either direction, websites filled."""
+
+OWNERS_PUSHED = [
+    {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"},
+    {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill"},
+    {"abm_field": "owner", "pipedrive_field": "owner_id", "to_pipedrive": "overwrite"},
+]
+"""An organization's fields pushed with its owner, which overwrites Pipedrive's."""
+
+
 async def _after_the_second_of(stack: Stack, org: int) -> None:
     """Wait until Pipedrive's clock is past the second of the organization's update_time."""
     version = datetime.fromisoformat(
@@ -308,15 +325,7 @@ async def test_a_name_auto_push_wrote_is_in_the_abm_store_before_its_echo_which_
 ) -> None:
     uid = uuid.uuid4().hex[:6]
     admin = Admin(stack, await stack.new_tenant())
-    names = {
-        "abm_field": "name",
-        "pipedrive_field": "name",
-        "to_pipedrive": "overwrite",
-        "to_abm": "overwrite",
-    }
-    website = {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "fill"}
-    organizations = {"directions": BOTH_WAYS, "fields": [names, website]}
-    await admin.connect(objects={"organization": organizations}, auto_push={"enabled": True})
+    await admin.connect(objects={"organization": TWO_WAY_NAMES}, auto_push={"enabled": True})
     [org] = await _organizations(stack, "renamed", uid=uid)
     await admin.sync()
     domain = f"renamed-{uid}.io"
@@ -352,15 +361,7 @@ async def test_a_repeated_reveal_leaves_a_reps_edit_of_a_two_way_name_in_place(
 ) -> None:
     uid = uuid.uuid4().hex[:6]
     admin = Admin(stack, await stack.new_tenant())
-    names = {
-        "abm_field": "name",
-        "pipedrive_field": "name",
-        "to_pipedrive": "overwrite",
-        "to_abm": "overwrite",
-    }
-    website = {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill", "to_abm": "fill"}
-    organizations = {"directions": BOTH_WAYS, "fields": [names, website]}
-    await admin.connect(objects={"organization": organizations}, auto_push={"enabled": True})
+    await admin.connect(objects={"organization": TWO_WAY_NAMES}, auto_push={"enabled": True})
     domain, revealed = f"visited-{uid}.io", f"Visited {uid}"
 
     async def reveal() -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.browser.stack import Stack
 from tests.end_to_end.test_deletes_merges_and_pushes import (
     BOTH_WAYS,
+    OWNERS_PUSHED,
     WAIT_S,
     Admin,
     _organizations,
@@ -62,12 +63,7 @@ async def test_a_manual_push_of_an_imported_account_pipedrive_holds_as_is_spends
 async def test_the_preview_shows_the_owner_a_push_gives_the_organization(stack: Stack) -> None:
     uid = uuid.uuid4().hex[:6]
     admin = Admin(stack, await stack.new_tenant())
-    fields = [
-        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"},
-        {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill"},
-        {"abm_field": "owner", "pipedrive_field": "owner_id", "to_pipedrive": "overwrite"},
-    ]
-    await admin.connect(objects={"organization": {"directions": BOTH_WAYS, "fields": fields}})
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS, "fields": OWNERS_PUSHED}})
     [org] = await _organizations(stack, "owned", uid=uid)
     domain = f"owned-{uid}.io"
     owner = (await _pipedrive(stack, "GET", f"/api/v2/organizations/{org}"))["owner_id"]

@@ -19,7 +19,14 @@ from schemas.events.abm_signals import CompanyRevealed, ContactEnriched
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from tests.browser.stack import Stack, Tenant
-from tests.end_to_end.test_deletes_merges_and_pushes import BOTH_WAYS, WAIT_S, Admin, _pipedrive, _signal
+from tests.end_to_end.test_deletes_merges_and_pushes import (
+    BOTH_WAYS,
+    OWNERS_PUSHED,
+    WAIT_S,
+    Admin,
+    _pipedrive,
+    _signal,
+)
 from tests.end_to_end.test_manual_push_previews import _push_run
 from tests.support.conditions import eventually
 
@@ -101,12 +108,7 @@ async def test_an_email_is_written_as_given_and_matched_whatever_its_case(
 async def test_a_manual_push_of_records_with_owner_emails_reads_pipedrives_users_once(stack: Stack) -> None:
     uid = uuid.uuid4().hex[:6]
     admin = Admin(stack, await stack.new_tenant())
-    fields = [
-        {"abm_field": "name", "pipedrive_field": "name", "to_pipedrive": "fill"},
-        {"abm_field": "website", "pipedrive_field": "website", "to_pipedrive": "fill"},
-        {"abm_field": "owner", "pipedrive_field": "owner_id", "to_pipedrive": "overwrite"},
-    ]
-    await admin.connect(objects={"organization": {"directions": BOTH_WAYS, "fields": fields}})
+    await admin.connect(objects={"organization": {"directions": BOTH_WAYS, "fields": OWNERS_PUSHED}})
     user = (await _pipedrive(stack, "GET", "/v1/users"))[-1]
     domains = [f"owned-{n}-{uid}.io" for n in range(3)]
     records = [{"fields": {"website": d, "name": d, "owner": user["email"]}} for d in domains]
