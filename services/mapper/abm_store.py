@@ -243,18 +243,13 @@ class AbmStore:
     async def records_by_key(
         self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
     ) -> list[RecordRow]:
-        """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false, each
-        with `linked_id`: the Pipedrive id of its live link (not deleted in CRM; the lowest, should there be
-        two), None when no live link holds it. Read in the statement, one index probe (`links_by_abm_id`)
-        per record found: a key that finds none costs nothing more."""
+        """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false."""
         rows = await self._conn.fetch(
-            f"SELECT {_RECORD}, (SELECT min(l.pipedrive_id) FROM {self._schema}.links l"
-            " WHERE l.abm_id = r.abm_id AND l.tenant_id = r.tenant_id AND l.object = $2"
-            " AND NOT l.deleted_in_crm) AS linked_id FROM jsonb_array_elements($1::text::jsonb) AS k"
+            f"SELECT {_RECORD} FROM jsonb_array_elements($1::text::jsonb) AS k"
             f" CROSS JOIN LATERAL (SELECT {_RECORD} FROM {self._schema}.{TABLES[obj]}"
             " WHERE tenant_id = k->>0 AND match_key = k->>1 AND NOT is_duplicate" + _locking(lock) + ") AS r",
-            json_rows(_distinct(keys)), obj.value,
-        )  # fmt: skip
+            json_rows(_distinct(keys)),
+        )
         return [dict(r) for r in rows]
 
     async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
