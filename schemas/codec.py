@@ -15,6 +15,7 @@ from schemas.envelope import CloudEvent
 from schemas.json_decoding import document_validators, json_validator
 from schemas.keys import InvalidRecordKeyError, parse_record_key, tenant_of_key
 from schemas.nul_characters import BACKSLASH, NUL_ESCAPE, nul_locations
+from schemas.topics import TopicSpec
 
 
 class InvalidEvent(Exception):
@@ -56,7 +57,7 @@ def key_check_of(topic: str) -> KeyCheck:
     (schemas/ABM-CONTRACTS.md): a record key `tenant:<object>:<match key>` of the topic's object, and a
     `subject` that is the key. Our own topics are left to the tenant check (their keys and subjects are
     their producers' own, e.g. a run's `tenant:run_id`)."""
-    spec = next((t.topic for t in _types_on(topic).values() if t.topic.external), None)
+    spec = _external_spec(topic)
     if spec is None:
         return check_key_tenant
     record_object = parse_record_key(spec.key).object  # "tenant:organization:domain": organization
@@ -270,7 +271,12 @@ def _refuses_nul(topic: str) -> bool:
     """Whether `topic`'s events may hold no NUL character: the ABM platform's (external) topics, whose
     strings the consumers keep in PostgreSQL text. Our own events may carry one from Pipedrive's values,
     which their consumers keep as they are (e.g. the pusher's mirror: as text of JSON)."""
-    return any(t.topic.external for t in _types_on(topic).values())
+    return _external_spec(topic) is not None
+
+
+def _external_spec(topic: str) -> TopicSpec | None:
+    """The spec of `topic` when it is a topic of the ABM platform (`TopicSpec.external`), else None."""
+    return next((t.topic for t in _types_on(topic).values() if t.topic.external), None)
 
 
 def _refuse_nul(topic: str, raw: bytes) -> None:

@@ -1,5 +1,6 @@
 """What every handler of the connector's API shares: JSON errors (the shared
-shape of service_runtime.http_errors, re-exported), and pydantic-validated bodies that become 400s naming
+shape of service_runtime.http_errors, re-exported; Pipedrive's failures as pipedrive_client.http_answers
+answers them), and pydantic-validated bodies that become 400s naming
 the problem."""
 
 from __future__ import annotations
@@ -9,14 +10,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from pipedrive_client import (
-    BudgetExhausted,
-    InvalidApiKey,
-    PipedriveClientFactory,
-    PipedriveError,
-    RateLimitExceeded,
-)
-from pipedrive_client.errors import CredentialsUnreadable
+from pipedrive_client import PipedriveClientFactory
+from pipedrive_client.http_answers import pipedrive_failure
 from service_runtime.http_errors import json_error, validation_problems
 from service_runtime.http_inputs import read_json
 
@@ -48,13 +43,3 @@ async def require_connected(factory: PipedriveClientFactory, tenant: str) -> Non
     activity log and its alerts show it."""
     if not await factory.credentials.exists(tenant):
         raise json_error(409, "not_connected", NOT_CONNECTED)
-
-
-def pipedrive_failure(failure: PipedriveError) -> web.HTTPException:
-    """The answer to a call Pipedrive refused or could not serve: 409 when the credentials no longer work,
-    429 when the budget or the rate limit says wait, 502 otherwise."""
-    if isinstance(failure, InvalidApiKey | CredentialsUnreadable):
-        return json_error(409, "not_connected", f"{failure}: reconnect Pipedrive.")
-    if isinstance(failure, BudgetExhausted | RateLimitExceeded):
-        return json_error(429, "pipedrive_budget", str(failure))
-    return json_error(502, "pipedrive_failed", str(failure))

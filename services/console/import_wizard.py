@@ -22,11 +22,6 @@ from sync_rules.filters import FilterError, parse_filter
 OBJECTS = {"organization": "Organizations", "person": "Persons", "deal": "Deals"}
 OUTCOMES = ("created", "updated", "unchanged", "skipped", "failed")
 """What the preview says would become of each selected record (every one is counted in one of them)."""
-_NOUNS = {
-    "organization": ("organization", "organizations"),
-    "person": ("person", "persons"),
-    "deal": ("deal", "deals"),
-}
 EXAMPLES = {
     "organization": ['Name CONTAINS "Labs"', "Add Time > last 30 days", "Owner = current user"],
     "person": ["Add Time > last 30 days AND Owner = current user", 'Email CONTAINS "@example.com"'],
@@ -155,7 +150,7 @@ def skip_reasons(reasons: Any) -> list[str]:
     reads, the most frequent first: `42 organizations: Duplicate found`."""
     counted: list[tuple[int, str]] = []
     for obj, by_message in (reasons if isinstance(reasons, dict) else {}).items():
-        one, many = _NOUNS.get(obj, (obj, obj))
+        one, many = obj, _SOURCES.get(obj, obj)
         for message, records in (by_message if isinstance(by_message, dict) else {}).items():
             n = int(records)
             counted.append((n, f"{n:,} {one if n == 1 else many}: {message}"))

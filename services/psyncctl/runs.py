@@ -21,7 +21,7 @@ import aiohttp
 from auditlog.activity_read_store import PostgresActivityReads
 from auditlog.retry_rules import NotRetriable, RetryWork, first_run_of, retry_work, runs_holding_failures
 from auditlog.retry_store import ActivityRetries
-from auditlog.run_views import present_run
+from auditlog.run_views import StoredRun, present_run
 from psyncctl.activity_store import tenants_of_run
 from psyncctl.context import Context, Refused, Report
 from tenant_auth.registry import TenantRegistry
@@ -43,11 +43,17 @@ async def show_run(context: Context, run_id: str, tenant: str | None) -> Report:
     tokens, why, and the runs it links to."""
     owner = await _tenant_of_run(context, run_id, tenant)
     reads = PostgresActivityReads(await context.pool(), context.settings.auditlog_schema)
-    run = await reads.run(owner, run_id)
-    if run is None:  # removed between the two reads
-        raise Refused(f"the activity log has no run {run_id} of tenant {owner}")
+    run = await _stored_run(reads, owner, run_id)
     shown = present_run(run, (await reads.relations(owner, [run]))[run_id])
     return Report(data={"tenant": owner, **shown}, notes=_run_notes(owner, shown))
+
+
+async def _stored_run(reads: PostgresActivityReads, tenant: str, run_id: str) -> StoredRun:
+    """The run as the activity log stores it; Refused when it is gone (removed since its tenant was read)."""
+    run = await reads.run(tenant, run_id)
+    if run is None:
+        raise Refused(f"the activity log has no run {run_id} of tenant {tenant}")
+    return run
 
 
 def _run_notes(tenant: str, run: dict[str, Any]) -> list[str]:
@@ -75,9 +81,7 @@ async def _planned_retry(context: Context, tenant: str, run_id: str) -> tuple[in
     auditlog's rule (`auditlog.retry_rules.retry_work`) makes of them; Refused when it makes none."""
     pool, schema = await context.pool(), context.settings.auditlog_schema
     reads = PostgresActivityReads(pool, schema)
-    run = await reads.run(tenant, run_id)
-    if run is None:  # removed between the two reads
-        raise Refused(f"the activity log has no run {run_id} of tenant {tenant}")
+    run = await _stored_run(reads, tenant, run_id)
     first = first_run_of(run)
     run = await reads.run(tenant, first) or run
     failed = await ActivityRetries(pool, schema).failed_records(tenant, runs_holding_failures(first))

@@ -24,13 +24,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipedrive_client import (
-    BudgetExhausted,
-    CredentialsUnreadable,
-    InvalidApiKey,
-    PipedriveError,
-    RateLimitExceeded,
-)
+from pipedrive_client import PipedriveError
+from pipedrive_client.http_answers import pipedrive_failure
 from pusher.abm_records import AbmRecord, AbmRecords, AbmStoreUnavailable
 from pusher.auto_push import RecordPush
 from pusher.handlers import PusherHandlers
@@ -175,18 +170,9 @@ async def preview(request: web.Request) -> web.Response:
         try:
             users = await handlers.users_by_email(tenant)
         except PipedriveError as failure:
-            raise _pipedrive_failure(failure) from failure
+            raise pipedrive_failure(failure) from failure
     previewed = await preview_pushes(handlers.pusher, tenant, batch.object, jobs, settings, users)
     return web.json_response(previewed)
-
-
-def _pipedrive_failure(failure: PipedriveError) -> web.HTTPException:
-    """409 when the credentials no longer work, 429 when the budget or the rate limit says wait, else 502."""
-    if isinstance(failure, InvalidApiKey | CredentialsUnreadable):
-        return json_error(409, "not_connected", f"{failure}: reconnect Pipedrive.")
-    if isinstance(failure, BudgetExhausted | RateLimitExceeded):
-        return json_error(429, "pipedrive_budget", str(failure))
-    return json_error(502, "pipedrive_failed", str(failure))
 
 
 async def push(request: web.Request) -> web.Response:

@@ -159,6 +159,9 @@ async def test_bad_settings_get_a_400_and_change_nothing(api: tuple[Client, Tena
     bad_bodies: list[object] = [
         {"webhook_url": "ftp://example.com/x"},
         {"webhook_url": "http://example.com/hook"},
+        {"webhook_url": "https://169.254.169.254/latest/meta-data"},
+        {"webhook_url": "https://127.1/hook"},  # IPv4 shorthands of 127.0.0.1: addresses, not names
+        {"webhook_url": "https://2130706433/hook"},
         {"failure_threshold": 0},
         {"window_minutes": 100000},
         {"unknown": 1},
