@@ -14,18 +14,8 @@ from schemas.events.settings import DirectionSwitches, FieldMode
 from schemas.events.settings import FieldMapping as ConfiguredMapping
 from sync_rules.directions import syncs_toward
 from sync_rules.field_types import type_mismatch
-from sync_rules.mappings import (
-    ABM_FIELDS,
-    CustomFieldResolutionError,
-    FieldDefinition,
-    resolve_custom_field_code,
-)
-
-ABM_COLLECTIONS = {
-    SyncObject.ORGANIZATION: "accounts",
-    SyncObject.PERSON: "contacts",
-    SyncObject.DEAL: "opportunities",
-}
+from sync_rules.mappings import CustomFieldResolutionError, FieldDefinition, resolve_custom_field_code
+from sync_rules.record_fields import unknown_field_problem
 
 
 @dataclass(frozen=True)
@@ -68,14 +58,9 @@ def mapping_problems(
     """Every problem of one mapped field of an object (empty when it can work)."""
     at = f"objects.{obj.value}.fields[{index}]"
     problems: list[MappingProblem] = []
-    if mapping.abm_field not in ABM_FIELDS[obj]:
-        known = ", ".join(sorted(ABM_FIELDS[obj]))
-        problems.append(
-            MappingProblem(
-                f"{at}.abm_field",
-                f'ABM {ABM_COLLECTIONS[obj]} have no field "{mapping.abm_field}"; expected one of: {known}',
-            )
-        )
+    unknown = unknown_field_problem(obj, mapping.abm_field)
+    if unknown is not None:
+        problems.append(MappingProblem(f"{at}.abm_field", unknown))
     target = pipedrive_field_of(mapping, definitions)
     if target is None:
         problems.append(MappingProblem(f"{at}.pipedrive_field", _missing(obj, mapping, definitions), True))

@@ -129,9 +129,9 @@ async def _chosen(api: TenantApi, selection: Selection) -> list[dict[str, Any]]:
 
 
 def _push_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {"abm_id": r["abm_id"], "match_key": r["match_key"], "fields": r.get("fields") or {}} for r in records
-    ]
+    """The chosen records named by ABM id alone: the pusher pushes each as the ABM store holds it (its
+    fields, the platform's own included, are the store's, not a caller's input to check)."""
+    return [{"abm_id": r["abm_id"]} for r in records]
 
 
 def nothing_to_push(selection: Selection) -> PageRefused:

@@ -10,8 +10,11 @@ and its start names the run it retries. Its push requests' event ids derive from
 retry sent twice pushes each record once.
 
 A record is `{abm_id?, match_key?, fields?}` with fields by ABM field name; without a match key it is
-taken from the website (organizations) or the email (persons). A record named by `abm_id` alone is read
-from the ABM store (the mapper's API, as the caller) and pushed with the fields stored there.
+taken from the website (organizations) or the email (persons). A given field the object's ABM records do
+not have, or a value not of the field's kind (`sync_rules.record_fields`), is a 400 naming it, and nothing
+of the request is previewed or pushed. A record named by `abm_id` alone is read from the ABM store (the
+mapper's API, as the caller) and pushed with the fields stored there, which are the store's, not checked:
+the console names the records it pushes so.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from service_runtime.http_errors import bad_request, json_error
 from service_runtime.http_inputs import read_json, read_query
 from stream_runner.messages import OutgoingMessage
 from sync_rules.mapping_resolution import object_switches, push_mappings
+from sync_rules.record_fields import record_field_problems
 from tenant_auth.middleware import tenant_of
 
 HANDLERS = web.AppKey("push_handlers", PusherHandlers)
@@ -61,7 +65,13 @@ class PushRecordIn(BaseModel):
 
     abm_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^,\s]+$")
     match_key: str | None = Field(default=None, min_length=1, max_length=320)
-    fields: dict[str, Any] | None = None
+    fields: dict[str, Any] | None = Field(
+        default=None,
+        description="The record by ABM field name: only the fields the object's ABM records have (those a"
+        " field mapping may name), each value of the field's kind or null: text a string, counts a whole"
+        " number, amounts a number, dates and times a string, the owner an email or a Pipedrive user id,"
+        " linked records a Pipedrive id; anything else is a 400 naming the field",
+    )
 
     @model_validator(mode="after")
     def _fields_or_abm_id(self) -> PushRecordIn:
@@ -101,6 +111,9 @@ class PushBatchIn(BaseModel):
 async def _batch(request: web.Request) -> PushBatchIn:
     """The selection, with the records named by ABM id alone read from the ABM store."""
     batch = await read_json(request, PushBatchIn)
+    refused = _given_field_problems(batch)
+    if refused:
+        raise bad_request(refused)
     named = [r.abm_id for r in batch.records if r.fields is None and r.abm_id is not None]
     if not named:
         return batch
@@ -118,6 +131,16 @@ async def _batch(request: web.Request) -> PushBatchIn:
     if missing:
         raise bad_request(missing)
     return batch.model_copy(update={"records": [_filled(r, stored) for r in batch.records]})
+
+
+def _given_field_problems(batch: PushBatchIn) -> list[str]:
+    """`records.<i>.fields.<name>: problem` for each given field the object's records do not have or whose
+    value is not of the field's kind (fields read from the ABM store are the store's, not checked)."""
+    return [
+        f"records.{index}.fields.{name}: {problem}"
+        for index, record in enumerate(batch.records)
+        for name, problem in record_field_problems(batch.object, record.fields or {}).items()
+    ]
 
 
 def _filled(record: PushRecordIn, stored: Mapping[str, AbmRecord]) -> PushRecordIn:

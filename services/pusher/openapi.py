@@ -21,7 +21,15 @@ PATHS = {
             errors=(400, 401, 409, 429, 502),
         )
     },
-    "/v1/push": {"post": Operation("Push the records (a push run)", body=PushBatchIn, ok=202)},
+    "/v1/push": {
+        "post": Operation(
+            "Push the records (a push run); 502 when the ABM store cannot be read for records named by"
+            " abm_id",
+            body=PushBatchIn,
+            ok=202,
+            errors=(400, 401, 502),
+        )
+    },
 }
 
 

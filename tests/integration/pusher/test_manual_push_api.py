@@ -4,6 +4,7 @@ push request per record, and the batch's run ending after its last record."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from mapper.bootstrap import install_tables as install_mapper_tables
 from pusher.abm_records import AbmRecords
 from pusher.manual_push_api import add_manual_push_routes
 from schemas.codec import decode_event
+from schemas.events.abm_signals import ContactEnriched
 from schemas.events.common import SyncObject
 from stream_runner.messages import OutgoingMessage
 from tenant_auth.middleware import tenant_auth_middleware
@@ -27,6 +29,7 @@ from tests.support.schemas import fresh_schema
 from tests.support.tenants import Client, new_tenant_headers, tenant_api_client
 
 pytestmark = pytest.mark.integration
+ENRICHED_AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -201,3 +204,64 @@ async def test_a_record_without_fields_or_abm_id_is_refused(
 
     assert response.status == 400
     assert "abm_id" in (await response.json())["message"]
+
+
+async def test_a_field_the_object_has_not_or_a_value_of_another_kind_is_refused_and_nothing_happens(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]], pusher: PusherHarness
+) -> None:
+    """Before, an unknown field was dropped unseen and `{"name": ["x"]}` was previewed as a create."""
+    client, headers, published = api
+    selection = {
+        "object": "organization",
+        "records": [
+            {"abm_id": "fine", "fields": {"name": "Fine Co", "website": "fine.io"}},
+            {"abm_id": "listed", "fields": {"name": ["x"], "website": "listed.io"}},
+            {"abm_id": "coloured", "fields": {"name": "Co", "website": "coloured.io", "colour": "blue"}},
+            {"abm_id": "counted", "fields": {"name": "Co", "website": "c.io", "employee_count": "many"}},
+        ],
+    }
+
+    answers = [
+        await client.post(path, json=selection, headers=headers) for path in ("/v1/push/preview", "/v1/push")
+    ]
+
+    for answer in answers:
+        assert answer.status == 400
+        body = await answer.json()
+        assert body["error"] == "bad_request"
+        assert (
+            body["problems"][0]
+            == "records.1.fields.name: name holds free text: give a string or null, not a list"
+        )
+        assert body["problems"][1].startswith(
+            'records.2.fields.colour: ABM accounts have no field "colour"; expected one of: add_time,'
+        )
+        assert body["problems"][2] == (
+            "records.3.fields.employee_count: employee_count holds a whole number: give a whole number or"
+            " null, not a string"
+        )
+        assert len(body["problems"]) == 3
+    assert published == []
+    assert pusher.calls() == 0
+
+
+async def test_a_contact_named_by_abm_id_is_pushed_with_the_fields_the_platform_keeps_on_it(
+    api: tuple[Client, dict[str, str], list[OutgoingMessage]], abm_store: tuple[MapperHarness, str]
+) -> None:
+    """The console names its chosen records by ABM id: the store's fields, the platform's own
+    `personal_email` included, are the store's and not refused as a caller's input."""
+    client, headers, published = api
+    store, _ = abm_store
+    await store.send(ContactEnriched(email="Nora@Delta-rv.com", name="Nora Vale", enriched_at=ENRICHED_AT))
+    [contact] = await store.rows("contacts")
+    assert "personal_email" in contact["fields"]
+    selection = {"object": "person", "records": [{"abm_id": contact["abm_id"]}]}
+
+    preview = await client.post("/v1/push/preview", json=selection, headers=headers)
+    pushed = await client.post("/v1/push", json=selection, headers=headers)
+
+    assert preview.status == 200
+    assert [r["match_key"] for r in (await preview.json())["records"]] == ["nora@delta-rv.com"]
+    assert pushed.status == 202
+    [request] = [orjson.loads(m.value)["data"] for m in published if m.topic == "psync.push-requests.v1"]
+    assert request["record"]["name"] == "Nora Vale"
