@@ -180,6 +180,9 @@ async def preview(request: web.Request) -> web.Response:
         mapping.body.get("fields", []) if mapping.ok else [],
         catalog.body.get("fields", {}).get(obj, []) if catalog.ok else [],
     )
+    # Without the mapping the page cannot show which fields the push writes, which a push shows first
+    # (DESIGN): no push is offered on it, only the preview again.
+    mapping_unread = None if mapping.ok else mapping.message
     context = {
         "title": "Push preview",
         "section": "push",
@@ -189,6 +192,7 @@ async def preview(request: web.Request) -> web.Response:
         "items": [{**item, "name": names.get(item.get("abm_id"))} for item in items],
         "collections": COLLECTIONS,
         "written": written,
+        "mapping_unread": mapping_unread,
         "pipedrive_names": {f["abm_field"]: f["pipedrive_label"] for f in written},
         "settings_tab": obj,
     }
