@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipedrive_client import ExhaustedBudget, RefusedConnection
-from schemas.events.sync_runs import RunCounts, RunFinished, RunStatus
+from schemas.events.sync_runs import RunCounts, RunFinished, RunKind, RunStatus
 
 CREDENTIAL_MESSAGES = ("Invalid API key", "Stored Pipedrive credentials cannot be decrypted")
 """Run messages that mean the tenant's Pipedrive credentials were refused or cannot be read."""
@@ -150,9 +150,25 @@ def alert_of_finished_run(tenant: str, run: RunFinished) -> RaisedAlert | None:
             f"{what} failed: {message}. Reconnect Pipedrive in the console.", run_id=run.run_id,
         )  # fmt: skip
     return RaisedAlert(
-        tenant, AlertCause.RUN_ERROR, "A sync run failed",
+        tenant, AlertCause.RUN_ERROR, run_error_title(run.kind),
         f"{what} ended in Error: {message}. The run's page says why each record failed.", run_id=run.run_id,
     )  # fmt: skip
+
+
+_RUN_ERROR_TITLES: Mapping[RunKind, str] = {
+    RunKind.SYNC: "A sync run failed",
+    RunKind.IMPORT: "An import failed",
+    RunKind.PUSH: "A push failed",
+    RunKind.AUTO_PUSH: "An auto-push failed",
+    RunKind.APPLY: "Applying Pipedrive's records to the ABM platform failed",
+    RunKind.WEBHOOK: "Syncing Pipedrive's webhook changes failed",
+}
+
+
+def run_error_title(kind: RunKind) -> str:
+    """The title of the alert of a run of this kind that ended in Error: what the admin started or
+    scheduled (a push, an import, a sync) failed, not "a sync" whatever the run was."""
+    return _RUN_ERROR_TITLES[kind]
 
 
 def error_reason_of_counts(counts: RunCounts) -> str:

@@ -14,6 +14,7 @@ from auditlog.alert_rules import (
     alert_of_finished_run,
     is_recent,
     retry_delay_s,
+    run_error_title,
     slack_message,
     standing_alerts,
     webhook_refusal,
@@ -63,6 +64,19 @@ def test_an_error_run_without_a_message_is_explained_by_its_counts_and_names_its
     assert {only.run_id, every.run_id, unexplained.run_id} == {"r1"}
     given = alert_of_finished_run("t", _run(RunStatus.ERROR, "Pipedrive answered 500"))
     assert given is not None and "ended in Error: Pipedrive answered 500." in given.detail
+
+
+def test_the_title_of_a_failed_run_says_what_kind_of_run_failed() -> None:
+    """A push that ended in Error once raised "A sync run failed"."""
+    pushed = _run(RunStatus.ERROR, None).model_copy(update={"service": "pusher", "kind": RunKind.PUSH})
+    alert = alert_of_finished_run("t", pushed)
+
+    assert alert is not None and alert.title == "A push failed"
+    assert [run_error_title(kind) for kind in (RunKind.SYNC, RunKind.IMPORT, RunKind.AUTO_PUSH)] == [
+        "A sync run failed", "An import failed", "An auto-push failed",
+    ]  # fmt: skip
+    titles = [run_error_title(kind) for kind in RunKind]
+    assert len(set(titles)) == len(RunKind) and all(t.endswith(" failed") for t in titles)
 
 
 def test_settings_are_checked_and_plain_http_goes_only_to_allowed_hosts() -> None:
