@@ -21,11 +21,18 @@ from schemas.events.sync_runs import RunFinished, RunStarted
 
 @dataclass(frozen=True)
 class EventType:
-    """One event type: the CloudEvents `type`, its payload model and the topic it travels on."""
+    """One event type: the CloudEvents `type`, its payload model, the topic it travels on and the other
+    topics it may travel on too (`also_on`)."""
 
     name: str
     payload: type[BaseModel]
     topic: topics.TopicSpec
+    also_on: tuple[topics.TopicSpec, ...] = ()
+
+    @property
+    def topics(self) -> tuple[topics.TopicSpec, ...]:
+        """Every topic the type travels on, its own first."""
+        return (self.topic, *self.also_on)
 
     @property
     def envelope(self) -> type[CloudEvent[BaseModel]]:
@@ -39,7 +46,7 @@ def _envelope_of(payload: type[BaseModel]) -> type[CloudEvent[BaseModel]]:
 
 
 EVENT_TYPES: tuple[EventType, ...] = (
-    EventType("psync.source.changed", SourceChange, topics.SOURCE_CHANGES),
+    EventType("psync.source.changed", SourceChange, topics.SOURCE_CHANGES, (topics.BULK_SOURCE_CHANGES,)),
     EventType("psync.settings.updated", TenantSettings, topics.SETTINGS),
     EventType("psync.run.started", RunStarted, topics.SYNC_RUNS),
     EventType("psync.run.finished", RunFinished, topics.SYNC_RUNS),
@@ -70,7 +77,7 @@ def event_type_of(payload: BaseModel) -> EventType:
 
 def event_types_on(topic_name: str) -> tuple[EventType, ...]:
     """The event types allowed on one topic."""
-    return tuple(t for t in EVENT_TYPES if t.topic.name == topic_name)
+    return tuple(t for t in EVENT_TYPES if any(s.name == topic_name for s in t.topics))
 
 
 def build_event(

@@ -30,7 +30,7 @@ def render_artifacts() -> dict[Path, bytes]:
         schema = kind.envelope.model_json_schema(mode="validation")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"urn:psync:schema:{kind.name}"
-        schema["title"] = f"{kind.name} on {kind.topic.name}"
+        schema["title"] = f"{kind.name} on {' and '.join(t.name for t in kind.topics)}"
         files[SCHEMAS_DIR / "jsonschema" / f"{kind.name}.schema.json"] = orjson.dumps(schema, option=_DUMP)
     for event in example_events():
         body = event.model_dump(mode="json", exclude_none=True)

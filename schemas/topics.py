@@ -33,6 +33,9 @@ class TopicSpec:
     cleanup_policy: CleanupPolicy = "delete"
     compatibility: Compatibility = "BACKWARD"
     external: bool = False
+    bulk: bool = False
+    """Read by its consumers only when their other topics have nothing waiting: a topic of bulk work (an
+    import), whose backlog must never queue ahead of live events (a tenant's import, another's changes)."""
     description: str = ""
     extra_config: dict[str, str] = field(default_factory=dict)
 
@@ -52,7 +55,21 @@ SOURCE_CHANGES = TopicSpec(
     producers=("connector",),
     consumers=("mapper", "pusher"),
     retention_ms=14 * DAY_MS,
-    description="A Pipedrive record as read from the API (created, changed, deleted or merged).",
+    description="A Pipedrive record as read from the API (created, changed, deleted or merged) by a sync,"
+    " a webhook or a reconciliation; an import's records travel on psync.bulk-source-changes.v1.",
+)
+BULK_SOURCE_CHANGES = TopicSpec(
+    name="psync.bulk-source-changes.v1",
+    event_types=("psync.source.changed",),
+    key="tenant:object:pipedrive_id",
+    producers=("connector",),
+    consumers=("mapper", "pusher"),
+    retention_ms=14 * DAY_MS,
+    bulk=True,
+    description="A Pipedrive record read in bulk, by an import or by a tenant's first sync of an object"
+    " (its whole list): the events of psync.source-changes.v1 on partitions of their own, so that one"
+    " tenant's bulk read never queues ahead of another tenant's live changes (consumers read it when"
+    " their other topics have nothing waiting).",
 )
 SETTINGS = TopicSpec(
     name="psync.settings.v1",
@@ -140,6 +157,7 @@ AUDIT = TopicSpec(
 
 EVENT_TOPICS: tuple[TopicSpec, ...] = (
     SOURCE_CHANGES,
+    BULK_SOURCE_CHANGES,
     SETTINGS,
     SYNC_RUNS,
     COMPANY_REVEALED,

@@ -246,4 +246,5 @@ def consumer_loop(
         session_timeout_s=settings.session_timeout_s,
         group_instance_id=settings.group_instance_id,
         read_first=[t for t in topics if t.name in consumer.read_first],
+        bulk_topics=[t.name for t in topics if t.bulk],
     )

@@ -122,6 +122,7 @@ class KafkaStreamRunner:
         max_batch_records: int | None = None,
         batched_topics: Collection[str] = (),
         read_first: Collection[TopicSpec] = (),
+        bulk_topics: Collection[str] = (),
         rebalance_timeout_s: float = 60.0,
     ) -> None:
         self._namespace = namespace
@@ -139,6 +140,12 @@ class KafkaStreamRunner:
         self._max_poll_records = max_poll_records
         self._max_batch_records = max(max_batch_records or max_poll_records, max_poll_records)
         self._batched_topics = frozenset(namespace.topic(t) for t in batched_topics)
+        # Topics of bulk work (`TopicSpec.bulk`: imports): every other poll takes only the other topics'
+        # records when there are any, so a backlog of bulk work delays a live event by at most the batch
+        # in flight and one more (on partitions of its own, it never queues behind the backlog), while the
+        # bulk work still gets every second poll.
+        self._bulk_topics = frozenset(namespace.topic(t) for t in bulk_topics)
+        self._live_turn = True
         self._processor = processor
         self._commit_interval_s = commit_interval_s
         self._processed: dict[TopicPartition, int] = {}
@@ -320,7 +327,7 @@ class KafkaStreamRunner:
         )
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
-        batches = await self._consumer.getmany(timeout_ms=300)
+        batches = await self._poll()
         generation = self._generation  # of the records just returned (no await since)
         batches, generation = await self._top_up(batches, generation)
         with contextlib.suppress(StopRequested):
@@ -330,6 +337,19 @@ class KafkaStreamRunner:
         if due or len(self._deliveries) >= self._max_pending_deliveries:
             await self.commit_processed()
         self._outage_s = 0.0
+
+    async def _poll(self) -> Batches:
+        """What the consumer holds, waiting up to 300 ms for something: on the live topics' turn, their
+        records alone when they have any (a poll without records of theirs hands the turn on)."""
+        if self._bulk_topics and self._live_turn:
+            live = [p for p in self._consumer.assignment() if p.topic not in self._bulk_topics]
+            batches: Batches = await self._consumer.getmany(*live, timeout_ms=0) if live else {}
+            if batches:
+                self._live_turn = False
+                return batches
+        self._live_turn = True
+        polled: Batches = await self._consumer.getmany(timeout_ms=300)
+        return polled
 
     async def _top_up(self, batches: Batches, generation: int) -> tuple[Batches, int]:
         """Add what the consumer already holds to a poll of batched topics only, `max_poll_records` at a

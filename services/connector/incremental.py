@@ -152,7 +152,8 @@ async def look_up_unknown(context: RunContext, scan: ChangeScan) -> None:
 
 async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves | None = None) -> None:
     """Emit every new version of the object since its cursor (minus the overlap)."""
-    since = read_from(await context.cursors.cursor(context.tenant, obj), context.options.overlap_seconds)
+    cursor = await context.cursors.cursor(context.tenant, obj)
+    since = read_from(cursor, context.options.overlap_seconds)
     filters = ListFilters(updated_since=since, sort_by="update_time", sort_direction="asc")
     resource = resource_of(context, obj)
 
@@ -161,7 +162,10 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
 
     async with aclosing(read_ahead(fetch)) as pages:
         async for page in pages:
-            await emit_versions(context, obj, page.items, ChangeOrigin.POLL, moves=moves)
+            # The first read of an object is its whole list: bulk work, on the bulk topic.
+            await emit_versions(
+                context, obj, page.items, ChangeOrigin.POLL, moves=moves, whole_list=cursor is None
+            )
             await context.checkpoint()
 
 
@@ -172,14 +176,15 @@ async def emit_versions(
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
     moves: RelationMoves | None = None,
+    whole_list: bool = False,
 ) -> int:
     """Emit the records' versions not emitted before, wait for the acks, then store them (with what they
     point to), the moved cursor and the run's counts at once; returns how many were emitted. Imports emit
     every record read (their own event ids) and move no cursor. `moves` collects the relations that
-    changed since the versions last emitted."""
-    return await store_versions(
-        context, await hand_over(context, obj, records, origin, import_context), moves
-    )
+    changed since the versions last emitted; `whole_list`: the records are a read of the object's whole
+    list (`source_change_topic`)."""
+    handed = await hand_over(context, obj, records, origin, import_context, whole_list=whole_list)
+    return await store_versions(context, handed, moves)
 
 
 @dataclass
@@ -208,6 +213,8 @@ async def hand_over(
     records: Sequence[RecordRow],
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
+    *,
+    whole_list: bool = False,
 ) -> HandedOver:
     """Encode the records' versions not emitted before and hand them to the producer, without waiting
     for Kafka; `store_versions` waits for the acks and stores them. Nothing of the run (counts,
@@ -232,6 +239,7 @@ async def hand_over(
             run_id=context.run.run_id,
             now=context.now(),
             import_context=import_context,
+            whole_list=whole_list,
         )
 
         messages = await in_turns(encoder.messages, chosen)

@@ -23,15 +23,22 @@ from schemas.envelope import event_id_of_name
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeAction, ChangeOrigin, ImportContext, SourceChange
 from schemas.keys import source_change_key
-from schemas.topics import SOURCE_CHANGES
+from schemas.topics import BULK_SOURCE_CHANGES, SOURCE_CHANGES
 from stream_runner.messages import OutgoingMessage
 
 _SOURCE_CHANGED = event_type("psync.source.changed").name
 _TIME = TypeAdapter(AwareDatetime)
-_TOPIC = SOURCE_CHANGES.name
 _UPSERTED = ChangeAction.UPSERTED.value
 _ZERO = timedelta(0)
 _PROBE_ID, _PROBE_TIME, _PROBE_RECORD = "\x00id", "\x00time", "\x00record"
+
+
+def source_change_topic(origin: ChangeOrigin, *, whole_list: bool = False) -> str:
+    """The topic of a change: a bulk read's (an import's, or a sync's first read of an object's whole
+    list) on a topic of its own, read only when nothing else waits (`TopicSpec.bulk`), so that it never
+    queues ahead of another tenant's live changes; every other change on the live one."""
+    bulk = origin is ChangeOrigin.IMPORT or whole_list
+    return BULK_SOURCE_CHANGES.name if bulk else SOURCE_CHANGES.name
 
 
 def version_stamp(update_time: datetime) -> str:
@@ -57,6 +64,7 @@ def source_change_message(
     run_id: str,
     now: datetime,
     digest: str | None = None,
+    whole_list: bool = False,
 ) -> OutgoingMessage:
     """The keyed `psync.source.changed` message of one change, correlated with its run (`digest`: the
     record's, when the caller computed it already)."""
@@ -79,7 +87,7 @@ def source_change_message(
         time=now,
         correlationid=run_id,
     )
-    return OutgoingMessage.of_event(SOURCE_CHANGES.name, event)
+    return OutgoingMessage.of_event(source_change_topic(change.origin, whole_list=whole_list), event)
 
 
 class UpsertEncoder:
@@ -103,8 +111,10 @@ class UpsertEncoder:
         run_id: str,
         now: datetime,
         import_context: ImportContext | None = None,
+        whole_list: bool = False,
     ) -> None:
         self._tenant, self._obj, self._origin = tenant, obj, origin
+        self._topic, self._whole_list = source_change_topic(origin, whole_list=whole_list), whole_list
         self._run_id, self._now, self._import_context = run_id, now, import_context
         self._key_prefix = source_change_key(tenant, obj, 0)[:-1]
         self._id_prefix = f"{_SOURCE_CHANGED}\x1f{tenant}\x1f{obj.value}\x1f"
@@ -149,7 +159,7 @@ class UpsertEncoder:
         """The messages of many upserted record versions (a row and its (update_time, digest) each), in
         order: `message` of each, the usual one (an id from 1, its update_time written as API v2 writes
         times, `RecordRow.plain_time`) encoded in this one loop (`_stamped`), without `message`'s checks."""
-        key_prefix, stamped = self._key_prefix, self._stamped
+        key_prefix, stamped, topic = self._key_prefix, self._stamped, self._topic
         messages: list[OutgoingMessage] = []
         append = messages.append
         for row, (update_time, digest) in versions:
@@ -160,7 +170,7 @@ class UpsertEncoder:
             number = str(pipedrive_id)
             append(
                 OutgoingMessage(
-                    _TOPIC, key_prefix + number, stamped(number, record["update_time"], digest, record)
+                    topic, key_prefix + number, stamped(number, record["update_time"], digest, record)
                 )
             )
         return messages
@@ -197,13 +207,14 @@ class UpsertEncoder:
         if pipedrive_id < 1 or update_time.tzinfo is None:
             change = upserted(self._obj, record, update_time, self._origin, self._import_context)
             return source_change_message(
-                self._tenant, change, run_id=self._run_id, now=self._now, digest=digest
-            )
+                self._tenant, change, run_id=self._run_id, now=self._now, digest=digest,
+                whole_list=self._whole_list,
+            )  # fmt: skip
         stamp = record["update_time"] if plain_time else written_stamp(record.get("update_time"), update_time)
         number = str(pipedrive_id)
         key = self._key_prefix + number
         if stamp is not None:  # as API v2 writes times: the message as one join of its pieces
-            return OutgoingMessage(_TOPIC, key, self._stamped(number, stamp, digest, record))
+            return OutgoingMessage(self._topic, key, self._stamped(number, stamp, digest, record))
         stamp, written = version_stamp(update_time), _TIME.dump_python(update_time, mode="json")
         name = f"{self._id_prefix}{pipedrive_id}\x1f{stamp}\x1f{_UPSERTED}\x1f{digest}{self._id_suffix}"
         data = b"".join(
@@ -217,7 +228,7 @@ class UpsertEncoder:
                 self._data_tail,
             )
         )
-        return OutgoingMessage(_TOPIC, key, self._envelope.encode(event_id_of_name(name), key, data))
+        return OutgoingMessage(self._topic, key, self._envelope.encode(event_id_of_name(name), key, data))
 
 
 def written_stamp(written: Any, update_time: datetime) -> str | None:

@@ -53,6 +53,7 @@ from schemas.events.abm_signals import CompanyRevealed, ContactEnriched, ScoreCh
 from schemas.events.common import SyncObject
 from schemas.keys import record_key
 from schemas.topics import (
+    BULK_SOURCE_CHANGES,
     COMPANY_REVEALED,
     CONTACT_ENRICHED,
     PUSH_RESULTS,
@@ -85,7 +86,7 @@ CHURN_S = float(os.environ.get("PSYNC_FAULT_CHURN_S", "600"))
 RECORDS = int(os.environ.get("PSYNC_FAULT_CHURN_RECORDS", "200"))
 PACE_S = float(os.environ.get("PSYNC_FAULT_CHURN_PACE_S", "0.5"))
 SETTLE_WITHIN_S = 900.0
-TOPICS_READ = (SOURCE_CHANGES, RECORD_RESULTS, PUSH_RESULTS)
+TOPICS_READ = (BULK_SOURCE_CHANGES, SOURCE_CHANGES, RECORD_RESULTS, PUSH_RESULTS)
 ABM_TOPICS = (COMPANY_REVEALED.name, CONTACT_ENRICHED.name, SCORE_CHANGED.name)
 WRITING = {"POST", "PATCH", "PUT", "DELETE"}
 RECORD_PATH = re.compile(r"^/api/v2/(organizations|persons)(?:/(\d+))?$")
@@ -427,7 +428,10 @@ async def test_a_two_way_churn_makes_no_ping_pong_write(
             finally:
                 await producer.stop()
             await _quiet(stack, sandbox, sum(abm.sent.values()))
-            changes = await _since(stack, marks, SOURCE_CHANGES)
+            changes = [
+                *await _since(stack, marks, BULK_SOURCE_CHANGES),
+                *await _since(stack, marks, SOURCE_CHANGES),
+            ]
             results = await _since(stack, marks, RECORD_RESULTS)
             pushed = await _since(stack, marks, PUSH_RESULTS)
             applied_at = await _mapper_applied_at(stack)

@@ -24,7 +24,7 @@ from mapper.bootstrap import install_tables as install_mapper_tables
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
 from postgres_store.pool import create_pool
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
+from schemas.topics import BULK_SOURCE_CHANGES, SOURCE_CHANGES, SYNC_RUNS, topics_consumed_by
 from tenant_auth.registry import TenantRegistry
 from tests.integration.mapper.test_mapper_crash import apply_cleanly, store_rows
 from tests.pipedrive_client.sandbox_server import RecordingSandbox, recording_sandbox
@@ -150,7 +150,8 @@ class ImportStack:
         for service in SERVICES[1:]:
             group = self.env(service)[f"{service.upper()}_GROUP_ID"]
             await position_group_at_end(self.bootstrap, group, topics_consumed_by(service))
-        self.marks[SOURCE_CHANGES.name] = await end_offsets(self.bootstrap, SOURCE_CHANGES)
+        for topic in (BULK_SOURCE_CHANGES, SOURCE_CHANGES):
+            self.marks[topic.name] = await end_offsets(self.bootstrap, topic)
         self.marks[SYNC_RUNS.name] = await end_offsets(self.bootstrap, SYNC_RUNS)
         for service in SERVICES:
             await self.process(service).start()
@@ -215,7 +216,7 @@ class ImportStack:
         """Source changes of the tenant the mapper applied (its inbox)."""
         return await self.count(
             f"SELECT count(*) FROM mapper_{self.suffix}.inbox WHERE tenant_id = $1"
-            f" AND topic = '{SOURCE_CHANGES.name}'"
+            f" AND topic IN ('{BULK_SOURCE_CHANGES.name}', '{SOURCE_CHANGES.name}')"
         )
 
     async def audit_entries(self) -> int:
@@ -255,13 +256,12 @@ class ImportStack:
         return []
 
     async def emitted(self) -> list[tuple[bytes, bytes]]:
-        """(key, value) of the tenant's source changes since the stack started."""
+        """(key, value) of the tenant's source changes (bulk reads' first) since the stack started."""
         found = []
-        for key, value in await keyed_values_since(
-            self.bootstrap, SOURCE_CHANGES, self.marks[SOURCE_CHANGES.name]
-        ):
-            if value and orjson.loads(value).get("tenantid") == self.tenant:
-                found.append((key, value))
+        for topic in (BULK_SOURCE_CHANGES, SOURCE_CHANGES):
+            for key, value in await keyed_values_since(self.bootstrap, topic, self.marks[topic.name]):
+                if value and orjson.loads(value).get("tenantid") == self.tenant:
+                    found.append((key, value))
         return found
 
     async def run_accounts(self) -> dict[str, Any]:

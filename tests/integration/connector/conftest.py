@@ -26,7 +26,7 @@ from mapper.bootstrap import add_api_routes as add_mapper_api_routes
 from mapper.bootstrap import install_tables as install_mapper_tables
 from pipedrive_client import PipedriveClientSettings, RetryPolicy
 from pipedrive_sandbox import SandboxConfig
-from schemas.topics import ALL_TOPICS, SETTINGS, SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import ALL_TOPICS, BULK_SOURCE_CHANGES, SETTINGS, SOURCE_CHANGES, SYNC_RUNS
 from service_runtime.http_guards import api_middlewares
 from stream_runner.producer import EventProducer
 from tenant_auth.middleware import tenant_auth_middleware
@@ -46,6 +46,19 @@ from tests.topic_namespace import NAMESPACE
 
 ApiClient = TestClient[web.Request, web.Application]
 _REGISTRY = {spec.name: spec for spec in ALL_TOPICS}
+
+
+SOURCE_CHANGE_TOPICS = (BULK_SOURCE_CHANGES, SOURCE_CHANGES)
+"""The topics of the connector's source changes: bulk reads' (imports, first syncs), then the live ones
+(a test's bulk reads come first, so its events read in the order they were emitted)."""
+
+
+async def events_of(
+    reader: TopicReader, marks: dict[str, Any], tenant: str, topic: str | None
+) -> list[dict[str, Any]]:
+    """The tenant's events on `topic` since `marks` (by default on both source-change topics)."""
+    topics = [topic] if topic is not None else [t.name for t in SOURCE_CHANGE_TOPICS]
+    return [e for name in topics for e in await reader.events_since(name, marks[name], tenant)]
 
 
 class TopicReader:
@@ -148,9 +161,10 @@ class ConnectorHarness:
         )
         assert response.status == 200, await response.text()
 
-    async def events(self, topic: str = SOURCE_CHANGES.name) -> list[dict[str, Any]]:
-        """The tenant's events on `topic` since the test began."""
-        return await self.reader.events_since(topic, self.marks[topic], self.tenant)
+    async def events(self, topic: str | None = None) -> list[dict[str, Any]]:
+        """The tenant's events on `topic` since the test began (by default its source changes, bulk reads'
+        first)."""
+        return await events_of(self.reader, self.marks, self.tenant, topic)
 
     async def run_events(self) -> list[dict[str, Any]]:
         """The connector's own run events of the tenant since the test began: every mapper on this Kafka
@@ -281,7 +295,7 @@ async def harness(
     clock = SandboxTime(sandbox.handle.state.clock)
     reader = TopicReader(kafka_bootstrap)
     await reader.start()
-    marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
+    marks = {t.name: await reader.end_offsets(t.name) for t in (*SOURCE_CHANGE_TOPICS, SETTINGS, SYNC_RUNS)}
     await install_tables(pg_pool, settings.db_schema)
     async with assemble(settings, pg_pool, connector_producer, clock=clock, retry=retry) as connector:
         api: ApiClient = TestClient(TestServer(connector.app, port=port))
@@ -328,9 +342,10 @@ class ConnectorProcesses:
         )
         return dict(row) if row is not None else None
 
-    async def events(self, topic: str = SOURCE_CHANGES.name) -> list[dict[str, Any]]:
-        """The tenant's events on `topic` since the test began."""
-        return await self.reader.events_since(topic, self.marks[topic], self.tenant)
+    async def events(self, topic: str | None = None) -> list[dict[str, Any]]:
+        """The tenant's events on `topic` since the test began (by default its source changes, bulk reads'
+        first)."""
+        return await events_of(self.reader, self.marks, self.tenant, topic)
 
 
 @pytest.fixture
@@ -356,7 +371,7 @@ async def connector_processes(
     headers = await new_tenant_headers(registry, tenant)
     reader = TopicReader(kafka_bootstrap)
     await reader.start()
-    marks = {t.name: await reader.end_offsets(t.name) for t in (SOURCE_CHANGES, SETTINGS, SYNC_RUNS)}
+    marks = {t.name: await reader.end_offsets(t.name) for t in (*SOURCE_CHANGE_TOPICS, SETTINGS, SYNC_RUNS)}
     try:
         yield ConnectorProcesses(
             env,

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from connector.openapi import PATHS
 from connector.queued_runs import RunKindName
 from pipedrive_sandbox import SandboxConfig
-from schemas.topics import SETTINGS, SOURCE_CHANGES
+from schemas.topics import SETTINGS
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.support.conditions import eventually
 
@@ -107,7 +107,7 @@ async def test_connecting_by_token_publishes_settings_without_the_token(harness:
     assert published[-1]["data"]["pipedrive_web_url"] == harness.sandbox.base_url.rstrip("/")
     assert published[-1]["id"]
     assert token not in str(logs)
-    assert all(token not in str(e) for e in published + await harness.events(SOURCE_CHANGES.name))
+    assert all(token not in str(e) for e in published + await harness.events())
 
 
 async def test_settings_are_validated_with_clear_400s_and_change_nothing(harness: ConnectorHarness) -> None:
@@ -198,7 +198,7 @@ async def test_an_import_preview_counts_without_emitting_and_a_bad_filter_names_
     )
     assert counts["selected"].get("organization", 0) == expected
     assert (await everything.json())["selected"]["organization"] == 250
-    assert await harness.events(SOURCE_CHANGES.name) == []
+    assert await harness.events() == []
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(organizations=250)])
@@ -218,7 +218,7 @@ async def test_an_import_run_emits_what_it_selects_with_its_duplicate_handling_a
 
     run = await (await harness.api.get(f"/v1/runs/{run_id}", headers=harness.headers)).json()
     assert run["status"] == "Success" and run["progress"]["read"] == 250
-    events = await harness.events(SOURCE_CHANGES.name)
+    events = await harness.events()
     assert len(events) == 250
     assert {e["data"]["import_context"]["duplicate_handling"] for e in events} == {"update_existing"}
     assert {e["data"]["origin"] for e in events} == {"import"}

@@ -14,7 +14,7 @@ from connector.bootstrap import MIGRATIONS
 from connector.queued_runs import Run, RunKindName
 from pipedrive_sandbox import SandboxConfig
 from pipedrive_sandbox.store import Entity
-from schemas.topics import SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import SYNC_RUNS
 from tests.integration.connector.conftest import ConnectorHarness
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,7 @@ async def test_an_import_of_deals_at_stages_emits_those_deals_with_their_organiz
     run_id = (await started.json())["run_id"]
     await harness.connector.scheduler.work_tenant(harness.tenant)
 
-    events = await harness.events(SOURCE_CHANGES.name)
+    events = await harness.events()
     emitted = Counter((e["data"]["object"], e["data"]["pipedrive_id"]) for e in events)
     assert max(emitted.values()) == 1
     assert {i for o, i in emitted if o == "deal"} == {d["id"] for d in expected}
@@ -151,7 +151,7 @@ async def test_the_preview_of_a_deal_import_counts_what_the_import_would_emit(
     assert counts["read"] == len(expected)
     assert counts["selected"]["deal"] == len(expected)
     assert counts["selected"]["organization"] == len({d["org_id"] for d in expected if d.get("org_id")})
-    assert await harness.events(SOURCE_CHANGES.name) == []
+    assert await harness.events() == []
 
 
 async def test_a_deal_import_without_stages_or_with_a_field_deals_lack_is_refused(
@@ -186,7 +186,7 @@ async def test_a_deal_import_interrupted_after_a_page_resumes_there_and_counts_e
     done = await _worked_to_success(harness, run)
 
     ids: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for e in await harness.events(SOURCE_CHANGES.name):
+    for e in await harness.events():
         ids[(e["data"]["object"], e["data"]["pipedrive_id"])].add(e["id"])
     assert set(ids) == wanted
     assert all(len(v) == 1 for v in ids.values()), "a record emitted again keeps its event id"

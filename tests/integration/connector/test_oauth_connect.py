@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from connector.queued_runs import RunKindName
 from pipedrive_client import OAuthCredentials
-from schemas.topics import SETTINGS, SOURCE_CHANGES, SYNC_RUNS
+from schemas.topics import SETTINGS, SYNC_RUNS
 from tenant_auth.keys import split_api_key
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.pipedrive_client.oauth_flow import approve
@@ -222,7 +222,7 @@ async def test_connecting_by_oauth_stores_encrypted_tokens_syncs_and_refreshes_o
     assert settings_published[-1]["data"]["connected"] is True
     kafka = [
         *settings_published,
-        *await harness.events(SOURCE_CHANGES.name),
+        *await harness.events(),
         *await harness.events(SYNC_RUNS.name),
     ]
     stored_rows = await _raw_rows(harness)

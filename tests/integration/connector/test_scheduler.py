@@ -26,7 +26,6 @@ from pipedrive_client.budget import ClosedWindow
 from pipedrive_sandbox import SandboxConfig
 from postgres_store.pool import create_pool
 from schemas.events.settings import Frequency
-from schemas.topics import SOURCE_CHANGES
 from stream_runner.producer import EventProducer
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.support.conditions import eventually
@@ -142,7 +141,7 @@ async def test_a_scheduled_sync_of_a_tenant_whose_share_is_spent_pauses_without_
     assert run.state is RunState.PAUSED and run.resume_at is not None
     assert run.resume_at == datetime.fromtimestamp((today + 1) * 86_400, UTC)
     assert len(harness.sandbox.handle.state.ledger.entries) == calls_before
-    assert [e for e in await harness.events(SOURCE_CHANGES.name) if e["tenantid"] == tenant] == []
+    assert [e for e in await harness.events() if e["tenantid"] == tenant] == []
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,6 @@ import pytest
 
 from pipedrive_sandbox.events import ChangeSource
 from pipedrive_sandbox.store import Entity
-from schemas.topics import SOURCE_CHANGES
 from tests.integration.connector.conftest import ConnectorHarness
 from tests.support.conditions import eventually
 
@@ -33,7 +32,7 @@ async def _drain_hints(harness: ConnectorHarness) -> None:
 
 async def _webhook_events(harness: ConnectorHarness) -> list[dict[str, Any]]:
     await _drain_hints(harness)
-    return [e for e in await harness.events(SOURCE_CHANGES.name) if e["data"]["origin"] == "webhook"]
+    return [e for e in await harness.events() if e["data"]["origin"] == "webhook"]
 
 
 async def test_turning_webhooks_on_and_off_registers_and_removes_them(harness: ConnectorHarness) -> None:

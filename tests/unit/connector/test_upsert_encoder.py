@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
-from connector.source_events import UpsertEncoder, record_digest, source_change_message, upserted
+from connector.source_events import (
+    UpsertEncoder,
+    record_digest,
+    source_change_message,
+    source_change_topic,
+    upserted,
+)
 from pipedrive_client.models import Deal, Organization, Person, Record
 from pipedrive_client.rows import rows_of
 from pipedrive_sandbox.config import SandboxConfig
@@ -18,6 +24,7 @@ from pipedrive_sandbox.state import build_state
 from pipedrive_sandbox.store import Entity
 from schemas.events.common import SyncObject
 from schemas.events.source_changes import ChangeOrigin, DuplicateHandling, ImportContext
+from schemas.topics import BULK_SOURCE_CHANGES, SOURCE_CHANGES
 
 NOW = datetime(2026, 11, 2, 8, 30, 15, 123456, tzinfo=UTC)
 MODELS: dict[Entity, tuple[SyncObject, type[Record]]] = {
@@ -191,3 +198,28 @@ def test_a_page_encoded_in_one_loop_gives_the_validated_events_in_order(entity: 
     ]
 
     assert encoder.messages(versions) == expected
+
+
+@pytest.mark.parametrize(
+    ("origin", "whole_list", "topic"),
+    [
+        (ChangeOrigin.IMPORT, False, BULK_SOURCE_CHANGES.name),
+        (ChangeOrigin.POLL, True, BULK_SOURCE_CHANGES.name),  # a first sync reads the whole list
+        (ChangeOrigin.POLL, False, SOURCE_CHANGES.name),
+        (ChangeOrigin.WEBHOOK, False, SOURCE_CHANGES.name),
+        (ChangeOrigin.RECONCILE, False, SOURCE_CHANGES.name),
+    ],
+)
+def test_bulk_reads_go_to_the_bulk_topic_and_live_changes_to_the_live_one(
+    origin: ChangeOrigin, whole_list: bool, topic: str
+) -> None:
+    obj, body, update_time = _odd_bodies()[0]
+    encoder = UpsertEncoder("t1", obj, origin, run_id="run-1", now=NOW, whole_list=whole_list)
+    [row] = rows_of(Organization, [ODD_RECORDS[0]], "a page")
+    change = upserted(obj, body, update_time, origin)
+
+    assert source_change_topic(origin, whole_list=whole_list) == topic
+    assert {m.topic for m in encoder.messages([(row, (update_time, record_digest(body)))])} == {topic}
+    assert encoder.message(body, update_time, record_digest(body)).topic == topic
+    validated = source_change_message("t1", change, run_id="run-1", now=NOW, whole_list=whole_list)
+    assert validated.topic == topic

@@ -10,7 +10,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
-from schemas.topics import COMPANY_REVEALED, SOURCE_CHANGES, topics_consumed_by
+from schemas.topics import BULK_SOURCE_CHANGES, COMPANY_REVEALED, SOURCE_CHANGES, topics_consumed_by
 from service_runtime.skeleton import batched_topics
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
@@ -125,9 +125,13 @@ async def test_without_a_larger_batch_nothing_is_topped_up() -> None:
     assert held.asked == [2]
 
 
-def test_the_pushers_batched_topic_is_the_source_changes_only() -> None:
-    # The pusher applies source changes in batches, pushes (signals, requests) and settings one at a time.
-    assert batched_topics(topics_consumed_by("pusher"), ["psync.source.changed"]) == [SOURCE_CHANGES.name]
+def test_the_pushers_batched_topics_are_the_source_changes_only() -> None:
+    # The pusher applies source changes in batches (a sync's, an import's), pushes (signals, requests) and
+    # settings one at a time.
+    assert batched_topics(topics_consumed_by("pusher"), ["psync.source.changed"]) == [
+        SOURCE_CHANGES.name,
+        BULK_SOURCE_CHANGES.name,
+    ]
     assert batched_topics(topics_consumed_by("pusher"), []) == []
 
 

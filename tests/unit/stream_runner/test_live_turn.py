@@ -1,0 +1,103 @@
+"""A backlog of bulk work (an import's changes, `TopicSpec.bulk`) never queues ahead of live events: every
+other poll takes the live topics' records alone when there are any, and a poll without any hands the turn
+to everything, so the bulk work still gets every second poll."""
+
+from __future__ import annotations
+
+from aiokafka import ConsumerRecord, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from schemas.topics import BULK_SOURCE_CHANGES, COMPANY_REVEALED, SOURCE_CHANGES, topics_consumed_by
+from stream_runner.kafka_runner import KafkaStreamRunner
+from stream_runner.metrics import RunnerMetrics
+from stream_runner.namespace import TopicNamespace
+from stream_runner.processor import MessageProcessor
+from tests.unit.stream_runner.test_dead_letter_records import SentMessages
+
+BULK = TopicPartition(BULK_SOURCE_CHANGES.name, 0)
+LIVE = TopicPartition(SOURCE_CHANGES.name, 0)
+SIGNALS = TopicPartition(COMPANY_REVEALED.name, 0)
+
+
+class HeldRecords:
+    """A consumer holding fetched records, handed out in the order they were fetched (as aiokafka does:
+    partition by partition), from the partitions asked for (all when none is named)."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self.records = records
+
+    def assignment(self) -> set[TopicPartition]:
+        return {BULK, LIVE, SIGNALS}
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        asked = set(partitions) or self.assignment()
+        taken = [r for r in self.records if TopicPartition(r.topic, r.partition) in asked][:max_records]
+        self.records = [r for r in self.records if r not in taken]
+        out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in taken:
+            out.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        return out
+
+
+def _record(partition: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(partition.topic, partition.partition, offset, 0, 0, b"k", b"{}", None, 0, 0, [])
+
+
+def _runner(held: HeldRecords, bulk_topics: list[str]) -> KafkaStreamRunner:
+    processor = MessageProcessor("itest", {}, SentMessages(), RunnerMetrics(CollectorRegistry()))
+    runner = KafkaStreamRunner(
+        bootstrap="127.0.0.1:9", group_id="itest", processor=processor, client_id="itest",
+        topics=[BULK_SOURCE_CHANGES.name, SOURCE_CHANGES.name, COMPANY_REVEALED.name],
+        namespace=TopicNamespace(), bulk_topics=bulk_topics,
+    )  # fmt: skip
+    runner._consumer = held
+    return runner
+
+
+def _polled(batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> list[tuple[str, int]]:
+    return [(r.topic, r.offset) for records in batches.values() for r in records]
+
+
+async def test_live_records_fetched_behind_a_bulk_backlog_are_polled_first() -> None:
+    held = HeldRecords([*(_record(BULK, i) for i in range(3)), _record(LIVE, 7), _record(SIGNALS, 4)])
+    runner = _runner(held, [BULK_SOURCE_CHANGES.name])
+
+    first = await runner._poll()
+
+    assert _polled(first) == [(SOURCE_CHANGES.name, 7), (COMPANY_REVEALED.name, 4)]
+    assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, i) for i in range(3)]
+
+
+async def test_the_bulk_work_gets_every_second_poll_however_many_live_records_come() -> None:
+    held = HeldRecords([_record(BULK, 0), *(_record(LIVE, i) for i in range(4))])
+    runner = _runner(held, [BULK_SOURCE_CHANGES.name])
+
+    live_turn = _polled(await runner._poll())
+    held.records.extend(_record(LIVE, i) for i in range(4, 8))  # more live records came meanwhile
+    everyones_turn = _polled(await runner._poll())
+
+    assert live_turn == [(SOURCE_CHANGES.name, i) for i in range(4)]
+    # Everyone's turn, in fetch order: the bulk record first.
+    assert everyones_turn[0] == (BULK_SOURCE_CHANGES.name, 0)
+
+
+async def test_a_live_turn_without_live_records_polls_everything() -> None:
+    held = HeldRecords([_record(BULK, i) for i in range(2)])
+    runner = _runner(held, [BULK_SOURCE_CHANGES.name])
+
+    assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, 0), (BULK_SOURCE_CHANGES.name, 1)]
+
+
+async def test_without_bulk_topics_a_poll_is_in_fetch_order() -> None:
+    held = HeldRecords([_record(BULK, 0), _record(LIVE, 0)])
+    runner = _runner(held, [])
+
+    assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, 0), (SOURCE_CHANGES.name, 0)]
+
+
+def test_the_import_changes_are_the_bulk_topic_of_the_mapper_and_the_pusher() -> None:
+    for service in ("mapper", "pusher"):
+        assert [t.name for t in topics_consumed_by(service) if t.bulk] == [BULK_SOURCE_CHANGES.name]
+    assert not [t.name for t in topics_consumed_by("auditlog") if t.bulk]
