@@ -37,11 +37,17 @@ def deal_match_key(deal_id: object) -> str | None:
 
 
 def organization_website(record: Mapping[str, Any], domain_field_code: str | None = None) -> str | None:
-    """Return the website of a v2 organization: the native ``website``, or the configured custom field."""
-    if domain_field_code is None:
-        value = record.get("website")
-    else:
-        value = (record.get("custom_fields") or {}).get(domain_field_code)
+    """Return the website a v2 organization is keyed by: the configured domain custom field, and when it is
+    empty (or none is configured), the native ``website``.
+
+    A tenant that keeps its domains in a custom field rarely fills it on every record: an organization with
+    only its native website filled is still the company of that website.
+    """
+    if domain_field_code is not None:
+        custom = (record.get("custom_fields") or {}).get(domain_field_code)
+        if isinstance(custom, str) and custom.strip():
+            return custom
+    value = record.get("website")
     return value if isinstance(value, str) else None
 
 

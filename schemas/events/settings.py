@@ -92,7 +92,9 @@ class OrganizationDomainField(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     custom_field_label: str | None = Field(
-        default=None, description="Label of a text custom field; None means the native `website` field."
+        default=None,
+        description="Label of a text custom field, read first (a record whose field is empty is keyed by its"
+        " native `website`); None means the native `website` field.",
     )
     custom_field_code: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{40}$", description="The label's field code (set by the connector)."

@@ -49,7 +49,8 @@ class ObjectSettingsInput(BaseModel):
 
 
 class DomainFieldInput(BaseModel):
-    """Where organizations keep their domain: None for the native `website`, else a custom field label."""
+    """Where organizations keep their domain: None for the native `website`, else a custom field label (read
+    first; a record whose custom field is empty is keyed by its native `website`)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -14,7 +14,8 @@ from pipedrive_client.resources import EntityResource
 from pipedrive_client.token_costs import load_token_costs
 from pusher.pipedrive_users import UsersByTenant
 from schemas.events.common import SyncObject
-from sync_rules.match_keys import pipedrive_match_key
+from schemas.events.settings import TenantSettings
+from sync_rules.mapping_resolution import record_match_key
 
 _PLURAL = {SyncObject.ORGANIZATION: "organizations", SyncObject.PERSON: "persons", SyncObject.DEAL: "deals"}
 # Pipedrive stamps add_time in whole seconds on its own clock: a twin added this long before our intent
@@ -68,29 +69,27 @@ class PipedriveWrites:
         obj: SyncObject,
         match_key: str,
         planned_body: Mapping[str, Any],
-        domain_field_code: str | None,
+        settings: TenantSettings | None,
     ) -> list[dict[str, Any]]:
-        """Live records whose match key is `match_key` (search, then read each hit).
+        """Live records whose match key under the tenant's domain settings is `match_key` (search, then
+        read each hit).
 
-        Persons are searched by email (exact); organizations by the domain custom field when configured,
-        else by the planned name, since v2 search does not look into `website`.
+        Persons are searched by email (exact). Organizations by the planned name, since v2 search does not
+        look into `website`, and by the domain custom field too when one is configured (an organization is
+        keyed by its native website when that field is empty: `sync_rules.match_keys`).
         """
-        if obj is SyncObject.PERSON:
-            term, fields = match_key, ["email"]
-        elif domain_field_code is not None:
-            term, fields = match_key, ["custom_fields"]
-        else:
-            term, fields = str(planned_body.get("name") or match_key), ["name"]
-        self._charge("GET", f"/{_PLURAL[obj]}/search")
-        hits = await self._resource(obj).search(term, fields, exact_match=True)
-        found = []
-        for hit in hits:
-            record = await self.get(obj, hit.id)
-            if record is None or record.get("is_deleted"):
-                continue
-            if pipedrive_match_key(obj, record, domain_field_code=domain_field_code) == match_key:
-                found.append(record)
-        return found
+        found: dict[int, dict[str, Any]] = {}
+        for term, fields in _searches(obj, match_key, planned_body, settings):
+            self._charge("GET", f"/{_PLURAL[obj]}/search")
+            for hit in await self._resource(obj).search(term, fields, exact_match=True):
+                if hit.id in found:
+                    continue
+                record = await self.get(obj, hit.id)
+                if record is None or record.get("is_deleted"):
+                    continue
+                if record_match_key(obj, record, settings) == match_key:
+                    found[hit.id] = record
+        return list(found.values())
 
     async def field_definitions(self, obj: SyncObject) -> list[FieldDefinition]:
         """Every field definition of the object (custom ones carry their 40-hex code)."""
@@ -149,3 +148,15 @@ def update_time_of(record: Mapping[str, Any], fallback: datetime) -> datetime:
     if not isinstance(raw, str):
         return fallback
     return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def _searches(
+    obj: SyncObject, match_key: str, planned_body: Mapping[str, Any], settings: TenantSettings | None
+) -> list[tuple[str, list[str]]]:
+    """The searches (term, fields) that find every record a match key may be taken from."""
+    if obj is SyncObject.PERSON:
+        return [(match_key, ["email"])]
+    by_name = (str(planned_body.get("name") or match_key), ["name"])
+    if settings is not None and settings.organization_domain.custom_field_code is not None:
+        return [(match_key, ["custom_fields"]), by_name]
+    return [by_name]

@@ -375,9 +375,13 @@ class PipedriveWriter(Protocol):
         ...
 
     async def find_by_match_key(
-        self, obj: SyncObject, match_key: str, planned_body: Mapping[str, Any], domain_field_code: str | None
+        self,
+        obj: SyncObject,
+        match_key: str,
+        planned_body: Mapping[str, Any],
+        settings: TenantSettings | None,
     ) -> list[dict[str, Any]]:
-        """Live records whose match key is `match_key`."""
+        """Live records whose match key under the tenant's domain settings is `match_key`."""
         ...
 
     async def field_definitions(self, obj: SyncObject) -> list[FieldDefinition]:

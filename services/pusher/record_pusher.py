@@ -197,10 +197,7 @@ class RecordPusher:
                 if added_since(mirrored.record, entry.intent_at)
                 else None
             )
-        domain_code = settings.organization_domain.custom_field_code if settings else None
-        found = await writes.find_by_match_key(
-            job.object, job.match_key, entry.planned_body or {}, domain_code
-        )
+        found = await writes.find_by_match_key(job.object, job.match_key, entry.planned_body or {}, settings)
         ours = [r for r in found if added_since(r, entry.intent_at)]
         if len(ours) == 1 and len(found) == 1:
             return _adopted(job, entry, int(ours[0]["id"]), ours[0])

@@ -28,10 +28,11 @@ from pusher.push_ledger import DONE, INTENT, LedgerEntry, merge_written
 from pusher.visit_activity import DONE as VISIT_DONE
 from pusher.visit_activity import INTENT as VISIT_INTENT
 from schemas.events.common import RecordOutcome, SyncObject
+from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import ChangeAction, SourceChange
 from schemas.events.sync_runs import RunCounts
 from stream_runner.messages import OutgoingMessage
-from sync_rules.match_keys import pipedrive_match_key
+from sync_rules.mapping_resolution import record_match_key
 from tests.service.inbox_fake import InMemoryInbox
 
 Clock = Callable[[], datetime]
@@ -536,13 +537,17 @@ class FakeWrites:
         return None if row is None else copy.deepcopy(row)
 
     async def find_by_match_key(
-        self, obj: SyncObject, match_key: str, planned_body: Mapping[str, Any], domain_field_code: str | None
+        self,
+        obj: SyncObject,
+        match_key: str,
+        planned_body: Mapping[str, Any],
+        settings: TenantSettings | None,
     ) -> list[dict[str, Any]]:
         self._call("GET", f"{obj.value}/search")
         return [
             copy.deepcopy(r)
             for r in self._account.records[obj].values()
-            if pipedrive_match_key(obj, r, domain_field_code=domain_field_code) == match_key
+            if record_match_key(obj, r, settings) == match_key
         ]
 
     async def field_definitions(self, obj: SyncObject) -> list[FieldDefinition]:

@@ -11,10 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from pipedrive_client import ApiTokenCredentials
+from pipedrive_sandbox.store import Entity
 from pusher.bootstrap import build_handlers
 from pusher.handlers import PusherHandlers
 from schemas.events.abm_signals import CompanyRevealed
 from schemas.events.common import SyncObject
+from schemas.events.settings import OrganizationDomainField
 from stream_runner.messages import OutgoingMessage
 from tests.integration.pusher.conftest import PusherHarness, push_settings, results_of
 from tests.support.conditions import eventually
@@ -128,6 +130,34 @@ async def test_twins_found_after_an_interrupted_create_fail_with_duplicate_found
 
     assert failed["outcome"] == "failed" and failed["message"] == "Duplicate found"
     assert len(pusher.organizations("twin.io")) == 2
+
+
+async def test_an_interrupted_create_under_a_domain_custom_field_finds_an_organization_keyed_by_its_website(
+    pusher: PusherHarness,
+) -> None:
+    fields = await pusher.clients.for_tenant(pusher.tenant).fields.list("organization")
+    [domain] = [f for f in fields if f.field_name == "Domain"]
+    await pusher.settings(
+        push_settings(version=2).model_copy(
+            update={
+                "organization_domain": OrganizationDomainField(
+                    custom_field_label="Domain", custom_field_code=domain.field_code
+                )
+            }
+        )
+    )
+    client = pusher.clients.for_tenant(pusher.tenant)
+    await client.organizations.create({"name": "Plain", "website": "https://plain.io/"})
+    await record_intent(
+        pusher, "plain.io", {"name": "Plain", "custom_fields": {domain.field_code: "plain.io"}}
+    )
+
+    [result] = results_of(await pusher.send(reveal("plain.io", "Plain")))
+
+    assert result["outcome"] == "created"  # the organization taken for the interrupted create's
+    assert [o.data["id"] for o in pusher.sandbox.state.tables[Entity.ORGANIZATION].live()] == [
+        result["pipedrive_id"]
+    ]
 
 
 def _as(pusher: PusherHarness, handlers: PusherHandlers) -> PusherHarness:

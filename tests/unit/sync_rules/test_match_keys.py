@@ -1,3 +1,7 @@
+import pytest
+
+from schemas.events.settings import OrganizationDomainField, TenantSettings
+from sync_rules.mapping_resolution import record_match_key
 from sync_rules.match_keys import (
     deal_match_key,
     email_match_key,
@@ -19,6 +23,27 @@ def test_organization_key_can_come_from_a_configured_custom_field() -> None:
     record = {"id": 1, "website": None, "custom_fields": {CODE: "acme.io"}}
 
     assert pipedrive_match_key(SyncObject.ORGANIZATION, record, domain_field_code=CODE) == "acme.io"
+
+
+def test_organization_key_takes_the_custom_field_before_the_native_website() -> None:
+    record = {"id": 1, "website": "acme.com", "custom_fields": {CODE: "acme-group.io"}}
+
+    assert pipedrive_match_key(SyncObject.ORGANIZATION, record, domain_field_code=CODE) == "acme-group.io"
+
+
+@pytest.mark.parametrize("custom_fields", [None, {}, {CODE: None}, {CODE: ""}, {CODE: "  "}])
+def test_organization_key_falls_back_to_the_native_website_when_the_custom_field_is_empty(
+    custom_fields: dict[str, object] | None,
+) -> None:
+    record = {"id": 1, "website": "https://www.Acme.com/", "custom_fields": custom_fields}
+
+    assert pipedrive_match_key(SyncObject.ORGANIZATION, record, domain_field_code=CODE) == "acme.com"
+
+
+def test_organization_key_does_not_fall_back_from_a_filled_custom_field_that_is_no_domain() -> None:
+    record = {"id": 1, "website": "acme.com", "custom_fields": {CODE: "n/a"}}
+
+    assert pipedrive_match_key(SyncObject.ORGANIZATION, record, domain_field_code=CODE) is None
 
 
 def test_organization_key_keeps_subdomains_when_asked() -> None:
@@ -65,3 +90,20 @@ def test_single_value_keys() -> None:
     assert website_match_key("WWW.acme.com") == "acme.com"
     assert email_match_key("A@acme.com") == "a@acme.com"
     assert email_match_key("") is None
+
+
+def test_a_tenants_domain_settings_key_an_organization_by_its_website_when_the_custom_field_is_empty() -> (
+    None
+):
+    settings = TenantSettings(
+        version=1,
+        objects={},
+        organization_domain=OrganizationDomainField(
+            custom_field_label="Domain", custom_field_code=CODE, keep_subdomains=True
+        ),
+    )
+    website_only = {"id": 1, "website": "https://shop.acme.com", "custom_fields": {CODE: None}}
+    both = {"id": 2, "website": "acme.com", "custom_fields": {CODE: "eu.acme.com"}}
+
+    assert record_match_key(SyncObject.ORGANIZATION, website_only, settings) == "shop.acme.com"
+    assert record_match_key(SyncObject.ORGANIZATION, both, settings) == "eu.acme.com"
