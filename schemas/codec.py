@@ -269,8 +269,9 @@ def decoder_of(topic: str) -> Callable[[bytes | None], CloudEvent[BaseModel]]:
 @cache  # built once per topic
 def _refuses_nul(topic: str) -> bool:
     """Whether `topic`'s events may hold no NUL character: the ABM platform's (external) topics, whose
-    strings the consumers keep in PostgreSQL text. Our own events may carry one from Pipedrive's values,
-    which their consumers keep as they are (e.g. the pusher's mirror: as text of JSON)."""
+    strings the consumers keep in PostgreSQL text. Our own events are not checked: Pipedrive's values lose
+    their NUL characters as the client reads them (`nul_characters`), and the rest come through the HTTP
+    APIs, which refuse them."""
     return _external_spec(topic) is not None
 
 

@@ -1,6 +1,9 @@
-"""NUL characters (U+0000) in JSON input: PostgreSQL's text and jsonb cannot hold one, so what reaches the
-database refuses them at the door, naming where they are: the HTTP APIs in a request's body
-(`service_runtime.http_inputs`), the consumers in an event of the ABM platform (`codec.decoder_of`)."""
+"""NUL characters (U+0000) in JSON input: PostgreSQL's text and jsonb cannot hold one, so none gets past
+the doors into the system. The HTTP APIs refuse a request's body that holds one and the consumers an event
+of the ABM platform, naming where it is (`service_runtime.http_inputs`, `codec.decoder_of`). Pipedrive's
+answers lose theirs (`without_nul_characters`, in `pipedrive_client.http`): a value someone typed in
+Pipedrive is the record's, and the NUL in it is invisible, so the record is synced without it rather than
+refused."""
 
 from __future__ import annotations
 
@@ -31,3 +34,20 @@ def nul_locations(document: Any, where: str = "") -> Iterator[str]:
     elif isinstance(document, list):
         for index, value in enumerate(document):
             yield from nul_locations(value, f"{where}.{index}" if where else str(index))
+
+
+def may_hold_nul(raw: bytes) -> bool:
+    """Whether the JSON bytes `raw` may hold a NUL character in a string (`BACKSLASH`, then `NUL_ESCAPE`:
+    a page of 500 records without any escape costs about 2 µs)."""
+    return BACKSLASH in raw and NUL_ESCAPE in raw
+
+
+def without_nul_characters(document: Any) -> Any:
+    """The JSON document with every NUL character removed from its strings (keys included)."""
+    if isinstance(document, str):
+        return document.replace("\x00", "")
+    if isinstance(document, dict):
+        return {key.replace("\x00", ""): without_nul_characters(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [without_nul_characters(value) for value in document]
+    return document

@@ -37,6 +37,7 @@ from pipedrive_client.errors import (
 )
 from pipedrive_client.metrics import record_call, record_tokens
 from pipedrive_client.token_costs import TokenCosts, load_token_costs
+from schemas.nul_characters import may_hold_nul, without_nul_characters
 
 _log = structlog.get_logger(__name__)
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
@@ -360,7 +361,7 @@ def _answer(reply: _Reply) -> ApiAnswer:
         reason = _error_text(reply.body)[:200]
         raise RequestRejected(f"Pipedrive rejected the request: {reason}" if reason else None)
     try:
-        envelope = orjson.loads(reply.body)
+        envelope = _json_of(reply.body)
     except orjson.JSONDecodeError as failure:
         raise UnexpectedResponse("Unexpected response from Pipedrive: the body is not JSON") from failure
     # Some v1 answers (a deleted webhook) carry only `success`; answers that must carry data are
@@ -373,10 +374,17 @@ def _answer(reply: _Reply) -> ApiAnswer:
     return ApiAnswer(envelope.get("data"), extra if isinstance(extra, dict) else {})
 
 
+def _json_of(body: bytes) -> Any:
+    """An answer's JSON, its strings without NUL characters (`schemas.nul_characters`: nothing read from
+    Pipedrive holds one, so every record, field and message can be kept in PostgreSQL)."""
+    document = orjson.loads(body)
+    return without_nul_characters(document) if may_hold_nul(body) else document
+
+
 def _error_text(body: bytes) -> str:
     """Pipedrive's `error` message of a failed answer ('' when there is none)."""
     try:
-        envelope = orjson.loads(body)
+        envelope = _json_of(body)
     except orjson.JSONDecodeError:
         return ""
     if not isinstance(envelope, dict):

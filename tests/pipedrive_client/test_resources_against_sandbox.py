@@ -37,6 +37,22 @@ async def test_organizations_persons_and_deals_are_created_read_patched_and_dele
     assert deleted_id == deal.id
 
 
+async def test_values_pipedrive_holds_with_nul_characters_are_read_without_them(
+    factory: PipedriveClientFactory, api_token_tenant: str
+) -> None:
+    client = factory.for_tenant(api_token_tenant)
+    [domain] = [f for f in await client.fields.list("organization") if f.field_name == "Domain"]
+
+    created = await client.organizations.create(
+        {"name": "Nul\u0000 Ltd", "custom_fields": {domain.field_code: "nul\u0000.io"}}
+    )
+    fetched = await client.organizations.get(created.id)
+    [row] = (await client.organizations.list_rows(ListFilters(ids=[created.id]))).items
+
+    assert created.name == fetched.name == row.values["name"] == "Nul Ltd"
+    assert row.values["custom_fields"][domain.field_code] == "nul.io"
+
+
 async def test_lists_take_filters_and_refuse_those_the_entity_lacks(
     factory: PipedriveClientFactory, sandbox: RecordingSandbox, api_token_tenant: str
 ) -> None:
