@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,8 +59,17 @@ BROWSER_SANDBOX = SandboxConfig(organizations=40, seats=3, deals_per_organizatio
 class Stack:
     """The processes, their schemas, and helpers to arrange tenants."""
 
-    def __init__(self, pool: asyncpg.Pool, bootstrap: str, sandbox: SandboxHandle, logs: Path) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bootstrap: str,
+        sandbox: SandboxHandle,
+        logs: Path,
+        more_sandboxes: Sequence[SandboxHandle] = (),
+    ) -> None:
+        """`more_sandboxes`: other Pipedrive companies tenants may connect to (by `api_base_url`)."""
         self.pool, self.bootstrap, self.sandbox, self.logs = pool, bootstrap, sandbox, logs
+        self.more_sandboxes = more_sandboxes
         self.uid = uuid.uuid4().hex[:8]
         self.schemas = [f"itest_{name}_b{self.uid}" for name in (*CONSUMERS, "connector", "pdc", "console")]
         self.console = ServiceProcess("console", {}, logs / "console.log")
@@ -78,7 +87,7 @@ class Stack:
         shared = {  # the Pipedrive client of the connector and the pusher
             "PSYNC_CREDENTIALS_KEY": uuid.uuid4().hex * 2,
             "PIPEDRIVE_CLIENT_SCHEMA": f"itest_pdc_b{uid}",
-            "PIPEDRIVE_ALLOWED_TEST_URLS": sandbox,
+            "PIPEDRIVE_ALLOWED_TEST_URLS": ",".join([sandbox, *(s.base_url for s in self.more_sandboxes)]),
             "PIPEDRIVE_OAUTH_BASE_URL": sandbox,
             "PIPEDRIVE_OAUTH_CLIENT_ID": config.oauth_client_id,
             "PIPEDRIVE_OAUTH_CLIENT_SECRET": config.oauth_client_secret,
