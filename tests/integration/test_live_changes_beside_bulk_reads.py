@@ -110,10 +110,9 @@ async def test_a_tenants_live_change_is_applied_ahead_of_another_tenants_import_
     tenant_a, tenant_b = await stack.new_tenant(), await stack.new_tenant()
     [company_b] = stack.more_sandboxes
     await _connect_and_sync(stack, tenant_b, company_b)
-    await eventually(
-        lambda: _accounts(stack, tenant_b), lambda found: len(found) == 3, within_s=WAIT_S, what="B's accounts"
+    [renamed, *_] = await eventually(
+        lambda: _accounts(stack, tenant_b), lambda found: len(found) == 3, within_s=WAIT_S, what="B's 3"
     )
-    [renamed, *_] = await _accounts(stack, tenant_b)
 
     mapper = stack.consumers["mapper"]
     assert await mapper.terminate() == 0, mapper.log_tail()
