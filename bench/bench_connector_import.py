@@ -1,4 +1,5 @@
-"""Benchmark: the connector imports 100,000 organizations from the sandbox into `psync.source-changes.v1`.
+"""Benchmark: the connector imports 100,000 organizations from the sandbox into
+`psync.bulk-source-changes.v1`.
 
 The sandbox runs as its own process (`python -m pipedrive_sandbox`, Ultimate plan, burst limit on), the
 connector in this one on the real Kafka and PostgreSQL (KAFKA_BOOTSTRAP / DATABASE_URL, as `make bench`

@@ -53,6 +53,7 @@ from service_process import (
 )
 
 from pipedrive_client import Budget, Plan
+from schemas.topics import BULK_SOURCE_CHANGES
 from tenant_auth.registry import TenantRegistry
 
 ORGANIZATIONS = int(os.environ.get("BENCH_E2E_ORGANIZATIONS", "100000"))
@@ -164,10 +165,11 @@ async def run_in_own_topics() -> dict[str, Any]:
     tenant = f"benche2e{uid}"
     stack = Stack(uid)
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=3)
-    # Every change applied by the mapper (created, updated, or skipped for want of a match key).
+    # Every change of the import applied by the mapper (created, updated, or skipped for want of a match
+    # key); an import's changes travel on the bulk topic.
     applied_q = (
         f"SELECT count(*) FROM {stack.schemas['mapper']}.inbox WHERE tenant_id = $1"
-        " AND topic = 'psync.source-changes.v1'"
+        f" AND topic = '{BULK_SOURCE_CHANGES.name}'"
     )
     links = f"SELECT count(*) FROM {stack.schemas['mapper']}.links WHERE tenant_id = $1"
     entries = f"SELECT count(*) FROM {stack.schemas['auditlog']}.entries WHERE tenant_id = $1"
