@@ -26,17 +26,20 @@ neither picks the best nor the worst.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pg_statements
+from aiokafka import AIOKafkaProducer
 from infra_cpu import InfrastructureCpu, process_seconds
 from report import write_report
 from service_process import (
@@ -53,12 +56,20 @@ from service_process import (
 )
 
 from pipedrive_client import Budget, Plan
-from schemas.topics import BULK_SOURCE_CHANGES
+from schemas.catalog import build_event
+from schemas.codec import encode_event
+from schemas.events.common import SyncObject
+from schemas.events.source_changes import ChangeAction, ChangeOrigin, SourceChange
+from schemas.keys import source_change_key
+from schemas.topics import BULK_SOURCE_CHANGES, SOURCE_CHANGES
+from stream_runner.namespace import TopicNamespace
 from tenant_auth.registry import TenantRegistry
 
 ORGANIZATIONS = int(os.environ.get("BENCH_E2E_ORGANIZATIONS", "100000"))
 RUNS = int(os.environ.get("BENCH_E2E_RUNS", "3"))
 GOAL = 6_000
+LIVE_PROBE_PAUSE_S = 0.25
+"""The pause between two live changes of another tenant sent while the import runs (`LiveProbe`)."""
 API_TOKEN = "e" * 40
 DEADLINE_S = 1800.0
 START_DEADLINE_S = 300.0  # for the sandbox to seed, then for each service to answer /readyz
@@ -159,6 +170,75 @@ async def run() -> dict[str, Any]:
         return await run_in_own_topics()
 
 
+class LiveProbe:
+    """Another tenant's live changes while the import runs: one organization webhook change at a time on
+    the live topic (as the connector writes a webhook's), the time from its send to its commit in the
+    mapper's inbox measured, then a pause; the standard says no tenant slows another."""
+
+    def __init__(self, pool: asyncpg.Pool, inbox: str) -> None:
+        self.pool, self.inbox = pool, inbox
+        self.tenant = f"benchlive{secrets.token_hex(4)}"
+        self.seconds: list[float] = []
+
+    def change(self, n: int) -> tuple[str, bytes, bytes]:
+        """The n-th change: its event id, key and value."""
+        at = datetime.now(UTC).replace(microsecond=0)
+        record = {
+            "id": n,
+            "name": f"Live {n}",
+            "website": f"live{n}.example.com",
+            "update_time": at.isoformat(),
+        }
+        payload = SourceChange(
+            object=SyncObject.ORGANIZATION, pipedrive_id=n, action=ChangeAction.UPSERTED, update_time=at,
+            record=record, origin=ChangeOrigin.WEBHOOK,
+        )  # fmt: skip
+        key = source_change_key(self.tenant, SyncObject.ORGANIZATION, n)
+        event = build_event(
+            payload, tenant=self.tenant, subject=key, source="/bench", id_parts=(key, at), time=at
+        )
+        return event.id, key.encode(), encode_event(event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send changes one at a time until `stop`."""
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True)
+        topic = TopicNamespace.from_environment().topic(SOURCE_CHANGES.name)
+        applied = f"SELECT 1 FROM {self.inbox} WHERE tenant_id = $1 AND event_id = $2"
+        await producer.start()
+        try:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                event_id, key, value = self.change(n)
+                sent = time.perf_counter()
+                await producer.send_and_wait(topic, value, key=key)
+                while True:  # polled: the commit is the mapper's, seen only in its inbox
+                    if await self.pool.fetchval(applied, self.tenant, event_id) is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                self.seconds.append(time.perf_counter() - sent)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), LIVE_PROBE_PAUSE_S)
+        finally:
+            await producer.stop()
+
+    def figures(self) -> dict[str, Any]:
+        """Count, median, 95th percentile and largest latency, in ms."""
+        ordered = sorted(self.seconds)
+        if not ordered:
+            return {"changes": 0}
+
+        def ms(seconds: float) -> float:
+            return round(seconds * 1000, 1)
+
+        return {
+            "changes": len(ordered),
+            "p50_ms": ms(ordered[(len(ordered) - 1) // 2]),
+            "p95_ms": ms(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]),
+            "max_ms": ms(ordered[-1]),
+        }
+
+
 async def run_in_own_topics() -> dict[str, Any]:
     """Start everything, import every organization through the connector's API, and time it."""
     uid = secrets.token_hex(4)
@@ -190,6 +270,8 @@ async def run_in_own_topics() -> dict[str, Any]:
             cpu_before = stack.cpu_seconds()
             infrastructure = await InfrastructureCpu.of(pool, BOOTSTRAP)
             statements_before = await pg_statements.snapshot(pool)
+            probe, probe_stop = LiveProbe(pool, f"{stack.schemas['mapper']}.inbox"), asyncio.Event()
+            probing = asyncio.create_task(probe.run(probe_stop), name="live-probe")
             started = time.perf_counter()
             async with http.post(f"{connector}/v1/imports", json={"source": "all_organizations"}) as r:
                 assert r.status == 202, await r.text()
@@ -209,6 +291,8 @@ async def run_in_own_topics() -> dict[str, Any]:
                 if written >= ORGANIZATIONS:
                     applied = await count_rows(pool, applied_q, tenant)
             elapsed = time.perf_counter() - started
+            probe_stop.set()
+            await probing
             applied = await count_rows(pool, applied_q, tenant)  # also when the deadline ended the loop
             linked = await count_rows(pool, links, tenant)
             cpu = {name: round(s - cpu_before.get(name, 0.0), 2) for name, s in stack.cpu_seconds().items()}
@@ -237,6 +321,7 @@ async def run_in_own_topics() -> dict[str, Any]:
         "records_per_second": round(per_second),
         "goal_records_per_second": GOAL,
         "goal_met": per_second >= GOAL,
+        "live_changes_of_another_tenant_during_the_import": probe.figures(),
         "import_status": import_run.get("status"),
         "import_tokens_spent": import_run.get("tokens_spent"),
         "tokens_in_sandbox_ledger": sum(int(e["tokens"]) for e in ledger),
@@ -279,7 +364,10 @@ async def run_in_own_topics() -> dict[str, Any]:
         " shared PostgreSQL or Kafka they include the other users' work (see load_average_1m);"
         " postgres_statements: pg_stat_statements over the same time (execution time inside the server,"
         " waits included; null without the extension), by owner (the schema a statement names, the bench's"
-        " own counts apart) and the largest statements.",
+        " own counts apart) and the largest statements. live_changes_of_another_tenant_during_the_import:"
+        " another tenant's organization changes sent one at a time on the live topic while the import"
+        f" ran (a {LIVE_PROBE_PAUSE_S} s pause between two), from the send to the commit in the mapper's"
+        " inbox (that tenant's changes are applied in the run's CPU figures too).",
     }
 
 
@@ -292,6 +380,7 @@ def run_summary(figures: dict[str, Any]) -> dict[str, Any]:
             "cpu_microseconds_per_record",
             "cpu_microseconds_per_record_by_service",
             "infrastructure_cpu_microseconds_per_record",
+            "live_changes_of_another_tenant_during_the_import",
             "load_average_1m",
         )
     }
