@@ -5,6 +5,14 @@ from enum import StrEnum
 from schemas.events.source_changes import DuplicateHandling
 
 DUPLICATE_FOUND = "Duplicate found"
+_DUPLICATE_FOUND_BECAUSE = f"{DUPLICATE_FOUND}: "
+
+
+def summary_reason(message: str) -> str:
+    """The reason a record's message is counted under in a run's or a preview's summary: `Duplicate
+    found` for every `Duplicate found: <what it duplicates>` (each names another record), else the
+    message itself."""
+    return DUPLICATE_FOUND if message.startswith(_DUPLICATE_FOUND_BECAUSE) else message
 
 
 class DuplicateAction(StrEnum):

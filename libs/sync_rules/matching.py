@@ -29,7 +29,9 @@ class MatchInput:
     """What is known about one source record before deciding.
 
     ``linked_id`` is the target id of a stored link; ``key_match_id`` the target record found by the match
-    key (None when the key found nothing or there is no key). ``duplicate_handling`` is set for imports.
+    key (None when the key found nothing or there is no key); ``key_match_linked_to`` the Pipedrive id of
+    another record of the object that record is linked to already (None when no live link holds it).
+    ``duplicate_handling`` is set for imports.
     """
 
     sync_object: SyncObject
@@ -39,6 +41,7 @@ class MatchInput:
     may_create: bool = True
     may_update: bool = True
     duplicate_handling: DuplicateHandling | None = None
+    key_match_linked_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,12 @@ def decide_match(given: MatchInput) -> MatchDecision:
     does not copy what it already imported ("create duplicates" never creates a linked record again), nor
     report it as a duplicate ("skip duplicates" once skipped it with `Duplicate found`, and a re-import
     of unchanged data ended in Warning).
+
+    An ABM record is linked to one Pipedrive record of an object: a record whose match key finds an ABM
+    record linked to another Pipedrive record is a duplicate of that one, skipped (in a sync as in an
+    import) with a message naming it, unless the import creates duplicates (then it gets a record of its
+    own). Updating the record and linking it too would leave it following whichever of the two changed
+    last. A merge re-points links by Pipedrive id, not by key: it is not decided here.
     """
     if given.linked_id is not None:
         return _existing(given, DuplicateHandling.UPDATE_EXISTING, given.linked_id, MatchedBy.LINK)
@@ -76,8 +85,21 @@ def decide_match(given: MatchInput) -> MatchDecision:
         )
     if given.key_match_id is not None:
         handling = given.duplicate_handling or DuplicateHandling.UPDATE_EXISTING
+        if given.key_match_linked_to is not None and handling is not DuplicateHandling.CREATE_DUPLICATES:
+            return MatchDecision(
+                DuplicateAction.SKIP, given.key_match_id, MatchedBy.MATCH_KEY, linked_duplicate_message(given)
+            )
         return _existing(given, handling, given.key_match_id, MatchedBy.MATCH_KEY)
     return _create(given)
+
+
+def linked_duplicate_message(given: MatchInput) -> str:
+    """Why a record is skipped whose match key finds an ABM record linked to another Pipedrive record:
+    `Duplicate found: acme.com is linked to Pipedrive organization 12`."""
+    return (
+        f"{DUPLICATE_FOUND}: {given.match_key} is linked to Pipedrive {given.sync_object.value}"
+        f" {given.key_match_linked_to}"
+    )
 
 
 def _existing(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from schemas.events.sync_runs import RunFinished, RunKind, RunStarted, applied_run_id
+from sync_rules.duplicates import summary_reason
 
 REASON_LENGTH = 200
 
@@ -89,5 +90,6 @@ def applies_run_of(run: RunStarted | RunFinished) -> str | None:
 
 
 def reason_of(message: str | None) -> str:
-    """The reason an entry is counted under: its message, cut to a length a summary can show."""
-    return (message or "")[:REASON_LENGTH]
+    """The reason an entry is counted under: its message (`Duplicate found` for each duplicate, whatever
+    record it names: `summary_reason`), cut to a length a summary can show."""
+    return summary_reason(message or "")[:REASON_LENGTH]

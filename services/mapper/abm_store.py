@@ -54,6 +54,27 @@ def _link_rows(rows: Sequence[tuple[Any, ...]]) -> str:
     return json_rows([(*r[:4], utc(r[4]), *r[5:]) for r in rows])
 
 
+def live_links_sql(links: str) -> str:
+    """A live link (not deleted in CRM) of each (tenant, ABM id) of `$1`, a JSON array of pairs, in object
+    `$2`: one probe of `links_by_abm_id` (abm_id, tenant_id, object) per record, stopped at the first live
+    link it finds (a record two live links hold, linked before the one-link rule, gives either).
+
+    The tenant is compared as `tenant_id || ''` so that only `links_by_abm_id` can serve the probe: with
+    `tenant_id = ...` the primary key (tenant_id, object, pipedrive_id) could too, by the tenant and
+    object, filtering each of the tenant's links by ABM id, and without statistics (links not analyzed
+    yet, as on a new deployment's or tenant's first import) the planner prices both probes alike and
+    takes the primary key's: 238 ms for 2,000 records at 90,000 links, 4 ms with the ABM id's index. Nor
+    `min(pipedrive_id)`: PostgreSQL may read it from the primary key in Pipedrive id order, filtering by
+    ABM id (11 ms a record at 90,000 links; as a subquery of the key read it made an import 2.5 times
+    slower, ac86b93). tests/integration/mapper/test_store_indexes.py checks the plans."""
+    return (
+        "SELECT k->>0 AS tenant_id, k->>1 AS abm_id, l.pipedrive_id"
+        " FROM jsonb_array_elements($1::text::jsonb) AS k"
+        f" CROSS JOIN LATERAL (SELECT pipedrive_id FROM {links} WHERE abm_id = k->>1"
+        " AND tenant_id || '' = k->>0 AND object = $2 AND NOT deleted_in_crm LIMIT 1) AS l"
+    )
+
+
 def record_copy_text(rows: Sequence[tuple[Any, ...]]) -> memoryview:
     """Record rows (`insert_records`') as COPY's text format: a line a row, its fields tab-separated,
     the fields as orjson's JSON (`copy_json`), booleans as t and f, a NULL key as `\\N`, and the texts
@@ -243,14 +264,24 @@ class AbmStore:
     async def records_by_key(
         self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
     ) -> list[RecordRow]:
-        """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false."""
+        """Non-duplicate records of one object by (tenant, match key), locked unless `lock` is false, each
+        with `linked_id`: the Pipedrive id of a live link (not deleted in CRM) that holds it, None when
+        none does. The links are a second keyed read (`live_links_sql`), made only when a key found a
+        record: a batch of new records reads no link."""
         rows = await self._conn.fetch(
             f"SELECT {_RECORD} FROM jsonb_array_elements($1::text::jsonb) AS k"
             f" CROSS JOIN LATERAL (SELECT {_RECORD} FROM {self._schema}.{TABLES[obj]}"
             " WHERE tenant_id = k->>0 AND match_key = k->>1 AND NOT is_duplicate" + _locking(lock) + ") AS r",
             json_rows(_distinct(keys)),
         )
-        return [dict(r) for r in rows]
+        if not rows:
+            return []
+        held = await self._conn.fetch(
+            live_links_sql(f"{self._schema}.links"),
+            json_rows([(r["tenant_id"], r["abm_id"]) for r in rows]), obj.value,
+        )  # fmt: skip
+        linked = {(h["tenant_id"], h["abm_id"]): h["pipedrive_id"] for h in held}
+        return [dict(r, linked_id=linked.get((r["tenant_id"], r["abm_id"]))) for r in rows]
 
     async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         """New records: (tenant, abm id, match key, is duplicate, fields, deleted in CRM), with a COPY in

@@ -20,6 +20,7 @@ from schemas.envelope import deterministic_event_id
 from schemas.events.common import RecordOutcome, SyncObject
 from schemas.events.settings import TenantSettings
 from schemas.events.source_changes import DuplicateHandling, ImportContext, SourceChange
+from sync_rules.duplicates import summary_reason
 
 
 @dataclass
@@ -33,7 +34,7 @@ class PlannedOutcomes:
         """Count one planned change."""
         self.counts.setdefault(obj, Counter())[outcome] += 1
         if outcome in (RecordOutcome.SKIPPED, RecordOutcome.FAILED) and message:
-            self.reasons.setdefault(obj, Counter())[message] += 1
+            self.reasons.setdefault(obj, Counter())[summary_reason(message)] += 1
 
     def as_json(self) -> dict[str, dict[str, object]]:
         """`{object: {created, updated, unchanged, skipped, failed, reasons: {message: count}}}`."""

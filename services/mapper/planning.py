@@ -69,11 +69,13 @@ class StoredLink:
 
 @frozen_value
 class Situation:
-    """What the store knows about the changed record."""
+    """What the store knows about the changed record (`key_match_linked_to`: the Pipedrive id of another
+    record the key's ABM record is linked to)."""
 
     link: StoredLink | None = None
     linked_record: StoredRecord | None = None
     key_match: StoredRecord | None = None
+    key_match_linked_to: int | None = None
 
 
 @frozen_value
@@ -230,6 +232,7 @@ def _plan_upsert(
             may_create=switches.create_in_abm,
             may_update=switches.update_in_abm,
             duplicate_handling=change.import_context.duplicate_handling if change.import_context else None,
+            key_match_linked_to=situation.key_match_linked_to,
         )
     )
     values = rules.source_fields(change.record)

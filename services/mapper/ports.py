@@ -140,7 +140,8 @@ class AbmRecords(Protocol):
     async def records_by_key(
         self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
     ) -> list[RecordRow]:
-        """Non-duplicate records of one object by (tenant, match key)."""
+        """Non-duplicate records of one object by (tenant, match key), each with `linked_id`: the Pipedrive
+        id of a live link that holds it (any one, should two), None when none does."""
         ...
 
     async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -103,6 +103,10 @@ class BatchView:
         self.by_key: dict[RecordKey, str] = {}
         self.links: dict[LinkKey, _Link] = {}
         self.merges: list[tuple[str, SyncObject, int, int]] = []
+        self.holders: dict[RecordKey, int] = {}
+        """The Pipedrive id whose live link holds each record, as far as the batch read or made them (a
+        record's key read says it, `records_by_key`'s `linked_id`; so do the batch's own links)."""
+        self._held_as_read: set[RecordKey] = set()
         self._loaded_records: dict[RecordKey, tuple[dict[str, Any], SyncObject]] = {}
         self._created: dict[MatchLock, None] = {}
         self._loaded_links: list[tuple[LinkKey, dict[str, Any]]] = []
@@ -124,21 +128,29 @@ class BatchView:
     def stale(
         self, obj: SyncObject, rows: Sequence[dict[str, Any]]
     ) -> list[tuple[dict[str, Any], SyncObject]]:
-        """Those of `rows` (records read again) that differ from the rows the view loaded."""
+        """Those of `rows` (records read again) that differ from the rows the view loaded (and, read by
+        key, in the live link that holds them)."""
         loaded = self._loaded_records
         return [
             (row, obj) for row in rows
             if (old := loaded.get((row["tenant_id"], obj, row["abm_id"]))) is None
             or (old[0]["fields"], old[0]["deleted_in_crm"]) != (row["fields"], row["deleted_in_crm"])
+            or row.get("linked_id", None) != old[0].get("linked_id", row.get("linked_id", None))
         ]  # fmt: skip
 
     def created_keys(self) -> list[MatchLock]:
-        """The match keys the batch creates a non-duplicate record under, each once, in the order it
-        creates them (`lock_match_keys` takes the locks in its own fixed order)."""
+        """The match keys the batch creates a non-duplicate record under or links a Pipedrive id to the
+        record of (one found by its key), each once, in the order it does (`lock_match_keys` takes the
+        locks in its own fixed order)."""
         return list(self._created)
 
     def add_record(self, row: dict[str, Any], obj: SyncObject) -> None:
-        """A record row as loaded (a record the view holds already is left as the batch made it)."""
+        """A record row as loaded (a record the view holds already is left as the batch made it). A row
+        read by key says which live link holds it."""
+        if "linked_id" in row and (row["tenant_id"], obj, row["abm_id"]) not in self._held_as_read:
+            # The first read wins (`rebuilt` gives the rows read again first).
+            self._held_as_read.add((row["tenant_id"], obj, row["abm_id"]))
+            self._hold((row["tenant_id"], obj, row["abm_id"]), row["linked_id"])
         if (row["tenant_id"], obj, row["abm_id"]) in self.records:
             return
         self._loaded_records[(row["tenant_id"], obj, row["abm_id"])] = (row, obj)
@@ -153,23 +165,37 @@ class BatchView:
     def add_link(self, key: LinkKey, row: dict[str, Any]) -> None:
         """A link row as loaded (a row the view holds already is left as the batch made it)."""
         if key not in self.links:
+            if not row["deleted_in_crm"]:
+                held = self.holders.get((key[0], key[1], row["abm_id"]))
+                self.holders[(key[0], key[1], row["abm_id"])] = key[2] if held is None else min(held, key[2])
             self._loaded_links.append((key, row))
             self.links[key] = _Link(
                 row["abm_id"], row["source_update_time"], row["deleted_in_crm"], row["merged_into_id"],
                 in_store=True,
             )  # fmt: skip
 
+    def _hold(self, key: RecordKey, pipedrive_id: int | None) -> None:
+        if pipedrive_id is None:
+            self.holders.pop(key, None)
+        else:
+            self.holders[key] = pipedrive_id
+
     def situation(self, tenant: str, change: SourceChange, match_key: str | None) -> Situation:
         link = self.links.get((tenant, change.object, change.pipedrive_id))
         linked = self.records.get((tenant, change.object, link.abm_id)) if link else None
         key_match = None
+        holder = None
         if match_key is not None and looks_up_key(change, linked=linked is not None):
             found = self.by_key.get((tenant, change.object, match_key))
             key_match = self.records.get((tenant, change.object, found)) if found else None
+            if found is not None and linked is None:
+                holder = self.holders.get((tenant, change.object, found))
+                holder = None if holder == change.pipedrive_id else holder
         return Situation(
             link=link.stored() if link else None,
             linked_record=linked.stored() if linked else None,
             key_match=key_match.stored() if key_match else None,
+            key_match_linked_to=holder,
         )
 
     def links_record(self, tenant: str, change: SourceChange) -> bool:
@@ -191,19 +217,32 @@ class BatchView:
             if plan.match_key is not None and not plan.duplicate:
                 self.by_key[(tenant, obj, plan.match_key)] = plan.abm_id
                 self._created[(tenant, obj, plan.match_key)] = None
+            self.holders[(tenant, obj, plan.abm_id)] = change.pipedrive_id
             self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version)
         elif plan.kind is PlanKind.UPDATE:
             self._update(tenant, obj, plan.abm_id, plan.fields, deleted=False)
+            if (tenant, obj, change.pipedrive_id) not in self.links and plan.match_key is not None:
+                # Linked by its key: another process linking another record to it waits on the key.
+                self._created[(tenant, obj, plan.match_key)] = None
+            self.holders.setdefault((tenant, obj, plan.abm_id), change.pipedrive_id)
             self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version)
         elif plan.kind is PlanKind.MARK_DELETED:
             self._update(tenant, obj, plan.abm_id, {}, deleted=True)
+            self._unhold((tenant, obj, plan.abm_id), change.pipedrive_id)
             self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version, deleted=True)
         elif plan.kind is PlanKind.MERGE and change.merged_into_id is not None:
             self._link(tenant, obj, change.pipedrive_id, plan.abm_id, version, deleted=True,
                        merged_into=change.merged_into_id)  # fmt: skip
+            self._unhold((tenant, obj, plan.abm_id), change.pipedrive_id)
             if (tenant, obj, change.merged_into_id) not in self.links:
                 self._link(tenant, obj, change.merged_into_id, plan.abm_id, version)
+                self.holders.setdefault((tenant, obj, plan.abm_id), change.merged_into_id)
             self.merges.append((tenant, obj, change.pipedrive_id, change.merged_into_id))
+
+    def _unhold(self, key: RecordKey, pipedrive_id: int) -> None:
+        """The Pipedrive id's link no longer holds the record (deleted or merged away)."""
+        if self.holders.get(key) == pipedrive_id:
+            del self.holders[key]
 
     def _update(
         self, tenant: str, obj: SyncObject, abm_id: str, changes: dict[str, Any], *, deleted: bool

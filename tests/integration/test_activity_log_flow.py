@@ -51,7 +51,7 @@ PIPEDRIVE_POLL_S = 0.5
 # The mapper, the pusher and the auditlog read every tenant's events of a Kafka shared with other suites:
 # they may have thousands of other tenants' events to get through before this test's (alone: seconds).
 WAIT_S = 240
-SANDBOXES = 5  # one per test of the module
+SANDBOXES = 6  # one per test of the module
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
@@ -247,6 +247,36 @@ async def test_an_imports_counts_are_its_records_outcomes_in_one_truth(stack: St
         f"{stack.auditlog.url}/v1/runs/no-such-run/entries", headers=stack.headers
     ) as r:
         assert r.status == 404
+
+
+async def test_two_organizations_of_one_website_link_the_account_to_one_the_other_a_duplicate_naming_it(
+    stack: Stack,
+) -> None:
+    # Two organizations of acme-rv.com imported with "update existing": the account is linked to one of
+    # them, and follows it; the other is skipped as its duplicate (both once updated the account and were
+    # linked to it, so the account showed whichever changed last).
+    token = {"x-api-token": stack.sandbox.handle.api_token}
+    ids = []
+    for name, website in (("Acme RV", "https://acme-rv.com"), ("Acme RV (copy)", "www.acme-rv.com")):
+        async with stack.http.post(
+            f"{stack.sandbox.base_url}/api/v2/organizations", json={"name": name, "website": website},
+            headers=token,
+        ) as r:  # fmt: skip
+            assert r.status == 200, await r.text()
+            ids.append((await r.json())["data"]["id"])
+    await stack.connect()
+
+    for attempt in ("first", "again"):
+        run = await stack.imported("update_existing")
+        assert (run["status"], run["skipped"], run["message"]) == ("Warning", 1, "1 skipped: Duplicate found")
+        entries = {e["pipedrive_id"]: e for e in await stack.entries(run["links"]["apply_run_id"])}
+        [linked] = [pid for pid, e in entries.items() if e["outcome"] != "skipped"]
+        [duplicate] = [pid for pid in ids if pid != linked]
+        assert entries[linked]["outcome"] == ("created" if attempt == "first" else "unchanged")
+        assert entries[duplicate]["message"] == (
+            f"Duplicate found: acme-rv.com is linked to Pipedrive organization {linked}"
+        )
+        assert entries[duplicate]["abm_id"] == entries[linked]["abm_id"], attempt
 
 
 async def test_the_open_auto_push_window_shows_its_counts_as_its_pushes_happen(

@@ -160,7 +160,20 @@ class InMemoryAbmRecords:
         self, obj: SyncObject, keys: Sequence[tuple[str, str]], *, lock: bool = True
     ) -> list[RecordRow]:
         found = [(t, self._by_key(t, obj, key)) for t, key in keys]
-        return [_record_row((t, hit[0]), hit[1]) for t, hit in found if hit is not None]
+        return [
+            {**_record_row((t, hit[0]), hit[1]), "linked_id": self._linked_id(t, obj, hit[0])}
+            for t, hit in found
+            if hit is not None
+        ]
+
+    def _linked_id(self, tenant: str, obj: SyncObject, abm_id: str) -> int | None:
+        """The Pipedrive id of a live link of the record (the lowest, should there be two: the store names
+        either), as `AbmStore.records_by_key` reads it."""
+        live = [
+            pid for (t, o, pid), row in self._tables.links.items()
+            if (t, o) == (tenant, obj) and row["abm_id"] == abm_id and not row["deleted_in_crm"]
+        ]  # fmt: skip
+        return min(live, default=None)
 
     async def insert_records(self, obj: SyncObject, rows: Sequence[tuple[Any, ...]]) -> None:
         for tenant, abm_id, match_key, duplicate, fields, deleted in rows:

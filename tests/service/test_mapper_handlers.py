@@ -149,10 +149,10 @@ async def test_a_batch_with_an_event_applied_before_resends_its_results_and_appl
 
     assert again.duplicate and list(again.outputs) == list(first.outputs)
     [(_, result)] = [p for p in payloads(fresh) if p[0] == "psync.record.applied"]
-    assert (result["outcome"], result["abm_id"]) == ("updated", payloads(first)[-1][1]["abm_id"])
+    assert (result["outcome"], result["abm_id"]) == ("skipped", payloads(first)[-1][1]["abm_id"])
     assert len(mapper.store.tables.records) == len(records)
     counts = mapper.store.tables.runs[(TENANT, "run-1")]
-    assert (counts["created"], counts["updated"]) == (1, 1)
+    assert (counts["created"], counts["skipped"]) == (1, 1)
 
 
 async def test_a_later_change_of_the_same_batch_sees_what_an_earlier_one_did(mapper: Mapper) -> None:
@@ -160,8 +160,10 @@ async def test_a_later_change_of_the_same_batch_sees_what_an_earlier_one_did(map
         [mapper.event(organization(1, "acme.io"), "e1"), mapper.event(organization(2, "acme.io", 1), "e2")]
     )
 
+    # The second organization of acme.io finds the account the first created, linked to it: a duplicate.
     outcomes = [payloads(h)[0][1] for h in handled]
-    assert [o["outcome"] for o in outcomes] == ["created", "updated"]
+    assert [o["outcome"] for o in outcomes] == ["created", "skipped"]
+    assert outcomes[1]["message"] == "Duplicate found: acme.io is linked to Pipedrive organization 1"
     assert outcomes[0]["abm_id"] == outcomes[1]["abm_id"]
 
 

@@ -274,6 +274,33 @@ async def test_a_batch_writes_records_and_links_and_reads_them_back(
     )
 
 
+async def test_a_record_read_by_key_says_which_live_link_holds_it(
+    subject: StoreUnderTest, tenant: str
+) -> None:
+    """`linked_id`: a link deleted in Pipedrive holds nothing, nor does one of another object or tenant."""
+    async with subject.store.unit() as unit:
+        records = unit.records
+        await records.insert_records(
+            ORG, [(tenant, a, f"{a}.io", False, {}, False) for a in ("held", "let-go", "unlinked")]
+        )
+        await records.insert_links(
+            [
+                (tenant, ORG.value, 7, "held", T0, False, None),
+                (tenant, ORG.value, 8, "held", T0, True, None),
+                (tenant, ORG.value, 9, "let-go", T0, True, None),
+                (tenant, PERSON.value, 10, "unlinked", T0, False, None),
+                (f"{tenant}-other", ORG.value, 11, "unlinked", T0, False, None),
+            ]
+        )
+        by_key = await records.records_by_key(
+            ORG, [(tenant, f"{a}.io") for a in ("held", "let-go", "unlinked")]
+        )
+        none_found = await records.records_by_key(ORG, [(tenant, "none.io")], lock=False)
+
+    assert {r["abm_id"]: r["linked_id"] for r in by_key} == {"held": 7, "let-go": None, "unlinked": None}
+    assert none_found == []
+
+
 ODD_TEXT = [
     "a,b", '"q"', "back\\slash", "{x,y}", "NULL", "n", "tab\tnew\nline", "ünïcødé 🙂", "", " ", "\\N", "\\.",
     "car\rriage",

@@ -120,15 +120,15 @@ async def test_the_run_is_reported_when_its_end_arrives_after_every_change(
     assert started["id"] == began["id"] and finished["data"]["applies_run_id"] == RUN
     assert started["data"]["run_id"] == finished["data"]["run_id"] == f"apply-{RUN}"
     assert finished["data"]["kind"] == "apply" and finished["data"]["service"] == "mapper"
-    # The third change found acme.io by its key: an update of the first one's account.
+    # The third change found acme.io by its key, an account linked to the first: a duplicate, skipped.
     assert finished["data"]["counts"] == {
         "created": 2,
-        "updated": 1,
+        "updated": 0,
         "unchanged": 0,
-        "skipped": 0,
+        "skipped": 1,
         "failed": 0,
     }
-    assert finished["data"]["status"] == "Success"
+    assert finished["data"]["status"] == "Warning"
     assert finished["data"]["objects"] == ["organization"]
     assert finished["subject"] == f"{run.tenant}:apply-{RUN}"
     assert finished["correlationid"] == RUN

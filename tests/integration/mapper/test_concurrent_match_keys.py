@@ -137,18 +137,18 @@ async def test_two_mappers_create_one_account_for_a_domain(
         await gate.release()
         handled = [one for batch in await asyncio.gather(*batches) for one in batch]
 
-    outcomes = sorted(result_of(h)["outcome"] for h in handled)
-    assert outcomes == ["created", "updated"]
+    # One creates the account and links it; the other, waiting on the key, finds it linked: a duplicate.
+    results = sorted((result_of(h) for h in handled), key=lambda r: r["outcome"])
+    assert [r["outcome"] for r in results] == ["created", "skipped"]
     [account] = await harness.rows("accounts")
     links = await harness.rows("links")
-    assert {(link["pipedrive_id"], link["abm_id"]) for link in links} == {
-        (1, account["abm_id"]),
-        (2, account["abm_id"]),
-    }
+    creator = results[0]["pipedrive_id"]
+    assert {(link["pipedrive_id"], link["abm_id"]) for link in links} == {(creator, account["abm_id"])}
+    assert results[1]["message"] == f"Duplicate found: acme.io is linked to Pipedrive organization {creator}"
     assert account["match_key"] == "acme.io" and not account["is_duplicate"]
 
 
-async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates_that_account(
+async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_skips_its_duplicates(
     pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str, two_mappers: TwoMappers
 ) -> None:
     harness, first, second = two_mappers
@@ -157,13 +157,14 @@ async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates
     batch = [
         organization(tenant, 2, "other.io", 7),
         organization(tenant, 4, "www.acme.io", 7),  # planned as acme.io's new account
-        organization(tenant, 6, "https://acme.io/", 7),  # planned as an update of 4's
+        organization(tenant, 6, "https://acme.io/", 7),  # planned as a duplicate of 4's
         organization(tenant, 4, "beta.io", 7, at=later),  # 4 again, through its link
         organization(tenant, 8, "beta.io", 7),  # planned as beta.io's new account, 4's keeps acme.io
     ]
     # The first unit locks acme.io and is held at its insert; the second plans its whole batch (nothing
-    # stored yet), then waits for acme.io. Once released, the first commits acme.io's account, and the
-    # second finds it under the key it locked and applies 4 and 6 (and 4's later version) to it.
+    # stored yet), then waits for acme.io. Once released, the first commits acme.io's account, linked to
+    # 1, and the second finds it under the key it locked: 4 and 6 are duplicates of 1, skipped; 4's later
+    # version, unlinked, makes beta.io's account, and 8 is a duplicate of that.
     async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
         one = asyncio.ensure_future(first.source_changed_batch([organization(tenant, 1, "acme.io", 3)]))
         await gate.until_waiting(1)
@@ -179,34 +180,40 @@ async def test_a_batch_that_planned_a_domain_another_committed_meanwhile_updates
     acme = accounts["acme.io"]["abm_id"]
     assert result_of(created)["outcome"] == "created" and result_of(created)["abm_id"] == acme
     outcomes = [(result_of(h)["outcome"], result_of(h)["abm_id"]) for h in handled]
+    beta = accounts["beta.io"]["abm_id"]
     assert outcomes == [
         ("created", accounts["other.io"]["abm_id"]),
-        ("updated", acme),
-        ("updated", acme),
-        ("updated", acme),
-        ("created", accounts["beta.io"]["abm_id"]),
+        ("skipped", acme),
+        ("skipped", acme),
+        ("created", beta),
+        ("skipped", beta),
+    ]
+    assert [result_of(h).get("message") for h in handled] == [
+        None,
+        "Duplicate found: acme.io is linked to Pipedrive organization 1",
+        "Duplicate found: acme.io is linked to Pipedrive organization 1",
+        None,
+        "Duplicate found: beta.io is linked to Pipedrive organization 4",
     ]
     links = {link["pipedrive_id"]: link["abm_id"] for link in await harness.rows("links")}
-    assert links == {
-        1: acme,
-        2: accounts["other.io"]["abm_id"],
-        4: acme,
-        6: acme,
-        8: accounts["beta.io"]["abm_id"],
-    }
-    assert accounts["acme.io"]["fields"]["website"] == "beta.io"  # 4's later version, applied last to it
+    assert links == {1: acme, 2: accounts["other.io"]["abm_id"], 4: beta}
+    assert accounts["acme.io"]["fields"]["name"] == "Org 1"  # never followed 4 or 6
 
 
-async def test_two_batches_updating_one_account_keep_each_others_fields(
+async def test_two_batches_linking_one_unlinked_account_link_one_and_skip_the_other(
     pg_pool: asyncpg.Pool, mapper_schema: str, database_url: str, two_mappers: TwoMappers
 ) -> None:
     harness, first, second = two_mappers
     tenant = harness.tenant
-    [made] = await first.source_changed_batch([organization(tenant, 1, "acme.io", 3)])
-    assert result_of(made)["outcome"] == "created"
-    # Both batches load the account unlocked and plan an update of it. The first locks it and is held at
-    # its write; the second, locking it too, waits, then reads it as the first left it and writes its
-    # change over that (the first's address stays), not over the row it loaded.
+    # An account no Pipedrive organization links (as a reveal makes one).
+    await pg_pool.execute(
+        f"INSERT INTO {mapper_schema}.accounts (tenant_id, abm_id, match_key, fields)"
+        " VALUES ($1, 'revealed', 'acme.io', '{\"name\": \"Acme\"}')",
+        tenant,
+    )
+    # Both batches load the account unlocked and plan to update and link it. The first locks its key and
+    # is held at its write; the second, locking the key too, waits, then reads the account as the first
+    # left it, linked to 3: its organization 4 is a duplicate of 3, skipped; the account follows 3 only.
     async with accounts_gate(pg_pool, database_url, mapper_schema) as gate:
         one = asyncio.ensure_future(
             first.source_changed_batch([organization(tenant, 3, "acme.io", 3, address="1 Main St")])
@@ -218,7 +225,13 @@ async def test_two_batches_updating_one_account_keep_each_others_fields(
         handled = [*await one, *await other]
 
     [account] = await harness.rows("accounts")
-    assert [result_of(h)["outcome"] for h in handled] == ["updated", "updated"]
+    assert [result_of(h)["outcome"] for h in handled] == ["updated", "skipped"]
+    assert (
+        result_of(handled[1])["message"] == "Duplicate found: acme.io is linked to Pipedrive organization 3"
+    )
     assert {result_of(h)["abm_id"] for h in handled} == {account["abm_id"]}
-    assert account["fields"]["name"] == "Org 4"
+    assert account["fields"]["name"] == "Org 3"
     assert account["fields"]["address"] == "1 Main St"
+    assert [(link["pipedrive_id"], link["abm_id"]) for link in await harness.rows("links")] == [
+        (3, "revealed")
+    ]

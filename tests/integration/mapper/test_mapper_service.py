@@ -89,7 +89,9 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     first = ServiceProcess("mapper", mapper_env, tmp_path / "first.log")
     await first.start()
     await first.wait_ready()
-    await eventually(links, lambda n: n == 3, within_s=90, what="three links in the store")
+    # Acme's twin (another organization of acme.io) is a duplicate of Acme or Acme of it, whichever
+    # partition's batch came first: two links, acme.io's and globex.io's.
+    await eventually(links, lambda n: n == 2, within_s=90, what="two links in the store")
     deleted = f"SELECT deleted_in_crm FROM {schema}.links WHERE tenant_id = $1 AND pipedrive_id = 2"
     await eventually(lambda: pg_pool.fetchval(deleted, tenant), lambda d: d is True, within_s=30,
                      what="the delete applied")  # fmt: skip
@@ -110,7 +112,7 @@ async def test_a_replay_leaves_the_store_exactly_as_it_was(
     await second.wait_ready()
     marker_key, marker = change_event(tenant, 99, 30, {"name": "Marker", "website": "marker.io"})
     await producer.send_and_wait(SOURCE_CHANGES.name, marker, key=marker_key)
-    await eventually(links, lambda n: n == 4, within_s=90, what="the marker applied after the replay")
+    await eventually(links, lambda n: n == 3, within_s=90, what="the marker applied after the replay")
 
     async def replayed() -> int:
         return await second.messages_processed("duplicate")

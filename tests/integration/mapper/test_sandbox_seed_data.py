@@ -65,11 +65,13 @@ async def test_seeded_records_land_on_one_record_per_match_key(
     async with run_sandbox(config) as sandbox, aiohttp.ClientSession() as session:
         records = await _list_all(session, sandbox.base_url, sandbox.state.config.api_token, entity)
     handlers = build_handlers(mapper.pool, mapper.schema)
-    expected: dict[str, set[int]] = defaultdict(set)
+    of_key: dict[str, list[int]] = defaultdict(list)
     for record in records:
         key = pipedrive_match_key(obj, record)
         if key is not None:
-            expected[key].add(record["id"])
+            of_key[key].append(record["id"])
+    # Each key's record is linked to the first Pipedrive record of the key; the others are its duplicates.
+    expected = {key: {ids[0]} for key, ids in of_key.items()}
 
     results = await handlers.source_changed_batch(_items(mapper.tenant, obj, records))
 
@@ -80,6 +82,8 @@ async def test_seeded_records_land_on_one_record_per_match_key(
     for link in await mapper.rows("links"):
         linked[account_of[link["abm_id"]]].add(link["pipedrive_id"])
     assert linked == expected
-    assert any(len(ids) > 1 for ids in expected.values()), "the seed shares no key: the test proves less"
+    assert any(len(ids) > 1 for ids in of_key.values()), "the seed shares no key: the test proves less"
     skipped = sum(1 for r in records if pipedrive_match_key(obj, r) is None)
-    assert sum(1 for h in results if b'"skipped"' in h.outputs[0].value) >= skipped
+    duplicates = sum(len(ids) - 1 for ids in of_key.values())
+    assert sum(1 for h in results if b'"skipped"' in h.outputs[0].value) >= skipped + duplicates
+    assert sum(1 for h in results if b"is linked to Pipedrive" in h.outputs[0].value) == duplicates

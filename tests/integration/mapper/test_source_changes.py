@@ -35,14 +35,24 @@ async def test_a_new_organization_becomes_a_linked_account(mapper: MapperHarness
     )
 
 
-async def test_every_messy_form_of_one_website_lands_on_one_account(mapper: MapperHarness) -> None:
+async def test_every_messy_form_of_one_website_finds_one_account_linked_to_the_first(
+    mapper: MapperHarness,
+) -> None:
     forms = ["https://www.Acme.com/about", "acme.com.", "HTTP://ACME.COM:8080/x?y=1", "www.acme.com"]
-    for pipedrive_id, website in enumerate(forms, start=1):
+    handled = [
         await mapper.change(ORG, pipedrive_id, {"name": f"Acme {pipedrive_id}", "website": website})
+        for pipedrive_id, website in enumerate(forms, start=1)
+    ]
 
     accounts = await mapper.rows("accounts")
     assert [a["match_key"] for a in accounts] == ["acme.com"]
-    assert {link["abm_id"] for link in await mapper.rows("links")} == {accounts[0]["abm_id"]}
+    assert [(link["pipedrive_id"], link["abm_id"]) for link in await mapper.rows("links")] == [
+        (1, accounts[0]["abm_id"])
+    ]
+    assert [(result_of(h)["outcome"], result_of(h).get("message")) for h in handled[1:]] == [
+        ("skipped", "Duplicate found: acme.com is linked to Pipedrive organization 1")
+    ] * 3
+    assert accounts[0]["fields"]["name"] == "Acme 1"
 
 
 async def test_an_organization_without_a_usable_domain_is_skipped_with_a_warning(
@@ -148,17 +158,59 @@ async def test_creating_in_abm_switched_off_skips_new_records(mapper: MapperHarn
         (DuplicateHandling.CREATE_DUPLICATES, 2, "created", "Existing"),
     ],
 )
-async def test_import_duplicate_handling(
+async def test_import_duplicate_handling_of_an_account_no_organization_links(
     mapper: MapperHarness, handling: DuplicateHandling, accounts: int, outcome: str, name: str
 ) -> None:
+    # The account's organization was deleted in Pipedrive: the account stays, linked to none.
     await mapper.change(ORG, 30, {"name": "Existing", "website": "dup.io"})
-    handled = await mapper.change(ORG, 31, {"name": "Imported", "website": "www.dup.io"}, duplicates=handling)
+    await mapper.change(ORG, 30, None, action=ChangeAction.DELETED, at="2026-11-01T10:30:00Z")
+    handled = await mapper.change(
+        ORG, 31, {"name": "Imported", "website": "www.dup.io"}, at="2026-11-01T11:00:00Z", duplicates=handling
+    )
 
     assert len(await mapper.rows("accounts")) == accounts
     assert result_of(handled)["outcome"] == outcome
     assert (await mapper.account("dup.io"))["fields"]["name"] == name
     if handling is DuplicateHandling.SKIP_DUPLICATES:
         assert result_of(handled)["message"] == "Duplicate found"
+    if handling is DuplicateHandling.UPDATE_EXISTING:
+        live = [link["pipedrive_id"] for link in await mapper.rows("links") if not link["deleted_in_crm"]]
+        assert live == [31]
+
+
+@pytest.mark.parametrize(
+    ("handling", "accounts", "outcome"),
+    [
+        (None, 1, "skipped"),
+        (DuplicateHandling.SKIP_DUPLICATES, 1, "skipped"),
+        (DuplicateHandling.UPDATE_EXISTING, 1, "skipped"),
+        (DuplicateHandling.CREATE_DUPLICATES, 2, "created"),
+    ],
+)
+async def test_an_organization_whose_domain_is_linked_to_another_is_a_duplicate_of_it(
+    mapper: MapperHarness, handling: DuplicateHandling | None, accounts: int, outcome: str
+) -> None:
+    # Two organizations of acme-rv.com: the account follows the first, linked to it, never the second
+    # (which once updated it and was linked to it too: the account took whichever changed last).
+    await mapper.change(ORG, 12, {"name": "Acme RV", "website": "acme-rv.com"})
+    second = {"name": "Acme RV (2)", "website": "https://acme-rv.com/"}
+    handled = await mapper.change(ORG, 13, second, duplicates=handling)
+    later = await mapper.change(ORG, 13, second, at="2026-11-01T12:00:00Z")  # a later sync of it
+    await mapper.change(ORG, 12, {"name": "Acme RV Inc", "website": "acme-rv.com"}, at="2026-11-01T13:00:00Z")
+
+    assert len(await mapper.rows("accounts")) == accounts
+    assert result_of(handled)["outcome"] == outcome
+    account = await mapper.account("acme-rv.com")
+    assert account["fields"]["name"] == "Acme RV Inc"
+    linked = {link["pipedrive_id"]: link["abm_id"] for link in await mapper.rows("links")}
+    assert linked[12] == account["abm_id"] and linked.get(13) != account["abm_id"]
+    if outcome == "skipped":
+        assert 13 not in linked
+        for result in (result_of(handled), result_of(later)):
+            assert (result["outcome"], result["message"]) == (
+                "skipped",
+                "Duplicate found: acme-rv.com is linked to Pipedrive organization 12",
+            )
 
 
 @pytest.mark.parametrize("handling", list(DuplicateHandling))

@@ -6,6 +6,13 @@ estimate tied with the primary key's, and filtered every link of the tenant for 
 30 s for one batch of 2,000 against 40,000 links, growing with the import; with the primary key, 5 ms.
 Whether the tie breaks the wrong way depends on the tables' history, so this checks the cause: no other
 index of a table starts with all but the last column of its primary key.
+
+The read of the live links that hold the records a batch found by key (`live_links_sql`, 1bb1328's rule
+that an ABM record is linked to one Pipedrive record of an object) is the converse: a probe by ABM id the
+primary key could serve by its (tenant_id, object) prefix, filtering every link of the tenant. Before
+links are analyzed the planner priced both probes alike and took the primary key's (238 ms for 2,000
+records at 90,000 links where `links_by_abm_id` takes 4 ms); written as it is, only `links_by_abm_id`
+can serve it, before statistics as after, in a custom plan as in a generic one.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from mapper.abm_store import AbmStore
+from mapper.abm_store import AbmStore, live_links_sql
 from mapper.bootstrap import install_tables
 from postgres_store.pool import Connection
 from schemas.events.common import SyncObject
@@ -116,6 +123,76 @@ async def test_a_batch_looks_each_key_up_by_index_even_where_a_scan_is_priced_lo
         ]
 
     assert (len(links), len(by_key), len(by_id)) == (1001, 1001, 1001)
-    assert len(plans) == 3
+    assert len(plans) == 4  # the key read's second statement: the live links of the records it found
     for plan in plans:
         assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+LINKS_STATES = ["empty", "filled, never analyzed", "filled after an analysis of it empty", "filled, analyzed"]
+
+
+async def _fill_links(pool: asyncpg.Pool, schema: str, tenant: str) -> None:
+    """20,000 links of 16,000 accounts: the first 4,000 accounts were linked first to a Pipedrive record
+    since deleted (1 to 4,000), then to another (16,001 to 20,000)."""
+    await pool.execute(
+        f"INSERT INTO {schema}.links (tenant_id, object, pipedrive_id, abm_id, source_update_time,"
+        " deleted_in_crm) SELECT $1, 'organization', i, 'a' || ((i - 1) % 16000 + 1), now(), i <= 4000"
+        " FROM generate_series(1, 20000) AS i",
+        tenant,
+    )
+
+
+@pytest.mark.parametrize("links_state", LINKS_STATES)
+async def test_the_live_links_of_records_found_by_key_are_probed_by_abm_id_whatever_the_statistics(
+    pg_pool: asyncpg.Pool, fresh_schema: str, links_state: str
+) -> None:
+    """Keys that find no record read no link; keys that find records read their live links by ABM id on
+    `links_by_abm_id`, a probe per record, in the custom and the generic plan alike, whether the links
+    are empty, filled but never analyzed (a new deployment's first import, before autovacuum gets to
+    them), filled since an analysis of them empty, or analyzed."""
+    tenant, schema = "t1", fresh_schema
+    await pg_pool.execute(
+        f"INSERT INTO {schema}.accounts (tenant_id, abm_id, match_key) SELECT $1, 'a' || i, 'd' || i || '.io'"
+        " FROM generate_series(1, 20000) AS i",
+        tenant,
+    )
+    await pg_pool.execute(f"ANALYZE {schema}.accounts")
+    if links_state == "filled after an analysis of it empty":
+        await pg_pool.execute(f"ANALYZE {schema}.links")
+    if links_state != "empty":
+        await _fill_links(pg_pool, schema, tenant)
+    if links_state == "filled, analyzed":
+        await pg_pool.execute(f"ANALYZE {schema}.links")
+    async with pg_pool.acquire() as conn, conn.transaction():
+        recording = _Recording(conn)
+        store = AbmStore(recording, schema)  # type: ignore[arg-type]
+        none_found = await store.records_by_key(ORG, [(tenant, f"new{i}.io") for i in range(2000)])
+        sent_for_none = len(recording.sent)
+        found = await store.records_by_key(ORG, [(tenant, f"d{i}.io") for i in range(2000, 6000, 2)])
+        query, args = recording.sent[-1]
+        custom = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {query}", *args))
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE live_links(text, text) AS {query}")
+        generic = "\n".join(
+            r[0]
+            for r in await conn.fetch(f"EXPLAIN EXECUTE live_links({_literal(args[0])}, {_literal(args[1])})")
+        )
+        await conn.execute("DEALLOCATE live_links")
+
+    assert (none_found, sent_for_none, len(recording.sent)) == ([], 1, 3)
+    assert query == live_links_sql(f"{schema}.links")
+    held = {r["abm_id"]: r["linked_id"] for r in found}
+    assert len(held) == 2000
+    if links_state == "empty":
+        assert set(held.values()) == {None}
+    else:
+        assert held == {f"a{i}": i + 16000 if i <= 4000 else i for i in range(2000, 6000, 2)}
+    for plan in (custom, generic):
+        assert "Nested Loop" in plan and "links_by_abm_id" in plan, plan
+        assert "Seq Scan on links" not in plan and "links_pkey" not in plan and "Hash" not in plan, plan
+    assert "$2" in generic and "$2" not in custom
+
+
+def _literal(text: object) -> str:
+    """A text as an SQL literal."""
+    return "'" + str(text).replace("'", "''") + "'"

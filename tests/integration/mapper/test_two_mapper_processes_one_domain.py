@@ -2,9 +2,10 @@
 from outside: a burst of source changes of organizations sharing website domains, from different records
 (so keyed to different partitions, so worked by both processes at once), goes in on
 `psync.source-changes.v1`; the mapper's accounts API and `psync.record-results.v1` come out. Each domain
-has exactly one account, and every change was applied to it (its result names that account, and none
-failed or was skipped). The in-process version of the race is tests/integration/mapper/
-test_concurrent_match_keys.py; this one runs the processes themselves."""
+has exactly one account, one organization of it created it and is linked to it, and every other was
+skipped as a duplicate naming that one (every result names the domain's account, none failed). The
+in-process version of the race is tests/integration/mapper/test_concurrent_match_keys.py; this one runs
+the processes themselves."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ pytestmark = pytest.mark.integration
 DOMAINS = 24
 RECORDS_PER_DOMAIN = 8
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-APPLIED = {"created", "updated", "unchanged"}
 
 
 def _change(tenant: str, pipedrive_id: int, domain: str, run_id: str) -> tuple[bytes, bytes]:
@@ -76,7 +76,7 @@ async def _accounts(url: str, api_key: str) -> list[dict[str, Any]]:
                 return found
 
 
-async def test_two_mapper_processes_make_one_account_per_domain_and_apply_every_change(
+async def test_two_mapper_processes_make_one_account_per_domain_and_skip_its_duplicates(
     mapper_env: dict[str, str], kafka_bootstrap: str, pg_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     tenant = f"twomap{uuid.uuid4().hex[:8]}"
@@ -116,8 +116,15 @@ async def test_two_mapper_processes_make_one_account_per_domain_and_apply_every_
         assert await mapper.terminate() == 0, mapper.log_tail()
 
     assert len(set(landed)) > KEYED_PARTITIONS // 2, "the burst did not reach both processes' partitions"
-    not_applied = {pid: r["outcome"] for pid, r in done.items() if r["outcome"] not in APPLIED}
-    assert not_applied == {}, [done[pid]["message"] for pid in not_applied][:5]
+    creators = {domain_of[pid]: pid for pid, r in done.items() if r["outcome"] == "created"}
+    assert sorted(creators) == sorted(domains)
+    assert sum(r["outcome"] == "created" for r in done.values()) == DOMAINS
+    unexplained = {
+        pid: r.get("message") for pid, r in done.items() if r["outcome"] != "created"
+        and r.get("message") != f"Duplicate found: {domain_of[pid]} is linked to Pipedrive organization"
+        f" {creators[domain_of[pid]]}"
+    }  # fmt: skip
+    assert unexplained == {}, list(unexplained.items())[:5]
     by_domain: dict[str, list[str]] = defaultdict(list)
     for account in accounts:
         by_domain[account["domain"]].append(account["abm_id"])

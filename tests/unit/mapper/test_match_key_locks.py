@@ -91,11 +91,22 @@ def test_a_batch_locks_the_keys_it_creates_records_under_once_each() -> None:
     assert view.created_keys() == [("t1", ORG, "b.io"), ("t1", PERSON, "ann@a.io"), ("t2", ORG, "b.io")]
 
 
-def test_a_batch_that_creates_nothing_locks_nothing() -> None:
+def test_a_batch_that_creates_nothing_and_links_nothing_new_locks_nothing() -> None:
     view = BatchView()
     view.add_record(record_row("theirs", "a.io"), ORG)
-    plan_batch(view, RULES, [org(1, "a.io")])  # updates the stored account
+    view.add_link(("t1", ORG, 1), {"abm_id": "theirs", "source_update_time": T0, "deleted_in_crm": False,
+                                   "merged_into_id": None})  # fmt: skip
+    plan_batch(view, RULES, [org(1, "a.io")])  # updates the account it links
     assert view.created_keys() == []
+
+
+def test_a_batch_that_links_a_stored_record_by_its_key_locks_the_key() -> None:
+    # Another process linking another organization of a.io to the account waits for this one, then
+    # reads the link and skips its organization as a duplicate.
+    view = BatchView()
+    view.add_record(record_row("theirs", "a.io"), ORG)
+    plan_batch(view, RULES, [org(1, "a.io")])
+    assert view.created_keys() == [("t1", ORG, "a.io")]
 
 
 def test_lock_ids_are_stable_and_differ_by_schema_tenant_object_and_key() -> None:
@@ -140,7 +151,7 @@ BATCH = [
     org(1, "other.io"),
     org(2, "acme.io"),  # creates acme.io: another process committed it meanwhile
     org(3, "beta.io"),
-    org(4, "acme.io"),  # updates what change 2 made
+    org(4, "acme.io"),  # a duplicate of change 2's organization: skipped
     org(2, "gamma.io", later=5),  # change 2's organization again, on another domain: linked
     org(5, "gamma.io"),  # creates gamma.io (change 2's record keeps its key, acme.io)
     org(6, "delta.io"),
@@ -162,9 +173,10 @@ def test_a_record_found_under_a_created_key_replans_only_the_changes_it_reaches(
     assert (targeted.records, targeted.links, targeted.by_key) == (whole.records, whole.links, whole.by_key)
     kept = [i for i, (before, after) in enumerate(zip(planned, again, strict=True)) if before is after]
     assert kept == [0, 2, 5, 6]  # 1, 3 and 4 (change 2's organization again) were planned anew
-    assert [again[i].plan.kind for i in (1, 3, 4)] == [PlanKind.UPDATE] * 3
+    assert [again[i].plan.kind for i in (1, 3, 4)] == [PlanKind.UPDATE, PlanKind.SKIP, PlanKind.UPDATE]
     assert {again[i].plan.abm_id for i in (1, 3, 4)} == {"theirs"}
-    assert ("t1", ORG, "acme.io") not in targeted.created_keys()
+    assert again[3].plan.message == "Duplicate found: acme.io is linked to Pipedrive organization 2"
+    assert targeted.by_key[("t1", ORG, "acme.io")] == "theirs"  # linked to, not created under
 
 
 class OtherProcessCommits(InMemoryAbmRecords):
@@ -196,7 +208,7 @@ async def test_settling_locks_planned_creates_and_replans_what_another_process_c
         [("t1", ORG, d) for d in ("other.io", "acme.io", "beta.io", "gamma.io", "delta.io")]
     ]
     assert [settled[i].plan.abm_id for i in (1, 3, 4)] == ["theirs"] * 3
-    assert ("t1", ORG, "acme.io") not in view.created_keys()
+    assert [settled[i].plan.kind for i in (1, 3, 4)] == [PlanKind.UPDATE, PlanKind.SKIP, PlanKind.UPDATE]
     assert view.by_key[("t1", ORG, "acme.io")] == "theirs"
 
 
@@ -231,7 +243,8 @@ async def test_a_record_changed_since_the_load_is_read_again_and_not_written_ove
     assert [one is before for one, before in zip(settled, planned, strict=True)] == [False, True, False]
     assert settled[0].plan.kind is PlanKind.UPDATE and settled[0].plan.abm_id == "theirs"
     assert view.records[("t1", ORG, "theirs")].fields["industry"] == "Retail"  # kept, not written over
-    assert view.records[("t1", ORG, "theirs")].fields["name"] == "Org 4"
+    assert view.records[("t1", ORG, "theirs")].fields["name"] == "Org 2"  # 4 is a duplicate of 2
+    assert settled[2].plan.message == "Duplicate found: acme.io is linked to Pipedrive organization 2"
 
 
 async def test_records_nobody_changed_are_locked_and_keep_their_plans() -> None:

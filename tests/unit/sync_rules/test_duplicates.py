@@ -1,7 +1,7 @@
 import pytest
 
 from schemas.events.source_changes import DuplicateHandling
-from sync_rules.duplicates import DuplicateAction, decide_duplicate_action
+from sync_rules.duplicates import DuplicateAction, decide_duplicate_action, summary_reason
 
 
 @pytest.mark.parametrize("handling", list(DuplicateHandling))
@@ -19,3 +19,11 @@ def test_without_a_match_every_choice_creates(handling: DuplicateHandling) -> No
 )
 def test_with_a_match_the_choice_decides(handling: DuplicateHandling, action: DuplicateAction) -> None:
     assert decide_duplicate_action(handling, match_exists=True) is action
+
+
+def test_a_duplicate_naming_its_record_is_summed_up_as_duplicate_found() -> None:
+    assert (
+        summary_reason("Duplicate found: acme.io is linked to Pipedrive organization 12") == "Duplicate found"
+    )
+    assert summary_reason("Duplicate found") == "Duplicate found"
+    assert summary_reason("Required field missing: name") == "Required field missing: name"

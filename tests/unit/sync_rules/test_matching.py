@@ -1,3 +1,5 @@
+import pytest
+
 from schemas.events.source_changes import DuplicateHandling
 from sync_rules.duplicates import DuplicateAction
 from sync_rules.matching import MatchDecision, MatchedBy, MatchInput, decide_match
@@ -96,3 +98,34 @@ def test_a_linked_record_is_still_not_updated_when_updating_is_off() -> None:
         DuplicateAction.SKIP,
         "Updating organizations is turned off",
     )
+
+
+@pytest.mark.parametrize(
+    "handling", [None, DuplicateHandling.SKIP_DUPLICATES, DuplicateHandling.UPDATE_EXISTING]
+)
+def test_a_key_match_linked_to_another_pipedrive_record_is_a_duplicate_naming_it(
+    handling: DuplicateHandling | None,
+) -> None:
+    given = MatchInput(ORG, "acme.com", key_match_id=9, duplicate_handling=handling, key_match_linked_to=12)
+
+    assert decide_match(given) == MatchDecision(
+        DuplicateAction.SKIP,
+        9,
+        MatchedBy.MATCH_KEY,
+        "Duplicate found: acme.com is linked to Pipedrive organization 12",
+    )
+
+
+def test_create_duplicates_gives_a_key_match_linked_to_another_record_a_record_of_its_own() -> None:
+    given = MatchInput(
+        ORG, "acme.com", key_match_id=9, duplicate_handling=DuplicateHandling.CREATE_DUPLICATES,
+        key_match_linked_to=12,
+    )  # fmt: skip
+
+    assert decide_match(given) == MatchDecision(DuplicateAction.CREATE)
+
+
+def test_a_person_whose_email_is_linked_to_another_person_is_a_duplicate_naming_it() -> None:
+    given = MatchInput(SyncObject.PERSON, "ann@acme-rv.com", key_match_id="c1", key_match_linked_to=5)
+
+    assert decide_match(given).message == "Duplicate found: ann@acme-rv.com is linked to Pipedrive person 5"
