@@ -29,11 +29,15 @@ PositiveId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
 async def read_json(request: web.Request, model: type[M]) -> M:
     """The request's JSON body validated as `model`; a 400 naming every problem otherwise (an empty body
     is `null`, which the model refuses unless it accepts nothing)."""
+    return validated(model, await read_json_document(request))
+
+
+async def read_json_document(request: web.Request) -> Any:
+    """The request's JSON body, not validated yet (an empty body is `null`); a 400 when it is not JSON."""
     try:
-        document = orjson.loads(await request.read() or b"null")
+        return orjson.loads(await request.read() or b"null")
     except orjson.JSONDecodeError as failure:
         raise json_error(400, "bad_request", "The body is not valid JSON.") from failure
-    return validated(model, document)
 
 
 def read_query(request: web.Request, model: type[M]) -> M:

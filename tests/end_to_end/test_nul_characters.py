@@ -64,6 +64,24 @@ async def test_records_with_nul_characters_are_imported_without_them(stack: Stac
         await admin.pusher_target(domain, lambda r, pid=pipedrive_id: r["pipedrive_id"] == pid)
 
 
+async def test_a_name_changed_to_hold_a_nul_arrives_by_webhook_without_it(stack: Stack) -> None:
+    uid = uuid.uuid4().hex[:6]
+    domain = f"hooked-nul-{uid}.io"
+    admin = Admin(stack, await stack.new_tenant())
+    await admin.connect()
+    created = await _pipedrive(stack, "POST", "/api/v2/organizations", {"name": "Hooked", "website": domain})
+    await admin.sync()
+    await admin.account(domain)
+    await admin.call("connector", "PUT", "/v1/webhooks", {"enabled": True})
+
+    await _pipedrive(
+        stack, "PATCH", f"/api/v2/organizations/{created['id']}", {"name": f"Hooked\u0000 {uid}"}
+    )
+
+    renamed = await admin.account(domain, lambda a: a is not None and a["fields"]["name"] != "Hooked")
+    assert renamed["fields"]["name"] == f"Hooked {uid}"
+
+
 async def _entries_of(admin: Admin, pipedrive_ids: Iterable[int]) -> list[dict[str, Any]]:
     """The activity log's sync entries of these records."""
     wanted = set(pipedrive_ids)

@@ -176,6 +176,25 @@ async def test_a_delivery_with_an_id_beyond_bigint_or_a_nul_is_a_400_naming_the_
     assert await harness.connector.hints.process_one() is False
 
 
+async def test_a_delivery_whose_record_holds_a_nul_is_accepted_and_its_record_read_again(
+    harness: ConnectorHarness,
+) -> None:
+    await _enable(harness)
+    body = {
+        "meta": {"id": "nul-1", "action": "change", "entity": "organization", "entity_id": "1"},
+        "data": {"id": 1, "name": "Acme\u0000 Ltd"},
+        "previous": {"name": "Acme\u0000"},
+    }
+
+    answer = await harness.api.post(
+        f"/webhooks/pipedrive/{harness.tenant}", json=body, headers=await _webhook_headers(harness)
+    )
+
+    assert answer.status == 200, await answer.text()
+    assert await answer.json() == {"accepted": True, "duplicate": False}
+    assert await harness.connector.hints.process_one() is True
+
+
 async def test_webhook_changes_of_an_hour_are_one_run_that_starts_and_ends(harness: ConnectorHarness) -> None:
     await _enable(harness)
     state = harness.sandbox.handle.state
