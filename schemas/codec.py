@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 
 from schemas.catalog import EventType, event_types_on
 from schemas.envelope import CloudEvent
+from schemas.event_times import time_too_far_ahead
 from schemas.json_decoding import document_validators, json_validator
 from schemas.keys import InvalidRecordKeyError, parse_record_key, tenant_of_key
 from schemas.nul_characters import BACKSLASH, NUL_ESCAPE, nul_locations
@@ -217,7 +218,24 @@ def decode_event(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
 
 @cache  # built once per topic
 def decoder_of(topic: str) -> Callable[[bytes | None], CloudEvent[BaseModel]]:
-    """The decoder of `topic`'s messages (a consumer that decodes many looks it up once).
+    """The decoder of `topic`'s messages (a consumer that decodes many looks it up once): the event its
+    contract accepts (`_contract_decoder_of`). On a topic of the ABM platform (`TopicSpec.external`), an
+    event with a time too far ahead of the consumer's clock is invalid too (`_refuse_times_ahead`)."""
+    decode = _contract_decoder_of(topic)
+    if _external_spec(topic) is None:
+        return decode
+
+    def decode_external(raw: bytes | None) -> CloudEvent[BaseModel]:
+        event = decode(raw)
+        _refuse_times_ahead(topic, event)
+        return event
+
+    return decode_external
+
+
+@cache  # built once per topic
+def _contract_decoder_of(topic: str) -> Callable[[bytes | None], CloudEvent[BaseModel]]:
+    """The decoder of `topic`'s messages against the contract of their types.
 
     A valid message's event comes straight from the bytes when the topic's contract allows it
     (`json_decoding`), else from the document orjson reads, validated by the adapted validator of the type
@@ -290,6 +308,14 @@ def _refuse_nul(topic: str, raw: bytes) -> None:
     where = next(nul_locations(document), None)
     if where is not None:
         raise InvalidEvent(topic, f"{where or 'the event'}: must not contain NUL characters (\\u0000)")
+
+
+def _refuse_times_ahead(topic: str, event: CloudEvent[BaseModel]) -> None:
+    """Raise InvalidEvent when a time of the event lies too far ahead of the clock (`event_times`): a
+    fact cannot have happened after it is read."""
+    reason = time_too_far_ahead(event, datetime.now(UTC))
+    if reason is not None:
+        raise InvalidEvent(topic, reason)
 
 
 def _judged(topic: str, raw: bytes | None) -> CloudEvent[BaseModel]:
