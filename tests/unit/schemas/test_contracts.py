@@ -104,9 +104,10 @@ def test_a_contract_violation_names_the_field() -> None:
         decode_event("abm.score-changed.v1", orjson.dumps(example))
 
 
-def test_naive_timestamps_are_rejected() -> None:
+@pytest.mark.parametrize("where", ["time", "changed_at"])
+def test_naive_timestamps_are_rejected(where: str) -> None:
     example = orjson.loads((SCHEMAS_DIR / "examples" / "abm.score.changed.json").read_bytes())
-    example["time"] = "2026-11-02T09:30:00"
+    (example if where == "time" else example["data"])[where] = "2026-11-02T09:30:00"
     with pytest.raises(InvalidEvent, match="timezone"):
         decode_event("abm.score-changed.v1", orjson.dumps(example))
 
