@@ -13,32 +13,12 @@ from stream_runner.metrics import RunnerMetrics
 from stream_runner.namespace import TopicNamespace
 from stream_runner.processor import MessageProcessor
 from tests.unit.stream_runner.test_dead_letter_records import SentMessages
+from tests.unit.stream_runner.test_poll_top_up import HeldRecords
 
 BULK = TopicPartition(BULK_SOURCE_CHANGES.name, 0)
 LIVE = TopicPartition(SOURCE_CHANGES.name, 0)
 SIGNALS = TopicPartition(COMPANY_REVEALED.name, 0)
-
-
-class HeldRecords:
-    """A consumer holding fetched records, handed out in the order they were fetched (as aiokafka does:
-    partition by partition), from the partitions asked for (all when none is named)."""
-
-    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        self.records = records
-
-    def assignment(self) -> set[TopicPartition]:
-        return {BULK, LIVE, SIGNALS}
-
-    async def getmany(
-        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
-    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        asked = set(partitions) or self.assignment()
-        taken = [r for r in self.records if TopicPartition(r.topic, r.partition) in asked][:max_records]
-        self.records = [r for r in self.records if r not in taken]
-        out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-        for record in taken:
-            out.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
-        return out
+ASSIGNED = {BULK, LIVE, SIGNALS}
 
 
 def _record(partition: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
@@ -61,7 +41,9 @@ def _polled(batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -
 
 
 async def test_live_records_fetched_behind_a_bulk_backlog_are_polled_first() -> None:
-    held = HeldRecords([*(_record(BULK, i) for i in range(3)), _record(LIVE, 7), _record(SIGNALS, 4)])
+    held = HeldRecords(
+        [*(_record(BULK, i) for i in range(3)), _record(LIVE, 7), _record(SIGNALS, 4)], assigned=ASSIGNED
+    )
     runner = _runner(held, [BULK_SOURCE_CHANGES.name])
 
     first = await runner._poll()
@@ -71,7 +53,7 @@ async def test_live_records_fetched_behind_a_bulk_backlog_are_polled_first() -> 
 
 
 async def test_the_bulk_work_gets_every_second_poll_however_many_live_records_come() -> None:
-    held = HeldRecords([_record(BULK, 0), *(_record(LIVE, i) for i in range(4))])
+    held = HeldRecords([_record(BULK, 0), *(_record(LIVE, i) for i in range(4))], assigned=ASSIGNED)
     runner = _runner(held, [BULK_SOURCE_CHANGES.name])
 
     live_turn = _polled(await runner._poll())
@@ -84,14 +66,14 @@ async def test_the_bulk_work_gets_every_second_poll_however_many_live_records_co
 
 
 async def test_a_live_turn_without_live_records_polls_everything() -> None:
-    held = HeldRecords([_record(BULK, i) for i in range(2)])
+    held = HeldRecords([_record(BULK, i) for i in range(2)], assigned=ASSIGNED)
     runner = _runner(held, [BULK_SOURCE_CHANGES.name])
 
     assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, 0), (BULK_SOURCE_CHANGES.name, 1)]
 
 
 async def test_without_bulk_topics_a_poll_is_in_fetch_order() -> None:
-    held = HeldRecords([_record(BULK, 0), _record(LIVE, 0)])
+    held = HeldRecords([_record(BULK, 0), _record(LIVE, 0)], assigned=ASSIGNED)
     runner = _runner(held, [])
 
     assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, 0), (SOURCE_CHANGES.name, 0)]

@@ -23,22 +23,33 @@ SIGNALS = TopicPartition(COMPANY_REVEALED.name, 0)
 
 
 class HeldRecords:
-    """The records a consumer holds (fetched, not yet returned), handed out in order by `getmany`."""
+    """The records a consumer holds (fetched, not yet returned), handed out by `getmany` in the order they
+    were fetched, from the partitions asked for (all assigned ones when none is named)."""
 
     def __init__(
-        self, records: list[ConsumerRecord[bytes, bytes]], *, failing_after: int | None = None
+        self,
+        records: list[ConsumerRecord[bytes, bytes]],
+        *,
+        failing_after: int | None = None,
+        assigned: set[TopicPartition] | None = None,
     ) -> None:
         self.records = records
         self.asked: list[int | None] = []
         self._failing_after = failing_after
+        self._assigned = assigned or {TopicPartition(r.topic, r.partition) for r in records}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._assigned
 
     async def getmany(
-        self, timeout_ms: int = 0, max_records: int | None = None
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
     ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
         if self._failing_after is not None and len(self.asked) >= self._failing_after:
             raise KafkaConnectionError("the broker went away")
         self.asked.append(max_records)
-        taken, self.records = self.records[:max_records], self.records[max_records:]
+        asked = set(partitions) or self._assigned
+        taken = [r for r in self.records if TopicPartition(r.topic, r.partition) in asked][:max_records]
+        self.records = [r for r in self.records if r not in taken]
         out: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         for record in taken:
             out.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
@@ -144,7 +155,7 @@ async def test_a_top_up_fetch_that_returns_after_a_revocation_replaces_what_was_
 
     async def fetch_across_a_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> Any:
         runner._generation += 1
-        return await fetch(timeout_ms, max_records)
+        return await fetch(timeout_ms=timeout_ms, max_records=max_records)
 
     polled_in = runner._generation
     batches = await held.getmany(timeout_ms=300, max_records=2)
