@@ -153,9 +153,11 @@ async def test_a_top_up_fetch_that_returns_after_a_revocation_replaces_what_was_
     runner = _runner(held, **LIMITS)
     fetch = held.getmany
 
-    async def fetch_across_a_rebalance(timeout_ms: int = 0, max_records: int | None = None) -> Any:
+    async def fetch_across_a_rebalance(
+        *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> Any:
         runner._generation += 1
-        return await fetch(timeout_ms=timeout_ms, max_records=max_records)
+        return await fetch(*partitions, timeout_ms=timeout_ms, max_records=max_records)
 
     polled_in = runner._generation
     batches = await held.getmany(timeout_ms=300, max_records=2)
