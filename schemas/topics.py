@@ -124,6 +124,9 @@ PUSH_REQUESTS = TopicSpec(
     key="tenant:object:match_key",
     producers=("pusher",),
     consumers=("pusher",),
+    # Bulk work: a tenant's confirmed push of hundreds of records must not queue ahead of another tenant's
+    # reveal, contact or score (their auto-pushes) nor of the mirror's changes.
+    bulk=True,
     description="A confirmed manual push of one record into Pipedrive, carrying the full record.",
 )
 PUSH_RESULTS = TopicSpec(

@@ -69,6 +69,9 @@ class Consumer:
     read_first: Sequence[str] = ()
     """Topics (of those consumed) read to their end offsets at start, with these handlers, before the loop
     handles any other: the settings topic of a service with a settings replica (`SETTINGS_FIRST`)."""
+    tenant_concurrency: int = 1
+    """How many tenants' messages of a poll are processed at once, each tenant's in order
+    (`MessageProcessor`); 1: the poll in order."""
 
 
 SETTINGS_FIRST = (SETTINGS.name,)
@@ -227,6 +230,7 @@ def consumer_loop(
         batch_handlers=consumer.batch_handlers,
         dead_letter_handlers=consumer.dead_letter_handlers,
         repeat_lookups=consumer.repeat_lookups,
+        tenant_concurrency=consumer.tenant_concurrency,
     )
     topics = topics_consumed_by(name)
     unread = set(consumer.read_first) - {t.name for t in topics}

@@ -141,6 +141,26 @@ def look_for_repeats_next(looking: bool, *, found: int, duplicates: int) -> bool
     return duplicates > 0
 
 
+def tenant_lanes(tenants: Sequence[str]) -> list[list[int]]:
+    """The positions of a poll's messages by tenant (`tenants`: each message's), each tenant's in the poll's
+    order, the tenants in the order they first appear: what `MessageProcessor` may process side by side
+    without changing any tenant's own order."""
+    lanes: dict[str, list[int]] = {}
+    for position, tenant in enumerate(tenants):
+        lanes.setdefault(tenant, []).append(position)
+    return list(lanes.values())
+
+
+def _lane_of(message: IncomingMessage, decoded: CloudEvent[Any] | InvalidEvent | KnownRepeat) -> str:
+    """The tenant a message's lane is keyed by: its event's, or for a message that does not decode, its
+    key's first part (every topic's key begins with the tenant)."""
+    if isinstance(decoded, CloudEvent):
+        return decoded.tenantid
+    if isinstance(decoded, KnownRepeat):
+        return decoded.head.tenant
+    return (message.key or b"").split(b":", 1)[0].decode(errors="replace")
+
+
 class MessageProcessor:
     """Decodes, dispatches and emits for one service; dead-letters what cannot be applied."""
 
@@ -155,8 +175,14 @@ class MessageProcessor:
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         dead_letter_handlers: Mapping[str, DeadLetterHandler] | None = None,
         repeat_lookups: Mapping[str, RepeatLookup] | None = None,
+        tenant_concurrency: int = 1,
     ) -> None:
         self._service = service
+        # How many tenants' messages of a poll are processed at once (`tenant_lanes`): 1, the poll in order
+        # (the mapper and the auditlog, whose batches of many tenants are one transaction each); more, for a
+        # service whose events each make slow external calls (the pusher), so one tenant's burst of pushes
+        # does not hold another tenant's behind it.
+        self._tenant_concurrency = tenant_concurrency
         # Event type -> how the service's inbox tells, for a whole batch at once, which events of that
         # type it applied already (a replay, a redelivery) and what they produced.
         self._repeat_lookups = dict(repeat_lookups or {})
@@ -209,6 +235,8 @@ class MessageProcessor:
         self, messages: Sequence[IncomingMessage], stop: asyncio.Event
     ) -> list[Processed]:
         """Process messages in order; runs of one event type with a batch handler are applied together.
+        With a `tenant_concurrency` above 1, "in order" is each tenant's: the tenants' lanes (`tenant_lanes`)
+        are processed side by side, the results returned in the messages' order.
 
         A batch that fails for good is split and retried one event at a time, so only the event that
         cannot be applied goes to the dead-letter topic. Raises StopRequested if stopped first.
@@ -220,6 +248,54 @@ class MessageProcessor:
             if repeats
             else self._decode_all(messages)
         )
+        lanes = tenant_lanes(list(map(_lane_of, messages, decoded))) if self._tenant_concurrency > 1 else []
+        results = (
+            await self._process_lanes(messages, decoded, lanes, stop)
+            if len(lanes) > 1
+            else await self._process_in_order(messages, decoded, stop)
+        )
+        self._looking_for_repeats = look_for_repeats_next(
+            self._looking_for_repeats,
+            found=len(repeats),
+            duplicates=list(map(_OUTCOME_OF, results)).count("duplicate"),
+        )
+        return results
+
+    async def _process_lanes(
+        self,
+        messages: Sequence[IncomingMessage],
+        decoded: Sequence[CloudEvent[Any] | InvalidEvent | KnownRepeat],
+        lanes: Sequence[Sequence[int]],
+        stop: asyncio.Event,
+    ) -> list[Processed]:
+        """Each tenant's messages in order (`_process_in_order`), up to `tenant_concurrency` tenants at once;
+        the results in the messages' order. Every lane runs to its end before a failure of one is raised
+        (StopRequested included), so nothing is left half done behind the batch the runner does not record."""
+        bound = asyncio.Semaphore(self._tenant_concurrency)
+
+        async def lane(positions: Sequence[int]) -> list[Processed]:
+            async with bound:
+                return await self._process_in_order(
+                    [messages[i] for i in positions], [decoded[i] for i in positions], stop
+                )
+
+        done = await asyncio.gather(*map(lane, lanes), return_exceptions=True)
+        failures = [outcome for outcome in done if isinstance(outcome, BaseException)]
+        if failures:
+            raise next((f for f in failures if not isinstance(f, StopRequested)), failures[0])
+        by_position: dict[int, Processed] = {}
+        for positions, processed in zip(lanes, done, strict=True):
+            assert not isinstance(processed, BaseException)
+            by_position.update(zip(positions, processed, strict=True))
+        return [by_position[position] for position in range(len(messages))]
+
+    async def _process_in_order(
+        self,
+        messages: Sequence[IncomingMessage],
+        decoded: Sequence[CloudEvent[Any] | InvalidEvent | KnownRepeat],
+        stop: asyncio.Event,
+    ) -> list[Processed]:
+        """Messages one after another; runs of one event type with a batch handler applied together."""
         results: list[Processed] = []
         start = 0
         while start < len(messages):
@@ -231,11 +307,6 @@ class MessageProcessor:
             else:
                 results += await self._process_run(messages[start:end], decoded[start:end], stop)
             start = end
-        self._looking_for_repeats = look_for_repeats_next(
-            self._looking_for_repeats,
-            found=len(repeats),
-            duplicates=list(map(_OUTCOME_OF, results)).count("duplicate"),
-        )
         return results
 
     async def catch_up(self, messages: Sequence[IncomingMessage], stop: asyncio.Event) -> list[Delivery]:

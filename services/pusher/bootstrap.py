@@ -144,7 +144,12 @@ async def assemble(
 
         yield ServiceParts(
             app,
-            Consumer(handlers.by_event_type(), handlers.batch_handlers(), read_first=SETTINGS_FIRST),
+            Consumer(
+                handlers.by_event_type(),
+                handlers.batch_handlers(),
+                read_first=SETTINGS_FIRST,
+                tenant_concurrency=settings.tenant_concurrency,
+            ),
             workers=[redrive, close_windows, report_parked],
             expiring=expiring_tables(settings),
         )

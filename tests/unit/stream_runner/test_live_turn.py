@@ -7,7 +7,13 @@ from __future__ import annotations
 from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from schemas.topics import BULK_SOURCE_CHANGES, COMPANY_REVEALED, SOURCE_CHANGES, topics_consumed_by
+from schemas.topics import (
+    BULK_SOURCE_CHANGES,
+    COMPANY_REVEALED,
+    PUSH_REQUESTS,
+    SOURCE_CHANGES,
+    topics_consumed_by,
+)
 from stream_runner.kafka_runner import KafkaStreamRunner
 from stream_runner.metrics import RunnerMetrics
 from stream_runner.namespace import TopicNamespace
@@ -79,7 +85,10 @@ async def test_without_bulk_topics_a_poll_is_in_fetch_order() -> None:
     assert _polled(await runner._poll()) == [(BULK_SOURCE_CHANGES.name, 0), (SOURCE_CHANGES.name, 0)]
 
 
-def test_the_import_changes_are_the_bulk_topic_of_the_mapper_and_the_pusher() -> None:
-    for service in ("mapper", "pusher"):
-        assert [t.name for t in topics_consumed_by(service) if t.bulk] == [BULK_SOURCE_CHANGES.name]
+def test_the_import_changes_and_the_manual_pushes_are_the_bulk_topics() -> None:
+    assert [t.name for t in topics_consumed_by("mapper") if t.bulk] == [BULK_SOURCE_CHANGES.name]
+    assert {t.name for t in topics_consumed_by("pusher") if t.bulk} == {
+        BULK_SOURCE_CHANGES.name,
+        PUSH_REQUESTS.name,
+    }
     assert not [t.name for t in topics_consumed_by("auditlog") if t.bulk]
