@@ -248,7 +248,7 @@ class MessageProcessor:
             if repeats
             else self._decode_all(messages)
         )
-        lanes = tenant_lanes(list(map(_lane_of, messages, decoded))) if self._tenant_concurrency > 1 else []
+        lanes = self._lanes(messages, decoded)
         results = (
             await self._process_lanes(messages, decoded, lanes, stop)
             if len(lanes) > 1
@@ -260,6 +260,18 @@ class MessageProcessor:
             duplicates=list(map(_OUTCOME_OF, results)).count("duplicate"),
         )
         return results
+
+    def _lanes(
+        self,
+        messages: Sequence[IncomingMessage],
+        decoded: Sequence[CloudEvent[Any] | InvalidEvent | KnownRepeat],
+    ) -> list[list[int]]:
+        """The poll's lanes by tenant (`tenant_lanes`), or none (the poll in order) with a concurrency of 1
+        or when every event of the poll is applied in batches (the pusher's mirror changes: one transaction
+        for many tenants' changes, no slow call to wait for)."""
+        if self._tenant_concurrency == 1 or all(map(self._batchable, decoded)):
+            return []
+        return tenant_lanes(list(map(_lane_of, messages, decoded)))
 
     async def _process_lanes(
         self,

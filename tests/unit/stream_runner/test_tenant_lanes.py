@@ -5,6 +5,7 @@ order; a failure in one lane fails the batch only once every lane is done."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,6 +100,24 @@ async def test_one_concurrency_processes_the_poll_in_its_order() -> None:
     await processor.process_batch(poll, asyncio.Event())
 
     assert seen == ["a-1", "b-1", "a-2"]
+
+
+async def test_a_poll_of_batched_events_only_stays_one_batch_of_every_tenants() -> None:
+    batches: list[list[str]] = []
+
+    async def apply(items: Sequence[tuple[CloudEvent[Any], IncomingMessage]]) -> list[Handled]:
+        batches.append([event.data.run_id for event, _ in items])
+        return [Handled() for _ in items]
+
+    processor = MessageProcessor(
+        "itest", {}, SentMessages(), RunnerMetrics(CollectorRegistry()),
+        batch_handlers={"psync.run.started": apply}, tenant_concurrency=4,
+    )  # fmt: skip
+    poll = [started("a", "a-1", 1), started("b", "b-1", 2), started("a", "a-2", 3)]
+
+    await processor.process_batch(poll, asyncio.Event())
+
+    assert batches == [["a-1", "b-1", "a-2"]]
 
 
 async def test_a_stop_in_one_lane_is_raised_once_the_other_lanes_are_done() -> None:
