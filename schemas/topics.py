@@ -56,7 +56,8 @@ SOURCE_CHANGES = TopicSpec(
     consumers=("mapper", "pusher"),
     retention_ms=14 * DAY_MS,
     description="A Pipedrive record as read from the API (created, changed, deleted or merged) by a sync,"
-    " a webhook or a reconciliation; an import's records travel on psync.bulk-source-changes.v1.",
+    " a webhook or a reconciliation; bulk reads (imports, first syncs, resyncs) travel on"
+    " psync.bulk-source-changes.v1.",
 )
 BULK_SOURCE_CHANGES = TopicSpec(
     name="psync.bulk-source-changes.v1",
@@ -66,10 +67,10 @@ BULK_SOURCE_CHANGES = TopicSpec(
     consumers=("mapper", "pusher"),
     retention_ms=14 * DAY_MS,
     bulk=True,
-    description="A Pipedrive record read in bulk, by an import or by a tenant's first sync of an object"
-    " (its whole list): the events of psync.source-changes.v1 on partitions of their own, so that one"
-    " tenant's bulk read never queues ahead of another tenant's live changes (consumers read it when"
-    " their other topics have nothing waiting).",
+    description="A Pipedrive record read in bulk, by an import, a tenant's first sync of an object (its"
+    " whole list) or an operator's resync: the events of psync.source-changes.v1 on partitions of their"
+    " own, so that one tenant's bulk read never queues ahead of another tenant's live changes (consumers"
+    " read it when their other topics have nothing waiting).",
 )
 SETTINGS = TopicSpec(
     name="psync.settings.v1",

@@ -26,6 +26,7 @@ from connector.change_scan import (
     read_mode,
     survivors,
 )
+from connector.queued_runs import RESYNC_TRIGGER
 from connector.record_versions import Version, new_versions, read_from
 from connector.run_executor import ALL_OBJECTS, RunContext
 from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
@@ -154,6 +155,8 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
     """Emit every new version of the object since its cursor (minus the overlap)."""
     cursor = await context.cursors.cursor(context.tenant, obj)
     since = read_from(cursor, context.options.overlap_seconds)
+    # Bulk work, on the bulk topic: the first read of an object (its whole list), an operator's resync.
+    bulk = cursor is None or context.run.trigger == RESYNC_TRIGGER
     filters = ListFilters(updated_since=since, sort_by="update_time", sort_direction="asc")
     resource = resource_of(context, obj)
 
@@ -162,10 +165,7 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
 
     async with aclosing(read_ahead(fetch)) as pages:
         async for page in pages:
-            # The first read of an object is its whole list: bulk work, on the bulk topic.
-            await emit_versions(
-                context, obj, page.items, ChangeOrigin.POLL, moves=moves, whole_list=cursor is None
-            )
+            await emit_versions(context, obj, page.items, ChangeOrigin.POLL, moves=moves, bulk=bulk)
             await context.checkpoint()
 
 
@@ -176,14 +176,13 @@ async def emit_versions(
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
     moves: RelationMoves | None = None,
-    whole_list: bool = False,
+    bulk: bool = False,
 ) -> int:
     """Emit the records' versions not emitted before, wait for the acks, then store them (with what they
     point to), the moved cursor and the run's counts at once; returns how many were emitted. Imports emit
     every record read (their own event ids) and move no cursor. `moves` collects the relations that
-    changed since the versions last emitted; `whole_list`: the records are a read of the object's whole
-    list (`source_change_topic`)."""
-    handed = await hand_over(context, obj, records, origin, import_context, whole_list=whole_list)
+    changed since the versions last emitted; `bulk`: the records are bulk work (`source_change_topic`)."""
+    handed = await hand_over(context, obj, records, origin, import_context, bulk=bulk)
     return await store_versions(context, handed, moves)
 
 
@@ -214,7 +213,7 @@ async def hand_over(
     origin: ChangeOrigin,
     import_context: ImportContext | None = None,
     *,
-    whole_list: bool = False,
+    bulk: bool = False,
 ) -> HandedOver:
     """Encode the records' versions not emitted before and hand them to the producer, without waiting
     for Kafka; `store_versions` waits for the acks and stores them. Nothing of the run (counts,
@@ -239,7 +238,7 @@ async def hand_over(
             run_id=context.run.run_id,
             now=context.now(),
             import_context=import_context,
-            whole_list=whole_list,
+            bulk=bulk,
         )
 
         messages = await in_turns(encoder.messages, chosen)

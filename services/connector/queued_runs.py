@@ -9,6 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+RESYNC_TRIGGER = "resync"
+"""The trigger of the sync `psyncctl resync` queues: an operator's re-read of a tenant from a time."""
+
 
 class RunKindName(StrEnum):
     """What a connector run does."""

@@ -33,12 +33,12 @@ _ZERO = timedelta(0)
 _PROBE_ID, _PROBE_TIME, _PROBE_RECORD = "\x00id", "\x00time", "\x00record"
 
 
-def source_change_topic(origin: ChangeOrigin, *, whole_list: bool = False) -> str:
-    """The topic of a change: a bulk read's (an import's, or a sync's first read of an object's whole
-    list) on a topic of its own, read only when nothing else waits (`TopicSpec.bulk`), so that it never
-    queues ahead of another tenant's live changes; every other change on the live one."""
-    bulk = origin is ChangeOrigin.IMPORT or whole_list
-    return BULK_SOURCE_CHANGES.name if bulk else SOURCE_CHANGES.name
+def source_change_topic(origin: ChangeOrigin, *, bulk: bool = False) -> str:
+    """The topic of a change: bulk work's (an import's, or a sync's `bulk` read: an object's whole list on
+    its first read, or an operator's resync) on a topic of its own, read only when nothing else waits
+    (`TopicSpec.bulk`), so that it never queues ahead of another tenant's live changes; every other change
+    on the live one."""
+    return BULK_SOURCE_CHANGES.name if origin is ChangeOrigin.IMPORT or bulk else SOURCE_CHANGES.name
 
 
 def version_stamp(update_time: datetime) -> str:
@@ -64,7 +64,7 @@ def source_change_message(
     run_id: str,
     now: datetime,
     digest: str | None = None,
-    whole_list: bool = False,
+    bulk: bool = False,
 ) -> OutgoingMessage:
     """The keyed `psync.source.changed` message of one change, correlated with its run (`digest`: the
     record's, when the caller computed it already)."""
@@ -87,7 +87,7 @@ def source_change_message(
         time=now,
         correlationid=run_id,
     )
-    return OutgoingMessage.of_event(source_change_topic(change.origin, whole_list=whole_list), event)
+    return OutgoingMessage.of_event(source_change_topic(change.origin, bulk=bulk), event)
 
 
 class UpsertEncoder:
@@ -111,10 +111,10 @@ class UpsertEncoder:
         run_id: str,
         now: datetime,
         import_context: ImportContext | None = None,
-        whole_list: bool = False,
+        bulk: bool = False,
     ) -> None:
         self._tenant, self._obj, self._origin = tenant, obj, origin
-        self._topic, self._whole_list = source_change_topic(origin, whole_list=whole_list), whole_list
+        self._topic, self._bulk = source_change_topic(origin, bulk=bulk), bulk
         self._run_id, self._now, self._import_context = run_id, now, import_context
         self._key_prefix = source_change_key(tenant, obj, 0)[:-1]
         self._id_prefix = f"{_SOURCE_CHANGED}\x1f{tenant}\x1f{obj.value}\x1f"
@@ -208,7 +208,7 @@ class UpsertEncoder:
             change = upserted(self._obj, record, update_time, self._origin, self._import_context)
             return source_change_message(
                 self._tenant, change, run_id=self._run_id, now=self._now, digest=digest,
-                whole_list=self._whole_list,
+                bulk=self._bulk,
             )  # fmt: skip
         stamp = record["update_time"] if plain_time else written_stamp(record.get("update_time"), update_time)
         number = str(pipedrive_id)

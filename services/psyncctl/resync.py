@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connector.cursor_store import CursorStore
-from connector.queued_runs import RunKindName, RunState
+from connector.queued_runs import RESYNC_TRIGGER, RunKindName, RunState
 from connector.run_store import RunStore
 from psyncctl.context import Context, Refused, Report
 from psyncctl.tenant_status_store import TenantStatusReader
@@ -55,7 +55,7 @@ async def resync(
     data: dict[str, object] = {"tenant": tenant, "since": since, "dry_run": dry_run, "objects": rows}
     if dry_run:
         return Report(data=data, rows=rows, notes=["dry run: nothing changed, no sync queued"])
-    run = await runs.enqueue(tenant, RunKindName.SYNC, "resync")
+    run = await runs.enqueue(tenant, RunKindName.SYNC, RESYNC_TRIGGER)
     data["run_id"] = run.run_id
     notes = [
         f"queued sync {run.run_id} for {tenant}: it reads {', '.join(o.value for o in objects)}"

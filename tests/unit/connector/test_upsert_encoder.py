@@ -201,7 +201,7 @@ def test_a_page_encoded_in_one_loop_gives_the_validated_events_in_order(entity: 
 
 
 @pytest.mark.parametrize(
-    ("origin", "whole_list", "topic"),
+    ("origin", "bulk", "topic"),
     [
         (ChangeOrigin.IMPORT, False, BULK_SOURCE_CHANGES.name),
         (ChangeOrigin.POLL, True, BULK_SOURCE_CHANGES.name),  # a first sync reads the whole list
@@ -211,15 +211,15 @@ def test_a_page_encoded_in_one_loop_gives_the_validated_events_in_order(entity: 
     ],
 )
 def test_bulk_reads_go_to_the_bulk_topic_and_live_changes_to_the_live_one(
-    origin: ChangeOrigin, whole_list: bool, topic: str
+    origin: ChangeOrigin, bulk: bool, topic: str
 ) -> None:
     obj, body, update_time = _odd_bodies()[0]
-    encoder = UpsertEncoder("t1", obj, origin, run_id="run-1", now=NOW, whole_list=whole_list)
+    encoder = UpsertEncoder("t1", obj, origin, run_id="run-1", now=NOW, bulk=bulk)
     [row] = rows_of(Organization, [ODD_RECORDS[0]], "a page")
     change = upserted(obj, body, update_time, origin)
 
-    assert source_change_topic(origin, whole_list=whole_list) == topic
+    assert source_change_topic(origin, bulk=bulk) == topic
     assert {m.topic for m in encoder.messages([(row, (update_time, record_digest(body)))])} == {topic}
     assert encoder.message(body, update_time, record_digest(body)).topic == topic
-    validated = source_change_message("t1", change, run_id="run-1", now=NOW, whole_list=whole_list)
+    validated = source_change_message("t1", change, run_id="run-1", now=NOW, bulk=bulk)
     assert validated.topic == topic
