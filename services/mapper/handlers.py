@@ -141,9 +141,7 @@ class MapperHandlers:
             saved = await unit.runs.claim_dead_letter(event.tenantid, event.id)
             if saved is not None:
                 return Handled(outputs=saved, duplicate=True)
-            failed = Plan(
-                PlanKind.SKIP, RecordOutcome.FAILED, message=f"Could not be applied: {type(error).__name__}"
-            )
+            failed = Plan(PlanKind.SKIP, RecordOutcome.FAILED, message=dead_lettered_message(error))
             outputs = [change_result(event, failed)]
             if event.correlationid is not None and belongs_to_reported_run(event):
                 tally = tally_outcomes([((event.tenantid, event.correlationid), RecordOutcome.FAILED)])
@@ -181,6 +179,16 @@ class MapperHandlers:
 
 class AppliedBefore(Exception):
     """A batch applied as if fresh holds an event applied before: its transaction is rolled back."""
+
+
+def dead_lettered_message(error: BaseException) -> str:
+    """The activity log's message of a change the mapper could not apply: what happened, what failed (for
+    whoever looks into it) and what becomes of the change, so the admin reading the run knows it is not
+    lost."""
+    return (
+        f"Could not be applied ({type(error).__name__}): kept in the mapper's dead letters, where an"
+        " operator can re-drive it once the cause is fixed"
+    )
 
 
 def distinct_events(items: Sequence[Item]) -> bool:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from mapper.handlers import MapperHandlers
+from mapper.handlers import MapperHandlers, dead_lettered_message
 from schemas.catalog import build_event, event_type_of
 from schemas.envelope import CloudEvent
 from schemas.events.abm_signals import CompanyRevealed, ScoreChanged, VisitedPage
@@ -191,7 +191,9 @@ async def test_a_dead_lettered_change_fails_once_in_its_run(mapper: Mapper) -> N
     again = await dead_lettered(event, mapper.message(event), ValueError("bad"))
 
     results = [data for kind, data in payloads(first) if kind == "psync.record.applied"]
-    assert [(r["outcome"], r["message"]) for r in results] == [("failed", "Could not be applied: ValueError")]
+    assert [(r["outcome"], r["message"]) for r in results] == [
+        ("failed", dead_lettered_message(ValueError()))
+    ]
     assert again.duplicate and list(again.outputs) == list(first.outputs)
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from mapper.bootstrap import build_handlers
-from mapper.handlers import MapperHandlers
+from mapper.handlers import MapperHandlers, dead_lettered_message
 from schemas.catalog import build_event
 from schemas.envelope import CloudEvent
 from schemas.events.common import Direction, SyncObject
@@ -218,7 +218,7 @@ async def test_a_dead_lettered_change_counts_once_as_failed_and_can_complete_its
     )
 
     [result] = [orjson.loads(m.value)["data"] for m in letter.outputs if m.topic == RECORD_RESULTS.name]
-    assert (result["outcome"], result["message"]) == ("failed", "Could not be applied: ValueError")
+    assert (result["outcome"], result["message"]) == ("failed", dead_lettered_message(ValueError()))
     _, finished = run_events([letter])
     assert finished["data"]["counts"] == {
         "created": 2,
