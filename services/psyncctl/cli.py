@@ -154,7 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         " topic again, and the groups that applied them drop them by id (inbox).",
     )
     replay_p.add_argument("group")
-    replay_p.add_argument("--topic", required=True)
+    replay_p.add_argument(
+        "--topic",
+        required=True,
+        action="append",
+        help="a topic the group reads; give it again for more (source changes: psync.source-changes.v1"
+        " and psync.bulk-source-changes.v1)",
+    )
     replay_p.add_argument("--partition", type=int, help="only this partition (default: all)")
     replay_p.add_argument(
         "--from",

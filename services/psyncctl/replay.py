@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,17 +101,20 @@ def _require_reader(context: Context, group: str, topic: str, committed: dict[To
 async def replay_group(
     context: Context,
     group: str,
-    topic: str,
+    topics: Sequence[str],
     partition: int | None,
     start: StartAt,
     save_dir: Path,
     dry_run: bool,
 ) -> Report:
-    """Move the group's offsets of the topic (or one partition) back to `start`, after saving them all."""
-    partitions = await _partitions(context, topic, partition)
+    """Move the group's offsets of the topics (or one partition of each) back to `start`, after saving
+    them all: one move for several topics (a service's source changes travel on two, the live and the bulk
+    one), so one undo file restores them."""
+    partitions = [tp for topic in topics for tp in await _partitions(context, topic, partition)]
     state = await context.kafka.group_state(group)
     committed, _ = await group_partitions(context, group)
-    _require_reader(context, group, topic, committed)
+    for topic in topics:
+        _require_reader(context, group, topic, committed)
     targets = await _targets(context, partitions, start)
     ends = await context.kafka.end_offsets(partitions)
     moves = [
@@ -148,6 +152,34 @@ async def replay_group(
 
 
 async def replay_tenant(
+    context: Context,
+    group: str,
+    topics: Sequence[str],
+    partition: int | None,
+    start: StartAt,
+    tenant: str,
+    dry_run: bool,
+) -> Report:
+    """`replay_topic_of_tenant` of each topic, in one report."""
+    reports = [
+        await replay_topic_of_tenant(context, group, topic, partition, start, tenant, dry_run)
+        for topic in topics
+    ]
+    if len(reports) == 1:
+        return reports[0]
+    rows = [row for report in reports for row in report.rows]
+    data = {
+        "group": group,
+        "tenant": tenant,
+        "topics": list(topics),
+        "dry_run": dry_run,
+        "produced": sum(report.data["produced"] for report in reports),
+        "partitions": rows,
+    }
+    return Report(data=data, rows=rows, notes=[note for report in reports for note in report.notes])
+
+
+async def replay_topic_of_tenant(
     context: Context,
     group: str,
     topic: str,
