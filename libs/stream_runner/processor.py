@@ -23,6 +23,7 @@ import structlog
 from frozen_values import frozen_value
 from schemas.codec import EventHead, InvalidEvent, decoder_of, key_check_of, peek_event
 from schemas.envelope import CloudEvent
+from schemas.keys import tenant_of_key
 from stream_runner.dead_letters import dead_letter_for
 from stream_runner.errors import PermanentError, is_transient
 from stream_runner.messages import EventRef, Handled, IncomingMessage, OutgoingMessage
@@ -158,7 +159,7 @@ def _lane_of(message: IncomingMessage, decoded: CloudEvent[Any] | InvalidEvent |
         return decoded.tenantid
     if isinstance(decoded, KnownRepeat):
         return decoded.head.tenant
-    return (message.key or b"").split(b":", 1)[0].decode(errors="replace")
+    return tenant_of_key((message.key or b"").decode("utf-8", errors="replace"))
 
 
 class MessageProcessor:

@@ -26,10 +26,16 @@ from connector.change_scan import (
     read_mode,
     survivors,
 )
-from connector.queued_runs import RESYNC_TRIGGER
 from connector.record_versions import Version, new_versions, read_from
 from connector.run_executor import ALL_OBJECTS, RunContext
-from connector.source_events import UpsertEncoder, deleted, merged, record_digest, source_change_message
+from connector.source_events import (
+    UpsertEncoder,
+    deleted,
+    merged,
+    record_digest,
+    source_change_message,
+    sync_read_is_bulk,
+)
 from pipedrive_client import ListFilters, NotFound
 from pipedrive_client.pagination import Page, read_ahead
 from pipedrive_client.recents import MAX_RECENTS_PAGE
@@ -155,8 +161,7 @@ async def sync_object(context: RunContext, obj: SyncObject, moves: RelationMoves
     """Emit every new version of the object since its cursor (minus the overlap)."""
     cursor = await context.cursors.cursor(context.tenant, obj)
     since = read_from(cursor, context.options.overlap_seconds)
-    # Bulk work, on the bulk topic: the first read of an object (its whole list), an operator's resync.
-    bulk = cursor is None or context.run.trigger == RESYNC_TRIGGER
+    bulk = sync_read_is_bulk(cursor, context.run.trigger)
     filters = ListFilters(updated_since=since, sort_by="update_time", sort_direction="asc")
     resource = resource_of(context, obj)
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, TypeAdapter
 
+from connector.queued_runs import RESYNC_TRIGGER
 from pipedrive_client.rows import V2_TIME_TEXT, RecordRow
 from schemas import sources
 from schemas.catalog import build_event, event_type
@@ -39,6 +40,12 @@ def source_change_topic(origin: ChangeOrigin, *, bulk: bool = False) -> str:
     (`TopicSpec.bulk`), so that it never queues ahead of another tenant's live changes; every other change
     on the live one."""
     return BULK_SOURCE_CHANGES.name if origin is ChangeOrigin.IMPORT or bulk else SOURCE_CHANGES.name
+
+
+def sync_read_is_bulk(cursor: datetime | None, trigger: str) -> bool:
+    """Whether a sync's read of an object is bulk work (`source_change_topic`): its first read (no cursor
+    yet: the object's whole list) or an operator's resync (`RESYNC_TRIGGER`: a re-read from a time)."""
+    return cursor is None or trigger == RESYNC_TRIGGER
 
 
 def version_stamp(update_time: datetime) -> str:

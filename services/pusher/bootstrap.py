@@ -93,7 +93,7 @@ def writes_with(clients: PipedriveClientFactory) -> WritesFor:
     """One push's writes to a tenant's Pipedrive through the shared client; the tenant's users are read
     once for the pushes of a short while (`pusher.pipedrive_users`)."""
     users = UsersByTenant()
-    return lambda tenant: PipedriveWrites(clients.for_tenant(tenant), (users, tenant))
+    return lambda tenant: PipedriveWrites(clients.for_tenant(tenant), partial(users.of, tenant))
 
 
 def expiring_tables(settings: PusherSettings) -> list[Expiry]:

@@ -9,6 +9,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+ReadUsers = Callable[[], Awaitable[dict[str, int]]]
+"""A read of a tenant's Pipedrive users (GET /v1/users): ids by lowercased email."""
+KeptUsers = Callable[[ReadUsers], Awaitable[dict[str, int]]]
+"""A tenant's users as `UsersByTenant.of` gives them: the kept read while fresh, else the read given."""
+
 USERS_MAX_AGE_S = 60.0
 MAX_TENANTS = 1000
 
@@ -39,7 +44,7 @@ class UsersByTenant:
         while len(self._read) > self._max_tenants:
             self._read.popitem(last=False)
 
-    async def of(self, tenant: str, read: Callable[[], Awaitable[dict[str, int]]]) -> dict[str, int]:
+    async def of(self, tenant: str, read: ReadUsers) -> dict[str, int]:
         """The tenant's users: the kept read while fresh, else `read` (and kept)."""
         users = self.fresh(tenant)
         if users is None:

@@ -12,7 +12,7 @@ from pipedrive_client.endpoints import Endpoint
 from pipedrive_client.models import FieldDefinition, Record
 from pipedrive_client.resources import EntityResource
 from pipedrive_client.token_costs import load_token_costs
-from pusher.pipedrive_users import UsersByTenant
+from pusher.pipedrive_users import KeptUsers
 from schemas.events.common import SyncObject
 from schemas.events.settings import TenantSettings
 from sync_rules.mapping_resolution import record_match_key
@@ -29,11 +29,12 @@ def _cost(method: str, template: str, api: str = "v2") -> int:
 
 class PipedriveWrites:
     """One push's calls to one tenant's Pipedrive, counting the tokens they cost; the tenant's users are
-    read through `users` (kept for a short while across pushes) when given."""
+    read through `kept_users` (`UsersByTenant.of` of the tenant: kept for a short while across pushes) when
+    given, given the read it makes when it has none."""
 
-    def __init__(self, client: PipedriveClient, users: tuple[UsersByTenant, str] | None = None) -> None:
+    def __init__(self, client: PipedriveClient, kept_users: KeptUsers | None = None) -> None:
         self._client = client
-        self._users = users
+        self._kept_users = kept_users
         self.tokens = 0
 
     def _resource(self, obj: SyncObject) -> EntityResource[Any]:
@@ -117,10 +118,9 @@ class PipedriveWrites:
     async def users_by_email(self) -> dict[str, int]:
         """Active users' ids by lowercased email (owners are matched by user email); a read kept for the
         tenant (`pusher.pipedrive_users`) costs no call."""
-        if self._users is None:
+        if self._kept_users is None:
             return await self._read_users()
-        kept, tenant = self._users
-        return await kept.of(tenant, self._read_users)
+        return await self._kept_users(self._read_users)
 
     async def _read_users(self) -> dict[str, int]:
         self._charge("GET", "/users", api="v1")

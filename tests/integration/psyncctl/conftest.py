@@ -6,6 +6,7 @@ so the helpers here take logical topic and group names too and find them in `NAM
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -65,10 +66,26 @@ async def run_psyncctl_process(*args: str, env: dict[str, str]) -> CtlResult:
 @pytest.fixture
 async def scratch_topic(kafka_admin: AIOKafkaAdminClient) -> AsyncIterator[str]:
     """A topic of 3 partitions only this test writes to (deleted afterwards), by its logical name."""
+    async with new_scratch_topic(kafka_admin) as name:
+        yield name
+
+
+@pytest.fixture
+async def another_scratch_topic(kafka_admin: AIOKafkaAdminClient) -> AsyncIterator[str]:
+    """A second topic like `scratch_topic`."""
+    async with new_scratch_topic(kafka_admin) as name:
+        yield name
+
+
+@contextlib.asynccontextmanager
+async def new_scratch_topic(kafka_admin: AIOKafkaAdminClient) -> AsyncIterator[str]:
+    """A new topic of 3 partitions, by its logical name, deleted on the way out."""
     name = f"itest.psyncctl.{secrets.token_hex(5)}"
     await kafka_admin.create_topics([NewTopic(NAMESPACE.topic(name), num_partitions=3, replication_factor=1)])
-    yield name
-    await kafka_admin.delete_topics([NAMESPACE.topic(name)])
+    try:
+        yield name
+    finally:
+        await kafka_admin.delete_topics([NAMESPACE.topic(name)])
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.psyncctl.conftest import (
     Psyncctl,
@@ -124,6 +124,7 @@ async def test_replay_moves_an_empty_group_back_saves_its_offsets_and_restores_t
 async def test_one_replay_moves_a_group_back_on_several_topics_and_one_file_restores_them(
     psyncctl: Psyncctl,
     scratch_topic: str,
+    another_scratch_topic: str,
     raw_producer: AIOKafkaProducer,
     kafka_bootstrap: str,
     kafka_admin: AIOKafkaAdminClient,
@@ -131,34 +132,27 @@ async def test_one_replay_moves_a_group_back_on_several_topics_and_one_file_rest
 ) -> None:
     # A service's source changes travel on two topics (the live one and the bulk one): replaying them since
     # a time is one command, with one undo.
-    second = f"itest.psyncctl.{secrets.token_hex(5)}"
-    await kafka_admin.create_topics(
-        [NewTopic(NAMESPACE.topic(second), num_partitions=3, replication_factor=1)]
-    )
-    try:
-        group = f"itest-ctl-{secrets.token_hex(4)}"
-        for topic in (scratch_topic, second):
-            await _ten_messages(raw_producer, topic)
-        at_end = {TopicPartition(t, p): n for t in (scratch_topic, second) for p, n in ((0, 6), (1, 4))}
-        await commit(kafka_bootstrap, group, at_end)
+    group, topics = f"itest-ctl-{secrets.token_hex(4)}", (scratch_topic, another_scratch_topic)
+    for topic in topics:
+        await _ten_messages(raw_producer, topic)
+    at_end = {TopicPartition(t, p): n for t in topics for p, n in ((0, 6), (1, 4))}
+    await commit(kafka_bootstrap, group, at_end)
 
-        done = await psyncctl(
-            "replay", group, "--topic", scratch_topic, "--topic", second, "--from", "1",
-            "--save-dir", str(tmp_path), "--json",
-        )  # fmt: skip
+    done = await psyncctl(
+        "replay", group, "--topic", topics[0], "--topic", topics[1], "--from", "1",
+        "--save-dir", str(tmp_path), "--json",
+    )  # fmt: skip
 
-        assert done.status == 0, done.stderr
-        moved = {(p["topic"], p["partition"]): p["replays"] for p in done.json()["partitions"]}
-        assert moved == {(t, p): n for t in (scratch_topic, second) for p, n in ((0, 5), (1, 3), (2, 0))}
-        assert {k: v for k, v in (await committed(kafka_admin, group)).items() if k[1] != 2} == {
-            (t, p): 1 for t in (scratch_topic, second) for p in (0, 1)
-        }
-        restored = await psyncctl("restore-offsets", done.json()["saved"])
-        assert restored.status == 0, restored.stderr
-        back = {k: v for k, v in (await committed(kafka_admin, group)).items() if k[1] != 2}
-        assert back == {(tp.topic, tp.partition): n for tp, n in at_end.items()}
-    finally:
-        await kafka_admin.delete_topics([NAMESPACE.topic(second)])
+    assert done.status == 0, done.stderr
+    moved = {(p["topic"], p["partition"]): p["replays"] for p in done.json()["partitions"]}
+    assert moved == {(t, p): n for t in topics for p, n in ((0, 5), (1, 3), (2, 0))}
+    assert {k: v for k, v in (await committed(kafka_admin, group)).items() if k[1] != 2} == {
+        (t, p): 1 for t in topics for p in (0, 1)
+    }
+    restored = await psyncctl("restore-offsets", done.json()["saved"])
+    assert restored.status == 0, restored.stderr
+    back = {k: v for k, v in (await committed(kafka_admin, group)).items() if k[1] != 2}
+    assert back == {(tp.topic, tp.partition): n for tp, n in at_end.items()}
 
 
 async def test_replay_from_a_time_starts_at_the_first_message_of_that_time(

@@ -15,6 +15,7 @@ from connector.source_events import (
     record_digest,
     source_change_message,
     source_change_topic,
+    sync_read_is_bulk,
     upserted,
 )
 from pipedrive_client.models import Deal, Organization, Person, Record
@@ -223,3 +224,10 @@ def test_bulk_reads_go_to_the_bulk_topic_and_live_changes_to_the_live_one(
     assert encoder.message(body, update_time, record_digest(body)).topic == topic
     validated = source_change_message("t1", change, run_id="run-1", now=NOW, bulk=bulk)
     assert validated.topic == topic
+
+
+def test_a_syncs_first_read_of_an_object_and_a_resync_are_bulk_work_a_later_read_is_live() -> None:
+    assert sync_read_is_bulk(None, "schedule")  # no cursor yet: the object's whole list
+    assert sync_read_is_bulk(NOW, "resync")  # an operator's re-read from a time
+    assert not sync_read_is_bulk(NOW, "schedule")
+    assert not sync_read_is_bulk(NOW, "manual")
